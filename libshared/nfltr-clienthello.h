@@ -1,0 +1,48 @@
+/* nfltr-clienthello.h — reads the SNI out of a TLS ClientHello, and nothing else.
+ *
+ * The input is the raw byte stream a client sent so far (TLS records, RFC 8446 §5.1).
+ * The ClientHello handshake message may be fragmented across several records and any
+ * number of TCP segments; the parser reassembles it and answers NEED_MORE until it is
+ * whole. It never reads past the ClientHello and never allocates more than max_hello. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  NFLTR_HELLO_NEED_MORE,   /* a prefix of a valid ClientHello; read more bytes */
+  NFLTR_HELLO_OK,          /* complete; *sni set (NULL when the hello has no server_name) */
+  NFLTR_HELLO_NOT_TLS,     /* the first record is not a TLS handshake record */
+  NFLTR_HELLO_MALFORMED,   /* bad record/handshake/extension framing, or not a ClientHello */
+  NFLTR_HELLO_TOO_BIG,     /* the ClientHello message is longer than max_hello */
+} NfltrHelloStatus;
+
+/* RFC 8446 §5.1: a TLS plaintext record carries at most 2^14 bytes. */
+#define NFLTR_TLS_MAX_RECORD 16384
+/* docs/protocol.md §2 default for --hello-max-bytes */
+#define NFLTR_HELLO_DEFAULT_MAX 16384
+
+/* Parses data[0..len). On OK, *sni is a newly allocated lower-case host name with any
+ * trailing dot removed, or NULL when absent; *consumed (optional) is the number of bytes
+ * up to the end of the record holding the ClientHello's last byte. On MALFORMED/TOO_BIG/
+ * NOT_TLS, error says what was wrong. */
+NfltrHelloStatus nfltr_clienthello_parse (const guint8 *data,
+                                          gsize         len,
+                                          gsize         max_hello,
+                                          char        **sni,
+                                          gsize        *consumed,
+                                          GError      **error);
+
+#define NFLTR_HELLO_ERROR (nfltr_hello_error_quark ())
+GQuark nfltr_hello_error_quark (void);
+
+/* TLS alert descriptions we send (RFC 8446 §6) */
+#define NFLTR_TLS_ALERT_DECODE_ERROR      50
+#define NFLTR_TLS_ALERT_UNRECOGNIZED_NAME 112
+#define NFLTR_TLS_ALERT_INTERNAL_ERROR    80
+
+/* Writes a 7-byte fatal alert record into out. */
+void nfltr_tls_alert_record (guint8 description, guint8 out[7]);
+
+G_END_DECLS

@@ -1,0 +1,499 @@
+/* nfltr-proto.c — codec for the agent–relay wire protocol (docs/protocol.md) */
+#define G_LOG_DOMAIN "nfltr-proto"
+
+#include "nfltr-proto.h"
+
+#include <string.h>
+
+G_DEFINE_QUARK (nfltr-proto-error-quark, nfltr_proto_error)
+
+typedef enum {
+  ATTR_KIND_BYTES,   /* any length */
+  ATTR_KIND_STRING,  /* UTF-8, no NUL */
+  ATTR_KIND_FIXED,   /* exactly `size` bytes */
+} AttrKind;
+
+typedef struct {
+  const char *name;
+  AttrKind    kind;
+  gsize       size;
+} AttrInfo;
+
+/* Indexed by NfltrAttrType; docs/protocol.md §4 "Attribute types". */
+static const AttrInfo attr_info[NFLTR_ATTR_LAST_ + 1] = {
+  [NFLTR_ATTR_PROTO_VERSION] = { "proto-version", ATTR_KIND_FIXED, 2 },
+  [NFLTR_ATTR_API_KEY]       = { "api-key", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_AGENT_ID]      = { "agent-id", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_AGENT_VERSION] = { "agent-version", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_RELAY_VERSION] = { "relay-version", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_DOMAIN]        = { "domain", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_SESSION_ID]    = { "session-id", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_CODE]          = { "code", ATTR_KIND_FIXED, 2 },
+  [NFLTR_ATTR_MESSAGE]       = { "message", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_REQUEST_ID]    = { "request-id", ATTR_KIND_FIXED, 4 },
+  [NFLTR_ATTR_NAME]          = { "name", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_MODE]          = { "mode", ATTR_KIND_FIXED, 1 },
+  [NFLTR_ATTR_FINGERPRINT]   = { "fingerprint", ATTR_KIND_FIXED, NFLTR_PROTO_FINGERPRINT_SIZE },
+  [NFLTR_ATTR_HOST]          = { "host", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_URL]           = { "url", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_CONN_ID]       = { "conn-id", ATTR_KIND_FIXED, NFLTR_PROTO_CONN_ID_SIZE },
+  [NFLTR_ATTR_CLIENT_ADDR]   = { "client-addr", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_SEQ]           = { "seq", ATTR_KIND_FIXED, 8 },
+  [NFLTR_ATTR_PEER_ID]       = { "peer-id", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_DATA]          = { "data", ATTR_KIND_BYTES, 0 },
+  [NFLTR_ATTR_KIND]          = { "kind", ATTR_KIND_STRING, 0 },
+};
+
+struct _NfltrFrame {
+  guint8  type;
+  GBytes *attrs[NFLTR_ATTR_LAST_ + 1];
+};
+
+NfltrFrame *
+nfltr_frame_new (NfltrFrameType type)
+{
+  NfltrFrame *frame = g_new0 (NfltrFrame, 1);
+  frame->type = type;
+  return frame;
+}
+
+void
+nfltr_frame_free (NfltrFrame *frame)
+{
+  if (frame == NULL)
+    return;
+  for (guint i = 0; i <= NFLTR_ATTR_LAST_; i++)
+    g_clear_pointer (&frame->attrs[i], g_bytes_unref);
+  g_free (frame);
+}
+
+NfltrFrameType
+nfltr_frame_get_type (const NfltrFrame *frame)
+{
+  return frame->type;
+}
+
+const char *
+nfltr_frame_type_to_string (guint8 type)
+{
+  switch (type)
+    {
+    case NFLTR_FRAME_HELLO: return "HELLO";
+    case NFLTR_FRAME_WELCOME: return "WELCOME";
+    case NFLTR_FRAME_ERROR: return "ERROR";
+    case NFLTR_FRAME_PING: return "PING";
+    case NFLTR_FRAME_PONG: return "PONG";
+    case NFLTR_FRAME_BIND: return "BIND";
+    case NFLTR_FRAME_BOUND: return "BOUND";
+    case NFLTR_FRAME_UNBIND: return "UNBIND";
+    case NFLTR_FRAME_CONN_OPEN: return "CONN_OPEN";
+    case NFLTR_FRAME_CONN_REFUSE: return "CONN_REFUSE";
+    case NFLTR_FRAME_WG_PACKET: return "WG_PACKET";
+    case NFLTR_FRAME_P2P_SIGNAL: return "P2P_SIGNAL";
+    case NFLTR_FRAME_P2P_RELAY: return "P2P_RELAY";
+    case NFLTR_FRAME_A2A_MESSAGE: return "A2A_MESSAGE";
+    default: return NULL;
+    }
+}
+
+const char *
+nfltr_proto_error_code_to_string (guint16 code)
+{
+  switch (code)
+    {
+    case NFLTR_PROTO_ERR_PROTOCOL: return "protocol";
+    case NFLTR_PROTO_ERR_UNSUPPORTED_VERSION: return "unsupported-version";
+    case NFLTR_PROTO_ERR_AUTH_FAILED: return "auth-failed";
+    case NFLTR_PROTO_ERR_NAME_TAKEN: return "name-taken";
+    case NFLTR_PROTO_ERR_BAD_NAME: return "bad-name";
+    case NFLTR_PROTO_ERR_LIMIT: return "limit";
+    case NFLTR_PROTO_ERR_UNSUPPORTED_FRAME: return "unsupported-frame";
+    case NFLTR_PROTO_ERR_INTERNAL: return "internal";
+    default: return "unknown";
+    }
+}
+
+static gboolean
+attr_is_known (guint attr)
+{
+  return attr >= 1 && attr <= NFLTR_ATTR_LAST_ && attr_info[attr].name != NULL;
+}
+
+void
+nfltr_frame_set_bytes (NfltrFrame *frame, NfltrAttrType attr, const void *data, gsize len)
+{
+  g_return_if_fail (attr_is_known (attr));
+  g_return_if_fail (len <= G_MAXUINT16);
+  g_return_if_fail (attr_info[attr].kind != ATTR_KIND_FIXED || len == attr_info[attr].size);
+  g_clear_pointer (&frame->attrs[attr], g_bytes_unref);
+  frame->attrs[attr] = g_bytes_new (data, len);
+}
+
+void
+nfltr_frame_set_string (NfltrFrame *frame, NfltrAttrType attr, const char *value)
+{
+  g_return_if_fail (value != NULL);
+  g_return_if_fail (attr_info[attr].kind == ATTR_KIND_STRING);
+  nfltr_frame_set_bytes (frame, attr, value, strlen (value));
+}
+
+void
+nfltr_frame_set_u8 (NfltrFrame *frame, NfltrAttrType attr, guint8 value)
+{
+  nfltr_frame_set_bytes (frame, attr, &value, 1);
+}
+
+void
+nfltr_frame_set_u16 (NfltrFrame *frame, NfltrAttrType attr, guint16 value)
+{
+  guint16 be = GUINT16_TO_BE (value);
+  nfltr_frame_set_bytes (frame, attr, &be, 2);
+}
+
+void
+nfltr_frame_set_u32 (NfltrFrame *frame, NfltrAttrType attr, guint32 value)
+{
+  guint32 be = GUINT32_TO_BE (value);
+  nfltr_frame_set_bytes (frame, attr, &be, 4);
+}
+
+void
+nfltr_frame_set_u64 (NfltrFrame *frame, NfltrAttrType attr, guint64 value)
+{
+  guint64 be = GUINT64_TO_BE (value);
+  nfltr_frame_set_bytes (frame, attr, &be, 8);
+}
+
+gboolean
+nfltr_frame_has (const NfltrFrame *frame, NfltrAttrType attr)
+{
+  return attr_is_known (attr) && frame->attrs[attr] != NULL;
+}
+
+const guint8 *
+nfltr_frame_get_bytes (const NfltrFrame *frame, NfltrAttrType attr, gsize *len)
+{
+  if (!nfltr_frame_has (frame, attr))
+    {
+      if (len)
+        *len = 0;
+      return NULL;
+    }
+  return g_bytes_get_data (frame->attrs[attr], len);
+}
+
+const char *
+nfltr_frame_get_string (const NfltrFrame *frame, NfltrAttrType attr)
+{
+  /* Values are stored with a trailing NUL outside the counted length (see decode/set),
+   * so strings can be returned in place. */
+  gsize len;
+  const guint8 *data = nfltr_frame_get_bytes (frame, attr, &len);
+
+  if (data == NULL || attr_info[attr].kind != ATTR_KIND_STRING)
+    return NULL;
+  return (const char *) data;
+}
+
+static gboolean
+get_fixed (const NfltrFrame *frame, NfltrAttrType attr, gsize size, void *out)
+{
+  gsize len;
+  const guint8 *data = nfltr_frame_get_bytes (frame, attr, &len);
+
+  if (data == NULL || len != size)
+    return FALSE;
+  memcpy (out, data, size);
+  return TRUE;
+}
+
+gboolean
+nfltr_frame_get_u8 (const NfltrFrame *frame, NfltrAttrType attr, guint8 *value)
+{
+  return get_fixed (frame, attr, 1, value);
+}
+
+gboolean
+nfltr_frame_get_u16 (const NfltrFrame *frame, NfltrAttrType attr, guint16 *value)
+{
+  guint16 be;
+  if (!get_fixed (frame, attr, 2, &be))
+    return FALSE;
+  *value = GUINT16_FROM_BE (be);
+  return TRUE;
+}
+
+gboolean
+nfltr_frame_get_u32 (const NfltrFrame *frame, NfltrAttrType attr, guint32 *value)
+{
+  guint32 be;
+  if (!get_fixed (frame, attr, 4, &be))
+    return FALSE;
+  *value = GUINT32_FROM_BE (be);
+  return TRUE;
+}
+
+gboolean
+nfltr_frame_get_u64 (const NfltrFrame *frame, NfltrAttrType attr, guint64 *value)
+{
+  guint64 be;
+  if (!get_fixed (frame, attr, 8, &be))
+    return FALSE;
+  *value = GUINT64_FROM_BE (be);
+  return TRUE;
+}
+
+GBytes *
+nfltr_frame_encode (const NfltrFrame *frame)
+{
+  GByteArray *out = g_byte_array_sized_new (64);
+  guint8 header[NFLTR_PROTO_HEADER_SIZE] = { NFLTR_PROTO_VERSION, frame->type, 0, 0 };
+  guint32 payload_len;
+
+  g_byte_array_append (out, header, sizeof header);
+  for (guint i = 1; i <= NFLTR_ATTR_LAST_; i++)
+    {
+      gsize len;
+      const guint8 *data;
+      guint8 ah[4];
+
+      if (frame->attrs[i] == NULL)
+        continue;
+      data = g_bytes_get_data (frame->attrs[i], &len);
+      ah[0] = i >> 8;
+      ah[1] = i & 0xff;
+      ah[2] = len >> 8;
+      ah[3] = len & 0xff;
+      g_byte_array_append (out, ah, 4);
+      g_byte_array_append (out, data, len);
+    }
+  payload_len = out->len - NFLTR_PROTO_HEADER_SIZE;
+  g_assert (payload_len <= NFLTR_PROTO_MAX_PAYLOAD);
+  out->data[4] = payload_len >> 24;
+  out->data[5] = (payload_len >> 16) & 0xff;
+  out->data[6] = (payload_len >> 8) & 0xff;
+  out->data[7] = payload_len & 0xff;
+  return g_byte_array_free_to_bytes (out);
+}
+
+/* Attributes each frame type must carry (docs/protocol.md §4 "Frame types"). */
+static const NfltrAttrType *
+required_attrs (guint8 type)
+{
+  static const NfltrAttrType hello[] = { NFLTR_ATTR_PROTO_VERSION, NFLTR_ATTR_API_KEY, NFLTR_ATTR_AGENT_ID, 0 };
+  static const NfltrAttrType welcome[] = { NFLTR_ATTR_PROTO_VERSION, NFLTR_ATTR_SESSION_ID, NFLTR_ATTR_DOMAIN, 0 };
+  static const NfltrAttrType error[] = { NFLTR_ATTR_CODE, NFLTR_ATTR_MESSAGE, 0 };
+  static const NfltrAttrType ping[] = { NFLTR_ATTR_SEQ, 0 };
+  static const NfltrAttrType bind[] = { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_MODE, NFLTR_ATTR_FINGERPRINT, 0 };
+  static const NfltrAttrType bound[] = { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_HOST, NFLTR_ATTR_URL, 0 };
+  static const NfltrAttrType unbind[] = { NFLTR_ATTR_NAME, 0 };
+  static const NfltrAttrType conn_open[] = { NFLTR_ATTR_CONN_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_CLIENT_ADDR, 0 };
+  static const NfltrAttrType conn_refuse[] = { NFLTR_ATTR_CONN_ID, 0 };
+  static const NfltrAttrType peer_data[] = { NFLTR_ATTR_PEER_ID, NFLTR_ATTR_DATA, 0 };
+  static const NfltrAttrType none[] = { 0 };
+
+  switch (type)
+    {
+    case NFLTR_FRAME_HELLO: return hello;
+    case NFLTR_FRAME_WELCOME: return welcome;
+    case NFLTR_FRAME_ERROR: return error;
+    case NFLTR_FRAME_PING:
+    case NFLTR_FRAME_PONG: return ping;
+    case NFLTR_FRAME_BIND: return bind;
+    case NFLTR_FRAME_BOUND: return bound;
+    case NFLTR_FRAME_UNBIND: return unbind;
+    case NFLTR_FRAME_CONN_OPEN: return conn_open;
+    case NFLTR_FRAME_CONN_REFUSE: return conn_refuse;
+    case NFLTR_FRAME_WG_PACKET:
+    case NFLTR_FRAME_P2P_SIGNAL:
+    case NFLTR_FRAME_P2P_RELAY:
+    case NFLTR_FRAME_A2A_MESSAGE: return peer_data;
+    default: return none;
+    }
+}
+
+NfltrFrame *
+nfltr_frame_decode (const guint8 *data, gsize len, GError **error)
+{
+  g_autoptr(NfltrFrame) frame = NULL;
+  guint32 payload_len;
+  gsize pos;
+  const NfltrAttrType *req;
+
+  if (len < NFLTR_PROTO_HEADER_SIZE)
+    {
+      g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_TRUNCATED,
+                   "frame is %" G_GSIZE_FORMAT " bytes, shorter than the %d-byte header",
+                   len, NFLTR_PROTO_HEADER_SIZE);
+      return NULL;
+    }
+  if (data[0] != NFLTR_PROTO_VERSION)
+    {
+      g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_VERSION,
+                   "frame version %u is not supported (this side speaks %d)",
+                   data[0], NFLTR_PROTO_VERSION);
+      return NULL;
+    }
+  if (data[2] != 0 || data[3] != 0)
+    {
+      g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_FLAGS,
+                   "frame flags 0x%02x%02x are reserved and must be zero", data[2], data[3]);
+      return NULL;
+    }
+  payload_len = ((guint32) data[4] << 24) | ((guint32) data[5] << 16) | ((guint32) data[6] << 8) | data[7];
+  if (payload_len > NFLTR_PROTO_MAX_PAYLOAD)
+    {
+      g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_TOO_BIG,
+                   "frame payload of %u bytes exceeds the %d-byte limit",
+                   payload_len, NFLTR_PROTO_MAX_PAYLOAD);
+      return NULL;
+    }
+  if (payload_len != len - NFLTR_PROTO_HEADER_SIZE)
+    {
+      g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_LENGTH,
+                   "frame header says %u payload bytes but %" G_GSIZE_FORMAT " followed",
+                   payload_len, len - NFLTR_PROTO_HEADER_SIZE);
+      return NULL;
+    }
+
+  frame = nfltr_frame_new (data[1]);
+  pos = NFLTR_PROTO_HEADER_SIZE;
+  while (pos < len)
+    {
+      guint attr, alen;
+      const AttrInfo *info;
+
+      if (len - pos < 4)
+        {
+          g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR,
+                       "attribute header truncated at offset %" G_GSIZE_FORMAT, pos);
+          return NULL;
+        }
+      attr = ((guint) data[pos] << 8) | data[pos + 1];
+      alen = ((guint) data[pos + 2] << 8) | data[pos + 3];
+      pos += 4;
+      if (alen > len - pos)
+        {
+          g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR,
+                       "attribute %u claims %u bytes but only %" G_GSIZE_FORMAT " remain",
+                       attr, alen, len - pos);
+          return NULL;
+        }
+      if (!attr_is_known (attr))
+        {
+          pos += alen;  /* forward compatibility: skip unknown attributes */
+          continue;
+        }
+      info = &attr_info[attr];
+      if (frame->attrs[attr] != NULL)
+        {
+          g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR,
+                       "attribute %s appears twice", info->name);
+          return NULL;
+        }
+      if (info->kind == ATTR_KIND_FIXED && alen != info->size)
+        {
+          g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR,
+                       "attribute %s must be %" G_GSIZE_FORMAT " bytes, got %u",
+                       info->name, info->size, alen);
+          return NULL;
+        }
+      if (info->kind == ATTR_KIND_STRING)
+        {
+          if (memchr (data + pos, '\0', alen) != NULL ||
+              !g_utf8_validate ((const char *) data + pos, alen, NULL))
+            {
+              g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR,
+                           "attribute %s is not valid UTF-8 text", info->name);
+              return NULL;
+            }
+        }
+      {
+        /* Keep a NUL after the counted bytes so strings can be handed out in place. */
+        guint8 *copy = g_malloc (alen + 1);
+        memcpy (copy, data + pos, alen);
+        copy[alen] = '\0';
+        frame->attrs[attr] = g_bytes_new_take (copy, alen);
+      }
+      pos += alen;
+    }
+
+  for (req = required_attrs (frame->type); *req != 0; req++)
+    if (frame->attrs[*req] == NULL)
+      {
+        g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_MISSING_ATTR,
+                     "%s frame lacks required attribute %s",
+                     nfltr_frame_type_to_string (frame->type), attr_info[*req].name);
+        return NULL;
+      }
+
+  return g_steal_pointer (&frame);
+}
+
+NfltrFrame *
+nfltr_frame_new_error (NfltrProtoErrorCode code, const char *message)
+{
+  NfltrFrame *frame = nfltr_frame_new (NFLTR_FRAME_ERROR);
+  nfltr_frame_set_u16 (frame, NFLTR_ATTR_CODE, code);
+  nfltr_frame_set_string (frame, NFLTR_ATTR_MESSAGE, message);
+  return frame;
+}
+
+void
+nfltr_proto_attach_encode (const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],
+                           guint8       out[NFLTR_PROTO_ATTACH_SIZE])
+{
+  memset (out, 0, NFLTR_PROTO_ATTACH_SIZE);
+  memcpy (out, NFLTR_PROTO_ATTACH_MAGIC, 6);
+  out[6] = NFLTR_PROTO_VERSION;
+  out[7] = 0;
+  memcpy (out + 8, conn_id, NFLTR_PROTO_CONN_ID_SIZE);
+}
+
+gboolean
+nfltr_proto_attach_decode (const guint8 *data, gsize len,
+                           guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],
+                           GError **error)
+{
+  if (len < NFLTR_PROTO_ATTACH_SIZE)
+    {
+      g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_TRUNCATED,
+                   "data-connection preamble is %" G_GSIZE_FORMAT " bytes, needs %d",
+                   len, NFLTR_PROTO_ATTACH_SIZE);
+      return FALSE;
+    }
+  if (memcmp (data, NFLTR_PROTO_ATTACH_MAGIC, 6) != 0)
+    {
+      g_set_error_literal (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR,
+                           "data-connection preamble has the wrong magic");
+      return FALSE;
+    }
+  if (data[6] != NFLTR_PROTO_VERSION)
+    {
+      g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_VERSION,
+                   "data-connection preamble version %u is not supported", data[6]);
+      return FALSE;
+    }
+  memcpy (conn_id, data + 8, NFLTR_PROTO_CONN_ID_SIZE);
+  return TRUE;
+}
+
+gboolean
+nfltr_proto_name_is_valid (const char *name)
+{
+  gsize len;
+
+  if (name == NULL)
+    return FALSE;
+  len = strlen (name);
+  if (len < 1 || len > 63)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = name[i];
+      gboolean alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+      if (!alnum && !(c == '-' && i != 0 && i != len - 1))
+        return FALSE;
+    }
+  return TRUE;
+}

@@ -1,0 +1,141 @@
+/* nfltr-proto.h — codec for the agent–relay wire protocol (docs/protocol.md) */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* docs/protocol.md §4 */
+#define NFLTR_PROTO_VERSION        1
+#define NFLTR_PROTO_HEADER_SIZE    8
+#define NFLTR_PROTO_MAX_PAYLOAD    (1024 * 1024)
+#define NFLTR_PROTO_FINGERPRINT_SIZE 32
+#define NFLTR_PROTO_CONN_ID_SIZE   16
+/* docs/protocol.md §5 */
+#define NFLTR_PROTO_ATTACH_MAGIC   "NFLTRD"
+#define NFLTR_PROTO_ATTACH_SIZE    40
+#define NFLTR_PROTO_WS_SUBPROTOCOL "nfltr.v1"
+#define NFLTR_PROTO_CONTROL_PATH   "/agent/v1/control"
+
+typedef enum {
+  NFLTR_FRAME_HELLO       = 0x01,
+  NFLTR_FRAME_WELCOME     = 0x02,
+  NFLTR_FRAME_ERROR       = 0x03,
+  NFLTR_FRAME_PING        = 0x04,
+  NFLTR_FRAME_PONG        = 0x05,
+  NFLTR_FRAME_BIND        = 0x10,
+  NFLTR_FRAME_BOUND       = 0x11,
+  NFLTR_FRAME_UNBIND      = 0x12,
+  NFLTR_FRAME_CONN_OPEN   = 0x20,
+  NFLTR_FRAME_CONN_REFUSE = 0x21,
+  NFLTR_FRAME_WG_PACKET   = 0x40,
+  NFLTR_FRAME_P2P_SIGNAL  = 0x50,
+  NFLTR_FRAME_P2P_RELAY   = 0x51,
+  NFLTR_FRAME_A2A_MESSAGE = 0x60,
+} NfltrFrameType;
+
+typedef enum {
+  NFLTR_ATTR_PROTO_VERSION = 1,
+  NFLTR_ATTR_API_KEY       = 2,
+  NFLTR_ATTR_AGENT_ID      = 3,
+  NFLTR_ATTR_AGENT_VERSION = 4,
+  NFLTR_ATTR_RELAY_VERSION = 5,
+  NFLTR_ATTR_DOMAIN        = 6,
+  NFLTR_ATTR_SESSION_ID    = 7,
+  NFLTR_ATTR_CODE          = 8,
+  NFLTR_ATTR_MESSAGE       = 9,
+  NFLTR_ATTR_REQUEST_ID    = 10,
+  NFLTR_ATTR_NAME          = 11,
+  NFLTR_ATTR_MODE          = 12,
+  NFLTR_ATTR_FINGERPRINT   = 13,
+  NFLTR_ATTR_HOST          = 14,
+  NFLTR_ATTR_URL           = 15,
+  NFLTR_ATTR_CONN_ID       = 16,
+  NFLTR_ATTR_CLIENT_ADDR   = 17,
+  NFLTR_ATTR_SEQ           = 18,
+  NFLTR_ATTR_PEER_ID       = 19,
+  NFLTR_ATTR_DATA          = 20,
+  NFLTR_ATTR_KIND          = 21,
+  NFLTR_ATTR_LAST_         = 21,
+} NfltrAttrType;
+
+typedef enum {
+  NFLTR_MODE_VERIFIED    = 1,
+  NFLTR_MODE_INSPECTABLE = 2,
+} NfltrMode;
+
+typedef enum {
+  NFLTR_PROTO_ERR_PROTOCOL            = 1,
+  NFLTR_PROTO_ERR_UNSUPPORTED_VERSION = 2,
+  NFLTR_PROTO_ERR_AUTH_FAILED         = 3,
+  NFLTR_PROTO_ERR_NAME_TAKEN          = 4,
+  NFLTR_PROTO_ERR_BAD_NAME            = 5,
+  NFLTR_PROTO_ERR_LIMIT               = 6,
+  NFLTR_PROTO_ERR_UNSUPPORTED_FRAME   = 7,
+  NFLTR_PROTO_ERR_INTERNAL            = 8,
+} NfltrProtoErrorCode;
+
+/* Decode failures, domain NFLTR_PROTO_ERROR. The message names what was wrong. */
+typedef enum {
+  NFLTR_PROTO_DECODE_TRUNCATED,
+  NFLTR_PROTO_DECODE_BAD_VERSION,
+  NFLTR_PROTO_DECODE_BAD_FLAGS,
+  NFLTR_PROTO_DECODE_TOO_BIG,
+  NFLTR_PROTO_DECODE_BAD_LENGTH,
+  NFLTR_PROTO_DECODE_BAD_ATTR,
+  NFLTR_PROTO_DECODE_MISSING_ATTR,
+} NfltrProtoDecodeError;
+
+#define NFLTR_PROTO_ERROR (nfltr_proto_error_quark ())
+GQuark nfltr_proto_error_quark (void);
+
+/* A decoded or to-be-encoded frame: a type plus a set of attributes.
+ * Each attribute is at most once; values are kept as bytes. */
+typedef struct _NfltrFrame NfltrFrame;
+
+NfltrFrame   *nfltr_frame_new          (NfltrFrameType type);
+void          nfltr_frame_free         (NfltrFrame *frame);
+NfltrFrameType nfltr_frame_get_type    (const NfltrFrame *frame);
+const char   *nfltr_frame_type_to_string (guint8 type);
+const char   *nfltr_proto_error_code_to_string (guint16 code);
+
+void          nfltr_frame_set_bytes    (NfltrFrame *frame, NfltrAttrType attr, const void *data, gsize len);
+void          nfltr_frame_set_string   (NfltrFrame *frame, NfltrAttrType attr, const char *value);
+void          nfltr_frame_set_u8       (NfltrFrame *frame, NfltrAttrType attr, guint8 value);
+void          nfltr_frame_set_u16      (NfltrFrame *frame, NfltrAttrType attr, guint16 value);
+void          nfltr_frame_set_u32      (NfltrFrame *frame, NfltrAttrType attr, guint32 value);
+void          nfltr_frame_set_u64      (NfltrFrame *frame, NfltrAttrType attr, guint64 value);
+
+gboolean      nfltr_frame_has          (const NfltrFrame *frame, NfltrAttrType attr);
+/* Getters return FALSE / NULL when the attribute is absent. Sizes were checked on decode. */
+const guint8 *nfltr_frame_get_bytes    (const NfltrFrame *frame, NfltrAttrType attr, gsize *len);
+const char   *nfltr_frame_get_string   (const NfltrFrame *frame, NfltrAttrType attr);
+gboolean      nfltr_frame_get_u8       (const NfltrFrame *frame, NfltrAttrType attr, guint8 *value);
+gboolean      nfltr_frame_get_u16      (const NfltrFrame *frame, NfltrAttrType attr, guint16 *value);
+gboolean      nfltr_frame_get_u32      (const NfltrFrame *frame, NfltrAttrType attr, guint32 *value);
+gboolean      nfltr_frame_get_u64      (const NfltrFrame *frame, NfltrAttrType attr, guint64 *value);
+
+/* Serialises header + attributes (in attribute-type order). */
+GBytes       *nfltr_frame_encode       (const NfltrFrame *frame);
+
+/* Decodes exactly one frame occupying all of data[0..len). Unknown attribute types are
+ * skipped; known ones are checked for size and (strings) UTF-8. Then checks that the
+ * attributes the frame type requires (docs/protocol.md §4) are present. */
+NfltrFrame   *nfltr_frame_decode       (const guint8 *data, gsize len, GError **error);
+
+/* Convenience: an ERROR frame. */
+NfltrFrame   *nfltr_frame_new_error    (NfltrProtoErrorCode code, const char *message);
+
+/* Data-connection preamble (docs/protocol.md §5). */
+void          nfltr_proto_attach_encode (const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],
+                                         guint8       out[NFLTR_PROTO_ATTACH_SIZE]);
+gboolean      nfltr_proto_attach_decode (const guint8 *data, gsize len,
+                                         guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],
+                                         GError **error);
+
+/* TRUE if name is one DNS label: [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])? */
+gboolean      nfltr_proto_name_is_valid (const char *name);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfltrFrame, nfltr_frame_free)
+
+G_END_DECLS
