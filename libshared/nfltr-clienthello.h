@@ -26,7 +26,10 @@ typedef enum {
 /* Parses data[0..len). On OK, *sni is a newly allocated lower-case host name with any
  * trailing dot removed, or NULL when absent; *consumed (optional) is the number of bytes
  * up to the end of the record holding the ClientHello's last byte. On MALFORMED/TOO_BIG/
- * NOT_TLS, error says what was wrong. */
+ * NOT_TLS, error (domain NFLTR_HELLO_ERROR, code = the returned status) says what was wrong.
+ * The caller must keep the bytes: it calls again with the longer buffer after each read. Since
+ * every record carries at least one byte of the message, a caller never needs to buffer more
+ * than 6 * max_hello + 5 bytes before the parser answers something other than NEED_MORE. */
 NfltrHelloStatus nfltr_clienthello_parse (const guint8 *data,
                                           gsize         len,
                                           gsize         max_hello,
