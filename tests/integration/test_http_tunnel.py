@@ -1,0 +1,120 @@
+"""`nfltr http`: what a public client gets through a verified tunnel.
+
+Issue #2: curl reaches the local server with --pinnedpubkey set to the agent's key; openssl
+s_client shows the agent's ECDSA P-256 certificate; the fingerprint the CLI printed is the
+certificate the client got; the local server sees X-Forwarded-For/-Proto; a Host that does not
+match the SNI gets 421; `nfltr list` shows the tunnel; Ctrl-C ends it.
+"""
+import json
+import re
+import signal
+
+from nfltrlab import (DOMAIN, curl, curl_tunnel, der_fingerprint, pem_to_der, s_client,
+                      served_cert_pem, spki_pin, cert_text, wait_until)
+
+
+def test_ready_line_names_url_mode_and_fingerprint(http_tunnel):
+    t = http_tunnel.tunnel
+    assert t.mode == "verified", t.ready
+    assert re.fullmatch(rf"https://[a-z0-9]([a-z0-9-]*[a-z0-9])?\.{re.escape(DOMAIN)}:"
+                        rf"{http_tunnel.relay.port}/?", t.url), t.url
+
+
+def test_curl_with_pinned_agent_key_reaches_local_server(http_tunnel):
+    t, origin = http_tunnel.tunnel, http_tunnel.origin
+    pem = served_cert_pem(t.host, t.port)
+    pin = spki_pin(pem)
+
+    r = curl_tunnel(t, "/hello?x=1", pin=pin)
+    assert r.curl_rc == 0 and r.status == 200, r
+    echoed = json.loads(r.body)
+    assert echoed["path"] == "/hello?x=1"
+    assert any(req["path"] == "/hello?x=1" for req in origin.requests), origin.requests
+
+    # The pin is really checked: a different key is refused by curl (exit 90,
+    # CURLE_SSL_PINNEDPUBKEYNOTMATCH) and nothing reaches the origin.
+    seen = len(origin.requests)
+    wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    r = curl_tunnel(t, "/must-not-arrive", pin=wrong)
+    assert r.curl_rc == 90, r
+    assert len(origin.requests) == seen
+
+
+def test_agent_certificate_is_ecdsa_p256_with_the_printed_fingerprint(http_tunnel):
+    t = http_tunnel.tunnel
+    rc, out = s_client(t.host, t.port)
+    assert "Server public key is 256 bit" in out, out
+    pem = served_cert_pem(t.host, t.port)
+    text = cert_text(pem)
+    assert "id-ecPublicKey" in text and "prime256v1" in text, text
+    assert re.search(r"Signature Algorithm: ecdsa-with-SHA256", text), text
+    # Issued for the tunnel's host name.
+    assert t.host in text, text
+    # The fingerprint the CLI printed is the certificate the client got.
+    assert der_fingerprint(pem_to_der(pem)) == t.fingerprint
+
+
+def test_relay_api_reports_verified_mode_and_agent_fingerprint(http_tunnel):
+    t = http_tunnel.tunnel
+    status, body, raw = http_tunnel.relay.api(f"/api/v1/tunnels/{t.host}")
+    assert status == 200, raw
+    assert body["host"] == t.host, body
+    assert body["mode"] == "verified", body
+    assert body["fingerprint"] == t.fingerprint, body
+    assert body["url"].rstrip("/") == t.url.rstrip("/"), body
+    assert body.get("since"), body
+
+    status, body, raw = http_tunnel.relay.api(f"/api/v1/tunnels/nosuch.{DOMAIN}")
+    assert status == 404 and "error" in body, raw
+
+
+def test_local_server_sees_forwarded_headers(http_tunnel):
+    t, origin = http_tunnel.tunnel, http_tunnel.origin
+    r = curl_tunnel(t, "/fwd")
+    assert r.status == 200, r
+    req = [q for q in origin.requests if q["path"] == "/fwd"][-1]
+    assert req["headers"].get("x-forwarded-proto") == "https", req["headers"]
+    # curl connected from 127.0.0.1; that is the public client's address.
+    assert req["headers"].get("x-forwarded-for", "").split(",")[-1].strip() == "127.0.0.1", \
+        req["headers"]
+    assert req["headers"].get("host", "").split(":")[0] == t.host, req["headers"]
+
+
+def test_host_not_matching_sni_gets_421(http_tunnel):
+    t, origin = http_tunnel.tunnel, http_tunnel.origin
+    seen = len(origin.requests)
+    r = curl_tunnel(t, "/misdirected", "-H", f"Host: other.{DOMAIN}:{t.port}")
+    assert r.curl_rc == 0 and r.status == 421, r
+    assert not any(q["path"] == "/misdirected" for q in origin.requests[seen:])
+    # And the matching host still works on the same tunnel.
+    assert curl_tunnel(t, "/after-421").status == 200
+
+
+def test_download_arrives_whole(http_tunnel):
+    n = 32 * 1024 * 1024 + 7
+    r = curl_tunnel(http_tunnel.tunnel, f"/bytes/{n}", timeout=120)
+    assert r.status == 200, r
+    assert len(r.body) == n and r.body.count(0) == n
+
+
+def test_list_shows_the_tunnel(http_tunnel):
+    t = http_tunnel.tunnel
+    r = http_tunnel.agent.run("list")
+    assert r.returncode == 0, r.stderr
+    assert t.host in r.stdout or t.url in r.stdout, r.stdout
+    assert str(http_tunnel.origin.port) in r.stdout, r.stdout
+
+
+def test_ctrl_c_ends_the_tunnel(http_tunnel):
+    t, agent = http_tunnel.tunnel, http_tunnel.agent
+    assert curl_tunnel(t, "/before").status == 200
+    t.proc.signal(signal.SIGINT)
+    status = t.proc.wait_exit(20)
+    assert status in (0, 130), f"nfltr http exited {status} on Ctrl-C:\n{t.proc.text()}"
+    # The tunnel is gone: no longer listed, and the relay no longer knows the name.
+    r = agent.run("list")
+    assert r.returncode == 0 and t.host not in r.stdout, r.stdout
+    wait_until(lambda: http_tunnel.relay.api(f"/api/v1/tunnels/{t.host}")[0] == 404, 10,
+               "the relay to forget the name")
+    r = curl_tunnel(t, "/after")
+    assert r.curl_rc != 0, r
