@@ -1,0 +1,89 @@
+/* nfltr-data-conn.h — the agent's data path (docs/protocol.md §5).
+ *
+ * For each CONN_OPEN the engine calls nfltr_data_conn_spawn(). A worker thread then opens a
+ * TCP connection to the relay, writes the 40-byte preamble, runs a TLS server with the
+ * tunnel's certificate, connects to the local target and moves bytes both ways until both
+ * sides are done. "http" tunnels run the request stream through nfltr-http-rewrite; "tcp"
+ * tunnels are raw. Nothing here touches the main loop: the engine reads the counters (atomics)
+ * whenever it likes and stops a tunnel's connections with its group. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Deadlines per stage (the brief's data-path limits). */
+#define NFLTR_DATA_CONN_RELAY_CONNECT_TIMEOUT_MS  10000
+#define NFLTR_DATA_CONN_HANDSHAKE_TIMEOUT_MS      10000
+#define NFLTR_DATA_CONN_LOCAL_CONNECT_TIMEOUT_MS   5000
+
+/* ---- per-tunnel counters: refcounted, atomics, readable from any thread ---- */
+typedef struct _NfltrTunnelStats NfltrTunnelStats;
+
+NfltrTunnelStats *nfltr_tunnel_stats_new               (void);
+NfltrTunnelStats *nfltr_tunnel_stats_ref               (NfltrTunnelStats *stats);
+void              nfltr_tunnel_stats_unref             (NfltrTunnelStats *stats);
+/* Connections whose worker is still running. */
+guint             nfltr_tunnel_stats_get_active        (NfltrTunnelStats *stats);
+/* Every connection ever spawned for the tunnel. */
+guint64           nfltr_tunnel_stats_get_total         (NfltrTunnelStats *stats);
+/* Application bytes (TLS plaintext) received from public clients / sent to them. */
+guint64           nfltr_tunnel_stats_get_bytes_in      (NfltrTunnelStats *stats);
+guint64           nfltr_tunnel_stats_get_bytes_out     (NfltrTunnelStats *stats);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfltrTunnelStats, nfltr_tunnel_stats_unref)
+
+/* ---- per-tunnel TLS server credentials: refcounted, shared by its connections ---- */
+typedef struct _NfltrTunnelTls NfltrTunnelTls;
+
+/* cert_pem/key_pem: the tunnel's certificate (chain) and private key. Fails with
+ * NFLTR_ERROR_CERTIFICATE when either does not parse or the key does not match. */
+NfltrTunnelTls   *nfltr_tunnel_tls_new                 (const char  *cert_pem,
+                                                        const char  *key_pem,
+                                                        GError     **error);
+NfltrTunnelTls   *nfltr_tunnel_tls_ref                 (NfltrTunnelTls *tls);
+void              nfltr_tunnel_tls_unref               (NfltrTunnelTls *tls);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfltrTunnelTls, nfltr_tunnel_tls_unref)
+
+/* ---- a set of connections stopped together (one per tunnel) ---- */
+typedef struct _NfltrDataConnGroup NfltrDataConnGroup;
+
+NfltrDataConnGroup *nfltr_data_conn_group_new          (void);
+NfltrDataConnGroup *nfltr_data_conn_group_ref          (NfltrDataConnGroup *group);
+/* Running workers hold their own reference, so unref never waits and never frees under them. */
+void              nfltr_data_conn_group_unref          (NfltrDataConnGroup *group);
+/* Wakes every worker of the group and makes it close both its sockets. Connections
+ * spawned into a cancelled group end at once. Returns immediately; safe from any thread. */
+void              nfltr_data_conn_group_cancel_all     (NfltrDataConnGroup *group);
+/* Workers of the group still running. */
+guint             nfltr_data_conn_group_get_active     (NfltrDataConnGroup *group);
+/* Blocks until no worker of the group is running, at most timeout_ms. TRUE if none is.
+ * For tests and for service shutdown; never call it from the main loop with a long timeout. */
+gboolean          nfltr_data_conn_group_wait_idle      (NfltrDataConnGroup *group,
+                                                        guint               timeout_ms);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfltrDataConnGroup, nfltr_data_conn_group_unref)
+
+/* ---- one data connection ---- */
+typedef struct {
+  const char   *relay_host;    /* the relay's public address; *.localhost is 127.0.0.1 */
+  guint16       relay_port;
+  const guint8 *conn_id;       /* NFLTR_PROTO_CONN_ID_SIZE bytes from CONN_OPEN */
+  const char   *kind;          /* "http" or "tcp" */
+  const char   *public_host;   /* the tunnel's host; used when the client sent no SNI */
+  const char   *client_addr;   /* "IP:PORT" of the public client, from CONN_OPEN */
+  const char   *target_host;   /* the local server */
+  guint16       target_port;
+} NfltrDataConnParams;
+
+/* Copies params, takes its own references on tls, stats and group, starts the worker and
+ * returns immediately. Failures (relay unreachable, handshake, local server down) end in
+ * the worker with a g_debug() line; an "http" tunnel answers 502 when the local server
+ * cannot be reached. */
+void              nfltr_data_conn_spawn                (const NfltrDataConnParams *params,
+                                                        NfltrTunnelTls            *tls,
+                                                        NfltrTunnelStats          *stats,
+                                                        NfltrDataConnGroup        *group);
+
+G_END_DECLS

@@ -1,0 +1,62 @@
+/* nfltr-http-rewrite.h — the client→local HTTP/1.1 request-stream rewriter of http tunnels.
+ *
+ * A pure push parser: bytes in, bytes out, no I/O, no clock, so it can be fuzzed and tested
+ * at every split point. It finds each request head in the stream (RFC 9112 §2), checks its
+ * Host against the tunnel's public host, adds X-Forwarded-For/-Proto/-Host, and then forwards
+ * the body by its framing (Content-Length or chunked, RFC 9112 §6–§7) so that the next head
+ * on a keep-alive connection is found. After an Upgrade or CONNECT head everything is raw.
+ * Responses (local→client) are not its business.
+ *
+ * Fuzz target candidate: nfltr_http_rewriter_feed(). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Larger request heads are answered 431 (RFC 6585 §5). */
+#define NFLTR_HTTP_MAX_HEAD (64 * 1024)
+
+typedef enum {
+  NFLTR_HTTP_REWRITE_CONTINUE,  /* everything fed so far was handled; feed more */
+  NFLTR_HTTP_REWRITE_REJECT,    /* the client sent something we refuse: answer the response
+                                   from nfltr_http_rewriter_get_response() and close */
+} NfltrHttpRewriteResult;
+
+typedef struct _NfltrHttpRewriter NfltrHttpRewriter;
+
+/* public_host: the tunnel's host as the client named it in SNI (case-insensitive).
+ * client_ip: the public client's address without port; goes into X-Forwarded-For. */
+NfltrHttpRewriter     *nfltr_http_rewriter_new          (const char *public_host,
+                                                         const char *client_ip);
+void                   nfltr_http_rewriter_free         (NfltrHttpRewriter *self);
+
+/* Parses data[0..len) and appends the bytes to forward to the local server to `out`.
+ * On REJECT, `out` still receives whatever came before the offending request (earlier
+ * requests on the connection are forwarded intact), and every later call returns REJECT
+ * and appends nothing. */
+NfltrHttpRewriteResult nfltr_http_rewriter_feed         (NfltrHttpRewriter *self,
+                                                         const guint8      *data,
+                                                         gsize              len,
+                                                         GByteArray        *out);
+
+/* TRUE once an Upgrade/CONNECT head was forwarded: from then on feed() copies bytes
+ * unchanged, and a caller may skip it. */
+gboolean               nfltr_http_rewriter_is_raw       (const NfltrHttpRewriter *self);
+/* Number of request heads forwarded so far. */
+guint64                nfltr_http_rewriter_get_requests (const NfltrHttpRewriter *self);
+
+/* After REJECT: the status (400, 421, 431, 505), the reason in words, and the whole
+ * HTTP/1.1 response (status line, headers, short text body, Connection: close). */
+guint                  nfltr_http_rewriter_get_status   (const NfltrHttpRewriter *self);
+const char            *nfltr_http_rewriter_get_reason   (const NfltrHttpRewriter *self);
+GBytes                *nfltr_http_rewriter_get_response (const NfltrHttpRewriter *self);
+
+/* A complete "Connection: close" response with a text/plain body "<status> <phrase>: <detail>\n".
+ * Also used by the data connection for 502 when the local server is unreachable. */
+GBytes                *nfltr_http_error_response        (guint       status,
+                                                         const char *detail);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfltrHttpRewriter, nfltr_http_rewriter_free)
+
+G_END_DECLS

@@ -1,0 +1,121 @@
+/* nfltr-tunnel-tls.c — one tunnel's TLS server credentials (GnuTLS), shared by its
+ * connections */
+#define G_LOG_DOMAIN "nfltr-tunnels"
+
+#include "nfltr-tunnels-private.h"
+
+#include "nfltr-error.h"
+
+#include <string.h>
+
+/* TLS 1.2 and 1.3 only; our preference order, since we know our certificate is ECDSA
+ * P-256 and the client's list is often longest-first. */
+#define TUNNEL_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+
+struct _NfltrTunnelTls
+{
+  gatomicrefcount                  ref;
+  gnutls_certificate_credentials_t cred;
+  gnutls_priority_t                priority;
+  gnutls_datum_t                   ticket_key;  /* session resumption for returning clients */
+};
+
+static void
+tunnel_tls_free (NfltrTunnelTls *tls)
+{
+  if (tls->cred != NULL)
+    gnutls_certificate_free_credentials (tls->cred);
+  if (tls->priority != NULL)
+    gnutls_priority_deinit (tls->priority);
+  if (tls->ticket_key.data != NULL)
+    {
+      gnutls_memset (tls->ticket_key.data, 0, tls->ticket_key.size);
+      gnutls_free (tls->ticket_key.data);
+    }
+  g_free (tls);
+}
+
+NfltrTunnelTls *
+nfltr_tunnel_tls_new (const char *cert_pem, const char *key_pem, GError **error)
+{
+  NfltrTunnelTls *tls;
+  gnutls_datum_t cert, key;
+  int ret;
+
+  g_return_val_if_fail (cert_pem != NULL, NULL);
+  g_return_val_if_fail (key_pem != NULL, NULL);
+
+  tls = g_new0 (NfltrTunnelTls, 1);
+  g_atomic_ref_count_init (&tls->ref);
+
+  cert.data = (unsigned char *) cert_pem;
+  cert.size = strlen (cert_pem);
+  key.data = (unsigned char *) key_pem;
+  key.size = strlen (key_pem);
+
+  if ((ret = gnutls_certificate_allocate_credentials (&tls->cred)) < 0 ||
+      (ret = gnutls_priority_init2 (&tls->priority, TUNNEL_PRIORITIES, NULL, 0)) < 0 ||
+      (ret = gnutls_session_ticket_key_generate (&tls->ticket_key)) < 0)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
+                   "could not set up TLS for the tunnel: %s", gnutls_strerror (ret));
+      tunnel_tls_free (tls);
+      return NULL;
+    }
+  /* Also checks that the key belongs to the certificate. */
+  ret = gnutls_certificate_set_x509_key_mem2 (tls->cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
+  if (ret < 0)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_CERTIFICATE,
+                   "the tunnel's certificate or key is unusable: %s", gnutls_strerror (ret));
+      tunnel_tls_free (tls);
+      return NULL;
+    }
+  return tls;
+}
+
+NfltrTunnelTls *
+nfltr_tunnel_tls_ref (NfltrTunnelTls *tls)
+{
+  g_return_val_if_fail (tls != NULL, NULL);
+  g_atomic_ref_count_inc (&tls->ref);
+  return tls;
+}
+
+void
+nfltr_tunnel_tls_unref (NfltrTunnelTls *tls)
+{
+  g_return_if_fail (tls != NULL);
+  if (g_atomic_ref_count_dec (&tls->ref))
+    tunnel_tls_free (tls);
+}
+
+gboolean
+_nfltr_tunnel_tls_session_new (NfltrTunnelTls    *tls,
+                               int                fd,
+                               gboolean           http,
+                               gnutls_session_t  *session_out,
+                               GError           **error)
+{
+  static const gnutls_datum_t http11 = { (unsigned char *) "http/1.1", 8 };
+  gnutls_session_t session = NULL;
+  int ret;
+
+  /* NO_SIGNAL: a client that went away must be an EPIPE, not a SIGPIPE for the service. */
+  if ((ret = gnutls_init (&session, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL)) < 0 ||
+      (ret = gnutls_priority_set (session, tls->priority)) < 0 ||
+      (ret = gnutls_credentials_set (session, GNUTLS_CRD_CERTIFICATE, tls->cred)) < 0 ||
+      (ret = gnutls_session_ticket_enable_server (session, &tls->ticket_key)) < 0 ||
+      (http && (ret = gnutls_alpn_set_protocols (session, &http11, 1, 0)) < 0))
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
+                   "could not start a TLS session: %s", gnutls_strerror (ret));
+      if (session != NULL)
+        gnutls_deinit (session);
+      return FALSE;
+    }
+  gnutls_certificate_server_set_request (session, GNUTLS_CERT_IGNORE);
+  gnutls_transport_set_int (session, fd);
+  *session_out = session;
+  return TRUE;
+}

@@ -1,0 +1,449 @@
+/* test-http-rewrite.c — the http tunnel's request-stream rewriter: what reaches the local
+ * server, and what the client is answered, for good, misdirected and malformed requests */
+#include "nfltr-http-rewrite.h"
+
+#include <string.h>
+
+#define HOST "t1.nfltr.localhost"
+#define IP   "203.0.113.7"
+#define XF   "X-Forwarded-For: " IP "\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: "
+
+typedef struct {
+  NfltrHttpRewriteResult result;
+  GString *out;      /* what the local server would get */
+  guint status;
+  char *reason;
+  char *response;
+  guint64 requests;
+  gboolean raw;
+} Outcome;
+
+static void
+outcome_clear (Outcome *o)
+{
+  g_string_free (o->out, TRUE);
+  g_free (o->reason);
+  g_free (o->response);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Outcome, outcome_clear)
+
+/* Feeds `input` in pieces cut at `cuts` (ascending offsets, terminated by -1). */
+static void
+run_cuts (const char *input, gsize len, const gssize *cuts, Outcome *o)
+{
+  g_autoptr(NfltrHttpRewriter) rw = nfltr_http_rewriter_new (HOST, IP);
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  gsize start = 0;
+
+  memset (o, 0, sizeof *o);
+  o->result = NFLTR_HTTP_REWRITE_CONTINUE;
+  for (gsize i = 0;; i++)
+    {
+      gsize end = cuts != NULL && cuts[i] >= 0 ? (gsize) cuts[i] : len;
+      NfltrHttpRewriteResult r = nfltr_http_rewriter_feed (rw, (const guint8 *) input + start,
+                                                           end - start, out);
+      if (r == NFLTR_HTTP_REWRITE_REJECT)
+        o->result = r;
+      else
+        g_assert_cmpint (o->result, ==, NFLTR_HTTP_REWRITE_CONTINUE);  /* reject is final */
+      start = end;
+      if (end == len)
+        break;
+    }
+  o->out = g_string_new_len ((const char *) out->data, out->len);
+  o->requests = nfltr_http_rewriter_get_requests (rw);
+  o->raw = nfltr_http_rewriter_is_raw (rw);
+  if (o->result == NFLTR_HTTP_REWRITE_REJECT)
+    {
+      gsize rlen;
+      const char *resp = g_bytes_get_data (nfltr_http_rewriter_get_response (rw), &rlen);
+
+      o->status = nfltr_http_rewriter_get_status (rw);
+      o->reason = g_strdup (nfltr_http_rewriter_get_reason (rw));
+      o->response = g_strndup (resp, rlen);
+    }
+}
+
+static void
+run_all (const char *input, Outcome *o)
+{
+  run_cuts (input, strlen (input), NULL, o);
+}
+
+static void
+assert_rejected (const char *input, guint status, const char *reason_fragment)
+{
+  g_auto(Outcome) o;
+  g_autofree char *status_line = g_strdup_printf ("HTTP/1.1 %u ", status);
+
+  run_all (input, &o);
+  if (o.result != NFLTR_HTTP_REWRITE_REJECT)
+    g_error ("not rejected: %s", input);
+  g_assert_cmpuint (o.status, ==, status);
+  g_assert_nonnull (strstr (o.reason, reason_fragment));
+  g_assert_true (g_str_has_prefix (o.response, status_line));
+  g_assert_nonnull (strstr (o.response, "\r\nConnection: close\r\n"));
+  g_assert_nonnull (strstr (o.response, reason_fragment));  /* the client reads why */
+  g_assert_cmpuint (o.out->len, ==, 0);  /* nothing of it reached the local server */
+}
+
+static void
+test_good_request (void)
+{
+  g_auto(Outcome) o;
+
+  run_all ("GET /index.html?q=1 HTTP/1.1\r\nHost: " HOST "\r\nUser-Agent: curl/7.88\r\n"
+           "Accept: */*\r\n\r\n", &o);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_cmpstr (o.out->str, ==,
+                   "GET /index.html?q=1 HTTP/1.1\r\nHost: " HOST "\r\nUser-Agent: curl/7.88\r\n"
+                   "Accept: */*\r\n" XF HOST "\r\n\r\n");
+  g_assert_cmpuint (o.requests, ==, 1);
+}
+
+static void
+test_host_port_and_case (void)
+{
+  g_auto(Outcome) o;
+
+  /* The Host port is ignored, case too; X-Forwarded-Host keeps what the client wrote. */
+  run_all ("GET / HTTP/1.1\r\nhost:T1.NFLTR.localhost.:8443  \r\n\r\n", &o);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_cmpstr (o.out->str, ==,
+                   "GET / HTTP/1.1\r\nhost: T1.NFLTR.localhost.:8443\r\n" XF
+                   "T1.NFLTR.localhost.:8443\r\n\r\n");
+}
+
+static void
+test_misdirected (void)
+{
+  assert_rejected ("GET / HTTP/1.1\r\nHost: other.nfltr.localhost\r\n\r\n", 421,
+                   "this tunnel serves " HOST " only");
+  /* a suffix or prefix of the name is a different name */
+  assert_rejected ("GET / HTTP/1.1\r\nHost: t1.nfltr.localhost.evil\r\n\r\n", 421, "serves");
+  assert_rejected ("GET / HTTP/1.1\r\nHost: x" HOST "\r\n\r\n", 421, "serves");
+  assert_rejected ("GET / HTTP/1.1\r\nHost: \r\n\r\n", 421, "serves");
+  /* RFC 9112 §3.2.2: the absolute-form authority wins over Host, so it is checked too */
+  assert_rejected ("GET http://evil.example/ HTTP/1.1\r\nHost: " HOST "\r\n\r\n", 421, "serves");
+}
+
+static void
+test_misdirected_response_text (void)
+{
+  g_auto(Outcome) o;
+  g_autofree char *content_length = NULL;
+  const char *body;
+
+  run_all ("GET / HTTP/1.1\r\nHost: other.example\r\n\r\n", &o);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_REJECT);
+  g_assert_true (g_str_has_prefix (o.response, "HTTP/1.1 421 Misdirected Request\r\n"));
+  body = strstr (o.response, "\r\n\r\n") + 4;
+  g_assert_cmpstr (body, ==, "421 Misdirected Request: this tunnel serves " HOST " only\n");
+  content_length = g_strdup_printf ("Content-Length: %zu\r\n", strlen (body));
+  g_assert_nonnull (strstr (o.response, content_length));
+}
+
+static void
+test_absolute_form_ok (void)
+{
+  g_auto(Outcome) o;
+
+  run_all ("GET https://user@" HOST ":443/x HTTP/1.1\r\nHost: " HOST "\r\n\r\n", &o);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_cmpuint (o.requests, ==, 1);
+}
+
+static void
+test_xff_appended (void)
+{
+  g_auto(Outcome) o;
+
+  run_all ("GET / HTTP/1.1\r\nX-Forwarded-For: 10.0.0.1\r\nHost: " HOST "\r\n"
+           "X-Forwarded-Proto: http\r\nx-forwarded-for: 10.0.0.2, 10.0.0.3\r\n"
+           "X-Forwarded-Host: spoofed.example\r\n\r\n", &o);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
+  /* the client's list first, our hop last; -Proto and -Host are ours alone */
+  g_assert_cmpstr (o.out->str, ==,
+                   "GET / HTTP/1.1\r\nHost: " HOST "\r\n"
+                   "X-Forwarded-For: 10.0.0.1, 10.0.0.2, 10.0.0.3, " IP "\r\n"
+                   "X-Forwarded-Proto: https\r\nX-Forwarded-Host: " HOST "\r\n\r\n");
+}
+
+static void
+test_client_ip_sanitised (void)
+{
+  g_autoptr(NfltrHttpRewriter) rw = nfltr_http_rewriter_new (HOST, "1.2.3.4\r\nX-Admin: 1");
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  const char *req = "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
+
+  nfltr_http_rewriter_feed (rw, (const guint8 *) req, strlen (req), out);
+  g_byte_array_append (out, (const guint8 *) "", 1);
+  g_assert_nonnull (strstr ((char *) out->data, "X-Forwarded-For: unknown\r\n"));
+  g_assert_null (strstr ((char *) out->data, "X-Admin"));
+}
+
+/* Three requests on one keep-alive connection: Content-Length, chunked with an extension
+ * and a trailer, then no body. The bodies contain things that look like request heads. */
+static const char pipelined_in[] =
+  "\r\n"  /* RFC 9112 §2.2: a stray CRLF before a request is ignored */
+  "POST /a HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 35\r\n\r\n"
+  "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+  "POST /b HTTP/1.1\r\nHost: " HOST "\r\nTransfer-Encoding: chunked\r\n\r\n"
+  "5;ext=1\r\nhello\r\n"
+  "1b\r\nGET / HTTP/1.1\r\nHost: y\r\n\r\n\r\n"
+  "0\r\nX-Checksum: 42\r\n\r\n"
+  "GET /c HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
+
+static const char pipelined_out[] =
+  "POST /a HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 35\r\n" XF HOST "\r\n\r\n"
+  "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+  "POST /b HTTP/1.1\r\nHost: " HOST "\r\nTransfer-Encoding: chunked\r\n" XF HOST "\r\n\r\n"
+  "5;ext=1\r\nhello\r\n"
+  "1b\r\nGET / HTTP/1.1\r\nHost: y\r\n\r\n\r\n"
+  "0\r\nX-Checksum: 42\r\n\r\n"
+  "GET /c HTTP/1.1\r\nHost: " HOST "\r\n" XF HOST "\r\n\r\n";
+
+static void
+test_pipelined (void)
+{
+  g_auto(Outcome) o;
+
+  run_all (pipelined_in, &o);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_cmpstr (o.out->str, ==, pipelined_out);
+  g_assert_cmpuint (o.requests, ==, 3);
+}
+
+static void
+test_every_split (void)
+{
+  gsize len = strlen (pipelined_in);
+
+  for (gsize i = 0; i <= len; i++)
+    for (gsize j = i; j <= len; j += 7)
+      {
+        g_auto(Outcome) o;
+        gssize cuts[] = { i, j, -1 };
+
+        run_cuts (pipelined_in, len, cuts, &o);
+        g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
+        g_assert_cmpstr (o.out->str, ==, pipelined_out);
+      }
+}
+
+static void
+test_byte_by_byte (void)
+{
+  gsize len = strlen (pipelined_in);
+  g_autofree gssize *cuts = g_new (gssize, len + 1);
+  g_auto(Outcome) o;
+
+  for (gsize i = 0; i < len; i++)
+    cuts[i] = i + 1;
+  cuts[len] = -1;
+  run_cuts (pipelined_in, len, cuts, &o);
+  g_assert_cmpstr (o.out->str, ==, pipelined_out);
+}
+
+static void
+test_reject_after_good (void)
+{
+  g_auto(Outcome) o;
+  const char *first = "GET /ok HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
+  g_autofree char *in = g_strconcat (first, "GET /no HTTP/1.1\r\nHost: other\r\n\r\n",
+                                     "GET /late HTTP/1.1\r\nHost: " HOST "\r\n\r\n", NULL);
+
+  run_all (in, &o);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_REJECT);
+  g_assert_cmpuint (o.status, ==, 421);
+  /* the first request goes through, nothing from the refused one on */
+  g_assert_cmpstr (o.out->str, ==, "GET /ok HTTP/1.1\r\nHost: " HOST "\r\n" XF HOST "\r\n\r\n");
+  g_assert_cmpuint (o.requests, ==, 1);
+}
+
+static void
+test_malformed (void)
+{
+  const struct { const char *in; guint status; const char *reason; } cases[] = {
+    { "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400, "missing Host" },
+    { "GET / HTTP/1.1\r\nHost: " HOST "\r\nHost: " HOST "\r\n\r\n", 400, "more than one Host" },
+    { "GET /\r\nHost: " HOST "\r\n\r\n", 400, "malformed request line" },
+    { "GET  / HTTP/1.1\r\nHost: " HOST "\r\n\r\n", 400, "malformed request line" },
+    { "G(T / HTTP/1.1\r\nHost: " HOST "\r\n\r\n", 400, "malformed request line" },
+    { "GET / HTTP/1.1 \r\nHost: " HOST "\r\n\r\n", 400, "malformed request line" },
+    { "\x16\x03\x01\x02\x01\x01\r\n\r\n", 400, "malformed request line" },
+    { "GET / HTTP/2.0\r\nHost: " HOST "\r\n\r\n", 505, "HTTP/1.0 and HTTP/1.1" },
+    { "GET / HTTP/1.1\r\nHost : " HOST "\r\n\r\n", 400, "header name" },
+    { "GET / HTTP/1.1\r\nHost: " HOST "\r\nX: a\r\n b\r\n\r\n", 400, "folding" },
+    { "GET / HTTP/1.1\r\nHost: " HOST "\r\nnocolon\r\n\r\n", 400, "colon" },
+    { "GET / HTTP/1.1\r\nHost: " HOST "\r\nX: a\x01" "b\r\n\r\n", 400, "control character" },
+    { "GET / HTTP/1.1\r\nHost: " HOST "\rX: y\r\n\r\n", 400, "bare CR" },
+    { "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400, "invalid Host" },
+    { "GET / HTTP/1.1\r\nHost: " HOST ":80x\r\n\r\n", 400, "invalid Host" },
+    { "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+      400, "both Transfer-Encoding and Content-Length" },
+    { "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 5x\r\n\r\n", 400, "Content-Length" },
+    { "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: -1\r\n\r\n", 400, "Content-Length" },
+    { "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+      400, "Content-Length" },
+    { "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 99999999999999999999\r\n\r\n",
+      400, "Content-Length" },
+    { "POST / HTTP/1.1\r\nHost: " HOST "\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "chunked" },
+    { "POST / HTTP/1.1\r\nHost: " HOST "\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400, "chunked" },
+    { "POST / HTTP/1.0\r\nHost: " HOST "\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "HTTP/1.0" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    assert_rejected (cases[i].in, cases[i].status, cases[i].reason);
+}
+
+/* Chunk framing errors come after the head was forwarded: the head stays in the output,
+ * the bad body does not go on. */
+static void
+test_malformed_chunks (void)
+{
+  const struct { const char *body; const char *reason; } cases[] = {
+    { "zz\r\n", "invalid chunk size" },
+    { "\r\n", "invalid chunk size" },
+    { "5\nhello\r\n0\r\n\r\n", "not ended by CRLF" },
+    { "5\r\nhelloXX0\r\n\r\n", "not followed by CRLF" },
+    { "10000000000000000\r\n", "invalid chunk size" },
+    { "5 junk\r\n", "invalid chunk size" },
+    { "0\r\nbad trailer\r\n\r\n", "invalid trailer" },
+  };
+  const char *head = "POST / HTTP/1.1\r\nHost: " HOST "\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto(Outcome) o;
+      g_autofree char *in = g_strconcat (head, cases[i].body, NULL);
+
+      run_all (in, &o);
+      g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_REJECT);
+      g_assert_cmpuint (o.status, ==, 400);
+      g_assert_nonnull (strstr (o.reason, cases[i].reason));
+      g_assert_true (g_str_has_prefix (o.out->str, "POST / HTTP/1.1\r\n"));
+    }
+}
+
+static void
+test_oversized_head (void)
+{
+  g_autoptr(GString) in = g_string_new ("GET / HTTP/1.1\r\nHost: " HOST "\r\nX-Big: ");
+  g_autoptr(GString) just_fits = NULL;
+
+  while (in->len < NFLTR_HTTP_MAX_HEAD + 10)
+    g_string_append_c (in, 'a');
+  g_string_append (in, "\r\n\r\n");
+  assert_rejected (in->str, 431, "larger than 64 KiB");
+
+  /* fed in small pieces, without ever seeing the end of the head */
+  {
+    g_auto(Outcome) o;
+    gssize cuts[64];
+    for (gsize i = 0; i < 63; i++)
+      cuts[i] = (i + 1) * 1100;
+    cuts[63] = -1;
+    run_cuts (in->str, 64 * 1100, cuts, &o);
+    g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_REJECT);
+    g_assert_cmpuint (o.status, ==, 431);
+  }
+
+  /* exactly at the limit is still fine */
+  just_fits = g_string_new ("GET / HTTP/1.1\r\nHost: " HOST "\r\nX-Big: ");
+  while (just_fits->len < NFLTR_HTTP_MAX_HEAD - 4)
+    g_string_append_c (just_fits, 'a');
+  g_string_append (just_fits, "\r\n\r\n");
+  g_assert_cmpuint (just_fits->len, ==, NFLTR_HTTP_MAX_HEAD);
+  {
+    g_auto(Outcome) o;
+    run_all (just_fits->str, &o);
+    g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
+    g_assert_cmpuint (o.requests, ==, 1);
+  }
+}
+
+static void
+test_upgrade_raw (void)
+{
+  static const char head[] = "GET /ws HTTP/1.1\r\nHost: " HOST "\r\nUpgrade: websocket\r\n"
+                             "Connection: keep-alive, Upgrade\r\n\r\n";
+  /* WebSocket frames, and then bytes that would be a misdirected request in HTTP */
+  static const char after[] = "\x81\x85\x00\x00\x00\x00hello\r\n\r\nGET / HTTP/1.1\r\nHost: evil\r\n\r\n";
+  g_autoptr(GString) in = g_string_new_len (head, sizeof head - 1);
+  g_autoptr(GString) want = NULL;
+  gssize cuts[] = { sizeof head + 3, -1 };
+  g_auto(Outcome) o;
+
+  g_string_append_len (in, after, sizeof after - 1);
+  want = g_string_new ("GET /ws HTTP/1.1\r\nHost: " HOST "\r\nUpgrade: websocket\r\n"
+                       "Connection: keep-alive, Upgrade\r\n" XF HOST "\r\n\r\n");
+  g_string_append_len (want, after, sizeof after - 1);
+
+  run_cuts (in->str, in->len, cuts, &o);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_true (o.raw);
+  g_assert_cmpmem (o.out->str, o.out->len, want->str, want->len);
+}
+
+static void
+test_connect_raw (void)
+{
+  g_auto(Outcome) o;
+
+  run_all ("CONNECT " HOST ":22 HTTP/1.1\r\nHost: " HOST "\r\n\r\nSSH-2.0-OpenSSH\r\n\r\n", &o);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_true (o.raw);
+  g_assert_true (g_str_has_suffix (o.out->str, "\r\n\r\nSSH-2.0-OpenSSH\r\n\r\n"));
+}
+
+/* Upgrade without "Connection: upgrade" is ignored by servers (RFC 9110 §7.8), so it
+ * must not switch us to raw: the next request is still checked. */
+static void
+test_upgrade_needs_connection_option (void)
+{
+  g_auto(Outcome) o;
+
+  run_all ("GET / HTTP/1.1\r\nHost: " HOST "\r\nUpgrade: websocket\r\n\r\n"
+           "GET / HTTP/1.1\r\nHost: evil\r\n\r\n", &o);
+  g_assert_false (o.raw);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_REJECT);
+  g_assert_cmpuint (o.status, ==, 421);
+  g_assert_cmpuint (o.requests, ==, 1);
+}
+
+static void
+test_lf_only_head (void)
+{
+  g_auto(Outcome) o;
+
+  /* RFC 9112 §2.2 allows bare LF line ends in a head; we re-emit it with CRLF. */
+  run_all ("GET / HTTP/1.0\nHost: " HOST "\n\n", &o);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_cmpstr (o.out->str, ==, "GET / HTTP/1.0\r\nHost: " HOST "\r\n" XF HOST "\r\n\r\n");
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/http-rewrite/good-request", test_good_request);
+  g_test_add_func ("/http-rewrite/host-port-and-case", test_host_port_and_case);
+  g_test_add_func ("/http-rewrite/misdirected", test_misdirected);
+  g_test_add_func ("/http-rewrite/misdirected-response", test_misdirected_response_text);
+  g_test_add_func ("/http-rewrite/absolute-form", test_absolute_form_ok);
+  g_test_add_func ("/http-rewrite/xff-appended", test_xff_appended);
+  g_test_add_func ("/http-rewrite/client-ip-sanitised", test_client_ip_sanitised);
+  g_test_add_func ("/http-rewrite/pipelined", test_pipelined);
+  g_test_add_func ("/http-rewrite/every-split", test_every_split);
+  g_test_add_func ("/http-rewrite/byte-by-byte", test_byte_by_byte);
+  g_test_add_func ("/http-rewrite/reject-after-good", test_reject_after_good);
+  g_test_add_func ("/http-rewrite/malformed", test_malformed);
+  g_test_add_func ("/http-rewrite/malformed-chunks", test_malformed_chunks);
+  g_test_add_func ("/http-rewrite/oversized-head", test_oversized_head);
+  g_test_add_func ("/http-rewrite/upgrade-raw", test_upgrade_raw);
+  g_test_add_func ("/http-rewrite/connect-raw", test_connect_raw);
+  g_test_add_func ("/http-rewrite/upgrade-needs-connection", test_upgrade_needs_connection_option);
+  g_test_add_func ("/http-rewrite/lf-only-head", test_lf_only_head);
+  return g_test_run ();
+}
