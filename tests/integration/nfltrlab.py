@@ -169,7 +169,7 @@ class Proc:
             raise AssertionError(f"{self.name} did not exit within {timeout}s; output:\n"
                                  f"{self.text()}") from None
 
-    def signal(self, sig):
+    def send(self, sig):
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
                 self.p.send_signal(sig)
@@ -177,7 +177,7 @@ class Proc:
     def stop(self, sig=signal.SIGTERM, timeout=10):
         """Ends the process (sig, then SIGKILL at the deadline); returns its status."""
         if self.alive():
-            self.signal(sig)
+            self.send(sig)
             try:
                 self.p.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -108,7 +108,7 @@ def test_list_shows_the_tunnel(http_tunnel):
 def test_ctrl_c_ends_the_tunnel(http_tunnel):
     t, agent = http_tunnel.tunnel, http_tunnel.agent
     assert curl_tunnel(t, "/before").status == 200
-    t.proc.signal(signal.SIGINT)
+    t.proc.send(signal.SIGINT)
     status = t.proc.wait_exit(20)
     assert status in (0, 130), f"nfltr http exited {status} on Ctrl-C:\n{t.proc.text()}"
     # The tunnel is gone: no longer listed, and the relay no longer knows the name.

@@ -15,20 +15,26 @@ import signal
 import socket
 
 from nfltrlab import (curl_tunnel, der_fingerprint, marker_forms, pem_to_der, served_cert_pem,
-                      spki_pin)
+                      spki_pin, wait_until)
 
 
 class Capture:
-    """tcpdump on lo for one TCP port, written to a pcap file."""
+    """tcpdump on lo for one TCP port, written to a pcap file. --immediate-mode and -U: each
+    packet is in the file as soon as it is seen (without them the last packets sit in a
+    capture buffer block and are lost when tcpdump is stopped)."""
 
     def __init__(self, lab, port):
         assert os.geteuid() == 0, \
             "capturing loopback needs root: run the tests with `sudo ./tools/test`"
         self.file = lab.path("capture.pcap")
         # -U: write each packet as it comes; -s 0: whole packets.
-        self.proc = lab.spawn("tcpdump", ["tcpdump", "-i", "lo", "-n", "-U", "-s", "0",
+        self.proc = lab.spawn("tcpdump", ["tcpdump", "-i", "lo", "--immediate-mode", "-n", "-U", "-s", "0",
                                           "-w", self.file, f"tcp port {port}"])
         self.proc.wait_line(r"listening on lo", 15)
+
+    def contains(self, needle):
+        with open(self.file, "rb") as f:
+            return needle in f.read()
 
     def stop(self):
         status = self.proc.stop(signal.SIGINT, timeout=10)
@@ -59,6 +65,8 @@ def test_relay_forwards_only_ciphertext_in_verified_mode(http_tunnel, lab):
                 pass
         except ConnectionResetError:
             pass
+    # Packets reach the file in order: once the control marker is there, so is all before it.
+    wait_until(lambda: cap.contains(control_marker), 10, "the control marker in the capture")
     capture = cap.stop()
 
     # Both markers reached their ends...
