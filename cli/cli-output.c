@@ -1,0 +1,125 @@
+/* cli-output.c — messages, byte units, tunnel lines, JSON lines */
+#define G_LOG_DOMAIN "nfltr-cli"
+
+#include "cli-output.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+int
+cli_fail (int status, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  fflush (stdout);
+  g_printerr ("nfltr: %s\n", message);
+  return status;
+}
+
+char *
+cli_error_message (const GError *error)
+{
+  g_autoptr(GError) copy = NULL;
+
+  if (error == NULL)
+    return g_strdup ("unknown error");
+  copy = g_error_copy (error);
+  if (g_dbus_error_is_remote_error (copy))
+    g_dbus_error_strip_remote_error (copy);
+  return g_strdup (copy->message);
+}
+
+void
+cli_print_error (const GError *error)
+{
+  g_autofree char *message = cli_error_message (error);
+
+  cli_fail (CLI_EXIT_FAILURE, "%s", message);
+}
+
+char *
+cli_format_bytes (guint64 bytes)
+{
+  static const char * const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+  double value = (double) bytes;
+  guint unit = 0;
+  char number[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (bytes < 1024)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT " B", bytes);
+
+  value /= 1024.0;
+  while (value >= 1023.95 && unit + 1 < G_N_ELEMENTS (units))
+    {
+      value /= 1024.0;
+      unit++;
+    }
+  /* g_ascii_formatd: '.' as the separator whatever LC_NUMERIC says, so tests can match. */
+  g_ascii_formatd (number, sizeof number, "%.1f", value);
+  return g_strdup_printf ("%s %s", number, units[unit]);
+}
+
+char *
+cli_format_stats (guint active, guint64 total, guint64 bytes_in, guint64 bytes_out)
+{
+  g_autofree char *in = cli_format_bytes (bytes_in);
+  g_autofree char *out = cli_format_bytes (bytes_out);
+
+  return g_strdup_printf ("Connections: %u open, %" G_GUINT64_FORMAT " total   In: %s   Out: %s",
+                          active, total, in, out);
+}
+
+const char *
+cli_mode_description (const char *mode)
+{
+  if (g_strcmp0 (mode, "verified") == 0)
+    return "verified end-to-end";
+  if (g_strcmp0 (mode, "inspectable") == 0)
+    return "INSPECTABLE — the relay can read this traffic (--e2ee=false)";
+  return mode ? mode : "";
+}
+
+gboolean
+cli_stdout_is_tty (void)
+{
+  return isatty (STDOUT_FILENO) == 1;
+}
+
+gboolean
+cli_use_color (void)
+{
+  const char *term = g_getenv ("TERM");
+
+  /* https://no-color.org */
+  if (g_getenv ("NO_COLOR") != NULL)
+    return FALSE;
+  return cli_stdout_is_tty () && g_strcmp0 (term, "dumb") != 0;
+}
+
+void
+cli_json_print_node (JsonNode *node)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (generator, node);
+  json_generator_set_pretty (generator, FALSE);
+  text = json_generator_to_data (generator, NULL);
+  /* One object per line, flushed: tests read stdout through a pipe as it comes. */
+  fputs (text, stdout);
+  fputc ('\n', stdout);
+  fflush (stdout);
+}
+
+void
+cli_json_print_line (JsonBuilder *builder)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+
+  cli_json_print_node (root);
+}

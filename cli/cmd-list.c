@@ -1,0 +1,180 @@
+/* cmd-list.c — `nfltr list`: every tunnel of the service */
+#define G_LOG_DOMAIN "nfltr-cli"
+
+#include "cli-client.h"
+#include "cli-commands.h"
+#include "cli-output.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum { COL_NAME, COL_KIND, COL_TARGET, COL_URL, COL_MODE, COL_STATE, COL_CONNS, COL_IN, COL_OUT,
+       N_COLS };
+
+static const char * const headers[N_COLS] = {
+  "NAME", "KIND", "TARGET", "URL", "MODE", "STATE", "CONNS", "IN", "OUT"
+};
+
+static void
+add_string (JsonBuilder *b, const char *member, const char *value)
+{
+  json_builder_set_member_name (b, member);
+  json_builder_add_string_value (b, value ? value : "");
+}
+
+static void
+add_int (JsonBuilder *b, const char *member, gint64 value)
+{
+  json_builder_set_member_name (b, member);
+  json_builder_add_int_value (b, value);
+}
+
+static void
+add_tunnel_json (JsonBuilder *b, NfltrDbusTunnel *t)
+{
+  json_builder_begin_object (b);
+  add_string (b, "id", nfltr_dbus_tunnel_get_id (t));
+  add_string (b, "name", nfltr_dbus_tunnel_get_name (t));
+  add_string (b, "kind", nfltr_dbus_tunnel_get_kind (t));
+  add_string (b, "target", nfltr_dbus_tunnel_get_target (t));
+  add_string (b, "url", nfltr_dbus_tunnel_get_public_url (t));
+  add_string (b, "mode", nfltr_dbus_tunnel_get_mode (t));
+  add_string (b, "fingerprint", nfltr_dbus_tunnel_get_fingerprint (t));
+  add_string (b, "state", nfltr_dbus_tunnel_get_state (t));
+  add_string (b, "last_error", nfltr_dbus_tunnel_get_last_error (t));
+  json_builder_set_member_name (b, "transient");
+  json_builder_add_boolean_value (b, nfltr_dbus_tunnel_get_transient (t));
+  add_int (b, "active_connections", nfltr_dbus_tunnel_get_active_connections (t));
+  add_int (b, "total_connections", (gint64) nfltr_dbus_tunnel_get_total_connections (t));
+  add_int (b, "bytes_in", (gint64) nfltr_dbus_tunnel_get_bytes_in (t));
+  add_int (b, "bytes_out", (gint64) nfltr_dbus_tunnel_get_bytes_out (t));
+  add_int (b, "online_since", (gint64) nfltr_dbus_tunnel_get_online_since (t));
+  json_builder_end_object (b);
+}
+
+static char **
+table_row (NfltrDbusTunnel *t)
+{
+  char **row = g_new0 (char *, N_COLS + 1);
+  const char *mode = nfltr_dbus_tunnel_get_mode (t);
+  const char *url = nfltr_dbus_tunnel_get_public_url (t);
+
+  row[COL_NAME] = g_strdup (nfltr_dbus_tunnel_get_name (t));
+  row[COL_KIND] = g_strdup (nfltr_dbus_tunnel_get_kind (t));
+  row[COL_TARGET] = g_strdup (nfltr_dbus_tunnel_get_target (t));
+  row[COL_URL] = g_strdup (url && *url ? url : "-");
+  /* Inspectable is shouted wherever it appears. */
+  row[COL_MODE] = g_strdup (g_strcmp0 (mode, "inspectable") == 0 ? "INSPECTABLE" : mode);
+  row[COL_STATE] = g_strdup (nfltr_dbus_tunnel_get_state (t));
+  row[COL_CONNS] = g_strdup_printf ("%u", nfltr_dbus_tunnel_get_active_connections (t));
+  row[COL_IN] = cli_format_bytes (nfltr_dbus_tunnel_get_bytes_in (t));
+  row[COL_OUT] = cli_format_bytes (nfltr_dbus_tunnel_get_bytes_out (t));
+  for (guint i = 0; i < N_COLS; i++)
+    if (row[i] == NULL)
+      row[i] = g_strdup ("");
+  return row;
+}
+
+static void
+print_table (GPtrArray *rows)
+{
+  gsize width[N_COLS];
+
+  for (guint c = 0; c < N_COLS; c++)
+    {
+      width[c] = g_utf8_strlen (headers[c], -1);
+      for (guint r = 0; r < rows->len; r++)
+        width[c] = MAX (width[c], (gsize) g_utf8_strlen (((char **) rows->pdata[r])[c], -1));
+    }
+
+  for (guint r = 0; r <= rows->len; r++)
+    {
+      const char * const *row = r == 0 ? headers : rows->pdata[r - 1];
+      GString *line = g_string_new (NULL);
+
+      for (guint c = 0; c < N_COLS; c++)
+        {
+          gsize pad = width[c] - g_utf8_strlen (row[c], -1);
+
+          g_string_append (line, row[c]);
+          if (c + 1 < N_COLS)
+            {
+              for (gsize i = 0; i < pad + 2; i++)
+                g_string_append_c (line, ' ');
+            }
+        }
+      puts (line->str);
+      g_string_free (line, TRUE);
+    }
+}
+
+int
+cli_cmd_list (int argc, char **argv)
+{
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON array, one object per tunnel", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CliClient) client = NULL;
+  g_auto(GStrv) paths = NULL;
+  g_autoptr(GPtrArray) tunnels = g_ptr_array_new_with_free_func (g_object_unref);
+
+  g_option_context_set_summary (context,
+                                "Lists every tunnel of the service, in creation order: name, "
+                                "kind, target, URL, mode,\nstate, open connections and bytes.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!cli_parse_command_line (context, "list", &argc, &argv, 0, 0, NULL))
+    return CLI_EXIT_USAGE;
+
+  client = cli_client_connect (&error);
+  if (client == NULL ||
+      !nfltr_dbus_manager_call_list_tunnels_sync (cli_client_get_manager (client), &paths, NULL,
+                                                  &error))
+    {
+      cli_print_error (error);
+      return CLI_EXIT_FAILURE;
+    }
+
+  for (guint i = 0; paths[i] != NULL; i++)
+    {
+      NfltrDbusTunnel *t = cli_client_get_tunnel (client, paths[i], &error);
+
+      if (t == NULL)
+        {
+          cli_print_error (error);
+          return CLI_EXIT_FAILURE;
+        }
+      /* Removed between ListTunnels and now: no properties came back. */
+      if (nfltr_dbus_tunnel_get_id (t) == NULL)
+        {
+          g_object_unref (t);
+          continue;
+        }
+      g_ptr_array_add (tunnels, t);
+    }
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+
+      json_builder_begin_array (b);
+      for (guint i = 0; i < tunnels->len; i++)
+        add_tunnel_json (b, tunnels->pdata[i]);
+      json_builder_end_array (b);
+      cli_json_print_line (b);
+    }
+  else if (tunnels->len == 0)
+    printf ("No tunnels. Start one with “nfltr http PORT”.\n");
+  else
+    {
+      g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+
+      for (guint i = 0; i < tunnels->len; i++)
+        g_ptr_array_add (rows, table_row (tunnels->pdata[i]));
+      print_table (rows);
+    }
+  return CLI_EXIT_OK;
+}

@@ -1,0 +1,104 @@
+/* cmd-status.c — `nfltr status`: the relay we are logged in to, its state, the pinned
+ * fingerprint */
+#define G_LOG_DOMAIN "nfltr-cli"
+
+#include "cli-client.h"
+#include "cli-commands.h"
+#include "cli-output.h"
+
+#include <stdio.h>
+
+static const char *
+or_empty (const char *s)
+{
+  return s ? s : "";
+}
+
+int
+cli_cmd_status (int argc, char **argv)
+{
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CliClient) client = NULL;
+  g_auto(GStrv) paths = NULL;
+  NfltrDbusManager *m;
+  const char *address, *state, *relay_error, *fingerprint, *domain;
+
+  g_option_context_set_summary (context,
+                                "Shows the relay this machine is logged in to, the link's "
+                                "state and the pinned certificate fingerprint.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!cli_parse_command_line (context, "status", &argc, &argv, 0, 0, NULL))
+    return CLI_EXIT_USAGE;
+
+  client = cli_client_connect (&error);
+  if (client == NULL)
+    {
+      cli_print_error (error);
+      return CLI_EXIT_FAILURE;
+    }
+  m = cli_client_get_manager (client);
+  if (nfltr_dbus_manager_get_version (m) == NULL)
+    return cli_fail (CLI_EXIT_FAILURE, "the NFLTR service does not answer at %s",
+                     NFLTR_SERVICE_OBJECT_PATH);
+  /* The tunnel count is informative: a failure here does not fail the command. */
+  if (!nfltr_dbus_manager_call_list_tunnels_sync (m, &paths, NULL, &error))
+    g_debug ("ListTunnels: %s", error->message);
+
+  address = or_empty (nfltr_dbus_manager_get_relay_address (m));
+  state = or_empty (nfltr_dbus_manager_get_relay_state (m));
+  relay_error = or_empty (nfltr_dbus_manager_get_relay_error (m));
+  fingerprint = or_empty (nfltr_dbus_manager_get_relay_fingerprint (m));
+  domain = or_empty (nfltr_dbus_manager_get_relay_domain (m));
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "service_version");
+      json_builder_add_string_value (b, nfltr_dbus_manager_get_version (m));
+      json_builder_set_member_name (b, "service");
+      json_builder_add_string_value (b, cli_client_is_in_process (client) ? "in-process"
+                                                                           : "bus");
+      json_builder_set_member_name (b, "relay");
+      json_builder_add_string_value (b, address);
+      json_builder_set_member_name (b, "state");
+      json_builder_add_string_value (b, state);
+      json_builder_set_member_name (b, "fingerprint");
+      json_builder_add_string_value (b, fingerprint);
+      json_builder_set_member_name (b, "domain");
+      json_builder_add_string_value (b, domain);
+      json_builder_set_member_name (b, "error");
+      json_builder_add_string_value (b, relay_error);
+      json_builder_set_member_name (b, "tunnels");
+      json_builder_add_int_value (b, paths ? g_strv_length (paths) : 0);
+      json_builder_end_object (b);
+      cli_json_print_line (b);
+      return CLI_EXIT_OK;
+    }
+
+  printf ("Service:     %s (%s)\n", nfltr_dbus_manager_get_version (m),
+          cli_client_describe (client));
+  if (*address == '\0')
+    {
+      printf ("Relay:       not logged in (run “nfltr login --relay HOST:PORT --api-key KEY”)\n");
+      return CLI_EXIT_OK;
+    }
+  printf ("Relay:       %s\n", address);
+  if (*relay_error != '\0' && g_strcmp0 (state, "connected") != 0)
+    printf ("State:       %s — %s\n", state, relay_error);
+  else
+    printf ("State:       %s\n", state);
+  if (*domain != '\0')
+    printf ("Domain:      %s\n", domain);
+  printf ("Fingerprint: %s (pinned)\n", *fingerprint ? fingerprint : "none");
+  if (paths != NULL)
+    printf ("Tunnels:     %u\n", g_strv_length (paths));
+  return CLI_EXIT_OK;
+}

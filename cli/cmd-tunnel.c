@@ -1,0 +1,689 @@
+/* cmd-tunnel.c — `nfltr http` and `nfltr tcp`: create a transient tunnel, follow it, remove it
+ * on Ctrl-C */
+#define G_LOG_DOMAIN "nfltr-cli"
+
+#include "cli-args.h"
+#include "cli-client.h"
+#include "cli-commands.h"
+#include "cli-output.h"
+
+#include "nfltr-error.h"
+
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+/* docs/cli.md: live counters are shown at most once a second. */
+#define STATS_INTERVAL_US G_USEC_PER_SEC
+
+/* ---- options ----------------------------------------------------------------------------- */
+
+static gboolean
+e2ee_option_cb (const char *option_name, const char *value, gpointer data, GError **error)
+{
+  CliTunnelOptions *options = data;
+
+  /* "--e2ee" alone is true; GOption also hands us "--e2ee false" as a value. */
+  return cli_parse_bool ("--e2ee", value, &options->e2ee, error);
+}
+
+gboolean
+cli_tunnel_options_parse (const char        *kind,
+                          int                argc,
+                          char             **argv,
+                          CliTunnelOptions  *options,
+                          GError           **error)
+{
+  g_autofree char *name = NULL;
+  g_autofree char *cert_file = NULL;
+  g_autofree char *key_file = NULL;
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
+      "Public name: the URL is https://NAME.<relay domain> (default: random)", "NAME" },
+    { "e2ee", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, e2ee_option_cb,
+      "End-to-end encryption (default true); --e2ee=false lets the relay read the traffic",
+      "true|false" },
+    { "e2ee-cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_file,
+      "PEM certificate to present instead of the generated one (needs --e2ee-key)", "FILE" },
+    { "e2ee-key", 0, 0, G_OPTION_ARG_FILENAME, &key_file,
+      "PEM private key of --e2ee-cert", "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      "Print one JSON object per line (events: ready, stats, state, error, stopped)", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autofree char *summary = NULL;
+  g_autofree char **args = g_new0 (char *, argc + 1);
+  int n_args = argc;
+  GOptionGroup *group;
+
+  memset (options, 0, sizeof *options);
+  options->kind = g_strdup (kind);
+  options->e2ee = TRUE;
+
+  context = g_option_context_new ("PORT|HOST:PORT");
+  summary = g_strdup_printf (
+    "Publishes a local %s service through the relay until Ctrl-C. By default the traffic is\n"
+    "verified end-to-end: TLS ends on this machine and the relay cannot read it.",
+    g_str_equal (kind, "http") ? "HTTP" : "TCP");
+  g_option_context_set_summary (context, summary);
+  g_option_context_set_description (
+    context,
+    g_str_equal (kind, "http")
+      ? "Examples:\n"
+        "  nfltr http 3000\n"
+        "  nfltr http localhost:8080 --name myapp\n"
+        "  nfltr http 3000 --e2ee-cert server.crt --e2ee-key server.key\n"
+        "  nfltr http 3000 --e2ee=false      (inspectable: for debugging only)\n"
+      : "Examples:\n"
+        "  nfltr tcp 5432 --name db\n"
+        "  nfltr tcp 10.0.0.5:22 --json\n");
+  group = g_option_group_new (kind, kind, kind, options, NULL);
+  g_option_group_add_entries (group, entries);
+  g_option_context_set_main_group (context, group);
+
+  /* GOption reorders the array it is given: work on a copy of the pointers. */
+  memcpy (args, argv, sizeof (char *) * argc);
+  if (!g_option_context_parse (context, &n_args, &args, error))
+    return FALSE;
+
+  if (n_args < 2)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "missing PORT or HOST:PORT of the local service (e.g. “nfltr %s 3000”)",
+                   kind);
+      return FALSE;
+    }
+  if (n_args > 2)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "unexpected argument “%s”: %s takes one PORT or HOST:PORT", args[2], kind);
+      return FALSE;
+    }
+
+  if (!cli_check_target (args[1], error))
+    return FALSE;
+  if (name != NULL && !cli_check_name (name, error))
+    return FALSE;
+  if (!cli_check_cert_pair (cert_file, key_file, &options->cert_file, &options->key_file, error))
+    return FALSE;
+
+  options->target = g_strdup (args[1]);
+  options->name = g_steal_pointer (&name);
+  options->json = json;
+  return TRUE;
+}
+
+void
+cli_tunnel_options_clear (CliTunnelOptions *options)
+{
+  g_clear_pointer (&options->kind, g_free);
+  g_clear_pointer (&options->target, g_free);
+  g_clear_pointer (&options->name, g_free);
+  g_clear_pointer (&options->cert_file, g_free);
+  g_clear_pointer (&options->key_file, g_free);
+}
+
+GVariant *
+cli_tunnel_options_to_variant (const CliTunnelOptions *options)
+{
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+
+  g_variant_dict_insert (&dict, "kind", "s", options->kind);
+  g_variant_dict_insert (&dict, "target", "s", options->target);
+  if (options->name != NULL)
+    g_variant_dict_insert (&dict, "name", "s", options->name);
+  g_variant_dict_insert (&dict, "e2ee", "b", options->e2ee);
+  if (options->cert_file != NULL)
+    {
+      g_variant_dict_insert (&dict, "cert-file", "s", options->cert_file);
+      g_variant_dict_insert (&dict, "key-file", "s", options->key_file);
+    }
+  /* Removed by the service if we go away without Remove (killed, terminal closed). */
+  g_variant_dict_insert (&dict, "transient", "b", TRUE);
+  return g_variant_dict_end (&dict);
+}
+
+/* ---- running ----------------------------------------------------------------------------- */
+
+typedef struct
+{
+  CliTunnelOptions  options;
+  CliClient        *client;
+  GMainLoop        *loop;
+  GCancellable     *cancellable;
+  NfltrDbusTunnel  *tunnel;
+  char             *object_path;
+  int               exit_status;
+  gboolean          ready;
+  gboolean          stopping;
+  gboolean          tty;
+  gboolean          color;
+
+  /* what the user has seen */
+  char             *shown_state;
+  char             *shown_error;
+  gboolean          stats_shown;
+  guint             shown_active;
+  guint64           shown_total;
+  guint64           shown_in;
+  guint64           shown_out;
+  gint64            stats_time;
+  guint             stats_timeout;
+  char             *live_line;      /* TTY: the line redrawn in place */
+
+  guint             signal_sources[3];
+  guint             removed_subscription;
+} TunnelRun;
+
+static void tunnel_run_stop (TunnelRun *run, int exit_status);
+
+/* Human mode: a line above the live counters. */
+static void
+print_line (TunnelRun *run, const char *line)
+{
+  if (run->tty && run->live_line != NULL)
+    fputs ("\r\033[K", stdout);
+  fputs (line, stdout);
+  fputc ('\n', stdout);
+  if (run->tty && run->live_line != NULL)
+    fputs (run->live_line, stdout);
+  fflush (stdout);
+}
+
+/* Human mode, before leaving: end the live line so the shell prompt starts on its own line. */
+static void
+finish_live_line (TunnelRun *run)
+{
+  if (run->tty && run->live_line != NULL)
+    {
+      fputc ('\n', stdout);
+      fflush (stdout);
+      g_clear_pointer (&run->live_line, g_free);
+    }
+}
+
+static void
+show_error (TunnelRun *run, const char *message)
+{
+  if (run->options.json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "event");
+      json_builder_add_string_value (b, "error");
+      json_builder_set_member_name (b, "message");
+      json_builder_add_string_value (b, message);
+      json_builder_end_object (b);
+      cli_json_print_line (b);
+    }
+  finish_live_line (run);
+  cli_fail (CLI_EXIT_FAILURE, "%s", message);
+}
+
+static void
+show_stats (TunnelRun *run, gboolean force)
+{
+  guint active = nfltr_dbus_tunnel_get_active_connections (run->tunnel);
+  guint64 total = nfltr_dbus_tunnel_get_total_connections (run->tunnel);
+  guint64 bytes_in = nfltr_dbus_tunnel_get_bytes_in (run->tunnel);
+  guint64 bytes_out = nfltr_dbus_tunnel_get_bytes_out (run->tunnel);
+
+  if (!force && run->stats_shown && active == run->shown_active && total == run->shown_total &&
+      bytes_in == run->shown_in && bytes_out == run->shown_out)
+    return;
+
+  run->stats_shown = TRUE;
+  run->shown_active = active;
+  run->shown_total = total;
+  run->shown_in = bytes_in;
+  run->shown_out = bytes_out;
+  run->stats_time = g_get_monotonic_time ();
+
+  if (run->options.json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "event");
+      json_builder_add_string_value (b, "stats");
+      json_builder_set_member_name (b, "active_connections");
+      json_builder_add_int_value (b, active);
+      json_builder_set_member_name (b, "total_connections");
+      json_builder_add_int_value (b, (gint64) total);
+      json_builder_set_member_name (b, "bytes_in");
+      json_builder_add_int_value (b, (gint64) bytes_in);
+      json_builder_set_member_name (b, "bytes_out");
+      json_builder_add_int_value (b, (gint64) bytes_out);
+      json_builder_end_object (b);
+      cli_json_print_line (b);
+    }
+  else if (run->tty)
+    {
+      g_free (run->live_line);
+      run->live_line = cli_format_stats (active, total, bytes_in, bytes_out);
+      fputs ("\r\033[K", stdout);
+      fputs (run->live_line, stdout);
+      fflush (stdout);
+    }
+  else
+    {
+      g_autofree char *line = cli_format_stats (active, total, bytes_in, bytes_out);
+
+      print_line (run, line);
+    }
+}
+
+static gboolean
+stats_timeout_cb (gpointer user_data)
+{
+  TunnelRun *run = user_data;
+
+  run->stats_timeout = 0;
+  show_stats (run, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Counters can change thousands of times a second; the user sees them once a second. */
+static void
+schedule_stats (TunnelRun *run)
+{
+  gint64 since = g_get_monotonic_time () - run->stats_time;
+
+  if (run->stats_timeout != 0)
+    return;
+  if (since >= STATS_INTERVAL_US)
+    show_stats (run, FALSE);
+  else
+    run->stats_timeout = g_timeout_add ((STATS_INTERVAL_US - since) / 1000 + 1,
+                                        stats_timeout_cb, run);
+}
+
+static void
+show_state (TunnelRun *run)
+{
+  const char *state = nfltr_dbus_tunnel_get_state (run->tunnel);
+  const char *error = nfltr_dbus_tunnel_get_last_error (run->tunnel);
+  gboolean state_changed = g_strcmp0 (state, run->shown_state) != 0;
+  gboolean error_changed = g_strcmp0 (error, run->shown_error) != 0;
+
+  if (!state_changed && !error_changed)
+    return;
+  g_free (run->shown_state);
+  run->shown_state = g_strdup (state);
+  g_free (run->shown_error);
+  run->shown_error = g_strdup (error);
+
+  if (run->options.json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "event");
+      json_builder_add_string_value (b, "state");
+      json_builder_set_member_name (b, "state");
+      json_builder_add_string_value (b, state ? state : "");
+      json_builder_set_member_name (b, "last_error");
+      json_builder_add_string_value (b, error ? error : "");
+      json_builder_end_object (b);
+      cli_json_print_line (b);
+    }
+  else if (state_changed)
+    {
+      g_autofree char *line = NULL;
+
+      if (error != NULL && *error != '\0' && g_strcmp0 (state, "online") != 0)
+        line = g_strdup_printf ("State:       %s — %s", state, error);
+      else
+        line = g_strdup_printf ("State:       %s", state);
+      print_line (run, line);
+    }
+  else if (error != NULL && *error != '\0')
+    {
+      g_autofree char *line = g_strdup_printf ("Error:       %s", error);
+
+      print_line (run, line);
+    }
+}
+
+static void
+show_ready (TunnelRun *run)
+{
+  NfltrDbusTunnel *t = run->tunnel;
+  const char *mode = nfltr_dbus_tunnel_get_mode (t);
+  gboolean inspectable = g_strcmp0 (mode, "inspectable") == 0;
+
+  if (run->options.json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "event");
+      json_builder_add_string_value (b, "ready");
+      json_builder_set_member_name (b, "url");
+      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_public_url (t));
+      json_builder_set_member_name (b, "mode");
+      json_builder_add_string_value (b, mode ? mode : "");
+      json_builder_set_member_name (b, "fingerprint");
+      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_fingerprint (t));
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_name (t));
+      json_builder_set_member_name (b, "kind");
+      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_kind (t));
+      json_builder_set_member_name (b, "target");
+      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_target (t));
+      json_builder_set_member_name (b, "id");
+      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_id (t));
+      json_builder_end_object (b);
+      cli_json_print_line (b);
+    }
+  else
+    {
+      const char *bold_red = run->color ? "\033[1;31m" : "";
+      const char *reset = run->color ? "\033[0m" : "";
+
+      printf ("URL:         %s → %s\n", nfltr_dbus_tunnel_get_public_url (t),
+              nfltr_dbus_tunnel_get_target (t));
+      printf ("Mode:        %s%s%s\n", inspectable ? bold_red : "", cli_mode_description (mode),
+              inspectable ? reset : "");
+      if (inspectable)
+        printf ("Fingerprint: %s (relay→agent hop; clients see the relay's certificate)\n",
+                nfltr_dbus_tunnel_get_fingerprint (t));
+      else
+        printf ("Fingerprint: %s\n", nfltr_dbus_tunnel_get_fingerprint (t));
+      printf ("Press Ctrl-C to stop the tunnel.\n");
+      fflush (stdout);
+    }
+
+  run->shown_state = g_strdup (nfltr_dbus_tunnel_get_state (t));
+  run->shown_error = g_strdup (nfltr_dbus_tunnel_get_last_error (t));
+  /* The counters' starting point; a terminal shows it at once, other outputs on change. */
+  if (run->tty && !run->options.json)
+    show_stats (run, TRUE);
+  else
+    {
+      run->stats_shown = TRUE;
+      run->shown_active = nfltr_dbus_tunnel_get_active_connections (t);
+      run->shown_total = nfltr_dbus_tunnel_get_total_connections (t);
+      run->shown_in = nfltr_dbus_tunnel_get_bytes_in (t);
+      run->shown_out = nfltr_dbus_tunnel_get_bytes_out (t);
+    }
+}
+
+static void
+tunnel_changed (TunnelRun *run)
+{
+  const char *state = nfltr_dbus_tunnel_get_state (run->tunnel);
+  const char *url = nfltr_dbus_tunnel_get_public_url (run->tunnel);
+
+  if (run->stopping)
+    return;
+
+  if (g_strcmp0 (state, "failed") == 0)
+    {
+      const char *error = nfltr_dbus_tunnel_get_last_error (run->tunnel);
+      g_autofree char *message = g_strdup_printf ("tunnel failed: %s",
+                                                  error && *error ? error : "no reason given");
+
+      if (run->ready)
+        show_state (run);
+      show_error (run, message);
+      tunnel_run_stop (run, CLI_EXIT_FAILURE);
+      return;
+    }
+
+  if (!run->ready)
+    {
+      /* CreateTunnel returns once online; this also copes with a service that answers first. */
+      if (g_strcmp0 (state, "online") == 0 && url != NULL && *url != '\0')
+        {
+          run->ready = TRUE;
+          show_ready (run);
+        }
+      return;
+    }
+
+  show_state (run);
+  schedule_stats (run);
+}
+
+static void
+properties_changed_cb (GDBusProxy *proxy,
+                       GVariant   *changed,
+                       GStrv       invalidated,
+                       gpointer    user_data)
+{
+  tunnel_changed (user_data);
+}
+
+static void
+remove_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  TunnelRun *run = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!nfltr_dbus_tunnel_call_remove_finish (NFLTR_DBUS_TUNNEL (source), result, &error) &&
+      !g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_NOT_FOUND))
+    {
+      g_autofree char *message = cli_error_message (error);
+      g_autofree char *text = g_strdup_printf ("could not remove the tunnel: %s", message);
+
+      show_error (run, text);
+      run->exit_status = CLI_EXIT_FAILURE;
+    }
+  else if (run->exit_status == CLI_EXIT_OK)
+    {
+      if (run->options.json)
+        {
+          g_autoptr(JsonBuilder) b = json_builder_new ();
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "event");
+          json_builder_add_string_value (b, "stopped");
+          json_builder_end_object (b);
+          cli_json_print_line (b);
+        }
+      else
+        {
+          finish_live_line (run);
+          printf ("Tunnel removed.\n");
+          fflush (stdout);
+        }
+    }
+  g_main_loop_quit (run->loop);
+}
+
+/* Removes the tunnel (if there is one) and leaves the loop. */
+static void
+tunnel_run_stop (TunnelRun *run, int exit_status)
+{
+  if (run->stopping)
+    return;
+  run->stopping = TRUE;
+  run->exit_status = exit_status;
+  g_clear_handle_id (&run->stats_timeout, g_source_remove);
+
+  if (run->tunnel != NULL)
+    nfltr_dbus_tunnel_call_remove (run->tunnel, NULL, remove_cb, run);
+  else
+    {
+      g_cancellable_cancel (run->cancellable);
+      g_main_loop_quit (run->loop);
+    }
+}
+
+static gboolean
+signal_cb (gpointer user_data)
+{
+  TunnelRun *run = user_data;
+
+  if (run->stopping)
+    {
+      /* A second Ctrl-C: leave now; the service removes a transient tunnel whose client left. */
+      g_main_loop_quit (run->loop);
+      return G_SOURCE_CONTINUE;
+    }
+  tunnel_run_stop (run, run->tunnel != NULL ? CLI_EXIT_OK : CLI_EXIT_INTERRUPTED);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+service_lost_cb (gpointer user_data)
+{
+  TunnelRun *run = user_data;
+
+  if (run->stopping)
+    return;
+  show_error (run, "lost the connection to the NFLTR service; the tunnel is gone");
+  run->stopping = TRUE;
+  run->exit_status = CLI_EXIT_FAILURE;
+  g_main_loop_quit (run->loop);
+}
+
+static void
+interfaces_removed_cb (GDBusConnection *connection,
+                       const char      *sender,
+                       const char      *object_path,
+                       const char      *interface_name,
+                       const char      *signal_name,
+                       GVariant        *parameters,
+                       gpointer         user_data)
+{
+  TunnelRun *run = user_data;
+  const char *path = NULL;
+
+  if (!g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(oas)")))
+    return;
+  g_variant_get (parameters, "(&o@as)", &path, NULL);
+  if (run->stopping || g_strcmp0 (path, run->object_path) != 0)
+    return;
+  show_error (run, "the tunnel was removed by another client");
+  run->stopping = TRUE;
+  run->exit_status = CLI_EXIT_FAILURE;
+  g_main_loop_quit (run->loop);
+}
+
+static void
+create_tunnel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  TunnelRun *run = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+
+  if (!nfltr_dbus_manager_call_create_tunnel_finish (NFLTR_DBUS_MANAGER (source), &path, result,
+                                                     &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_autofree char *message = cli_error_message (error);
+
+          show_error (run, message);
+          run->exit_status = CLI_EXIT_FAILURE;
+        }
+      run->stopping = TRUE;
+      g_main_loop_quit (run->loop);
+      return;
+    }
+
+  run->object_path = g_steal_pointer (&path);
+  run->tunnel = cli_client_get_tunnel (run->client, run->object_path, &error);
+  if (run->tunnel == NULL)
+    {
+      g_autofree char *message = cli_error_message (error);
+
+      show_error (run, message);
+      run->exit_status = CLI_EXIT_FAILURE;
+      run->stopping = TRUE;
+      g_main_loop_quit (run->loop);
+      return;
+    }
+
+  g_signal_connect (run->tunnel, "g-properties-changed", G_CALLBACK (properties_changed_cb), run);
+  run->removed_subscription =
+    g_dbus_connection_signal_subscribe (cli_client_get_connection (run->client),
+                                        cli_client_get_bus_name (run->client),
+                                        "org.freedesktop.DBus.ObjectManager",
+                                        "InterfacesRemoved", NFLTR_SERVICE_OBJECT_PATH, NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE, interfaces_removed_cb, run,
+                                        NULL);
+  tunnel_changed (run);
+}
+
+static int
+run_tunnel (const char *kind, int argc, char **argv)
+{
+  TunnelRun run = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(CliClient) client = NULL;
+  const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+
+  if (!cli_tunnel_options_parse (kind, argc, argv, &run.options, &error))
+    {
+      cli_fail (CLI_EXIT_USAGE, "%s", error->message);
+      /* A wrong flag or argument, not an unreadable file: point at the help. */
+      if (error->domain == G_OPTION_ERROR)
+        g_printerr ("Try “nfltr %s --help”.\n", kind);
+      cli_tunnel_options_clear (&run.options);
+      return CLI_EXIT_USAGE;
+    }
+
+  client = cli_client_connect (&error);
+  if (client == NULL)
+    {
+      g_autofree char *message = cli_error_message (error);
+
+      cli_tunnel_options_clear (&run.options);
+      return cli_fail (CLI_EXIT_FAILURE, "%s", message);
+    }
+
+  run.client = client;
+  run.loop = g_main_loop_new (NULL, FALSE);
+  run.cancellable = g_cancellable_new ();
+  run.tty = cli_stdout_is_tty ();
+  run.color = cli_use_color ();
+  run.exit_status = CLI_EXIT_OK;
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    run.signal_sources[i] = g_unix_signal_add (signals[i], signal_cb, &run);
+  cli_client_set_lost_func (client, service_lost_cb, &run);
+
+  options = g_variant_ref_sink (cli_tunnel_options_to_variant (&run.options));
+  nfltr_dbus_manager_call_create_tunnel (cli_client_get_manager (client), options,
+                                         run.cancellable, create_tunnel_cb, &run);
+  g_main_loop_run (run.loop);
+
+  cli_client_set_lost_func (client, NULL, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    g_clear_handle_id (&run.signal_sources[i], g_source_remove);
+  g_clear_handle_id (&run.stats_timeout, g_source_remove);
+  if (run.removed_subscription != 0)
+    g_dbus_connection_signal_unsubscribe (cli_client_get_connection (client),
+                                          run.removed_subscription);
+  if (run.tunnel != NULL)
+    g_signal_handlers_disconnect_by_data (run.tunnel, &run);
+  finish_live_line (&run);
+
+  g_clear_object (&run.tunnel);
+  g_clear_object (&run.cancellable);
+  g_clear_pointer (&run.loop, g_main_loop_unref);
+  g_free (run.object_path);
+  g_free (run.shown_state);
+  g_free (run.shown_error);
+  cli_tunnel_options_clear (&run.options);
+  return run.exit_status;
+}
+
+int
+cli_cmd_http (int argc, char **argv)
+{
+  return run_tunnel ("http", argc, argv);
+}
+
+int
+cli_cmd_tcp (int argc, char **argv)
+{
+  return run_tunnel ("tcp", argc, argv);
+}

@@ -1,0 +1,139 @@
+/* nfltr.c — the command line: finds the command and hands it the rest of argv */
+#define G_LOG_DOMAIN "nfltr-cli"
+
+#include "cli-args.h"
+#include "cli-commands.h"
+#include "cli-output.h"
+
+#include <locale.h>
+#include <stdio.h>
+
+const CliCommand cli_commands[] = {
+  { "login", cli_cmd_login, "--relay HOST:PORT --api-key KEY [--fingerprint sha256:HEX]",
+    "Log in to a relay and pin its certificate's fingerprint" },
+  { "logout", cli_cmd_logout, "", "Forget the relay, the API key and the fingerprint" },
+  { "http", cli_cmd_http,
+    "PORT|HOST:PORT [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
+    "Publish a local HTTP service until Ctrl-C" },
+  { "tcp", cli_cmd_tcp,
+    "PORT|HOST:PORT [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
+    "Publish a local TCP service until Ctrl-C" },
+  { "list", cli_cmd_list, "[--json]", "List every tunnel" },
+  { "status", cli_cmd_status, "[--json]",
+    "Show the relay, the link's state and the pinned fingerprint" },
+  { "help", NULL, "[COMMAND]", "Show this help, or a command's" },
+  { NULL, NULL, NULL, NULL }
+};
+
+static const CliCommand *
+find_command (const char *name)
+{
+  for (const CliCommand *c = cli_commands; c->name != NULL; c++)
+    if (g_str_equal (c->name, name))
+      return c;
+  return NULL;
+}
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out,
+           "Usage: nfltr COMMAND [ARGUMENTS…]\n"
+           "\n"
+           "Publishes local services through an NFLTR relay. Tunnels are verified end-to-end by\n"
+           "default: TLS ends on this machine and the relay cannot read the traffic.\n"
+           "\n"
+           "Commands:\n");
+  for (const CliCommand *c = cli_commands; c->name != NULL; c++)
+    {
+      if (*c->usage != '\0')
+        fprintf (out, "  %-7s %s\n          %s\n", c->name, c->usage, c->summary);
+      else
+        fprintf (out, "  %-7s %s\n", c->name, c->summary);
+    }
+  fprintf (out,
+           "\n"
+           "Options:\n"
+           "  -h, --help     Show this help\n"
+           "  -V, --version  Show the version\n"
+           "\n"
+           "Run “nfltr COMMAND --help” for a command's options.\n"
+           "Exit status: 0 success, 1 failure, 2 bad command line, 130 interrupted.\n");
+}
+
+static int
+unknown_command (const char *word)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  const char *suggestion;
+
+  for (const CliCommand *c = cli_commands; c->name != NULL; c++)
+    g_ptr_array_add (names, (gpointer) c->name);
+  g_ptr_array_add (names, NULL);
+
+  if (word[0] == '-')
+    cli_fail (CLI_EXIT_USAGE, "unknown option “%s”", word);
+  else
+    cli_fail (CLI_EXIT_USAGE, "unknown command “%s”", word);
+  suggestion = cli_suggest_command (word[0] == '-' ? word + 1 : word,
+                                    (const char * const *) names->pdata);
+  if (suggestion != NULL)
+    g_printerr ("Did you mean “nfltr %s”?\n", suggestion);
+  g_printerr ("Run “nfltr help” for the list of commands.\n");
+  return CLI_EXIT_USAGE;
+}
+
+static int
+run_command (const CliCommand *command, int argc, char **argv)
+{
+  g_autofree char *prgname = g_strdup_printf ("nfltr %s", command->name);
+
+  /* "Usage: nfltr http [OPTION…] PORT|HOST:PORT" in the command's --help */
+  g_set_prgname (prgname);
+  return command->func (argc, argv);
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *word;
+  const CliCommand *command;
+
+  setlocale (LC_ALL, "");
+  g_set_prgname ("nfltr");
+
+  if (argc < 2)
+    {
+      print_usage (stderr);
+      return CLI_EXIT_USAGE;
+    }
+
+  word = argv[1];
+  if (g_str_equal (word, "--version") || g_str_equal (word, "-V") ||
+      g_str_equal (word, "version"))
+    {
+      printf ("nfltr %s\n", PACKAGE_VERSION);
+      return CLI_EXIT_OK;
+    }
+
+  if (g_str_equal (word, "help") || g_str_equal (word, "--help") || g_str_equal (word, "-h"))
+    {
+      if (argc > 2)
+        {
+          char *help_argv[] = { argv[2], (char *) "--help", NULL };
+
+          command = find_command (argv[2]);
+          if (command == NULL)
+            return unknown_command (argv[2]);
+          if (command->func != NULL)
+            return run_command (command, 2, help_argv);
+        }
+      print_usage (stdout);
+      return CLI_EXIT_OK;
+    }
+
+  command = find_command (word);
+  if (command == NULL || command->func == NULL)
+    return unknown_command (word);
+  return run_command (command, argc - 1, argv + 1);
+}
