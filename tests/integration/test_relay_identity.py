@@ -1,0 +1,69 @@
+"""The agent's trust in the relay, and the relay's trust in data connections.
+
+- The agent pins the relay's certificate at login: a different relay on the same address (a
+  man in the middle would present its own certificate) is refused, with a clear message, and
+  the API key is not handed to it.
+- A data connection whose conn-id the relay did not issue, or already used, is closed
+  (protocol §5 step 4, reason=bad-attach); the conn-id seen in clear on the wire cannot be
+  replayed to receive a public client's bytes.
+"""
+import re
+import secrets
+import socket
+
+from nfltrlab import Relay, curl_tunnel, read_until_closed, wait_until
+
+PREAMBLE_MAGIC = b"NFLTRD\x01\x00"
+
+
+def preamble(conn_id):
+    assert len(conn_id) == 16
+    return PREAMBLE_MAGIC + conn_id + b"\0" * 16
+
+
+def test_login_pins_the_relay_certificate(lab, relay, logged_in, origin):
+    # The relay the agent logged in to goes away; another one, with another certificate,
+    # takes its address.
+    t = logged_in.http(origin.port)
+    assert curl_tunnel(t, "/pinned").status == 200
+    relay.stop()
+    impostor = Relay(lab, name="impostor", port=relay.port).start()
+    assert impostor.fingerprint() != relay.fingerprint()
+
+    # The agent does not bind anything there: the impostor never learns a tunnel...
+    r = logged_in.run("http", str(origin.port), "--name", "second", timeout=60)
+    assert r.returncode != 0, r.stdout
+    assert re.search(r"fingerprint|certificate|pinned", r.stderr, re.I), r.stderr
+    status, body, raw = impostor.api(f"/api/v1/tunnels/{t.host}")
+    assert status == 404, raw
+    # ...and the state says why.
+    r = logged_in.run("list")
+    assert "fingerprint-mismatch" in (r.stdout + r.stderr) or \
+        re.search(r"fingerprint", r.stdout + r.stderr, re.I), r.stdout + r.stderr
+
+
+def test_unknown_conn_id_is_closed(lab, relay):
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as s:
+        s.sendall(preamble(secrets.token_bytes(16)))
+        data, _, how = read_until_closed(s, 15)
+    assert data == b"" and how in ("eof", "reset"), (data, how)
+    relay.wait_log(r"reason=bad-attach")
+
+
+def test_conn_id_seen_on_the_wire_cannot_be_replayed(http_tunnel, lab):
+    from test_plaintext import Capture
+    relay, t = http_tunnel.relay, http_tunnel.tunnel
+    cap = Capture(lab, relay.port)
+    assert curl_tunnel(t, "/observed").status == 200
+    wait_until(lambda: cap.contains(PREAMBLE_MAGIC), 10, "a data connection in the capture")
+    capture = cap.stop()
+    i = capture.index(PREAMBLE_MAGIC)
+    conn_id = capture[i + 8:i + 24]
+
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as s:
+        s.sendall(preamble(conn_id))
+        data, _, how = read_until_closed(s, 15)
+    assert data == b"", f"a replayed conn-id received {len(data)} bytes"
+    assert how in ("eof", "reset"), how
+    relay.wait_log(r"reason=bad-attach")
+    assert curl_tunnel(t, "/after-replay").status == 200
