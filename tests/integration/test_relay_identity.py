@@ -67,3 +67,21 @@ def test_conn_id_seen_on_the_wire_cannot_be_replayed(http_tunnel, lab):
     assert how in ("eof", "reset"), how
     relay.wait_log(r"reason=bad-attach")
     assert curl_tunnel(t, "/after-replay").status == 200
+
+
+def test_login_with_the_expected_fingerprint(lab, relay, agent):
+    """`nfltr login --fingerprint` checks the relay against a fingerprint obtained out of band
+    (`nfltr-relay fingerprint` on the relay's host) instead of trusting on first use."""
+    key = relay.create_key()
+    wrong = "sha256:" + "00" * 32
+    r = agent.run("login", "--relay", relay.address, "--api-key", key, "--fingerprint", wrong)
+    assert r.returncode != 0, r.stdout
+    assert re.search(r"fingerprint", r.stderr, re.I), r.stderr
+    assert relay.fingerprint()[7:] in r.stderr.replace(":", "").lower() or \
+        "mismatch" in r.stderr.lower() or "does not match" in r.stderr.lower(), r.stderr
+
+    r = agent.run("login", "--relay", relay.address, "--api-key", key, "--fingerprint",
+                  relay.fingerprint())
+    assert r.returncode == 0, r.stderr
+    # What login shows and pins is the relay's certificate.
+    assert relay.fingerprint()[7:] in (r.stdout + r.stderr).replace(":", "").lower(), r.stdout
