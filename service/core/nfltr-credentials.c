@@ -1,0 +1,228 @@
+/* nfltr-credentials.c — the API key in libsecret, else in a 0600 file */
+#define G_LOG_DOMAIN "nfltr-credentials"
+
+#include "nfltr-credentials.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsecret/secret.h>
+
+#include "nfltr-error.h"
+#include "nfltr-state.h"
+
+static const SecretSchema *
+api_key_schema (void)
+{
+  static const SecretSchema schema = {
+    "xyz.nfltr.Nfltr.ApiKey", SECRET_SCHEMA_NONE,
+    {
+      { "relay", SECRET_SCHEMA_ATTRIBUTE_STRING },
+      { NULL, 0 },
+    }
+  };
+  return &schema;
+}
+
+typedef struct {
+  char *config_dir;
+  char *relay;
+  char *api_key;
+} Request;
+
+static void
+request_free (gpointer data)
+{
+  Request *r = data;
+
+  g_free (r->config_dir);
+  g_free (r->relay);
+  g_free (r->api_key);
+  g_free (r);
+}
+
+static char *
+credentials_path (const char *config_dir)
+{
+  return g_build_filename (config_dir, "credentials", NULL);
+}
+
+/* {"relay": "HOST:PORT", "api-key": "…"} */
+static gboolean
+file_store (const char *config_dir, const char *relay, const char *api_key, GError **error)
+{
+  g_autofree char *path = credentials_path (config_dir);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  gsize len;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "relay");
+  json_builder_add_string_value (b, relay);
+  json_builder_set_member_name (b, "api-key");
+  json_builder_add_string_value (b, api_key);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  text = json_generator_to_data (gen, &len);
+  return nfltr_write_file_atomic (path, text, len, 0600, error);
+}
+
+static char *
+file_lookup (const char *config_dir, const char *relay)
+{
+  g_autofree char *path = credentials_path (config_dir);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *obj;
+
+  if (!json_parser_load_from_mapped_file (parser, path, NULL))
+    return NULL;
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return NULL;
+  obj = json_node_get_object (json_parser_get_root (parser));
+  if (g_strcmp0 (json_object_get_string_member_with_default (obj, "relay", NULL), relay) != 0)
+    return NULL;
+  return g_strdup (json_object_get_string_member_with_default (obj, "api-key", NULL));
+}
+
+static void
+file_remove (const char *config_dir)
+{
+  g_autofree char *path = credentials_path (config_dir);
+
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    g_message ("cannot remove %s: %s", path, g_strerror (errno));
+}
+
+static void
+store_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Request *r = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (secret_password_store_finish (result, &error))
+    {
+      /* The keyring has it now: leave no plaintext copy behind. */
+      file_remove (r->config_dir);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  g_debug ("libsecret unavailable (%s); storing the key in a 0600 file", error->message);
+  g_clear_error (&error);
+  if (!file_store (r->config_dir, r->relay, r->api_key, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+nfltr_api_key_store_async (const char          *config_dir,
+                           const char          *relay,
+                           const char          *api_key,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autofree char *label = g_strdup_printf ("NFLTR API key for %s", relay);
+  Request *r = g_new0 (Request, 1);
+
+  g_task_set_source_tag (task, nfltr_api_key_store_async);
+  r->config_dir = g_strdup (config_dir);
+  r->relay = g_strdup (relay);
+  r->api_key = g_strdup (api_key);
+  g_task_set_task_data (task, r, request_free);
+
+  secret_password_store (api_key_schema (), SECRET_COLLECTION_DEFAULT, label, api_key,
+                         cancellable, store_cb, g_steal_pointer (&task),
+                         "relay", relay, NULL);
+}
+
+gboolean
+nfltr_api_key_store_finish (GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+lookup_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Request *r = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  char *key = secret_password_lookup_finish (result, &error);
+
+  if (key != NULL)
+    {
+      char *copy = g_strdup (key);
+      secret_password_free (key);
+      g_task_return_pointer (task, copy, g_free);
+      return;
+    }
+  if (error)
+    g_debug ("libsecret lookup failed: %s", error->message);
+  g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_NOT_LOGGED_IN,
+                           "no API key stored for relay %s: run nfltr login --relay %s --api-key KEY",
+                           r->relay, r->relay);
+}
+
+void
+nfltr_api_key_lookup_async (const char          *config_dir,
+                            const char          *relay,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  char *key;
+  Request *r;
+
+  g_task_set_source_tag (task, nfltr_api_key_lookup_async);
+
+  /* The file exists only when libsecret was unavailable at login; it wins. */
+  key = file_lookup (config_dir, relay);
+  if (key != NULL)
+    {
+      g_task_return_pointer (task, key, g_free);
+      return;
+    }
+
+  r = g_new0 (Request, 1);
+  r->config_dir = g_strdup (config_dir);
+  r->relay = g_strdup (relay);
+  g_task_set_task_data (task, r, request_free);
+  secret_password_lookup (api_key_schema (), cancellable, lookup_cb, g_steal_pointer (&task),
+                          "relay", relay, NULL);
+}
+
+char *
+nfltr_api_key_lookup_finish (GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+clear_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!secret_password_clear_finish (result, &error))
+    if (error)
+      g_debug ("libsecret clear failed: %s", error->message);
+}
+
+void
+nfltr_api_key_clear (const char *config_dir, const char *relay)
+{
+  file_remove (config_dir);
+  if (relay != NULL)
+    secret_password_clear (api_key_schema (), NULL, clear_cb, NULL, "relay", relay, NULL);
+}

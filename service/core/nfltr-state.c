@@ -1,0 +1,312 @@
+/* nfltr-state.c — relay.json, tunnels.json and agent-id */
+#define G_LOG_DOMAIN "nfltr-state"
+
+#include "nfltr-state.h"
+
+#include <errno.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "nfltr-error.h"
+
+gboolean
+nfltr_write_file_atomic (const char *path, const char *contents, gsize len, int mode, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot create %s: %s", dir,
+                   g_strerror (errsv));
+      return FALSE;
+    }
+  return g_file_set_contents_full (path, contents, len, G_FILE_SET_CONTENTS_CONSISTENT, mode, error);
+}
+
+static JsonNode *
+load_json (const char *path, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) local_error = NULL;
+
+  if (!json_parser_load_from_mapped_file (parser, path, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return NULL;
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "cannot read %s: %s", path,
+                   local_error->message);
+      return NULL;
+    }
+  return json_node_copy (json_parser_get_root (parser));
+}
+
+static gboolean
+save_json (const char *path, JsonNode *root, GError **error)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autofree char *text = NULL;
+  gsize len;
+
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, root);
+  text = json_generator_to_data (gen, &len);
+  return nfltr_write_file_atomic (path, text, len, 0600, error);
+}
+
+/* --- relay.json ------------------------------------------------------------------------ */
+
+void
+nfltr_relay_config_free (NfltrRelayConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->host);
+  g_free (config->fingerprint);
+  g_free (config->domain);
+  g_free (config);
+}
+
+NfltrRelayConfig *
+nfltr_relay_config_load (const char *config_dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (config_dir, "relay.json", NULL);
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) local_error = NULL;
+  JsonObject *obj;
+  NfltrRelayConfig *config;
+
+  root = load_json (path, &local_error);
+  if (root == NULL)
+    {
+      if (local_error)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: not a JSON object", path);
+      return NULL;
+    }
+  obj = json_node_get_object (root);
+  if (!json_object_has_member (obj, "host") || !json_object_has_member (obj, "port") ||
+      !json_object_has_member (obj, "fingerprint"))
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: host, port or fingerprint missing", path);
+      return NULL;
+    }
+  config = g_new0 (NfltrRelayConfig, 1);
+  config->host = g_strdup (json_object_get_string_member (obj, "host"));
+  config->port = (guint16) json_object_get_int_member (obj, "port");
+  config->fingerprint = g_strdup (json_object_get_string_member (obj, "fingerprint"));
+  config->domain = g_strdup (json_object_get_string_member_with_default (obj, "domain", NULL));
+  if (config->host == NULL || config->port == 0 || config->fingerprint == NULL)
+    {
+      nfltr_relay_config_free (config);
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: bad host, port or fingerprint", path);
+      return NULL;
+    }
+  return config;
+}
+
+gboolean
+nfltr_relay_config_save (const char *config_dir, const NfltrRelayConfig *config, GError **error)
+{
+  g_autofree char *path = g_build_filename (config_dir, "relay.json", NULL);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "host");
+  json_builder_add_string_value (b, config->host);
+  json_builder_set_member_name (b, "port");
+  json_builder_add_int_value (b, config->port);
+  json_builder_set_member_name (b, "fingerprint");
+  json_builder_add_string_value (b, config->fingerprint);
+  if (config->domain)
+    {
+      json_builder_set_member_name (b, "domain");
+      json_builder_add_string_value (b, config->domain);
+    }
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  return save_json (path, root, error);
+}
+
+gboolean
+nfltr_relay_config_delete (const char *config_dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (config_dir, "relay.json", NULL);
+
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot remove %s: %s", path,
+                   g_strerror (errsv));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* --- tunnels.json ---------------------------------------------------------------------- */
+
+NfltrTunnelConfig *
+nfltr_tunnel_config_copy (const NfltrTunnelConfig *c)
+{
+  NfltrTunnelConfig *copy = g_new0 (NfltrTunnelConfig, 1);
+
+  copy->id = g_strdup (c->id);
+  copy->name = g_strdup (c->name);
+  copy->kind = g_strdup (c->kind);
+  copy->target = g_strdup (c->target);
+  copy->e2ee = c->e2ee;
+  copy->cert_file = g_strdup (c->cert_file);
+  copy->key_file = g_strdup (c->key_file);
+  copy->enabled = c->enabled;
+  return copy;
+}
+
+void
+nfltr_tunnel_config_free (NfltrTunnelConfig *c)
+{
+  if (c == NULL)
+    return;
+  g_free (c->id);
+  g_free (c->name);
+  g_free (c->kind);
+  g_free (c->target);
+  g_free (c->cert_file);
+  g_free (c->key_file);
+  g_free (c);
+}
+
+GPtrArray *
+nfltr_tunnels_load (const char *config_dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (config_dir, "tunnels.json", NULL);
+  g_autoptr(GPtrArray) ret = g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_tunnel_config_free);
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) local_error = NULL;
+  JsonArray *array;
+
+  root = load_json (path, &local_error);
+  if (root == NULL)
+    {
+      if (local_error)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      return g_steal_pointer (&ret);
+    }
+  if (!JSON_NODE_HOLDS_ARRAY (root))
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: not a JSON array", path);
+      return NULL;
+    }
+  array = json_node_get_array (root);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonObject *obj = json_array_get_object_element (array, i);
+      NfltrTunnelConfig *c;
+
+      if (obj == NULL || !json_object_has_member (obj, "name") ||
+          !json_object_has_member (obj, "target"))
+        {
+          g_message ("%s: skipping entry %u without name or target", path, i);
+          continue;
+        }
+      c = g_new0 (NfltrTunnelConfig, 1);
+      c->name = g_strdup (json_object_get_string_member (obj, "name"));
+      c->id = g_strdup (json_object_get_string_member_with_default (obj, "id", NULL));
+      c->kind = g_strdup (json_object_get_string_member_with_default (obj, "kind", "http"));
+      c->target = g_strdup (json_object_get_string_member (obj, "target"));
+      c->e2ee = json_object_get_boolean_member_with_default (obj, "e2ee", TRUE);
+      c->cert_file = g_strdup (json_object_get_string_member_with_default (obj, "cert-file", NULL));
+      c->key_file = g_strdup (json_object_get_string_member_with_default (obj, "key-file", NULL));
+      c->enabled = json_object_get_boolean_member_with_default (obj, "enabled", TRUE);
+      g_ptr_array_add (ret, c);
+    }
+  return g_steal_pointer (&ret);
+}
+
+gboolean
+nfltr_tunnels_save (const char *config_dir, GPtrArray *configs, GError **error)
+{
+  g_autofree char *path = g_build_filename (config_dir, "tunnels.json", NULL);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_array (b);
+  for (guint i = 0; i < configs->len; i++)
+    {
+      const NfltrTunnelConfig *c = g_ptr_array_index (configs, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "id");
+      json_builder_add_string_value (b, c->id);
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, c->name);
+      json_builder_set_member_name (b, "kind");
+      json_builder_add_string_value (b, c->kind);
+      json_builder_set_member_name (b, "target");
+      json_builder_add_string_value (b, c->target);
+      json_builder_set_member_name (b, "e2ee");
+      json_builder_add_boolean_value (b, c->e2ee);
+      if (c->cert_file)
+        {
+          json_builder_set_member_name (b, "cert-file");
+          json_builder_add_string_value (b, c->cert_file);
+          json_builder_set_member_name (b, "key-file");
+          json_builder_add_string_value (b, c->key_file);
+        }
+      json_builder_set_member_name (b, "enabled");
+      json_builder_add_boolean_value (b, c->enabled);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  root = json_builder_get_root (b);
+  return save_json (path, root, error);
+}
+
+/* --- agent-id -------------------------------------------------------------------------- */
+
+static gboolean
+agent_id_is_valid (const char *id)
+{
+  if (strlen (id) != 32)
+    return FALSE;
+  for (const char *p = id; *p; p++)
+    if (!g_ascii_isxdigit (*p))
+      return FALSE;
+  return TRUE;
+}
+
+char *
+nfltr_agent_id_load_or_create (const char *data_dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (data_dir, "agent-id", NULL);
+  g_autofree char *contents = NULL;
+  GString *id;
+
+  if (g_file_get_contents (path, &contents, NULL, NULL))
+    {
+      g_strstrip (contents);
+      if (agent_id_is_valid (contents))
+        return g_ascii_strdown (contents, -1);
+      g_message ("%s is not 32 hex digits; making a new agent id", path);
+    }
+
+  id = g_string_sized_new (32);
+  for (guint i = 0; i < 4; i++)
+    g_string_append_printf (id, "%08x", g_random_int ());
+  g_string_append_c (id, '\n');
+  if (!nfltr_write_file_atomic (path, id->str, id->len, 0600, error))
+    {
+      g_string_free (id, TRUE);
+      return NULL;
+    }
+  g_string_truncate (id, 32);
+  return g_string_free (id, FALSE);
+}

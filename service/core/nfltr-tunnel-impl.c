@@ -1,0 +1,389 @@
+/* nfltr-tunnel-impl.c — one tunnel's D-Bus object, certificate and data connections */
+#define G_LOG_DOMAIN "nfltr-tunnel"
+
+#include "nfltr-tunnel-impl.h"
+
+#include <string.h>
+
+#include "nfltr-cert.h"
+#include "nfltr-data-conn.h"
+#include "nfltr-error.h"
+#include "nfltr-resolve.h"
+
+/* Counters are published at most this often, and only when they changed. */
+#define STATS_PERIOD_MS 500
+
+struct _NfltrTunnelImpl {
+  NfltrDbusTunnelSkeleton parent_instance;
+
+  NfltrTunnelConfig *config;
+  char *owner;
+  char *target_host;
+  guint16 target_port;
+  char *public_host;
+  guint8 fingerprint[NFLTR_PROTO_FINGERPRINT_SIZE];
+
+  NfltrTunnelTls *tls;
+  NfltrTunnelStats *stats;
+  NfltrDataConnGroup *group;
+  guint stats_source;
+  guint start_serial;   /* tells a stale start completion from the current one */
+};
+
+G_DEFINE_FINAL_TYPE (NfltrTunnelImpl, nfltr_tunnel_impl, NFLTR_DBUS_TYPE_TUNNEL_SKELETON)
+
+static const char *
+state (NfltrTunnelImpl *self)
+{
+  return nfltr_dbus_tunnel_get_state (NFLTR_DBUS_TUNNEL (self));
+}
+
+static void
+set_state (NfltrTunnelImpl *self, const char *value, const char *last_error)
+{
+  NfltrDbusTunnel *t = NFLTR_DBUS_TUNNEL (self);
+
+  if (g_strcmp0 (state (self), value) != 0)
+    g_debug ("tunnel %s: %s → %s%s%s", self->config->name, state (self), value,
+             last_error ? ": " : "", last_error ? last_error : "");
+  nfltr_dbus_tunnel_set_state (t, value);
+  if (last_error != NULL)
+    nfltr_dbus_tunnel_set_last_error (t, last_error);
+}
+
+static gboolean
+stats_cb (gpointer user_data)
+{
+  NfltrTunnelImpl *self = user_data;
+  NfltrDbusTunnel *t = NFLTR_DBUS_TUNNEL (self);
+  guint active = nfltr_tunnel_stats_get_active (self->stats);
+  guint64 total = nfltr_tunnel_stats_get_total (self->stats);
+  guint64 in = nfltr_tunnel_stats_get_bytes_in (self->stats);
+  guint64 out = nfltr_tunnel_stats_get_bytes_out (self->stats);
+
+  /* The skeleton queues a PropertiesChanged per set; skip the ones that did not move. */
+  if (nfltr_dbus_tunnel_get_active_connections (t) != active)
+    nfltr_dbus_tunnel_set_active_connections (t, active);
+  if (nfltr_dbus_tunnel_get_total_connections (t) != total)
+    nfltr_dbus_tunnel_set_total_connections (t, total);
+  if (nfltr_dbus_tunnel_get_bytes_in (t) != in)
+    nfltr_dbus_tunnel_set_bytes_in (t, in);
+  if (nfltr_dbus_tunnel_get_bytes_out (t) != out)
+    nfltr_dbus_tunnel_set_bytes_out (t, out);
+
+  /* Keep publishing until the last connection of a stopped tunnel has ended. */
+  if (!self->config->enabled && active == 0)
+    {
+      self->stats_source = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+ensure_stats_timer (NfltrTunnelImpl *self)
+{
+  if (self->stats_source == 0)
+    self->stats_source = g_timeout_add (STATS_PERIOD_MS, stats_cb, self);
+}
+
+NfltrTunnelImpl *
+nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
+                       gboolean                 transient,
+                       const char              *domain,
+                       const char              *certs_dir,
+                       GError                 **error)
+{
+  g_autoptr(NfltrTunnelImpl) self = g_object_new (NFLTR_TYPE_TUNNEL_IMPL, NULL);
+  NfltrDbusTunnel *t = NFLTR_DBUS_TUNNEL (self);
+  g_autofree char *cert_pem = NULL;
+  g_autofree char *key_pem = NULL;
+  g_autofree char *fp = NULL;
+  g_autofree char *target = NULL;
+
+  self->config = nfltr_tunnel_config_copy (config);
+
+  if (!nfltr_parse_host_port (config->target, 0, TRUE, &self->target_host, &self->target_port, error))
+    return NULL;
+  if (strchr (self->target_host, ':') != NULL)
+    target = g_strdup_printf ("[%s]:%u", self->target_host, self->target_port);
+  else
+    target = g_strdup_printf ("%s:%u", self->target_host, self->target_port);
+  g_free (self->config->target);
+  self->config->target = g_strdup (target);
+
+  self->public_host = g_strdup_printf ("%s.%s", config->name, domain);
+
+  if (config->cert_file != NULL)
+    {
+      if (!nfltr_cert_load_pair (config->cert_file, config->key_file, &cert_pem, &key_pem, error))
+        return NULL;
+    }
+  else
+    {
+      g_autofree char *crt_name = g_strdup_printf ("%s.crt", config->name);
+      g_autofree char *key_name = g_strdup_printf ("%s.key", config->name);
+      g_autofree char *crt_path = g_build_filename (certs_dir, crt_name, NULL);
+      g_autofree char *key_path = g_build_filename (certs_dir, key_name, NULL);
+      const char *dns_names[] = { self->public_host, NULL };
+
+      /* Kept on disk so the fingerprint people pinned survives restarts. */
+      if (!nfltr_cert_load_or_create (crt_path, key_path, dns_names, &cert_pem, &key_pem, error))
+        return NULL;
+    }
+
+  if (!nfltr_fingerprint_of_pem (cert_pem, strlen (cert_pem), self->fingerprint, error))
+    return NULL;
+  self->tls = nfltr_tunnel_tls_new (cert_pem, key_pem, error);
+  if (self->tls == NULL)
+    return NULL;
+  fp = nfltr_fingerprint_format (self->fingerprint);
+
+  nfltr_dbus_tunnel_set_id (t, config->id);
+  nfltr_dbus_tunnel_set_name (t, config->name);
+  nfltr_dbus_tunnel_set_kind (t, config->kind);
+  nfltr_dbus_tunnel_set_target (t, target);
+  nfltr_dbus_tunnel_set_public_url (t, "");
+  nfltr_dbus_tunnel_set_mode (t, config->e2ee ? "verified" : "inspectable");
+  nfltr_dbus_tunnel_set_fingerprint (t, fp);
+  nfltr_dbus_tunnel_set_state (t, "stopped");
+  nfltr_dbus_tunnel_set_last_error (t, "");
+  nfltr_dbus_tunnel_set_transient (t, transient);
+
+  return g_steal_pointer (&self);
+}
+
+const NfltrTunnelConfig *
+nfltr_tunnel_impl_get_config (NfltrTunnelImpl *self)
+{
+  return self->config;
+}
+
+const char *
+nfltr_tunnel_impl_get_name (NfltrTunnelImpl *self)
+{
+  return self->config->name;
+}
+
+const char *
+nfltr_tunnel_impl_get_owner (NfltrTunnelImpl *self)
+{
+  return self->owner;
+}
+
+void
+nfltr_tunnel_impl_set_owner (NfltrTunnelImpl *self, const char *owner)
+{
+  g_free (self->owner);
+  self->owner = g_strdup (owner);
+}
+
+void
+nfltr_tunnel_impl_set_enabled (NfltrTunnelImpl *self, gboolean enabled)
+{
+  self->config->enabled = enabled;
+}
+
+static void
+bind_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NfltrTunnelImpl *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+
+  if (!nfltr_relay_link_bind_finish (NFLTR_RELAY_LINK (source), result, &url, &error))
+    {
+      if (GPOINTER_TO_UINT (g_task_get_task_data (task)) == self->start_serial &&
+          !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          /* An unreachable relay is temporary: the link keeps the name and binds it when
+           * it is back. Anything else needs the user. */
+          if (g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE))
+            set_state (self, "reconnecting", error->message);
+          else
+            set_state (self, "failed", error->message);
+        }
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+nfltr_tunnel_impl_start_async (NfltrTunnelImpl     *self,
+                               NfltrRelayLink      *link,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, nfltr_tunnel_impl_start_async);
+  g_task_set_task_data (task, GUINT_TO_POINTER (++self->start_serial), NULL);
+
+  self->config->enabled = TRUE;
+  if (self->group == NULL)
+    self->group = nfltr_data_conn_group_new ();
+  set_state (self, "starting", "");
+  ensure_stats_timer (self);
+
+  nfltr_relay_link_bind_async (link, self->config->name,
+                               self->config->e2ee ? NFLTR_MODE_VERIFIED : NFLTR_MODE_INSPECTABLE,
+                               self->fingerprint, self->config->kind, NULL,
+                               bind_cb, g_steal_pointer (&task));
+}
+
+gboolean
+nfltr_tunnel_impl_start_finish (NfltrTunnelImpl  *self,
+                                GAsyncResult     *result,
+                                GError          **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+nfltr_tunnel_impl_stop (NfltrTunnelImpl *self, NfltrRelayLink *link)
+{
+  self->config->enabled = FALSE;
+  self->start_serial++;
+  if (link != NULL)
+    nfltr_relay_link_unbind (link, self->config->name);
+  if (self->group != NULL)
+    {
+      /* A cancelled group ends new connections at once; the next start gets a fresh one. */
+      nfltr_data_conn_group_cancel_all (self->group);
+      g_clear_pointer (&self->group, nfltr_data_conn_group_unref);
+    }
+  set_state (self, "stopped", NULL);
+}
+
+void
+nfltr_tunnel_impl_bound (NfltrTunnelImpl *self, const char *host, const char *url)
+{
+  NfltrDbusTunnel *t = NFLTR_DBUS_TUNNEL (self);
+
+  if (!self->config->enabled)
+    return;
+  if (host != NULL && *host != '\0')
+    {
+      g_free (self->public_host);
+      self->public_host = g_strdup (host);
+    }
+  nfltr_dbus_tunnel_set_public_url (t, url ? url : "");
+  if (g_strcmp0 (state (self), "online") != 0)
+    {
+      nfltr_dbus_tunnel_set_online_since (t, (guint64) (g_get_real_time () / G_USEC_PER_SEC));
+      set_state (self, "online", "");
+    }
+}
+
+void
+nfltr_tunnel_impl_failed (NfltrTunnelImpl *self, const GError *error)
+{
+  set_state (self, "failed", error->message);
+}
+
+void
+nfltr_tunnel_impl_link_changed (NfltrTunnelImpl *self, NfltrRelayLink *link)
+{
+  const GError *error = link ? nfltr_relay_link_get_error (link) : NULL;
+
+  if (!self->config->enabled)
+    return;
+
+  switch (link ? nfltr_relay_link_get_state (link) : NFLTR_RELAY_LINK_STOPPED)
+    {
+    case NFLTR_RELAY_LINK_CONNECTED:
+      /* The link re-binds every wanted name; BOUND brings us back online. */
+      break;
+    case NFLTR_RELAY_LINK_CONNECTING:
+    case NFLTR_RELAY_LINK_UNREACHABLE:
+      if (g_strcmp0 (state (self), "online") == 0 || g_strcmp0 (state (self), "failed") == 0)
+        set_state (self, "reconnecting", error ? error->message : NULL);
+      break;
+    case NFLTR_RELAY_LINK_AUTH_FAILED:
+    case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH:
+      set_state (self, "failed", error ? error->message : NULL);
+      break;
+    case NFLTR_RELAY_LINK_STOPPED:
+    default:
+      set_state (self, "stopped", NULL);
+      break;
+    }
+}
+
+void
+nfltr_tunnel_impl_open_conn (NfltrTunnelImpl *self,
+                             NfltrRelayLink  *link,
+                             GBytes          *conn_id,
+                             const char      *client_addr)
+{
+  NfltrDataConnParams params = { 0 };
+
+  if (!self->config->enabled || self->group == NULL ||
+      g_bytes_get_size (conn_id) != NFLTR_PROTO_CONN_ID_SIZE)
+    {
+      nfltr_relay_link_refuse (link, conn_id, "tunnel is stopped");
+      return;
+    }
+
+  params.relay_host = nfltr_relay_link_get_host (link);
+  params.relay_port = nfltr_relay_link_get_port (link);
+  params.conn_id = g_bytes_get_data (conn_id, NULL);
+  params.kind = self->config->kind;
+  params.public_host = self->public_host;
+  params.client_addr = client_addr;
+  params.target_host = self->target_host;
+  params.target_port = self->target_port;
+  g_debug ("tunnel %s: connection from %s", self->config->name, client_addr);
+  nfltr_data_conn_spawn (&params, self->tls, self->stats, self->group);
+  ensure_stats_timer (self);
+}
+
+static void
+nfltr_tunnel_impl_dispose (GObject *object)
+{
+  NfltrTunnelImpl *self = NFLTR_TUNNEL_IMPL (object);
+
+  g_clear_handle_id (&self->stats_source, g_source_remove);
+  if (self->group != NULL)
+    {
+      nfltr_data_conn_group_cancel_all (self->group);
+      g_clear_pointer (&self->group, nfltr_data_conn_group_unref);
+    }
+
+  G_OBJECT_CLASS (nfltr_tunnel_impl_parent_class)->dispose (object);
+}
+
+static void
+nfltr_tunnel_impl_finalize (GObject *object)
+{
+  NfltrTunnelImpl *self = NFLTR_TUNNEL_IMPL (object);
+
+  g_clear_pointer (&self->config, nfltr_tunnel_config_free);
+  g_clear_pointer (&self->tls, nfltr_tunnel_tls_unref);
+  g_clear_pointer (&self->stats, nfltr_tunnel_stats_unref);
+  g_free (self->owner);
+  g_free (self->target_host);
+  g_free (self->public_host);
+
+  G_OBJECT_CLASS (nfltr_tunnel_impl_parent_class)->finalize (object);
+}
+
+static void
+nfltr_tunnel_impl_class_init (NfltrTunnelImplClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = nfltr_tunnel_impl_dispose;
+  object_class->finalize = nfltr_tunnel_impl_finalize;
+}
+
+static void
+nfltr_tunnel_impl_init (NfltrTunnelImpl *self)
+{
+  self->stats = nfltr_tunnel_stats_new ();
+}

@@ -1,0 +1,60 @@
+/* nfltr-tunnel-impl.h — one tunnel: xyz.nfltr.Nfltr.Tunnel on /xyz/nfltr/Nfltr/tunnels/<id>.
+ *
+ * Owns the tunnel's certificate, its TLS credentials, its counters and its data connections.
+ * The manager drives it from the relay link's events; D-Bus Start/Stop/Remove arrive as the
+ * skeleton's handle-* signals, which the manager handles because they need the link. */
+#pragma once
+
+#include "nfltr-dbus.h"
+#include "nfltr-relay-link.h"
+#include "nfltr-state.h"
+
+G_BEGIN_DECLS
+
+#define NFLTR_TYPE_TUNNEL_IMPL (nfltr_tunnel_impl_get_type ())
+G_DECLARE_FINAL_TYPE (NfltrTunnelImpl, nfltr_tunnel_impl, NFLTR, TUNNEL_IMPL, NfltrDbusTunnelSkeleton)
+
+/* Loads (or creates, under certs_dir, for <name>.<domain>) the certificate. Errors are
+ * user-facing: a bad target, an unreadable or mismatched cert/key pair. */
+NfltrTunnelImpl         *nfltr_tunnel_impl_new          (const NfltrTunnelConfig *config,
+                                                         gboolean                 transient,
+                                                         const char              *domain,
+                                                         const char              *certs_dir,
+                                                         GError                 **error);
+const NfltrTunnelConfig *nfltr_tunnel_impl_get_config   (NfltrTunnelImpl *self);
+const char              *nfltr_tunnel_impl_get_name     (NfltrTunnelImpl *self);
+/* The unique bus name that owns a transient tunnel, NULL otherwise. */
+const char              *nfltr_tunnel_impl_get_owner    (NfltrTunnelImpl *self);
+void                     nfltr_tunnel_impl_set_owner    (NfltrTunnelImpl *self,
+                                                         const char      *owner);
+
+/* Asks the relay for the name; completes once BOUND (online) or refused. */
+void                     nfltr_tunnel_impl_start_async  (NfltrTunnelImpl     *self,
+                                                         NfltrRelayLink      *link,
+                                                         GAsyncReadyCallback  callback,
+                                                         gpointer             user_data);
+gboolean                 nfltr_tunnel_impl_start_finish (NfltrTunnelImpl  *self,
+                                                         GAsyncResult     *result,
+                                                         GError          **error);
+/* UNBIND (when link is not NULL) and end every data connection. */
+void                     nfltr_tunnel_impl_stop         (NfltrTunnelImpl *self,
+                                                         NfltrRelayLink  *link);
+/* Marks the tunnel wanted/not wanted without talking to the relay (restored, logout). */
+void                     nfltr_tunnel_impl_set_enabled  (NfltrTunnelImpl *self,
+                                                         gboolean         enabled);
+
+/* Events from the relay link. */
+void                     nfltr_tunnel_impl_bound        (NfltrTunnelImpl *self,
+                                                         const char      *host,
+                                                         const char      *url);
+void                     nfltr_tunnel_impl_failed       (NfltrTunnelImpl *self,
+                                                         const GError    *error);
+void                     nfltr_tunnel_impl_link_changed (NfltrTunnelImpl *self,
+                                                         NfltrRelayLink  *link);
+/* CONN_OPEN: spawns the data connection, or refuses it when the tunnel is not online. */
+void                     nfltr_tunnel_impl_open_conn    (NfltrTunnelImpl *self,
+                                                         NfltrRelayLink  *link,
+                                                         GBytes          *conn_id,
+                                                         const char      *client_addr);
+
+G_END_DECLS

@@ -1,0 +1,1040 @@
+/* nfltr-relay-link.c — the control channel client (docs/protocol.md §3–§4) */
+#define G_LOG_DOMAIN "nfltr-relay-link"
+
+#include "nfltr-relay-link.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "nfltr-cert.h"
+#include "nfltr-error.h"
+#include "nfltr-resolve.h"
+
+/* docs/protocol.md §3: PING every 20 s, 60 s of silence is a dead connection. */
+#define PING_INTERVAL_US   (20 * G_USEC_PER_SEC)
+#define SILENCE_LIMIT_US   (60 * G_USEC_PER_SEC)
+#define WATCHDOG_PERIOD_S  5
+/* How long the relay has to answer HELLO. */
+#define HELLO_TIMEOUT_S    15
+#define BACKOFF_MIN_MS     500
+#define BACKOFF_MAX_MS     30000
+
+/* ---------------------------------------------------------------------------------------
+ * A connectable that keeps the relay's name (so TLS sends it as SNI and checks it) but
+ * connects to 127.0.0.1 for *.localhost (RFC 6761 §6.3), as nfltr_resolve_connectable does.
+ * libsoup uses the session's remote-connectable as the TLS server identity too, so a bare
+ * GInetSocketAddress would lose the SNI the relay routes by. */
+
+typedef struct {
+  GNetworkAddress parent_instance;
+} NfltrLoopbackAddress;
+typedef struct {
+  GNetworkAddressClass parent_class;
+} NfltrLoopbackAddressClass;
+
+static void nfltr_loopback_address_connectable_init (GSocketConnectableIface *iface);
+GType nfltr_loopback_address_get_type (void);
+
+G_DEFINE_TYPE_WITH_CODE (NfltrLoopbackAddress, nfltr_loopback_address, G_TYPE_NETWORK_ADDRESS,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_SOCKET_CONNECTABLE,
+                                                nfltr_loopback_address_connectable_init))
+
+static GSocketConnectable *
+loopback_target (GSocketConnectable *connectable)
+{
+  return nfltr_resolve_connectable (g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)),
+                                    g_network_address_get_port (G_NETWORK_ADDRESS (connectable)));
+}
+
+static GSocketAddressEnumerator *
+nfltr_loopback_address_enumerate (GSocketConnectable *connectable)
+{
+  g_autoptr(GSocketConnectable) target = loopback_target (connectable);
+  return g_socket_connectable_enumerate (target);
+}
+
+static GSocketAddressEnumerator *
+nfltr_loopback_address_proxy_enumerate (GSocketConnectable *connectable)
+{
+  g_autoptr(GSocketConnectable) target = loopback_target (connectable);
+  return g_socket_connectable_proxy_enumerate (target);
+}
+
+static char *
+nfltr_loopback_address_to_string (GSocketConnectable *connectable)
+{
+  return g_strdup_printf ("%s:%u",
+                          g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)),
+                          g_network_address_get_port (G_NETWORK_ADDRESS (connectable)));
+}
+
+static void
+nfltr_loopback_address_connectable_init (GSocketConnectableIface *iface)
+{
+  iface->enumerate = nfltr_loopback_address_enumerate;
+  iface->proxy_enumerate = nfltr_loopback_address_proxy_enumerate;
+  iface->to_string = nfltr_loopback_address_to_string;
+}
+
+static void
+nfltr_loopback_address_class_init (NfltrLoopbackAddressClass *klass)
+{
+}
+
+static void
+nfltr_loopback_address_init (NfltrLoopbackAddress *self)
+{
+}
+
+/* The relay's name for TLS, connecting to loopback when it is under .localhost. */
+static GSocketConnectable *
+relay_connectable (const char *host, guint16 port)
+{
+  if (nfltr_host_is_localhost (host))
+    return g_object_new (nfltr_loopback_address_get_type (),
+                         "hostname", host, "port", (guint) port, NULL);
+  return g_network_address_new (host, port);
+}
+
+GError *
+nfltr_relay_unreachable_error (const char *host, guint16 port, const GError *cause)
+{
+  const char *reason = cause ? cause->message : "unknown error";
+  const char *colon;
+
+  /* GSocketClient says "Could not connect to HOST: REASON"; we name the relay ourselves. */
+  if (cause && g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+    reason = "Connection refused";
+  else if (g_str_has_prefix (reason, "Could not connect") && (colon = strrchr (reason, ':')) != NULL)
+    reason = colon + 2;
+  return g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                      "cannot reach relay %s:%u: %s", host, port, reason);
+}
+
+static char *
+fingerprint_of_certificate (GTlsCertificate *cert)
+{
+  g_autoptr(GByteArray) der = NULL;
+  guint8 digest[NFLTR_FINGERPRINT_LEN];
+
+  if (cert == NULL)
+    return NULL;
+  g_object_get (cert, "certificate", &der, NULL);
+  if (der == NULL)
+    return NULL;
+  nfltr_fingerprint_of_der (der->data, der->len, digest);
+  return nfltr_fingerprint_format (digest);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The link */
+
+typedef struct {
+  char     *name;
+  NfltrMode mode;
+  guint8    fingerprint[NFLTR_PROTO_FINGERPRINT_SIZE];
+  char     *kind;
+  guint32   request_id;   /* of the BIND in flight on the current connection, 0 if none */
+  GList    *tasks;        /* GTask*, waiting for BOUND or ERROR */
+} Binding;
+
+struct _NfltrRelayLink {
+  GObject parent_instance;
+
+  char *host;
+  guint16 port;
+  char *pinned;           /* "sha256:<hex>" */
+  char *api_key;
+  char *agent_id;
+
+  SoupSession *session;
+  GCancellable *cancellable;   /* the current connect attempt */
+  SoupWebsocketConnection *ws;
+  char *presented;        /* fingerprint the relay presented on the last attempt */
+
+  NfltrRelayLinkState state;
+  GError *error;
+  char *domain;
+  gboolean welcomed;
+
+  guint attempt;
+  guint retry_source;
+  guint watchdog_source;
+  guint hello_source;
+  gint64 last_rx;
+  gint64 last_ping;
+  guint64 ping_seq;
+  guint32 next_request_id;
+
+  GHashTable *bindings;   /* name -> Binding */
+};
+
+G_DEFINE_FINAL_TYPE (NfltrRelayLink, nfltr_relay_link, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_STATE_CHANGED,
+  SIGNAL_BOUND,
+  SIGNAL_BIND_FAILED,
+  SIGNAL_CONN_OPEN,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+static void link_connect (NfltrRelayLink *self);
+static void link_drop (NfltrRelayLink *self);
+
+static void
+binding_free (gpointer data)
+{
+  Binding *b = data;
+
+  g_assert (b->tasks == NULL);
+  g_free (b->name);
+  g_free (b->kind);
+  g_free (b);
+}
+
+static void
+binding_complete (Binding *b, const char *url, const GError *error)
+{
+  GList *tasks = g_steal_pointer (&b->tasks);
+
+  for (GList *l = tasks; l; l = l->next)
+    {
+      g_autoptr(GTask) task = l->data;
+      if (error)
+        g_task_return_error (task, g_error_copy (error));
+      else
+        g_task_return_pointer (task, g_strdup (url), g_free);
+    }
+  g_list_free (tasks);
+}
+
+/* Tasks are returned after the walk: a callback may unbind and so change the table. */
+static void
+fail_waiting_tasks (NfltrRelayLink *self, const GError *error)
+{
+  GHashTableIter iter;
+  gpointer value;
+  GList *tasks = NULL;
+
+  g_hash_table_iter_init (&iter, self->bindings);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    tasks = g_list_concat (tasks, g_steal_pointer (&((Binding *) value)->tasks));
+  for (GList *l = tasks; l; l = l->next)
+    {
+      g_autoptr(GTask) task = l->data;
+      g_task_return_error (task, g_error_copy (error));
+    }
+  g_list_free (tasks);
+}
+
+const char *
+nfltr_relay_link_state_to_string (NfltrRelayLinkState state)
+{
+  switch (state)
+    {
+    case NFLTR_RELAY_LINK_STOPPED: return "logged-out";
+    case NFLTR_RELAY_LINK_CONNECTING: return "connecting";
+    case NFLTR_RELAY_LINK_CONNECTED: return "connected";
+    case NFLTR_RELAY_LINK_UNREACHABLE: return "unreachable";
+    case NFLTR_RELAY_LINK_AUTH_FAILED: return "auth-failed";
+    case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH: return "fingerprint-mismatch";
+    default: return "unreachable";
+    }
+}
+
+static void
+set_state (NfltrRelayLink *self, NfltrRelayLinkState state, GError *error /* owned */)
+{
+  g_clear_error (&self->error);
+  self->error = error;
+  if (self->state == state && error == NULL)
+    return;
+  self->state = state;
+  g_debug ("relay %s:%u: %s%s%s", self->host, self->port, nfltr_relay_link_state_to_string (state),
+           error ? ": " : "", error ? error->message : "");
+
+  /* Callers waiting for a BIND learn that this attempt failed; the names stay wanted. */
+  if (state != NFLTR_RELAY_LINK_CONNECTING && state != NFLTR_RELAY_LINK_CONNECTED)
+    {
+      g_autoptr(GError) why = error ? g_error_copy (error)
+                                    : g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_FAILED,
+                                                           "the relay link was stopped");
+      fail_waiting_tasks (self, why);
+    }
+
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
+}
+
+static void
+send_frame (NfltrRelayLink *self, const NfltrFrame *frame)
+{
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (self->ws == NULL ||
+      soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  bytes = nfltr_frame_encode (frame);
+  g_debug ("→ %s", nfltr_frame_type_to_string (nfltr_frame_get_type (frame)));
+  soup_websocket_connection_send_message (self->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
+}
+
+static void
+send_bind (NfltrRelayLink *self, Binding *b)
+{
+  g_autoptr(NfltrFrame) frame = nfltr_frame_new (NFLTR_FRAME_BIND);
+
+  b->request_id = ++self->next_request_id;
+  nfltr_frame_set_u32 (frame, NFLTR_ATTR_REQUEST_ID, b->request_id);
+  nfltr_frame_set_string (frame, NFLTR_ATTR_NAME, b->name);
+  nfltr_frame_set_u8 (frame, NFLTR_ATTR_MODE, b->mode);
+  nfltr_frame_set_bytes (frame, NFLTR_ATTR_FINGERPRINT, b->fingerprint, sizeof b->fingerprint);
+  if (b->kind)
+    nfltr_frame_set_string (frame, NFLTR_ATTR_KIND, b->kind);
+  send_frame (self, frame);
+}
+
+static void
+send_error (NfltrRelayLink *self, NfltrProtoErrorCode code, const char *message)
+{
+  g_autoptr(NfltrFrame) frame = nfltr_frame_new_error (code, message);
+  send_frame (self, frame);
+}
+
+static void
+schedule_retry (NfltrRelayLink *self);
+
+static Binding *
+find_binding_for_reply (NfltrRelayLink *self, const NfltrFrame *frame)
+{
+  guint32 request_id = 0;
+  const char *name = nfltr_frame_get_string (frame, NFLTR_ATTR_NAME);
+  GHashTableIter iter;
+  gpointer value;
+
+  if (nfltr_frame_get_u32 (frame, NFLTR_ATTR_REQUEST_ID, &request_id))
+    {
+      g_hash_table_iter_init (&iter, self->bindings);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (((Binding *) value)->request_id == request_id)
+          return value;
+    }
+  if (name)
+    return g_hash_table_lookup (self->bindings, name);
+  return NULL;
+}
+
+static GError *
+bind_error_from_frame (const char *name, guint16 code, const char *message)
+{
+  switch (code)
+    {
+    case NFLTR_PROTO_ERR_NAME_TAKEN:
+      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN,
+                          "the name “%s” is already in use by another agent on this relay", name);
+    case NFLTR_PROTO_ERR_BAD_NAME:
+      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+                          "the relay refused the name “%s”: %s", name, message);
+    case NFLTR_PROTO_ERR_LIMIT:
+      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_LIMIT, "relay limit reached: %s", message);
+    case NFLTR_PROTO_ERR_AUTH_FAILED:
+      return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_AUTH_FAILED,
+                                  "the relay refused the API key (unknown or revoked)");
+    default:
+      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "the relay refused “%s”: %s (%s)",
+                          name, message, nfltr_proto_error_code_to_string (code));
+    }
+}
+
+static void
+handle_error_frame (NfltrRelayLink *self, const NfltrFrame *frame)
+{
+  guint16 code = 0;
+  const char *message = nfltr_frame_get_string (frame, NFLTR_ATTR_MESSAGE);
+  Binding *b;
+
+  nfltr_frame_get_u16 (frame, NFLTR_ATTR_CODE, &code);
+  if (message == NULL)
+    message = "";
+
+  if (!self->welcomed)
+    {
+      if (code == NFLTR_PROTO_ERR_AUTH_FAILED)
+        {
+          link_drop (self);
+          set_state (self, NFLTR_RELAY_LINK_AUTH_FAILED,
+                     g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_AUTH_FAILED,
+                                          "the relay refused the API key (unknown or revoked)"));
+          return;
+        }
+      link_drop (self);
+      set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "relay %s:%u refused the agent: %s (%s)",
+                              self->host, self->port, message, nfltr_proto_error_code_to_string (code)));
+      schedule_retry (self);
+      return;
+    }
+
+  b = find_binding_for_reply (self, frame);
+  if (b != NULL)
+    {
+      g_autoptr(GError) error = bind_error_from_frame (b->name, code, message);
+      g_autofree char *name = g_strdup (b->name);
+
+      /* The relay said no to this name: stop asking for it. */
+      g_hash_table_steal (self->bindings, name);
+      binding_complete (b, NULL, error);
+      binding_free (b);
+      g_signal_emit (self, signals[SIGNAL_BIND_FAILED], 0, name, error);
+      return;
+    }
+  g_message ("relay error: %s (%s)", message, nfltr_proto_error_code_to_string (code));
+}
+
+static void
+handle_welcome (NfltrRelayLink *self, const NfltrFrame *frame)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_clear_handle_id (&self->hello_source, g_source_remove);
+  self->welcomed = TRUE;
+  self->attempt = 0;
+  g_free (self->domain);
+  self->domain = g_strdup (nfltr_frame_get_string (frame, NFLTR_ATTR_DOMAIN));
+  g_message ("connected to relay %s:%u (domain %s, session %s)", self->host, self->port,
+             self->domain, nfltr_frame_get_string (frame, NFLTR_ATTR_SESSION_ID));
+  set_state (self, NFLTR_RELAY_LINK_CONNECTED, NULL);
+
+  /* docs/protocol.md §6: the same agent-id takes its names back after a reconnect. */
+  g_hash_table_iter_init (&iter, self->bindings);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    send_bind (self, value);
+}
+
+static void
+handle_bound (NfltrRelayLink *self, const NfltrFrame *frame)
+{
+  Binding *b = find_binding_for_reply (self, frame);
+  const char *url = nfltr_frame_get_string (frame, NFLTR_ATTR_URL);
+  const char *host = nfltr_frame_get_string (frame, NFLTR_ATTR_HOST);
+
+  if (b == NULL)
+    {
+      /* Unbound while the BIND was in flight: give it back. */
+      const char *name = nfltr_frame_get_string (frame, NFLTR_ATTR_NAME);
+      g_autoptr(NfltrFrame) unbind = nfltr_frame_new (NFLTR_FRAME_UNBIND);
+      nfltr_frame_set_string (unbind, NFLTR_ATTR_NAME, name);
+      send_frame (self, unbind);
+      return;
+    }
+  {
+    g_autofree char *name = g_strdup (b->name);
+
+    b->request_id = 0;
+    g_message ("bound %s → %s", name, url);
+    binding_complete (b, url, NULL);
+    g_signal_emit (self, signals[SIGNAL_BOUND], 0, name, host, url);
+  }
+}
+
+static void
+message_cb (SoupWebsocketConnection *ws,
+            int                      type,
+            GBytes                  *message,
+            NfltrRelayLink          *self)
+{
+  g_autoptr(NfltrFrame) frame = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (message, &len);
+  /* A state-changed handler may drop the last reference to the link. */
+  g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
+
+  self->last_rx = g_get_monotonic_time ();
+
+  if (type != SOUP_WEBSOCKET_DATA_BINARY)
+    {
+      g_message ("relay sent a text message; closing (docs/protocol.md §3)");
+      send_error (self, NFLTR_PROTO_ERR_PROTOCOL, "text messages are not allowed");
+      link_drop (self);
+      set_state (self, NFLTR_RELAY_LINK_CONNECTING, NULL);
+      schedule_retry (self);
+      return;
+    }
+
+  frame = nfltr_frame_decode (data, len, &error);
+  if (frame == NULL)
+    {
+      g_message ("bad frame from relay: %s", error->message);
+      if (g_error_matches (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_VERSION))
+        send_error (self, NFLTR_PROTO_ERR_UNSUPPORTED_VERSION, error->message);
+      else
+        send_error (self, NFLTR_PROTO_ERR_PROTOCOL, error->message);
+      link_drop (self);
+      set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "relay %s:%u sent a bad frame: %s",
+                              self->host, self->port, error->message));
+      schedule_retry (self);
+      return;
+    }
+
+  g_debug ("← %s", nfltr_frame_type_to_string (nfltr_frame_get_type (frame)));
+
+  if (!self->welcomed && nfltr_frame_get_type (frame) != NFLTR_FRAME_WELCOME &&
+      nfltr_frame_get_type (frame) != NFLTR_FRAME_ERROR)
+    {
+      send_error (self, NFLTR_PROTO_ERR_PROTOCOL, "expected WELCOME");
+      link_drop (self);
+      set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "relay %s:%u sent %s before WELCOME",
+                              self->host, self->port,
+                              nfltr_frame_type_to_string (nfltr_frame_get_type (frame))));
+      schedule_retry (self);
+      return;
+    }
+
+  switch ((int) nfltr_frame_get_type (frame))
+    {
+    case NFLTR_FRAME_WELCOME:
+      if (!self->welcomed)
+        handle_welcome (self, frame);
+      break;
+
+    case NFLTR_FRAME_ERROR:
+      handle_error_frame (self, frame);
+      break;
+
+    case NFLTR_FRAME_PING:
+      {
+        guint64 seq = 0;
+        g_autoptr(NfltrFrame) pong = nfltr_frame_new (NFLTR_FRAME_PONG);
+        nfltr_frame_get_u64 (frame, NFLTR_ATTR_SEQ, &seq);
+        nfltr_frame_set_u64 (pong, NFLTR_ATTR_SEQ, seq);
+        send_frame (self, pong);
+      }
+      break;
+
+    case NFLTR_FRAME_PONG:
+      break;
+
+    case NFLTR_FRAME_BOUND:
+      handle_bound (self, frame);
+      break;
+
+    case NFLTR_FRAME_CONN_OPEN:
+      {
+        gsize id_len = 0;
+        const guint8 *id = nfltr_frame_get_bytes (frame, NFLTR_ATTR_CONN_ID, &id_len);
+        g_autoptr(GBytes) conn_id = g_bytes_new (id, id_len);
+        g_signal_emit (self, signals[SIGNAL_CONN_OPEN], 0,
+                       nfltr_frame_get_string (frame, NFLTR_ATTR_NAME), conn_id,
+                       nfltr_frame_get_string (frame, NFLTR_ATTR_CLIENT_ADDR));
+      }
+      break;
+
+    default:
+      {
+        g_autofree char *text = g_strdup_printf ("frame type 0x%02x is not supported by this agent",
+                                                 nfltr_frame_get_type (frame));
+        send_error (self, NFLTR_PROTO_ERR_UNSUPPORTED_FRAME, text);
+      }
+      break;
+    }
+}
+
+static void
+closed_cb (SoupWebsocketConnection *ws, NfltrRelayLink *self)
+{
+  gboolean was_welcomed = self->welcomed;
+  g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
+
+  g_message ("connection to relay %s:%u closed (code %u)", self->host, self->port,
+             soup_websocket_connection_get_close_code (ws));
+  link_drop (self);
+  if (was_welcomed)
+    set_state (self, NFLTR_RELAY_LINK_CONNECTING,
+               g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                            "lost the connection to relay %s:%u", self->host, self->port));
+  else
+    set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
+               g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                            "relay %s:%u closed the connection before WELCOME", self->host, self->port));
+  schedule_retry (self);
+}
+
+static void
+error_cb (SoupWebsocketConnection *ws, GError *error, NfltrRelayLink *self)
+{
+  g_debug ("websocket error: %s", error->message);
+}
+
+static gboolean
+watchdog_cb (gpointer user_data)
+{
+  NfltrRelayLink *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
+
+  if (now - self->last_rx >= SILENCE_LIMIT_US)
+    {
+      g_message ("relay %s:%u silent for 60 s; reconnecting", self->host, self->port);
+      self->watchdog_source = 0;
+      link_drop (self);
+      set_state (self, NFLTR_RELAY_LINK_CONNECTING,
+                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                              "relay %s:%u stopped answering", self->host, self->port));
+      schedule_retry (self);
+      return G_SOURCE_REMOVE;
+    }
+  if (now - self->last_ping >= PING_INTERVAL_US)
+    {
+      g_autoptr(NfltrFrame) ping = nfltr_frame_new (NFLTR_FRAME_PING);
+      nfltr_frame_set_u64 (ping, NFLTR_ATTR_SEQ, ++self->ping_seq);
+      send_frame (self, ping);
+      self->last_ping = now;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+hello_timeout_cb (gpointer user_data)
+{
+  NfltrRelayLink *self = user_data;
+  g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
+
+  self->hello_source = 0;
+  link_drop (self);
+  set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
+             g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                          "relay %s:%u did not answer HELLO", self->host, self->port));
+  schedule_retry (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Closes the current connection (if any) without touching the state. */
+static void
+link_drop (NfltrRelayLink *self)
+{
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_handle_id (&self->watchdog_source, g_source_remove);
+  g_clear_handle_id (&self->hello_source, g_source_remove);
+  self->welcomed = FALSE;
+
+  if (self->ws != NULL)
+    {
+      g_autoptr(SoupWebsocketConnection) ws = g_steal_pointer (&self->ws);
+      g_signal_handlers_disconnect_by_data (ws, self);
+      if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+    }
+
+  {
+    GHashTableIter iter;
+    gpointer value;
+    g_hash_table_iter_init (&iter, self->bindings);
+    while (g_hash_table_iter_next (&iter, NULL, &value))
+      ((Binding *) value)->request_id = 0;
+  }
+}
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  NfltrRelayLink *self = user_data;
+  g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
+
+  self->retry_source = 0;
+  link_connect (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_retry (NfltrRelayLink *self)
+{
+  guint delay;
+  double jitter;
+
+  if (self->state == NFLTR_RELAY_LINK_AUTH_FAILED ||
+      self->state == NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH ||
+      self->state == NFLTR_RELAY_LINK_STOPPED)
+    return;
+
+  /* 0.5 s doubling to 30 s, ±20 % so a fleet does not come back in lock step. */
+  delay = BACKOFF_MIN_MS << MIN (self->attempt, 10);
+  delay = MIN (delay, BACKOFF_MAX_MS);
+  jitter = g_random_double_range (0.8, 1.2);
+  delay = (guint) (delay * jitter);
+  self->attempt++;
+  g_debug ("reconnecting in %u ms", delay);
+  g_clear_handle_id (&self->retry_source, g_source_remove);
+  self->retry_source = g_timeout_add (delay, retry_cb, self);
+}
+
+static gboolean
+accept_certificate_cb (SoupMessage          *msg,
+                       GTlsCertificate      *cert,
+                       GTlsCertificateFlags  errors,
+                       NfltrRelayLink       *self)
+{
+  g_free (self->presented);
+  self->presented = fingerprint_of_certificate (cert);
+  /* The pin replaces CA validation: this is the certificate the user accepted at login. */
+  return self->presented != NULL && g_ascii_strcasecmp (self->presented, self->pinned) == 0;
+}
+
+static void
+websocket_connect_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(NfltrRelayLink) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SoupWebsocketConnection) ws = NULL;
+  g_autoptr(NfltrFrame) hello = NULL;
+  SoupMessage *msg;
+  g_autofree char *peer_fp = NULL;
+
+  ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
+
+  if (ws == NULL)
+    {
+      g_clear_object (&self->cancellable);
+      if (self->presented != NULL && g_ascii_strcasecmp (self->presented, self->pinned) != 0)
+        {
+          set_state (self, NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH,
+                     g_error_new (NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
+                                  "relay %s:%u presented certificate %s, but %s is pinned",
+                                  self->host, self->port, self->presented, self->pinned));
+          return;
+        }
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+          error->domain == G_IO_ERROR || error->domain == G_RESOLVER_ERROR || error->domain == G_TLS_ERROR)
+        set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                   nfltr_relay_unreachable_error (self->host, self->port, error));
+      else
+        set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                   g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                                "relay %s:%u: %s (is it an NFLTR relay?)", self->host, self->port,
+                                error->message));
+      schedule_retry (self);
+      return;
+    }
+
+  /* A certificate the system trusts skips accept-certificate: check the pin here too. */
+  if (msg != NULL)
+    peer_fp = fingerprint_of_certificate (soup_message_get_tls_peer_certificate (msg));
+  if (peer_fp == NULL || g_ascii_strcasecmp (peer_fp, self->pinned) != 0)
+    {
+      g_clear_object (&self->cancellable);
+      soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NULL);
+      set_state (self, NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH,
+                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
+                              "relay %s:%u presented certificate %s, but %s is pinned",
+                              self->host, self->port, peer_fp ? peer_fp : "(none)", self->pinned));
+      return;
+    }
+
+  self->ws = g_steal_pointer (&ws);
+  /* docs/protocol.md §4: a frame may carry up to 1 MiB of payload. */
+  soup_websocket_connection_set_max_incoming_payload_size (self->ws,
+                                                           NFLTR_PROTO_MAX_PAYLOAD + NFLTR_PROTO_HEADER_SIZE);
+  g_signal_connect (self->ws, "message", G_CALLBACK (message_cb), self);
+  g_signal_connect (self->ws, "closed", G_CALLBACK (closed_cb), self);
+  g_signal_connect (self->ws, "error", G_CALLBACK (error_cb), self);
+
+  self->last_rx = self->last_ping = g_get_monotonic_time ();
+  self->watchdog_source = g_timeout_add_seconds (WATCHDOG_PERIOD_S, watchdog_cb, self);
+  self->hello_source = g_timeout_add_seconds (HELLO_TIMEOUT_S, hello_timeout_cb, self);
+
+  hello = nfltr_frame_new (NFLTR_FRAME_HELLO);
+  nfltr_frame_set_u16 (hello, NFLTR_ATTR_PROTO_VERSION, NFLTR_PROTO_VERSION);
+  nfltr_frame_set_string (hello, NFLTR_ATTR_API_KEY, self->api_key);
+  nfltr_frame_set_string (hello, NFLTR_ATTR_AGENT_ID, self->agent_id);
+  nfltr_frame_set_string (hello, NFLTR_ATTR_AGENT_VERSION, PACKAGE_VERSION);
+  send_frame (self, hello);
+}
+
+static void
+link_connect (NfltrRelayLink *self)
+{
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autofree char *uri = NULL;
+  const char *protocols[] = { NFLTR_PROTO_WS_SUBPROTOCOL, NULL };
+
+  link_drop (self);
+  g_clear_pointer (&self->presented, g_free);
+  if (self->state != NFLTR_RELAY_LINK_UNREACHABLE)
+    set_state (self, NFLTR_RELAY_LINK_CONNECTING, NULL);
+
+  if (strchr (self->host, ':') != NULL)
+    uri = g_strdup_printf ("wss://[%s]:%u%s", self->host, self->port, NFLTR_PROTO_CONTROL_PATH);
+  else
+    uri = g_strdup_printf ("wss://%s:%u%s", self->host, self->port, NFLTR_PROTO_CONTROL_PATH);
+  msg = soup_message_new ("GET", uri);
+  if (msg == NULL)
+    {
+      set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+                              "“%s:%u” is not a valid relay address", self->host, self->port));
+      return;
+    }
+  g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
+
+  self->cancellable = g_cancellable_new ();
+  soup_session_websocket_connect_async (self->session, msg, NULL, (char **) protocols,
+                                        G_PRIORITY_DEFAULT, self->cancellable,
+                                        websocket_connect_cb, g_object_ref (self));
+}
+
+/* --------------------------------------------------------------------------------------- */
+
+NfltrRelayLink *
+nfltr_relay_link_new (const char *host,
+                      guint16     port,
+                      const char *fingerprint,
+                      const char *api_key,
+                      const char *agent_id)
+{
+  NfltrRelayLink *self = g_object_new (NFLTR_TYPE_RELAY_LINK, NULL);
+  g_autoptr(GSocketConnectable) connectable = NULL;
+  g_autofree char *user_agent = g_strdup_printf ("nfltr-service/%s", PACKAGE_VERSION);
+
+  self->host = g_strdup (host);
+  self->port = port;
+  self->pinned = g_strdup (fingerprint);
+  self->api_key = g_strdup (api_key);
+  self->agent_id = g_strdup (agent_id);
+
+  connectable = relay_connectable (host, port);
+  self->session = soup_session_new_with_options ("remote-connectable", connectable,
+                                                 "user-agent", user_agent,
+                                                 "timeout", 30,
+                                                 NULL);
+  return self;
+}
+
+void
+nfltr_relay_link_start (NfltrRelayLink *self)
+{
+  g_return_if_fail (NFLTR_IS_RELAY_LINK (self));
+
+  g_clear_handle_id (&self->retry_source, g_source_remove);
+  self->attempt = 0;
+  self->state = NFLTR_RELAY_LINK_CONNECTING;
+  link_connect (self);
+}
+
+void
+nfltr_relay_link_stop (NfltrRelayLink *self)
+{
+  g_return_if_fail (NFLTR_IS_RELAY_LINK (self));
+
+  g_clear_handle_id (&self->retry_source, g_source_remove);
+  link_drop (self);
+  set_state (self, NFLTR_RELAY_LINK_STOPPED, NULL);
+}
+
+NfltrRelayLinkState
+nfltr_relay_link_get_state (NfltrRelayLink *self)
+{
+  return self->state;
+}
+
+const GError *
+nfltr_relay_link_get_error (NfltrRelayLink *self)
+{
+  return self->error;
+}
+
+const char *
+nfltr_relay_link_get_host (NfltrRelayLink *self)
+{
+  return self->host;
+}
+
+guint16
+nfltr_relay_link_get_port (NfltrRelayLink *self)
+{
+  return self->port;
+}
+
+const char *
+nfltr_relay_link_get_domain (NfltrRelayLink *self)
+{
+  return self->domain;
+}
+
+void
+nfltr_relay_link_bind_async (NfltrRelayLink      *self,
+                             const char          *name,
+                             NfltrMode            mode,
+                             const guint8         fingerprint[NFLTR_PROTO_FINGERPRINT_SIZE],
+                             const char          *kind,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  Binding *b;
+
+  g_task_set_source_tag (task, nfltr_relay_link_bind_async);
+
+  b = g_hash_table_lookup (self->bindings, name);
+  if (b == NULL)
+    {
+      b = g_new0 (Binding, 1);
+      b->name = g_strdup (name);
+      g_hash_table_insert (self->bindings, b->name, b);
+    }
+  b->mode = mode;
+  memcpy (b->fingerprint, fingerprint, sizeof b->fingerprint);
+  g_free (b->kind);
+  b->kind = g_strdup (kind);
+
+  switch (self->state)
+    {
+    case NFLTR_RELAY_LINK_CONNECTED:
+      b->tasks = g_list_append (b->tasks, g_steal_pointer (&task));
+      send_bind (self, b);
+      break;
+    case NFLTR_RELAY_LINK_CONNECTING:
+      /* Sent with the others once WELCOME arrives. */
+      b->tasks = g_list_append (b->tasks, g_steal_pointer (&task));
+      break;
+    case NFLTR_RELAY_LINK_STOPPED:
+    case NFLTR_RELAY_LINK_UNREACHABLE:
+    case NFLTR_RELAY_LINK_AUTH_FAILED:
+    case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH:
+    default:
+      /* Still wanted: bound as soon as the link comes back. */
+      if (self->error)
+        g_task_return_error (task, g_error_copy (self->error));
+      else
+        g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                                 "not connected to relay %s:%u", self->host, self->port);
+      break;
+    }
+}
+
+gboolean
+nfltr_relay_link_bind_finish (NfltrRelayLink  *self,
+                              GAsyncResult    *result,
+                              char           **url,
+                              GError         **error)
+{
+  g_autofree char *ret = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (ret == NULL)
+    return FALSE;
+  if (url)
+    *url = g_steal_pointer (&ret);
+  return TRUE;
+}
+
+void
+nfltr_relay_link_unbind (NfltrRelayLink *self, const char *name)
+{
+  Binding *b = g_hash_table_lookup (self->bindings, name);
+
+  if (b == NULL)
+    return;
+  g_hash_table_steal (self->bindings, name);
+  {
+    g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                   "the tunnel was stopped");
+    binding_complete (b, NULL, error);
+  }
+  binding_free (b);
+
+  if (self->state == NFLTR_RELAY_LINK_CONNECTED)
+    {
+      g_autoptr(NfltrFrame) frame = nfltr_frame_new (NFLTR_FRAME_UNBIND);
+      nfltr_frame_set_string (frame, NFLTR_ATTR_NAME, name);
+      send_frame (self, frame);
+    }
+}
+
+void
+nfltr_relay_link_refuse (NfltrRelayLink *self, GBytes *conn_id, const char *message)
+{
+  g_autoptr(NfltrFrame) frame = nfltr_frame_new (NFLTR_FRAME_CONN_REFUSE);
+
+  nfltr_frame_set_bytes (frame, NFLTR_ATTR_CONN_ID, g_bytes_get_data (conn_id, NULL),
+                         g_bytes_get_size (conn_id));
+  if (message)
+    nfltr_frame_set_string (frame, NFLTR_ATTR_MESSAGE, message);
+  send_frame (self, frame);
+}
+
+static void
+nfltr_relay_link_dispose (GObject *object)
+{
+  NfltrRelayLink *self = NFLTR_RELAY_LINK (object);
+
+  g_clear_handle_id (&self->retry_source, g_source_remove);
+  link_drop (self);
+  if (self->bindings)
+    {
+      g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                     "the relay link was closed");
+      fail_waiting_tasks (self, error);
+    }
+  g_clear_object (&self->session);
+
+  G_OBJECT_CLASS (nfltr_relay_link_parent_class)->dispose (object);
+}
+
+static void
+nfltr_relay_link_finalize (GObject *object)
+{
+  NfltrRelayLink *self = NFLTR_RELAY_LINK (object);
+
+  g_clear_pointer (&self->bindings, g_hash_table_unref);
+  g_clear_error (&self->error);
+  g_free (self->host);
+  g_free (self->pinned);
+  g_free (self->api_key);
+  g_free (self->agent_id);
+  g_free (self->presented);
+  g_free (self->domain);
+
+  G_OBJECT_CLASS (nfltr_relay_link_parent_class)->finalize (object);
+}
+
+static void
+nfltr_relay_link_class_init (NfltrRelayLinkClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = nfltr_relay_link_dispose;
+  object_class->finalize = nfltr_relay_link_finalize;
+
+  signals[SIGNAL_STATE_CHANGED] =
+    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* name, host, url */
+  signals[SIGNAL_BOUND] =
+    g_signal_new ("bound", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  /* name, GError: the relay refused the name; it is no longer wanted */
+  signals[SIGNAL_BIND_FAILED] =
+    g_signal_new ("bind-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ERROR);
+  /* name, conn-id (GBytes, 16 bytes), client-addr */
+  signals[SIGNAL_CONN_OPEN] =
+    g_signal_new ("conn-open", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_BYTES, G_TYPE_STRING);
+}
+
+static void
+nfltr_relay_link_init (NfltrRelayLink *self)
+{
+  self->state = NFLTR_RELAY_LINK_STOPPED;
+  self->bindings = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, binding_free);
+}
