@@ -282,6 +282,10 @@ pump_c2l (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
             }
           else if (r == GNUTLS_E_AGAIN)
             {
+              /* AGAIN also follows a post-handshake message (KeyUpdate) while decrypted
+               * data may already sit in gnutls, which poll() would never report. */
+              if (gnutls_record_check_pending (c->session) > 0)
+                continue;
               if (fill == 0)
                 *relay_ev |= tls_wait_events (c->session);
               break;

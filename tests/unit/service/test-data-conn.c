@@ -1,0 +1,636 @@
+/* test-data-conn.c — a data connection end to end in one process.
+ *
+ * The test thread plays the relay and the public client: it accepts the worker's TCP
+ * connection on 127.0.0.1:0, checks the 40-byte preamble, then speaks TLS as a client
+ * (SNI t1.nfltr.localhost) and checks the certificate it gets is the tunnel's. A local
+ * server thread (echo, download, HTTP) stands in for the user's localhost:3000. */
+#include "nfltr-cert.h"
+#include "nfltr-data-conn.h"
+#include "nfltr-error.h"
+#include "nfltr-proto.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PUBLIC_HOST "t1.nfltr.localhost"
+#define CLIENT_IP   "203.0.113.7"
+#define IO_TIMEOUT_MS 10000
+
+static char *cert_pem, *key_pem;
+static guint8 cert_fp[NFLTR_FINGERPRINT_LEN];
+
+/* ---- sockets ---- */
+
+static int
+listen_loopback (guint16 *port)
+{
+  struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t len = sizeof addr;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  g_assert_cmpint (listen (fd, 16), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &addr, &len), ==, 0);
+  *port = ntohs (addr.sin_port);
+  return fd;
+}
+
+static void
+set_timeouts (int fd)
+{
+  struct timeval tv = { .tv_sec = IO_TIMEOUT_MS / 1000 };
+
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* -1 when nothing connects in time */
+static int
+accept_within (int listen_fd, int timeout_ms)
+{
+  struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+  int fd;
+
+  if (poll (&pfd, 1, timeout_ms) != 1)
+    return -1;
+  fd = accept4 (listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  set_timeouts (fd);
+  return fd;
+}
+
+static gboolean
+read_exact (int fd, void *buf, gsize len)
+{
+  gsize off = 0;
+
+  while (off < len)
+    {
+      ssize_t n = recv (fd, (guint8 *) buf + off, len - off, 0);
+      if (n <= 0)
+        return FALSE;
+      off += n;
+    }
+  return TRUE;
+}
+
+static void
+write_all (int fd, const void *buf, gsize len)
+{
+  gsize off = 0;
+
+  while (off < len)
+    {
+      ssize_t n = send (fd, (const guint8 *) buf + off, len - off, MSG_NOSIGNAL);
+      if (n <= 0)
+        return;
+      off += n;
+    }
+}
+
+static guint
+count_fds (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (readdir (dir) != NULL)
+    n++;
+  closedir (dir);
+  return n;
+}
+
+/* ---- local servers (threads) ---- */
+
+typedef enum { LOCAL_ECHO, LOCAL_DOWNLOAD, LOCAL_HTTP } LocalMode;
+
+typedef struct {
+  LocalMode mode;
+  int       listen_fd;
+  guint16   port;
+  gsize     download_size;
+  GThread  *thread;
+  /* results */
+  gboolean  accepted;
+  guint64   bytes_received;
+  GString  *http_head;
+} LocalServer;
+
+static guint8
+pattern_byte (guint64 i)
+{
+  return (guint8) ((i * 2654435761u) >> 13);
+}
+
+static gpointer
+local_server_thread (gpointer data)
+{
+  LocalServer *s = data;
+  int fd = accept_within (s->listen_fd, IO_TIMEOUT_MS);
+  g_autofree guint8 *buf = g_malloc (65536);
+
+  if (fd < 0)
+    return NULL;
+  s->accepted = TRUE;
+
+  switch (s->mode)
+    {
+    case LOCAL_ECHO:
+      for (;;)
+        {
+          ssize_t n = recv (fd, buf, 65536, 0);
+          if (n <= 0)
+            break;
+          s->bytes_received += n;
+          write_all (fd, buf, n);
+        }
+      break;
+
+    case LOCAL_DOWNLOAD:
+      for (guint64 off = 0; off < s->download_size;)
+        {
+          gsize n = MIN (65536, s->download_size - off);
+          for (gsize i = 0; i < n; i++)
+            buf[i] = pattern_byte (off + i);
+          write_all (fd, buf, n);
+          off += n;
+        }
+      break;
+
+    case LOCAL_HTTP:
+      {
+        static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                                       "Connection: close\r\n\r\nhello";
+        while (strstr (s->http_head->str, "\r\n\r\n") == NULL)
+          {
+            ssize_t n = recv (fd, buf, 65536, 0);
+            if (n <= 0)
+              break;
+            s->bytes_received += n;
+            g_string_append_len (s->http_head, (char *) buf, n);
+          }
+        if (s->http_head->len > 0)
+          write_all (fd, response, sizeof response - 1);
+      }
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+  close (fd);
+  return NULL;
+}
+
+static LocalServer *
+local_server_start (LocalMode mode)
+{
+  LocalServer *s = g_new0 (LocalServer, 1);
+
+  s->mode = mode;
+  s->listen_fd = listen_loopback (&s->port);
+  s->http_head = g_string_new (NULL);
+  s->thread = g_thread_new ("local-server", local_server_thread, s);
+  return s;
+}
+
+static void
+local_server_finish (LocalServer *s)
+{
+  if (s->thread != NULL)
+    g_thread_join (s->thread);
+  close (s->listen_fd);
+  g_string_free (s->http_head, TRUE);
+  g_free (s);
+}
+
+/* ---- the fixture: tunnel state, the fake relay, and the public client ---- */
+
+typedef struct {
+  NfltrTunnelTls     *tls;
+  NfltrTunnelStats   *stats;
+  NfltrDataConnGroup *group;
+  int                 relay_listen_fd;
+  guint16             relay_port;
+  guint               fds_before;
+} Fixture;
+
+typedef struct {
+  int                              fd;
+  gnutls_session_t                 session;
+  gnutls_certificate_credentials_t cred;
+} Client;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->fds_before = count_fds ();
+  f->tls = nfltr_tunnel_tls_new (cert_pem, key_pem, &error);
+  g_assert_no_error (error);
+  f->stats = nfltr_tunnel_stats_new ();
+  f->group = nfltr_data_conn_group_new ();
+  f->relay_listen_fd = listen_loopback (&f->relay_port);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  /* whatever the test did, every worker must be gone and every socket closed */
+  nfltr_data_conn_group_cancel_all (f->group);
+  g_assert_true (nfltr_data_conn_group_wait_idle (f->group, 5000));
+  g_assert_cmpuint (nfltr_tunnel_stats_get_active (f->stats), ==, 0);
+  close (f->relay_listen_fd);
+  nfltr_data_conn_group_unref (f->group);
+  nfltr_tunnel_stats_unref (f->stats);
+  nfltr_tunnel_tls_unref (f->tls);
+  /* A worker drops its group reference (the group's eventfd) just after it is counted
+   * out, so give the last one a moment. */
+  for (guint i = 0; i < 100 && count_fds () != f->fds_before; i++)
+    g_usleep (10000);
+  if (count_fds () != f->fds_before)
+    {
+      g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+      const char *name;
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *path = g_build_filename ("/proc/self/fd", name, NULL);
+          g_autofree char *target = g_file_read_link (path, NULL);
+          g_test_message ("fd %s -> %s", name, target);
+        }
+    }
+  g_assert_cmpuint (count_fds (), ==, f->fds_before);
+}
+
+static void
+spawn (Fixture *f, const char *kind, const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],
+       guint16 target_port)
+{
+  NfltrDataConnParams params = {
+    .relay_host = "nfltr.localhost",  /* resolved to loopback by the worker itself */
+    .relay_port = f->relay_port,
+    .conn_id = conn_id,
+    .kind = kind,
+    .public_host = PUBLIC_HOST,
+    .client_addr = CLIENT_IP ":50123",
+    .target_host = "127.0.0.1",
+    .target_port = target_port,
+  };
+
+  nfltr_data_conn_spawn (&params, f->tls, f->stats, f->group);
+}
+
+/* Spawns a worker and completes the relay and client side: preamble, TLS handshake,
+ * fingerprint. */
+static void
+client_open (Fixture *f, Client *c, const char *kind, guint16 target_port)
+{
+  static const gnutls_datum_t http11 = { (unsigned char *) "http/1.1", 8 };
+  guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE];
+  guint8 preamble[NFLTR_PROTO_ATTACH_SIZE];
+  guint8 got_id[NFLTR_PROTO_CONN_ID_SIZE];
+  guint8 fp[NFLTR_FINGERPRINT_LEN];
+  const gnutls_datum_t *certs;
+  unsigned int n_certs;
+  gnutls_datum_t alpn;
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  for (gsize i = 0; i < sizeof conn_id; i++)
+    conn_id[i] = g_random_int_range (0, 256);
+  spawn (f, kind, conn_id, target_port);
+
+  /* the relay: one TCP connection, then the preamble of docs/protocol.md §5 */
+  c->fd = accept_within (f->relay_listen_fd, IO_TIMEOUT_MS);
+  g_assert_cmpint (c->fd, >=, 0);
+  g_assert_true (read_exact (c->fd, preamble, sizeof preamble));
+  g_assert_cmpmem (preamble, 6, "NFLTRD", 6);
+  g_assert_true (nfltr_proto_attach_decode (preamble, sizeof preamble, got_id, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (got_id, sizeof got_id, conn_id, sizeof conn_id);
+  for (gsize i = 24; i < sizeof preamble; i++)
+    g_assert_cmpuint (preamble[i], ==, 0);
+
+  /* the public client */
+  g_assert_cmpint (gnutls_certificate_allocate_credentials (&c->cred), ==, 0);
+  g_assert_cmpint (gnutls_init (&c->session, GNUTLS_CLIENT), ==, 0);
+  g_assert_cmpint (gnutls_set_default_priority (c->session), ==, 0);
+  g_assert_cmpint (gnutls_credentials_set (c->session, GNUTLS_CRD_CERTIFICATE, c->cred), ==, 0);
+  g_assert_cmpint (gnutls_server_name_set (c->session, GNUTLS_NAME_DNS, PUBLIC_HOST,
+                                           strlen (PUBLIC_HOST)), ==, 0);
+  /* a browser offers h2 too; an http tunnel must pick http/1.1 */
+  {
+    gnutls_datum_t protos[2] = { { (unsigned char *) "h2", 2 }, http11 };
+    g_assert_cmpint (gnutls_alpn_set_protocols (c->session, protos, 2, 0), ==, 0);
+  }
+  gnutls_transport_set_int (c->session, c->fd);
+  gnutls_handshake_set_timeout (c->session, IO_TIMEOUT_MS);
+  do
+    ret = gnutls_handshake (c->session);
+  while (ret < 0 && gnutls_error_is_fatal (ret) == 0);
+  if (ret < 0)
+    g_error ("client handshake: %s", gnutls_strerror (ret));
+
+  g_assert_cmpint (gnutls_protocol_get_version (c->session), >=, GNUTLS_TLS1_2);
+  certs = gnutls_certificate_get_peers (c->session, &n_certs);
+  g_assert_cmpuint (n_certs, >=, 1);
+  nfltr_fingerprint_of_der (certs[0].data, certs[0].size, fp);
+  g_assert_cmpmem (fp, sizeof fp, cert_fp, sizeof cert_fp);
+
+  if (g_str_equal (kind, "http"))
+    {
+      g_assert_cmpint (gnutls_alpn_get_selected_protocol (c->session, &alpn), ==, 0);
+      g_assert_cmpmem (alpn.data, alpn.size, "http/1.1", 8);
+    }
+  else
+    g_assert_cmpint (gnutls_alpn_get_selected_protocol (c->session, &alpn), <, 0);
+}
+
+static void
+client_close (Client *c)
+{
+  gnutls_deinit (c->session);
+  gnutls_certificate_free_credentials (c->cred);
+  close (c->fd);
+}
+
+static void
+client_send (Client *c, const void *data, gsize len)
+{
+  gsize off = 0;
+
+  while (off < len)
+    {
+      ssize_t n = gnutls_record_send (c->session, (const guint8 *) data + off, len - off);
+      if (n < 0)
+        g_error ("client send: %s", gnutls_strerror (n));
+      off += n;
+    }
+}
+
+/* gnutls_record_recv() answers AGAIN after handling a post-handshake message (a TLS 1.3
+ * session ticket) as well as on our SO_RCVTIMEO; only the latter is a failure. */
+static ssize_t
+client_recv (Client *c, void *buf, gsize len)
+{
+  gint64 deadline = g_get_monotonic_time () + IO_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+  ssize_t n;
+
+  do
+    n = gnutls_record_recv (c->session, buf, len);
+  while ((n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) &&
+         g_get_monotonic_time () < deadline);
+  return n;
+}
+
+/* Reads until the peer's close_notify; FALSE if the stream ended any other way. */
+static gboolean
+client_read_to_end (Client *c, GByteArray *into)
+{
+  guint8 buf[16384];
+
+  for (;;)
+    {
+      ssize_t n = client_recv (c, buf, sizeof buf);
+      if (n == 0)
+        return TRUE;
+      if (n < 0)
+        {
+          g_test_message ("client recv: %s", gnutls_strerror (n));
+          return FALSE;
+        }
+      if (into != NULL)
+        g_byte_array_append (into, buf, n);
+    }
+}
+
+/* ---- tests ---- */
+
+static void
+test_tcp_echo (Fixture *f, gconstpointer data)
+{
+  LocalServer *local = local_server_start (LOCAL_ECHO);
+  const gsize chunk = 65536, rounds = 20;  /* 1.25 MiB, in both directions */
+  g_autofree guint8 *out = g_malloc (chunk);
+  g_autofree guint8 *back = g_malloc (chunk);
+  Client c;
+
+  client_open (f, &c, "tcp", local->port);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_total (f->stats), ==, 1);
+  for (gsize r = 0; r < rounds; r++)
+    {
+      gsize got = 0;
+
+      for (gsize i = 0; i < chunk; i++)
+        out[i] = g_random_int ();
+      client_send (&c, out, chunk);
+      while (got < chunk)
+        {
+          ssize_t n = client_recv (&c, back + got, chunk - got);
+          if (n <= 0)
+            g_error ("echo read: %s", gnutls_strerror (n));
+          got += n;
+        }
+      g_assert_cmpmem (back, chunk, out, chunk);
+    }
+
+  /* Half-close: our close_notify reaches the local server as EOF, it closes, and that
+   * comes back to us as the worker's close_notify. */
+  g_assert_cmpint (gnutls_bye (c.session, GNUTLS_SHUT_WR), ==, 0);
+  g_assert_true (client_read_to_end (&c, NULL));
+  client_close (&c);
+  local_server_finish (local);
+
+  g_assert_true (nfltr_data_conn_group_wait_idle (f->group, 5000));
+  g_assert_cmpuint (nfltr_tunnel_stats_get_active (f->stats), ==, 0);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_total (f->stats), ==, 1);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_bytes_in (f->stats), ==, chunk * rounds);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_bytes_out (f->stats), ==, chunk * rounds);
+}
+
+static void
+test_tcp_download (Fixture *f, gconstpointer data)
+{
+  LocalServer *local = local_server_start (LOCAL_DOWNLOAD);
+  g_autoptr(GByteArray) got = g_byte_array_new ();
+  Client c;
+
+  local->download_size = 24 * 1024 * 1024 + 123;
+  client_open (f, &c, "tcp", local->port);
+  /* the local server closes after the last byte: the client must see a clean end */
+  g_assert_true (client_read_to_end (&c, got));
+  g_assert_cmpuint (got->len, ==, local->download_size);
+  for (gsize i = 0; i < got->len; i++)
+    if (got->data[i] != pattern_byte (i))
+      g_error ("byte %" G_GSIZE_FORMAT " differs", i);
+  client_close (&c);
+  local_server_finish (local);
+
+  g_assert_true (nfltr_data_conn_group_wait_idle (f->group, 5000));
+  g_assert_cmpuint (nfltr_tunnel_stats_get_bytes_out (f->stats), ==, got->len);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_bytes_in (f->stats), ==, 0);
+}
+
+static void
+test_http_forwarded_headers (Fixture *f, gconstpointer data)
+{
+  LocalServer *local = local_server_start (LOCAL_HTTP);
+  static const char request[] = "GET /hello HTTP/1.1\r\nHost: t1.nfltr.localhost:8443\r\n"
+                                "X-Forwarded-For: 10.1.1.1\r\n\r\n";
+  g_autoptr(GByteArray) got = g_byte_array_new ();
+  Client c;
+
+  client_open (f, &c, "http", local->port);
+  client_send (&c, request, sizeof request - 1);
+  g_assert_true (client_read_to_end (&c, got));
+  g_byte_array_append (got, (const guint8 *) "", 1);
+  g_assert_true (g_str_has_prefix ((char *) got->data, "HTTP/1.1 200 OK\r\n"));
+  g_assert_true (g_str_has_suffix ((char *) got->data, "\r\n\r\nhello"));
+  client_close (&c);
+  g_thread_join (g_steal_pointer (&local->thread));
+
+  g_assert_true (nfltr_data_conn_group_wait_idle (f->group, 5000));
+  /* what the local server saw */
+  g_assert_nonnull (strstr (local->http_head->str, "GET /hello HTTP/1.1\r\n"));
+  g_assert_nonnull (strstr (local->http_head->str, "\r\nHost: t1.nfltr.localhost:8443\r\n"));
+  g_assert_nonnull (strstr (local->http_head->str, "\r\nX-Forwarded-For: 10.1.1.1, " CLIENT_IP "\r\n"));
+  g_assert_nonnull (strstr (local->http_head->str, "\r\nX-Forwarded-Proto: https\r\n"));
+  g_assert_nonnull (strstr (local->http_head->str, "\r\nX-Forwarded-Host: t1.nfltr.localhost:8443\r\n"));
+  g_assert_cmpuint (nfltr_tunnel_stats_get_bytes_in (f->stats), ==, sizeof request - 1);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_bytes_out (f->stats), ==, got->len - 1);
+  local_server_finish (local);
+}
+
+static void
+test_http_misdirected (Fixture *f, gconstpointer data)
+{
+  LocalServer *local = local_server_start (LOCAL_HTTP);
+  static const char request[] = "GET / HTTP/1.1\r\nHost: other.nfltr.localhost\r\n\r\n";
+  g_autoptr(GByteArray) got = g_byte_array_new ();
+  Client c;
+
+  client_open (f, &c, "http", local->port);
+  client_send (&c, request, sizeof request - 1);
+  g_assert_true (client_read_to_end (&c, got));
+  g_byte_array_append (got, (const guint8 *) "", 1);
+  g_assert_true (g_str_has_prefix ((char *) got->data, "HTTP/1.1 421 Misdirected Request\r\n"));
+  g_assert_nonnull (strstr ((char *) got->data, "this tunnel serves " PUBLIC_HOST " only"));
+  client_close (&c);
+  g_thread_join (g_steal_pointer (&local->thread));
+  /* the local server got a connection but not one byte of the request */
+  g_assert_true (local->accepted);
+  g_assert_cmpuint (local->bytes_received, ==, 0);
+  local_server_finish (local);
+}
+
+static void
+test_http_local_down (Fixture *f, gconstpointer data)
+{
+  static const char request[] = "GET / HTTP/1.1\r\nHost: t1.nfltr.localhost\r\n\r\n";
+  g_autoptr(GByteArray) got = g_byte_array_new ();
+  guint16 dead_port;
+  Client c;
+
+  close (listen_loopback (&dead_port));  /* a port nobody listens on */
+  client_open (f, &c, "http", dead_port);
+  client_send (&c, request, sizeof request - 1);
+  g_assert_true (client_read_to_end (&c, got));
+  g_byte_array_append (got, (const guint8 *) "", 1);
+  g_assert_true (g_str_has_prefix ((char *) got->data, "HTTP/1.1 502 Bad Gateway\r\n"));
+  g_assert_nonnull (strstr ((char *) got->data, "local server is unreachable"));
+  g_assert_nonnull (strstr ((char *) got->data, "Connection refused"));
+  client_close (&c);
+}
+
+static void
+test_group_cancel (Fixture *f, gconstpointer data)
+{
+  LocalServer *locals[3];
+  Client clients[3];
+  gint64 start;
+
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      guint8 buf[5];
+
+      locals[i] = local_server_start (LOCAL_ECHO);
+      client_open (f, &clients[i], "tcp", locals[i]->port);
+      client_send (&clients[i], "ping!", 5);
+      g_assert_cmpint (client_recv (&clients[i], buf, 5), ==, 5);
+    }
+  g_assert_cmpuint (nfltr_data_conn_group_get_active (f->group), ==, 3);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_active (f->stats), ==, 3);
+
+  /* idle connections, every worker blocked in poll(): cancel must wake and end them all */
+  start = g_get_monotonic_time ();
+  nfltr_data_conn_group_cancel_all (f->group);
+  g_assert_true (nfltr_data_conn_group_wait_idle (f->group, 2000));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_active (f->stats), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      guint8 buf[16];
+      /* the client's stream ends (no close_notify: it was cut, not finished) */
+      g_assert_cmpint (client_recv (&clients[i], buf, sizeof buf), <=, 0);
+      client_close (&clients[i]);
+      local_server_finish (locals[i]);  /* its connection was closed too: echo loop ended */
+    }
+
+  /* a connection spawned into a cancelled group never reaches the relay */
+  {
+    guint8 id[NFLTR_PROTO_CONN_ID_SIZE] = { 0 };
+    spawn (f, "tcp", id, 9);
+    g_assert_true (nfltr_data_conn_group_wait_idle (f->group, 2000));
+    g_assert_cmpint (accept_within (f->relay_listen_fd, 100), <, 0);
+    g_assert_cmpuint (nfltr_tunnel_stats_get_total (f->stats), ==, 4);
+  }
+}
+
+static void
+test_tls_bad_pair (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *other_cert = NULL, *other_key = NULL;
+  const char *names[] = { "other.nfltr.localhost", NULL };
+  NfltrTunnelTls *tls;
+
+  g_assert_true (nfltr_cert_generate (names, 1, &other_cert, &other_key, &error));
+  tls = nfltr_tunnel_tls_new (cert_pem, other_key, &error);
+  g_assert_null (tls);
+  g_assert_error (error, NFLTR_ERROR, NFLTR_ERROR_CERTIFICATE);
+  g_clear_error (&error);
+  tls = nfltr_tunnel_tls_new ("not a certificate", key_pem, &error);
+  g_assert_null (tls);
+  g_assert_error (error, NFLTR_ERROR, NFLTR_ERROR_CERTIFICATE);
+}
+
+int
+main (int argc, char *argv[])
+{
+  const char *names[] = { PUBLIC_HOST, NULL };
+  g_autoptr(GError) error = NULL;
+
+  g_test_init (&argc, &argv, NULL);
+  if (!nfltr_cert_generate (names, 1, &cert_pem, &key_pem, &error) ||
+      !nfltr_fingerprint_of_pem (cert_pem, strlen (cert_pem), cert_fp, &error))
+    g_error ("test certificate: %s", error->message);
+
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/data-conn/tcp-echo", test_tcp_echo);
+  ADD ("/data-conn/tcp-download", test_tcp_download);
+  ADD ("/data-conn/http-forwarded-headers", test_http_forwarded_headers);
+  ADD ("/data-conn/http-misdirected", test_http_misdirected);
+  ADD ("/data-conn/http-local-down", test_http_local_down);
+  ADD ("/data-conn/group-cancel", test_group_cancel);
+#undef ADD
+  g_test_add_func ("/data-conn/tls-bad-pair", test_tls_bad_pair);
+  return g_test_run ();
+}
