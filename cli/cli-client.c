@@ -140,29 +140,44 @@ child_setup_cb (gpointer user_data)
   setsid ();
 }
 
-static GSubprocess *
-spawn_service (const char *binary, char **log_path_out, GError **error)
+/* $XDG_STATE_HOME/nfltr/service.log, opened for appending with a first line saying who
+ * writes; -1 when it cannot be opened. */
+static int
+open_service_log (const char *who, char **log_path_out)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autofree char *log_dir = g_build_filename (g_get_user_state_dir (), "nfltr", NULL);
   g_autofree char *log_path = g_build_filename (log_dir, "service.log", NULL);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *stamp = g_date_time_format_iso8601 (now);
+  g_autofree char *banner = g_strdup_printf ("--- %s: %s (nfltr pid %d)\n", stamp, who,
+                                             (int) getpid ());
   int fd = -1;
 
   if (g_mkdir_with_parents (log_dir, 0700) == 0)
     fd = g_open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      g_debug ("cannot open %s: %s", log_path, g_strerror (errno));
+      return -1;
+    }
+  if (write (fd, banner, strlen (banner)) < 0)
+    g_debug ("cannot write to %s: %s", log_path, g_strerror (errno));
+  if (log_path_out != NULL)
+    *log_path_out = g_steal_pointer (&log_path);
+  return fd;
+}
+
+static GSubprocess *
+spawn_service (const char *binary, char **log_path_out, GError **error)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autofree char *who = g_strdup_printf ("%s started", binary);
+  int fd = open_service_log (who, log_path_out);
 
   if (fd >= 0)
     {
-      g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-      g_autofree char *stamp = g_date_time_format_iso8601 (now);
-      g_autofree char *banner = g_strdup_printf ("--- %s: %s started by nfltr (pid %d)\n",
-                                                 stamp, binary, (int) getpid ());
-
-      if (write (fd, banner, strlen (banner)) < 0)
-        g_debug ("cannot write to %s: %s", log_path, g_strerror (errno));
       launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
       g_subprocess_launcher_take_stdout_fd (launcher, fd);
-      *log_path_out = g_steal_pointer (&log_path);
     }
   else
     {
@@ -340,6 +355,32 @@ open_bus (const char **description, GError **error)
 /* ---- (2) the engine in a thread of this process ----------------------------------------- */
 
 #ifdef NFLTR_HAVE_ENGINE
+static int engine_log_fd = -1;
+
+/* The engine's g_message()s ("owning …", "removed tunnel …") are the service's log, not the
+ * user's terminal: they go to service.log as they would from nfltr-service. Warnings and
+ * debug output (G_MESSAGES_DEBUG) stay on stderr. */
+static GLogWriterOutput
+in_process_log_writer (GLogLevelFlags   level,
+                       const GLogField *fields,
+                       gsize            n_fields,
+                       gpointer         user_data)
+{
+  if ((level & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO)) != 0)
+    {
+      if (engine_log_fd >= 0)
+        {
+          g_autofree char *line = g_log_writer_format_fields (level, fields, n_fields, FALSE);
+          g_autofree char *text = g_strconcat (line, "\n", NULL);
+
+          if (write (engine_log_fd, text, strlen (text)) < 0)
+            return G_LOG_WRITER_UNHANDLED;
+        }
+      return G_LOG_WRITER_HANDLED;
+    }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
 static gpointer
 engine_thread_main (gpointer user_data)
 {
@@ -445,6 +486,9 @@ start_in_process_engine (EngineThread **out, GError **error)
                    "cannot create a socket pair: %s", g_strerror (saved));
       return NULL;
     }
+
+  engine_log_fd = open_service_log ("in-process engine", NULL);
+  g_log_set_writer_func (in_process_log_writer, NULL, NULL);
 
   et = g_new0 (EngineThread, 1);
   g_mutex_init (&et->mutex);
