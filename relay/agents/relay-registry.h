@@ -1,0 +1,47 @@
+/* relay-registry.h — who holds which name (docs/protocol.md §6), and the live agents.
+ *
+ * A binding outlives its place in the registry while connections made through it are still
+ * running, so it is reference counted; its counters are what the API reports. */
+#pragma once
+
+#include "relay-types.h"
+#include "nfltr-proto.h"
+
+G_BEGIN_DECLS
+
+struct _RelayBinding {
+  char        *name;          /* DNS label */
+  char        *host;          /* <name>.<domain> */
+  char        *url;
+  NfltrMode    mode;
+  guint8       fingerprint[NFLTR_PROTO_FINGERPRINT_SIZE];
+  char        *fingerprint_text;  /* "sha256:<hex>" */
+  char        *kind;          /* from BIND, may be NULL */
+  char        *since;         /* RFC 3339 */
+  RelayAgent  *agent;         /* owner; NULL once unbound */
+  /* counters, for the API */
+  guint64      conns_total;
+  guint        conns_active;
+  guint64      bytes_to_agent;
+  guint64      bytes_to_client;
+};
+
+RelayBinding  *relay_binding_new    (const char *name, const char *domain, const char *url);
+RelayBinding  *relay_binding_ref    (RelayBinding *binding);
+void           relay_binding_unref  (RelayBinding *binding);
+const char    *relay_binding_mode_to_string (const RelayBinding *binding);
+
+RelayRegistry *relay_registry_new   (void);
+void           relay_registry_free  (RelayRegistry *registry);
+
+/* transfer none; NULL when the name is free */
+RelayBinding  *relay_registry_lookup (RelayRegistry *registry, const char *name);
+/* Takes a reference; replaces whatever held the name. */
+void           relay_registry_insert (RelayRegistry *registry, RelayBinding *binding);
+/* Removes binding if it is the one registered under its name, and clears its owner. */
+void           relay_registry_remove (RelayRegistry *registry, RelayBinding *binding);
+guint          relay_registry_count  (RelayRegistry *registry);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayBinding, relay_binding_unref)
+
+G_END_DECLS

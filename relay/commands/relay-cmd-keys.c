@@ -1,0 +1,124 @@
+/* relay-cmd-keys.c — `nfltr-relay keys create|list|revoke` */
+#define G_LOG_DOMAIN "nfltr-relay"
+
+#include "relay-commands.h"
+#include "relay-types.h"
+#include "store/relay-store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static RelayStore *
+open_store (const char *data_dir, GError **error)
+{
+  g_autofree char *fallback = NULL;
+
+  if (data_dir == NULL)
+    data_dir = fallback = g_build_filename (g_get_user_data_dir (), "nfltr-relay", NULL);
+  return relay_store_open (data_dir, error);
+}
+
+static int
+keys_create (RelayStore *store, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key = NULL;
+  gint64 id;
+
+  if (!relay_store_key_create (store, name, &key, &id, &error))
+    {
+      fprintf (stderr, "nfltr-relay keys create: %s\n", error->message);
+      return 1;
+    }
+  /* The key alone on stdout, so `KEY=$(nfltr-relay keys create)` works; the rest on stderr. */
+  fprintf (stderr, "nfltr-relay: created API key %" G_GINT64_FORMAT "%s%s%s. It is shown only "
+           "once; the relay keeps only its SHA-256.\n", id, name ? " (" : "", name ? name : "",
+           name ? ")" : "");
+  printf ("%s\n", key);
+  return 0;
+}
+
+static int
+keys_list (RelayStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) keys = relay_store_key_list (store, &error);
+
+  if (keys == NULL)
+    {
+      fprintf (stderr, "nfltr-relay keys list: %s\n", error->message);
+      return 1;
+    }
+  printf ("%-5s %-20s %-21s %s\n", "ID", "NAME", "CREATED", "STATUS");
+  for (guint i = 0; i < keys->len; i++)
+    {
+      RelayKeyInfo *info = keys->pdata[i];
+      g_autofree char *status = info->revoked ? g_strdup_printf ("revoked %s", info->revoked)
+                                              : g_strdup ("active");
+      printf ("%-5" G_GINT64_FORMAT " %-20s %-21s %s\n", info->id,
+              info->name && *info->name ? info->name : "-", info->created, status);
+    }
+  return 0;
+}
+
+static int
+keys_revoke (RelayStore *store, const char *id_text)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 id;
+
+  if (!g_ascii_string_to_unsigned (id_text, 10, 1, G_MAXINT64, &id, &error))
+    {
+      fprintf (stderr, "nfltr-relay keys revoke: “%s” is not a key id (see “nfltr-relay keys list”)\n", id_text);
+      return 2;
+    }
+  if (!relay_store_key_revoke (store, (gint64) id, &error))
+    {
+      fprintf (stderr, "nfltr-relay keys revoke: %s\n", error->message);
+      return 1;
+    }
+  printf ("revoked API key %" G_GUINT64_FORMAT "; agents using it are refused from their next connection\n", id);
+  return 0;
+}
+
+int
+relay_cmd_keys (int argc, char **argv)
+{
+  g_autofree char *data_dir = NULL;
+  g_autofree char *name = NULL;
+  const GOptionEntry entries[] = {
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "relay.db location (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "Label for a new key (create)", "LABEL" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("create|list|revoke ID - manage agent API keys");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RelayStore) store = NULL;
+  const char *verb;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      fprintf (stderr, "nfltr-relay keys: %s\n", error->message);
+      return 2;
+    }
+  verb = argc >= 2 ? argv[1] : NULL;
+  if (verb == NULL || (strcmp (verb, "revoke") == 0 ? argc != 3 : argc != 2) ||
+      !(strcmp (verb, "create") == 0 || strcmp (verb, "list") == 0 || strcmp (verb, "revoke") == 0))
+    {
+      fprintf (stderr, "Usage: nfltr-relay keys create [--name LABEL] | list | revoke ID  [--data-dir DIR]\n");
+      return 2;
+    }
+  store = open_store (data_dir, &error);
+  if (store == NULL)
+    {
+      fprintf (stderr, "nfltr-relay keys: %s\n", error->message);
+      return 1;
+    }
+  if (strcmp (verb, "create") == 0)
+    return keys_create (store, name);
+  if (strcmp (verb, "list") == 0)
+    return keys_list (store);
+  return keys_revoke (store, argv[2]);
+}

@@ -1,0 +1,113 @@
+/* relay-cmd-serve.c — `nfltr-relay serve` */
+#define G_LOG_DOMAIN "nfltr-relay"
+
+#include "relay-commands.h"
+#include "relay-server.h"
+#include "tls/relay-identity.h"
+
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+
+static gboolean
+quit_cb (gpointer user_data)
+{
+  g_message ("stopping");
+  g_main_loop_quit (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+relay_cmd_serve (int argc, char **argv)
+{
+  RelayConfig config;
+  int hello_max = RELAY_DEFAULT_HELLO_MAX_BYTES;
+  int handshake_timeout = RELAY_DEFAULT_HANDSHAKE_TIMEOUT_S;
+  int attach_timeout = RELAY_DEFAULT_ATTACH_TIMEOUT_S;
+  int idle_timeout = RELAY_DEFAULT_AGENT_IDLE_TIMEOUT_S;
+  int max_tunnels = RELAY_DEFAULT_MAX_TUNNELS_PER_AGENT;
+  int public_port = 0;
+  g_autofree char *listen = NULL;
+  g_autofree char *domain = NULL;
+  g_autofree char *data_dir = NULL;
+  const GOptionEntry entries[] = {
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Public TLS address (default 127.0.0.1:8443)", "HOST:PORT" },
+    { "domain", 'd', 0, G_OPTION_ARG_STRING, &domain, "The relay's own name; tunnels are NAME.DOMAIN (default nfltr.localhost)", "DOMAIN" },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "relay.db and the certificate (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
+    { "hello-max-bytes", 0, 0, G_OPTION_ARG_INT, &hello_max, "Largest ClientHello accepted (default 16384)", "BYTES" },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout, "Seconds from accept to a whole ClientHello or data preamble, and for TLS handshakes (default 10)", "SECONDS" },
+    { "attach-timeout", 0, 0, G_OPTION_ARG_INT, &attach_timeout, "Seconds an agent has to open the data connection (default 10)", "SECONDS" },
+    { "agent-idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, "Drop agents silent this long (default 90)", "SECONDS" },
+    { "max-tunnels-per-agent", 0, 0, G_OPTION_ARG_INT, &max_tunnels, "Names one agent may bind (default 64)", "N" },
+    { "public-port", 0, 0, G_OPTION_ARG_INT, &public_port, "Port shown in tunnel URLs (default: the listening port)", "PORT" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- run the NFLTR relay");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RelayServer) server = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      fprintf (stderr, "nfltr-relay serve: %s\n", error->message);
+      return 2;
+    }
+  if (argc > 1)
+    {
+      fprintf (stderr, "nfltr-relay serve: unexpected argument “%s”\n", argv[1]);
+      return 2;
+    }
+  if (hello_max < 512 || hello_max > 1024 * 1024 || handshake_timeout < 1 || attach_timeout < 1 ||
+      idle_timeout < 1 || max_tunnels < 1 || public_port < 0 || public_port > 65535)
+    {
+      fprintf (stderr, "nfltr-relay serve: a limit is out of range (--hello-max-bytes 512–1048576, "
+                       "timeouts ≥ 1 s, --public-port 1–65535)\n");
+      return 2;
+    }
+
+  relay_config_init (&config);
+  if (listen != NULL)
+    {
+      g_free (config.listen);
+      config.listen = g_steal_pointer (&listen);
+    }
+  if (domain != NULL)
+    {
+      g_free (config.domain);
+      config.domain = g_ascii_strdown (domain, -1);
+    }
+  if (data_dir != NULL)
+    {
+      g_free (config.data_dir);
+      config.data_dir = g_steal_pointer (&data_dir);
+    }
+  config.hello_max_bytes = hello_max;
+  config.handshake_timeout_s = handshake_timeout;
+  config.hello_timeout_s = handshake_timeout;
+  config.attach_timeout_s = attach_timeout;
+  config.agent_idle_timeout_s = idle_timeout;
+  config.max_tunnels_per_agent = max_tunnels;
+  config.public_port = public_port;
+
+  /* splice(2) to a socket the peer has closed raises SIGPIPE; the error code is enough. */
+  signal (SIGPIPE, SIG_IGN);
+
+  server = relay_server_new (&config, &error);
+  if (server == NULL || !relay_server_start (server, &error))
+    {
+      relay_config_clear (&config);
+      fprintf (stderr, "nfltr-relay: %s\n", error->message);
+      return 1;
+    }
+
+  printf ("nfltr-relay: listening on %s for *.%s (certificate %s)\n",
+          server->listen_text, server->config.domain, server->identity->fingerprint);
+  fflush (stdout);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, quit_cb, loop);
+  g_unix_signal_add (SIGTERM, quit_cb, loop);
+  g_main_loop_run (loop);
+  return 0;
+}

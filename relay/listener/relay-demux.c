@@ -1,0 +1,346 @@
+/* relay-demux.c — the first stage of every public connection (docs/protocol.md §1–§2, §5).
+ *
+ *   FIRST_BYTE ──0x16──► HELLO ──OK──► route by SNI (own name / passthrough / inspectable)
+ *        │                 └──bad/too big──► alert decode_error, close
+ *        ├──'N'──► PREAMBLE (40 bytes) ──► pair with a waiting client
+ *        └──else──► close (not-tls)
+ *
+ * One timer bounds the whole stage (--handshake-timeout, from accept), one buffer bounds its
+ * memory (what the ClientHello parser may need for --hello-max-bytes). Reads are
+ * non-blocking; nothing here waits. */
+#define G_LOG_DOMAIN "nfltr-relay"
+
+#include "relay-demux.h"
+#include "relay-server.h"
+#include "agents/relay-registry.h"
+#include "passthrough/relay-attach.h"
+#include "tls/relay-own-name.h"
+#include "nfltr-clienthello.h"
+#include "nfltr-proto.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+#define READ_CHUNK 4096
+/* After refusing, read and drop what the client still sends for this long before closing,
+ * so our alert is not lost to a TCP reset (haproxy's "lingering close"). */
+#define LINGER_SECONDS 2
+#define LINGER_MAX_BYTES (64 * 1024)
+
+typedef enum {
+  DEMUX_FIRST_BYTE,
+  DEMUX_HELLO,
+  DEMUX_PREAMBLE,
+} DemuxState;
+
+typedef struct {
+  RelayServer       *server;
+  GSocketConnection *conn;
+  GSocket           *socket;
+  char              *peer;
+  DemuxState         state;
+  GByteArray        *buf;
+  gsize              buf_max;
+  GSource           *read_source;
+  guint              timeout_id;
+} Demux;
+
+typedef struct {
+  GSocketConnection *conn;
+  GSource           *read_source;
+  guint              timeout_id;
+  gsize              dropped;
+} Linger;
+
+static void
+demux_free (Demux *d)
+{
+  if (d->read_source != NULL)
+    {
+      g_source_destroy (d->read_source);
+      g_source_unref (d->read_source);
+    }
+  g_clear_handle_id (&d->timeout_id, g_source_remove);
+  g_byte_array_unref (d->buf);
+  g_clear_object (&d->conn);
+  g_free (d->peer);
+  g_free (d);
+}
+
+static void
+linger_free (Linger *l)
+{
+  if (l->read_source != NULL)
+    {
+      g_source_destroy (l->read_source);
+      g_source_unref (l->read_source);
+    }
+  g_clear_handle_id (&l->timeout_id, g_source_remove);
+  g_io_stream_close (G_IO_STREAM (l->conn), NULL, NULL);
+  g_object_unref (l->conn);
+  g_free (l);
+}
+
+static gboolean
+linger_timeout_cb (gpointer user_data)
+{
+  Linger *l = user_data;
+
+  l->timeout_id = 0;
+  linger_free (l);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+linger_read_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  Linger *l = user_data;
+  char scratch[READ_CHUNK];
+  gssize n = g_socket_receive_with_blocking (socket, scratch, sizeof scratch, FALSE, NULL, NULL);
+
+  if (n > 0 && (l->dropped += n) < LINGER_MAX_BYTES)
+    return G_SOURCE_CONTINUE;
+  if (n < 0 && (condition & G_IO_IN) && !(condition & (G_IO_HUP | G_IO_ERR)))
+    return G_SOURCE_CONTINUE;  /* spurious wake-up */
+  g_source_unref (l->read_source);
+  l->read_source = NULL;
+  linger_free (l);
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends an optional alert, shuts our side down and drains the peer briefly, then closes. */
+static void
+close_with_alert (GSocketConnection *conn, int alert)
+{
+  GSocket *socket = g_socket_connection_get_socket (conn);
+  Linger *l = g_new0 (Linger, 1);
+
+  if (alert >= 0)
+    {
+      guint8 record[7];
+
+      nfltr_tls_alert_record (alert, record);
+      /* 7 bytes into an empty send buffer: never would-block in practice, never waits. */
+      g_socket_send_with_blocking (socket, (const char *) record, sizeof record, FALSE, NULL, NULL);
+    }
+  g_socket_shutdown (socket, FALSE, TRUE, NULL);
+  l->conn = g_object_ref (conn);
+  l->read_source = g_socket_create_source (socket, G_IO_IN, NULL);
+  g_source_set_callback (l->read_source, G_SOURCE_FUNC (linger_read_cb), l, NULL);
+  g_source_attach (l->read_source, NULL);
+  l->timeout_id = g_timeout_add_seconds (LINGER_SECONDS, linger_timeout_cb, l);
+}
+
+static void
+refuse (Demux *d, int alert, const char *reason, const char *detail)
+{
+  relay_log_refusal (d->peer, reason, "%s", detail ? detail : "");
+  close_with_alert (d->conn, alert);
+  demux_free (d);
+}
+
+/* "<label>.<domain>" → label, else NULL. */
+static char *
+label_of (const char *sni, const char *domain)
+{
+  gsize sni_len = strlen (sni), dom_len = strlen (domain);
+
+  if (sni_len <= dom_len + 1 || sni[sni_len - dom_len - 1] != '.' ||
+      strcmp (sni + sni_len - dom_len, domain) != 0)
+    return NULL;
+  if (memchr (sni, '.', sni_len - dom_len - 1) != NULL)
+    return NULL;  /* deeper names are not ours to route */
+  return g_strndup (sni, sni_len - dom_len - 1);
+}
+
+static void
+route_hello (Demux *d, const char *sni)
+{
+  RelayServer *server = d->server;
+  g_autoptr(GBytes) hello = g_bytes_new (d->buf->data, d->buf->len);
+  g_autofree char *label = NULL;
+  g_autofree char *detail = NULL;
+  RelayBinding *binding;
+
+  if (sni == NULL)
+    {
+      refuse (d, NFLTR_TLS_ALERT_UNRECOGNIZED_NAME, "no-sni", "ClientHello has no server_name");
+      return;
+    }
+  if (strcmp (sni, server->config.domain) == 0)
+    {
+      g_debug ("peer=%s sni=%s: relay's own name", d->peer, sni);
+      relay_own_name_accept (server, d->conn, hello, d->peer);
+      demux_free (d);
+      return;
+    }
+  label = label_of (sni, server->config.domain);
+  binding = label ? relay_registry_lookup (server->registry, label) : NULL;
+  if (binding == NULL || binding->agent == NULL)
+    {
+      detail = g_strdup_printf ("sni=%s", sni);
+      refuse (d, NFLTR_TLS_ALERT_UNRECOGNIZED_NAME, "unknown-name", detail);
+      return;
+    }
+  g_debug ("peer=%s sni=%s: tunnel (%s)", d->peer, sni, relay_binding_mode_to_string (binding));
+  relay_attach_open (server->attach, binding, d->conn, hello, d->peer);
+  demux_free (d);
+}
+
+/* Returns FALSE once d has been handed on or freed. */
+static gboolean
+advance (Demux *d)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sni = NULL;
+
+  switch (d->state)
+    {
+    case DEMUX_FIRST_BYTE:
+      if (d->buf->data[0] == NFLTR_PROTO_ATTACH_MAGIC[0])
+        {
+          d->state = DEMUX_PREAMBLE;
+          d->buf_max = NFLTR_PROTO_ATTACH_SIZE;
+          return TRUE;
+        }
+      if (d->buf->data[0] != 0x16)
+        {
+          g_autofree char *detail = g_strdup_printf ("first byte 0x%02x", d->buf->data[0]);
+          refuse (d, -1, "not-tls", detail);
+          return FALSE;
+        }
+      d->state = DEMUX_HELLO;
+      /* Every record carries at least one byte of the message: this bounds what the parser
+       * can ask for (nfltr-clienthello.h). */
+      d->buf_max = 6 * (gsize) d->server->config.hello_max_bytes + 5;
+      G_GNUC_FALLTHROUGH;
+
+    case DEMUX_HELLO:
+      switch (nfltr_clienthello_parse (d->buf->data, d->buf->len, d->server->config.hello_max_bytes,
+                                       &sni, NULL, &error))
+        {
+        case NFLTR_HELLO_NEED_MORE:
+          return TRUE;
+        case NFLTR_HELLO_OK:
+          route_hello (d, sni);
+          return FALSE;
+        case NFLTR_HELLO_TOO_BIG:
+          refuse (d, NFLTR_TLS_ALERT_DECODE_ERROR, "hello-too-big", error->message);
+          return FALSE;
+        case NFLTR_HELLO_NOT_TLS:
+          refuse (d, -1, "not-tls", error->message);
+          return FALSE;
+        case NFLTR_HELLO_MALFORMED:
+        default:
+          refuse (d, NFLTR_TLS_ALERT_DECODE_ERROR, "bad-hello", error ? error->message : NULL);
+          return FALSE;
+        }
+
+    case DEMUX_PREAMBLE:
+      {
+        guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE];
+        RelayServer *server = d->server;
+        GSocketConnection *conn;
+        g_autofree char *peer = NULL;
+
+        if (d->buf->len < NFLTR_PROTO_ATTACH_SIZE)
+          return TRUE;
+        if (!nfltr_proto_attach_decode (d->buf->data, d->buf->len, conn_id, &error))
+          {
+            refuse (d, -1, "bad-attach", error->message);
+            return FALSE;
+          }
+        conn = g_object_ref (d->conn);
+        peer = g_strdup (d->peer);
+        demux_free (d);
+        relay_attach_data_connection (server->attach, conn, conn_id, peer);
+        g_object_unref (conn);
+        return FALSE;
+      }
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static gboolean
+read_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  Demux *d = user_data;
+  g_autoptr(GError) error = NULL;
+  gsize want;
+  gssize n;
+  guint old_len = d->buf->len;
+
+  /* Never read past what this stage may consume: the bytes after a data preamble belong to
+   * the agent's TLS stream, and the first byte decides how much comes next. */
+  want = d->state == DEMUX_FIRST_BYTE ? 1 : MIN (READ_CHUNK, d->buf_max - d->buf->len);
+  if (d->state == DEMUX_PREAMBLE)
+    want = NFLTR_PROTO_ATTACH_SIZE - d->buf->len;
+  g_byte_array_set_size (d->buf, old_len + want);
+  n = g_socket_receive_with_blocking (socket, (char *) d->buf->data + old_len, want, FALSE, NULL, &error);
+  if (n < 0)
+    {
+      g_byte_array_set_size (d->buf, old_len);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return G_SOURCE_CONTINUE;
+      relay_log_refusal (d->peer, "read-error", "%s", error->message);
+      g_io_stream_close (G_IO_STREAM (d->conn), NULL, NULL);
+      g_clear_pointer (&d->read_source, g_source_unref);
+      demux_free (d);
+      return G_SOURCE_REMOVE;
+    }
+  g_byte_array_set_size (d->buf, old_len + n);
+  if (n == 0)
+    {
+      g_autofree char *detail = g_strdup_printf ("closed after %u bytes", d->buf->len);
+      if (d->buf->len > 0)
+        relay_log_refusal (d->peer, "eof", "%s", detail);
+      g_io_stream_close (G_IO_STREAM (d->conn), NULL, NULL);
+      g_clear_pointer (&d->read_source, g_source_unref);
+      demux_free (d);
+      return G_SOURCE_REMOVE;
+    }
+
+  /* advance() frees d (and destroys this source) once the connection is handed on. */
+  if (!advance (d))
+    return G_SOURCE_REMOVE;
+  if (d->buf->len >= d->buf_max && d->state == DEMUX_HELLO)
+    {
+      /* Unreachable by the parser's contract; kept as a hard stop on memory. */
+      refuse (d, NFLTR_TLS_ALERT_DECODE_ERROR, "hello-too-big", "buffer limit reached");
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  Demux *d = user_data;
+  g_autofree char *detail = g_strdup_printf ("%u bytes in %u s", d->buf->len,
+                                             d->server->config.handshake_timeout_s);
+
+  d->timeout_id = 0;
+  refuse (d, -1, d->state == DEMUX_PREAMBLE ? "preamble-timeout" : "hello-timeout", detail);
+  return G_SOURCE_REMOVE;
+}
+
+void
+relay_demux_accept (RelayServer *server, GSocketConnection *conn)
+{
+  Demux *d = g_new0 (Demux, 1);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (conn, NULL);
+
+  d->server = server;
+  d->conn = g_object_ref (conn);
+  d->socket = g_socket_connection_get_socket (conn);
+  d->peer = remote ? relay_format_address (remote) : g_strdup ("unknown");
+  d->state = DEMUX_FIRST_BYTE;
+  d->buf = g_byte_array_new ();
+  d->buf_max = 1;
+  d->read_source = g_socket_create_source (d->socket, G_IO_IN, NULL);
+  g_source_set_callback (d->read_source, G_SOURCE_FUNC (read_cb), d, NULL);
+  g_source_attach (d->read_source, NULL);
+  d->timeout_id = g_timeout_add_seconds (server->config.handshake_timeout_s, timeout_cb, d);
+}

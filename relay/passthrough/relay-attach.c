@@ -1,0 +1,253 @@
+/* relay-attach.c — CONN_OPEN, the conn-id table, and the hand-off of paired connections.
+ *
+ * Per public connection: WAIT_ATTACH (timer: --attach-timeout) → paired → RUNNING (a splice
+ * or an inspect session) → closed. Every path out of WAIT_ATTACH removes the conn-id, so an
+ * id works once. */
+#define G_LOG_DOMAIN "nfltr-relay"
+
+#include "relay-attach.h"
+#include "relay-server.h"
+#include "relay-splice.h"
+#include "agents/relay-agent.h"
+#include "agents/relay-registry.h"
+#include "inspect/relay-inspect.h"
+
+#include <gnutls/crypto.h>
+
+typedef struct {
+  RelayAttach       *attach;
+  GBytes            *conn_id;
+  RelayBinding      *binding;
+  RelayAgent        *agent;
+  GSocketConnection *client;
+  GBytes            *hello;
+  char              *peer;
+  guint              timeout_id;
+} Pending;
+
+typedef struct {
+  RelayAttach  *attach;
+  RelayBinding *binding;
+  char         *peer;
+  gint64        started;
+  RelaySplice  *splice;   /* verified mode */
+  RelayInspect *inspect;  /* inspectable mode */
+} Session;
+
+struct _RelayAttach {
+  RelayServer *server;
+  GHashTable  *pending;   /* conn-id GBytes → Pending */
+  GHashTable  *sessions;  /* Session set */
+};
+
+static void
+pending_free (Pending *p)
+{
+  g_clear_handle_id (&p->timeout_id, g_source_remove);
+  if (p->client != NULL)
+    g_io_stream_close (G_IO_STREAM (p->client), NULL, NULL);
+  g_clear_object (&p->client);
+  g_clear_pointer (&p->conn_id, g_bytes_unref);
+  g_clear_pointer (&p->binding, relay_binding_unref);
+  g_clear_pointer (&p->hello, g_bytes_unref);
+  g_free (p->peer);
+  g_free (p);
+}
+
+static void
+session_free (Session *s)
+{
+  if (s->splice != NULL)
+    relay_splice_abort (s->splice);
+  if (s->inspect != NULL)
+    relay_inspect_abort (s->inspect);
+  g_clear_pointer (&s->binding, relay_binding_unref);
+  g_free (s->peer);
+  g_free (s);
+}
+
+RelayAttach *
+relay_attach_new (RelayServer *server)
+{
+  RelayAttach *attach = g_new0 (RelayAttach, 1);
+
+  attach->server = server;
+  attach->pending = g_hash_table_new_full (g_bytes_hash, g_bytes_equal, NULL,
+                                           (GDestroyNotify) pending_free);
+  attach->sessions = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) session_free, NULL);
+  return attach;
+}
+
+void
+relay_attach_free (RelayAttach *attach)
+{
+  if (attach == NULL)
+    return;
+  g_hash_table_unref (attach->pending);
+  g_hash_table_unref (attach->sessions);
+  g_free (attach);
+}
+
+static gboolean
+attach_timeout_cb (gpointer user_data)
+{
+  Pending *p = user_data;
+
+  p->timeout_id = 0;
+  relay_log_refusal (p->peer, "attach-timeout", "host=%s no data connection from agent %.8s within %u s",
+                     p->binding->host, p->agent ? relay_agent_get_id (p->agent) : "-",
+                     p->attach->server->config.attach_timeout_s);
+  g_hash_table_remove (p->attach->pending, p->conn_id);
+  return G_SOURCE_REMOVE;
+}
+
+void
+relay_attach_open (RelayAttach *attach, RelayBinding *binding, GSocketConnection *client,
+                   GBytes *hello, const char *peer)
+{
+  Pending *p = g_new0 (Pending, 1);
+  g_autoptr(NfltrFrame) open = nfltr_frame_new (NFLTR_FRAME_CONN_OPEN);
+  guint8 id[NFLTR_PROTO_CONN_ID_SIZE];
+
+  /* 16 random bytes, never reused: the id is the data connection's only credential. */
+  gnutls_rnd (GNUTLS_RND_NONCE, id, sizeof id);
+  p->attach = attach;
+  p->conn_id = g_bytes_new (id, sizeof id);
+  p->binding = relay_binding_ref (binding);
+  p->agent = binding->agent;
+  p->client = g_object_ref (client);
+  p->hello = g_bytes_ref (hello);
+  p->peer = g_strdup (peer);
+  p->timeout_id = g_timeout_add_seconds (attach->server->config.attach_timeout_s, attach_timeout_cb, p);
+  g_hash_table_replace (attach->pending, p->conn_id, p);
+
+  nfltr_frame_set_bytes (open, NFLTR_ATTR_CONN_ID, id, sizeof id);
+  nfltr_frame_set_string (open, NFLTR_ATTR_NAME, binding->name);
+  nfltr_frame_set_string (open, NFLTR_ATTR_CLIENT_ADDR, peer);
+  relay_agent_send (binding->agent, open);
+  g_debug ("CONN_OPEN %s for %s to agent %.8s", peer, binding->host, relay_agent_get_id (binding->agent));
+}
+
+static void
+session_end (Session *s, guint64 to_agent, guint64 to_client, const char *error)
+{
+  RelayAttach *attach = s->attach;
+  double secs = (g_get_monotonic_time () - s->started) / (double) G_USEC_PER_SEC;
+
+  s->binding->conns_active--;
+  s->binding->bytes_to_agent += to_agent;
+  s->binding->bytes_to_client += to_client;
+  g_message ("closed peer=%s host=%s mode=%s bytes_to_agent=%" G_GUINT64_FORMAT
+             " bytes_to_client=%" G_GUINT64_FORMAT " seconds=%.1f%s%s",
+             s->peer, s->binding->host, relay_binding_mode_to_string (s->binding),
+             to_agent, to_client, secs, error ? " error=" : "", error ? error : "");
+  /* The splice/inspect frees itself after its done callback. */
+  s->splice = NULL;
+  s->inspect = NULL;
+  g_hash_table_remove (attach->sessions, s);
+}
+
+static void
+splice_done_cb (RelaySplice *splice, guint64 a_to_b, guint64 b_to_a, const char *error,
+                gpointer user_data)
+{
+  session_end (user_data, a_to_b, b_to_a, error);
+}
+
+static void
+inspect_done_cb (RelayInspect *inspect, const char *error, gpointer user_data)
+{
+  session_end (user_data, 0, 0, error);
+}
+
+void
+relay_attach_data_connection (RelayAttach *attach, GSocketConnection *data,
+                              const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE], const char *peer)
+{
+  g_autoptr(GBytes) key = g_bytes_new (conn_id, NFLTR_PROTO_CONN_ID_SIZE);
+  g_autoptr(GError) error = NULL;
+  gpointer stolen_key = NULL, value = NULL;
+  Pending *p;
+  Session *s;
+
+  if (!g_hash_table_steal_extended (attach->pending, key, &stolen_key, &value))
+    {
+      relay_log_refusal (peer, "bad-attach", "unknown, expired or reused conn-id");
+      g_io_stream_close (G_IO_STREAM (data), NULL, NULL);
+      return;
+    }
+  p = value;
+  g_clear_handle_id (&p->timeout_id, g_source_remove);
+
+  s = g_new0 (Session, 1);
+  s->attach = attach;
+  s->binding = relay_binding_ref (p->binding);
+  s->peer = g_strdup (p->peer);
+  s->started = g_get_monotonic_time ();
+  s->binding->conns_total++;
+  s->binding->conns_active++;
+  g_hash_table_add (attach->sessions, s);
+
+  if (p->binding->mode == NFLTR_MODE_INSPECTABLE)
+    s->inspect = relay_inspect_start (attach->server, p->binding, p->client, p->hello, data,
+                                      p->peer, inspect_done_cb, s);
+  else
+    {
+      s->splice = relay_splice_start (p->client, data, p->hello, splice_done_cb, s, &error);
+      if (s->splice == NULL)
+        {
+          g_io_stream_close (G_IO_STREAM (data), NULL, NULL);
+          session_end (s, 0, 0, error->message);
+        }
+    }
+  /* The client socket now belongs to the session (or was closed with it). */
+  g_clear_object (&p->client);
+  pending_free (p);
+}
+
+void
+relay_attach_refuse (RelayAttach *attach, RelayAgent *agent, const guint8 *conn_id,
+                     const char *message)
+{
+  g_autoptr(GBytes) key = g_bytes_new (conn_id, NFLTR_PROTO_CONN_ID_SIZE);
+  Pending *p = g_hash_table_lookup (attach->pending, key);
+
+  if (p == NULL || p->agent != agent)
+    {
+      g_debug ("CONN_REFUSE for a conn-id agent %.8s was not given", relay_agent_get_id (agent));
+      return;
+    }
+  relay_log_refusal (p->peer, "conn-refused", "host=%s agent says: %s", p->binding->host,
+                     message ? message : "(no reason given)");
+  g_hash_table_remove (attach->pending, key);
+}
+
+void
+relay_attach_drop_agent (RelayAttach *attach, RelayAgent *agent)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, attach->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Pending *p = value;
+      if (p->agent != agent)
+        continue;
+      relay_log_refusal (p->peer, "agent-gone", "host=%s agent disconnected before attaching",
+                         p->binding->host);
+      g_hash_table_iter_remove (&iter);
+    }
+}
+
+guint
+relay_attach_pending_count (RelayAttach *attach)
+{
+  return g_hash_table_size (attach->pending);
+}
+
+guint
+relay_attach_active_count (RelayAttach *attach)
+{
+  return g_hash_table_size (attach->sessions);
+}

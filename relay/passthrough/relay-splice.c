@@ -1,0 +1,305 @@
+/* relay-splice.c — splice(2) pump between two sockets, one GSource for both.
+ *
+ * The source watches each socket for exactly the readiness its directions are blocked on:
+ * G_IO_IN on the source socket of a direction waiting to read, G_IO_OUT on the destination
+ * of a direction waiting to write. A dispatch moves at most SPLICE_BUDGET bytes per
+ * direction so one fast connection cannot starve the rest of the main loop. */
+#define G_LOG_DOMAIN "nfltr-relay"
+
+#include "relay-splice.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* One pipe buffer's worth per call (the kernel default pipe size is 64 KiB). */
+#define SPLICE_CHUNK  (64 * 1024)
+#define SPLICE_BUDGET (1024 * 1024)
+
+typedef enum {
+  DIR_WANT_READ,
+  DIR_WANT_WRITE,
+  DIR_BUDGET,    /* made progress, has more: dispatch again soon */
+  DIR_DONE,
+  DIR_ERROR,
+} DirStatus;
+
+typedef struct {
+  const char *label;
+  int         from;
+  int         to;
+  int         pipe[2];
+  gsize       in_pipe;
+  GBytes     *prefix;
+  gsize       prefix_off;
+  gboolean    eof;
+  DirStatus   status;
+  guint64     bytes;
+  int         error;
+} Direction;
+
+typedef struct {
+  GSource      source;
+  RelaySplice *splice;
+} SpliceSource;
+
+struct _RelaySplice {
+  GSocketConnection  *a;
+  GSocketConnection  *b;
+  int                 fd_a;
+  int                 fd_b;
+  gpointer            tag_a;
+  gpointer            tag_b;
+  GSource            *source;
+  Direction           ab;
+  Direction           ba;
+  RelaySpliceDoneFunc done;
+  gpointer            user_data;
+};
+
+static DirStatus
+pump (Direction *d)
+{
+  gsize moved = 0;
+
+  for (;;)
+    {
+      ssize_t n;
+
+      if (d->prefix != NULL)
+        {
+          gsize len;
+          const guint8 *data = g_bytes_get_data (d->prefix, &len);
+
+          n = send (d->to, data + d->prefix_off, len - d->prefix_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (n < 0)
+            {
+              if (errno == EAGAIN || errno == EINTR)
+                return errno == EAGAIN ? DIR_WANT_WRITE : DIR_BUDGET;
+              d->error = errno;
+              return DIR_ERROR;
+            }
+          d->prefix_off += n;
+          d->bytes += n;
+          if (d->prefix_off == len)
+            g_clear_pointer (&d->prefix, g_bytes_unref);
+          continue;
+        }
+      if (d->in_pipe > 0)
+        {
+          n = splice (d->pipe[0], NULL, d->to, NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+          if (n < 0)
+            {
+              if (errno == EAGAIN)
+                return DIR_WANT_WRITE;
+              if (errno == EINTR)
+                continue;
+              d->error = errno;
+              return DIR_ERROR;
+            }
+          d->in_pipe -= n;
+          d->bytes += n;
+          moved += n;
+          continue;
+        }
+      if (d->eof)
+        {
+          /* Pass the half-close on; the other direction may still be talking. */
+          shutdown (d->to, SHUT_WR);
+          return DIR_DONE;
+        }
+      if (moved >= SPLICE_BUDGET)
+        return DIR_BUDGET;
+      n = splice (d->from, NULL, d->pipe[1], NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n < 0)
+        {
+          if (errno == EAGAIN)
+            return DIR_WANT_READ;
+          if (errno == EINTR)
+            continue;
+          d->error = errno;
+          return DIR_ERROR;
+        }
+      if (n == 0)
+        d->eof = TRUE;
+      d->in_pipe += n;
+    }
+}
+
+static void
+close_pipe (Direction *d)
+{
+  for (guint i = 0; i < 2; i++)
+    if (d->pipe[i] >= 0)
+      {
+        close (d->pipe[i]);
+        d->pipe[i] = -1;
+      }
+  g_clear_pointer (&d->prefix, g_bytes_unref);
+}
+
+static void
+splice_free (RelaySplice *splice)
+{
+  if (splice->source != NULL)
+    {
+      g_source_destroy (splice->source);
+      g_source_unref (splice->source);
+      splice->source = NULL;
+    }
+  close_pipe (&splice->ab);
+  close_pipe (&splice->ba);
+  if (splice->a != NULL)
+    g_io_stream_close (G_IO_STREAM (splice->a), NULL, NULL);
+  if (splice->b != NULL)
+    g_io_stream_close (G_IO_STREAM (splice->b), NULL, NULL);
+  g_clear_object (&splice->a);
+  g_clear_object (&splice->b);
+  g_free (splice);
+}
+
+static void
+finish (RelaySplice *splice, const char *error)
+{
+  RelaySpliceDoneFunc done = splice->done;
+
+  splice->done = NULL;
+  if (done != NULL)
+    done (splice, splice->ab.bytes, splice->ba.bytes, error, splice->user_data);
+  splice_free (splice);
+}
+
+static GIOCondition
+want_on (RelaySplice *splice, int fd)
+{
+  GIOCondition cond = 0;
+  Direction *dirs[] = { &splice->ab, &splice->ba };
+
+  for (guint i = 0; i < 2; i++)
+    {
+      if (dirs[i]->status == DIR_WANT_READ && dirs[i]->from == fd)
+        cond |= G_IO_IN;
+      if (dirs[i]->status == DIR_WANT_WRITE && dirs[i]->to == fd)
+        cond |= G_IO_OUT;
+    }
+  return cond;
+}
+
+/* Runs both directions; FALSE once the splice is finished (and freed). */
+static gboolean
+splice_run (RelaySplice *splice, GIOCondition got_a, GIOCondition got_b)
+{
+  Direction *dirs[] = { &splice->ab, &splice->ba };
+  gboolean again = FALSE;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      Direction *d = dirs[i];
+
+      if (d->status == DIR_DONE)
+        continue;
+      d->status = pump (d);
+      if (d->status == DIR_ERROR)
+        {
+          g_autofree char *msg = g_strdup_printf ("%s: %s", d->label, g_strerror (d->error));
+          finish (splice, msg);
+          return FALSE;
+        }
+      if (d->status == DIR_BUDGET)
+        again = TRUE;
+    }
+  if (splice->ab.status == DIR_DONE && splice->ba.status == DIR_DONE)
+    {
+      finish (splice, NULL);
+      return FALSE;
+    }
+  /* A socket that hung up or failed while its reading direction is already done can never
+   * take the other direction's bytes again: that is the end. (While its reading direction is
+   * still open, reading drains what is left and reports the end itself.) */
+  if (((got_a & (G_IO_ERR | G_IO_HUP)) && splice->ab.status == DIR_DONE) ||
+      ((got_b & (G_IO_ERR | G_IO_HUP)) && splice->ba.status == DIR_DONE))
+    {
+      finish (splice, (got_a | got_b) & G_IO_ERR ? "socket error" : NULL);
+      return FALSE;
+    }
+
+  g_source_modify_unix_fd (splice->source, splice->tag_a, want_on (splice, splice->fd_a));
+  g_source_modify_unix_fd (splice->source, splice->tag_b, want_on (splice, splice->fd_b));
+  g_source_set_ready_time (splice->source, again ? 0 : -1);
+  return TRUE;
+}
+
+static gboolean
+splice_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  RelaySplice *splice = ((SpliceSource *) source)->splice;
+  GIOCondition got_a = g_source_query_unix_fd (source, splice->tag_a);
+  GIOCondition got_b = g_source_query_unix_fd (source, splice->tag_b);
+
+  splice_run (splice, got_a, got_b);
+  /* splice_run destroys the source when it finishes; staying attached is harmless then. */
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs splice_source_funcs = {
+  .dispatch = splice_source_dispatch,
+};
+
+RelaySplice *
+relay_splice_start (GSocketConnection *a, GSocketConnection *b, GBytes *a_prefix,
+                    RelaySpliceDoneFunc done, gpointer user_data, GError **error)
+{
+  RelaySplice *splice = g_new0 (RelaySplice, 1);
+
+  splice->ab.pipe[0] = splice->ab.pipe[1] = -1;
+  splice->ba.pipe[0] = splice->ba.pipe[1] = -1;
+  splice->a = g_object_ref (a);
+  splice->b = g_object_ref (b);
+  splice->fd_a = g_socket_get_fd (g_socket_connection_get_socket (a));
+  splice->fd_b = g_socket_get_fd (g_socket_connection_get_socket (b));
+  if (pipe2 (splice->ab.pipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
+      pipe2 (splice->ba.pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "pipe: %s", g_strerror (saved));
+      splice_free (splice);
+      return NULL;
+    }
+  splice->ab.label = "a→b";
+  splice->ab.from = splice->fd_a;
+  splice->ab.to = splice->fd_b;
+  splice->ab.status = DIR_WANT_READ;
+  if (a_prefix != NULL && g_bytes_get_size (a_prefix) > 0)
+    splice->ab.prefix = g_bytes_ref (a_prefix);
+  splice->ba.label = "b→a";
+  splice->ba.from = splice->fd_b;
+  splice->ba.to = splice->fd_a;
+  splice->ba.status = DIR_WANT_READ;
+  splice->done = done;
+  splice->user_data = user_data;
+
+  splice->source = g_source_new (&splice_source_funcs, sizeof (SpliceSource));
+  ((SpliceSource *) splice->source)->splice = splice;
+  g_source_set_static_name (splice->source, "relay-splice");
+  splice->tag_a = g_source_add_unix_fd (splice->source, splice->fd_a, G_IO_IN);
+  splice->tag_b = g_source_add_unix_fd (splice->source, splice->fd_b, G_IO_IN);
+  /* Run once right away: the prefix is usually written before the first poll. */
+  g_source_set_ready_time (splice->source, 0);
+  g_source_attach (splice->source, NULL);
+  return splice;
+}
+
+void
+relay_splice_get_counters (RelaySplice *splice, guint64 *a_to_b, guint64 *b_to_a)
+{
+  *a_to_b = splice->ab.bytes;
+  *b_to_a = splice->ba.bytes;
+}
+
+void
+relay_splice_abort (RelaySplice *splice)
+{
+  splice->done = NULL;
+  splice_free (splice);
+}

@@ -1,0 +1,39 @@
+/* relay-splice.h — moves bytes between two sockets with splice(2) through a pipe per
+ * direction, without copying them to user space (docs/protocol.md §5).
+ *
+ * Each direction runs READ (socket → pipe) / WRITE (pipe → socket) until its source reports
+ * end of stream, then shuts down the write side of its destination (half-close passes
+ * through). When both directions are done, or on any error, both sockets and all four pipe
+ * descriptors are closed and `done` runs once. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct _RelaySplice RelaySplice;
+
+typedef void (*RelaySpliceDoneFunc) (RelaySplice *splice,
+                                     guint64      a_to_b,
+                                     guint64      b_to_a,
+                                     const char  *error,   /* NULL on a clean end */
+                                     gpointer     user_data);
+
+/* Starts at once. a_prefix is written to b before anything read from a (the ClientHello the
+ * relay already read); it may be NULL. The splice keeps a and b open until it ends. */
+RelaySplice *relay_splice_start (GSocketConnection   *a,
+                                 GSocketConnection   *b,
+                                 GBytes              *a_prefix,
+                                 RelaySpliceDoneFunc  done,
+                                 gpointer             user_data,
+                                 GError             **error);
+
+/* Byte counters so far, for live statistics. */
+void         relay_splice_get_counters (RelaySplice *splice,
+                                        guint64     *a_to_b,
+                                        guint64     *b_to_a);
+
+/* Stops and closes everything without calling done (relay shutdown). */
+void         relay_splice_abort (RelaySplice *splice);
+
+G_END_DECLS

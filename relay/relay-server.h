@@ -1,0 +1,38 @@
+/* relay-server.h — one running relay: configuration, store, certificate, registry, pending
+ * attaches, the HTTP server on its own name and the public listener. */
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include "relay-types.h"
+
+G_BEGIN_DECLS
+
+struct _RelayServer {
+  RelayConfig     config;
+  RelayStore     *store;
+  RelayIdentity  *identity;
+  RelayRegistry  *registry;
+  RelayAttach    *attach;
+  SoupServer     *http;
+  GSocketService *service;
+  GHashTable     *agents;       /* RelayAgent* set: every open control channel */
+  char           *listen_text;  /* the address actually bound, "IP:PORT" */
+  guint16         port;         /* the port actually bound */
+};
+
+/* Takes ownership of config's contents. Opens the store and the certificate. */
+RelayServer *relay_server_new    (RelayConfig *config,
+                                  GError     **error);
+/* Binds the public port and starts accepting. */
+gboolean     relay_server_start  (RelayServer *server,
+                                  GError     **error);
+void         relay_server_free   (RelayServer *server);
+
+/* "https://<host>[:port]" with the public port (omitted when 443). */
+char        *relay_server_url_for (RelayServer *server,
+                                   const char  *host);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayServer, relay_server_free)
+
+G_END_DECLS

@@ -1,0 +1,59 @@
+/* relay-types.h — the relay's pieces, and the limits every connection stage runs under.
+ *
+ * relay-server     owns everything below and the main loop's lifetime
+ * listener/        accepts, sorts by first byte, reads the ClientHello or the data preamble
+ * passthrough/     CONN_OPEN and conn-id pairing, then splice(2) between the two sockets
+ * inspect/         inspectable mode: TLS server to the public, pinned TLS client to the agent
+ * tls/             the relay's certificate, its own-name TLS termination, the replay streams
+ * agents/          control channels (WebSocket) and the name registry
+ * api/             the SoupServer: JSON API and the control-channel endpoint
+ * store/           SQLite: API keys, tunnels seen
+ * commands/        serve, keys, fingerprint */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct _RelayServer   RelayServer;
+typedef struct _RelayStore    RelayStore;
+typedef struct _RelayIdentity RelayIdentity;
+typedef struct _RelayRegistry RelayRegistry;
+typedef struct _RelayBinding  RelayBinding;
+typedef struct _RelayAgent    RelayAgent;
+typedef struct _RelayAttach   RelayAttach;
+
+/* Limits and settings of `nfltr-relay serve` (docs/relay.md). Every stage a connection goes
+ * through has its own bound, as in haproxy's `timeout client-hello` / `tune.bufsize`. */
+typedef struct {
+  char  *listen;                 /* HOST:PORT */
+  char  *domain;                 /* the relay's own name; tunnels are <label>.<domain> */
+  char  *data_dir;               /* relay.db, relay.crt, relay.key */
+  guint  hello_max_bytes;        /* docs/protocol.md §2 */
+  guint  handshake_timeout_s;    /* accept → whole ClientHello / preamble; also TLS handshakes */
+  guint  attach_timeout_s;       /* CONN_OPEN → data connection (§5) */
+  guint  agent_idle_timeout_s;   /* §3: drop agents silent this long */
+  guint  hello_timeout_s;        /* WebSocket open → HELLO */
+  guint  max_tunnels_per_agent;
+  guint  public_port;            /* port shown in URLs; 0 = the listening port */
+} RelayConfig;
+
+#define RELAY_DEFAULT_HELLO_MAX_BYTES      16384
+#define RELAY_DEFAULT_HANDSHAKE_TIMEOUT_S  10
+#define RELAY_DEFAULT_ATTACH_TIMEOUT_S     10
+#define RELAY_DEFAULT_AGENT_IDLE_TIMEOUT_S 90
+#define RELAY_DEFAULT_MAX_TUNNELS_PER_AGENT 64
+
+void relay_config_init  (RelayConfig *config);
+void relay_config_clear (RelayConfig *config);
+
+/* Refusals are logged at message level with a machine-readable reason (docs/relay.md). */
+void relay_log_refusal  (const char *peer,
+                         const char *reason,
+                         const char *format,
+                         ...) G_GNUC_PRINTF (3, 4);
+
+/* "IP:PORT" ("[v6]:PORT") of a socket address, for logs and client-addr. */
+char *relay_format_address (GSocketAddress *address);
+
+G_END_DECLS

@@ -1,0 +1,279 @@
+/* relay-store.c — SQLite: keys (hashes only) and tunnels seen.
+ *
+ * Queries are a few rows on a local file and run on the main thread; the database is in WAL
+ * mode with a busy timeout so `nfltr-relay keys …` can write while a relay is serving. */
+#define G_LOG_DOMAIN "nfltr-relay"
+
+#include "relay-store.h"
+#include "nfltr-error.h"
+
+#include <gnutls/crypto.h>
+#include <sqlite3.h>
+#include <glib/gstdio.h>
+#include <errno.h>
+
+#define RELAY_KEY_PREFIX     "nfltr_"
+#define RELAY_KEY_RANDOM_LEN 32
+
+struct _RelayStore {
+  sqlite3 *db;
+  char    *path;
+};
+
+static const char schema[] =
+  "PRAGMA journal_mode=WAL;"
+  "CREATE TABLE IF NOT EXISTS keys ("
+  "  id      INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  name    TEXT NOT NULL DEFAULT '',"
+  "  hash    TEXT NOT NULL UNIQUE,"         /* hex SHA-256 of the key text */
+  "  created TEXT NOT NULL,"
+  "  revoked TEXT);"
+  "CREATE TABLE IF NOT EXISTS tunnels ("
+  "  host        TEXT PRIMARY KEY,"
+  "  mode        TEXT NOT NULL,"
+  "  fingerprint TEXT NOT NULL,"
+  "  kind        TEXT,"
+  "  since       TEXT NOT NULL,"
+  "  last_seen   TEXT NOT NULL);";
+
+void
+relay_key_info_free (RelayKeyInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->name);
+  g_free (info->created);
+  g_free (info->revoked);
+  g_free (info);
+}
+
+static gboolean
+db_fail (RelayStore *store, GError **error, const char *what)
+{
+  g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: %s failed: %s",
+               store->path, what, sqlite3_errmsg (store->db));
+  return FALSE;
+}
+
+static char *
+now_rfc3339 (void)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  return g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+static char *
+hash_key (const char *key)
+{
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
+}
+
+RelayStore *
+relay_store_open (const char *data_dir, GError **error)
+{
+  g_autoptr(RelayStore) store = g_new0 (RelayStore, 1);
+  char *message = NULL;
+
+  if (g_mkdir_with_parents (data_dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
+                   "cannot create data directory %s: %s", data_dir, g_strerror (saved));
+      return NULL;
+    }
+  store->path = g_build_filename (data_dir, "relay.db", NULL);
+  if (sqlite3_open_v2 (store->path, &store->db,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                       NULL) != SQLITE_OK)
+    {
+      db_fail (store, error, "open");
+      return NULL;
+    }
+  sqlite3_busy_timeout (store->db, 2000);
+  if (sqlite3_exec (store->db, schema, NULL, NULL, &message) != SQLITE_OK)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: cannot create tables: %s",
+                   store->path, message);
+      sqlite3_free (message);
+      return NULL;
+    }
+  g_chmod (store->path, 0600);
+  return g_steal_pointer (&store);
+}
+
+void
+relay_store_free (RelayStore *store)
+{
+  if (store == NULL)
+    return;
+  sqlite3_close (store->db);
+  g_free (store->path);
+  g_free (store);
+}
+
+gboolean
+relay_store_key_create (RelayStore *store, const char *name, char **key, gint64 *id, GError **error)
+{
+  guint8 random[RELAY_KEY_RANDOM_LEN];
+  GString *text = g_string_new (RELAY_KEY_PREFIX);
+  g_autofree char *hash = NULL;
+  g_autofree char *created = now_rfc3339 ();
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (gnutls_rnd (GNUTLS_RND_KEY, random, sizeof random) != 0)
+    {
+      g_string_free (text, TRUE);
+      g_set_error_literal (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "no random bytes for a key");
+      return FALSE;
+    }
+  for (guint i = 0; i < sizeof random; i++)
+    g_string_append_printf (text, "%02x", random[i]);
+  hash = hash_key (text->str);
+
+  if (sqlite3_prepare_v2 (store->db, "INSERT INTO keys (name, hash, created) VALUES (?, ?, ?)",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      g_string_free (text, TRUE);
+      return db_fail (store, error, "prepare insert");
+    }
+  sqlite3_bind_text (stmt, 1, name ? name : "", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, hash, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 3, created, -1, SQLITE_TRANSIENT);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_finalize (stmt);
+  if (!ok)
+    {
+      g_string_free (text, TRUE);
+      return db_fail (store, error, "insert key");
+    }
+  if (id != NULL)
+    *id = sqlite3_last_insert_rowid (store->db);
+  *key = g_string_free (text, FALSE);
+  return TRUE;
+}
+
+static char *
+column_text (sqlite3_stmt *stmt, int col)
+{
+  const unsigned char *text = sqlite3_column_text (stmt, col);
+  return text ? g_strdup ((const char *) text) : NULL;
+}
+
+GPtrArray *
+relay_store_key_list (RelayStore *store, GError **error)
+{
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func ((GDestroyNotify) relay_key_info_free);
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (store->db, "SELECT id, name, created, revoked FROM keys ORDER BY id",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      db_fail (store, error, "prepare list");
+      return NULL;
+    }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      RelayKeyInfo *info = g_new0 (RelayKeyInfo, 1);
+      info->id = sqlite3_column_int64 (stmt, 0);
+      info->name = column_text (stmt, 1);
+      info->created = column_text (stmt, 2);
+      info->revoked = column_text (stmt, 3);
+      g_ptr_array_add (keys, info);
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      db_fail (store, error, "list keys");
+      return NULL;
+    }
+  return g_steal_pointer (&keys);
+}
+
+gboolean
+relay_store_key_revoke (RelayStore *store, gint64 id, GError **error)
+{
+  g_autofree char *now = now_rfc3339 ();
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (sqlite3_prepare_v2 (store->db,
+                          "UPDATE keys SET revoked = coalesce(revoked, ?) WHERE id = ?",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (store, error, "prepare revoke");
+  sqlite3_bind_text (stmt, 1, now, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 2, id);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_finalize (stmt);
+  if (!ok)
+    return db_fail (store, error, "revoke key");
+  if (sqlite3_changes (store->db) == 0)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_NOT_FOUND, "no API key with id %" G_GINT64_FORMAT, id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+relay_store_key_check (RelayStore *store, const char *key, gint64 *id)
+{
+  g_autofree char *hash = hash_key (key);
+  sqlite3_stmt *stmt = NULL;
+  gboolean found = FALSE;
+
+  if (sqlite3_prepare_v2 (store->db,
+                          "SELECT id FROM keys WHERE hash = ? AND revoked IS NULL",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      g_message ("%s: cannot check API key: %s", store->path, sqlite3_errmsg (store->db));
+      return FALSE;
+    }
+  sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_TRANSIENT);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      found = TRUE;
+      if (id != NULL)
+        *id = sqlite3_column_int64 (stmt, 0);
+    }
+  sqlite3_finalize (stmt);
+  return found;
+}
+
+gboolean
+relay_store_tunnel_seen (RelayStore *store, const char *host, const char *mode,
+                         const char *fingerprint, const char *kind, char **since, GError **error)
+{
+  g_autofree char *now = now_rfc3339 ();
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  /* Keep `since` when the tunnel comes back unchanged; restart it when its identity changes. */
+  if (sqlite3_prepare_v2 (store->db,
+                          "INSERT INTO tunnels (host, mode, fingerprint, kind, since, last_seen)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+                          " ON CONFLICT(host) DO UPDATE SET"
+                          "  since = CASE WHEN mode = excluded.mode AND fingerprint = excluded.fingerprint"
+                          "               THEN since ELSE excluded.since END,"
+                          "  mode = excluded.mode, fingerprint = excluded.fingerprint,"
+                          "  kind = excluded.kind, last_seen = excluded.last_seen"
+                          " RETURNING since",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (store, error, "prepare tunnel");
+  sqlite3_bind_text (stmt, 1, host, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, mode, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 3, fingerprint, -1, SQLITE_TRANSIENT);
+  if (kind != NULL)
+    sqlite3_bind_text (stmt, 4, kind, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, 4);
+  sqlite3_bind_text (stmt, 5, now, -1, SQLITE_TRANSIENT);
+  ok = sqlite3_step (stmt) == SQLITE_ROW;
+  if (ok && since != NULL)
+    *since = column_text (stmt, 0);
+  sqlite3_finalize (stmt);
+  if (!ok)
+    return db_fail (store, error, "record tunnel");
+  return TRUE;
+}
