@@ -119,12 +119,18 @@ agent_detach (RelayAgent *agent)
   relay_attach_drop_agent (agent->server->attach, agent);
 }
 
-void
-relay_agent_close (RelayAgent *agent, const char *reason)
+static void
+close_with_code (RelayAgent *agent, gushort code, const char *reason)
 {
   agent_detach (agent);
   if (soup_websocket_connection_get_state (agent->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_close (agent->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, reason);
+    soup_websocket_connection_close (agent->ws, code, reason);
+}
+
+void
+relay_agent_close (RelayAgent *agent, const char *reason)
+{
+  close_with_code (agent, SOUP_WEBSOCKET_CLOSE_NORMAL, reason);
 }
 
 static void
@@ -133,7 +139,10 @@ fail_and_close (RelayAgent *agent, NfltrProtoErrorCode code, const char *message
   relay_log_refusal (agent->peer, nfltr_proto_error_code_to_string (code),
                      "agent=%s control channel: %s", short_id (agent), message);
   send_error (agent, code, message, NULL, NULL);
-  relay_agent_close (agent, message);
+  /* The ERROR frame carries the reason; the close code says who was at fault. */
+  close_with_code (agent, code == NFLTR_PROTO_ERR_AUTH_FAILED ? SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION
+                                                             : SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR,
+                   message);
 }
 
 static gboolean

@@ -342,5 +342,5 @@ relay_demux_accept (RelayServer *server, GSocketConnection *conn)
   d->read_source = g_socket_create_source (d->socket, G_IO_IN, NULL);
   g_source_set_callback (d->read_source, G_SOURCE_FUNC (read_cb), d, NULL);
   g_source_attach (d->read_source, NULL);
-  d->timeout_id = g_timeout_add_seconds (server->config.handshake_timeout_s, timeout_cb, d);
+  d->timeout_id = g_timeout_add (server->config.handshake_timeout_s * 1000, timeout_cb, d);
 }

@@ -118,7 +118,7 @@ relay_attach_open (RelayAttach *attach, RelayBinding *binding, GSocketConnection
   p->client = g_object_ref (client);
   p->hello = g_bytes_ref (hello);
   p->peer = g_strdup (peer);
-  p->timeout_id = g_timeout_add_seconds (attach->server->config.attach_timeout_s, attach_timeout_cb, p);
+  p->timeout_id = g_timeout_add (attach->server->config.attach_timeout_s * 1000, attach_timeout_cb, p);
   g_hash_table_replace (attach->pending, p->conn_id, p);
 
   nfltr_frame_set_bytes (open, NFLTR_ATTR_CONN_ID, id, sizeof id);

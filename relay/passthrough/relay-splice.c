@@ -170,6 +170,17 @@ finish (RelaySplice *splice, const char *error)
   splice_free (splice);
 }
 
+static int
+socket_error (int fd)
+{
+  int err = 0;
+  socklen_t len = sizeof err;
+
+  if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    return 0;
+  return err;
+}
+
 static GIOCondition
 want_on (RelaySplice *splice, int fd)
 {
@@ -220,7 +231,11 @@ splice_run (RelaySplice *splice, GIOCondition got_a, GIOCondition got_b)
   if (((got_a & (G_IO_ERR | G_IO_HUP)) && splice->ab.status == DIR_DONE) ||
       ((got_b & (G_IO_ERR | G_IO_HUP)) && splice->ba.status == DIR_DONE))
     {
-      finish (splice, (got_a | got_b) & G_IO_ERR ? "socket error" : NULL);
+      int err = socket_error (got_a & G_IO_ERR ? splice->fd_a : splice->fd_b);
+      g_autofree char *msg = err ? g_strdup_printf ("%s: %s", got_a & G_IO_ERR ? "a" : "b",
+                                                    g_strerror (err)) : NULL;
+
+      finish (splice, (got_a | got_b) & G_IO_ERR ? (msg ? msg : "socket error") : NULL);
       return FALSE;
     }
 
