@@ -1,0 +1,21 @@
+/* nfltr-application-private.h — NfltrApplication's insides, shared by its files. */
+#pragma once
+
+#include "nfltr-application.h"
+#include "nfltr-window.h"
+
+G_BEGIN_DECLS
+
+struct _NfltrApplication
+{
+  AdwApplication parent_instance;
+
+  GSettings *settings;
+  NfltrClient *client;
+  NfltrWindow *window; /* weak */
+};
+
+void         _nfltr_application_actions_init (NfltrApplication *self);
+NfltrWindow *_nfltr_application_get_window   (NfltrApplication *self);
+
+G_END_DECLS

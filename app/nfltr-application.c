@@ -1,0 +1,159 @@
+/* nfltr-application.c — the application object: one window, one client of the service,
+ * desktop notifications when a tunnel fails while the window is closed. */
+#define G_LOG_DOMAIN "nfltr-app"
+
+#include <glib/gi18n.h>
+
+#include "nfltr-application-private.h"
+
+G_DEFINE_FINAL_TYPE (NfltrApplication, nfltr_application, ADW_TYPE_APPLICATION)
+
+/* Installed, the schema is in the system's schema path. Run from a build tree, it was compiled
+ * next to the build (data/app/); look there so `./build/app/nfltr-app` works uninstalled. */
+static GSettings *
+create_settings (void)
+{
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_autoptr(GSettingsSchemaSource) build_source = NULL;
+
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, NFLTR_APP_ID, TRUE);
+  if (schema == NULL)
+    {
+      g_autofree char *dir = g_build_filename (NFLTR_BUILD_ROOT, "data", "app", NULL);
+
+      build_source = g_settings_schema_source_new_from_directory (dir, source, FALSE, NULL);
+      if (build_source != NULL)
+        schema = g_settings_schema_source_lookup (build_source, NFLTR_APP_ID, TRUE);
+    }
+  if (schema == NULL)
+    g_error ("GSettings schema %s is not installed", NFLTR_APP_ID);
+  return g_settings_new_full (schema, NULL, NULL);
+}
+
+static void
+on_tunnel_failed (NfltrClient      *client,
+                  NfltrDbusTunnel  *tunnel,
+                  const char       *message,
+                  NfltrApplication *self)
+{
+  g_autoptr(GNotification) notification = NULL;
+  g_autofree char *title = NULL;
+  g_autofree char *id = NULL;
+  const char *name = tunnel ? nfltr_dbus_tunnel_get_name (tunnel) : NULL;
+
+  /* The window shows the failure itself; notify only when nobody is looking at it. */
+  if (self->window != NULL &&
+      gtk_widget_get_visible (GTK_WIDGET (self->window)) &&
+      gtk_window_is_active (GTK_WINDOW (self->window)))
+    return;
+
+  if (name != NULL && *name != '\0')
+    title = g_strdup_printf (_("Tunnel “%s” failed"), name);
+  else
+    title = g_strdup (_("A tunnel failed"));
+  notification = g_notification_new (title);
+  g_notification_set_body (notification, message && *message ? message : NULL);
+  g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_HIGH);
+  g_notification_set_default_action (notification, "app.show-window");
+  id = g_strdup_printf ("tunnel-failed-%s", tunnel ? nfltr_dbus_tunnel_get_id (tunnel) : "unknown");
+  g_application_send_notification (G_APPLICATION (self), id, notification);
+}
+
+static void
+nfltr_application_startup (GApplication *app)
+{
+  NfltrApplication *self = NFLTR_APPLICATION (app);
+
+  G_APPLICATION_CLASS (nfltr_application_parent_class)->startup (app);
+
+  self->settings = create_settings ();
+  self->client = nfltr_client_new ();
+  g_signal_connect_object (self->client, "tunnel-failed", G_CALLBACK (on_tunnel_failed), self, 0);
+  _nfltr_application_actions_init (self);
+  nfltr_client_connect (self->client);
+}
+
+NfltrWindow *
+_nfltr_application_get_window (NfltrApplication *self)
+{
+  if (self->window == NULL)
+    {
+      NfltrWindow *window = nfltr_window_new (ADW_APPLICATION (self), self->client);
+
+      g_set_weak_pointer (&self->window, window);
+    }
+  return self->window;
+}
+
+static void
+nfltr_application_activate (GApplication *app)
+{
+  NfltrApplication *self = NFLTR_APPLICATION (app);
+
+  gtk_window_present (GTK_WINDOW (_nfltr_application_get_window (self)));
+}
+
+static void
+nfltr_application_shutdown (GApplication *app)
+{
+  NfltrApplication *self = NFLTR_APPLICATION (app);
+
+  g_clear_weak_pointer (&self->window);
+  g_clear_object (&self->client);
+
+  G_APPLICATION_CLASS (nfltr_application_parent_class)->shutdown (app);
+}
+
+static void
+nfltr_application_finalize (GObject *object)
+{
+  NfltrApplication *self = NFLTR_APPLICATION (object);
+
+  g_clear_object (&self->settings);
+  g_clear_object (&self->client);
+
+  G_OBJECT_CLASS (nfltr_application_parent_class)->finalize (object);
+}
+
+static void
+nfltr_application_class_init (NfltrApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->finalize = nfltr_application_finalize;
+  app_class->startup = nfltr_application_startup;
+  app_class->activate = nfltr_application_activate;
+  app_class->shutdown = nfltr_application_shutdown;
+}
+
+static void
+nfltr_application_init (NfltrApplication *self)
+{
+}
+
+NfltrApplication *
+nfltr_application_new (void)
+{
+  return g_object_new (NFLTR_TYPE_APPLICATION,
+                       "application-id", NFLTR_APP_ID,
+                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "resource-base-path", "/xyz/nfltr/Nfltr",
+                       NULL);
+}
+
+GSettings *
+nfltr_application_get_settings (NfltrApplication *self)
+{
+  g_return_val_if_fail (NFLTR_IS_APPLICATION (self), NULL);
+  return self->settings;
+}
+
+NfltrClient *
+nfltr_application_get_client (NfltrApplication *self)
+{
+  g_return_val_if_fail (NFLTR_IS_APPLICATION (self), NULL);
+  return self->client;
+}

@@ -1,0 +1,413 @@
+/* nfltr-tunnel-row.c — one tunnel in the list.
+ *
+ * The row only mirrors the Tunnel proxy: every property change from the service (state,
+ * counters, URL) updates it, and the switch calls Start/Stop. GtkSwitch keeps "active" (what
+ * the user asked for) apart from "state" (what is true); the state follows the service. */
+#define G_LOG_DOMAIN "nfltr-app"
+
+#include <glib/gi18n.h>
+
+#include "nfltr-fingerprint.h"
+#include "nfltr-format.h"
+#include "nfltr-tunnel-row.h"
+#include "nfltr-window.h"
+
+#define QR_MODULE_PX 4
+
+struct _NfltrTunnelRow
+{
+  GtkListBoxRow parent_instance;
+
+  NfltrDbusTunnel *tunnel;
+  GCancellable *cancellable;
+  char *qr_text;
+  char *call_error;
+  int wanted;        /* -1: none; else the state the user asked for and we wait to see */
+  gboolean call_done;
+
+  GtkLabel *name_label;
+  GtkLabel *badge_label;
+  GtkLabel *target_label;
+  GtkSwitch *active_switch;
+  GtkBox *url_box;
+  GtkLabel *url_label;
+  GtkLabel *stats_label;
+  GtkToggleButton *expand_button;
+  GtkLabel *error_label;
+  GtkRevealer *details_revealer;
+  GtkLabel *fingerprint_label;
+  GtkLabel *fingerprint_hint;
+  GtkPicture *qr_picture;
+};
+
+G_DEFINE_FINAL_TYPE (NfltrTunnelRow, nfltr_tunnel_row, GTK_TYPE_LIST_BOX_ROW)
+
+static gboolean
+state_is_running (const char *state)
+{
+  return g_strcmp0 (state, "online") == 0 ||
+         g_strcmp0 (state, "starting") == 0 ||
+         g_strcmp0 (state, "reconnecting") == 0;
+}
+
+static void
+nfltr_tunnel_row_update_qr (NfltrTunnelRow *self)
+{
+  const char *url = nfltr_dbus_tunnel_get_public_url (self->tunnel);
+  const char *fp = nfltr_dbus_tunnel_get_fingerprint (self->tunnel);
+  g_autofree char *text = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+
+  /* Only build the QR code once the row is open: 20 rows need no 20 textures at startup. */
+  if (!gtk_revealer_get_reveal_child (self->details_revealer))
+    return;
+
+  text = g_strdup_printf ("%s\n%s", url ? url : "", fp ? fp : "");
+  if (g_strcmp0 (text, self->qr_text) == 0)
+    return;
+  g_free (self->qr_text);
+  self->qr_text = g_steal_pointer (&text);
+  texture = nfltr_fingerprint_qr_texture (self->qr_text, QR_MODULE_PX);
+  gtk_picture_set_paintable (self->qr_picture, GDK_PAINTABLE (texture));
+}
+
+static void
+nfltr_tunnel_row_update (NfltrTunnelRow *self)
+{
+  NfltrDbusTunnel *t = self->tunnel;
+  const char *state = nfltr_dbus_tunnel_get_state (t);
+  const char *url = nfltr_dbus_tunnel_get_public_url (t);
+  const char *last_error = nfltr_dbus_tunnel_get_last_error (t);
+  const char *name = nfltr_dbus_tunnel_get_name (t);
+  gboolean inspectable = g_strcmp0 (nfltr_dbus_tunnel_get_mode (t), "inspectable") == 0;
+  gboolean running = state_is_running (state);
+  g_autofree char *target = nfltr_format_target (nfltr_dbus_tunnel_get_kind (t),
+                                                 nfltr_dbus_tunnel_get_target (t));
+  g_autofree char *stats = NULL;
+  g_autofree char *fingerprint = nfltr_fingerprint_format_groups (nfltr_dbus_tunnel_get_fingerprint (t));
+  const char *error_text = NULL;
+
+  gtk_label_set_label (self->name_label, name && *name ? name : nfltr_dbus_tunnel_get_id (t));
+  gtk_label_set_label (self->target_label, target);
+
+  gtk_label_set_label (self->badge_label, inspectable ? _("Inspectable") : _("Verified end-to-end"));
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->badge_label),
+                               inspectable
+                               ? _("The relay terminates TLS for this tunnel and can read its traffic.")
+                               : _("Only this computer holds the key: the relay forwards encrypted bytes it cannot read."));
+  if (inspectable)
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->badge_label), "verified");
+      gtk_widget_add_css_class (GTK_WIDGET (self->badge_label), "inspectable");
+    }
+  else
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->badge_label), "inspectable");
+      gtk_widget_add_css_class (GTK_WIDGET (self->badge_label), "verified");
+    }
+
+  if (url != NULL && *url != '\0')
+    gtk_label_set_label (self->url_label, url);
+  else if (g_strcmp0 (state, "starting") == 0)
+    gtk_label_set_label (self->url_label, _("Getting a public address…"));
+  else
+    gtk_label_set_label (self->url_label, _("No public address yet"));
+  gtk_widget_set_sensitive (GTK_WIDGET (self->url_label), running && url && *url);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "row.copy-url", url && *url);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "row.open-url", url && *url && running);
+
+  if (g_strcmp0 (state, "online") == 0)
+    stats = nfltr_format_traffic (nfltr_dbus_tunnel_get_active_connections (t),
+                                  nfltr_dbus_tunnel_get_total_connections (t),
+                                  nfltr_dbus_tunnel_get_bytes_in (t),
+                                  nfltr_dbus_tunnel_get_bytes_out (t));
+  else if (g_strcmp0 (state, "starting") == 0)
+    stats = g_strdup (_("Starting…"));
+  else if (g_strcmp0 (state, "reconnecting") == 0)
+    stats = g_strdup (_("Reconnecting to the relay…"));
+  else if (g_strcmp0 (state, "failed") == 0)
+    stats = g_strdup (_("Failed"));
+  else
+    stats = g_strdup (_("Stopped"));
+  gtk_label_set_label (self->stats_label, stats);
+
+  if (self->call_error != NULL)
+    error_text = self->call_error;
+  else if ((g_strcmp0 (state, "failed") == 0 || g_strcmp0 (state, "reconnecting") == 0) &&
+           last_error != NULL && *last_error != '\0')
+    error_text = last_error;
+  gtk_label_set_label (self->error_label, error_text ? error_text : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->error_label), error_text != NULL);
+
+  gtk_label_set_label (self->fingerprint_label, fingerprint);
+  gtk_label_set_label (self->fingerprint_hint,
+                       inspectable
+                       ? _("This is the certificate between the relay and this computer. Public visitors see the relay’s own certificate, because the relay decrypts this tunnel.")
+                       : _("Visitors’ browsers see exactly this certificate. If the fingerprint they see differs, someone in between is decrypting the traffic."));
+
+  /* The switch's state follows the service; its "active" shows what the user asked for until
+   * the service reports it (or the call failed, or the tunnel failed to start). */
+  if (self->wanted != -1 &&
+      ((running ? 1 : 0) == self->wanted ||
+       (self->call_done && g_strcmp0 (state, "failed") == 0)))
+    self->wanted = -1;
+  if (self->wanted != -1)
+    gtk_switch_set_state (self->active_switch, running);
+  else
+    {
+      g_signal_handlers_block_matched (self->active_switch, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, self);
+      gtk_switch_set_active (self->active_switch, running);
+      gtk_switch_set_state (self->active_switch, running);
+      g_signal_handlers_unblock_matched (self->active_switch, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, self);
+    }
+
+  nfltr_tunnel_row_update_qr (self);
+}
+
+static void
+on_tunnel_properties_changed (GDBusProxy     *proxy,
+                              GVariant       *changed,
+                              GStrv           invalidated,
+                              NfltrTunnelRow *self)
+{
+  nfltr_tunnel_row_update (self);
+}
+
+static void
+start_stop_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(NfltrTunnelRow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  /* Start and Stop both return (); either _finish reads the reply. */
+  ok = nfltr_dbus_tunnel_call_start_finish (NFLTR_DBUS_TUNNEL (source), result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  self->call_done = TRUE;
+  g_clear_pointer (&self->call_error, g_free);
+  if (!ok)
+    {
+      self->call_error = nfltr_format_error (error);
+      self->wanted = -1;
+    }
+  nfltr_tunnel_row_update (self);
+}
+
+static gboolean
+on_switch_state_set (GtkSwitch      *sw,
+                     gboolean        state,
+                     NfltrTunnelRow *self)
+{
+  g_debug ("%s: switch → %s", nfltr_dbus_tunnel_get_id (self->tunnel), state ? "on" : "off");
+  self->wanted = state ? 1 : 0;
+  self->call_done = FALSE;
+  g_clear_pointer (&self->call_error, g_free);
+  if (state)
+    nfltr_dbus_tunnel_call_start (self->tunnel, self->cancellable, start_stop_cb, g_object_ref (self));
+  else
+    nfltr_dbus_tunnel_call_stop (self->tunnel, self->cancellable, start_stop_cb, g_object_ref (self));
+  /* TRUE: we set the switch's state ourselves once the service has answered. */
+  return TRUE;
+}
+
+static void
+on_expand_toggled (NfltrTunnelRow *self)
+{
+  gboolean expanded = gtk_toggle_button_get_active (self->expand_button);
+
+  gtk_revealer_set_reveal_child (self->details_revealer, expanded);
+  gtk_button_set_icon_name (GTK_BUTTON (self->expand_button),
+                            expanded ? "pan-up-symbolic" : "pan-down-symbolic");
+  nfltr_tunnel_row_update_qr (self);
+}
+
+static void
+copy_url_action (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *param)
+{
+  NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (widget);
+  const char *url = nfltr_dbus_tunnel_get_public_url (self->tunnel);
+  GtkRoot *root = gtk_widget_get_root (widget);
+
+  if (url == NULL || *url == '\0')
+    return;
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), url);
+  if (NFLTR_IS_WINDOW (root))
+    nfltr_window_add_toast (NFLTR_WINDOW (root), _("Public URL copied"));
+}
+
+static void
+open_url_action (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *param)
+{
+  NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (widget);
+  const char *url = nfltr_dbus_tunnel_get_public_url (self->tunnel);
+
+  if (url == NULL || *url == '\0')
+    return;
+  gtk_show_uri (GTK_WINDOW (gtk_widget_get_root (widget)), url, GDK_CURRENT_TIME);
+}
+
+static void
+remove_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(NfltrTunnelRow) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!nfltr_dbus_tunnel_call_remove_finish (NFLTR_DBUS_TUNNEL (source), result, &error) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_free (self->call_error);
+      self->call_error = nfltr_format_error (error);
+      nfltr_tunnel_row_update (self);
+    }
+}
+
+static void
+remove_action (GtkWidget  *widget,
+               const char *action_name,
+               GVariant   *param)
+{
+  NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (widget);
+
+  nfltr_dbus_tunnel_call_remove (self->tunnel, self->cancellable, remove_cb, g_object_ref (self));
+}
+
+static void
+nfltr_tunnel_row_dispose (GObject *object)
+{
+  NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  if (self->tunnel)
+    g_signal_handlers_disconnect_by_data (self->tunnel, self);
+  g_clear_object (&self->tunnel);
+  gtk_widget_dispose_template (GTK_WIDGET (self), NFLTR_TYPE_TUNNEL_ROW);
+
+  G_OBJECT_CLASS (nfltr_tunnel_row_parent_class)->dispose (object);
+}
+
+static void
+nfltr_tunnel_row_finalize (GObject *object)
+{
+  NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (object);
+
+  g_free (self->qr_text);
+  g_free (self->call_error);
+
+  G_OBJECT_CLASS (nfltr_tunnel_row_parent_class)->finalize (object);
+}
+
+static void
+nfltr_tunnel_row_class_init (NfltrTunnelRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = nfltr_tunnel_row_dispose;
+  object_class->finalize = nfltr_tunnel_row_finalize;
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/xyz/nfltr/Nfltr/nfltr-tunnel-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, name_label);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, badge_label);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, target_label);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, active_switch);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, url_box);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, url_label);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, stats_label);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, expand_button);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, error_label);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, details_revealer);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, fingerprint_label);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, fingerprint_hint);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, qr_picture);
+  gtk_widget_class_bind_template_callback (widget_class, on_switch_state_set);
+  gtk_widget_class_bind_template_callback (widget_class, on_expand_toggled);
+
+  gtk_widget_class_install_action (widget_class, "row.copy-url", NULL, copy_url_action);
+  gtk_widget_class_install_action (widget_class, "row.open-url", NULL, open_url_action);
+  gtk_widget_class_install_action (widget_class, "row.remove", NULL, remove_action);
+}
+
+static void
+nfltr_tunnel_row_init (NfltrTunnelRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->cancellable = g_cancellable_new ();
+  self->wanted = -1;
+}
+
+GtkWidget *
+nfltr_tunnel_row_new (NfltrDbusTunnel *tunnel)
+{
+  NfltrTunnelRow *self;
+
+  g_return_val_if_fail (NFLTR_DBUS_IS_TUNNEL (tunnel), NULL);
+
+  self = g_object_new (NFLTR_TYPE_TUNNEL_ROW, NULL);
+  self->tunnel = g_object_ref (tunnel);
+  g_signal_connect_object (tunnel, "g-properties-changed",
+                           G_CALLBACK (on_tunnel_properties_changed), self, 0);
+  nfltr_tunnel_row_update (self);
+  return GTK_WIDGET (self);
+}
+
+NfltrDbusTunnel *
+nfltr_tunnel_row_get_tunnel (NfltrTunnelRow *self)
+{
+  g_return_val_if_fail (NFLTR_IS_TUNNEL_ROW (self), NULL);
+  return self->tunnel;
+}
+
+void
+nfltr_tunnel_row_set_expanded (NfltrTunnelRow *self,
+                               gboolean        expanded)
+{
+  g_return_if_fail (NFLTR_IS_TUNNEL_ROW (self));
+  gtk_toggle_button_set_active (self->expand_button, expanded);
+}
+
+/* The same path as a click: GtkSwitch emits state-set, which calls Start or Stop. */
+void
+nfltr_tunnel_row_request_active (NfltrTunnelRow *self,
+                                 gboolean        active)
+{
+  g_return_if_fail (NFLTR_IS_TUNNEL_ROW (self));
+  gtk_switch_set_active (self->active_switch, active);
+}
+
+/* What the row shows, in the words on screen (for the tests' app.test-state). */
+GVariant *
+nfltr_tunnel_row_describe (NfltrTunnelRow *self)
+{
+  GVariantDict dict;
+
+  g_return_val_if_fail (NFLTR_IS_TUNNEL_ROW (self), NULL);
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "id", "s", nfltr_dbus_tunnel_get_id (self->tunnel));
+  g_variant_dict_insert (&dict, "name", "s", gtk_label_get_label (self->name_label));
+  g_variant_dict_insert (&dict, "target", "s", gtk_label_get_label (self->target_label));
+  g_variant_dict_insert (&dict, "badge", "s", gtk_label_get_label (self->badge_label));
+  g_variant_dict_insert (&dict, "url", "s", gtk_label_get_label (self->url_label));
+  g_variant_dict_insert (&dict, "stats", "s", gtk_label_get_label (self->stats_label));
+  g_variant_dict_insert (&dict, "error", "s",
+                         gtk_widget_get_visible (GTK_WIDGET (self->error_label))
+                         ? gtk_label_get_label (self->error_label) : "");
+  g_variant_dict_insert (&dict, "switch-active", "b", gtk_switch_get_active (self->active_switch));
+  g_variant_dict_insert (&dict, "switch-state", "b", gtk_switch_get_state (self->active_switch));
+  g_variant_dict_insert (&dict, "expanded", "b", gtk_revealer_get_reveal_child (self->details_revealer));
+  g_variant_dict_insert (&dict, "fingerprint", "s", gtk_label_get_label (self->fingerprint_label));
+  g_variant_dict_insert (&dict, "qr", "b", gtk_picture_get_paintable (self->qr_picture) != NULL);
+  return g_variant_dict_end (&dict);
+}

@@ -1,0 +1,51 @@
+/* nfltr-window-actions.c — the win.* actions. */
+#define G_LOG_DOMAIN "nfltr-app"
+
+#include "nfltr-window-private.h"
+
+static void
+new_tunnel_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *param)
+{
+  nfltr_window_show_new_tunnel (NFLTR_WINDOW (widget));
+}
+
+static void
+relay_settings_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *param)
+{
+  nfltr_window_show_relay_settings (NFLTR_WINDOW (widget));
+}
+
+static void
+reconnect_action (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *param)
+{
+  nfltr_client_connect (NFLTR_WINDOW (widget)->client);
+}
+
+void
+_nfltr_window_update_actions (NfltrWindow *self)
+{
+  gboolean ready = nfltr_client_get_state (self->client) == NFLTR_CLIENT_STATE_READY &&
+                   self->manager != NULL;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.new-tunnel", ready);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.relay-settings", ready);
+}
+
+void
+_nfltr_window_class_actions_init (NfltrWindowClass *klass)
+{
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  gtk_widget_class_install_action (widget_class, "win.new-tunnel", NULL, new_tunnel_action);
+  gtk_widget_class_install_action (widget_class, "win.relay-settings", NULL, relay_settings_action);
+  gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, reconnect_action);
+
+  /* Ctrl+N, Ctrl+, and Ctrl+W are application accels (nfltr-application-actions.c). */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "win.reconnect", NULL);
+}

@@ -1,0 +1,44 @@
+/* nfltr-window-private.h — NfltrWindow's insides, shared by its files. */
+#pragma once
+
+#include "nfltr-new-tunnel-dialog.h"
+#include "nfltr-relay-dialog.h"
+#include "nfltr-tunnel-row.h"
+#include "nfltr-window.h"
+
+G_BEGIN_DECLS
+
+struct _NfltrWindow
+{
+  AdwApplicationWindow parent_instance;
+
+  NfltrClient *client;
+  NfltrDbusManager *manager;
+  GSettings *settings;
+
+  /* weak: the dialogs own themselves while open */
+  NfltrNewTunnelDialog *new_tunnel_dialog;
+  NfltrRelayDialog *relay_dialog;
+
+  guint64 frames;
+  gint64 first_tunnels_frame_us;
+
+  AdwToastOverlay *toast_overlay;
+  AdwWindowTitle *window_title;
+  GtkRevealer *banner_revealer;
+  GtkLabel *banner_label;
+  GtkLabel *banner_detail;
+  GtkButton *banner_button;
+  GtkStack *stack;
+  AdwStatusPage *service_error_page;
+  GtkListBox *list_box;
+  GtkSpinner *connecting_spinner;
+};
+
+void            _nfltr_window_class_actions_init (NfltrWindowClass *klass);
+void            _nfltr_window_update_actions     (NfltrWindow      *self);
+NfltrTunnelRow *_nfltr_window_find_row           (NfltrWindow      *self,
+                                                  const char       *id_or_name);
+GVariant       *_nfltr_window_describe           (NfltrWindow      *self);
+
+G_END_DECLS

@@ -1,0 +1,194 @@
+"""The app's test lab: Xvfb, the real nfltr-app, and a way to drive and read it.
+
+Builds on tests/integration/nfltrlab.py (relay, private bus, CLI, origins). The app runs on the
+agent's private session bus with NFLTR_APP_TEST=1, so it exports extra app.test-* actions on
+org.gtk.Actions (/xyz/nfltr/Nfltr): they flip the real GtkSwitch, type into the real dialogs and
+report what the window shows (app.test-state). Screenshots come from the X server (ImageMagick
+`import`), i.e. what a person would see.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import gi
+
+gi.require_version("Gio", "2.0")
+from gi.repository import Gio, GLib  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import nfltrlab  # noqa: E402
+from nfltrlab import wait_until  # noqa: E402,F401
+
+APP_ID = "xyz.nfltr.Nfltr"
+APP_PATH = "/xyz/nfltr/Nfltr"
+SCREENSHOT_DIR = os.environ.get("NFLTR_SCREENSHOT_DIR") or os.path.join(
+    os.environ.get("NFLTR_SOURCE_ROOT", os.path.join(HERE, "..", "..")), "docs", "screenshots")
+
+
+def app_bin():
+    return nfltrlab.binary("app/nfltr-app")
+
+
+class Xvfb:
+    """A virtual X screen of its own (a display number nobody uses)."""
+
+    def __init__(self, lab, width=1280, height=800):
+        for n in range(90, 190):
+            if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"):
+                break
+        else:
+            raise AssertionError("no free X display number")
+        self.display = f":{n}"
+        self.proc = lab.spawn("xvfb", ["Xvfb", self.display, "-screen", "0",
+                                       f"{width}x{height}x24", "-nolisten", "tcp"])
+        wait_until(lambda: os.path.exists(f"/tmp/.X11-unix/X{n}"), 15, "Xvfb's socket")
+        self.env = {"DISPLAY": self.display}
+
+    def windows(self):
+        """Mapped top-level windows: [(id, name, x, y, w, h)]."""
+        out = subprocess.run(["xwininfo", "-root", "-children", "-display", self.display],
+                             capture_output=True, text=True, timeout=10).stdout
+        wins = []
+        for line in out.splitlines():
+            line = line.strip()
+            if not line.startswith("0x") or "(has no name)" in line:
+                continue
+            wid = line.split()[0]
+            info = subprocess.run(["xwininfo", "-id", wid, "-display", self.display],
+                                  capture_output=True, text=True, timeout=10).stdout
+            if "IsViewable" not in info:
+                continue
+            vals = {}
+            for key in ("Absolute upper-left X", "Absolute upper-left Y", "Width", "Height"):
+                for l in info.splitlines():
+                    if l.strip().startswith(key + ":"):
+                        vals[key] = int(l.split(":")[1])
+            name = line.split('"')[1] if '"' in line else ""
+            wins.append((wid, name, vals["Absolute upper-left X"], vals["Absolute upper-left Y"],
+                         vals["Width"], vals["Height"]))
+        return wins
+
+    def screenshot(self, name):
+        """Saves the area covered by the app's windows as docs/screenshots/NAME.png."""
+        os.makedirs(SCREENSHOT_DIR, exist_ok=True)
+        path = os.path.join(SCREENSHOT_DIR, name + ".png")
+        wins = [w for w in self.windows() if w[4] > 50 and w[5] > 50]
+        assert wins, "no window on the screen to take a picture of"
+        x0 = min(w[2] for w in wins)
+        y0 = min(w[3] for w in wins)
+        x1 = max(w[2] + w[4] for w in wins)
+        y1 = max(w[3] + w[5] for w in wins)
+        tmp = path + ".tmp.png"
+        subprocess.run(["import", "-display", self.display, "-window", "root",
+                        "-crop", f"{x1 - x0}x{y1 - y0}+{x0}+{y0}", "+repage", tmp],
+                       check=True, timeout=30)
+        os.replace(tmp, path)
+        return path
+
+
+def _unpack(v):
+    return v.unpack() if isinstance(v, GLib.Variant) else v
+
+
+class App:
+    """The real nfltr-app on an agent's bus and an Xvfb display."""
+
+    def __init__(self, lab, agent, xvfb, extra_env=None, bus_address=None, timing=False):
+        self.lab, self.agent, self.xvfb = lab, agent, xvfb
+        build = nfltrlab.BUILD_ROOT
+        env = agent.env() if agent else lab.env()
+        env.update(xvfb.env)
+        env.update({
+            "NFLTR_APP_TEST": "1",
+            "GSETTINGS_BACKEND": "memory",
+            "GSETTINGS_SCHEMA_DIR": os.path.join(build, "data", "app"),
+            "NO_AT_BRIDGE": "1",
+            "GDK_BACKEND": "x11",
+            "GSK_RENDERER": "cairo",
+            "GTK_A11Y": "none",
+            "LC_ALL": "C.UTF-8",
+        })
+        if bus_address:
+            env["DBUS_SESSION_BUS_ADDRESS"] = bus_address
+        if timing:
+            env["NFLTR_APP_TIMING"] = "1"
+        env.update(extra_env or {})
+        self.bus_address = env["DBUS_SESSION_BUS_ADDRESS"]
+        self.spawned_at = time.monotonic()
+        self.proc = lab.spawn("nfltr-app", [app_bin()], env=env)
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            self.bus_address,
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        wait_until(self._has_name, 20, "nfltr-app to own xyz.nfltr.Nfltr on the bus")
+
+    def _has_name(self):
+        assert self.proc.alive(), f"nfltr-app exited:\n{self.proc.text()}"
+        r = self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus", "NameHasOwner",
+                                GLib.Variant("(s)", (APP_ID,)), None, 0, 5000, None)
+        return r.unpack()[0]
+
+    def call_actions(self, method, args, timeout_ms=5000):
+        return self.conn.call_sync(APP_ID, APP_PATH, "org.gtk.Actions", method, args,
+                                   None, 0, timeout_ms, None)
+
+    def activate(self, name, param=None, timeout_ms=5000):
+        params = [param] if param is not None else []
+        self.call_actions("Activate", GLib.Variant("(sava{sv})", (name, params, {})), timeout_ms)
+
+    def state(self, timeout_ms=5000):
+        """What the window shows now (app.test-state), as plain Python values."""
+        self.activate("test-state", timeout_ms=timeout_ms)
+        r = self.call_actions("Describe", GLib.Variant("(s)", ("test-state",)), timeout_ms)
+        enabled, ptype, state = r.unpack()[0]
+        return state[0] if state else {}
+
+    def window(self):
+        return self.state().get("window", {})
+
+    def rows(self):
+        return self.window().get("rows", [])
+
+    def row(self, key):
+        for r in self.rows():
+            if key in (r.get("id"), r.get("name")):
+                return r
+        return None
+
+    def wait(self, predicate, timeout, what):
+        def check():
+            assert self.proc.alive(), f"nfltr-app exited:\n{self.proc.text()}"
+            return predicate(self.window())
+        return wait_until(check, timeout, what, interval=0.1)
+
+    def toggle(self, key, on):
+        self.activate("test-toggle", GLib.Variant("(sb)", (key, on)))
+
+    def expand(self, key, on=True):
+        self.activate("test-expand", GLib.Variant("(sb)", (key, on)))
+
+    def resize(self, width, height):
+        self.activate("test-resize", GLib.Variant("(ii)", (width, height)))
+
+    def fill_new_tunnel(self, **fields):
+        d = {k.replace("_", "-"): GLib.Variant("s", v) for k, v in fields.items()}
+        self.activate("test-fill-new-tunnel", GLib.Variant("a{sv}", d))
+
+    def fill_relay(self, **fields):
+        d = {k.replace("_", "-"): GLib.Variant("s", v) for k, v in fields.items()}
+        self.activate("test-fill-relay", GLib.Variant("a{sv}", d))
+
+    def settle(self, seconds=0.6):
+        """Lets animations (revealers, crossfades: 250 ms in GTK) finish before a picture."""
+        time.sleep(seconds)
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
