@@ -141,7 +141,7 @@ pump (Side *a, Side *b)
       if (a->in_pipe > 0)
         {
           ssize_t n = splice (a->pipe_rd, NULL, b->fd, NULL, a->in_pipe,
-                              SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE);
+                              SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
           if (n < 0)
             {
               if (errno == EAGAIN)
