@@ -281,13 +281,13 @@ relay_splice_start (GSocketConnection *a, GSocketConnection *b, GBytes *a_prefix
       splice_free (splice);
       return NULL;
     }
-  splice->ab.label = "a→b";
+  splice->ab.label = "a->b";
   splice->ab.from = splice->fd_a;
   splice->ab.to = splice->fd_b;
   splice->ab.status = DIR_WANT_READ;
   if (a_prefix != NULL && g_bytes_get_size (a_prefix) > 0)
     splice->ab.prefix = g_bytes_ref (a_prefix);
-  splice->ba.label = "b→a";
+  splice->ba.label = "b->a";
   splice->ba.from = splice->fd_b;
   splice->ba.to = splice->fd_a;
   splice->ba.status = DIR_WANT_READ;
