@@ -22,7 +22,11 @@
 /* Client→local holds up to four TLS records per write(); local→client reads big chunks so
  * a bulk download costs one recv() per eight records. Allocated once per connection. */
 #define C2L_BUFFER_SIZE (64 * 1024)
-#define L2C_BUFFER_SIZE (128 * 1024)
+#define L2C_BUFFER_SIZE (256 * 1024)
+/* Ciphertext for the relay is batched: gnutls writes one 16 KiB record per call, and
+ * sixteen records in one send() cost the kernel far less than sixteen sends. Room for a
+ * full plaintext buffer of records plus their headers and tags. */
+#define CIPHER_BUFFER_SIZE (L2C_BUFFER_SIZE + 32 * 1024)
 /* After a refused pipelined request, how long the local server may take to finish the
  * responses to the requests before it, and how long we linger for the client's close. */
 #define REJECT_DRAIN_TIMEOUT_MS 5000
@@ -48,6 +52,10 @@ typedef struct
   int                 local_fd;
   gnutls_session_t    session;
   char               *sni;          /* the host the client asked for */
+
+  guint8             *cipher;       /* CIPHER_BUFFER_SIZE bytes of TLS records not yet sent */
+  gsize               cipher_off;
+  gsize               cipher_len;
 } DataConn;
 
 static void
@@ -69,13 +77,112 @@ data_conn_free (DataConn *c)
   g_free (c->client_addr);
   g_free (c->target_host);
   g_free (c->sni);
+  g_free (c->cipher);
   g_free (c);
 }
 
-static short
-tls_wait_events (gnutls_session_t session)
+/* gnutls' transport push: queue the records in c->cipher; cipher_flush() sends them. When
+ * the queue is full, EAGAIN makes gnutls keep the record and return GNUTLS_E_AGAIN. */
+static ssize_t
+cipher_push_cb (gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
 {
-  return gnutls_record_get_direction (session) == 1 ? POLLOUT : POLLIN;
+  DataConn *c = ptr;
+  gsize total = 0;
+
+  for (int i = 0; i < iovcnt; i++)
+    total += iov[i].iov_len;
+  if (c->cipher_len + total > CIPHER_BUFFER_SIZE && c->cipher_off > 0)
+    {
+      memmove (c->cipher, c->cipher + c->cipher_off, c->cipher_len - c->cipher_off);
+      c->cipher_len -= c->cipher_off;
+      c->cipher_off = 0;
+    }
+  if (c->cipher_len + total > CIPHER_BUFFER_SIZE)
+    {
+      gnutls_transport_set_errno (c->session, EAGAIN);
+      return -1;
+    }
+  for (int i = 0; i < iovcnt; i++)
+    {
+      memcpy (c->cipher + c->cipher_len, iov[i].iov_base, iov[i].iov_len);
+      c->cipher_len += iov[i].iov_len;
+    }
+  return total;
+}
+
+static gboolean
+cipher_pending (DataConn *c)
+{
+  return c->cipher_off < c->cipher_len;
+}
+
+/* Sends queued records. FALSE on a socket error; else *would_block tells whether some
+ * remain because the relay socket is full. */
+static gboolean
+cipher_flush (DataConn *c, gboolean *progress)
+{
+  while (cipher_pending (c))
+    {
+      ssize_t n = send (c->relay_fd, c->cipher + c->cipher_off, c->cipher_len - c->cipher_off,
+                        MSG_NOSIGNAL);
+      if (n > 0)
+        {
+          c->cipher_off += n;
+          if (progress != NULL)
+            *progress = TRUE;
+        }
+      else if (n < 0 && errno == EINTR)
+        continue;
+      else if (n < 0 && errno == EAGAIN)
+        return TRUE;
+      else
+        {
+          g_debug ("conn from %s: sending to the relay failed: %s", c->client_addr,
+                   g_strerror (errno));
+          return FALSE;
+        }
+    }
+  c->cipher_off = c->cipher_len = 0;
+  return TRUE;
+}
+
+/* What gnutls waits for after GNUTLS_E_AGAIN: a write that found our queue full waits for
+ * the relay socket to take the queue; a read waits for data. */
+static short
+tls_wait_events (DataConn *c)
+{
+  return gnutls_record_get_direction (c->session) == 1 ? POLLOUT : POLLIN;
+}
+
+/* Outside the pump: sends what is queued (a handshake flight, an alert) and waits for
+ * what gnutls needs, until deadline. */
+static gboolean
+tls_wait (DataConn *c, gint64 deadline)
+{
+  short events = tls_wait_events (c);
+
+  if (!cipher_flush (c, NULL))
+    return FALSE;
+  if (events == POLLOUT && !cipher_pending (c))
+    return TRUE;  /* the queue has room again */
+  if (cipher_pending (c))
+    events |= POLLOUT;
+  return _nfltr_net_wait (c->relay_fd, events, deadline, c->cancel_fd) == NFLTR_WAIT_READY;
+}
+
+/* Flushes the whole queue, waiting up to deadline. */
+static gboolean
+tls_flush_all (DataConn *c, gint64 deadline)
+{
+  while (cipher_pending (c))
+    {
+      if (!cipher_flush (c, NULL))
+        return FALSE;
+      if (cipher_pending (c) &&
+          _nfltr_net_wait (c->relay_fd, POLLOUT, deadline, c->cancel_fd) != NFLTR_WAIT_READY)
+        return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -124,19 +231,17 @@ handshake (DataConn *c)
       g_debug ("%s", error->message);
       return FALSE;
     }
+  c->cipher = g_malloc (CIPHER_BUFFER_SIZE);
+  gnutls_transport_set_ptr2 (c->session, GINT_TO_POINTER (c->relay_fd), c);
+  gnutls_transport_set_vec_push_function (c->session, cipher_push_cb);
   do
     {
       ret = gnutls_handshake (c->session);
-      if (ret == GNUTLS_E_AGAIN)
+      if (ret == GNUTLS_E_AGAIN && !tls_wait (c, deadline))
         {
-          NfltrWaitResult w = _nfltr_net_wait (c->relay_fd, tls_wait_events (c->session),
-                                               deadline, c->cancel_fd);
-          if (w != NFLTR_WAIT_READY)
-            {
-              g_debug ("TLS handshake with %s %s", c->client_addr,
-                       w == NFLTR_WAIT_TIMEOUT ? "timed out" : "cancelled");
-              return FALSE;
-            }
+          g_debug ("TLS handshake with %s %s", c->client_addr,
+                   _nfltr_data_conn_group_is_cancelled (c->group) ? "cancelled" : "timed out");
+          return FALSE;
         }
     }
   while (ret < 0 && gnutls_error_is_fatal (ret) == 0);
@@ -177,8 +282,7 @@ send_error_response (DataConn *c, GBytes *response)
         }
       else if (ret == GNUTLS_E_AGAIN)
         {
-          if (_nfltr_net_wait (c->relay_fd, tls_wait_events (c->session), deadline,
-                               c->cancel_fd) != NFLTR_WAIT_READY)
+          if (!tls_wait (c, deadline))
             return;
         }
       else if (ret != GNUTLS_E_INTERRUPTED)
@@ -186,21 +290,20 @@ send_error_response (DataConn *c, GBytes *response)
     }
   while ((ret = gnutls_bye (c->session, GNUTLS_SHUT_WR)) == GNUTLS_E_AGAIN ||
          ret == GNUTLS_E_INTERRUPTED)
-    if (_nfltr_net_wait (c->relay_fd, tls_wait_events (c->session), deadline,
-                         c->cancel_fd) != NFLTR_WAIT_READY)
+    if (!tls_wait (c, deadline))
       return;
+  if (!tls_flush_all (c, deadline))
+    return;
   shutdown (c->relay_fd, SHUT_WR);
   for (;;)
     {
       ret = gnutls_record_recv (c->session, sink, sizeof sink);
       if (ret == GNUTLS_E_AGAIN)
         {
-          if (_nfltr_net_wait (c->relay_fd, POLLIN, deadline, c->cancel_fd) != NFLTR_WAIT_READY)
+          if (!tls_wait (c, deadline))
             return;
         }
-      else if (ret <= 0 && ret != GNUTLS_E_INTERRUPTED && gnutls_error_is_fatal (ret) != 0)
-        return;
-      else if (ret == 0)
+      else if (ret == 0 || (ret < 0 && gnutls_error_is_fatal (ret) != 0))
         return;
     }
 }
@@ -223,7 +326,8 @@ typedef struct
   gsize              l2c_off;
   gsize              l2c_len;
   gboolean           l2c_eof;      /* the local server has finished sending */
-  gboolean           l2c_bye;      /* and we passed that on: close_notify + SHUT_WR */
+  gboolean           l2c_bye_queued; /* and we queued our close_notify */
+  gboolean           l2c_bye;      /* and sent it, and SHUT_WR */
 } Pump;
 
 typedef enum {
@@ -287,7 +391,7 @@ pump_c2l (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
               if (gnutls_record_check_pending (c->session) > 0)
                 continue;
               if (fill == 0)
-                *relay_ev |= tls_wait_events (c->session);
+                *relay_ev |= tls_wait_events (c);
               break;
             }
           else if (r == GNUTLS_E_INTERRUPTED)
@@ -343,7 +447,8 @@ pump_l2c (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
 {
   gboolean progress = FALSE;
 
-  if (p->l2c_off < p->l2c_len)
+  /* Encrypts as many records as the queue takes; the caller flushes them in one send(). */
+  while (p->l2c_off < p->l2c_len)
     {
       ssize_t r = gnutls_record_send (c->session, p->out_buf + p->l2c_off,
                                       p->l2c_len - p->l2c_off);
@@ -355,10 +460,11 @@ pump_l2c (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
           progress = TRUE;
         }
       else if (r == GNUTLS_E_AGAIN)
-        *relay_ev |= tls_wait_events (c->session);
-      else if (r == GNUTLS_E_INTERRUPTED)
-        progress = TRUE;
-      else
+        {
+          *relay_ev |= tls_wait_events (c);
+          break;
+        }
+      else if (r != GNUTLS_E_INTERRUPTED)
         {
           g_debug ("conn from %s: TLS send failed: %s", c->client_addr, gnutls_strerror (r));
           *ok = FALSE;
@@ -397,18 +503,17 @@ pump_l2c (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
     }
 
   /* After a refused request the error response, not close_notify, comes next. */
-  if (p->l2c_eof && p->l2c_off == p->l2c_len && !p->l2c_bye && !p->rejected)
+  if (p->l2c_eof && p->l2c_off == p->l2c_len && !p->l2c_bye_queued && !p->rejected)
     {
       int r = gnutls_bye (c->session, GNUTLS_SHUT_WR);
 
       if (r == GNUTLS_E_SUCCESS)
         {
-          shutdown (c->relay_fd, SHUT_WR);
-          p->l2c_bye = TRUE;
+          p->l2c_bye_queued = TRUE;
           progress = TRUE;
         }
       else if (r == GNUTLS_E_AGAIN)
-        *relay_ev |= tls_wait_events (c->session);
+        *relay_ev |= tls_wait_events (c);
       else if (r == GNUTLS_E_INTERRUPTED)
         progress = TRUE;
       else
@@ -416,6 +521,13 @@ pump_l2c (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
           *ok = FALSE;
           return FALSE;
         }
+    }
+  /* The FIN goes after the close_notify, so only once the queue is empty. */
+  if (p->l2c_bye_queued && !p->l2c_bye && !cipher_pending (c))
+    {
+      shutdown (c->relay_fd, SHUT_WR);
+      p->l2c_bye = TRUE;
+      progress = TRUE;
     }
   return progress;
 }
@@ -435,8 +547,10 @@ pump (DataConn *c, Pump *p)
       progress = pump_c2l (c, p, &relay_ev, &local_ev, &ok);
       if (ok)
         progress |= pump_l2c (c, p, &relay_ev, &local_ev, &ok);
-      if (!ok)
+      if (!ok || !cipher_flush (c, &progress))
         return PUMP_ABORTED;
+      if (cipher_pending (c))
+        relay_ev |= POLLOUT;
 
       if (p->rejected && p->c2l_shut)
         {
