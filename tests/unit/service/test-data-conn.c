@@ -421,6 +421,7 @@ test_tcp_echo (Fixture *f, gconstpointer data)
   const gsize chunk = 65536, rounds = 20;  /* 1.25 MiB, in both directions */
   g_autofree guint8 *out = g_malloc (chunk);
   g_autofree guint8 *back = g_malloc (chunk);
+  gint64 start;
   Client c;
 
   client_open (f, &c, "tcp", local->port);
@@ -444,8 +445,11 @@ test_tcp_echo (Fixture *f, gconstpointer data)
 
   /* Half-close: our close_notify reaches the local server as EOF, it closes, and that
    * comes back to us as the worker's close_notify. */
+  start = g_get_monotonic_time ();
   g_assert_cmpint (gnutls_bye (c.session, GNUTLS_SHUT_WR), ==, 0);
   g_assert_true (client_read_to_end (&c, NULL));
+  /* at once, not when some socket timeout gives up */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
   client_close (&c);
   local_server_finish (local);
 
@@ -528,6 +532,33 @@ test_http_misdirected (Fixture *f, gconstpointer data)
   /* the local server got a connection but not one byte of the request */
   g_assert_true (local->accepted);
   g_assert_cmpuint (local->bytes_received, ==, 0);
+  local_server_finish (local);
+}
+
+/* A refused request behind a good one on the same connection: the good one is answered
+ * by the local server first, then the client gets our 421, in that order. */
+static void
+test_http_pipelined_refusal (Fixture *f, gconstpointer data)
+{
+  LocalServer *local = local_server_start (LOCAL_HTTP);
+  static const char requests[] = "GET /first HTTP/1.1\r\nHost: t1.nfltr.localhost\r\n\r\n"
+                                 "GET /second HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+  g_autoptr(GByteArray) got = g_byte_array_new ();
+  const char *second;
+  Client c;
+
+  client_open (f, &c, "http", local->port);
+  client_send (&c, requests, sizeof requests - 1);
+  g_assert_true (client_read_to_end (&c, got));
+  g_byte_array_append (got, (const guint8 *) "", 1);
+  g_assert_true (g_str_has_prefix ((char *) got->data, "HTTP/1.1 200 OK\r\n"));
+  second = strstr ((char *) got->data, "\r\n\r\nhello");
+  g_assert_nonnull (second);
+  g_assert_true (g_str_has_prefix (second + 9, "HTTP/1.1 421 Misdirected Request\r\n"));
+  client_close (&c);
+  g_thread_join (g_steal_pointer (&local->thread));
+  g_assert_nonnull (strstr (local->http_head->str, "GET /first "));
+  g_assert_null (strstr (local->http_head->str, "/second"));
   local_server_finish (local);
 }
 
@@ -628,6 +659,7 @@ main (int argc, char *argv[])
   ADD ("/data-conn/tcp-download", test_tcp_download);
   ADD ("/data-conn/http-forwarded-headers", test_http_forwarded_headers);
   ADD ("/data-conn/http-misdirected", test_http_misdirected);
+  ADD ("/data-conn/http-pipelined-refusal", test_http_pipelined_refusal);
   ADD ("/data-conn/http-local-down", test_http_local_down);
   ADD ("/data-conn/group-cancel", test_group_cancel);
 #undef ADD
