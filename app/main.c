@@ -14,6 +14,13 @@ main (int   argc,
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* Run from the build tree, use the catalogs built there (po/<lang>/LC_MESSAGES). */
+  {
+    g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+
+    if (exe != NULL && g_str_has_prefix (exe, NFLTR_BUILD_ROOT "/"))
+      bindtextdomain (GETTEXT_PACKAGE, NFLTR_BUILD_ROOT "/po");
+  }
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

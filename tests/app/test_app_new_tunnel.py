@@ -1,0 +1,71 @@
+"""Issue #3: the New Tunnel dialog, against the real service and relay.
+
+Input is validated as typed; Create calls Manager.CreateTunnel (transient=false) and the new
+tunnel's public URL serves the local server; the service's errors are shown in words.
+"""
+import json
+
+import applab
+from nfltrlab import curl
+
+
+def curl_url(url, port, path="/"):
+    host = url.split("//", 1)[1].split(":", 1)[0]
+    return curl(url.rstrip("/") + path, "-k", "--max-time", "10", resolve=(host, port), timeout=20)
+
+
+def test_dialog_creates_a_tunnel_that_serves_the_local_server(world):
+    app = applab.App(world.lab, world.agent, world.xvfb)
+    app.wait(lambda w: w.get("page") == "empty", 20, "the empty page (logged in, no tunnels)")
+
+    app.activate("new-tunnel")
+    app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the New Tunnel dialog")
+
+    # Validated as typed: a port out of range is refused before anything reaches the service.
+    app.fill_new_tunnel(target="70000", name="from-app")
+    d = app.window()["new-tunnel-dialog"]
+    assert not d["valid"] and "65535" in d["validation"], d
+    app.fill_new_tunnel(target=str(world.origin.port), name="Bad_Name")
+    d = app.window()["new-tunnel-dialog"]
+    assert not d["valid"] and "lower-case" in d["validation"], d
+    app.fill_new_tunnel(certificate="inspectable")
+    d = app.window()["new-tunnel-dialog"]
+    assert d["inspectable-warning"], d
+    app.fill_new_tunnel(name="from-app", certificate="automatic")
+    d = app.window()["new-tunnel-dialog"]
+    assert d["valid"] and d["validation"] == "" and not d["inspectable-warning"], d
+    app.settle()
+    world.xvfb.screenshot("new-tunnel-dialog")
+
+    app.activate("test-create")
+    app.wait(lambda w: "new-tunnel-dialog" not in w and len(w.get("rows", [])) == 1, 30,
+             "the dialog to close and the new tunnel's row")
+    app.wait(lambda w: w["rows"][0]["switch-state"] and w["rows"][0]["url"].startswith("https://"),
+             20, "the new tunnel online")
+    row = app.rows()[0]
+    assert row["name"] == "from-app" and row["badge"] == "Verified end-to-end", row
+    assert row["url"] == f"https://from-app.nfltr.localhost:{world.relay.port}", row
+
+    r = curl_url(row["url"], world.relay.port, "/made-in-the-dialog")
+    assert r.curl_rc == 0 and r.status == 200, r
+    assert json.loads(r.body)["path"] == "/made-in-the-dialog"
+    assert any(q["path"] == "/made-in-the-dialog" for q in world.origin.requests)
+
+    # transient=false: the CLI lists it as a saved tunnel, so it outlives the app.
+    listed = world.agent.run("list", "--json")
+    assert listed.returncode == 0 and "from-app" in listed.stdout, listed
+
+
+def test_service_errors_are_shown_in_words(world):
+    other = world.agent.http(world.origin.port, "--name", "taken-name")
+    assert other.url
+    app = applab.App(world.lab, world.agent, world.xvfb)
+    app.wait(lambda w: len(w.get("rows", [])) == 1, 20, "the CLI tunnel's row")
+    app.activate("new-tunnel")
+    app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the New Tunnel dialog")
+    app.fill_new_tunnel(target=str(world.origin.port), name="taken-name")
+    app.activate("test-create")
+    app.wait(lambda w: w.get("new-tunnel-dialog", {}).get("error"), 30, "the service's error")
+    err = app.window()["new-tunnel-dialog"]["error"]
+    assert "xyz.nfltr" not in err and "GDBus" not in err, err
+    assert "name" in err.lower(), err

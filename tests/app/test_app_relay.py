@@ -1,0 +1,97 @@
+"""Issue #3: first run and the relay banner, against the real relay and service.
+
+First run: the relay dialog probes the relay, shows its certificate fingerprint (the one
+`nfltr-relay fingerprint` prints) for the user to confirm, then logs in. When the relay goes
+away the window says so in a banner with what to do; when it is back the banner goes.
+"""
+import applab
+from nfltrlab import Relay
+
+
+def test_first_run_shows_the_relay_fingerprint_then_logs_in(lab, relay, agent, xvfb):
+    app = applab.App(lab, agent, xvfb)
+    app.wait(lambda w: w.get("page") == "login", 30, "the first-run page")
+    app.settle()
+    xvfb.screenshot("first-run")
+
+    app.activate("relay-settings")
+    app.wait(lambda w: "relay-dialog" in w, 10, "the relay dialog")
+    key = relay.create_key()
+    app.fill_relay(address=relay.address, api_key=key)
+    app.activate("test-relay-next")
+    app.wait(lambda w: w.get("relay-dialog", {}).get("step") == "confirm", 30,
+             "the relay's fingerprint to confirm")
+    shown = app.window()["relay-dialog"]["fingerprint"].replace(" ", "").replace("\n", "").lower()
+    assert "sha256:" + shown == relay.fingerprint(), (shown, relay.fingerprint())
+    app.settle()
+    xvfb.screenshot("relay-fingerprint")
+
+    app.activate("test-relay-next")
+    app.wait(lambda w: "relay-dialog" not in w and w.get("page") == "empty", 30,
+             "logged in: the dialog closes and the empty page shows")
+    status = agent.run("status", "--json")
+    assert status.returncode == 0 and relay.address in status.stdout, status
+
+
+def test_relay_going_away_shows_the_banner_and_coming_back_clears_it(world):
+    world.agent.http(world.origin.port, "--name", "banner-demo")
+    app = applab.App(world.lab, world.agent, world.xvfb)
+    app.wait(lambda w: len(w.get("rows", [])) == 1 and not w["banner-visible"], 20,
+             "the tunnel's row and no banner")
+
+    world.relay.stop()
+    app.wait(lambda w: w["banner-visible"], 60, "the relay banner")
+    w = app.window()
+    assert w["banner-title"] == f"Cannot reach the relay {world.relay.address}", w
+    assert "Check that the relay is running" in w["banner-detail"], w
+    app.wait(lambda w: w["rows"][0]["stats"].startswith("Reconnecting"), 30,
+             "the row to say it is reconnecting")
+    app.settle()
+    world.xvfb.screenshot("relay-banner")
+
+    # Same port and data dir: same address and certificate.
+    world.relay.start()
+    app.wait(lambda w: not w["banner-visible"], 90, "the banner to clear")
+    app.wait(lambda w: w["rows"][0]["switch-state"] and "open" in w["rows"][0]["stats"], 60,
+             "the tunnel back online")
+
+
+def test_refused_key_shows_what_to_do_and_notifies_when_hidden(world):
+    """A revoked key: the banner says the key was refused, and with the window closed the
+    tunnel's failure arrives as a desktop notification."""
+    notify_log = world.lab.path("notifications.log")
+    world.lab.spawn("notification-daemon",
+                    ["/usr/bin/python3", "-m", "dbusmock", "--session", "-t",
+                     "notification_daemon", "-l", notify_log],
+                    env=world.agent.env())
+    app = applab.App(world.lab, world.agent, world.xvfb)
+    app.wait(lambda w: w.get("page") == "empty", 20, "the empty page")
+    app.activate("new-tunnel")
+    app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the dialog")
+    app.fill_new_tunnel(target=str(world.origin.port), name="will-fail")
+    app.activate("test-create")
+    app.wait(lambda w: len(w.get("rows", [])) == 1 and w["rows"][0]["switch-state"], 30,
+             "the tunnel online")
+
+    # Close the window: the app keeps running (run-in-background) to notify.
+    app.activate("test-close")
+    app.wait(lambda w: not w["visible"], 10, "the window hidden")
+
+    import subprocess
+    out = subprocess.run([applab.nfltrlab.relay_bin(), "keys", "revoke", "1",
+                          "--data-dir", world.relay.data_dir],
+                         capture_output=True, text=True, timeout=30, env=world.lab.env())
+    assert out.returncode == 0, out.stderr
+    world.relay.stop()
+    world.relay.start()
+
+    app.wait(lambda w: w["banner-visible"] and "refused" in w["banner-title"], 60,
+             "the refused-key banner")
+    applab.wait_until(lambda: "will-fail" in open(notify_log).read(), 30,
+                      "a desktop notification naming the failed tunnel")
+    assert "failed" in open(notify_log).read()
+
+    app.activate("show-window")
+    app.wait(lambda w: w["visible"], 10, "the window shown again")
+    app.settle()
+    world.xvfb.screenshot("key-refused-banner")

@@ -1,0 +1,85 @@
+"""Issue #3: the tunnels page against the real relay, service and CLI, in a real window.
+
+A tunnel started by `nfltr http` appears as a row; flipping the row's switch off makes the
+public URL stop answering and flipping it on brings it back; expanding the row shows the
+fingerprint the CLI printed and a QR code; the window works at 360 px wide.
+"""
+import time
+
+import applab
+from nfltrlab import curl_tunnel, wait_until
+
+
+def grouped(fingerprint):
+    hexs = fingerprint.split(":", 1)[1].upper()
+    groups = [hexs[i:i + 4] for i in range(0, 64, 4)]
+    return "\n".join(" ".join(groups[i:i + 4]) for i in range(0, 16, 4))
+
+
+def answers(tunnel):
+    r = curl_tunnel(tunnel, "/ping", "--max-time", "5", timeout=15)
+    return r.curl_rc == 0 and r.status == 200
+
+
+def test_cli_tunnel_appears_and_its_switch_stops_and_starts_it(world):
+    tunnel = world.agent.http(world.origin.port)
+    assert answers(tunnel)
+
+    app = applab.App(world.lab, world.agent, world.xvfb)
+    app.wait(lambda w: w.get("page") == "tunnels" and len(w.get("rows", [])) == 1, 20,
+             "the CLI's tunnel as a row")
+    row = app.rows()[0]
+    assert row["url"] == tunnel.url.rstrip("/"), row
+    assert row["badge"] == "Verified end-to-end", row
+    assert row["switch-active"] and row["switch-state"], row
+    assert row["target"] == f"HTTP → 127.0.0.1:{world.origin.port}", row
+    assert row["error"] == "", row
+    assert "open" in row["stats"] and "in" in row["stats"], row
+
+    # Live traffic: a request through the tunnel shows up in the row's counters.
+    assert answers(tunnel)
+    app.wait(lambda w: not w["rows"][0]["stats"].startswith("0 open · 0 total"), 10,
+             "the row's counters to count the request")
+    app.settle()
+    applab.Xvfb.screenshot(world.xvfb, "main-window")
+
+    # Off: the switch calls Tunnel.Stop and the public URL stops answering.
+    app.toggle(row["id"], False)
+    app.wait(lambda w: not w["rows"][0]["switch-state"], 15, "the switch to show stopped")
+    assert app.rows()[0]["stats"] == "Stopped"
+    wait_until(lambda: not answers(tunnel), 15, "the public URL to stop answering")
+
+    # On again: Tunnel.Start, the URL answers again.
+    app.toggle(row["id"], True)
+    app.wait(lambda w: w["rows"][0]["switch-state"] and w["rows"][0]["switch-active"], 20,
+             "the switch to show running")
+    wait_until(lambda: answers(tunnel), 20, "the public URL to answer again")
+    assert app.rows()[0]["url"] == tunnel.url.rstrip("/")
+
+
+def test_expanded_row_shows_the_fingerprint_and_a_qr_code(world):
+    tunnel = world.agent.http(world.origin.port, "--name", "fingerprint-demo")
+    app = applab.App(world.lab, world.agent, world.xvfb)
+    app.wait(lambda w: len(w.get("rows", [])) == 1, 20, "the tunnel's row")
+    assert not app.rows()[0]["qr"], "the QR code is built only when the row is opened"
+
+    app.expand("fingerprint-demo")
+    app.wait(lambda w: w["rows"][0]["expanded"] and w["rows"][0]["qr"], 10, "the open row")
+    row = app.rows()[0]
+    # The same fingerprint the CLI printed, in the readable grouping.
+    assert row["fingerprint"] == grouped(tunnel.fingerprint), (row, tunnel.fingerprint)
+    app.resize(720, 760)
+    app.settle(1.0)
+    world.xvfb.screenshot("expanded-row")
+
+
+def test_window_works_at_360_pixels(world):
+    world.agent.http(world.origin.port, "--name", "narrow")
+    app = applab.App(world.lab, world.agent, world.xvfb)
+    app.wait(lambda w: len(w.get("rows", [])) == 1, 20, "the tunnel's row")
+    app.resize(360, 640)
+    app.wait(lambda w: w.get("width") == 360, 10, "the window to be 360 px wide")
+    app.settle()
+    wins = [w for w in world.xvfb.windows() if w[1] == "NFLTR"]
+    assert wins and wins[0][4] == 360, wins
+    world.xvfb.screenshot("narrow-window")
