@@ -295,7 +295,7 @@ send_error_response (DataConn *c, GBytes *response)
   if (!tls_flush_all (c, deadline))
     return;
   shutdown (c->relay_fd, SHUT_WR);
-  for (;;)
+  while (g_get_monotonic_time () < deadline)
     {
       ret = gnutls_record_recv (c->session, sink, sizeof sink);
       if (ret == GNUTLS_E_AGAIN)
