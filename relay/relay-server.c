@@ -12,6 +12,9 @@
 #include "nfltr-error.h"
 #include "nfltr-resolve.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 static gboolean
 incoming_cb (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer user_data)
 {
@@ -49,12 +52,21 @@ relay_server_start (RelayServer *server, GError **error)
   g_autoptr(GSocketAddress) effective = NULL;
   guint16 port = 0;
 
-  if (!nfltr_parse_host_port (server->config.listen, atoi (NFLTR_DEFAULT_RELAY_PORT), TRUE,
-                              &host, &port, error))
+  const char *listen = server->config.listen;
+  g_autofree char *without_port = NULL;
+  gboolean any_port = g_str_has_suffix (listen, ":0") && strlen (listen) > 2;
+
+  /* Port 0 (a free port, shown on the startup line) is for tests; the shared parser rightly
+   * refuses it for everything else. */
+  if (any_port)
+    listen = without_port = g_strndup (listen, strlen (listen) - 2);
+  if (!nfltr_parse_host_port (listen, atoi (NFLTR_DEFAULT_RELAY_PORT), !any_port, &host, &port, error))
     {
       g_prefix_error (error, "--listen: ");
       return FALSE;
     }
+  if (any_port)
+    port = 0;
   if (g_ascii_strcasecmp (host, "localhost") == 0)
     inet = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   else

@@ -523,7 +523,7 @@ relay_agent_free (RelayAgent *agent)
 {
   g_clear_handle_id (&agent->timer_id, g_source_remove);
   g_signal_handlers_disconnect_by_data (agent->ws, agent);
-  if (soup_websocket_connection_get_state (agent->ws) != SOUP_WEBSOCKET_STATE_CLOSED)
+  if (soup_websocket_connection_get_state (agent->ws) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (agent->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "relay stopping");
   g_clear_object (&agent->ws);
   g_hash_table_unref (agent->bindings);

@@ -169,9 +169,11 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (--inspect->handshakes_left == 0 && !inspect->finished)
     {
       g_clear_handle_id (&inspect->timeout_id, g_source_remove);
+      /* Not WAIT_FOR_BOTH: TLS has no usable half-close (a close_notify ends the session for
+       * most peers), so when either side ends, both do; a browser keeping its connection
+       * alive must not hold a connection the agent has closed. */
       g_io_stream_splice_async (inspect->public_tls, inspect->agent_tls,
-                                G_IO_STREAM_SPLICE_CLOSE_STREAM1 | G_IO_STREAM_SPLICE_CLOSE_STREAM2 |
-                                G_IO_STREAM_SPLICE_WAIT_FOR_BOTH,
+                                G_IO_STREAM_SPLICE_CLOSE_STREAM1 | G_IO_STREAM_SPLICE_CLOSE_STREAM2,
                                 G_PRIORITY_DEFAULT, inspect->cancellable, splice_cb,
                                 inspect_ref (inspect));
     }

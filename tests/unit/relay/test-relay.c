@@ -1,0 +1,972 @@
+/* test-relay.c — a whole relay in process, on a free loopback port, driven from outside as
+ * the world would: raw TCP clients, TLS clients, and a test agent speaking the wire protocol
+ * over a real libsoup WebSocket. The relay runs in the main loop; blocking peers run in
+ * threads. Asserts are on what a peer sees: alert bytes, certificates, frames, payload. */
+#include "relay-server.h"
+#include "store/relay-store.h"
+#include "tls/relay-identity.h"
+#include "passthrough/relay-attach.h"
+#include "nfltr-cert.h"
+#include "nfltr-clienthello.h"
+#include "nfltr-proto.h"
+#include "clienthello-samples.h"  /* hello_openssl: SNI myapp.nfltr.localhost */
+#include "relay-test-util.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+typedef struct {
+  char        *dir;
+  RelayServer *server;
+  char        *key;
+  guint16      port;
+  char        *agent_cert_pem;
+  char        *agent_key_pem;
+  guint8       agent_fp[NFLTR_FINGERPRINT_LEN];
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  RelayConfig config;
+  g_autoptr(GError) error = NULL;
+  const char *names[] = { "myapp.nfltr.localhost", "insp.nfltr.localhost", NULL };
+
+  f->dir = make_temp_dir ();
+  relay_config_init (&config);
+  g_free (config.listen);
+  config.listen = g_strdup ("127.0.0.1:0");
+  g_free (config.data_dir);
+  config.data_dir = g_strdup (f->dir);
+  config.handshake_timeout_s = 1;
+  config.hello_timeout_s = 1;
+  config.attach_timeout_s = 1;
+  config.agent_idle_timeout_s = 2;
+  config.max_tunnels_per_agent = 2;
+  f->server = relay_server_new (&config, &error);
+  g_assert_no_error (error);
+  g_assert_true (relay_server_start (f->server, &error));
+  g_assert_no_error (error);
+  f->port = f->server->port;
+  g_assert_true (relay_store_key_create (f->server->store, "test", &f->key, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (nfltr_cert_generate (names, 2, &f->agent_cert_pem, &f->agent_key_pem, &error));
+  g_assert_no_error (error);
+  g_assert_true (nfltr_fingerprint_of_pem (f->agent_cert_pem, strlen (f->agent_cert_pem), f->agent_fp, &error));
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->server, relay_server_free);
+  /* Let closes scheduled by the server's teardown run. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  remove_tree (f->dir);
+  g_free (f->dir);
+  g_free (f->key);
+  g_free (f->agent_cert_pem);
+  g_free (f->agent_key_pem);
+}
+
+/* ---- a raw TCP client in a thread ---- */
+
+typedef struct {
+  guint16     port;
+  GBytes     *send;
+  gboolean    bytewise;
+  gboolean    shut_after_send;
+  GByteArray *got;
+  gint64      elapsed_ms;
+  gint        done;
+} RawClient;
+
+static GSocketConnection *
+connect_blocking (guint16 port)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) addr = g_inet_socket_address_new (lo, port);
+  GSocketConnection *conn = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (addr), NULL, &error);
+
+  g_assert_no_error (error);
+  g_socket_set_timeout (g_socket_connection_get_socket (conn), 10);
+  return conn;
+}
+
+static gpointer
+raw_client_thread (gpointer user_data)
+{
+  RawClient *c = user_data;
+  g_autoptr(GSocketConnection) conn = connect_blocking (c->port);
+  GSocket *socket = g_socket_connection_get_socket (conn);
+  gint64 start = g_get_monotonic_time ();
+  gsize len = c->send ? g_bytes_get_size (c->send) : 0;
+  const char *data = c->send ? g_bytes_get_data (c->send, NULL) : NULL;
+  char buf[4096];
+  gssize n;
+
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  for (gsize off = 0; off < len;)
+    {
+      gsize chunk = c->bytewise ? 1 : len - off;
+      n = g_socket_send (socket, data + off, chunk, NULL, NULL);
+      if (n <= 0)
+        break;
+      off += n;
+    }
+  if (c->shut_after_send)
+    g_socket_shutdown (socket, FALSE, TRUE, NULL);
+  c->got = g_byte_array_new ();
+  while ((n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
+    g_byte_array_append (c->got, (guint8 *) buf, n);
+  c->elapsed_ms = (g_get_monotonic_time () - start) / 1000;
+  g_atomic_int_set (&c->done, 1);
+  return NULL;
+}
+
+static RawClient *
+raw_client_run (guint16 port, const void *data, gsize len, gboolean bytewise)
+{
+  RawClient *c = g_new0 (RawClient, 1);
+  GThread *thread;
+
+  c->port = port;
+  c->send = data ? g_bytes_new (data, len) : NULL;
+  c->bytewise = bytewise;
+  thread = g_thread_new ("raw-client", raw_client_thread, c);
+  g_assert_true (wait_for_flag (&c->done, 15));
+  g_thread_join (thread);
+  return c;
+}
+
+static void
+raw_client_free (RawClient *c)
+{
+  g_clear_pointer (&c->send, g_bytes_unref);
+  g_clear_pointer (&c->got, g_byte_array_unref);
+  g_free (c);
+}
+
+static void
+assert_alert (RawClient *c, guint8 description)
+{
+  guint8 want[7];
+
+  nfltr_tls_alert_record (description, want);
+  g_assert_cmpmem (c->got->data, c->got->len, want, 7);
+}
+
+/* A ClientHello for any name, built by hand (one record). */
+static GBytes *
+hello_for (const char *sni)
+{
+  GByteArray *msg = g_byte_array_new ();
+  gsize n = sni ? strlen (sni) : 0;
+  guint8 fixed[] = { 0x03, 0x03 };
+  guint8 random[32] = { 0 };
+  guint8 tail[] = { 0x00, 0x00, 0x02, 0x13, 0x01, 0x01, 0x00 };
+  guint8 ext_len[2], hdr[4], rec[5];
+  GByteArray *exts = g_byte_array_new ();
+  GByteArray *out = g_byte_array_new ();
+
+  if (sni != NULL)
+    {
+      guint8 e[9] = { 0, 0, (n + 5) >> 8, (n + 5) & 0xff, (n + 3) >> 8, (n + 3) & 0xff, 0, n >> 8, n & 0xff };
+      g_byte_array_append (exts, e, sizeof e);
+      g_byte_array_append (exts, (const guint8 *) sni, n);
+    }
+  g_byte_array_append (msg, fixed, 2);
+  g_byte_array_append (msg, random, 32);
+  g_byte_array_append (msg, tail, sizeof tail);
+  ext_len[0] = exts->len >> 8;
+  ext_len[1] = exts->len & 0xff;
+  g_byte_array_append (msg, ext_len, 2);
+  g_byte_array_append (msg, exts->data, exts->len);
+  hdr[0] = 1;
+  hdr[1] = 0;
+  hdr[2] = msg->len >> 8;
+  hdr[3] = msg->len & 0xff;
+  rec[0] = 0x16;
+  rec[1] = 3;
+  rec[2] = 1;
+  rec[3] = (msg->len + 4) >> 8;
+  rec[4] = (msg->len + 4) & 0xff;
+  g_byte_array_append (out, rec, 5);
+  g_byte_array_append (out, hdr, 4);
+  g_byte_array_append (out, msg->data, msg->len);
+  g_byte_array_unref (msg);
+  g_byte_array_unref (exts);
+  return g_byte_array_free_to_bytes (out);
+}
+
+/* ---- refusals ---- */
+
+static void
+test_not_tls (Fixture *f, gconstpointer data)
+{
+  const char req[] = "GET / HTTP/1.1\r\n\r\n";
+  RawClient *c = raw_client_run (f->port, req, sizeof req - 1, FALSE);
+
+  g_assert_cmpuint (c->got->len, ==, 0);
+  raw_client_free (c);
+}
+
+static void
+test_unknown_name_bytewise (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GBytes) hello = hello_for ("nobody.nfltr.localhost");
+  RawClient *c = raw_client_run (f->port, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello), TRUE);
+
+  assert_alert (c, NFLTR_TLS_ALERT_UNRECOGNIZED_NAME);
+  raw_client_free (c);
+}
+
+static void
+test_no_sni (Fixture *f, gconstpointer data)
+{
+  RawClient *c = raw_client_run (f->port, hello_openssl_nosni, sizeof hello_openssl_nosni, FALSE);
+
+  assert_alert (c, NFLTR_TLS_ALERT_UNRECOGNIZED_NAME);
+  raw_client_free (c);
+}
+
+static void
+test_too_big_and_malformed (Fixture *f, gconstpointer data)
+{
+  const guint8 big[] = { 0x16, 3, 1, 0x40, 0, 1, 0, 0x50, 0 };
+  const guint8 bad[] = { 0x16, 3, 1, 0, 4, 2, 0, 0, 0 };
+  RawClient *c = raw_client_run (f->port, big, sizeof big, FALSE);
+
+  assert_alert (c, NFLTR_TLS_ALERT_DECODE_ERROR);
+  raw_client_free (c);
+  c = raw_client_run (f->port, bad, sizeof bad, FALSE);
+  assert_alert (c, NFLTR_TLS_ALERT_DECODE_ERROR);
+  raw_client_free (c);
+}
+
+/* A client that stops mid-hello is closed after --handshake-timeout (1 s here), and a
+ * connection that says nothing at all too; neither holds up anyone else. */
+static void
+test_slow_hello_times_out (Fixture *f, gconstpointer data)
+{
+  RawClient *c = raw_client_run (f->port, hello_openssl, 10, FALSE);
+
+  g_assert_cmpuint (c->got->len, ==, 0);
+  g_assert_cmpint (c->elapsed_ms, >=, 900);
+  g_assert_cmpint (c->elapsed_ms, <, 5000);
+  raw_client_free (c);
+}
+
+static void
+test_bad_attach (Fixture *f, gconstpointer data)
+{
+  guint8 preamble[NFLTR_PROTO_ATTACH_SIZE];
+  guint8 id[NFLTR_PROTO_CONN_ID_SIZE];
+  RawClient *c;
+
+  memset (id, 0x42, sizeof id);
+  nfltr_proto_attach_encode (id, preamble);
+  c = raw_client_run (f->port, preamble, sizeof preamble, FALSE);
+  g_assert_cmpuint (c->got->len, ==, 0);
+  g_assert_cmpint (c->elapsed_ms, <, 900);  /* refused at once, not by a timer */
+  raw_client_free (c);
+}
+
+/* ---- a TLS client in a thread ---- */
+
+typedef struct {
+  guint16          port;
+  const char      *sni;
+  const char      *request;
+  GTlsCertificate *peer_cert;
+  GByteArray      *got;
+  char            *error;
+  gint             done;
+} TlsClient;
+
+static gboolean
+accept_any_cb (GTlsConnection *conn, GTlsCertificate *cert, GTlsCertificateFlags errors, gpointer data)
+{
+  return TRUE;
+}
+
+static gpointer
+tls_client_thread (gpointer user_data)
+{
+  TlsClient *c = user_data;
+  g_autoptr(GSocketConnection) conn = connect_blocking (c->port);
+  g_autoptr(GSocketConnectable) identity = g_network_address_new (c->sni, c->port);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GIOStream) tls = g_tls_client_connection_new (G_IO_STREAM (conn), identity, &error);
+  char buf[4096];
+  gssize n;
+
+  g_assert_no_error (error);
+  g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_any_cb), NULL);
+  c->got = g_byte_array_new ();
+  if (!g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &error))
+    goto out;
+  c->peer_cert = g_object_ref (g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (tls)));
+  if (!g_output_stream_write_all (g_io_stream_get_output_stream (tls), c->request, strlen (c->request),
+                                  NULL, NULL, &error))
+    goto out;
+  while ((n = g_input_stream_read (g_io_stream_get_input_stream (tls), buf, sizeof buf, NULL, &error)) > 0)
+    g_byte_array_append (c->got, (guint8 *) buf, n);
+out:
+  if (error != NULL)
+    c->error = g_strdup (error->message);
+  g_atomic_int_set (&c->done, 1);
+  return NULL;
+}
+
+static char *
+fingerprint_of (GTlsCertificate *cert)
+{
+  g_autoptr(GByteArray) der = NULL;
+  guint8 digest[NFLTR_FINGERPRINT_LEN];
+
+  g_object_get (cert, "certificate", &der, NULL);
+  nfltr_fingerprint_of_der (der->data, der->len, digest);
+  return nfltr_fingerprint_format (digest);
+}
+
+static void
+tls_client_clear (TlsClient *c)
+{
+  g_clear_object (&c->peer_cert);
+  g_clear_pointer (&c->got, g_byte_array_unref);
+  g_clear_pointer (&c->error, g_free);
+}
+
+/* The relay's own name: its certificate, and the health endpoint behind it. */
+static void
+test_own_name (Fixture *f, gconstpointer data)
+{
+  TlsClient c = { f->port, "nfltr.localhost",
+                  "GET /api/v1/health HTTP/1.1\r\nHost: nfltr.localhost\r\nConnection: close\r\n\r\n" };
+  GThread *thread = g_thread_new ("tls-client", tls_client_thread, &c);
+  g_autofree char *fp = NULL;
+  g_autofree char *text = NULL;
+
+  g_assert_true (wait_for_flag (&c.done, 15));
+  g_thread_join (thread);
+  g_assert_null (c.error);
+  fp = fingerprint_of (c.peer_cert);
+  g_assert_cmpstr (fp, ==, f->server->identity->fingerprint);
+  text = g_strndup ((char *) c.got->data, c.got->len);
+  g_assert_true (g_str_has_prefix (text, "HTTP/1.1 200"));
+  g_assert_nonnull (strstr (text, "{\"status\":\"ok\",\"version\":\"" PACKAGE_VERSION "\"}"));
+  tls_client_clear (&c);
+}
+
+/* ---- a test agent over a real WebSocket ---- */
+
+typedef struct {
+  Fixture                 *f;
+  SoupSession             *session;
+  SoupWebsocketConnection *ws;
+  GQueue                   frames;
+  gint                     connected;
+  gint                     closed;
+  gushort                  close_code;
+} Agent;
+
+static void
+agent_message_cb (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer user_data)
+{
+  Agent *a = user_data;
+  g_autoptr(GError) error = NULL;
+  gsize len;
+  const guint8 *bytes = g_bytes_get_data (message, &len);
+  NfltrFrame *frame = nfltr_frame_decode (bytes, len, &error);
+
+  g_assert_no_error (error);
+  g_queue_push_tail (&a->frames, frame);
+}
+
+static void
+agent_closed_cb (SoupWebsocketConnection *ws, gpointer user_data)
+{
+  Agent *a = user_data;
+
+  a->close_code = soup_websocket_connection_get_close_code (ws);
+  g_atomic_int_set (&a->closed, 1);
+}
+
+static gboolean
+agent_accept_cert_cb (SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors, gpointer user_data)
+{
+  Agent *a = user_data;
+  g_autofree char *fp = fingerprint_of (cert);
+
+  /* What a real agent does: pin the relay fingerprint. */
+  return g_strcmp0 (fp, a->f->server->identity->fingerprint) == 0;
+}
+
+static void
+agent_connected_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Agent *a = user_data;
+  g_autoptr(GError) error = NULL;
+
+  a->ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  g_assert_no_error (error);
+  g_signal_connect (a->ws, "message", G_CALLBACK (agent_message_cb), a);
+  g_signal_connect (a->ws, "closed", G_CALLBACK (agent_closed_cb), a);
+  g_atomic_int_set (&a->connected, 1);
+}
+
+static Agent *
+agent_connect (Fixture *f)
+{
+  Agent *a = g_new0 (Agent, 1);
+  /* GLib's resolver maps *.localhost to loopback itself (RFC 6761 §6.3), and the name is what
+   * the TLS client sends as SNI. */
+  g_autoptr(GSocketConnectable) addr = g_network_address_new ("nfltr.localhost", f->port);
+  g_autofree char *uri = g_strdup_printf ("wss://nfltr.localhost:%u" NFLTR_PROTO_CONTROL_PATH, f->port);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", uri);
+  char *protocols[] = { (char *) NFLTR_PROTO_WS_SUBPROTOCOL, NULL };
+
+  a->f = f;
+  g_queue_init (&a->frames);
+  a->session = soup_session_new_with_options ("remote-connectable", addr, NULL);
+  g_signal_connect (msg, "accept-certificate", G_CALLBACK (agent_accept_cert_cb), a);
+  soup_session_websocket_connect_async (a->session, msg, NULL, protocols, G_PRIORITY_DEFAULT, NULL,
+                                        agent_connected_cb, a);
+  g_assert_true (wait_for_flag (&a->connected, 10));
+  g_assert_cmpstr (soup_websocket_connection_get_protocol (a->ws), ==, NFLTR_PROTO_WS_SUBPROTOCOL);
+  return a;
+}
+
+static void
+agent_send (Agent *a, NfltrFrame *frame)
+{
+  g_autoptr(GBytes) bytes = nfltr_frame_encode (frame);
+
+  soup_websocket_connection_send_message (a->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
+  nfltr_frame_free (frame);
+}
+
+static gboolean
+has_frame (Agent *a)
+{
+  return !g_queue_is_empty (&a->frames);
+}
+
+static NfltrFrame *
+agent_expect (Agent *a, NfltrFrameType type)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  NfltrFrame *frame;
+
+  while (!has_frame (a) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  frame = g_queue_pop_head (&a->frames);
+  g_assert_nonnull (frame);
+  if (nfltr_frame_get_type (frame) != type)
+    g_error ("expected %s, got %s (%s)", nfltr_frame_type_to_string (type),
+             nfltr_frame_type_to_string (nfltr_frame_get_type (frame)),
+             nfltr_frame_get_string (frame, NFLTR_ATTR_MESSAGE));
+  return frame;
+}
+
+static void
+agent_free (Agent *a)
+{
+  if (a->ws != NULL && soup_websocket_connection_get_state (a->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    {
+      soup_websocket_connection_close (a->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+      wait_for_flag (&a->closed, 10);
+    }
+  if (a->ws != NULL)
+    g_signal_handlers_disconnect_by_data (a->ws, a);
+  g_clear_object (&a->ws);
+  g_clear_object (&a->session);
+  g_queue_clear_full (&a->frames, (GDestroyNotify) nfltr_frame_free);
+  g_free (a);
+}
+
+static NfltrFrame *
+hello_frame (const char *key, const char *agent_id)
+{
+  NfltrFrame *frame = nfltr_frame_new (NFLTR_FRAME_HELLO);
+
+  nfltr_frame_set_u16 (frame, NFLTR_ATTR_PROTO_VERSION, 1);
+  nfltr_frame_set_string (frame, NFLTR_ATTR_API_KEY, key);
+  nfltr_frame_set_string (frame, NFLTR_ATTR_AGENT_ID, agent_id);
+  nfltr_frame_set_string (frame, NFLTR_ATTR_AGENT_VERSION, "test");
+  return frame;
+}
+
+static NfltrFrame *
+bind_frame (guint32 request_id, const char *name, NfltrMode mode, const guint8 *fp)
+{
+  NfltrFrame *frame = nfltr_frame_new (NFLTR_FRAME_BIND);
+
+  nfltr_frame_set_u32 (frame, NFLTR_ATTR_REQUEST_ID, request_id);
+  nfltr_frame_set_string (frame, NFLTR_ATTR_NAME, name);
+  nfltr_frame_set_u8 (frame, NFLTR_ATTR_MODE, mode);
+  nfltr_frame_set_bytes (frame, NFLTR_ATTR_FINGERPRINT, fp, NFLTR_FINGERPRINT_LEN);
+  nfltr_frame_set_string (frame, NFLTR_ATTR_KIND, "http");
+  return frame;
+}
+
+#define AGENT_A "0123456789abcdef0123456789abcdef"
+#define AGENT_B "fedcba9876543210fedcba9876543210"
+
+static Agent *
+agent_ready (Fixture *f, const char *agent_id)
+{
+  Agent *a = agent_connect (f);
+  g_autoptr(NfltrFrame) welcome = NULL;
+  guint16 version = 0;
+
+  agent_send (a, hello_frame (f->key, agent_id));
+  welcome = agent_expect (a, NFLTR_FRAME_WELCOME);
+  g_assert_true (nfltr_frame_get_u16 (welcome, NFLTR_ATTR_PROTO_VERSION, &version));
+  g_assert_cmpuint (version, ==, 1);
+  g_assert_cmpstr (nfltr_frame_get_string (welcome, NFLTR_ATTR_DOMAIN), ==, "nfltr.localhost");
+  return a;
+}
+
+static void
+expect_error (Agent *a, NfltrProtoErrorCode code, const char *fragment)
+{
+  g_autoptr(NfltrFrame) err = agent_expect (a, NFLTR_FRAME_ERROR);
+  guint16 got = 0;
+
+  g_assert_true (nfltr_frame_get_u16 (err, NFLTR_ATTR_CODE, &got));
+  g_assert_cmpstr (nfltr_proto_error_code_to_string (got), ==, nfltr_proto_error_code_to_string (code));
+  if (strstr (nfltr_frame_get_string (err, NFLTR_ATTR_MESSAGE), fragment) == NULL)
+    g_error ("ERROR message “%s” lacks “%s”", nfltr_frame_get_string (err, NFLTR_ATTR_MESSAGE), fragment);
+}
+
+static void
+test_auth_failed (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_connect (f);
+
+  agent_send (a, hello_frame ("nfltr_not-a-key", AGENT_A));
+  expect_error (a, NFLTR_PROTO_ERR_AUTH_FAILED, "API key is not valid (unknown or revoked)");
+  g_assert_true (wait_for_flag (&a->closed, 10));
+  g_assert_cmpuint (a->close_code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  agent_free (a);
+}
+
+static void
+test_revoked_key (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  Agent *a;
+
+  g_assert_true (relay_store_key_revoke (f->server->store, 1, &error));
+  a = agent_connect (f);
+  agent_send (a, hello_frame (f->key, AGENT_A));
+  expect_error (a, NFLTR_PROTO_ERR_AUTH_FAILED, "unknown or revoked");
+  g_assert_true (wait_for_flag (&a->closed, 10));
+  agent_free (a);
+}
+
+static void
+test_frame_before_hello (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_connect (f);
+
+  agent_send (a, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
+  expect_error (a, NFLTR_PROTO_ERR_PROTOCOL, "expected HELLO");
+  g_assert_true (wait_for_flag (&a->closed, 10));
+  agent_free (a);
+}
+
+static void
+test_bind_and_names (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_ready (f, AGENT_A);
+  Agent *b = agent_ready (f, AGENT_B);
+  g_autoptr(NfltrFrame) bound = NULL;
+  g_autoptr(NfltrFrame) pong = NULL;
+  g_autofree char *url = g_strdup_printf ("https://myapp.nfltr.localhost:%u", f->port);
+  NfltrFrame *ping = nfltr_frame_new (NFLTR_FRAME_PING);
+  NfltrFrame *odd = nfltr_frame_new (0x77);
+  guint32 rid = 0;
+  guint64 seq = 0;
+
+  agent_send (a, bind_frame (7, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
+  bound = agent_expect (a, NFLTR_FRAME_BOUND);
+  g_assert_true (nfltr_frame_get_u32 (bound, NFLTR_ATTR_REQUEST_ID, &rid));
+  g_assert_cmpuint (rid, ==, 7);
+  g_assert_cmpstr (nfltr_frame_get_string (bound, NFLTR_ATTR_HOST), ==, "myapp.nfltr.localhost");
+  g_assert_cmpstr (nfltr_frame_get_string (bound, NFLTR_ATTR_URL), ==, url);
+
+  /* §6: another agent cannot take it; reserved and invalid names are refused. */
+  agent_send (b, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
+  expect_error (b, NFLTR_PROTO_ERR_NAME_TAKEN, "myapp");
+  agent_send (b, bind_frame (2, "www", NFLTR_MODE_VERIFIED, f->agent_fp));
+  expect_error (b, NFLTR_PROTO_ERR_BAD_NAME, "reserved");
+  agent_send (b, bind_frame (3, "Not_A_Label", NFLTR_MODE_VERIFIED, f->agent_fp));
+  expect_error (b, NFLTR_PROTO_ERR_BAD_NAME, "not a DNS label");
+  /* limit: two names per agent in this fixture */
+  agent_send (b, bind_frame (4, "one", NFLTR_MODE_VERIFIED, f->agent_fp));
+  nfltr_frame_free (agent_expect (b, NFLTR_FRAME_BOUND));
+  agent_send (b, bind_frame (5, "two", NFLTR_MODE_VERIFIED, f->agent_fp));
+  nfltr_frame_free (agent_expect (b, NFLTR_FRAME_BOUND));
+  agent_send (b, bind_frame (6, "three", NFLTR_MODE_VERIFIED, f->agent_fp));
+  expect_error (b, NFLTR_PROTO_ERR_LIMIT, "at most 2");
+
+  /* keep-alive and unknown frames: answered, channel stays */
+  nfltr_frame_set_u64 (ping, NFLTR_ATTR_SEQ, 41);
+  agent_send (a, ping);
+  pong = agent_expect (a, NFLTR_FRAME_PONG);
+  g_assert_true (nfltr_frame_get_u64 (pong, NFLTR_ATTR_SEQ, &seq));
+  g_assert_cmpuint (seq, ==, 41);
+  agent_send (a, odd);
+  expect_error (a, NFLTR_PROTO_ERR_UNSUPPORTED_FRAME, "0x77");
+  g_assert_false (g_atomic_int_get (&a->closed));
+
+  agent_free (b);
+  agent_free (a);
+}
+
+/* §6: the same agent id and key reconnecting takes its name back; the stale channel closes. */
+static void
+test_reconnect_takes_name_back (Fixture *f, gconstpointer data)
+{
+  Agent *old = agent_ready (f, AGENT_A);
+  Agent *fresh;
+
+  agent_send (old, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
+  nfltr_frame_free (agent_expect (old, NFLTR_FRAME_BOUND));
+  fresh = agent_ready (f, AGENT_A);
+  g_assert_true (wait_for_flag (&old->closed, 10));
+  agent_send (fresh, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
+  nfltr_frame_free (agent_expect (fresh, NFLTR_FRAME_BOUND));
+  agent_free (old);
+  agent_free (fresh);
+}
+
+static void
+test_idle_agent_dropped (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_ready (f, AGENT_A);
+  gint64 start = g_get_monotonic_time ();
+
+  /* agent_idle_timeout_s is 2 in this fixture; the check runs every second */
+  g_assert_true (wait_for_flag (&a->closed, 10));
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 2 * G_USEC_PER_SEC - 100000);
+  agent_free (a);
+}
+
+/* ---- data connections ---- */
+
+typedef struct {
+  guint16     port;
+  guint8      conn_id[NFLTR_PROTO_CONN_ID_SIZE];
+  gsize       expect_len;     /* bytes to read before answering */
+  const char *answer;
+  GByteArray *got;
+  gint        done;
+  /* inspectable: run a TLS server with this certificate instead */
+  GTlsCertificate *cert;
+} DataConn;
+
+static gpointer
+data_conn_thread (gpointer user_data)
+{
+  DataConn *d = user_data;
+  g_autoptr(GSocketConnection) conn = connect_blocking (d->port);
+  GSocket *socket = g_socket_connection_get_socket (conn);
+  guint8 preamble[NFLTR_PROTO_ATTACH_SIZE];
+  char buf[4096];
+  gssize n;
+
+  nfltr_proto_attach_encode (d->conn_id, preamble);
+  g_assert_cmpint (g_socket_send (socket, (char *) preamble, sizeof preamble, NULL, NULL), ==, sizeof preamble);
+  d->got = g_byte_array_new ();
+  if (d->cert != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GIOStream) tls = g_tls_server_connection_new (G_IO_STREAM (conn), d->cert, &error);
+
+      g_assert_no_error (error);
+      if (g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, &error))
+        {
+          n = g_input_stream_read (g_io_stream_get_input_stream (tls), buf, sizeof buf, NULL, NULL);
+          if (n > 0)
+            {
+              g_byte_array_append (d->got, (guint8 *) buf, n);
+              g_output_stream_write_all (g_io_stream_get_output_stream (tls), d->answer, strlen (d->answer),
+                                         NULL, NULL, NULL);
+            }
+          g_io_stream_close (tls, NULL, NULL);
+        }
+    }
+  else
+    {
+      while (d->got->len < d->expect_len &&
+             (n = g_socket_receive (socket, buf, MIN (sizeof buf, d->expect_len - d->got->len), NULL, NULL)) > 0)
+        g_byte_array_append (d->got, (guint8 *) buf, n);
+      g_socket_send (socket, d->answer, strlen (d->answer), NULL, NULL);
+      g_socket_shutdown (socket, FALSE, TRUE, NULL);
+      /* the public client's EOF comes through the splice */
+      while ((n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
+        g_byte_array_append (d->got, (guint8 *) buf, n);
+    }
+  g_atomic_int_set (&d->done, 1);
+  return NULL;
+}
+
+static void
+copy_conn_id (NfltrFrame *open, guint8 out[NFLTR_PROTO_CONN_ID_SIZE])
+{
+  gsize len = 0;
+  const guint8 *id = nfltr_frame_get_bytes (open, NFLTR_ATTR_CONN_ID, &len);
+
+  g_assert_cmpuint (len, ==, NFLTR_PROTO_CONN_ID_SIZE);
+  memcpy (out, id, len);
+}
+
+static void
+wait_sessions_idle (Fixture *f)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while ((relay_attach_active_count (f->server->attach) > 0 ||
+          relay_attach_pending_count (f->server->attach) > 0) &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (relay_attach_active_count (f->server->attach), ==, 0);
+}
+
+static void
+test_passthrough (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_ready (f, AGENT_A);
+  RawClient client = { f->port, NULL, FALSE, TRUE };
+  DataConn dc = { f->port };
+  g_autoptr(NfltrFrame) open = NULL;
+  GThread *ct, *dt;
+  guint fds_before;
+
+  agent_send (a, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
+  nfltr_frame_free (agent_expect (a, NFLTR_FRAME_BOUND));
+  fds_before = count_fds ();
+
+  client.send = g_bytes_new_static (hello_openssl, sizeof hello_openssl);
+  ct = g_thread_new ("public-client", raw_client_thread, &client);
+  open = agent_expect (a, NFLTR_FRAME_CONN_OPEN);
+  g_assert_cmpstr (nfltr_frame_get_string (open, NFLTR_ATTR_NAME), ==, "myapp");
+  g_assert_true (g_str_has_prefix (nfltr_frame_get_string (open, NFLTR_ATTR_CLIENT_ADDR), "127.0.0.1:"));
+  copy_conn_id (open, dc.conn_id);
+  dc.expect_len = sizeof hello_openssl;
+  dc.answer = "server-bytes";
+  dt = g_thread_new ("data-conn", data_conn_thread, &dc);
+
+  g_assert_true (wait_for_flag (&client.done, 10));
+  g_assert_true (wait_for_flag (&dc.done, 10));
+  g_thread_join (ct);
+  g_thread_join (dt);
+  /* The agent got the ClientHello byte for byte, then the client's EOF; the client got the
+   * agent's bytes, then its EOF. */
+  g_assert_cmpmem (dc.got->data, dc.got->len, hello_openssl, sizeof hello_openssl);
+  g_assert_cmpmem (client.got->data, client.got->len, "server-bytes", 12);
+
+  wait_sessions_idle (f);
+  g_assert_cmpuint (count_fds (), ==, fds_before);
+
+  /* a conn-id works once */
+  {
+    RawClient *again;
+    guint8 preamble[NFLTR_PROTO_ATTACH_SIZE];
+
+    nfltr_proto_attach_encode (dc.conn_id, preamble);
+    again = raw_client_run (f->port, preamble, sizeof preamble, FALSE);
+    g_assert_cmpuint (again->got->len, ==, 0);
+    raw_client_free (again);
+  }
+
+  g_byte_array_unref (dc.got);
+  g_byte_array_unref (client.got);
+  g_bytes_unref (client.send);
+  agent_free (a);
+}
+
+static void
+test_attach_timeout_and_refuse (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_ready (f, AGENT_A);
+  RawClient client = { f->port, NULL, FALSE, FALSE };
+  g_autoptr(NfltrFrame) open = NULL;
+  NfltrFrame *refuse;
+  const guint8 *id;
+  GThread *ct;
+  gsize len;
+
+  agent_send (a, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
+  nfltr_frame_free (agent_expect (a, NFLTR_FRAME_BOUND));
+
+  /* The agent never attaches: the client is closed after --attach-timeout (1 s). */
+  client.send = g_bytes_new_static (hello_openssl, sizeof hello_openssl);
+  ct = g_thread_new ("public-client", raw_client_thread, &client);
+  nfltr_frame_free (agent_expect (a, NFLTR_FRAME_CONN_OPEN));
+  g_assert_true (wait_for_flag (&client.done, 10));
+  g_thread_join (ct);
+  g_assert_cmpuint (client.got->len, ==, 0);
+  g_assert_cmpint (client.elapsed_ms, >=, 900);
+  g_clear_pointer (&client.got, g_byte_array_unref);
+
+  /* The agent refuses: the client is closed at once. */
+  client.done = 0;
+  ct = g_thread_new ("public-client", raw_client_thread, &client);
+  open = agent_expect (a, NFLTR_FRAME_CONN_OPEN);
+  refuse = nfltr_frame_new (NFLTR_FRAME_CONN_REFUSE);
+  id = nfltr_frame_get_bytes (open, NFLTR_ATTR_CONN_ID, &len);
+  nfltr_frame_set_bytes (refuse, NFLTR_ATTR_CONN_ID, id, len);
+  nfltr_frame_set_string (refuse, NFLTR_ATTR_MESSAGE, "local server is down");
+  agent_send (a, refuse);
+  g_assert_true (wait_for_flag (&client.done, 10));
+  g_thread_join (ct);
+  g_assert_cmpuint (client.got->len, ==, 0);
+  g_assert_cmpint (client.elapsed_ms, <, 900);
+  g_assert_cmpuint (relay_attach_pending_count (f->server->attach), ==, 0);
+
+  g_byte_array_unref (client.got);
+  g_bytes_unref (client.send);
+  agent_free (a);
+}
+
+static void
+run_inspectable (Fixture *f, const guint8 *bind_fp, gboolean expect_ok)
+{
+  Agent *a = agent_ready (f, AGENT_A);
+  TlsClient client = { f->port, "insp.nfltr.localhost", "GET / HTTP/1.1\r\n\r\n" };
+  DataConn dc = { f->port };
+  g_autoptr(NfltrFrame) open = NULL;
+  g_autofree char *both = g_strconcat (f->agent_cert_pem, f->agent_key_pem, NULL);
+  g_autoptr(GError) error = NULL;
+  GThread *ct, *dt;
+
+  agent_send (a, bind_frame (1, "insp", NFLTR_MODE_INSPECTABLE, bind_fp));
+  nfltr_frame_free (agent_expect (a, NFLTR_FRAME_BOUND));
+
+  dc.cert = g_tls_certificate_new_from_pem (both, -1, &error);
+  g_assert_no_error (error);
+  dc.answer = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\ninspected";
+  ct = g_thread_new ("tls-client", tls_client_thread, &client);
+  open = agent_expect (a, NFLTR_FRAME_CONN_OPEN);
+  copy_conn_id (open, dc.conn_id);
+  dt = g_thread_new ("data-conn", data_conn_thread, &dc);
+  g_assert_true (wait_for_flag (&client.done, 10));
+  g_assert_true (wait_for_flag (&dc.done, 10));
+  g_thread_join (ct);
+  g_thread_join (dt);
+
+  if (expect_ok)
+    {
+      g_autofree char *fp = fingerprint_of (client.peer_cert);
+
+      /* The public client sees the relay's certificate, the agent sees the request. */
+      g_assert_null (client.error);
+      g_assert_cmpstr (fp, ==, f->server->identity->fingerprint);
+      g_assert_cmpmem (dc.got->data, dc.got->len, client.request, strlen (client.request));
+      g_assert_true (g_str_has_suffix ((char *) g_byte_array_append (client.got, (guint8 *) "", 1)->data, "inspected"));
+    }
+  else
+    {
+      /* The relay refuses to talk to an agent that is not the pinned one. */
+      g_assert_cmpuint (dc.got->len, ==, 0);
+      g_assert_cmpuint (client.got->len, ==, 0);
+    }
+  wait_sessions_idle (f);
+  tls_client_clear (&client);
+  g_byte_array_unref (dc.got);
+  g_object_unref (dc.cert);
+  agent_free (a);
+}
+
+static void
+test_inspectable (Fixture *f, gconstpointer data)
+{
+  run_inspectable (f, f->agent_fp, TRUE);
+}
+
+static void
+test_inspectable_wrong_pin (Fixture *f, gconstpointer data)
+{
+  guint8 wrong[NFLTR_FINGERPRINT_LEN];
+
+  memcpy (wrong, f->agent_fp, sizeof wrong);
+  wrong[0] ^= 0xff;
+  run_inspectable (f, wrong, FALSE);
+}
+
+static void
+test_api_tunnels (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_ready (f, AGENT_A);
+  TlsClient c = { f->port, "nfltr.localhost",
+                  "GET /api/v1/tunnels/insp.nfltr.localhost HTTP/1.1\r\nHost: nfltr.localhost\r\nConnection: close\r\n\r\n" };
+  TlsClient missing = { f->port, "nfltr.localhost",
+                        "GET /api/v1/tunnels/gone.nfltr.localhost HTTP/1.1\r\nHost: nfltr.localhost\r\nConnection: close\r\n\r\n" };
+  g_autofree char *fp = nfltr_fingerprint_format (f->agent_fp);
+  g_autofree char *want_fp = g_strdup_printf ("\"fingerprint\":\"%s\"", fp);
+  g_autofree char *text = NULL;
+  g_autofree char *text404 = NULL;
+  GThread *t;
+
+  agent_send (a, bind_frame (1, "insp", NFLTR_MODE_INSPECTABLE, f->agent_fp));
+  nfltr_frame_free (agent_expect (a, NFLTR_FRAME_BOUND));
+  t = g_thread_new ("tls-client", tls_client_thread, &c);
+  g_assert_true (wait_for_flag (&c.done, 10));
+  g_thread_join (t);
+  text = g_strndup ((char *) c.got->data, c.got->len);
+  g_assert_true (g_str_has_prefix (text, "HTTP/1.1 200"));
+  g_assert_nonnull (strstr (text, "\"host\":\"insp.nfltr.localhost\""));
+  g_assert_nonnull (strstr (text, "\"mode\":\"inspectable\""));
+  g_assert_nonnull (strstr (text, want_fp));
+  g_assert_nonnull (strstr (text, "\"kind\":\"http\""));
+  g_assert_nonnull (strstr (text, "\"since\":\"20"));
+
+  t = g_thread_new ("tls-client", tls_client_thread, &missing);
+  g_assert_true (wait_for_flag (&missing.done, 10));
+  g_thread_join (t);
+  text404 = g_strndup ((char *) missing.got->data, missing.got->len);
+  g_assert_true (g_str_has_prefix (text404, "HTTP/1.1 404"));
+  g_assert_nonnull (strstr (text404, "{\"error\":"));
+
+  tls_client_clear (&c);
+  tls_client_clear (&missing);
+  agent_free (a);
+}
+
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  ADD ("/relay/refuse/not-tls", test_not_tls);
+  ADD ("/relay/refuse/unknown-name-bytewise", test_unknown_name_bytewise);
+  ADD ("/relay/refuse/no-sni", test_no_sni);
+  ADD ("/relay/refuse/too-big-and-malformed", test_too_big_and_malformed);
+  ADD ("/relay/refuse/slow-hello", test_slow_hello_times_out);
+  ADD ("/relay/refuse/bad-attach", test_bad_attach);
+  ADD ("/relay/own-name/health", test_own_name);
+  ADD ("/relay/agent/auth-failed", test_auth_failed);
+  ADD ("/relay/agent/revoked-key", test_revoked_key);
+  ADD ("/relay/agent/frame-before-hello", test_frame_before_hello);
+  ADD ("/relay/agent/bind-and-names", test_bind_and_names);
+  ADD ("/relay/agent/reconnect-takes-name-back", test_reconnect_takes_name_back);
+  ADD ("/relay/agent/idle-dropped", test_idle_agent_dropped);
+  ADD ("/relay/passthrough/verified", test_passthrough);
+  ADD ("/relay/passthrough/attach-timeout-and-refuse", test_attach_timeout_and_refuse);
+  ADD ("/relay/inspectable/proxy", test_inspectable);
+  ADD ("/relay/inspectable/wrong-pin", test_inspectable_wrong_pin);
+  ADD ("/relay/api/tunnels", test_api_tunnels);
+  return g_test_run ();
+}
