@@ -521,7 +521,7 @@ relay_agent_find (RelayServer *server, const char *agent_id)
 void
 relay_agent_free (RelayAgent *agent)
 {
-  g_clear_handle_id (&agent->timer_id, g_source_remove);
+  agent_detach (agent);
   g_signal_handlers_disconnect_by_data (agent->ws, agent);
   if (soup_websocket_connection_get_state (agent->ws) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (agent->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "relay stopping");

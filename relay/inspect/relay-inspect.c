@@ -148,9 +148,14 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (!inspect->finished)
         {
-          g_autofree char *msg = g_strdup_printf ("%s TLS handshake: %s",
-                                                  is_agent ? "agent" : "client", error->message);
-          relay_log_refusal (inspect->peer, is_agent ? "agent-tls-failed" : "client-tls-failed",
+          /* accept-certificate said no: the agent's certificate is not the pinned one. */
+          gboolean pin = is_agent && g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+          g_autofree char *msg = pin
+            ? g_strdup_printf ("agent certificate is not %s", inspect->binding->fingerprint_text)
+            : g_strdup_printf ("%s TLS handshake: %s", is_agent ? "agent" : "client", error->message);
+
+          relay_log_refusal (inspect->peer,
+                             pin ? "fingerprint-mismatch" : is_agent ? "agent-tls-failed" : "client-tls-failed",
                              "host=%s %s", inspect->binding->host, msg);
           finish (inspect, msg);
         }
