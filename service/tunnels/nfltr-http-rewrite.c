@@ -536,6 +536,16 @@ process_head (NfltrHttpRewriter *self, GByteArray *out)
       reject (self, 421, why);
       return;
     }
+  /* RFC 9112 §3.2.3: CONNECT names its destination in the target (authority-form); only
+   * this tunnel is one. */
+  if (connect && !authority_matches (self, target, target_len, &valid))
+    {
+      g_autofree char *why = g_strdup_printf ("this tunnel serves %s only", self->public_host);
+
+      g_byte_array_set_size (out, out_start);
+      reject (self, 421, why);
+      return;
+    }
   /* RFC 9112 §3.2.2: with an absolute-form target the server uses its authority, not Host,
    * so it must name this tunnel too. */
   if (target_len > 7 && (g_ascii_strncasecmp (target, "http://", 7) == 0 ||
@@ -815,8 +825,9 @@ nfltr_http_rewriter_feed (NfltrHttpRewriter *self,
 
         case STATE_TRAILER:
           {
-            gsize used = feed_line (self, p, avail, NFLTR_HTTP_MAX_HEAD - self->trailer_bytes,
-                                    431, "trailer section", &done);
+            /* the whole trailer section is held to the head's limit */
+            gsize limit = NFLTR_HTTP_MAX_HEAD - (self->trailer_bytes - self->line->len);
+            gsize used = feed_line (self, p, avail, limit, 431, "trailer section", &done);
             off += used;
             self->trailer_bytes += used;
             if (!done)

@@ -125,6 +125,8 @@ test_misdirected (void)
   assert_rejected ("GET / HTTP/1.1\r\nHost: \r\n\r\n", 421, "serves");
   /* RFC 9112 §3.2.2: the absolute-form authority wins over Host, so it is checked too */
   assert_rejected ("GET http://evil.example/ HTTP/1.1\r\nHost: " HOST "\r\n\r\n", 421, "serves");
+  /* and so is the CONNECT target */
+  assert_rejected ("CONNECT evil.example:22 HTTP/1.1\r\nHost: " HOST "\r\n\r\n", 421, "serves");
 }
 
 static void
@@ -364,6 +366,22 @@ test_oversized_head (void)
 }
 
 static void
+test_oversized_trailer (void)
+{
+  g_autoptr(GString) in = g_string_new ("POST / HTTP/1.1\r\nHost: " HOST "\r\n"
+                                        "Transfer-Encoding: chunked\r\n\r\n0\r\n");
+  g_auto(Outcome) o;
+
+  while (in->len < 3 * NFLTR_HTTP_MAX_HEAD)
+    g_string_append (in, "X-Trailer: 0123456789012345678901234567890123456789\r\n");
+  g_string_append (in, "\r\n");
+  run_all (in->str, &o);
+  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_REJECT);
+  g_assert_cmpuint (o.status, ==, 431);
+  g_assert_nonnull (strstr (o.reason, "trailer section too long"));
+}
+
+static void
 test_upgrade_raw (void)
 {
   static const char head[] = "GET /ws HTTP/1.1\r\nHost: " HOST "\r\nUpgrade: websocket\r\n"
@@ -441,6 +459,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/http-rewrite/malformed", test_malformed);
   g_test_add_func ("/http-rewrite/malformed-chunks", test_malformed_chunks);
   g_test_add_func ("/http-rewrite/oversized-head", test_oversized_head);
+  g_test_add_func ("/http-rewrite/oversized-trailer", test_oversized_trailer);
   g_test_add_func ("/http-rewrite/upgrade-raw", test_upgrade_raw);
   g_test_add_func ("/http-rewrite/connect-raw", test_connect_raw);
   g_test_add_func ("/http-rewrite/upgrade-needs-connection", test_upgrade_needs_connection_option);
