@@ -26,7 +26,7 @@ def _finish(lab, failed):
 
 @pytest.fixture
 def lab(request):
-    lab = Lab(request.node.name[:40].replace("/", "_"))
+    lab = Lab(request.node.name)
     yield lab
     rep = getattr(request.node, "rep_call", None)
     _finish(lab, rep is None or rep.failed)

@@ -208,6 +208,8 @@ class Lab:
 
     def __init__(self, name="lab"):
         self.tag = uuid.uuid4().hex
+        # The name ends up in D-Bus addresses, which allow few characters unescaped.
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:40]
         self.dir = tempfile.mkdtemp(prefix=f"nfltr-{name}-")
         self.procs = []
         self.cleanups = []

@@ -103,4 +103,4 @@ def test_inspectable_mode_is_labelled_and_uses_the_relays_certificate(relay, log
 
     # The listing says so too.
     r = logged_in.run("list")
-    assert r.returncode == 0 and "inspectable" in r.stdout, r.stdout
+    assert r.returncode == 0 and "inspectable" in r.stdout.lower(), r.stdout
