@@ -17,6 +17,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* A relay that vanished without a FIN (host down, NAT state lost) would otherwise leave an
+ * idle worker waiting forever: probe after a minute of silence, give up after two more. */
+#define KEEPALIVE_IDLE_S     60
+#define KEEPALIVE_INTERVAL_S 20
+#define KEEPALIVE_COUNT      6
+
 NfltrWaitResult
 _nfltr_net_wait (int fd, short events, gint64 deadline_us, int cancel_fd)
 {
@@ -95,6 +101,17 @@ connect_one (const struct sockaddr *addr, socklen_t addr_len, gint64 deadline_us
    * write large buffers and lose nothing. */
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
+}
+
+void
+_nfltr_net_set_keepalive (int fd)
+{
+  int on = 1, idle = KEEPALIVE_IDLE_S, interval = KEEPALIVE_INTERVAL_S, count = KEEPALIVE_COUNT;
+
+  setsockopt (fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt (fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt (fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  setsockopt (fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
 }
 
 int

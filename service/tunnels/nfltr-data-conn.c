@@ -610,6 +610,7 @@ run (DataConn *c)
       g_debug ("conn from %s: relay: %s", c->client_addr, error->message);
       return;
     }
+  _nfltr_net_set_keepalive (c->relay_fd);
   deadline = g_get_monotonic_time () +
              NFLTR_DATA_CONN_RELAY_CONNECT_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
   if (!send_preamble (c, deadline) || !handshake (c))

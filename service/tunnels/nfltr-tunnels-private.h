@@ -50,4 +50,7 @@ int      _nfltr_net_connect               (const char  *host,
                                            int          cancel_fd,
                                            GError     **error);
 
+/* TCP keep-alive probes, so a dead peer ends an idle connection. */
+void     _nfltr_net_set_keepalive         (int fd);
+
 G_END_DECLS

@@ -631,6 +631,29 @@ test_group_cancel (Fixture *f, gconstpointer data)
   }
 }
 
+/* A peer that attaches but never says ClientHello is dropped at the handshake deadline. */
+static void
+test_handshake_timeout (Fixture *f, gconstpointer data)
+{
+  guint8 id[NFLTR_PROTO_CONN_ID_SIZE] = { 7 };
+  guint8 preamble[NFLTR_PROTO_ATTACH_SIZE];
+  guint8 byte;
+  gint64 start, elapsed;
+  int fd;
+
+  spawn (f, "tcp", id, 9);
+  fd = accept_within (f->relay_listen_fd, IO_TIMEOUT_MS);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_true (read_exact (fd, preamble, sizeof preamble));
+  start = g_get_monotonic_time ();
+  g_assert_true (nfltr_data_conn_group_wait_idle (f->group, NFLTR_DATA_CONN_HANDSHAKE_TIMEOUT_MS + 3000));
+  elapsed = (g_get_monotonic_time () - start) / 1000;
+  g_assert_cmpint (elapsed, >=, NFLTR_DATA_CONN_HANDSHAKE_TIMEOUT_MS - 500);
+  /* and its socket is closed: the relay reads EOF */
+  g_assert_cmpint (recv (fd, &byte, 1, 0), ==, 0);
+  close (fd);
+}
+
 static void
 test_tls_bad_pair (void)
 {
@@ -671,6 +694,7 @@ main (int argc, char *argv[])
   ADD ("/data-conn/http-pipelined-refusal", test_http_pipelined_refusal);
   ADD ("/data-conn/http-local-down", test_http_local_down);
   ADD ("/data-conn/group-cancel", test_group_cancel);
+  ADD ("/data-conn/handshake-timeout", test_handshake_timeout);
 #undef ADD
   g_test_add_func ("/data-conn/tls-bad-pair", test_tls_bad_pair);
   return g_test_run ();
