@@ -7,7 +7,25 @@
 
 #include <glib-unix.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
+
+/* Each passthrough connection holds six descriptors (two sockets, two pipes); the default
+ * soft limit of 1024 would cap a relay at ~170 connections. Use the hard limit. */
+static void
+raise_fd_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+    {
+      rlim_t was = limit.rlim_cur;
+
+      limit.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &limit) == 0)
+        g_debug ("descriptor limit raised from %lu to %lu", (gulong) was, (gulong) limit.rlim_max);
+    }
+}
 
 static gboolean
 quit_cb (gpointer user_data)
@@ -92,6 +110,7 @@ relay_cmd_serve (int argc, char **argv)
 
   /* splice(2) to a socket the peer has closed raises SIGPIPE; the error code is enough. */
   signal (SIGPIPE, SIG_IGN);
+  raise_fd_limit ();
 
   server = relay_server_new (&config, &error);
   if (server == NULL || !relay_server_start (server, &error))

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -265,8 +266,18 @@ RelaySplice *
 relay_splice_start (GSocketConnection *a, GSocketConnection *b, GBytes *a_prefix,
                     RelaySpliceDoneFunc done, gpointer user_data, GError **error)
 {
-  RelaySplice *splice = g_new0 (RelaySplice, 1);
+  static gsize sigpipe_ignored = 0;
+  RelaySplice *splice;
 
+  /* splice(2) into a socket the peer has closed raises SIGPIPE, and unlike send(2) it has no
+   * MSG_NOSIGNAL: the EPIPE it also returns is all we need. */
+  if (g_once_init_enter (&sigpipe_ignored))
+    {
+      signal (SIGPIPE, SIG_IGN);
+      g_once_init_leave (&sigpipe_ignored, 1);
+    }
+
+  splice = g_new0 (RelaySplice, 1);
   splice->ab.pipe[0] = splice->ab.pipe[1] = -1;
   splice->ba.pipe[0] = splice->ba.pipe[1] = -1;
   splice->a = g_object_ref (a);
