@@ -1,0 +1,125 @@
+/* nfltr-data-conn-io.c — the queue of TLS records on their way to the relay.
+ *
+ * gnutls writes one record (at most 16 KiB of plaintext) per gnutls_record_send() and
+ * pushes each to the socket on its own. Sixteen records in one send() cost the kernel far
+ * less than sixteen sends, so the push function only queues, and the connection flushes
+ * the queue when it has encrypted what it had. */
+#define G_LOG_DOMAIN "nfltr-tunnels"
+
+#include "nfltr-data-conn-private.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* gnutls' transport push: queues the records. When the queue is full, EAGAIN makes gnutls
+ * keep the record and return GNUTLS_E_AGAIN; the caller flushes and calls again. */
+static ssize_t
+cipher_push_cb (gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
+{
+  DataConn *c = ptr;
+  gsize total = 0;
+
+  for (int i = 0; i < iovcnt; i++)
+    total += iov[i].iov_len;
+  if (c->cipher_len + total > CIPHER_BUFFER_SIZE && c->cipher_off > 0)
+    {
+      memmove (c->cipher, c->cipher + c->cipher_off, c->cipher_len - c->cipher_off);
+      c->cipher_len -= c->cipher_off;
+      c->cipher_off = 0;
+    }
+  if (c->cipher_len + total > CIPHER_BUFFER_SIZE)
+    {
+      gnutls_transport_set_errno (c->session, EAGAIN);
+      return -1;
+    }
+  for (int i = 0; i < iovcnt; i++)
+    {
+      memcpy (c->cipher + c->cipher_len, iov[i].iov_base, iov[i].iov_len);
+      c->cipher_len += iov[i].iov_len;
+    }
+  return total;
+}
+
+gboolean
+_nfltr_data_conn_cipher_pending (DataConn *c)
+{
+  return c->cipher_off < c->cipher_len;
+}
+
+gboolean
+_nfltr_data_conn_cipher_flush (DataConn *c, gboolean *progress)
+{
+  while (_nfltr_data_conn_cipher_pending (c))
+    {
+      ssize_t n = send (c->relay_fd, c->cipher + c->cipher_off, c->cipher_len - c->cipher_off,
+                        MSG_NOSIGNAL);
+      if (n > 0)
+        {
+          c->cipher_off += n;
+          if (progress != NULL)
+            *progress = TRUE;
+        }
+      else if (n < 0 && errno == EINTR)
+        continue;
+      else if (n < 0 && errno == EAGAIN)
+        return TRUE;
+      else
+        {
+          g_debug ("conn from %s: sending to the relay failed: %s", c->client_addr,
+                   g_strerror (errno));
+          return FALSE;
+        }
+    }
+  c->cipher_off = c->cipher_len = 0;
+  return TRUE;
+}
+
+/* What gnutls waits for after GNUTLS_E_AGAIN: a write that found our queue full waits for
+ * the relay socket to take the queue; a read waits for data. */
+short
+_nfltr_data_conn_tls_wait_events (DataConn *c)
+{
+  return gnutls_record_get_direction (c->session) == 1 ? POLLOUT : POLLIN;
+}
+
+/* Outside the pump: sends what is queued (a handshake flight, an alert) and waits for
+ * what gnutls needs, until deadline. */
+gboolean
+_nfltr_data_conn_tls_wait (DataConn *c, gint64 deadline)
+{
+  short events = _nfltr_data_conn_tls_wait_events (c);
+
+  if (!_nfltr_data_conn_cipher_flush (c, NULL))
+    return FALSE;
+  if (events == POLLOUT && !_nfltr_data_conn_cipher_pending (c))
+    return TRUE;  /* the queue has room again */
+  if (_nfltr_data_conn_cipher_pending (c))
+    events |= POLLOUT;
+  return _nfltr_net_wait (c->relay_fd, events, deadline, c->cancel_fd) == NFLTR_WAIT_READY;
+}
+
+/* Flushes the whole queue, waiting up to deadline. */
+gboolean
+_nfltr_data_conn_tls_flush_all (DataConn *c, gint64 deadline)
+{
+  while (_nfltr_data_conn_cipher_pending (c))
+    {
+      if (!_nfltr_data_conn_cipher_flush (c, NULL))
+        return FALSE;
+      if (_nfltr_data_conn_cipher_pending (c) &&
+          _nfltr_net_wait (c->relay_fd, POLLOUT, deadline, c->cancel_fd) != NFLTR_WAIT_READY)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+void
+_nfltr_data_conn_io_init (DataConn *c)
+{
+  c->cipher = g_malloc (CIPHER_BUFFER_SIZE);
+  /* reads stay gnutls' own recv() on the fd; writes go through the queue */
+  gnutls_transport_set_ptr2 (c->session, GINT_TO_POINTER (c->relay_fd), c);
+  gnutls_transport_set_vec_push_function (c->session, cipher_push_cb);
+}

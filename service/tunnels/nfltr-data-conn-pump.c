@@ -1,0 +1,327 @@
+/* nfltr-data-conn-pump.c — the two-way copy of one data connection.
+ *
+ * Non-blocking sockets and one poll() over the relay socket, the local socket and the
+ * group's cancel eventfd. Each direction takes a step when it can; a direction that has
+ * finished passes its end on (shutdown(SHUT_WR) to the local server, close_notify and
+ * SHUT_WR to the client) and the connection ends when both have. */
+#define G_LOG_DOMAIN "nfltr-tunnels"
+
+#include "nfltr-data-conn-private.h"
+
+#include "nfltr-http-rewrite.h"
+#include "nfltr-resolve.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+
+typedef struct
+{
+  /* client → local */
+  guint8            *in_buf;
+  const guint8      *c2l_data;     /* bytes waiting for the local socket */
+  gsize              c2l_len;
+  gboolean           c2l_eof;      /* the client has finished sending */
+  gboolean           c2l_shut;     /* and we passed that on: shutdown(local, SHUT_WR) */
+  NfltrHttpRewriter *rewriter;     /* http tunnels only */
+  GByteArray        *rewritten;
+  gboolean           rejected;
+  gint64             reject_deadline;
+
+  /* local → client */
+  guint8            *out_buf;
+  gsize              l2c_off;
+  gsize              l2c_len;
+  gboolean           l2c_eof;      /* the local server has finished sending */
+  gboolean           l2c_bye_queued; /* and we queued our close_notify */
+  gboolean           l2c_bye;      /* and sent it, and SHUT_WR */
+} Pump;
+
+/* One step of client→local. Returns TRUE if it made progress; adds the events it
+ * waits for to *relay_ev / *local_ev. FALSE in *ok on a fatal error. */
+static gboolean
+pump_c2l (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
+{
+  gboolean progress = FALSE;
+  gsize fill = 0;
+
+  if (p->c2l_len > 0)
+    {
+      ssize_t n = send (c->local_fd, p->c2l_data, p->c2l_len, MSG_NOSIGNAL);
+
+      if (n > 0)
+        {
+          p->c2l_data += n;
+          p->c2l_len -= n;
+          progress = TRUE;
+        }
+      else if (n < 0 && errno == EAGAIN)
+        *local_ev |= POLLOUT;
+      else if (n < 0 && errno == EINTR)
+        progress = TRUE;
+      else
+        {
+          g_debug ("conn from %s: writing to the local server failed: %s", c->client_addr,
+                   g_strerror (errno));
+          *ok = FALSE;
+          return FALSE;
+        }
+    }
+
+  if (p->c2l_len == 0 && !p->c2l_eof && !p->rejected)
+    {
+      /* Several records per local write(): gnutls returns one record per call. */
+      while (fill < C2L_BUFFER_SIZE)
+        {
+          ssize_t r = gnutls_record_recv (c->session, p->in_buf + fill, C2L_BUFFER_SIZE - fill);
+
+          if (r > 0)
+            fill += r;
+          else if (r == 0 || r == GNUTLS_E_PREMATURE_TERMINATION)
+            {
+              /* A TCP close without close_notify is how many clients end; the bytes they
+               * sent are complete as far as TLS can tell, so it is an EOF like any other. */
+              p->c2l_eof = TRUE;
+              progress = TRUE;
+              break;
+            }
+          else if (r == GNUTLS_E_AGAIN)
+            {
+              /* AGAIN also follows a post-handshake message (KeyUpdate) while decrypted
+               * data may already sit in gnutls, which poll() would never report. */
+              if (gnutls_record_check_pending (c->session) > 0)
+                continue;
+              if (fill == 0)
+                *relay_ev |= _nfltr_data_conn_tls_wait_events (c);
+              break;
+            }
+          else if (r == GNUTLS_E_INTERRUPTED)
+            continue;
+          else if (r == GNUTLS_E_REHANDSHAKE)
+            gnutls_alert_send (c->session, GNUTLS_AL_WARNING, GNUTLS_A_NO_RENEGOTIATION);
+          else if (gnutls_error_is_fatal (r) != 0)
+            {
+              g_debug ("conn from %s: TLS receive failed: %s", c->client_addr,
+                       gnutls_strerror (r));
+              *ok = FALSE;
+              return FALSE;
+            }
+        }
+    }
+
+  if (fill > 0)
+    {
+      progress = TRUE;
+      _nfltr_tunnel_stats_add_in (c->stats, fill);
+      if (p->rewriter == NULL || nfltr_http_rewriter_is_raw (p->rewriter))
+        {
+          p->c2l_data = p->in_buf;
+          p->c2l_len = fill;
+        }
+      else
+        {
+          g_byte_array_set_size (p->rewritten, 0);
+          if (nfltr_http_rewriter_feed (p->rewriter, p->in_buf, fill, p->rewritten) ==
+              NFLTR_HTTP_REWRITE_REJECT)
+            {
+              p->rejected = TRUE;
+              p->reject_deadline = g_get_monotonic_time () +
+                                   REJECT_DRAIN_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+            }
+          p->c2l_data = p->rewritten->data;
+          p->c2l_len = p->rewritten->len;
+        }
+    }
+
+  if ((p->c2l_eof || p->rejected) && p->c2l_len == 0 && !p->c2l_shut)
+    {
+      shutdown (c->local_fd, SHUT_WR);
+      p->c2l_shut = TRUE;
+      progress = TRUE;
+    }
+  return progress;
+}
+
+/* One step of local→client; same contract as pump_c2l(). */
+static gboolean
+pump_l2c (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
+{
+  gboolean progress = FALSE;
+
+  /* Encrypts as many records as the queue takes; the caller flushes them in one send(). */
+  while (p->l2c_off < p->l2c_len)
+    {
+      ssize_t r = gnutls_record_send (c->session, p->out_buf + p->l2c_off,
+                                      p->l2c_len - p->l2c_off);
+
+      if (r > 0)
+        {
+          p->l2c_off += r;
+          _nfltr_tunnel_stats_add_out (c->stats, r);
+          progress = TRUE;
+        }
+      else if (r == GNUTLS_E_AGAIN)
+        {
+          *relay_ev |= _nfltr_data_conn_tls_wait_events (c);
+          break;
+        }
+      else if (r != GNUTLS_E_INTERRUPTED)
+        {
+          g_debug ("conn from %s: TLS send failed: %s", c->client_addr, gnutls_strerror (r));
+          *ok = FALSE;
+          return FALSE;
+        }
+    }
+
+  if (p->l2c_off == p->l2c_len && !p->l2c_eof)
+    {
+      ssize_t n = recv (c->local_fd, p->out_buf, L2C_BUFFER_SIZE, 0);
+
+      if (n > 0)
+        {
+          p->l2c_off = 0;
+          p->l2c_len = n;
+          progress = TRUE;
+        }
+      else if (n == 0)
+        {
+          p->l2c_eof = TRUE;
+          progress = TRUE;
+        }
+      else if (errno == EAGAIN)
+        *local_ev |= POLLIN;
+      else if (errno == EINTR)
+        progress = TRUE;
+      else
+        {
+          /* A reset from the local server: the client must see a truncated stream, not
+           * a clean close_notify that would make a cut-off response look complete. */
+          g_debug ("conn from %s: reading from the local server failed: %s", c->client_addr,
+                   g_strerror (errno));
+          *ok = FALSE;
+          return FALSE;
+        }
+    }
+
+  /* After a refused request the error response, not close_notify, comes next. */
+  if (p->l2c_eof && p->l2c_off == p->l2c_len && !p->l2c_bye_queued && !p->rejected)
+    {
+      int r = gnutls_bye (c->session, GNUTLS_SHUT_WR);
+
+      if (r == GNUTLS_E_SUCCESS)
+        {
+          p->l2c_bye_queued = TRUE;
+          progress = TRUE;
+        }
+      else if (r == GNUTLS_E_AGAIN)
+        *relay_ev |= _nfltr_data_conn_tls_wait_events (c);
+      else if (r == GNUTLS_E_INTERRUPTED)
+        progress = TRUE;
+      else
+        {
+          *ok = FALSE;
+          return FALSE;
+        }
+    }
+  /* The FIN goes after the close_notify, so only once the queue is empty. */
+  if (p->l2c_bye_queued && !p->l2c_bye && !_nfltr_data_conn_cipher_pending (c))
+    {
+      shutdown (c->relay_fd, SHUT_WR);
+      p->l2c_bye = TRUE;
+      progress = TRUE;
+    }
+  return progress;
+}
+
+static NfltrPumpResult
+pump (DataConn *c, Pump *p)
+{
+  for (;;)
+    {
+      short relay_ev = 0, local_ev = 0;
+      gboolean ok = TRUE;
+      gboolean progress;
+      struct pollfd fds[3];
+      int timeout_ms = -1;
+      int n;
+
+      progress = pump_c2l (c, p, &relay_ev, &local_ev, &ok);
+      if (ok)
+        progress |= pump_l2c (c, p, &relay_ev, &local_ev, &ok);
+      if (!ok || !_nfltr_data_conn_cipher_flush (c, &progress))
+        return NFLTR_PUMP_ABORTED;
+      if (_nfltr_data_conn_cipher_pending (c))
+        relay_ev |= POLLOUT;
+
+      if (p->rejected && p->c2l_shut)
+        {
+          /* Nothing forwarded before the refused request: nothing to wait for. Else let
+           * the local server finish its earlier responses, so ours comes after them. */
+          if (nfltr_http_rewriter_get_requests (p->rewriter) == 0 ||
+              (p->l2c_eof && p->l2c_off == p->l2c_len))
+            return NFLTR_PUMP_REJECTED;
+        }
+      if (p->c2l_shut && p->l2c_bye)
+        return NFLTR_PUMP_DONE;
+      if (_nfltr_data_conn_group_is_cancelled (c->group))
+        return NFLTR_PUMP_ABORTED;
+      if (progress)
+        continue;
+
+      if (p->rejected)
+        {
+          gint64 left = p->reject_deadline - g_get_monotonic_time ();
+          if (left <= 0)
+            return NFLTR_PUMP_ABORTED;
+          timeout_ms = (int) ((left + 999) / 1000);
+        }
+      if (relay_ev == 0 && local_ev == 0)
+        {
+          g_debug ("conn from %s: no progress and nothing to wait for", c->client_addr);
+          return NFLTR_PUMP_ABORTED;
+        }
+      /* A negative fd is skipped by poll(): a socket we are not waiting on must not wake
+       * us with POLLHUP in a loop. */
+      fds[0] = (struct pollfd) { .fd = relay_ev ? c->relay_fd : -1, .events = relay_ev };
+      fds[1] = (struct pollfd) { .fd = local_ev ? c->local_fd : -1, .events = local_ev };
+      fds[2] = (struct pollfd) { .fd = c->cancel_fd, .events = POLLIN };
+      n = poll (fds, 3, timeout_ms);
+      if (n < 0 && errno != EINTR)
+        {
+          g_debug ("poll: %s", g_strerror (errno));
+          return NFLTR_PUMP_ABORTED;
+        }
+      if (n > 0 && fds[2].revents != 0)
+        return NFLTR_PUMP_ABORTED;
+    }
+}
+
+NfltrPumpResult
+_nfltr_data_conn_pump (DataConn *c, GBytes **response)
+{
+  Pump p = { 0 };
+  NfltrPumpResult result;
+
+  p.in_buf = g_malloc (C2L_BUFFER_SIZE);
+  p.out_buf = g_malloc (L2C_BUFFER_SIZE);
+  if (c->http)
+    {
+      g_autofree char *client_ip = NULL;
+
+      if (!nfltr_parse_host_port (c->client_addr, 0, FALSE, &client_ip, NULL, NULL))
+        client_ip = g_strdup (c->client_addr);
+      p.rewriter = nfltr_http_rewriter_new (c->sni, client_ip);
+      p.rewritten = g_byte_array_sized_new (C2L_BUFFER_SIZE + 1024);
+    }
+
+  result = pump (c, &p);
+  if (result == NFLTR_PUMP_REJECTED)
+    *response = g_bytes_ref (nfltr_http_rewriter_get_response (p.rewriter));
+
+  g_free (p.in_buf);
+  g_free (p.out_buf);
+  g_clear_pointer (&p.rewriter, nfltr_http_rewriter_free);
+  g_clear_pointer (&p.rewritten, g_byte_array_unref);
+  return result;
+}
