@@ -12,9 +12,9 @@ G_BEGIN_DECLS
 /* Client→local gathers up to four TLS records per write() to the local server;
  * local→client reads big chunks so a bulk download costs one recv() and one send() per
  * sixteen records. Allocated once per connection, never per chunk. One thread with
- * non-blocking sockets rather than two with blocking ones: a GnuTLS session is not to be
- * read and written from two threads at once while records are being exchanged both ways
- * (KeyUpdate, alerts), and one poll() gives every stage its deadline and cancellation. */
+ * non-blocking sockets rather than a reader and a writer thread: GnuTLS allows that split
+ * only while no re-handshake or key update is under way, which a client decides, and one
+ * poll() also gives every stage its deadline and its cancellation. */
 #define C2L_BUFFER_SIZE (64 * 1024)
 #define L2C_BUFFER_SIZE (256 * 1024)
 /* Ciphertext for the relay is batched: gnutls writes one 16 KiB record per call, and
