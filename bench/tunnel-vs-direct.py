@@ -9,15 +9,18 @@ What is measured, each with one `curl -k -o /dev/null` of SIZE bytes from loopba
   origin   a local plain-HTTP server (Python, in this process) streaming SIZE zero bytes from
            memory in 1 MiB writes. Every path below ends at this same server.
   plain    curl http://127.0.0.1:ORIGIN/ — no TLS: what the origin and curl can do at all.
-  direct   curl https://127.0.0.1:SOCAT/ — socat (OpenSSL) terminating TLS with an ECDSA P-256
-           key in front of the origin: "a direct TLS connection to the same local server", the
-           physical limit for anything that adds TLS to this origin. socat gets a 256 KiB
-           buffer (-b) so the baseline is not held back by its 8 KiB default.
+  socat    curl https://127.0.0.1:SOCAT/ — socat (OpenSSL) terminating TLS with an ECDSA P-256
+           key in front of the origin. socat gets a 256 KiB buffer (-b) so it is not held
+           back by its 8 KiB default.
+  nginx    curl https://127.0.0.1:NGINX/ — nginx (OpenSSL, one worker) terminating TLS with the
+           same key and proxying to the origin, unbuffered.
+           Both are "a direct TLS connection to the same local server": the limit for anything
+           that adds TLS in front of this origin. The ratio is taken against the faster one.
   tunnel   curl https://bench.nfltr.localhost:RELAY/ — through nfltr-relay (SNI routing,
            splice) and nfltr-service (TLS with the agent's ECDSA P-256 key, HTTP forwarding
            to the origin), logged in on a private D-Bus bus, as `nfltr http` sets it up.
 
-Prints bytes/s for each, the negotiated TLS version and cipher of the two TLS paths, and
+Prints bytes/s for each, the negotiated TLS version and cipher of the TLS paths, and
 tunnel/direct. Everything runs on 127.0.0.1; all processes are ended at exit.
 """
 import argparse
@@ -31,6 +34,31 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+
+
+NGINX_CONF = """daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {{
+      proxy_pass http://127.0.0.1:{origin};
+      proxy_http_version 1.1;
+      proxy_buffering off;
+      proxy_buffer_size 256k;
+    }}
+  }}
+}}
+"""
 
 
 def curl_download(url, resolve=None):
@@ -91,6 +119,15 @@ def main():
                             f"TCP:127.0.0.1:{origin.port}"])
         L.wait_until(lambda: L.port_accepts(socat_port), 10, "socat to listen")
 
+        nginx_port = L.free_port()
+        ngdir = lab.mkdir("nginx")
+        with open(os.path.join(ngdir, "nginx.conf"), "w") as f:
+            f.write(NGINX_CONF.format(dir=ngdir, port=nginx_port, cert=cert, key=key,
+                                      origin=origin.port))
+        lab.spawn("nginx", ["nginx", "-p", ngdir, "-c", os.path.join(ngdir, "nginx.conf"),
+                            "-e", os.path.join(ngdir, "error.log")])
+        L.wait_until(lambda: L.port_accepts(nginx_port), 10, "nginx to listen")
+
         relay = L.Relay(lab).start()
         agent = L.Agent(lab)
         agent.login(relay)
@@ -98,23 +135,26 @@ def main():
 
         results = {}
         results["plain"] = curl_download(f"http://127.0.0.1:{origin.port}{path}")
-        results["direct"] = curl_download(f"https://127.0.0.1:{socat_port}{path}")
+        results["socat"] = curl_download(f"https://127.0.0.1:{socat_port}{path}")
+        results["nginx"] = curl_download(f"https://127.0.0.1:{nginx_port}{path}")
         results["tunnel"] = curl_download(tunnel.url.rstrip("/") + path,
                                           resolve=(tunnel.host, tunnel.port))
-        ciphers = {"direct": negotiated(socat_port, "direct.localhost"),
+        ciphers = {"socat": negotiated(socat_port, "direct.localhost"),
+                   "nginx": negotiated(nginx_port, "direct.localhost"),
                    "tunnel": negotiated(tunnel.port, tunnel.host)}
 
         print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, {platform.release()}")
         print(f"download: {size} bytes ({args.size_mib} MiB), one curl each, same run")
-        for name in ("plain", "direct", "tunnel"):
+        for name in ("plain", "socat", "nginx", "tunnel"):
             got, secs, speed = results[name]
             if got != size:
                 raise SystemExit(f"{name}: got {got} bytes, expected {size}")
             extra = f"  [{ciphers[name]}]" if name in ciphers else ""
             print(f"{name:7s} {speed / 1e6:9.1f} MB/s  {speed * 8 / 1e9:6.2f} Gbit/s"
                   f"  {secs:7.2f} s{extra}")
-        ratio = results["tunnel"][2] / results["direct"][2]
-        print(f"tunnel/direct: {ratio:.2f}")
+        direct = max(("socat", "nginx"), key=lambda n: results[n][2])
+        ratio = results["tunnel"][2] / results[direct][2]
+        print(f"tunnel/direct ({direct}): {ratio:.2f}")
     finally:
         left = lab.close()
         if left:
