@@ -631,6 +631,50 @@ test_group_cancel (Fixture *f, gconstpointer data)
   }
 }
 
+/* Many connections of one tunnel at once: each gets its own bytes back, and the
+ * counters add up across workers. */
+static void
+test_many_connections (Fixture *f, gconstpointer data)
+{
+  enum { N = 24, SIZE = 20000 };
+  LocalServer *locals[N];
+  Client clients[N];
+  guint8 out[SIZE], back[SIZE];
+
+  for (guint i = 0; i < N; i++)
+    {
+      locals[i] = local_server_start (LOCAL_ECHO);
+      client_open (f, &clients[i], "tcp", locals[i]->port);
+    }
+  g_assert_cmpuint (nfltr_tunnel_stats_get_active (f->stats), ==, N);
+  for (guint i = 0; i < N; i++)
+    {
+      memset (out, 'a' + i, sizeof out);
+      client_send (&clients[i], out, sizeof out);
+    }
+  for (guint i = 0; i < N; i++)
+    {
+      gsize got = 0;
+
+      memset (out, 'a' + i, sizeof out);
+      while (got < SIZE)
+        {
+          ssize_t n = client_recv (&clients[i], back + got, SIZE - got);
+          g_assert_cmpint (n, >, 0);
+          got += n;
+        }
+      g_assert_cmpmem (back, SIZE, out, SIZE);
+      g_assert_cmpint (gnutls_bye (clients[i].session, GNUTLS_SHUT_WR), ==, 0);
+      g_assert_true (client_read_to_end (&clients[i], NULL));
+      client_close (&clients[i]);
+      local_server_finish (locals[i]);
+    }
+  g_assert_true (nfltr_data_conn_group_wait_idle (f->group, 5000));
+  g_assert_cmpuint (nfltr_tunnel_stats_get_total (f->stats), ==, N);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_bytes_in (f->stats), ==, N * SIZE);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_bytes_out (f->stats), ==, N * SIZE);
+}
+
 /* A peer that attaches but never says ClientHello is dropped at the handshake deadline. */
 static void
 test_handshake_timeout (Fixture *f, gconstpointer data)
@@ -694,6 +738,7 @@ main (int argc, char *argv[])
   ADD ("/data-conn/http-pipelined-refusal", test_http_pipelined_refusal);
   ADD ("/data-conn/http-local-down", test_http_local_down);
   ADD ("/data-conn/group-cancel", test_group_cancel);
+  ADD ("/data-conn/many-connections", test_many_connections);
   ADD ("/data-conn/handshake-timeout", test_handshake_timeout);
 #undef ADD
   g_test_add_func ("/data-conn/tls-bad-pair", test_tls_bad_pair);
