@@ -286,14 +286,22 @@ class Relay:
     def address(self):
         return f"{DOMAIN}:{self.port}"
 
-    def create_key(self):
-        out = subprocess.run([relay_bin(), "keys", "create", "--data-dir", self.data_dir],
+    def create_key(self, label=None):
+        argv = [relay_bin(), "keys", "create", "--data-dir", self.data_dir]
+        if label:
+            argv += ["--name", label]
+        out = subprocess.run(argv,
                              env=self.lab.env(), capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, f"keys create failed ({out.returncode}): {out.stderr}"
         words = out.stdout.split()
         assert words, f"keys create printed no key (stderr: {out.stderr!r})"
         # The key is the last word printed (a bare key, or "...: KEY").
         return words[-1]
+
+    def keys(self, *args):
+        """`nfltr-relay keys ARGS --data-dir D` -> CompletedProcess (text)."""
+        return subprocess.run([relay_bin(), "keys", *args, "--data-dir", self.data_dir],
+                              env=self.lab.env(), capture_output=True, text=True, timeout=30)
 
     def fingerprint(self):
         out = subprocess.run([relay_bin(), "fingerprint", "--data-dir", self.data_dir],

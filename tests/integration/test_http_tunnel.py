@@ -5,9 +5,13 @@ s_client shows the agent's ECDSA P-256 certificate; the fingerprint the CLI prin
 certificate the client got; the local server sees X-Forwarded-For/-Proto; a Host that does not
 match the SNI gets 421; `nfltr list` shows the tunnel; Ctrl-C ends it.
 """
+import hashlib
 import json
+import os
 import re
 import signal
+import subprocess
+import threading
 
 from nfltrlab import (DOMAIN, curl, curl_tunnel, der_fingerprint, pem_to_der, s_client,
                       served_cert_pem, spki_pin, cert_text, wait_until)
@@ -118,3 +122,45 @@ def test_ctrl_c_ends_the_tunnel(http_tunnel):
                "the relay to forget the name")
     r = curl_tunnel(t, "/after")
     assert r.curl_rc != 0, r
+
+
+def test_upload_comes_back_intact(http_tunnel, lab):
+    """16 MiB of random bytes up (POST) and the same bytes back: both directions of the data
+    path carry every byte in order."""
+    data = os.urandom(16 * 1024 * 1024)
+    src = lab.path("upload.bin")
+    with open(src, "wb") as f:
+        f.write(data)
+    r = curl_tunnel(http_tunnel.tunnel, "/echo-body", "--data-binary", f"@{src}",
+                    "-H", "Content-Type: application/octet-stream", timeout=120)
+    assert r.status == 200, r
+    assert hashlib.sha256(r.body).hexdigest() == hashlib.sha256(data).hexdigest()
+    got = [q for q in http_tunnel.origin.requests if q["path"] == "/echo-body"][-1]
+    assert got["body"] == data
+
+
+def test_concurrent_clients_and_keep_alive(http_tunnel):
+    """20 clients at once, each sending two requests over one kept-alive connection."""
+    t = http_tunnel.tunnel
+    results = {}
+
+    def client(i):
+        argv = ["curl", "-sS", "-k", "--max-time", "60", "--resolve",
+                f"{t.host}:{t.port}:127.0.0.1", "-o", "/dev/null", "-o", "/dev/null",
+                "-w", "%{http_code} %{num_connects}\\n",
+                t.url.rstrip("/") + f"/c{i}/a", t.url.rstrip("/") + f"/c{i}/b"]
+        results[i] = subprocess.run(argv, capture_output=True, text=True, timeout=90)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(90)
+    assert len(results) == 20
+    for i, r in results.items():
+        assert r.returncode == 0, r.stderr
+        # Two 200s; the second request reused the first one's connection (0 new connects).
+        assert r.stdout.split() == ["200", "1", "200", "0"], r.stdout
+    paths = {q["path"] for q in http_tunnel.origin.requests}
+    for i in range(20):
+        assert f"/c{i}/a" in paths and f"/c{i}/b" in paths

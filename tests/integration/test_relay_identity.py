@@ -88,3 +88,35 @@ def test_login_with_the_expected_fingerprint(lab, relay, agent):
     assert r.returncode == 0, r.stderr
     # What login shows and pins is the relay's certificate.
     assert relay.fingerprint()[7:] in (r.stdout + r.stderr).replace(":", "").lower(), r.stdout
+
+
+def test_revoked_api_key_is_refused(lab, relay, agent, origin):
+    """`nfltr-relay keys revoke`: the agent is refused from its next connection; its tunnel
+    stops serving and says why, and so does `nfltr status`."""
+    key = relay.create_key("to-revoke")
+    agent.login(relay, api_key=key)
+    t = agent.http(origin.port)
+    assert curl_tunnel(t, "/before-revoke").status == 200
+
+    listing = relay.keys("list")
+    assert listing.returncode == 0, listing.stderr
+    ids = [line.split()[0] for line in listing.stdout.splitlines() if " to-revoke " in line]
+    assert len(ids) == 1, listing.stdout
+    r = relay.keys("revoke", ids[0])
+    assert r.returncode == 0, r.stderr
+    assert "revoked" in relay.keys("list").stdout
+
+    # A control channel already open stays up until it reconnects (docs/relay.md): restart.
+    relay.stop()
+    relay.start()
+
+    def refused():
+        text = json.dumps(t.events()) + "\n".join(t.proc.err_lines)
+        return re.search(r"API key|auth", text, re.I)
+
+    wait_until(refused, 60, "the tunnel to report the revoked key", interval=0.2)
+    assert curl_tunnel(t, "/after-revoke", timeout=5).status != 200
+    status, _, raw = relay.api(f"/api/v1/tunnels/{t.host}")
+    assert status == 404, raw
+    r = agent.run("status")
+    assert re.search(r"auth-failed|API key", r.stdout + r.stderr, re.I), r.stdout + r.stderr
