@@ -203,6 +203,19 @@ def _tagged_pids(tag):
     return pids
 
 
+def tagged_processes(tag, name):
+    """Pids of processes carrying the lab tag whose executable is called `name`."""
+    out = []
+    for pid in _tagged_pids(tag):
+        try:
+            exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+        except OSError:
+            continue
+        if exe == name:
+            out.append(pid)
+    return out
+
+
 class Lab:
     """Owns temp dirs and processes for one test (or one module)."""
 
