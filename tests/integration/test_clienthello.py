@@ -14,7 +14,8 @@ import types
 import pytest
 
 from nfltrlab import (DOMAIN, Agent, MemTLS, Origin, Relay, curl_tunnel, der_fingerprint,
-                      http_get_bytes, read_until_closed, record, split_records)
+                      http_get_bytes, pem_to_der, read_until_closed, record, s_client,
+                      served_cert_pem, split_records)
 
 ALERT_DECODE_ERROR = 50       # RFC 8446 §6.2
 ALERT_UNRECOGNIZED_NAME = 112  # RFC 6066 §3
@@ -186,3 +187,13 @@ def test_client_that_never_finishes_is_closed_at_the_deadline(lab):
     assert 1.5 <= took <= 6, f"closed after {took:.1f}s with --handshake-timeout 2"
     relay.wait_log(r"reason=hello-timeout")
     assert_serves(good, "/after-stall")
+
+
+def test_names_are_compared_in_lower_case(env):
+    """protocol §2: SNI is compared in lower case; a trailing dot is removed."""
+    for sni in (env.tunnel.host.upper(), env.tunnel.host + "."):
+        rc, out = s_client(sni, env.relay.port)
+        assert "Server public key is 256 bit" in out, f"SNI {sni!r} was not routed:\n{out}"
+    assert der_fingerprint(pem_to_der(served_cert_pem(env.tunnel.host.upper(),
+                                                      env.relay.port))) == env.tunnel.fingerprint
+    assert_serves(env)

@@ -164,3 +164,16 @@ def test_concurrent_clients_and_keep_alive(http_tunnel):
     paths = {q["path"] for q in http_tunnel.origin.requests}
     for i in range(20):
         assert f"/c{i}/a" in paths and f"/c{i}/b" in paths
+
+
+def test_gnutls_cli_reaches_local_server(http_tunnel):
+    """Another TLS stack as the public client: gnutls-cli, the agent's own library."""
+    t = http_tunnel.tunnel
+    request = f"GET /gnutls HTTP/1.1\r\nHost: {t.host}\r\nConnection: close\r\n\r\n"
+    r = subprocess.run(["gnutls-cli", "--no-ca-verification", "--port", str(t.port),
+                        "--sni-hostname", t.host, "127.0.0.1"],
+                       input=request.encode(), capture_output=True, timeout=30)
+    out = r.stdout.decode("utf-8", "replace")
+    assert "HTTP/1.1 200" in out, out + r.stderr.decode("utf-8", "replace")
+    assert '"/gnutls"' in out, out
+    assert any(q["path"] == "/gnutls" for q in http_tunnel.origin.requests)
