@@ -192,8 +192,6 @@ handle_hello (RelayAgent *agent, const NfltrFrame *frame)
   const char *agent_id = nfltr_frame_get_string (frame, NFLTR_ATTR_AGENT_ID);
   const char *agent_version = nfltr_frame_get_string (frame, NFLTR_ATTR_AGENT_VERSION);
   g_autoptr(NfltrFrame) welcome = nfltr_frame_new (NFLTR_FRAME_WELCOME);
-  g_autofree char *id = NULL;
-  RelayAgent *previous;
   guint16 version = 0;
   guint8 session[16];
   guint interval;
@@ -212,22 +210,15 @@ handle_hello (RelayAgent *agent, const NfltrFrame *frame)
       fail_and_close (agent, NFLTR_PROTO_ERR_PROTOCOL, "agent-id must be 32 hex characters");
       return;
     }
-  id = g_ascii_strdown (agent_id, -1);
-  previous = relay_agent_find (server, id);
-  agent->agent_id = g_steal_pointer (&id);
+  agent->agent_id = g_ascii_strdown (agent_id, -1);
   if (!relay_store_key_check (server->store, key, &agent->key_id))
     {
       fail_and_close (agent, NFLTR_PROTO_ERR_AUTH_FAILED, "API key is not valid (unknown or revoked)");
       return;
     }
-
-  /* §6: the same agent with the same key reconnecting replaces its stale channel. */
-  if (previous != NULL && previous->key_id == agent->key_id)
-    {
-      g_message ("agent %s reconnected from %s; closing its previous channel from %s",
-                 short_id (agent), agent->peer, previous->peer);
-      relay_agent_close (previous, "replaced by a new session of the same agent");
-    }
+  /* An older channel of the same agent is not closed here: it may be a second process of the
+   * same install serving other names. Names move one by one, at BIND (§6); a channel that
+   * is really dead goes at the idle timeout. */
 
   gnutls_rnd (GNUTLS_RND_NONCE, session, sizeof session);
   agent->session_id = g_malloc (sizeof session * 2 + 1);
@@ -305,7 +296,7 @@ handle_bind (RelayAgent *agent, const NfltrFrame *frame)
           send_error (agent, NFLTR_PROTO_ERR_NAME_TAKEN, msg, &request_id, name);
           return;
         }
-      g_message ("agent %s takes %s back from its stale channel from %s",
+      g_message ("agent %s takes %s back from its other channel from %s (same agent, same key)",
                  short_id (agent), current->host, owner->peer);
       g_hash_table_remove (owner->bindings, name);
     }
@@ -499,23 +490,7 @@ error_cb (SoupWebsocketConnection *ws, GError *error, gpointer user_data)
 {
   RelayAgent *agent = user_data;
 
-  g_message ("control channel from %s (agent %s): %s", agent->peer, short_id (agent), error->message);
-}
-
-RelayAgent *
-relay_agent_find (RelayServer *server, const char *agent_id)
-{
-  GHashTableIter iter;
-  gpointer key;
-
-  g_hash_table_iter_init (&iter, server->agents);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    {
-      RelayAgent *agent = key;
-      if (agent->state == AGENT_READY && g_strcmp0 (agent->agent_id, agent_id) == 0)
-        return agent;
-    }
-  return NULL;
+  g_debug ("control channel from %s (agent %s): %s", agent->peer, short_id (agent), error->message);
 }
 
 void

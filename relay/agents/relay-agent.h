@@ -23,9 +23,6 @@ void         relay_agent_send     (RelayAgent       *agent,
 void         relay_agent_close    (RelayAgent *agent,
                                    const char *reason);
 
-/* The connected (HELLO accepted) agent with this id, or NULL. */
-RelayAgent  *relay_agent_find     (RelayServer *server,
-                                   const char  *agent_id);
 /* Only for server->agents' destroy function. */
 void         relay_agent_free     (RelayAgent *agent);
 

@@ -633,19 +633,45 @@ test_bind_and_names (Fixture *f, gconstpointer data)
   agent_free (a);
 }
 
-/* §6: the same agent id and key reconnecting takes its name back; the stale channel closes. */
+/* §6: the same agent id and key may take its name back (a reconnect, or a second process of
+ * the same install): the name moves to the new channel, the older channel stays up, and a
+ * public client now reaches the new one. Another key under the same id may not. */
 static void
 test_reconnect_takes_name_back (Fixture *f, gconstpointer data)
 {
   Agent *old = agent_ready (f, AGENT_A);
-  Agent *fresh;
+  Agent *fresh = NULL;
+  Agent *other_key = NULL;
+  RawClient client = { f->port, NULL, FALSE, FALSE };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key2 = NULL;
+  g_autoptr(NfltrFrame) welcome = NULL;
+  GThread *ct;
 
   agent_send (old, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
   nfltr_frame_free (agent_expect (old, NFLTR_FRAME_BOUND));
   fresh = agent_ready (f, AGENT_A);
-  g_assert_true (wait_for_flag (&old->closed, 10));
   agent_send (fresh, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
   nfltr_frame_free (agent_expect (fresh, NFLTR_FRAME_BOUND));
+  g_assert_false (g_atomic_int_get (&old->closed));
+
+  client.send = g_bytes_new_static (hello_openssl, sizeof hello_openssl);
+  ct = g_thread_new ("public-client", raw_client_thread, &client);
+  nfltr_frame_free (agent_expect (fresh, NFLTR_FRAME_CONN_OPEN));
+  g_assert_true (wait_for_flag (&client.done, 10));  /* attach-timeout, nobody attaches */
+  g_thread_join (ct);
+  g_assert_true (g_queue_is_empty (&old->frames));
+
+  g_assert_true (relay_store_key_create (f->server->store, "other", &key2, NULL, &error));
+  other_key = agent_connect (f);
+  agent_send (other_key, hello_frame (key2, AGENT_A));
+  welcome = agent_expect (other_key, NFLTR_FRAME_WELCOME);
+  agent_send (other_key, bind_frame (2, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
+  expect_error (other_key, NFLTR_PROTO_ERR_NAME_TAKEN, "myapp");
+
+  g_byte_array_unref (client.got);
+  g_bytes_unref (client.send);
+  agent_free (other_key);
   agent_free (old);
   agent_free (fresh);
 }
