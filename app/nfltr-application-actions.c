@@ -208,9 +208,9 @@ test_close_dialogs_activated (GSimpleAction *action,
   if (self->window == NULL)
     return;
   if (self->window->new_tunnel_dialog != NULL)
-    gtk_window_destroy (GTK_WINDOW (self->window->new_tunnel_dialog));
+    gtk_window_close (GTK_WINDOW (self->window->new_tunnel_dialog));
   if (self->window->relay_dialog != NULL)
-    gtk_window_destroy (GTK_WINDOW (self->window->relay_dialog));
+    gtk_window_close (GTK_WINDOW (self->window->relay_dialog));
 }
 
 static const GActionEntry test_entries[] = {

@@ -251,20 +251,24 @@ appear_timeout_cb (gpointer user_data)
 }
 
 /* Running from a build tree (…/app/nfltr-app), the service is …/service/nfltr-service: the
- * same lookup the CLI does, so `ninja && ./build/app/nfltr-app` works with nothing installed. */
+ * same lookup the CLI does, so `ninja && ./build/app/nfltr-app` works with nothing installed.
+ * Installed without D-Bus activation (e.g. no session bus service dir), it is in libexecdir. */
 static char *
-find_build_tree_service (void)
+find_service_binary (void)
 {
   g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree char *dir = NULL;
-  g_autofree char *candidate = NULL;
+  g_autofree char *installed = g_build_filename (LIBEXECDIR, "nfltr-service", NULL);
 
-  if (exe == NULL)
-    return NULL;
-  dir = g_path_get_dirname (exe);
-  candidate = g_build_filename (dir, "..", "service", "nfltr-service", NULL);
-  if (g_file_test (candidate, G_FILE_TEST_IS_EXECUTABLE))
-    return g_steal_pointer (&candidate);
+  if (exe != NULL)
+    {
+      g_autofree char *dir = g_path_get_dirname (exe);
+      g_autofree char *candidate = g_build_filename (dir, "..", "service", "nfltr-service", NULL);
+
+      if (g_file_test (candidate, G_FILE_TEST_IS_EXECUTABLE))
+        return g_steal_pointer (&candidate);
+    }
+  if (g_file_test (installed, G_FILE_TEST_IS_EXECUTABLE))
+    return g_steal_pointer (&installed);
   return NULL;
 }
 
@@ -279,7 +283,7 @@ child_watch_cb (GPid     pid,
 static void
 nfltr_client_spawn_service (NfltrClient *self)
 {
-  g_autofree char *path = find_build_tree_service ();
+  g_autofree char *path = find_service_binary ();
   g_autoptr(GError) error = NULL;
   const char *argv[2] = { NULL, NULL };
 

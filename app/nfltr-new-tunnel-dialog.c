@@ -123,6 +123,10 @@ nfltr_new_tunnel_dialog_set_busy (NfltrNewTunnelDialog *self,
                                   gboolean              busy)
 {
   self->busy = busy;
+  /* GTK 4.8's GtkText warns (from its cursor blink) when it loses focus by turning
+   * insensitive; move the focus off first, which sends it a proper focus-out. */
+  if (busy)
+    gtk_window_set_focus (GTK_WINDOW (self), NULL);
   gtk_spinner_set_spinning (self->spinner, busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->kind_row), !busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->target_row), !busy);
@@ -162,7 +166,7 @@ create_tunnel_cb (GObject      *source,
                          cert_mode_names[MIN (adw_combo_row_get_selected (self->cert_row), 2)]);
   if (self->window != NULL)
     nfltr_window_add_toast (self->window, _("Tunnel created"));
-  gtk_window_destroy (GTK_WINDOW (self));
+  gtk_window_close (GTK_WINDOW (self));
 }
 
 static void
@@ -286,6 +290,15 @@ nfltr_new_tunnel_dialog_finalize (GObject *object)
   G_OBJECT_CLASS (nfltr_new_tunnel_dialog_parent_class)->finalize (object);
 }
 
+/* Drop the focus before the window goes: GTK 4.8 warns when a focused GtkText is destroyed
+ * without having seen a focus-out (which it does not get without a window manager). */
+static gboolean
+nfltr_new_tunnel_dialog_close_request (GtkWindow *window)
+{
+  gtk_window_set_focus (window, NULL);
+  return GTK_WINDOW_CLASS (nfltr_new_tunnel_dialog_parent_class)->close_request (window);
+}
+
 static void
 nfltr_new_tunnel_dialog_class_init (NfltrNewTunnelDialogClass *klass)
 {
@@ -294,6 +307,7 @@ nfltr_new_tunnel_dialog_class_init (NfltrNewTunnelDialogClass *klass)
 
   object_class->dispose = nfltr_new_tunnel_dialog_dispose;
   object_class->finalize = nfltr_new_tunnel_dialog_finalize;
+  GTK_WINDOW_CLASS (klass)->close_request = nfltr_new_tunnel_dialog_close_request;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/xyz/nfltr/Nfltr/nfltr-new-tunnel-dialog.ui");
   gtk_widget_class_bind_template_child (widget_class, NfltrNewTunnelDialog, create_button);

@@ -55,6 +55,9 @@ nfltr_relay_dialog_update (NfltrRelayDialog *self)
   gtk_widget_set_visible (GTK_WIDGET (self->fingerprint_group), self->step == STEP_CONFIRM);
   gtk_button_set_label (self->next_button,
                         self->step == STEP_CONFIRM ? _("_Trust and Connect") : _("_Next"));
+  /* see nfltr_new_tunnel_dialog_set_busy(): no focused GtkText may turn insensitive */
+  if (self->busy)
+    gtk_window_set_focus (GTK_WINDOW (self), NULL);
   gtk_spinner_set_spinning (self->spinner, self->busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->address_row), !self->busy);
   gtk_widget_set_sensitive (GTK_WIDGET (self->key_row), !self->busy);
@@ -154,7 +157,7 @@ login_cb (GObject      *source,
                          gtk_editable_get_text (GTK_EDITABLE (self->address_row)));
   if (self->window != NULL)
     nfltr_window_add_toast (self->window, _("Connected to the relay"));
-  gtk_window_destroy (GTK_WINDOW (self));
+  gtk_window_close (GTK_WINDOW (self));
 }
 
 static void
@@ -199,7 +202,7 @@ logout_cb (GObject      *source,
     }
   if (self->window != NULL)
     nfltr_window_add_toast (self->window, _("Logged out of the relay"));
-  gtk_window_destroy (GTK_WINDOW (self));
+  gtk_window_close (GTK_WINDOW (self));
 }
 
 static void
@@ -242,6 +245,15 @@ nfltr_relay_dialog_finalize (GObject *object)
   G_OBJECT_CLASS (nfltr_relay_dialog_parent_class)->finalize (object);
 }
 
+/* Drop the focus before the window goes: GTK 4.8 warns when a focused GtkText is destroyed
+ * without having seen a focus-out (which it does not get without a window manager). */
+static gboolean
+nfltr_relay_dialog_close_request (GtkWindow *window)
+{
+  gtk_window_set_focus (window, NULL);
+  return GTK_WINDOW_CLASS (nfltr_relay_dialog_parent_class)->close_request (window);
+}
+
 static void
 nfltr_relay_dialog_class_init (NfltrRelayDialogClass *klass)
 {
@@ -250,6 +262,7 @@ nfltr_relay_dialog_class_init (NfltrRelayDialogClass *klass)
 
   object_class->dispose = nfltr_relay_dialog_dispose;
   object_class->finalize = nfltr_relay_dialog_finalize;
+  GTK_WINDOW_CLASS (klass)->close_request = nfltr_relay_dialog_close_request;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/xyz/nfltr/Nfltr/nfltr-relay-dialog.ui");
   gtk_widget_class_bind_template_child (widget_class, NfltrRelayDialog, next_button);

@@ -46,6 +46,10 @@ class Xvfb:
                                        f"{width}x{height}x24", "-nolisten", "tcp"])
         wait_until(lambda: os.path.exists(f"/tmp/.X11-unix/X{n}"), 15, "Xvfb's socket")
         self.env = {"DISPLAY": self.display}
+        # The pointer starts mid-screen, over the window: park it in a corner so no hover
+        # highlight or tooltip lands in the pictures.
+        subprocess.run(["xdotool", "mousemove", str(width - 1), str(height - 1)],
+                       timeout=10, env={**os.environ, "DISPLAY": self.display})
 
     def windows(self):
         """Mapped top-level windows: [(id, name, x, y, w, h)]."""
@@ -71,12 +75,21 @@ class Xvfb:
                          vals["Width"], vals["Height"]))
         return wins
 
-    def screenshot(self, name):
-        """Saves the area covered by the app's windows as docs/screenshots/NAME.png."""
+    def resize(self, title, width, height):
+        """Resizes the window titled `title` as a window manager would (ConfigureRequest)."""
+        wins = [w for w in self.windows() if w[1] == title]
+        assert wins, f"no window titled {title!r}: {self.windows()}"
+        subprocess.run(["xdotool", "windowsize", wins[0][0], str(width), str(height)],
+                       check=True, timeout=10, env={**os.environ, "DISPLAY": self.display})
+
+    def screenshot(self, name, title=None):
+        """Saves the area covered by the app's windows (or the one titled `title`) as
+        docs/screenshots/NAME.png."""
         os.makedirs(SCREENSHOT_DIR, exist_ok=True)
         path = os.path.join(SCREENSHOT_DIR, name + ".png")
-        wins = [w for w in self.windows() if w[4] > 50 and w[5] > 50]
-        assert wins, "no window on the screen to take a picture of"
+        wins = [w for w in self.windows() if w[4] > 50 and w[5] > 50
+                and (title is None or w[1] == title)]
+        assert wins, f"no window {title or ''} on the screen to take a picture of"
         x0 = min(w[2] for w in wins)
         y0 = min(w[3] for w in wins)
         x1 = max(w[2] + w[4] for w in wins)
@@ -140,6 +153,12 @@ class App:
         params = [param] if param is not None else []
         self.call_actions("Activate", GLib.Variant("(sava{sv})", (name, params, {})), timeout_ms)
 
+    def activate_win(self, name, window_id=1):
+        """Activates a win.* action of the main window (GtkApplicationWindow exports them)."""
+        self.conn.call_sync(APP_ID, f"{APP_PATH}/window/{window_id}", "org.gtk.Actions",
+                            "Activate", GLib.Variant("(sava{sv})", (name, [], {})),
+                            None, 0, 5000, None)
+
     def state(self, timeout_ms=5000):
         """What the window shows now (app.test-state), as plain Python values."""
         self.activate("test-state", timeout_ms=timeout_ms)
@@ -172,7 +191,7 @@ class App:
         self.activate("test-expand", GLib.Variant("(sb)", (key, on)))
 
     def resize(self, width, height):
-        self.activate("test-resize", GLib.Variant("(ii)", (width, height)))
+        self.xvfb.resize("NFLTR", width, height)
 
     def fill_new_tunnel(self, **fields):
         d = {k.replace("_", "-"): GLib.Variant("s", v) for k, v in fields.items()}

@@ -35,7 +35,7 @@ def test_dialog_creates_a_tunnel_that_serves_the_local_server(world):
     d = app.window()["new-tunnel-dialog"]
     assert d["valid"] and d["validation"] == "" and not d["inspectable-warning"], d
     app.settle()
-    world.xvfb.screenshot("new-tunnel-dialog")
+    world.xvfb.screenshot("new-tunnel-dialog", title="New Tunnel")
 
     app.activate("test-create")
     app.wait(lambda w: "new-tunnel-dialog" not in w and len(w.get("rows", [])) == 1, 30,

@@ -24,7 +24,7 @@ def test_first_run_shows_the_relay_fingerprint_then_logs_in(lab, relay, agent, x
     shown = app.window()["relay-dialog"]["fingerprint"].replace(" ", "").replace("\n", "").lower()
     assert "sha256:" + shown == relay.fingerprint(), (shown, relay.fingerprint())
     app.settle()
-    xvfb.screenshot("relay-fingerprint")
+    xvfb.screenshot("relay-fingerprint", title="Relay")
 
     app.activate("test-relay-next")
     app.wait(lambda w: "relay-dialog" not in w and w.get("page") == "empty", 30,
