@@ -31,6 +31,7 @@ struct _RelayAgent {
   char                    *peer;
   AgentState               state;
   char                    *agent_id;
+  char                     short_id[9];
   gint64                   key_id;
   char                    *session_id;
   GHashTable              *bindings;   /* name → RelayBinding (ref) held by this agent */
@@ -44,28 +45,11 @@ relay_agent_get_id (RelayAgent *agent)
   return agent->agent_id;
 }
 
-gint64
-relay_agent_get_key_id (RelayAgent *agent)
-{
-  return agent->key_id;
-}
-
-const char *
-relay_agent_get_peer (RelayAgent *agent)
-{
-  return agent->peer;
-}
-
 /* The first 8 hex digits of the agent id: enough to tell agents apart in a log. */
 static const char *
 short_id (RelayAgent *agent)
 {
-  static char buf[9];
-
-  if (agent->agent_id == NULL)
-    return "-";
-  g_strlcpy (buf, agent->agent_id, sizeof buf);
-  return buf;
+  return agent->short_id[0] ? agent->short_id : "-";
 }
 
 void
@@ -211,6 +195,7 @@ handle_hello (RelayAgent *agent, const NfltrFrame *frame)
       return;
     }
   agent->agent_id = g_ascii_strdown (agent_id, -1);
+  g_strlcpy (agent->short_id, agent->agent_id, sizeof agent->short_id);
   if (!relay_store_key_check (server->store, key, &agent->key_id))
     {
       fail_and_close (agent, NFLTR_PROTO_ERR_AUTH_FAILED, "API key is not valid (unknown or revoked)");
@@ -256,8 +241,6 @@ handle_bind (RelayAgent *agent, const NfltrFrame *frame)
   g_autoptr(RelayBinding) binding = NULL;
   g_autoptr(NfltrFrame) bound = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *host = NULL;
-  g_autofree char *url = NULL;
   g_autofree char *since = NULL;
   RelayBinding *current;
   guint32 request_id = 0;
@@ -308,9 +291,8 @@ handle_bind (RelayAgent *agent, const NfltrFrame *frame)
       return;
     }
 
-  host = g_strconcat (name, ".", server->config.domain, NULL);
-  url = relay_server_url_for (server, host);
-  binding = relay_binding_new (name, server->config.domain, url);
+  binding = relay_binding_new (name, server->config.domain);
+  binding->url = relay_server_url_for (server, binding->host);
   binding->mode = mode;
   memcpy (binding->fingerprint, fingerprint, NFLTR_PROTO_FINGERPRINT_SIZE);
   binding->fingerprint_text = nfltr_fingerprint_format (fingerprint);

@@ -15,8 +15,6 @@ RelayAgent  *relay_agent_new      (RelayServer             *server,
                                    const char              *peer);
 
 const char  *relay_agent_get_id   (RelayAgent *agent);
-gint64       relay_agent_get_key_id (RelayAgent *agent);
-const char  *relay_agent_get_peer (RelayAgent *agent);
 void         relay_agent_send     (RelayAgent       *agent,
                                    const NfltrFrame *frame);
 /* Unbinds the agent's names, forgets it and closes its channel. */

@@ -19,13 +19,12 @@ binding_free (RelayBinding *binding)
 }
 
 RelayBinding *
-relay_binding_new (const char *name, const char *domain, const char *url)
+relay_binding_new (const char *name, const char *domain)
 {
   RelayBinding *binding = g_rc_box_new0 (RelayBinding);
 
   binding->name = g_strdup (name);
   binding->host = g_strconcat (name, ".", domain, NULL);
-  binding->url = g_strdup (url);
   return binding;
 }
 
@@ -85,10 +84,4 @@ relay_registry_remove (RelayRegistry *registry, RelayBinding *binding)
   binding->agent = NULL;
   if (g_hash_table_lookup (registry->by_name, binding->name) == binding)
     g_hash_table_remove (registry->by_name, binding->name);
-}
-
-guint
-relay_registry_count (RelayRegistry *registry)
-{
-  return g_hash_table_size (registry->by_name);
 }

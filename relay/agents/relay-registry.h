@@ -26,7 +26,7 @@ struct _RelayBinding {
   guint64      bytes_to_client;
 };
 
-RelayBinding  *relay_binding_new    (const char *name, const char *domain, const char *url);
+RelayBinding  *relay_binding_new    (const char *name, const char *domain);
 RelayBinding  *relay_binding_ref    (RelayBinding *binding);
 void           relay_binding_unref  (RelayBinding *binding);
 const char    *relay_binding_mode_to_string (const RelayBinding *binding);
@@ -40,7 +40,6 @@ RelayBinding  *relay_registry_lookup (RelayRegistry *registry, const char *name)
 void           relay_registry_insert (RelayRegistry *registry, RelayBinding *binding);
 /* Removes binding if it is the one registered under its name, and clears its owner. */
 void           relay_registry_remove (RelayRegistry *registry, RelayBinding *binding);
-guint          relay_registry_count  (RelayRegistry *registry);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayBinding, relay_binding_unref)
 

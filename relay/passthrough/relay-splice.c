@@ -317,13 +317,6 @@ relay_splice_start (GSocketConnection *a, GSocketConnection *b, GBytes *a_prefix
 }
 
 void
-relay_splice_get_counters (RelaySplice *splice, guint64 *a_to_b, guint64 *b_to_a)
-{
-  *a_to_b = splice->ab.bytes;
-  *b_to_a = splice->ba.bytes;
-}
-
-void
 relay_splice_abort (RelaySplice *splice)
 {
   splice->done = NULL;

@@ -28,11 +28,6 @@ RelaySplice *relay_splice_start (GSocketConnection   *a,
                                  gpointer             user_data,
                                  GError             **error);
 
-/* Byte counters so far, for live statistics. */
-void         relay_splice_get_counters (RelaySplice *splice,
-                                        guint64     *a_to_b,
-                                        guint64     *b_to_a);
-
 /* Stops and closes everything without calling done (relay shutdown). */
 void         relay_splice_abort (RelaySplice *splice);
 
