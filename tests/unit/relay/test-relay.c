@@ -205,6 +205,20 @@ hello_for (const char *sni)
   return g_byte_array_free_to_bytes (out);
 }
 
+/* Iterates the loop until the relay has closed what it should (closes are asynchronous),
+ * then asserts the process holds exactly `baseline` descriptors. */
+static void
+assert_fds_back_to (guint baseline)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  guint tick = g_timeout_add (5, tick_cb, NULL);
+
+  while (count_fds () != baseline && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+  g_assert_cmpuint (count_fds (), ==, baseline);
+}
+
 /* ---- refusals ---- */
 
 static void
@@ -221,10 +235,12 @@ static void
 test_unknown_name_bytewise (Fixture *f, gconstpointer data)
 {
   g_autoptr(GBytes) hello = hello_for ("nobody.nfltr.localhost");
+  guint fds_before = count_fds ();
   RawClient *c = raw_client_run (f->port, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello), TRUE);
 
   assert_alert (c, NFLTR_TLS_ALERT_UNRECOGNIZED_NAME);
   raw_client_free (c);
+  assert_fds_back_to (fds_before);
 }
 
 static void
@@ -350,6 +366,7 @@ test_own_name (Fixture *f, gconstpointer data)
 {
   TlsClient c = { f->port, "nfltr.localhost",
                   "GET /api/v1/health HTTP/1.1\r\nHost: nfltr.localhost\r\nConnection: close\r\n\r\n" };
+  guint fds_before = count_fds ();
   GThread *thread = g_thread_new ("tls-client", tls_client_thread, &c);
   g_autofree char *fp = NULL;
   g_autofree char *text = NULL;
@@ -363,6 +380,7 @@ test_own_name (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_prefix (text, "HTTP/1.1 200"));
   g_assert_nonnull (strstr (text, "{\"status\":\"ok\",\"version\":\"" PACKAGE_VERSION "\"}"));
   tls_client_clear (&c);
+  assert_fds_back_to (fds_before);
 }
 
 /* ---- a test agent over a real WebSocket ---- */
@@ -876,9 +894,11 @@ run_inspectable (Fixture *f, const guint8 *bind_fp, gboolean expect_ok)
   g_autofree char *both = g_strconcat (f->agent_cert_pem, f->agent_key_pem, NULL);
   g_autoptr(GError) error = NULL;
   GThread *ct, *dt;
+  guint fds_before;
 
   agent_send (a, bind_frame (1, "insp", NFLTR_MODE_INSPECTABLE, bind_fp));
   nfltr_frame_free (agent_expect (a, NFLTR_FRAME_BOUND));
+  fds_before = count_fds ();
 
   dc.cert = g_tls_certificate_new_from_pem (both, -1, &error);
   g_assert_no_error (error);
@@ -909,6 +929,7 @@ run_inspectable (Fixture *f, const guint8 *bind_fp, gboolean expect_ok)
       g_assert_cmpuint (client.got->len, ==, 0);
     }
   wait_sessions_idle (f);
+  assert_fds_back_to (fds_before);
   tls_client_clear (&client);
   g_byte_array_unref (dc.got);
   g_object_unref (dc.cert);
