@@ -24,6 +24,7 @@ struct _NfltrClient
   NfltrDbusManager *manager;
   GDBusObjectManager *object_manager;
   GListStore *tunnels;
+  GHashTable *order; /* object path → position in Manager.ListTunnels (creation order) */
   GPid spawned_pid;
   guint watch_id;
   guint appear_timeout_id;
@@ -81,21 +82,24 @@ tunnel_in_store (NfltrClient     *self,
   return g_list_store_find (self->tunnels, tunnel, position);
 }
 
-/* Tunnel ids are assigned in creation order by the service; keep the list in that order so
- * rows do not jump around when the service restarts and re-announces its objects. */
+/* Rows keep the service's creation order (Manager.ListTunnels); a tunnel the list has not
+ * named yet goes last, so rows never jump when one is added. */
 static int
 compare_tunnels (gconstpointer a,
                  gconstpointer b,
                  gpointer      user_data)
 {
+  NfltrClient *self = user_data;
   const char *pa = g_dbus_proxy_get_object_path (G_DBUS_PROXY (a));
   const char *pb = g_dbus_proxy_get_object_path (G_DBUS_PROXY (b));
-  gsize la = strlen (pa);
-  gsize lb = strlen (pb);
+  gpointer ia = NULL, ib = NULL;
+  gboolean ha = g_hash_table_lookup_extended (self->order, pa, NULL, &ia);
+  gboolean hb = g_hash_table_lookup_extended (self->order, pb, NULL, &ib);
 
-  /* shorter first, so "t9" sorts before "t10" */
-  if (la != lb)
-    return la < lb ? -1 : 1;
+  if (ha != hb)
+    return ha ? -1 : 1;
+  if (ha && ia != ib)
+    return GPOINTER_TO_INT (ia) < GPOINTER_TO_INT (ib) ? -1 : 1;
   return strcmp (pa, pb);
 }
 
@@ -109,7 +113,7 @@ on_object_added (GDBusObjectManager *manager,
   if (tunnel == NULL || tunnel_in_store (self, tunnel, NULL))
     return;
   g_debug ("tunnel added: %s", g_dbus_object_get_object_path (object));
-  g_list_store_insert_sorted (self->tunnels, tunnel, compare_tunnels, NULL);
+  g_list_store_insert_sorted (self->tunnels, tunnel, compare_tunnels, self);
 }
 
 static void
@@ -145,6 +149,26 @@ on_tunnel_failed (NfltrDbusManager *manager,
 }
 
 static void
+list_tunnels_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(NfltrClient) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) paths = NULL;
+
+  if (!nfltr_dbus_manager_call_list_tunnels_finish (NFLTR_DBUS_MANAGER (source), &paths, result, &error))
+    {
+      g_debug ("ListTunnels: %s", error->message);
+      return;
+    }
+  g_hash_table_remove_all (self->order);
+  for (guint i = 0; paths[i] != NULL; i++)
+    g_hash_table_insert (self->order, g_strdup (paths[i]), GINT_TO_POINTER (i));
+  g_list_store_sort (self->tunnels, compare_tunnels, self);
+}
+
+static void
 object_manager_ready_cb (GObject      *source,
                          GAsyncResult *result,
                          gpointer      user_data)
@@ -172,6 +196,12 @@ object_manager_ready_cb (GObject      *source,
 
   g_debug ("ready with %u tunnels", g_list_model_get_n_items (G_LIST_MODEL (self->tunnels)));
   nfltr_client_set_state (self, NFLTR_CLIENT_STATE_READY, NULL);
+
+  /* The object manager's order is a hash table's; ask for creation order (rows are already
+   * shown, sorted by path meanwhile, and re-sort once the answer comes). */
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->tunnels)) > 1)
+    nfltr_dbus_manager_call_list_tunnels (self->manager, self->cancellable,
+                                          list_tunnels_cb, g_object_ref (self));
 }
 
 static void
@@ -530,6 +560,7 @@ nfltr_client_finalize (GObject *object)
   NfltrClient *self = NFLTR_CLIENT (object);
 
   g_free (self->error);
+  g_hash_table_unref (self->order);
 
   G_OBJECT_CLASS (nfltr_client_parent_class)->finalize (object);
 }
@@ -585,6 +616,7 @@ static void
 nfltr_client_init (NfltrClient *self)
 {
   self->tunnels = g_list_store_new (NFLTR_DBUS_TYPE_TUNNEL);
+  self->order = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 NfltrClient *

@@ -31,6 +31,8 @@ def test_dialog_creates_a_tunnel_that_serves_the_local_server(world):
     app.fill_new_tunnel(certificate="inspectable")
     d = app.window()["new-tunnel-dialog"]
     assert d["inspectable-warning"], d
+    app.settle()
+    world.xvfb.screenshot("new-tunnel-inspectable", title="New Tunnel")
     app.fill_new_tunnel(name="from-app", certificate="automatic")
     d = app.window()["new-tunnel-dialog"]
     assert d["valid"] and d["validation"] == "" and not d["inspectable-warning"], d
