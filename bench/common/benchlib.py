@@ -240,3 +240,16 @@ def replace_section(path, begin, end, text, heading_block):
     with open(tmp, "w") as f:
         f.write(new)
     os.replace(tmp, path)
+
+
+def meson_buildtype(builddir):
+    try:
+        out = subprocess.run(["meson", "introspect", "--buildoptions", builddir],
+                             capture_output=True, text=True, timeout=30).stdout
+        import json
+        for opt in json.loads(out):
+            if opt["name"] == "buildtype":
+                return opt["value"]
+    except (OSError, ValueError):
+        pass
+    return "?"

@@ -21,17 +21,24 @@ import sys
 import time
 
 
-async def open_one(args, ctx, sem, held, errors):
+async def open_one(args, ctx, sem, held, errors, state):
     async with sem:
+        if state["stop"]:
+            return
         try:
             r, w = await asyncio.wait_for(
                 asyncio.open_connection(args.host, args.port, ssl=ctx,
                                         server_hostname=args.sni),
                 timeout=args.timeout)
             held.append((r, w))
+            state["streak"] = 0
         except Exception as e:  # noqa: BLE001 - every failure is counted and shown once
-            errors[type(e).__name__ + ": " + str(e)[:80]] = \
-                errors.get(type(e).__name__ + ": " + str(e)[:80], 0) + 1
+            key = type(e).__name__ + ": " + str(e)[:80]
+            errors[key] = errors.get(key, 0) + 1
+            # A proxy that refuses this many in a row is full: stop asking (bounded run).
+            state["streak"] += 1
+            if state["streak"] >= args.give_up:
+                state["stop"] = True
 
 
 async def check(held, sni, sample):
@@ -56,7 +63,9 @@ async def main():
     p.add_argument("--ca", required=True, help="backend certificate (the only trust anchor)")
     p.add_argument("-n", type=int, default=10000)
     p.add_argument("--parallel", type=int, default=100, help="handshakes in flight")
-    p.add_argument("--timeout", type=float, default=30)
+    p.add_argument("--timeout", type=float, default=15)
+    p.add_argument("--give-up", type=int, default=200,
+                   help="stop after this many failures in a row")
     p.add_argument("--sample", type=int, default=100)
     args = p.parse_args()
     args.host, port = args.connect.rsplit(":", 1)
@@ -66,10 +75,10 @@ async def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     ctx = ssl.create_default_context(cafile=args.ca)
-    held, errors = [], {}
+    held, errors, state = [], {}, {"stop": False, "streak": 0}
     sem = asyncio.Semaphore(args.parallel)
     t0 = time.monotonic()
-    await asyncio.gather(*(open_one(args, ctx, sem, held, errors) for _ in range(args.n)))
+    await asyncio.gather(*(open_one(args, ctx, sem, held, errors, state) for _ in range(args.n)))
     print(f"ready {len(held)} failed {args.n - len(held)} seconds {time.monotonic() - t0:.1f}",
           flush=True)
     for e, k in errors.items():
