@@ -82,6 +82,15 @@ class Xvfb:
         subprocess.run(["xdotool", "windowsize", wins[0][0], str(width), str(height)],
                        check=True, timeout=10, env={**os.environ, "DISPLAY": self.display})
 
+    def key(self, title, keys):
+        """Gives the window titled `title` the keyboard focus and presses `keys` (XTEST), as a
+        person at the keyboard would."""
+        wins = [w for w in self.windows() if w[1] == title]
+        assert wins, f"no window titled {title!r}: {self.windows()}"
+        env = {**os.environ, "DISPLAY": self.display}
+        subprocess.run(["xdotool", "windowfocus", "--sync", wins[0][0]], check=True, timeout=10, env=env)
+        subprocess.run(["xdotool", "key", "--clearmodifiers", keys], check=True, timeout=10, env=env)
+
     def screenshot(self, name, title=None):
         """Saves the area covered by the app's windows (or the one titled `title`) as
         docs/screenshots/NAME.png."""
@@ -204,6 +213,21 @@ class App:
     def settle(self, seconds=0.6):
         """Lets animations (revealers, crossfades: 250 ms in GTK) finish before a picture."""
         time.sleep(seconds)
+
+    def bus_call(self, dest, path, iface, method, args=None, reply=None, timeout_ms=10000):
+        return self.conn.call_sync(dest, path, iface, method, args,
+                                   GLib.VariantType(reply) if reply else None, 0, timeout_ms,
+                                   None).unpack()
+
+    def service_pid(self):
+        """The pid owning xyz.nfltr.Nfltr.Service on the app's bus, or None."""
+        has = self.bus_call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                            "NameHasOwner", GLib.Variant("(s)", ("xyz.nfltr.Nfltr.Service",)))[0]
+        if not has:
+            return None
+        return self.bus_call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                             "GetConnectionUnixProcessID",
+                             GLib.Variant("(s)", ("xyz.nfltr.Nfltr.Service",)))[0]
 
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:

@@ -9,8 +9,11 @@ from nfltrlab import Relay
 
 
 def test_first_run_shows_the_relay_fingerprint_then_logs_in(lab, relay, agent, xvfb):
+    # Nothing has started the service on this fresh bus: the app starts it itself (the bus has
+    # no activation files, so it spawns the build tree's nfltr-service).
     app = applab.App(lab, agent, xvfb)
     app.wait(lambda w: w.get("page") == "login", 30, "the first-run page")
+    assert app.service_pid(), "the app did not start nfltr-service"
     app.settle()
     xvfb.screenshot("first-run")
 
