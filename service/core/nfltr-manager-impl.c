@@ -506,13 +506,15 @@ static void
 login_fail (Login *login, const GError *error)
 {
   g_autoptr(Login) owned = login;
+  /* error may belong to the link, which forgets it when stopped. */
+  g_autoptr(GError) copy = g_error_copy (error);
 
   if (login->link)
     {
       g_signal_handlers_disconnect_by_data (login->link, login);
       nfltr_relay_link_stop (login->link);
     }
-  return_error (g_steal_pointer (&login->invocation), error);
+  return_error (g_steal_pointer (&login->invocation), copy);
 }
 
 static void
@@ -794,9 +796,6 @@ handle_create_tunnel (NfltrDbusManager      *manager,
   gboolean e2ee = TRUE, transient = FALSE;
   Create *create;
 
-  if (!check_logged_in (self, invocation))
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
-
   g_variant_lookup (options, "kind", "&s", &kind);
   g_variant_lookup (options, "target", "&s", &target);
   g_variant_lookup (options, "name", "&s", &name);
@@ -838,6 +837,19 @@ handle_create_tunnel (NfltrDbusManager      *manager,
                                                      "cert-file and key-file must be given together");
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
+  /* Argument errors first: they are the caller's to fix whatever the relay's state. */
+  {
+    g_autofree char *host = NULL;
+    guint16 port;
+
+    if (!nfltr_parse_host_port (target, 0, TRUE, &host, &port, &error))
+      {
+        return_error (invocation, error);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+      }
+  }
+  if (!check_logged_in (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
 
   config->name = (name && *name) ? g_strdup (name) : random_name (self);
   config->id = id_for_name (config->name);

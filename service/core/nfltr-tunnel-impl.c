@@ -8,6 +8,7 @@
 #include "nfltr-cert.h"
 #include "nfltr-data-conn.h"
 #include "nfltr-error.h"
+#include "nfltr-main-context.h"
 #include "nfltr-resolve.h"
 
 /* Counters are published at most this often, and only when they changed. */
@@ -26,7 +27,7 @@ struct _NfltrTunnelImpl {
   NfltrTunnelTls *tls;
   NfltrTunnelStats *stats;
   NfltrDataConnGroup *group;
-  guint stats_source;
+  GSource *stats_source;
   guint start_serial;   /* tells a stale start completion from the current one */
 };
 
@@ -74,7 +75,7 @@ stats_cb (gpointer user_data)
   /* Keep publishing until the last connection of a stopped tunnel has ended. */
   if (!self->config->enabled && active == 0)
     {
-      self->stats_source = 0;
+      nfltr_clear_source (&self->stats_source);
       return G_SOURCE_REMOVE;
     }
   return G_SOURCE_CONTINUE;
@@ -83,8 +84,8 @@ stats_cb (gpointer user_data)
 static void
 ensure_stats_timer (NfltrTunnelImpl *self)
 {
-  if (self->stats_source == 0)
-    self->stats_source = g_timeout_add (STATS_PERIOD_MS, stats_cb, self);
+  if (self->stats_source == NULL)
+    self->stats_source = nfltr_timeout_source_add (STATS_PERIOD_MS, stats_cb, self);
 }
 
 NfltrTunnelImpl *
@@ -348,7 +349,7 @@ nfltr_tunnel_impl_dispose (GObject *object)
 {
   NfltrTunnelImpl *self = NFLTR_TUNNEL_IMPL (object);
 
-  g_clear_handle_id (&self->stats_source, g_source_remove);
+  nfltr_clear_source (&self->stats_source);
   if (self->group != NULL)
     {
       nfltr_data_conn_group_cancel_all (self->group);

@@ -8,6 +8,7 @@
 
 #include "nfltr-cert.h"
 #include "nfltr-error.h"
+#include "nfltr-main-context.h"
 #include "nfltr-resolve.h"
 
 /* docs/protocol.md §3: PING every 20 s, 60 s of silence is a dead connection. */
@@ -158,9 +159,9 @@ struct _NfltrRelayLink {
   gboolean welcomed;
 
   guint attempt;
-  guint retry_source;
-  guint watchdog_source;
-  guint hello_source;
+  GSource *retry_source;
+  GSource *watchdog_source;
+  GSource *hello_source;
   gint64 last_rx;
   gint64 last_ping;
   guint64 ping_seq;
@@ -398,7 +399,7 @@ handle_welcome (NfltrRelayLink *self, const NfltrFrame *frame)
   GHashTableIter iter;
   gpointer value;
 
-  g_clear_handle_id (&self->hello_source, g_source_remove);
+  nfltr_clear_source (&self->hello_source);
   self->welcomed = TRUE;
   self->attempt = 0;
   g_free (self->domain);
@@ -580,7 +581,7 @@ watchdog_cb (gpointer user_data)
   if (now - self->last_rx >= SILENCE_LIMIT_US)
     {
       g_message ("relay %s:%u silent for 60 s; reconnecting", self->host, self->port);
-      self->watchdog_source = 0;
+      nfltr_clear_source (&self->watchdog_source);
       link_drop (self);
       set_state (self, NFLTR_RELAY_LINK_CONNECTING,
                  g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
@@ -604,7 +605,7 @@ hello_timeout_cb (gpointer user_data)
   NfltrRelayLink *self = user_data;
   g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
 
-  self->hello_source = 0;
+  nfltr_clear_source (&self->hello_source);
   link_drop (self);
   set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
              g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
@@ -619,8 +620,8 @@ link_drop (NfltrRelayLink *self)
 {
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  g_clear_handle_id (&self->watchdog_source, g_source_remove);
-  g_clear_handle_id (&self->hello_source, g_source_remove);
+  nfltr_clear_source (&self->watchdog_source);
+  nfltr_clear_source (&self->hello_source);
   self->welcomed = FALSE;
 
   if (self->ws != NULL)
@@ -646,7 +647,7 @@ retry_cb (gpointer user_data)
   NfltrRelayLink *self = user_data;
   g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
 
-  self->retry_source = 0;
+  nfltr_clear_source (&self->retry_source);
   link_connect (self);
   return G_SOURCE_REMOVE;
 }
@@ -669,8 +670,8 @@ schedule_retry (NfltrRelayLink *self)
   delay = (guint) (delay * jitter);
   self->attempt++;
   g_debug ("reconnecting in %u ms", delay);
-  g_clear_handle_id (&self->retry_source, g_source_remove);
-  self->retry_source = g_timeout_add (delay, retry_cb, self);
+  nfltr_clear_source (&self->retry_source);
+  self->retry_source = nfltr_timeout_source_add (delay, retry_cb, self);
 }
 
 static gboolean
@@ -749,8 +750,8 @@ websocket_connect_cb (GObject      *source,
   g_signal_connect (self->ws, "error", G_CALLBACK (error_cb), self);
 
   self->last_rx = self->last_ping = g_get_monotonic_time ();
-  self->watchdog_source = g_timeout_add_seconds (WATCHDOG_PERIOD_S, watchdog_cb, self);
-  self->hello_source = g_timeout_add_seconds (HELLO_TIMEOUT_S, hello_timeout_cb, self);
+  self->watchdog_source = nfltr_timeout_source_add_seconds (WATCHDOG_PERIOD_S, watchdog_cb, self);
+  self->hello_source = nfltr_timeout_source_add_seconds (HELLO_TIMEOUT_S, hello_timeout_cb, self);
 
   hello = nfltr_frame_new (NFLTR_FRAME_HELLO);
   nfltr_frame_set_u16 (hello, NFLTR_ATTR_PROTO_VERSION, NFLTR_PROTO_VERSION);
@@ -824,7 +825,7 @@ nfltr_relay_link_start (NfltrRelayLink *self)
 {
   g_return_if_fail (NFLTR_IS_RELAY_LINK (self));
 
-  g_clear_handle_id (&self->retry_source, g_source_remove);
+  nfltr_clear_source (&self->retry_source);
   self->attempt = 0;
   self->state = NFLTR_RELAY_LINK_CONNECTING;
   link_connect (self);
@@ -835,7 +836,7 @@ nfltr_relay_link_stop (NfltrRelayLink *self)
 {
   g_return_if_fail (NFLTR_IS_RELAY_LINK (self));
 
-  g_clear_handle_id (&self->retry_source, g_source_remove);
+  nfltr_clear_source (&self->retry_source);
   link_drop (self);
   set_state (self, NFLTR_RELAY_LINK_STOPPED, NULL);
 }
@@ -977,7 +978,7 @@ nfltr_relay_link_dispose (GObject *object)
 {
   NfltrRelayLink *self = NFLTR_RELAY_LINK (object);
 
-  g_clear_handle_id (&self->retry_source, g_source_remove);
+  nfltr_clear_source (&self->retry_source);
   link_drop (self);
   if (self->bindings)
     {
