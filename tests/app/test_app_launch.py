@@ -4,6 +4,7 @@ The real service holds 20 tunnels (created over D-Bus, transient=false); the app
 with NFLTR_APP_TIMING=1 and prints the CLOCK_MONOTONIC time of its first frame showing the
 list; the test compares it with the moment it spawned the app, and reads VmRSS once settled.
 """
+import os
 import re
 import time
 
@@ -41,5 +42,16 @@ def test_launch_to_first_frame_with_20_tunnels(world):
     print(f"nfltr-app: launch → first frame with {N} tunnels: {launch_ms:.0f} ms; "
           f"VmRSS {rss / 1024:.1f} MiB")
     world.xvfb.screenshot("twenty-tunnels")
+
+    # Idle: nothing animates, rows only follow the service's counters.
+    def cpu_seconds():
+        with open(f"/proc/{app.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    c0, t0 = cpu_seconds(), time.monotonic()
+    time.sleep(5)
+    idle = (cpu_seconds() - c0) / (time.monotonic() - t0) * 100
+    print(f"nfltr-app: idle CPU with {N} tunnels listed: {idle:.1f}%")
+    assert idle < 10, f"{idle:.1f}% CPU while idle"
     assert launch_ms < 5000, f"{launch_ms:.0f} ms from launch to the first frame"
     assert rss < 200 * 1024, f"VmRSS {rss} KiB"
