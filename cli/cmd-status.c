@@ -8,10 +8,47 @@
 
 #include <stdio.h>
 
+/* A service that just started (or the in-process engine) is still connecting: give it a
+ * moment, so the answer says whether the relay is reachable. */
+#define SETTLE_SECONDS 5
+
 static const char *
 or_empty (const char *s)
 {
   return s ? s : "";
+}
+
+static void
+settle_changed_cb (GDBusProxy *proxy, GVariant *changed, GStrv invalidated, gpointer user_data)
+{
+  if (g_strcmp0 (nfltr_dbus_manager_get_relay_state (NFLTR_DBUS_MANAGER (proxy)),
+                 "connecting") != 0)
+    g_main_loop_quit (user_data);
+}
+
+static gboolean
+settle_timeout_cb (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+wait_while_connecting (NfltrDbusManager *m)
+{
+  g_autoptr(GMainLoop) loop = NULL;
+  gulong handler;
+  guint timeout;
+
+  if (g_strcmp0 (nfltr_dbus_manager_get_relay_state (m), "connecting") != 0)
+    return;
+  loop = g_main_loop_new (NULL, FALSE);
+  handler = g_signal_connect (m, "g-properties-changed", G_CALLBACK (settle_changed_cb), loop);
+  timeout = g_timeout_add_seconds (SETTLE_SECONDS, settle_timeout_cb, loop);
+  g_main_loop_run (loop);
+  g_signal_handler_disconnect (m, handler);
+  if (g_main_context_find_source_by_id (NULL, timeout) != NULL)
+    g_source_remove (timeout);
 }
 
 int
@@ -46,6 +83,7 @@ cli_cmd_status (int argc, char **argv)
   if (nfltr_dbus_manager_get_version (m) == NULL)
     return cli_fail (CLI_EXIT_FAILURE, "the NFLTR service does not answer at %s",
                      NFLTR_SERVICE_OBJECT_PATH);
+  wait_while_connecting (m);
   /* The tunnel count is informative: a failure here does not fail the command. */
   if (!nfltr_dbus_manager_call_list_tunnels_sync (m, &paths, NULL, &error))
     g_debug ("ListTunnels: %s", error->message);
