@@ -130,6 +130,26 @@ test_expand_activated (GSimpleAction *action,
   nfltr_tunnel_row_set_expanded (row, on);
 }
 
+/* The row's own actions (the copy and open buttons' row.copy-url, row.open-url, row.remove). */
+static void
+test_row_action_activated (GSimpleAction *action,
+                           GVariant      *param,
+                           gpointer       user_data)
+{
+  NfltrApplication *self = NFLTR_APPLICATION (user_data);
+  const char *id;
+  const char *name;
+  NfltrTunnelRow *row;
+
+  g_variant_get (param, "(&s&s)", &id, &name);
+  if (self->window == NULL || (row = _nfltr_window_find_row (self->window, id)) == NULL)
+    {
+      g_message ("test-row-action: no row for %s", id);
+      return;
+    }
+  gtk_widget_activate_action (GTK_WIDGET (row), name, NULL);
+}
+
 static void
 test_fill_new_tunnel_activated (GSimpleAction *action,
                                 GVariant      *param,
@@ -217,6 +237,7 @@ static const GActionEntry test_entries[] = {
   { "test-state", test_state_activated, NULL, "@a{sv} {}" },
   { "test-toggle", test_toggle_activated, "(sb)" },
   { "test-expand", test_expand_activated, "(sb)" },
+  { "test-row-action", test_row_action_activated, "(ss)" },
   { "test-fill-new-tunnel", test_fill_new_tunnel_activated, "a{sv}" },
   { "test-create", test_create_activated },
   { "test-fill-relay", test_fill_relay_activated, "a{sv}" },

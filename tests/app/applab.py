@@ -196,6 +196,15 @@ class App:
     def toggle(self, key, on):
         self.activate("test-toggle", GLib.Variant("(sb)", (key, on)))
 
+    def row_action(self, key, action):
+        self.activate("test-row-action", GLib.Variant("(ss)", (key, action)))
+
+    def clipboard(self):
+        """The X CLIPBOARD selection's text (what Ctrl+V would paste)."""
+        r = subprocess.run(["xclip", "-o", "-selection", "clipboard"], capture_output=True,
+                           text=True, timeout=10, env={**os.environ, "DISPLAY": self.xvfb.display})
+        return r.stdout if r.returncode == 0 else None
+
     def expand(self, key, on=True):
         self.activate("test-expand", GLib.Variant("(sb)", (key, on)))
 

@@ -90,6 +90,8 @@ def test_refused_key_shows_what_to_do_and_notifies_when_hidden(world):
 
     app.wait(lambda w: w["banner-visible"] and "refused" in w["banner-title"], 60,
              "the refused-key banner")
+    app.wait(lambda w: w["rows"][0]["stats"] == "Failed" and "refused" in w["rows"][0]["error"],
+             30, "the row's error line with the reason")
     applab.wait_until(lambda: "will-fail" in open(notify_log).read(), 30,
                       "a desktop notification naming the failed tunnel")
     assert "failed" in open(notify_log).read()

@@ -22,39 +22,48 @@ def answers(tunnel):
 
 
 def test_cli_tunnel_appears_and_its_switch_stops_and_starts_it(world):
-    tunnel = world.agent.http(world.origin.port)
+    tunnel = world.agent.http(world.origin.port, "--name", "my-app")
+    inspectable = world.agent.http(world.origin.port, "--name", "debug-view", "--e2ee=false")
     assert answers(tunnel)
 
     app = applab.App(world.lab, world.agent, world.xvfb)
-    app.wait(lambda w: w.get("page") == "tunnels" and len(w.get("rows", [])) == 1, 20,
-             "the CLI's tunnel as a row")
-    row = app.rows()[0]
+    app.wait(lambda w: w.get("page") == "tunnels" and len(w.get("rows", [])) == 2, 20,
+             "the CLI's tunnels as rows")
+    # In the service's creation order.
+    assert [r["name"] for r in app.rows()] == ["my-app", "debug-view"], app.rows()
+    row = app.row("my-app")
     assert row["url"] == tunnel.url.rstrip("/"), row
     assert row["badge"] == "Verified end-to-end", row
     assert row["switch-active"] and row["switch-state"], row
     assert row["target"] == f"HTTP → 127.0.0.1:{world.origin.port}", row
     assert row["error"] == "", row
-    assert "open" in row["stats"] and "in" in row["stats"], row
+    assert app.row("debug-view")["badge"] == "Inspectable", app.row("debug-view")
+    assert app.row("debug-view")["url"] == inspectable.url.rstrip("/")
 
     # Live traffic: a request through the tunnel shows up in the row's counters.
     assert answers(tunnel)
-    app.wait(lambda w: not w["rows"][0]["stats"].startswith("0 open · 0 total"), 10,
+    app.wait(lambda w: not app.row("my-app")["stats"].startswith("0 open · 0 total"), 10,
              "the row's counters to count the request")
-    app.settle()
-    applab.Xvfb.screenshot(world.xvfb, "main-window")
+
+    # The copy button puts the public URL on the clipboard.
+    app.row_action("my-app", "row.copy-url")
+    wait_until(lambda: app.clipboard() == tunnel.url.rstrip("/"), 10, "the URL on the clipboard")
+    app.settle(0.3)
+    world.xvfb.screenshot("main-window")
 
     # Off: the switch calls Tunnel.Stop and the public URL stops answering.
-    app.toggle(row["id"], False)
-    app.wait(lambda w: not w["rows"][0]["switch-state"], 15, "the switch to show stopped")
-    assert app.rows()[0]["stats"] == "Stopped"
+    app.toggle("my-app", False)
+    app.wait(lambda w: not app.row("my-app")["switch-state"], 15, "the switch to show stopped")
+    assert app.row("my-app")["stats"] == "Stopped"
     wait_until(lambda: not answers(tunnel), 15, "the public URL to stop answering")
+    assert app.row("debug-view")["switch-state"], "the other tunnel is untouched"
 
     # On again: Tunnel.Start, the URL answers again.
-    app.toggle(row["id"], True)
-    app.wait(lambda w: w["rows"][0]["switch-state"] and w["rows"][0]["switch-active"], 20,
-             "the switch to show running")
+    app.toggle("my-app", True)
+    app.wait(lambda w: app.row("my-app")["switch-state"] and app.row("my-app")["switch-active"],
+             20, "the switch to show running")
     wait_until(lambda: answers(tunnel), 20, "the public URL to answer again")
-    assert app.rows()[0]["url"] == tunnel.url.rstrip("/")
+    assert app.row("my-app")["url"] == tunnel.url.rstrip("/")
 
 
 def test_expanded_row_shows_the_fingerprint_and_a_qr_code(world):
