@@ -376,6 +376,9 @@ tunnel_start_cb (GObject      *source,
       return_error (invocation, error);
       return;
     }
+  /* PropertiesChanged goes out before the reply: a client that reads State after Start
+   * returns sees "online". */
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (t));
   nfltr_dbus_tunnel_complete_start (NFLTR_DBUS_TUNNEL (t), invocation);
 }
 
@@ -407,6 +410,7 @@ handle_tunnel_stop (NfltrDbusTunnel       *object,
   nfltr_tunnel_impl_stop (NFLTR_TUNNEL_IMPL (object), self->link);
   if (!nfltr_dbus_tunnel_get_transient (object))
     save_tunnels (self);
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (object));
   nfltr_dbus_tunnel_complete_stop (object, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -532,6 +536,7 @@ login_store_cb (GObject      *source,
       return_error (g_steal_pointer (&login->invocation), wrapped);
       return;
     }
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (login->self));
   nfltr_dbus_manager_complete_login (NFLTR_DBUS_MANAGER (login->self),
                                      g_steal_pointer (&login->invocation), login->fingerprint);
 }
@@ -779,6 +784,7 @@ create_start_cb (GObject      *source,
     save_tunnels (create->self);
   g_message ("tunnel %s online at %s", nfltr_tunnel_impl_get_name (create->tunnel),
              nfltr_dbus_tunnel_get_public_url (NFLTR_DBUS_TUNNEL (create->tunnel)));
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (create->tunnel));
   nfltr_dbus_manager_complete_create_tunnel (NFLTR_DBUS_MANAGER (create->self),
                                              g_steal_pointer (&create->invocation), path);
 }

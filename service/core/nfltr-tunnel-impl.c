@@ -211,6 +211,9 @@ bind_cb (GObject      *source,
       return;
     }
 
+  /* Online before the caller hears back, so CreateTunnel's reply comes with the URL. */
+  if (GPOINTER_TO_UINT (g_task_get_task_data (task)) == self->start_serial)
+    nfltr_tunnel_impl_bound (self, NULL, url);
   g_task_return_boolean (task, TRUE);
 }
 

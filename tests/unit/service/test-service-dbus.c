@@ -31,7 +31,8 @@ typedef struct {
   GMutex mutex;
   GCond cond;
   gboolean ready;
-  gboolean failed;
+  gboolean own_name;   /* FALSE: a second agent, reached by its unique name */
+  char *unique_name;
 } EngineThread;
 
 static void
@@ -68,11 +69,19 @@ engine_thread_func (gpointer user_data)
   g_assert_no_error (error);
 
   et->loop = g_main_loop_new (context, FALSE);
-  owner_id = g_bus_own_name_on_connection (connection, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
-                                           name_acquired_cb, NULL, et, NULL);
+  et->unique_name = g_strdup (g_dbus_connection_get_unique_name (connection));
+  if (et->own_name)
+    owner_id = g_bus_own_name_on_connection (connection, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE,
+                                             name_acquired_cb, NULL, et, NULL);
+  else
+    {
+      owner_id = 0;
+      name_acquired_cb (connection, et->unique_name, et);
+    }
   g_main_loop_run (et->loop);
 
-  g_bus_unown_name (owner_id);
+  if (owner_id)
+    g_bus_unown_name (owner_id);
   nfltr_engine_shutdown (engine);
   g_clear_object (&engine);
   g_dbus_connection_close_sync (connection, NULL, NULL);
@@ -85,11 +94,12 @@ engine_thread_func (gpointer user_data)
 }
 
 static EngineThread *
-engine_start (void)
+engine_start_full (gboolean own_name)
 {
   EngineThread *et = g_new0 (EngineThread, 1);
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
+  et->own_name = own_name;
   g_mutex_init (&et->mutex);
   g_cond_init (&et->cond);
   et->thread = g_thread_new ("engine", engine_thread_func, et);
@@ -102,6 +112,12 @@ engine_start (void)
   return et;
 }
 
+static EngineThread *
+engine_start (void)
+{
+  return engine_start_full (TRUE);
+}
+
 static void
 engine_stop (EngineThread *et)
 {
@@ -109,6 +125,7 @@ engine_stop (EngineThread *et)
   g_thread_join (et->thread);
   g_mutex_clear (&et->mutex);
   g_cond_clear (&et->cond);
+  g_free (et->unique_name);
   g_free (et);
 }
 
@@ -730,6 +747,57 @@ test_tunnel_lifecycle (Fixture *f, gconstpointer data)
 }
 
 static void
+test_name_taken (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *fp = NULL;
+  g_autofree char *fp2 = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *path2 = NULL;
+  g_autofree char *home2 = NULL;
+  g_autofree char *saved = NULL;
+  g_auto(GStrv) listed = NULL;
+  g_autoptr(NfltrDbusManager) manager2 = NULL;
+  EngineThread *engine2;
+  Fixture f2 = { 0 };
+
+  if (skip_without_relay ())
+    return;
+  fp = login (f);
+  nfltr_dbus_manager_call_create_tunnel_sync (f->manager, tunnel_options ("http", "3000", "svc-taken", FALSE),
+                                              &path, NULL, &error);
+  g_assert_no_error (error);
+
+  /* A second agent (its own home, so its own agent-id) on the same relay and key. */
+  set_home (&f2);
+  engine2 = engine_start_full (FALSE);
+  manager2 = nfltr_dbus_manager_proxy_new_sync (f->client, G_DBUS_PROXY_FLAGS_NONE, engine2->unique_name,
+                                                OBJECT_PATH, NULL, &error);
+  g_assert_no_error (error);
+  nfltr_dbus_manager_call_login_sync (manager2, relay->address, relay->api_key, fp, &fp2, NULL, &error);
+  g_assert_no_error (error);
+
+  nfltr_dbus_manager_call_create_tunnel_sync (manager2, tunnel_options ("http", "3001", "svc-taken", FALSE),
+                                              &path2, NULL, &error);
+  assert_dbus_error (error, "xyz.nfltr.Nfltr.Error.NameTaken",
+                     "the name “svc-taken” is already in use by another agent on this relay");
+  g_clear_error (&error);
+
+  /* CreateTunnel is all or nothing: nothing listed, nothing saved. */
+  nfltr_dbus_manager_call_list_tunnels_sync (manager2, &listed, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (listed), ==, 0);
+  saved = read_file (&f2, ".config/nfltr/tunnels.json");
+  g_assert_null (strstr (saved, "svc-taken"));
+
+  g_clear_object (&manager2);
+  engine_stop (engine2);
+  home2 = g_strdup_printf ("rm -rf '%s'", f2.home);
+  (void) !system (home2);
+  g_free (f2.home);
+}
+
+static void
 test_transient (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
@@ -838,6 +906,7 @@ main (int argc, char *argv[])
   g_test_add ("/service/dbus/login-unreachable", Fixture, NULL, fixture_setup, test_login_unreachable, fixture_teardown);
   g_test_add ("/service/dbus/relay/login-errors", Fixture, NULL, fixture_setup, test_login_errors, fixture_teardown);
   g_test_add ("/service/dbus/relay/tunnel-lifecycle", Fixture, NULL, fixture_setup, test_tunnel_lifecycle, fixture_teardown);
+  g_test_add ("/service/dbus/relay/name-taken", Fixture, NULL, fixture_setup, test_name_taken, fixture_teardown);
   g_test_add ("/service/dbus/relay/transient", Fixture, NULL, fixture_setup, test_transient, fixture_teardown);
   g_test_add ("/service/dbus/relay/restart-and-restore", Fixture, NULL, fixture_setup, test_restart_and_restore, fixture_teardown);
 
