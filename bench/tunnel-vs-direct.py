@@ -2,9 +2,10 @@
 """Throughput of one download through an NFLTR tunnel against a direct TLS connection to the
 same local server, in the same run (issue #2's closing figure; a benchmark, not a test).
 
-    sudo ./tools/setup && bench/tunnel-vs-direct.py [--size-mib 1024] [--build build]
+    sudo ./tools/setup && bench/tunnel-vs-direct.py [--size-mib 1024] [--rounds 1] [--build build]
 
-What is measured, each with one `curl -k -o /dev/null` of SIZE bytes from loopback:
+What is measured, each with `curl -k -o /dev/null` of SIZE bytes from loopback (one download
+per path and round; rounds interleave the paths so load changes hit all of them alike):
 
   origin   a local plain-HTTP server (Python, in this process) streaming SIZE zero bytes from
            memory in 1 MiB writes. Every path below ends at this same server.
@@ -55,6 +56,8 @@ http {{
       proxy_http_version 1.1;
       proxy_buffering off;
       proxy_buffer_size 256k;
+      proxy_buffers 4 256k;
+      proxy_busy_buffers_size 256k;
     }}
   }}
 }}
@@ -95,6 +98,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="downloads per path, interleaved; the median is reported")
     args = ap.parse_args()
     os.environ["NFLTR_BUILD_ROOT"] = os.path.abspath(args.build)
     os.environ["NFLTR_SOURCE_ROOT"] = TOP
@@ -126,25 +131,40 @@ def main():
                                       origin=origin.port))
         lab.spawn("nginx", ["nginx", "-p", ngdir, "-c", os.path.join(ngdir, "nginx.conf"),
                             "-e", os.path.join(ngdir, "error.log")])
-        L.wait_until(lambda: L.port_accepts(nginx_port), 10, "nginx to listen")
+        try:
+            L.wait_until(lambda: L.port_accepts(nginx_port), 10, "nginx to listen")
+        except AssertionError:
+            lab.dump_logs()
+            raise
 
         relay = L.Relay(lab).start()
         agent = L.Agent(lab)
         agent.login(relay)
         tunnel = agent.http(origin.port, "--name", "bench")
 
-        results = {}
-        results["plain"] = curl_download(f"http://127.0.0.1:{origin.port}{path}")
-        results["socat"] = curl_download(f"https://127.0.0.1:{socat_port}{path}")
-        results["nginx"] = curl_download(f"https://127.0.0.1:{nginx_port}{path}")
-        results["tunnel"] = curl_download(tunnel.url.rstrip("/") + path,
-                                          resolve=(tunnel.host, tunnel.port))
+        urls = {
+            "plain": (f"http://127.0.0.1:{origin.port}{path}", None),
+            "socat": (f"https://127.0.0.1:{socat_port}{path}", None),
+            "nginx": (f"https://127.0.0.1:{nginx_port}{path}", None),
+            "tunnel": (tunnel.url.rstrip("/") + path, (tunnel.host, tunnel.port)),
+        }
+        runs = {name: [] for name in urls}
+        for _ in range(args.rounds):
+            for name, (url, resolve) in urls.items():
+                runs[name].append(curl_download(url, resolve))
+        # The median round of each path by speed (the middle one for odd --rounds).
+        results = {name: sorted(r, key=lambda x: x[2])[len(r) // 2] for name, r in runs.items()}
         ciphers = {"socat": negotiated(socat_port, "direct.localhost"),
                    "nginx": negotiated(nginx_port, "direct.localhost"),
                    "tunnel": negotiated(tunnel.port, tunnel.host)}
 
         print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, {platform.release()}")
-        print(f"download: {size} bytes ({args.size_mib} MiB), one curl each, same run")
+        print(f"download: {size} bytes ({args.size_mib} MiB), {args.rounds} curl(s) per path, "
+              f"interleaved, same run; median shown")
+        for name, r in runs.items():
+            if len(r) > 1:
+                print(f"  {name:7s} rounds (MB/s): "
+                      + " ".join(f"{x[2] / 1e6:.0f}" for x in r))
         for name in ("plain", "socat", "nginx", "tunnel"):
             got, secs, speed = results[name]
             if got != size:
