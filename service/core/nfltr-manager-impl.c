@@ -29,6 +29,8 @@ struct _NfltrManagerImpl {
   NfltrRelayConfig *relay;      /* NULL when logged out */
   NfltrRelayLink *link;         /* NULL when logged out or the key is still being looked up */
   GPtrArray *tunnels;           /* NfltrTunnelImpl*, creation order */
+  GPtrArray *unrestored;        /* NfltrTunnelConfig* from tunnels.json that failed to load:
+                                 * kept in the file so a passing fault loses nothing */
   GHashTable *owner_watches;    /* unique name -> watch id, for transient tunnels */
   GCancellable *cancellable;
   guint generation;             /* bumped by Login/Logout: stale restores step aside */
@@ -90,6 +92,12 @@ save_tunnels (NfltrManagerImpl *self)
       NfltrTunnelImpl *t = g_ptr_array_index (self->tunnels, i);
       if (!nfltr_dbus_tunnel_get_transient (NFLTR_DBUS_TUNNEL (t)))
         g_ptr_array_add (configs, (gpointer) nfltr_tunnel_impl_get_config (t));
+    }
+  for (guint i = 0; i < self->unrestored->len; i++)
+    {
+      const NfltrTunnelConfig *c = g_ptr_array_index (self->unrestored, i);
+      if (find_tunnel (self, c->name) == NULL)
+        g_ptr_array_add (configs, (gpointer) c);
     }
   if (!nfltr_tunnels_save (self->config_dir, configs, &error))
     g_warning ("cannot save tunnels: %s", error->message);
@@ -987,6 +995,7 @@ nfltr_manager_impl_start (NfltrManagerImpl         *self,
         {
           g_message ("tunnels.json: cannot restore tunnel “%s”: %s", c->name, error->message);
           g_clear_error (&error);
+          g_ptr_array_add (self->unrestored, nfltr_tunnel_config_copy (c));
           continue;
         }
       add_tunnel (self, t);
@@ -1066,6 +1075,7 @@ nfltr_manager_impl_finalize (GObject *object)
   NfltrManagerImpl *self = NFLTR_MANAGER_IMPL (object);
 
   g_clear_pointer (&self->tunnels, g_ptr_array_unref);
+  g_clear_pointer (&self->unrestored, g_ptr_array_unref);
   g_clear_pointer (&self->owner_watches, g_hash_table_unref);
   g_clear_pointer (&self->relay, nfltr_relay_config_free);
   g_clear_object (&self->cancellable);
@@ -1090,6 +1100,7 @@ static void
 nfltr_manager_impl_init (NfltrManagerImpl *self)
 {
   self->tunnels = g_ptr_array_new_with_free_func (g_object_unref);
+  self->unrestored = g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_tunnel_config_free);
   self->owner_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, unwatch);
   self->cancellable = g_cancellable_new ();
   nfltr_dbus_manager_set_version (NFLTR_DBUS_MANAGER (self), PACKAGE_VERSION);

@@ -785,7 +785,7 @@ link_connect (NfltrRelayLink *self)
                               "“%s:%u” is not a valid relay address", self->host, self->port));
       return;
     }
-  g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
+  g_signal_connect_object (msg, "accept-certificate", G_CALLBACK (accept_certificate_cb), self, 0);
 
   self->cancellable = g_cancellable_new ();
   soup_session_websocket_connect_async (self->session, msg, NULL, (char **) protocols,
