@@ -20,6 +20,8 @@
 
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #define READ_CHUNK 4096
 /* After refusing, read and drop what the client still sends for this long before closing,
@@ -335,6 +337,9 @@ relay_demux_accept (RelayServer *server, GSocketConnection *conn)
   d->server = server;
   d->conn = g_object_ref (conn);
   d->socket = g_socket_connection_get_socket (conn);
+  /* The relay forwards what it reads as it reads it: TLS peers already send whole records,
+   * and Nagle would hold a record's tail for the peer's delayed ACK. */
+  g_socket_set_option (d->socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
   d->peer = remote ? relay_format_address (remote) : g_strdup ("unknown");
   d->state = DEMUX_FIRST_BYTE;
   d->buf = g_byte_array_new ();

@@ -85,6 +85,7 @@ relay_attach_free (RelayAttach *attach)
     return;
   g_hash_table_unref (attach->pending);
   g_hash_table_unref (attach->sessions);
+  relay_splice_pool_trim ();
   g_free (attach);
 }
 
@@ -165,7 +166,6 @@ relay_attach_data_connection (RelayAttach *attach, GSocketConnection *data,
                               const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE], const char *peer)
 {
   g_autoptr(GBytes) key = g_bytes_new (conn_id, NFLTR_PROTO_CONN_ID_SIZE);
-  g_autoptr(GError) error = NULL;
   gpointer stolen_key = NULL, value = NULL;
   Pending *p;
   Session *s;
@@ -192,15 +192,8 @@ relay_attach_data_connection (RelayAttach *attach, GSocketConnection *data,
     s->inspect = relay_inspect_start (attach->server, p->binding, p->client, p->hello, data,
                                       p->peer, inspect_done_cb, s);
   else
-    {
-      s->splice = relay_splice_start (p->client, data, p->hello, splice_done_cb, s, &error);
-      if (s->splice == NULL)
-        {
-          g_io_stream_close (G_IO_STREAM (data), NULL, NULL);
-          session_end (s, 0, 0, error->message);
-        }
-    }
-  /* The client socket now belongs to the session (or was closed with it). */
+    s->splice = relay_splice_start (p->client, data, p->hello, splice_done_cb, s);
+  /* The client socket now belongs to the session. */
   g_clear_object (&p->client);
   pending_free (p);
 }

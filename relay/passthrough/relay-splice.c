@@ -3,7 +3,11 @@
  * The source watches each socket for exactly the readiness its directions are blocked on:
  * G_IO_IN on the source socket of a direction waiting to read, G_IO_OUT on the destination
  * of a direction waiting to write. A dispatch moves at most SPLICE_BUDGET bytes per
- * direction so one fast connection cannot starve the rest of the main loop. */
+ * direction so one fast connection cannot starve the rest of the main loop.
+ *
+ * A direction holds a pipe only while bytes are in flight; an empty pipe goes back to a small
+ * pool of spares (as haproxy's pipe pool does), so an idle connection costs its two sockets
+ * and nothing else. */
 #define G_LOG_DOMAIN "nfltr-relay"
 
 #include "relay-splice.h"
@@ -17,6 +21,69 @@
 /* One pipe buffer's worth per call (the kernel default pipe size is 64 KiB). */
 #define SPLICE_CHUNK  (64 * 1024)
 #define SPLICE_BUDGET (1024 * 1024)
+#define PIPE_POOL_MAX 64
+
+static int   pipe_pool[PIPE_POOL_MAX][2];
+static guint pipe_pool_len;
+G_LOCK_DEFINE_STATIC (pipe_pool);
+
+static gboolean
+pipe_acquire (int p[2])
+{
+  gboolean pooled = FALSE;
+
+  G_LOCK (pipe_pool);
+  if (pipe_pool_len > 0)
+    {
+      pipe_pool_len--;
+      p[0] = pipe_pool[pipe_pool_len][0];
+      p[1] = pipe_pool[pipe_pool_len][1];
+      pooled = TRUE;
+    }
+  G_UNLOCK (pipe_pool);
+  return pooled || pipe2 (p, O_CLOEXEC | O_NONBLOCK) == 0;
+}
+
+/* An empty pipe is as good as new; one with bytes left in it is closed. */
+static void
+pipe_release (int p[2], gboolean empty)
+{
+  gboolean pooled = FALSE;
+
+  if (p[0] < 0)
+    return;
+  if (empty)
+    {
+      G_LOCK (pipe_pool);
+      if (pipe_pool_len < PIPE_POOL_MAX)
+        {
+          pipe_pool[pipe_pool_len][0] = p[0];
+          pipe_pool[pipe_pool_len][1] = p[1];
+          pipe_pool_len++;
+          pooled = TRUE;
+        }
+      G_UNLOCK (pipe_pool);
+    }
+  if (!pooled)
+    {
+      close (p[0]);
+      close (p[1]);
+    }
+  p[0] = p[1] = -1;
+}
+
+void
+relay_splice_pool_trim (void)
+{
+  G_LOCK (pipe_pool);
+  while (pipe_pool_len > 0)
+    {
+      pipe_pool_len--;
+      close (pipe_pool[pipe_pool_len][0]);
+      close (pipe_pool[pipe_pool_len][1]);
+    }
+  G_UNLOCK (pipe_pool);
+}
 
 typedef enum {
   DIR_WANT_READ,
@@ -112,18 +179,25 @@ pump (Direction *d)
         }
       if (moved >= SPLICE_BUDGET)
         return DIR_BUDGET;
-      n = splice (d->from, NULL, d->pipe[1], NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-      if (n < 0)
+      if (d->pipe[0] < 0 && !pipe_acquire (d->pipe))
         {
-          if (errno == EAGAIN)
-            return DIR_WANT_READ;
-          if (errno == EINTR)
-            continue;
           d->error = errno;
           return DIR_ERROR;
         }
+      n = splice (d->from, NULL, d->pipe[1], NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          d->error = errno;
+          pipe_release (d->pipe, TRUE);  /* nothing went in */
+          return d->error == EAGAIN ? DIR_WANT_READ : DIR_ERROR;
+        }
       if (n == 0)
-        d->eof = TRUE;
+        {
+          d->eof = TRUE;
+          pipe_release (d->pipe, TRUE);
+        }
       d->in_pipe += n;
     }
 }
@@ -131,12 +205,7 @@ pump (Direction *d)
 static void
 close_pipe (Direction *d)
 {
-  for (guint i = 0; i < 2; i++)
-    if (d->pipe[i] >= 0)
-      {
-        close (d->pipe[i]);
-        d->pipe[i] = -1;
-      }
+  pipe_release (d->pipe, d->in_pipe == 0);
   g_clear_pointer (&d->prefix, g_bytes_unref);
 }
 
@@ -264,7 +333,7 @@ static GSourceFuncs splice_source_funcs = {
 
 RelaySplice *
 relay_splice_start (GSocketConnection *a, GSocketConnection *b, GBytes *a_prefix,
-                    RelaySpliceDoneFunc done, gpointer user_data, GError **error)
+                    RelaySpliceDoneFunc done, gpointer user_data)
 {
   static gsize sigpipe_ignored = 0;
   RelaySplice *splice;
@@ -284,14 +353,6 @@ relay_splice_start (GSocketConnection *a, GSocketConnection *b, GBytes *a_prefix
   splice->b = g_object_ref (b);
   splice->fd_a = g_socket_get_fd (g_socket_connection_get_socket (a));
   splice->fd_b = g_socket_get_fd (g_socket_connection_get_socket (b));
-  if (pipe2 (splice->ab.pipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
-      pipe2 (splice->ba.pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "pipe: %s", g_strerror (saved));
-      splice_free (splice);
-      return NULL;
-    }
   splice->ab.label = "a->b";
   splice->ab.from = splice->fd_a;
   splice->ab.to = splice->fd_b;

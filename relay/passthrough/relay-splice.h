@@ -3,8 +3,9 @@
  *
  * Each direction runs READ (socket → pipe) / WRITE (pipe → socket) until its source reports
  * end of stream, then shuts down the write side of its destination (half-close passes
- * through). When both directions are done, or on any error, both sockets and all four pipe
- * descriptors are closed and `done` runs once. */
+ * through). When both directions are done, or on any error, both sockets are closed, the
+ * pipes go back to the pool (or are closed) and `done` runs once. A failure to get a pipe
+ * (EMFILE) ends the splice like any other error. */
 #pragma once
 
 #include <gio/gio.h>
@@ -25,8 +26,10 @@ RelaySplice *relay_splice_start (GSocketConnection   *a,
                                  GSocketConnection   *b,
                                  GBytes              *a_prefix,
                                  RelaySpliceDoneFunc  done,
-                                 gpointer             user_data,
-                                 GError             **error);
+                                 gpointer             user_data);
+
+/* Closes the spare pipes kept for reuse (relay shutdown, descriptor-counting tests). */
+void         relay_splice_pool_trim (void);
 
 /* Stops and closes everything without calling done (relay shutdown). */
 void         relay_splice_abort (RelaySplice *splice);
