@@ -162,7 +162,8 @@ def test_malformed_hello_gets_decode_error(env):
     assert_serves(env)
 
 
-def test_client_that_never_finishes_is_closed_at_the_deadline(lab):
+@pytest.mark.parametrize("sent", [20, 0], ids=["partial-hello", "nothing"])
+def test_client_that_never_finishes_is_closed_at_the_deadline(lab, sent):
     relay = Relay(lab, extra_args=["--handshake-timeout", "2"]).start()
     agent = Agent(lab)
     agent.login(relay)
@@ -172,7 +173,8 @@ def test_client_that_never_finishes_is_closed_at_the_deadline(lab):
 
     tls = MemTLS(good.tunnel.host)
     with connect(relay.port) as s:
-        s.sendall(tls.hello[:20])
+        if sent:
+            s.sendall(tls.hello[:sent])
         started = time.monotonic()
         result = {}
         reader = threading.Thread(target=lambda: result.update(
