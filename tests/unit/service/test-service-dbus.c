@@ -884,6 +884,67 @@ test_restart_and_restore (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+static void
+tunnel_failed_cb (NfltrDbusManager *manager,
+                  const char       *path,
+                  const char       *message,
+                  GPtrArray        *messages)
+{
+  g_ptr_array_add (messages, g_strdup (message));
+}
+
+static gboolean
+relay_in_mismatch (gpointer data)
+{
+  Fixture *f = data;
+  return g_strcmp0 (nfltr_dbus_manager_get_relay_state (f->manager), "fingerprint-mismatch") == 0;
+}
+
+static void
+test_relay_certificate_changed (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *fp = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *own_dir = NULL;
+  g_autoptr(NfltrDbusTunnel) tunnel = NULL;
+  g_autoptr(GPtrArray) failures = g_ptr_array_new_with_free_func (g_free);
+
+  if (skip_without_relay ())
+    return;
+  fp = login (f);
+  g_signal_connect (f->manager, "tunnel-failed", G_CALLBACK (tunnel_failed_cb), failures);
+  nfltr_dbus_manager_call_create_tunnel_sync (f->manager, tunnel_options ("tcp", "2022", "svc-pin", FALSE),
+                                              &path, NULL, &error);
+  g_assert_no_error (error);
+  tunnel = get_tunnel (f, path);
+  wait_state (tunnel, "online", 2000);
+
+  /* Someone else answers on the relay's address with another certificate: the agent must
+   * not send its key there, and says so. */
+  relay_stop ();
+  own_dir = g_steal_pointer (&relay->data_dir);
+  relay->data_dir = g_build_filename (tmp_root, "impostor-data", NULL);
+  relay_start ();
+  g_assert_true (wait_for (relay_in_mismatch, f, 15000));
+  wait_state (tunnel, "failed", 2000);
+  g_assert_nonnull (strstr (nfltr_dbus_tunnel_get_last_error (tunnel), fp));
+  g_assert_nonnull (strstr (nfltr_dbus_manager_get_relay_error (f->manager), fp));
+  g_assert_cmpuint (failures->len, >=, 1);
+  g_assert_nonnull (strstr (g_ptr_array_index (failures, 0), fp));
+
+  /* The real relay is back; a new Login (the user's decision) brings the tunnel back. */
+  relay_stop ();
+  g_free (relay->data_dir);
+  relay->data_dir = g_steal_pointer (&own_dir);
+  relay_start ();
+  g_free (login (f));
+  wait_state (tunnel, "online", 5000);
+
+  nfltr_dbus_tunnel_call_remove_sync (tunnel, NULL, &error);
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -908,6 +969,7 @@ main (int argc, char *argv[])
   g_test_add ("/service/dbus/relay/tunnel-lifecycle", Fixture, NULL, fixture_setup, test_tunnel_lifecycle, fixture_teardown);
   g_test_add ("/service/dbus/relay/name-taken", Fixture, NULL, fixture_setup, test_name_taken, fixture_teardown);
   g_test_add ("/service/dbus/relay/transient", Fixture, NULL, fixture_setup, test_transient, fixture_teardown);
+  g_test_add ("/service/dbus/relay/certificate-changed", Fixture, NULL, fixture_setup, test_relay_certificate_changed, fixture_teardown);
   g_test_add ("/service/dbus/relay/restart-and-restore", Fixture, NULL, fixture_setup, test_restart_and_restore, fixture_teardown);
 
   ret = g_test_run ();
