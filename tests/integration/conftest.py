@@ -6,7 +6,6 @@ import types
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-import nfltrlab  # noqa: E402
 from nfltrlab import Agent, Lab, Origin, Relay, TcpEcho  # noqa: E402
 
 
@@ -40,11 +39,6 @@ def mlab(request):
     failed = any(getattr(item, "rep_call", None) is not None and item.rep_call.failed
                  for item in request.session.items if item.module is request.module)
     _finish(lab, failed)
-
-
-@pytest.fixture
-def free_port():
-    return nfltrlab.free_port
 
 
 @pytest.fixture

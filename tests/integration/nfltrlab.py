@@ -24,7 +24,6 @@ import urllib.parse
 import uuid
 
 BUILD_ROOT = os.environ.get("NFLTR_BUILD_ROOT", "")
-SOURCE_ROOT = os.environ.get("NFLTR_SOURCE_ROOT", "")
 DOMAIN = "nfltr.localhost"
 
 
@@ -138,13 +137,13 @@ class Proc:
         with self._cond:
             return "\n".join(self.lines + self.err_lines)
 
-    def wait_line(self, regex, timeout, stream="out", start=0):
-        """Waits for a line matching regex (from index `start`); returns the match.
+    def wait_line(self, regex, timeout, stream="out"):
+        """Waits for a line matching regex (from the first line on); returns the match.
         Fails when the process ends or the deadline passes."""
         pat = re.compile(regex)
         deadline = time.monotonic() + timeout
         with self._cond:
-            idx = start
+            idx = 0
             while True:
                 sink = self.lines if stream == "out" else self.err_lines
                 while idx < len(sink):

@@ -34,6 +34,11 @@ def connect(port):
     return s
 
 
+def assert_refused(relay, client_port, reason):
+    """The relay logged this very connection (by the client's port) with the reason."""
+    relay.wait_log(rf"refused peer=127\.0\.0\.1:{client_port} reason={reason}\b")
+
+
 def assert_alert(data, how, description):
     """Exactly one fatal alert record `15 03 0x 00 02 02 <description>`, then the close."""
     assert len(data) == 7, f"expected one 7-byte alert record, got {data.hex()} ({how})"
@@ -113,20 +118,22 @@ def test_hello_over_the_size_limit_gets_decode_error(env):
     tls = MemTLS(env.tunnel.host, alpn=alpn)
     assert len(tls.hello) > 16384 + 5, len(tls.hello)
     with connect(env.relay.port) as s:
+        port = s.getsockname()[1]
         s.sendall(tls.hello)
         data, _, how = read_until_closed(s, 10)
     assert_alert(data, how, ALERT_DECODE_ERROR)
-    env.relay.wait_log(r"reason=hello-too-big")
+    assert_refused(env.relay, port, "hello-too-big")
     assert_serves(env)
 
 
 def test_no_sni_gets_unrecognized_name(env):
     tls = MemTLS(None)
     with connect(env.relay.port) as s:
+        port = s.getsockname()[1]
         s.sendall(tls.hello)
         data, _, how = read_until_closed(s, 10)
     assert_alert(data, how, ALERT_UNRECOGNIZED_NAME)
-    env.relay.wait_log(r"reason=no-sni")
+    assert_refused(env.relay, port, "no-sni")
     assert_serves(env)
 
 
@@ -134,20 +141,22 @@ def test_no_sni_gets_unrecognized_name(env):
 def test_unknown_name_gets_unrecognized_name(env, name):
     tls = MemTLS(name)
     with connect(env.relay.port) as s:
+        port = s.getsockname()[1]
         s.sendall(tls.hello)
         data, _, how = read_until_closed(s, 10)
     assert_alert(data, how, ALERT_UNRECOGNIZED_NAME)
-    env.relay.wait_log(r"reason=unknown-name")
+    assert_refused(env.relay, port, "unknown-name")
     assert_serves(env)
 
 
 def test_garbage_is_closed(env):
     with connect(env.relay.port) as s:
+        port = s.getsockname()[1]
         s.sendall(b"GET / HTTP/1.1\r\nHost: nfltr.localhost\r\n\r\n")
         data, took, how = read_until_closed(s, 10)
     assert data == b"", f"the relay answered garbage with {data!r}"
     assert how in ("eof", "reset"), "the relay kept a non-TLS connection open"
-    env.relay.wait_log(r"reason=not-tls")
+    assert_refused(env.relay, port, "not-tls")
     assert_serves(env)
 
 
@@ -155,10 +164,11 @@ def test_malformed_hello_gets_decode_error(env):
     # A handshake record holding a ClientHello whose declared length overruns its body.
     bogus = record(0x16, b"\x03\x01", b"\x01\x00\x00\x40" + b"\x03\x03" + b"\x00" * 10)
     with connect(env.relay.port) as s:
+        port = s.getsockname()[1]
         s.sendall(bogus + record(0x17, b"\x03\x03", b"\x00" * 60))
         data, _, how = read_until_closed(s, 10)
     assert_alert(data, how, ALERT_DECODE_ERROR)
-    env.relay.wait_log(r"reason=bad-hello")
+    assert_refused(env.relay, port, "bad-hello")
     assert_serves(env)
 
 
@@ -173,6 +183,7 @@ def test_client_that_never_finishes_is_closed_at_the_deadline(lab, sent):
 
     tls = MemTLS(good.tunnel.host)
     with connect(relay.port) as s:
+        port = s.getsockname()[1]
         if sent:
             s.sendall(tls.hello[:sent])
         started = time.monotonic()
@@ -187,7 +198,7 @@ def test_client_that_never_finishes_is_closed_at_the_deadline(lab, sent):
     assert result.get("how") in ("eof", "reset"), f"not closed within 15 s: {result}"
     assert result["data"] == b"", f"expected a plain close, got {result['data'].hex()}"
     assert 1.5 <= took <= 6, f"closed after {took:.1f}s with --handshake-timeout 2"
-    relay.wait_log(r"reason=hello-timeout")
+    assert_refused(relay, port, "hello-timeout")
     assert_serves(good, "/after-stall")
 
 

@@ -48,10 +48,11 @@ def test_login_pins_the_relay_certificate(lab, relay, logged_in, origin):
 
 def test_unknown_conn_id_is_closed(lab, relay):
     with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as s:
+        port = s.getsockname()[1]
         s.sendall(preamble(secrets.token_bytes(16)))
         data, _, how = read_until_closed(s, 15)
     assert data == b"" and how in ("eof", "reset"), (data, how)
-    relay.wait_log(r"reason=bad-attach")
+    relay.wait_log(rf"peer=127\.0\.0\.1:{port} reason=bad-attach")
 
 
 def test_conn_id_seen_on_the_wire_cannot_be_replayed(http_tunnel, lab):
@@ -65,11 +66,12 @@ def test_conn_id_seen_on_the_wire_cannot_be_replayed(http_tunnel, lab):
     conn_id = capture[i + 8:i + 24]
 
     with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as s:
+        port = s.getsockname()[1]
         s.sendall(preamble(conn_id))
         data, _, how = read_until_closed(s, 15)
     assert data == b"", f"a replayed conn-id received {len(data)} bytes"
     assert how in ("eof", "reset"), how
-    relay.wait_log(r"reason=bad-attach")
+    relay.wait_log(rf"peer=127\.0\.0\.1:{port} reason=bad-attach")
     assert curl_tunnel(t, "/after-replay").status == 200
 
 
