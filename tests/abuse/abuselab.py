@@ -208,13 +208,14 @@ class GoodClient:
 
     @classmethod
     def through_tunnel(cls, tunnel, **kw):
+        kw.setdefault("name", f"good client of {tunnel.host}")
         return cls(tunnel.port, tunnel.host, "/good", '"path": "/good"',
-                   fingerprint=tunnel.fingerprint, name=f"good client of {tunnel.host}", **kw)
+                   fingerprint=tunnel.fingerprint, **kw)
 
     @classmethod
     def relay_health(cls, relay, **kw):
-        return cls(relay.port, DOMAIN, "/api/v1/health", '"status":"ok"',
-                   name="good client of the relay API", **kw)
+        kw.setdefault("name", "good client of the relay API")
+        return cls(relay.port, DOMAIN, "/api/v1/health", '"status":"ok"', **kw)
 
     def _read(self):
         for line in self.proc.stdout:
