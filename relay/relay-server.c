@@ -14,12 +14,64 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+
+/* Live accepted connections, counted from accept to the socket object's end. Shared with the
+ * weak references so a connection that outlives the server (held by libsoup a little
+ * longer) does not touch a freed server. */
+struct _RelayConnCount {
+  RelayServer *server;   /* NULL once the server is gone */
+  guint        live;
+};
+
+static void
+conn_gone_cb (gpointer data, GObject *where_the_object_was)
+{
+  RelayConnCount *count = data;
+  RelayServer *server = count->server;
+
+  count->live--;
+  if (server != NULL && server->accept_paused && count->live < server->config.max_connections)
+    {
+      server->accept_paused = FALSE;
+      g_message ("accepting connections again (%u open, limit %u)", count->live,
+                 server->config.max_connections);
+      g_socket_service_start (server->service);
+    }
+  g_rc_box_release (count);
+}
 
 static gboolean
 incoming_cb (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer user_data)
 {
-  relay_demux_accept (user_data, conn);
+  RelayServer *server = user_data;
+  RelayConnCount *count = server->conn_count;
+
+  count->live++;
+  g_object_weak_ref (G_OBJECT (conn), conn_gone_cb, g_rc_box_acquire (count));
+  /* At the limit, stop accepting: new clients wait in the kernel's backlog instead of the
+   * relay running out of descriptors in the middle of someone else's connection. */
+  if (count->live >= server->config.max_connections && !server->accept_paused)
+    {
+      server->accept_paused = TRUE;
+      g_message ("connection limit reached (%u open): not accepting until some close "
+                 "(--max-connections)", count->live);
+      g_socket_service_stop (service);
+    }
+  relay_demux_accept (server, conn);
   return TRUE;
+}
+
+/* Each accepted connection is one socket, plus at most two pipe descriptors while bytes are
+ * in flight through its splice; keep some room for the database, certificates and logs. */
+static guint
+default_max_connections (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    return 10000;
+  return limit.rlim_cur > 256 ? (guint) MIN ((limit.rlim_cur - 64) / 3, G_MAXUINT) : 64;
 }
 
 RelayServer *
@@ -32,6 +84,8 @@ relay_server_new (RelayConfig *config, GError **error)
   server->agents = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) relay_agent_free, NULL);
   server->registry = relay_registry_new ();
   server->attach = relay_attach_new (server);
+  server->conn_count = g_rc_box_new0 (RelayConnCount);
+  server->conn_count->server = server;
 
   server->store = relay_store_open (server->config.data_dir, error);
   if (server->store == NULL)
@@ -88,6 +142,8 @@ relay_server_start (RelayServer *server, GError **error)
       g_prefix_error (error, "cannot listen on %s: ", server->config.listen);
       return FALSE;
     }
+  if (server->config.max_connections == 0)
+    server->config.max_connections = default_max_connections ();
   server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
   server->listen_text = relay_format_address (effective);
   if (server->config.public_port == 0)
@@ -108,6 +164,11 @@ relay_server_free (RelayServer *server)
       g_socket_listener_close (G_SOCKET_LISTENER (server->service));
       g_signal_handlers_disconnect_by_data (server->service, server);
       g_clear_object (&server->service);
+    }
+  if (server->conn_count != NULL)
+    {
+      server->conn_count->server = NULL;
+      g_rc_box_release (server->conn_count);
     }
   /* Agents first: detaching them touches the registry and the attach table. */
   g_clear_pointer (&server->agents, g_hash_table_unref);

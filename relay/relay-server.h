@@ -8,6 +8,8 @@
 
 G_BEGIN_DECLS
 
+typedef struct _RelayConnCount RelayConnCount;
+
 struct _RelayServer {
   RelayConfig     config;
   RelayStore     *store;
@@ -19,6 +21,8 @@ struct _RelayServer {
   GHashTable     *agents;       /* RelayAgent* set: every open control channel */
   char           *listen_text;  /* the address actually bound, "IP:PORT" */
   guint16         port;         /* the port actually bound */
+  RelayConnCount *conn_count;   /* accepted connections still open */
+  gboolean        accept_paused;
 };
 
 /* Takes ownership of config's contents. Opens the store and the certificate. */

@@ -35,6 +35,7 @@ typedef struct {
   guint  agent_idle_timeout_s;   /* §3: drop agents silent this long */
   guint  hello_timeout_s;        /* WebSocket open → HELLO */
   guint  max_tunnels_per_agent;
+  guint  max_connections;        /* accepted and still open; 0 = from the descriptor limit */
   guint  public_port;            /* port shown in URLs; 0 = the listening port */
 } RelayConfig;
 

@@ -45,6 +45,7 @@ relay_cmd_serve (int argc, char **argv)
   int idle_timeout = RELAY_DEFAULT_AGENT_IDLE_TIMEOUT_S;
   int max_tunnels = RELAY_DEFAULT_MAX_TUNNELS_PER_AGENT;
   int public_port = 0;
+  int max_connections = 0;
   g_autofree char *listen = NULL;
   g_autofree char *domain = NULL;
   g_autofree char *data_dir = NULL;
@@ -57,6 +58,7 @@ relay_cmd_serve (int argc, char **argv)
     { "attach-timeout", 0, 0, G_OPTION_ARG_INT, &attach_timeout, "Seconds an agent has to open the data connection (default 10)", "SECONDS" },
     { "agent-idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, "Drop agents silent this long (default 90)", "SECONDS" },
     { "max-tunnels-per-agent", 0, 0, G_OPTION_ARG_INT, &max_tunnels, "Names one agent may bind (default 64)", "N" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections, "Open connections before the relay stops accepting (default: what the descriptor limit allows)", "N" },
     { "public-port", 0, 0, G_OPTION_ARG_INT, &public_port, "Port shown in tunnel URLs (default: the listening port)", "PORT" },
     { NULL }
   };
@@ -77,7 +79,8 @@ relay_cmd_serve (int argc, char **argv)
       return 2;
     }
   if (hello_max < 512 || hello_max > 1024 * 1024 || handshake_timeout < 1 || attach_timeout < 1 ||
-      idle_timeout < 1 || max_tunnels < 1 || public_port < 0 || public_port > 65535)
+      idle_timeout < 1 || max_tunnels < 1 || public_port < 0 || public_port > 65535 ||
+      max_connections < 0)
     {
       fprintf (stderr, "nfltr-relay serve: a limit is out of range (--hello-max-bytes 512–1048576, "
                        "timeouts ≥ 1 s, --public-port 1–65535)\n");
@@ -107,6 +110,7 @@ relay_cmd_serve (int argc, char **argv)
   config.agent_idle_timeout_s = idle_timeout;
   config.max_tunnels_per_agent = max_tunnels;
   config.public_port = public_port;
+  config.max_connections = max_connections;
 
   /* splice(2) to a socket the peer has closed raises SIGPIPE; the error code is enough. */
   signal (SIGPIPE, SIG_IGN);

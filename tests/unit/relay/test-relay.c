@@ -295,6 +295,53 @@ test_bad_attach (Fixture *f, gconstpointer data)
   raw_client_free (c);
 }
 
+static gboolean
+set_flag_cb (gpointer user_data)
+{
+  g_atomic_int_set ((gint *) user_data, 1);
+  return G_SOURCE_REMOVE;
+}
+
+/* --max-connections: at the limit the relay stops accepting; a waiting client is served as
+ * soon as one connection closes. */
+static void
+test_connection_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GSocketConnection) c1 = connect_blocking (f->port);
+  g_autoptr(GSocketConnection) c2 = connect_blocking (f->port);
+  g_autoptr(GSocketConnection) c3 = NULL;
+  gint waited = 0;
+  char buf[16];
+  GSocket *s3;
+  gint64 deadline;
+  gssize n = -1;
+
+  f->server->config.max_connections = 2;
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (!f->server->accept_paused && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (f->server->accept_paused);
+
+  c3 = connect_blocking (f->port);  /* completes in the kernel's backlog */
+  s3 = g_socket_connection_get_socket (c3);
+  g_assert_cmpint (g_socket_send (s3, "GET /", 5, NULL, NULL), ==, 5);
+  g_timeout_add (300, set_flag_cb, &waited);
+  wait_for_flag (&waited, 5);
+  /* not accepted, so not refused either */
+  g_assert_cmpint (g_socket_receive_with_blocking (s3, buf, sizeof buf, FALSE, NULL, NULL), <, 0);
+
+  g_io_stream_close (G_IO_STREAM (c1), NULL, NULL);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      n = g_socket_receive_with_blocking (s3, buf, sizeof buf, FALSE, NULL, NULL);
+      if (n >= 0)
+        break;
+    }
+  g_assert_cmpint (n, ==, 0);  /* accepted, then refused as not-tls */
+}
+
 /* ---- a TLS client in a thread ---- */
 
 typedef struct {
@@ -1005,6 +1052,7 @@ main (int argc, char *argv[])
   ADD ("/relay/refuse/too-big-and-malformed", test_too_big_and_malformed);
   ADD ("/relay/refuse/slow-hello", test_slow_hello_times_out);
   ADD ("/relay/refuse/bad-attach", test_bad_attach);
+  ADD ("/relay/limits/max-connections", test_connection_limit);
   ADD ("/relay/own-name/health", test_own_name);
   ADD ("/relay/agent/auth-failed", test_auth_failed);
   ADD ("/relay/agent/revoked-key", test_revoked_key);
