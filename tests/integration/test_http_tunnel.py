@@ -12,9 +12,10 @@ import re
 import signal
 import subprocess
 import threading
+import urllib.parse
 
-from nfltrlab import (DOMAIN, curl, curl_tunnel, der_fingerprint, pem_to_der, s_client,
-                      served_cert_pem, spki_pin, cert_text, wait_until)
+from nfltrlab import (DOMAIN, cert_text, curl, curl_tunnel, der_fingerprint, nfltr_bin,
+                      pem_to_der, s_client, served_cert_pem, spki_pin, wait_until)
 
 
 def test_ready_line_names_url_mode_and_fingerprint(http_tunnel):
@@ -177,3 +178,24 @@ def test_gnutls_cli_reaches_local_server(http_tunnel):
     assert "HTTP/1.1 200" in out, out + r.stderr.decode("utf-8", "replace")
     assert '"/gnutls"' in out, out
     assert any(q["path"] == "/gnutls" for q in http_tunnel.origin.requests)
+
+
+def test_human_output_shows_url_mode_fingerprint_and_live_counts(lab, relay, logged_in, origin):
+    """Without --json: the URL, the mode and the fingerprint, then connection and byte counts
+    that follow the traffic."""
+    proc = lab.spawn("nfltr-http-human", [nfltr_bin(), "http", str(origin.port)],
+                     env=logged_in.env(), split_stderr=True)
+    url = proc.wait_line(r"^URL:\s+(https://\S+)", 60).group(1)
+    proc.wait_line(r"^Mode:\s+verified", 10)
+    fingerprint = proc.wait_line(r"^Fingerprint:\s+(sha256:[0-9a-f]{64})\b", 10).group(1)
+    host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+    assert der_fingerprint(pem_to_der(served_cert_pem(host, port))) == fingerprint
+
+    r = curl(url + "/counted", "-k", resolve=(host, port))
+    assert r.status == 200, r
+    # The counts follow: connections (s_client's and curl's), application bytes both ways
+    # (s_client sent none: the bytes are curl's request and its answer).
+    proc.wait_line(r"Connections: \d+ open, [1-9]\d* total\s+In: [1-9][\d.]* \S*B\s+Out: [1-9]",
+                   30)
+    proc.send(signal.SIGINT)
+    assert proc.wait_exit(20) in (0, 130)
