@@ -48,3 +48,22 @@ def test_service_restart_with_ctrl_r(world):
     wait_until(lambda: app.service_pid() not in (None, pid), 10, "a new service process")
     app.wait(lambda w: w["rows"][0]["name"] == "survivor" and w["rows"][0]["switch-state"], 30,
              "the saved tunnel back online")
+
+
+def test_ctrl_q_quits_cleanly_after_use(world):
+    """Quit after a tunnel row, both dialogs and an expanded row existed: every dispose path
+    runs, and under G_DEBUG=fatal-warnings (and ASan in the sanitizer build) the exit is 0."""
+    world.agent.http(world.origin.port, "--name", "quitter")
+    app = applab.App(world.lab, world.agent, world.xvfb)
+    app.wait(lambda w: len(w.get("rows", [])) == 1, 20, "the tunnel's row")
+    app.expand("quitter")
+    app.activate("new-tunnel")
+    app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the New Tunnel dialog")
+    app.activate("test-close-dialogs")
+    app.activate("relay-settings")
+    app.wait(lambda w: "relay-dialog" in w, 10, "the relay dialog")
+    world.xvfb.key("Relay", "Escape")
+    app.wait(lambda w: "relay-dialog" not in w, 10, "Escape to close the relay dialog")
+    world.xvfb.key("NFLTR", "ctrl+q")
+    assert app.proc.wait_exit(20) == 0, app.proc.text()
+    assert "WARNING" not in app.proc.text() and "CRITICAL" not in app.proc.text(), app.proc.text()
