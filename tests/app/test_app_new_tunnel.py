@@ -4,9 +4,10 @@ Input is validated as typed; Create calls Manager.CreateTunnel (transient=false)
 tunnel's public URL serves the local server; the service's errors are shown in words.
 """
 import json
+import subprocess
 
 import applab
-from nfltrlab import curl
+from nfltrlab import curl, der_fingerprint, pem_to_der, served_cert_pem
 
 
 def curl_url(url, port, path="/"):
@@ -71,3 +72,50 @@ def test_service_errors_are_shown_in_words(world):
     err = app.window()["new-tunnel-dialog"]["error"]
     assert "xyz.nfltr" not in err and "GDBus" not in err, err
     assert "name" in err.lower(), err
+
+
+def make_cert(lab, name, cn):
+    key, crt = lab.path(name + ".key"), lab.path(name + ".crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", f"/CN={cn}",
+                    "-addext", f"subjectAltName=DNS:{cn}", "-keyout", key, "-out", crt],
+                   check=True, capture_output=True, timeout=30)
+    return crt, key
+
+
+def test_own_certificate_is_what_visitors_get_and_a_wrong_key_is_refused_in_words(world):
+    host = "own-cert.nfltr.localhost"
+    crt, key = make_cert(world.lab, "own", host)
+    _, other_key = make_cert(world.lab, "other", host)
+
+    app = applab.App(world.lab, world.agent, world.xvfb)
+    app.wait(lambda w: w.get("page") == "empty", 20, "the empty page")
+    app.activate("new-tunnel")
+    app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the New Tunnel dialog")
+    app.fill_new_tunnel(target=str(world.origin.port), name="own-cert", certificate="own")
+    d = app.window()["new-tunnel-dialog"]
+    assert not d["valid"], "own certificate without files must not be creatable"
+
+    # A key that does not belong to the certificate: the service's Certificate error, in words.
+    app.fill_new_tunnel(cert_file=crt, key_file=other_key)
+    app.activate("test-create")
+    app.wait(lambda w: w.get("new-tunnel-dialog", {}).get("error"), 30, "the service's error")
+    err = app.window()["new-tunnel-dialog"]["error"]
+    assert err.startswith("The certificate or its key cannot be used."), err
+
+    app.fill_new_tunnel(key_file=key)
+    app.activate("test-create")
+    app.wait(lambda w: "new-tunnel-dialog" not in w and len(w.get("rows", [])) == 1
+             and w["rows"][0]["switch-state"], 30, "the tunnel online")
+    row = app.rows()[0]
+    pem = served_cert_pem(host, world.relay.port)
+    fp = der_fingerprint(pem_to_der(pem))
+    assert fp == der_fingerprint(pem_to_der(open(crt).read())), "visitors get our certificate"
+    shown = "sha256:" + row["fingerprint"].replace(" ", "").replace("\n", "").lower()
+    assert shown == fp, (shown, fp)
+
+    # Remove Tunnel (the row's button): gone from the service and from the window.
+    app.row_action("own-cert", "row.remove")
+    app.wait(lambda w: w.get("rows") == [] and w.get("page") == "empty", 20, "the row removed")
+    r = curl_url(f"https://{host}:{world.relay.port}", world.relay.port)
+    assert r.status != 200, r
