@@ -126,7 +126,15 @@ nfltr_frame_set_bytes (NfltrFrame *frame, NfltrAttrType attr, const void *data, 
   g_return_if_fail (len <= G_MAXUINT16);
   g_return_if_fail (attr_info[attr].kind != ATTR_KIND_FIXED || len == attr_info[attr].size);
   g_clear_pointer (&frame->attrs[attr], g_bytes_unref);
-  frame->attrs[attr] = g_bytes_new (data, len);
+  {
+    /* Same layout as decode: a NUL after the counted bytes, so nfltr_frame_get_string() can
+     * hand strings out in place on frames built here too. */
+    guint8 *copy = g_malloc (len + 1);
+    if (len > 0)
+      memcpy (copy, data, len);
+    copy[len] = '\0';
+    frame->attrs[attr] = g_bytes_new_take (copy, len);
+  }
 }
 
 void
