@@ -18,6 +18,8 @@ def curl_url(url, port, path="/"):
 def test_dialog_creates_a_tunnel_that_serves_the_local_server(world):
     app = applab.App(world.lab, world.agent, world.xvfb)
     app.wait(lambda w: w.get("page") == "empty", 20, "the empty page (logged in, no tunnels)")
+    app.settle()
+    world.xvfb.screenshot("no-tunnels")
 
     app.activate("new-tunnel")
     app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the New Tunnel dialog")
