@@ -304,7 +304,7 @@ unwatch_owner_if_unused (NfltrManagerImpl *self, const char *owner)
 static void
 remove_tunnel (NfltrManagerImpl *self, NfltrTunnelImpl *t)
 {
-  g_autoptr(NfltrTunnelImpl) hold = g_object_ref (t);
+  G_GNUC_UNUSED g_autoptr(NfltrTunnelImpl) hold = g_object_ref (t);
   g_autofree char *path = tunnel_path (t);
   g_autofree char *owner = g_strdup (nfltr_tunnel_impl_get_owner (t));
   gboolean transient = nfltr_dbus_tunnel_get_transient (NFLTR_DBUS_TUNNEL (t));
@@ -517,7 +517,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Login, login_free)
 static void
 login_fail (Login *login, const GError *error)
 {
-  g_autoptr(Login) owned = login;
+  G_GNUC_UNUSED g_autoptr(Login) owned = login;
   /* error may belong to the link, which forgets it when stopped. */
   g_autoptr(GError) copy = g_error_copy (error);
 

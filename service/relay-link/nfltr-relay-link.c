@@ -451,7 +451,7 @@ message_cb (SoupWebsocketConnection *ws,
   gsize len;
   const guint8 *data = g_bytes_get_data (message, &len);
   /* A state-changed handler may drop the last reference to the link. */
-  g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
+  G_GNUC_UNUSED g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
 
   self->last_rx = g_get_monotonic_time ();
 
@@ -549,7 +549,7 @@ static void
 closed_cb (SoupWebsocketConnection *ws, NfltrRelayLink *self)
 {
   gboolean was_welcomed = self->welcomed;
-  g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
+  G_GNUC_UNUSED g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
 
   g_message ("connection to relay %s:%u closed (code %u)", self->host, self->port,
              soup_websocket_connection_get_close_code (ws));
@@ -576,7 +576,7 @@ watchdog_cb (gpointer user_data)
 {
   NfltrRelayLink *self = user_data;
   gint64 now = g_get_monotonic_time ();
-  g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
+  G_GNUC_UNUSED g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
 
   if (now - self->last_rx >= SILENCE_LIMIT_US)
     {
@@ -603,7 +603,7 @@ static gboolean
 hello_timeout_cb (gpointer user_data)
 {
   NfltrRelayLink *self = user_data;
-  g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
+  G_GNUC_UNUSED g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
 
   nfltr_clear_source (&self->hello_source);
   link_drop (self);
@@ -645,7 +645,7 @@ static gboolean
 retry_cb (gpointer user_data)
 {
   NfltrRelayLink *self = user_data;
-  g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
+  G_GNUC_UNUSED g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
 
   nfltr_clear_source (&self->retry_source);
   link_connect (self);
