@@ -100,6 +100,9 @@ nfltr_application_shutdown (GApplication *app)
 {
   NfltrApplication *self = NFLTR_APPLICATION (app);
 
+  /* app.quit does not go through the window's close-request: remember its size here too. */
+  if (self->window != NULL)
+    nfltr_window_save_state (self->window);
   g_clear_weak_pointer (&self->window);
   g_clear_object (&self->client);
 

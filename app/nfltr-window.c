@@ -206,15 +206,24 @@ nfltr_window_realize (GtkWidget *widget)
                            G_CALLBACK (on_after_paint), self, 0);
 }
 
+void
+nfltr_window_save_state (NfltrWindow *self)
+{
+  int width, height;
+
+  g_return_if_fail (NFLTR_IS_WINDOW (self));
+
+  gtk_window_get_default_size (GTK_WINDOW (self), &width, &height);
+  g_settings_set (self->settings, "window-size", "(ii)", width, height);
+  g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (GTK_WINDOW (self)));
+}
+
 static gboolean
 nfltr_window_close_request (GtkWindow *window)
 {
   NfltrWindow *self = NFLTR_WINDOW (window);
-  int width, height;
 
-  gtk_window_get_default_size (window, &width, &height);
-  g_settings_set (self->settings, "window-size", "(ii)", width, height);
-  g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+  nfltr_window_save_state (self);
 
   /* Keep running hidden so a failing tunnel can still notify; app.quit really quits. */
   if (g_settings_get_boolean (self->settings, "run-in-background"))
