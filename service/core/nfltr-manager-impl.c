@@ -32,6 +32,7 @@ struct _NfltrManagerImpl {
   GPtrArray *unrestored;        /* NfltrTunnelConfig* from tunnels.json that failed to load:
                                  * kept in the file so a passing fault loses nothing */
   GHashTable *owner_watches;    /* unique name -> watch id, for transient tunnels */
+  GHashTable *pending_names;    /* names of tunnels being created */
   GCancellable *cancellable;
   guint generation;             /* bumped by Login/Logout: stale restores step aside */
 };
@@ -355,18 +356,27 @@ watch_owner (NfltrManagerImpl *self, GDBusConnection *connection, const char *ow
 }
 
 static gboolean
-check_logged_in (NfltrManagerImpl *self, GDBusMethodInvocation *invocation)
+check_logged_in_error (NfltrManagerImpl *self, GError **error)
 {
   if (self->link != NULL)
     return TRUE;
   if (self->relay != NULL)
-    g_dbus_method_invocation_return_error (invocation, NFLTR_ERROR, NFLTR_ERROR_NOT_LOGGED_IN,
-                                           "no API key for relay %s:%u: run nfltr login --relay %s:%u --api-key KEY",
-                                           self->relay->host, self->relay->port,
-                                           self->relay->host, self->relay->port);
+    g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_NOT_LOGGED_IN,
+                 "no API key for relay %s:%u: run nfltr login --relay %s:%u --api-key KEY",
+                 self->relay->host, self->relay->port, self->relay->host, self->relay->port);
   else
-    g_dbus_method_invocation_return_error_literal (invocation, NFLTR_ERROR, NFLTR_ERROR_NOT_LOGGED_IN,
-                                                   NOT_LOGGED_IN_MESSAGE);
+    g_set_error_literal (error, NFLTR_ERROR, NFLTR_ERROR_NOT_LOGGED_IN, NOT_LOGGED_IN_MESSAGE);
+  return FALSE;
+}
+
+static gboolean
+check_logged_in (NfltrManagerImpl *self, GDBusMethodInvocation *invocation)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (check_logged_in_error (self, &error))
+    return TRUE;
+  return_error (invocation, error);
   return FALSE;
 }
 
@@ -731,7 +741,7 @@ random_name (NfltrManagerImpl *self)
                                     adjectives[g_random_int_range (0, G_N_ELEMENTS (adjectives))],
                                     nouns[g_random_int_range (0, G_N_ELEMENTS (nouns))],
                                     (guint) g_random_int_range (0, 10000));
-      if (find_tunnel (self, name) == NULL)
+      if (find_tunnel (self, name) == NULL && !g_hash_table_contains (self->pending_names, name))
         return name;
       g_free (name);
     }
@@ -750,12 +760,15 @@ id_for_name (const char *name)
 typedef struct {
   NfltrManagerImpl *self;
   GDBusMethodInvocation *invocation;
+  NfltrTunnelConfig *config;
+  gboolean transient;
   NfltrTunnelImpl *tunnel;
 } Create;
 
 static void
 create_free (Create *create)
 {
+  g_clear_pointer (&create->config, nfltr_tunnel_config_free);
   g_clear_object (&create->self);
   g_clear_object (&create->invocation);
   g_clear_object (&create->tunnel);
@@ -797,6 +810,39 @@ create_start_cb (GObject      *source,
                                              g_steal_pointer (&create->invocation), path);
 }
 
+static void
+create_certificate_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  Create *create = user_data;
+  NfltrManagerImpl *self = create->self;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cert_pem = NULL;
+  g_autofree char *key_pem = NULL;
+
+  g_hash_table_remove (self->pending_names, create->config->name);
+  if (!nfltr_tunnel_load_certificate_finish (result, &cert_pem, &key_pem, &error) ||
+      !check_logged_in_error (self, &error) ||
+      (create->tunnel = nfltr_tunnel_impl_new (create->config, create->transient,
+                                               domain_for_tunnels (self), cert_pem, key_pem,
+                                               &error)) == NULL)
+    {
+      return_error (g_steal_pointer (&create->invocation), error);
+      create_free (create);
+      return;
+    }
+
+  add_tunnel (self, create->tunnel);
+  if (create->transient)
+    {
+      const char *sender = g_dbus_method_invocation_get_sender (create->invocation);
+      nfltr_tunnel_impl_set_owner (create->tunnel, sender);
+      watch_owner (self, g_dbus_method_invocation_get_connection (create->invocation), sender);
+    }
+  nfltr_tunnel_impl_start_async (create->tunnel, self->link, create_start_cb, create);
+}
+
 static gboolean
 handle_create_tunnel (NfltrDbusManager      *manager,
                       GDBusMethodInvocation *invocation,
@@ -804,7 +850,6 @@ handle_create_tunnel (NfltrDbusManager      *manager,
 {
   NfltrManagerImpl *self = NFLTR_MANAGER_IMPL (manager);
   g_autoptr(NfltrTunnelConfig) config = g_new0 (NfltrTunnelConfig, 1);
-  g_autoptr(NfltrTunnelImpl) tunnel = NULL;
   g_autoptr(GError) error = NULL;
   const char *kind = NULL, *target = NULL, *name = NULL, *cert_file = NULL, *key_file = NULL;
   gboolean e2ee = TRUE, transient = FALSE;
@@ -839,7 +884,7 @@ handle_create_tunnel (NfltrDbusManager      *manager,
                                              name);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  if (name != NULL && find_tunnel (self, name) != NULL)
+  if (name != NULL && (find_tunnel (self, name) != NULL || g_hash_table_contains (self->pending_names, name)))
     {
       g_dbus_method_invocation_return_error (invocation, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
                                              "a tunnel named “%s” already exists on this agent", name);
@@ -874,26 +919,16 @@ handle_create_tunnel (NfltrDbusManager      *manager,
   config->key_file = (key_file && *key_file) ? g_strdup (key_file) : NULL;
   config->enabled = TRUE;
 
-  tunnel = nfltr_tunnel_impl_new (config, transient, domain_for_tunnels (self), self->certs_dir, &error);
-  if (tunnel == NULL)
-    {
-      return_error (invocation, error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-
-  add_tunnel (self, tunnel);
-  if (transient)
-    {
-      const char *sender = g_dbus_method_invocation_get_sender (invocation);
-      nfltr_tunnel_impl_set_owner (tunnel, sender);
-      watch_owner (self, g_dbus_method_invocation_get_connection (invocation), sender);
-    }
-
+  /* Held until the certificate is ready, so a second CreateTunnel cannot take the name. */
+  g_hash_table_add (self->pending_names, g_strdup (config->name));
   create = g_new0 (Create, 1);
   create->self = g_object_ref (self);
   create->invocation = invocation;
-  create->tunnel = g_object_ref (tunnel);
-  nfltr_tunnel_impl_start_async (tunnel, self->link, create_start_cb, create);
+  create->config = g_steal_pointer (&config);
+  create->transient = transient;
+  /* Key generation and file I/O stay off the engine's thread. */
+  nfltr_tunnel_load_certificate_async (create->config, domain_for_tunnels (self), self->certs_dir,
+                                       NULL, create_certificate_cb, create);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -990,7 +1025,15 @@ nfltr_manager_impl_start (NfltrManagerImpl         *self,
           g_free (c->id);
           c->id = id_for_name (c->name);
         }
-      t = nfltr_tunnel_impl_new (c, FALSE, domain_for_tunnels (self), self->certs_dir, &error);
+      {
+        g_autofree char *cert_pem = NULL;
+        g_autofree char *key_pem = NULL;
+
+        /* Once, at startup, before any client is served: reading the files here is fine. */
+        if (nfltr_tunnel_load_certificate (c, domain_for_tunnels (self), self->certs_dir,
+                                           &cert_pem, &key_pem, &error))
+          t = nfltr_tunnel_impl_new (c, FALSE, domain_for_tunnels (self), cert_pem, key_pem, &error);
+      }
       if (t == NULL)
         {
           g_message ("tunnels.json: cannot restore tunnel “%s”: %s", c->name, error->message);
@@ -1077,6 +1120,7 @@ nfltr_manager_impl_finalize (GObject *object)
   g_clear_pointer (&self->tunnels, g_ptr_array_unref);
   g_clear_pointer (&self->unrestored, g_ptr_array_unref);
   g_clear_pointer (&self->owner_watches, g_hash_table_unref);
+  g_clear_pointer (&self->pending_names, g_hash_table_unref);
   g_clear_pointer (&self->relay, nfltr_relay_config_free);
   g_clear_object (&self->cancellable);
   g_free (self->config_dir);
@@ -1102,6 +1146,7 @@ nfltr_manager_impl_init (NfltrManagerImpl *self)
   self->tunnels = g_ptr_array_new_with_free_func (g_object_unref);
   self->unrestored = g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_tunnel_config_free);
   self->owner_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, unwatch);
+  self->pending_names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->cancellable = g_cancellable_new ();
   nfltr_dbus_manager_set_version (NFLTR_DBUS_MANAGER (self), PACKAGE_VERSION);
   nfltr_dbus_manager_set_relay_state (NFLTR_DBUS_MANAGER (self), "logged-out");

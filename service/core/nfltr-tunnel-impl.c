@@ -88,17 +88,107 @@ ensure_stats_timer (NfltrTunnelImpl *self)
     self->stats_source = nfltr_timeout_source_add (STATS_PERIOD_MS, stats_cb, self);
 }
 
+gboolean
+nfltr_tunnel_load_certificate (const NfltrTunnelConfig *config,
+                               const char              *domain,
+                               const char              *certs_dir,
+                               char                   **cert_pem,
+                               char                   **key_pem,
+                               GError                 **error)
+{
+  g_autofree char *public_host = g_strdup_printf ("%s.%s", config->name, domain);
+  g_autofree char *crt_name = g_strdup_printf ("%s.crt", config->name);
+  g_autofree char *key_name = g_strdup_printf ("%s.key", config->name);
+  g_autofree char *crt_path = g_build_filename (certs_dir, crt_name, NULL);
+  g_autofree char *key_path = g_build_filename (certs_dir, key_name, NULL);
+  const char *dns_names[] = { public_host, NULL };
+
+  if (config->cert_file != NULL)
+    return nfltr_cert_load_pair (config->cert_file, config->key_file, cert_pem, key_pem, error);
+  /* Kept on disk so the fingerprint people pinned survives restarts. */
+  return nfltr_cert_load_or_create (crt_path, key_path, dns_names, cert_pem, key_pem, error);
+}
+
+typedef struct {
+  NfltrTunnelConfig *config;
+  char *domain;
+  char *certs_dir;
+  char *cert_pem;
+  char *key_pem;
+} LoadCertificate;
+
+static void
+load_certificate_free (gpointer data)
+{
+  LoadCertificate *l = data;
+
+  nfltr_tunnel_config_free (l->config);
+  g_free (l->domain);
+  g_free (l->certs_dir);
+  g_free (l->cert_pem);
+  g_free (l->key_pem);
+  g_free (l);
+}
+
+static void
+load_certificate_thread (GTask        *task,
+                         gpointer      source_object,
+                         gpointer      task_data,
+                         GCancellable *cancellable)
+{
+  LoadCertificate *l = task_data;
+  GError *error = NULL;
+
+  if (nfltr_tunnel_load_certificate (l->config, l->domain, l->certs_dir, &l->cert_pem, &l->key_pem, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+void
+nfltr_tunnel_load_certificate_async (const NfltrTunnelConfig *config,
+                                     const char              *domain,
+                                     const char              *certs_dir,
+                                     GCancellable            *cancellable,
+                                     GAsyncReadyCallback      callback,
+                                     gpointer                 user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  LoadCertificate *l = g_new0 (LoadCertificate, 1);
+
+  g_task_set_source_tag (task, nfltr_tunnel_load_certificate_async);
+  l->config = nfltr_tunnel_config_copy (config);
+  l->domain = g_strdup (domain);
+  l->certs_dir = g_strdup (certs_dir);
+  g_task_set_task_data (task, l, load_certificate_free);
+  g_task_run_in_thread (task, load_certificate_thread);
+}
+
+gboolean
+nfltr_tunnel_load_certificate_finish (GAsyncResult  *result,
+                                      char         **cert_pem,
+                                      char         **key_pem,
+                                      GError       **error)
+{
+  LoadCertificate *l = g_task_get_task_data (G_TASK (result));
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  *cert_pem = g_steal_pointer (&l->cert_pem);
+  *key_pem = g_steal_pointer (&l->key_pem);
+  return TRUE;
+}
+
 NfltrTunnelImpl *
 nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
                        gboolean                 transient,
                        const char              *domain,
-                       const char              *certs_dir,
+                       const char              *cert_pem,
+                       const char              *key_pem,
                        GError                 **error)
 {
   g_autoptr(NfltrTunnelImpl) self = g_object_new (NFLTR_TYPE_TUNNEL_IMPL, NULL);
   NfltrDbusTunnel *t = NFLTR_DBUS_TUNNEL (self);
-  g_autofree char *cert_pem = NULL;
-  g_autofree char *key_pem = NULL;
   g_autofree char *fp = NULL;
   g_autofree char *target = NULL;
 
@@ -114,24 +204,6 @@ nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
   self->config->target = g_strdup (target);
 
   self->public_host = g_strdup_printf ("%s.%s", config->name, domain);
-
-  if (config->cert_file != NULL)
-    {
-      if (!nfltr_cert_load_pair (config->cert_file, config->key_file, &cert_pem, &key_pem, error))
-        return NULL;
-    }
-  else
-    {
-      g_autofree char *crt_name = g_strdup_printf ("%s.crt", config->name);
-      g_autofree char *key_name = g_strdup_printf ("%s.key", config->name);
-      g_autofree char *crt_path = g_build_filename (certs_dir, crt_name, NULL);
-      g_autofree char *key_path = g_build_filename (certs_dir, key_name, NULL);
-      const char *dns_names[] = { self->public_host, NULL };
-
-      /* Kept on disk so the fingerprint people pinned survives restarts. */
-      if (!nfltr_cert_load_or_create (crt_path, key_path, dns_names, &cert_pem, &key_pem, error))
-        return NULL;
-    }
 
   if (!nfltr_fingerprint_of_pem (cert_pem, strlen (cert_pem), self->fingerprint, error))
     return NULL;

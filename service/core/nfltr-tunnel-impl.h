@@ -14,12 +14,34 @@ G_BEGIN_DECLS
 #define NFLTR_TYPE_TUNNEL_IMPL (nfltr_tunnel_impl_get_type ())
 G_DECLARE_FINAL_TYPE (NfltrTunnelImpl, nfltr_tunnel_impl, NFLTR, TUNNEL_IMPL, NfltrDbusTunnelSkeleton)
 
-/* Loads (or creates, under certs_dir, for <name>.<domain>) the certificate. Errors are
- * user-facing: a bad target, an unreadable or mismatched cert/key pair. */
+/* The tunnel's certificate: config's cert-file/key-file (checked), else the one kept under
+ * certs_dir for <name>.<domain>, created on first use. Blocking (file I/O, key generation);
+ * any thread. Errors name the file and the fault. */
+gboolean                 nfltr_tunnel_load_certificate  (const NfltrTunnelConfig *config,
+                                                         const char              *domain,
+                                                         const char              *certs_dir,
+                                                         char                   **cert_pem,
+                                                         char                   **key_pem,
+                                                         GError                 **error);
+/* The same on a worker thread. */
+void                     nfltr_tunnel_load_certificate_async  (const NfltrTunnelConfig *config,
+                                                               const char              *domain,
+                                                               const char              *certs_dir,
+                                                               GCancellable            *cancellable,
+                                                               GAsyncReadyCallback      callback,
+                                                               gpointer                 user_data);
+gboolean                 nfltr_tunnel_load_certificate_finish (GAsyncResult  *result,
+                                                               char         **cert_pem,
+                                                               char         **key_pem,
+                                                               GError       **error);
+
+/* Errors are user-facing: a bad target, a certificate GnuTLS refuses. Call on the engine's
+ * thread (the skeleton emits its signals on the thread-default main context). */
 NfltrTunnelImpl         *nfltr_tunnel_impl_new          (const NfltrTunnelConfig *config,
                                                          gboolean                 transient,
                                                          const char              *domain,
-                                                         const char              *certs_dir,
+                                                         const char              *cert_pem,
+                                                         const char              *key_pem,
                                                          GError                 **error);
 const NfltrTunnelConfig *nfltr_tunnel_impl_get_config   (NfltrTunnelImpl *self);
 const char              *nfltr_tunnel_impl_get_name     (NfltrTunnelImpl *self);

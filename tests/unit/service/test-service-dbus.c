@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <string.h>
 
+#include "nfltr-cert.h"
 #include "nfltr-dbus.h"
 #include "nfltr-engine.h"
 #include "nfltr-error.h"
@@ -945,6 +946,91 @@ test_relay_certificate_changed (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+static char *
+write_pair (Fixture *f, const char *stem, const char *host, char **key_path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cert_pem = NULL;
+  g_autofree char *key_pem = NULL;
+  g_autofree char *crt_name = g_strdup_printf ("%s.crt", stem);
+  g_autofree char *key_name = g_strdup_printf ("%s.key", stem);
+  const char *names[] = { host, NULL };
+  char *crt_path = g_build_filename (f->home, crt_name, NULL);
+
+  g_assert_true (nfltr_cert_generate (names, 30, &cert_pem, &key_pem, &error));
+  g_assert_no_error (error);
+  *key_path = g_build_filename (f->home, key_name, NULL);
+  g_assert_true (g_file_set_contents (crt_path, cert_pem, -1, NULL));
+  g_assert_true (g_file_set_contents_full (*key_path, key_pem, -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+  return crt_path;
+}
+
+static GVariant *
+cert_options (const char *name, const char *cert_file, const char *key_file)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "kind", g_variant_new_string ("http"));
+  g_variant_builder_add (&b, "{sv}", "target", g_variant_new_string ("3000"));
+  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (name));
+  g_variant_builder_add (&b, "{sv}", "e2ee", g_variant_new_boolean (FALSE));
+  g_variant_builder_add (&b, "{sv}", "cert-file", g_variant_new_string (cert_file));
+  g_variant_builder_add (&b, "{sv}", "key-file", g_variant_new_string (key_file));
+  return g_variant_builder_end (&b);
+}
+
+static void
+test_cert_file (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *fp = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *a_key = NULL, *b_key = NULL;
+  g_autofree char *a_crt = NULL, *b_crt = NULL;
+  g_autofree char *missing = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *a_pem = NULL;
+  g_autofree char *a_fp = NULL;
+  g_autoptr(NfltrDbusTunnel) tunnel = NULL;
+  guint8 digest[NFLTR_FINGERPRINT_LEN];
+
+  if (skip_without_relay ())
+    return;
+  fp = login (f);
+  a_crt = write_pair (f, "a", "svc-own." NFLTR_DEFAULT_DOMAIN, &a_key);
+  b_crt = write_pair (f, "b", "svc-own." NFLTR_DEFAULT_DOMAIN, &b_key);
+
+  /* The errors name the file and what is wrong with it. */
+  nfltr_dbus_manager_call_create_tunnel_sync (f->manager, cert_options ("svc-own", a_crt, b_key),
+                                              &path, NULL, &error);
+  expected = g_strdup_printf ("private key “%s” does not match the certificate “%s”", b_key, a_crt);
+  assert_dbus_error (error, "xyz.nfltr.Nfltr.Error.Certificate", expected);
+  g_clear_error (&error);
+
+  missing = g_build_filename (f->home, "missing.crt", NULL);
+  nfltr_dbus_manager_call_create_tunnel_sync (f->manager, cert_options ("svc-own", missing, a_key),
+                                              &path, NULL, &error);
+  assert_dbus_error (error, "xyz.nfltr.Nfltr.Error.Certificate", NULL);
+  g_assert_nonnull (strstr (error->message, missing));
+  g_clear_error (&error);
+
+  /* A good pair: the tunnel presents it, in inspectable mode as asked. */
+  nfltr_dbus_manager_call_create_tunnel_sync (f->manager, cert_options ("svc-own", a_crt, a_key),
+                                              &path, NULL, &error);
+  g_assert_no_error (error);
+  tunnel = get_tunnel (f, path);
+  wait_state (tunnel, "online", 2000);
+  g_assert_true (g_file_get_contents (a_crt, &a_pem, NULL, NULL));
+  g_assert_true (nfltr_fingerprint_of_pem (a_pem, strlen (a_pem), digest, NULL));
+  a_fp = nfltr_fingerprint_format (digest);
+  g_assert_cmpstr (nfltr_dbus_tunnel_get_fingerprint (tunnel), ==, a_fp);
+  g_assert_cmpstr (nfltr_dbus_tunnel_get_mode (tunnel), ==, "inspectable");
+
+  nfltr_dbus_tunnel_call_remove_sync (tunnel, NULL, &error);
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -967,6 +1053,7 @@ main (int argc, char *argv[])
   g_test_add ("/service/dbus/login-unreachable", Fixture, NULL, fixture_setup, test_login_unreachable, fixture_teardown);
   g_test_add ("/service/dbus/relay/login-errors", Fixture, NULL, fixture_setup, test_login_errors, fixture_teardown);
   g_test_add ("/service/dbus/relay/tunnel-lifecycle", Fixture, NULL, fixture_setup, test_tunnel_lifecycle, fixture_teardown);
+  g_test_add ("/service/dbus/relay/cert-file", Fixture, NULL, fixture_setup, test_cert_file, fixture_teardown);
   g_test_add ("/service/dbus/relay/name-taken", Fixture, NULL, fixture_setup, test_name_taken, fixture_teardown);
   g_test_add ("/service/dbus/relay/transient", Fixture, NULL, fixture_setup, test_transient, fixture_teardown);
   g_test_add ("/service/dbus/relay/certificate-changed", Fixture, NULL, fixture_setup, test_relay_certificate_changed, fixture_teardown);
