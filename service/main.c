@@ -12,6 +12,8 @@ typedef struct {
   GMainLoop *loop;
   NfltrEngine *engine;
   int exit_status;
+  gboolean owned;
+  gboolean lost;
 } Service;
 
 static gboolean
@@ -29,6 +31,9 @@ name_acquired_cb (GDBusConnection *connection,
                   const char      *name,
                   gpointer         user_data)
 {
+  Service *service = user_data;
+
+  service->owned = TRUE;
   g_message ("owning %s", name);
 }
 
@@ -39,12 +44,21 @@ name_lost_cb (GDBusConnection *connection,
 {
   Service *service = user_data;
 
-  /* Either another service took the name (--replace) or the bus went away. */
+  service->lost = TRUE;
+  /* Replaced by `nfltr-service --replace` is a clean end (systemd must not restart us);
+   * a lost bus or a name already taken at start is a failure. */
   if (connection == NULL || g_dbus_connection_is_closed (connection))
-    g_message ("lost the bus connection");
+    {
+      g_message ("lost the bus connection");
+      service->exit_status = EXIT_FAILURE;
+    }
+  else if (service->owned)
+    g_message ("replaced by another nfltr-service");
   else
-    g_message ("lost %s (another nfltr-service replaced this one, or it is already running)", name);
-  service->exit_status = EXIT_FAILURE;
+    {
+      g_message ("%s is already owned (use --replace to take it over)", name);
+      service->exit_status = EXIT_FAILURE;
+    }
   g_main_loop_quit (service->loop);
 }
 
@@ -124,12 +138,16 @@ main (int argc, char *argv[])
   service.exit_status = EXIT_SUCCESS;
   g_unix_signal_add (SIGTERM, quit_signal_cb, &service);
   g_unix_signal_add (SIGINT, quit_signal_cb, &service);
-  owner_id = g_bus_own_name_on_connection (bus, NFLTR_SERVICE_BUS_NAME, flags,
+  /* Do not queue: a second instance leaves at once instead of waiting for the name. */
+  owner_id = g_bus_own_name_on_connection (bus, NFLTR_SERVICE_BUS_NAME,
+                                           flags | G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                            name_acquired_cb, name_lost_cb, &service, NULL);
 
   g_main_loop_run (service.loop);
 
-  g_bus_unown_name (owner_id);
+  /* Releasing a name we no longer hold only earns a warning from GDBus. */
+  if (!service.lost)
+    g_bus_unown_name (owner_id);
   nfltr_engine_shutdown (service.engine);
   g_clear_object (&service.engine);
   g_dbus_connection_flush_sync (bus, NULL, NULL);
