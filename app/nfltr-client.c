@@ -9,6 +9,7 @@
 #define G_LOG_DOMAIN "nfltr-app"
 
 #include <glib/gi18n.h>
+#include <unistd.h>
 
 #include "nfltr-client.h"
 #include "nfltr-error.h"
@@ -286,8 +287,12 @@ appear_timeout_cb (gpointer user_data)
 static char *
 find_service_binary (void)
 {
+  const char *override = g_getenv ("NFLTR_SERVICE_BINARY"); /* as the CLI honours it */
   g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
   g_autofree char *installed = g_build_filename (LIBEXECDIR, "nfltr-service", NULL);
+
+  if (override != NULL && *override != '\0')
+    return g_strdup (override);
 
   if (exe != NULL)
     {
@@ -300,6 +305,14 @@ find_service_binary (void)
   if (g_file_test (installed, G_FILE_TEST_IS_EXECUTABLE))
     return g_steal_pointer (&installed);
   return NULL;
+}
+
+static void
+child_setup_cb (gpointer user_data)
+{
+  /* Its own session: the service outlives the app, and Ctrl-C in the terminal that started
+   * the app must not reach it. */
+  setsid ();
 }
 
 static void
@@ -325,7 +338,7 @@ nfltr_client_spawn_service (NfltrClient *self)
   g_debug ("spawning %s", path);
   argv[0] = path;
   if (!g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                      NULL, NULL, &self->spawned_pid, &error))
+                      child_setup_cb, NULL, &self->spawned_pid, &error))
     {
       nfltr_client_fail (self, _("Could not start the NFLTR service"), error);
       return;
