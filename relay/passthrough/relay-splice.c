@@ -25,6 +25,7 @@
 
 static int   pipe_pool[PIPE_POOL_MAX][2];
 static guint pipe_pool_len;
+static guint live_splices;  /* spares are kept for them only: an idle relay holds no pipe */
 G_LOCK_DEFINE_STATIC (pipe_pool);
 
 static gboolean
@@ -55,7 +56,7 @@ pipe_release (int p[2], gboolean empty)
   if (empty)
     {
       G_LOCK (pipe_pool);
-      if (pipe_pool_len < PIPE_POOL_MAX)
+      if (pipe_pool_len < MIN (PIPE_POOL_MAX, 2 * live_splices))
         {
           pipe_pool[pipe_pool_len][0] = p[0];
           pipe_pool[pipe_pool_len][1] = p[1];
@@ -72,17 +73,24 @@ pipe_release (int p[2], gboolean empty)
   p[0] = p[1] = -1;
 }
 
-void
-relay_splice_pool_trim (void)
+/* Keeps at most `keep` spares. */
+static void
+pool_trim_to (guint keep)
 {
   G_LOCK (pipe_pool);
-  while (pipe_pool_len > 0)
+  while (pipe_pool_len > keep)
     {
       pipe_pool_len--;
       close (pipe_pool[pipe_pool_len][0]);
       close (pipe_pool[pipe_pool_len][1]);
     }
   G_UNLOCK (pipe_pool);
+}
+
+void
+relay_splice_pool_trim (void)
+{
+  pool_trim_to (0);
 }
 
 typedef enum {
@@ -214,6 +222,9 @@ close_pipe (Direction *d)
 static void
 splice_free (RelaySplice *splice)
 {
+  G_LOCK (pipe_pool);
+  live_splices--;
+  G_UNLOCK (pipe_pool);
   if (splice->source != NULL)
     {
       g_source_destroy (splice->source);
@@ -222,6 +233,7 @@ splice_free (RelaySplice *splice)
     }
   close_pipe (&splice->ab);
   close_pipe (&splice->ba);
+  pool_trim_to (MIN (PIPE_POOL_MAX, 2 * live_splices));
   if (splice->a != NULL)
     g_io_stream_close (G_IO_STREAM (splice->a), NULL, NULL);
   if (splice->b != NULL)
@@ -381,6 +393,9 @@ relay_splice_start (GSocketConnection *a, GSocketConnection *b, GBytes *a_prefix
       g_once_init_leave (&sigpipe_ignored, 1);
     }
 
+  G_LOCK (pipe_pool);
+  live_splices++;
+  G_UNLOCK (pipe_pool);
   splice = g_new0 (RelaySplice, 1);
   splice->ab.pipe[0] = splice->ab.pipe[1] = -1;
   splice->ba.pipe[0] = splice->ba.pipe[1] = -1;

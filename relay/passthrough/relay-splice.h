@@ -28,7 +28,8 @@ RelaySplice *relay_splice_start (GSocketConnection   *a,
                                  RelaySpliceDoneFunc  done,
                                  gpointer             user_data);
 
-/* Closes the spare pipes kept for reuse (relay shutdown, descriptor-counting tests). */
+/* Closes the spare pipes kept for reuse (relay shutdown). Spares are only ever kept while
+ * splices run (two per running splice, at most 64), so an idle relay holds none anyway. */
 void         relay_splice_pool_trim (void);
 
 /* Stops and closes everything without calling done (relay shutdown). */
