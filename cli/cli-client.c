@@ -196,7 +196,7 @@ typedef struct
   gboolean   appeared;
   gboolean   exited;
   gboolean   timed_out;
-  int        exit_status;
+  int        exit_status;   /* negative: killed by that signal */
 } WaitData;
 
 static void
@@ -221,7 +221,9 @@ wait_child_exited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     return;  /* cancelled: user_data is gone */
   data = user_data;
   data->exited = TRUE;
-  data->exit_status = g_subprocess_get_status (G_SUBPROCESS (source));
+  data->exit_status = g_subprocess_get_if_exited (G_SUBPROCESS (source))
+                        ? g_subprocess_get_exit_status (G_SUBPROCESS (source))
+                        : -g_subprocess_get_term_sig (G_SUBPROCESS (source));
   g_main_loop_quit (data->loop);
 }
 
@@ -278,11 +280,18 @@ start_service_ourselves (GDBusConnection *connection,
 
   if (data.appeared)
     return TRUE;
+  /* Another nfltr may have started one at the same time: ours then exits, theirs serves. */
+  if (name_has_owner (connection, name, NULL))
+    return TRUE;
 
-  if (data.exited)
+  if (data.exited && data.exit_status >= 0)
     g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
-                 "%s exited (status %d) before it was ready%s%s", binary, data.exit_status,
+                 "%s exited with status %d before it was ready%s%s", binary, data.exit_status,
                  log_path ? "; see " : "", log_path ? log_path : "");
+  else if (data.exited)
+    g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
+                 "%s was killed by signal %d before it was ready%s%s", binary,
+                 -data.exit_status, log_path ? "; see " : "", log_path ? log_path : "");
   else
     g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
                  "%s did not take the bus name %s within %d s%s%s", binary, name,
