@@ -101,19 +101,131 @@ cli_use_color (void)
   return cli_stdout_is_tty () && g_strcmp0 (term, "dumb") != 0;
 }
 
-void
-cli_json_print_node (JsonNode *node)
+static char *
+node_to_line (JsonNode *node)
 {
   g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autofree char *text = NULL;
 
   json_generator_set_root (generator, node);
   json_generator_set_pretty (generator, FALSE);
-  text = json_generator_to_data (generator, NULL);
+  return json_generator_to_data (generator, NULL);
+}
+
+void
+cli_print_flushed (const char *text)
+{
   /* One object per line, flushed: tests read stdout through a pipe as it comes. */
   fputs (text, stdout);
   fputc ('\n', stdout);
   fflush (stdout);
+}
+
+void
+cli_json_print_node (JsonNode *node)
+{
+  g_autofree char *text = node_to_line (node);
+
+  cli_print_flushed (text);
+}
+
+static char *
+builder_to_string (JsonBuilder *builder)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+
+  return node_to_line (root);
+}
+
+static void
+add_string (JsonBuilder *b, const char *member, const char *value)
+{
+  json_builder_set_member_name (b, member);
+  json_builder_add_string_value (b, value ? value : "");
+}
+
+static void
+add_int (JsonBuilder *b, const char *member, gint64 value)
+{
+  json_builder_set_member_name (b, member);
+  json_builder_add_int_value (b, value);
+}
+
+static JsonBuilder *
+begin_event (const char *event)
+{
+  JsonBuilder *b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string (b, "event", event);
+  return b;
+}
+
+static char *
+end_event (JsonBuilder *b)
+{
+  json_builder_end_object (b);
+  return builder_to_string (b);
+}
+
+char *
+cli_event_ready (const char *url,
+                 const char *mode,
+                 const char *fingerprint,
+                 const char *name,
+                 const char *kind,
+                 const char *target,
+                 const char *id)
+{
+  g_autoptr(JsonBuilder) b = begin_event ("ready");
+
+  add_string (b, "url", url);
+  add_string (b, "mode", mode);
+  add_string (b, "fingerprint", fingerprint);
+  add_string (b, "name", name);
+  add_string (b, "kind", kind);
+  add_string (b, "target", target);
+  add_string (b, "id", id);
+  return end_event (b);
+}
+
+char *
+cli_event_stats (guint active, guint64 total, guint64 bytes_in, guint64 bytes_out)
+{
+  g_autoptr(JsonBuilder) b = begin_event ("stats");
+
+  /* json-glib integers are gint64; 2^63 bytes is not a concern. */
+  add_int (b, "active_connections", active);
+  add_int (b, "total_connections", (gint64) total);
+  add_int (b, "bytes_in", (gint64) bytes_in);
+  add_int (b, "bytes_out", (gint64) bytes_out);
+  return end_event (b);
+}
+
+char *
+cli_event_state (const char *state, const char *last_error)
+{
+  g_autoptr(JsonBuilder) b = begin_event ("state");
+
+  add_string (b, "state", state);
+  add_string (b, "last_error", last_error);
+  return end_event (b);
+}
+
+char *
+cli_event_error (const char *message)
+{
+  g_autoptr(JsonBuilder) b = begin_event ("error");
+
+  add_string (b, "message", message);
+  return end_event (b);
+}
+
+char *
+cli_event_stopped (void)
+{
+  g_autoptr(JsonBuilder) b = begin_event ("stopped");
+
+  return end_event (b);
 }
 
 void

@@ -46,5 +46,25 @@ gboolean cli_use_color     (void);
 void  cli_json_print_line (JsonBuilder *builder);
 /* Same, for a node. */
 void  cli_json_print_node (JsonNode *node);
+/* Writes text and a newline on stdout and flushes. */
+void  cli_print_flushed   (const char *text);
+
+/* The events of `nfltr http|tcp --json` (docs/cli.md), each one compact JSON object without
+ * the newline. NULL strings are written as "". */
+char *cli_event_ready   (const char *url,
+                         const char *mode,
+                         const char *fingerprint,
+                         const char *name,
+                         const char *kind,
+                         const char *target,
+                         const char *id);
+char *cli_event_stats   (guint       active,
+                         guint64     total,
+                         guint64     bytes_in,
+                         guint64     bytes_out);
+char *cli_event_state   (const char *state,
+                         const char *last_error);
+char *cli_event_error   (const char *message);
+char *cli_event_stopped (void);
 
 G_END_DECLS

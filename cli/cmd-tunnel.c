@@ -210,15 +210,9 @@ show_error (TunnelRun *run, const char *message)
 {
   if (run->options.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autofree char *line = cli_event_error (message);
 
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "event");
-      json_builder_add_string_value (b, "error");
-      json_builder_set_member_name (b, "message");
-      json_builder_add_string_value (b, message);
-      json_builder_end_object (b);
-      cli_json_print_line (b);
+      cli_print_flushed (line);
     }
   finish_live_line (run);
   cli_fail (CLI_EXIT_FAILURE, "%s", message);
@@ -245,21 +239,9 @@ show_stats (TunnelRun *run, gboolean force)
 
   if (run->options.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autofree char *line = cli_event_stats (active, total, bytes_in, bytes_out);
 
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "event");
-      json_builder_add_string_value (b, "stats");
-      json_builder_set_member_name (b, "active_connections");
-      json_builder_add_int_value (b, active);
-      json_builder_set_member_name (b, "total_connections");
-      json_builder_add_int_value (b, (gint64) total);
-      json_builder_set_member_name (b, "bytes_in");
-      json_builder_add_int_value (b, (gint64) bytes_in);
-      json_builder_set_member_name (b, "bytes_out");
-      json_builder_add_int_value (b, (gint64) bytes_out);
-      json_builder_end_object (b);
-      cli_json_print_line (b);
+      cli_print_flushed (line);
     }
   else if (run->tty)
     {
@@ -319,17 +301,9 @@ show_state (TunnelRun *run)
 
   if (run->options.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autofree char *line = cli_event_state (state, error);
 
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "event");
-      json_builder_add_string_value (b, "state");
-      json_builder_set_member_name (b, "state");
-      json_builder_add_string_value (b, state ? state : "");
-      json_builder_set_member_name (b, "last_error");
-      json_builder_add_string_value (b, error ? error : "");
-      json_builder_end_object (b);
-      cli_json_print_line (b);
+      cli_print_flushed (line);
     }
   else if (state_changed)
     {
@@ -358,27 +332,14 @@ show_ready (TunnelRun *run)
 
   if (run->options.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autofree char *line = cli_event_ready (nfltr_dbus_tunnel_get_public_url (t), mode,
+                                               nfltr_dbus_tunnel_get_fingerprint (t),
+                                               nfltr_dbus_tunnel_get_name (t),
+                                               nfltr_dbus_tunnel_get_kind (t),
+                                               nfltr_dbus_tunnel_get_target (t),
+                                               nfltr_dbus_tunnel_get_id (t));
 
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "event");
-      json_builder_add_string_value (b, "ready");
-      json_builder_set_member_name (b, "url");
-      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_public_url (t));
-      json_builder_set_member_name (b, "mode");
-      json_builder_add_string_value (b, mode ? mode : "");
-      json_builder_set_member_name (b, "fingerprint");
-      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_fingerprint (t));
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_name (t));
-      json_builder_set_member_name (b, "kind");
-      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_kind (t));
-      json_builder_set_member_name (b, "target");
-      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_target (t));
-      json_builder_set_member_name (b, "id");
-      json_builder_add_string_value (b, nfltr_dbus_tunnel_get_id (t));
-      json_builder_end_object (b);
-      cli_json_print_line (b);
+      cli_print_flushed (line);
     }
   else
     {
@@ -478,13 +439,9 @@ remove_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (run->options.json)
         {
-          g_autoptr(JsonBuilder) b = json_builder_new ();
+          g_autofree char *line = cli_event_stopped ();
 
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "event");
-          json_builder_add_string_value (b, "stopped");
-          json_builder_end_object (b);
-          cli_json_print_line (b);
+          cli_print_flushed (line);
         }
       else
         {

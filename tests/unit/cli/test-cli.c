@@ -61,6 +61,36 @@ test_mode_description (void)
   g_assert_cmpstr (cli_mode_description ("future"), ==, "future");
 }
 
+static void
+test_json_events (void)
+{
+  g_autofree char *ready = cli_event_ready ("https://myapp.nfltr.localhost:8443", "verified",
+                                            "sha256:00ff", "myapp", "http", "127.0.0.1:3000",
+                                            "myapp");
+  g_autofree char *stats = cli_event_stats (1, 17, 1536, G_GUINT64_CONSTANT (5000000000));
+  g_autofree char *state = cli_event_state ("reconnecting", "relay \"gone\"\n");
+  g_autofree char *state_null = cli_event_state ("online", NULL);
+  g_autofree char *error = cli_event_error ("the name “same” is already in use");
+  g_autofree char *stopped = cli_event_stopped ();
+
+  /* The exact lines tests and scripts parse (docs/cli.md): member order and names. */
+  g_assert_cmpstr (ready, ==,
+                   "{\"event\":\"ready\",\"url\":\"https://myapp.nfltr.localhost:8443\","
+                   "\"mode\":\"verified\",\"fingerprint\":\"sha256:00ff\",\"name\":\"myapp\","
+                   "\"kind\":\"http\",\"target\":\"127.0.0.1:3000\",\"id\":\"myapp\"}");
+  g_assert_cmpstr (stats, ==,
+                   "{\"event\":\"stats\",\"active_connections\":1,\"total_connections\":17,"
+                   "\"bytes_in\":1536,\"bytes_out\":5000000000}");
+  g_assert_cmpstr (state, ==,
+                   "{\"event\":\"state\",\"state\":\"reconnecting\","
+                   "\"last_error\":\"relay \\\"gone\\\"\\n\"}");
+  g_assert_cmpstr (state_null, ==, "{\"event\":\"state\",\"state\":\"online\",\"last_error\":\"\"}");
+  g_assert_cmpstr (error, ==, "{\"event\":\"error\",\"message\":\"the name “same” is already in use\"}");
+  g_assert_cmpstr (stopped, ==, "{\"event\":\"stopped\"}");
+  /* one line each: a newline inside a value is escaped */
+  g_assert_null (strchr (state, '\n'));
+}
+
 /* ---- single checks ----------------------------------------------------------------------- */
 
 static void
@@ -387,6 +417,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/format/bytes", test_format_bytes);
   g_test_add_func ("/cli/format/stats", test_format_stats);
   g_test_add_func ("/cli/format/mode", test_mode_description);
+  g_test_add_func ("/cli/format/json-events", test_json_events);
   g_test_add_func ("/cli/args/bool", test_parse_bool);
   g_test_add_func ("/cli/args/name", test_check_name);
   g_test_add_func ("/cli/args/relay", test_normalize_relay);
