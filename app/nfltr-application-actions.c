@@ -195,19 +195,6 @@ test_relay_next_activated (GSimpleAction *action,
 }
 
 static void
-test_resize_activated (GSimpleAction *action,
-                       GVariant      *param,
-                       gpointer       user_data)
-{
-  NfltrApplication *self = NFLTR_APPLICATION (user_data);
-  int width, height;
-
-  g_variant_get (param, "(ii)", &width, &height);
-  if (self->window != NULL)
-    gtk_window_set_default_size (GTK_WINDOW (self->window), width, height);
-}
-
-static void
 test_close_activated (GSimpleAction *action,
                       GVariant      *param,
                       gpointer       user_data)
@@ -242,7 +229,6 @@ static const GActionEntry test_entries[] = {
   { "test-create", test_create_activated },
   { "test-fill-relay", test_fill_relay_activated, "a{sv}" },
   { "test-relay-next", test_relay_next_activated },
-  { "test-resize", test_resize_activated, "(ii)" },
   { "test-close", test_close_activated },
   { "test-close-dialogs", test_close_dialogs_activated },
 };

@@ -29,7 +29,6 @@ struct _NfltrTunnelRow
   GtkLabel *badge_label;
   GtkLabel *target_label;
   GtkSwitch *active_switch;
-  GtkBox *url_box;
   GtkLabel *url_label;
   GtkLabel *stats_label;
   GtkToggleButton *expand_button;
@@ -322,7 +321,6 @@ nfltr_tunnel_row_class_init (NfltrTunnelRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, badge_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, target_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, active_switch);
-  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, url_box);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, url_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, stats_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, expand_button);

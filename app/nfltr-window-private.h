@@ -26,6 +26,7 @@ struct _NfltrWindow
   AdwToastOverlay *toast_overlay;
   AdwWindowTitle *window_title;
   GtkRevealer *banner_revealer;
+  GtkWidget *banner_box;
   GtkLabel *banner_label;
   GtkLabel *banner_detail;
   GtkButton *banner_button;

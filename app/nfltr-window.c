@@ -75,16 +75,14 @@ nfltr_window_set_banner (NfltrWindow *self,
 
   if (show)
     {
-      GtkWidget *box = gtk_widget_get_parent (gtk_widget_get_parent (GTK_WIDGET (self->banner_label)));
-
       gtk_label_set_label (self->banner_label, title);
       gtk_label_set_label (self->banner_detail, detail ? detail : "");
       gtk_widget_set_visible (GTK_WIDGET (self->banner_detail), detail != NULL && *detail != '\0');
       gtk_button_set_label (self->banner_button, button);
       if (error)
-        gtk_widget_add_css_class (box, "error");
+        gtk_widget_add_css_class (self->banner_box, "error");
       else
-        gtk_widget_remove_css_class (box, "error");
+        gtk_widget_remove_css_class (self->banner_box, "error");
     }
   gtk_revealer_set_reveal_child (self->banner_revealer, show);
 }
@@ -268,6 +266,7 @@ nfltr_window_class_init (NfltrWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, banner_revealer);
+  gtk_widget_class_bind_template_child (widget_class, NfltrWindow, banner_box);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, banner_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, banner_detail);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, banner_button);
