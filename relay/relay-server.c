@@ -7,6 +7,7 @@
 #include "api/relay-http.h"
 #include "listener/relay-demux.h"
 #include "passthrough/relay-attach.h"
+#include "passthrough/relay-splice.h"
 #include "store/relay-store.h"
 #include "tls/relay-identity.h"
 #include "nfltr-error.h"
@@ -14,7 +15,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 /* Live accepted connections, counted from accept to the socket object's end. Shared with the
  * weak references so a connection that outlives the server (held by libsoup a little
@@ -24,6 +24,13 @@ struct _RelayConnCount {
   guint        live;
 };
 
+/* How long accepting pauses when the relay is out of descriptors and has no first-stage
+ * connection to drop: long enough not to spin on a listening socket that stays readable. */
+#define FD_LIMIT_PAUSE_MS 250
+#define ACCEPT_BURST      64
+
+static void accept_resume (RelayServer *server);
+
 static void
 conn_gone_cb (gpointer data, GObject *where_the_object_was)
 {
@@ -31,47 +38,127 @@ conn_gone_cb (gpointer data, GObject *where_the_object_was)
   RelayServer *server = count->server;
 
   count->live--;
-  if (server != NULL && server->accept_paused && count->live < server->config.max_connections)
+  if (server != NULL && server->accept_paused && server->accept_retry_id == 0 &&
+      server->config.max_connections > 0 && count->live < server->config.max_connections)
     {
-      server->accept_paused = FALSE;
       g_message ("accepting connections again (%u open, limit %u)", count->live,
                  server->config.max_connections);
-      g_socket_service_start (server->service);
+      accept_resume (server);
     }
   g_rc_box_release (count);
 }
 
+static void
+accept_pause (RelayServer *server)
+{
+  server->accept_paused = TRUE;
+  if (server->accept_source != NULL)
+    {
+      g_source_destroy (server->accept_source);
+      g_clear_pointer (&server->accept_source, g_source_unref);
+    }
+}
+
+static gboolean accept_cb (GSocket *socket, GIOCondition condition, gpointer user_data);
+
+static void
+accept_resume (RelayServer *server)
+{
+  server->accept_paused = FALSE;
+  g_clear_handle_id (&server->accept_retry_id, g_source_remove);
+  if (server->accept_source != NULL)
+    return;
+  server->accept_source = g_socket_create_source (server->listen_socket, G_IO_IN, NULL);
+  g_source_set_callback (server->accept_source, G_SOURCE_FUNC (accept_cb), server, NULL);
+  g_source_attach (server->accept_source, NULL);
+}
+
 static gboolean
-incoming_cb (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer user_data)
+accept_retry_cb (gpointer user_data)
 {
   RelayServer *server = user_data;
+
+  server->accept_retry_id = 0;
+  accept_resume (server);
+  return G_SOURCE_REMOVE;
+}
+
+/* Out of descriptors (EMFILE/ENFILE): say so (at most once a second), make room by dropping
+ * the oldest connection that has not even sent its ClientHello, or, with none to drop, stop
+ * accepting for a moment. FALSE when accepting is paused. */
+static gboolean
+handle_fd_limit (RelayServer *server, const char *what)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (now - server->fd_limit_logged >= G_USEC_PER_SEC)
+    {
+      server->fd_limit_logged = now;
+      relay_log_refusal ("-", "fd-limit", "%s: out of file descriptors (%u connections open)",
+                         what, server->conn_count->live);
+    }
+  if (relay_demux_evict_oldest (server))
+    return TRUE;
+  accept_pause (server);
+  server->accept_retry_id = g_timeout_add (FD_LIMIT_PAUSE_MS, accept_retry_cb, server);
+  return FALSE;
+}
+
+/* The splice's way to ask for a descriptor when a pipe cannot be had. */
+static gboolean
+fd_relief_cb (gpointer user_data)
+{
+  return relay_demux_evict_oldest (user_data);
+}
+
+static void
+take_connection (RelayServer *server, GSocket *socket)
+{
   RelayConnCount *count = server->conn_count;
+  g_autoptr(GSocketConnection) conn = g_socket_connection_factory_create_connection (socket);
 
   count->live++;
   g_object_weak_ref (G_OBJECT (conn), conn_gone_cb, g_rc_box_acquire (count));
-  /* At the limit, stop accepting: new clients wait in the kernel's backlog instead of the
-   * relay running out of descriptors in the middle of someone else's connection. */
-  if (count->live >= server->config.max_connections && !server->accept_paused)
-    {
-      server->accept_paused = TRUE;
-      g_message ("connection limit reached (%u open): not accepting until some close "
-                 "(--max-connections)", count->live);
-      g_socket_service_stop (service);
-    }
   relay_demux_accept (server, conn);
-  return TRUE;
 }
 
-/* Each accepted connection is one socket, plus at most two pipe descriptors while bytes are
- * in flight through its splice; keep some room for the database, certificates and logs. */
-static guint
-default_max_connections (void)
+static gboolean
+accept_cb (GSocket *listen_socket, GIOCondition condition, gpointer user_data)
 {
-  struct rlimit limit;
+  RelayServer *server = user_data;
 
-  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
-    return 10000;
-  return limit.rlim_cur > 256 ? (guint) MIN ((limit.rlim_cur - 64) / 3, G_MAXUINT) : 64;
+  for (guint i = 0; i < ACCEPT_BURST; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocket) socket = NULL;
+
+      /* At the limit, stop accepting: new clients wait in the kernel's backlog instead of
+       * the relay running out of descriptors in the middle of someone else's connection. */
+      if (server->config.max_connections > 0 && server->conn_count->live >= server->config.max_connections)
+        {
+          g_message ("connection limit reached (%u open): not accepting until some close "
+                     "(--max-connections)", server->conn_count->live);
+          accept_pause (server);
+          return G_SOURCE_REMOVE;
+        }
+      socket = g_socket_accept (listen_socket, NULL, &error);
+      if (socket != NULL)
+        {
+          take_connection (server, socket);
+          continue;
+        }
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        break;
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES))
+        {
+          if (!handle_fd_limit (server, "accept"))
+            return G_SOURCE_REMOVE;
+          continue;
+        }
+      /* ECONNABORTED and the like: that one client's problem. */
+      g_debug ("accept: %s", error->message);
+    }
+  return G_SOURCE_CONTINUE;
 }
 
 RelayServer *
@@ -84,6 +171,7 @@ relay_server_new (RelayConfig *config, GError **error)
   server->agents = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) relay_agent_free, NULL);
   server->registry = relay_registry_new ();
   server->attach = relay_attach_new (server);
+  server->first_stage_sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server->conn_count = g_rc_box_new0 (RelayConnCount);
   server->conn_count->server = server;
 
@@ -133,23 +221,27 @@ relay_server_start (RelayServer *server, GError **error)
     }
   address = g_inet_socket_address_new (inet, port);
 
-  server->service = g_socket_service_new ();
-  g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service), 1024);
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server->service), address,
-                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
-                                      &effective, error))
+  server->listen_socket = g_socket_new (g_inet_address_get_family (inet), G_SOCKET_TYPE_STREAM,
+                                        G_SOCKET_PROTOCOL_TCP, error);
+  if (server->listen_socket == NULL)
+    return FALSE;
+  g_socket_set_blocking (server->listen_socket, FALSE);
+  g_socket_set_listen_backlog (server->listen_socket, 1024);
+  if (!g_socket_bind (server->listen_socket, address, TRUE, error) ||
+      !g_socket_listen (server->listen_socket, error))
     {
       g_prefix_error (error, "cannot listen on %s: ", server->config.listen);
       return FALSE;
     }
-  if (server->config.max_connections == 0)
-    server->config.max_connections = default_max_connections ();
+  effective = g_socket_get_local_address (server->listen_socket, error);
+  if (effective == NULL)
+    return FALSE;
   server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
   server->listen_text = relay_format_address (effective);
   if (server->config.public_port == 0)
     server->config.public_port = server->port;
-  g_signal_connect (server->service, "incoming", G_CALLBACK (incoming_cb), server);
-  g_socket_service_start (server->service);
+  relay_splice_set_fd_relief (fd_relief_cb, server);
+  accept_resume (server);
   return TRUE;
 }
 
@@ -158,18 +250,21 @@ relay_server_free (RelayServer *server)
 {
   if (server == NULL)
     return;
-  if (server->service != NULL)
+  if (server->listen_socket != NULL)
     {
-      g_socket_service_stop (server->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (server->service));
-      g_signal_handlers_disconnect_by_data (server->service, server);
-      g_clear_object (&server->service);
+      accept_pause (server);
+      g_clear_handle_id (&server->accept_retry_id, g_source_remove);
+      g_socket_close (server->listen_socket, NULL);
+      g_clear_object (&server->listen_socket);
+      relay_splice_set_fd_relief (NULL, NULL);
     }
   if (server->conn_count != NULL)
     {
       server->conn_count->server = NULL;
       g_rc_box_release (server->conn_count);
     }
+  relay_demux_close_all (server);
+  g_clear_pointer (&server->first_stage_sources, g_hash_table_unref);
   /* Agents first: detaching them touches the registry and the attach table. */
   g_clear_pointer (&server->agents, g_hash_table_unref);
   g_clear_pointer (&server->attach, relay_attach_free);

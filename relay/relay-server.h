@@ -17,12 +17,17 @@ struct _RelayServer {
   RelayRegistry  *registry;
   RelayAttach    *attach;
   SoupServer     *http;
-  GSocketService *service;
+  GSocket        *listen_socket;
+  GSource        *accept_source;  /* NULL while accepting is paused */
+  guint           accept_retry_id;
+  gint64          fd_limit_logged;
   GHashTable     *agents;       /* RelayAgent* set: every open control channel */
   char           *listen_text;  /* the address actually bound, "IP:PORT" */
   guint16         port;         /* the port actually bound */
   RelayConnCount *conn_count;   /* accepted connections still open */
   gboolean        accept_paused;
+  GQueue          first_stage;  /* connections not yet routed (listener/relay-demux.c), oldest first */
+  GHashTable     *first_stage_sources;  /* source address → how many of them */
 };
 
 /* Takes ownership of config's contents. Opens the store and the certificate. */

@@ -17,6 +17,8 @@ relay_config_init (RelayConfig *config)
   config->agent_idle_timeout_s = RELAY_DEFAULT_AGENT_IDLE_TIMEOUT_S;
   config->hello_timeout_s = RELAY_DEFAULT_HANDSHAKE_TIMEOUT_S;
   config->max_tunnels_per_agent = RELAY_DEFAULT_MAX_TUNNELS_PER_AGENT;
+  config->max_per_source = RELAY_DEFAULT_MAX_PER_SOURCE;
+  config->max_per_agent = RELAY_DEFAULT_MAX_PER_AGENT;
 }
 
 void

@@ -35,7 +35,9 @@ typedef struct {
   guint  agent_idle_timeout_s;   /* §3: drop agents silent this long */
   guint  hello_timeout_s;        /* WebSocket open → HELLO */
   guint  max_tunnels_per_agent;
-  guint  max_connections;        /* accepted and still open; 0 = from the descriptor limit */
+  guint  max_connections;        /* accepted and still open; 0 = only the descriptor limit */
+  guint  max_per_source;         /* first-stage connections from one address */
+  guint  max_per_agent;          /* public connections waiting for or through one agent */
   guint  public_port;            /* port shown in URLs; 0 = the listening port */
 } RelayConfig;
 
@@ -44,6 +46,8 @@ typedef struct {
 #define RELAY_DEFAULT_ATTACH_TIMEOUT_S     10
 #define RELAY_DEFAULT_AGENT_IDLE_TIMEOUT_S 90
 #define RELAY_DEFAULT_MAX_TUNNELS_PER_AGENT 64
+#define RELAY_DEFAULT_MAX_PER_SOURCE       512
+#define RELAY_DEFAULT_MAX_PER_AGENT        16384
 
 void relay_config_init  (RelayConfig *config);
 void relay_config_clear (RelayConfig *config);

@@ -45,6 +45,12 @@ relay_agent_get_id (RelayAgent *agent)
   return agent->agent_id;
 }
 
+const char *
+relay_agent_get_session_id (RelayAgent *agent)
+{
+  return agent->session_id;
+}
+
 /* The first 8 hex digits of the agent id: enough to tell agents apart in a log. */
 static const char *
 short_id (RelayAgent *agent)

@@ -15,6 +15,8 @@ RelayAgent  *relay_agent_new      (RelayServer             *server,
                                    const char              *peer);
 
 const char  *relay_agent_get_id   (RelayAgent *agent);
+/* Random per control channel, set at WELCOME. */
+const char  *relay_agent_get_session_id (RelayAgent *agent);
 void         relay_agent_send     (RelayAgent       *agent,
                                    const NfltrFrame *frame);
 /* Unbinds the agent's names, forgets it and closes its channel. */

@@ -46,6 +46,8 @@ relay_cmd_serve (int argc, char **argv)
   int max_tunnels = RELAY_DEFAULT_MAX_TUNNELS_PER_AGENT;
   int public_port = 0;
   int max_connections = 0;
+  int max_per_source = RELAY_DEFAULT_MAX_PER_SOURCE;
+  int max_per_agent = RELAY_DEFAULT_MAX_PER_AGENT;
   g_autofree char *listen = NULL;
   g_autofree char *domain = NULL;
   g_autofree char *data_dir = NULL;
@@ -58,7 +60,9 @@ relay_cmd_serve (int argc, char **argv)
     { "attach-timeout", 0, 0, G_OPTION_ARG_INT, &attach_timeout, "Seconds an agent has to open the data connection (default 10)", "SECONDS" },
     { "agent-idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, "Drop agents silent this long (default 90)", "SECONDS" },
     { "max-tunnels-per-agent", 0, 0, G_OPTION_ARG_INT, &max_tunnels, "Names one agent may bind (default 64)", "N" },
-    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections, "Open connections before the relay stops accepting (default: what the descriptor limit allows)", "N" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections, "Open connections before the relay stops accepting (default 0: only the descriptor limit)", "N" },
+    { "max-connections-per-source", 0, 0, G_OPTION_ARG_INT, &max_per_source, "Connections from one address still before their ClientHello (default 512)", "N" },
+    { "max-connections-per-agent", 0, 0, G_OPTION_ARG_INT, &max_per_agent, "Public connections waiting for or through one agent (default 16384)", "N" },
     { "public-port", 0, 0, G_OPTION_ARG_INT, &public_port, "Port shown in tunnel URLs (default: the listening port)", "PORT" },
     { NULL }
   };
@@ -78,14 +82,28 @@ relay_cmd_serve (int argc, char **argv)
       fprintf (stderr, "nfltr-relay serve: unexpected argument “%s”\n", argv[1]);
       return 2;
     }
-  if (hello_max < 512 || hello_max > 1024 * 1024 || handshake_timeout < 1 || attach_timeout < 1 ||
-      idle_timeout < 1 || max_tunnels < 1 || public_port < 0 || public_port > 65535 ||
-      max_connections < 0)
-    {
-      fprintf (stderr, "nfltr-relay serve: a limit is out of range (--hello-max-bytes 512–1048576, "
-                       "timeouts ≥ 1 s, --public-port 1–65535)\n");
-      return 2;
-    }
+  {
+    /* Each limit named in its own message, so the operator sees which one. */
+    const struct { const char *name; int value, min, max; } ranges[] = {
+      { "--hello-max-bytes", hello_max, 512, 1024 * 1024 },
+      { "--handshake-timeout", handshake_timeout, 1, 3600 },
+      { "--attach-timeout", attach_timeout, 1, 3600 },
+      { "--agent-idle-timeout", idle_timeout, 1, 86400 },
+      { "--max-tunnels-per-agent", max_tunnels, 1, 100000 },
+      { "--max-connections", max_connections, 0, G_MAXINT },
+      { "--max-connections-per-source", max_per_source, 1, G_MAXINT },
+      { "--max-connections-per-agent", max_per_agent, 1, G_MAXINT },
+      { "--public-port", public_port, 0, 65535 },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)
+      if (ranges[i].value < ranges[i].min || ranges[i].value > ranges[i].max)
+        {
+          fprintf (stderr, "nfltr-relay serve: %s %d is out of range %d–%d\n", ranges[i].name,
+                   ranges[i].value, ranges[i].min, ranges[i].max);
+          return 2;
+        }
+  }
 
   relay_config_init (&config);
   if (listen != NULL)
@@ -111,6 +129,8 @@ relay_cmd_serve (int argc, char **argv)
   config.max_tunnels_per_agent = max_tunnels;
   config.public_port = public_port;
   config.max_connections = max_connections;
+  config.max_per_source = max_per_source;
+  config.max_per_agent = max_per_agent;
 
   /* splice(2) to a socket the peer has closed raises SIGPIPE; the error code is enough. */
   signal (SIGPIPE, SIG_IGN);

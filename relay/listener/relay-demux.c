@@ -37,8 +37,10 @@ typedef enum {
 
 typedef struct {
   RelayServer       *server;
+  GList              link;     /* in server->first_stage */
   GSocketConnection *conn;
   GSocket           *socket;
+  char              *source;   /* address without the port, for --max-connections-per-source */
   char              *peer;
   DemuxState         state;
   GByteArray        *buf;
@@ -55,8 +57,22 @@ typedef struct {
 } Linger;
 
 static void
+source_count_add (RelayServer *server, const char *source, int delta)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (server->first_stage_sources, source)) + delta;
+
+  if (n == 0)
+    g_hash_table_remove (server->first_stage_sources, source);
+  else
+    g_hash_table_insert (server->first_stage_sources, g_strdup (source), GUINT_TO_POINTER (n));
+}
+
+static void
 demux_free (Demux *d)
 {
+  g_queue_unlink (&d->server->first_stage, &d->link);
+  source_count_add (d->server, d->source, -1);
+  g_free (d->source);
   if (d->read_source != NULL)
     {
       g_source_destroy (d->read_source);
@@ -182,6 +198,14 @@ route_hello (Demux *d, const char *sni)
     {
       detail = g_strdup_printf ("sni=%s", sni);
       refuse (d, NFLTR_TLS_ALERT_UNRECOGNIZED_NAME, "unknown-name", detail);
+      return;
+    }
+  if (relay_attach_agent_load (server->attach, binding->agent) >= server->config.max_per_agent)
+    {
+      detail = g_strdup_printf ("host=%s the agent already has %u public connections "
+                                "(--max-connections-per-agent)", binding->host,
+                                server->config.max_per_agent);
+      refuse (d, -1, "agent-limit", detail);
       return;
     }
   g_debug ("peer=%s sni=%s: tunnel (%s)", d->peer, sni, relay_binding_mode_to_string (binding));
@@ -328,13 +352,40 @@ timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static char *
+source_of (GSocketAddress *remote)
+{
+  if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    return g_strdup ("unknown");
+  return g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+}
+
 void
 relay_demux_accept (RelayServer *server, GSocketConnection *conn)
 {
-  Demux *d = g_new0 (Demux, 1);
   g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (conn, NULL);
+  g_autofree char *source = source_of (remote);
+  Demux *d;
 
+  /* One address may hold only so many connections in this first, unauthenticated stage: a
+   * slowloris from one host fills its own quota, not the relay. Refused at once. */
+  if (GPOINTER_TO_UINT (g_hash_table_lookup (server->first_stage_sources, source)) >= server->config.max_per_source)
+    {
+      g_autofree char *peer = remote ? relay_format_address (remote) : g_strdup ("unknown");
+
+      relay_log_refusal (peer, "source-limit", "%u connections from %s have not sent their "
+                         "ClientHello yet (--max-connections-per-source)",
+                         server->config.max_per_source, source);
+      g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+      return;
+    }
+
+  d = g_new0 (Demux, 1);
   d->server = server;
+  d->link.data = d;
+  g_queue_push_tail_link (&server->first_stage, &d->link);
+  d->source = g_steal_pointer (&source);
+  source_count_add (server, d->source, +1);
   d->conn = g_object_ref (conn);
   d->socket = g_socket_connection_get_socket (conn);
   /* The relay forwards what it reads as it reads it: TLS peers already send whole records,
@@ -348,4 +399,33 @@ relay_demux_accept (RelayServer *server, GSocketConnection *conn)
   g_source_set_callback (d->read_source, G_SOURCE_FUNC (read_cb), d, NULL);
   g_source_attach (d->read_source, NULL);
   d->timeout_id = g_timeout_add (server->config.handshake_timeout_s * 1000, timeout_cb, d);
+}
+
+gboolean
+relay_demux_evict_oldest (RelayServer *server)
+{
+  GList *oldest = g_queue_peek_head_link (&server->first_stage);
+  Demux *d;
+
+  if (oldest == NULL)
+    return FALSE;
+  d = oldest->data;
+  relay_log_refusal (d->peer, "fd-limit", "out of file descriptors: dropped the oldest connection "
+                     "still before its ClientHello (%u bytes in)", d->buf->len);
+  g_io_stream_close (G_IO_STREAM (d->conn), NULL, NULL);
+  demux_free (d);
+  return TRUE;
+}
+
+void
+relay_demux_close_all (RelayServer *server)
+{
+  GList *link;
+
+  while ((link = g_queue_peek_head_link (&server->first_stage)) != NULL)
+    {
+      Demux *d = link->data;
+      g_io_stream_close (G_IO_STREAM (d->conn), NULL, NULL);
+      demux_free (d);
+    }
 }

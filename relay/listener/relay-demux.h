@@ -6,7 +6,12 @@
 
 G_BEGIN_DECLS
 
-void relay_demux_accept (RelayServer       *server,
-                         GSocketConnection *conn);
+void     relay_demux_accept       (RelayServer       *server,
+                                   GSocketConnection *conn);
+/* Out of descriptors: drops the oldest connection still in the first stage (it has not even
+ * sent its whole ClientHello) and logs reason=fd-limit. FALSE if there is none. */
+gboolean relay_demux_evict_oldest (RelayServer       *server);
+/* Relay shutdown. */
+void     relay_demux_close_all    (RelayServer       *server);
 
 G_END_DECLS

@@ -19,6 +19,7 @@ typedef struct {
   GBytes            *conn_id;
   RelayBinding      *binding;
   RelayAgent        *agent;
+  char              *agent_session;  /* key into attach->per_agent */
   GSocketConnection *client;
   GBytes            *hello;
   char              *peer;
@@ -28,6 +29,7 @@ typedef struct {
 typedef struct {
   RelayAttach  *attach;
   RelayBinding *binding;
+  char         *agent_session;
   char         *peer;
   gint64        started;
   RelaySplice  *splice;   /* verified mode */
@@ -38,11 +40,33 @@ struct _RelayAttach {
   RelayServer *server;
   GHashTable  *pending;   /* conn-id GBytes → Pending */
   GHashTable  *sessions;  /* Session set */
+  GHashTable  *per_agent; /* agent session-id → public connections waiting or running */
 };
+
+/* Keyed by the agent's session id, not its pointer: a connection that outlives its agent must
+ * not count against a later agent that happens to get the same address. */
+static void
+agent_load_add (RelayAttach *attach, const char *agent_session, int delta)
+{
+  guint count;
+
+  if (agent_session == NULL)
+    return;
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (attach->per_agent, agent_session));
+  if (delta < 0 && count == 0)
+    return;  /* the agent is gone and forgotten */
+  count += delta;
+  if (count == 0)
+    g_hash_table_remove (attach->per_agent, agent_session);
+  else
+    g_hash_table_insert (attach->per_agent, g_strdup (agent_session), GUINT_TO_POINTER (count));
+}
 
 static void
 pending_free (Pending *p)
 {
+  agent_load_add (p->attach, p->agent_session, -1);
+  g_free (p->agent_session);
   g_clear_handle_id (&p->timeout_id, g_source_remove);
   if (p->client != NULL)
     g_io_stream_close (G_IO_STREAM (p->client), NULL, NULL);
@@ -61,6 +85,8 @@ session_free (Session *s)
     relay_splice_abort (s->splice);
   if (s->inspect != NULL)
     relay_inspect_abort (s->inspect);
+  agent_load_add (s->attach, s->agent_session, -1);
+  g_free (s->agent_session);
   g_clear_pointer (&s->binding, relay_binding_unref);
   g_free (s->peer);
   g_free (s);
@@ -75,6 +101,7 @@ relay_attach_new (RelayServer *server)
   attach->pending = g_hash_table_new_full (g_bytes_hash, g_bytes_equal, NULL,
                                            (GDestroyNotify) pending_free);
   attach->sessions = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) session_free, NULL);
+  attach->per_agent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return attach;
 }
 
@@ -85,6 +112,7 @@ relay_attach_free (RelayAttach *attach)
     return;
   g_hash_table_unref (attach->pending);
   g_hash_table_unref (attach->sessions);
+  g_hash_table_unref (attach->per_agent);
   relay_splice_pool_trim ();
   g_free (attach);
 }
@@ -102,6 +130,12 @@ attach_timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+guint
+relay_attach_agent_load (RelayAttach *attach, RelayAgent *agent)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (attach->per_agent, relay_agent_get_session_id (agent)));
+}
+
 void
 relay_attach_open (RelayAttach *attach, RelayBinding *binding, GSocketConnection *client,
                    GBytes *hello, const char *peer)
@@ -116,6 +150,8 @@ relay_attach_open (RelayAttach *attach, RelayBinding *binding, GSocketConnection
   p->conn_id = g_bytes_new (id, sizeof id);
   p->binding = relay_binding_ref (binding);
   p->agent = binding->agent;
+  p->agent_session = g_strdup (relay_agent_get_session_id (binding->agent));
+  agent_load_add (attach, p->agent_session, +1);
   p->client = g_object_ref (client);
   p->hello = g_bytes_ref (hello);
   p->peer = g_strdup (peer);
@@ -182,6 +218,8 @@ relay_attach_data_connection (RelayAttach *attach, GSocketConnection *data,
   s = g_new0 (Session, 1);
   s->attach = attach;
   s->binding = relay_binding_ref (p->binding);
+  s->agent_session = g_strdup (p->agent_session);
+  agent_load_add (attach, s->agent_session, +1);  /* before the pending's -1: no gap */
   s->peer = g_strdup (p->peer);
   s->started = g_get_monotonic_time ();
   s->binding->conns_total++;
@@ -231,6 +269,8 @@ relay_attach_drop_agent (RelayAttach *attach, RelayAgent *agent)
                          p->binding->host);
       g_hash_table_iter_remove (&iter);
     }
+  if (relay_agent_get_session_id (agent) != NULL)
+    g_hash_table_remove (attach->per_agent, relay_agent_get_session_id (agent));
 }
 
 guint

@@ -20,6 +20,10 @@ void         relay_attach_open           (RelayAttach       *attach,
                                           GBytes            *hello,
                                           const char        *peer);
 
+/* Public connections waiting for or running through agent (--max-connections-per-agent). */
+guint        relay_attach_agent_load     (RelayAttach *attach,
+                                          RelayAgent  *agent);
+
 /* An agent data connection presented conn_id (preamble already read). */
 void         relay_attach_data_connection (RelayAttach       *attach,
                                            GSocketConnection *data,

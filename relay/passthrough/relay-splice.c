@@ -28,6 +28,16 @@ static guint pipe_pool_len;
 static guint live_splices;  /* spares are kept for them only: an idle relay holds no pipe */
 G_LOCK_DEFINE_STATIC (pipe_pool);
 
+static gboolean (*fd_relief) (gpointer user_data);
+static gpointer fd_relief_data;
+
+void
+relay_splice_set_fd_relief (gboolean (*relief) (gpointer user_data), gpointer user_data)
+{
+  fd_relief = relief;
+  fd_relief_data = user_data;
+}
+
 static gboolean
 pipe_acquire (int p[2])
 {
@@ -42,7 +52,18 @@ pipe_acquire (int p[2])
       pooled = TRUE;
     }
   G_UNLOCK (pipe_pool);
-  return pooled || pipe2 (p, O_CLOEXEC | O_NONBLOCK) == 0;
+  if (pooled || pipe2 (p, O_CLOEXEC | O_NONBLOCK) == 0)
+    return TRUE;
+  /* Out of descriptors: a connection that is moving bytes matters more than one that has
+   * not sent its ClientHello yet; ask the relay to drop such one, twice, and try again. */
+  for (guint i = 0; i < 2 && (errno == EMFILE || errno == ENFILE); i++)
+    {
+      if (fd_relief == NULL || !fd_relief (fd_relief_data))
+        break;
+      if (pipe2 (p, O_CLOEXEC | O_NONBLOCK) == 0)
+        return TRUE;
+    }
+  return FALSE;
 }
 
 /* An empty pipe is as good as new; one with bytes left in it is closed. */

@@ -28,6 +28,11 @@ RelaySplice *relay_splice_start (GSocketConnection   *a,
                                  RelaySpliceDoneFunc  done,
                                  gpointer             user_data);
 
+/* Called when no pipe can be had for lack of descriptors; returns TRUE if it freed one (the
+ * relay drops its oldest not-yet-routed connection). NULL to unset. */
+void         relay_splice_set_fd_relief (gboolean (*relief) (gpointer user_data),
+                                         gpointer  user_data);
+
 /* Closes the spare pipes kept for reuse (relay shutdown). Spares are only ever kept while
  * splices run (two per running splice, at most 64), so an idle relay holds none anyway. */
 void         relay_splice_pool_trim (void);

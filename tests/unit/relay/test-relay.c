@@ -357,6 +357,37 @@ test_connection_limit (Fixture *f, gconstpointer data)
   g_assert_cmpint (n, ==, 0);  /* accepted, then refused as not-tls */
 }
 
+/* --max-connections-per-source: connections from one address still before their ClientHello
+ * beyond the cap are refused at once; the address is served again when they are gone. */
+static void
+test_per_source_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GSocketConnection) c1 = connect_blocking (f->port);
+  g_autoptr(GSocketConnection) c2 = connect_blocking (f->port);
+  g_autoptr(GBytes) hello = hello_for ("x.nfltr.localhost");
+  RawClient *c;
+  gint64 deadline;
+
+  f->server->config.max_per_source = 2;
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (g_queue_get_length (&f->server->first_stage) < 2 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (g_queue_get_length (&f->server->first_stage), ==, 2);
+
+  c = raw_client_run (f->port, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello), FALSE);
+  g_assert_cmpuint (c->got->len, ==, 0);     /* closed, no alert: it was never read */
+  g_assert_cmpint (c->elapsed_ms, <, 900);   /* at once, not at the handshake deadline */
+  raw_client_free (c);
+
+  g_io_stream_close (G_IO_STREAM (c1), NULL, NULL);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (g_queue_get_length (&f->server->first_stage) > 1 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  c = raw_client_run (f->port, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello), FALSE);
+  assert_alert (c, NFLTR_TLS_ALERT_UNRECOGNIZED_NAME);  /* read and answered again */
+  raw_client_free (c);
+}
+
 /* ---- a TLS client in a thread ---- */
 
 typedef struct {
@@ -947,6 +978,54 @@ test_attach_timeout_and_refuse (Fixture *f, gconstpointer data)
   agent_free (a);
 }
 
+/* --max-connections-per-agent: an agent that never attaches holds at most that many public
+ * clients; the next is refused at once, and a refused one frees its place. */
+static void
+test_per_agent_limit (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_ready (f, AGENT_A);
+  RawClient waiting = { f->port, NULL, FALSE, FALSE };
+  RawClient *over;
+  g_autoptr(NfltrFrame) open = NULL;
+  NfltrFrame *refuse;
+  const guint8 *id;
+  GThread *t;
+  gsize len;
+
+  f->server->config.max_per_agent = 1;
+  agent_send (a, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
+  nfltr_frame_free (agent_expect (a, NFLTR_FRAME_BOUND));
+  f->server->config.attach_timeout_s = 10;
+
+  waiting.send = g_bytes_new_static (hello_openssl, sizeof hello_openssl);
+  t = g_thread_new ("waiting-client", raw_client_thread, &waiting);
+  open = agent_expect (a, NFLTR_FRAME_CONN_OPEN);
+
+  over = raw_client_run (f->port, hello_openssl, sizeof hello_openssl, FALSE);
+  g_assert_cmpuint (over->got->len, ==, 0);
+  g_assert_cmpint (over->elapsed_ms, <, 900);
+  g_assert_true (g_queue_is_empty (&a->frames));  /* no CONN_OPEN for it */
+  raw_client_free (over);
+
+  refuse = nfltr_frame_new (NFLTR_FRAME_CONN_REFUSE);
+  id = nfltr_frame_get_bytes (open, NFLTR_ATTR_CONN_ID, &len);
+  nfltr_frame_set_bytes (refuse, NFLTR_ATTR_CONN_ID, id, len);
+  agent_send (a, refuse);
+  g_assert_true (wait_for_flag (&waiting.done, 10));
+  g_thread_join (t);
+
+  /* room again */
+  waiting.done = 0;
+  g_clear_pointer (&waiting.got, g_byte_array_unref);
+  t = g_thread_new ("next-client", raw_client_thread, &waiting);
+  nfltr_frame_free (agent_expect (a, NFLTR_FRAME_CONN_OPEN));
+  agent_free (a);  /* the agent goes: its waiting client is closed */
+  g_assert_true (wait_for_flag (&waiting.done, 10));
+  g_thread_join (t);
+  g_byte_array_unref (waiting.got);
+  g_bytes_unref (waiting.send);
+}
+
 static void
 run_inspectable (Fixture *f, const guint8 *bind_fp, gboolean expect_ok)
 {
@@ -1067,6 +1146,8 @@ main (int argc, char *argv[])
   ADD ("/relay/refuse/slow-hello", test_slow_hello_times_out);
   ADD ("/relay/refuse/bad-attach", test_bad_attach);
   ADD ("/relay/limits/max-connections", test_connection_limit);
+  ADD ("/relay/limits/per-source", test_per_source_limit);
+  ADD ("/relay/limits/per-agent", test_per_agent_limit);
   ADD ("/relay/own-name/health", test_own_name);
   ADD ("/relay/agent/auth-failed", test_auth_failed);
   ADD ("/relay/agent/revoked-key", test_revoked_key);
