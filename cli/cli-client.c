@@ -496,8 +496,13 @@ start_in_process_engine (EngineThread **out, GError **error)
       return NULL;
     }
 
-  engine_log_fd = open_service_log ("in-process engine", NULL);
-  g_log_set_writer_func (in_process_log_writer, NULL, NULL);
+  /* GLib allows one writer per process; a second engine reuses it. */
+  if (engine_log_fd < 0)
+    {
+      engine_log_fd = open_service_log ("in-process engine", NULL);
+      if (engine_log_fd >= 0)
+        g_log_set_writer_func (in_process_log_writer, NULL, NULL);
+    }
 
   et = g_new0 (EngineThread, 1);
   g_mutex_init (&et->mutex);

@@ -1,0 +1,164 @@
+/* test-cli-client.c — how nfltr reaches the service: the in-process engine over a private
+ * peer-to-peer connection when there is no bus, and nfltr-service started on demand on a
+ * private bus (GTestDBus). No relay: only what the service answers before login. */
+#include "cli-client.h"
+
+#include "nfltr-error.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+static char *home;
+
+static void
+assert_not_logged_in (CliClient *client)
+{
+  NfltrDbusManager *manager = cli_client_get_manager (client);
+  g_auto(GStrv) tunnels = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
+
+  g_assert_cmpstr (nfltr_dbus_manager_get_version (manager), ==, PACKAGE_VERSION);
+  g_assert_cmpstr (nfltr_dbus_manager_get_relay_state (manager), ==, "logged-out");
+  g_assert_cmpstr (nfltr_dbus_manager_get_relay_address (manager), ==, "");
+
+  g_assert_true (nfltr_dbus_manager_call_list_tunnels_sync (manager, &tunnels, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (tunnels), ==, 0);
+
+  /* A service error arrives in our domain, its message as the user will read it. */
+  g_variant_dict_insert (&options, "kind", "s", "http");
+  g_variant_dict_insert (&options, "target", "s", "3000");
+  g_variant_dict_insert (&options, "transient", "b", TRUE);
+  g_assert_false (nfltr_dbus_manager_call_create_tunnel_sync (manager,
+                                                              g_variant_dict_end (&options),
+                                                              &path, NULL, &error));
+  g_assert_error (error, NFLTR_ERROR, NFLTR_ERROR_NOT_LOGGED_IN);
+  g_dbus_error_strip_remote_error (error);
+  g_assert_nonnull (strstr (error->message, "nfltr login"));
+}
+
+static void
+test_in_process (void)
+{
+  /* Twice in one process: the engine thread starts and stops cleanly. */
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(CliClient) client = NULL;
+
+      client = cli_client_connect (&error);
+      g_assert_no_error (error);
+      g_assert_nonnull (client);
+      g_assert_true (cli_client_is_in_process (client));
+      g_assert_null (cli_client_get_bus_name (client));
+      g_assert_cmpstr (cli_client_describe (client), ==, "in-process engine");
+      assert_not_logged_in (client);
+    }
+}
+
+static void
+test_spawned_on_private_bus (void)
+{
+  g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_autofree char *binary = g_build_filename (g_getenv ("NFLTR_BUILD_ROOT"), "service",
+                                              "nfltr-service", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CliClient) client = NULL;
+
+  if (!g_file_test (binary, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("nfltr-service is not built");
+      return;
+    }
+  g_test_dbus_up (bus);
+  g_setenv ("NFLTR_SERVICE_BUS_ADDRESS", g_test_dbus_get_bus_address (bus), TRUE);
+  /* No activation file on this bus: the client must start the binary itself. */
+  g_setenv ("NFLTR_SERVICE_BINARY", binary, TRUE);
+
+  client = cli_client_connect (&error);
+  g_assert_no_error (error);
+  g_assert_nonnull (client);
+  g_assert_false (cli_client_is_in_process (client));
+  g_assert_cmpstr (cli_client_get_bus_name (client), ==, "xyz.nfltr.Nfltr.Service");
+  g_assert_cmpstr (cli_client_describe (client), ==, "bus $NFLTR_SERVICE_BUS_ADDRESS");
+  assert_not_logged_in (client);
+  g_clear_pointer (&client, cli_client_free);
+
+  /* A second client finds the running service instead of starting another. */
+  client = cli_client_connect (&error);
+  g_assert_no_error (error);
+  assert_not_logged_in (client);
+  g_clear_pointer (&client, cli_client_free);
+
+  /* The service leaves when its bus goes. */
+  g_test_dbus_down (bus);
+  g_unsetenv ("NFLTR_SERVICE_BUS_ADDRESS");
+  g_unsetenv ("NFLTR_SERVICE_BINARY");
+}
+
+static void
+test_unreachable_bus (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CliClient) client = NULL;
+
+  g_setenv ("NFLTR_SERVICE_BUS_ADDRESS", "unix:path=/nonexistent/bus", TRUE);
+  client = cli_client_connect (&error);
+  g_assert_null (client);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "$NFLTR_SERVICE_BUS_ADDRESS"));
+  g_unsetenv ("NFLTR_SERVICE_BUS_ADDRESS");
+}
+
+static gboolean
+remove_tree (const char *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children = NULL;
+  GFileInfo *info;
+
+  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  while (children && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
+
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        remove_tree (child);
+      else
+        g_unlink (child);
+      g_object_unref (info);
+    }
+  return g_rmdir (path) == 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  home = g_dir_make_tmp ("nfltr-test-cli-client-XXXXXX", NULL);
+  /* Everything the engine and the service write goes under this HOME. */
+  g_setenv ("HOME", home, TRUE);
+  g_unsetenv ("XDG_CONFIG_HOME");
+  g_unsetenv ("XDG_DATA_HOME");
+  g_unsetenv ("XDG_STATE_HOME");
+  g_unsetenv ("XDG_CACHE_HOME");
+  g_unsetenv ("DISPLAY");
+  /* No session bus (the in-process case) unless a test sets $NFLTR_SERVICE_BUS_ADDRESS. */
+  g_unsetenv ("DBUS_SESSION_BUS_ADDRESS");
+  g_unsetenv ("NFLTR_SERVICE_BUS_ADDRESS");
+  g_setenv ("XDG_RUNTIME_DIR", "/nonexistent", TRUE);
+
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/cli/client/in-process", test_in_process);
+  g_test_add_func ("/cli/client/spawned-on-private-bus", test_spawned_on_private_bus);
+  g_test_add_func ("/cli/client/unreachable-bus", test_unreachable_bus);
+  status = g_test_run ();
+
+  remove_tree (home);
+  g_free (home);
+  return status;
+}
