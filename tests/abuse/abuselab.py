@@ -109,7 +109,9 @@ def wait_for(predicate, timeout, what, interval=0.1):
 
 
 def settle_fds(pid, baseline, timeout, slack=0):
-    """Waits for the process to be back to `baseline` (+ slack) descriptors; returns the count."""
+    """Waits for the process to be back to `baseline` (+ slack) descriptors; returns the count.
+    (The relay keeps spare splice pipes only while splices run: idle, it is back to where it
+    was.)"""
     wait_for(lambda: fd_count(pid) <= baseline + slack, timeout,
              f"pid {pid} to be back to {baseline} file descriptors (+{slack}); "
              f"now {fd_count(pid)}: {fd_targets(pid)}")
@@ -259,6 +261,12 @@ class GoodClient:
     def stop(self):
         self.__exit__()
 
+    def serve_more(self, n, timeout=None):
+        """Waits until n more requests have been answered (while the abuse goes on)."""
+        want = len(self.latencies) + n
+        wait_for(lambda: len(self.latencies) >= want or self.failures,
+                 timeout or n * (self.bound + 1), f"{self.name} to be answered {n} more times")
+
     def summary(self):
         lat = sorted(self.latencies)
         if not lat:
@@ -313,13 +321,13 @@ def flood_socket(source):
 
 async def stalled_hello(port, source, payload, give_up):
     """Connects from `source`, sends payload, then waits for the relay to end the connection.
-    Returns (outcome, seconds from connect to the end): 'eof' or 'reset' mean the relay
+    Returns (outcome, seconds from the connect call to the end): 'eof' or 'reset' mean the relay
     closed it; 'ours' means we gave up after give_up seconds (the relay never did)."""
     loop = asyncio.get_running_loop()
     s = flood_socket(source)
+    start = time.monotonic()   # before connect: the relay cannot have accepted any earlier
     try:
         await loop.sock_connect(s, ("127.0.0.1", port))
-        start = time.monotonic()
         await loop.sock_sendall(s, payload)
         try:
             while True:
