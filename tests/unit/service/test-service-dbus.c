@@ -1031,6 +1031,165 @@ test_cert_file (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* A local TCP echo server on its own threads (the test's main thread makes blocking calls). */
+static gboolean
+echo_run_cb (GThreadedSocketService *service,
+             GSocketConnection      *connection,
+             GObject                *source_object,
+             gpointer                user_data)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  char buf[4096];
+  gssize n;
+
+  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL)) > 0)
+    if (!g_output_stream_write_all (out, buf, n, NULL, NULL, NULL))
+      break;
+  return TRUE;
+}
+
+static gboolean
+accept_any_certificate_cb (GTlsConnection *conn, GTlsCertificate *cert, GTlsCertificateFlags errors,
+                           gpointer user_data)
+{
+  return TRUE;
+}
+
+typedef struct {
+  NfltrDbusTunnel *tunnel;
+  guint active;
+  guint64 total;
+  guint64 bytes;
+} CountWait;
+
+static gboolean
+counts_reached (gpointer data)
+{
+  CountWait *w = data;
+  return nfltr_dbus_tunnel_get_active_connections (w->tunnel) == w->active &&
+         nfltr_dbus_tunnel_get_total_connections (w->tunnel) >= w->total &&
+         nfltr_dbus_tunnel_get_bytes_in (w->tunnel) >= w->bytes &&
+         nfltr_dbus_tunnel_get_bytes_out (w->tunnel) >= w->bytes;
+}
+
+/* The public client, on its own thread: the echo server and the proxies need the main loop. */
+typedef struct {
+  char *host;
+  guint16 port;
+  char *peer_fp;
+  char reply[64];
+  gint echoed;      /* atomic */
+  gint closed;      /* atomic: the connection ended after the echo */
+  gsize after;      /* bytes read after the echo (expected 0) */
+} PublicClient;
+
+static gpointer
+public_client_thread (gpointer data)
+{
+  PublicClient *c = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) tcp = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+  g_autoptr(GSocketConnectable) identity = g_network_address_new (c->host, c->port);
+  g_autoptr(GByteArray) der = NULL;
+  guint8 digest[NFLTR_FINGERPRINT_LEN];
+  gsize got = 0;
+  char rest[64];
+
+  tcp = g_socket_client_connect_to_host (client, "127.0.0.1", c->port, NULL, &error);
+  g_assert_no_error (error);
+  /* TLS with SNI = the tunnel's host, terminated by the agent. */
+  tls = g_tls_client_connection_new (G_IO_STREAM (tcp), identity, &error);
+  g_assert_no_error (error);
+  g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_any_certificate_cb), NULL);
+  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (tls), "hello tunnel", 12,
+                                            NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_input_stream_read_all (g_io_stream_get_input_stream (tls), c->reply, 12, &got,
+                                          NULL, &error));
+  g_assert_no_error (error);
+  g_object_get (g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (tls)), "certificate", &der, NULL);
+  nfltr_fingerprint_of_der (der->data, der->len, digest);
+  c->peer_fp = nfltr_fingerprint_format (digest);
+  g_atomic_int_set (&c->echoed, 1);
+
+  g_input_stream_read_all (g_io_stream_get_input_stream (tls), rest, sizeof rest, &c->after, NULL, NULL);
+  g_atomic_int_set (&c->closed, 1);
+  return NULL;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+  return g_atomic_int_get ((gint *) data) != 0;
+}
+
+static void
+test_counters_and_stop (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *fp = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *target = NULL;
+  g_autoptr(NfltrDbusTunnel) tunnel = NULL;
+  g_autoptr(GSocketService) echo = NULL;
+  PublicClient c = { 0 };
+  GThread *thread;
+  guint16 echo_port;
+  CountWait w = { 0 };
+
+  if (skip_without_relay ())
+    return;
+  fp = login (f);
+
+  echo = g_threaded_socket_service_new (4);
+  echo_port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (echo), NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (echo, "run", G_CALLBACK (echo_run_cb), NULL);
+  g_socket_service_start (echo);
+
+  target = g_strdup_printf ("127.0.0.1:%u", echo_port);
+  nfltr_dbus_manager_call_create_tunnel_sync (f->manager, tunnel_options ("tcp", target, "svc-count", FALSE),
+                                              &path, NULL, &error);
+  g_assert_no_error (error);
+  tunnel = get_tunnel (f, path);
+  wait_state (tunnel, "online", 2000);
+  g_assert_cmpuint (nfltr_dbus_tunnel_get_total_connections (tunnel), ==, 0);
+
+  c.host = g_strdup_printf ("svc-count.%s", NFLTR_DEFAULT_DOMAIN);
+  c.port = relay->port;
+  thread = g_thread_new ("public-client", public_client_thread, &c);
+  g_assert_true (wait_for (flag_set, &c.echoed, 10000));
+  g_assert_cmpstr (c.reply, ==, "hello tunnel");
+  /* The client saw the tunnel's own certificate: the one the D-Bus API shows. */
+  g_assert_cmpstr (c.peer_fp, ==, nfltr_dbus_tunnel_get_fingerprint (tunnel));
+
+  /* The counters follow, through PropertiesChanged. */
+  w.tunnel = tunnel;
+  w.active = 1;
+  w.total = 1;
+  w.bytes = 12;
+  g_assert_true (wait_for (counts_reached, &w, 3000));
+
+  /* Stop ends the open connection too. */
+  nfltr_dbus_tunnel_call_stop_sync (tunnel, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (wait_for (flag_set, &c.closed, 5000));
+  g_assert_cmpuint (c.after, ==, 0);
+  w.active = 0;
+  g_assert_true (wait_for (counts_reached, &w, 5000));
+  g_thread_join (thread);
+
+  nfltr_dbus_tunnel_call_remove_sync (tunnel, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_service_stop (echo);
+  g_socket_listener_close (G_SOCKET_LISTENER (echo));
+  g_free (c.host);
+  g_free (c.peer_fp);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1053,6 +1212,7 @@ main (int argc, char *argv[])
   g_test_add ("/service/dbus/login-unreachable", Fixture, NULL, fixture_setup, test_login_unreachable, fixture_teardown);
   g_test_add ("/service/dbus/relay/login-errors", Fixture, NULL, fixture_setup, test_login_errors, fixture_teardown);
   g_test_add ("/service/dbus/relay/tunnel-lifecycle", Fixture, NULL, fixture_setup, test_tunnel_lifecycle, fixture_teardown);
+  g_test_add ("/service/dbus/relay/counters-and-stop", Fixture, NULL, fixture_setup, test_counters_and_stop, fixture_teardown);
   g_test_add ("/service/dbus/relay/cert-file", Fixture, NULL, fixture_setup, test_cert_file, fixture_teardown);
   g_test_add ("/service/dbus/relay/name-taken", Fixture, NULL, fixture_setup, test_name_taken, fixture_teardown);
   g_test_add ("/service/dbus/relay/transient", Fixture, NULL, fixture_setup, test_transient, fixture_teardown);
@@ -1066,6 +1226,12 @@ main (int argc, char *argv[])
    * g_test_dbus_down() would wait on for 30 s and then warn about; stop the daemon instead
    * and let the process exit take the rest. */
   secret_service_disconnect ();
+  {
+    /* …and that singleton would raise SIGTERM when the daemon goes (exit-on-close). */
+    g_autoptr(GDBusConnection) session = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+    if (session)
+      g_dbus_connection_set_exit_on_close (session, FALSE);
+  }
   g_test_dbus_stop (test_bus);
   {
     g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmp_root);
