@@ -8,6 +8,7 @@
 #include "nfltr-cert.h"
 #include "nfltr-resolve.h"
 
+#include <stdio.h>
 #include <string.h>
 
 gboolean
@@ -188,7 +189,7 @@ cli_parse_command_line (GOptionContext *context,
   if (!g_option_context_parse (context, argc, argv, &error))
     {
       cli_fail (CLI_EXIT_USAGE, "%s", error->message);
-      g_printerr ("Try “nfltr %s --help”.\n", command);
+      fprintf (stderr, "Try “nfltr %s --help”.\n", command);
       return FALSE;
     }
 
@@ -196,13 +197,13 @@ cli_parse_command_line (GOptionContext *context,
   if (n_args < min_args)
     {
       cli_fail (CLI_EXIT_USAGE, "missing %s", missing_hint ? missing_hint : "argument");
-      g_printerr ("Try “nfltr %s --help”.\n", command);
+      fprintf (stderr, "Try “nfltr %s --help”.\n", command);
       return FALSE;
     }
   if (n_args > max_args)
     {
       cli_fail (CLI_EXIT_USAGE, "unexpected argument “%s”", (*argv)[max_args + 1]);
-      g_printerr ("Try “nfltr %s --help”.\n", command);
+      fprintf (stderr, "Try “nfltr %s --help”.\n", command);
       return FALSE;
     }
   return TRUE;

@@ -601,7 +601,7 @@ cli_client_connect (GError **error)
     return NULL;
   else
     {
-      g_printerr ("no session bus: running the NFLTR engine inside this process\n");
+      fprintf (stderr, "no session bus: running the NFLTR engine inside this process\n");
       client->description = "in-process engine";
       client->connection = start_in_process_engine (&client->engine, error);
       if (client->connection == NULL)

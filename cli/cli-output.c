@@ -17,7 +17,8 @@ cli_fail (int status, const char *format, ...)
   va_end (args);
 
   fflush (stdout);
-  g_printerr ("nfltr: %s\n", message);
+  /* fprintf, not g_printerr: the bytes are UTF-8 whatever the locale, as documented. */
+  fprintf (stderr, "nfltr: %s\n", message);
   return status;
 }
 

@@ -50,7 +50,7 @@ cli_cmd_login (int argc, char **argv)
   if (relay_arg == NULL)
     {
       cli_fail (CLI_EXIT_USAGE, "missing --relay HOST:PORT");
-      g_printerr ("Try “nfltr login --help”.\n");
+      fprintf (stderr, "Try “nfltr login --help”.\n");
       return CLI_EXIT_USAGE;
     }
   if (api_key == NULL && g_getenv ("NFLTR_API_KEY") != NULL)
@@ -58,7 +58,7 @@ cli_cmd_login (int argc, char **argv)
   if (api_key == NULL || *api_key == '\0')
     {
       cli_fail (CLI_EXIT_USAGE, "missing --api-key KEY (or $NFLTR_API_KEY)");
-      g_printerr ("Try “nfltr login --help”.\n");
+      fprintf (stderr, "Try “nfltr login --help”.\n");
       return CLI_EXIT_USAGE;
     }
   relay = cli_normalize_relay (relay_arg, &error);

@@ -583,7 +583,7 @@ run_tunnel (const char *kind, int argc, char **argv)
       cli_fail (CLI_EXIT_USAGE, "%s", error->message);
       /* A wrong flag or argument, not an unreadable file: point at the help. */
       if (error->domain == G_OPTION_ERROR)
-        g_printerr ("Try “nfltr %s --help”.\n", kind);
+        fprintf (stderr, "Try “nfltr %s --help”.\n", kind);
       cli_tunnel_options_clear (&run.options);
       return CLI_EXIT_USAGE;
     }

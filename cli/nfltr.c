@@ -78,8 +78,8 @@ unknown_command (const char *word)
   suggestion = cli_suggest_command (word[0] == '-' ? word + 1 : word,
                                     (const char * const *) names->pdata);
   if (suggestion != NULL)
-    g_printerr ("Did you mean “nfltr %s”?\n", suggestion);
-  g_printerr ("Run “nfltr help” for the list of commands.\n");
+    fprintf (stderr, "Did you mean “nfltr %s”?\n", suggestion);
+  fprintf (stderr, "Run “nfltr help” for the list of commands.\n");
   return CLI_EXIT_USAGE;
 }
 
