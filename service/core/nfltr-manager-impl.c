@@ -600,6 +600,13 @@ login_link_state_cb (NfltrRelayLink *link, Login *login)
       return;
     }
   self->generation++;
+  if (self->relay != NULL &&
+      (g_strcmp0 (self->relay->host, config->host) != 0 || self->relay->port != config->port))
+    {
+      /* A new relay: the old one's key has no use any more. */
+      g_autofree char *old = g_strdup_printf ("%s:%u", self->relay->host, self->relay->port);
+      nfltr_api_key_clear (self->config_dir, old);
+    }
   nfltr_relay_config_free (self->relay);
   self->relay = g_steal_pointer (&config);
   adopt_link (self, link);
