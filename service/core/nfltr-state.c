@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <glib/gstdio.h>
+#include <gnutls/crypto.h>
 #include <json-glib/json-glib.h>
 
 #include "nfltr-error.h"
@@ -298,9 +299,20 @@ nfltr_agent_id_load_or_create (const char *data_dir, GError **error)
       g_message ("%s is not 32 hex digits; making a new agent id", path);
     }
 
-  id = g_string_sized_new (32);
-  for (guint i = 0; i < 4; i++)
-    g_string_append_printf (id, "%08x", g_random_int ());
+  /* With the API key it lets an agent take its names back (docs/protocol.md §6): it must
+   * not be guessable, so it comes from the system's CSPRNG, not g_random. */
+  {
+    guint8 raw[16];
+
+    if (gnutls_rnd (GNUTLS_RND_RANDOM, raw, sizeof raw) != 0)
+      {
+        g_set_error_literal (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "no random numbers for the agent id");
+        return NULL;
+      }
+    id = g_string_sized_new (33);
+    for (guint i = 0; i < sizeof raw; i++)
+      g_string_append_printf (id, "%02x", raw[i]);
+  }
   g_string_append_c (id, '\n');
   if (!nfltr_write_file_atomic (path, id->str, id->len, 0600, error))
     {
