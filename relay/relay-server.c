@@ -15,6 +15,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* Live accepted connections, counted from accept to the socket object's end. Shared with the
  * weak references so a connection that outlives the server (held by libsoup a little
@@ -39,7 +40,7 @@ conn_gone_cb (gpointer data, GObject *where_the_object_was)
 
   count->live--;
   if (server != NULL && server->accept_paused && server->accept_retry_id == 0 &&
-      server->config.max_connections > 0 && count->live < server->config.max_connections)
+      count->live < server->config.max_connections)
     {
       g_message ("accepting connections again (%u open, limit %u)", count->live,
                  server->config.max_connections);
@@ -97,7 +98,7 @@ handle_fd_limit (RelayServer *server, const char *what)
       relay_log_refusal ("-", "fd-limit", "%s: out of file descriptors (%u connections open)",
                          what, server->conn_count->live);
     }
-  if (relay_demux_evict_oldest (server))
+  if (relay_demux_evict_oldest (server, "fd-limit"))
     return TRUE;
   accept_pause (server);
   server->accept_retry_id = g_timeout_add (FD_LIMIT_PAUSE_MS, accept_retry_cb, server);
@@ -108,7 +109,19 @@ handle_fd_limit (RelayServer *server, const char *what)
 static gboolean
 fd_relief_cb (gpointer user_data)
 {
-  return relay_demux_evict_oldest (user_data);
+  return relay_demux_evict_oldest (user_data, "fd-limit");
+}
+
+/* Half the descriptors: each accepted connection is one, and the pipes of the splices that are
+ * moving bytes, the database and the certificates need the rest. */
+static guint
+default_max_connections (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    return 16384;
+  return (guint) MAX (16, MIN (limit.rlim_cur / 2, G_MAXUINT));
 }
 
 static void
@@ -132,9 +145,11 @@ accept_cb (GSocket *listen_socket, GIOCondition condition, gpointer user_data)
       g_autoptr(GError) error = NULL;
       g_autoptr(GSocket) socket = NULL;
 
-      /* At the limit, stop accepting: new clients wait in the kernel's backlog instead of
-       * the relay running out of descriptors in the middle of someone else's connection. */
-      if (server->config.max_connections > 0 && server->conn_count->live >= server->config.max_connections)
+      /* At the limit with every connection past its first stage, stop accepting: new clients
+       * wait in the kernel's backlog instead of the relay running out of descriptors in the
+       * middle of someone else's connection. */
+      if (server->conn_count->live >= server->config.max_connections &&
+          g_queue_is_empty (&server->first_stage))
         {
           g_message ("connection limit reached (%u open): not accepting until some close "
                      "(--max-connections)", server->conn_count->live);
@@ -145,6 +160,10 @@ accept_cb (GSocket *listen_socket, GIOCondition condition, gpointer user_data)
       if (socket != NULL)
         {
           take_connection (server, socket);
+          /* Over the limit: the connection that has waited longest for its ClientHello makes
+           * room for the new one (there is one older than it, see above). */
+          if (server->conn_count->live > server->config.max_connections)
+            relay_demux_evict_oldest (server, "max-connections");
           continue;
         }
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -236,6 +255,8 @@ relay_server_start (RelayServer *server, GError **error)
   effective = g_socket_get_local_address (server->listen_socket, error);
   if (effective == NULL)
     return FALSE;
+  if (server->config.max_connections == 0)
+    server->config.max_connections = default_max_connections ();
   server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
   server->listen_text = relay_format_address (effective);
   if (server->config.public_port == 0)

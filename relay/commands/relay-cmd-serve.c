@@ -60,7 +60,7 @@ relay_cmd_serve (int argc, char **argv)
     { "attach-timeout", 0, 0, G_OPTION_ARG_INT, &attach_timeout, "Seconds an agent has to open the data connection (default 10)", "SECONDS" },
     { "agent-idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, "Drop agents silent this long (default 90)", "SECONDS" },
     { "max-tunnels-per-agent", 0, 0, G_OPTION_ARG_INT, &max_tunnels, "Names one agent may bind (default 64)", "N" },
-    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections, "Open connections before the relay stops accepting (default 0: only the descriptor limit)", "N" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections, "Open connections at once (default 0: half the descriptor limit)", "N" },
     { "max-connections-per-source", 0, 0, G_OPTION_ARG_INT, &max_per_source, "Connections from one address still before their ClientHello (default 512)", "N" },
     { "max-connections-per-agent", 0, 0, G_OPTION_ARG_INT, &max_per_agent, "Public connections waiting for or through one agent (default 16384)", "N" },
     { "public-port", 0, 0, G_OPTION_ARG_INT, &public_port, "Port shown in tunnel URLs (default: the listening port)", "PORT" },

@@ -402,7 +402,7 @@ relay_demux_accept (RelayServer *server, GSocketConnection *conn)
 }
 
 gboolean
-relay_demux_evict_oldest (RelayServer *server)
+relay_demux_evict_oldest (RelayServer *server, const char *reason)
 {
   GList *oldest = g_queue_peek_head_link (&server->first_stage);
   Demux *d;
@@ -410,8 +410,8 @@ relay_demux_evict_oldest (RelayServer *server)
   if (oldest == NULL)
     return FALSE;
   d = oldest->data;
-  relay_log_refusal (d->peer, "fd-limit", "out of file descriptors: dropped the oldest connection "
-                     "still before its ClientHello (%u bytes in)", d->buf->len);
+  relay_log_refusal (d->peer, reason, "dropped to make room: the connection that waited longest "
+                     "for its ClientHello (%u bytes in)", d->buf->len);
   g_io_stream_close (G_IO_STREAM (d->conn), NULL, NULL);
   demux_free (d);
   return TRUE;

@@ -8,9 +8,10 @@ G_BEGIN_DECLS
 
 void     relay_demux_accept       (RelayServer       *server,
                                    GSocketConnection *conn);
-/* Out of descriptors: drops the oldest connection still in the first stage (it has not even
- * sent its whole ClientHello) and logs reason=fd-limit. FALSE if there is none. */
-gboolean relay_demux_evict_oldest (RelayServer       *server);
+/* At the connection or descriptor limit: drops the oldest connection still in the first
+ * stage (it has not even sent its whole ClientHello), logging `reason`. FALSE if none. */
+gboolean relay_demux_evict_oldest (RelayServer       *server,
+                                   const char        *reason);
 /* Relay shutdown. */
 void     relay_demux_close_all    (RelayServer       *server);
 

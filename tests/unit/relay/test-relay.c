@@ -317,44 +317,39 @@ set_flag_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* --max-connections: at the limit the relay stops accepting; a waiting client is served as
- * soon as one connection closes. */
+/* Iterates the loop until cond (a test of relay state) holds, or fails after 5 s. */
+#define LOOP_UNTIL(cond)                                                       \
+  G_STMT_START {                                                               \
+    gint64 deadline_ = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;           \
+    guint tick_ = g_timeout_add (5, tick_cb, NULL);                            \
+    while (!(cond) && g_get_monotonic_time () < deadline_)                     \
+      g_main_context_iteration (NULL, TRUE);                                   \
+    g_source_remove (tick_);                                                   \
+    g_assert_true (cond);                                                      \
+  } G_STMT_END
+
+/* --max-connections, first case: at the limit, the connection that has waited longest for its
+ * ClientHello makes room for a new one. */
 static void
-test_connection_limit (Fixture *f, gconstpointer data)
+test_connection_limit_evicts_first_stage (Fixture *f, gconstpointer data)
 {
   g_autoptr(GSocketConnection) c1 = connect_blocking (f->port);
-  g_autoptr(GSocketConnection) c2 = connect_blocking (f->port);
-  g_autoptr(GSocketConnection) c3 = NULL;
-  gint waited = 0;
+  g_autoptr(GSocketConnection) c2 = NULL;
+  g_autoptr(GBytes) hello = hello_for ("x.nfltr.localhost");
   char buf[16];
-  GSocket *s3;
-  gint64 deadline;
-  gssize n = -1;
+  RawClient *c3;
 
   f->server->config.max_connections = 2;
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (!f->server->accept_paused && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (f->server->accept_paused);
+  LOOP_UNTIL (g_queue_get_length (&f->server->first_stage) == 1);
+  c2 = connect_blocking (f->port);
+  LOOP_UNTIL (g_queue_get_length (&f->server->first_stage) == 2);
 
-  c3 = connect_blocking (f->port);  /* completes in the kernel's backlog */
-  s3 = g_socket_connection_get_socket (c3);
-  g_assert_cmpint (g_socket_send (s3, "GET /", 5, NULL, NULL), ==, 5);
-  g_timeout_add (300, set_flag_cb, &waited);
-  wait_for_flag (&waited, 5);
-  /* not accepted, so not refused either */
-  g_assert_cmpint (g_socket_receive_with_blocking (s3, buf, sizeof buf, FALSE, NULL, NULL), <, 0);
-
-  g_io_stream_close (G_IO_STREAM (c1), NULL, NULL);
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      n = g_socket_receive_with_blocking (s3, buf, sizeof buf, FALSE, NULL, NULL);
-      if (n >= 0)
-        break;
-    }
-  g_assert_cmpint (n, ==, 0);  /* accepted, then refused as not-tls */
+  c3 = raw_client_run (f->port, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello), FALSE);
+  assert_alert (c3, NFLTR_TLS_ALERT_UNRECOGNIZED_NAME);  /* admitted and answered */
+  raw_client_free (c3);
+  /* c1, the oldest, was dropped for it; c2 is still waiting */
+  g_assert_cmpint (g_socket_receive (g_socket_connection_get_socket (c1), buf, sizeof buf, NULL, NULL), ==, 0);
+  g_assert_cmpuint (g_queue_get_length (&f->server->first_stage), ==, 1);
 }
 
 /* --max-connections-per-source: connections from one address still before their ClientHello
@@ -366,13 +361,9 @@ test_per_source_limit (Fixture *f, gconstpointer data)
   g_autoptr(GSocketConnection) c2 = connect_blocking (f->port);
   g_autoptr(GBytes) hello = hello_for ("x.nfltr.localhost");
   RawClient *c;
-  gint64 deadline;
 
   f->server->config.max_per_source = 2;
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (g_queue_get_length (&f->server->first_stage) < 2 && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_cmpuint (g_queue_get_length (&f->server->first_stage), ==, 2);
+  LOOP_UNTIL (g_queue_get_length (&f->server->first_stage) == 2);
 
   c = raw_client_run (f->port, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello), FALSE);
   g_assert_cmpuint (c->got->len, ==, 0);     /* closed, no alert: it was never read */
@@ -380,9 +371,7 @@ test_per_source_limit (Fixture *f, gconstpointer data)
   raw_client_free (c);
 
   g_io_stream_close (G_IO_STREAM (c1), NULL, NULL);
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (g_queue_get_length (&f->server->first_stage) > 1 && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
+  LOOP_UNTIL (g_queue_get_length (&f->server->first_stage) == 1);
   c = raw_client_run (f->port, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello), FALSE);
   assert_alert (c, NFLTR_TLS_ALERT_UNRECOGNIZED_NAME);  /* read and answered again */
   raw_client_free (c);
@@ -978,6 +967,69 @@ test_attach_timeout_and_refuse (Fixture *f, gconstpointer data)
   agent_free (a);
 }
 
+/* --max-connections, second case: with every connection past the first stage, the relay stops
+ * accepting, and a waiting client is served as soon as one connection closes. */
+static void
+test_connection_limit_pauses (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_ready (f, AGENT_A);   /* one connection: the control channel */
+  RawClient waiting = { f->port, NULL, FALSE, FALSE };
+  g_autoptr(NfltrFrame) open = NULL;
+  g_autoptr(GSocketConnection) c3 = NULL;
+  NfltrFrame *refuse;
+  const guint8 *id;
+  gint waited = 0;
+  char buf[16];
+  GSocket *s3;
+  GThread *t;
+  gssize n = -1;
+  gsize len;
+
+  agent_send (a, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
+  nfltr_frame_free (agent_expect (a, NFLTR_FRAME_BOUND));
+  f->server->config.attach_timeout_s = 10;
+  f->server->config.max_connections = 2;
+
+  /* the second: a public client waiting for its data connection */
+  waiting.send = g_bytes_new_static (hello_openssl, sizeof hello_openssl);
+  t = g_thread_new ("waiting-client", raw_client_thread, &waiting);
+  open = agent_expect (a, NFLTR_FRAME_CONN_OPEN);
+
+  c3 = connect_blocking (f->port);  /* completes in the kernel's backlog */
+  s3 = g_socket_connection_get_socket (c3);
+  g_assert_cmpint (g_socket_send (s3, "GET /", 5, NULL, NULL), ==, 5);
+  LOOP_UNTIL (f->server->accept_paused);
+  g_timeout_add (300, set_flag_cb, &waited);
+  wait_for_flag (&waited, 5);
+  /* not accepted, so not refused either */
+  g_assert_cmpint (g_socket_receive_with_blocking (s3, buf, sizeof buf, FALSE, NULL, NULL), <, 0);
+
+  refuse = nfltr_frame_new (NFLTR_FRAME_CONN_REFUSE);
+  id = nfltr_frame_get_bytes (open, NFLTR_ATTR_CONN_ID, &len);
+  nfltr_frame_set_bytes (refuse, NFLTR_ATTR_CONN_ID, id, len);
+  agent_send (a, refuse);
+  g_assert_true (wait_for_flag (&waiting.done, 10));
+  g_thread_join (t);
+
+  {
+    gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+    guint tick = g_timeout_add (5, tick_cb, NULL);
+
+    while (g_get_monotonic_time () < deadline)
+      {
+        g_main_context_iteration (NULL, TRUE);
+        n = g_socket_receive_with_blocking (s3, buf, sizeof buf, FALSE, NULL, NULL);
+        if (n >= 0)
+          break;
+      }
+    g_source_remove (tick);
+  }
+  g_assert_cmpint (n, ==, 0);  /* accepted at last, then refused as not-tls */
+  g_byte_array_unref (waiting.got);
+  g_bytes_unref (waiting.send);
+  agent_free (a);
+}
+
 /* --max-connections-per-agent: an agent that never attaches holds at most that many public
  * clients; the next is refused at once, and a refused one frees its place. */
 static void
@@ -1145,7 +1197,8 @@ main (int argc, char *argv[])
   ADD ("/relay/refuse/too-big-and-malformed", test_too_big_and_malformed);
   ADD ("/relay/refuse/slow-hello", test_slow_hello_times_out);
   ADD ("/relay/refuse/bad-attach", test_bad_attach);
-  ADD ("/relay/limits/max-connections", test_connection_limit);
+  ADD ("/relay/limits/max-connections-evicts", test_connection_limit_evicts_first_stage);
+  ADD ("/relay/limits/max-connections-pauses", test_connection_limit_pauses);
   ADD ("/relay/limits/per-source", test_per_source_limit);
   ADD ("/relay/limits/per-agent", test_per_agent_limit);
   ADD ("/relay/own-name/health", test_own_name);
