@@ -22,12 +22,15 @@ SOURCES = [f"127.0.0.{i}" for i in range(10, 22)]   # 32 each: under any per-sou
 MAX_CPU_SHARE = 0.5
 # What the relay says at its limit (docs/relay.md): it closes the connection that has waited
 # longest for its ClientHello, or, when there is none, stops accepting for a while.
-LIMIT_LOG = r"reason=max-connections|connection limit reached"
+LIMIT_LOG = r"reason=(max-connections|fd-limit)|connection limit reached"
 
 
-@pytest.fixture
-def relay(lab):
-    return LimitedRelay(lab, NOFILE).start()
+@pytest.fixture(params=["default", "max-connections-above-the-limit"])
+def relay(lab, request):
+    # Its own --max-connections (from the descriptor limit) keeps the relay below RLIMIT_NOFILE;
+    # set above it, the relay meets EMFILE itself and must cope all the same.
+    args = ["--max-connections", str(4 * NOFILE)] if request.param != "default" else []
+    return LimitedRelay(lab, NOFILE, extra_args=args).start()
 
 
 def cpu_seconds(pid):
