@@ -187,7 +187,7 @@ class Proc:
         return self.p.returncode
 
 
-def _tagged_pids(tag):
+def tagged_pids(tag):
     needle = f"NFLTR_TEST_TAG={tag}".encode()
     pids = []
     for entry in os.listdir("/proc"):
@@ -205,7 +205,7 @@ def _tagged_pids(tag):
 def tagged_processes(tag, name):
     """Pids of processes carrying the lab tag whose executable is called `name`."""
     out = []
-    for pid in _tagged_pids(tag):
+    for pid in tagged_pids(tag):
         try:
             exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
         except OSError:
@@ -268,14 +268,14 @@ class Lab:
                 proc.stop(signal.SIGTERM, timeout=5)
         # What our processes started on their own (the service the CLI spawned).
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            pids = _tagged_pids(self.tag)
+            pids = tagged_pids(self.tag)
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
             if pids and sig == signal.SIGTERM:
                 with contextlib.suppress(AssertionError):
-                    wait_until(lambda: not _tagged_pids(self.tag), 5, "tagged processes to end")
-        left = _tagged_pids(self.tag)
+                    wait_until(lambda: not tagged_pids(self.tag), 5, "tagged processes to end")
+        left = tagged_pids(self.tag)
         shutil.rmtree(self.dir, ignore_errors=True)
         return left
 
