@@ -206,7 +206,15 @@ relay_inspect_start (RelayServer *server, RelayBinding *binding, GSocketConnecti
 
   inspect->public_tls = relay_identity_new_server (server->identity, replay, NULL, &error);
   if (inspect->public_tls != NULL)
-    inspect->agent_tls = g_tls_client_connection_new (G_IO_STREAM (data), identity, &error);
+    /* No CA database, from construction on: the pin is the only trust, and a connection
+     * that never sees the system's CA list does not load it into its credentials (megabytes
+     * per connection otherwise). */
+    inspect->agent_tls = g_initable_new (g_tls_backend_get_client_connection_type (g_tls_backend_get_default ()),
+                                         NULL, &error,
+                                         "base-io-stream", data,
+                                         "server-identity", identity,
+                                         "database", NULL,
+                                         NULL);
   if (inspect->agent_tls == NULL)
     {
       /* Reported from an idle callback, so the caller has stored its handle first. */
@@ -215,7 +223,6 @@ relay_inspect_start (RelayServer *server, RelayBinding *binding, GSocketConnecti
       return inspect;
     }
 
-  g_tls_connection_set_database (G_TLS_CONNECTION (inspect->agent_tls), NULL);
   g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (inspect->agent_tls), FALSE);
   g_signal_connect (inspect->agent_tls, "accept-certificate", G_CALLBACK (accept_certificate_cb), inspect);
 
