@@ -1185,6 +1185,25 @@ test_api_tunnels (Fixture *f, gconstpointer data)
   agent_free (a);
 }
 
+/* The relay's TLS connections carry no CA database: with the default one, each connection
+ * loaded the system's CA list into its credentials (megabytes apiece; tests/abuse measures). */
+static void
+test_tls_without_ca_database (Fixture *f, gconstpointer data)
+{
+  GSocketConnection *a = NULL, *b = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GIOStream) tls = NULL;
+
+  tcp_pair (&a, &b);
+  tls = relay_identity_new_server (f->server->identity, G_IO_STREAM (b), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (g_tls_connection_get_database (G_TLS_CONNECTION (tls)));
+  g_assert_true (g_tls_connection_get_certificate (G_TLS_CONNECTION (tls)) == f->server->identity->certificate);
+  g_clear_object (&tls);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
 
 int
@@ -1202,6 +1221,7 @@ main (int argc, char *argv[])
   ADD ("/relay/limits/per-source", test_per_source_limit);
   ADD ("/relay/limits/per-agent", test_per_agent_limit);
   ADD ("/relay/own-name/health", test_own_name);
+  ADD ("/relay/own-name/tls-without-ca-database", test_tls_without_ca_database);
   ADD ("/relay/agent/auth-failed", test_auth_failed);
   ADD ("/relay/agent/revoked-key", test_revoked_key);
   ADD ("/relay/agent/frame-before-hello", test_frame_before_hello);
