@@ -1,4 +1,5 @@
-/* relay-server.c — assembles a relay and binds its public port */
+/* relay-server.c — assembles a relay, binds its public port and accepts under its limits
+ * (--max-connections; out of descriptors: drop the oldest first-stage connection, never spin) */
 #define G_LOG_DOMAIN "nfltr-relay"
 
 #include "relay-server.h"
