@@ -107,6 +107,18 @@ test_attach (void)
   g_assert_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR);
 }
 
+/* A frame built locally hands out its strings NUL-terminated, as a decoded one does. */
+static void
+test_local_string (void)
+{
+  g_autoptr(NfltrFrame) f = nfltr_frame_new (NFLTR_FRAME_UNBIND);
+
+  nfltr_frame_set_string (f, NFLTR_ATTR_NAME, "abcdefgh");
+  g_assert_cmpstr (nfltr_frame_get_string (f, NFLTR_ATTR_NAME), ==, "abcdefgh");
+  nfltr_frame_set_string (f, NFLTR_ATTR_NAME, "");
+  g_assert_cmpstr (nfltr_frame_get_string (f, NFLTR_ATTR_NAME), ==, "");
+}
+
 static void
 test_names (void)
 {
@@ -129,5 +141,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/proto/unknown-attr-skipped", test_unknown_attr_skipped);
   g_test_add_func ("/proto/attach", test_attach);
   g_test_add_func ("/proto/names", test_names);
+  g_test_add_func ("/proto/local-string", test_local_string);
   return g_test_run ();
 }
