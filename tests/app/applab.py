@@ -24,8 +24,10 @@ from nfltrlab import wait_until  # noqa: E402,F401
 
 APP_ID = "xyz.nfltr.Nfltr"
 APP_PATH = "/xyz/nfltr/Nfltr"
+# Test runs write into the build tree so they never dirty the checkout; to refresh the
+# committed pictures: NFLTR_SCREENSHOT_DIR=$PWD/docs/screenshots meson test -C build --suite app
 SCREENSHOT_DIR = os.environ.get("NFLTR_SCREENSHOT_DIR") or os.path.join(
-    os.environ.get("NFLTR_SOURCE_ROOT", os.path.join(HERE, "..", "..")), "docs", "screenshots")
+    os.environ.get("NFLTR_BUILD_ROOT", os.path.join(HERE, "..", "..", "build")), "screenshots")
 
 
 def app_bin():
@@ -93,7 +95,7 @@ class Xvfb:
 
     def screenshot(self, name, title=None):
         """Saves the area covered by the app's windows (or the one titled `title`) as
-        docs/screenshots/NAME.png."""
+        NAME.png in SCREENSHOT_DIR."""
         os.makedirs(SCREENSHOT_DIR, exist_ok=True)
         path = os.path.join(SCREENSHOT_DIR, name + ".png")
         wins = [w for w in self.windows() if w[4] > 50 and w[5] > 50
