@@ -139,7 +139,19 @@ typedef struct {
   char *address;   /* nfltr.localhost:PORT */
   char *api_key;
   GSubprocess *proc;
+  GThread     *drain;   /* reads the relay's stdout until EOF so it never blocks on a full pipe */
 } Relay;
+
+static gpointer
+relay_drain_thread (gpointer data)
+{
+  g_autoptr(GInputStream) in = data;
+  char buf[4096];
+
+  while (g_input_stream_read (in, buf, sizeof buf, NULL, NULL) > 0)
+    ;
+  return NULL;
+}
 
 static Relay *relay;
 
@@ -191,11 +203,9 @@ relay_start (void)
         break;
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
     }
-  /* Keep reading stdout so the relay never blocks on a full pipe. */
-  g_output_stream_splice_async (g_memory_output_stream_new_resizable (),
-                                G_INPUT_STREAM (out),
-                                G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, G_PRIORITY_DEFAULT,
-                                NULL, NULL, NULL);
+  /* Keep reading stdout so the relay never blocks on a full pipe; the thread ends at the
+   * relay's exit (EOF) and relay_stop() joins it. */
+  relay->drain = g_thread_new ("relay-stdout", relay_drain_thread, g_object_ref (out));
 }
 
 static void
@@ -205,6 +215,7 @@ relay_stop (void)
     return;
   g_subprocess_send_signal (relay->proc, SIGTERM);
   g_subprocess_wait (relay->proc, NULL, NULL);
+  g_clear_pointer (&relay->drain, g_thread_join);
   g_clear_object (&relay->proc);
 }
 
