@@ -26,23 +26,6 @@ nfltr_write_file_atomic (const char *path, const char *contents, gsize len, int 
   return g_file_set_contents_full (path, contents, len, G_FILE_SET_CONTENTS_CONSISTENT, mode, error);
 }
 
-static JsonNode *
-load_json (const char *path, GError **error)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) local_error = NULL;
-
-  if (!json_parser_load_from_mapped_file (parser, path, &local_error))
-    {
-      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        return NULL;
-      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "cannot read %s: %s", path,
-                   local_error->message);
-      return NULL;
-    }
-  return json_node_copy (json_parser_get_root (parser));
-}
-
 static gboolean
 save_json (const char *path, JsonNode *root, GError **error)
 {
@@ -69,46 +52,124 @@ nfltr_relay_config_free (NfltrRelayConfig *config)
   g_free (config);
 }
 
+/* Typed member access: a hand-edited or corrupted file must give an error naming the
+ * member, never a NULL where a string was promised (json-glib answers a wrong type with a
+ * critical and NULL). */
+static gboolean
+get_string (JsonObject *obj, const char *member, gboolean required, const char *origin,
+            char **out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+
+  *out = NULL;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    {
+      if (!required)
+        return TRUE;
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: “%s” is missing", origin, member);
+      return FALSE;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: “%s” must be a string", origin, member);
+      return FALSE;
+    }
+  *out = g_strdup (json_node_get_string (node));
+  return TRUE;
+}
+
+static gboolean
+get_boolean (JsonObject *obj, const char *member, gboolean def, const char *origin,
+             gboolean *out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+
+  *out = def;
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: “%s” must be true or false", origin, member);
+      return FALSE;
+    }
+  *out = json_node_get_boolean (node);
+  return TRUE;
+}
+
+static JsonNode *
+parse_json (const char *data, gsize len, const char *origin, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) local_error = NULL;
+
+  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, data, (gssize) len, &local_error))
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s is not valid JSON: %s", origin,
+                   local_error ? local_error->message : "too large");
+      return NULL;
+    }
+  if (json_parser_get_root (parser) == NULL)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s is empty", origin);
+      return NULL;
+    }
+  return json_node_copy (json_parser_get_root (parser));
+}
+
+NfltrRelayConfig *
+nfltr_relay_config_parse (const char *data, gsize len, const char *origin, GError **error)
+{
+  g_autoptr(JsonNode) root = parse_json (data, len, origin, error);
+  g_autoptr(NfltrRelayConfig) config = NULL;
+  JsonObject *obj;
+  JsonNode *port;
+  gint64 port_value;
+
+  if (root == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: not a JSON object", origin);
+      return NULL;
+    }
+  obj = json_node_get_object (root);
+  config = g_new0 (NfltrRelayConfig, 1);
+  if (!get_string (obj, "host", TRUE, origin, &config->host, error) ||
+      !get_string (obj, "fingerprint", TRUE, origin, &config->fingerprint, error) ||
+      !get_string (obj, "domain", FALSE, origin, &config->domain, error))
+    return NULL;
+  port = json_object_get_member (obj, "port");
+  if (port == NULL || !JSON_NODE_HOLDS_VALUE (port) || json_node_get_value_type (port) != G_TYPE_INT64 ||
+      (port_value = json_node_get_int (port)) < 1 || port_value > 65535)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: “port” must be a number 1–65535", origin);
+      return NULL;
+    }
+  config->port = (guint16) port_value;
+  if (*config->host == '\0' || !g_str_has_prefix (config->fingerprint, "sha256:"))
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: bad host or fingerprint", origin);
+      return NULL;
+    }
+  return g_steal_pointer (&config);
+}
+
 NfltrRelayConfig *
 nfltr_relay_config_load (const char *config_dir, GError **error)
 {
   g_autofree char *path = g_build_filename (config_dir, "relay.json", NULL);
-  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *data = NULL;
   g_autoptr(GError) local_error = NULL;
-  JsonObject *obj;
-  NfltrRelayConfig *config;
+  gsize len;
 
-  root = load_json (path, &local_error);
-  if (root == NULL)
+  if (!g_file_get_contents (path, &data, &len, &local_error))
     {
-      if (local_error)
-        g_propagate_error (error, g_steal_pointer (&local_error));
+      if (!g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "cannot read %s: %s", path,
+                     local_error->message);
       return NULL;
     }
-  if (!JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: not a JSON object", path);
-      return NULL;
-    }
-  obj = json_node_get_object (root);
-  if (!json_object_has_member (obj, "host") || !json_object_has_member (obj, "port") ||
-      !json_object_has_member (obj, "fingerprint"))
-    {
-      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: host, port or fingerprint missing", path);
-      return NULL;
-    }
-  config = g_new0 (NfltrRelayConfig, 1);
-  config->host = g_strdup (json_object_get_string_member (obj, "host"));
-  config->port = (guint16) json_object_get_int_member (obj, "port");
-  config->fingerprint = g_strdup (json_object_get_string_member (obj, "fingerprint"));
-  config->domain = g_strdup (json_object_get_string_member_with_default (obj, "domain", NULL));
-  if (config->host == NULL || config->port == 0 || config->fingerprint == NULL)
-    {
-      nfltr_relay_config_free (config);
-      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: bad host, port or fingerprint", path);
-      return NULL;
-    }
-  return config;
+  return nfltr_relay_config_parse (data, len, path, error);
 }
 
 gboolean
@@ -183,53 +244,71 @@ nfltr_tunnel_config_free (NfltrTunnelConfig *c)
 }
 
 GPtrArray *
-nfltr_tunnels_load (const char *config_dir, GError **error)
+nfltr_tunnels_parse (const char *data, gsize len, const char *origin, GError **error)
 {
-  g_autofree char *path = g_build_filename (config_dir, "tunnels.json", NULL);
   g_autoptr(GPtrArray) ret = g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_tunnel_config_free);
-  g_autoptr(JsonNode) root = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonNode) root = parse_json (data, len, origin, error);
   JsonArray *array;
 
-  root = load_json (path, &local_error);
   if (root == NULL)
-    {
-      if (local_error)
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return NULL;
-        }
-      return g_steal_pointer (&ret);
-    }
+    return NULL;
   if (!JSON_NODE_HOLDS_ARRAY (root))
     {
-      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: not a JSON array", path);
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: not a JSON array", origin);
       return NULL;
     }
   array = json_node_get_array (root);
   for (guint i = 0; i < json_array_get_length (array); i++)
     {
-      JsonObject *obj = json_array_get_object_element (array, i);
-      NfltrTunnelConfig *c;
+      JsonNode *node = json_array_get_element (array, i);
+      g_autoptr(NfltrTunnelConfig) c = g_new0 (NfltrTunnelConfig, 1);
+      g_autoptr(GError) entry_error = NULL;
+      g_autofree char *entry = g_strdup_printf ("%s, entry %u", origin, i + 1);
+      JsonObject *obj;
 
-      if (obj == NULL || !json_object_has_member (obj, "name") ||
-          !json_object_has_member (obj, "target"))
+      /* One bad entry must not cost the user every other saved tunnel: skip it, say why. */
+      if (!JSON_NODE_HOLDS_OBJECT (node))
         {
-          g_message ("%s: skipping entry %u without name or target", path, i);
+          g_message ("%s: not an object; skipped", entry);
           continue;
         }
-      c = g_new0 (NfltrTunnelConfig, 1);
-      c->name = g_strdup (json_object_get_string_member (obj, "name"));
-      c->id = g_strdup (json_object_get_string_member_with_default (obj, "id", NULL));
-      c->kind = g_strdup (json_object_get_string_member_with_default (obj, "kind", "http"));
-      c->target = g_strdup (json_object_get_string_member (obj, "target"));
-      c->e2ee = json_object_get_boolean_member_with_default (obj, "e2ee", TRUE);
-      c->cert_file = g_strdup (json_object_get_string_member_with_default (obj, "cert-file", NULL));
-      c->key_file = g_strdup (json_object_get_string_member_with_default (obj, "key-file", NULL));
-      c->enabled = json_object_get_boolean_member_with_default (obj, "enabled", TRUE);
-      g_ptr_array_add (ret, c);
+      obj = json_node_get_object (node);
+      if (!get_string (obj, "name", TRUE, entry, &c->name, &entry_error) ||
+          !get_string (obj, "target", TRUE, entry, &c->target, &entry_error) ||
+          !get_string (obj, "id", FALSE, entry, &c->id, &entry_error) ||
+          !get_string (obj, "kind", FALSE, entry, &c->kind, &entry_error) ||
+          !get_string (obj, "cert-file", FALSE, entry, &c->cert_file, &entry_error) ||
+          !get_string (obj, "key-file", FALSE, entry, &c->key_file, &entry_error) ||
+          !get_boolean (obj, "e2ee", TRUE, entry, &c->e2ee, &entry_error) ||
+          !get_boolean (obj, "enabled", TRUE, entry, &c->enabled, &entry_error))
+        {
+          g_message ("%s; skipped", entry_error->message);
+          continue;
+        }
+      if (c->kind == NULL)
+        c->kind = g_strdup ("http");
+      g_ptr_array_add (ret, g_steal_pointer (&c));
     }
   return g_steal_pointer (&ret);
+}
+
+GPtrArray *
+nfltr_tunnels_load (const char *config_dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (config_dir, "tunnels.json", NULL);
+  g_autofree char *data = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gsize len;
+
+  if (!g_file_get_contents (path, &data, &len, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_tunnel_config_free);
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "cannot read %s: %s", path,
+                   local_error->message);
+      return NULL;
+    }
+  return nfltr_tunnels_parse (data, len, path, error);
 }
 
 gboolean

@@ -15,6 +15,10 @@ typedef struct {
 void              nfltr_relay_config_free   (NfltrRelayConfig *config);
 /* NULL without error when the file does not exist. */
 NfltrRelayConfig *nfltr_relay_config_load   (const char *config_dir, GError **error);
+/* The parser behind _load, for any text (fuzzed: fuzz/fuzz-state.c); origin names the
+ * source in error messages. */
+NfltrRelayConfig *nfltr_relay_config_parse  (const char *data, gsize len, const char *origin,
+                                             GError **error);
 gboolean          nfltr_relay_config_save   (const char *config_dir, const NfltrRelayConfig *config,
                                              GError **error);
 gboolean          nfltr_relay_config_delete (const char *config_dir, GError **error);
@@ -35,6 +39,10 @@ NfltrTunnelConfig *nfltr_tunnel_config_copy (const NfltrTunnelConfig *config);
 void               nfltr_tunnel_config_free (NfltrTunnelConfig *config);
 /* Array of NfltrTunnelConfig*; empty when the file does not exist. */
 GPtrArray         *nfltr_tunnels_load       (const char *config_dir, GError **error);
+/* The parser behind _load; entries with a missing or mistyped member are skipped with a
+ * message naming the entry and the member, the others kept. */
+GPtrArray         *nfltr_tunnels_parse      (const char *data, gsize len, const char *origin,
+                                             GError **error);
 gboolean           nfltr_tunnels_save       (const char *config_dir, GPtrArray *configs, GError **error);
 
 /* 32 lower-case hex digits, created on first use (docs/protocol.md §4, agent-id). */
