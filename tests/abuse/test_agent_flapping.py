@@ -4,12 +4,14 @@ each time another way: before HELLO, after HELLO, after BIND (a clean close or a
 with a public client waiting for it. Meanwhile the good tunnel of the real agent keeps working,
 and afterwards the relay has let go of everything: its descriptors are back to where they were,
 the flapping name is free, the good one still bound."""
+import os
+import signal
 import socket
 import time
 
 from abuselab import (FRAME_CONN_OPEN, SANITIZER, GoodClient, RawAgent, assert_alive, count_log,
-                      fd_count, settle_fds, wait_for)
-from nfltrlab import DOMAIN, MemTLS, read_until_closed
+                      fd_count, https_get, settle_fds, wait_for)
+from nfltrlab import DOMAIN, Agent, MemTLS, read_until_closed, tagged_processes
 
 ITERATIONS = 100
 NAME = "flapper"
@@ -83,3 +85,49 @@ def test_agent_connecting_and_disconnecting_in_a_loop(http_tunnel):
     settle_fds(pid, baseline, 20)
     assert_alive(relay)
     good.check(min_requests=10)
+
+
+REAL_ROUNDS = 10
+
+
+def agent_service_pid(lab, agent):
+    """The nfltr-service of this agent (its HOME tells it from the good agent's)."""
+    for pid in tagged_processes(lab.tag, "nfltr-service"):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if f"HOME={agent.home}".encode() in f.read().split(b"\0"):
+                    return pid
+        except OSError:
+            continue
+    return None
+
+
+def test_real_agent_killed_and_restarted(lab, http_tunnel):
+    """The real agent this time: `nfltr http` brings up nfltr-service, which is SIGKILLed (no
+    goodbye: the relay learns it from the socket), then everything starts again, ten times.
+    The other agent's tunnel is served throughout; the name comes free each time; the relay
+    ends with its descriptors of before."""
+    relay = http_tunnel.relay
+    pid = relay.proc.pid
+    flapper = Agent(lab, "flapper")
+    flapper.login(relay)
+    baseline = fd_count(pid)
+    host = f"realflap.{DOMAIN}"
+
+    with GoodClient.through_tunnel(http_tunnel.tunnel) as good:
+        for i in range(REAL_ROUNDS):
+            tunnel = flapper.http(http_tunnel.origin.port, "--name", "realflap")
+            assert tunnel.host == host, tunnel.url
+            status, body = https_get(relay.port, host, "/flap", 15, tunnel.fingerprint)
+            assert status == 200 and b"/flap" in body, (status, body[:200])
+            service = agent_service_pid(lab, flapper)
+            assert service, "no nfltr-service for the flapping agent"
+            os.kill(service, signal.SIGKILL)
+            wait_for(lambda: relay.api(f"/api/v1/tunnels/{host}")[0] == 404, 30,
+                     f"{host} to be unbound after its agent was killed (round {i + 1})")
+            tunnel.proc.stop()
+    status, body, _ = relay.api(f"/api/v1/tunnels/{http_tunnel.tunnel.host}")
+    assert status == 200, body
+    settle_fds(pid, baseline, 30)
+    assert_alive(relay)
+    good.check(min_requests=5)
