@@ -15,9 +15,11 @@ quiet_log (const char *domain, GLogLevelFlags level, const char *message, gpoint
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+  static gsize quiet = 0;
   g_autoptr(GError) error = NULL;
 
-  g_log_set_handler ("nfltr-state", G_LOG_LEVEL_MESSAGE, quiet_log, NULL);
+  if (g_once_init_enter (&quiet))
+    g_once_init_leave (&quiet, g_log_set_handler ("nfltr-state", G_LOG_LEVEL_MESSAGE, quiet_log, NULL));
   if (size < 1)
     return 0;
   if (data[0] & 1)
