@@ -310,7 +310,12 @@ read_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
       g_byte_array_set_size (d->buf, old_len);
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         return G_SOURCE_CONTINUE;
-      relay_log_refusal (d->peer, "read-error", "%s", error->message);
+      /* Like a clean close before the first byte, a reset then is no refusal: a port scan or
+       * a connection flood must not write a log line per connection. */
+      if (d->buf->len > 0 || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED))
+        relay_log_refusal (d->peer, "read-error", "%s", error->message);
+      else
+        g_debug ("peer=%s reset before its first byte", d->peer);
       g_io_stream_close (G_IO_STREAM (d->conn), NULL, NULL);
       g_clear_pointer (&d->read_source, g_source_unref);
       demux_free (d);
