@@ -150,6 +150,7 @@ struct _RelaySplice {
   gpointer            tag_b;
   GIOCondition        watch_a;
   GIOCondition        watch_b;
+  gboolean            ready_now;  /* the source's ready time is 0 (budget work left) */
   GSource            *source;
   Direction           ab;
   Direction           ba;
@@ -379,7 +380,12 @@ splice_run (RelaySplice *splice, GIOCondition got_a, GIOCondition got_b)
 
   watch (splice, splice->tag_a, &splice->watch_a, want_on (splice, splice->fd_a));
   watch (splice, splice->tag_b, &splice->watch_b, want_on (splice, splice->fd_b));
-  g_source_set_ready_time (splice->source, again ? 0 : -1);
+  /* Setting it wakes the main context up (an eventfd write): only when it changes. */
+  if (splice->ready_now != again)
+    {
+      splice->ready_now = again;
+      g_source_set_ready_time (splice->source, again ? 0 : -1);
+    }
   return TRUE;
 }
 
@@ -440,10 +446,16 @@ relay_splice_start (GSocketConnection *a, GSocketConnection *b, GBytes *a_prefix
   splice->source = g_source_new (&splice_source_funcs, sizeof (SpliceSource));
   ((SpliceSource *) splice->source)->splice = splice;
   g_source_set_static_name (splice->source, "relay-splice");
+  /* The dispatch never iterates the context, so nothing recurses; without this GLib blocks
+   * the source around each dispatch, taking both fds out of the context's poll list and
+   * putting them back (gmain.c block_source/unblock_source): two walks of that list, O(all
+   * connections), and four wakeup-eventfd writes per dispatch (docs/benchmarks.md, fix A). */
+  g_source_set_can_recurse (splice->source, TRUE);
   splice->watch_a = splice->watch_b = G_IO_IN;
   splice->tag_a = g_source_add_unix_fd (splice->source, splice->fd_a, splice->watch_a);
   splice->tag_b = g_source_add_unix_fd (splice->source, splice->fd_b, splice->watch_b);
   /* Run once right away: the prefix is usually written before the first poll. */
+  splice->ready_now = TRUE;
   g_source_set_ready_time (splice->source, 0);
   g_source_attach (splice->source, NULL);
   return splice;
