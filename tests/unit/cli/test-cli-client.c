@@ -67,11 +67,9 @@ test_spawned_on_private_bus (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(CliClient) client = NULL;
 
+  /* meson builds every binary before `meson test`; a missing one is a broken build, not a skip. */
   if (!g_file_test (binary, G_FILE_TEST_IS_EXECUTABLE))
-    {
-      g_test_skip ("nfltr-service is not built");
-      return;
-    }
+    g_error ("%s is not built (run ninja first)", binary);
   g_test_dbus_up (bus);
   g_setenv ("NFLTR_SERVICE_BUS_ADDRESS", g_test_dbus_get_bus_address (bus), TRUE);
   /* No activation file on this bus: the client must start the binary itself. */

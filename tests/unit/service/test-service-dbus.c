@@ -510,11 +510,9 @@ login (Fixture *f)
 static gboolean
 skip_without_relay (void)
 {
+  /* meson builds the relay before `meson test`; without it this is a broken build, not a skip. */
   if (relay == NULL)
-    {
-      g_test_skip ("no nfltr-relay in the build tree");
-      return TRUE;
-    }
+    g_error ("no nfltr-relay in the build tree (run ninja first)");
   return FALSE;
 }
 
