@@ -262,6 +262,7 @@ relay_server_start (RelayServer *server, GError **error)
   server->listen_text = relay_format_address (effective);
   if (server->config.public_port == 0)
     server->config.public_port = server->port;
+  relay_splice_init ();
   relay_splice_set_fd_relief (fd_relief_cb, server);
   accept_resume (server);
   return TRUE;

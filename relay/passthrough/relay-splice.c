@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -136,22 +137,28 @@ typedef struct {
   int         error;
 } Direction;
 
+/* Every splice's two sockets live in one epoll set, and GLib polls only that set's descriptor:
+ * a main-loop iteration then costs O(ready sockets), not O(all connections) as poll(2) over
+ * one GSource per splice did. */
 typedef struct {
-  GSource      source;
-  RelaySplice *splice;
-} SpliceSource;
+  GSource    source;
+  int        epfd;
+  GPtrArray *again;       /* splices with budget work left (DIR_BUDGET) */
+  GPtrArray *graveyard;   /* finished during a dispatch; freed at its end */
+  gboolean   dispatching;
+} SpliceLoop;
+
+static SpliceLoop *splice_loop;
 
 struct _RelaySplice {
   GSocketConnection  *a;
   GSocketConnection  *b;
   int                 fd_a;
   int                 fd_b;
-  gpointer            tag_a;
-  gpointer            tag_b;
   GIOCondition        watch_a;
   GIOCondition        watch_b;
-  gboolean            ready_now;  /* the source's ready time is 0 (budget work left) */
-  GSource            *source;
+  gboolean            in_again;
+  gboolean            dead;
   Direction           ab;
   Direction           ba;
   RelaySpliceDoneFunc done;
@@ -244,15 +251,14 @@ close_pipe (Direction *d)
 static void
 splice_free (RelaySplice *splice)
 {
+  if (splice->dead)
+    return;
+  splice->dead = TRUE;
   G_LOCK (pipe_pool);
   live_splices--;
   G_UNLOCK (pipe_pool);
-  if (splice->source != NULL)
-    {
-      g_source_destroy (splice->source);
-      g_source_unref (splice->source);
-      splice->source = NULL;
-    }
+  epoll_ctl (splice_loop->epfd, EPOLL_CTL_DEL, splice->fd_a, NULL);
+  epoll_ctl (splice_loop->epfd, EPOLL_CTL_DEL, splice->fd_b, NULL);
   close_pipe (&splice->ab);
   close_pipe (&splice->ba);
   pool_trim_to (MIN (PIPE_POOL_MAX, 2 * live_splices));
@@ -262,7 +268,15 @@ splice_free (RelaySplice *splice)
     g_io_stream_close (G_IO_STREAM (splice->b), NULL, NULL);
   g_clear_object (&splice->a);
   g_clear_object (&splice->b);
-  g_free (splice);
+  /* The current epoll batch or the again list may still point at it. */
+  if (splice_loop->dispatching)
+    g_ptr_array_add (splice_loop->graveyard, splice);
+  else
+    {
+      if (splice->in_again)
+        g_ptr_array_remove_fast (splice_loop->again, splice);
+      g_free (splice);
+    }
 }
 
 static void
@@ -326,14 +340,40 @@ should_run (RelaySplice *splice, Direction *d, GIOCondition got_a, GIOCondition 
     }
 }
 
-/* Changing a watched condition wakes the main context up; only do it when it changes. */
-static void
-watch (RelaySplice *splice, gpointer tag, GIOCondition *current, GIOCondition wanted)
+static guint32
+to_epoll (GIOCondition cond)
 {
+  return (cond & G_IO_IN ? EPOLLIN : 0) | (cond & G_IO_OUT ? EPOLLOUT : 0);
+}
+
+static GIOCondition
+from_epoll (guint32 events)
+{
+  return (events & EPOLLIN ? G_IO_IN : 0) | (events & EPOLLOUT ? G_IO_OUT : 0) |
+         (events & EPOLLHUP ? G_IO_HUP : 0) | (events & EPOLLERR ? G_IO_ERR : 0);
+}
+
+/* One epoll_ctl, only when the wanted readiness changes. */
+static void
+watch (RelaySplice *splice, int fd, guint side, GIOCondition *current, GIOCondition wanted)
+{
+  struct epoll_event ev = { .events = to_epoll (wanted),
+                            .data.u64 = (guint64) (guintptr) splice | side };
+
   if (*current == wanted)
     return;
   *current = wanted;
-  g_source_modify_unix_fd (splice->source, tag, wanted);
+  epoll_ctl (splice_loop->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+static void
+again_add (RelaySplice *splice)
+{
+  if (splice->in_again)
+    return;
+  splice->in_again = TRUE;
+  g_ptr_array_add (splice_loop->again, splice);
+  g_source_set_ready_time ((GSource *) splice_loop, 0);
 }
 
 /* Runs the directions that can move; FALSE once the splice is finished (and freed). */
@@ -378,32 +418,89 @@ splice_run (RelaySplice *splice, GIOCondition got_a, GIOCondition got_b)
       return FALSE;
     }
 
-  watch (splice, splice->tag_a, &splice->watch_a, want_on (splice, splice->fd_a));
-  watch (splice, splice->tag_b, &splice->watch_b, want_on (splice, splice->fd_b));
-  /* Setting it wakes the main context up (an eventfd write): only when it changes. */
-  if (splice->ready_now != again)
-    {
-      splice->ready_now = again;
-      g_source_set_ready_time (splice->source, again ? 0 : -1);
-    }
+  watch (splice, splice->fd_a, 0, &splice->watch_a, want_on (splice, splice->fd_a));
+  watch (splice, splice->fd_b, 1, &splice->watch_b, want_on (splice, splice->fd_b));
+  if (again)
+    again_add (splice);
   return TRUE;
 }
 
 static gboolean
-splice_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+splice_loop_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
-  RelaySplice *splice = ((SpliceSource *) source)->splice;
-  GIOCondition got_a = g_source_query_unix_fd (source, splice->tag_a);
-  GIOCondition got_b = g_source_query_unix_fd (source, splice->tag_b);
+  SpliceLoop *loop = (SpliceLoop *) source;
+  struct epoll_event evs[256];
+  g_autoptr(GPtrArray) again = loop->again;
+  int n;
 
-  splice_run (splice, got_a, got_b);
-  /* splice_run destroys the source when it finishes; staying attached is harmless then. */
+  loop->dispatching = TRUE;
+  loop->again = g_ptr_array_new ();
+  g_source_set_ready_time (source, -1);
+  for (guint i = 0; i < again->len; i++)
+    {
+      RelaySplice *splice = again->pdata[i];
+
+      splice->in_again = FALSE;
+      if (!splice->dead)
+        splice_run (splice, 0, 0);
+    }
+  n = epoll_wait (loop->epfd, evs, G_N_ELEMENTS (evs), 0);
+  for (int k = 0; k < n; k++)
+    {
+      RelaySplice *splice = (RelaySplice *) (guintptr) (evs[k].data.u64 & ~(guint64) 1);
+      GIOCondition got = from_epoll (evs[k].events);
+
+      if (splice->dead)
+        continue;
+      if (evs[k].data.u64 & 1)
+        splice_run (splice, 0, got);
+      else
+        splice_run (splice, got, 0);
+    }
+  loop->dispatching = FALSE;
+  for (guint i = 0; i < loop->graveyard->len; i++)
+    {
+      RelaySplice *splice = loop->graveyard->pdata[i];
+      if (splice->in_again)
+        g_ptr_array_remove_fast (loop->again, splice);
+      g_free (splice);
+    }
+  g_ptr_array_set_size (loop->graveyard, 0);
   return G_SOURCE_CONTINUE;
 }
 
-static GSourceFuncs splice_source_funcs = {
-  .dispatch = splice_source_dispatch,
+static GSourceFuncs splice_loop_funcs = {
+  .dispatch = splice_loop_dispatch,
 };
+
+static SpliceLoop *
+splice_loop_get (void)
+{
+  if (splice_loop == NULL)
+    {
+      GSource *source = g_source_new (&splice_loop_funcs, sizeof (SpliceLoop));
+
+      splice_loop = (SpliceLoop *) source;
+      splice_loop->epfd = epoll_create1 (EPOLL_CLOEXEC);
+      if (splice_loop->epfd < 0)
+        g_error ("epoll_create1: %s", g_strerror (errno));
+      splice_loop->again = g_ptr_array_new ();
+      splice_loop->graveyard = g_ptr_array_new ();
+      g_source_set_static_name (source, "relay-splice-loop");
+      /* Not blocked while it dispatches: GLib would take its fd out of the poll set and put
+       * it back around every dispatch otherwise. */
+      g_source_set_can_recurse (source, TRUE);
+      g_source_add_unix_fd (source, splice_loop->epfd, G_IO_IN);
+      g_source_attach (source, NULL);
+    }
+  return splice_loop;
+}
+
+void
+relay_splice_init (void)
+{
+  splice_loop_get ();
+}
 
 RelaySplice *
 relay_splice_start (GSocketConnection *a, GSocketConnection *b, GBytes *a_prefix,
@@ -443,21 +540,16 @@ relay_splice_start (GSocketConnection *a, GSocketConnection *b, GBytes *a_prefix
   splice->done = done;
   splice->user_data = user_data;
 
-  splice->source = g_source_new (&splice_source_funcs, sizeof (SpliceSource));
-  ((SpliceSource *) splice->source)->splice = splice;
-  g_source_set_static_name (splice->source, "relay-splice");
-  /* The dispatch never iterates the context, so nothing recurses; without this GLib blocks
-   * the source around each dispatch, taking both fds out of the context's poll list and
-   * putting them back (gmain.c block_source/unblock_source): two walks of that list, O(all
-   * connections), and four wakeup-eventfd writes per dispatch (docs/benchmarks.md, fix A). */
-  g_source_set_can_recurse (splice->source, TRUE);
+  splice_loop_get ();
   splice->watch_a = splice->watch_b = G_IO_IN;
-  splice->tag_a = g_source_add_unix_fd (splice->source, splice->fd_a, splice->watch_a);
-  splice->tag_b = g_source_add_unix_fd (splice->source, splice->fd_b, splice->watch_b);
+  {
+    struct epoll_event ev_a = { .events = EPOLLIN, .data.u64 = (guint64) (guintptr) splice };
+    struct epoll_event ev_b = { .events = EPOLLIN, .data.u64 = (guint64) (guintptr) splice | 1 };
+    epoll_ctl (splice_loop->epfd, EPOLL_CTL_ADD, splice->fd_a, &ev_a);
+    epoll_ctl (splice_loop->epfd, EPOLL_CTL_ADD, splice->fd_b, &ev_b);
+  }
   /* Run once right away: the prefix is usually written before the first poll. */
-  splice->ready_now = TRUE;
-  g_source_set_ready_time (splice->source, 0);
-  g_source_attach (splice->source, NULL);
+  again_add (splice);
   return splice;
 }
 

@@ -36,6 +36,10 @@ void         relay_splice_set_fd_relief (gboolean (*relief) (gpointer user_data)
 /* Closes the spare pipes kept for reuse (relay shutdown). Spares are only ever kept while
  * splices run (two per running splice, at most 64), so an idle relay holds none anyway. */
 void         relay_splice_pool_trim (void);
+/* Creates the epoll set every splice's sockets join (one descriptor, kept for the life of the
+ * process) on the default main context. The server calls it at start so the descriptor is
+ * there from the beginning, not created under the first connection. */
+void         relay_splice_init (void);
 
 /* Stops and closes everything without calling done (relay shutdown). */
 void         relay_splice_abort (RelaySplice *splice);
