@@ -96,6 +96,21 @@ get_boolean (JsonObject *obj, const char *member, gboolean def, const char *orig
   return TRUE;
 }
 
+/* Reads one of our state files. A file that does not exist is not an error: *data stays NULL. */
+static gboolean
+read_state_file (const char *path, char **data, gsize *len, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  *data = NULL;
+  if (g_file_get_contents (path, data, len, &local_error))
+    return TRUE;
+  if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    return TRUE;
+  g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "cannot read %s: %s", path, local_error->message);
+  return FALSE;
+}
+
 static JsonNode *
 parse_json (const char *data, gsize len, const char *origin, GError **error)
 {
@@ -159,16 +174,12 @@ nfltr_relay_config_load (const char *config_dir, GError **error)
 {
   g_autofree char *path = g_build_filename (config_dir, "relay.json", NULL);
   g_autofree char *data = NULL;
-  g_autoptr(GError) local_error = NULL;
   gsize len;
 
-  if (!g_file_get_contents (path, &data, &len, &local_error))
-    {
-      if (!g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "cannot read %s: %s", path,
-                     local_error->message);
-      return NULL;
-    }
+  if (!read_state_file (path, &data, &len, error))
+    return NULL;
+  if (data == NULL)
+    return NULL;  /* not logged in yet */
   return nfltr_relay_config_parse (data, len, path, error);
 }
 
@@ -297,17 +308,12 @@ nfltr_tunnels_load (const char *config_dir, GError **error)
 {
   g_autofree char *path = g_build_filename (config_dir, "tunnels.json", NULL);
   g_autofree char *data = NULL;
-  g_autoptr(GError) local_error = NULL;
   gsize len;
 
-  if (!g_file_get_contents (path, &data, &len, &local_error))
-    {
-      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        return g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_tunnel_config_free);
-      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "cannot read %s: %s", path,
-                   local_error->message);
-      return NULL;
-    }
+  if (!read_state_file (path, &data, &len, error))
+    return NULL;
+  if (data == NULL)
+    return g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_tunnel_config_free);
   return nfltr_tunnels_parse (data, len, path, error);
 }
 
