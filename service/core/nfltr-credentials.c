@@ -1,4 +1,9 @@
-/* nfltr-credentials.c — the API key in libsecret, else in a 0600 file */
+/* nfltr-credentials.c — the API key in libsecret, else in a 0600 file
+ *
+ * libsecret is asked only when a secret service is there to answer: one owns, or the bus can
+ * activate, org.freedesktop.secrets on the session bus. Without one, every libsecret call would
+ * fail after setting up proxies that outlive the call (and that LeakSanitizer then reports), and
+ * would cost a D-Bus round trip or an autolaunch attempt for nothing. */
 #define G_LOG_DOMAIN "nfltr-credentials"
 
 #include "nfltr-credentials.h"
@@ -45,6 +50,98 @@ static char *
 credentials_path (const char *config_dir)
 {
   return g_build_filename (config_dir, "credentials", NULL);
+}
+
+#define SECRETS_BUS_NAME "org.freedesktop.secrets"
+
+/* The probe's steps: the session bus, then NameHasOwner, then ListActivatableNames. A
+ * failure at any step means "no secret service" — the 0600 file is the answer then. */
+static void
+probe_activatable_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree const char **names = NULL;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply == NULL)
+    {
+      g_debug ("secret service probe: %s", error->message);
+      g_task_return_boolean (task, FALSE);
+      return;
+    }
+  g_variant_get (reply, "(^a&s)", &names);
+  g_task_return_boolean (task, g_strv_contains (names, SECRETS_BUS_NAME));
+}
+
+static void
+probe_owner_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean has_owner = FALSE;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  if (reply != NULL)
+    g_variant_get (reply, "(b)", &has_owner);
+  if (has_owner)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  g_dbus_connection_call (G_DBUS_CONNECTION (source), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "ListActivatableNames", NULL, G_VARIANT_TYPE ("(as)"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, cancellable, probe_activatable_cb, g_steal_pointer (&task));
+}
+
+static void
+probe_bus_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  g_autoptr(GDBusConnection) bus = NULL;
+  g_autoptr(GError) error = NULL;
+
+  bus = g_bus_get_finish (result, &error);
+  if (bus == NULL)
+    {
+      g_debug ("no session bus for a secret service: %s", error->message);
+      g_task_return_boolean (task, FALSE);
+      return;
+    }
+  g_dbus_connection_call (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                          "NameHasOwner", g_variant_new ("(s)", SECRETS_BUS_NAME), G_VARIANT_TYPE ("(b)"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, cancellable, probe_owner_cb,
+                          g_steal_pointer (&task));
+}
+
+/* Completes with TRUE when a secret service owns or can be activated for
+ * org.freedesktop.secrets on the session bus. Never fails. */
+static void
+secret_service_probe_async (GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, secret_service_probe_async);
+  /* NFLTR_NO_SECRET_SERVICE=1 forces the file, e.g. for a user whose keyring prompts. */
+  if (g_strcmp0 (g_getenv ("NFLTR_NO_SECRET_SERVICE"), "1") == 0)
+    {
+      g_task_return_boolean (task, FALSE);
+      g_object_unref (task);
+      return;
+    }
+  g_bus_get (G_BUS_TYPE_SESSION, cancellable, probe_bus_cb, task);
+}
+
+static gboolean
+secret_service_probe_finish (GAsyncResult *result)
+{
+  return g_task_propagate_boolean (G_TASK (result), NULL);
 }
 
 /* {"relay": "HOST:PORT", "api-key": "…"} */
@@ -96,6 +193,8 @@ file_remove (const char *config_dir)
     g_message ("cannot remove %s: %s", path, g_strerror (errno));
 }
 
+static void store_in_file (GTask *task);
+
 static void
 store_cb (GObject      *source,
           GAsyncResult *result,
@@ -115,6 +214,38 @@ store_cb (GObject      *source,
 
   g_debug ("libsecret unavailable (%s); storing the key in a 0600 file", error->message);
   g_clear_error (&error);
+  store_in_file (task);
+}
+
+static void
+store_probe_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Request *r = g_task_get_task_data (task);
+  g_autofree char *label = NULL;
+  GCancellable *cancellable;
+
+  if (!secret_service_probe_finish (result))
+    {
+      g_debug ("no secret service on the session bus; storing the key in a 0600 file");
+      store_in_file (task);
+      return;
+    }
+  label = g_strdup_printf ("NFLTR API key for %s", r->relay);
+  cancellable = g_task_get_cancellable (task);
+  secret_password_store (api_key_schema (), SECRET_COLLECTION_DEFAULT, label, r->api_key,
+                         cancellable, store_cb, g_steal_pointer (&task),
+                         "relay", r->relay, NULL);
+}
+
+static void
+store_in_file (GTask *task)
+{
+  Request *r = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
   if (!file_store (r->config_dir, r->relay, r->api_key, &error))
     g_task_return_error (task, g_steal_pointer (&error));
   else
@@ -130,7 +261,6 @@ nfltr_api_key_store_async (const char          *config_dir,
                            gpointer             user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  g_autofree char *label = g_strdup_printf ("NFLTR API key for %s", relay);
   Request *r = g_new0 (Request, 1);
 
   g_task_set_source_tag (task, nfltr_api_key_store_async);
@@ -139,9 +269,7 @@ nfltr_api_key_store_async (const char          *config_dir,
   r->api_key = g_strdup (api_key);
   g_task_set_task_data (task, r, request_free);
 
-  secret_password_store (api_key_schema (), SECRET_COLLECTION_DEFAULT, label, api_key,
-                         cancellable, store_cb, g_steal_pointer (&task),
-                         "relay", relay, NULL);
+  secret_service_probe_async (cancellable, store_probe_cb, g_steal_pointer (&task));
 }
 
 gboolean
@@ -150,13 +278,14 @@ nfltr_api_key_store_finish (GAsyncResult *result, GError **error)
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+static void return_not_logged_in (GTask *task);
+
 static void
 lookup_cb (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  Request *r = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   char *key = secret_password_lookup_finish (result, &error);
 
@@ -169,6 +298,33 @@ lookup_cb (GObject      *source,
     }
   if (error)
     g_debug ("libsecret lookup failed: %s", error->message);
+  return_not_logged_in (task);
+}
+
+static void
+lookup_probe_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Request *r = g_task_get_task_data (task);
+  GCancellable *cancellable;
+
+  if (!secret_service_probe_finish (result))
+    {
+      return_not_logged_in (task);
+      return;
+    }
+  cancellable = g_task_get_cancellable (task);
+  secret_password_lookup (api_key_schema (), cancellable, lookup_cb, g_steal_pointer (&task),
+                          "relay", r->relay, NULL);
+}
+
+static void
+return_not_logged_in (GTask *task)
+{
+  Request *r = g_task_get_task_data (task);
+
   g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_NOT_LOGGED_IN,
                            "no API key stored for relay %s: run nfltr login --relay %s --api-key KEY",
                            r->relay, r->relay);
@@ -199,8 +355,7 @@ nfltr_api_key_lookup_async (const char          *config_dir,
   r->config_dir = g_strdup (config_dir);
   r->relay = g_strdup (relay);
   g_task_set_task_data (task, r, request_free);
-  secret_password_lookup (api_key_schema (), cancellable, lookup_cb, g_steal_pointer (&task),
-                          "relay", relay, NULL);
+  secret_service_probe_async (cancellable, lookup_probe_cb, g_steal_pointer (&task));
 }
 
 char *
@@ -219,10 +374,19 @@ clear_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_debug ("libsecret clear failed: %s", error->message);
 }
 
+static void
+clear_probe_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree char *relay = user_data;
+
+  if (secret_service_probe_finish (result))
+    secret_password_clear (api_key_schema (), NULL, clear_cb, NULL, "relay", relay, NULL);
+}
+
 void
 nfltr_api_key_clear (const char *config_dir, const char *relay)
 {
   file_remove (config_dir);
   if (relay != NULL)
-    secret_password_clear (api_key_schema (), NULL, clear_cb, NULL, "relay", relay, NULL);
+    secret_service_probe_async (NULL, clear_probe_cb, g_strdup (relay));
 }
