@@ -1,6 +1,6 @@
 /* fuzz-proto.c — the agent–relay frame decoder and the data-connection preamble
  * (docs/protocol.md §4, §5). Whatever decodes must re-encode to a frame that decodes
- * to the same attributes. */
+ * to the same header and attributes. */
 #include "nfltr-proto.h"
 
 #include <stdint.h>
@@ -25,6 +25,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
       g_assert (back != NULL);
       g_assert (nfltr_frame_get_type (back) == nfltr_frame_get_type (frame));
+      g_assert (nfltr_frame_get_version (back) == nfltr_frame_get_version (frame));
+      /* §4.1: reserved flag bits do not survive decoding, so nothing re-sends them */
+      g_assert ((nfltr_frame_get_flags (frame) & ~NFLTR_FRAME_FLAGS_KNOWN) == 0);
+      g_assert (nfltr_frame_get_flags (back) == nfltr_frame_get_flags (frame));
       for (guint attr = 1; attr <= NFLTR_ATTR_LAST_; attr++)
         {
           gsize l1, l2;
