@@ -2,11 +2,46 @@
  * (docs/protocol.md §4, §5). Whatever decodes must re-encode to a frame that decodes
  * to the same header and attributes. */
 #include "nfltr-proto.h"
+#include "nfltr-messages.h"
 
 #include <stdint.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+/* The typed message of a decoded frame: if it decodes, its encoding must carry everything
+ * the frame-type table requires. */
+#define TYPED(kind, Struct)                                                    \
+  {                                                                            \
+    Struct msg;                                                                \
+    if (nfltr_msg_##kind##_decode (frame, &msg, NULL))                         \
+      again = nfltr_msg_##kind##_encode (&msg);                                \
+  }                                                                            \
+  break
+
+static void
+typed_roundtrip (const NfltrFrame *frame)
+{
+  g_autoptr(NfltrFrame) again = NULL;
+
+  switch ((guint8) nfltr_frame_get_type (frame))
+    {
+    case NFLTR_FRAME_HELLO: TYPED (hello, NfltrMsgHello);
+    case NFLTR_FRAME_WELCOME: TYPED (welcome, NfltrMsgWelcome);
+    case NFLTR_FRAME_ERROR: TYPED (error, NfltrMsgError);
+    case NFLTR_FRAME_PING: TYPED (ping, NfltrMsgPing);
+    case NFLTR_FRAME_PONG: TYPED (pong, NfltrMsgPong);
+    case NFLTR_FRAME_BIND: TYPED (bind, NfltrMsgBind);
+    case NFLTR_FRAME_BOUND: TYPED (bound, NfltrMsgBound);
+    case NFLTR_FRAME_UNBIND: TYPED (unbind, NfltrMsgUnbind);
+    case NFLTR_FRAME_CONN_OPEN: TYPED (conn_open, NfltrMsgConnOpen);
+    case NFLTR_FRAME_CONN_REFUSE: TYPED (conn_refuse, NfltrMsgConnRefuse);
+    default:
+      return;
+    }
+  if (again != NULL)
+    g_assert (nfltr_msg_check_required (again, NULL));
+}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -38,6 +73,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           g_assert (l1 == l2 && (l1 == 0 || memcmp (a, b, l1) == 0));
         }
       (void) nfltr_frame_get_string (frame, NFLTR_ATTR_MESSAGE);
+      typed_roundtrip (frame);
     }
   else
     g_assert (error != NULL && error->message != NULL);

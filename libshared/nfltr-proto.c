@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "nfltr-proto"
 
 #include "nfltr-proto.h"
+#include "nfltr-messages.h"
 
 #include <string.h>
 
@@ -114,24 +115,15 @@ nfltr_frame_set_version (NfltrFrame *frame, guint8 version)
 const char *
 nfltr_frame_type_to_string (guint8 type)
 {
-  switch (type)
-    {
-    case NFLTR_FRAME_HELLO: return "HELLO";
-    case NFLTR_FRAME_WELCOME: return "WELCOME";
-    case NFLTR_FRAME_ERROR: return "ERROR";
-    case NFLTR_FRAME_PING: return "PING";
-    case NFLTR_FRAME_PONG: return "PONG";
-    case NFLTR_FRAME_BIND: return "BIND";
-    case NFLTR_FRAME_BOUND: return "BOUND";
-    case NFLTR_FRAME_UNBIND: return "UNBIND";
-    case NFLTR_FRAME_CONN_OPEN: return "CONN_OPEN";
-    case NFLTR_FRAME_CONN_REFUSE: return "CONN_REFUSE";
-    case NFLTR_FRAME_WG_PACKET: return "WG_PACKET";
-    case NFLTR_FRAME_P2P_SIGNAL: return "P2P_SIGNAL";
-    case NFLTR_FRAME_P2P_RELAY: return "P2P_RELAY";
-    case NFLTR_FRAME_A2A_MESSAGE: return "A2A_MESSAGE";
-    default: return NULL;
-    }
+  const NfltrMsgInfo *info = nfltr_msg_info_lookup (type);
+
+  return info ? info->name : NULL;
+}
+
+const char *
+nfltr_proto_attr_to_string (guint attr)
+{
+  return attr >= 1 && attr <= NFLTR_ATTR_LAST_ ? attr_info[attr].name : NULL;
 }
 
 const char *
@@ -325,49 +317,12 @@ nfltr_frame_encode (const NfltrFrame *frame)
   return g_byte_array_free_to_bytes (out);
 }
 
-/* Attributes each frame type must carry (docs/protocol.md §4 "Frame types"). */
-static const NfltrAttrType *
-required_attrs (guint8 type)
-{
-  static const NfltrAttrType hello[] = { NFLTR_ATTR_PROTO_VERSION, NFLTR_ATTR_API_KEY, NFLTR_ATTR_AGENT_ID, 0 };
-  static const NfltrAttrType welcome[] = { NFLTR_ATTR_PROTO_VERSION, NFLTR_ATTR_SESSION_ID, NFLTR_ATTR_DOMAIN, 0 };
-  static const NfltrAttrType error[] = { NFLTR_ATTR_CODE, NFLTR_ATTR_MESSAGE, 0 };
-  static const NfltrAttrType ping[] = { NFLTR_ATTR_SEQ, 0 };
-  static const NfltrAttrType bind[] = { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_MODE, NFLTR_ATTR_FINGERPRINT, 0 };
-  static const NfltrAttrType bound[] = { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_HOST, NFLTR_ATTR_URL, 0 };
-  static const NfltrAttrType unbind[] = { NFLTR_ATTR_NAME, 0 };
-  static const NfltrAttrType conn_open[] = { NFLTR_ATTR_CONN_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_CLIENT_ADDR, 0 };
-  static const NfltrAttrType conn_refuse[] = { NFLTR_ATTR_CONN_ID, 0 };
-  static const NfltrAttrType peer_data[] = { NFLTR_ATTR_PEER_ID, NFLTR_ATTR_DATA, 0 };
-  static const NfltrAttrType none[] = { 0 };
-
-  switch (type)
-    {
-    case NFLTR_FRAME_HELLO: return hello;
-    case NFLTR_FRAME_WELCOME: return welcome;
-    case NFLTR_FRAME_ERROR: return error;
-    case NFLTR_FRAME_PING:
-    case NFLTR_FRAME_PONG: return ping;
-    case NFLTR_FRAME_BIND: return bind;
-    case NFLTR_FRAME_BOUND: return bound;
-    case NFLTR_FRAME_UNBIND: return unbind;
-    case NFLTR_FRAME_CONN_OPEN: return conn_open;
-    case NFLTR_FRAME_CONN_REFUSE: return conn_refuse;
-    case NFLTR_FRAME_WG_PACKET:
-    case NFLTR_FRAME_P2P_SIGNAL:
-    case NFLTR_FRAME_P2P_RELAY:
-    case NFLTR_FRAME_A2A_MESSAGE: return peer_data;
-    default: return none;
-    }
-}
-
 NfltrFrame *
 nfltr_frame_decode (const guint8 *data, gsize len, GError **error)
 {
   g_autoptr(NfltrFrame) frame = NULL;
   guint32 payload_len;
   gsize pos;
-  const NfltrAttrType *req;
 
   if (len < NFLTR_PROTO_HEADER_SIZE)
     {
@@ -468,14 +423,9 @@ nfltr_frame_decode (const guint8 *data, gsize len, GError **error)
       pos += alen;
     }
 
-  for (req = required_attrs (frame->type); *req != 0; req++)
-    if (frame->attrs[*req] == NULL)
-      {
-        g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_MISSING_ATTR,
-                     "%s frame lacks required attribute %s",
-                     nfltr_frame_type_to_string (frame->type), attr_info[*req].name);
-        return NULL;
-      }
+  /* The frame-type table (nfltr-messages.c) says what each known type must carry. */
+  if (!nfltr_msg_check_required (frame, error))
+    return NULL;
 
   return g_steal_pointer (&frame);
 }

@@ -116,7 +116,10 @@ gboolean      nfltr_frame_is_ignorable (const NfltrFrame *frame);
  * WELCOME settled (§8.1); a sender writes that one here. */
 guint8        nfltr_frame_get_version  (const NfltrFrame *frame);
 void          nfltr_frame_set_version  (NfltrFrame *frame, guint8 version);
+/* NULL for a type this side does not know (the table in nfltr-messages.c). */
 const char   *nfltr_frame_type_to_string (guint8 type);
+/* The attribute's name (docs/protocol.md §4 "Attribute types"), NULL when unknown. */
+const char   *nfltr_proto_attr_to_string (guint attr);
 const char   *nfltr_proto_error_code_to_string (guint16 code);
 
 void          nfltr_frame_set_bytes    (NfltrFrame *frame, NfltrAttrType attr, const void *data, gsize len);
