@@ -21,6 +21,7 @@ typedef struct _RelayIdentity RelayIdentity;
 typedef struct _RelayRegistry RelayRegistry;
 typedef struct _RelayBinding  RelayBinding;
 typedef struct _RelayAgent    RelayAgent;
+typedef struct _RelayDirectory RelayDirectory;
 typedef struct _RelayAttach   RelayAttach;
 
 /* Limits and settings of `nfltr-relay serve` (docs/relay.md). Every stage a connection goes
