@@ -4,7 +4,7 @@
 
 #include "relay-server.h"
 #include "agents/relay-agent.h"
-#include "agents/relay-registry.h"
+#include "tunnels/relay-registry.h"
 #include "api/relay-http.h"
 #include "listener/relay-demux.h"
 #include "passthrough/relay-attach.h"

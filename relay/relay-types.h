@@ -5,7 +5,8 @@
  * passthrough/     CONN_OPEN and conn-id pairing, then splice(2) between the two sockets
  * inspect/         inspectable mode: TLS server to the public, pinned TLS client to the agent
  * tls/             the relay's certificate, its own-name TLS termination, the replay streams
- * agents/          control channels (WebSocket) and the name registry
+ * agents/          control channels (WebSocket), the agent-id directory
+ * tunnels/         the name registry
  * api/             the SoupServer: JSON API and the control-channel endpoint
  * store/           SQLite: API keys, tunnels seen
  * commands/        serve, keys, fingerprint */

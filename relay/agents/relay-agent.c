@@ -7,7 +7,7 @@
 
 #include "relay-agent.h"
 #include "relay-server.h"
-#include "relay-registry.h"
+#include "tunnels/relay-registry.h"
 #include "store/relay-store.h"
 #include "passthrough/relay-attach.h"
 #include "nfltr-cert.h"

@@ -9,7 +9,7 @@
 #include "relay-server.h"
 #include "relay-splice.h"
 #include "agents/relay-agent.h"
-#include "agents/relay-registry.h"
+#include "tunnels/relay-registry.h"
 #include "inspect/relay-inspect.h"
 
 #include <gnutls/crypto.h>
