@@ -285,7 +285,8 @@ GBytes *
 nfltr_frame_encode (const NfltrFrame *frame)
 {
   GByteArray *out = g_byte_array_sized_new (64);
-  guint8 header[NFLTR_PROTO_HEADER_SIZE] = { frame->version, frame->type, frame->flags >> 8, frame->flags & 0xff };
+  guint8 header[NFLTR_PROTO_HEADER_SIZE] = { frame->version, frame->type,
+                                             frame->flags >> 8, frame->flags & 0xff };
   guint32 payload_len;
 
   g_byte_array_append (out, header, sizeof header);

@@ -97,8 +97,8 @@ bind_record (RelayAgent *agent, const NfltrFrame *frame, const NfltrMsgBind *bin
                                 binding->fingerprint_text, bind->kind, &since, &error))
     {
       g_message ("%s", error->message);
-      relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_INTERNAL, "the relay could not record the tunnel",
-                               bind->name);
+      relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_INTERNAL,
+                               "the relay could not record the tunnel", bind->name);
       return NULL;
     }
   binding->since = g_steal_pointer (&since);
