@@ -153,7 +153,8 @@ void
 nfltr_frame_set_bytes (NfltrFrame *frame, NfltrAttrType attr, const void *data, gsize len)
 {
   g_return_if_fail (attr_is_known (attr));
-  g_return_if_fail (len <= NFLTR_PROTO_MAX_PAYLOAD);
+  /* §4: one attribute, with its header, fits in a payload */
+  g_return_if_fail (len <= NFLTR_PROTO_MAX_PAYLOAD - NFLTR_PROTO_ATTR_HEADER_SIZE);
   g_return_if_fail (attr_info[attr].kind != ATTR_KIND_FIXED || len == attr_info[attr].size);
   g_clear_pointer (&frame->attrs[attr], g_bytes_unref);
   {
