@@ -11,34 +11,45 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 /* The typed message of a decoded frame: if it decodes, its encoding must carry everything
  * the frame-type table requires. */
-#define TYPED(kind, Struct)                                                    \
-  {                                                                            \
-    Struct msg;                                                                \
-    if (nfltr_msg_##kind##_decode (frame, &msg, NULL))                         \
-      again = nfltr_msg_##kind##_encode (&msg);                                \
-  }                                                                            \
-  break
-
 static void
 typed_roundtrip (const NfltrFrame *frame)
 {
   g_autoptr(NfltrFrame) again = NULL;
+  union {
+    NfltrMsgHello      hello;
+    NfltrMsgWelcome    welcome;
+    NfltrMsgError      error;
+    NfltrMsgPing       ping;
+    NfltrMsgPong       pong;
+    NfltrMsgBind       bind;
+    NfltrMsgBound      bound;
+    NfltrMsgUnbind     unbind;
+    NfltrMsgConnOpen   conn_open;
+    NfltrMsgConnRefuse conn_refuse;
+  } m;
+  guint8 type;
 
-  switch ((guint8) nfltr_frame_get_type (frame))
-    {
-    case NFLTR_FRAME_HELLO: TYPED (hello, NfltrMsgHello);
-    case NFLTR_FRAME_WELCOME: TYPED (welcome, NfltrMsgWelcome);
-    case NFLTR_FRAME_ERROR: TYPED (error, NfltrMsgError);
-    case NFLTR_FRAME_PING: TYPED (ping, NfltrMsgPing);
-    case NFLTR_FRAME_PONG: TYPED (pong, NfltrMsgPong);
-    case NFLTR_FRAME_BIND: TYPED (bind, NfltrMsgBind);
-    case NFLTR_FRAME_BOUND: TYPED (bound, NfltrMsgBound);
-    case NFLTR_FRAME_UNBIND: TYPED (unbind, NfltrMsgUnbind);
-    case NFLTR_FRAME_CONN_OPEN: TYPED (conn_open, NfltrMsgConnOpen);
-    case NFLTR_FRAME_CONN_REFUSE: TYPED (conn_refuse, NfltrMsgConnRefuse);
-    default:
-      return;
-    }
+  type = nfltr_frame_get_type (frame);
+  if (type == NFLTR_FRAME_HELLO && nfltr_msg_hello_decode (frame, &m.hello, NULL))
+    again = nfltr_msg_hello_encode (&m.hello);
+  else if (type == NFLTR_FRAME_WELCOME && nfltr_msg_welcome_decode (frame, &m.welcome, NULL))
+    again = nfltr_msg_welcome_encode (&m.welcome);
+  else if (type == NFLTR_FRAME_ERROR && nfltr_msg_error_decode (frame, &m.error, NULL))
+    again = nfltr_msg_error_encode (&m.error);
+  else if (type == NFLTR_FRAME_PING && nfltr_msg_ping_decode (frame, &m.ping, NULL))
+    again = nfltr_msg_ping_encode (&m.ping);
+  else if (type == NFLTR_FRAME_PONG && nfltr_msg_pong_decode (frame, &m.pong, NULL))
+    again = nfltr_msg_pong_encode (&m.pong);
+  else if (type == NFLTR_FRAME_BIND && nfltr_msg_bind_decode (frame, &m.bind, NULL))
+    again = nfltr_msg_bind_encode (&m.bind);
+  else if (type == NFLTR_FRAME_BOUND && nfltr_msg_bound_decode (frame, &m.bound, NULL))
+    again = nfltr_msg_bound_encode (&m.bound);
+  else if (type == NFLTR_FRAME_UNBIND && nfltr_msg_unbind_decode (frame, &m.unbind, NULL))
+    again = nfltr_msg_unbind_encode (&m.unbind);
+  else if (type == NFLTR_FRAME_CONN_OPEN && nfltr_msg_conn_open_decode (frame, &m.conn_open, NULL))
+    again = nfltr_msg_conn_open_encode (&m.conn_open);
+  else if (type == NFLTR_FRAME_CONN_REFUSE && nfltr_msg_conn_refuse_decode (frame, &m.conn_refuse, NULL))
+    again = nfltr_msg_conn_refuse_encode (&m.conn_refuse);
   if (again != NULL)
     g_assert (nfltr_msg_check_required (again, NULL));
 }

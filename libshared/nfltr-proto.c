@@ -489,18 +489,18 @@ nfltr_proto_feature_is_valid (const char *token)
 gboolean
 nfltr_proto_features_has (const char *features, const char *token)
 {
-  g_auto(GStrv) tokens = NULL;
+  g_auto (GStrv) tokens = NULL;
 
   if (features == NULL || !nfltr_proto_feature_is_valid (token))
     return FALSE;
   tokens = g_strsplit (features, " ", -1);
-  return g_strv_contains ((const char * const *) tokens, token);
+  return g_strv_contains ((const char *const *) tokens, token);
 }
 
 char *
 nfltr_proto_features_intersect (const char *offered, const char *supported)
 {
-  g_auto(GStrv) tokens = NULL;
+  g_auto (GStrv) tokens = NULL;
   g_autoptr(GPtrArray) out = g_ptr_array_new ();
 
   if (offered == NULL || supported == NULL)

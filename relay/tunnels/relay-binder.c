@@ -17,7 +17,7 @@
 #include <string.h>
 
 /* docs/protocol.md §6 */
-static const char * const reserved_names[] = { "www", "api", "relay", NULL };
+static const char *const reserved_names[] = { "www", "api", "relay", NULL };
 
 static gboolean
 name_is_reserved (const char *name)
@@ -33,9 +33,10 @@ bind_check_name (RelayAgent *agent, const NfltrFrame *frame, const NfltrMsgBind 
 
   if (nfltr_proto_name_is_valid (bind->name) && !name_is_reserved (bind->name))
     return TRUE;
-  msg = name_is_reserved (bind->name)
-    ? g_strdup_printf ("name “%s” is reserved", bind->name)
-    : g_strdup_printf ("name “%s” is not a DNS label (a-z, 0-9, '-', at most 63)", bind->name);
+  if (name_is_reserved (bind->name))
+    msg = g_strdup_printf ("name “%s” is reserved", bind->name);
+  else
+    msg = g_strdup_printf ("name “%s” is not a DNS label (a-z, 0-9, '-', at most 63)", bind->name);
   relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_BAD_NAME, msg, bind->name);
   return FALSE;
 }

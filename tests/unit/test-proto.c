@@ -138,10 +138,13 @@ test_hello_from_v2 (void)
 static void
 test_flags (void)
 {
-  const guint8 reserved_set[] = { 1, 0x04, 0xff, 0xfe, 0, 0, 0, 14, 0, 18, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 3 };
+  /* clang-format off */
+  const guint8 reserved_set[] = { 1, 0x04, 0xff, 0xfe, 0, 0, 0, 14,
+                                  0, 18, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 3 };
   const guint8 unknown_ignorable[] = { 1, 0x7e, 0x80, 0x01, 0, 0, 0, 16,
                                        0, 10, 0, 0, 0, 4, 0, 0, 0, 9,      /* request-id 9 */
                                        0x02, 0x00, 0, 0, 0, 0 };           /* attribute 512, empty */
+  /* clang-format on */
   g_autoptr(NfltrFrame) f = nfltr_frame_new (NFLTR_FRAME_PING);
   g_autoptr(NfltrFrame) d = NULL;
   g_autoptr(NfltrFrame) r = NULL;
@@ -264,7 +267,9 @@ test_pong_for (void)
 static void
 test_features (void)
 {
-  struct { const char *offered, *supported, *want; } cases[] = {
+  struct {
+    const char *offered, *supported, *want;
+  } cases[] = {
     { "p2p x-future wg", "wg a2a p2p", "p2p wg" },
     { "p2p x-future", "", "" },
     { NULL, "p2p", "" },

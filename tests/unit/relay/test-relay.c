@@ -965,8 +965,10 @@ test_version_zero (Fixture *f, gconstpointer data)
   Agent *a = agent_connect (f);
   Agent *b = agent_connect (f);
   NfltrFrame *hello = hello_frame (f->key, AGENT_A);
+  /* clang-format off */
   const guint8 header_v0[] = { 0, NFLTR_FRAME_PING, 0, 0, 0, 0, 0, 14,
                                0, NFLTR_ATTR_SEQ, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1 };
+  /* clang-format on */
 
   nfltr_frame_set_u16 (hello, NFLTR_ATTR_PROTO_VERSION, 0);
   agent_send (a, hello);
