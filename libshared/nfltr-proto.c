@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "nfltr-proto"
 
 #include "nfltr-proto.h"
+#include "nfltr-messages.h"
 
 #include <string.h>
 
@@ -42,10 +43,14 @@ static const AttrInfo attr_info[NFLTR_ATTR_LAST_ + 1] = {
   [NFLTR_ATTR_PEER_ID]       = { "peer-id", ATTR_KIND_STRING, 0 },
   [NFLTR_ATTR_DATA]          = { "data", ATTR_KIND_BYTES, 0 },
   [NFLTR_ATTR_KIND]          = { "kind", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_FEATURES]      = { "features", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_FRAME_TYPE]    = { "frame-type", ATTR_KIND_FIXED, 1 },
 };
 
 struct _NfltrFrame {
   guint8  type;
+  guint8  version;   /* header byte, §4: informational */
+  guint16 flags;     /* known bits only, §4.1 */
   GBytes *attrs[NFLTR_ATTR_LAST_ + 1];
 };
 
@@ -54,6 +59,7 @@ nfltr_frame_new (NfltrFrameType type)
 {
   NfltrFrame *frame = g_new0 (NfltrFrame, 1);
   frame->type = type;
+  frame->version = NFLTR_PROTO_VERSION;
   return frame;
 }
 
@@ -73,27 +79,51 @@ nfltr_frame_get_type (const NfltrFrame *frame)
   return frame->type;
 }
 
+guint16
+nfltr_frame_get_flags (const NfltrFrame *frame)
+{
+  return frame->flags;
+}
+
+void
+nfltr_frame_set_flags (NfltrFrame *frame, guint16 flags)
+{
+  /* §4.1: reserved bits must be sent as zero. */
+  g_return_if_fail ((flags & ~NFLTR_FRAME_FLAGS_KNOWN) == 0);
+  frame->flags = flags;
+}
+
+gboolean
+nfltr_frame_is_ignorable (const NfltrFrame *frame)
+{
+  return (frame->flags & NFLTR_FRAME_FLAG_IGNORABLE) != 0;
+}
+
+guint8
+nfltr_frame_get_version (const NfltrFrame *frame)
+{
+  return frame->version;
+}
+
+void
+nfltr_frame_set_version (NfltrFrame *frame, guint8 version)
+{
+  g_return_if_fail (version >= 1);
+  frame->version = version;
+}
+
 const char *
 nfltr_frame_type_to_string (guint8 type)
 {
-  switch (type)
-    {
-    case NFLTR_FRAME_HELLO: return "HELLO";
-    case NFLTR_FRAME_WELCOME: return "WELCOME";
-    case NFLTR_FRAME_ERROR: return "ERROR";
-    case NFLTR_FRAME_PING: return "PING";
-    case NFLTR_FRAME_PONG: return "PONG";
-    case NFLTR_FRAME_BIND: return "BIND";
-    case NFLTR_FRAME_BOUND: return "BOUND";
-    case NFLTR_FRAME_UNBIND: return "UNBIND";
-    case NFLTR_FRAME_CONN_OPEN: return "CONN_OPEN";
-    case NFLTR_FRAME_CONN_REFUSE: return "CONN_REFUSE";
-    case NFLTR_FRAME_WG_PACKET: return "WG_PACKET";
-    case NFLTR_FRAME_P2P_SIGNAL: return "P2P_SIGNAL";
-    case NFLTR_FRAME_P2P_RELAY: return "P2P_RELAY";
-    case NFLTR_FRAME_A2A_MESSAGE: return "A2A_MESSAGE";
-    default: return NULL;
-    }
+  const NfltrMsgInfo *info = nfltr_msg_info_lookup (type);
+
+  return info ? info->name : NULL;
+}
+
+const char *
+nfltr_proto_attr_to_string (guint attr)
+{
+  return attr >= 1 && attr <= NFLTR_ATTR_LAST_ ? attr_info[attr].name : NULL;
 }
 
 const char *
@@ -123,7 +153,8 @@ void
 nfltr_frame_set_bytes (NfltrFrame *frame, NfltrAttrType attr, const void *data, gsize len)
 {
   g_return_if_fail (attr_is_known (attr));
-  g_return_if_fail (len <= G_MAXUINT16);
+  /* §4: one attribute, with its header, fits in a payload */
+  g_return_if_fail (len <= NFLTR_PROTO_MAX_PAYLOAD - NFLTR_PROTO_ATTR_HEADER_SIZE);
   g_return_if_fail (attr_info[attr].kind != ATTR_KIND_FIXED || len == attr_info[attr].size);
   g_clear_pointer (&frame->attrs[attr], g_bytes_unref);
   {
@@ -255,7 +286,8 @@ GBytes *
 nfltr_frame_encode (const NfltrFrame *frame)
 {
   GByteArray *out = g_byte_array_sized_new (64);
-  guint8 header[NFLTR_PROTO_HEADER_SIZE] = { NFLTR_PROTO_VERSION, frame->type, 0, 0 };
+  guint8 header[NFLTR_PROTO_HEADER_SIZE] = { frame->version, frame->type,
+                                             frame->flags >> 8, frame->flags & 0xff };
   guint32 payload_len;
 
   g_byte_array_append (out, header, sizeof header);
@@ -263,16 +295,19 @@ nfltr_frame_encode (const NfltrFrame *frame)
     {
       gsize len;
       const guint8 *data;
-      guint8 ah[4];
+      guint8 ah[NFLTR_PROTO_ATTR_HEADER_SIZE];
 
       if (frame->attrs[i] == NULL)
         continue;
       data = g_bytes_get_data (frame->attrs[i], &len);
+      /* §4: type u16, length u32 */
       ah[0] = i >> 8;
       ah[1] = i & 0xff;
-      ah[2] = len >> 8;
-      ah[3] = len & 0xff;
-      g_byte_array_append (out, ah, 4);
+      ah[2] = (len >> 24) & 0xff;
+      ah[3] = (len >> 16) & 0xff;
+      ah[4] = (len >> 8) & 0xff;
+      ah[5] = len & 0xff;
+      g_byte_array_append (out, ah, sizeof ah);
       g_byte_array_append (out, data, len);
     }
   payload_len = out->len - NFLTR_PROTO_HEADER_SIZE;
@@ -284,49 +319,12 @@ nfltr_frame_encode (const NfltrFrame *frame)
   return g_byte_array_free_to_bytes (out);
 }
 
-/* Attributes each frame type must carry (docs/protocol.md §4 "Frame types"). */
-static const NfltrAttrType *
-required_attrs (guint8 type)
-{
-  static const NfltrAttrType hello[] = { NFLTR_ATTR_PROTO_VERSION, NFLTR_ATTR_API_KEY, NFLTR_ATTR_AGENT_ID, 0 };
-  static const NfltrAttrType welcome[] = { NFLTR_ATTR_PROTO_VERSION, NFLTR_ATTR_SESSION_ID, NFLTR_ATTR_DOMAIN, 0 };
-  static const NfltrAttrType error[] = { NFLTR_ATTR_CODE, NFLTR_ATTR_MESSAGE, 0 };
-  static const NfltrAttrType ping[] = { NFLTR_ATTR_SEQ, 0 };
-  static const NfltrAttrType bind[] = { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_MODE, NFLTR_ATTR_FINGERPRINT, 0 };
-  static const NfltrAttrType bound[] = { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_HOST, NFLTR_ATTR_URL, 0 };
-  static const NfltrAttrType unbind[] = { NFLTR_ATTR_NAME, 0 };
-  static const NfltrAttrType conn_open[] = { NFLTR_ATTR_CONN_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_CLIENT_ADDR, 0 };
-  static const NfltrAttrType conn_refuse[] = { NFLTR_ATTR_CONN_ID, 0 };
-  static const NfltrAttrType peer_data[] = { NFLTR_ATTR_PEER_ID, NFLTR_ATTR_DATA, 0 };
-  static const NfltrAttrType none[] = { 0 };
-
-  switch (type)
-    {
-    case NFLTR_FRAME_HELLO: return hello;
-    case NFLTR_FRAME_WELCOME: return welcome;
-    case NFLTR_FRAME_ERROR: return error;
-    case NFLTR_FRAME_PING:
-    case NFLTR_FRAME_PONG: return ping;
-    case NFLTR_FRAME_BIND: return bind;
-    case NFLTR_FRAME_BOUND: return bound;
-    case NFLTR_FRAME_UNBIND: return unbind;
-    case NFLTR_FRAME_CONN_OPEN: return conn_open;
-    case NFLTR_FRAME_CONN_REFUSE: return conn_refuse;
-    case NFLTR_FRAME_WG_PACKET:
-    case NFLTR_FRAME_P2P_SIGNAL:
-    case NFLTR_FRAME_P2P_RELAY:
-    case NFLTR_FRAME_A2A_MESSAGE: return peer_data;
-    default: return none;
-    }
-}
-
 NfltrFrame *
 nfltr_frame_decode (const guint8 *data, gsize len, GError **error)
 {
   g_autoptr(NfltrFrame) frame = NULL;
   guint32 payload_len;
   gsize pos;
-  const NfltrAttrType *req;
 
   if (len < NFLTR_PROTO_HEADER_SIZE)
     {
@@ -335,17 +333,12 @@ nfltr_frame_decode (const guint8 *data, gsize len, GError **error)
                    len, NFLTR_PROTO_HEADER_SIZE);
       return NULL;
     }
-  if (data[0] != NFLTR_PROTO_VERSION)
+  /* §4: any version ≥ 1 shares this layout, so a higher-version peer's HELLO decodes; the
+   * session's version is what HELLO/WELCOME settle (§8.1). */
+  if (data[0] < 1)
     {
-      g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_VERSION,
-                   "frame version %u is not supported (this side speaks %d)",
-                   data[0], NFLTR_PROTO_VERSION);
-      return NULL;
-    }
-  if (data[2] != 0 || data[3] != 0)
-    {
-      g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_FLAGS,
-                   "frame flags 0x%02x%02x are reserved and must be zero", data[2], data[3]);
+      g_set_error_literal (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_VERSION,
+                           "frame version 0 is not valid (versions start at 1)");
       return NULL;
     }
   payload_len = ((guint32) data[4] << 24) | ((guint32) data[5] << 16) | ((guint32) data[6] << 8) | data[7];
@@ -365,21 +358,27 @@ nfltr_frame_decode (const guint8 *data, gsize len, GError **error)
     }
 
   frame = nfltr_frame_new (data[1]);
+  frame->version = data[0];
+  /* §4.1: reserved bits are ignored on receipt; dropping them here means a frame that is
+   * decoded and sent on never carries them. */
+  frame->flags = (((guint16) data[2] << 8) | data[3]) & NFLTR_FRAME_FLAGS_KNOWN;
   pos = NFLTR_PROTO_HEADER_SIZE;
   while (pos < len)
     {
-      guint attr, alen;
+      guint attr;
+      guint32 alen;
       const AttrInfo *info;
 
-      if (len - pos < 4)
+      if (len - pos < NFLTR_PROTO_ATTR_HEADER_SIZE)
         {
           g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR,
                        "attribute header truncated at offset %" G_GSIZE_FORMAT, pos);
           return NULL;
         }
       attr = ((guint) data[pos] << 8) | data[pos + 1];
-      alen = ((guint) data[pos + 2] << 8) | data[pos + 3];
-      pos += 4;
+      alen = ((guint32) data[pos + 2] << 24) | ((guint32) data[pos + 3] << 16) |
+             ((guint32) data[pos + 4] << 8) | data[pos + 5];
+      pos += NFLTR_PROTO_ATTR_HEADER_SIZE;
       if (alen > len - pos)
         {
           g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR,
@@ -426,14 +425,9 @@ nfltr_frame_decode (const guint8 *data, gsize len, GError **error)
       pos += alen;
     }
 
-  for (req = required_attrs (frame->type); *req != 0; req++)
-    if (frame->attrs[*req] == NULL)
-      {
-        g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_MISSING_ATTR,
-                     "%s frame lacks required attribute %s",
-                     nfltr_frame_type_to_string (frame->type), attr_info[*req].name);
-        return NULL;
-      }
+  /* The frame-type table (nfltr-messages.c) says what each known type must carry. */
+  if (!nfltr_msg_check_required (frame, error))
+    return NULL;
 
   return g_steal_pointer (&frame);
 }
@@ -445,6 +439,88 @@ nfltr_frame_new_error (NfltrProtoErrorCode code, const char *message)
   nfltr_frame_set_u16 (frame, NFLTR_ATTR_CODE, code);
   nfltr_frame_set_string (frame, NFLTR_ATTR_MESSAGE, message);
   return frame;
+}
+
+NfltrFrame *
+nfltr_frame_new_error_for (NfltrProtoErrorCode code, const char *message, const NfltrFrame *about)
+{
+  NfltrFrame *frame = nfltr_frame_new_error (code, message);
+  guint32 request_id;
+
+  if (about == NULL)
+    return frame;
+  /* §4.2 step 4: the peer can tell which of its frames (and requests) this answers. */
+  nfltr_frame_set_u8 (frame, NFLTR_ATTR_FRAME_TYPE, about->type);
+  if (nfltr_frame_get_u32 (about, NFLTR_ATTR_REQUEST_ID, &request_id))
+    nfltr_frame_set_u32 (frame, NFLTR_ATTR_REQUEST_ID, request_id);
+  return frame;
+}
+
+NfltrFrame *
+nfltr_frame_new_pong_for (const NfltrFrame *ping)
+{
+  NfltrFrame *pong = nfltr_frame_new (NFLTR_FRAME_PONG);
+  guint64 seq = 0;
+
+  g_return_val_if_fail (ping->type == NFLTR_FRAME_PING, pong);
+  /* §3: the same seq, so the sender can match the answer to its PING. */
+  nfltr_frame_get_u64 (ping, NFLTR_ATTR_SEQ, &seq);
+  nfltr_frame_set_u64 (pong, NFLTR_ATTR_SEQ, seq);
+  return pong;
+}
+
+gboolean
+nfltr_proto_feature_is_valid (const char *token)
+{
+  gsize len;
+
+  if (token == NULL)
+    return FALSE;
+  len = strlen (token);
+  /* §8.2: 1–32 characters of a-z, 0-9 and '-' */
+  if (len < 1 || len > NFLTR_PROTO_FEATURE_MAX_LEN)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if (!((token[i] >= 'a' && token[i] <= 'z') || (token[i] >= '0' && token[i] <= '9') || token[i] == '-'))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+nfltr_proto_features_has (const char *features, const char *token)
+{
+  g_auto (GStrv) tokens = NULL;
+
+  if (features == NULL || !nfltr_proto_feature_is_valid (token))
+    return FALSE;
+  tokens = g_strsplit (features, " ", -1);
+  return g_strv_contains ((const char *const *) tokens, token);
+}
+
+char *
+nfltr_proto_features_intersect (const char *offered, const char *supported)
+{
+  g_auto (GStrv) tokens = NULL;
+  g_autoptr(GPtrArray) out = g_ptr_array_new ();
+
+  if (offered == NULL || supported == NULL)
+    return g_strdup ("");
+  tokens = g_strsplit (offered, " ", -1);
+  /* §8.2: unknown, repeated and malformed tokens are ignored, never an error. */
+  for (guint i = 0; tokens[i] != NULL; i++)
+    {
+      const char *token = tokens[i];
+      gboolean seen = FALSE;
+
+      if (!nfltr_proto_features_has (supported, token))
+        continue;
+      for (guint j = 0; j < out->len && !seen; j++)
+        seen = strcmp (out->pdata[j], token) == 0;
+      if (!seen)
+        g_ptr_array_add (out, (gpointer) token);
+    }
+  g_ptr_array_add (out, NULL);
+  return g_strjoinv (" ", (char **) out->pdata);
 }
 
 void

@@ -5,9 +5,10 @@
 
 G_BEGIN_DECLS
 
-/* docs/protocol.md §4 */
+/* docs/protocol.md §4. NFLTR_PROTO_VERSION is the highest version this side speaks (§8.1). */
 #define NFLTR_PROTO_VERSION        1
 #define NFLTR_PROTO_HEADER_SIZE    8
+#define NFLTR_PROTO_ATTR_HEADER_SIZE 6   /* type u16, length u32 */
 #define NFLTR_PROTO_MAX_PAYLOAD    (1024 * 1024)
 #define NFLTR_PROTO_FINGERPRINT_SIZE 32
 #define NFLTR_PROTO_CONN_ID_SIZE   16
@@ -16,6 +17,13 @@ G_BEGIN_DECLS
 #define NFLTR_PROTO_ATTACH_SIZE    40
 #define NFLTR_PROTO_WS_SUBPROTOCOL "nfltr.v1"
 #define NFLTR_PROTO_CONTROL_PATH   "/agent/v1/control"
+/* docs/protocol.md §8.2 */
+#define NFLTR_PROTO_FEATURE_MAX_LEN 32
+
+/* Header flags, docs/protocol.md §4.1. A sender sets only known bits; a receiver ignores the
+ * reserved ones (the decoder clears them). */
+#define NFLTR_FRAME_FLAG_IGNORABLE 0x0001
+#define NFLTR_FRAME_FLAGS_KNOWN    NFLTR_FRAME_FLAG_IGNORABLE
 
 typedef enum {
   NFLTR_FRAME_HELLO       = 0x01,
@@ -56,7 +64,9 @@ typedef enum {
   NFLTR_ATTR_PEER_ID       = 19,
   NFLTR_ATTR_DATA          = 20,
   NFLTR_ATTR_KIND          = 21,
-  NFLTR_ATTR_LAST_         = 21,
+  NFLTR_ATTR_FEATURES      = 22,
+  NFLTR_ATTR_FRAME_TYPE    = 23,
+  NFLTR_ATTR_LAST_         = 23,
 } NfltrAttrType;
 
 typedef enum {
@@ -78,25 +88,38 @@ typedef enum {
 /* Decode failures, domain NFLTR_PROTO_ERROR. The message names what was wrong. */
 typedef enum {
   NFLTR_PROTO_DECODE_TRUNCATED,
-  NFLTR_PROTO_DECODE_BAD_VERSION,
-  NFLTR_PROTO_DECODE_BAD_FLAGS,
+  NFLTR_PROTO_DECODE_BAD_VERSION,     /* header version 0 */
+  NFLTR_PROTO_DECODE_BAD_FLAGS,       /* no longer raised: reserved flags are ignored (§4.1) */
   NFLTR_PROTO_DECODE_TOO_BIG,
   NFLTR_PROTO_DECODE_BAD_LENGTH,
   NFLTR_PROTO_DECODE_BAD_ATTR,
   NFLTR_PROTO_DECODE_MISSING_ATTR,
+  NFLTR_PROTO_DECODE_WRONG_TYPE,      /* a typed decoder (nfltr-messages.h) got another frame type */
 } NfltrProtoDecodeError;
 
 #define NFLTR_PROTO_ERROR (nfltr_proto_error_quark ())
 GQuark nfltr_proto_error_quark (void);
 
-/* A decoded or to-be-encoded frame: a type plus a set of attributes.
- * Each attribute is at most once; values are kept as bytes. */
+/* A decoded or to-be-encoded frame: a type, header flags and version, plus a set of
+ * attributes. Each attribute is at most once; values are kept as bytes. A new frame has
+ * version NFLTR_PROTO_VERSION and no flags. */
 typedef struct _NfltrFrame NfltrFrame;
 
 NfltrFrame   *nfltr_frame_new          (NfltrFrameType type);
 void          nfltr_frame_free         (NfltrFrame *frame);
 NfltrFrameType nfltr_frame_get_type    (const NfltrFrame *frame);
+/* Header flags (§4.1). set_flags takes only known bits (NFLTR_FRAME_FLAGS_KNOWN). */
+guint16       nfltr_frame_get_flags    (const NfltrFrame *frame);
+void          nfltr_frame_set_flags    (NfltrFrame *frame, guint16 flags);
+gboolean      nfltr_frame_is_ignorable (const NfltrFrame *frame);
+/* Header version byte (§4): informational, ≥ 1. The session's version is the one HELLO and
+ * WELCOME settled (§8.1); a sender writes that one here. */
+guint8        nfltr_frame_get_version  (const NfltrFrame *frame);
+void          nfltr_frame_set_version  (NfltrFrame *frame, guint8 version);
+/* NULL for a type this side does not know (the table in nfltr-messages.c). */
 const char   *nfltr_frame_type_to_string (guint8 type);
+/* The attribute's name (docs/protocol.md §4 "Attribute types"), NULL when unknown. */
+const char   *nfltr_proto_attr_to_string (guint attr);
 const char   *nfltr_proto_error_code_to_string (guint16 code);
 
 void          nfltr_frame_set_bytes    (NfltrFrame *frame, NfltrAttrType attr, const void *data, gsize len);
@@ -118,13 +141,28 @@ gboolean      nfltr_frame_get_u64      (const NfltrFrame *frame, NfltrAttrType a
 /* Serialises header + attributes (in attribute-type order). */
 GBytes       *nfltr_frame_encode       (const NfltrFrame *frame);
 
-/* Decodes exactly one frame occupying all of data[0..len). Unknown attribute types are
+/* Decodes exactly one frame occupying all of data[0..len) (docs/protocol.md §4.2 step 1). Any
+ * header version ≥ 1 is accepted; reserved flag bits are dropped. Unknown attribute types are
  * skipped; known ones are checked for size and (strings) UTF-8. Then checks that the
- * attributes the frame type requires (docs/protocol.md §4) are present. */
+ * attributes the frame type requires (the table in nfltr-messages.c) are present. */
 NfltrFrame   *nfltr_frame_decode       (const guint8 *data, gsize len, GError **error);
 
 /* Convenience: an ERROR frame. */
 NfltrFrame   *nfltr_frame_new_error    (NfltrProtoErrorCode code, const char *message);
+/* An ERROR about a received frame: carries its frame-type, and its request-id if it had one
+ * (§4.2 step 4). about may be NULL (then it is nfltr_frame_new_error). */
+NfltrFrame   *nfltr_frame_new_error_for (NfltrProtoErrorCode code, const char *message,
+                                         const NfltrFrame   *about);
+/* The PONG that answers ping: the same seq (§3). */
+NfltrFrame   *nfltr_frame_new_pong_for (const NfltrFrame *ping);
+
+/* Feature lists (docs/protocol.md §8.2): tokens separated by spaces. */
+gboolean      nfltr_proto_feature_is_valid (const char *token);
+/* TRUE if features (NULL = none) lists token. */
+gboolean      nfltr_proto_features_has (const char *features, const char *token);
+/* The valid tokens of offered that supported lists too, in offered's order, each once,
+ * separated by single spaces; "" when none. Either may be NULL (none). */
+char         *nfltr_proto_features_intersect (const char *offered, const char *supported);
 
 /* Data-connection preamble (docs/protocol.md §5). */
 void          nfltr_proto_attach_encode (const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],

@@ -4,7 +4,8 @@
 
 #include "relay-server.h"
 #include "agents/relay-agent.h"
-#include "agents/relay-registry.h"
+#include "agents/relay-directory.h"
+#include "tunnels/relay-registry.h"
 #include "api/relay-http.h"
 #include "listener/relay-demux.h"
 #include "passthrough/relay-attach.h"
@@ -29,6 +30,9 @@ struct _RelayConnCount {
 /* How long accepting pauses when the relay is out of descriptors and has no first-stage
  * connection to drop: long enough not to spin on a listening socket that stays readable. */
 #define FD_LIMIT_PAUSE_MS 250
+/* The optional features this relay serves (docs/protocol.md §8.2): none yet. A track that
+ * lands adds its token here (`wg`, `p2p`, `a2a`). */
+#define RELAY_FEATURES    ""
 #define ACCEPT_BURST      64
 
 static void accept_resume (RelayServer *server);
@@ -190,6 +194,8 @@ relay_server_new (RelayConfig *config, GError **error)
   memset (config, 0, sizeof *config);
   server->agents = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) relay_agent_free, NULL);
   server->registry = relay_registry_new ();
+  server->directory = relay_directory_new ();
+  server->features = g_strdup (RELAY_FEATURES);
   server->attach = relay_attach_new (server);
   server->first_stage_sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server->conn_count = g_rc_box_new0 (RelayConnCount);
@@ -288,10 +294,12 @@ relay_server_free (RelayServer *server)
     }
   relay_demux_close_all (server);
   g_clear_pointer (&server->first_stage_sources, g_hash_table_unref);
-  /* Agents first: detaching them touches the registry and the attach table. */
+  /* Agents first: detaching them touches the registry, the directory and the attach table. */
   g_clear_pointer (&server->agents, g_hash_table_unref);
   g_clear_pointer (&server->attach, relay_attach_free);
   g_clear_pointer (&server->registry, relay_registry_free);
+  g_clear_pointer (&server->directory, relay_directory_free);
+  g_free (server->features);
   g_clear_object (&server->http);
   g_clear_pointer (&server->identity, relay_identity_free);
   g_clear_pointer (&server->store, relay_store_free);

@@ -1,5 +1,5 @@
-/* relay-server.h — one running relay: configuration, store, certificate, registry, pending
- * attaches, the HTTP server on its own name and the public listener. */
+/* relay-server.h — one running relay: configuration, store, certificate, registry, agent
+ * directory, pending attaches, the HTTP server on its own name and the public listener. */
 #pragma once
 
 #include <libsoup/soup.h>
@@ -15,6 +15,8 @@ struct _RelayServer {
   RelayStore     *store;
   RelayIdentity  *identity;
   RelayRegistry  *registry;
+  RelayDirectory *directory;    /* agent id → control channel (agents/relay-directory.h) */
+  char           *features;     /* what this relay offers in WELCOME (docs/protocol.md §8.2) */
   RelayAttach    *attach;
   SoupServer     *http;
   GSocket        *listen_socket;

@@ -2,10 +2,11 @@
  *
  * relay-server     owns everything below and the main loop's lifetime
  * listener/        accepts, sorts by first byte, reads the ClientHello or the data preamble
- * passthrough/     CONN_OPEN and conn-id pairing, then splice(2) between the two sockets
+ * passthrough/     conn-id pairing, then splice(2) between the two sockets
  * inspect/         inspectable mode: TLS server to the public, pinned TLS client to the agent
  * tls/             the relay's certificate, its own-name TLS termination, the replay streams
- * agents/          control channels (WebSocket) and the name registry
+ * agents/          control channels (WebSocket): handshake, track table, agent-id directory
+ * tunnels/         the tunnel track: BIND/UNBIND/CONN_OPEN/CONN_REFUSE and the name registry
  * api/             the SoupServer: JSON API and the control-channel endpoint
  * store/           SQLite: API keys, tunnels seen
  * commands/        serve, keys, fingerprint */
@@ -21,6 +22,7 @@ typedef struct _RelayIdentity RelayIdentity;
 typedef struct _RelayRegistry RelayRegistry;
 typedef struct _RelayBinding  RelayBinding;
 typedef struct _RelayAgent    RelayAgent;
+typedef struct _RelayDirectory RelayDirectory;
 typedef struct _RelayAttach   RelayAttach;
 
 /* Limits and settings of `nfltr-relay serve` (docs/relay.md). Every stage a connection goes

@@ -1,5 +1,10 @@
 /* relay-agent.h — one agent control channel: a WebSocket on the relay's own name carrying
- * one frame per binary message (docs/protocol.md §3–§4, §6). */
+ * one frame per binary message (docs/protocol.md §3–§4, §6).
+ *
+ * The channel owns the handshake (HELLO → WELCOME), keep-alive and the routing of every other
+ * frame through its track table (relay-agent.c): { frame type, minimum state, handler }. A
+ * track — tunnels/ today; P2P, A2A, WireGuard later — adds its rows and keeps its handlers in
+ * its own folder, using the functions below. */
 #pragma once
 
 #include <libsoup/soup.h>
@@ -9,16 +14,50 @@
 
 G_BEGIN_DECLS
 
+/* Ordered: a track row's minimum state admits every later one. */
+typedef enum {
+  RELAY_AGENT_AWAIT_HELLO,   /* bounded by the hello timeout */
+  RELAY_AGENT_READY,         /* after WELCOME; bounded by the idle timeout */
+  RELAY_AGENT_CLOSED,
+} RelayAgentState;
+
+/* A track's handler for one frame type; the frame's required attributes are present. */
+typedef void (*RelayFrameHandler) (RelayAgent       *agent,
+                                   const NfltrFrame *frame);
+
 /* Takes over the WebSocket; the agent lives until it closes (registered in server->agents). */
 RelayAgent  *relay_agent_new      (RelayServer             *server,
                                    SoupWebsocketConnection *ws,
                                    const char              *peer);
 
+RelayServer *relay_agent_get_server (RelayAgent *agent);
 const char  *relay_agent_get_id   (RelayAgent *agent);
+/* The first 8 hex digits of the agent id, or "-" before HELLO: for logs. */
+const char  *relay_agent_get_log_id (RelayAgent *agent);
+/* The remote address of the control channel, "IP:PORT". */
+const char  *relay_agent_get_peer (RelayAgent *agent);
+/* The store id of the API key the agent presented; -1 before HELLO. */
+gint64       relay_agent_get_key_id (RelayAgent *agent);
 /* Random per control channel, set at WELCOME. */
 const char  *relay_agent_get_session_id (RelayAgent *agent);
+/* The features of the session (docs/protocol.md §8.2): "" when none. */
+const char  *relay_agent_get_features (RelayAgent *agent);
+/* name → RelayBinding (ref) this channel holds; the tunnel binder's (tunnels/relay-binder.c). */
+GHashTable  *relay_agent_get_bindings (RelayAgent *agent);
+
 void         relay_agent_send     (RelayAgent       *agent,
                                    const NfltrFrame *frame);
+/* ERROR about a frame the agent sent (its frame-type and request-id, §4.2), naming name if
+ * not NULL; the channel carries on. */
+void         relay_agent_reply_error (RelayAgent          *agent,
+                                      const NfltrFrame    *about,
+                                      NfltrProtoErrorCode  code,
+                                      const char          *message,
+                                      const char          *name);
+/* Logs the refusal, sends ERROR(code, message) and closes the channel. */
+void         relay_agent_fail     (RelayAgent          *agent,
+                                   NfltrProtoErrorCode  code,
+                                   const char          *message);
 /* Unbinds the agent's names, forgets it and closes its channel. */
 void         relay_agent_close    (RelayAgent *agent,
                                    const char *reason);

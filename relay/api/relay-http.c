@@ -4,7 +4,7 @@
 #include "relay-http.h"
 #include "relay-server.h"
 #include "agents/relay-agent.h"
-#include "agents/relay-registry.h"
+#include "tunnels/relay-registry.h"
 #include "nfltr-proto.h"
 
 #include <json-glib/json-glib.h>

@@ -8,7 +8,7 @@
 
 #include "relay-inspect.h"
 #include "relay-server.h"
-#include "agents/relay-registry.h"
+#include "tunnels/relay-registry.h"
 #include "tls/relay-identity.h"
 #include "tls/relay-replay-io-stream.h"
 #include "nfltr-cert.h"

@@ -12,7 +12,7 @@
 
 #include "relay-demux.h"
 #include "relay-server.h"
-#include "agents/relay-registry.h"
+#include "tunnels/relay-registry.h"
 #include "passthrough/relay-attach.h"
 #include "tls/relay-own-name.h"
 #include "nfltr-clienthello.h"

@@ -1,4 +1,5 @@
-/* relay-attach.c — CONN_OPEN, the conn-id table, and the hand-off of paired connections.
+/* relay-attach.c — the conn-id table (tunnels/relay-binder.c sends the CONN_OPEN) and the
+ * hand-off of paired connections.
  *
  * Per public connection: WAIT_ATTACH (timer: --attach-timeout) → paired → RUNNING (a splice
  * or an inspect session) → closed. Every path out of WAIT_ATTACH removes the conn-id, so an
@@ -9,7 +10,8 @@
 #include "relay-server.h"
 #include "relay-splice.h"
 #include "agents/relay-agent.h"
-#include "agents/relay-registry.h"
+#include "tunnels/relay-binder.h"
+#include "tunnels/relay-registry.h"
 #include "inspect/relay-inspect.h"
 
 #include <gnutls/crypto.h>
@@ -141,7 +143,6 @@ relay_attach_open (RelayAttach *attach, RelayBinding *binding, GSocketConnection
                    GBytes *hello, const char *peer)
 {
   Pending *p = g_new0 (Pending, 1);
-  g_autoptr(NfltrFrame) open = nfltr_frame_new (NFLTR_FRAME_CONN_OPEN);
   guint8 id[NFLTR_PROTO_CONN_ID_SIZE];
 
   /* 16 random bytes, never reused: the id is the data connection's only credential. */
@@ -158,10 +159,7 @@ relay_attach_open (RelayAttach *attach, RelayBinding *binding, GSocketConnection
   p->timeout_id = g_timeout_add (attach->server->config.attach_timeout_s * 1000, attach_timeout_cb, p);
   g_hash_table_replace (attach->pending, p->conn_id, p);
 
-  nfltr_frame_set_bytes (open, NFLTR_ATTR_CONN_ID, id, sizeof id);
-  nfltr_frame_set_string (open, NFLTR_ATTR_NAME, binding->name);
-  nfltr_frame_set_string (open, NFLTR_ATTR_CLIENT_ADDR, peer);
-  relay_agent_send (binding->agent, open);
+  relay_binder_send_conn_open (binding, id, peer);
   g_debug ("CONN_OPEN %s for %s to agent %.8s", peer, binding->host, relay_agent_get_id (binding->agent));
 }
 

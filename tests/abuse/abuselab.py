@@ -363,7 +363,7 @@ ERROR_CODES = {1: "protocol", 2: "unsupported-version", 3: "auth-failed", 4: "na
 
 
 def encode_frame(ftype, attrs):
-    payload = b"".join(struct.pack(">HH", t, len(v)) + v for t, v in attrs)
+    payload = b"".join(struct.pack(">HI", t, len(v)) + v for t, v in attrs)
     return struct.pack(">BBHI", 1, ftype, 0, len(payload)) + payload
 
 
@@ -372,9 +372,9 @@ def decode_frame(data):
     assert version == 1 and flags == 0 and n == len(data) - 8, f"bad frame {data[:16]!r}"
     attrs, i = {}, 8
     while i < len(data):
-        t, n = struct.unpack(">HH", data[i:i + 4])
-        attrs[t] = data[i + 4:i + 4 + n]
-        i += 4 + n
+        t, n = struct.unpack(">HI", data[i:i + 6])  # §4: type u16, length u32
+        attrs[t] = data[i + 6:i + 6 + n]
+        i += 6 + n
     return ftype, attrs
 
 

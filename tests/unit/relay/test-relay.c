@@ -3,6 +3,8 @@
  * over a real libsoup WebSocket. The relay runs in the main loop; blocking peers run in
  * threads. Asserts are on what a peer sees: alert bytes, certificates, frames, payload. */
 #include "relay-server.h"
+#include "agents/relay-agent.h"
+#include "agents/relay-directory.h"
 #include "store/relay-store.h"
 #include "tls/relay-identity.h"
 #include "passthrough/relay-attach.h"
@@ -473,6 +475,7 @@ typedef struct {
   SoupSession             *session;
   SoupWebsocketConnection *ws;
   GQueue                   frames;
+  char                    *session_id;   /* from WELCOME */
   gint                     connected;
   gint                     closed;
   gushort                  close_code;
@@ -546,6 +549,14 @@ agent_connect (Fixture *f)
 }
 
 static void
+agent_send_raw (Agent *a, const void *data, gsize len)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (data, len);
+
+  soup_websocket_connection_send_message (a->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
+}
+
+static void
 agent_send (Agent *a, NfltrFrame *frame)
 {
   g_autoptr(GBytes) bytes = nfltr_frame_encode (frame);
@@ -590,6 +601,7 @@ agent_free (Agent *a)
   g_clear_object (&a->ws);
   g_clear_object (&a->session);
   g_queue_clear_full (&a->frames, (GDestroyNotify) nfltr_frame_free);
+  g_free (a->session_id);
   g_free (a);
 }
 
@@ -633,6 +645,9 @@ agent_ready (Fixture *f, const char *agent_id)
   g_assert_true (nfltr_frame_get_u16 (welcome, NFLTR_ATTR_PROTO_VERSION, &version));
   g_assert_cmpuint (version, ==, 1);
   g_assert_cmpstr (nfltr_frame_get_string (welcome, NFLTR_ATTR_DOMAIN), ==, "nfltr.localhost");
+  /* §8.2: always present; nothing offered, nothing in common */
+  g_assert_cmpstr (nfltr_frame_get_string (welcome, NFLTR_ATTR_FEATURES), ==, "");
+  a->session_id = g_strdup (nfltr_frame_get_string (welcome, NFLTR_ATTR_SESSION_ID));
   return a;
 }
 
@@ -755,6 +770,9 @@ test_reconnect_takes_name_back (Fixture *f, gconstpointer data)
   agent_send (fresh, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
   nfltr_frame_free (agent_expect (fresh, NFLTR_FRAME_BOUND));
   g_assert_false (g_atomic_int_get (&old->closed));
+  /* the directory points at the newest channel of the agent */
+  g_assert_cmpstr (relay_agent_get_session_id (relay_directory_lookup (f->server->directory, AGENT_A)),
+                   ==, fresh->session_id);
 
   client.send = g_bytes_new_static (hello_openssl, sizeof hello_openssl);
   ct = g_thread_new ("public-client", raw_client_thread, &client);
@@ -769,12 +787,20 @@ test_reconnect_takes_name_back (Fixture *f, gconstpointer data)
   welcome = agent_expect (other_key, NFLTR_FRAME_WELCOME);
   agent_send (other_key, bind_frame (2, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
   expect_error (other_key, NFLTR_PROTO_ERR_NAME_TAKEN, "myapp");
+  /* nor does another key take the agent id over in the directory */
+  g_assert_cmpstr (relay_agent_get_session_id (relay_directory_lookup (f->server->directory, AGENT_A)),
+                   ==, fresh->session_id);
 
   g_byte_array_unref (client.got);
   g_bytes_unref (client.send);
   agent_free (other_key);
-  agent_free (old);
+  /* the newest channel goes first: the older one, still open, is found again */
   agent_free (fresh);
+  LOOP_UNTIL (g_strcmp0 (relay_agent_get_session_id (relay_directory_lookup (f->server->directory, AGENT_A)),
+                         old->session_id) == 0);
+  agent_free (old);
+  LOOP_UNTIL (relay_directory_lookup (f->server->directory, AGENT_A) == NULL);
+  g_assert_cmpuint (relay_directory_size (f->server->directory), ==, 0);
 }
 
 static void
@@ -787,6 +813,173 @@ test_idle_agent_dropped (Fixture *f, gconstpointer data)
   g_assert_true (wait_for_flag (&a->closed, 10));
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 2 * G_USEC_PER_SEC - 100000);
   agent_free (a);
+}
+
+/* §8 and §4.2, the issue's acceptance test against the real relay: an agent that speaks
+ * version 2 and a feature the relay does not know settles on version 1 and the features both
+ * know; then an ignorable frame of a type nobody knows is dropped without a word, and the
+ * same type without the flag is answered with ERROR(unsupported-frame) naming it — and the
+ * channel carries on in both cases. */
+static void
+test_hello_from_v2 (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_connect (f);
+  NfltrFrame *hello = hello_frame (f->key, AGENT_A);
+  NfltrFrame *ignorable = nfltr_frame_new (0x7e);
+  NfltrFrame *plain = nfltr_frame_new (0x7e);
+  NfltrFrame *ping = nfltr_frame_new (NFLTR_FRAME_PING);
+  g_autoptr(NfltrFrame) welcome = NULL;
+  g_autoptr(NfltrFrame) pong = NULL;
+  g_autoptr(NfltrFrame) err = NULL;
+  const guint8 blob[] = { 1, 2, 3 };
+  guint16 version = 0, code = 0;
+  guint64 seq = 0;
+  guint32 rid = 0;
+  guint8 type = 0;
+  RelayAgent *listed;
+
+  g_free (f->server->features);
+  f->server->features = g_strdup ("a2a p2p");
+
+  nfltr_frame_set_version (hello, 2);
+  nfltr_frame_set_u16 (hello, NFLTR_ATTR_PROTO_VERSION, 2);
+  nfltr_frame_set_string (hello, NFLTR_ATTR_FEATURES, "p2p x-from-the-future");
+  agent_send (a, hello);
+  welcome = agent_expect (a, NFLTR_FRAME_WELCOME);
+  g_assert_true (nfltr_frame_get_u16 (welcome, NFLTR_ATTR_PROTO_VERSION, &version));
+  g_assert_cmpuint (version, ==, 1);
+  g_assert_cmpuint (nfltr_frame_get_version (welcome), ==, 1);
+  g_assert_cmpstr (nfltr_frame_get_string (welcome, NFLTR_ATTR_FEATURES), ==, "p2p");
+  listed = relay_directory_lookup (f->server->directory, AGENT_A);
+  g_assert_nonnull (listed);
+  g_assert_cmpstr (relay_agent_get_features (listed), ==, "p2p");
+  g_assert_cmpstr (relay_agent_get_session_id (listed), ==,
+                   nfltr_frame_get_string (welcome, NFLTR_ATTR_SESSION_ID));
+
+  /* ignorable, unknown: dropped; the PING sent after it is the next thing answered */
+  nfltr_frame_set_flags (ignorable, NFLTR_FRAME_FLAG_IGNORABLE);
+  nfltr_frame_set_u32 (ignorable, NFLTR_ATTR_REQUEST_ID, 11);
+  nfltr_frame_set_bytes (ignorable, NFLTR_ATTR_DATA, blob, sizeof blob);
+  agent_send (a, ignorable);
+  nfltr_frame_set_u64 (ping, NFLTR_ATTR_SEQ, 99);
+  agent_send (a, ping);
+  pong = agent_expect (a, NFLTR_FRAME_PONG);
+  g_assert_true (nfltr_frame_get_u64 (pong, NFLTR_ATTR_SEQ, &seq));
+  g_assert_cmpuint (seq, ==, 99);
+
+  /* not ignorable: ERROR(unsupported-frame) with frame-type and request-id */
+  nfltr_frame_set_u32 (plain, NFLTR_ATTR_REQUEST_ID, 12);
+  agent_send (a, plain);
+  err = agent_expect (a, NFLTR_FRAME_ERROR);
+  g_assert_true (nfltr_frame_get_u16 (err, NFLTR_ATTR_CODE, &code));
+  g_assert_cmpuint (code, ==, NFLTR_PROTO_ERR_UNSUPPORTED_FRAME);
+  g_assert_true (nfltr_frame_get_u8 (err, NFLTR_ATTR_FRAME_TYPE, &type));
+  g_assert_cmpuint (type, ==, 0x7e);
+  g_assert_true (nfltr_frame_get_u32 (err, NFLTR_ATTR_REQUEST_ID, &rid));
+  g_assert_cmpuint (rid, ==, 12);
+  g_assert_nonnull (strstr (nfltr_frame_get_string (err, NFLTR_ATTR_MESSAGE), "0x7e"));
+
+  /* still open and working */
+  agent_send (a, bind_frame (3, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
+  nfltr_frame_free (agent_expect (a, NFLTR_FRAME_BOUND));
+  g_assert_false (g_atomic_int_get (&a->closed));
+  g_assert_true (g_queue_is_empty (&a->frames));
+  agent_free (a);
+}
+
+/* A track this relay does not serve is "not handled" (§4.2 step 4): WG_PACKET with the
+ * ignorable flag is dropped, without it answered; neither closes the channel. */
+static void
+test_unserved_track (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_ready (f, AGENT_A);
+  NfltrFrame *quiet = nfltr_frame_new (NFLTR_FRAME_WG_PACKET);
+  NfltrFrame *loud = nfltr_frame_new (NFLTR_FRAME_WG_PACKET);
+  NfltrFrame *ping = nfltr_frame_new (NFLTR_FRAME_PING);
+  g_autoptr(NfltrFrame) err = NULL;
+  guint8 type = 0;
+
+  nfltr_frame_set_flags (quiet, NFLTR_FRAME_FLAG_IGNORABLE);
+  nfltr_frame_set_string (quiet, NFLTR_ATTR_PEER_ID, "peer");
+  nfltr_frame_set_bytes (quiet, NFLTR_ATTR_DATA, "x", 1);
+  agent_send (a, quiet);
+  nfltr_frame_set_u64 (ping, NFLTR_ATTR_SEQ, 1);
+  agent_send (a, ping);
+  nfltr_frame_free (agent_expect (a, NFLTR_FRAME_PONG));
+
+  nfltr_frame_set_string (loud, NFLTR_ATTR_PEER_ID, "peer");
+  nfltr_frame_set_bytes (loud, NFLTR_ATTR_DATA, "x", 1);
+  agent_send (a, loud);
+  err = agent_expect (a, NFLTR_FRAME_ERROR);
+  g_assert_true (nfltr_frame_get_u8 (err, NFLTR_ATTR_FRAME_TYPE, &type));
+  g_assert_cmpuint (type, ==, NFLTR_FRAME_WG_PACKET);
+  g_assert_false (nfltr_frame_has (err, NFLTR_ATTR_REQUEST_ID));
+  g_assert_false (g_atomic_int_get (&a->closed));
+  agent_free (a);
+}
+
+/* §3: before WELCOME nothing but HELLO, not even an ignorable frame. */
+static void
+test_ignorable_before_hello (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_connect (f);
+  NfltrFrame *odd = nfltr_frame_new (0x7e);
+
+  nfltr_frame_set_flags (odd, NFLTR_FRAME_FLAG_IGNORABLE);
+  agent_send (a, odd);
+  expect_error (a, NFLTR_PROTO_ERR_PROTOCOL, "expected HELLO, got an unknown frame");
+  g_assert_true (wait_for_flag (&a->closed, 10));
+  g_assert_cmpuint (a->close_code, ==, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR);
+  agent_free (a);
+}
+
+/* §4.2 step 3: a known frame the relay never receives (BOUND), or a second HELLO, is a broken
+ * peer: ERROR(protocol) and close. */
+static void
+test_wrong_direction (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_ready (f, AGENT_A);
+  Agent *b = agent_ready (f, AGENT_B);
+  NfltrFrame *bound = nfltr_frame_new (NFLTR_FRAME_BOUND);
+
+  nfltr_frame_set_u32 (bound, NFLTR_ATTR_REQUEST_ID, 1);
+  nfltr_frame_set_string (bound, NFLTR_ATTR_NAME, "x");
+  nfltr_frame_set_string (bound, NFLTR_ATTR_HOST, "x.nfltr.localhost");
+  nfltr_frame_set_string (bound, NFLTR_ATTR_URL, "https://x.nfltr.localhost");
+  agent_send (a, bound);
+  expect_error (a, NFLTR_PROTO_ERR_PROTOCOL, "BOUND is not valid here");
+  g_assert_true (wait_for_flag (&a->closed, 10));
+
+  agent_send (b, hello_frame (f->key, AGENT_B));
+  expect_error (b, NFLTR_PROTO_ERR_PROTOCOL, "HELLO is not valid here");
+  g_assert_true (wait_for_flag (&b->closed, 10));
+  agent_free (a);
+  agent_free (b);
+}
+
+/* §8.1 and §4.2 step 1: proto-version 0 in HELLO, and a header version of 0, are refused with
+ * unsupported-version. */
+static void
+test_version_zero (Fixture *f, gconstpointer data)
+{
+  Agent *a = agent_connect (f);
+  Agent *b = agent_connect (f);
+  NfltrFrame *hello = hello_frame (f->key, AGENT_A);
+  /* clang-format off */
+  const guint8 header_v0[] = { 0, NFLTR_FRAME_PING, 0, 0, 0, 0, 0, 14,
+                               0, NFLTR_ATTR_SEQ, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1 };
+  /* clang-format on */
+
+  nfltr_frame_set_u16 (hello, NFLTR_ATTR_PROTO_VERSION, 0);
+  agent_send (a, hello);
+  expect_error (a, NFLTR_PROTO_ERR_UNSUPPORTED_VERSION, "protocol version 0 is not supported");
+  g_assert_true (wait_for_flag (&a->closed, 10));
+
+  agent_send_raw (b, header_v0, sizeof header_v0);
+  expect_error (b, NFLTR_PROTO_ERR_UNSUPPORTED_VERSION, "frame version 0");
+  g_assert_true (wait_for_flag (&b->closed, 10));
+  agent_free (a);
+  agent_free (b);
 }
 
 /* ---- data connections ---- */
@@ -1228,6 +1421,11 @@ main (int argc, char *argv[])
   ADD ("/relay/agent/bind-and-names", test_bind_and_names);
   ADD ("/relay/agent/reconnect-takes-name-back", test_reconnect_takes_name_back);
   ADD ("/relay/agent/idle-dropped", test_idle_agent_dropped);
+  ADD ("/relay/agent/hello-from-v2", test_hello_from_v2);
+  ADD ("/relay/agent/unserved-track", test_unserved_track);
+  ADD ("/relay/agent/ignorable-before-hello", test_ignorable_before_hello);
+  ADD ("/relay/agent/wrong-direction", test_wrong_direction);
+  ADD ("/relay/agent/version-zero", test_version_zero);
   ADD ("/relay/passthrough/verified", test_passthrough);
   ADD ("/relay/passthrough/attach-timeout-and-refuse", test_attach_timeout_and_refuse);
   ADD ("/relay/inspectable/proxy", test_inspectable);

@@ -1,0 +1,233 @@
+/* relay-binder.c — BIND/UNBIND/CONN_REFUSE from an agent, CONN_OPEN to it.
+ *
+ * A BIND goes through four steps, one function each: the name is valid, the name is free (or
+ * the agent's own, §6), the tunnel is recorded, then the name moves to this channel and the
+ * agent gets BOUND. A refused BIND answers ERROR and the channel carries on. */
+#define G_LOG_DOMAIN "nfltr-relay"
+
+#include "relay-binder.h"
+#include "relay-registry.h"
+#include "relay-server.h"
+#include "agents/relay-agent.h"
+#include "passthrough/relay-attach.h"
+#include "store/relay-store.h"
+#include "nfltr-cert.h"
+#include "nfltr-messages.h"
+
+#include <string.h>
+
+/* docs/protocol.md §6 */
+static const char *const reserved_names[] = { "www", "api", "relay", NULL };
+
+static gboolean
+name_is_reserved (const char *name)
+{
+  return g_strv_contains (reserved_names, name);
+}
+
+/* §6: one DNS label, not reserved. */
+static gboolean
+bind_check_name (RelayAgent *agent, const NfltrFrame *frame, const NfltrMsgBind *bind)
+{
+  g_autofree char *msg = NULL;
+
+  if (nfltr_proto_name_is_valid (bind->name) && !name_is_reserved (bind->name))
+    return TRUE;
+  if (name_is_reserved (bind->name))
+    msg = g_strdup_printf ("name “%s” is reserved", bind->name);
+  else
+    msg = g_strdup_printf ("name “%s” is not a DNS label (a-z, 0-9, '-', at most 63)", bind->name);
+  relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_BAD_NAME, msg, bind->name);
+  return FALSE;
+}
+
+/* §6: the name is free, already this channel's, or held by another channel of the same agent id
+ * under the same key (a reconnect) — and a new name stays within the per-agent limit. *current
+ * is the binding now under the name, if any. */
+static gboolean
+bind_check_owner (RelayAgent *agent, const NfltrFrame *frame, const NfltrMsgBind *bind,
+                  RelayBinding **current)
+{
+  RelayServer *server = relay_agent_get_server (agent);
+  RelayAgent *owner;
+
+  *current = relay_registry_lookup (server->registry, bind->name);
+  owner = *current ? (*current)->agent : NULL;
+  if (*current != NULL && owner != agent)
+    {
+      if (owner == NULL || strcmp (relay_agent_get_id (owner), relay_agent_get_id (agent)) != 0 ||
+          relay_agent_get_key_id (owner) != relay_agent_get_key_id (agent))
+        {
+          g_autofree char *msg = g_strdup_printf ("name “%s” is taken by another agent", bind->name);
+
+          relay_log_refusal (relay_agent_get_peer (agent), "name-taken", "agent=%s name=%s",
+                             relay_agent_get_log_id (agent), bind->name);
+          relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_NAME_TAKEN, msg, bind->name);
+          return FALSE;
+        }
+    }
+  else if (*current == NULL &&
+           g_hash_table_size (relay_agent_get_bindings (agent)) >= server->config.max_tunnels_per_agent)
+    {
+      g_autofree char *msg = g_strdup_printf ("an agent may bind at most %u names",
+                                              server->config.max_tunnels_per_agent);
+
+      relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_LIMIT, msg, bind->name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A new binding for the BIND, recorded in the store (which gives its `since`); NULL after
+ * answering ERROR(internal) if the store fails. */
+static RelayBinding *
+bind_record (RelayAgent *agent, const NfltrFrame *frame, const NfltrMsgBind *bind)
+{
+  RelayServer *server = relay_agent_get_server (agent);
+  g_autoptr(RelayBinding) binding = relay_binding_new (bind->name, server->config.domain);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *since = NULL;
+
+  binding->url = relay_server_url_for (server, binding->host);
+  binding->mode = bind->mode;
+  memcpy (binding->fingerprint, bind->fingerprint, NFLTR_PROTO_FINGERPRINT_SIZE);
+  binding->fingerprint_text = nfltr_fingerprint_format (bind->fingerprint);
+  binding->kind = g_strdup (bind->kind);
+  binding->agent = agent;
+  if (!relay_store_tunnel_seen (server->store, binding->host, relay_binding_mode_to_string (binding),
+                                binding->fingerprint_text, bind->kind, &since, &error))
+    {
+      g_message ("%s", error->message);
+      relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_INTERNAL,
+                               "the relay could not record the tunnel", bind->name);
+      return NULL;
+    }
+  binding->since = g_steal_pointer (&since);
+  return g_steal_pointer (&binding);
+}
+
+/* The name moves to this channel: out of the previous holder's table (another channel of the
+ * same agent, §6), into the registry and this channel's table. */
+static void
+bind_take_name (RelayAgent *agent, RelayBinding *binding, RelayBinding *current)
+{
+  RelayServer *server = relay_agent_get_server (agent);
+
+  if (current != NULL)
+    {
+      RelayAgent *owner = current->agent;
+
+      if (owner != NULL && owner != agent)
+        {
+          g_message ("agent %s takes %s back from its other channel from %s (same agent, same key)",
+                     relay_agent_get_log_id (agent), current->host, relay_agent_get_peer (owner));
+          g_hash_table_remove (relay_agent_get_bindings (owner), current->name);
+        }
+      /* A rebind replaces the old binding; connections through it keep their reference. */
+      current->agent = NULL;
+    }
+  relay_registry_insert (server->registry, binding);
+  g_hash_table_replace (relay_agent_get_bindings (agent), binding->name, relay_binding_ref (binding));
+}
+
+static void
+bind_reply (RelayAgent *agent, const NfltrMsgBind *bind, const RelayBinding *binding)
+{
+  NfltrMsgBound bound = { bind->request_id, bind->name, binding->host, binding->url };
+  g_autoptr(NfltrFrame) frame = nfltr_msg_bound_encode (&bound);
+
+  relay_agent_send (agent, frame);
+  if (binding->mode == NFLTR_MODE_INSPECTABLE)
+    g_message ("bound %s to agent %s in INSPECTABLE mode: the relay terminates its TLS with the "
+               "relay certificate and can read its traffic (agent %s)",
+               binding->host, relay_agent_get_log_id (agent), binding->fingerprint_text);
+  else
+    g_message ("bound %s to agent %s in verified mode (end to end, agent %s)",
+               binding->host, relay_agent_get_log_id (agent), binding->fingerprint_text);
+}
+
+void
+relay_binder_handle_bind (RelayAgent *agent, const NfltrFrame *frame)
+{
+  NfltrMsgBind bind;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RelayBinding) binding = NULL;
+  RelayBinding *current = NULL;
+
+  /* A malformed BIND (a mode that is neither 1 nor 2) is a protocol error, not a refusal. */
+  if (!nfltr_msg_bind_decode (frame, &bind, &error))
+    {
+      relay_agent_fail (agent, NFLTR_PROTO_ERR_PROTOCOL, error->message);
+      return;
+    }
+  if (!bind_check_name (agent, frame, &bind) ||
+      !bind_check_owner (agent, frame, &bind, &current))
+    return;
+  binding = bind_record (agent, frame, &bind);
+  if (binding == NULL)
+    return;
+  bind_take_name (agent, binding, current);
+  bind_reply (agent, &bind, binding);
+}
+
+void
+relay_binder_handle_unbind (RelayAgent *agent, const NfltrFrame *frame)
+{
+  NfltrMsgUnbind unbind;
+  GHashTable *bindings = relay_agent_get_bindings (agent);
+  RelayBinding *binding;
+
+  if (!nfltr_msg_unbind_decode (frame, &unbind, NULL))
+    return;  /* cannot happen: the router only hands UNBIND frames that carry a name */
+  binding = g_hash_table_lookup (bindings, unbind.name);
+  if (binding == NULL)
+    {
+      g_debug ("agent %s unbinds %s, which it does not hold", relay_agent_get_log_id (agent), unbind.name);
+      return;
+    }
+  g_message ("unbound %s (agent %s asked)", binding->host, relay_agent_get_log_id (agent));
+  relay_registry_remove (relay_agent_get_server (agent)->registry, binding);
+  g_hash_table_remove (bindings, unbind.name);
+}
+
+void
+relay_binder_handle_conn_refuse (RelayAgent *agent, const NfltrFrame *frame)
+{
+  NfltrMsgConnRefuse refuse;
+
+  if (!nfltr_msg_conn_refuse_decode (frame, &refuse, NULL))
+    return;  /* cannot happen, as above */
+  relay_attach_refuse (relay_agent_get_server (agent)->attach, agent, refuse.conn_id, refuse.message);
+}
+
+void
+relay_binder_send_conn_open (RelayBinding *binding, const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],
+                             const char *client_addr)
+{
+  NfltrMsgConnOpen open = { { 0 }, binding->name, client_addr };
+  g_autoptr(NfltrFrame) frame = NULL;
+
+  g_return_if_fail (binding->agent != NULL);
+  memcpy (open.conn_id, conn_id, NFLTR_PROTO_CONN_ID_SIZE);
+  frame = nfltr_msg_conn_open_encode (&open);
+  relay_agent_send (binding->agent, frame);
+}
+
+void
+relay_binder_drop_agent (RelayAgent *agent)
+{
+  GHashTable *bindings = relay_agent_get_bindings (agent);
+  RelayRegistry *registry = relay_agent_get_server (agent)->registry;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, bindings);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      RelayBinding *binding = value;
+
+      g_message ("unbound %s (agent %s gone)", binding->host, relay_agent_get_log_id (agent));
+      relay_registry_remove (registry, binding);
+    }
+  g_hash_table_remove_all (bindings);
+}
