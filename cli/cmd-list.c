@@ -15,43 +15,6 @@ static const char * const headers[N_COLS] = {
   "NAME", "KIND", "TARGET", "URL", "MODE", "STATE", "CONNS", "IN", "OUT"
 };
 
-static void
-add_string (JsonBuilder *b, const char *member, const char *value)
-{
-  json_builder_set_member_name (b, member);
-  json_builder_add_string_value (b, value ? value : "");
-}
-
-static void
-add_int (JsonBuilder *b, const char *member, gint64 value)
-{
-  json_builder_set_member_name (b, member);
-  json_builder_add_int_value (b, value);
-}
-
-static void
-add_tunnel_json (JsonBuilder *b, NfltrDbusTunnel *t)
-{
-  json_builder_begin_object (b);
-  add_string (b, "id", nfltr_dbus_tunnel_get_id (t));
-  add_string (b, "name", nfltr_dbus_tunnel_get_name (t));
-  add_string (b, "kind", nfltr_dbus_tunnel_get_kind (t));
-  add_string (b, "target", nfltr_dbus_tunnel_get_target (t));
-  add_string (b, "url", nfltr_dbus_tunnel_get_public_url (t));
-  add_string (b, "mode", nfltr_dbus_tunnel_get_mode (t));
-  add_string (b, "fingerprint", nfltr_dbus_tunnel_get_fingerprint (t));
-  add_string (b, "state", nfltr_dbus_tunnel_get_state (t));
-  add_string (b, "last_error", nfltr_dbus_tunnel_get_last_error (t));
-  json_builder_set_member_name (b, "transient");
-  json_builder_add_boolean_value (b, nfltr_dbus_tunnel_get_transient (t));
-  add_int (b, "active_connections", nfltr_dbus_tunnel_get_active_connections (t));
-  add_int (b, "total_connections", (gint64) nfltr_dbus_tunnel_get_total_connections (t));
-  add_int (b, "bytes_in", (gint64) nfltr_dbus_tunnel_get_bytes_in (t));
-  add_int (b, "bytes_out", (gint64) nfltr_dbus_tunnel_get_bytes_out (t));
-  add_int (b, "online_since", (gint64) nfltr_dbus_tunnel_get_online_since (t));
-  json_builder_end_object (b);
-}
-
 static char **
 table_row (NfltrDbusTunnel *t)
 {
@@ -162,7 +125,7 @@ cli_cmd_list (int argc, char **argv)
 
       json_builder_begin_array (b);
       for (guint i = 0; i < tunnels->len; i++)
-        add_tunnel_json (b, tunnels->pdata[i]);
+        cli_json_add_tunnel (b, tunnels->pdata[i]);
       json_builder_end_array (b);
       cli_json_print_line (b);
     }

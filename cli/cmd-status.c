@@ -99,23 +99,14 @@ cli_cmd_status (int argc, char **argv)
       g_autoptr(JsonBuilder) b = json_builder_new ();
 
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "service_version");
-      json_builder_add_string_value (b, nfltr_dbus_manager_get_version (m));
-      json_builder_set_member_name (b, "service");
-      json_builder_add_string_value (b, cli_client_is_in_process (client) ? "in-process"
-                                                                           : "bus");
-      json_builder_set_member_name (b, "relay");
-      json_builder_add_string_value (b, address);
-      json_builder_set_member_name (b, "state");
-      json_builder_add_string_value (b, state);
-      json_builder_set_member_name (b, "fingerprint");
-      json_builder_add_string_value (b, fingerprint);
-      json_builder_set_member_name (b, "domain");
-      json_builder_add_string_value (b, domain);
-      json_builder_set_member_name (b, "error");
-      json_builder_add_string_value (b, relay_error);
-      json_builder_set_member_name (b, "tunnels");
-      json_builder_add_int_value (b, paths ? g_strv_length (paths) : 0);
+      cli_json_add_string (b, "service_version", nfltr_dbus_manager_get_version (m));
+      cli_json_add_string (b, "service", cli_client_is_in_process (client) ? "in-process" : "bus");
+      cli_json_add_string (b, "relay", address);
+      cli_json_add_string (b, "state", state);
+      cli_json_add_string (b, "fingerprint", fingerprint);
+      cli_json_add_string (b, "domain", domain);
+      cli_json_add_string (b, "error", relay_error);
+      cli_json_add_int (b, "tunnels", paths ? g_strv_length (paths) : 0);
       json_builder_end_object (b);
       cli_json_print_line (b);
       return CLI_EXIT_OK;
