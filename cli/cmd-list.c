@@ -1,6 +1,7 @@
 /* cmd-list.c — `nfltr list`: every tunnel of the service */
 #define G_LOG_DOMAIN "nfltr-cli"
 
+#include "cli-args.h"
 #include "cli-client.h"
 #include "cli-commands.h"
 #include "cli-output.h"
@@ -75,21 +76,15 @@ int
 cli_cmd_list (int argc, char **argv)
 {
   gboolean json = FALSE;
-  const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON array, one object per tunnel", NULL },
-    G_OPTION_ENTRY_NULL
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(CliClient) client = NULL;
   g_auto(GStrv) paths = NULL;
   g_autoptr(GPtrArray) tunnels = g_ptr_array_new_with_free_func (g_object_unref);
 
-  g_option_context_set_summary (context,
-                                "Lists every tunnel of the service, in creation order: name, "
-                                "kind, target, URL, mode,\nstate, open connections and bytes.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!cli_parse_command_line (context, "list", &argc, &argv, 0, 0, NULL))
+  if (!cli_parse_json_flag ("list",
+                            "Lists every tunnel of the service, in creation order: name, "
+                            "kind, target, URL, mode,\nstate, open connections and bytes.",
+                            "Print a JSON array, one object per tunnel", &argc, &argv, &json))
     return CLI_EXIT_USAGE;
 
   client = cli_client_connect (&error);

@@ -2,6 +2,7 @@
  * fingerprint */
 #define G_LOG_DOMAIN "nfltr-cli"
 
+#include "cli-args.h"
 #include "cli-client.h"
 #include "cli-commands.h"
 #include "cli-output.h"
@@ -55,22 +56,16 @@ int
 cli_cmd_status (int argc, char **argv)
 {
   gboolean json = FALSE;
-  const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL },
-    G_OPTION_ENTRY_NULL
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(CliClient) client = NULL;
   g_auto(GStrv) paths = NULL;
   NfltrDbusManager *m;
   const char *address, *state, *relay_error, *fingerprint, *domain;
 
-  g_option_context_set_summary (context,
-                                "Shows the relay this machine is logged in to, the link's "
-                                "state and the pinned certificate fingerprint.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!cli_parse_command_line (context, "status", &argc, &argv, 0, 0, NULL))
+  if (!cli_parse_json_flag ("status",
+                            "Shows the relay this machine is logged in to, the link's "
+                            "state and the pinned certificate fingerprint.",
+                            "Print one JSON object", &argc, &argv, &json))
     return CLI_EXIT_USAGE;
 
   client = cli_client_connect (&error);
