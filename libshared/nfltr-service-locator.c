@@ -250,7 +250,14 @@ call_bus (GTask *task, const char *method, GVariant *parameters, const char *rep
                           g_task_get_cancellable (task), callback, g_object_ref (task));
 }
 
-/* Cancellation stays G_IO_ERROR_CANCELLED (clients ignore it); anything else is code. */
+static void ensure_return_error (GTask      *task,
+                                 GError     *error,
+                                 int         code,
+                                 const char *format,
+                                 ...) G_GNUC_PRINTF (4, 5);
+
+/* Takes error. Cancellation stays G_IO_ERROR_CANCELLED (clients ignore it); anything else
+ * becomes code with the message made from format. */
 static void
 ensure_return_error (GTask *task, GError *error, int code, const char *format, ...)
 {
