@@ -59,22 +59,40 @@ test_in_process (void)
     }
 }
 
+/* A private bus for $NFLTR_SERVICE_BUS_ADDRESS, with no activation file on it: the client must
+ * start $NFLTR_SERVICE_BINARY (service_binary, or the one in the build tree) itself. */
+static GTestDBus *
+private_bus_up (const char *service_binary)
+{
+  GTestDBus *bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_autofree char *built = g_build_filename (g_getenv ("NFLTR_BUILD_ROOT"), "service",
+                                             "nfltr-service", NULL);
+
+  /* meson builds every binary before `meson test`; a missing one is a broken build, not a skip. */
+  if (service_binary == NULL && !g_file_test (built, G_FILE_TEST_IS_EXECUTABLE))
+    g_error ("%s is not built (run ninja first)", built);
+  g_test_dbus_up (bus);
+  g_setenv ("NFLTR_SERVICE_BUS_ADDRESS", g_test_dbus_get_bus_address (bus), TRUE);
+  g_setenv ("NFLTR_SERVICE_BINARY", service_binary ? service_binary : built, TRUE);
+  return bus;
+}
+
+/* A service we started leaves when its bus goes. */
+static void
+private_bus_down (GTestDBus *bus)
+{
+  g_test_dbus_down (bus);
+  g_object_unref (bus);
+  g_unsetenv ("NFLTR_SERVICE_BUS_ADDRESS");
+  g_unsetenv ("NFLTR_SERVICE_BINARY");
+}
+
 static void
 test_spawned_on_private_bus (void)
 {
-  g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-  g_autofree char *binary = g_build_filename (g_getenv ("NFLTR_BUILD_ROOT"), "service",
-                                              "nfltr-service", NULL);
+  GTestDBus *bus = private_bus_up (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(CliClient) client = NULL;
-
-  /* meson builds every binary before `meson test`; a missing one is a broken build, not a skip. */
-  if (!g_file_test (binary, G_FILE_TEST_IS_EXECUTABLE))
-    g_error ("%s is not built (run ninja first)", binary);
-  g_test_dbus_up (bus);
-  g_setenv ("NFLTR_SERVICE_BUS_ADDRESS", g_test_dbus_get_bus_address (bus), TRUE);
-  /* No activation file on this bus: the client must start the binary itself. */
-  g_setenv ("NFLTR_SERVICE_BINARY", binary, TRUE);
 
   client = cli_client_connect (&error);
   g_assert_no_error (error);
@@ -90,11 +108,7 @@ test_spawned_on_private_bus (void)
   g_assert_no_error (error);
   assert_not_logged_in (client);
   g_clear_pointer (&client, cli_client_free);
-
-  /* The service leaves when its bus goes. */
-  g_test_dbus_down (bus);
-  g_unsetenv ("NFLTR_SERVICE_BUS_ADDRESS");
-  g_unsetenv ("NFLTR_SERVICE_BINARY");
+  private_bus_down (bus);
 }
 
 static void
@@ -116,14 +130,10 @@ test_unreachable_bus (void)
 static void
 test_service_exits_early (void)
 {
-  g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  GTestDBus *bus = private_bus_up ("/bin/false");
   g_autoptr(GError) error = NULL;
   g_autoptr(CliClient) client = NULL;
   gint64 started;
-
-  g_test_dbus_up (bus);
-  g_setenv ("NFLTR_SERVICE_BUS_ADDRESS", g_test_dbus_get_bus_address (bus), TRUE);
-  g_setenv ("NFLTR_SERVICE_BINARY", "/bin/false", TRUE);
 
   started = g_get_monotonic_time ();
   client = cli_client_connect (&error);
@@ -140,10 +150,7 @@ test_service_exits_early (void)
   g_assert_null (client);
   g_assert_error (error, NFLTR_SERVICE_LOCATOR_ERROR, NFLTR_SERVICE_LOCATOR_ERROR_SPAWN);
   g_assert_nonnull (strstr (error->message, "cannot start /nonexistent/nfltr-service"));
-
-  g_test_dbus_down (bus);
-  g_unsetenv ("NFLTR_SERVICE_BUS_ADDRESS");
-  g_unsetenv ("NFLTR_SERVICE_BINARY");
+  private_bus_down (bus);
 }
 
 static void
@@ -164,19 +171,13 @@ wait_for_result (GAsyncResult **result)
 static void
 test_locator_async (void)
 {
-  g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-  g_autofree char *binary = g_build_filename (g_getenv ("NFLTR_BUILD_ROOT"), "service",
-                                              "nfltr-service", NULL);
+  GTestDBus *bus = private_bus_up (NULL);
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GDBusConnection) connection = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
   gboolean has_owner = FALSE;
-
-  g_test_dbus_up (bus);
-  g_setenv ("NFLTR_SERVICE_BUS_ADDRESS", g_test_dbus_get_bus_address (bus), TRUE);
-  g_setenv ("NFLTR_SERVICE_BINARY", binary, TRUE);
 
   nfltr_service_locator_get_bus (NULL, store_result_cb, &result);
   connection = nfltr_service_locator_get_bus_finish (wait_for_result (&result), &error);
@@ -206,9 +207,7 @@ test_locator_async (void)
   g_assert_true (has_owner);
 
   g_clear_object (&connection);
-  g_test_dbus_down (bus);
-  g_unsetenv ("NFLTR_SERVICE_BUS_ADDRESS");
-  g_unsetenv ("NFLTR_SERVICE_BINARY");
+  private_bus_down (bus);
 }
 
 static gboolean
