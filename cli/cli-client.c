@@ -1,4 +1,5 @@
-/* cli-client.c — reaching the NFLTR service: bus, activation, spawn, or in-process engine */
+/* cli-client.c — reaching the NFLTR service: the bus, activation and spawn through libshared's
+ * nfltr-service-locator (shared with the app), else the engine in a thread of this process */
 #define G_LOG_DOMAIN "nfltr-cli"
 
 #include "cli-client.h"
