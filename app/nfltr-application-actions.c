@@ -26,26 +26,18 @@ show_window_activated (GSimpleAction *action,
   g_application_activate (G_APPLICATION (user_data));
 }
 
+/* app.new-tunnel and app.relay-settings, reachable from outside the window (org.gtk.Actions):
+ * the window's action of the same name, with the window brought to the front. */
 static void
-new_tunnel_activated (GSimpleAction *action,
-                      GVariant      *param,
-                      gpointer       user_data)
+window_action_activated (GSimpleAction *action,
+                         GVariant      *param,
+                         gpointer       user_data)
 {
   NfltrWindow *window = _nfltr_application_get_window (NFLTR_APPLICATION (user_data));
+  g_autofree char *name = g_strconcat ("win.", g_action_get_name (G_ACTION (action)), NULL);
 
   gtk_window_present (GTK_WINDOW (window));
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.new-tunnel", NULL);
-}
-
-static void
-relay_settings_activated (GSimpleAction *action,
-                          GVariant      *param,
-                          gpointer       user_data)
-{
-  NfltrWindow *window = _nfltr_application_get_window (NFLTR_APPLICATION (user_data));
-
-  gtk_window_present (GTK_WINDOW (window));
-  gtk_widget_activate_action (GTK_WIDGET (window), "win.relay-settings", NULL);
+  gtk_widget_activate_action (GTK_WIDGET (window), name, NULL);
 }
 
 static void
@@ -70,8 +62,8 @@ about_activated (GSimpleAction *action,
 static const GActionEntry app_entries[] = {
   { "quit", quit_activated },
   { "show-window", show_window_activated },
-  { "new-tunnel", new_tunnel_activated },
-  { "relay-settings", relay_settings_activated },
+  { "new-tunnel", window_action_activated },
+  { "relay-settings", window_action_activated },
   { "about", about_activated },
 };
 
@@ -92,42 +84,36 @@ test_state_activated (GSimpleAction *action,
   g_simple_action_set_state (action, g_variant_dict_end (&dict));
 }
 
-static void
-test_toggle_activated (GSimpleAction *action,
-                       GVariant      *param,
-                       gpointer       user_data)
+/* The row of tunnel id, or NULL with a line in the log that names the action. */
+static NfltrTunnelRow *
+test_find_row (NfltrApplication *self,
+               GSimpleAction    *action,
+               const char       *id)
 {
-  NfltrApplication *self = NFLTR_APPLICATION (user_data);
-  const char *id;
-  gboolean on;
-  NfltrTunnelRow *row;
+  NfltrTunnelRow *row = self->window != NULL ? _nfltr_window_find_row (self->window, id) : NULL;
 
-  g_variant_get (param, "(&sb)", &id, &on);
-  if (self->window == NULL || (row = _nfltr_window_find_row (self->window, id)) == NULL)
-    {
-      g_message ("test-toggle: no row for %s", id);
-      return;
-    }
-  nfltr_tunnel_row_request_active (row, on);
+  if (row == NULL)
+    g_message ("%s: no row for %s", g_action_get_name (G_ACTION (action)), id);
+  return row;
 }
 
+/* test-toggle (the row's switch) and test-expand (its details), both (id, on). */
 static void
-test_expand_activated (GSimpleAction *action,
-                       GVariant      *param,
-                       gpointer       user_data)
+test_row_flag_activated (GSimpleAction *action,
+                         GVariant      *param,
+                         gpointer       user_data)
 {
-  NfltrApplication *self = NFLTR_APPLICATION (user_data);
   const char *id;
   gboolean on;
   NfltrTunnelRow *row;
 
   g_variant_get (param, "(&sb)", &id, &on);
-  if (self->window == NULL || (row = _nfltr_window_find_row (self->window, id)) == NULL)
-    {
-      g_message ("test-expand: no row for %s", id);
-      return;
-    }
-  nfltr_tunnel_row_set_expanded (row, on);
+  if ((row = test_find_row (NFLTR_APPLICATION (user_data), action, id)) == NULL)
+    return;
+  if (g_str_equal (g_action_get_name (G_ACTION (action)), "test-toggle"))
+    nfltr_tunnel_row_request_active (row, on);
+  else
+    nfltr_tunnel_row_set_expanded (row, on);
 }
 
 /* The row's own actions (the copy and open buttons' row.copy-url, row.open-url, row.remove). */
@@ -136,62 +122,49 @@ test_row_action_activated (GSimpleAction *action,
                            GVariant      *param,
                            gpointer       user_data)
 {
-  NfltrApplication *self = NFLTR_APPLICATION (user_data);
   const char *id;
   const char *name;
   NfltrTunnelRow *row;
 
   g_variant_get (param, "(&s&s)", &id, &name);
-  if (self->window == NULL || (row = _nfltr_window_find_row (self->window, id)) == NULL)
+  if ((row = test_find_row (NFLTR_APPLICATION (user_data), action, id)) != NULL)
+    gtk_widget_activate_action (GTK_WIDGET (row), name, NULL);
+}
+
+/* test-fill-new-tunnel and test-fill-relay: the open dialog's fields from an a{sv}. */
+static void
+test_fill_activated (GSimpleAction *action,
+                     GVariant      *param,
+                     gpointer       user_data)
+{
+  NfltrWindow *window = NFLTR_APPLICATION (user_data)->window;
+
+  if (window == NULL)
+    return;
+  if (g_str_equal (g_action_get_name (G_ACTION (action)), "test-fill-relay"))
     {
-      g_message ("test-row-action: no row for %s", id);
-      return;
+      if (window->relay_dialog != NULL)
+        nfltr_relay_dialog_fill (window->relay_dialog, param);
     }
-  gtk_widget_activate_action (GTK_WIDGET (row), name, NULL);
+  else if (window->new_tunnel_dialog != NULL)
+    nfltr_new_tunnel_dialog_fill (window->new_tunnel_dialog, param);
 }
 
+/* test-create and test-relay-next: the open dialog's main button. */
 static void
-test_fill_new_tunnel_activated (GSimpleAction *action,
-                                GVariant      *param,
-                                gpointer       user_data)
+test_press_activated (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
 {
-  NfltrApplication *self = NFLTR_APPLICATION (user_data);
+  NfltrWindow *window = NFLTR_APPLICATION (user_data)->window;
+  gboolean relay = g_str_equal (g_action_get_name (G_ACTION (action)), "test-relay-next");
+  GtkWidget *dialog;
 
-  if (self->window != NULL && self->window->new_tunnel_dialog != NULL)
-    nfltr_new_tunnel_dialog_fill (self->window->new_tunnel_dialog, param);
-}
-
-static void
-test_create_activated (GSimpleAction *action,
-                       GVariant      *param,
-                       gpointer       user_data)
-{
-  NfltrApplication *self = NFLTR_APPLICATION (user_data);
-
-  if (self->window != NULL && self->window->new_tunnel_dialog != NULL)
-    gtk_widget_activate_action (GTK_WIDGET (self->window->new_tunnel_dialog), "dialog.create", NULL);
-}
-
-static void
-test_fill_relay_activated (GSimpleAction *action,
-                           GVariant      *param,
-                           gpointer       user_data)
-{
-  NfltrApplication *self = NFLTR_APPLICATION (user_data);
-
-  if (self->window != NULL && self->window->relay_dialog != NULL)
-    nfltr_relay_dialog_fill (self->window->relay_dialog, param);
-}
-
-static void
-test_relay_next_activated (GSimpleAction *action,
-                           GVariant      *param,
-                           gpointer       user_data)
-{
-  NfltrApplication *self = NFLTR_APPLICATION (user_data);
-
-  if (self->window != NULL && self->window->relay_dialog != NULL)
-    gtk_widget_activate_action (GTK_WIDGET (self->window->relay_dialog), "dialog.next", NULL);
+  if (window == NULL)
+    return;
+  dialog = relay ? GTK_WIDGET (window->relay_dialog) : GTK_WIDGET (window->new_tunnel_dialog);
+  if (dialog != NULL)
+    gtk_widget_activate_action (dialog, relay ? "dialog.next" : "dialog.create", NULL);
 }
 
 static void
@@ -222,13 +195,13 @@ test_close_dialogs_activated (GSimpleAction *action,
 
 static const GActionEntry test_entries[] = {
   { "test-state", test_state_activated, NULL, "@a{sv} {}" },
-  { "test-toggle", test_toggle_activated, "(sb)" },
-  { "test-expand", test_expand_activated, "(sb)" },
+  { "test-toggle", test_row_flag_activated, "(sb)" },
+  { "test-expand", test_row_flag_activated, "(sb)" },
   { "test-row-action", test_row_action_activated, "(ss)" },
-  { "test-fill-new-tunnel", test_fill_new_tunnel_activated, "a{sv}" },
-  { "test-create", test_create_activated },
-  { "test-fill-relay", test_fill_relay_activated, "a{sv}" },
-  { "test-relay-next", test_relay_next_activated },
+  { "test-fill-new-tunnel", test_fill_activated, "a{sv}" },
+  { "test-create", test_press_activated },
+  { "test-fill-relay", test_fill_activated, "a{sv}" },
+  { "test-relay-next", test_press_activated },
   { "test-close", test_close_activated },
   { "test-close-dialogs", test_close_dialogs_activated },
 };

@@ -1,20 +1,20 @@
 /* nfltr-client.c — finds (or starts) nfltr-service and mirrors its objects.
  *
  * The steps, each asynchronous so a slow or absent service never blocks the window:
- *   1. the bus: $NFLTR_SERVICE_BUS_ADDRESS when set (tests, private buses), else the session bus;
- *   2. the service: NameHasOwner, else StartServiceByName (D-Bus activation), else — when
- *      running from a build tree — spawn $builddir/service/nfltr-service and wait for its name;
+ *   1. the bus and 2. the service on it (NameHasOwner, D-Bus activation, else nfltr-service
+ *      started by us): libshared's nfltr-service-locator, as for the CLI;
  *   3. the Manager proxy (its properties load asynchronously) and the object manager client,
  *      whose Tunnel objects become a GListModel in creation order. */
 #define G_LOG_DOMAIN "nfltr-app"
 
 #include <glib/gi18n.h>
-#include <unistd.h>
 
 #include "nfltr-client.h"
 #include "nfltr-error.h"
+#include "nfltr-service-locator.h"
 
-#define SERVICE_APPEAR_TIMEOUT_MS 10000
+/* How long we wait for a service we started to take its bus name (docs/app.md). */
+#define SERVICE_APPEAR_TIMEOUT_SECONDS 10
 
 struct _NfltrClient
 {
@@ -26,9 +26,6 @@ struct _NfltrClient
   GDBusObjectManager *object_manager;
   GListStore *tunnels;
   GHashTable *order; /* object path → position in Manager.ListTunnels (creation order) */
-  GPid spawned_pid;
-  guint watch_id;
-  guint appear_timeout_id;
   NfltrClientState state;
   char *error;
 };
@@ -238,16 +235,32 @@ manager_proxy_ready_cb (GObject      *source,
 }
 
 static void
-nfltr_client_service_present (NfltrClient *self)
+ensure_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
 {
-  g_clear_handle_id (&self->appear_timeout_id, g_source_remove);
-  if (self->watch_id)
+  g_autoptr(NfltrClient) self = user_data;
+  g_autoptr(GError) error = NULL;
+  const char *what;
+
+  if (!nfltr_service_locator_ensure_finish (result, &error))
     {
-      g_bus_unwatch_name (self->watch_id);
-      self->watch_id = 0;
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      /* The headline in the user's language; the locator's message is the detail. */
+      if (g_error_matches (error, NFLTR_SERVICE_LOCATOR_ERROR, NFLTR_SERVICE_LOCATOR_ERROR_BUS))
+        what = _("Could not talk to the message bus");
+      else if (g_error_matches (error, NFLTR_SERVICE_LOCATOR_ERROR,
+                                NFLTR_SERVICE_LOCATOR_ERROR_NOT_FOUND))
+        what = _("The NFLTR service is not installed");
+      else if (g_error_matches (error, NFLTR_SERVICE_LOCATOR_ERROR,
+                                NFLTR_SERVICE_LOCATOR_ERROR_SPAWN))
+        what = _("Could not start the NFLTR service");
+      else
+        what = _("The NFLTR service did not start");
+      nfltr_client_fail (self, what, error);
+      return;
     }
-  if (self->manager != NULL)
-    return;
   nfltr_dbus_manager_proxy_new (self->connection,
                                 G_DBUS_PROXY_FLAGS_NONE,
                                 NFLTR_SERVICE_BUS_NAME,
@@ -258,219 +271,36 @@ nfltr_client_service_present (NfltrClient *self)
 }
 
 static void
-name_appeared_cb (GDBusConnection *connection,
-                  const char      *name,
-                  const char      *owner,
-                  gpointer         user_data)
-{
-  nfltr_client_service_present (NFLTR_CLIENT (user_data));
-}
-
-static gboolean
-appear_timeout_cb (gpointer user_data)
-{
-  NfltrClient *self = user_data;
-
-  self->appear_timeout_id = 0;
-  if (self->watch_id)
-    {
-      g_bus_unwatch_name (self->watch_id);
-      self->watch_id = 0;
-    }
-  nfltr_client_fail (self, _("The NFLTR service did not start"), NULL);
-  return G_SOURCE_REMOVE;
-}
-
-/* Running from a build tree (…/app/nfltr-app), the service is …/service/nfltr-service: the
- * same lookup the CLI does, so `ninja && ./build/app/nfltr-app` works with nothing installed.
- * Installed without D-Bus activation (e.g. no session bus service dir), it is in libexecdir. */
-static char *
-find_service_binary (void)
-{
-  const char *override = g_getenv ("NFLTR_SERVICE_BINARY"); /* as the CLI honours it */
-  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree char *installed = g_build_filename (LIBEXECDIR, "nfltr-service", NULL);
-
-  if (override != NULL && *override != '\0')
-    return g_strdup (override);
-
-  if (exe != NULL)
-    {
-      g_autofree char *dir = g_path_get_dirname (exe);
-      g_autofree char *candidate = g_build_filename (dir, "..", "service", "nfltr-service", NULL);
-
-      if (g_file_test (candidate, G_FILE_TEST_IS_EXECUTABLE))
-        return g_steal_pointer (&candidate);
-    }
-  if (g_file_test (installed, G_FILE_TEST_IS_EXECUTABLE))
-    return g_steal_pointer (&installed);
-  return NULL;
-}
-
-static void
-child_setup_cb (gpointer user_data)
-{
-  /* Its own session: the service outlives the app, and Ctrl-C in the terminal that started
-   * the app must not reach it. */
-  setsid ();
-}
-
-static void
-child_watch_cb (GPid     pid,
-                int      status,
-                gpointer user_data)
-{
-  g_spawn_close_pid (pid);
-}
-
-static void
-nfltr_client_spawn_service (NfltrClient *self)
-{
-  g_autofree char *path = find_service_binary ();
-  g_autoptr(GError) error = NULL;
-  const char *argv[2] = { NULL, NULL };
-
-  if (path == NULL)
-    {
-      nfltr_client_fail (self, _("The NFLTR service is not installed"), NULL);
-      return;
-    }
-  g_debug ("spawning %s", path);
-  argv[0] = path;
-  if (!g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                      child_setup_cb, NULL, &self->spawned_pid, &error))
-    {
-      nfltr_client_fail (self, _("Could not start the NFLTR service"), error);
-      return;
-    }
-  g_child_watch_add (self->spawned_pid, child_watch_cb, NULL);
-  self->watch_id = g_bus_watch_name_on_connection (self->connection,
-                                                   NFLTR_SERVICE_BUS_NAME,
-                                                   G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                                   name_appeared_cb, NULL,
-                                                   self, NULL);
-  self->appear_timeout_id = g_timeout_add (SERVICE_APPEAR_TIMEOUT_MS, appear_timeout_cb, self);
-}
-
-static void
-start_service_cb (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+bus_cb (GObject      *source,
+        GAsyncResult *result,
+        gpointer      user_data)
 {
   g_autoptr(NfltrClient) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
 
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (reply != NULL)
+  self->connection = nfltr_service_locator_get_bus_finish (result, &error);
+  if (self->connection == NULL)
     {
-      nfltr_client_service_present (self);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      nfltr_client_fail (self,
+                         nfltr_service_locator_get_bus_address () != NULL
+                           ? _("Could not connect to the service’s bus")
+                           : _("Could not connect to the session bus"),
+                         error);
       return;
     }
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  /* Not installed for activation (build tree, or a private test bus): spawn it ourselves. */
-  g_debug ("StartServiceByName: %s", error->message);
-  nfltr_client_spawn_service (self);
-}
-
-static void
-name_has_owner_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(NfltrClient) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  gboolean has_owner = FALSE;
-
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (reply == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        nfltr_client_fail (self, _("Could not talk to the message bus"), error);
-      return;
-    }
-  g_variant_get (reply, "(b)", &has_owner);
-  if (has_owner)
-    {
-      nfltr_client_service_present (self);
-      return;
-    }
-  g_dbus_connection_call (self->connection,
-                          "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "StartServiceByName",
-                          g_variant_new ("(su)", NFLTR_SERVICE_BUS_NAME, 0),
-                          G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE,
-                          30 * 1000, self->cancellable,
-                          start_service_cb, g_object_ref (self));
-}
-
-static void
-nfltr_client_got_connection (NfltrClient     *self,
-                             GDBusConnection *connection)
-{
-  self->connection = connection;
-  g_dbus_connection_call (self->connection,
-                          "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "NameHasOwner",
-                          g_variant_new ("(s)", NFLTR_SERVICE_BUS_NAME),
-                          G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE,
-                          -1, self->cancellable,
-                          name_has_owner_cb, g_object_ref (self));
-}
-
-static void
-bus_get_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  g_autoptr(NfltrClient) self = user_data;
-  g_autoptr(GError) error = NULL;
-  GDBusConnection *connection = g_bus_get_finish (result, &error);
-
-  if (connection == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        nfltr_client_fail (self, _("Could not connect to the session bus"), error);
-      return;
-    }
-  nfltr_client_got_connection (self, connection);
-}
-
-static void
-connection_for_address_cb (GObject      *source,
-                           GAsyncResult *result,
-                           gpointer      user_data)
-{
-  g_autoptr(NfltrClient) self = user_data;
-  g_autoptr(GError) error = NULL;
-  GDBusConnection *connection = g_dbus_connection_new_for_address_finish (result, &error);
-
-  if (connection == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        nfltr_client_fail (self, _("Could not connect to the service’s bus"), error);
-      return;
-    }
-  nfltr_client_got_connection (self, connection);
+  nfltr_service_locator_ensure (self->connection, SERVICE_APPEAR_TIMEOUT_SECONDS,
+                                self->cancellable, ensure_cb, g_object_ref (self));
 }
 
 void
 nfltr_client_connect (NfltrClient *self)
 {
-  const char *address;
-
   g_return_if_fail (NFLTR_IS_CLIENT (self));
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  g_clear_handle_id (&self->appear_timeout_id, g_source_remove);
-  if (self->watch_id)
-    {
-      g_bus_unwatch_name (self->watch_id);
-      self->watch_id = 0;
-    }
   g_clear_object (&self->object_manager);
   g_clear_object (&self->manager);
   g_clear_object (&self->connection);
@@ -483,15 +313,7 @@ nfltr_client_connect (NfltrClient *self)
   nfltr_client_set_state (self, NFLTR_CLIENT_STATE_CONNECTING, NULL);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MANAGER]);
 
-  address = g_getenv ("NFLTR_SERVICE_BUS_ADDRESS");
-  if (address != NULL && *address != '\0')
-    g_dbus_connection_new_for_address (address,
-                                       G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                       G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                       NULL, self->cancellable,
-                                       connection_for_address_cb, g_object_ref (self));
-  else
-    g_bus_get (G_BUS_TYPE_SESSION, self->cancellable, bus_get_cb, g_object_ref (self));
+  nfltr_service_locator_get_bus (self->cancellable, bus_cb, g_object_ref (self));
 }
 
 NfltrClientState
@@ -553,12 +375,6 @@ nfltr_client_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  g_clear_handle_id (&self->appear_timeout_id, g_source_remove);
-  if (self->watch_id)
-    {
-      g_bus_unwatch_name (self->watch_id);
-      self->watch_id = 0;
-    }
   g_clear_object (&self->object_manager);
   g_clear_object (&self->manager);
   g_clear_object (&self->connection);

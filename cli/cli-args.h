@@ -41,6 +41,16 @@ gboolean cli_check_cert_pair     (const char  *cert_file,
                                   char       **abs_key_file,
                                   GError     **error);
 
+/* The commands without arguments whose one option is --json (list, status): parses argv
+ * (argv[0] is the command name) with summary as the --help text. On a usage error prints it
+ * as cli_parse_command_line() does and returns FALSE (exit 2). */
+gboolean cli_parse_json_flag     (const char   *command,
+                                  const char   *summary,
+                                  const char   *json_help,
+                                  int          *argc,
+                                  char       ***argv,
+                                  gboolean     *json);
+
 /* The known command closest to word (edit distance ≤ 2), or NULL. */
 const char *cli_suggest_command  (const char         *word,
                                   const char * const *commands);

@@ -1,26 +1,25 @@
-/* cli-client.c — reaching the NFLTR service: bus, activation, spawn, or in-process engine */
+/* cli-client.c — reaching the NFLTR service: the bus, activation and spawn through libshared's
+ * nfltr-service-locator (shared with the app), else the engine in a thread of this process */
 #define G_LOG_DOMAIN "nfltr-cli"
 
 #include "cli-client.h"
 
 #include "nfltr-error.h"
+#include "nfltr-service-locator.h"
 
 #ifdef NFLTR_HAVE_ENGINE
 #include "nfltr-engine.h"
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
-#include <glib/gstdio.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* How long we wait for a service we started to take its bus name. */
+/* How long we wait for a service we started to take its bus name (docs/cli.md). */
 #define SERVICE_WAIT_SECONDS 5
 /* Login and CreateTunnel wait for the relay; the service has its own, shorter timeouts. */
 #define CALL_TIMEOUT_MS (60 * 1000)
-#define ACTIVATION_TIMEOUT_MS (10 * 1000)
 
 typedef struct
 {
@@ -71,285 +70,23 @@ session_bus_available (void)
   return g_file_test (socket_path, G_FILE_TEST_EXISTS);
 }
 
-static gboolean
-name_has_owner (GDBusConnection *connection, const char *name, GError **error)
-{
-  g_autoptr(GVariant) reply = NULL;
-  gboolean has_owner = FALSE;
-
-  reply = g_dbus_connection_call_sync (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                       "org.freedesktop.DBus", "NameHasOwner",
-                                       g_variant_new ("(s)", name), G_VARIANT_TYPE ("(b)"),
-                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
-  if (reply == NULL)
-    return FALSE;
-  g_variant_get (reply, "(b)", &has_owner);
-  return has_owner;
-}
-
-static gboolean
-activate_service (GDBusConnection *connection, const char *name, GError **error)
-{
-  g_autoptr(GVariant) reply = NULL;
-
-  reply = g_dbus_connection_call_sync (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                       "org.freedesktop.DBus", "StartServiceByName",
-                                       g_variant_new ("(su)", name, 0), G_VARIANT_TYPE ("(u)"),
-                                       G_DBUS_CALL_FLAGS_NONE, ACTIVATION_TIMEOUT_MS, NULL, error);
-  return reply != NULL;
-}
-
-static char *
-find_service_binary (void)
-{
-  const char *override = g_getenv ("NFLTR_SERVICE_BINARY");
-  g_autofree char *self = NULL;
-  g_autoptr(GPtrArray) candidates = g_ptr_array_new_with_free_func (g_free);
-
-  if (override != NULL && *override != '\0')
-    return g_strdup (override);
-
-  /* /proc/self/exe is the real path, symlinks resolved. */
-  self = g_file_read_link ("/proc/self/exe", NULL);
-  if (self != NULL)
-    {
-      g_autofree char *dir = g_path_get_dirname (self);
-
-      g_ptr_array_add (candidates, g_build_filename (dir, "nfltr-service", NULL));
-      /* the build tree: cli/nfltr next to service/nfltr-service */
-      g_ptr_array_add (candidates, g_canonicalize_filename ("../service/nfltr-service", dir));
-    }
-  g_ptr_array_add (candidates, g_build_filename (LIBEXECDIR, "nfltr-service", NULL));
-
-  for (guint i = 0; i < candidates->len; i++)
-    {
-      const char *path = g_ptr_array_index (candidates, i);
-
-      if (g_file_test (path, G_FILE_TEST_IS_REGULAR) &&
-          g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
-        return g_strdup (path);
-      g_debug ("no service binary at %s", path);
-    }
-  return NULL;
-}
-
-static void
-child_setup_cb (gpointer user_data)
-{
-  /* Its own session: Ctrl-C in this terminal must not reach the service. */
-  setsid ();
-}
-
-/* $XDG_STATE_HOME/nfltr/service.log, opened for appending with a first line saying who
- * writes; -1 when it cannot be opened. */
-static int
-open_service_log (const char *who, char **log_path_out)
-{
-  g_autofree char *log_dir = g_build_filename (g_get_user_state_dir (), "nfltr", NULL);
-  g_autofree char *log_path = g_build_filename (log_dir, "service.log", NULL);
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-  g_autofree char *stamp = g_date_time_format_iso8601 (now);
-  g_autofree char *banner = g_strdup_printf ("--- %s: %s (nfltr pid %d)\n", stamp, who,
-                                             (int) getpid ());
-  int fd = -1;
-
-  if (g_mkdir_with_parents (log_dir, 0700) == 0)
-    fd = g_open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0)
-    {
-      g_debug ("cannot open %s: %s", log_path, g_strerror (errno));
-      return -1;
-    }
-  if (write (fd, banner, strlen (banner)) < 0)
-    g_debug ("cannot write to %s: %s", log_path, g_strerror (errno));
-  if (log_path_out != NULL)
-    *log_path_out = g_steal_pointer (&log_path);
-  return fd;
-}
-
-static GSubprocess *
-spawn_service (const char *binary, char **log_path_out, GError **error)
-{
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autofree char *who = g_strdup_printf ("%s started", binary);
-  int fd = open_service_log (who, log_path_out);
-
-  if (fd >= 0)
-    {
-      launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
-      g_subprocess_launcher_take_stdout_fd (launcher, fd);
-    }
-  else
-    {
-      launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                                            G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-      *log_path_out = NULL;
-    }
-  g_subprocess_launcher_set_cwd (launcher, "/");
-  g_subprocess_launcher_set_child_setup (launcher, child_setup_cb, NULL, NULL);
-  return g_subprocess_launcher_spawn (launcher, error, binary, NULL);
-}
-
-typedef struct
-{
-  GMainLoop *loop;
-  gboolean   appeared;
-  gboolean   exited;
-  gboolean   timed_out;
-  int        exit_status;   /* negative: killed by that signal */
-} WaitData;
-
-static void
-wait_name_appeared_cb (GDBusConnection *connection,
-                       const char      *name,
-                       const char      *owner,
-                       gpointer         user_data)
-{
-  WaitData *data = user_data;
-
-  data->appeared = TRUE;
-  g_main_loop_quit (data->loop);
-}
-
-static void
-wait_child_exited_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GError) error = NULL;
-  WaitData *data;
-
-  if (!g_subprocess_wait_finish (G_SUBPROCESS (source), result, &error))
-    return;  /* cancelled: user_data is gone */
-  data = user_data;
-  data->exited = TRUE;
-  data->exit_status = g_subprocess_get_if_exited (G_SUBPROCESS (source))
-                        ? g_subprocess_get_exit_status (G_SUBPROCESS (source))
-                        : -g_subprocess_get_term_sig (G_SUBPROCESS (source));
-  g_main_loop_quit (data->loop);
-}
-
-static gboolean
-wait_timeout_cb (gpointer user_data)
-{
-  WaitData *data = user_data;
-
-  data->timed_out = TRUE;
-  g_main_loop_quit (data->loop);
-  return G_SOURCE_REMOVE;
-}
-
-/* Spawns nfltr-service and waits for it to own the name. */
-static gboolean
-start_service_ourselves (GDBusConnection *connection,
-                         const char      *name,
-                         const char      *activation_error,
-                         GError         **error)
-{
-  g_autofree char *binary = find_service_binary ();
-  g_autofree char *log_path = NULL;
-  g_autoptr(GSubprocess) child = NULL;
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  WaitData data = { loop, FALSE, FALSE, FALSE, 0 };
-  guint watch, timeout;
-
-  if (binary == NULL)
-    {
-      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
-                   "the NFLTR service is not running, D-Bus cannot start it (%s), "
-                   "and nfltr-service was not found next to nfltr or in %s",
-                   activation_error, LIBEXECDIR);
-      return FALSE;
-    }
-
-  g_debug ("starting %s", binary);
-  child = spawn_service (binary, &log_path, error);
-  if (child == NULL)
-    return FALSE;
-
-  watch = g_bus_watch_name_on_connection (connection, name, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                          wait_name_appeared_cb, NULL, &data, NULL);
-  timeout = g_timeout_add_seconds (SERVICE_WAIT_SECONDS, wait_timeout_cb, &data);
-  g_subprocess_wait_async (child, cancellable, wait_child_exited_cb, &data);
-
-  g_main_loop_run (loop);
-
-  g_cancellable_cancel (cancellable);
-  g_bus_unwatch_name (watch);
-  if (!data.timed_out)
-    g_source_remove (timeout);
-
-  if (data.appeared)
-    return TRUE;
-  /* Another nfltr may have started one at the same time: ours then exits, theirs serves. */
-  if (name_has_owner (connection, name, NULL))
-    return TRUE;
-
-  if (data.exited && data.exit_status >= 0)
-    g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
-                 "%s exited with status %d before it was ready%s%s", binary, data.exit_status,
-                 log_path ? "; see " : "", log_path ? log_path : "");
-  else if (data.exited)
-    g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
-                 "%s was killed by signal %d before it was ready%s%s", binary,
-                 -data.exit_status, log_path ? "; see " : "", log_path ? log_path : "");
-  else
-    g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
-                 "%s did not take the bus name %s within %d s%s%s", binary, name,
-                 SERVICE_WAIT_SECONDS, log_path ? "; see " : "", log_path ? log_path : "");
-  return FALSE;
-}
-
-static gboolean
-ensure_service (GDBusConnection *connection, const char *name, GError **error)
-{
-  g_autoptr(GError) local = NULL;
-  g_autofree char *activation_error = NULL;
-
-  if (name_has_owner (connection, name, &local))
-    return TRUE;
-  if (local != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-
-  if (activate_service (connection, name, &local))
-    return TRUE;
-  /* ServiceUnknown when there is no activation file (a build tree, a test bus). */
-  g_dbus_error_strip_remote_error (local);
-  g_debug ("D-Bus activation of %s failed: %s", name, local->message);
-  activation_error = g_strdup (local->message);
-
-  return start_service_ourselves (connection, name, activation_error, error);
-}
-
 static GDBusConnection *
 open_bus (const char **description, GError **error)
 {
-  const char *address = g_getenv ("NFLTR_SERVICE_BUS_ADDRESS");
   g_autoptr(GError) local = NULL;
   GDBusConnection *connection;
 
-  if (address != NULL && *address != '\0')
+  if (nfltr_service_locator_get_bus_address () != NULL)
     {
       *description = "bus $NFLTR_SERVICE_BUS_ADDRESS";
-      connection = g_dbus_connection_new_for_address_sync (
-        address,
-        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-        NULL, NULL, &local);
-      if (connection == NULL)
-        g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
-                     "cannot connect to $NFLTR_SERVICE_BUS_ADDRESS (%s): %s", address,
-                     local->message);
-      return connection;
+      return nfltr_service_locator_get_bus_sync (NULL, error);
     }
 
   if (!session_bus_available ())
     return NULL;
 
   *description = "session bus";
-  connection = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &local);
+  connection = nfltr_service_locator_get_bus_sync (NULL, &local);
   if (connection == NULL)
     {
       /* A stale DBUS_SESSION_BUS_ADDRESS (an old ssh environment): same as no bus. */
@@ -499,7 +236,7 @@ start_in_process_engine (EngineThread **out, GError **error)
   /* GLib allows one writer per process; a second engine reuses it. */
   if (engine_log_fd < 0)
     {
-      engine_log_fd = open_service_log ("in-process engine", NULL);
+      engine_log_fd = nfltr_service_locator_open_log ("in-process engine", NULL);
       if (engine_log_fd >= 0)
         g_log_set_writer_func (in_process_log_writer, NULL, NULL);
     }
@@ -594,7 +331,8 @@ cli_client_connect (GError **error)
   if (client->connection != NULL)
     {
       client->bus_name = g_strdup (NFLTR_SERVICE_BUS_NAME);
-      if (!ensure_service (client->connection, client->bus_name, error))
+      if (!nfltr_service_locator_ensure_sync (client->connection, SERVICE_WAIT_SECONDS, NULL,
+                                              error))
         return NULL;
     }
   else if (error != NULL && *error != NULL)

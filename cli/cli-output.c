@@ -137,18 +137,42 @@ builder_to_string (JsonBuilder *builder)
   return node_to_line (root);
 }
 
-static void
-add_string (JsonBuilder *b, const char *member, const char *value)
+void
+cli_json_add_string (JsonBuilder *b, const char *member, const char *value)
 {
   json_builder_set_member_name (b, member);
   json_builder_add_string_value (b, value ? value : "");
 }
 
-static void
-add_int (JsonBuilder *b, const char *member, gint64 value)
+void
+cli_json_add_int (JsonBuilder *b, const char *member, gint64 value)
 {
   json_builder_set_member_name (b, member);
   json_builder_add_int_value (b, value);
+}
+
+void
+cli_json_add_tunnel (JsonBuilder *b, NfltrDbusTunnel *t)
+{
+  json_builder_begin_object (b);
+  cli_json_add_string (b, "id", nfltr_dbus_tunnel_get_id (t));
+  cli_json_add_string (b, "name", nfltr_dbus_tunnel_get_name (t));
+  cli_json_add_string (b, "kind", nfltr_dbus_tunnel_get_kind (t));
+  cli_json_add_string (b, "target", nfltr_dbus_tunnel_get_target (t));
+  cli_json_add_string (b, "url", nfltr_dbus_tunnel_get_public_url (t));
+  cli_json_add_string (b, "mode", nfltr_dbus_tunnel_get_mode (t));
+  cli_json_add_string (b, "fingerprint", nfltr_dbus_tunnel_get_fingerprint (t));
+  cli_json_add_string (b, "state", nfltr_dbus_tunnel_get_state (t));
+  cli_json_add_string (b, "last_error", nfltr_dbus_tunnel_get_last_error (t));
+  json_builder_set_member_name (b, "transient");
+  json_builder_add_boolean_value (b, nfltr_dbus_tunnel_get_transient (t));
+  /* json-glib integers are gint64; 2^63 bytes is not a concern. */
+  cli_json_add_int (b, "active_connections", nfltr_dbus_tunnel_get_active_connections (t));
+  cli_json_add_int (b, "total_connections", (gint64) nfltr_dbus_tunnel_get_total_connections (t));
+  cli_json_add_int (b, "bytes_in", (gint64) nfltr_dbus_tunnel_get_bytes_in (t));
+  cli_json_add_int (b, "bytes_out", (gint64) nfltr_dbus_tunnel_get_bytes_out (t));
+  cli_json_add_int (b, "online_since", (gint64) nfltr_dbus_tunnel_get_online_since (t));
+  json_builder_end_object (b);
 }
 
 static JsonBuilder *
@@ -157,7 +181,7 @@ begin_event (const char *event)
   JsonBuilder *b = json_builder_new ();
 
   json_builder_begin_object (b);
-  add_string (b, "event", event);
+  cli_json_add_string (b, "event", event);
   return b;
 }
 
@@ -179,13 +203,13 @@ cli_event_ready (const char *url,
 {
   g_autoptr(JsonBuilder) b = begin_event ("ready");
 
-  add_string (b, "url", url);
-  add_string (b, "mode", mode);
-  add_string (b, "fingerprint", fingerprint);
-  add_string (b, "name", name);
-  add_string (b, "kind", kind);
-  add_string (b, "target", target);
-  add_string (b, "id", id);
+  cli_json_add_string (b, "url", url);
+  cli_json_add_string (b, "mode", mode);
+  cli_json_add_string (b, "fingerprint", fingerprint);
+  cli_json_add_string (b, "name", name);
+  cli_json_add_string (b, "kind", kind);
+  cli_json_add_string (b, "target", target);
+  cli_json_add_string (b, "id", id);
   return end_event (b);
 }
 
@@ -195,10 +219,10 @@ cli_event_stats (guint active, guint64 total, guint64 bytes_in, guint64 bytes_ou
   g_autoptr(JsonBuilder) b = begin_event ("stats");
 
   /* json-glib integers are gint64; 2^63 bytes is not a concern. */
-  add_int (b, "active_connections", active);
-  add_int (b, "total_connections", (gint64) total);
-  add_int (b, "bytes_in", (gint64) bytes_in);
-  add_int (b, "bytes_out", (gint64) bytes_out);
+  cli_json_add_int (b, "active_connections", active);
+  cli_json_add_int (b, "total_connections", (gint64) total);
+  cli_json_add_int (b, "bytes_in", (gint64) bytes_in);
+  cli_json_add_int (b, "bytes_out", (gint64) bytes_out);
   return end_event (b);
 }
 
@@ -207,8 +231,8 @@ cli_event_state (const char *state, const char *last_error)
 {
   g_autoptr(JsonBuilder) b = begin_event ("state");
 
-  add_string (b, "state", state);
-  add_string (b, "last_error", last_error);
+  cli_json_add_string (b, "state", state);
+  cli_json_add_string (b, "last_error", last_error);
   return end_event (b);
 }
 
@@ -217,7 +241,7 @@ cli_event_error (const char *message)
 {
   g_autoptr(JsonBuilder) b = begin_event ("error");
 
-  add_string (b, "message", message);
+  cli_json_add_string (b, "message", message);
   return end_event (b);
 }
 

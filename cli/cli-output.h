@@ -7,6 +7,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "nfltr-dbus.h"
+
 G_BEGIN_DECLS
 
 /* Exit statuses (docs/cli.md "Exit status"). */
@@ -46,6 +48,16 @@ gboolean cli_use_color     (void);
 void  cli_json_print_line (JsonBuilder *builder);
 /* Same, for a node. */
 void  cli_json_print_node (JsonNode *node);
+/* Members of the JSON objects the commands print; a NULL string is written as "". */
+void  cli_json_add_string (JsonBuilder *builder,
+                           const char  *member,
+                           const char  *value);
+void  cli_json_add_int    (JsonBuilder *builder,
+                           const char  *member,
+                           gint64       value);
+/* One tunnel as an object, as `nfltr list --json` prints it (docs/cli.md). */
+void  cli_json_add_tunnel (JsonBuilder     *builder,
+                           NfltrDbusTunnel *tunnel);
 /* Writes text and a newline on stdout and flushes. */
 void  cli_print_flushed   (const char *text);
 

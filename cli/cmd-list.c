@@ -1,6 +1,7 @@
 /* cmd-list.c — `nfltr list`: every tunnel of the service */
 #define G_LOG_DOMAIN "nfltr-cli"
 
+#include "cli-args.h"
 #include "cli-client.h"
 #include "cli-commands.h"
 #include "cli-output.h"
@@ -14,43 +15,6 @@ enum { COL_NAME, COL_KIND, COL_TARGET, COL_URL, COL_MODE, COL_STATE, COL_CONNS, 
 static const char * const headers[N_COLS] = {
   "NAME", "KIND", "TARGET", "URL", "MODE", "STATE", "CONNS", "IN", "OUT"
 };
-
-static void
-add_string (JsonBuilder *b, const char *member, const char *value)
-{
-  json_builder_set_member_name (b, member);
-  json_builder_add_string_value (b, value ? value : "");
-}
-
-static void
-add_int (JsonBuilder *b, const char *member, gint64 value)
-{
-  json_builder_set_member_name (b, member);
-  json_builder_add_int_value (b, value);
-}
-
-static void
-add_tunnel_json (JsonBuilder *b, NfltrDbusTunnel *t)
-{
-  json_builder_begin_object (b);
-  add_string (b, "id", nfltr_dbus_tunnel_get_id (t));
-  add_string (b, "name", nfltr_dbus_tunnel_get_name (t));
-  add_string (b, "kind", nfltr_dbus_tunnel_get_kind (t));
-  add_string (b, "target", nfltr_dbus_tunnel_get_target (t));
-  add_string (b, "url", nfltr_dbus_tunnel_get_public_url (t));
-  add_string (b, "mode", nfltr_dbus_tunnel_get_mode (t));
-  add_string (b, "fingerprint", nfltr_dbus_tunnel_get_fingerprint (t));
-  add_string (b, "state", nfltr_dbus_tunnel_get_state (t));
-  add_string (b, "last_error", nfltr_dbus_tunnel_get_last_error (t));
-  json_builder_set_member_name (b, "transient");
-  json_builder_add_boolean_value (b, nfltr_dbus_tunnel_get_transient (t));
-  add_int (b, "active_connections", nfltr_dbus_tunnel_get_active_connections (t));
-  add_int (b, "total_connections", (gint64) nfltr_dbus_tunnel_get_total_connections (t));
-  add_int (b, "bytes_in", (gint64) nfltr_dbus_tunnel_get_bytes_in (t));
-  add_int (b, "bytes_out", (gint64) nfltr_dbus_tunnel_get_bytes_out (t));
-  add_int (b, "online_since", (gint64) nfltr_dbus_tunnel_get_online_since (t));
-  json_builder_end_object (b);
-}
 
 static char **
 table_row (NfltrDbusTunnel *t)
@@ -112,21 +76,15 @@ int
 cli_cmd_list (int argc, char **argv)
 {
   gboolean json = FALSE;
-  const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON array, one object per tunnel", NULL },
-    G_OPTION_ENTRY_NULL
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(CliClient) client = NULL;
   g_auto(GStrv) paths = NULL;
   g_autoptr(GPtrArray) tunnels = g_ptr_array_new_with_free_func (g_object_unref);
 
-  g_option_context_set_summary (context,
-                                "Lists every tunnel of the service, in creation order: name, "
-                                "kind, target, URL, mode,\nstate, open connections and bytes.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!cli_parse_command_line (context, "list", &argc, &argv, 0, 0, NULL))
+  if (!cli_parse_json_flag ("list",
+                            "Lists every tunnel of the service, in creation order: name, "
+                            "kind, target, URL, mode,\nstate, open connections and bytes.",
+                            "Print a JSON array, one object per tunnel", &argc, &argv, &json))
     return CLI_EXIT_USAGE;
 
   client = cli_client_connect (&error);
@@ -162,7 +120,7 @@ cli_cmd_list (int argc, char **argv)
 
       json_builder_begin_array (b);
       for (guint i = 0; i < tunnels->len; i++)
-        add_tunnel_json (b, tunnels->pdata[i]);
+        cli_json_add_tunnel (b, tunnels->pdata[i]);
       json_builder_end_array (b);
       cli_json_print_line (b);
     }

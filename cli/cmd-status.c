@@ -2,6 +2,7 @@
  * fingerprint */
 #define G_LOG_DOMAIN "nfltr-cli"
 
+#include "cli-args.h"
 #include "cli-client.h"
 #include "cli-commands.h"
 #include "cli-output.h"
@@ -55,22 +56,16 @@ int
 cli_cmd_status (int argc, char **argv)
 {
   gboolean json = FALSE;
-  const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL },
-    G_OPTION_ENTRY_NULL
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(CliClient) client = NULL;
   g_auto(GStrv) paths = NULL;
   NfltrDbusManager *m;
   const char *address, *state, *relay_error, *fingerprint, *domain;
 
-  g_option_context_set_summary (context,
-                                "Shows the relay this machine is logged in to, the link's "
-                                "state and the pinned certificate fingerprint.");
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!cli_parse_command_line (context, "status", &argc, &argv, 0, 0, NULL))
+  if (!cli_parse_json_flag ("status",
+                            "Shows the relay this machine is logged in to, the link's "
+                            "state and the pinned certificate fingerprint.",
+                            "Print one JSON object", &argc, &argv, &json))
     return CLI_EXIT_USAGE;
 
   client = cli_client_connect (&error);
@@ -99,23 +94,14 @@ cli_cmd_status (int argc, char **argv)
       g_autoptr(JsonBuilder) b = json_builder_new ();
 
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "service_version");
-      json_builder_add_string_value (b, nfltr_dbus_manager_get_version (m));
-      json_builder_set_member_name (b, "service");
-      json_builder_add_string_value (b, cli_client_is_in_process (client) ? "in-process"
-                                                                           : "bus");
-      json_builder_set_member_name (b, "relay");
-      json_builder_add_string_value (b, address);
-      json_builder_set_member_name (b, "state");
-      json_builder_add_string_value (b, state);
-      json_builder_set_member_name (b, "fingerprint");
-      json_builder_add_string_value (b, fingerprint);
-      json_builder_set_member_name (b, "domain");
-      json_builder_add_string_value (b, domain);
-      json_builder_set_member_name (b, "error");
-      json_builder_add_string_value (b, relay_error);
-      json_builder_set_member_name (b, "tunnels");
-      json_builder_add_int_value (b, paths ? g_strv_length (paths) : 0);
+      cli_json_add_string (b, "service_version", nfltr_dbus_manager_get_version (m));
+      cli_json_add_string (b, "service", cli_client_is_in_process (client) ? "in-process" : "bus");
+      cli_json_add_string (b, "relay", address);
+      cli_json_add_string (b, "state", state);
+      cli_json_add_string (b, "fingerprint", fingerprint);
+      cli_json_add_string (b, "domain", domain);
+      cli_json_add_string (b, "error", relay_error);
+      cli_json_add_int (b, "tunnels", paths ? g_strv_length (paths) : 0);
       json_builder_end_object (b);
       cli_json_print_line (b);
       return CLI_EXIT_OK;

@@ -62,16 +62,8 @@ class LimitedRelay(Relay):
         super().__init__(lab, **kw)
         self.nofile = nofile
 
-    def start(self, timeout=20):
-        from nfltrlab import port_accepts
-        argv = ["prlimit", f"--nofile={self.nofile}:{self.nofile}", "--", relay_bin(), "serve",
-                "--listen", f"127.0.0.1:{self.port}", "--domain", DOMAIN,
-                "--data-dir", self.data_dir] + self.extra_args
-        self.proc = self.lab.spawn(f"{self.name}#{len(self.runs) + 1}", argv)
-        self.runs.append(self.proc)
-        self.proc.wait_line(r"listening", timeout)
-        assert port_accepts(self.port), f"relay said listening but :{self.port} refuses"
-        return self
+    def wrapper(self):
+        return ["prlimit", f"--nofile={self.nofile}:{self.nofile}", "--"]
 
 
 def fd_count(pid):

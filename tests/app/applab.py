@@ -220,6 +220,20 @@ class App:
         d = {k.replace("_", "-"): GLib.Variant("s", v) for k, v in fields.items()}
         self.activate("test-fill-new-tunnel", GLib.Variant("a{sv}", d))
 
+    def open_new_tunnel(self, **fields):
+        """Opens New Tunnel (app.new-tunnel, as the shell would) and fills in fields."""
+        self.activate("new-tunnel")
+        self.wait(lambda w: "new-tunnel-dialog" in w, 10, "the New Tunnel dialog")
+        if fields:
+            self.fill_new_tunnel(**fields)
+
+    def create_tunnel(self, **fields):
+        """New Tunnel with fields, Create, and a wait for the window's one row to be online."""
+        self.open_new_tunnel(**fields)
+        self.activate("test-create")
+        self.wait(lambda w: len(w.get("rows", [])) == 1 and w["rows"][0]["switch-state"], 30,
+                  f"the tunnel {fields.get('name', '')} online")
+
     def fill_relay(self, **fields):
         d = {k.replace("_", "-"): GLib.Variant("s", v) for k, v in fields.items()}
         self.activate("test-fill-relay", GLib.Variant("a{sv}", d))

@@ -29,12 +29,7 @@ def test_shortcuts_open_and_close_the_dialogs(world):
 def test_service_restart_with_ctrl_r(world):
     app = applab.App(world.lab, world.agent, world.xvfb)
     app.wait(lambda w: w.get("page") == "empty", 20, "the empty page")
-    app.activate("new-tunnel")
-    app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the dialog")
-    app.fill_new_tunnel(target=str(world.origin.port), name="survivor")
-    app.activate("test-create")
-    app.wait(lambda w: len(w.get("rows", [])) == 1 and w["rows"][0]["switch-state"], 30,
-             "the saved tunnel online")
+    app.create_tunnel(target=str(world.origin.port), name="survivor")
 
     pid = app.service_pid()
     assert pid
@@ -57,8 +52,7 @@ def test_ctrl_q_quits_cleanly_after_use(world):
     app = applab.App(world.lab, world.agent, world.xvfb)
     app.wait(lambda w: len(w.get("rows", [])) == 1, 20, "the tunnel's row")
     app.expand("quitter")
-    app.activate("new-tunnel")
-    app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the New Tunnel dialog")
+    app.open_new_tunnel()
     app.activate("test-close-dialogs")
     app.activate("relay-settings")
     app.wait(lambda w: "relay-dialog" in w, 10, "the relay dialog")

@@ -21,8 +21,7 @@ def test_dialog_creates_a_tunnel_that_serves_the_local_server(world):
     app.settle()
     world.xvfb.screenshot("no-tunnels")
 
-    app.activate("new-tunnel")
-    app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the New Tunnel dialog")
+    app.open_new_tunnel()
 
     # Validated as typed: a port out of range is refused before anything reaches the service.
     app.fill_new_tunnel(target="70000", name="from-app")
@@ -66,9 +65,7 @@ def test_service_errors_are_shown_in_words(world):
     assert other.url
     app = applab.App(world.lab, world.agent, world.xvfb)
     app.wait(lambda w: len(w.get("rows", [])) == 1, 20, "the CLI tunnel's row")
-    app.activate("new-tunnel")
-    app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the New Tunnel dialog")
-    app.fill_new_tunnel(target=str(world.origin.port), name="taken-name")
+    app.open_new_tunnel(target=str(world.origin.port), name="taken-name")
     app.activate("test-create")
     app.wait(lambda w: w.get("new-tunnel-dialog", {}).get("error"), 30, "the service's error")
     err = app.window()["new-tunnel-dialog"]["error"]
@@ -92,9 +89,7 @@ def test_own_certificate_is_what_visitors_get_and_a_wrong_key_is_refused_in_word
 
     app = applab.App(world.lab, world.agent, world.xvfb)
     app.wait(lambda w: w.get("page") == "empty", 20, "the empty page")
-    app.activate("new-tunnel")
-    app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the New Tunnel dialog")
-    app.fill_new_tunnel(target=str(world.origin.port), name="own-cert", certificate="own")
+    app.open_new_tunnel(target=str(world.origin.port), name="own-cert", certificate="own")
     d = app.window()["new-tunnel-dialog"]
     assert not d["valid"], "own certificate without files must not be creatable"
 

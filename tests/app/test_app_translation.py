@@ -19,9 +19,7 @@ def test_app_speaks_german(world):
     row = app.rows()[0]
     assert row["badge"] == "Ende-zu-Ende-geprüft", row
     assert row["stats"].startswith("0 offen · 0 gesamt"), row
-    app.activate("new-tunnel")
-    app.wait(lambda w: "new-tunnel-dialog" in w, 10, "the dialog")
-    app.fill_new_tunnel(target="99999")
+    app.open_new_tunnel(target="99999")
     assert app.window()["new-tunnel-dialog"]["validation"] == "Ein Port ist eine Zahl von 1 bis 65535."
     app.settle()
     world.xvfb.screenshot("german-new-tunnel", title="Neuer Tunnel")

@@ -9,6 +9,7 @@ import base64
 import contextlib
 import hashlib
 import http.server
+import importlib.util
 import json
 import os
 import re
@@ -50,6 +51,20 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def use_integration_fixtures(namespace):
+    """Gives another suite's conftest (namespace: its globals()) the fixtures and hooks of
+    tests/integration/conftest.py, loaded as is rather than copied; define a fixture after the
+    call to replace one of them."""
+    spec = importlib.util.spec_from_file_location(
+        "nfltr_integration_conftest",
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # pytest finds fixtures and hooks as attributes of the conftest module.
+    namespace.update({k: v for k, v in vars(module).items()
+                      if not k.startswith("__") and k not in ("os", "sys", "types")})
 
 
 def wait_until(predicate, timeout, what, interval=0.05):
@@ -321,8 +336,12 @@ class Relay:
         assert out.returncode == 0, f"nfltr-relay fingerprint failed: {out.stderr}"
         return normalize_fingerprint(out.stdout)
 
+    def wrapper(self):
+        """What the relay runs under (a prefix of its argv that execs it: same pid)."""
+        return []
+
     def start(self, timeout=20):
-        argv = [relay_bin(), "serve", "--listen", f"127.0.0.1:{self.port}", "--domain", DOMAIN,
+        argv = self.wrapper() + [relay_bin(), "serve", "--listen", f"127.0.0.1:{self.port}", "--domain", DOMAIN,
                 "--data-dir", self.data_dir] + self.extra_args
         self.proc = self.lab.spawn(f"{self.name}#{len(self.runs) + 1}", argv)
         self.runs.append(self.proc)

@@ -48,6 +48,18 @@ def assert_alert(data, how, description):
     assert how in ("eof", "reset"), f"the relay left the connection open after the alert ({how})"
 
 
+def assert_hello_refused(env, hello, description, reason):
+    """hello (bytes, in one write) gets exactly the alert, the relay logs the reason for this
+    connection, and the good tunnel still serves."""
+    with connect(env.relay.port) as s:
+        port = s.getsockname()[1]
+        s.sendall(hello)
+        data, _, how = read_until_closed(s, 10)
+    assert_alert(data, how, description)
+    assert_refused(env.relay, port, reason)
+    assert_serves(env)
+
+
 def complete_and_get(env, tls, sock):
     """Finishes the handshake the test started, checks the certificate is the agent's and
     fetches a page through it."""
@@ -117,36 +129,18 @@ def test_hello_over_the_size_limit_gets_decode_error(env):
     alpn = [f"x-big-{i:02d}-" + "p" * 240 for i in range(70)]
     tls = MemTLS(env.tunnel.host, alpn=alpn)
     assert len(tls.hello) > 16384 + 5, len(tls.hello)
-    with connect(env.relay.port) as s:
-        port = s.getsockname()[1]
-        s.sendall(tls.hello)
-        data, _, how = read_until_closed(s, 10)
-    assert_alert(data, how, ALERT_DECODE_ERROR)
-    assert_refused(env.relay, port, "hello-too-big")
-    assert_serves(env)
+    assert_hello_refused(env, tls.hello, ALERT_DECODE_ERROR, "hello-too-big")
 
 
 def test_no_sni_gets_unrecognized_name(env):
     tls = MemTLS(None)
-    with connect(env.relay.port) as s:
-        port = s.getsockname()[1]
-        s.sendall(tls.hello)
-        data, _, how = read_until_closed(s, 10)
-    assert_alert(data, how, ALERT_UNRECOGNIZED_NAME)
-    assert_refused(env.relay, port, "no-sni")
-    assert_serves(env)
+    assert_hello_refused(env, tls.hello, ALERT_UNRECOGNIZED_NAME, "no-sni")
 
 
 @pytest.mark.parametrize("name", [f"nobody-here.{DOMAIN}", "example.com", f"a.b.{DOMAIN}"])
 def test_unknown_name_gets_unrecognized_name(env, name):
     tls = MemTLS(name)
-    with connect(env.relay.port) as s:
-        port = s.getsockname()[1]
-        s.sendall(tls.hello)
-        data, _, how = read_until_closed(s, 10)
-    assert_alert(data, how, ALERT_UNRECOGNIZED_NAME)
-    assert_refused(env.relay, port, "unknown-name")
-    assert_serves(env)
+    assert_hello_refused(env, tls.hello, ALERT_UNRECOGNIZED_NAME, "unknown-name")
 
 
 def test_garbage_is_closed(env):
@@ -163,13 +157,8 @@ def test_garbage_is_closed(env):
 def test_malformed_hello_gets_decode_error(env):
     # A handshake record holding a ClientHello whose declared length overruns its body.
     bogus = record(0x16, b"\x03\x01", b"\x01\x00\x00\x40" + b"\x03\x03" + b"\x00" * 10)
-    with connect(env.relay.port) as s:
-        port = s.getsockname()[1]
-        s.sendall(bogus + record(0x17, b"\x03\x03", b"\x00" * 60))
-        data, _, how = read_until_closed(s, 10)
-    assert_alert(data, how, ALERT_DECODE_ERROR)
-    assert_refused(env.relay, port, "bad-hello")
-    assert_serves(env)
+    assert_hello_refused(env, bogus + record(0x17, b"\x03\x03", b"\x00" * 60), ALERT_DECODE_ERROR,
+                         "bad-hello")
 
 
 @pytest.mark.parametrize("sent", [20, 0], ids=["partial-hello", "nothing"])

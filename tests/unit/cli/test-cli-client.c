@@ -4,6 +4,7 @@
 #include "cli-client.h"
 
 #include "nfltr-error.h"
+#include "nfltr-service-locator.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -58,22 +59,40 @@ test_in_process (void)
     }
 }
 
+/* A private bus for $NFLTR_SERVICE_BUS_ADDRESS, with no activation file on it: the client must
+ * start $NFLTR_SERVICE_BINARY (service_binary, or the one in the build tree) itself. */
+static GTestDBus *
+private_bus_up (const char *service_binary)
+{
+  GTestDBus *bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_autofree char *built = g_build_filename (g_getenv ("NFLTR_BUILD_ROOT"), "service",
+                                             "nfltr-service", NULL);
+
+  /* meson builds every binary before `meson test`; a missing one is a broken build, not a skip. */
+  if (service_binary == NULL && !g_file_test (built, G_FILE_TEST_IS_EXECUTABLE))
+    g_error ("%s is not built (run ninja first)", built);
+  g_test_dbus_up (bus);
+  g_setenv ("NFLTR_SERVICE_BUS_ADDRESS", g_test_dbus_get_bus_address (bus), TRUE);
+  g_setenv ("NFLTR_SERVICE_BINARY", service_binary ? service_binary : built, TRUE);
+  return bus;
+}
+
+/* A service we started leaves when its bus goes. */
+static void
+private_bus_down (GTestDBus *bus)
+{
+  g_test_dbus_down (bus);
+  g_object_unref (bus);
+  g_unsetenv ("NFLTR_SERVICE_BUS_ADDRESS");
+  g_unsetenv ("NFLTR_SERVICE_BINARY");
+}
+
 static void
 test_spawned_on_private_bus (void)
 {
-  g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-  g_autofree char *binary = g_build_filename (g_getenv ("NFLTR_BUILD_ROOT"), "service",
-                                              "nfltr-service", NULL);
+  GTestDBus *bus = private_bus_up (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(CliClient) client = NULL;
-
-  /* meson builds every binary before `meson test`; a missing one is a broken build, not a skip. */
-  if (!g_file_test (binary, G_FILE_TEST_IS_EXECUTABLE))
-    g_error ("%s is not built (run ninja first)", binary);
-  g_test_dbus_up (bus);
-  g_setenv ("NFLTR_SERVICE_BUS_ADDRESS", g_test_dbus_get_bus_address (bus), TRUE);
-  /* No activation file on this bus: the client must start the binary itself. */
-  g_setenv ("NFLTR_SERVICE_BINARY", binary, TRUE);
 
   client = cli_client_connect (&error);
   g_assert_no_error (error);
@@ -89,11 +108,7 @@ test_spawned_on_private_bus (void)
   g_assert_no_error (error);
   assert_not_logged_in (client);
   g_clear_pointer (&client, cli_client_free);
-
-  /* The service leaves when its bus goes. */
-  g_test_dbus_down (bus);
-  g_unsetenv ("NFLTR_SERVICE_BUS_ADDRESS");
-  g_unsetenv ("NFLTR_SERVICE_BINARY");
+  private_bus_down (bus);
 }
 
 static void
@@ -108,6 +123,91 @@ test_unreachable_bus (void)
   g_assert_nonnull (error);
   g_assert_nonnull (strstr (error->message, "$NFLTR_SERVICE_BUS_ADDRESS"));
   g_unsetenv ("NFLTR_SERVICE_BUS_ADDRESS");
+}
+
+/* A service binary that exits at once: the client says so with its status and the log, instead
+ * of waiting out the 5 s for a name that will never come. */
+static void
+test_service_exits_early (void)
+{
+  GTestDBus *bus = private_bus_up ("/bin/false");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CliClient) client = NULL;
+  gint64 started;
+
+  started = g_get_monotonic_time ();
+  client = cli_client_connect (&error);
+  g_assert_null (client);
+  g_assert_error (error, NFLTR_SERVICE_LOCATOR_ERROR, NFLTR_SERVICE_LOCATOR_ERROR_NOT_READY);
+  g_assert_nonnull (strstr (error->message, "/bin/false exited with status 1 before it was ready"));
+  g_assert_nonnull (strstr (error->message, "nfltr/service.log"));
+  g_assert_cmpint (g_get_monotonic_time () - started, <, 4 * G_USEC_PER_SEC);
+  g_clear_error (&error);
+
+  /* A binary that cannot be run at all is a different failure, named as such. */
+  g_setenv ("NFLTR_SERVICE_BINARY", "/nonexistent/nfltr-service", TRUE);
+  client = cli_client_connect (&error);
+  g_assert_null (client);
+  g_assert_error (error, NFLTR_SERVICE_LOCATOR_ERROR, NFLTR_SERVICE_LOCATOR_ERROR_SPAWN);
+  g_assert_nonnull (strstr (error->message, "cannot start /nonexistent/nfltr-service"));
+  private_bus_down (bus);
+}
+
+static void
+store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_for_result (GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *result;
+}
+
+/* The app's way: the locator's async calls alone, on the main loop. */
+static void
+test_locator_async (void)
+{
+  GTestDBus *bus = private_bus_up (NULL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GDBusConnection) connection = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean has_owner = FALSE;
+
+  nfltr_service_locator_get_bus (NULL, store_result_cb, &result);
+  connection = nfltr_service_locator_get_bus_finish (wait_for_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (connection);
+  g_clear_object (&result);
+
+  /* Cancelled before it starts: nothing is spawned, and the caller is told it was cancelled. */
+  g_cancellable_cancel (cancellable);
+  nfltr_service_locator_ensure (connection, 10, cancellable, store_result_cb, &result);
+  g_assert_false (nfltr_service_locator_ensure_finish (wait_for_result (&result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  nfltr_service_locator_ensure (connection, 10, NULL, store_result_cb, &result);
+  g_assert_true (nfltr_service_locator_ensure_finish (wait_for_result (&result), &error));
+  g_assert_no_error (error);
+
+  reply = g_dbus_connection_call_sync (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "NameHasOwner",
+                                       g_variant_new ("(s)", "xyz.nfltr.Nfltr.Service"),
+                                       G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                       &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(b)", &has_owner);
+  g_assert_true (has_owner);
+
+  g_clear_object (&connection);
+  private_bus_down (bus);
 }
 
 static gboolean
@@ -154,6 +254,8 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/client/in-process", test_in_process);
   g_test_add_func ("/cli/client/spawned-on-private-bus", test_spawned_on_private_bus);
   g_test_add_func ("/cli/client/unreachable-bus", test_unreachable_bus);
+  g_test_add_func ("/cli/client/service-exits-early", test_service_exits_early);
+  g_test_add_func ("/cli/client/locator-async", test_locator_async);
   status = g_test_run ();
 
   remove_tree (home);
