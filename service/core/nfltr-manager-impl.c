@@ -912,7 +912,7 @@ handle_create_tunnel (NfltrDbusManager      *manager,
                                                      "cert-file and key-file must be given together");
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  /* Argument errors first: they are the caller's to fix whatever the relay's state. */
+  /* Only after every argument check: those are the caller's to fix whatever the relay's state. */
   if (!check_logged_in (self, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 

@@ -207,7 +207,7 @@ nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
   self->kind_config = nfltr_tunnel_kind_parse (self->kind, config->target, config->kind_options, error);
   if (self->kind_config == NULL)
     return NULL;
-  /* Saved and shown as the kind writes it, so "3000" becomes "localhost:3000" once. */
+  /* Saved and shown as the kind writes it, so "3000" becomes "127.0.0.1:3000" once. */
   target = nfltr_tunnel_kind_describe_target (self->kind, self->kind_config);
   g_free (self->config->target);
   self->config->target = g_strdup (target);
