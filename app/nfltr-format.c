@@ -97,10 +97,30 @@ nfltr_format_traffic (guint   active,
 }
 
 char *
-nfltr_format_target (const char *kind,
+nfltr_format_kind_label (GVariant   *kinds,
+                         const char *kind)
+{
+  const char *id, *label, *description;
+  GVariantIter iter;
+
+  if (kinds != NULL && g_variant_is_of_type (kinds, G_VARIANT_TYPE ("a(sss)")))
+    {
+      g_variant_iter_init (&iter, kinds);
+      while (g_variant_iter_next (&iter, "(&s&s&s)", &id, &label, &description))
+        if (g_strcmp0 (id, kind) == 0)
+          /* The service sends English; our catalog translates the labels it knows. */
+          return g_strdup (*label != '\0' ? gettext (label) : id);
+    }
+  /* A kind the service no longer lists (or not yet): its id is still better than nothing. */
+  return g_strdup (kind != NULL && *kind != '\0' ? kind : "?");
+}
+
+char *
+nfltr_format_target (GVariant   *kinds,
+                     const char *kind,
                      const char *target)
 {
-  const char *k = g_strcmp0 (kind, "tcp") == 0 ? _("TCP") : _("HTTP");
+  g_autofree char *k = nfltr_format_kind_label (kinds, kind);
 
   /* TRANSLATORS: tunnel kind and the local address it forwards to, e.g. "HTTP → localhost:3000" */
   return g_strdup_printf (_("%s → %s"), k, target && *target ? target : "?");

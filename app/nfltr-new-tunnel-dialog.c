@@ -18,7 +18,6 @@ enum {
 };
 
 static const char *cert_mode_names[] = { "automatic", "own", "inspectable" };
-static const char *kind_names[] = { "http", "tcp" };
 
 struct _NfltrNewTunnelDialog
 {
@@ -28,6 +27,7 @@ struct _NfltrNewTunnelDialog
   NfltrClient *client;
   GSettings *settings;
   GCancellable *cancellable;
+  GStrv kind_ids;      /* the service's Manager.Kinds, in the kind row's order */
   char *cert_file;
   char *key_file;
   gboolean busy;
@@ -58,6 +58,78 @@ set_row_error (GtkWidget *row,
     gtk_widget_add_css_class (row, "error");
   else
     gtk_widget_remove_css_class (row, "error");
+}
+
+static guint
+index_of (const char * const *names,
+          guint               n,
+          const char         *name)
+{
+  for (guint i = 0; i < n; i++)
+    if (g_strcmp0 (names[i], name) == 0)
+      return i;
+  return 0;
+}
+
+/* The selected kind's id, NULL before the service has told us its kinds. */
+static const char *
+selected_kind (NfltrNewTunnelDialog *self)
+{
+  guint selected = adw_combo_row_get_selected (self->kind_row);
+
+  if (self->kind_ids == NULL || selected >= g_strv_length (self->kind_ids))
+    return NULL;
+  return self->kind_ids[selected];
+}
+
+static void
+select_kind (NfltrNewTunnelDialog *self,
+             const char           *kind)
+{
+  if (self->kind_ids != NULL)
+    adw_combo_row_set_selected (self->kind_row,
+                                index_of ((const char * const *) self->kind_ids,
+                                          g_strv_length (self->kind_ids), kind));
+}
+
+/* The kind row offers what the service offers (Manager.Kinds), labelled as it says. */
+static void
+load_kinds (NfltrNewTunnelDialog *self)
+{
+  NfltrDbusManager *manager = nfltr_client_get_manager (self->client);
+  GVariant *kinds = manager != NULL ? nfltr_dbus_manager_get_kinds (manager) : NULL;
+  g_autoptr(GStrvBuilder) ids = g_strv_builder_new ();
+  g_autoptr(GtkStringList) labels = gtk_string_list_new (NULL);
+  const char *id, *label, *description;
+  GVariantIter iter;
+
+  if (kinds == NULL || !g_variant_is_of_type (kinds, G_VARIANT_TYPE ("a(sss)")))
+    return;
+  g_variant_iter_init (&iter, kinds);
+  while (g_variant_iter_next (&iter, "(&s&s&s)", &id, &label, &description))
+    {
+      g_autofree char *shown = nfltr_format_kind_label (kinds, id);
+
+      g_strv_builder_add (ids, id);
+      gtk_string_list_append (labels, shown);
+    }
+  g_strfreev (self->kind_ids);
+  self->kind_ids = g_strv_builder_end (ids);
+  adw_combo_row_set_model (self->kind_row, G_LIST_MODEL (labels));
+}
+
+static void nfltr_new_tunnel_dialog_validate (NfltrNewTunnelDialog *self);
+
+static void
+on_manager_changed (NfltrNewTunnelDialog *self)
+{
+  g_autofree char *kind = g_strdup (selected_kind (self));
+
+  load_kinds (self);
+  if (kind == NULL)
+    kind = g_settings_get_string (self->settings, "last-kind");
+  select_kind (self, kind);
+  nfltr_new_tunnel_dialog_validate (self);
 }
 
 static void
@@ -107,7 +179,7 @@ nfltr_new_tunnel_dialog_validate (NfltrNewTunnelDialog *self)
   adw_action_row_set_subtitle (self->cert_file_row, self->cert_file ? self->cert_file : _("None chosen"));
   adw_action_row_set_subtitle (self->key_file_row, self->key_file ? self->key_file : _("None chosen"));
 
-  self->valid = target_ok && name_ok && files_ok;
+  self->valid = target_ok && name_ok && files_ok && selected_kind (self) != NULL;
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "dialog.create", self->valid && !self->busy);
 }
 
@@ -158,8 +230,8 @@ create_tunnel_cb (GObject      *source,
     }
 
   g_debug ("created %s", path);
-  g_settings_set_string (self->settings, "last-kind",
-                         kind_names[MIN (adw_combo_row_get_selected (self->kind_row), 1)]);
+  if (selected_kind (self) != NULL)
+    g_settings_set_string (self->settings, "last-kind", selected_kind (self));
   g_settings_set_string (self->settings, "last-target",
                          gtk_editable_get_text (GTK_EDITABLE (self->target_row)));
   g_settings_set_string (self->settings, "last-certificate",
@@ -181,12 +253,11 @@ create_action (GtkWidget  *widget,
   GVariantBuilder options;
 
   nfltr_new_tunnel_dialog_validate (self);
-  if (!self->valid || self->busy || manager == NULL)
+  if (!self->valid || self->busy || manager == NULL || selected_kind (self) == NULL)
     return;
 
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&options, "{sv}", "kind",
-                         g_variant_new_string (kind_names[MIN (adw_combo_row_get_selected (self->kind_row), 1)]));
+  g_variant_builder_add (&options, "{sv}", "kind", g_variant_new_string (selected_kind (self)));
   g_variant_builder_add (&options, "{sv}", "target",
                          g_variant_new_string (gtk_editable_get_text (GTK_EDITABLE (self->target_row))));
   if (*name != '\0')
@@ -286,6 +357,7 @@ nfltr_new_tunnel_dialog_finalize (GObject *object)
 
   g_free (self->cert_file);
   g_free (self->key_file);
+  g_strfreev (self->kind_ids);
 
   G_OBJECT_CLASS (nfltr_new_tunnel_dialog_parent_class)->finalize (object);
 }
@@ -337,17 +409,6 @@ nfltr_new_tunnel_dialog_init (NfltrNewTunnelDialog *self)
   self->cancellable = g_cancellable_new ();
 }
 
-static guint
-index_of (const char * const *names,
-          guint               n,
-          const char         *name)
-{
-  for (guint i = 0; i < n; i++)
-    if (g_strcmp0 (names[i], name) == 0)
-      return i;
-  return 0;
-}
-
 NfltrNewTunnelDialog *
 nfltr_new_tunnel_dialog_new (NfltrWindow *window,
                              NfltrClient *client,
@@ -367,7 +428,11 @@ nfltr_new_tunnel_dialog_new (NfltrWindow *window,
   kind = g_settings_get_string (settings, "last-kind");
   target = g_settings_get_string (settings, "last-target");
   cert = g_settings_get_string (settings, "last-certificate");
-  adw_combo_row_set_selected (self->kind_row, index_of (kind_names, G_N_ELEMENTS (kind_names), kind));
+  /* Before the service answered there are no kinds yet: they come with the manager. */
+  g_signal_connect_object (client, "notify::manager", G_CALLBACK (on_manager_changed), self,
+                           G_CONNECT_SWAPPED);
+  load_kinds (self);
+  select_kind (self, kind);
   gtk_editable_set_text (GTK_EDITABLE (self->target_row), target);
   /* Never start on inspectable: giving up end-to-end encryption is chosen each time. */
   cert_index = index_of (cert_mode_names, G_N_ELEMENTS (cert_mode_names), cert);
@@ -388,7 +453,7 @@ nfltr_new_tunnel_dialog_fill (NfltrNewTunnelDialog *self,
   g_return_if_fail (NFLTR_IS_NEW_TUNNEL_DIALOG (self));
 
   if (g_variant_lookup (fields, "kind", "&s", &s))
-    adw_combo_row_set_selected (self->kind_row, index_of (kind_names, G_N_ELEMENTS (kind_names), s));
+    select_kind (self, s);
   if (g_variant_lookup (fields, "target", "&s", &s))
     gtk_editable_set_text (GTK_EDITABLE (self->target_row), s);
   if (g_variant_lookup (fields, "name", "&s", &s))
@@ -418,6 +483,8 @@ nfltr_new_tunnel_dialog_describe (NfltrNewTunnelDialog *self)
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "valid", "b", self->valid);
   g_variant_dict_insert (&dict, "busy", "b", self->busy);
+  g_variant_dict_insert (&dict, "kind", "s", selected_kind (self) ? selected_kind (self) : "");
+  g_variant_dict_insert (&dict, "kinds", "^as", self->kind_ids ? self->kind_ids : (char *[]) { NULL });
   g_variant_dict_insert (&dict, "validation", "s",
                          gtk_widget_get_visible (GTK_WIDGET (self->validation_label))
                          ? gtk_label_get_label (self->validation_label) : "");

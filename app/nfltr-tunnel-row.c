@@ -7,6 +7,7 @@
 
 #include <glib/gi18n.h>
 
+#include "nfltr-application.h"
 #include "nfltr-fingerprint.h"
 #include "nfltr-format.h"
 #include "nfltr-tunnel-row.h"
@@ -70,6 +71,20 @@ nfltr_tunnel_row_update_qr (NfltrTunnelRow *self)
   gtk_picture_set_paintable (self->qr_picture, GDK_PAINTABLE (texture));
 }
 
+/* Manager.Kinds, for the kind's label: the row knows only its tunnel, the application holds
+ * the client and its manager. */
+static GVariant *
+service_kinds (void)
+{
+  GApplication *app = g_application_get_default ();
+  NfltrDbusManager *manager;
+
+  if (!NFLTR_IS_APPLICATION (app))
+    return NULL;
+  manager = nfltr_client_get_manager (nfltr_application_get_client (NFLTR_APPLICATION (app)));
+  return manager != NULL ? nfltr_dbus_manager_get_kinds (manager) : NULL;
+}
+
 static void
 nfltr_tunnel_row_update (NfltrTunnelRow *self)
 {
@@ -80,7 +95,8 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
   const char *name = nfltr_dbus_tunnel_get_name (t);
   gboolean inspectable = g_strcmp0 (nfltr_dbus_tunnel_get_mode (t), "inspectable") == 0;
   gboolean running = state_is_running (state);
-  g_autofree char *target = nfltr_format_target (nfltr_dbus_tunnel_get_kind (t),
+  g_autofree char *target = nfltr_format_target (service_kinds (),
+                                                 nfltr_dbus_tunnel_get_kind (t),
                                                  nfltr_dbus_tunnel_get_target (t));
   g_autofree char *stats = NULL;
   g_autofree char *fingerprint = nfltr_fingerprint_format_groups (nfltr_dbus_tunnel_get_fingerprint (t));

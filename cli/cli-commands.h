@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <stdio.h>
 
 G_BEGIN_DECLS
 
@@ -21,6 +22,12 @@ int cli_cmd_logout (int argc, char **argv);
 /* cmd-tunnel.c */
 int cli_cmd_http   (int argc, char **argv);
 int cli_cmd_tcp    (int argc, char **argv);
+/* `nfltr KIND TARGET` for a kind without a command of its own: FALSE (nothing done, nothing
+ * printed) when the service cannot be reached or does not list argv[0] in Manager.Kinds;
+ * else runs the tunnel and sets *exit_status. */
+gboolean cli_cmd_kind  (int argc, char **argv, int *exit_status);
+/* The service's Manager.Kinds, for `nfltr help` (asks the service, starting it if needed). */
+void     cli_print_kinds (FILE *out);
 /* cmd-list.c */
 int cli_cmd_list   (int argc, char **argv);
 /* cmd-status.c */
@@ -43,8 +50,8 @@ gboolean cli_parse_command_line (GOptionContext *context,
 /* A tunnel command's options, parsed and checked (cmd-tunnel.c); exposed for unit tests. */
 typedef struct
 {
-  char     *kind;       /* "http" | "tcp" */
-  char     *target;     /* PORT | HOST:PORT, as given */
+  char     *kind;       /* a kind id from Manager.Kinds: "http", "tcp", … */
+  char     *target;     /* as given: PORT | HOST:PORT for http and tcp */
   char     *name;       /* NULL: the service picks one */
   gboolean  e2ee;       /* default TRUE */
   char     *cert_file;  /* absolute, or NULL */

@@ -1,5 +1,5 @@
-/* cmd-tunnel.c — `nfltr http` and `nfltr tcp`: create a transient tunnel, follow it, remove it
- * on Ctrl-C */
+/* cmd-tunnel.c — `nfltr http`, `nfltr tcp` and `nfltr KIND TARGET` for any other kind the
+ * service lists in Manager.Kinds: create a transient tunnel, follow it, remove it on Ctrl-C */
 #define G_LOG_DOMAIN "nfltr-cli"
 
 #include "cli-args.h"
@@ -18,6 +18,38 @@
 #define STATS_INTERVAL_US G_USEC_PER_SEC
 
 /* ---- options ----------------------------------------------------------------------------- */
+
+/* The kinds with a command of their own: their help text and a check of the target before
+ * the service is asked. Any other kind the service offers runs through the generic path,
+ * where the service alone checks the target. */
+typedef struct
+{
+  const char *kind;
+  const char *label;
+  const char *examples;
+} CliTunnelCommand;
+
+static const CliTunnelCommand tunnel_commands[] = {
+  { "http", "HTTP",
+    "Examples:\n"
+    "  nfltr http 3000\n"
+    "  nfltr http localhost:8080 --name myapp\n"
+    "  nfltr http 3000 --e2ee-cert server.crt --e2ee-key server.key\n"
+    "  nfltr http 3000 --e2ee=false      (inspectable: for debugging only)\n" },
+  { "tcp", "TCP",
+    "Examples:\n"
+    "  nfltr tcp 5432 --name db\n"
+    "  nfltr tcp 10.0.0.5:22 --json\n" },
+};
+
+static const CliTunnelCommand *
+find_tunnel_command (const char *kind)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (tunnel_commands); i++)
+    if (g_str_equal (tunnel_commands[i].kind, kind))
+      return &tunnel_commands[i];
+  return NULL;
+}
 
 static gboolean
 e2ee_option_cb (const char *option_name, const char *value, gpointer data, GError **error)
@@ -58,28 +90,29 @@ cli_tunnel_options_parse (const char        *kind,
   g_autofree char **args = g_new0 (char *, argc + 1);
   int n_args = argc;
   GOptionGroup *group;
+  const CliTunnelCommand *command = find_tunnel_command (kind);
+  /* What the kind forwards to: a local server's address for ours, the kind's business else. */
+  const char *parameter = command != NULL ? "PORT|HOST:PORT" : "TARGET";
 
   memset (options, 0, sizeof *options);
   options->kind = g_strdup (kind);
   options->e2ee = TRUE;
 
-  context = g_option_context_new ("PORT|HOST:PORT");
-  summary = g_strdup_printf (
-    "Publishes a local %s service through the relay until Ctrl-C. By default the traffic is\n"
-    "verified end-to-end: TLS ends on this machine and the relay cannot read it.",
-    g_str_equal (kind, "http") ? "HTTP" : "TCP");
+  context = g_option_context_new (parameter);
+  if (command != NULL)
+    summary = g_strdup_printf (
+      "Publishes a local %s service through the relay until Ctrl-C. By default the traffic is\n"
+      "verified end-to-end: TLS ends on this machine and the relay cannot read it.",
+      command->label);
+  else
+    summary = g_strdup_printf (
+      "Publishes TARGET through the relay as a “%s” tunnel until Ctrl-C (a kind the service\n"
+      "offers; “nfltr help” lists them). By default the traffic is verified end-to-end: TLS\n"
+      "ends on this machine and the relay cannot read it.",
+      kind);
   g_option_context_set_summary (context, summary);
-  g_option_context_set_description (
-    context,
-    g_str_equal (kind, "http")
-      ? "Examples:\n"
-        "  nfltr http 3000\n"
-        "  nfltr http localhost:8080 --name myapp\n"
-        "  nfltr http 3000 --e2ee-cert server.crt --e2ee-key server.key\n"
-        "  nfltr http 3000 --e2ee=false      (inspectable: for debugging only)\n"
-      : "Examples:\n"
-        "  nfltr tcp 5432 --name db\n"
-        "  nfltr tcp 10.0.0.5:22 --json\n");
+  if (command != NULL)
+    g_option_context_set_description (context, command->examples);
   group = g_option_group_new (kind, kind, kind, options, NULL);
   g_option_group_add_entries (group, entries);
   g_option_context_set_main_group (context, group);
@@ -91,19 +124,24 @@ cli_tunnel_options_parse (const char        *kind,
 
   if (n_args < 2)
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   "missing PORT or HOST:PORT of the local service (e.g. “nfltr %s 3000”)",
-                   kind);
+      if (command != NULL)
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                     "missing PORT or HOST:PORT of the local service (e.g. “nfltr %s 3000”)",
+                     kind);
+      else
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                     "missing TARGET (“nfltr %s TARGET”)", kind);
       return FALSE;
     }
   if (n_args > 2)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   "unexpected argument “%s”: %s takes one PORT or HOST:PORT", args[2], kind);
+                   "unexpected argument “%s”: %s takes one %s", args[2], kind,
+                   command != NULL ? "PORT or HOST:PORT" : "TARGET");
       return FALSE;
     }
 
-  if (!cli_check_target (args[1], error))
+  if (command != NULL && !cli_check_target (args[1], error))
     return FALSE;
   if (name != NULL && !cli_check_name (name, error))
     return FALSE;
@@ -569,13 +607,14 @@ create_tunnel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   tunnel_changed (run);
 }
 
+/* client: already connected (the generic path asked it for its kinds), or NULL. */
 static int
-run_tunnel (const char *kind, int argc, char **argv)
+run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
 {
   TunnelRun run = { 0 };
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) options = NULL;
-  g_autoptr(CliClient) client = NULL;
+  g_autoptr(CliClient) client = connected;
   const int signals[] = { SIGINT, SIGTERM, SIGHUP };
 
   if (!cli_tunnel_options_parse (kind, argc, argv, &run.options, &error))
@@ -588,7 +627,8 @@ run_tunnel (const char *kind, int argc, char **argv)
       return CLI_EXIT_USAGE;
     }
 
-  client = cli_client_connect (&error);
+  if (client == NULL)
+    client = cli_client_connect (&error);
   if (client == NULL)
     {
       g_autofree char *message = cli_error_message (error);
@@ -636,11 +676,71 @@ run_tunnel (const char *kind, int argc, char **argv)
 int
 cli_cmd_http (int argc, char **argv)
 {
-  return run_tunnel ("http", argc, argv);
+  return run_tunnel ("http", NULL, argc, argv);
 }
 
 int
 cli_cmd_tcp (int argc, char **argv)
 {
-  return run_tunnel ("tcp", argc, argv);
+  return run_tunnel ("tcp", NULL, argc, argv);
+}
+
+static gboolean
+kinds_contain (GVariant *kinds, const char *kind)
+{
+  const char *id, *label, *description;
+  GVariantIter iter;
+
+  if (kinds == NULL || !g_variant_is_of_type (kinds, G_VARIANT_TYPE ("a(sss)")))
+    return FALSE;
+  g_variant_iter_init (&iter, kinds);
+  while (g_variant_iter_next (&iter, "(&s&s&s)", &id, &label, &description))
+    if (g_str_equal (id, kind))
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+cli_cmd_kind (int argc, char **argv, int *exit_status)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CliClient) client = cli_client_connect (&error);
+
+  if (client == NULL)
+    {
+      g_debug ("cannot ask the service for its kinds: %s", error->message);
+      return FALSE;
+    }
+  if (!kinds_contain (nfltr_dbus_manager_get_kinds (cli_client_get_manager (client)), argv[0]))
+    return FALSE;
+  *exit_status = run_tunnel (argv[0], g_steal_pointer (&client), argc, argv);
+  return TRUE;
+}
+
+void
+cli_print_kinds (FILE *out)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CliClient) client = cli_client_connect (&error);
+  GVariant *kinds;
+  const char *id, *label, *description;
+  GVariantIter iter;
+
+  fprintf (out, "\nTunnel kinds (run as “nfltr KIND TARGET”):\n");
+  if (client == NULL)
+    {
+      g_autofree char *message = cli_error_message (error);
+
+      fprintf (out, "  (the service could not be asked: %s)\n", message);
+      return;
+    }
+  kinds = nfltr_dbus_manager_get_kinds (cli_client_get_manager (client));
+  if (kinds == NULL || !g_variant_is_of_type (kinds, G_VARIANT_TYPE ("a(sss)")))
+    {
+      fprintf (out, "  (the service does not list its kinds)\n");
+      return;
+    }
+  g_variant_iter_init (&iter, kinds);
+  while (g_variant_iter_next (&iter, "(&s&s&s)", &id, &label, &description))
+    fprintf (out, "  %-7s %s\n", id, description);
 }

@@ -7,6 +7,7 @@
 
 #include <locale.h>
 #include <stdio.h>
+#include <string.h>
 
 const CliCommand cli_commands[] = {
   { "login", cli_cmd_login, "--relay HOST:PORT --api-key KEY [--fingerprint sha256:HEX]",
@@ -18,6 +19,9 @@ const CliCommand cli_commands[] = {
   { "tcp", cli_cmd_tcp,
     "PORT|HOST:PORT [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
     "Publish a local TCP service until Ctrl-C" },
+  { "KIND", NULL,
+    "TARGET [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
+    "Publish TARGET as a tunnel of any kind the service offers (listed below), until Ctrl-C" },
   { "list", cli_cmd_list, "[--json]", "List every tunnel" },
   { "status", cli_cmd_status, "[--json]",
     "Show the relay, the link's state and the pinned fingerprint" },
@@ -34,8 +38,9 @@ find_command (const char *name)
   return NULL;
 }
 
+/* with_kinds: ask the service for the kinds it offers (nfltr help), which may start it. */
 static void
-print_usage (FILE *out)
+print_usage (FILE *out, gboolean with_kinds)
 {
   fprintf (out,
            "Usage: nfltr COMMAND [ARGUMENTS…]\n"
@@ -51,6 +56,8 @@ print_usage (FILE *out)
       else
         fprintf (out, "  %-7s %s\n", c->name, c->summary);
     }
+  if (with_kinds)
+    cli_print_kinds (out);
   fprintf (out,
            "\n"
            "Options:\n"
@@ -68,7 +75,8 @@ unknown_command (const char *word)
   const char *suggestion;
 
   for (const CliCommand *c = cli_commands; c->name != NULL; c++)
-    g_ptr_array_add (names, (gpointer) c->name);
+    if (c->func != NULL || g_str_equal (c->name, "help"))
+      g_ptr_array_add (names, (gpointer) c->name);
   g_ptr_array_add (names, NULL);
 
   if (word[0] == '-')
@@ -93,6 +101,21 @@ run_command (const CliCommand *command, int argc, char **argv)
   return command->func (argc, argv);
 }
 
+/* A word that could be a kind's id (a DNS label, as protocol names are): only then is the
+ * service asked, so a mistyped command stays a quick usage error. */
+static gboolean
+could_be_kind (const char *word)
+{
+  gsize len = strlen (word);
+
+  if (len == 0 || len > 63 || !g_ascii_islower (word[0]))
+    return FALSE;
+  for (const char *p = word; *p != '\0'; p++)
+    if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p) && *p != '-')
+      return FALSE;
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -104,7 +127,7 @@ main (int argc, char **argv)
 
   if (argc < 2)
     {
-      print_usage (stderr);
+      print_usage (stderr, FALSE);
       return CLI_EXIT_USAGE;
     }
 
@@ -122,17 +145,31 @@ main (int argc, char **argv)
         {
           char *help_argv[] = { argv[2], (char *) "--help", NULL };
 
+          int status;
+
           command = find_command (argv[2]);
+          if (command != NULL && command->func != NULL)
+            return run_command (command, 2, help_argv);
+          if (command == NULL && could_be_kind (argv[2]) && cli_cmd_kind (2, help_argv, &status))
+            return status;
           if (command == NULL)
             return unknown_command (argv[2]);
-          if (command->func != NULL)
-            return run_command (command, 2, help_argv);
         }
-      print_usage (stdout);
+      print_usage (stdout, TRUE);
       return CLI_EXIT_OK;
     }
 
   command = find_command (word);
+  if (command == NULL && argc > 2 && could_be_kind (word))
+    {
+      g_autofree char *prgname = g_strdup_printf ("nfltr %s", word);
+      int status;
+
+      g_set_prgname (prgname);
+      if (cli_cmd_kind (argc - 1, argv + 1, &status))
+        return status;
+      g_set_prgname ("nfltr");
+    }
   if (command == NULL || command->func == NULL)
     return unknown_command (word);
   return run_command (command, argc - 1, argv + 1);

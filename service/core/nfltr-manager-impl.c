@@ -13,6 +13,7 @@
 #include "nfltr-resolve.h"
 #include "nfltr-state.h"
 #include "nfltr-tunnel-impl.h"
+#include "nfltr-tunnel-kind.h"
 
 #define TUNNELS_PATH NFLTR_SERVICE_OBJECT_PATH "/tunnels/"
 #define NOT_LOGGED_IN_MESSAGE "no relay configured: run nfltr login --relay HOST:PORT --api-key KEY"
@@ -858,8 +859,15 @@ handle_create_tunnel (NfltrDbusManager      *manager,
   NfltrManagerImpl *self = NFLTR_MANAGER_IMPL (manager);
   g_autoptr(NfltrTunnelConfig) config = g_new0 (NfltrTunnelConfig, 1);
   g_autoptr(GError) error = NULL;
+  /* The options every kind has; the rest of the dict is the kind's own. */
+  static const char * const generic_options[] = {
+    "kind", "target", "name", "e2ee", "cert-file", "key-file", "transient", NULL
+  };
   const char *kind = NULL, *target = NULL, *name = NULL, *cert_file = NULL, *key_file = NULL;
   gboolean e2ee = TRUE, transient = FALSE;
+  NfltrTunnelKind *tunnel_kind;
+  g_autoptr(GVariant) kind_config = NULL;
+  g_auto(GVariantDict) kind_options = G_VARIANT_DICT_INIT (options);
   Create *create;
 
   g_variant_lookup (options, "kind", "&s", &kind);
@@ -870,17 +878,18 @@ handle_create_tunnel (NfltrDbusManager      *manager,
   g_variant_lookup (options, "key-file", "&s", &key_file);
   g_variant_lookup (options, "transient", "b", &transient);
 
-  if (g_strcmp0 (kind, "http") != 0 && g_strcmp0 (kind, "tcp") != 0)
+  tunnel_kind = nfltr_tunnel_kind_lookup (kind);
+  if (tunnel_kind == NULL)
     {
-      g_dbus_method_invocation_return_error (invocation, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
-                                             "kind must be “http” or “tcp”, not “%s”",
-                                             kind ? kind : "");
+      nfltr_tunnel_kind_set_unknown_error (&error, kind);
+      return_error (invocation, error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  if (target == NULL || *target == '\0')
+  /* The kind checks its target and options (a missing target included). */
+  kind_config = nfltr_tunnel_kind_parse (tunnel_kind, target, options, &error);
+  if (kind_config == NULL)
     {
-      g_dbus_method_invocation_return_error_literal (invocation, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
-                                                     "target is missing (PORT or HOST:PORT)");
+      return_error (invocation, error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
   if (name != NULL && *name != '\0' && !nfltr_proto_name_is_valid (name))
@@ -903,17 +912,7 @@ handle_create_tunnel (NfltrDbusManager      *manager,
                                                      "cert-file and key-file must be given together");
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  /* Argument errors first: they are the caller's to fix whatever the relay's state. */
-  {
-    g_autofree char *host = NULL;
-    guint16 port;
-
-    if (!nfltr_parse_host_port (target, 0, TRUE, &host, &port, &error))
-      {
-        return_error (invocation, error);
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
-      }
-  }
+  /* Only after every argument check: those are the caller's to fix whatever the relay's state. */
   if (!check_logged_in (self, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
@@ -921,6 +920,9 @@ handle_create_tunnel (NfltrDbusManager      *manager,
   config->id = id_for_name (config->name);
   config->kind = g_strdup (kind);
   config->target = g_strdup (target);
+  for (guint i = 0; generic_options[i] != NULL; i++)
+    g_variant_dict_remove (&kind_options, generic_options[i]);
+  config->kind_options = g_variant_ref_sink (g_variant_dict_end (&kind_options));
   config->e2ee = e2ee;
   config->cert_file = (cert_file && *cert_file) ? g_strdup (cert_file) : NULL;
   config->key_file = (key_file && *key_file) ? g_strdup (key_file) : NULL;
@@ -1161,4 +1163,5 @@ nfltr_manager_impl_init (NfltrManagerImpl *self)
   nfltr_dbus_manager_set_relay_fingerprint (NFLTR_DBUS_MANAGER (self), "");
   nfltr_dbus_manager_set_relay_error (NFLTR_DBUS_MANAGER (self), "");
   nfltr_dbus_manager_set_relay_domain (NFLTR_DBUS_MANAGER (self), "");
+  nfltr_dbus_manager_set_kinds (NFLTR_DBUS_MANAGER (self), nfltr_tunnel_kind_list_to_variant ());
 }

@@ -233,6 +233,7 @@ nfltr_tunnel_config_copy (const NfltrTunnelConfig *c)
   copy->name = g_strdup (c->name);
   copy->kind = g_strdup (c->kind);
   copy->target = g_strdup (c->target);
+  copy->kind_options = c->kind_options ? g_variant_ref (c->kind_options) : NULL;
   copy->e2ee = c->e2ee;
   copy->cert_file = g_strdup (c->cert_file);
   copy->key_file = g_strdup (c->key_file);
@@ -249,9 +250,32 @@ nfltr_tunnel_config_free (NfltrTunnelConfig *c)
   g_free (c->name);
   g_free (c->kind);
   g_free (c->target);
+  g_clear_pointer (&c->kind_options, g_variant_unref);
   g_free (c->cert_file);
   g_free (c->key_file);
   g_free (c);
+}
+
+/* "kind-options": an object, written only for kinds that take options of their own. */
+static gboolean
+get_kind_options (JsonObject *obj, const char *origin, GVariant **out, GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, "kind-options");
+  g_autoptr(GError) local_error = NULL;
+  GVariant *value;
+
+  *out = NULL;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (node) ||
+      (value = json_gvariant_deserialize (node, "a{sv}", &local_error)) == NULL)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: “kind-options” must be an object%s%s",
+                   origin, local_error ? ": " : "", local_error ? local_error->message : "");
+      return FALSE;
+    }
+  *out = g_variant_ref_sink (value);
+  return TRUE;
 }
 
 GPtrArray *
@@ -296,6 +320,12 @@ nfltr_tunnels_parse (const char *data, gsize len, const char *origin, GError **e
           g_message ("%s; skipped", entry_error->message);
           continue;
         }
+      if (!get_kind_options (obj, entry, &c->kind_options, &entry_error))
+        {
+          g_message ("%s; skipped", entry_error->message);
+          continue;
+        }
+      /* Files from before tunnels had a kind held only http tunnels. */
       if (c->kind == NULL)
         c->kind = g_strdup ("http");
       g_ptr_array_add (ret, g_steal_pointer (&c));
@@ -338,6 +368,11 @@ nfltr_tunnels_save (const char *config_dir, GPtrArray *configs, GError **error)
       json_builder_add_string_value (b, c->kind);
       json_builder_set_member_name (b, "target");
       json_builder_add_string_value (b, c->target);
+      if (c->kind_options != NULL && g_variant_n_children (c->kind_options) > 0)
+        {
+          json_builder_set_member_name (b, "kind-options");
+          json_builder_add_value (b, json_gvariant_serialize (c->kind_options));
+        }
       json_builder_set_member_name (b, "e2ee");
       json_builder_add_boolean_value (b, c->e2ee);
       if (c->cert_file)

@@ -27,8 +27,9 @@ gboolean          nfltr_relay_config_delete (const char *config_dir, GError **er
 typedef struct {
   char     *id;
   char     *name;
-  char     *kind;
-  char     *target;       /* HOST:PORT */
+  char     *kind;         /* a kind's id (service/kinds/) */
+  char     *target;       /* as the kind describes it: HOST:PORT for http and tcp */
+  GVariant *kind_options; /* a{sv}: CreateTunnel options only the kind reads, or NULL */
   gboolean  e2ee;
   char     *cert_file;    /* NULL: generated */
   char     *key_file;

@@ -9,7 +9,7 @@
 #include "nfltr-data-conn.h"
 #include "nfltr-error.h"
 #include "nfltr-main-context.h"
-#include "nfltr-resolve.h"
+#include "nfltr-tunnel-kind.h"
 
 /* Counters are published at most this often, and only when they changed. */
 #define STATS_PERIOD_MS 500
@@ -19,8 +19,9 @@ struct _NfltrTunnelImpl {
 
   NfltrTunnelConfig *config;
   char *owner;
-  char *target_host;
-  guint16 target_port;
+  NfltrTunnelKind *kind;
+  GVariant *kind_config;      /* the kind's parse() of the target: what its hooks read */
+  gboolean kind_started;
   char *public_host;
   guint8 fingerprint[NFLTR_PROTO_FINGERPRINT_SIZE];
 
@@ -194,12 +195,20 @@ nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
 
   self->config = nfltr_tunnel_config_copy (config);
 
-  if (!nfltr_parse_host_port (config->target, 0, TRUE, &self->target_host, &self->target_port, error))
+  /* A kind this service does not know (tunnels.json from a newer version) is an error like
+   * a bad target: the manager keeps the entry in the file and goes on. */
+  self->kind = nfltr_tunnel_kind_lookup (config->kind);
+  if (self->kind == NULL)
+    {
+      nfltr_tunnel_kind_set_unknown_error (error, config->kind);
+      return NULL;
+    }
+  g_object_ref (self->kind);
+  self->kind_config = nfltr_tunnel_kind_parse (self->kind, config->target, config->kind_options, error);
+  if (self->kind_config == NULL)
     return NULL;
-  if (strchr (self->target_host, ':') != NULL)
-    target = g_strdup_printf ("[%s]:%u", self->target_host, self->target_port);
-  else
-    target = g_strdup_printf ("%s:%u", self->target_host, self->target_port);
+  /* Saved and shown as the kind writes it, so "3000" becomes "127.0.0.1:3000" once. */
+  target = nfltr_tunnel_kind_describe_target (self->kind, self->kind_config);
   g_free (self->config->target);
   self->config->target = g_strdup (target);
 
@@ -301,6 +310,18 @@ nfltr_tunnel_impl_start_async (NfltrTunnelImpl     *self,
   g_task_set_task_data (task, GUINT_TO_POINTER (++self->start_serial), NULL);
 
   self->config->enabled = TRUE;
+  if (!self->kind_started)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!nfltr_tunnel_kind_start (self->kind, self->kind_config, &error))
+        {
+          set_state (self, "failed", error->message);
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      self->kind_started = TRUE;
+    }
   if (self->group == NULL)
     self->group = nfltr_data_conn_group_new ();
   set_state (self, "starting", "");
@@ -320,6 +341,18 @@ nfltr_tunnel_impl_start_finish (NfltrTunnelImpl  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* After the data connections were cancelled: a backend the kind runs in-process may still
+ * see their sockets close, never new ones. */
+static void
+stop_kind (NfltrTunnelImpl *self)
+{
+  if (self->kind_started)
+    {
+      self->kind_started = FALSE;
+      nfltr_tunnel_kind_stop (self->kind, self->kind_config);
+    }
+}
+
 void
 nfltr_tunnel_impl_stop (NfltrTunnelImpl *self, NfltrRelayLink *link)
 {
@@ -333,6 +366,7 @@ nfltr_tunnel_impl_stop (NfltrTunnelImpl *self, NfltrRelayLink *link)
       nfltr_data_conn_group_cancel_all (self->group);
       g_clear_pointer (&self->group, nfltr_data_conn_group_unref);
     }
+  stop_kind (self);
   set_state (self, "stopped", NULL);
 }
 
@@ -409,11 +443,10 @@ nfltr_tunnel_impl_open_conn (NfltrTunnelImpl *self,
   params.relay_host = nfltr_relay_link_get_host (link);
   params.relay_port = nfltr_relay_link_get_port (link);
   params.conn_id = g_bytes_get_data (conn_id, NULL);
-  params.kind = self->config->kind;
+  params.kind = self->kind;
+  params.kind_config = self->kind_config;
   params.public_host = self->public_host;
   params.client_addr = client_addr;
-  params.target_host = self->target_host;
-  params.target_port = self->target_port;
   g_debug ("tunnel %s: connection from %s", self->config->name, client_addr);
   nfltr_data_conn_spawn (&params, self->tls, self->stats, self->group);
   ensure_stats_timer (self);
@@ -430,6 +463,8 @@ nfltr_tunnel_impl_dispose (GObject *object)
       nfltr_data_conn_group_cancel_all (self->group);
       g_clear_pointer (&self->group, nfltr_data_conn_group_unref);
     }
+  if (self->kind != NULL)
+    stop_kind (self);
 
   G_OBJECT_CLASS (nfltr_tunnel_impl_parent_class)->dispose (object);
 }
@@ -442,8 +477,9 @@ nfltr_tunnel_impl_finalize (GObject *object)
   g_clear_pointer (&self->config, nfltr_tunnel_config_free);
   g_clear_pointer (&self->tls, nfltr_tunnel_tls_unref);
   g_clear_pointer (&self->stats, nfltr_tunnel_stats_unref);
+  g_clear_pointer (&self->kind_config, g_variant_unref);
+  g_clear_object (&self->kind);
   g_free (self->owner);
-  g_free (self->target_host);
   g_free (self->public_host);
 
   G_OBJECT_CLASS (nfltr_tunnel_impl_parent_class)->finalize (object);

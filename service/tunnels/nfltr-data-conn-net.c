@@ -174,3 +174,13 @@ _nfltr_net_connect (const char  *host,
     }
   return fd;
 }
+
+int
+nfltr_data_conn_connect_tcp (const char  *host,
+                             guint16      port,
+                             guint        timeout_ms,
+                             int          cancel_fd,
+                             GError     **error)
+{
+  return _nfltr_net_connect (host, port, timeout_ms, cancel_fd, error);
+}

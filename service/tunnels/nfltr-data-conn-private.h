@@ -31,11 +31,11 @@ typedef struct _DataConn
   char               *relay_host;
   guint16             relay_port;
   guint8              conn_id[NFLTR_PROTO_CONN_ID_SIZE];
-  gboolean            http;
+  NfltrTunnelKind    *kind;
+  GVariant           *kind_config;
+  char               *target;       /* the kind's description of the backend, for messages */
   char               *public_host;
   char               *client_addr;
-  char               *target_host;
-  guint16             target_port;
 
   NfltrTunnelTls     *tls;
   NfltrTunnelStats   *stats;
@@ -65,13 +65,16 @@ short    _nfltr_data_conn_tls_wait_events    (DataConn *c);
 gboolean _nfltr_data_conn_tls_wait           (DataConn *c, gint64 deadline);
 gboolean _nfltr_data_conn_tls_flush_all      (DataConn *c, gint64 deadline);
 
-/* nfltr-data-conn-pump.c: copies both ways until both sides are done. */
+/* nfltr-data-conn-pump.c: copies both ways until both sides are done, through the kind's
+ * stream filter if it has one. */
 typedef enum {
   NFLTR_PUMP_DONE,      /* both directions ended cleanly */
-  NFLTR_PUMP_REJECTED,  /* the rewriter refused a request: *response is the answer */
+  NFLTR_PUMP_REJECTED,  /* the kind's filter refused the stream: *response is the answer */
   NFLTR_PUMP_ABORTED,   /* error or cancel: just close */
 } NfltrPumpResult;
 
-NfltrPumpResult _nfltr_data_conn_pump        (DataConn *c, GBytes **response);
+NfltrPumpResult _nfltr_data_conn_pump        (DataConn            *c,
+                                              const NfltrKindConn *conn,
+                                              GBytes             **response);
 
 G_END_DECLS

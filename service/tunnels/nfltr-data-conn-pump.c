@@ -3,13 +3,12 @@
  * Non-blocking sockets and one poll() over the relay socket, the local socket and the
  * group's cancel eventfd. Each direction takes a step when it can; a direction that has
  * finished passes its end on (shutdown(SHUT_WR) to the local server, close_notify and
- * SHUT_WR to the client) and the connection ends when both have. */
+ * SHUT_WR to the client) and the connection ends when both have. The client's bytes go
+ * through the kind's stream filter when it has one (the http kind's request rewriter). */
 #define G_LOG_DOMAIN "nfltr-tunnels"
 
 #include "nfltr-data-conn-private.h"
 
-#include "nfltr-http-rewrite.h"
-#include "nfltr-resolve.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -24,7 +23,7 @@ typedef struct
   gsize              c2l_len;
   gboolean           c2l_eof;      /* the client has finished sending */
   gboolean           c2l_shut;     /* and we passed that on: shutdown(local, SHUT_WR) */
-  NfltrHttpRewriter *rewriter;     /* http tunnels only */
+  NfltrStreamFilter *filter;       /* the kind's, or NULL */
   GByteArray        *rewritten;
   gboolean           rejected;
   gint64             reject_deadline;
@@ -114,7 +113,7 @@ pump_c2l (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
     {
       progress = TRUE;
       _nfltr_tunnel_stats_add_in (c->stats, fill);
-      if (p->rewriter == NULL || nfltr_http_rewriter_is_raw (p->rewriter))
+      if (p->filter == NULL || nfltr_stream_filter_is_passthrough (p->filter))
         {
           p->c2l_data = p->in_buf;
           p->c2l_len = fill;
@@ -122,8 +121,8 @@ pump_c2l (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
       else
         {
           g_byte_array_set_size (p->rewritten, 0);
-          if (nfltr_http_rewriter_feed (p->rewriter, p->in_buf, fill, p->rewritten) ==
-              NFLTR_HTTP_REWRITE_REJECT)
+          if (nfltr_stream_filter_feed (p->filter, p->in_buf, fill, p->rewritten) ==
+              NFLTR_STREAM_FILTER_REFUSE)
             {
               p->rejected = TRUE;
               p->reject_deadline = g_get_monotonic_time () +
@@ -258,7 +257,7 @@ pump (DataConn *c, Pump *p)
         {
           /* Nothing forwarded before the refused request: nothing to wait for. Else let
            * the local server finish its earlier responses, so ours comes after them. */
-          if (nfltr_http_rewriter_get_requests (p->rewriter) == 0 ||
+          if (!nfltr_stream_filter_has_forwarded (p->filter) ||
               (p->l2c_eof && p->l2c_off == p->l2c_len))
             return NFLTR_PUMP_REJECTED;
         }
@@ -298,30 +297,26 @@ pump (DataConn *c, Pump *p)
 }
 
 NfltrPumpResult
-_nfltr_data_conn_pump (DataConn *c, GBytes **response)
+_nfltr_data_conn_pump (DataConn            *c,
+                       const NfltrKindConn *conn,
+                       GBytes             **response)
 {
   Pump p = { 0 };
   NfltrPumpResult result;
 
   p.in_buf = g_malloc (C2L_BUFFER_SIZE);
   p.out_buf = g_malloc (L2C_BUFFER_SIZE);
-  if (c->http)
-    {
-      g_autofree char *client_ip = NULL;
-
-      if (!nfltr_parse_host_port (c->client_addr, 0, FALSE, &client_ip, NULL, NULL))
-        client_ip = g_strdup (c->client_addr);
-      p.rewriter = nfltr_http_rewriter_new (c->sni, client_ip);
-      p.rewritten = g_byte_array_sized_new (C2L_BUFFER_SIZE + 1024);
-    }
+  p.filter = nfltr_tunnel_kind_new_filter (c->kind, c->kind_config, conn);
+  if (p.filter != NULL)
+    p.rewritten = g_byte_array_sized_new (C2L_BUFFER_SIZE + 1024);
 
   result = pump (c, &p);
   if (result == NFLTR_PUMP_REJECTED)
-    *response = g_bytes_ref (nfltr_http_rewriter_get_response (p.rewriter));
+    *response = nfltr_stream_filter_get_refusal (p.filter);
 
   g_free (p.in_buf);
   g_free (p.out_buf);
-  g_clear_pointer (&p.rewriter, nfltr_http_rewriter_free);
+  g_clear_object (&p.filter);
   g_clear_pointer (&p.rewritten, g_byte_array_unref);
   return result;
 }

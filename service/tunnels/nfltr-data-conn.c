@@ -1,13 +1,12 @@
 /* nfltr-data-conn.c — one data connection (docs/protocol.md §5): its worker thread, the
- * attach to the relay, the TLS handshake, the local connect, and the error answers.
+ * attach to the relay, the TLS handshake, reaching the backend through the tunnel's kind,
+ * and the error answers.
  *
  * One worker thread per connection, so a slow client or local server never holds up any
  * other; the copy itself is nfltr-data-conn-pump.c. */
 #define G_LOG_DOMAIN "nfltr-tunnels"
 
 #include "nfltr-data-conn-private.h"
-
-#include "nfltr-http-rewrite.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -29,10 +28,12 @@ data_conn_free (DataConn *c)
   nfltr_tunnel_tls_unref (c->tls);
   nfltr_tunnel_stats_unref (c->stats);
   nfltr_data_conn_group_unref (c->group);
+  g_object_unref (c->kind);
+  g_variant_unref (c->kind_config);
   g_free (c->relay_host);
   g_free (c->public_host);
   g_free (c->client_addr);
-  g_free (c->target_host);
+  g_free (c->target);
   g_free (c->sni);
   g_free (c->cipher);
   g_free (c);
@@ -79,7 +80,8 @@ handshake (DataConn *c)
   unsigned int type;
   int ret;
 
-  if (!_nfltr_tunnel_tls_session_new (c->tls, c->relay_fd, c->http, &c->session, &error))
+  if (!_nfltr_tunnel_tls_session_new (c->tls, c->relay_fd, nfltr_tunnel_kind_get_alpn (c->kind),
+                                      &c->session, &error))
     {
       g_debug ("%s", error->message);
       return FALSE;
@@ -164,6 +166,7 @@ run (DataConn *c)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) response = NULL;
+  NfltrKindConn conn;
   gint64 deadline;
   NfltrPumpResult result;
 
@@ -180,23 +183,24 @@ run (DataConn *c)
   if (!send_preamble (c, deadline) || !handshake (c))
     return;
 
-  c->local_fd = _nfltr_net_connect (c->target_host, c->target_port,
-                                    NFLTR_DATA_CONN_LOCAL_CONNECT_TIMEOUT_MS, c->cancel_fd, &error);
+  conn = (NfltrKindConn) {
+    .client_addr = c->client_addr,
+    .sni = c->sni,
+    .cancel_fd = c->cancel_fd,
+    .timeout_ms = NFLTR_DATA_CONN_LOCAL_CONNECT_TIMEOUT_MS,
+  };
+  c->local_fd = nfltr_tunnel_kind_connect (c->kind, c->kind_config, &conn, &error);
   if (c->local_fd < 0)
     {
       g_debug ("conn from %s: local server: %s", c->client_addr, error->message);
-      if (c->http && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_autofree char *detail = g_strdup_printf ("the tunnel's local server is unreachable (%s)",
-                                                     error->message);
-          response = nfltr_http_error_response (502, detail);
-          send_error_response (c, response);
-        }
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+          (response = nfltr_tunnel_kind_unreachable_response (c->kind, c->kind_config, error)) != NULL)
+        send_error_response (c, response);
       return;
     }
 
-  result = _nfltr_data_conn_pump (c, &response);
-  g_debug ("conn from %s to %s:%u ended: %s", c->client_addr, c->target_host, c->target_port,
+  result = _nfltr_data_conn_pump (c, &conn, &response);
+  g_debug ("conn from %s to %s ended: %s", c->client_addr, c->target,
            result == NFLTR_PUMP_DONE ? "done" :
            result == NFLTR_PUMP_REJECTED ? "request refused" : "aborted");
   if (result == NFLTR_PUMP_REJECTED)
@@ -225,18 +229,19 @@ nfltr_data_conn_spawn (const NfltrDataConnParams *params,
   DataConn *c;
 
   g_return_if_fail (params != NULL && params->relay_host != NULL && params->conn_id != NULL);
-  g_return_if_fail (params->target_host != NULL && params->public_host != NULL);
+  g_return_if_fail (NFLTR_IS_TUNNEL_KIND (params->kind) && params->kind_config != NULL);
+  g_return_if_fail (params->public_host != NULL);
   g_return_if_fail (tls != NULL && stats != NULL && group != NULL);
 
   c = g_new0 (DataConn, 1);
   c->relay_host = g_strdup (params->relay_host);
   c->relay_port = params->relay_port;
   memcpy (c->conn_id, params->conn_id, NFLTR_PROTO_CONN_ID_SIZE);
-  c->http = g_strcmp0 (params->kind, "http") == 0;
+  c->kind = g_object_ref (params->kind);
+  c->kind_config = g_variant_ref (params->kind_config);
+  c->target = nfltr_tunnel_kind_describe_target (params->kind, params->kind_config);
   c->public_host = g_strdup (params->public_host);
   c->client_addr = g_strdup (params->client_addr != NULL ? params->client_addr : "unknown");
-  c->target_host = g_strdup (params->target_host);
-  c->target_port = params->target_port;
   c->tls = nfltr_tunnel_tls_ref (tls);
   c->stats = nfltr_tunnel_stats_ref (stats);
   c->group = nfltr_data_conn_group_ref (group);

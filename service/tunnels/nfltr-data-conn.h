@@ -2,13 +2,16 @@
  *
  * For each CONN_OPEN the engine calls nfltr_data_conn_spawn(). A worker thread then opens a
  * TCP connection to the relay, writes the 40-byte preamble, runs a TLS server with the
- * tunnel's certificate, connects to the local target and moves bytes both ways until both
- * sides are done. "http" tunnels run the request stream through nfltr-http-rewrite; "tcp"
- * tunnels are raw. Nothing here touches the main loop: the engine reads the counters (atomics)
- * whenever it likes and stops a tunnel's connections with its group. */
+ * tunnel's certificate, reaches the backend and moves bytes both ways until both sides are
+ * done. Everything that depends on the tunnel's kind (ALPN, how the backend is reached, the
+ * filter on the client's bytes, the answer when the backend is down) is asked of its
+ * NfltrTunnelKind (service/kinds/). Nothing here touches the main loop: the engine reads the
+ * counters (atomics) whenever it likes and stops a tunnel's connections with its group. */
 #pragma once
 
 #include <glib.h>
+
+#include "nfltr-tunnel-kind.h"
 
 G_BEGIN_DECLS
 
@@ -70,20 +73,29 @@ typedef struct {
   const char   *relay_host;    /* the relay's public address; *.localhost is 127.0.0.1 */
   guint16       relay_port;
   const guint8 *conn_id;       /* NFLTR_PROTO_CONN_ID_SIZE bytes from CONN_OPEN */
-  const char   *kind;          /* "http" or "tcp" */
+  NfltrTunnelKind *kind;       /* the tunnel's kind */
+  GVariant     *kind_config;   /* what the kind's parse() made of the tunnel's target */
   const char   *public_host;   /* the tunnel's host; used when the client sent no SNI */
   const char   *client_addr;   /* "IP:PORT" of the public client, from CONN_OPEN */
-  const char   *target_host;   /* the local server */
-  guint16       target_port;
 } NfltrDataConnParams;
 
-/* Copies params, takes its own references on tls, stats and group, starts the worker and
- * returns immediately. Failures (relay unreachable, handshake, local server down) end in
- * the worker with a g_debug() line; an "http" tunnel answers 502 when the local server
- * cannot be reached. */
+/* Copies params, takes its own references on the kind, its config, tls, stats and group,
+ * starts the worker and returns immediately. Failures (relay unreachable, handshake, backend
+ * down) end in the worker with a g_debug() line, after the kind's unreachable answer (the
+ * http kind's 502) when the backend cannot be reached. */
 void              nfltr_data_conn_spawn                (const NfltrDataConnParams *params,
                                                         NfltrTunnelTls            *tls,
                                                         NfltrTunnelStats          *stats,
                                                         NfltrDataConnGroup        *group);
+
+/* For kinds whose backend is a TCP server: resolves host (*.localhost is loopback) and
+ * connects within timeout_ms, giving up when cancel_fd becomes readable. Blocking: for a
+ * data connection's worker thread. Returns a non-blocking socket or -1 and an error naming
+ * the host and the cause. */
+int               nfltr_data_conn_connect_tcp          (const char  *host,
+                                                        guint16      port,
+                                                        guint        timeout_ms,
+                                                        int          cancel_fd,
+                                                        GError     **error);
 
 G_END_DECLS

@@ -91,22 +91,30 @@ nfltr_tunnel_tls_unref (NfltrTunnelTls *tls)
 }
 
 gboolean
-_nfltr_tunnel_tls_session_new (NfltrTunnelTls    *tls,
-                               int                fd,
-                               gboolean           http,
-                               gnutls_session_t  *session_out,
-                               GError           **error)
+_nfltr_tunnel_tls_session_new (NfltrTunnelTls     *tls,
+                               int                 fd,
+                               const char * const *alpn,
+                               gnutls_session_t   *session_out,
+                               GError            **error)
 {
-  static const gnutls_datum_t http11 = { (unsigned char *) "http/1.1", 8 };
+  gnutls_datum_t protocols[8];
+  guint n_protocols = 0;
   gnutls_session_t session = NULL;
   int ret;
+
+  for (; alpn != NULL && alpn[n_protocols] != NULL; n_protocols++)
+    {
+      g_return_val_if_fail (n_protocols < G_N_ELEMENTS (protocols), FALSE);
+      protocols[n_protocols].data = (unsigned char *) alpn[n_protocols];
+      protocols[n_protocols].size = strlen (alpn[n_protocols]);
+    }
 
   /* NO_SIGNAL: a client that went away must be an EPIPE, not a SIGPIPE for the service. */
   if ((ret = gnutls_init (&session, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL)) < 0 ||
       (ret = gnutls_priority_set (session, tls->priority)) < 0 ||
       (ret = gnutls_credentials_set (session, GNUTLS_CRD_CERTIFICATE, tls->cred)) < 0 ||
       (ret = gnutls_session_ticket_enable_server (session, &tls->ticket_key)) < 0 ||
-      (http && (ret = gnutls_alpn_set_protocols (session, &http11, 1, 0)) < 0))
+      (n_protocols > 0 && (ret = gnutls_alpn_set_protocols (session, protocols, n_protocols, 0)) < 0))
     {
       g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
                    "could not start a TLS session: %s", gnutls_strerror (ret));

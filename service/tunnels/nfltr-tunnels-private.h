@@ -15,10 +15,10 @@ void     _nfltr_tunnel_stats_add_in       (NfltrTunnelStats *stats, guint64 byte
 void     _nfltr_tunnel_stats_add_out      (NfltrTunnelStats *stats, guint64 bytes);
 
 /* nfltr-tunnel-tls.c: a server session on `fd` with the tunnel's credentials; ALPN offers
- * http/1.1 alone when `http`. */
-gboolean _nfltr_tunnel_tls_session_new    (NfltrTunnelTls    *tls,
-                                           int                fd,
-                                           gboolean           http,
+ * `alpn` (NULL-terminated; NULL or empty: no ALPN). */
+gboolean _nfltr_tunnel_tls_session_new    (NfltrTunnelTls     *tls,
+                                           int                 fd,
+                                           const char * const *alpn,
                                            gnutls_session_t  *session,
                                            GError           **error);
 

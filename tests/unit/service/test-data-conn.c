@@ -276,17 +276,23 @@ static void
 spawn (Fixture *f, const char *kind, const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],
        guint16 target_port)
 {
+  g_autofree char *target = g_strdup_printf ("127.0.0.1:%u", target_port);
+  NfltrTunnelKind *tunnel_kind = nfltr_tunnel_kind_lookup (kind);
+  g_autoptr(GVariant) config = NULL;
+  g_autoptr(GError) error = NULL;
   NfltrDataConnParams params = {
     .relay_host = "nfltr.localhost",  /* resolved to loopback by the worker itself */
     .relay_port = f->relay_port,
     .conn_id = conn_id,
-    .kind = kind,
     .public_host = PUBLIC_HOST,
     .client_addr = CLIENT_IP ":50123",
-    .target_host = "127.0.0.1",
-    .target_port = target_port,
   };
 
+  g_assert_nonnull (tunnel_kind);
+  config = nfltr_tunnel_kind_parse (tunnel_kind, target, NULL, &error);
+  g_assert_no_error (error);
+  params.kind = tunnel_kind;
+  params.kind_config = config;
   nfltr_data_conn_spawn (&params, f->tls, f->stats, f->group);
 }
 

@@ -462,6 +462,30 @@ test_bad_arguments (Fixture *f, gconstpointer data)
     }
 }
 
+/* Clients build their kind choices from Manager.Kinds: both kinds, in table order, with a
+ * label and a description, and CreateTunnel's unknown-kind error names them. */
+static void
+test_kinds (Fixture *f, gconstpointer data)
+{
+  GVariant *kinds = nfltr_dbus_manager_get_kinds (f->manager);
+  const char *id, *label, *description;
+  GVariantIter iter;
+  guint n = 0;
+
+  g_assert_nonnull (kinds);
+  g_assert_cmpstr (g_variant_get_type_string (kinds), ==, "a(sss)");
+  g_assert_cmpuint (g_variant_n_children (kinds), ==, 2);
+  g_variant_iter_init (&iter, kinds);
+  while (g_variant_iter_next (&iter, "(&s&s&s)", &id, &label, &description))
+    {
+      g_assert_cmpstr (id, ==, n == 0 ? "http" : "tcp");
+      g_assert_cmpstr (label, ==, n == 0 ? "HTTP" : "TCP");
+      g_assert_cmpuint (strlen (description), >, 0);
+      n++;
+    }
+  g_assert_cmpuint (n, ==, 2);
+}
+
 static void
 test_login_unreachable (Fixture *f, gconstpointer data)
 {
@@ -1218,6 +1242,7 @@ main (int argc, char *argv[])
 
   g_test_add ("/service/dbus/not-logged-in", Fixture, NULL, fixture_setup, test_not_logged_in, fixture_teardown);
   g_test_add ("/service/dbus/bad-arguments", Fixture, NULL, fixture_setup, test_bad_arguments, fixture_teardown);
+  g_test_add ("/service/dbus/kinds", Fixture, NULL, fixture_setup, test_kinds, fixture_teardown);
   g_test_add ("/service/dbus/login-unreachable", Fixture, NULL, fixture_setup, test_login_unreachable, fixture_teardown);
   g_test_add ("/service/dbus/relay/login-errors", Fixture, NULL, fixture_setup, test_login_errors, fixture_teardown);
   g_test_add ("/service/dbus/relay/tunnel-lifecycle", Fixture, NULL, fixture_setup, test_tunnel_lifecycle, fixture_teardown);

@@ -1,0 +1,87 @@
+/* nfltr-http-filter.c — the request rewriter as the http kind's stream filter */
+#define G_LOG_DOMAIN "nfltr-kinds"
+
+#include "nfltr-http-filter.h"
+
+#include "nfltr-http-rewrite.h"
+
+struct _NfltrHttpFilter
+{
+  GObject            parent_instance;
+  NfltrHttpRewriter *rewriter;
+};
+
+static void filter_iface_init (NfltrStreamFilterInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NfltrHttpFilter, nfltr_http_filter, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (NFLTR_TYPE_STREAM_FILTER, filter_iface_init))
+
+static NfltrStreamFilterResult
+http_filter_feed (NfltrStreamFilter *filter,
+                  const guint8      *data,
+                  gsize              len,
+                  GByteArray        *out)
+{
+  NfltrHttpFilter *self = NFLTR_HTTP_FILTER (filter);
+
+  if (nfltr_http_rewriter_feed (self->rewriter, data, len, out) == NFLTR_HTTP_REWRITE_REJECT)
+    return NFLTR_STREAM_FILTER_REFUSE;
+  return NFLTR_STREAM_FILTER_CONTINUE;
+}
+
+static gboolean
+http_filter_is_passthrough (NfltrStreamFilter *filter)
+{
+  return nfltr_http_rewriter_is_raw (NFLTR_HTTP_FILTER (filter)->rewriter);
+}
+
+static gboolean
+http_filter_has_forwarded (NfltrStreamFilter *filter)
+{
+  return nfltr_http_rewriter_get_requests (NFLTR_HTTP_FILTER (filter)->rewriter) > 0;
+}
+
+static GBytes *
+http_filter_get_refusal (NfltrStreamFilter *filter)
+{
+  return g_bytes_ref (nfltr_http_rewriter_get_response (NFLTR_HTTP_FILTER (filter)->rewriter));
+}
+
+static void
+filter_iface_init (NfltrStreamFilterInterface *iface)
+{
+  iface->feed = http_filter_feed;
+  iface->is_passthrough = http_filter_is_passthrough;
+  iface->has_forwarded = http_filter_has_forwarded;
+  iface->get_refusal = http_filter_get_refusal;
+}
+
+static void
+nfltr_http_filter_finalize (GObject *object)
+{
+  NfltrHttpFilter *self = NFLTR_HTTP_FILTER (object);
+
+  g_clear_pointer (&self->rewriter, nfltr_http_rewriter_free);
+  G_OBJECT_CLASS (nfltr_http_filter_parent_class)->finalize (object);
+}
+
+static void
+nfltr_http_filter_class_init (NfltrHttpFilterClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = nfltr_http_filter_finalize;
+}
+
+static void
+nfltr_http_filter_init (NfltrHttpFilter *self)
+{
+}
+
+NfltrStreamFilter *
+nfltr_http_filter_new (const char *public_host,
+                       const char *client_ip)
+{
+  NfltrHttpFilter *self = g_object_new (NFLTR_TYPE_HTTP_FILTER, NULL);
+
+  self->rewriter = nfltr_http_rewriter_new (public_host, client_ip);
+  return NFLTR_STREAM_FILTER (self);
+}
