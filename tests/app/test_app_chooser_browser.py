@@ -7,7 +7,7 @@
   into the chooser's location entry (Ctrl+L) and presses Return, as a person would. The chosen
   certificate and key reach the dialog (shown under each row, Create enabled) and the created
   tunnel (visitors get exactly that certificate; the row shows its fingerprint).
-- Open in Browser: gtk_show_uri() launches, through GIO, the default handler of the URL's scheme.
+- Open in Browser: the row's real button is clicked (XTEST); gtk_show_uri() launches, through GIO, the default handler of the URL's scheme.
   A test desktop file whose Exec is a recorder script, made the default for http/https by a
   mimeapps.list in the app's $XDG_CONFIG_HOME, stands in for the browser; it must receive exactly
   the tunnel's public URL.
@@ -52,8 +52,7 @@ def window_pid(xvfb, wid):
 
 def choose_buttons(png):
     """Centres (x, y) of the dialog's "Choose…" buttons, top to bottom, found in a picture of
-    it: in a column near the right edge, the runs of button grey (Adwaita's #ebebeb, with the
-    label inside) between the white of their rows, 25-45 px tall. The column is the first from
+    it: in a column near the right edge, the runs of button grey (with the label inside) between the white of their rows, 25-45 px tall. The column is the first from
     the right that crosses exactly two such buttons (the certificate's and the key's)."""
     pb = GdkPixbuf.Pixbuf.new_from_file(png)
     w, h, rs, n = pb.get_width(), pb.get_height(), pb.get_rowstride(), pb.get_n_channels()
@@ -63,14 +62,17 @@ def choose_buttons(png):
         o = y * rs + x * n
         return tuple(px[o:o + 3])
 
+    def grey(c):   # a button's face: #ebebeb, darker when hovered or pressed
+        return c[0] == c[1] == c[2] and 200 <= c[0] <= 245
+
     for x in range(w - 30, w // 2, -3):
         found, y = [], 0
         while y < h:
-            if rgb(x, y) == (235, 235, 235) and y > 0 and rgb(x, y - 1) == (255, 255, 255):
+            if grey(rgb(x, y)) and y > 0 and rgb(x, y - 1) == (255, 255, 255):
                 end = y
                 while end + 1 < h and rgb(x, end + 1) != (255, 255, 255):
                     end += 1
-                if 25 <= end - y + 1 <= 45 and rgb(x, end) == (235, 235, 235):
+                if 25 <= end - y + 1 <= 45 and grey(rgb(x, end)):
                     found.append((x, (y + end) // 2))
                 y = end + 1
             else:
@@ -78,6 +80,46 @@ def choose_buttons(png):
         if len(found) == 2:
             return found
     raise AssertionError(f"no two Choose… buttons found in {png}")
+
+
+def url_buttons(png):
+    """Centres (x, y) of a row's copy and open buttons, found in a picture of the main window:
+    the two icons (dark 12-20 px glyphs, side by side on one line) nearest the right edge that
+    are not the switch (blue and white) or the expander arrow (smaller)."""
+    pb = GdkPixbuf.Pixbuf.new_from_file(png)
+    w, h, rs, n = pb.get_width(), pb.get_height(), pb.get_rowstride(), pb.get_n_channels()
+    px = pb.get_pixels()
+
+    def dark(x, y):
+        o = y * rs + x * n
+        return max(px[o:o + 3]) < 130
+
+    seen, glyphs = set(), []
+    for y0 in range(60, h):
+        for x0 in range(w - 160, w - 10):
+            if (x0, y0) in seen or not dark(x0, y0):
+                continue
+            stack, pts = [(x0, y0)], []
+            seen.add((x0, y0))
+            while stack:
+                x, y = stack.pop()
+                pts.append((x, y))
+                for dx in (-2, -1, 0, 1, 2):
+                    for dy in (-2, -1, 0, 1, 2):
+                        q = (x + dx, y + dy)
+                        if (w - 160 <= q[0] < w - 10 and 60 <= q[1] < h and q not in seen
+                                and dark(*q)):
+                            seen.add(q)
+                            stack.append(q)
+            xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+            bw, bh = max(xs) - min(xs) + 1, max(ys) - min(ys) + 1
+            if 12 <= bw <= 20 and 12 <= bh <= 20:
+                glyphs.append(((min(xs) + max(xs)) // 2, (min(ys) + max(ys)) // 2))
+    for a in sorted(glyphs, key=lambda g: g[1]):
+        pair = sorted(g for g in glyphs if abs(g[1] - a[1]) <= 3)
+        if len(pair) == 2:
+            return pair
+    raise AssertionError(f"no copy and open buttons found in {png}: {glyphs}")
 
 
 def pick_file(world, app, button, title, path):
@@ -101,6 +143,8 @@ def pick_file(world, app, button, title, path):
     xdo(world.xvfb, "key", "--clearmodifiers", "Return")
     wait_until(lambda: not any(w[1] == title for w in world.xvfb.windows()), 10,
                f"the chooser {title!r} to close")
+    # The pointer off the dialog again, so no hover changes the next picture.
+    xdo(world.xvfb, "mousemove", "1279", "799")
 
 
 def test_file_chooser_picks_the_certificate_and_key_of_the_new_tunnel(world):
@@ -114,11 +158,12 @@ def test_file_chooser_picks_the_certificate_and_key_of_the_new_tunnel(world):
     assert not app.window()["new-tunnel-dialog"]["valid"], "no files chosen yet"
     app.settle()
     before = world.xvfb.screenshot("new-tunnel-own-none-chosen", title="New Tunnel")
-    cert_button, key_button = choose_buttons(before)
-
-    pick_file(world, app, cert_button, "Choose the Certificate", crt)
+    pick_file(world, app, choose_buttons(before)[0], "Choose the Certificate", crt)
     assert not app.window()["new-tunnel-dialog"]["valid"], "the key is still missing"
-    pick_file(world, app, key_button, "Choose the Private Key", key)
+    # The chosen path now shows under the certificate's row, which grows: look again.
+    app.settle()
+    between = world.xvfb.screenshot("new-tunnel-own-cert-chosen", title="New Tunnel")
+    pick_file(world, app, choose_buttons(between)[1], "Choose the Private Key", key)
     app.wait(lambda w: w.get("new-tunnel-dialog", {}).get("valid"), 10,
              "Create enabled once both files are chosen")
     app.settle()
@@ -170,8 +215,13 @@ def test_open_in_browser_launches_the_default_browser_with_the_public_url(world)
     assert url.rstrip("/") == tunnel.url.rstrip("/"), (url, tunnel.url)
     assert not os.path.exists(record)
 
-    # The row's open button's action (row.open-url), as the button activates it.
-    app.row_action("browse-me", "row.open-url")
+    # The row's real "Open in Browser" button, clicked (XTEST).
+    app.settle()
+    shot = world.xvfb.screenshot("open-in-browser", title="NFLTR")
+    x, y = url_buttons(shot)[1]
+    main = window(world.xvfb, "NFLTR")
+    xdo(world.xvfb, "mousemove", str(main[2] + x), str(main[3] + y))
+    xdo(world.xvfb, "click", "1")
     got = wait_until(lambda: os.path.exists(record) and open(record).read().split("\n")[0], 15,
                      "the recorder browser to be launched")
     assert got == url, (got, url)
