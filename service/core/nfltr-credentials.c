@@ -1,7 +1,7 @@
 /* nfltr-credentials.c — the API key in libsecret, else in a 0600 file
  *
- * libsecret is asked only when a secret service is there to answer: one owns, or the bus can
- * activate, org.freedesktop.secrets on the session bus. Without one, every libsecret call would
+ * libsecret is asked only when a secret service is there to answer: one owns
+ * org.freedesktop.secrets on the session bus (see secret_service_probe_async). Without one, every libsecret call would
  * fail after setting up proxies that outlive the call (and that LeakSanitizer then reports), and
  * would cost a D-Bus round trip or an autolaunch attempt for nothing. */
 #define G_LOG_DOMAIN "nfltr-credentials"
@@ -54,32 +54,16 @@ credentials_path (const char *config_dir)
 
 #define SECRETS_BUS_NAME "org.freedesktop.secrets"
 
-/* The probe's steps: the session bus, then NameHasOwner, then ListActivatableNames. A
- * failure at any step means "no secret service" — the 0600 file is the answer then. */
-static void
-probe_activatable_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree const char **names = NULL;
-
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (reply == NULL)
-    {
-      g_debug ("secret service probe: %s", error->message);
-      g_task_return_boolean (task, FALSE);
-      return;
-    }
-  g_variant_get (reply, "(^a&s)", &names);
-  g_task_return_boolean (task, g_strv_contains (names, SECRETS_BUS_NAME));
-}
-
+/* The probe's steps: the session bus, then NameHasOwner. A failure at any step means "no
+ * secret service" — the 0600 file is the answer then. A service that could merely be
+ * activated does not count: started by our request, gnome-keyring has no unlocked login
+ * keyring and prompts for a new password — on a headless machine or a bare X server nobody
+ * answers, and `nfltr login` would hang. A desktop session starts (and unlocks) its keyring
+ * at login, so there it is already running. */
 static void
 probe_owner_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
-  GCancellable *cancellable = g_task_get_cancellable (task);
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
   gboolean has_owner = FALSE;
@@ -87,14 +71,9 @@ probe_owner_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
   if (reply != NULL)
     g_variant_get (reply, "(b)", &has_owner);
-  if (has_owner)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  g_dbus_connection_call (G_DBUS_CONNECTION (source), "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "ListActivatableNames", NULL, G_VARIANT_TYPE ("(as)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, cancellable, probe_activatable_cb, g_steal_pointer (&task));
+  else
+    g_debug ("secret service probe: %s", error->message);
+  g_task_return_boolean (task, has_owner);
 }
 
 static void
@@ -118,8 +97,8 @@ probe_bus_cb (GObject *source, GAsyncResult *result, gpointer user_data)
                           g_steal_pointer (&task));
 }
 
-/* Completes with TRUE when a secret service owns or can be activated for
- * org.freedesktop.secrets on the session bus. Never fails. */
+/* Completes with TRUE when a secret service owns org.freedesktop.secrets on the session bus.
+ * Never fails. */
 static void
 secret_service_probe_async (GCancellable        *cancellable,
                             GAsyncReadyCallback  callback,
