@@ -8,8 +8,8 @@
 
 #include "nfltr-cert.h"
 #include "nfltr-error.h"
+#include "nfltr-loopback-address.h"
 #include "nfltr-main-context.h"
-#include "nfltr-resolve.h"
 
 /* docs/protocol.md §3: PING every 20 s, 60 s of silence is a dead connection. */
 #define PING_INTERVAL_US   (20 * G_USEC_PER_SEC)
@@ -19,83 +19,6 @@
 #define HELLO_TIMEOUT_S    15
 #define BACKOFF_MIN_MS     500
 #define BACKOFF_MAX_MS     30000
-
-/* ---------------------------------------------------------------------------------------
- * A connectable that keeps the relay's name (so TLS sends it as SNI and checks it) but
- * connects to 127.0.0.1 for *.localhost (RFC 6761 §6.3), as nfltr_resolve_connectable does.
- * libsoup uses the session's remote-connectable as the TLS server identity too, so a bare
- * GInetSocketAddress would lose the SNI the relay routes by. */
-
-typedef struct {
-  GNetworkAddress parent_instance;
-} NfltrLoopbackAddress;
-typedef struct {
-  GNetworkAddressClass parent_class;
-} NfltrLoopbackAddressClass;
-
-static void nfltr_loopback_address_connectable_init (GSocketConnectableIface *iface);
-GType nfltr_loopback_address_get_type (void);
-
-G_DEFINE_TYPE_WITH_CODE (NfltrLoopbackAddress, nfltr_loopback_address, G_TYPE_NETWORK_ADDRESS,
-                         G_IMPLEMENT_INTERFACE (G_TYPE_SOCKET_CONNECTABLE,
-                                                nfltr_loopback_address_connectable_init))
-
-static GSocketConnectable *
-loopback_target (GSocketConnectable *connectable)
-{
-  return nfltr_resolve_connectable (g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)),
-                                    g_network_address_get_port (G_NETWORK_ADDRESS (connectable)));
-}
-
-static GSocketAddressEnumerator *
-nfltr_loopback_address_enumerate (GSocketConnectable *connectable)
-{
-  g_autoptr(GSocketConnectable) target = loopback_target (connectable);
-  return g_socket_connectable_enumerate (target);
-}
-
-static GSocketAddressEnumerator *
-nfltr_loopback_address_proxy_enumerate (GSocketConnectable *connectable)
-{
-  g_autoptr(GSocketConnectable) target = loopback_target (connectable);
-  return g_socket_connectable_proxy_enumerate (target);
-}
-
-static char *
-nfltr_loopback_address_to_string (GSocketConnectable *connectable)
-{
-  return g_strdup_printf ("%s:%u",
-                          g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)),
-                          g_network_address_get_port (G_NETWORK_ADDRESS (connectable)));
-}
-
-static void
-nfltr_loopback_address_connectable_init (GSocketConnectableIface *iface)
-{
-  iface->enumerate = nfltr_loopback_address_enumerate;
-  iface->proxy_enumerate = nfltr_loopback_address_proxy_enumerate;
-  iface->to_string = nfltr_loopback_address_to_string;
-}
-
-static void
-nfltr_loopback_address_class_init (NfltrLoopbackAddressClass *klass)
-{
-}
-
-static void
-nfltr_loopback_address_init (NfltrLoopbackAddress *self)
-{
-}
-
-/* The relay's name for TLS, connecting to loopback when it is under .localhost. */
-static GSocketConnectable *
-relay_connectable (const char *host, guint16 port)
-{
-  if (nfltr_host_is_localhost (host))
-    return g_object_new (nfltr_loopback_address_get_type (),
-                         "hostname", host, "port", (guint) port, NULL);
-  return g_network_address_new (host, port);
-}
 
 GError *
 nfltr_relay_unreachable_error (const char *host, guint16 port, const GError *cause)
@@ -812,7 +735,8 @@ nfltr_relay_link_new (const char *host,
   self->api_key = g_strdup (api_key);
   self->agent_id = g_strdup (agent_id);
 
-  connectable = relay_connectable (host, port);
+  /* The relay's name for TLS (SNI), connecting to loopback when it is under .localhost. */
+  connectable = nfltr_tls_connectable_new (host, port);
   self->session = soup_session_new_with_options ("remote-connectable", connectable,
                                                  "user-agent", user_agent,
                                                  "timeout", 30,
