@@ -10,6 +10,7 @@
 #include "nfltr-error.h"
 #include "nfltr-proto.h"
 #include "nfltr-relay-link.h"
+#include "nfltr-tunnel-binder.h"
 #include "nfltr-resolve.h"
 #include "nfltr-state.h"
 #include "nfltr-tunnel-impl.h"
@@ -28,6 +29,7 @@ struct _NfltrManagerImpl {
   GDBusObjectManagerServer *object_manager;
   NfltrRelayConfig *relay;      /* NULL when logged out */
   NfltrRelayLink *link;         /* NULL when logged out or the key is still being looked up */
+  NfltrTunnelBinder *binder;    /* the tunnels' names on link; NULL with it */
   GPtrArray *tunnels;           /* NfltrTunnelImpl*, creation order */
   GPtrArray *unrestored;        /* NfltrTunnelConfig* from tunnels.json that failed to load:
                                  * kept in the file so a passing fault loses nothing */
@@ -169,7 +171,7 @@ link_state_changed_cb (NfltrRelayLink *link, NfltrManagerImpl *self)
 }
 
 static void
-link_bound_cb (NfltrRelayLink   *link,
+link_bound_cb (NfltrTunnelBinder *binder,
                const char       *name,
                const char       *host,
                const char       *url,
@@ -180,11 +182,11 @@ link_bound_cb (NfltrRelayLink   *link,
   if (t != NULL)
     nfltr_tunnel_impl_bound (t, host, url);
   else
-    nfltr_relay_link_unbind (link, name);
+    nfltr_tunnel_binder_unbind (binder, name);
 }
 
 static void
-link_bind_failed_cb (NfltrRelayLink   *link,
+link_bind_failed_cb (NfltrTunnelBinder *binder,
                      const char       *name,
                      const GError     *error,
                      NfltrManagerImpl *self)
@@ -198,7 +200,7 @@ link_bind_failed_cb (NfltrRelayLink   *link,
 }
 
 static void
-link_conn_open_cb (NfltrRelayLink   *link,
+link_conn_open_cb (NfltrTunnelBinder *binder,
                    const char       *name,
                    GBytes           *conn_id,
                    const char       *client_addr,
@@ -208,20 +210,23 @@ link_conn_open_cb (NfltrRelayLink   *link,
 
   if (t == NULL)
     {
-      nfltr_relay_link_refuse (link, conn_id, "no such tunnel on this agent");
+      nfltr_tunnel_binder_refuse (binder, conn_id, "no such tunnel on this agent");
       return;
     }
-  nfltr_tunnel_impl_open_conn (t, link, conn_id, client_addr);
+  nfltr_tunnel_impl_open_conn (t, binder, conn_id, client_addr);
 }
 
 static void
 detach_link (NfltrManagerImpl *self)
 {
   g_autoptr(NfltrRelayLink) link = g_steal_pointer (&self->link);
+  g_autoptr(NfltrTunnelBinder) binder = g_steal_pointer (&self->binder);
 
   if (link == NULL)
     return;
   g_signal_handlers_disconnect_by_data (link, self);
+  g_signal_handlers_disconnect_by_data (binder, self);
+  /* The binder hears the link stop and fails what still waits for a BIND. */
   nfltr_relay_link_stop (link);
 }
 
@@ -249,10 +254,12 @@ adopt_link (NfltrManagerImpl *self, NfltrRelayLink *link)
 {
   detach_link (self);
   self->link = g_object_ref (link);
+  /* First, so it has failed or re-sent its BINDs before anyone else hears of a state. */
+  self->binder = nfltr_tunnel_binder_new (link);
   g_signal_connect (link, "state-changed", G_CALLBACK (link_state_changed_cb), self);
-  g_signal_connect (link, "bound", G_CALLBACK (link_bound_cb), self);
-  g_signal_connect (link, "bind-failed", G_CALLBACK (link_bind_failed_cb), self);
-  g_signal_connect (link, "conn-open", G_CALLBACK (link_conn_open_cb), self);
+  g_signal_connect (self->binder, "bound", G_CALLBACK (link_bound_cb), self);
+  g_signal_connect (self->binder, "bind-failed", G_CALLBACK (link_bind_failed_cb), self);
+  g_signal_connect (self->binder, "conn-open", G_CALLBACK (link_conn_open_cb), self);
   if (nfltr_relay_link_get_state (link) == NFLTR_RELAY_LINK_STOPPED)
     nfltr_relay_link_start (link);
   update_relay_properties (self);
@@ -261,7 +268,7 @@ adopt_link (NfltrManagerImpl *self, NfltrRelayLink *link)
     {
       NfltrTunnelImpl *t = g_ptr_array_index (self->tunnels, i);
       if (nfltr_tunnel_impl_get_config (t)->enabled)
-        nfltr_tunnel_impl_start_async (t, link, start_tunnel_cb, g_object_ref (self));
+        nfltr_tunnel_impl_start_async (t, self->binder, start_tunnel_cb, g_object_ref (self));
     }
 }
 
@@ -313,7 +320,7 @@ remove_tunnel (NfltrManagerImpl *self, NfltrTunnelImpl *t)
   if (!g_ptr_array_remove (self->tunnels, t))
     return;
   g_signal_handlers_disconnect_by_data (t, self);
-  nfltr_tunnel_impl_stop (t, self->link);
+  nfltr_tunnel_impl_stop (t, self->binder);
   if (self->object_manager)
     g_dbus_object_manager_server_unexport (self->object_manager, path);
   g_message ("removed tunnel %s", nfltr_tunnel_impl_get_name (t));
@@ -414,7 +421,7 @@ handle_tunnel_start (NfltrDbusTunnel       *object,
       nfltr_dbus_tunnel_complete_start (object, invocation);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  nfltr_tunnel_impl_start_async (t, self->link, tunnel_start_cb, invocation);
+  nfltr_tunnel_impl_start_async (t, self->binder, tunnel_start_cb, invocation);
   if (!nfltr_dbus_tunnel_get_transient (object))
     save_tunnels (self);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -425,7 +432,7 @@ handle_tunnel_stop (NfltrDbusTunnel       *object,
                     GDBusMethodInvocation *invocation,
                     NfltrManagerImpl      *self)
 {
-  nfltr_tunnel_impl_stop (NFLTR_TUNNEL_IMPL (object), self->link);
+  nfltr_tunnel_impl_stop (NFLTR_TUNNEL_IMPL (object), self->binder);
   if (!nfltr_dbus_tunnel_get_transient (object))
     save_tunnels (self);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (object));
@@ -713,7 +720,7 @@ handle_logout (NfltrDbusManager      *manager,
       NfltrTunnelImpl *t = g_ptr_array_index (self->tunnels, i);
       gboolean enabled = nfltr_tunnel_impl_get_config (t)->enabled;
 
-      nfltr_tunnel_impl_stop (t, self->link);
+      nfltr_tunnel_impl_stop (t, self->binder);
       nfltr_tunnel_impl_set_enabled (t, enabled);
     }
   detach_link (self);
@@ -847,7 +854,7 @@ create_certificate_cb (GObject      *source,
       nfltr_tunnel_impl_set_owner (create->tunnel, sender);
       watch_owner (self, g_dbus_method_invocation_get_connection (create->invocation), sender);
     }
-  nfltr_tunnel_impl_start_async (create->tunnel, self->link, create_start_cb, create);
+  nfltr_tunnel_impl_start_async (create->tunnel, self->binder, create_start_cb, create);
 }
 
 static gboolean

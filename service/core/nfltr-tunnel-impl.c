@@ -267,7 +267,7 @@ bind_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
 
-  if (!nfltr_relay_link_bind_finish (NFLTR_RELAY_LINK (source), result, &url, &error))
+  if (!nfltr_tunnel_binder_bind_finish (NFLTR_TUNNEL_BINDER (source), result, &url, &error))
     {
       if (GPOINTER_TO_UINT (g_task_get_task_data (task)) == self->start_serial &&
           !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -291,7 +291,7 @@ bind_cb (GObject      *source,
 
 void
 nfltr_tunnel_impl_start_async (NfltrTunnelImpl     *self,
-                               NfltrRelayLink      *link,
+                               NfltrTunnelBinder   *binder,
                                GAsyncReadyCallback  callback,
                                gpointer             user_data)
 {
@@ -306,10 +306,10 @@ nfltr_tunnel_impl_start_async (NfltrTunnelImpl     *self,
   set_state (self, "starting", "");
   ensure_stats_timer (self);
 
-  nfltr_relay_link_bind_async (link, self->config->name,
-                               self->config->e2ee ? NFLTR_MODE_VERIFIED : NFLTR_MODE_INSPECTABLE,
-                               self->fingerprint, self->config->kind, NULL,
-                               bind_cb, g_steal_pointer (&task));
+  nfltr_tunnel_binder_bind_async (binder, self->config->name,
+                                  self->config->e2ee ? NFLTR_MODE_VERIFIED : NFLTR_MODE_INSPECTABLE,
+                                  self->fingerprint, self->config->kind, NULL,
+                                  bind_cb, g_steal_pointer (&task));
 }
 
 gboolean
@@ -321,12 +321,12 @@ nfltr_tunnel_impl_start_finish (NfltrTunnelImpl  *self,
 }
 
 void
-nfltr_tunnel_impl_stop (NfltrTunnelImpl *self, NfltrRelayLink *link)
+nfltr_tunnel_impl_stop (NfltrTunnelImpl *self, NfltrTunnelBinder *binder)
 {
   self->config->enabled = FALSE;
   self->start_serial++;
-  if (link != NULL)
-    nfltr_relay_link_unbind (link, self->config->name);
+  if (binder != NULL)
+    nfltr_tunnel_binder_unbind (binder, self->config->name);
   if (self->group != NULL)
     {
       /* A cancelled group ends new connections at once; the next start gets a fresh one. */
@@ -392,17 +392,18 @@ nfltr_tunnel_impl_link_changed (NfltrTunnelImpl *self, NfltrRelayLink *link)
 }
 
 void
-nfltr_tunnel_impl_open_conn (NfltrTunnelImpl *self,
-                             NfltrRelayLink  *link,
-                             GBytes          *conn_id,
-                             const char      *client_addr)
+nfltr_tunnel_impl_open_conn (NfltrTunnelImpl   *self,
+                             NfltrTunnelBinder *binder,
+                             GBytes            *conn_id,
+                             const char        *client_addr)
 {
   NfltrDataConnParams params = { 0 };
+  NfltrRelayLink *link = nfltr_tunnel_binder_get_link (binder);
 
   if (!self->config->enabled || self->group == NULL ||
       g_bytes_get_size (conn_id) != NFLTR_PROTO_CONN_ID_SIZE)
     {
-      nfltr_relay_link_refuse (link, conn_id, "tunnel is stopped");
+      nfltr_tunnel_binder_refuse (binder, conn_id, "tunnel is stopped");
       return;
     }
 
