@@ -233,7 +233,8 @@ static void
 nfltr_manager_impl_init (NfltrManagerImpl *self)
 {
   nfltr_dbus_manager_set_version (NFLTR_DBUS_MANAGER (self), PACKAGE_VERSION);
-  nfltr_dbus_manager_set_relay_state (NFLTR_DBUS_MANAGER (self), "logged-out");
+  nfltr_dbus_manager_set_relay_state (NFLTR_DBUS_MANAGER (self),
+                                      nfltr_relay_link_state_to_string (NFLTR_RELAY_LINK_STOPPED));
   nfltr_dbus_manager_set_relay_address (NFLTR_DBUS_MANAGER (self), "");
   nfltr_dbus_manager_set_relay_fingerprint (NFLTR_DBUS_MANAGER (self), "");
   nfltr_dbus_manager_set_relay_error (NFLTR_DBUS_MANAGER (self), "");

@@ -29,25 +29,36 @@ struct _NfltrTunnelImpl {
   NfltrDataConnGroup *group;
   GSource *stats_source;
   guint start_serial;   /* tells a stale start completion from the current one */
+  NfltrTunnelState state;
 };
 
 G_DEFINE_FINAL_TYPE (NfltrTunnelImpl, nfltr_tunnel_impl, NFLTR_DBUS_TYPE_TUNNEL_SKELETON)
 
-static const char *
-state (NfltrTunnelImpl *self)
+const char *
+nfltr_tunnel_state_to_string (NfltrTunnelState state)
 {
-  return nfltr_dbus_tunnel_get_state (NFLTR_DBUS_TUNNEL (self));
+  switch (state)
+    {
+    case NFLTR_TUNNEL_STOPPED: return "stopped";
+    case NFLTR_TUNNEL_STARTING: return "starting";
+    case NFLTR_TUNNEL_ONLINE: return "online";
+    case NFLTR_TUNNEL_RECONNECTING: return "reconnecting";
+    case NFLTR_TUNNEL_FAILED: return "failed";
+    default: g_return_val_if_reached ("failed");
+    }
 }
 
+/* The enum inside, the string on D-Bus. */
 static void
-set_state (NfltrTunnelImpl *self, const char *value, const char *last_error)
+set_state (NfltrTunnelImpl *self, NfltrTunnelState state, const char *last_error)
 {
   NfltrDbusTunnel *t = NFLTR_DBUS_TUNNEL (self);
 
-  if (g_strcmp0 (state (self), value) != 0)
-    g_debug ("tunnel %s: %s → %s%s%s", self->config->name, state (self), value,
-             last_error ? ": " : "", last_error ? last_error : "");
-  nfltr_dbus_tunnel_set_state (t, value);
+  if (self->state != state)
+    g_debug ("tunnel %s: %s → %s%s%s", self->config->name, nfltr_tunnel_state_to_string (self->state),
+             nfltr_tunnel_state_to_string (state), last_error ? ": " : "", last_error ? last_error : "");
+  self->state = state;
+  nfltr_dbus_tunnel_set_state (t, nfltr_tunnel_state_to_string (state));
   if (last_error != NULL)
     nfltr_dbus_tunnel_set_last_error (t, last_error);
 }
@@ -219,7 +230,7 @@ nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
   nfltr_dbus_tunnel_set_public_url (t, "");
   nfltr_dbus_tunnel_set_mode (t, config->e2ee ? "verified" : "inspectable");
   nfltr_dbus_tunnel_set_fingerprint (t, fp);
-  nfltr_dbus_tunnel_set_state (t, "stopped");
+  nfltr_dbus_tunnel_set_state (t, nfltr_tunnel_state_to_string (self->state));
   nfltr_dbus_tunnel_set_last_error (t, "");
   nfltr_dbus_tunnel_set_transient (t, transient);
 
@@ -236,6 +247,12 @@ const char *
 nfltr_tunnel_impl_get_name (NfltrTunnelImpl *self)
 {
   return self->config->name;
+}
+
+NfltrTunnelState
+nfltr_tunnel_impl_get_state (NfltrTunnelImpl *self)
+{
+  return self->state;
 }
 
 const char *
@@ -275,9 +292,9 @@ bind_cb (GObject      *source,
           /* An unreachable relay is temporary: the link keeps the name and binds it when
            * it is back. Anything else needs the user. */
           if (g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE))
-            set_state (self, "reconnecting", error->message);
+            set_state (self, NFLTR_TUNNEL_RECONNECTING, error->message);
           else
-            set_state (self, "failed", error->message);
+            set_state (self, NFLTR_TUNNEL_FAILED, error->message);
         }
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -303,7 +320,7 @@ nfltr_tunnel_impl_start_async (NfltrTunnelImpl     *self,
   self->config->enabled = TRUE;
   if (self->group == NULL)
     self->group = nfltr_data_conn_group_new ();
-  set_state (self, "starting", "");
+  set_state (self, NFLTR_TUNNEL_STARTING, "");
   ensure_stats_timer (self);
 
   nfltr_tunnel_binder_bind_async (binder, self->config->name,
@@ -333,7 +350,7 @@ nfltr_tunnel_impl_stop (NfltrTunnelImpl *self, NfltrTunnelBinder *binder)
       nfltr_data_conn_group_cancel_all (self->group);
       g_clear_pointer (&self->group, nfltr_data_conn_group_unref);
     }
-  set_state (self, "stopped", NULL);
+  set_state (self, NFLTR_TUNNEL_STOPPED, NULL);
 }
 
 void
@@ -349,17 +366,17 @@ nfltr_tunnel_impl_bound (NfltrTunnelImpl *self, const char *host, const char *ur
       self->public_host = g_strdup (host);
     }
   nfltr_dbus_tunnel_set_public_url (t, url ? url : "");
-  if (g_strcmp0 (state (self), "online") != 0)
+  if (self->state != NFLTR_TUNNEL_ONLINE)
     {
       nfltr_dbus_tunnel_set_online_since (t, (guint64) (g_get_real_time () / G_USEC_PER_SEC));
-      set_state (self, "online", "");
+      set_state (self, NFLTR_TUNNEL_ONLINE, "");
     }
 }
 
 void
 nfltr_tunnel_impl_failed (NfltrTunnelImpl *self, const GError *error)
 {
-  set_state (self, "failed", error->message);
+  set_state (self, NFLTR_TUNNEL_FAILED, error->message);
 }
 
 void
@@ -377,16 +394,16 @@ nfltr_tunnel_impl_link_changed (NfltrTunnelImpl *self, NfltrRelayLink *link)
       break;
     case NFLTR_RELAY_LINK_CONNECTING:
     case NFLTR_RELAY_LINK_UNREACHABLE:
-      if (g_strcmp0 (state (self), "online") == 0 || g_strcmp0 (state (self), "failed") == 0)
-        set_state (self, "reconnecting", error ? error->message : NULL);
+      if (self->state == NFLTR_TUNNEL_ONLINE || self->state == NFLTR_TUNNEL_FAILED)
+        set_state (self, NFLTR_TUNNEL_RECONNECTING, error ? error->message : NULL);
       break;
     case NFLTR_RELAY_LINK_AUTH_FAILED:
     case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH:
-      set_state (self, "failed", error ? error->message : NULL);
+      set_state (self, NFLTR_TUNNEL_FAILED, error ? error->message : NULL);
       break;
     case NFLTR_RELAY_LINK_STOPPED:
     default:
-      set_state (self, "stopped", NULL);
+      set_state (self, NFLTR_TUNNEL_STOPPED, NULL);
       break;
     }
 }

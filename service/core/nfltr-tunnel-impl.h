@@ -12,6 +12,18 @@
 
 G_BEGIN_DECLS
 
+/* docs/service.md, Tunnels: the D-Bus State property is this, as a string. */
+typedef enum {
+  NFLTR_TUNNEL_STOPPED,
+  NFLTR_TUNNEL_STARTING,
+  NFLTR_TUNNEL_ONLINE,
+  NFLTR_TUNNEL_RECONNECTING,   /* the relay is away; the name is bound again when it is back */
+  NFLTR_TUNNEL_FAILED,         /* needs the user: LastError says why */
+} NfltrTunnelState;
+
+/* "stopped", "starting", "online", "reconnecting", "failed" */
+const char              *nfltr_tunnel_state_to_string   (NfltrTunnelState state);
+
 #define NFLTR_TYPE_TUNNEL_IMPL (nfltr_tunnel_impl_get_type ())
 G_DECLARE_FINAL_TYPE (NfltrTunnelImpl, nfltr_tunnel_impl, NFLTR, TUNNEL_IMPL, NfltrDbusTunnelSkeleton)
 
@@ -46,6 +58,7 @@ NfltrTunnelImpl         *nfltr_tunnel_impl_new          (const NfltrTunnelConfig
                                                          GError                 **error);
 const NfltrTunnelConfig *nfltr_tunnel_impl_get_config   (NfltrTunnelImpl *self);
 const char              *nfltr_tunnel_impl_get_name     (NfltrTunnelImpl *self);
+NfltrTunnelState         nfltr_tunnel_impl_get_state    (NfltrTunnelImpl *self);
 /* The unique bus name that owns a transient tunnel, NULL otherwise. */
 const char              *nfltr_tunnel_impl_get_owner    (NfltrTunnelImpl *self);
 void                     nfltr_tunnel_impl_set_owner    (NfltrTunnelImpl *self,

@@ -97,11 +97,10 @@ link_state_changed_cb (NfltrSession       *session,
   for (guint i = 0; i < self->tunnels->len; i++)
     {
       NfltrTunnelImpl *t = g_ptr_array_index (self->tunnels, i);
-      const char *before = nfltr_dbus_tunnel_get_state (NFLTR_DBUS_TUNNEL (t));
-      gboolean was_failed = g_strcmp0 (before, "failed") == 0;
+      gboolean was_failed = nfltr_tunnel_impl_get_state (t) == NFLTR_TUNNEL_FAILED;
 
       nfltr_tunnel_impl_link_changed (t, link);
-      if (!was_failed && g_strcmp0 (nfltr_dbus_tunnel_get_state (NFLTR_DBUS_TUNNEL (t)), "failed") == 0)
+      if (!was_failed && nfltr_tunnel_impl_get_state (t) == NFLTR_TUNNEL_FAILED)
         emit_failed (self, t, nfltr_dbus_tunnel_get_last_error (NFLTR_DBUS_TUNNEL (t)));
     }
 }
@@ -162,7 +161,7 @@ start_tunnel_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   if (!nfltr_tunnel_impl_start_finish (t, result, &error) &&
-      g_strcmp0 (nfltr_dbus_tunnel_get_state (NFLTR_DBUS_TUNNEL (t)), "failed") == 0 &&
+      nfltr_tunnel_impl_get_state (t) == NFLTR_TUNNEL_FAILED &&
       !g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN) &&
       !g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT) &&
       !g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_LIMIT))
@@ -320,7 +319,7 @@ handle_tunnel_start (NfltrDbusTunnel       *object,
 
   if (!check_logged_in (self, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
-  if (g_strcmp0 (nfltr_dbus_tunnel_get_state (object), "online") == 0)
+  if (nfltr_tunnel_impl_get_state (t) == NFLTR_TUNNEL_ONLINE)
     {
       nfltr_dbus_tunnel_complete_start (object, invocation);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
