@@ -482,6 +482,28 @@ create_certificate_cb (GObject      *source,
                                  create_start_cb, create);
 }
 
+/* The arguments were checked: hold the name and get the certificate, then create_certificate_cb. */
+static void
+create_begin (NfltrTunnelManager    *self,
+              NfltrDbusManager      *manager,
+              GDBusMethodInvocation *invocation,
+              NfltrTunnelConfig     *config /* owned */,
+              gboolean               transient)
+{
+  Create *create = g_new0 (Create, 1);
+
+  /* Held until the certificate is ready, so a second CreateTunnel cannot take the name. */
+  g_hash_table_add (self->pending_names, g_strdup (config->name));
+  create->self = g_object_ref (self);
+  create->manager = g_object_ref (manager);
+  create->invocation = invocation;
+  create->config = config;
+  create->transient = transient;
+  /* Key generation and file I/O stay off the engine's thread. */
+  nfltr_tunnel_load_certificate_async (create->config, nfltr_session_get_domain (self->session),
+                                       self->certs_dir, NULL, create_certificate_cb, create);
+}
+
 gboolean
 nfltr_tunnel_manager_handle_create_tunnel (NfltrTunnelManager    *self,
                                            NfltrDbusManager      *manager,
@@ -492,7 +514,6 @@ nfltr_tunnel_manager_handle_create_tunnel (NfltrTunnelManager    *self,
   g_autoptr(GError) error = NULL;
   const char *kind = NULL, *target = NULL, *name = NULL, *cert_file = NULL, *key_file = NULL;
   gboolean e2ee = TRUE, transient = FALSE;
-  Create *create;
 
   g_variant_lookup (options, "kind", "&s", &kind);
   g_variant_lookup (options, "target", "&s", &target);
@@ -558,17 +579,7 @@ nfltr_tunnel_manager_handle_create_tunnel (NfltrTunnelManager    *self,
   config->key_file = (key_file && *key_file) ? g_strdup (key_file) : NULL;
   config->enabled = TRUE;
 
-  /* Held until the certificate is ready, so a second CreateTunnel cannot take the name. */
-  g_hash_table_add (self->pending_names, g_strdup (config->name));
-  create = g_new0 (Create, 1);
-  create->self = g_object_ref (self);
-  create->manager = g_object_ref (manager);
-  create->invocation = invocation;
-  create->config = g_steal_pointer (&config);
-  create->transient = transient;
-  /* Key generation and file I/O stay off the engine's thread. */
-  nfltr_tunnel_load_certificate_async (create->config, nfltr_session_get_domain (self->session),
-                                       self->certs_dir, NULL, create_certificate_cb, create);
+  create_begin (self, manager, invocation, g_steal_pointer (&config), transient);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
