@@ -48,10 +48,11 @@ const char         *nfltr_relay_link_get_domain       (NfltrRelayLink *self);
 
 /* --- the frame router ------------------------------------------------------------------ */
 
-/* Called for a frame of the type it was registered for, after WELCOME. Returns TRUE when it
- * handled the frame; FALSE passes it to the next handler for the type. A frame nobody
- * handles is answered ERROR(unsupported-frame), except an ERROR (logged) and a reply whose
- * request is no longer waiting (ignored). */
+/* Called for a frame of the type it was registered for that answers no waiting request
+ * (before WELCOME, only WELCOME and ERROR get this far, and the link's own handlers take
+ * them). Returns TRUE when it handled the frame; FALSE passes it to the next handler for the
+ * type. A frame nobody handles is answered ERROR(unsupported-frame), except an ERROR (logged)
+ * and a reply whose request is no longer waiting (dropped). */
 typedef gboolean  (*NfltrFrameHandler)                (NfltrRelayLink   *link,
                                                        const NfltrFrame *frame,
                                                        gpointer          user_data);
