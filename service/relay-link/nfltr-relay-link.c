@@ -8,6 +8,7 @@
 
 #include "nfltr-cert.h"
 #include "nfltr-error.h"
+#include "nfltr-frame-router.h"
 #include "nfltr-loopback-address.h"
 #include "nfltr-main-context.h"
 
@@ -53,22 +54,6 @@ fingerprint_of_certificate (GTlsCertificate *cert)
 /* ---------------------------------------------------------------------------------------
  * The link */
 
-typedef struct {
-  guint             id;
-  NfltrFrameType    type;
-  NfltrFrameHandler handler;
-  gpointer          user_data;
-} FrameHandler;
-
-/* A request waiting for the frame that carries its request-id. */
-typedef struct {
-  NfltrRelayLink *link;       /* not a reference: the task holds one */
-  guint32         request_id;
-  GTask          *task;
-  GCancellable   *cancellable;
-  gulong          cancelled_id;
-} Request;
-
 struct _NfltrRelayLink {
   GObject parent_instance;
 
@@ -95,11 +80,8 @@ struct _NfltrRelayLink {
   gint64 last_rx;
   gint64 last_ping;
   guint64 ping_seq;
-  guint32 next_request_id;
 
-  GArray *handlers;       /* FrameHandler, in the order they were added */
-  guint next_handler_id;
-  GHashTable *requests;   /* request-id -> Request*, on the current connection */
+  NfltrFrameRouter *router;   /* handlers and the requests on the current connection */
 };
 
 G_DEFINE_FINAL_TYPE (NfltrRelayLink, nfltr_relay_link, G_TYPE_OBJECT)
@@ -173,111 +155,7 @@ send_error (NfltrRelayLink *self, NfltrProtoErrorCode code, const char *message)
   send_frame (self, frame);
 }
 
-/* --- requests -------------------------------------------------------------------------- */
-
-static void
-request_free (Request *request)
-{
-  if (request->cancelled_id != 0)
-    g_signal_handler_disconnect (request->cancellable, request->cancelled_id);
-  g_clear_object (&request->cancellable);
-  g_clear_object (&request->task);
-  g_free (request);
-}
-
-/* Takes the request out of the table; the caller completes its task. */
-static Request *
-steal_request (NfltrRelayLink *self, guint32 request_id)
-{
-  Request *request = NULL;
-
-  if (!g_hash_table_steal_extended (self->requests, GUINT_TO_POINTER (request_id),
-                                    NULL, (gpointer *) &request))
-    return NULL;
-  return request;
-}
-
-static void
-request_cancelled_cb (GCancellable *cancellable, Request *request)
-{
-  Request *stolen = steal_request (request->link, request->request_id);
-  g_autoptr(GTask) task = NULL;
-
-  if (stolen == NULL)
-    return;
-  g_assert (stolen == request);
-  task = g_object_ref (request->task);
-  request_free (request);
-  g_task_return_error_if_cancelled (task);
-}
-
-/* Request-ids belong to one connection: every request still waiting fails with it. Tasks
- * are returned after the table is empty, since a callback may send a new request. */
-static void
-fail_requests (NfltrRelayLink *self)
-{
-  g_autoptr(GPtrArray) tasks = g_ptr_array_new_with_free_func (g_object_unref);
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->requests);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Request *request = value;
-      g_ptr_array_add (tasks, g_object_ref (request->task));
-      g_hash_table_iter_steal (&iter);
-      request_free (request);
-    }
-  for (guint i = 0; i < tasks->len; i++)
-    g_task_return_new_error (g_ptr_array_index (tasks, i), NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
-                             "the connection to relay %s:%u ended before the answer",
-                             self->host, self->port);
-}
-
-/* TRUE when *frame answered a waiting request, which then owns it. */
-static gboolean
-complete_request (NfltrRelayLink *self, NfltrFrame **frame)
-{
-  guint32 request_id;
-  Request *request;
-  g_autoptr(GTask) task = NULL;
-
-  if (!nfltr_frame_get_u32 (*frame, NFLTR_ATTR_REQUEST_ID, &request_id) ||
-      (request = steal_request (self, request_id)) == NULL)
-    return FALSE;
-  task = g_object_ref (request->task);
-  request_free (request);
-  g_task_return_pointer (task, g_steal_pointer (frame), (GDestroyNotify) nfltr_frame_free);
-  return TRUE;
-}
-
 /* --- the router ------------------------------------------------------------------------ */
-
-/* Handlers are looked up again before each call: one may remove another (or itself). */
-static gboolean
-run_handlers (NfltrRelayLink *self, const NfltrFrame *frame)
-{
-  NfltrFrameType type = nfltr_frame_get_type (frame);
-  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (guint));
-
-  for (guint i = 0; i < self->handlers->len; i++)
-    {
-      const FrameHandler *h = &g_array_index (self->handlers, FrameHandler, i);
-      if (h->type == type)
-        g_array_append_val (ids, h->id);
-    }
-  for (guint i = 0; i < ids->len; i++)
-    for (guint j = 0; j < self->handlers->len; j++)
-      {
-        FrameHandler h = g_array_index (self->handlers, FrameHandler, j);
-        if (h.id != g_array_index (ids, guint, i))
-          continue;
-        if (h.handler (self, frame, h.user_data))
-          return TRUE;
-        break;
-      }
-  return FALSE;
-}
 
 /* The request waiting for this frame, else the handlers for its type, else the default. */
 static void
@@ -286,11 +164,11 @@ route_frame (NfltrRelayLink *self, NfltrFrame **frame_inout)
   const NfltrFrame *frame;
   NfltrFrameType type;
 
-  if (complete_request (self, frame_inout))
+  if (nfltr_frame_router_complete_request (self->router, frame_inout))
     return;
   frame = *frame_inout;
   type = nfltr_frame_get_type (frame);
-  if (run_handlers (self, frame))
+  if (nfltr_frame_router_run_handlers (self->router, frame))
     return;
 
   if (type == NFLTR_FRAME_ERROR)
@@ -319,13 +197,10 @@ nfltr_relay_link_add_frame_handler (NfltrRelayLink    *self,
                                     NfltrFrameHandler  handler,
                                     gpointer           user_data)
 {
-  FrameHandler h = { ++self->next_handler_id, type, handler, user_data };
-
   g_return_val_if_fail (NFLTR_IS_RELAY_LINK (self), 0);
   g_return_val_if_fail (handler != NULL, 0);
 
-  g_array_append_val (self->handlers, h);
-  return h.id;
+  return nfltr_frame_router_add_handler (self->router, type, handler, user_data);
 }
 
 void
@@ -334,12 +209,7 @@ nfltr_relay_link_remove_frame_handler (NfltrRelayLink *self,
 {
   g_return_if_fail (NFLTR_IS_RELAY_LINK (self));
 
-  for (guint i = 0; i < self->handlers->len; i++)
-    if (g_array_index (self->handlers, FrameHandler, i).id == handler_id)
-      {
-        g_array_remove_index (self->handlers, i);
-        return;
-      }
+  nfltr_frame_router_remove_handler (self->router, handler_id);
 }
 
 gboolean
@@ -359,7 +229,6 @@ nfltr_relay_link_request_async (NfltrRelayLink      *self,
                                 gpointer             user_data)
 {
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  Request *request;
 
   g_return_if_fail (NFLTR_IS_RELAY_LINK (self));
   g_task_set_source_tag (task, nfltr_relay_link_request_async);
@@ -373,18 +242,8 @@ nfltr_relay_link_request_async (NfltrRelayLink      *self,
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  request = g_new0 (Request, 1);
-  request->link = self;
-  request->request_id = ++self->next_request_id;
-  request->task = g_steal_pointer (&task);
-  nfltr_frame_set_u32 (frame, NFLTR_ATTR_REQUEST_ID, request->request_id);
-  g_hash_table_insert (self->requests, GUINT_TO_POINTER (request->request_id), request);
-  if (cancellable != NULL)
-    {
-      request->cancellable = g_object_ref (cancellable);
-      request->cancelled_id = g_signal_connect (cancellable, "cancelled",
-                                                G_CALLBACK (request_cancelled_cb), request);
-    }
+  nfltr_frame_set_u32 (frame, NFLTR_ATTR_REQUEST_ID,
+                       nfltr_frame_router_add_request (self->router, g_steal_pointer (&task)));
   send_frame (self, frame);
 }
 
@@ -610,7 +469,13 @@ link_drop (NfltrRelayLink *self)
         soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
     }
 
-  fail_requests (self);
+  /* Request-ids belong to one connection: whatever still waits fails with it. */
+  {
+    g_autoptr(GError) error = g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                                           "the connection to relay %s:%u ended before the answer",
+                                           self->host, self->port);
+    nfltr_frame_router_fail_requests (self->router, error);
+  }
 }
 
 /* --- connecting ------------------------------------------------------------------------ */
@@ -881,8 +746,7 @@ nfltr_relay_link_finalize (GObject *object)
 {
   NfltrRelayLink *self = NFLTR_RELAY_LINK (object);
 
-  g_clear_pointer (&self->requests, g_hash_table_unref);
-  g_clear_pointer (&self->handlers, g_array_unref);
+  g_clear_pointer (&self->router, nfltr_frame_router_free);
   g_clear_error (&self->error);
   g_free (self->host);
   g_free (self->pinned);
@@ -911,8 +775,7 @@ static void
 nfltr_relay_link_init (NfltrRelayLink *self)
 {
   self->state = NFLTR_RELAY_LINK_STOPPED;
-  self->handlers = g_array_new (FALSE, FALSE, sizeof (FrameHandler));
-  self->requests = g_hash_table_new (NULL, NULL);
+  self->router = nfltr_frame_router_new (self);
 
   /* The link's own frames go through the same router as everyone else's. */
   nfltr_relay_link_add_frame_handler (self, NFLTR_FRAME_WELCOME, handle_welcome, NULL);

@@ -459,6 +459,33 @@ test_request_fails_with_connection (Fixture *f, gconstpointer data)
   reply_clear (&r);
 }
 
+static void
+test_request_cancelled (Fixture *f, gconstpointer data)
+{
+  Reply r = { 0 };
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(NfltrFrame) bind = nfltr_frame_new (NFLTR_FRAME_BIND);
+  guint8 fp[NFLTR_PROTO_FINGERPRINT_SIZE] = { 0 };
+  guint32 id;
+
+  nfltr_frame_set_string (bind, NFLTR_ATTR_NAME, "eta");
+  nfltr_frame_set_u8 (bind, NFLTR_ATTR_MODE, NFLTR_MODE_VERIFIED);
+  nfltr_frame_set_bytes (bind, NFLTR_ATTR_FINGERPRINT, fp, sizeof fp);
+  nfltr_relay_link_request_async (f->link, bind, cancellable, request_cb, &r);
+  WAIT_UNTIL (count_received (f, NFLTR_FRAME_BIND) == 1);
+  id = received_request_id (f, "eta");
+
+  /* The caller gives up: it hears so, and the late reply is dropped without a word. */
+  g_cancellable_cancel (cancellable);
+  WAIT_UNTIL (r.done);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  relay_send_bound (f, id, "eta");
+  relay_sync (f, 6);
+  g_assert_cmpuint (count_received (f, NFLTR_FRAME_ERROR), ==, 0);
+  g_assert_cmpint (nfltr_relay_link_get_state (f->link), ==, NFLTR_RELAY_LINK_CONNECTED);
+  reply_clear (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -470,6 +497,7 @@ main (int argc, char **argv)
   ADD ("/relay-link/router/request-correlation", test_request_correlation);
   ADD ("/relay-link/router/unknown-request-id-ignored", test_unknown_request_id_ignored);
   ADD ("/relay-link/router/request-fails-with-connection", test_request_fails_with_connection);
+  ADD ("/relay-link/router/request-cancelled", test_request_cancelled);
 #undef ADD
 
   return g_test_run ();
