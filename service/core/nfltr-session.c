@@ -101,6 +101,19 @@ adopt_link (NfltrSession *self, NfltrRelayLink *link)
 
 /* --- probe ----------------------------------------------------------------------------- */
 
+typedef struct {
+  char *fingerprint;
+  char *subject;
+} Probed;
+
+static void
+probed_free (Probed *probed)
+{
+  g_free (probed->fingerprint);
+  g_free (probed->subject);
+  g_free (probed);
+}
+
 static void
 probe_cb (GObject      *source,
           GAsyncResult *result,
@@ -108,14 +121,15 @@ probe_cb (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) strv = g_new0 (char *, 3);
+  Probed *probed = g_new0 (Probed, 1);
 
-  if (!nfltr_relay_probe_finish (result, &strv[0], &strv[1], &error))
+  if (!nfltr_relay_probe_finish (result, &probed->fingerprint, &probed->subject, &error))
     {
+      probed_free (probed);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  g_task_return_pointer (task, g_steal_pointer (&strv), (GDestroyNotify) g_strfreev);
+  g_task_return_pointer (task, probed, (GDestroyNotify) probed_free);
 }
 
 void
@@ -146,14 +160,15 @@ nfltr_session_probe_finish (NfltrSession  *self,
                             char         **subject,
                             GError       **error)
 {
-  g_auto(GStrv) strv = g_task_propagate_pointer (G_TASK (result), error);
+  Probed *probed = g_task_propagate_pointer (G_TASK (result), error);
 
-  if (strv == NULL)
+  if (probed == NULL)
     return FALSE;
   if (fingerprint)
-    *fingerprint = g_steal_pointer (&strv[0]);
+    *fingerprint = g_steal_pointer (&probed->fingerprint);
   if (subject)
-    *subject = g_steal_pointer (&strv[1]);
+    *subject = g_steal_pointer (&probed->subject);
+  probed_free (probed);
   return TRUE;
 }
 
@@ -258,24 +273,24 @@ login_link_state_cb (NfltrRelayLink *link, GTask *task)
 
   switch (nfltr_relay_link_get_state (link))
     {
-    case NFLTR_RELAY_LINK_CONNECTING:
-      return;
-    case NFLTR_RELAY_LINK_CONNECTED:
-      g_signal_handlers_disconnect_by_data (link, task);
-      login_adopt (task);
-      return;
-    case NFLTR_RELAY_LINK_STOPPED:
-    case NFLTR_RELAY_LINK_UNREACHABLE:
-    case NFLTR_RELAY_LINK_AUTH_FAILED:
-    case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH:
-    default:
-      {
-        const GError *why = nfltr_relay_link_get_error (link);
-        g_autoptr(GError) fallback = g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
-                                                  "cannot reach relay %s:%u", login->host, login->port);
-        login_fail (task, why ? why : fallback);
+      case NFLTR_RELAY_LINK_CONNECTING:
         return;
-      }
+      case NFLTR_RELAY_LINK_CONNECTED:
+        g_signal_handlers_disconnect_by_data (link, task);
+        login_adopt (task);
+        return;
+      case NFLTR_RELAY_LINK_STOPPED:
+      case NFLTR_RELAY_LINK_UNREACHABLE:
+      case NFLTR_RELAY_LINK_AUTH_FAILED:
+      case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH:
+      default:
+        {
+          const GError *why = nfltr_relay_link_get_error (link);
+          g_autoptr(GError) fallback = g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                                                    "cannot reach relay %s:%u", login->host, login->port);
+          login_fail (task, why ? why : fallback);
+          return;
+        }
     }
 }
 

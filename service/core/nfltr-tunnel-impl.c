@@ -39,12 +39,12 @@ nfltr_tunnel_state_to_string (NfltrTunnelState state)
 {
   switch (state)
     {
-    case NFLTR_TUNNEL_STOPPED: return "stopped";
-    case NFLTR_TUNNEL_STARTING: return "starting";
-    case NFLTR_TUNNEL_ONLINE: return "online";
-    case NFLTR_TUNNEL_RECONNECTING: return "reconnecting";
-    case NFLTR_TUNNEL_FAILED: return "failed";
-    default: g_return_val_if_reached ("failed");
+      case NFLTR_TUNNEL_STOPPED: return "stopped";
+      case NFLTR_TUNNEL_STARTING: return "starting";
+      case NFLTR_TUNNEL_ONLINE: return "online";
+      case NFLTR_TUNNEL_RECONNECTING: return "reconnecting";
+      case NFLTR_TUNNEL_FAILED: return "failed";
+      default: g_return_val_if_reached ("failed");
     }
 }
 

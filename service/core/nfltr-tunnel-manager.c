@@ -210,10 +210,7 @@ add_tunnel (NfltrTunnelManager *self, NfltrTunnelImpl *t)
     g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
 }
 
-static void
-owner_vanished_cb (GDBusConnection *connection,
-                   const char      *name,
-                   gpointer         user_data);
+static void owner_vanished_cb (GDBusConnection *connection, const char *name, gpointer user_data);
 
 static void
 unwatch_owner_if_unused (NfltrTunnelManager *self, const char *owner)

@@ -88,20 +88,20 @@ bind_error_from_frame (const char *name, guint16 code, const char *message)
 {
   switch (code)
     {
-    case NFLTR_PROTO_ERR_NAME_TAKEN:
-      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN,
-                          "the name “%s” is already in use by another agent on this relay", name);
-    case NFLTR_PROTO_ERR_BAD_NAME:
-      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
-                          "the relay refused the name “%s”: %s", name, message);
-    case NFLTR_PROTO_ERR_LIMIT:
-      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_LIMIT, "relay limit reached: %s", message);
-    case NFLTR_PROTO_ERR_AUTH_FAILED:
-      return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_AUTH_FAILED,
-                                  "the relay refused the API key (unknown or revoked)");
-    default:
-      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "the relay refused “%s”: %s (%s)",
-                          name, message, nfltr_proto_error_code_to_string (code));
+      case NFLTR_PROTO_ERR_NAME_TAKEN:
+        return g_error_new (NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN,
+                            "the name “%s” is already in use by another agent on this relay", name);
+      case NFLTR_PROTO_ERR_BAD_NAME:
+        return g_error_new (NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+                            "the relay refused the name “%s”: %s", name, message);
+      case NFLTR_PROTO_ERR_LIMIT:
+        return g_error_new (NFLTR_ERROR, NFLTR_ERROR_LIMIT, "relay limit reached: %s", message);
+      case NFLTR_PROTO_ERR_AUTH_FAILED:
+        return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_AUTH_FAILED,
+                                    "the relay refused the API key (unknown or revoked)");
+      default:
+        return g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "the relay refused “%s”: %s (%s)",
+                            name, message, nfltr_proto_error_code_to_string (code));
     }
 }
 
@@ -260,37 +260,37 @@ link_state_changed_cb (NfltrRelayLink *link, NfltrTunnelBinder *self)
 
   switch (state)
     {
-    case NFLTR_RELAY_LINK_CONNECTED:
-      if (!was_connected)
+      case NFLTR_RELAY_LINK_CONNECTED:
+        if (!was_connected)
+          {
+            GHashTableIter iter;
+            gpointer value;
+
+            /* docs/protocol.md §6: the same agent-id takes its names back after a reconnect. */
+            g_hash_table_iter_init (&iter, self->bindings);
+            while (g_hash_table_iter_next (&iter, NULL, &value))
+              send_bind (self, value);
+          }
+        break;
+
+      case NFLTR_RELAY_LINK_CONNECTING:
+        /* Waiters keep waiting: the names are bound again after WELCOME. */
+        break;
+
+      case NFLTR_RELAY_LINK_STOPPED:
+      case NFLTR_RELAY_LINK_UNREACHABLE:
+      case NFLTR_RELAY_LINK_AUTH_FAILED:
+      case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH:
+      default:
         {
-          GHashTableIter iter;
-          gpointer value;
-
-          /* docs/protocol.md §6: the same agent-id takes its names back after a reconnect. */
-          g_hash_table_iter_init (&iter, self->bindings);
-          while (g_hash_table_iter_next (&iter, NULL, &value))
-            send_bind (self, value);
+          /* Callers waiting for a BIND learn that this attempt failed; the names stay wanted. */
+          const GError *error = nfltr_relay_link_get_error (link);
+          g_autoptr(GError) why = error ? g_error_copy (error)
+                                        : g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_FAILED,
+                                                               "the relay link was stopped");
+          fail_waiting_tasks (self, why);
         }
-      break;
-
-    case NFLTR_RELAY_LINK_CONNECTING:
-      /* Waiters keep waiting: the names are bound again after WELCOME. */
-      break;
-
-    case NFLTR_RELAY_LINK_STOPPED:
-    case NFLTR_RELAY_LINK_UNREACHABLE:
-    case NFLTR_RELAY_LINK_AUTH_FAILED:
-    case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH:
-    default:
-      {
-        /* Callers waiting for a BIND learn that this attempt failed; the names stay wanted. */
-        const GError *error = nfltr_relay_link_get_error (link);
-        g_autoptr(GError) why = error ? g_error_copy (error)
-                                      : g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_FAILED,
-                                                             "the relay link was stopped");
-        fail_waiting_tasks (self, why);
-      }
-      break;
+        break;
     }
 }
 
@@ -352,27 +352,27 @@ nfltr_tunnel_binder_bind_async (NfltrTunnelBinder   *self,
 
   switch (nfltr_relay_link_get_state (self->link))
     {
-    case NFLTR_RELAY_LINK_CONNECTED:
-      b->tasks = g_list_append (b->tasks, g_steal_pointer (&task));
-      send_bind (self, b);
-      break;
-    case NFLTR_RELAY_LINK_CONNECTING:
-      /* Sent with the others once WELCOME arrives. */
-      b->tasks = g_list_append (b->tasks, g_steal_pointer (&task));
-      break;
-    case NFLTR_RELAY_LINK_STOPPED:
-    case NFLTR_RELAY_LINK_UNREACHABLE:
-    case NFLTR_RELAY_LINK_AUTH_FAILED:
-    case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH:
-    default:
-      /* Still wanted: bound as soon as the link comes back. */
-      if (nfltr_relay_link_get_error (self->link))
-        g_task_return_error (task, g_error_copy (nfltr_relay_link_get_error (self->link)));
-      else
-        g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
-                                 "not connected to relay %s:%u", nfltr_relay_link_get_host (self->link),
-                                 nfltr_relay_link_get_port (self->link));
-      break;
+      case NFLTR_RELAY_LINK_CONNECTED:
+        b->tasks = g_list_append (b->tasks, g_steal_pointer (&task));
+        send_bind (self, b);
+        break;
+      case NFLTR_RELAY_LINK_CONNECTING:
+        /* Sent with the others once WELCOME arrives. */
+        b->tasks = g_list_append (b->tasks, g_steal_pointer (&task));
+        break;
+      case NFLTR_RELAY_LINK_STOPPED:
+      case NFLTR_RELAY_LINK_UNREACHABLE:
+      case NFLTR_RELAY_LINK_AUTH_FAILED:
+      case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH:
+      default:
+        /* Still wanted: bound as soon as the link comes back. */
+        if (nfltr_relay_link_get_error (self->link))
+          g_task_return_error (task, g_error_copy (nfltr_relay_link_get_error (self->link)));
+        else
+          g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                                   "not connected to relay %s:%u", nfltr_relay_link_get_host (self->link),
+                                   nfltr_relay_link_get_port (self->link));
+        break;
     }
 }
 

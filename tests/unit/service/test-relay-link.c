@@ -85,13 +85,16 @@ timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-#define WAIT_UNTIL(cond)                                                        \
-  G_STMT_START {                                                                \
-    guint timeout_id_ = g_timeout_add (WAIT_MS, timeout_cb, (gpointer) #cond);  \
-    while (!(cond))                                                             \
-      g_main_context_iteration (NULL, TRUE);                                    \
-    g_source_remove (timeout_id_);                                              \
-  } G_STMT_END
+/* Runs the main loop until cond holds; a test that waits longer than WAIT_MS fails. */
+#define WAIT_UNTIL(cond)                                                       \
+  G_STMT_START                                                                 \
+  {                                                                            \
+    guint timeout_id_ = g_timeout_add (WAIT_MS, timeout_cb, (gpointer) #cond); \
+    while (!(cond))                                                            \
+      g_main_context_iteration (NULL, TRUE);                                   \
+    g_source_remove (timeout_id_);                                             \
+  }                                                                            \
+  G_STMT_END
 
 /* The relay sends PING and waits for the PONG: everything it sent before has been routed. */
 static void
