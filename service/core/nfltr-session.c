@@ -273,8 +273,7 @@ login_link_state_cb (NfltrRelayLink *link, GTask *task)
 
   switch (nfltr_relay_link_get_state (link))
     {
-      case NFLTR_RELAY_LINK_CONNECTING:
-        return;
+      case NFLTR_RELAY_LINK_CONNECTING: return;
       case NFLTR_RELAY_LINK_CONNECTED:
         g_signal_handlers_disconnect_by_data (link, task);
         login_adopt (task);
