@@ -155,7 +155,7 @@ handle_list_tunnels (NfltrDbusManager      *manager,
   NfltrManagerImpl *self = NFLTR_MANAGER_IMPL (manager);
   char **paths = nfltr_tunnel_manager_list_paths (self->tunnels);
 
-  nfltr_dbus_manager_complete_list_tunnels (manager, invocation, (const char *const *) paths);
+  nfltr_dbus_manager_complete_list_tunnels (manager, invocation, (const char * const *) paths);
   g_strfreev (paths);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }

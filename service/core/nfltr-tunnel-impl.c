@@ -436,17 +436,13 @@ nfltr_tunnel_impl_link_changed (NfltrTunnelImpl *self, NfltrRelayLink *link)
       set_state (self, NFLTR_TUNNEL_FAILED, error ? error->message : NULL);
       break;
     case NFLTR_RELAY_LINK_STOPPED:
-    default:
-      set_state (self, NFLTR_TUNNEL_STOPPED, NULL);
-      break;
+    default: set_state (self, NFLTR_TUNNEL_STOPPED, NULL); break;
     }
 }
 
 void
-nfltr_tunnel_impl_open_conn (NfltrTunnelImpl   *self,
-                             NfltrTunnelBinder *binder,
-                             GBytes            *conn_id,
-                             const char        *client_addr)
+nfltr_tunnel_impl_open_conn (NfltrTunnelImpl *self, NfltrTunnelBinder *binder, GBytes *conn_id,
+                             const char *client_addr)
 {
   NfltrDataConnParams params = { 0 };
   NfltrRelayLink *link = nfltr_tunnel_binder_get_link (binder);

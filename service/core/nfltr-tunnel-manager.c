@@ -503,22 +503,19 @@ create_begin (NfltrTunnelManager    *self,
 }
 
 gboolean
-nfltr_tunnel_manager_handle_create_tunnel (NfltrTunnelManager    *self,
-                                           NfltrDbusManager      *manager,
-                                           GDBusMethodInvocation *invocation,
-                                           GVariant              *options)
+nfltr_tunnel_manager_handle_create_tunnel (NfltrTunnelManager *self, NfltrDbusManager *manager,
+                                           GDBusMethodInvocation *invocation, GVariant *options)
 {
-  g_autoptr(NfltrTunnelConfig) config = g_new0 (NfltrTunnelConfig, 1);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (NfltrTunnelConfig) config = g_new0 (NfltrTunnelConfig, 1);
+  g_autoptr (GError) error = NULL;
   /* The options every kind has; the rest of the dict is the kind's own. */
-  static const char * const generic_options[] = {
-    "kind", "target", "name", "e2ee", "cert-file", "key-file", "transient", NULL
-  };
+  static const char * const generic_options[] = { "kind",      "target",   "name",      "e2ee",
+                                                  "cert-file", "key-file", "transient", NULL };
   const char *kind = NULL, *target = NULL, *name = NULL, *cert_file = NULL, *key_file = NULL;
   gboolean e2ee = TRUE, transient = FALSE;
   NfltrTunnelKind *tunnel_kind;
-  g_autoptr(GVariant) kind_config = NULL;
-  g_auto(GVariantDict) kind_options = G_VARIANT_DICT_INIT (options);
+  g_autoptr (GVariant) kind_config = NULL;
+  g_auto (GVariantDict) kind_options = G_VARIANT_DICT_INIT (options);
 
   g_variant_lookup (options, "kind", "&s", &kind);
   g_variant_lookup (options, "target", "&s", &target);

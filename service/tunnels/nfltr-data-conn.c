@@ -201,8 +201,9 @@ run (DataConn *c)
 
   result = _nfltr_data_conn_pump (c, &conn, &response);
   g_debug ("conn from %s to %s ended: %s", c->client_addr, c->target,
-           result == NFLTR_PUMP_DONE ? "done" :
-           result == NFLTR_PUMP_REJECTED ? "request refused" : "aborted");
+           result == NFLTR_PUMP_DONE       ? "done"
+           : result == NFLTR_PUMP_REJECTED ? "request refused"
+                                           : "aborted");
   if (result == NFLTR_PUMP_REJECTED)
     send_error_response (c, response);
 }
