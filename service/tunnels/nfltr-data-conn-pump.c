@@ -303,8 +303,8 @@ _nfltr_data_conn_pump (DataConn *c, GBytes **response)
   Pump p = { 0 };
   NfltrPumpResult result;
 
-  p.in_buf = g_malloc (C2L_BUFFER_SIZE);
-  p.out_buf = g_malloc (L2C_BUFFER_SIZE);
+  p.in_buf = _nfltr_data_conn_buffer_new (C2L_BUFFER_SIZE);
+  p.out_buf = _nfltr_data_conn_buffer_new (L2C_BUFFER_SIZE);
   if (c->http)
     {
       g_autofree char *client_ip = NULL;
@@ -312,15 +312,19 @@ _nfltr_data_conn_pump (DataConn *c, GBytes **response)
       if (!nfltr_parse_host_port (c->client_addr, 0, FALSE, &client_ip, NULL, NULL))
         client_ip = g_strdup (c->client_addr);
       p.rewriter = nfltr_http_rewriter_new (c->sni, client_ip);
-      p.rewritten = g_byte_array_sized_new (C2L_BUFFER_SIZE + 1024);
+      /* Grows with what one read brings (a request head: a few hundred bytes; a body chunk:
+       * up to C2L_BUFFER_SIZE). Sized for the worst case up front it was a 128 KiB malloc
+       * block per connection (GArray rounds to a power of two), from the heaps whose pages
+       * stay resident after free (issue 17). */
+      p.rewritten = g_byte_array_sized_new (4096);
     }
 
   result = pump (c, &p);
   if (result == NFLTR_PUMP_REJECTED)
     *response = g_bytes_ref (nfltr_http_rewriter_get_response (p.rewriter));
 
-  g_free (p.in_buf);
-  g_free (p.out_buf);
+  _nfltr_data_conn_buffer_free (p.in_buf, C2L_BUFFER_SIZE);
+  _nfltr_data_conn_buffer_free (p.out_buf, L2C_BUFFER_SIZE);
   g_clear_pointer (&p.rewriter, nfltr_http_rewriter_free);
   g_clear_pointer (&p.rewritten, g_byte_array_unref);
   return result;
