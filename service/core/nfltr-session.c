@@ -25,6 +25,8 @@ struct _NfltrSession {
   GError *key_error;            /* why the saved relay's key could not be found */
   GCancellable *cancellable;
   guint generation;             /* bumped by Login/Logout: stale restores step aside */
+  gboolean restoring;           /* the saved relay's key is being looked up (libsecret may
+                                 * take a while): methods that need the link wait for it */
 };
 
 G_DEFINE_FINAL_TYPE (NfltrSession, nfltr_session, G_TYPE_OBJECT)
@@ -249,6 +251,7 @@ login_adopt (GTask *task /* owned */)
       return;
     }
   self->generation++;
+  self->restoring = FALSE;
   g_clear_error (&self->key_error);
   if (self->relay != NULL &&
       (g_strcmp0 (self->relay->host, config->host) != 0 || self->relay->port != config->port))
@@ -393,6 +396,7 @@ nfltr_session_logout (NfltrSession *self)
   g_autofree char *relay = NULL;
 
   self->generation++;
+  self->restoring = FALSE;
   if (self->relay)
     relay = g_strdup_printf ("%s:%u", self->relay->host, self->relay->port);
 
@@ -425,7 +429,8 @@ restore_key_cb (GObject      *source,
   g_autoptr(NfltrRelayLink) link = NULL;
 
   if (restore->generation != self->generation || self->relay == NULL)
-    return;  /* a Login or Logout came first */
+    return;  /* a Login or Logout came first (and ended the restore) */
+  self->restoring = FALSE;
   if (key == NULL)
     {
       g_message ("%s", error->message);
@@ -462,6 +467,7 @@ nfltr_session_restore (NfltrSession *self)
   relay = g_strdup_printf ("%s:%u", self->relay->host, self->relay->port);
   restore->self = g_object_ref (self);
   restore->generation = self->generation;
+  self->restoring = TRUE;
   nfltr_api_key_lookup_async (self->config_dir, relay, self->cancellable, restore_key_cb, restore);
 }
 
@@ -470,10 +476,17 @@ nfltr_session_shutdown (NfltrSession *self)
 {
   g_cancellable_cancel (self->cancellable);
   self->generation++;
+  self->restoring = FALSE;
   detach_link (self);
 }
 
 /* --- what the others read -------------------------------------------------------------- */
+
+gboolean
+nfltr_session_is_restoring (NfltrSession *self)
+{
+  return self->restoring;
+}
 
 const NfltrRelayConfig *
 nfltr_session_get_relay (NfltrSession *self)

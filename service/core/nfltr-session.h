@@ -58,6 +58,9 @@ char                   *nfltr_session_login_finish     (NfltrSession  *self,
 /* Forgets the key (both stores) and relay.json, disconnects. */
 void                    nfltr_session_logout           (NfltrSession *self);
 
+/* TRUE from nfltr_session_restore() until the saved relay's key was found (the link then
+ * exists) or was not (the session then reports why); "changed" is emitted when it ends. */
+gboolean                nfltr_session_is_restoring     (NfltrSession *self);
 /* NULL when logged out. */
 const NfltrRelayConfig *nfltr_session_get_relay        (NfltrSession *self);
 /* NULL when logged out or while the key is being looked up. */

@@ -28,6 +28,7 @@ struct _NfltrTunnelManager {
                                  * kept in the file so a passing fault loses nothing */
   GHashTable *owner_watches;    /* unique name -> watch id, for transient tunnels */
   GHashTable *pending_names;    /* names of tunnels being created */
+  GQueue deferred;              /* Deferred*: calls that came while the session was restoring */
 };
 
 G_DEFINE_FINAL_TYPE (NfltrTunnelManager, nfltr_tunnel_manager, G_TYPE_OBJECT)
@@ -277,6 +278,69 @@ watch_owner (NfltrTunnelManager *self, GDBusConnection *connection, const char *
   g_hash_table_insert (self->owner_watches, g_strdup (owner), GUINT_TO_POINTER (id));
 }
 
+/* --- calls that wait for the saved key ------------------------------------------------- */
+
+/* At start the saved relay's key is looked up asynchronously — in a keyring that can take a
+ * moment. A CreateTunnel or Start arriving then (the CLI that just spawned the service) is
+ * held and answered once the lookup ends, rather than told "not logged in". */
+typedef struct {
+  GObject *object;                   /* the Manager or Tunnel skeleton the call came to */
+  GDBusMethodInvocation *invocation; /* owned as a handler owns it: whoever answers it */
+} Deferred;
+
+static gboolean handle_tunnel_start (NfltrDbusTunnel       *object,
+                                     GDBusMethodInvocation *invocation,
+                                     NfltrTunnelManager    *self);
+
+static gboolean
+defer_while_restoring (NfltrTunnelManager *self, gpointer object, GDBusMethodInvocation *invocation)
+{
+  Deferred *d;
+
+  if (!nfltr_session_is_restoring (self->session))
+    return FALSE;
+  d = g_new0 (Deferred, 1);
+  d->object = g_object_ref (object);
+  d->invocation = invocation;
+  g_queue_push_tail (&self->deferred, d);
+  return TRUE;
+}
+
+/* At shutdown: the caller gets an answer rather than a timeout. */
+static void
+deferred_cancel (Deferred *d)
+{
+  g_dbus_method_invocation_return_error_literal (d->invocation, NFLTR_ERROR, NFLTR_ERROR_FAILED,
+                                                 "the service is shutting down");
+  g_object_unref (d->object);
+  g_free (d);
+}
+
+static void
+session_changed_cb (NfltrSession *session, NfltrTunnelManager *self)
+{
+  Deferred *d;
+
+  if (nfltr_session_is_restoring (session))
+    return;
+  while ((d = g_queue_pop_head (&self->deferred)) != NULL)
+    {
+      if (NFLTR_DBUS_IS_TUNNEL (d->object))
+        handle_tunnel_start (NFLTR_DBUS_TUNNEL (d->object), d->invocation, self);
+      else
+        {
+          g_autoptr(GVariant) options = NULL;
+
+          g_variant_get (g_dbus_method_invocation_get_parameters (d->invocation), "(@a{sv})", &options);
+          nfltr_tunnel_manager_handle_create_tunnel (self, NFLTR_DBUS_MANAGER (d->object), d->invocation,
+                                                     options);
+        }
+      /* The handler answers the invocation (and so releases it). */
+      g_object_unref (d->object);
+      g_free (d);
+    }
+}
+
 static gboolean
 check_logged_in (NfltrTunnelManager *self, GDBusMethodInvocation *invocation)
 {
@@ -315,6 +379,8 @@ handle_tunnel_start (NfltrDbusTunnel       *object,
 {
   NfltrTunnelImpl *t = NFLTR_TUNNEL_IMPL (object);
 
+  if (defer_while_restoring (self, object, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!check_logged_in (self, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (nfltr_tunnel_impl_get_state (t) == NFLTR_TUNNEL_ONLINE)
@@ -560,6 +626,8 @@ nfltr_tunnel_manager_handle_create_tunnel (NfltrTunnelManager *self, NfltrDbusMa
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
   /* Only after every argument check: those are the caller's to fix whatever the relay's state. */
+  if (defer_while_restoring (self, manager, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!check_logged_in (self, invocation))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
@@ -681,6 +749,7 @@ nfltr_tunnel_manager_new (NfltrSession *session,
   self->certs_dir = g_strdup (certs_dir);
   g_signal_connect_object (session, "link-adopted", G_CALLBACK (link_adopted_cb), self, 0);
   g_signal_connect_object (session, "link-state-changed", G_CALLBACK (link_state_changed_cb), self, 0);
+  g_signal_connect_object (session, "changed", G_CALLBACK (session_changed_cb), self, 0);
   return self;
 }
 
@@ -701,6 +770,7 @@ nfltr_tunnel_manager_dispose (GObject *object)
     g_ptr_array_set_size (self->tunnels, 0);
   g_clear_object (&self->object_manager);
   g_clear_object (&self->session);
+  g_queue_clear_full (&self->deferred, (GDestroyNotify) deferred_cancel);
 
   G_OBJECT_CLASS (nfltr_tunnel_manager_parent_class)->dispose (object);
 }
