@@ -32,18 +32,17 @@
  * opening a page, a client reconnecting), short enough that an idle service holds none. */
 #define WORKER_IDLE_S 10
 
-typedef struct
-{
-  GFunc    func;
+typedef struct {
+  GFunc func;
   gpointer data;
 } Job;
 
 /* Statics of these types need no g_mutex_init()/g_cond_init(). */
 static GMutex workers_lock;
-static GCond  workers_cond;
-static GQueue workers_jobs = G_QUEUE_INIT;  /* Job*, under the lock */
-static guint  workers_idle;                 /* threads waiting for a job, under the lock */
-static guint  workers_alive;                /* worker threads, under the lock */
+static GCond workers_cond;
+static GQueue workers_jobs = G_QUEUE_INIT; /* Job*, under the lock */
+static guint workers_idle;                 /* threads waiting for a job, under the lock */
+static guint workers_alive;                /* worker threads, under the lock */
 
 static gpointer
 worker_main (gpointer data)
