@@ -225,18 +225,12 @@ cli_parse_command_line (GOptionContext *context,
 }
 
 gboolean
-cli_parse_json_flag (const char   *command,
-                     const char   *summary,
-                     const char   *json_help,
-                     int          *argc,
-                     char       ***argv,
-                     gboolean     *json)
+cli_parse_json_flag (const char *command, const char *summary, const char *json_help, int *argc, char ***argv,
+                     gboolean *json)
 {
-  const GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, json, json_help, NULL },
-    G_OPTION_ENTRY_NULL
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  const GOptionEntry entries[] = { { "json", 0, 0, G_OPTION_ARG_NONE, json, json_help, NULL },
+                                   G_OPTION_ENTRY_NULL };
+  g_autoptr (GOptionContext) context = g_option_context_new (NULL);
 
   g_option_context_set_summary (context, summary);
   g_option_context_add_main_entries (context, entries, NULL);

@@ -23,8 +23,7 @@
 /* The kinds with a command of their own: their help text and a check of the target before
  * the service is asked. Any other kind the service offers runs through the generic path,
  * where the service alone checks the target. */
-typedef struct
-{
+typedef struct {
   const char *kind;
   const char *label;
   const char *examples;

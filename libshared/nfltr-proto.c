@@ -494,14 +494,14 @@ nfltr_proto_features_has (const char *features, const char *token)
   if (features == NULL || !nfltr_proto_feature_is_valid (token))
     return FALSE;
   tokens = g_strsplit (features, " ", -1);
-  return g_strv_contains ((const char *const *) tokens, token);
+  return g_strv_contains ((const char * const *) tokens, token);
 }
 
 char *
 nfltr_proto_features_intersect (const char *offered, const char *supported)
 {
   g_auto (GStrv) tokens = NULL;
-  g_autoptr(GPtrArray) out = g_ptr_array_new ();
+  g_autoptr (GPtrArray) out = g_ptr_array_new ();
 
   if (offered == NULL || supported == NULL)
     return g_strdup ("");

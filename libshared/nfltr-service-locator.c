@@ -26,8 +26,8 @@ nfltr_service_locator_get_bus_address (void)
   return address != NULL && *address != '\0' ? address : NULL;
 }
 
-#define BUS_FLAGS (G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | \
-                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION)
+#define BUS_FLAGS                                                                                            \
+  (G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION)
 
 /* A private bus that does not answer is named with its address: it was set on purpose. */
 static GDBusConnection *
@@ -96,8 +96,8 @@ nfltr_service_locator_get_bus_sync (GCancellable *cancellable, GError **error)
   GDBusConnection *connection;
 
   connection = address != NULL
-    ? g_dbus_connection_new_for_address_sync (address, BUS_FLAGS, NULL, cancellable, &local)
-    : g_bus_get_sync (G_BUS_TYPE_SESSION, cancellable, &local);
+                 ? g_dbus_connection_new_for_address_sync (address, BUS_FLAGS, NULL, cancellable, &local)
+                 : g_bus_get_sync (G_BUS_TYPE_SESSION, cancellable, &local);
   return bus_result (connection, address, local, error);
 }
 
@@ -209,21 +209,20 @@ spawn_service (const char *binary, char **log_path_out, GError **error)
 
 /* ---- ensure: NameHasOwner → StartServiceByName → spawn and wait ------------------------ */
 
-typedef struct
-{
+typedef struct {
   GDBusConnection *connection;
-  guint            wait_seconds;
-  char            *binary;
-  char            *log_path;
+  guint wait_seconds;
+  char *binary;
+  char *log_path;
   /* the wait for a service we started: over at its name, its exit, the timeout or cancel */
-  gboolean         waiting;
-  gboolean         appeared;
-  gboolean         exited;
-  int              exit_status;   /* negative: killed by that signal */
-  guint            watch_id;
-  guint            timeout_id;
-  GCancellable    *child_cancellable;
-  gulong           cancelled_id;
+  gboolean waiting;
+  gboolean appeared;
+  gboolean exited;
+  int exit_status; /* negative: killed by that signal */
+  guint watch_id;
+  guint timeout_id;
+  GCancellable *child_cancellable;
+  gulong cancelled_id;
 } Ensure;
 
 static void
@@ -239,22 +238,19 @@ ensure_free (gpointer data)
 }
 
 static void
-call_bus (GTask *task, const char *method, GVariant *parameters, const char *reply_type,
-          int timeout_ms, GAsyncReadyCallback callback)
+call_bus (GTask *task, const char *method, GVariant *parameters, const char *reply_type, int timeout_ms,
+          GAsyncReadyCallback callback)
 {
   Ensure *e = g_task_get_task_data (task);
 
   g_dbus_connection_call (e->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", method, parameters,
-                          G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE, timeout_ms,
-                          g_task_get_cancellable (task), callback, g_object_ref (task));
+                          "org.freedesktop.DBus", method, parameters, G_VARIANT_TYPE (reply_type),
+                          G_DBUS_CALL_FLAGS_NONE, timeout_ms, g_task_get_cancellable (task), callback,
+                          g_object_ref (task));
 }
 
-static void ensure_return_error (GTask      *task,
-                                 GError     *error,
-                                 int         code,
-                                 const char *format,
-                                 ...) G_GNUC_PRINTF (4, 5);
+static void ensure_return_error (GTask *task, GError *error, int code, const char *format, ...)
+  G_GNUC_PRINTF (4, 5);
 
 /* Takes error. Cancellation stays G_IO_ERROR_CANCELLED (clients ignore it); anything else
  * becomes code with the message made from format. */

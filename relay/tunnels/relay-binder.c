@@ -17,7 +17,7 @@
 #include <string.h>
 
 /* docs/protocol.md §6 */
-static const char *const reserved_names[] = { "www", "api", "relay", NULL };
+static const char * const reserved_names[] = { "www", "api", "relay", NULL };
 
 static gboolean
 name_is_reserved (const char *name)

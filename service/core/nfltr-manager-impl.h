@@ -1,4 +1,5 @@
-/* nfltr-manager-impl.h — xyz.nfltr.Nfltr.Manager: login, the relay link, the tunnel set. */
+/* nfltr-manager-impl.h — xyz.nfltr.Nfltr.Manager: the D-Bus face of the session (login, the
+ * relay link) and the tunnel manager (the tunnel set), which do the work. */
 #pragma once
 
 #include "nfltr-dbus.h"

@@ -30,25 +30,36 @@ struct _NfltrTunnelImpl {
   NfltrDataConnGroup *group;
   GSource *stats_source;
   guint start_serial;   /* tells a stale start completion from the current one */
+  NfltrTunnelState state;
 };
 
 G_DEFINE_FINAL_TYPE (NfltrTunnelImpl, nfltr_tunnel_impl, NFLTR_DBUS_TYPE_TUNNEL_SKELETON)
 
-static const char *
-state (NfltrTunnelImpl *self)
+const char *
+nfltr_tunnel_state_to_string (NfltrTunnelState state)
 {
-  return nfltr_dbus_tunnel_get_state (NFLTR_DBUS_TUNNEL (self));
+  switch (state)
+    {
+      case NFLTR_TUNNEL_STOPPED: return "stopped";
+      case NFLTR_TUNNEL_STARTING: return "starting";
+      case NFLTR_TUNNEL_ONLINE: return "online";
+      case NFLTR_TUNNEL_RECONNECTING: return "reconnecting";
+      case NFLTR_TUNNEL_FAILED: return "failed";
+      default: g_return_val_if_reached ("failed");
+    }
 }
 
+/* The enum inside, the string on D-Bus. */
 static void
-set_state (NfltrTunnelImpl *self, const char *value, const char *last_error)
+set_state (NfltrTunnelImpl *self, NfltrTunnelState state, const char *last_error)
 {
   NfltrDbusTunnel *t = NFLTR_DBUS_TUNNEL (self);
 
-  if (g_strcmp0 (state (self), value) != 0)
-    g_debug ("tunnel %s: %s → %s%s%s", self->config->name, state (self), value,
-             last_error ? ": " : "", last_error ? last_error : "");
-  nfltr_dbus_tunnel_set_state (t, value);
+  if (self->state != state)
+    g_debug ("tunnel %s: %s → %s%s%s", self->config->name, nfltr_tunnel_state_to_string (self->state),
+             nfltr_tunnel_state_to_string (state), last_error ? ": " : "", last_error ? last_error : "");
+  self->state = state;
+  nfltr_dbus_tunnel_set_state (t, nfltr_tunnel_state_to_string (state));
   if (last_error != NULL)
     nfltr_dbus_tunnel_set_last_error (t, last_error);
 }
@@ -228,7 +239,7 @@ nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
   nfltr_dbus_tunnel_set_public_url (t, "");
   nfltr_dbus_tunnel_set_mode (t, config->e2ee ? "verified" : "inspectable");
   nfltr_dbus_tunnel_set_fingerprint (t, fp);
-  nfltr_dbus_tunnel_set_state (t, "stopped");
+  nfltr_dbus_tunnel_set_state (t, nfltr_tunnel_state_to_string (self->state));
   nfltr_dbus_tunnel_set_last_error (t, "");
   nfltr_dbus_tunnel_set_transient (t, transient);
 
@@ -245,6 +256,12 @@ const char *
 nfltr_tunnel_impl_get_name (NfltrTunnelImpl *self)
 {
   return self->config->name;
+}
+
+NfltrTunnelState
+nfltr_tunnel_impl_get_state (NfltrTunnelImpl *self)
+{
+  return self->state;
 }
 
 const char *
@@ -276,7 +293,7 @@ bind_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
 
-  if (!nfltr_relay_link_bind_finish (NFLTR_RELAY_LINK (source), result, &url, &error))
+  if (!nfltr_tunnel_binder_bind_finish (NFLTR_TUNNEL_BINDER (source), result, &url, &error))
     {
       if (GPOINTER_TO_UINT (g_task_get_task_data (task)) == self->start_serial &&
           !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -284,9 +301,9 @@ bind_cb (GObject      *source,
           /* An unreachable relay is temporary: the link keeps the name and binds it when
            * it is back. Anything else needs the user. */
           if (g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE))
-            set_state (self, "reconnecting", error->message);
+            set_state (self, NFLTR_TUNNEL_RECONNECTING, error->message);
           else
-            set_state (self, "failed", error->message);
+            set_state (self, NFLTR_TUNNEL_FAILED, error->message);
         }
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -300,7 +317,7 @@ bind_cb (GObject      *source,
 
 void
 nfltr_tunnel_impl_start_async (NfltrTunnelImpl     *self,
-                               NfltrRelayLink      *link,
+                               NfltrTunnelBinder   *binder,
                                GAsyncReadyCallback  callback,
                                gpointer             user_data)
 {
@@ -316,7 +333,7 @@ nfltr_tunnel_impl_start_async (NfltrTunnelImpl     *self,
 
       if (!nfltr_tunnel_kind_start (self->kind, self->kind_config, &error))
         {
-          set_state (self, "failed", error->message);
+          set_state (self, NFLTR_TUNNEL_FAILED, error->message);
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
@@ -324,13 +341,13 @@ nfltr_tunnel_impl_start_async (NfltrTunnelImpl     *self,
     }
   if (self->group == NULL)
     self->group = nfltr_data_conn_group_new ();
-  set_state (self, "starting", "");
+  set_state (self, NFLTR_TUNNEL_STARTING, "");
   ensure_stats_timer (self);
 
-  nfltr_relay_link_bind_async (link, self->config->name,
-                               self->config->e2ee ? NFLTR_MODE_VERIFIED : NFLTR_MODE_INSPECTABLE,
-                               self->fingerprint, self->config->kind, NULL,
-                               bind_cb, g_steal_pointer (&task));
+  nfltr_tunnel_binder_bind_async (binder, self->config->name,
+                                  self->config->e2ee ? NFLTR_MODE_VERIFIED : NFLTR_MODE_INSPECTABLE,
+                                  self->fingerprint, self->config->kind, NULL,
+                                  bind_cb, g_steal_pointer (&task));
 }
 
 gboolean
@@ -354,12 +371,12 @@ stop_kind (NfltrTunnelImpl *self)
 }
 
 void
-nfltr_tunnel_impl_stop (NfltrTunnelImpl *self, NfltrRelayLink *link)
+nfltr_tunnel_impl_stop (NfltrTunnelImpl *self, NfltrTunnelBinder *binder)
 {
   self->config->enabled = FALSE;
   self->start_serial++;
-  if (link != NULL)
-    nfltr_relay_link_unbind (link, self->config->name);
+  if (binder != NULL)
+    nfltr_tunnel_binder_unbind (binder, self->config->name);
   if (self->group != NULL)
     {
       /* A cancelled group ends new connections at once; the next start gets a fresh one. */
@@ -367,7 +384,7 @@ nfltr_tunnel_impl_stop (NfltrTunnelImpl *self, NfltrRelayLink *link)
       g_clear_pointer (&self->group, nfltr_data_conn_group_unref);
     }
   stop_kind (self);
-  set_state (self, "stopped", NULL);
+  set_state (self, NFLTR_TUNNEL_STOPPED, NULL);
 }
 
 void
@@ -383,17 +400,17 @@ nfltr_tunnel_impl_bound (NfltrTunnelImpl *self, const char *host, const char *ur
       self->public_host = g_strdup (host);
     }
   nfltr_dbus_tunnel_set_public_url (t, url ? url : "");
-  if (g_strcmp0 (state (self), "online") != 0)
+  if (self->state != NFLTR_TUNNEL_ONLINE)
     {
       nfltr_dbus_tunnel_set_online_since (t, (guint64) (g_get_real_time () / G_USEC_PER_SEC));
-      set_state (self, "online", "");
+      set_state (self, NFLTR_TUNNEL_ONLINE, "");
     }
 }
 
 void
 nfltr_tunnel_impl_failed (NfltrTunnelImpl *self, const GError *error)
 {
-  set_state (self, "failed", error->message);
+  set_state (self, NFLTR_TUNNEL_FAILED, error->message);
 }
 
 void
@@ -411,32 +428,29 @@ nfltr_tunnel_impl_link_changed (NfltrTunnelImpl *self, NfltrRelayLink *link)
       break;
     case NFLTR_RELAY_LINK_CONNECTING:
     case NFLTR_RELAY_LINK_UNREACHABLE:
-      if (g_strcmp0 (state (self), "online") == 0 || g_strcmp0 (state (self), "failed") == 0)
-        set_state (self, "reconnecting", error ? error->message : NULL);
+      if (self->state == NFLTR_TUNNEL_ONLINE || self->state == NFLTR_TUNNEL_FAILED)
+        set_state (self, NFLTR_TUNNEL_RECONNECTING, error ? error->message : NULL);
       break;
     case NFLTR_RELAY_LINK_AUTH_FAILED:
     case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH:
-      set_state (self, "failed", error ? error->message : NULL);
+      set_state (self, NFLTR_TUNNEL_FAILED, error ? error->message : NULL);
       break;
     case NFLTR_RELAY_LINK_STOPPED:
-    default:
-      set_state (self, "stopped", NULL);
-      break;
+    default: set_state (self, NFLTR_TUNNEL_STOPPED, NULL); break;
     }
 }
 
 void
-nfltr_tunnel_impl_open_conn (NfltrTunnelImpl *self,
-                             NfltrRelayLink  *link,
-                             GBytes          *conn_id,
-                             const char      *client_addr)
+nfltr_tunnel_impl_open_conn (NfltrTunnelImpl *self, NfltrTunnelBinder *binder, GBytes *conn_id,
+                             const char *client_addr)
 {
   NfltrDataConnParams params = { 0 };
+  NfltrRelayLink *link = nfltr_tunnel_binder_get_link (binder);
 
   if (!self->config->enabled || self->group == NULL ||
       g_bytes_get_size (conn_id) != NFLTR_PROTO_CONN_ID_SIZE)
     {
-      nfltr_relay_link_refuse (link, conn_id, "tunnel is stopped");
+      nfltr_tunnel_binder_refuse (binder, conn_id, "tunnel is stopped");
       return;
     }
 

@@ -1,15 +1,28 @@
 /* nfltr-tunnel-impl.h — one tunnel: xyz.nfltr.Nfltr.Tunnel on /xyz/nfltr/Nfltr/tunnels/<id>.
  *
  * Owns the tunnel's certificate, its TLS credentials, its counters and its data connections.
- * The manager drives it from the relay link's events; D-Bus Start/Stop/Remove arrive as the
- * skeleton's handle-* signals, which the manager handles because they need the link. */
+ * The tunnel manager drives it from the binder's and the link's events; D-Bus Start/Stop/Remove
+ * arrive as the skeleton's handle-* signals, which the tunnel manager handles because they
+ * need the binder. */
 #pragma once
 
 #include "nfltr-dbus.h"
-#include "nfltr-relay-link.h"
+#include "nfltr-tunnel-binder.h"
 #include "nfltr-state.h"
 
 G_BEGIN_DECLS
+
+/* docs/service.md, Tunnels: the D-Bus State property is this, as a string. */
+typedef enum {
+  NFLTR_TUNNEL_STOPPED,
+  NFLTR_TUNNEL_STARTING,
+  NFLTR_TUNNEL_ONLINE,
+  NFLTR_TUNNEL_RECONNECTING,   /* the relay is away; the name is bound again when it is back */
+  NFLTR_TUNNEL_FAILED,         /* needs the user: LastError says why */
+} NfltrTunnelState;
+
+/* "stopped", "starting", "online", "reconnecting", "failed" */
+const char              *nfltr_tunnel_state_to_string   (NfltrTunnelState state);
 
 #define NFLTR_TYPE_TUNNEL_IMPL (nfltr_tunnel_impl_get_type ())
 G_DECLARE_FINAL_TYPE (NfltrTunnelImpl, nfltr_tunnel_impl, NFLTR, TUNNEL_IMPL, NfltrDbusTunnelSkeleton)
@@ -45,6 +58,7 @@ NfltrTunnelImpl         *nfltr_tunnel_impl_new          (const NfltrTunnelConfig
                                                          GError                 **error);
 const NfltrTunnelConfig *nfltr_tunnel_impl_get_config   (NfltrTunnelImpl *self);
 const char              *nfltr_tunnel_impl_get_name     (NfltrTunnelImpl *self);
+NfltrTunnelState         nfltr_tunnel_impl_get_state    (NfltrTunnelImpl *self);
 /* The unique bus name that owns a transient tunnel, NULL otherwise. */
 const char              *nfltr_tunnel_impl_get_owner    (NfltrTunnelImpl *self);
 void                     nfltr_tunnel_impl_set_owner    (NfltrTunnelImpl *self,
@@ -52,20 +66,20 @@ void                     nfltr_tunnel_impl_set_owner    (NfltrTunnelImpl *self,
 
 /* Asks the relay for the name; completes once BOUND (online) or refused. */
 void                     nfltr_tunnel_impl_start_async  (NfltrTunnelImpl     *self,
-                                                         NfltrRelayLink      *link,
+                                                         NfltrTunnelBinder   *binder,
                                                          GAsyncReadyCallback  callback,
                                                          gpointer             user_data);
 gboolean                 nfltr_tunnel_impl_start_finish (NfltrTunnelImpl  *self,
                                                          GAsyncResult     *result,
                                                          GError          **error);
-/* UNBIND (when link is not NULL) and end every data connection. */
-void                     nfltr_tunnel_impl_stop         (NfltrTunnelImpl *self,
-                                                         NfltrRelayLink  *link);
+/* UNBIND (when binder is not NULL) and end every data connection. */
+void                     nfltr_tunnel_impl_stop         (NfltrTunnelImpl   *self,
+                                                         NfltrTunnelBinder *binder);
 /* Marks the tunnel wanted/not wanted without talking to the relay (restored, logout). */
 void                     nfltr_tunnel_impl_set_enabled  (NfltrTunnelImpl *self,
                                                          gboolean         enabled);
 
-/* Events from the relay link. */
+/* Events from the binder and the relay link. */
 void                     nfltr_tunnel_impl_bound        (NfltrTunnelImpl *self,
                                                          const char      *host,
                                                          const char      *url);
@@ -74,9 +88,9 @@ void                     nfltr_tunnel_impl_failed       (NfltrTunnelImpl *self,
 void                     nfltr_tunnel_impl_link_changed (NfltrTunnelImpl *self,
                                                          NfltrRelayLink  *link);
 /* CONN_OPEN: spawns the data connection, or refuses it when the tunnel is not online. */
-void                     nfltr_tunnel_impl_open_conn    (NfltrTunnelImpl *self,
-                                                         NfltrRelayLink  *link,
-                                                         GBytes          *conn_id,
-                                                         const char      *client_addr);
+void                     nfltr_tunnel_impl_open_conn    (NfltrTunnelImpl   *self,
+                                                         NfltrTunnelBinder *binder,
+                                                         GBytes            *conn_id,
+                                                         const char        *client_addr);
 
 G_END_DECLS

@@ -12,39 +12,33 @@
 G_BEGIN_DECLS
 
 typedef enum {
-  NFLTR_STREAM_FILTER_CONTINUE,  /* everything fed so far was handled; feed more */
-  NFLTR_STREAM_FILTER_REFUSE,    /* answer get_refusal() to the client and close */
+  NFLTR_STREAM_FILTER_CONTINUE, /* everything fed so far was handled; feed more */
+  NFLTR_STREAM_FILTER_REFUSE,   /* answer get_refusal() to the client and close */
 } NfltrStreamFilterResult;
 
 #define NFLTR_TYPE_STREAM_FILTER (nfltr_stream_filter_get_type ())
 G_DECLARE_INTERFACE (NfltrStreamFilter, nfltr_stream_filter, NFLTR, STREAM_FILTER, GObject)
 
-struct _NfltrStreamFilterInterface
-{
+struct _NfltrStreamFilterInterface {
   GTypeInterface parent_iface;
 
   /* Appends the bytes to forward for data[0..len) to out. After REFUSE, every later call
    * returns REFUSE and appends nothing. */
-  NfltrStreamFilterResult (*feed)          (NfltrStreamFilter *self,
-                                            const guint8      *data,
-                                            gsize              len,
-                                            GByteArray        *out);
+  NfltrStreamFilterResult (*feed) (NfltrStreamFilter *self, const guint8 *data, gsize len, GByteArray *out);
   /* TRUE once the rest of the stream passes unchanged (after an HTTP Upgrade): the pump may
    * stop feeding. */
-  gboolean                (*is_passthrough) (NfltrStreamFilter *self);
+  gboolean (*is_passthrough) (NfltrStreamFilter *self);
   /* TRUE if anything was forwarded before a refusal, so the backend's answers to it come
    * first. */
-  gboolean                (*has_forwarded)  (NfltrStreamFilter *self);
+  gboolean (*has_forwarded) (NfltrStreamFilter *self);
   /* After REFUSE: the complete answer for the client. */
-  GBytes                 *(*get_refusal)    (NfltrStreamFilter *self);
+  GBytes *(*get_refusal) (NfltrStreamFilter *self);
 };
 
-NfltrStreamFilterResult nfltr_stream_filter_feed           (NfltrStreamFilter *self,
-                                                            const guint8      *data,
-                                                            gsize              len,
-                                                            GByteArray        *out);
-gboolean                nfltr_stream_filter_is_passthrough (NfltrStreamFilter *self);
-gboolean                nfltr_stream_filter_has_forwarded  (NfltrStreamFilter *self);
-GBytes                 *nfltr_stream_filter_get_refusal    (NfltrStreamFilter *self);
+NfltrStreamFilterResult nfltr_stream_filter_feed (NfltrStreamFilter *self, const guint8 *data, gsize len,
+                                                  GByteArray *out);
+gboolean nfltr_stream_filter_is_passthrough (NfltrStreamFilter *self);
+gboolean nfltr_stream_filter_has_forwarded (NfltrStreamFilter *self);
+GBytes *nfltr_stream_filter_get_refusal (NfltrStreamFilter *self);
 
 G_END_DECLS

@@ -198,7 +198,7 @@ instances (void)
 
       for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
         {
-          l[i] = g_object_new (kinds[i] (), NULL);
+          l[i] = g_object_new (kinds[i](), NULL);
           g_assert (NFLTR_IS_TUNNEL_KIND (l[i]));
         }
       g_once_init_leave (&list, l);

@@ -24,49 +24,41 @@ G_DECLARE_DERIVABLE_TYPE (NfltrTunnelKind, nfltr_tunnel_kind, NFLTR, TUNNEL_KIND
 
 /* One public connection, as the data path hands it to the kind's per-connection hooks. */
 typedef struct {
-  const char *client_addr;  /* "IP:PORT" of the public client */
-  const char *sni;          /* the host the client asked for (the tunnel's host without SNI) */
-  int         cancel_fd;    /* becomes readable when the tunnel stops: give up at once */
-  guint       timeout_ms;   /* how long reaching the backend may take */
+  const char *client_addr; /* "IP:PORT" of the public client */
+  const char *sni;         /* the host the client asked for (the tunnel's host without SNI) */
+  int cancel_fd;           /* becomes readable when the tunnel stops: give up at once */
+  guint timeout_ms;        /* how long reaching the backend may take */
 } NfltrKindConn;
 
-struct _NfltrTunnelKindClass
-{
+struct _NfltrTunnelKindClass {
   GObjectClass parent_class;
 
   /* Identity. id is the wire and D-Bus name ("http"), a DNS-label-like word; label is the
    * display name ("HTTP"), English: the service has no catalog, clients translate it if
    * theirs knows it; description is one short sentence. Required. */
-  const char         *(*get_id)               (NfltrTunnelKind  *self);
-  const char         *(*get_label)            (NfltrTunnelKind  *self);
-  const char         *(*get_description)      (NfltrTunnelKind  *self);
+  const char *(*get_id) (NfltrTunnelKind *self);
+  const char *(*get_label) (NfltrTunnelKind *self);
+  const char *(*get_description) (NfltrTunnelKind *self);
 
   /* Checks the target and the kind's own options (options is CreateTunnel's a{sv}, which
    * also holds the generic keys the kind ignores, or NULL when a tunnel is restored from
    * tunnels.json) and returns the tunnel's backend configuration: an a{sv} only this kind
    * reads, immutable, so a tunnel's worker threads share it. Errors are NFLTR_ERROR_
    * INVALID_ARGUMENT with a message for the user. Main thread. Required. */
-  GVariant           *(*parse)                (NfltrTunnelKind  *self,
-                                               const char       *target,
-                                               GVariant         *options,
-                                               GError          **error);
+  GVariant *(*parse) (NfltrTunnelKind *self, const char *target, GVariant *options, GError **error);
   /* The D-Bus Target and the target saved in tunnels.json: what parse() accepts back.
    * Required. */
-  char               *(*describe_target)      (NfltrTunnelKind  *self,
-                                               GVariant         *config);
+  char *(*describe_target) (NfltrTunnelKind *self, GVariant *config);
 
   /* ALPN protocols the tunnel's TLS server offers, NULL-terminated; NULL offers none (the
    * client's choice is then not negotiated). Default: NULL. */
-  const char * const *(*get_alpn)             (NfltrTunnelKind  *self);
+  const char * const *(*get_alpn) (NfltrTunnelKind *self);
 
   /* When the tunnel starts (before it asks the relay for its name) and stops. Main thread.
    * A kind with an in-process backend (SoupServer, PTY, …) starts and stops it here.
    * Default: nothing. */
-  gboolean            (*start)                (NfltrTunnelKind  *self,
-                                               GVariant         *config,
-                                               GError          **error);
-  void                (*stop)                 (NfltrTunnelKind  *self,
-                                               GVariant         *config);
+  gboolean (*start) (NfltrTunnelKind *self, GVariant *config, GError **error);
+  void (*stop) (NfltrTunnelKind *self, GVariant *config);
 
   /* How a decrypted stream reaches its backend: returns a connected stream socket the data
    * path owns from then on (a TCP connection for http/tcp; one end of a socketpair whose

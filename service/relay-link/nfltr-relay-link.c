@@ -8,8 +8,9 @@
 
 #include "nfltr-cert.h"
 #include "nfltr-error.h"
+#include "nfltr-frame-router.h"
+#include "nfltr-loopback-address.h"
 #include "nfltr-main-context.h"
-#include "nfltr-resolve.h"
 
 /* docs/protocol.md §3: PING every 20 s, 60 s of silence is a dead connection. */
 #define PING_INTERVAL_US   (20 * G_USEC_PER_SEC)
@@ -19,83 +20,6 @@
 #define HELLO_TIMEOUT_S    15
 #define BACKOFF_MIN_MS     500
 #define BACKOFF_MAX_MS     30000
-
-/* ---------------------------------------------------------------------------------------
- * A connectable that keeps the relay's name (so TLS sends it as SNI and checks it) but
- * connects to 127.0.0.1 for *.localhost (RFC 6761 §6.3), as nfltr_resolve_connectable does.
- * libsoup uses the session's remote-connectable as the TLS server identity too, so a bare
- * GInetSocketAddress would lose the SNI the relay routes by. */
-
-typedef struct {
-  GNetworkAddress parent_instance;
-} NfltrLoopbackAddress;
-typedef struct {
-  GNetworkAddressClass parent_class;
-} NfltrLoopbackAddressClass;
-
-static void nfltr_loopback_address_connectable_init (GSocketConnectableIface *iface);
-GType nfltr_loopback_address_get_type (void);
-
-G_DEFINE_TYPE_WITH_CODE (NfltrLoopbackAddress, nfltr_loopback_address, G_TYPE_NETWORK_ADDRESS,
-                         G_IMPLEMENT_INTERFACE (G_TYPE_SOCKET_CONNECTABLE,
-                                                nfltr_loopback_address_connectable_init))
-
-static GSocketConnectable *
-loopback_target (GSocketConnectable *connectable)
-{
-  return nfltr_resolve_connectable (g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)),
-                                    g_network_address_get_port (G_NETWORK_ADDRESS (connectable)));
-}
-
-static GSocketAddressEnumerator *
-nfltr_loopback_address_enumerate (GSocketConnectable *connectable)
-{
-  g_autoptr(GSocketConnectable) target = loopback_target (connectable);
-  return g_socket_connectable_enumerate (target);
-}
-
-static GSocketAddressEnumerator *
-nfltr_loopback_address_proxy_enumerate (GSocketConnectable *connectable)
-{
-  g_autoptr(GSocketConnectable) target = loopback_target (connectable);
-  return g_socket_connectable_proxy_enumerate (target);
-}
-
-static char *
-nfltr_loopback_address_to_string (GSocketConnectable *connectable)
-{
-  return g_strdup_printf ("%s:%u",
-                          g_network_address_get_hostname (G_NETWORK_ADDRESS (connectable)),
-                          g_network_address_get_port (G_NETWORK_ADDRESS (connectable)));
-}
-
-static void
-nfltr_loopback_address_connectable_init (GSocketConnectableIface *iface)
-{
-  iface->enumerate = nfltr_loopback_address_enumerate;
-  iface->proxy_enumerate = nfltr_loopback_address_proxy_enumerate;
-  iface->to_string = nfltr_loopback_address_to_string;
-}
-
-static void
-nfltr_loopback_address_class_init (NfltrLoopbackAddressClass *klass)
-{
-}
-
-static void
-nfltr_loopback_address_init (NfltrLoopbackAddress *self)
-{
-}
-
-/* The relay's name for TLS, connecting to loopback when it is under .localhost. */
-static GSocketConnectable *
-relay_connectable (const char *host, guint16 port)
-{
-  if (nfltr_host_is_localhost (host))
-    return g_object_new (nfltr_loopback_address_get_type (),
-                         "hostname", host, "port", (guint) port, NULL);
-  return g_network_address_new (host, port);
-}
 
 GError *
 nfltr_relay_unreachable_error (const char *host, guint16 port, const GError *cause)
@@ -130,15 +54,6 @@ fingerprint_of_certificate (GTlsCertificate *cert)
 /* ---------------------------------------------------------------------------------------
  * The link */
 
-typedef struct {
-  char     *name;
-  NfltrMode mode;
-  guint8    fingerprint[NFLTR_PROTO_FINGERPRINT_SIZE];
-  char     *kind;
-  guint32   request_id;   /* of the BIND in flight on the current connection, 0 if none */
-  GList    *tasks;        /* GTask*, waiting for BOUND or ERROR */
-} Binding;
-
 struct _NfltrRelayLink {
   GObject parent_instance;
 
@@ -165,70 +80,21 @@ struct _NfltrRelayLink {
   gint64 last_rx;
   gint64 last_ping;
   guint64 ping_seq;
-  guint32 next_request_id;
 
-  GHashTable *bindings;   /* name -> Binding */
+  NfltrFrameRouter *router;   /* handlers and the requests on the current connection */
 };
 
 G_DEFINE_FINAL_TYPE (NfltrRelayLink, nfltr_relay_link, G_TYPE_OBJECT)
 
 enum {
   SIGNAL_STATE_CHANGED,
-  SIGNAL_BOUND,
-  SIGNAL_BIND_FAILED,
-  SIGNAL_CONN_OPEN,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
 
 static void link_connect (NfltrRelayLink *self);
 static void link_drop (NfltrRelayLink *self);
-
-static void
-binding_free (gpointer data)
-{
-  Binding *b = data;
-
-  g_assert (b->tasks == NULL);
-  g_free (b->name);
-  g_free (b->kind);
-  g_free (b);
-}
-
-static void
-binding_complete (Binding *b, const char *url, const GError *error)
-{
-  GList *tasks = g_steal_pointer (&b->tasks);
-
-  for (GList *l = tasks; l; l = l->next)
-    {
-      g_autoptr(GTask) task = l->data;
-      if (error)
-        g_task_return_error (task, g_error_copy (error));
-      else
-        g_task_return_pointer (task, g_strdup (url), g_free);
-    }
-  g_list_free (tasks);
-}
-
-/* Tasks are returned after the walk: a callback may unbind and so change the table. */
-static void
-fail_waiting_tasks (NfltrRelayLink *self, const GError *error)
-{
-  GHashTableIter iter;
-  gpointer value;
-  GList *tasks = NULL;
-
-  g_hash_table_iter_init (&iter, self->bindings);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    tasks = g_list_concat (tasks, g_steal_pointer (&((Binding *) value)->tasks));
-  for (GList *l = tasks; l; l = l->next)
-    {
-      g_autoptr(GTask) task = l->data;
-      g_task_return_error (task, g_error_copy (error));
-    }
-  g_list_free (tasks);
-}
+static void schedule_retry (NfltrRelayLink *self);
 
 const char *
 nfltr_relay_link_state_to_string (NfltrRelayLinkState state)
@@ -255,45 +121,31 @@ set_state (NfltrRelayLink *self, NfltrRelayLinkState state, GError *error /* own
   self->state = state;
   g_debug ("relay %s:%u: %s%s%s", self->host, self->port, nfltr_relay_link_state_to_string (state),
            error ? ": " : "", error ? error->message : "");
-
-  /* Callers waiting for a BIND learn that this attempt failed; the names stay wanted. */
-  if (state != NFLTR_RELAY_LINK_CONNECTING && state != NFLTR_RELAY_LINK_CONNECTED)
-    {
-      g_autoptr(GError) why = error ? g_error_copy (error)
-                                    : g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_FAILED,
-                                                           "the relay link was stopped");
-      fail_waiting_tasks (self, why);
-    }
-
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
 }
 
+/* The connection is gone: close it, say why, and try again later (unless the state says
+ * not to: auth-failed and fingerprint-mismatch wait for the user). */
 static void
+drop_and_retry (NfltrRelayLink *self, NfltrRelayLinkState state, GError *error /* owned */)
+{
+  link_drop (self);
+  set_state (self, state, error);
+  schedule_retry (self);
+}
+
+static gboolean
 send_frame (NfltrRelayLink *self, const NfltrFrame *frame)
 {
   g_autoptr(GBytes) bytes = NULL;
 
   if (self->ws == NULL ||
       soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
+    return FALSE;
   bytes = nfltr_frame_encode (frame);
   g_debug ("→ %s", nfltr_frame_type_to_string (nfltr_frame_get_type (frame)));
   soup_websocket_connection_send_message (self->ws, SOUP_WEBSOCKET_DATA_BINARY, bytes);
-}
-
-static void
-send_bind (NfltrRelayLink *self, Binding *b)
-{
-  g_autoptr(NfltrFrame) frame = nfltr_frame_new (NFLTR_FRAME_BIND);
-
-  b->request_id = ++self->next_request_id;
-  nfltr_frame_set_u32 (frame, NFLTR_ATTR_REQUEST_ID, b->request_id);
-  nfltr_frame_set_string (frame, NFLTR_ATTR_NAME, b->name);
-  nfltr_frame_set_u8 (frame, NFLTR_ATTR_MODE, b->mode);
-  nfltr_frame_set_bytes (frame, NFLTR_ATTR_FINGERPRINT, b->fingerprint, sizeof b->fingerprint);
-  if (b->kind)
-    nfltr_frame_set_string (frame, NFLTR_ATTR_KIND, b->kind);
-  send_frame (self, frame);
+  return TRUE;
 }
 
 static void
@@ -303,102 +155,115 @@ send_error (NfltrRelayLink *self, NfltrProtoErrorCode code, const char *message)
   send_frame (self, frame);
 }
 
+/* --- the router ------------------------------------------------------------------------ */
+
+/* The request waiting for this frame, else the handlers for its type, else the default. */
 static void
-schedule_retry (NfltrRelayLink *self);
-
-static Binding *
-find_binding_for_reply (NfltrRelayLink *self, const NfltrFrame *frame)
+route_frame (NfltrRelayLink *self, NfltrFrame **frame_inout)
 {
-  guint32 request_id = 0;
-  const char *name = nfltr_frame_get_string (frame, NFLTR_ATTR_NAME);
-  GHashTableIter iter;
-  gpointer value;
+  const NfltrFrame *frame;
+  NfltrFrameType type;
 
-  if (nfltr_frame_get_u32 (frame, NFLTR_ATTR_REQUEST_ID, &request_id))
+  if (nfltr_frame_router_complete_request (self->router, frame_inout))
+    return;
+  frame = *frame_inout;
+  type = nfltr_frame_get_type (frame);
+  if (nfltr_frame_router_run_handlers (self->router, frame))
+    return;
+
+  if (type == NFLTR_FRAME_ERROR)
     {
-      g_hash_table_iter_init (&iter, self->bindings);
-      while (g_hash_table_iter_next (&iter, NULL, &value))
-        if (((Binding *) value)->request_id == request_id)
-          return value;
+      guint16 code = 0;
+      const char *message = nfltr_frame_get_string (frame, NFLTR_ATTR_MESSAGE);
+
+      nfltr_frame_get_u16 (frame, NFLTR_ATTR_CODE, &code);
+      g_message ("relay error: %s (%s)", message ? message : "", nfltr_proto_error_code_to_string (code));
     }
-  if (name)
-    return g_hash_table_lookup (self->bindings, name);
-  return NULL;
-}
-
-static GError *
-bind_error_from_frame (const char *name, guint16 code, const char *message)
-{
-  switch (code)
+  else if (nfltr_frame_has (frame, NFLTR_ATTR_REQUEST_ID))
     {
-    case NFLTR_PROTO_ERR_NAME_TAKEN:
-      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN,
-                          "the name “%s” is already in use by another agent on this relay", name);
-    case NFLTR_PROTO_ERR_BAD_NAME:
-      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
-                          "the relay refused the name “%s”: %s", name, message);
-    case NFLTR_PROTO_ERR_LIMIT:
-      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_LIMIT, "relay limit reached: %s", message);
-    case NFLTR_PROTO_ERR_AUTH_FAILED:
-      return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_AUTH_FAILED,
-                                  "the relay refused the API key (unknown or revoked)");
-    default:
-      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "the relay refused “%s”: %s (%s)",
-                          name, message, nfltr_proto_error_code_to_string (code));
+      /* A reply whose request is gone (its caller gave up): nothing waits for it. */
+      g_debug ("%s for no waiting request: ignored", nfltr_frame_type_to_string (type));
+    }
+  else
+    {
+      g_autofree char *text = g_strdup_printf ("frame type 0x%02x is not supported by this agent", type);
+      send_error (self, NFLTR_PROTO_ERR_UNSUPPORTED_FRAME, text);
     }
 }
 
-static void
-handle_error_frame (NfltrRelayLink *self, const NfltrFrame *frame)
+guint
+nfltr_relay_link_add_frame_handler (NfltrRelayLink    *self,
+                                    NfltrFrameType     type,
+                                    NfltrFrameHandler  handler,
+                                    gpointer           user_data)
 {
-  guint16 code = 0;
-  const char *message = nfltr_frame_get_string (frame, NFLTR_ATTR_MESSAGE);
-  Binding *b;
+  g_return_val_if_fail (NFLTR_IS_RELAY_LINK (self), 0);
+  g_return_val_if_fail (handler != NULL, 0);
 
-  nfltr_frame_get_u16 (frame, NFLTR_ATTR_CODE, &code);
-  if (message == NULL)
-    message = "";
+  return nfltr_frame_router_add_handler (self->router, type, handler, user_data);
+}
 
-  if (!self->welcomed)
+void
+nfltr_relay_link_remove_frame_handler (NfltrRelayLink *self,
+                                       guint           handler_id)
+{
+  g_return_if_fail (NFLTR_IS_RELAY_LINK (self));
+
+  nfltr_frame_router_remove_handler (self->router, handler_id);
+}
+
+gboolean
+nfltr_relay_link_send (NfltrRelayLink   *self,
+                       const NfltrFrame *frame)
+{
+  g_return_val_if_fail (NFLTR_IS_RELAY_LINK (self), FALSE);
+
+  return send_frame (self, frame);
+}
+
+void
+nfltr_relay_link_request_async (NfltrRelayLink      *self,
+                                NfltrFrame          *frame,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_return_if_fail (NFLTR_IS_RELAY_LINK (self));
+  g_task_set_source_tag (task, nfltr_relay_link_request_async);
+
+  if (self->state != NFLTR_RELAY_LINK_CONNECTED)
     {
-      if (code == NFLTR_PROTO_ERR_AUTH_FAILED)
-        {
-          link_drop (self);
-          set_state (self, NFLTR_RELAY_LINK_AUTH_FAILED,
-                     g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_AUTH_FAILED,
-                                          "the relay refused the API key (unknown or revoked)"));
-          return;
-        }
-      link_drop (self);
-      set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
-                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "relay %s:%u refused the agent: %s (%s)",
-                              self->host, self->port, message, nfltr_proto_error_code_to_string (code)));
-      schedule_retry (self);
+      g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                               "not connected to relay %s:%u", self->host, self->port);
       return;
     }
+  if (g_task_return_error_if_cancelled (task))
+    return;
 
-  b = find_binding_for_reply (self, frame);
-  if (b != NULL)
-    {
-      g_autoptr(GError) error = bind_error_from_frame (b->name, code, message);
-      g_autofree char *name = g_strdup (b->name);
-
-      /* The relay said no to this name: stop asking for it. */
-      g_hash_table_steal (self->bindings, name);
-      binding_complete (b, NULL, error);
-      binding_free (b);
-      g_signal_emit (self, signals[SIGNAL_BIND_FAILED], 0, name, error);
-      return;
-    }
-  g_message ("relay error: %s (%s)", message, nfltr_proto_error_code_to_string (code));
+  nfltr_frame_set_u32 (frame, NFLTR_ATTR_REQUEST_ID,
+                       nfltr_frame_router_add_request (self->router, g_steal_pointer (&task)));
+  send_frame (self, frame);
 }
 
-static void
-handle_welcome (NfltrRelayLink *self, const NfltrFrame *frame)
+NfltrFrame *
+nfltr_relay_link_request_finish (NfltrRelayLink  *self,
+                                 GAsyncResult    *result,
+                                 GError         **error)
 {
-  GHashTableIter iter;
-  gpointer value;
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- the link's own frames: WELCOME, ERROR before it, PING, PONG ----------------------- */
+
+static gboolean
+handle_welcome (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_data)
+{
+  if (self->welcomed)
+    return TRUE;
   nfltr_clear_source (&self->hello_source);
   self->welcomed = TRUE;
   self->attempt = 0;
@@ -406,63 +271,73 @@ handle_welcome (NfltrRelayLink *self, const NfltrFrame *frame)
   self->domain = g_strdup (nfltr_frame_get_string (frame, NFLTR_ATTR_DOMAIN));
   g_message ("connected to relay %s:%u (domain %s, session %s)", self->host, self->port,
              self->domain, nfltr_frame_get_string (frame, NFLTR_ATTR_SESSION_ID));
+  /* Users of the link (the tunnel binder) take their names back on this. */
   set_state (self, NFLTR_RELAY_LINK_CONNECTED, NULL);
-
-  /* docs/protocol.md §6: the same agent-id takes its names back after a reconnect. */
-  g_hash_table_iter_init (&iter, self->bindings);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    send_bind (self, value);
+  return TRUE;
 }
 
-static void
-handle_bound (NfltrRelayLink *self, const NfltrFrame *frame)
+/* An ERROR instead of WELCOME: the relay refused the agent. Later ERRORs are routed. */
+static gboolean
+handle_hello_error (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_data)
 {
-  Binding *b = find_binding_for_reply (self, frame);
-  const char *url = nfltr_frame_get_string (frame, NFLTR_ATTR_URL);
-  const char *host = nfltr_frame_get_string (frame, NFLTR_ATTR_HOST);
+  guint16 code = 0;
+  const char *message = nfltr_frame_get_string (frame, NFLTR_ATTR_MESSAGE);
 
-  if (b == NULL)
+  if (self->welcomed)
+    return FALSE;
+  nfltr_frame_get_u16 (frame, NFLTR_ATTR_CODE, &code);
+  if (code == NFLTR_PROTO_ERR_AUTH_FAILED)
     {
-      /* Unbound while the BIND was in flight: give it back. */
-      const char *name = nfltr_frame_get_string (frame, NFLTR_ATTR_NAME);
-      g_autoptr(NfltrFrame) unbind = nfltr_frame_new (NFLTR_FRAME_UNBIND);
-      nfltr_frame_set_string (unbind, NFLTR_ATTR_NAME, name);
-      send_frame (self, unbind);
-      return;
+      link_drop (self);
+      set_state (self, NFLTR_RELAY_LINK_AUTH_FAILED,
+                 g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_AUTH_FAILED,
+                                      "the relay refused the API key (unknown or revoked)"));
+      return TRUE;
     }
-  {
-    g_autofree char *name = g_strdup (b->name);
-
-    b->request_id = 0;
-    g_message ("bound %s → %s", name, url);
-    binding_complete (b, url, NULL);
-    g_signal_emit (self, signals[SIGNAL_BOUND], 0, name, host, url);
-  }
+  drop_and_retry (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                  g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "relay %s:%u refused the agent: %s (%s)",
+                               self->host, self->port, message ? message : "",
+                               nfltr_proto_error_code_to_string (code)));
+  return TRUE;
 }
 
-static void
-message_cb (SoupWebsocketConnection *ws,
-            int                      type,
-            GBytes                  *message,
-            NfltrRelayLink          *self)
+static gboolean
+handle_ping (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_data)
 {
-  g_autoptr(NfltrFrame) frame = NULL;
+  guint64 seq = 0;
+  g_autoptr(NfltrFrame) pong = nfltr_frame_new (NFLTR_FRAME_PONG);
+
+  nfltr_frame_get_u64 (frame, NFLTR_ATTR_SEQ, &seq);
+  nfltr_frame_set_u64 (pong, NFLTR_ATTR_SEQ, seq);
+  send_frame (self, pong);
+  return TRUE;
+}
+
+static gboolean
+handle_pong (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_data)
+{
+  /* Any byte from the relay already fed the watchdog. */
+  return TRUE;
+}
+
+/* --- the WebSocket --------------------------------------------------------------------- */
+
+/* The frame in a WebSocket message, or NULL after dropping a connection that sent something
+ * else (docs/protocol.md §3: one binary message, one frame). */
+static NfltrFrame *
+frame_from_message (NfltrRelayLink *self, int type, GBytes *message)
+{
   g_autoptr(GError) error = NULL;
+  NfltrFrame *frame;
   gsize len;
   const guint8 *data = g_bytes_get_data (message, &len);
-  /* A state-changed handler may drop the last reference to the link. */
-  G_GNUC_UNUSED g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
-
-  self->last_rx = g_get_monotonic_time ();
 
   if (type != SOUP_WEBSOCKET_DATA_BINARY)
     {
       g_message ("relay sent a text message; closing (docs/protocol.md §3)");
       send_error (self, NFLTR_PROTO_ERR_PROTOCOL, "text messages are not allowed");
-      link_drop (self);
-      set_state (self, NFLTR_RELAY_LINK_CONNECTING, NULL);
-      schedule_retry (self);
-      return;
+      drop_and_retry (self, NFLTR_RELAY_LINK_CONNECTING, NULL);
+      return NULL;
     }
 
   frame = nfltr_frame_decode (data, len, &error);
@@ -473,76 +348,44 @@ message_cb (SoupWebsocketConnection *ws,
         send_error (self, NFLTR_PROTO_ERR_UNSUPPORTED_VERSION, error->message);
       else
         send_error (self, NFLTR_PROTO_ERR_PROTOCOL, error->message);
-      link_drop (self);
-      set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
-                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "relay %s:%u sent a bad frame: %s",
-                              self->host, self->port, error->message));
-      schedule_retry (self);
-      return;
+      drop_and_retry (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                      g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "relay %s:%u sent a bad frame: %s",
+                                   self->host, self->port, error->message));
+      return NULL;
     }
+  return frame;
+}
 
-  g_debug ("← %s", nfltr_frame_type_to_string (nfltr_frame_get_type (frame)));
+static void
+message_cb (SoupWebsocketConnection *ws,
+            int                      type,
+            GBytes                  *message,
+            NfltrRelayLink          *self)
+{
+  g_autoptr(NfltrFrame) frame = NULL;
+  NfltrFrameType frame_type;
+  /* A handler may drop the last reference to the link. */
+  G_GNUC_UNUSED g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
 
-  if (!self->welcomed && nfltr_frame_get_type (frame) != NFLTR_FRAME_WELCOME &&
-      nfltr_frame_get_type (frame) != NFLTR_FRAME_ERROR)
+  self->last_rx = g_get_monotonic_time ();
+
+  frame = frame_from_message (self, type, message);
+  if (frame == NULL)
+    return;
+  frame_type = nfltr_frame_get_type (frame);
+  g_debug ("← %s", nfltr_frame_type_to_string (frame_type));
+
+  /* docs/protocol.md §3: WELCOME or ERROR answers HELLO; anything else is out of order. */
+  if (!self->welcomed && frame_type != NFLTR_FRAME_WELCOME && frame_type != NFLTR_FRAME_ERROR)
     {
       send_error (self, NFLTR_PROTO_ERR_PROTOCOL, "expected WELCOME");
-      link_drop (self);
-      set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
-                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "relay %s:%u sent %s before WELCOME",
-                              self->host, self->port,
-                              nfltr_frame_type_to_string (nfltr_frame_get_type (frame))));
-      schedule_retry (self);
+      drop_and_retry (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                      g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "relay %s:%u sent %s before WELCOME",
+                                   self->host, self->port, nfltr_frame_type_to_string (frame_type)));
       return;
     }
 
-  switch ((int) nfltr_frame_get_type (frame))
-    {
-    case NFLTR_FRAME_WELCOME:
-      if (!self->welcomed)
-        handle_welcome (self, frame);
-      break;
-
-    case NFLTR_FRAME_ERROR:
-      handle_error_frame (self, frame);
-      break;
-
-    case NFLTR_FRAME_PING:
-      {
-        guint64 seq = 0;
-        g_autoptr(NfltrFrame) pong = nfltr_frame_new (NFLTR_FRAME_PONG);
-        nfltr_frame_get_u64 (frame, NFLTR_ATTR_SEQ, &seq);
-        nfltr_frame_set_u64 (pong, NFLTR_ATTR_SEQ, seq);
-        send_frame (self, pong);
-      }
-      break;
-
-    case NFLTR_FRAME_PONG:
-      break;
-
-    case NFLTR_FRAME_BOUND:
-      handle_bound (self, frame);
-      break;
-
-    case NFLTR_FRAME_CONN_OPEN:
-      {
-        gsize id_len = 0;
-        const guint8 *id = nfltr_frame_get_bytes (frame, NFLTR_ATTR_CONN_ID, &id_len);
-        g_autoptr(GBytes) conn_id = g_bytes_new (id, id_len);
-        g_signal_emit (self, signals[SIGNAL_CONN_OPEN], 0,
-                       nfltr_frame_get_string (frame, NFLTR_ATTR_NAME), conn_id,
-                       nfltr_frame_get_string (frame, NFLTR_ATTR_CLIENT_ADDR));
-      }
-      break;
-
-    default:
-      {
-        g_autofree char *text = g_strdup_printf ("frame type 0x%02x is not supported by this agent",
-                                                 nfltr_frame_get_type (frame));
-        send_error (self, NFLTR_PROTO_ERR_UNSUPPORTED_FRAME, text);
-      }
-      break;
-    }
+  route_frame (self, &frame);
 }
 
 static void
@@ -553,16 +396,14 @@ closed_cb (SoupWebsocketConnection *ws, NfltrRelayLink *self)
 
   g_message ("connection to relay %s:%u closed (code %u)", self->host, self->port,
              soup_websocket_connection_get_close_code (ws));
-  link_drop (self);
   if (was_welcomed)
-    set_state (self, NFLTR_RELAY_LINK_CONNECTING,
-               g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
-                            "lost the connection to relay %s:%u", self->host, self->port));
+    drop_and_retry (self, NFLTR_RELAY_LINK_CONNECTING,
+                    g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                                 "lost the connection to relay %s:%u", self->host, self->port));
   else
-    set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
-               g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
-                            "relay %s:%u closed the connection before WELCOME", self->host, self->port));
-  schedule_retry (self);
+    drop_and_retry (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                    g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                                 "relay %s:%u closed the connection before WELCOME", self->host, self->port));
 }
 
 static void
@@ -582,11 +423,9 @@ watchdog_cb (gpointer user_data)
     {
       g_message ("relay %s:%u silent for 60 s; reconnecting", self->host, self->port);
       nfltr_clear_source (&self->watchdog_source);
-      link_drop (self);
-      set_state (self, NFLTR_RELAY_LINK_CONNECTING,
-                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
-                              "relay %s:%u stopped answering", self->host, self->port));
-      schedule_retry (self);
+      drop_and_retry (self, NFLTR_RELAY_LINK_CONNECTING,
+                      g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                                   "relay %s:%u stopped answering", self->host, self->port));
       return G_SOURCE_REMOVE;
     }
   if (now - self->last_ping >= PING_INTERVAL_US)
@@ -606,11 +445,9 @@ hello_timeout_cb (gpointer user_data)
   G_GNUC_UNUSED g_autoptr(NfltrRelayLink) hold = g_object_ref (self);
 
   nfltr_clear_source (&self->hello_source);
-  link_drop (self);
-  set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
-             g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
-                          "relay %s:%u did not answer HELLO", self->host, self->port));
-  schedule_retry (self);
+  drop_and_retry (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                  g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                               "relay %s:%u did not answer HELLO", self->host, self->port));
   return G_SOURCE_REMOVE;
 }
 
@@ -632,14 +469,16 @@ link_drop (NfltrRelayLink *self)
         soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
     }
 
+  /* Request-ids belong to one connection: whatever still waits fails with it. */
   {
-    GHashTableIter iter;
-    gpointer value;
-    g_hash_table_iter_init (&iter, self->bindings);
-    while (g_hash_table_iter_next (&iter, NULL, &value))
-      ((Binding *) value)->request_id = 0;
+    g_autoptr(GError) error = g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                                           "the connection to relay %s:%u ended before the answer",
+                                           self->host, self->port);
+    nfltr_frame_router_fail_requests (self->router, error);
   }
 }
+
+/* --- connecting ------------------------------------------------------------------------ */
 
 static gboolean
 retry_cb (gpointer user_data)
@@ -686,6 +525,65 @@ accept_certificate_cb (SoupMessage          *msg,
   return self->presented != NULL && g_ascii_strcasecmp (self->presented, self->pinned) == 0;
 }
 
+/* The WebSocket upgrade failed: a certificate that is not the pinned one stops the retries,
+ * anything else is retried. */
+static void
+connect_failed (NfltrRelayLink *self, const GError *error)
+{
+  g_clear_object (&self->cancellable);
+  if (self->presented != NULL && g_ascii_strcasecmp (self->presented, self->pinned) != 0)
+    {
+      set_state (self, NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH,
+                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
+                              "relay %s:%u presented certificate %s, but %s is pinned",
+                              self->host, self->port, self->presented, self->pinned));
+      return;
+    }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+      error->domain == G_IO_ERROR || error->domain == G_RESOLVER_ERROR || error->domain == G_TLS_ERROR)
+    set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
+               nfltr_relay_unreachable_error (self->host, self->port, error));
+  else
+    set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
+               g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
+                            "relay %s:%u: %s (is it an NFLTR relay?)", self->host, self->port,
+                            error->message));
+  schedule_retry (self);
+}
+
+/* A certificate the system trusts skips accept-certificate: the pin is checked here too.
+ * FALSE (connection closed, state set) when the relay is not the pinned one. */
+static gboolean
+check_pin (NfltrRelayLink *self, SoupWebsocketConnection *ws, SoupMessage *msg)
+{
+  g_autofree char *peer_fp = NULL;
+
+  if (msg != NULL)
+    peer_fp = fingerprint_of_certificate (soup_message_get_tls_peer_certificate (msg));
+  if (peer_fp != NULL && g_ascii_strcasecmp (peer_fp, self->pinned) == 0)
+    return TRUE;
+
+  g_clear_object (&self->cancellable);
+  soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NULL);
+  set_state (self, NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH,
+             g_error_new (NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
+                          "relay %s:%u presented certificate %s, but %s is pinned",
+                          self->host, self->port, peer_fp ? peer_fp : "(none)", self->pinned));
+  return FALSE;
+}
+
+static void
+send_hello (NfltrRelayLink *self)
+{
+  g_autoptr(NfltrFrame) hello = nfltr_frame_new (NFLTR_FRAME_HELLO);
+
+  nfltr_frame_set_u16 (hello, NFLTR_ATTR_PROTO_VERSION, NFLTR_PROTO_VERSION);
+  nfltr_frame_set_string (hello, NFLTR_ATTR_API_KEY, self->api_key);
+  nfltr_frame_set_string (hello, NFLTR_ATTR_AGENT_ID, self->agent_id);
+  nfltr_frame_set_string (hello, NFLTR_ATTR_AGENT_VERSION, PACKAGE_VERSION);
+  send_frame (self, hello);
+}
+
 static void
 websocket_connect_cb (GObject      *source,
                       GAsyncResult *result,
@@ -694,52 +592,17 @@ websocket_connect_cb (GObject      *source,
   g_autoptr(NfltrRelayLink) self = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(SoupWebsocketConnection) ws = NULL;
-  g_autoptr(NfltrFrame) hello = NULL;
-  SoupMessage *msg;
-  g_autofree char *peer_fp = NULL;
 
   ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
-  msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
-
   if (ws == NULL)
     {
-      g_clear_object (&self->cancellable);
-      if (self->presented != NULL && g_ascii_strcasecmp (self->presented, self->pinned) != 0)
-        {
-          set_state (self, NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH,
-                     g_error_new (NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
-                                  "relay %s:%u presented certificate %s, but %s is pinned",
-                                  self->host, self->port, self->presented, self->pinned));
-          return;
-        }
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
-          error->domain == G_IO_ERROR || error->domain == G_RESOLVER_ERROR || error->domain == G_TLS_ERROR)
-        set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
-                   nfltr_relay_unreachable_error (self->host, self->port, error));
-      else
-        set_state (self, NFLTR_RELAY_LINK_UNREACHABLE,
-                   g_error_new (NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
-                                "relay %s:%u: %s (is it an NFLTR relay?)", self->host, self->port,
-                                error->message));
-      schedule_retry (self);
+      connect_failed (self, error);
       return;
     }
-
-  /* A certificate the system trusts skips accept-certificate: check the pin here too. */
-  if (msg != NULL)
-    peer_fp = fingerprint_of_certificate (soup_message_get_tls_peer_certificate (msg));
-  if (peer_fp == NULL || g_ascii_strcasecmp (peer_fp, self->pinned) != 0)
-    {
-      g_clear_object (&self->cancellable);
-      soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NULL);
-      set_state (self, NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH,
-                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
-                              "relay %s:%u presented certificate %s, but %s is pinned",
-                              self->host, self->port, peer_fp ? peer_fp : "(none)", self->pinned));
-      return;
-    }
+  if (!check_pin (self, ws, soup_session_get_async_result_message (SOUP_SESSION (source), result)))
+    return;
 
   self->ws = g_steal_pointer (&ws);
   /* docs/protocol.md §4: a frame may carry up to 1 MiB of payload. */
@@ -752,13 +615,7 @@ websocket_connect_cb (GObject      *source,
   self->last_rx = self->last_ping = g_get_monotonic_time ();
   self->watchdog_source = nfltr_timeout_source_add_seconds (WATCHDOG_PERIOD_S, watchdog_cb, self);
   self->hello_source = nfltr_timeout_source_add_seconds (HELLO_TIMEOUT_S, hello_timeout_cb, self);
-
-  hello = nfltr_frame_new (NFLTR_FRAME_HELLO);
-  nfltr_frame_set_u16 (hello, NFLTR_ATTR_PROTO_VERSION, NFLTR_PROTO_VERSION);
-  nfltr_frame_set_string (hello, NFLTR_ATTR_API_KEY, self->api_key);
-  nfltr_frame_set_string (hello, NFLTR_ATTR_AGENT_ID, self->agent_id);
-  nfltr_frame_set_string (hello, NFLTR_ATTR_AGENT_VERSION, PACKAGE_VERSION);
-  send_frame (self, hello);
+  send_hello (self);
 }
 
 static void
@@ -812,7 +669,8 @@ nfltr_relay_link_new (const char *host,
   self->api_key = g_strdup (api_key);
   self->agent_id = g_strdup (agent_id);
 
-  connectable = relay_connectable (host, port);
+  /* The relay's name for TLS (SNI), connecting to loopback when it is under .localhost. */
+  connectable = nfltr_tls_connectable_new (host, port);
   self->session = soup_session_new_with_options ("remote-connectable", connectable,
                                                  "user-agent", user_agent,
                                                  "timeout", 30,
@@ -871,108 +729,6 @@ nfltr_relay_link_get_domain (NfltrRelayLink *self)
   return self->domain;
 }
 
-void
-nfltr_relay_link_bind_async (NfltrRelayLink      *self,
-                             const char          *name,
-                             NfltrMode            mode,
-                             const guint8         fingerprint[NFLTR_PROTO_FINGERPRINT_SIZE],
-                             const char          *kind,
-                             GCancellable        *cancellable,
-                             GAsyncReadyCallback  callback,
-                             gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  Binding *b;
-
-  g_task_set_source_tag (task, nfltr_relay_link_bind_async);
-
-  b = g_hash_table_lookup (self->bindings, name);
-  if (b == NULL)
-    {
-      b = g_new0 (Binding, 1);
-      b->name = g_strdup (name);
-      g_hash_table_insert (self->bindings, b->name, b);
-    }
-  b->mode = mode;
-  memcpy (b->fingerprint, fingerprint, sizeof b->fingerprint);
-  g_free (b->kind);
-  b->kind = g_strdup (kind);
-
-  switch (self->state)
-    {
-    case NFLTR_RELAY_LINK_CONNECTED:
-      b->tasks = g_list_append (b->tasks, g_steal_pointer (&task));
-      send_bind (self, b);
-      break;
-    case NFLTR_RELAY_LINK_CONNECTING:
-      /* Sent with the others once WELCOME arrives. */
-      b->tasks = g_list_append (b->tasks, g_steal_pointer (&task));
-      break;
-    case NFLTR_RELAY_LINK_STOPPED:
-    case NFLTR_RELAY_LINK_UNREACHABLE:
-    case NFLTR_RELAY_LINK_AUTH_FAILED:
-    case NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH:
-    default:
-      /* Still wanted: bound as soon as the link comes back. */
-      if (self->error)
-        g_task_return_error (task, g_error_copy (self->error));
-      else
-        g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE,
-                                 "not connected to relay %s:%u", self->host, self->port);
-      break;
-    }
-}
-
-gboolean
-nfltr_relay_link_bind_finish (NfltrRelayLink  *self,
-                              GAsyncResult    *result,
-                              char           **url,
-                              GError         **error)
-{
-  g_autofree char *ret = g_task_propagate_pointer (G_TASK (result), error);
-
-  if (ret == NULL)
-    return FALSE;
-  if (url)
-    *url = g_steal_pointer (&ret);
-  return TRUE;
-}
-
-void
-nfltr_relay_link_unbind (NfltrRelayLink *self, const char *name)
-{
-  Binding *b = g_hash_table_lookup (self->bindings, name);
-
-  if (b == NULL)
-    return;
-  g_hash_table_steal (self->bindings, name);
-  {
-    g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                   "the tunnel was stopped");
-    binding_complete (b, NULL, error);
-  }
-  binding_free (b);
-
-  if (self->state == NFLTR_RELAY_LINK_CONNECTED)
-    {
-      g_autoptr(NfltrFrame) frame = nfltr_frame_new (NFLTR_FRAME_UNBIND);
-      nfltr_frame_set_string (frame, NFLTR_ATTR_NAME, name);
-      send_frame (self, frame);
-    }
-}
-
-void
-nfltr_relay_link_refuse (NfltrRelayLink *self, GBytes *conn_id, const char *message)
-{
-  g_autoptr(NfltrFrame) frame = nfltr_frame_new (NFLTR_FRAME_CONN_REFUSE);
-
-  nfltr_frame_set_bytes (frame, NFLTR_ATTR_CONN_ID, g_bytes_get_data (conn_id, NULL),
-                         g_bytes_get_size (conn_id));
-  if (message)
-    nfltr_frame_set_string (frame, NFLTR_ATTR_MESSAGE, message);
-  send_frame (self, frame);
-}
-
 static void
 nfltr_relay_link_dispose (GObject *object)
 {
@@ -980,12 +736,6 @@ nfltr_relay_link_dispose (GObject *object)
 
   nfltr_clear_source (&self->retry_source);
   link_drop (self);
-  if (self->bindings)
-    {
-      g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                     "the relay link was closed");
-      fail_waiting_tasks (self, error);
-    }
   g_clear_object (&self->session);
 
   G_OBJECT_CLASS (nfltr_relay_link_parent_class)->dispose (object);
@@ -996,7 +746,7 @@ nfltr_relay_link_finalize (GObject *object)
 {
   NfltrRelayLink *self = NFLTR_RELAY_LINK (object);
 
-  g_clear_pointer (&self->bindings, g_hash_table_unref);
+  g_clear_pointer (&self->router, nfltr_frame_router_free);
   g_clear_error (&self->error);
   g_free (self->host);
   g_free (self->pinned);
@@ -1019,23 +769,17 @@ nfltr_relay_link_class_init (NfltrRelayLinkClass *klass)
   signals[SIGNAL_STATE_CHANGED] =
     g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
-  /* name, host, url */
-  signals[SIGNAL_BOUND] =
-    g_signal_new ("bound", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
-  /* name, GError: the relay refused the name; it is no longer wanted */
-  signals[SIGNAL_BIND_FAILED] =
-    g_signal_new ("bind-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ERROR);
-  /* name, conn-id (GBytes, 16 bytes), client-addr */
-  signals[SIGNAL_CONN_OPEN] =
-    g_signal_new ("conn-open", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_BYTES, G_TYPE_STRING);
 }
 
 static void
 nfltr_relay_link_init (NfltrRelayLink *self)
 {
   self->state = NFLTR_RELAY_LINK_STOPPED;
-  self->bindings = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, binding_free);
+  self->router = nfltr_frame_router_new (self);
+
+  /* The link's own frames go through the same router as everyone else's. */
+  nfltr_relay_link_add_frame_handler (self, NFLTR_FRAME_WELCOME, handle_welcome, NULL);
+  nfltr_relay_link_add_frame_handler (self, NFLTR_FRAME_ERROR, handle_hello_error, NULL);
+  nfltr_relay_link_add_frame_handler (self, NFLTR_FRAME_PING, handle_ping, NULL);
+  nfltr_relay_link_add_frame_handler (self, NFLTR_FRAME_PONG, handle_pong, NULL);
 }

@@ -2,8 +2,10 @@
  *
  * A link keeps one WebSocket to wss://HOST:PORT/agent/v1/control open: it pins the relay's
  * certificate, says HELLO, answers PING, sends its own PING every 20 s, and reconnects with
- * exponential backoff after any drop. It remembers every name it was asked to BIND and binds
- * them all again after a reconnect, so tunnels come back by themselves. */
+ * exponential backoff after any drop. It knows nothing of tunnels: once WELCOME has arrived,
+ * every frame goes through its router to the handlers registered for the frame's type, or to
+ * the request that carries the same request-id. Tunnels are bound by NfltrTunnelBinder
+ * (nfltr-tunnel-binder.h); later tracks (WireGuard, P2P, a2a) register their own handlers. */
 #pragma once
 
 #include <gio/gio.h>
@@ -31,6 +33,7 @@ NfltrRelayLink     *nfltr_relay_link_new              (const char *host,
                                                        const char *api_key,
                                                        const char *agent_id);
 void                nfltr_relay_link_start            (NfltrRelayLink *self);
+/* Also fails every request still waiting for its reply. */
 void                nfltr_relay_link_stop             (NfltrRelayLink *self);
 
 NfltrRelayLinkState nfltr_relay_link_get_state        (NfltrRelayLink *self);
@@ -43,26 +46,44 @@ guint16             nfltr_relay_link_get_port         (NfltrRelayLink *self);
 /* The domain announced in WELCOME, NULL before the first one. */
 const char         *nfltr_relay_link_get_domain       (NfltrRelayLink *self);
 
-/* Asks the relay for name and keeps asking after every reconnect until unbind. Completes
- * on BOUND (url out) or the relay's ERROR for it (the name is then forgotten), or with the
- * link's error when the link cannot connect. */
-void                nfltr_relay_link_bind_async       (NfltrRelayLink      *self,
-                                                       const char          *name,
-                                                       NfltrMode            mode,
-                                                       const guint8         fingerprint[NFLTR_PROTO_FINGERPRINT_SIZE],
-                                                       const char          *kind,
+/* --- the frame router ------------------------------------------------------------------ */
+
+/* Called for a frame of the type it was registered for that answers no waiting request
+ * (before WELCOME, only WELCOME and ERROR get this far, and the link's own handlers take
+ * them). Returns TRUE when it handled the frame; FALSE passes it to the next handler for the
+ * type. A frame nobody handles is answered ERROR(unsupported-frame), except an ERROR (logged)
+ * and a reply whose request is no longer waiting (dropped). */
+typedef gboolean  (*NfltrFrameHandler)                (NfltrRelayLink   *link,
+                                                       const NfltrFrame *frame,
+                                                       gpointer          user_data);
+
+/* Handlers run in the order they were added. Returns an id for _remove_frame_handler. */
+guint               nfltr_relay_link_add_frame_handler    (NfltrRelayLink    *self,
+                                                           NfltrFrameType     type,
+                                                           NfltrFrameHandler  handler,
+                                                           gpointer           user_data);
+void                nfltr_relay_link_remove_frame_handler (NfltrRelayLink *self,
+                                                           guint           handler_id);
+
+/* Sends frame on the current connection. FALSE (nothing sent) when there is none. */
+gboolean            nfltr_relay_link_send             (NfltrRelayLink   *self,
+                                                       const NfltrFrame *frame);
+
+/* Sets a fresh request-id on frame, sends it, and completes with the first frame from the
+ * relay that carries the same request-id: the reply, or an ERROR. Fails at once when the
+ * link is not connected, and when the connection ends before the reply (request-ids do not
+ * outlive their connection). */
+void                nfltr_relay_link_request_async    (NfltrRelayLink      *self,
+                                                       NfltrFrame          *frame,
                                                        GCancellable        *cancellable,
                                                        GAsyncReadyCallback  callback,
                                                        gpointer             user_data);
-gboolean            nfltr_relay_link_bind_finish      (NfltrRelayLink  *self,
+/* The reply frame (check its type: it may be an ERROR), or NULL with error set. */
+NfltrFrame         *nfltr_relay_link_request_finish   (NfltrRelayLink  *self,
                                                        GAsyncResult    *result,
-                                                       char           **url,
                                                        GError         **error);
-void                nfltr_relay_link_unbind           (NfltrRelayLink *self,
-                                                       const char     *name);
-void                nfltr_relay_link_refuse           (NfltrRelayLink *self,
-                                                       GBytes         *conn_id,
-                                                       const char     *message);
+
+/* --- without a link -------------------------------------------------------------------- */
 
 /* TLS-connects to the relay's own name without credentials and reports the certificate it
  * presents: fingerprint "sha256:<hex>" and subject DN. */

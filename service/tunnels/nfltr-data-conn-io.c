@@ -11,7 +11,35 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+
+/* Why not g_malloc: glibc serves a block above its mmap threshold (128 KiB at start) with a
+ * mapping of its own, but raises that threshold to the size of any such block freed, so after
+ * the first connection ended every later 256 KiB and 288 KiB buffer came from a malloc heap
+ * (the main one or a per-thread arena). Freed there they stay resident: glibc gives a heap's
+ * memory back only from its top, and whatever pages a connection touched (a handshake flight,
+ * a response) stayed in RSS after it closed. With hundreds of connections at a time the agent
+ * grew by tens of MiB and kept it, with or without MALLOC_ARENA_MAX (issue 17, docs/
+ * benchmarks.md "Agent memory under sustained load"). A mapping per buffer costs one mmap()
+ * and one munmap() per connection and hands every page back when the connection ends. */
+guint8 *
+_nfltr_data_conn_buffer_new (gsize size)
+{
+  void *p = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+  if (p == MAP_FAILED)
+    g_error ("%s: failed to map %" G_GSIZE_FORMAT " bytes: %s", G_STRLOC, size,
+             g_strerror (errno));  /* what g_malloc() does when out of memory */
+  return p;
+}
+
+void
+_nfltr_data_conn_buffer_free (guint8 *buffer, gsize size)
+{
+  if (buffer != NULL)
+    munmap (buffer, size);
+}
 
 /* gnutls' transport push: queues the records. When the queue is full, EAGAIN makes gnutls
  * keep the record and return GNUTLS_E_AGAIN; the caller flushes and calls again. */
@@ -118,7 +146,7 @@ _nfltr_data_conn_tls_flush_all (DataConn *c, gint64 deadline)
 void
 _nfltr_data_conn_io_init (DataConn *c)
 {
-  c->cipher = g_malloc (CIPHER_BUFFER_SIZE);
+  c->cipher = _nfltr_data_conn_buffer_new (CIPHER_BUFFER_SIZE);
   /* reads stay gnutls' own recv() on the fd; writes go through the queue */
   gnutls_transport_set_ptr2 (c->session, GINT_TO_POINTER (c->relay_fd), c);
   gnutls_transport_set_vec_push_function (c->session, cipher_push_cb);

@@ -52,6 +52,15 @@ typedef struct _DataConn
   gsize               cipher_len;
 } DataConn;
 
+/* nfltr-data-conn-workers.c: runs func (data, NULL) on a worker thread, reused from an
+ * earlier connection when one is idle. FALSE when no thread can be started. */
+gboolean _nfltr_data_conn_workers_run        (GFunc func, gpointer data, GError **error);
+
+/* nfltr-data-conn-io.c: the large per-connection buffers (C2L, L2C, CIPHER) are mappings of
+ * their own, unmapped when the connection ends, rather than malloc blocks: see there. */
+guint8  *_nfltr_data_conn_buffer_new         (gsize size);
+void     _nfltr_data_conn_buffer_free        (guint8 *buffer, gsize size);
+
 /* nfltr-data-conn-io.c: TLS records for the relay are queued in c->cipher by gnutls'
  * push function and sent by _nfltr_data_conn_cipher_flush(). */
 void     _nfltr_data_conn_io_init            (DataConn *c);

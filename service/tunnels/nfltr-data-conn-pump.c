@@ -304,18 +304,22 @@ _nfltr_data_conn_pump (DataConn            *c,
   Pump p = { 0 };
   NfltrPumpResult result;
 
-  p.in_buf = g_malloc (C2L_BUFFER_SIZE);
-  p.out_buf = g_malloc (L2C_BUFFER_SIZE);
+  p.in_buf = _nfltr_data_conn_buffer_new (C2L_BUFFER_SIZE);
+  p.out_buf = _nfltr_data_conn_buffer_new (L2C_BUFFER_SIZE);
   p.filter = nfltr_tunnel_kind_new_filter (c->kind, c->kind_config, conn);
+  /* Grows with what one read brings (a request head: a few hundred bytes; a body chunk: up
+   * to C2L_BUFFER_SIZE). Sized for the worst case up front it was a 128 KiB malloc block per
+   * connection (GArray rounds to a power of two), from the heaps whose pages stay resident
+   * after free (issue 17). */
   if (p.filter != NULL)
-    p.rewritten = g_byte_array_sized_new (C2L_BUFFER_SIZE + 1024);
+    p.rewritten = g_byte_array_sized_new (4096);
 
   result = pump (c, &p);
   if (result == NFLTR_PUMP_REJECTED)
     *response = nfltr_stream_filter_get_refusal (p.filter);
 
-  g_free (p.in_buf);
-  g_free (p.out_buf);
+  _nfltr_data_conn_buffer_free (p.in_buf, C2L_BUFFER_SIZE);
+  _nfltr_data_conn_buffer_free (p.out_buf, L2C_BUFFER_SIZE);
   g_clear_object (&p.filter);
   g_clear_pointer (&p.rewritten, g_byte_array_unref);
   return result;

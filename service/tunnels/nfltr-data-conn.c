@@ -35,7 +35,7 @@ data_conn_free (DataConn *c)
   g_free (c->client_addr);
   g_free (c->target);
   g_free (c->sni);
-  g_free (c->cipher);
+  _nfltr_data_conn_buffer_free (c->cipher, CIPHER_BUFFER_SIZE);
   g_free (c);
 }
 
@@ -201,21 +201,21 @@ run (DataConn *c)
 
   result = _nfltr_data_conn_pump (c, &conn, &response);
   g_debug ("conn from %s to %s ended: %s", c->client_addr, c->target,
-           result == NFLTR_PUMP_DONE ? "done" :
-           result == NFLTR_PUMP_REJECTED ? "request refused" : "aborted");
+           result == NFLTR_PUMP_DONE       ? "done"
+           : result == NFLTR_PUMP_REJECTED ? "request refused"
+                                           : "aborted");
   if (result == NFLTR_PUMP_REJECTED)
     send_error_response (c, response);
 }
 
-static gpointer
-worker (gpointer data)
+static void
+worker (gpointer data, G_GNUC_UNUSED gpointer unused)
 {
   DataConn *c = data;
 
   if (!_nfltr_data_conn_group_is_cancelled (c->group))
     run (c);
   data_conn_free (c);
-  return NULL;
 }
 
 void
@@ -225,7 +225,6 @@ nfltr_data_conn_spawn (const NfltrDataConnParams *params,
                        NfltrDataConnGroup        *group)
 {
   g_autoptr(GError) error = NULL;
-  GThread *thread;
   DataConn *c;
 
   g_return_if_fail (params != NULL && params->relay_host != NULL && params->conn_id != NULL);
@@ -253,12 +252,10 @@ nfltr_data_conn_spawn (const NfltrDataConnParams *params,
   _nfltr_tunnel_stats_conn_started (stats);
   _nfltr_data_conn_group_enter (group);
 
-  thread = g_thread_try_new ("nfltr-data-conn", worker, c, &error);
-  if (thread == NULL)
+  /* A thread of its own, reused from an ended connection when one is idle (issue 17). */
+  if (!_nfltr_data_conn_workers_run (worker, c, &error))
     {
       g_warning ("cannot start a data connection for %s: %s", c->client_addr, error->message);
       data_conn_free (c);
-      return;
     }
-  g_thread_unref (thread);
 }

@@ -5,9 +5,8 @@
 
 #include "nfltr-http-rewrite.h"
 
-struct _NfltrHttpFilter
-{
-  GObject            parent_instance;
+struct _NfltrHttpFilter {
+  GObject parent_instance;
   NfltrHttpRewriter *rewriter;
 };
 

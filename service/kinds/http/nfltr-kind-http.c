@@ -9,8 +9,7 @@
 #include "nfltr-http-rewrite.h"
 #include "nfltr-resolve.h"
 
-struct _NfltrKindHttp
-{
+struct _NfltrKindHttp {
   NfltrTunnelKind parent_instance;
 };
 

@@ -5,8 +5,7 @@
 
 #include "nfltr-kind-tcp.h"
 
-struct _NfltrKindTcp
-{
+struct _NfltrKindTcp {
   NfltrTunnelKind parent_instance;
 };
 

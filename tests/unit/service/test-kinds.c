@@ -125,17 +125,18 @@ static void
 test_http_hooks (void)
 {
   NfltrTunnelKind *kind = nfltr_tunnel_kind_lookup ("http");
-  g_autoptr(GVariant) config = parse_ok (kind, "3000");
+  g_autoptr (GVariant) config = parse_ok (kind, "3000");
   const char * const *alpn = nfltr_tunnel_kind_get_alpn (kind);
-  NfltrKindConn conn = { .client_addr = "203.0.113.7:50123", .sni = "myapp.nfltr.localhost",
-                         .cancel_fd = -1, .timeout_ms = 1000 };
-  g_autoptr(NfltrStreamFilter) filter = nfltr_tunnel_kind_new_filter (kind, config, &conn);
-  g_autoptr(GByteArray) out = g_byte_array_new ();
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GError) cause = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,
-                                                  "connection refused");
-  g_autoptr(GBytes) answer = NULL;
-  g_autoptr(GBytes) refusal = NULL;
+  NfltrKindConn conn = {
+    .client_addr = "203.0.113.7:50123", .sni = "myapp.nfltr.localhost", .cancel_fd = -1, .timeout_ms = 1000
+  };
+  g_autoptr (NfltrStreamFilter) filter = nfltr_tunnel_kind_new_filter (kind, config, &conn);
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) cause =
+    g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED, "connection refused");
+  g_autoptr (GBytes) answer = NULL;
+  g_autoptr (GBytes) refusal = NULL;
   const char *good = "GET / HTTP/1.1\r\nHost: myapp.nfltr.localhost\r\n\r\n";
   const char *wrong = "GET / HTTP/1.1\r\nHost: other.example\r\n\r\n";
   g_autofree char *text = NULL;
@@ -173,13 +174,14 @@ static void
 test_tcp_hooks (void)
 {
   NfltrTunnelKind *kind = nfltr_tunnel_kind_lookup ("tcp");
-  g_autoptr(GVariant) config = parse_ok (kind, "127.0.0.1:3000");
-  NfltrKindConn conn = { .client_addr = "203.0.113.7:50123", .sni = "db.nfltr.localhost",
-                         .cancel_fd = -1, .timeout_ms = 1000 };
-  g_autoptr(GError) cause = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,
-                                                  "connection refused");
-  g_autoptr(NfltrStreamFilter) filter = NULL;
-  g_autoptr(GBytes) answer = NULL;
+  g_autoptr (GVariant) config = parse_ok (kind, "127.0.0.1:3000");
+  NfltrKindConn conn = {
+    .client_addr = "203.0.113.7:50123", .sni = "db.nfltr.localhost", .cancel_fd = -1, .timeout_ms = 1000
+  };
+  g_autoptr (GError) cause =
+    g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED, "connection refused");
+  g_autoptr (NfltrStreamFilter) filter = NULL;
+  g_autoptr (GBytes) answer = NULL;
 
   g_assert_cmpstr (nfltr_tunnel_kind_get_label (kind), ==, "TCP");
   /* Raw bytes: no ALPN, no filter, and a silent close when the server is down. */
@@ -195,14 +197,15 @@ static void
 test_connect (gconstpointer data)
 {
   NfltrTunnelKind *kind = nfltr_tunnel_kind_lookup (data);
-  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) config = NULL;
-  g_autoptr(GVariant) closed = NULL;
-  g_autoptr(GSocketConnection) accepted = NULL;
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) config = NULL;
+  g_autoptr (GVariant) closed = NULL;
+  g_autoptr (GSocketConnection) accepted = NULL;
   g_autofree char *target = NULL;
-  NfltrKindConn conn = { .client_addr = "203.0.113.7:50123", .sni = "x.nfltr.localhost",
-                         .cancel_fd = -1, .timeout_ms = 2000 };
+  NfltrKindConn conn = {
+    .client_addr = "203.0.113.7:50123", .sni = "x.nfltr.localhost", .cancel_fd = -1, .timeout_ms = 2000
+  };
   guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
   int fd;
 

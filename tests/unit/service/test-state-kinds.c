@@ -9,13 +9,13 @@
 static void
 test_kind_options_round_trip (void)
 {
-  const char *text =
-    "[{\"name\":\"web\",\"kind\":\"http\",\"target\":\"127.0.0.1:3000\"},"
-    " {\"name\":\"x\",\"kind\":\"future\",\"target\":\"t\",\"kind-options\":{\"shell\":\"/bin/sh\",\"rows\":24}},"
-    " {\"name\":\"bad\",\"kind\":\"future\",\"target\":\"t\",\"kind-options\":\"rows=24\"}]";
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) list = nfltr_tunnels_parse (text, strlen (text), "tunnels.json", &error);
-  g_autoptr(GPtrArray) again = NULL;
+  const char *text = "[{\"name\":\"web\",\"kind\":\"http\",\"target\":\"127.0.0.1:3000\"},"
+                     " {\"name\":\"x\",\"kind\":\"future\",\"target\":\"t\",\"kind-options\":{\"shell\":\"/"
+                     "bin/sh\",\"rows\":24}},"
+                     " {\"name\":\"bad\",\"kind\":\"future\",\"target\":\"t\",\"kind-options\":\"rows=24\"}]";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = nfltr_tunnels_parse (text, strlen (text), "tunnels.json", &error);
+  g_autoptr (GPtrArray) again = NULL;
   g_autofree char *dir = g_dir_make_tmp ("nfltr-test-state-kinds-XXXXXX", &error);
   g_autofree char *path = NULL;
   g_autofree char *saved = NULL;
