@@ -13,7 +13,7 @@
 enum { COL_NAME, COL_KIND, COL_TARGET, COL_URL, COL_MODE, COL_STATE, COL_CONNS, COL_IN, COL_OUT,
        N_COLS };
 
-static const char *const headers[N_COLS] = {
+static const char * const headers[N_COLS] = {
   /* TRANSLATORS: the column headings of nfltr list, upper case as in ps or ls -l. CONNS is
    * the number of open connections, IN and OUT the bytes received and sent. */
   N_ ("NAME"), N_ ("KIND"), N_ ("TARGET"), N_ ("URL"), N_ ("MODE"), N_ ("STATE"), N_ ("CONNS"),
@@ -59,7 +59,7 @@ print_table (GPtrArray *rows)
 
   for (guint r = 0; r <= rows->len; r++)
     {
-      const char *const *row = r == 0 ? titles : rows->pdata[r - 1];
+      const char * const *row = r == 0 ? titles : rows->pdata[r - 1];
       GString *line = g_string_new (NULL);
 
       for (guint c = 0; c < N_COLS; c++)
