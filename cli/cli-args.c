@@ -8,6 +8,7 @@
 #include "nfltr-cert.h"
 #include "nfltr-resolve.h"
 
+#include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,7 +36,9 @@ cli_parse_bool (const char *option, const char *text, gboolean *value, GError **
       return TRUE;
     }
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               "%s takes true or false, not “%s”", option, text);
+               /* TRANSLATORS: the first %s is an option (--e2ee); “true” and “false” are what
+                * the user types, keep them. */
+               _ ("%s takes true or false, not “%s”"), option, text);
   return FALSE;
 }
 
@@ -50,8 +53,9 @@ cli_check_name (const char *name, GError **error)
   if (!ok)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "name “%s” is not a DNS label: use 1–63 lower-case letters, digits and “-”, "
-                   "not starting or ending with “-”", name ? name : "");
+                   _ ("name “%s” is not a DNS label: use 1–63 lower-case letters, digits and “-”, "
+                      "not starting or ending with “-”"),
+                   name ? name : "");
       return FALSE;
     }
   return TRUE;
@@ -85,8 +89,10 @@ cli_normalize_fingerprint (const char *text, GError **error)
   if (!nfltr_fingerprint_parse (text, digest))
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "fingerprint “%s” is not a SHA-256 fingerprint "
-                   "(expected sha256: and 64 hex digits)", text ? text : "");
+                   /* TRANSLATORS: “sha256:” is typed as it is. */
+                   _ ("fingerprint “%s” is not a SHA-256 fingerprint "
+                      "(expected sha256: and 64 hex digits)"),
+                   text ? text : "");
       return NULL;
     }
   return nfltr_fingerprint_format (digest);
@@ -111,7 +117,9 @@ cli_check_cert_pair (const char  *cert_file,
   if (cert_file == NULL || key_file == NULL)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   "%s needs %s too: give both --e2ee-cert FILE and --e2ee-key FILE, or neither",
+                   /* TRANSLATORS: the %s are the options --e2ee-cert and --e2ee-key. */
+                   _ ("%s needs %s too: give both --e2ee-cert FILE and --e2ee-key FILE, or "
+                      "neither"),
                    cert_file ? "--e2ee-cert" : "--e2ee-key",
                    cert_file ? "--e2ee-key" : "--e2ee-cert");
       return FALSE;
@@ -186,24 +194,31 @@ cli_parse_command_line (GOptionContext *context,
   g_autoptr(GError) error = NULL;
   int n_args;
 
+  /* The option descriptions are marked N_(): GOption translates them (and the summary and
+   * description, which come translated already) for --help. */
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, argc, argv, &error))
     {
       cli_fail (CLI_EXIT_USAGE, "%s", error->message);
-      fprintf (stderr, "Try “nfltr %s --help”.\n", command);
+      fprintf (stderr, _ ("Try “nfltr %s --help”.\n"), command);
       return FALSE;
     }
 
   n_args = *argc - 1;
   if (n_args < min_args)
     {
-      cli_fail (CLI_EXIT_USAGE, "missing %s", missing_hint ? missing_hint : "argument");
-      fprintf (stderr, "Try “nfltr %s --help”.\n", command);
+      if (missing_hint != NULL)
+        /* TRANSLATORS: %s names what is missing on the command line (“PORT”, “--relay”). */
+        cli_fail (CLI_EXIT_USAGE, _ ("missing %s"), missing_hint);
+      else
+        cli_fail (CLI_EXIT_USAGE, "%s", _ ("missing argument"));
+      fprintf (stderr, _ ("Try “nfltr %s --help”.\n"), command);
       return FALSE;
     }
   if (n_args > max_args)
     {
-      cli_fail (CLI_EXIT_USAGE, "unexpected argument “%s”", (*argv)[max_args + 1]);
-      fprintf (stderr, "Try “nfltr %s --help”.\n", command);
+      cli_fail (CLI_EXIT_USAGE, _ ("unexpected argument “%s”"), (*argv)[max_args + 1]);
+      fprintf (stderr, _ ("Try “nfltr %s --help”.\n"), command);
       return FALSE;
     }
   return TRUE;

@@ -12,6 +12,7 @@
 #endif
 
 #include <errno.h>
+#include <glib/gi18n.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -78,14 +79,15 @@ open_bus (const char **description, GError **error)
 
   if (nfltr_service_locator_get_bus_address () != NULL)
     {
-      *description = "bus $NFLTR_SERVICE_BUS_ADDRESS";
+      /* TRANSLATORS: where nfltr status found the service; keep $NFLTR_SERVICE_BUS_ADDRESS. */
+      *description = _ ("bus $NFLTR_SERVICE_BUS_ADDRESS");
       return nfltr_service_locator_get_bus_sync (NULL, error);
     }
 
   if (!session_bus_available ())
     return NULL;
 
-  *description = "session bus";
+  *description = _ ("session bus");
   connection = nfltr_service_locator_get_bus_sync (NULL, &local);
   if (connection == NULL)
     {
@@ -229,7 +231,7 @@ start_in_process_engine (EngineThread **out, GError **error)
     {
       int saved = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "cannot create a socket pair: %s", g_strerror (saved));
+                   _ ("cannot create a socket pair: %s"), g_strerror (saved));
       return NULL;
     }
 
@@ -272,7 +274,7 @@ start_in_process_engine (EngineThread **out, GError **error)
       g_clear_object (&connection);
       g_clear_error (error);
       g_propagate_prefixed_error (error, g_steal_pointer (&et->error),
-                                  "cannot start the in-process NFLTR engine: ");
+                                  "%s", _ ("cannot start the in-process NFLTR engine: "));
       engine_thread_stop (et);
       return NULL;
     }
@@ -286,8 +288,8 @@ start_in_process_engine (EngineThread **out, GError **error)
   return connection;
 #else
   g_set_error_literal (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
-                       "there is no session bus, and this nfltr was built without the "
-                       "in-process engine");
+                       _ ("there is no session bus, and this nfltr was built without the "
+                          "in-process engine"));
   return NULL;
 #endif
 }
@@ -339,8 +341,8 @@ cli_client_connect (GError **error)
     return NULL;
   else
     {
-      fprintf (stderr, "no session bus: running the NFLTR engine inside this process\n");
-      client->description = "in-process engine";
+      fputs (_ ("no session bus: running the NFLTR engine inside this process\n"), stderr);
+      client->description = _ ("in-process engine");
       client->connection = start_in_process_engine (&client->engine, error);
       if (client->connection == NULL)
         return NULL;

@@ -3,6 +3,7 @@
 
 #include "cli-output.h"
 
+#include <glib/gi18n.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -28,7 +29,7 @@ cli_error_message (const GError *error)
   g_autoptr(GError) copy = NULL;
 
   if (error == NULL)
-    return g_strdup ("unknown error");
+    return g_strdup (_ ("unknown error"));
   copy = g_error_copy (error);
   if (g_dbus_error_is_remote_error (copy))
     g_dbus_error_strip_remote_error (copy);
@@ -70,18 +71,23 @@ cli_format_stats (guint active, guint64 total, guint64 bytes_in, guint64 bytes_o
 {
   g_autofree char *in = cli_format_bytes (bytes_in);
   g_autofree char *out = cli_format_bytes (bytes_out);
+  /* Formatted apart: a G_GUINT64_FORMAT inside a message would not reach the catalog. */
+  g_autofree char *all = g_strdup_printf ("%" G_GUINT64_FORMAT, total);
 
-  return g_strdup_printf ("Connections: %u open, %" G_GUINT64_FORMAT " total   In: %s   Out: %s",
-                          active, total, in, out);
+  /* TRANSLATORS: the live counters of a tunnel: connections open now, connections in all,
+   * bytes from the public (“1.5 KiB”), bytes to it. */
+  return g_strdup_printf (_ ("Connections: %u open, %s total   In: %s   Out: %s"), active, all, in,
+                          out);
 }
 
 const char *
 cli_mode_description (const char *mode)
 {
   if (g_strcmp0 (mode, "verified") == 0)
-    return "verified end-to-end";
+    return _ ("verified end-to-end");
   if (g_strcmp0 (mode, "inspectable") == 0)
-    return "INSPECTABLE — the relay can read this traffic (--e2ee=false)";
+    /* TRANSLATORS: upper case on purpose: the tunnel is not end-to-end encrypted. */
+    return _ ("INSPECTABLE — the relay can read this traffic (--e2ee=false)");
   return mode ? mode : "";
 }
 

@@ -6,6 +6,7 @@
 #include "cli-commands.h"
 #include "cli-output.h"
 
+#include <glib/gi18n.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,7 +14,10 @@ enum { COL_NAME, COL_KIND, COL_TARGET, COL_URL, COL_MODE, COL_STATE, COL_CONNS, 
        N_COLS };
 
 static const char * const headers[N_COLS] = {
-  "NAME", "KIND", "TARGET", "URL", "MODE", "STATE", "CONNS", "IN", "OUT"
+  /* TRANSLATORS: the column headings of nfltr list, upper case as in ps or ls -l. CONNS is
+   * the number of open connections, IN and OUT the bytes received and sent. */
+  N_ ("NAME"), N_ ("KIND"), N_ ("TARGET"), N_ ("URL"), N_ ("MODE"), N_ ("STATE"), N_ ("CONNS"),
+  N_ ("IN"), N_ ("OUT")
 };
 
 static char **
@@ -43,17 +47,19 @@ static void
 print_table (GPtrArray *rows)
 {
   gsize width[N_COLS];
+  const char *titles[N_COLS];
 
   for (guint c = 0; c < N_COLS; c++)
     {
-      width[c] = g_utf8_strlen (headers[c], -1);
+      titles[c] = _ (headers[c]);
+      width[c] = g_utf8_strlen (titles[c], -1);
       for (guint r = 0; r < rows->len; r++)
         width[c] = MAX (width[c], (gsize) g_utf8_strlen (((char **) rows->pdata[r])[c], -1));
     }
 
   for (guint r = 0; r <= rows->len; r++)
     {
-      const char * const *row = r == 0 ? headers : rows->pdata[r - 1];
+      const char * const *row = r == 0 ? titles : rows->pdata[r - 1];
       GString *line = g_string_new (NULL);
 
       for (guint c = 0; c < N_COLS; c++)
@@ -82,9 +88,9 @@ cli_cmd_list (int argc, char **argv)
   g_autoptr(GPtrArray) tunnels = g_ptr_array_new_with_free_func (g_object_unref);
 
   if (!cli_parse_json_flag ("list",
-                            "Lists every tunnel of the service, in creation order: name, "
-                            "kind, target, URL, mode,\nstate, open connections and bytes.",
-                            "Print a JSON array, one object per tunnel", &argc, &argv, &json))
+                            _ ("Lists every tunnel of the service, in creation order: name, "
+                               "kind, target, URL, mode,\nstate, open connections and bytes."),
+                            N_ ("Print a JSON array, one object per tunnel"), &argc, &argv, &json))
     return CLI_EXIT_USAGE;
 
   client = cli_client_connect (&error);
@@ -125,7 +131,8 @@ cli_cmd_list (int argc, char **argv)
       cli_json_print_line (b);
     }
   else if (tunnels->len == 0)
-    printf ("No tunnels. Start one with “nfltr http PORT”.\n");
+    /* TRANSLATORS: “nfltr http PORT” is a command to type; keep the placeholder PORT. */
+    fputs (_ ("No tunnels. Start one with “nfltr http PORT”.\n"), stdout);
   else
     {
       g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);

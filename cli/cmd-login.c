@@ -6,6 +6,7 @@
 #include "cli-commands.h"
 #include "cli-output.h"
 
+#include <glib/gi18n.h>
 #include <stdio.h>
 
 int
@@ -16,12 +17,13 @@ cli_cmd_login (int argc, char **argv)
   g_autofree char *fingerprint_arg = NULL;
   const GOptionEntry entries[] = {
     { "relay", 'r', 0, G_OPTION_ARG_STRING, &relay_arg,
-      "The relay, e.g. nfltr.localhost:8443 (port 8443 if omitted)", "HOST:PORT" },
+      N_ ("The relay, e.g. nfltr.localhost:8443 (port 8443 if omitted)"), "HOST:PORT" },
     { "api-key", 'k', 0, G_OPTION_ARG_STRING, &api_key,
-      "API key issued by the relay's operator (or set $NFLTR_API_KEY)", "KEY" },
+      N_ ("API key issued by the relay's operator (or set $NFLTR_API_KEY)"), "KEY" },
     { "fingerprint", 'f', 0, G_OPTION_ARG_STRING, &fingerprint_arg,
-      "Expected SHA-256 fingerprint of the relay's certificate; without it the certificate "
-      "is trusted on first use", "sha256:HEX" },
+      N_ ("Expected SHA-256 fingerprint of the relay's certificate; without it the certificate "
+          "is trusted on first use"),
+      "sha256:HEX" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
@@ -36,29 +38,30 @@ cli_cmd_login (int argc, char **argv)
 
   g_option_context_set_summary (
     context,
-    "Connects to a relay, shows the SHA-256 fingerprint of its certificate, stores the API key\n"
-    "and pins the fingerprint: later connections to a relay presenting another certificate fail.");
+    _ ("Connects to a relay, shows the SHA-256 fingerprint of its certificate, stores the API key\n"
+       "and pins the fingerprint: later connections to a relay presenting another certificate fail."));
   g_option_context_set_description (
     context,
-    "Examples:\n"
-    "  nfltr login --relay nfltr.localhost:8443 --api-key nfk_…\n"
-    "  nfltr login --relay relay.example.com:443 --api-key nfk_… --fingerprint sha256:3f…\n");
+    /* TRANSLATORS: translate “Examples:” only; the commands are typed as they are. */
+    _ ("Examples:\n"
+       "  nfltr login --relay nfltr.localhost:8443 --api-key nfk_…\n"
+       "  nfltr login --relay relay.example.com:443 --api-key nfk_… --fingerprint sha256:3f…\n"));
   g_option_context_add_main_entries (context, entries, NULL);
   if (!cli_parse_command_line (context, "login", &argc, &argv, 0, 0, NULL))
     return CLI_EXIT_USAGE;
 
   if (relay_arg == NULL)
     {
-      cli_fail (CLI_EXIT_USAGE, "missing --relay HOST:PORT");
-      fprintf (stderr, "Try “nfltr login --help”.\n");
+      cli_fail (CLI_EXIT_USAGE, "%s", _ ("missing --relay HOST:PORT"));
+      fprintf (stderr, _ ("Try “nfltr %s --help”.\n"), "login");
       return CLI_EXIT_USAGE;
     }
   if (api_key == NULL && g_getenv ("NFLTR_API_KEY") != NULL)
     api_key = g_strdup (g_getenv ("NFLTR_API_KEY"));
   if (api_key == NULL || *api_key == '\0')
     {
-      cli_fail (CLI_EXIT_USAGE, "missing --api-key KEY (or $NFLTR_API_KEY)");
-      fprintf (stderr, "Try “nfltr login --help”.\n");
+      cli_fail (CLI_EXIT_USAGE, "%s", _ ("missing --api-key KEY (or $NFLTR_API_KEY)"));
+      fprintf (stderr, _ ("Try “nfltr %s --help”.\n"), "login");
       return CLI_EXIT_USAGE;
     }
   relay = cli_normalize_relay (relay_arg, &error);
@@ -85,17 +88,20 @@ cli_cmd_login (int argc, char **argv)
       cli_print_error (error);
       return CLI_EXIT_FAILURE;
     }
-  printf ("Relay %s presents certificate %s\n", relay, presented);
+  /* TRANSLATORS: the relay's address, then its certificate's fingerprint (sha256:…). */
+  printf (_ ("Relay %s presents certificate %s\n"), relay, presented);
   if (subject != NULL && *subject != '\0')
-    printf ("Subject: %s\n", subject);
+    /* TRANSLATORS: the certificate's subject, e.g. CN=relay.example.com */
+    printf (_ ("Subject: %s\n"), subject);
   fflush (stdout);
 
   if (expected != NULL && g_ascii_strcasecmp (expected, presented) != 0)
     return cli_fail (CLI_EXIT_FAILURE,
-                     "the relay presents %s, not the expected %s: not logging in",
+                     /* TRANSLATORS: two fingerprints: the relay's, the one given by --fingerprint */
+                     _ ("the relay presents %s, not the expected %s: not logging in"),
                      presented, expected);
   if (expected == NULL)
-    printf ("No --fingerprint given: trusting this certificate on first use.\n");
+    fputs (_ ("No --fingerprint given: trusting this certificate on first use.\n"), stdout);
 
   /* Pin exactly what the user was shown, even on first use: a relay that changes its
    * certificate between the two calls is refused, not silently pinned. */
@@ -106,7 +112,7 @@ cli_cmd_login (int argc, char **argv)
       cli_print_error (error);
       return CLI_EXIT_FAILURE;
     }
-  printf ("Logged in to %s — fingerprint pinned\n", relay);
+  printf (_ ("Logged in to %s — fingerprint pinned\n"), relay);
   return CLI_EXIT_OK;
 }
 
@@ -117,9 +123,8 @@ cli_cmd_logout (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(CliClient) client = NULL;
 
-  g_option_context_set_summary (context,
-                                "Forgets the relay, the API key and the pinned fingerprint, and "
-                                "disconnects every tunnel.");
+  g_option_context_set_summary (context, _ ("Forgets the relay, the API key and the pinned fingerprint, "
+                                            "and disconnects every tunnel."));
   if (!cli_parse_command_line (context, "logout", &argc, &argv, 0, 0, NULL))
     return CLI_EXIT_USAGE;
 
@@ -130,6 +135,6 @@ cli_cmd_logout (int argc, char **argv)
       cli_print_error (error);
       return CLI_EXIT_FAILURE;
     }
-  printf ("Logged out.\n");
+  fputs (_ ("Logged out.\n"), stdout);
   return CLI_EXIT_OK;
 }

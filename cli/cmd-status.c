@@ -7,6 +7,7 @@
 #include "cli-commands.h"
 #include "cli-output.h"
 
+#include <glib/gi18n.h>
 #include <stdio.h>
 
 /* A service that just started (or the in-process engine) is still connecting: give it a
@@ -63,9 +64,9 @@ cli_cmd_status (int argc, char **argv)
   const char *address, *state, *relay_error, *fingerprint, *domain;
 
   if (!cli_parse_json_flag ("status",
-                            "Shows the relay this machine is logged in to, the link's "
-                            "state and the pinned certificate fingerprint.",
-                            "Print one JSON object", &argc, &argv, &json))
+                            _ ("Shows the relay this machine is logged in to, the link's "
+                               "state and the pinned certificate fingerprint."),
+                            N_ ("Print one JSON object"), &argc, &argv, &json))
     return CLI_EXIT_USAGE;
 
   client = cli_client_connect (&error);
@@ -76,7 +77,8 @@ cli_cmd_status (int argc, char **argv)
     }
   m = cli_client_get_manager (client);
   if (nfltr_dbus_manager_get_version (m) == NULL)
-    return cli_fail (CLI_EXIT_FAILURE, "the NFLTR service does not answer at %s",
+    /* TRANSLATORS: %s is a D-Bus object path */
+    return cli_fail (CLI_EXIT_FAILURE, _ ("the NFLTR service does not answer at %s"),
                      NFLTR_SERVICE_OBJECT_PATH);
   wait_while_connecting (m);
   /* The tunnel count is informative: a failure here does not fail the command. */
@@ -107,22 +109,34 @@ cli_cmd_status (int argc, char **argv)
       return CLI_EXIT_OK;
     }
 
-  printf ("Service:     %s (%s)\n", nfltr_dbus_manager_get_version (m),
+  /* TRANSLATORS: the lines of nfltr status (and of nfltr http, which shares “State:” and
+   * “Fingerprint:”) are “Label:” and the value; pad the labels with spaces so that all
+   * values start in the same column. Here: the service's version and how it was reached. */
+  printf (_ ("Service:     %s (%s)\n"), nfltr_dbus_manager_get_version (m),
           cli_client_describe (client));
   if (*address == '\0')
     {
-      printf ("Relay:       not logged in (run “nfltr login --relay HOST:PORT --api-key KEY”)\n");
+      /* TRANSLATORS: the command in quotes is typed as it is. */
+      fputs (_ ("Relay:       not logged in (run “nfltr login --relay HOST:PORT --api-key KEY”)\n"),
+             stdout);
       return CLI_EXIT_OK;
     }
-  printf ("Relay:       %s\n", address);
+  printf (_ ("Relay:       %s\n"), address);
   if (*relay_error != '\0' && g_strcmp0 (state, "connected") != 0)
-    printf ("State:       %s — %s\n", state, relay_error);
+    /* TRANSLATORS: the link's state (a word of the service's: connected, connecting, …) and
+     * what went wrong */
+    printf (_ ("State:       %s — %s\n"), state, relay_error);
   else
-    printf ("State:       %s\n", state);
+    printf (_ ("State:       %s\n"), state);
   if (*domain != '\0')
-    printf ("Domain:      %s\n", domain);
-  printf ("Fingerprint: %s (pinned)\n", *fingerprint ? fingerprint : "none");
+    /* TRANSLATORS: the relay's domain, under which tunnels get their names */
+    printf (_ ("Domain:      %s\n"), domain);
+  if (*fingerprint != '\0')
+    printf (_ ("Fingerprint: %s (pinned)\n"), fingerprint);
+  else
+    /* TRANSLATORS: no fingerprint is pinned */
+    fputs (_ ("Fingerprint: none (pinned)\n"), stdout);
   if (paths != NULL)
-    printf ("Tunnels:     %u\n", g_strv_length (paths));
+    printf (_ ("Tunnels:     %u\n"), g_strv_length (paths));
   return CLI_EXIT_OK;
 }

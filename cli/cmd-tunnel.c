@@ -10,6 +10,7 @@
 #include "nfltr-error.h"
 
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,15 +31,18 @@ typedef struct {
 
 static const CliTunnelCommand tunnel_commands[] = {
   { "http", "HTTP",
-    "Examples:\n"
-    "  nfltr http 3000\n"
-    "  nfltr http localhost:8080 --name myapp\n"
-    "  nfltr http 3000 --e2ee-cert server.crt --e2ee-key server.key\n"
-    "  nfltr http 3000 --e2ee=false      (inspectable: for debugging only)\n" },
+    /* TRANSLATORS: translate “Examples:” and the text in parentheses only; the commands are
+     * typed as they are. */
+    N_ ("Examples:\n"
+        "  nfltr http 3000\n"
+        "  nfltr http localhost:8080 --name myapp\n"
+        "  nfltr http 3000 --e2ee-cert server.crt --e2ee-key server.key\n"
+        "  nfltr http 3000 --e2ee=false      (inspectable: for debugging only)\n") },
   { "tcp", "TCP",
-    "Examples:\n"
-    "  nfltr tcp 5432 --name db\n"
-    "  nfltr tcp 10.0.0.5:22 --json\n" },
+    /* TRANSLATORS: translate “Examples:” only; the commands are typed as they are. */
+    N_ ("Examples:\n"
+        "  nfltr tcp 5432 --name db\n"
+        "  nfltr tcp 10.0.0.5:22 --json\n") },
 };
 
 static const CliTunnelCommand *
@@ -72,16 +76,18 @@ cli_tunnel_options_parse (const char        *kind,
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
     { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
-      "Public name: the URL is https://NAME.<relay domain> (default: random)", "NAME" },
+      /* TRANSLATORS: NAME is the option's argument, as --help shows it (“--name=NAME”) */
+      N_ ("Public name: the URL is https://NAME.<relay domain> (default: random)"), "NAME" },
     { "e2ee", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, e2ee_option_cb,
-      "End-to-end encryption (default true); --e2ee=false lets the relay read the traffic",
+      N_ ("End-to-end encryption (default true); --e2ee=false lets the relay read the traffic"),
       "true|false" },
     { "e2ee-cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_file,
-      "PEM certificate to present instead of the generated one (needs --e2ee-key)", "FILE" },
+      N_ ("PEM certificate to present instead of the generated one (needs --e2ee-key)"), "FILE" },
     { "e2ee-key", 0, 0, G_OPTION_ARG_FILENAME, &key_file,
-      "PEM private key of --e2ee-cert", "FILE" },
+      N_ ("PEM private key of --e2ee-cert"), "FILE" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
-      "Print one JSON object per line (events: ready, stats, state, error, stopped)", NULL },
+      /* TRANSLATORS: the event names are JSON values, keep them in English. */
+      N_ ("Print one JSON object per line (events: ready, stats, state, error, stopped)"), NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = NULL;
@@ -99,20 +105,25 @@ cli_tunnel_options_parse (const char        *kind,
 
   context = g_option_context_new (parameter);
   if (command != NULL)
+    /* TRANSLATORS: %s is HTTP or TCP */
     summary = g_strdup_printf (
-      "Publishes a local %s service through the relay until Ctrl-C. By default the traffic is\n"
-      "verified end-to-end: TLS ends on this machine and the relay cannot read it.",
+      _ ("Publishes a local %s service through the relay until Ctrl-C. By default the traffic is\n"
+         "verified end-to-end: TLS ends on this machine and the relay cannot read it."),
       command->label);
   else
+    /* TRANSLATORS: %s is the id of a tunnel kind the service offers; TARGET is the
+     * placeholder of the usage line (“nfltr KIND TARGET”). */
     summary = g_strdup_printf (
-      "Publishes TARGET through the relay as a “%s” tunnel until Ctrl-C (a kind the service\n"
-      "offers; “nfltr help” lists them). By default the traffic is verified end-to-end: TLS\n"
-      "ends on this machine and the relay cannot read it.",
+      _ ("Publishes TARGET through the relay as a “%s” tunnel until Ctrl-C (a kind the service\n"
+         "offers; “nfltr help” lists them). By default the traffic is verified end-to-end: TLS\n"
+         "ends on this machine and the relay cannot read it."),
       kind);
   g_option_context_set_summary (context, summary);
   if (command != NULL)
-    g_option_context_set_description (context, command->examples);
+    g_option_context_set_description (context, _ (command->examples));
   group = g_option_group_new (kind, kind, kind, options, NULL);
+  /* The option descriptions are marked N_(): GOption translates them for --help. */
+  g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
   g_option_group_add_entries (group, entries);
   g_option_context_set_main_group (context, group);
 
@@ -124,19 +135,27 @@ cli_tunnel_options_parse (const char        *kind,
   if (n_args < 2)
     {
       if (command != NULL)
+        /* TRANSLATORS: %s is the command (http, tcp) */
         g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                     "missing PORT or HOST:PORT of the local service (e.g. “nfltr %s 3000”)",
+                     _ ("missing PORT or HOST:PORT of the local service (e.g. “nfltr %s 3000”)"),
                      kind);
       else
+        /* TRANSLATORS: %s is the id of a tunnel kind, used as a command */
         g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                     "missing TARGET (“nfltr %s TARGET”)", kind);
+                     _ ("missing TARGET (“nfltr %s TARGET”)"), kind);
       return FALSE;
     }
   if (n_args > 2)
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   "unexpected argument “%s”: %s takes one %s", args[2], kind,
-                   command != NULL ? "PORT or HOST:PORT" : "TARGET");
+      if (command != NULL)
+        /* TRANSLATORS: the argument given too many, then the command (http, tcp) */
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                     _ ("unexpected argument “%s”: %s takes one PORT or HOST:PORT"), args[2],
+                     kind);
+      else
+        /* TRANSLATORS: the argument given too many, then the id of a tunnel kind */
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                     _ ("unexpected argument “%s”: %s takes one TARGET"), args[2], kind);
       return FALSE;
     }
 
@@ -242,12 +261,14 @@ finish_live_line (TunnelRun *run)
     }
 }
 
+/* json_message: the message of the JSON error event, in English whatever the locale (--json
+ * output is an API); message: the same in the user's language, for stderr. */
 static void
-show_error (TunnelRun *run, const char *message)
+show_error (TunnelRun *run, const char *json_message, const char *message)
 {
   if (run->options.json)
     {
-      g_autofree char *line = cli_event_error (message);
+      g_autofree char *line = cli_event_error (json_message);
 
       cli_print_flushed (line);
     }
@@ -347,14 +368,18 @@ show_state (TunnelRun *run)
       g_autofree char *line = NULL;
 
       if (error != NULL && *error != '\0' && g_strcmp0 (state, "online") != 0)
-        line = g_strdup_printf ("State:       %s — %s", state, error);
+        /* TRANSLATORS: the lines nfltr http prints are “Label:” and the value; pad the
+         * labels with spaces so that all values start in the same column, as in nfltr
+         * status. Here: the tunnel's state (a word of the service's: online, reconnecting,
+         * …) and what went wrong. */
+        line = g_strdup_printf (_ ("State:       %s — %s"), state, error);
       else
-        line = g_strdup_printf ("State:       %s", state);
+        line = g_strdup_printf (_ ("State:       %s"), state);
       print_line (run, line);
     }
   else if (error != NULL && *error != '\0')
     {
-      g_autofree char *line = g_strdup_printf ("Error:       %s", error);
+      g_autofree char *line = g_strdup_printf (_ ("Error:       %s"), error);
 
       print_line (run, line);
     }
@@ -383,16 +408,19 @@ show_ready (TunnelRun *run)
       const char *bold_red = run->color ? "\033[1;31m" : "";
       const char *reset = run->color ? "\033[0m" : "";
 
-      printf ("URL:         %s → %s\n", nfltr_dbus_tunnel_get_public_url (t),
+      /* TRANSLATORS: the public URL and the local address it forwards to. Labels padded as
+       * in “State:       %s” (see there). */
+      printf (_ ("URL:         %s → %s\n"), nfltr_dbus_tunnel_get_public_url (t),
               nfltr_dbus_tunnel_get_target (t));
-      printf ("Mode:        %s%s%s\n", inspectable ? bold_red : "", cli_mode_description (mode),
-              inspectable ? reset : "");
+      /* TRANSLATORS: the %s around the mode are colour codes; keep all three. */
+      printf (_ ("Mode:        %s%s%s\n"), inspectable ? bold_red : "",
+              cli_mode_description (mode), inspectable ? reset : "");
       if (inspectable)
-        printf ("Fingerprint: %s (relay→agent hop; clients see the relay's certificate)\n",
+        printf (_ ("Fingerprint: %s (relay→agent hop; clients see the relay's certificate)\n"),
                 nfltr_dbus_tunnel_get_fingerprint (t));
       else
-        printf ("Fingerprint: %s\n", nfltr_dbus_tunnel_get_fingerprint (t));
-      printf ("Press Ctrl-C to stop the tunnel.\n");
+        printf (_ ("Fingerprint: %s\n"), nfltr_dbus_tunnel_get_fingerprint (t));
+      fputs (_ ("Press Ctrl-C to stop the tunnel.\n"), stdout);
       fflush (stdout);
     }
 
@@ -423,12 +451,16 @@ tunnel_changed (TunnelRun *run)
   if (g_strcmp0 (state, "failed") == 0)
     {
       const char *error = nfltr_dbus_tunnel_get_last_error (run->tunnel);
-      g_autofree char *message = g_strdup_printf ("tunnel failed: %s",
-                                                  error && *error ? error : "no reason given");
+      gboolean has_error = error != NULL && *error != '\0';
+      g_autofree char *json_message = g_strdup_printf ("tunnel failed: %s",
+                                                       has_error ? error : "no reason given");
+      /* TRANSLATORS: %s is the service's reason (in English) or “no reason given” */
+      g_autofree char *message = g_strdup_printf (_ ("tunnel failed: %s"),
+                                                  has_error ? error : _ ("no reason given"));
 
       if (run->ready)
         show_state (run);
-      show_error (run, message);
+      show_error (run, json_message, message);
       tunnel_run_stop (run, CLI_EXIT_FAILURE);
       return;
     }
@@ -467,9 +499,10 @@ remove_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       !g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_NOT_FOUND))
     {
       g_autofree char *message = cli_error_message (error);
-      g_autofree char *text = g_strdup_printf ("could not remove the tunnel: %s", message);
+      g_autofree char *json_text = g_strdup_printf ("could not remove the tunnel: %s", message);
+      g_autofree char *text = g_strdup_printf (_ ("could not remove the tunnel: %s"), message);
 
-      show_error (run, text);
+      show_error (run, json_text, text);
       run->exit_status = CLI_EXIT_FAILURE;
     }
   else if (run->exit_status == CLI_EXIT_OK)
@@ -483,7 +516,7 @@ remove_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       else
         {
           finish_live_line (run);
-          printf ("Tunnel removed.\n");
+          fputs (_ ("Tunnel removed.\n"), stdout);
           fflush (stdout);
         }
     }
@@ -531,7 +564,8 @@ service_lost_cb (gpointer user_data)
 
   if (run->stopping)
     return;
-  show_error (run, "lost the connection to the NFLTR service; the tunnel is gone");
+  show_error (run, "lost the connection to the NFLTR service; the tunnel is gone",
+              _ ("lost the connection to the NFLTR service; the tunnel is gone"));
   run->stopping = TRUE;
   run->exit_status = CLI_EXIT_FAILURE;
   g_main_loop_quit (run->loop);
@@ -554,7 +588,8 @@ interfaces_removed_cb (GDBusConnection *connection,
   g_variant_get (parameters, "(&o@as)", &path, NULL);
   if (run->stopping || g_strcmp0 (path, run->object_path) != 0)
     return;
-  show_error (run, "the tunnel was removed by another client");
+  show_error (run, "the tunnel was removed by another client",
+              _ ("the tunnel was removed by another client"));
   run->stopping = TRUE;
   run->exit_status = CLI_EXIT_FAILURE;
   g_main_loop_quit (run->loop);
@@ -574,7 +609,7 @@ create_tunnel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
         {
           g_autofree char *message = cli_error_message (error);
 
-          show_error (run, message);
+          show_error (run, message, message);
           run->exit_status = CLI_EXIT_FAILURE;
         }
       run->stopping = TRUE;
@@ -588,7 +623,7 @@ create_tunnel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_autofree char *message = cli_error_message (error);
 
-      show_error (run, message);
+      show_error (run, message, message);
       run->exit_status = CLI_EXIT_FAILURE;
       run->stopping = TRUE;
       g_main_loop_quit (run->loop);
@@ -621,7 +656,7 @@ run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
       cli_fail (CLI_EXIT_USAGE, "%s", error->message);
       /* A wrong flag or argument, not an unreadable file: point at the help. */
       if (error->domain == G_OPTION_ERROR)
-        fprintf (stderr, "Try “nfltr %s --help”.\n", kind);
+        fprintf (stderr, _ ("Try “nfltr %s --help”.\n"), kind);
       cli_tunnel_options_clear (&run.options);
       return CLI_EXIT_USAGE;
     }
@@ -725,18 +760,22 @@ cli_print_kinds (FILE *out)
   const char *id, *label, *description;
   GVariantIter iter;
 
-  fprintf (out, "\nTunnel kinds (run as “nfltr KIND TARGET”):\n");
+  /* TRANSLATORS: a heading of nfltr help; KIND and TARGET are placeholders, as in the
+   * usage lines above. */
+  fprintf (out, "\n%s\n", _ ("Tunnel kinds (run as “nfltr KIND TARGET”):"));
   if (client == NULL)
     {
       g_autofree char *message = cli_error_message (error);
 
-      fprintf (out, "  (the service could not be asked: %s)\n", message);
+      fputs ("  ", out);
+      fprintf (out, _ ("(the service could not be asked: %s)"), message);
+      fputs ("\n", out);
       return;
     }
   kinds = nfltr_dbus_manager_get_kinds (cli_client_get_manager (client));
   if (kinds == NULL || !g_variant_is_of_type (kinds, G_VARIANT_TYPE ("a(sss)")))
     {
-      fprintf (out, "  (the service does not list its kinds)\n");
+      fprintf (out, "  %s\n", _ ("(the service does not list its kinds)"));
       return;
     }
   g_variant_iter_init (&iter, kinds);

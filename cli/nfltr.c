@@ -5,27 +5,29 @@
 #include "cli-commands.h"
 #include "cli-output.h"
 
+#include <glib/gi18n.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
 const CliCommand cli_commands[] = {
   { "login", cli_cmd_login, "--relay HOST:PORT --api-key KEY [--fingerprint sha256:HEX]",
-    "Log in to a relay and pin its certificate's fingerprint" },
-  { "logout", cli_cmd_logout, "", "Forget the relay, the API key and the fingerprint" },
+    N_ ("Log in to a relay and pin its certificate's fingerprint") },
+  { "logout", cli_cmd_logout, "", N_ ("Forget the relay, the API key and the fingerprint") },
   { "http", cli_cmd_http,
     "PORT|HOST:PORT [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
-    "Publish a local HTTP service until Ctrl-C" },
+    N_ ("Publish a local HTTP service until Ctrl-C") },
   { "tcp", cli_cmd_tcp,
     "PORT|HOST:PORT [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
-    "Publish a local TCP service until Ctrl-C" },
+    N_ ("Publish a local TCP service until Ctrl-C") },
   { "KIND", NULL,
     "TARGET [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
-    "Publish TARGET as a tunnel of any kind the service offers (listed below), until Ctrl-C" },
-  { "list", cli_cmd_list, "[--json]", "List every tunnel" },
+    /* TRANSLATORS: TARGET is the placeholder of the usage line above; keep it. */
+    N_ ("Publish TARGET as a tunnel of any kind the service offers (listed below), until Ctrl-C") },
+  { "list", cli_cmd_list, "[--json]", N_ ("List every tunnel") },
   { "status", cli_cmd_status, "[--json]",
-    "Show the relay, the link's state and the pinned fingerprint" },
-  { "help", NULL, "[COMMAND]", "Show this help, or a command's" },
+    N_ ("Show the relay, the link's state and the pinned fingerprint") },
+  { "help", NULL, "[COMMAND]", N_ ("Show this help, or a command's") },
   { NULL, NULL, NULL, NULL }
 };
 
@@ -42,30 +44,30 @@ find_command (const char *name)
 static void
 print_usage (FILE *out, gboolean with_kinds)
 {
-  fprintf (out,
-           "Usage: nfltr COMMAND [ARGUMENTS…]\n"
-           "\n"
-           "Publishes local services through an NFLTR relay. Tunnels are verified end-to-end by\n"
-           "default: TLS ends on this machine and the relay cannot read the traffic.\n"
-           "\n"
-           "Commands:\n");
+  /* TRANSLATORS: nfltr's help. “nfltr” is the command itself; COMMAND and ARGUMENTS are
+   * placeholders, kept in English like those of the commands' usage lines. */
+  fputs (_ ("Usage: nfltr COMMAND [ARGUMENTS…]\n"
+            "\n"
+            "Publishes local services through an NFLTR relay. Tunnels are verified end-to-end by\n"
+            "default: TLS ends on this machine and the relay cannot read the traffic.\n"),
+         out);
+  fprintf (out, "\n%s\n", _ ("Commands:"));
   for (const CliCommand *c = cli_commands; c->name != NULL; c++)
     {
       if (*c->usage != '\0')
-        fprintf (out, "  %-7s %s\n          %s\n", c->name, c->usage, c->summary);
+        fprintf (out, "  %-7s %s\n          %s\n", c->name, c->usage, _ (c->summary));
       else
-        fprintf (out, "  %-7s %s\n", c->name, c->summary);
+        fprintf (out, "  %-7s %s\n", c->name, _ (c->summary));
     }
   if (with_kinds)
     cli_print_kinds (out);
-  fprintf (out,
-           "\n"
-           "Options:\n"
-           "  -h, --help     Show this help\n"
-           "  -V, --version  Show the version\n"
-           "\n"
-           "Run “nfltr COMMAND --help” for a command's options.\n"
-           "Exit status: 0 success, 1 failure, 2 bad command line, 130 interrupted.\n");
+  fprintf (out, "\n%s\n", _ ("Options:"));
+  fprintf (out, "  -h, --help     %s\n", _ ("Show this help"));
+  fprintf (out, "  -V, --version  %s\n", _ ("Show the version"));
+  fputs ("\n", out);
+  /* TRANSLATORS: “nfltr COMMAND --help” is typed as it is (COMMAND: a placeholder, kept). */
+  fputs (_ ("Run “nfltr COMMAND --help” for a command's options.\n"), out);
+  fputs (_ ("Exit status: 0 success, 1 failure, 2 bad command line, 130 interrupted.\n"), out);
 }
 
 static int
@@ -80,14 +82,14 @@ unknown_command (const char *word)
   g_ptr_array_add (names, NULL);
 
   if (word[0] == '-')
-    cli_fail (CLI_EXIT_USAGE, "unknown option “%s”", word);
+    cli_fail (CLI_EXIT_USAGE, _ ("unknown option “%s”"), word);
   else
-    cli_fail (CLI_EXIT_USAGE, "unknown command “%s”", word);
+    cli_fail (CLI_EXIT_USAGE, _ ("unknown command “%s”"), word);
   suggestion = cli_suggest_command (word[0] == '-' ? word + 1 : word,
                                     (const char * const *) names->pdata);
   if (suggestion != NULL)
-    fprintf (stderr, "Did you mean “nfltr %s”?\n", suggestion);
-  fprintf (stderr, "Run “nfltr help” for the list of commands.\n");
+    fprintf (stderr, _ ("Did you mean “nfltr %s”?\n"), suggestion);
+  fputs (_ ("Run “nfltr help” for the list of commands.\n"), stderr);
   return CLI_EXIT_USAGE;
 }
 
@@ -123,6 +125,17 @@ main (int argc, char **argv)
   const CliCommand *command;
 
   setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* Run from the build tree, use the catalogs built there (po/<lang>/LC_MESSAGES), as the app
+   * does: tests run nfltr uninstalled. */
+  {
+    g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+
+    if (exe != NULL && g_str_has_prefix (exe, NFLTR_BUILD_ROOT "/"))
+      bindtextdomain (GETTEXT_PACKAGE, NFLTR_BUILD_ROOT "/po");
+  }
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
   g_set_prgname ("nfltr");
 
   if (argc < 2)

@@ -258,7 +258,10 @@ class Lab:
                   "WAYLAND_DISPLAY", "DBUS_STARTER_ADDRESS", "DBUS_STARTER_BUS_TYPE"):
             env.pop(k, None)
         env["NFLTR_TEST_TAG"] = self.tag
+        # English messages (tests match them): the CLI is translated, and gettext honours a
+        # caller's LANGUAGE over C.UTF-8.
         env["LC_ALL"] = "C.UTF-8"
+        env.pop("LANGUAGE", None)
         for k, v in extra.items():
             if v is None:
                 env.pop(k, None)
