@@ -8,6 +8,10 @@
 #include "cli-output.h"
 
 #include "nfltr-error.h"
+#include "nfltr-service-locator.h"
+#ifdef NFLTR_HAVE_ENGINE
+#include "nfltr-tunnel-kind.h"
+#endif
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
@@ -751,18 +755,61 @@ cli_cmd_kind (int argc, char **argv, int *exit_status)
   return TRUE;
 }
 
+/* TRUE when the service already runs on its bus: `nfltr help` asks it then, and never
+ * starts one just to print a help text. */
+static gboolean
+service_is_running (void)
+{
+  g_autoptr(GDBusConnection) bus = nfltr_service_locator_get_bus_sync (NULL, NULL);
+  g_autoptr(GVariant) reply = NULL;
+  gboolean running = FALSE;
+
+  if (bus == NULL)
+    return FALSE;
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "NameHasOwner",
+                                       g_variant_new ("(s)", NFLTR_SERVICE_BUS_NAME), G_VARIANT_TYPE ("(b)"),
+                                       G_DBUS_CALL_FLAGS_NONE, 2000, NULL, NULL);
+  if (reply != NULL)
+    g_variant_get (reply, "(b)", &running);
+  return running;
+}
+
+static void
+print_kind_list (FILE *out, GVariant *kinds)
+{
+  const char *id, *label, *description;
+  GVariantIter iter;
+
+  g_variant_iter_init (&iter, kinds);
+  while (g_variant_iter_next (&iter, "(&s&s&s)", &id, &label, &description))
+    fprintf (out, "  %-7s %s\n", id, description);
+}
+
 void
 cli_print_kinds (FILE *out)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(CliClient) client = cli_client_connect (&error);
+  g_autoptr(CliClient) client = NULL;
   GVariant *kinds;
-  const char *id, *label, *description;
-  GVariantIter iter;
 
   /* TRANSLATORS: a heading of nfltr help; KIND and TARGET are placeholders, as in the
    * usage lines above. */
   fprintf (out, "\n%s\n", _ ("Tunnel kinds (run as “nfltr KIND TARGET”):"));
+  if (!service_is_running ())
+    {
+#ifdef NFLTR_HAVE_ENGINE
+      /* The engine linked into this binary is the one a service started by it would run:
+       * its table of kinds is the same Manager.Kinds would list. */
+      g_autoptr(GVariant) local = g_variant_ref_sink (nfltr_tunnel_kind_list_to_variant ());
+
+      print_kind_list (out, local);
+#else
+      fprintf (out, "  %s\n", _ ("(the service is not running; any other nfltr command starts it)"));
+#endif
+      return;
+    }
+  client = cli_client_connect (&error);
   if (client == NULL)
     {
       g_autofree char *message = cli_error_message (error);
@@ -778,7 +825,5 @@ cli_print_kinds (FILE *out)
       fprintf (out, "  %s\n", _ ("(the service does not list its kinds)"));
       return;
     }
-  g_variant_iter_init (&iter, kinds);
-  while (g_variant_iter_next (&iter, "(&s&s&s)", &id, &label, &description))
-    fprintf (out, "  %-7s %s\n", id, description);
+  print_kind_list (out, kinds);
 }

@@ -40,7 +40,7 @@ find_command (const char *name)
   return NULL;
 }
 
-/* with_kinds: ask the service for the kinds it offers (nfltr help), which may start it. */
+/* with_kinds: list the tunnel kinds (nfltr help): the running service's, else the engine's. */
 static void
 print_usage (FILE *out, gboolean with_kinds)
 {
