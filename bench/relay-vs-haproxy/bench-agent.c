@@ -380,10 +380,8 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer us
       }
     case NFLTR_FRAME_PING:
       {
-        g_autoptr (NfltrFrame) pong = nfltr_frame_new (NFLTR_FRAME_PONG);
-        guint64 seq = 0;
-        nfltr_frame_get_u64 (frame, NFLTR_ATTR_SEQ, &seq);
-        nfltr_frame_set_u64 (pong, NFLTR_ATTR_SEQ, seq);
+        g_autoptr (NfltrFrame) pong = nfltr_frame_new_pong_for (frame);
+
         send_frame (a, pong);
         break;
       }

@@ -9,6 +9,7 @@
 #include "nfltr-cert.h"
 #include "nfltr-error.h"
 #include "nfltr-frame-router.h"
+#include "nfltr-messages.h"
 #include "nfltr-loopback-address.h"
 #include "nfltr-main-context.h"
 
@@ -72,6 +73,8 @@ struct _NfltrRelayLink {
   GError *error;
   char *domain;
   gboolean welcomed;
+  char *offered_features;    /* what HELLO announces (docs/protocol.md §8.2) */
+  char *features;            /* the session's: WELCOME's list, within what we offered */
 
   guint attempt;
   GSource *retry_source;
@@ -155,40 +158,75 @@ send_error (NfltrRelayLink *self, NfltrProtoErrorCode code, const char *message)
   send_frame (self, frame);
 }
 
+/* A protocol error the relay made: say so (about that frame), then reconnect later. */
+static void
+send_frame_and_drop (NfltrRelayLink *self, NfltrProtoErrorCode code, const char *message,
+                     const NfltrFrame *about)
+{
+  g_autoptr(NfltrFrame) reply = nfltr_frame_new_error_for (code, message, about);
+
+  send_frame (self, reply);
+  drop_and_retry (self, NFLTR_RELAY_LINK_UNREACHABLE,
+                  g_error_new (NFLTR_ERROR, NFLTR_ERROR_PROTOCOL, "relay %s:%u broke the protocol: %s",
+                               self->host, self->port, message));
+}
+
 /* --- the router ------------------------------------------------------------------------ */
 
-/* The request waiting for this frame, else the handlers for its type, else the default. */
+/* What docs/protocol.md §4.2 says of a frame no request and no handler took. */
 static void
-route_frame (NfltrRelayLink *self, NfltrFrame **frame_inout)
+route_unhandled (NfltrRelayLink *self, const NfltrFrame *frame)
 {
-  const NfltrFrame *frame;
-  NfltrFrameType type;
-
-  if (nfltr_frame_router_complete_request (self->router, frame_inout))
-    return;
-  frame = *frame_inout;
-  type = nfltr_frame_get_type (frame);
-  if (nfltr_frame_router_run_handlers (self->router, frame))
-    return;
+  NfltrFrameType type = nfltr_frame_get_type (frame);
+  const NfltrMsgInfo *info = nfltr_msg_info_lookup (type);
 
   if (type == NFLTR_FRAME_ERROR)
     {
-      guint16 code = 0;
-      const char *message = nfltr_frame_get_string (frame, NFLTR_ATTR_MESSAGE);
+      NfltrMsgError error;
 
-      nfltr_frame_get_u16 (frame, NFLTR_ATTR_CODE, &code);
-      g_message ("relay error: %s (%s)", message ? message : "", nfltr_proto_error_code_to_string (code));
+      if (nfltr_msg_error_decode (frame, &error, NULL))
+        g_message ("relay error: %s (%s)", error.message, nfltr_proto_error_code_to_string (error.code));
     }
-  else if (nfltr_frame_has (frame, NFLTR_ATTR_REQUEST_ID))
+  else if (info != NULL && !(info->direction & NFLTR_MSG_FROM_RELAY))
+    {
+      /* §4.2 step 3: a known frame the relay never sends (a BIND, a HELLO): not a relay
+       * that speaks this protocol. */
+      g_autofree char *text = g_strdup_printf ("the relay sent %s, which only agents send", info->name);
+
+      send_frame_and_drop (self, NFLTR_PROTO_ERR_PROTOCOL, text, frame);
+    }
+  else if (info != NULL && nfltr_frame_has (frame, NFLTR_ATTR_REQUEST_ID))
     {
       /* A reply whose request is gone (its caller gave up): nothing waits for it. */
-      g_debug ("%s for no waiting request: ignored", nfltr_frame_type_to_string (type));
+      g_debug ("%s for no waiting request: ignored", info->name);
+    }
+  else if (nfltr_frame_is_ignorable (frame))
+    {
+      /* §4.2 step 4: a frame of a track this agent does not serve, safe to skip. */
+      g_debug ("ignorable frame type 0x%02x: skipped", type);
     }
   else
     {
       g_autofree char *text = g_strdup_printf ("frame type 0x%02x is not supported by this agent", type);
-      send_error (self, NFLTR_PROTO_ERR_UNSUPPORTED_FRAME, text);
+      g_autoptr(NfltrFrame) reply = nfltr_frame_new_error_for (NFLTR_PROTO_ERR_UNSUPPORTED_FRAME, text, frame);
+
+      send_frame (self, reply);
     }
+}
+
+/* The request waiting for this frame, else the handlers for its type, else §4.2. */
+static void
+route_frame (NfltrRelayLink *self, NfltrFrame **frame_inout)
+{
+  const NfltrFrame *frame;
+
+  if (nfltr_frame_router_complete_request (self->router, frame_inout))
+    return;
+  frame = *frame_inout;
+  if (nfltr_frame_router_run_handlers (self->router, frame))
+    return;
+
+  route_unhandled (self, frame);
 }
 
 guint
@@ -262,15 +300,39 @@ nfltr_relay_link_request_finish (NfltrRelayLink  *self,
 static gboolean
 handle_welcome (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_data)
 {
+  g_autoptr(GError) error = NULL;
+  NfltrMsgWelcome welcome;
+
   if (self->welcomed)
-    return TRUE;
+    {
+      send_frame_and_drop (self, NFLTR_PROTO_ERR_PROTOCOL, "a second WELCOME", frame);
+      return TRUE;
+    }
+  if (!nfltr_msg_welcome_decode (frame, &welcome, &error))
+    {
+      send_frame_and_drop (self, NFLTR_PROTO_ERR_PROTOCOL, error->message, frame);
+      return TRUE;
+    }
+  /* §8.1: the relay answers with a version at most the one HELLO named; one we do not speak
+   * cannot be spoken for the session. */
+  if (welcome.proto_version < 1 || welcome.proto_version > NFLTR_PROTO_VERSION)
+    {
+      g_autofree char *text = g_strdup_printf ("WELCOME names protocol version %u; this agent speaks 1 to %d",
+                                               welcome.proto_version, NFLTR_PROTO_VERSION);
+
+      send_frame_and_drop (self, NFLTR_PROTO_ERR_UNSUPPORTED_VERSION, text, frame);
+      return TRUE;
+    }
   nfltr_clear_source (&self->hello_source);
   self->welcomed = TRUE;
   self->attempt = 0;
   g_free (self->domain);
-  self->domain = g_strdup (nfltr_frame_get_string (frame, NFLTR_ATTR_DOMAIN));
-  g_message ("connected to relay %s:%u (domain %s, session %s)", self->host, self->port,
-             self->domain, nfltr_frame_get_string (frame, NFLTR_ATTR_SESSION_ID));
+  self->domain = g_strdup (welcome.domain);
+  /* §8.2: the session's features are WELCOME's, and never one we did not offer. */
+  g_free (self->features);
+  self->features = nfltr_proto_features_intersect (welcome.features, self->offered_features);
+  g_message ("connected to relay %s:%u (domain %s, session %s, features “%s”)", self->host, self->port,
+             self->domain, welcome.session_id, self->features);
   /* Users of the link (the tunnel binder) take their names back on this. */
   set_state (self, NFLTR_RELAY_LINK_CONNECTED, NULL);
   return TRUE;
@@ -304,11 +366,8 @@ handle_hello_error (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user
 static gboolean
 handle_ping (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_data)
 {
-  guint64 seq = 0;
-  g_autoptr(NfltrFrame) pong = nfltr_frame_new (NFLTR_FRAME_PONG);
+  g_autoptr(NfltrFrame) pong = nfltr_frame_new_pong_for (frame);
 
-  nfltr_frame_get_u64 (frame, NFLTR_ATTR_SEQ, &seq);
-  nfltr_frame_set_u64 (pong, NFLTR_ATTR_SEQ, seq);
   send_frame (self, pong);
   return TRUE;
 }
@@ -460,6 +519,7 @@ link_drop (NfltrRelayLink *self)
   nfltr_clear_source (&self->watchdog_source);
   nfltr_clear_source (&self->hello_source);
   self->welcomed = FALSE;
+  g_clear_pointer (&self->features, g_free);
 
   if (self->ws != NULL)
     {
@@ -575,12 +635,15 @@ check_pin (NfltrRelayLink *self, SoupWebsocketConnection *ws, SoupMessage *msg)
 static void
 send_hello (NfltrRelayLink *self)
 {
-  g_autoptr(NfltrFrame) hello = nfltr_frame_new (NFLTR_FRAME_HELLO);
+  NfltrMsgHello msg = {
+    .proto_version = NFLTR_PROTO_VERSION,
+    .api_key = self->api_key,
+    .agent_id = self->agent_id,
+    .agent_version = PACKAGE_VERSION,
+    .features = self->offered_features,
+  };
+  g_autoptr(NfltrFrame) hello = nfltr_msg_hello_encode (&msg);
 
-  nfltr_frame_set_u16 (hello, NFLTR_ATTR_PROTO_VERSION, NFLTR_PROTO_VERSION);
-  nfltr_frame_set_string (hello, NFLTR_ATTR_API_KEY, self->api_key);
-  nfltr_frame_set_string (hello, NFLTR_ATTR_AGENT_ID, self->agent_id);
-  nfltr_frame_set_string (hello, NFLTR_ATTR_AGENT_VERSION, PACKAGE_VERSION);
   send_frame (self, hello);
 }
 
@@ -723,6 +786,25 @@ nfltr_relay_link_get_port (NfltrRelayLink *self)
   return self->port;
 }
 
+void
+nfltr_relay_link_set_features (NfltrRelayLink *self,
+                               const char     *features)
+{
+  g_return_if_fail (NFLTR_IS_RELAY_LINK (self));
+
+  g_free (self->offered_features);
+  self->offered_features = g_strdup (features);
+}
+
+gboolean
+nfltr_relay_link_has_feature (NfltrRelayLink *self,
+                              const char     *token)
+{
+  g_return_val_if_fail (NFLTR_IS_RELAY_LINK (self), FALSE);
+
+  return self->welcomed && nfltr_proto_features_has (self->features, token);
+}
+
 const char *
 nfltr_relay_link_get_domain (NfltrRelayLink *self)
 {
@@ -754,6 +836,8 @@ nfltr_relay_link_finalize (GObject *object)
   g_free (self->agent_id);
   g_free (self->presented);
   g_free (self->domain);
+  g_free (self->offered_features);
+  g_free (self->features);
 
   G_OBJECT_CLASS (nfltr_relay_link_parent_class)->finalize (object);
 }

@@ -43,6 +43,13 @@ const char         *nfltr_relay_link_state_to_string  (NfltrRelayLinkState state
 const GError       *nfltr_relay_link_get_error        (NfltrRelayLink *self);
 const char         *nfltr_relay_link_get_host         (NfltrRelayLink *self);
 guint16             nfltr_relay_link_get_port         (NfltrRelayLink *self);
+/* The feature tokens HELLO announces (docs/protocol.md §8.2), space-separated; set by a
+ * track before nfltr_relay_link_start() or before the next connection. NULL: none. */
+void                nfltr_relay_link_set_features     (NfltrRelayLink *self,
+                                                       const char     *features);
+/* TRUE when the current session agreed on token (offered by us, listed in WELCOME). */
+gboolean            nfltr_relay_link_has_feature      (NfltrRelayLink *self,
+                                                       const char     *token);
 /* The domain announced in WELCOME, NULL before the first one. */
 const char         *nfltr_relay_link_get_domain       (NfltrRelayLink *self);
 

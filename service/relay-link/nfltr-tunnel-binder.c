@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nfltr-error.h"
+#include "nfltr-messages.h"
 
 typedef struct {
   char     *name;
@@ -108,23 +109,20 @@ bind_error_from_frame (const char *name, guint16 code, const char *message)
 static void
 send_unbind (NfltrTunnelBinder *self, const char *name)
 {
-  g_autoptr(NfltrFrame) frame = nfltr_frame_new (NFLTR_FRAME_UNBIND);
+  NfltrMsgUnbind msg = { .name = name };
+  g_autoptr(NfltrFrame) frame = nfltr_msg_unbind_encode (&msg);
 
-  nfltr_frame_set_string (frame, NFLTR_ATTR_NAME, name);
   nfltr_relay_link_send (self->link, frame);
 }
 
 /* The relay said no to this name: stop asking for it. */
 static void
-binding_refused (NfltrTunnelBinder *self, Binding *b, const NfltrFrame *frame)
+binding_refused (NfltrTunnelBinder *self, Binding *b, const NfltrMsgError *refusal)
 {
-  guint16 code = 0;
-  const char *message = nfltr_frame_get_string (frame, NFLTR_ATTR_MESSAGE);
   g_autoptr(GError) error = NULL;
   g_autofree char *name = g_strdup (b->name);
 
-  nfltr_frame_get_u16 (frame, NFLTR_ATTR_CODE, &code);
-  error = bind_error_from_frame (b->name, code, message ? message : "");
+  error = bind_error_from_frame (b->name, refusal->code, refusal->message);
   g_hash_table_steal (self->bindings, name);
   binding_complete (b, NULL, error);
   binding_free (b);
@@ -132,15 +130,13 @@ binding_refused (NfltrTunnelBinder *self, Binding *b, const NfltrFrame *frame)
 }
 
 static void
-binding_bound (NfltrTunnelBinder *self, Binding *b, const NfltrFrame *frame)
+binding_bound (NfltrTunnelBinder *self, Binding *b, const NfltrMsgBound *bound)
 {
-  const char *url = nfltr_frame_get_string (frame, NFLTR_ATTR_URL);
-  const char *host = nfltr_frame_get_string (frame, NFLTR_ATTR_HOST);
   g_autofree char *name = g_strdup (b->name);
 
-  g_message ("bound %s → %s", name, url);
-  binding_complete (b, url, NULL);
-  g_signal_emit (self, signals[SIGNAL_BOUND], 0, name, host, url);
+  g_message ("bound %s → %s", name, bound->url);
+  binding_complete (b, bound->url, NULL);
+  g_signal_emit (self, signals[SIGNAL_BOUND], 0, name, bound->host, bound->url);
 }
 
 /* --- BIND as a request ----------------------------------------------------------------- */
@@ -183,20 +179,25 @@ bind_reply_cb (GObject      *source,
   b = g_hash_table_lookup (self->bindings, request->name);
   if (nfltr_frame_get_type (reply) == NFLTR_FRAME_BOUND)
     {
-      if (b != NULL)
-        binding_bound (self, b, reply);
+      NfltrMsgBound bound;
+
+      if (!nfltr_msg_bound_decode (reply, &bound, &error))
+        g_message ("relay answered BIND %s with a bad BOUND: %s", request->name, error->message);
+      else if (b != NULL)
+        binding_bound (self, b, &bound);
       else
         send_unbind (self, request->name);   /* unbound while the BIND was in flight: give it back */
     }
-  else if (nfltr_frame_get_type (reply) == NFLTR_FRAME_ERROR && b != NULL)
-    binding_refused (self, b, reply);
   else if (nfltr_frame_get_type (reply) == NFLTR_FRAME_ERROR)
     {
-      guint16 code = 0;
-      const char *message = nfltr_frame_get_string (reply, NFLTR_ATTR_MESSAGE);
+      NfltrMsgError refusal;
 
-      nfltr_frame_get_u16 (reply, NFLTR_ATTR_CODE, &code);
-      g_message ("relay error: %s (%s)", message ? message : "", nfltr_proto_error_code_to_string (code));
+      if (!nfltr_msg_error_decode (reply, &refusal, &error))
+        g_message ("relay answered BIND %s with a bad ERROR: %s", request->name, error->message);
+      else if (b != NULL)
+        binding_refused (self, b, &refusal);
+      else
+        g_message ("relay error: %s (%s)", refusal.message, nfltr_proto_error_code_to_string (refusal.code));
     }
   else
     g_message ("relay answered BIND %s with %s; ignored", request->name,
@@ -206,14 +207,13 @@ bind_reply_cb (GObject      *source,
 static void
 send_bind (NfltrTunnelBinder *self, Binding *b)
 {
-  g_autoptr(NfltrFrame) frame = nfltr_frame_new (NFLTR_FRAME_BIND);
+  /* request_id is the link's to assign (nfltr_relay_link_request_async). */
+  NfltrMsgBind msg = { .request_id = 0, .name = b->name, .mode = b->mode, .kind = b->kind };
+  g_autoptr(NfltrFrame) frame = NULL;
   BindRequest *request = g_new0 (BindRequest, 1);
 
-  nfltr_frame_set_string (frame, NFLTR_ATTR_NAME, b->name);
-  nfltr_frame_set_u8 (frame, NFLTR_ATTR_MODE, b->mode);
-  nfltr_frame_set_bytes (frame, NFLTR_ATTR_FINGERPRINT, b->fingerprint, sizeof b->fingerprint);
-  if (b->kind)
-    nfltr_frame_set_string (frame, NFLTR_ATTR_KIND, b->kind);
+  memcpy (msg.fingerprint, b->fingerprint, sizeof msg.fingerprint);
+  frame = nfltr_msg_bind_encode (&msg);
 
   request->binder = g_object_ref (self);
   request->name = g_strdup (b->name);
@@ -227,12 +227,15 @@ static gboolean
 handle_error (NfltrRelayLink *link, const NfltrFrame *frame, gpointer user_data)
 {
   NfltrTunnelBinder *self = user_data;
-  const char *name = nfltr_frame_get_string (frame, NFLTR_ATTR_NAME);
-  Binding *b = name ? g_hash_table_lookup (self->bindings, name) : NULL;
+  NfltrMsgError refusal;
+  Binding *b;
 
+  if (!nfltr_msg_error_decode (frame, &refusal, NULL) || refusal.name == NULL)
+    return FALSE;
+  b = g_hash_table_lookup (self->bindings, refusal.name);
   if (b == NULL)
     return FALSE;
-  binding_refused (self, b, frame);
+  binding_refused (self, b, &refusal);
   return TRUE;
 }
 
@@ -240,13 +243,17 @@ static gboolean
 handle_conn_open (NfltrRelayLink *link, const NfltrFrame *frame, gpointer user_data)
 {
   NfltrTunnelBinder *self = user_data;
-  gsize id_len = 0;
-  const guint8 *id = nfltr_frame_get_bytes (frame, NFLTR_ATTR_CONN_ID, &id_len);
-  g_autoptr(GBytes) conn_id = g_bytes_new (id, id_len);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) conn_id = NULL;
+  NfltrMsgConnOpen open;
 
-  g_signal_emit (self, signals[SIGNAL_CONN_OPEN], 0,
-                 nfltr_frame_get_string (frame, NFLTR_ATTR_NAME), conn_id,
-                 nfltr_frame_get_string (frame, NFLTR_ATTR_CLIENT_ADDR));
+  if (!nfltr_msg_conn_open_decode (frame, &open, &error))
+    {
+      g_message ("relay sent a bad CONN_OPEN: %s", error->message);
+      return TRUE;
+    }
+  conn_id = g_bytes_new (open.conn_id, sizeof open.conn_id);
+  g_signal_emit (self, signals[SIGNAL_CONN_OPEN], 0, open.name, conn_id, open.client_addr);
   return TRUE;
 }
 
@@ -416,12 +423,12 @@ nfltr_tunnel_binder_refuse (NfltrTunnelBinder *self,
                             GBytes            *conn_id,
                             const char        *message)
 {
-  g_autoptr(NfltrFrame) frame = nfltr_frame_new (NFLTR_FRAME_CONN_REFUSE);
+  NfltrMsgConnRefuse msg = { .message = message };
+  g_autoptr(NfltrFrame) frame = NULL;
 
-  nfltr_frame_set_bytes (frame, NFLTR_ATTR_CONN_ID, g_bytes_get_data (conn_id, NULL),
-                         g_bytes_get_size (conn_id));
-  if (message)
-    nfltr_frame_set_string (frame, NFLTR_ATTR_MESSAGE, message);
+  g_return_if_fail (g_bytes_get_size (conn_id) == sizeof msg.conn_id);
+  memcpy (msg.conn_id, g_bytes_get_data (conn_id, NULL), sizeof msg.conn_id);
+  frame = nfltr_msg_conn_refuse_encode (&msg);
   nfltr_relay_link_send (self->link, frame);
 }
 

@@ -22,7 +22,16 @@ typedef struct {
   SoupWebsocketConnection *ws;   /* the link's connection, once it came */
   GPtrArray *received;           /* NfltrFrame*, from the link, HELLO first */
   NfltrRelayLink *link;
+  const struct _Session *session;
 } Fixture;
+
+/* What a test asks of the session (the fixture's data; NULL: the defaults). */
+typedef struct _Session {
+  const char *offered;           /* the link's features for HELLO */
+  const char *welcome_features;  /* WELCOME's features, NULL: none sent */
+  guint16 welcome_version;       /* 0: NFLTR_PROTO_VERSION */
+  gboolean expect_refused;       /* the link must not reach CONNECTED */
+} Session;
 
 typedef struct {
   GPtrArray *frames;             /* copies of what the handler got */
@@ -57,9 +66,14 @@ relay_message_cb (SoupWebsocketConnection *ws,
     {
       g_autoptr(NfltrFrame) welcome = nfltr_frame_new (NFLTR_FRAME_WELCOME);
 
-      nfltr_frame_set_u16 (welcome, NFLTR_ATTR_PROTO_VERSION, NFLTR_PROTO_VERSION);
+      guint16 version = f->session && f->session->welcome_version ? f->session->welcome_version
+                                                                   : NFLTR_PROTO_VERSION;
+
+      nfltr_frame_set_u16 (welcome, NFLTR_ATTR_PROTO_VERSION, version);
       nfltr_frame_set_string (welcome, NFLTR_ATTR_SESSION_ID, "s1");
       nfltr_frame_set_string (welcome, NFLTR_ATTR_DOMAIN, "nfltr.localhost");
+      if (f->session && f->session->welcome_features)
+        nfltr_frame_set_string (welcome, NFLTR_ATTR_FEATURES, f->session->welcome_features);
       relay_send (f, welcome);
     }
 }
@@ -173,8 +187,16 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->port = (guint16) g_uri_get_port (uris->data);
   g_slist_foreach (uris, (GFunc) g_uri_unref, NULL);
 
+  f->session = data;
   f->link = nfltr_relay_link_new (RELAY_HOST, f->port, f->fingerprint, "key", "0123456789abcdef0123456789abcdef");
+  if (f->session)
+    nfltr_relay_link_set_features (f->link, f->session->offered);
   nfltr_relay_link_start (f->link);
+  if (f->session && f->session->expect_refused)
+    {
+      WAIT_UNTIL (nfltr_relay_link_get_state (f->link) == NFLTR_RELAY_LINK_UNREACHABLE);
+      return;
+    }
   WAIT_UNTIL (nfltr_relay_link_get_state (f->link) == NFLTR_RELAY_LINK_CONNECTED);
   g_assert_cmpuint (count_received (f, NFLTR_FRAME_HELLO), ==, 1);
 }
@@ -489,6 +511,110 @@ test_request_cancelled (Fixture *f, gconstpointer data)
   reply_clear (&r);
 }
 
+/* ---- docs/protocol.md §4.2 and §8 from the agent's side ---- */
+
+static const Session features_session = { .offered = "x-a x-b", .welcome_features = "x-b x-c zz-unknown" };
+
+static void
+test_features_negotiated (Fixture *f, gconstpointer data)
+{
+  NfltrFrame *hello = last_received (f, NFLTR_FRAME_HELLO);
+
+  /* HELLO announces what the link was given; the session keeps WELCOME's list, but only
+   * what the agent offered: x-c and the unknown token are ignored, x-a was not agreed. */
+  g_assert_cmpstr (nfltr_frame_get_string (hello, NFLTR_ATTR_FEATURES), ==, "x-a x-b");
+  g_assert_true (nfltr_relay_link_has_feature (f->link, "x-b"));
+  g_assert_false (nfltr_relay_link_has_feature (f->link, "x-a"));
+  g_assert_false (nfltr_relay_link_has_feature (f->link, "x-c"));
+  g_assert_false (nfltr_relay_link_has_feature (f->link, "zz-unknown"));
+}
+
+static void
+test_ignorable_unknown_frame_skipped (Fixture *f, gconstpointer data)
+{
+  g_autoptr(NfltrFrame) ignorable = nfltr_frame_new ((NfltrFrameType) 0x7e);
+  g_autoptr(NfltrFrame) strict = nfltr_frame_new ((NfltrFrameType) 0x7e);
+  NfltrFrame *error;
+  guint16 code = 0;
+  guint8 frame_type = 0;
+  guint32 request_id = 0;
+
+  /* A frame of a later version's track, marked ignorable: skipped without a word. */
+  nfltr_frame_set_flags (ignorable, NFLTR_FRAME_FLAG_IGNORABLE);
+  nfltr_frame_set_bytes (ignorable, NFLTR_ATTR_DATA, "future", 6);
+  relay_send (f, ignorable);
+  relay_sync (f, 11);
+  g_assert_cmpuint (count_received (f, NFLTR_FRAME_ERROR), ==, 0);
+  g_assert_cmpint (nfltr_relay_link_get_state (f->link), ==, NFLTR_RELAY_LINK_CONNECTED);
+
+  /* The same type without the flag: refused, naming the frame and its request-id. */
+  nfltr_frame_set_u32 (strict, NFLTR_ATTR_REQUEST_ID, 42);
+  relay_send (f, strict);
+  relay_sync (f, 12);
+  error = last_received (f, NFLTR_FRAME_ERROR);
+  g_assert_nonnull (error);
+  g_assert_true (nfltr_frame_get_u16 (error, NFLTR_ATTR_CODE, &code));
+  g_assert_cmpuint (code, ==, NFLTR_PROTO_ERR_UNSUPPORTED_FRAME);
+  g_assert_true (nfltr_frame_get_u8 (error, NFLTR_ATTR_FRAME_TYPE, &frame_type));
+  g_assert_cmpuint (frame_type, ==, 0x7e);
+  g_assert_true (nfltr_frame_get_u32 (error, NFLTR_ATTR_REQUEST_ID, &request_id));
+  g_assert_cmpuint (request_id, ==, 42);
+  g_assert_cmpint (nfltr_relay_link_get_state (f->link), ==, NFLTR_RELAY_LINK_CONNECTED);
+}
+
+static void
+test_ping_answered (Fixture *f, gconstpointer data)
+{
+  NfltrFrame *pong;
+  guint64 seq = 0;
+
+  relay_sync (f, 0xfeedf00dULL);
+  pong = last_received (f, NFLTR_FRAME_PONG);
+  g_assert_true (nfltr_frame_get_u64 (pong, NFLTR_ATTR_SEQ, &seq));
+  g_assert_cmphex (seq, ==, 0xfeedf00dULL);
+}
+
+static void
+test_wrong_direction_drops (Fixture *f, gconstpointer data)
+{
+  g_autoptr(NfltrFrame) bind = nfltr_frame_new (NFLTR_FRAME_BIND);
+  guint8 fp[NFLTR_PROTO_FINGERPRINT_SIZE] = { 0 };
+  NfltrFrame *error;
+  guint16 code = 0;
+
+  /* A BIND comes from agents only: a relay that sends one is not speaking this protocol. */
+  nfltr_frame_set_u32 (bind, NFLTR_ATTR_REQUEST_ID, 7);
+  nfltr_frame_set_string (bind, NFLTR_ATTR_NAME, "x");
+  nfltr_frame_set_u8 (bind, NFLTR_ATTR_MODE, NFLTR_MODE_VERIFIED);
+  nfltr_frame_set_bytes (bind, NFLTR_ATTR_FINGERPRINT, fp, sizeof fp);
+  relay_send (f, bind);
+  WAIT_UNTIL (nfltr_relay_link_get_state (f->link) == NFLTR_RELAY_LINK_UNREACHABLE);
+  WAIT_UNTIL (last_received (f, NFLTR_FRAME_ERROR) != NULL);
+  error = last_received (f, NFLTR_FRAME_ERROR);
+  g_assert_nonnull (error);
+  g_assert_true (nfltr_frame_get_u16 (error, NFLTR_ATTR_CODE, &code));
+  g_assert_cmpuint (code, ==, NFLTR_PROTO_ERR_PROTOCOL);
+  g_assert_error (nfltr_relay_link_get_error (f->link), NFLTR_ERROR, NFLTR_ERROR_PROTOCOL);
+}
+
+static const Session future_relay = { .welcome_version = NFLTR_PROTO_VERSION + 1, .expect_refused = TRUE };
+
+static void
+test_welcome_version_too_high (Fixture *f, gconstpointer data)
+{
+  NfltrFrame *error;
+  guint16 code = 0;
+
+  /* §8.1: WELCOME may not name a version above HELLO's; the agent cannot speak it. */
+  WAIT_UNTIL (last_received (f, NFLTR_FRAME_ERROR) != NULL);
+  error = last_received (f, NFLTR_FRAME_ERROR);
+  g_assert_nonnull (error);
+  g_assert_true (nfltr_frame_get_u16 (error, NFLTR_ATTR_CODE, &code));
+  g_assert_cmpuint (code, ==, NFLTR_PROTO_ERR_UNSUPPORTED_VERSION);
+  g_assert_error (nfltr_relay_link_get_error (f->link), NFLTR_ERROR, NFLTR_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (nfltr_relay_link_get_error (f->link)->message, "version"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -502,6 +628,13 @@ main (int argc, char **argv)
   ADD ("/relay-link/router/request-fails-with-connection", test_request_fails_with_connection);
   ADD ("/relay-link/router/request-cancelled", test_request_cancelled);
 #undef ADD
+#define ADD_WITH(path, session, fn) g_test_add (path, Fixture, session, fixture_setup, fn, fixture_teardown)
+  ADD_WITH ("/relay-link/protocol/features-negotiated", &features_session, test_features_negotiated);
+  ADD_WITH ("/relay-link/protocol/ignorable-unknown-frame-skipped", NULL, test_ignorable_unknown_frame_skipped);
+  ADD_WITH ("/relay-link/protocol/ping-answered", NULL, test_ping_answered);
+  ADD_WITH ("/relay-link/protocol/wrong-direction-drops", NULL, test_wrong_direction_drops);
+  ADD_WITH ("/relay-link/protocol/welcome-version-too-high", &future_relay, test_welcome_version_too_high);
+#undef ADD_WITH
 
   return g_test_run ();
 }
