@@ -280,6 +280,16 @@ show_error (TunnelRun *run, const char *json_message, const char *message)
   cli_fail (CLI_EXIT_FAILURE, "%s", message);
 }
 
+/* The tunnel is gone or never came: say why and end the run with a failure. */
+static void
+fail_run (TunnelRun *run, const char *json_message, const char *message)
+{
+  show_error (run, json_message, message);
+  run->stopping = TRUE;
+  run->exit_status = CLI_EXIT_FAILURE;
+  g_main_loop_quit (run->loop);
+}
+
 static void
 show_stats (TunnelRun *run, gboolean force)
 {
@@ -568,11 +578,8 @@ service_lost_cb (gpointer user_data)
 
   if (run->stopping)
     return;
-  show_error (run, "lost the connection to the NFLTR service; the tunnel is gone",
-              _ ("lost the connection to the NFLTR service; the tunnel is gone"));
-  run->stopping = TRUE;
-  run->exit_status = CLI_EXIT_FAILURE;
-  g_main_loop_quit (run->loop);
+  fail_run (run, "lost the connection to the NFLTR service; the tunnel is gone",
+            _ ("lost the connection to the NFLTR service; the tunnel is gone"));
 }
 
 static void
@@ -592,11 +599,8 @@ interfaces_removed_cb (GDBusConnection *connection,
   g_variant_get (parameters, "(&o@as)", &path, NULL);
   if (run->stopping || g_strcmp0 (path, run->object_path) != 0)
     return;
-  show_error (run, "the tunnel was removed by another client",
-              _ ("the tunnel was removed by another client"));
-  run->stopping = TRUE;
-  run->exit_status = CLI_EXIT_FAILURE;
-  g_main_loop_quit (run->loop);
+  fail_run (run, "the tunnel was removed by another client",
+            _ ("the tunnel was removed by another client"));
 }
 
 static void
@@ -627,10 +631,7 @@ create_tunnel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_autofree char *message = cli_error_message (error);
 
-      show_error (run, message, message);
-      run->exit_status = CLI_EXIT_FAILURE;
-      run->stopping = TRUE;
-      g_main_loop_quit (run->loop);
+      fail_run (run, message, message);
       return;
     }
 

@@ -4,9 +4,9 @@
 #include "cli-args.h"
 #include "cli-commands.h"
 #include "cli-output.h"
+#include "nfltr-i18n.h"
 
 #include <glib/gi18n.h>
-#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -124,18 +124,7 @@ main (int argc, char **argv)
   const char *word;
   const CliCommand *command;
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  /* Run from the build tree, use the catalogs built there (po/<lang>/LC_MESSAGES), as the app
-   * does: tests run nfltr uninstalled. */
-  {
-    g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-
-    if (exe != NULL && g_str_has_prefix (exe, NFLTR_BUILD_ROOT "/"))
-      bindtextdomain (GETTEXT_PACKAGE, NFLTR_BUILD_ROOT "/po");
-  }
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  nfltr_i18n_init ();
   g_set_prgname ("nfltr");
 
   if (argc < 2)
