@@ -42,10 +42,9 @@ feed_requests (NfltrHttpRewriter *rw, const uint8_t *data, size_t size, gsize st
 }
 
 static void
-run (const uint8_t *const part[3], const size_t part_len[3], gsize step, GByteArray *out,
-     Verdict *v)
+run (const uint8_t * const part[3], const size_t part_len[3], gsize step, GByteArray *out, Verdict *v)
 {
-  g_autoptr(NfltrHttpRewriter) rw = nfltr_http_rewriter_new ("app.nfltr.localhost", "192.0.2.7");
+  g_autoptr (NfltrHttpRewriter) rw = nfltr_http_rewriter_new ("app.nfltr.localhost", "192.0.2.7");
 
   memset (v, 0, sizeof *v);
   if (feed_requests (rw, part[0], part_len[0], step, out, v))

@@ -1098,89 +1098,86 @@ nfltr_http_rewriter_feed_response (NfltrHttpRewriter *self,
 
       switch (self->resp_state)
         {
-        case RESP_HEAD:
-          off += resp_take_line (self, p, avail, &done);
-          if (done)
-            {
-              gsize l = self->resp_line->len - self->resp_line_start;
-              const guint8 *ls = self->resp_line->data + self->resp_line_start;
-
-              if (l == 1 || (l == 2 && ls[0] == '\r'))
-                {
-                  if (self->resp_line_start == 0)
-                    g_byte_array_set_size (self->resp_line, 0);
-                  else
-                    process_response_head (self);
-                }
-              else
-                self->resp_line_start = self->resp_line->len;
-            }
-          break;
-
-        case RESP_BODY_LENGTH:
-        case RESP_CHUNK_DATA:
-          {
-            gsize n = (gsize) MIN ((guint64) avail, self->resp_remaining);
-
-            off += n;
-            self->resp_remaining -= n;
-            if (self->resp_remaining == 0)
+          case RESP_HEAD:
+            off += resp_take_line (self, p, avail, &done);
+            if (done)
               {
-                self->resp_state = self->resp_state == RESP_CHUNK_DATA ? RESP_CHUNK_DATA_CRLF
-                                                                       : RESP_HEAD;
-                self->resp_crlf_seen = 0;
+                gsize l = self->resp_line->len - self->resp_line_start;
+                const guint8 *ls = self->resp_line->data + self->resp_line_start;
+
+                if (l == 1 || (l == 2 && ls[0] == '\r'))
+                  {
+                    if (self->resp_line_start == 0)
+                      g_byte_array_set_size (self->resp_line, 0);
+                    else
+                      process_response_head (self);
+                  }
+                else
+                  self->resp_line_start = self->resp_line->len;
               }
-          }
-          break;
+            break;
 
-        case RESP_CHUNK_SIZE:
-          off += resp_take_line (self, p, avail, &done);
-          if (done)
+          case RESP_BODY_LENGTH:
+          case RESP_CHUNK_DATA:
             {
-              guint64 size;
+              gsize n = (gsize) MIN ((guint64) avail, self->resp_remaining);
 
-              if (self->resp_line->len < 2 ||
-                  self->resp_line->data[self->resp_line->len - 2] != '\r' ||
-                  !parse_chunk_size (self->resp_line->data, self->resp_line->len, &size))
+              off += n;
+              self->resp_remaining -= n;
+              if (self->resp_remaining == 0)
                 {
-                  lose_track (self, "invalid chunk size line");
-                  break;
-                }
-              g_byte_array_set_size (self->resp_line, 0);
-              self->resp_state = size == 0 ? RESP_TRAILER : RESP_CHUNK_DATA;
-              self->resp_remaining = size;
-            }
-          break;
-
-        case RESP_CHUNK_DATA_CRLF:
-          if (*p != "\r\n"[self->resp_crlf_seen])
-            {
-              lose_track (self, "chunk data not followed by CRLF");
-              break;
-            }
-          off++;
-          if (++self->resp_crlf_seen == 2)
-            self->resp_state = RESP_CHUNK_SIZE;
-          break;
-
-        case RESP_TRAILER:
-          off += resp_take_line (self, p, avail, &done);
-          if (done)
-            {
-              gboolean empty = self->resp_line->len <= 2;
-
-              g_byte_array_set_size (self->resp_line, 0);
-              if (empty)
-                {
-                  self->resp_state = RESP_HEAD;
-                  self->resp_line_start = 0;
+                  self->resp_state = self->resp_state == RESP_CHUNK_DATA ? RESP_CHUNK_DATA_CRLF : RESP_HEAD;
+                  self->resp_crlf_seen = 0;
                 }
             }
-          break;
+            break;
 
-        case RESP_IGNORED:
-        default:
-          g_assert_not_reached ();
+          case RESP_CHUNK_SIZE:
+            off += resp_take_line (self, p, avail, &done);
+            if (done)
+              {
+                guint64 size;
+
+                if (self->resp_line->len < 2 || self->resp_line->data[self->resp_line->len - 2] != '\r' ||
+                    !parse_chunk_size (self->resp_line->data, self->resp_line->len, &size))
+                  {
+                    lose_track (self, "invalid chunk size line");
+                    break;
+                  }
+                g_byte_array_set_size (self->resp_line, 0);
+                self->resp_state = size == 0 ? RESP_TRAILER : RESP_CHUNK_DATA;
+                self->resp_remaining = size;
+              }
+            break;
+
+          case RESP_CHUNK_DATA_CRLF:
+            if (*p != "\r\n"[self->resp_crlf_seen])
+              {
+                lose_track (self, "chunk data not followed by CRLF");
+                break;
+              }
+            off++;
+            if (++self->resp_crlf_seen == 2)
+              self->resp_state = RESP_CHUNK_SIZE;
+            break;
+
+          case RESP_TRAILER:
+            off += resp_take_line (self, p, avail, &done);
+            if (done)
+              {
+                gboolean empty = self->resp_line->len <= 2;
+
+                g_byte_array_set_size (self->resp_line, 0);
+                if (empty)
+                  {
+                    self->resp_state = RESP_HEAD;
+                    self->resp_line_start = 0;
+                  }
+              }
+            break;
+
+          case RESP_IGNORED:
+          default: g_assert_not_reached ();
         }
     }
 }

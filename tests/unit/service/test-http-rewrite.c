@@ -408,19 +408,19 @@ test_upgrade_raw (void)
   g_assert_true (nfltr_http_rewriter_is_raw (rw));
   g_assert_cmpint (nfltr_http_rewriter_feed (rw, (const guint8 *) after, 5, out), ==,
                    NFLTR_HTTP_REWRITE_CONTINUE);
-  g_assert_cmpint (nfltr_http_rewriter_feed (rw, (const guint8 *) after + 5, sizeof after - 6, out),
-                   ==, NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_cmpint (nfltr_http_rewriter_feed (rw, (const guint8 *) after + 5, sizeof after - 6, out), ==,
+                   NFLTR_HTTP_REWRITE_CONTINUE);
   g_assert_cmpmem (out->data, out->len, want->str, want->len);
 }
 
 /* Feeds each request chunk, then each response chunk, in turn (NULL ends both lists);
  * returns the verdict of the last feed and what the local server got. */
 static NfltrHttpRewriteResult
-converse (const char *const *requests, const char *const *responses, GString *to_server,
-          gboolean *raw, guint *status)
+converse (const char * const *requests, const char * const *responses, GString *to_server, gboolean *raw,
+          guint *status)
 {
-  g_autoptr(NfltrHttpRewriter) rw = nfltr_http_rewriter_new (HOST, IP);
-  g_autoptr(GByteArray) out = g_byte_array_new ();
+  g_autoptr (NfltrHttpRewriter) rw = nfltr_http_rewriter_new (HOST, IP);
+  g_autoptr (GByteArray) out = g_byte_array_new ();
   NfltrHttpRewriteResult r = NFLTR_HTTP_REWRITE_CONTINUE;
 
   for (gsize i = 0; requests[i] != NULL; i++)
@@ -448,7 +448,7 @@ converse (const char *const *requests, const char *const *responses, GString *to
 static void
 test_upgrade_refused_keeps_parsing (void)
 {
-  static const char *const answers[] = {
+  static const char * const answers[] = {
     "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
     "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nno!\r\n0\r\n\r\n",
     "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n",
@@ -499,7 +499,7 @@ test_upgrade_unanswered_keeps_parsing (void)
 static void
 test_upgrade_response_framing (void)
 {
-  static const char *const firsts[] = {
+  static const char * const firsts[] = {
     "HTTP/1.1 200 OK\r\nContent-Length: 36\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n",
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n24\r\n"
     "HTTP/1.1 101 Switching Protocols\r\n\r\n\r\n0\r\nX-T: 1\r\n\r\n",
@@ -556,7 +556,7 @@ test_upgrade_response_framing (void)
 static void
 test_content_length_normalised (void)
 {
-  static const char *const heads[] = {
+  static const char * const heads[] = {
     "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 3, 3\r\n\r\nabc",
     "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
     "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length:3 ,3,  3\r\n\r\nabc",
@@ -564,20 +564,21 @@ test_content_length_normalised (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (heads); i++)
     {
-      g_auto(Outcome) o;
+      g_auto (Outcome) o;
 
       run_all (heads[i], &o);
       g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
-      g_assert_cmpstr (o.out->str, ==, "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 3\r\n"
-                                       XF HOST "\r\n\r\nabc");
+      g_assert_cmpstr (o.out->str, ==,
+                       "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 3\r\n" XF HOST "\r\n\r\nabc");
     }
   assert_rejected ("POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 3, 4\r\n\r\nabcd", 400,
                    "invalid Content-Length");
   assert_rejected ("POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 3\r\nContent-Length: 4\r\n"
-                   "\r\nabcd", 400, "invalid Content-Length");
+                   "\r\nabcd",
+                   400, "invalid Content-Length");
   assert_rejected ("POST / HTTP/1.1\r\nHost: " HOST "\r\nTransfer-Encoding: chunked\r\n"
-                   "Content-Length: 0\r\n\r\n0\r\n\r\n", 400,
-                   "both Transfer-Encoding and Content-Length");
+                   "Content-Length: 0\r\n\r\n0\r\n\r\n",
+                   400, "both Transfer-Encoding and Content-Length");
 }
 
 /* The client's own claims about its address are not passed on. */
@@ -588,20 +589,20 @@ test_forwarded_dropped (void)
 
   run_all ("GET / HTTP/1.1\r\nHost: " HOST "\r\nForwarded: for=10.0.0.1;proto=https\r\n"
            "X-Real-IP: 10.0.0.1\r\nfORWARDED: for=\"[::1]\"\r\nx-real-ip: 127.0.0.1\r\n"
-           "Accept: */*\r\n\r\n", &o);
+           "Accept: */*\r\n\r\n",
+           &o);
   g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
-  g_assert_cmpstr (o.out->str, ==, "GET / HTTP/1.1\r\nHost: " HOST "\r\nAccept: */*\r\n" XF HOST
-                                   "\r\n\r\n");
+  g_assert_cmpstr (o.out->str, ==, "GET / HTTP/1.1\r\nHost: " HOST "\r\nAccept: */*\r\n" XF HOST "\r\n\r\n");
 }
 
 static void
 test_connect_raw (void)
 {
-  const char *req[] = { "CONNECT " HOST ":22 HTTP/1.1\r\nHost: " HOST "\r\n\r\n",
-                        "SSH-2.0-OpenSSH\r\n\r\n", NULL };
+  const char *req[] = { "CONNECT " HOST ":22 HTTP/1.1\r\nHost: " HOST "\r\n\r\n", "SSH-2.0-OpenSSH\r\n\r\n",
+                        NULL };
   const char *resp[] = { "HTTP/1.1 200 Connection Established\r\n\r\n", NULL };
   const char *refused[] = { "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n", NULL };
-  g_autoptr(GString) got = g_string_new (NULL);
+  g_autoptr (GString) got = g_string_new (NULL);
   gboolean raw;
   guint status;
 
