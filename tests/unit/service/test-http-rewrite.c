@@ -413,6 +413,30 @@ test_upgrade_raw (void)
   g_assert_cmpmem (out->data, out->len, want->str, want->len);
 }
 
+/* Bytes the client sent before the 101 (no whole line yet, so held as a head) are not lost
+ * when the stream goes raw: they reach the local server first, unchanged. */
+static void
+test_upgrade_held_bytes_flushed (void)
+{
+  static const char head[] = "GET /ws HTTP/1.1\r\nHost: " HOST "\r\nUpgrade: websocket\r\n"
+                             "Connection: Upgrade\r\n\r\n";
+  static const char answer[] = "HTTP/1.1 101 Switching Protocols\r\n\r\n";
+  g_autoptr (NfltrHttpRewriter) rw = nfltr_http_rewriter_new (HOST, IP);
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  guint head_len;
+
+  nfltr_http_rewriter_feed (rw, (const guint8 *) head, sizeof head - 1, out);
+  head_len = out->len;
+  nfltr_http_rewriter_feed (rw, (const guint8 *) "\x81\x02", 2, out);
+  g_assert_cmpuint (out->len, ==, head_len);  /* held: could still be a request line */
+  nfltr_http_rewriter_feed_response (rw, (const guint8 *) answer, sizeof answer - 1);
+  g_assert_false (nfltr_http_rewriter_is_raw (rw));  /* the caller must feed once more */
+  g_assert_cmpint (nfltr_http_rewriter_feed (rw, (const guint8 *) "hi", 2, out), ==,
+                   NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_true (nfltr_http_rewriter_is_raw (rw));
+  g_assert_cmpmem (out->data + head_len, out->len - head_len, "\x81\x02hi", 4);
+}
+
 /* Feeds each request chunk, then each response chunk, in turn (NULL ends both lists);
  * returns the verdict of the last feed and what the local server got. */
 static NfltrHttpRewriteResult
@@ -667,6 +691,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/http-rewrite/upgrade-unanswered-keeps-parsing",
                    test_upgrade_unanswered_keeps_parsing);
   g_test_add_func ("/http-rewrite/upgrade-response-framing", test_upgrade_response_framing);
+  g_test_add_func ("/http-rewrite/upgrade-held-bytes-flushed", test_upgrade_held_bytes_flushed);
   g_test_add_func ("/http-rewrite/content-length-normalised", test_content_length_normalised);
   g_test_add_func ("/http-rewrite/forwarded-dropped", test_forwarded_dropped);
   g_test_add_func ("/http-rewrite/lf-only-head", test_lf_only_head);
