@@ -25,8 +25,8 @@ struct _NfltrStreamFilterInterface {
   /* Appends the bytes to forward for data[0..len) to out. After REFUSE, every later call
    * returns REFUSE and appends nothing. */
   NfltrStreamFilterResult (*feed) (NfltrStreamFilter *self, const guint8 *data, gsize len, GByteArray *out);
-  /* TRUE once the rest of the stream passes unchanged (after an HTTP Upgrade): the pump may
-   * stop feeding. */
+  /* TRUE once the rest of the stream passes unchanged (once the backend accepted an HTTP
+   * Upgrade): the pump may stop feeding. */
   gboolean (*is_passthrough) (NfltrStreamFilter *self);
   /* TRUE if anything was forwarded before a refusal, so the backend's answers to it come
    * first. */
