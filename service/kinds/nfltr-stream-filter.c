@@ -47,3 +47,16 @@ nfltr_stream_filter_get_refusal (NfltrStreamFilter *self)
   g_return_val_if_fail (NFLTR_IS_STREAM_FILTER (self), NULL);
   return NFLTR_STREAM_FILTER_GET_IFACE (self)->get_refusal (self);
 }
+
+void
+nfltr_stream_filter_observe_response (NfltrStreamFilter *self,
+                                      const guint8      *data,
+                                      gsize              len)
+{
+  NfltrStreamFilterInterface *iface;
+
+  g_return_if_fail (NFLTR_IS_STREAM_FILTER (self));
+  iface = NFLTR_STREAM_FILTER_GET_IFACE (self);
+  if (iface->observe_response != NULL)
+    iface->observe_response (self, data, len);
+}

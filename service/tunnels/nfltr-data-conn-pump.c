@@ -182,6 +182,9 @@ pump_l2c (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
           p->l2c_off = 0;
           p->l2c_len = n;
           progress = TRUE;
+          /* Seen before the client can act on it: the http filter goes raw on a 101. */
+          if (p->filter != NULL && !nfltr_stream_filter_is_passthrough (p->filter))
+            nfltr_stream_filter_observe_response (p->filter, p->out_buf, n);
         }
       else if (n == 0)
         {

@@ -12,6 +12,26 @@
 #define MAX_CHUNK_SIZE_BITS 56
 /* 18 decimal digits always fit in a guint64. */
 #define MAX_CONTENT_LENGTH_DIGITS 18
+/* Requests forwarded whose responses have not begun yet. A client that pipelines more has
+ * its later Upgrade ignored (we lose track of which response answers it, so never go raw). */
+#define MAX_OUTSTANDING 64
+
+/* What the response tracker must know of each forwarded request, oldest first. */
+enum {
+  REQ_HEAD = 1 << 0,    /* RFC 9110 §9.3.2: its response has no content */
+  REQ_UPGRADE = 1 << 1, /* Upgrade + Connection: upgrade: a 101 switches (RFC 9110 §7.8) */
+  REQ_CONNECT = 1 << 2, /* a 2xx makes a tunnel (RFC 9110 §9.3.6) */
+};
+
+typedef enum {
+  RESP_HEAD,       /* accumulating a response head */
+  RESP_BODY_LENGTH,
+  RESP_CHUNK_SIZE,
+  RESP_CHUNK_DATA,
+  RESP_CHUNK_DATA_CRLF,
+  RESP_TRAILER,
+  RESP_IGNORED,    /* close-delimited body, raw, or out of step: no more responses to read */
+} RespState;
 
 typedef enum {
   STATE_HEAD,            /* accumulating a request head */
@@ -20,7 +40,7 @@ typedef enum {
   STATE_CHUNK_DATA,      /* copying `remaining` bytes of chunk data */
   STATE_CHUNK_DATA_CRLF, /* the CRLF that ends chunk data */
   STATE_TRAILER,         /* trailer field lines up to the empty line */
-  STATE_RAW,             /* after Upgrade/CONNECT: no more HTTP on this stream */
+  STATE_RAW,             /* the origin accepted an Upgrade/CONNECT: no more HTTP here */
   STATE_REJECTED,
 } State;
 
@@ -38,6 +58,17 @@ struct _NfltrHttpRewriter
   guint       crlf_seen;
   GString    *xff;          /* scratch for the X-Forwarded-For value */
   guint64     requests;
+
+  /* The local server's responses, read only to learn whether it switched protocols. */
+  RespState   resp_state;
+  GByteArray *resp_line;    /* a response head, chunk-size or trailer line */
+  gsize       resp_line_start;
+  guint64     resp_remaining;
+  guint       resp_crlf_seen;
+  guint8      outstanding[MAX_OUTSTANDING];  /* REQ_* of forwarded requests, a ring */
+  guint       outstanding_first;
+  guint       outstanding_len;
+  gboolean    lost_track;   /* never go raw again */
 
   guint       status;
   char       *reason;
@@ -116,6 +147,7 @@ nfltr_http_rewriter_new (const char *public_host, const char *client_ip)
   self->head = g_byte_array_sized_new (4096);
   self->line = g_byte_array_sized_new (128);
   self->xff = g_string_sized_new (64);
+  self->resp_line = g_byte_array_sized_new (256);
   return self;
 }
 
@@ -129,6 +161,7 @@ nfltr_http_rewriter_free (NfltrHttpRewriter *self)
   g_byte_array_unref (self->head);
   g_byte_array_unref (self->line);
   g_string_free (self->xff, TRUE);
+  g_byte_array_unref (self->resp_line);
   g_free (self->reason);
   g_clear_pointer (&self->response, g_bytes_unref);
   g_free (self);
@@ -137,7 +170,9 @@ nfltr_http_rewriter_free (NfltrHttpRewriter *self)
 gboolean
 nfltr_http_rewriter_is_raw (const NfltrHttpRewriter *self)
 {
-  return self->state == STATE_RAW;
+  /* Bytes of a head still held (a client that did not wait for the 101) go out with the
+   * next feed(), so the caller must keep feeding until then. */
+  return self->state == STATE_RAW && self->head->len == 0;
 }
 
 guint64
@@ -504,8 +539,13 @@ process_head (NfltrHttpRewriter *self, GByteArray *out)
             }
           continue;
         }
-      /* Ours to say, not the client's: dropped, then set below. */
-      if (IS ("x-forwarded-proto") || IS ("x-forwarded-host"))
+      /* Ours to say, not the client's: dropped, then set below. Content-Length is written
+       * once below, so "3, 3" or a repeated line cannot reach a server that reads it
+       * differently (RFC 9112 §6.3 lets a recipient collapse equal values). Forwarded
+       * (RFC 7239) and X-Real-IP would let a client claim any address: we drop them, and
+       * X-Forwarded-For is the one place the client's address is said. */
+      if (IS ("x-forwarded-proto") || IS ("x-forwarded-host") || IS ("content-length") ||
+          IS ("forwarded") || IS ("x-real-ip"))
         continue;
 #undef IS
 
@@ -597,6 +637,12 @@ process_head (NfltrHttpRewriter *self, GByteArray *out)
       return;
     }
 
+  if (info.cl_seen)
+    {
+      g_autofree char *cl = g_strdup_printf ("Content-Length: %" G_GUINT64_FORMAT "\r\n",
+                                             info.content_length);
+      append_str (out, cl);
+    }
   append_str (out, "X-Forwarded-For: ");
   if (self->xff->len > 0)
     {
@@ -612,11 +658,32 @@ process_head (NfltrHttpRewriter *self, GByteArray *out)
   g_byte_array_set_size (self->head, 0);
   self->line_start = 0;
 
-  /* An Upgrade header alone is ignored by servers (RFC 9110 §7.8 needs the Connection
-   * option too); going raw on it would hide the next request from these checks. */
-  if (connect || (info.upgrade && info.connection_upgrade))
-    self->state = STATE_RAW;
-  else if (info.te_seen)
+  /* The stream goes raw only when the local server accepts the switch (101, or 2xx to a
+   * CONNECT), seen by nfltr_http_rewriter_feed_response(). Until then the next bytes are
+   * parsed as requests, so a refused Upgrade cannot hide later requests from these checks.
+   * An Upgrade header alone is ignored by servers (RFC 9110 §7.8 needs the Connection
+   * option too). */
+  if (self->outstanding_len == MAX_OUTSTANDING)
+    {
+      /* the ring no longer says which response answers which request */
+      self->lost_track = TRUE;
+      self->resp_state = RESP_IGNORED;
+    }
+  else
+    {
+      guint8 flags = 0;
+
+      if (end >= 5 && memcmp (data, "HEAD ", 5) == 0)
+        flags |= REQ_HEAD;
+      if (info.upgrade && info.connection_upgrade)
+        flags |= REQ_UPGRADE;
+      if (connect)
+        flags |= REQ_CONNECT;
+      self->outstanding[(self->outstanding_first + self->outstanding_len) % MAX_OUTSTANDING] = flags;
+      self->outstanding_len++;
+    }
+
+  if (info.te_seen)
     {
       self->state = STATE_CHUNK_SIZE;
       g_byte_array_set_size (self->line, 0);
@@ -845,6 +912,9 @@ nfltr_http_rewriter_feed (NfltrHttpRewriter *self,
           break;
 
         case STATE_RAW:
+          /* a head the client sent before the 101 arrived is no request: it goes as is */
+          g_byte_array_append (out, self->head->data, self->head->len);
+          g_byte_array_set_size (self->head, 0);
           g_byte_array_append (out, p, avail);
           off = len;
           break;
@@ -856,4 +926,258 @@ nfltr_http_rewriter_feed (NfltrHttpRewriter *self,
     }
 
   return self->state == STATE_REJECTED ? NFLTR_HTTP_REWRITE_REJECT : NFLTR_HTTP_REWRITE_CONTINUE;
+}
+
+/* The local server switched protocols: from now on the client's bytes pass unchanged. */
+static void
+go_raw (NfltrHttpRewriter *self)
+{
+  self->resp_state = RESP_IGNORED;
+  if (self->state == STATE_REJECTED)
+    return;
+  g_debug ("the local server switched protocols after request %" G_GUINT64_FORMAT,
+           self->requests);
+  self->state = STATE_RAW;
+}
+
+/* Stops reading responses; the request stream stays parsed to its end. */
+static void
+lose_track (NfltrHttpRewriter *self, const char *why)
+{
+  g_debug ("no longer following the local server's responses: %s", why);
+  self->resp_state = RESP_IGNORED;
+  self->lost_track = TRUE;
+}
+
+static gboolean
+resp_header_is (const char *line, gsize len, const char *name, const char **value, gsize *value_len)
+{
+  gsize n = strlen (name);
+  const char *v, *e = line + len;
+
+  if (len <= n || line[n] != ':' || g_ascii_strncasecmp (line, name, n) != 0)
+    return FALSE;
+  for (v = line + n + 1; v < e && is_ows (*v); v++)
+    ;
+  while (e > v && is_ows (e[-1]))
+    e--;
+  *value = v;
+  *value_len = e - v;
+  return TRUE;
+}
+
+/* A whole response head is in resp_line: RFC 9112 §4 status-line, then §6.3 for the length
+ * of its content. */
+static void
+process_response_head (NfltrHttpRewriter *self)
+{
+  gsize end = self->resp_line->len, pos = 0, len;
+  const char *line;
+  guint status;
+  guint8 flags;
+  HeadInfo info = { 0 };
+  gboolean te_seen = FALSE;
+
+  if (!next_line (self->resp_line->data, end, &pos, &line, &len) || len < 12 ||
+      memcmp (line, "HTTP/1.", 7) != 0 || !g_ascii_isdigit (line[7]) || line[8] != ' ' ||
+      !g_ascii_isdigit (line[9]) || !g_ascii_isdigit (line[10]) || !g_ascii_isdigit (line[11]) ||
+      (len > 12 && line[12] != ' '))
+    {
+      lose_track (self, "malformed status line");
+      return;
+    }
+  status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+
+  for (;;)
+    {
+      const char *value;
+      gsize value_len;
+
+      if (!next_line (self->resp_line->data, end, &pos, &line, &len))
+        {
+          lose_track (self, "bare CR in a response header");
+          return;
+        }
+      if (len == 0)
+        break;
+      if (resp_header_is (line, len, "content-length", &value, &value_len))
+        parse_content_length (&info, value, value_len);
+      else if (resp_header_is (line, len, "transfer-encoding", &value, &value_len))
+        {
+          parse_transfer_encoding (&info, value, value_len);
+          te_seen = TRUE;
+        }
+    }
+  g_byte_array_set_size (self->resp_line, 0);
+  self->resp_line_start = 0;
+
+  if (status >= 100 && status < 200)
+    {
+      /* RFC 9110 §15.2: interim responses come before the final one and have no content */
+      if (status != 101)
+        return;
+      if (self->outstanding_len > 0 && !self->lost_track &&
+          (self->outstanding[self->outstanding_first] & REQ_UPGRADE) != 0)
+        go_raw (self);
+      else
+        lose_track (self, "101 to a request that did not ask for it");
+      return;
+    }
+
+  if (self->outstanding_len == 0)
+    {
+      lose_track (self, "a response to no request");
+      return;
+    }
+  flags = self->outstanding[self->outstanding_first];
+  self->outstanding_first = (self->outstanding_first + 1) % MAX_OUTSTANDING;
+  self->outstanding_len--;
+
+  if ((flags & REQ_CONNECT) != 0 && status >= 200 && status < 300)
+    {
+      if (self->lost_track)
+        self->resp_state = RESP_IGNORED;
+      else
+        go_raw (self);
+      return;
+    }
+  /* RFC 9112 §6.3 rules 1–2: these responses end with their head */
+  if ((flags & REQ_HEAD) != 0 || status == 204 || status == 304)
+    self->resp_state = RESP_HEAD;
+  else if (te_seen && info.te_chunked_last && !info.te_chunked_twice)
+    {
+      self->resp_state = RESP_CHUNK_SIZE;
+      self->resp_line_start = 0;
+    }
+  else if (te_seen || info.cl_bad)
+    lose_track (self, "response framed by connection close or invalid Content-Length");
+  else if (info.cl_seen)
+    {
+      self->resp_state = info.content_length > 0 ? RESP_BODY_LENGTH : RESP_HEAD;
+      self->resp_remaining = info.content_length;
+    }
+  else
+    /* RFC 9112 §6.3 rule 8: the content runs to the close; nothing follows it */
+    self->resp_state = RESP_IGNORED;
+}
+
+/* Appends up to the next LF to resp_line. Returns the bytes used; *done when the line is
+ * whole. A line over the head limit loses track (the server's problem, not ours). */
+static gsize
+resp_take_line (NfltrHttpRewriter *self, const guint8 *data, gsize len, gboolean *done)
+{
+  const guint8 *nl = memchr (data, '\n', len);
+  gsize take = nl != NULL ? (gsize) (nl - data) + 1 : len;
+
+  *done = FALSE;
+  if (self->resp_line->len + take > NFLTR_HTTP_MAX_HEAD)
+    {
+      lose_track (self, "response head or chunk line too long");
+      return len;
+    }
+  g_byte_array_append (self->resp_line, data, take);
+  *done = nl != NULL;
+  return take;
+}
+
+void
+nfltr_http_rewriter_feed_response (NfltrHttpRewriter *self,
+                                   const guint8      *data,
+                                   gsize              len)
+{
+  gsize off = 0;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (data != NULL || len == 0);
+
+  while (off < len && self->resp_state != RESP_IGNORED)
+    {
+      const guint8 *p = data + off;
+      gsize avail = len - off;
+      gboolean done;
+
+      switch (self->resp_state)
+        {
+          case RESP_HEAD:
+            off += resp_take_line (self, p, avail, &done);
+            if (done)
+              {
+                gsize l = self->resp_line->len - self->resp_line_start;
+                const guint8 *ls = self->resp_line->data + self->resp_line_start;
+
+                if (l == 1 || (l == 2 && ls[0] == '\r'))
+                  {
+                    if (self->resp_line_start == 0)
+                      g_byte_array_set_size (self->resp_line, 0);
+                    else
+                      process_response_head (self);
+                  }
+                else
+                  self->resp_line_start = self->resp_line->len;
+              }
+            break;
+
+          case RESP_BODY_LENGTH:
+          case RESP_CHUNK_DATA:
+            {
+              gsize n = (gsize) MIN ((guint64) avail, self->resp_remaining);
+
+              off += n;
+              self->resp_remaining -= n;
+              if (self->resp_remaining == 0)
+                {
+                  self->resp_state = self->resp_state == RESP_CHUNK_DATA ? RESP_CHUNK_DATA_CRLF : RESP_HEAD;
+                  self->resp_crlf_seen = 0;
+                }
+            }
+            break;
+
+          case RESP_CHUNK_SIZE:
+            off += resp_take_line (self, p, avail, &done);
+            if (done)
+              {
+                guint64 size;
+
+                if (self->resp_line->len < 2 || self->resp_line->data[self->resp_line->len - 2] != '\r' ||
+                    !parse_chunk_size (self->resp_line->data, self->resp_line->len, &size))
+                  {
+                    lose_track (self, "invalid chunk size line");
+                    break;
+                  }
+                g_byte_array_set_size (self->resp_line, 0);
+                self->resp_state = size == 0 ? RESP_TRAILER : RESP_CHUNK_DATA;
+                self->resp_remaining = size;
+              }
+            break;
+
+          case RESP_CHUNK_DATA_CRLF:
+            if (*p != "\r\n"[self->resp_crlf_seen])
+              {
+                lose_track (self, "chunk data not followed by CRLF");
+                break;
+              }
+            off++;
+            if (++self->resp_crlf_seen == 2)
+              self->resp_state = RESP_CHUNK_SIZE;
+            break;
+
+          case RESP_TRAILER:
+            off += resp_take_line (self, p, avail, &done);
+            if (done)
+              {
+                gboolean empty = self->resp_line->len <= 2;
+
+                g_byte_array_set_size (self->resp_line, 0);
+                if (empty)
+                  {
+                    self->resp_state = RESP_HEAD;
+                    self->resp_line_start = 0;
+                  }
+              }
+            break;
+
+          case RESP_IGNORED:
+          default: g_assert_not_reached ();
+        }
+    }
 }

@@ -4,8 +4,10 @@
  * at every split point. It finds each request head in the stream (RFC 9112 §2), checks its
  * Host against the tunnel's public host, adds X-Forwarded-For/-Proto/-Host, and then forwards
  * the body by its framing (Content-Length or chunked, RFC 9112 §6–§7) so that the next head
- * on a keep-alive connection is found. After an Upgrade or CONNECT head everything is raw.
- * Responses (local→client) are not its business.
+ * on a keep-alive connection is found. Client-sent Forwarded and X-Real-IP are dropped and
+ * Content-Length is written once. The local server's responses are followed (status line and
+ * framing only, nfltr_http_rewriter_feed_response()) to learn whether it accepted an Upgrade
+ * (101) or a CONNECT (2xx): only then does the request stream become raw.
  *
  * Fuzz target candidate: nfltr_http_rewriter_feed(). */
 #pragma once
@@ -40,7 +42,16 @@ NfltrHttpRewriteResult nfltr_http_rewriter_feed         (NfltrHttpRewriter *self
                                                          gsize              len,
                                                          GByteArray        *out);
 
-/* TRUE once an Upgrade/CONNECT head was forwarded: from then on feed() copies bytes
+/* The local server's bytes (local→client), in order, unchanged. Reads response heads and
+ * skips their content by its framing (RFC 9112 §6.3); a 101 answering an Upgrade request, or
+ * a 2xx answering a CONNECT, makes the request stream raw. Anything it cannot follow (a
+ * close-delimited body, a malformed head, more than 64 requests outstanding) makes it stop
+ * reading, and then the request stream stays parsed to its end. */
+void                   nfltr_http_rewriter_feed_response (NfltrHttpRewriter *self,
+                                                          const guint8      *data,
+                                                          gsize              len);
+
+/* TRUE once the local server accepted an Upgrade/CONNECT: from then on feed() copies bytes
  * unchanged, and a caller may skip it. */
 gboolean               nfltr_http_rewriter_is_raw       (const NfltrHttpRewriter *self);
 /* Number of request heads forwarded so far. */

@@ -47,12 +47,21 @@ http_filter_get_refusal (NfltrStreamFilter *filter)
 }
 
 static void
+http_filter_observe_response (NfltrStreamFilter *filter,
+                              const guint8      *data,
+                              gsize              len)
+{
+  nfltr_http_rewriter_feed_response (NFLTR_HTTP_FILTER (filter)->rewriter, data, len);
+}
+
+static void
 filter_iface_init (NfltrStreamFilterInterface *iface)
 {
   iface->feed = http_filter_feed;
   iface->is_passthrough = http_filter_is_passthrough;
   iface->has_forwarded = http_filter_has_forwarded;
   iface->get_refusal = http_filter_get_refusal;
+  iface->observe_response = http_filter_observe_response;
 }
 
 static void

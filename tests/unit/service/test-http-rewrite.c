@@ -388,31 +388,255 @@ test_upgrade_raw (void)
                              "Connection: keep-alive, Upgrade\r\n\r\n";
   /* WebSocket frames, and then bytes that would be a misdirected request in HTTP */
   static const char after[] = "\x81\x85\x00\x00\x00\x00hello\r\n\r\nGET / HTTP/1.1\r\nHost: evil\r\n\r\n";
-  g_autoptr(GString) in = g_string_new_len (head, sizeof head - 1);
+  static const char answer[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                               "Connection: Upgrade\r\n\r\n\x81\x02hi";
+  g_autoptr(NfltrHttpRewriter) rw = nfltr_http_rewriter_new (HOST, IP);
+  g_autoptr(GByteArray) out = g_byte_array_new ();
   g_autoptr(GString) want = NULL;
-  gssize cuts[] = { sizeof head + 3, -1 };
-  g_auto(Outcome) o;
 
-  g_string_append_len (in, after, sizeof after - 1);
   want = g_string_new ("GET /ws HTTP/1.1\r\nHost: " HOST "\r\nUpgrade: websocket\r\n"
                        "Connection: keep-alive, Upgrade\r\n" XF HOST "\r\n\r\n");
   g_string_append_len (want, after, sizeof after - 1);
 
-  run_cuts (in->str, in->len, cuts, &o);
+  g_assert_cmpint (nfltr_http_rewriter_feed (rw, (const guint8 *) head, sizeof head - 1, out), ==,
+                   NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_false (nfltr_http_rewriter_is_raw (rw));  /* not before the server agreed */
+  /* the answer cut inside its status line */
+  nfltr_http_rewriter_feed_response (rw, (const guint8 *) answer, 11);
+  g_assert_false (nfltr_http_rewriter_is_raw (rw));
+  nfltr_http_rewriter_feed_response (rw, (const guint8 *) answer + 11, sizeof answer - 12);
+  g_assert_true (nfltr_http_rewriter_is_raw (rw));
+  g_assert_cmpint (nfltr_http_rewriter_feed (rw, (const guint8 *) after, 5, out), ==,
+                   NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_cmpint (nfltr_http_rewriter_feed (rw, (const guint8 *) after + 5, sizeof after - 6, out), ==,
+                   NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_cmpmem (out->data, out->len, want->str, want->len);
+}
+
+/* Bytes the client sent before the 101 (no whole line yet, so held as a head) are not lost
+ * when the stream goes raw: they reach the local server first, unchanged. */
+static void
+test_upgrade_held_bytes_flushed (void)
+{
+  static const char head[] = "GET /ws HTTP/1.1\r\nHost: " HOST "\r\nUpgrade: websocket\r\n"
+                             "Connection: Upgrade\r\n\r\n";
+  static const char answer[] = "HTTP/1.1 101 Switching Protocols\r\n\r\n";
+  g_autoptr (NfltrHttpRewriter) rw = nfltr_http_rewriter_new (HOST, IP);
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  guint head_len;
+
+  nfltr_http_rewriter_feed (rw, (const guint8 *) head, sizeof head - 1, out);
+  head_len = out->len;
+  nfltr_http_rewriter_feed (rw, (const guint8 *) "\x81\x02", 2, out);
+  g_assert_cmpuint (out->len, ==, head_len);  /* held: could still be a request line */
+  nfltr_http_rewriter_feed_response (rw, (const guint8 *) answer, sizeof answer - 1);
+  g_assert_false (nfltr_http_rewriter_is_raw (rw));  /* the caller must feed once more */
+  g_assert_cmpint (nfltr_http_rewriter_feed (rw, (const guint8 *) "hi", 2, out), ==,
+                   NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_true (nfltr_http_rewriter_is_raw (rw));
+  g_assert_cmpmem (out->data + head_len, out->len - head_len, "\x81\x02hi", 4);
+}
+
+/* Feeds each request chunk, then each response chunk, in turn (NULL ends both lists);
+ * returns the verdict of the last feed and what the local server got. */
+static NfltrHttpRewriteResult
+converse (const char * const *requests, const char * const *responses, GString *to_server, gboolean *raw,
+          guint *status)
+{
+  g_autoptr (NfltrHttpRewriter) rw = nfltr_http_rewriter_new (HOST, IP);
+  g_autoptr (GByteArray) out = g_byte_array_new ();
+  NfltrHttpRewriteResult r = NFLTR_HTTP_REWRITE_CONTINUE;
+
+  for (gsize i = 0; requests[i] != NULL; i++)
+    {
+      r = nfltr_http_rewriter_feed (rw, (const guint8 *) requests[i], strlen (requests[i]), out);
+      if (responses[i] == NULL)
+        {
+          g_assert_null (requests[i + 1]);
+          break;
+        }
+      /* byte by byte: the tracker must not depend on how reads are cut */
+      for (const char *c = responses[i]; *c != '\0'; c++)
+        nfltr_http_rewriter_feed_response (rw, (const guint8 *) c, 1);
+    }
+  g_string_append_len (to_server, (const char *) out->data, out->len);
+  *raw = nfltr_http_rewriter_is_raw (rw);
+  *status = r == NFLTR_HTTP_REWRITE_REJECT ? nfltr_http_rewriter_get_status (rw) : 0;
+  return r;
+}
+
+#define WS_REQ "GET /ws HTTP/1.1\r\nHost: " HOST "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+
+/* An origin that does not answer 101 has not switched: a later request on the connection
+ * is checked like any other (issue 8 §2; before, Upgrade alone made the stream raw). */
+static void
+test_upgrade_refused_keeps_parsing (void)
+{
+  static const char * const answers[] = {
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nno!\r\n0\r\n\r\n",
+    "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n",
+    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (answers); i++)
+    {
+      const char *bad[] = { WS_REQ, "GET /admin HTTP/1.1\r\nHost: evil\r\n\r\n", NULL };
+      const char *good[] = { WS_REQ, "GET /next HTTP/1.1\r\nHost: " HOST "\r\n"
+                             "X-Forwarded-For: 10.0.0.1\r\n\r\n", NULL };
+      const char *resp[] = { answers[i], NULL };
+      g_autoptr(GString) got = g_string_new (NULL);
+      gboolean raw;
+      guint status;
+
+      g_test_message ("origin answers: %s", answers[i]);
+      g_assert_cmpint (converse (bad, resp, got, &raw, &status), ==, NFLTR_HTTP_REWRITE_REJECT);
+      g_assert_cmpuint (status, ==, 421);
+      g_assert_false (raw);
+      g_assert_null (strstr (got->str, "/admin"));
+
+      g_string_truncate (got, 0);
+      g_assert_cmpint (converse (good, resp, got, &raw, &status), ==, NFLTR_HTTP_REWRITE_CONTINUE);
+      g_assert_false (raw);
+      g_assert_nonnull (strstr (got->str, "GET /next HTTP/1.1\r\nHost: " HOST "\r\n"
+                                          "X-Forwarded-For: 10.0.0.1, " IP "\r\n"));
+    }
+}
+
+/* A client that does not wait for the answer gets its next request checked as well. */
+static void
+test_upgrade_unanswered_keeps_parsing (void)
+{
+  const char *req[] = { WS_REQ "GET / HTTP/1.1\r\nHost: evil\r\n\r\n", NULL };
+  const char *resp[] = { NULL };
+  g_autoptr(GString) got = g_string_new (NULL);
+  gboolean raw;
+  guint status;
+
+  g_assert_cmpint (converse (req, resp, got, &raw, &status), ==, NFLTR_HTTP_REWRITE_REJECT);
+  g_assert_cmpuint (status, ==, 421);
+  g_assert_false (raw);
+}
+
+/* The tracker pairs responses with requests by their framing: a 101 inside an earlier
+ * response's content, or a 101 to a request that did not ask for it, switches nothing. */
+static void
+test_upgrade_response_framing (void)
+{
+  static const char * const firsts[] = {
+    "HTTP/1.1 200 OK\r\nContent-Length: 36\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n24\r\n"
+    "HTTP/1.1 101 Switching Protocols\r\n\r\n\r\n0\r\nX-T: 1\r\n\r\n",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (firsts); i++)
+    {
+      /* GET, then the Upgrade: the origin's 101 is in the GET's body, its answer to the
+       * Upgrade is a 403 */
+      const char *req[] = { "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n", WS_REQ,
+                            "GET / HTTP/1.1\r\nHost: evil\r\n\r\n", NULL };
+      const char *resp[] = { firsts[i], "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+                             NULL };
+      const char *ok_req[] = { "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n", WS_REQ,
+                               "\x81\x80\0\0\0\0", NULL };
+      const char *ok_resp[] = { firsts[i], "HTTP/1.1 101 Switching Protocols\r\n\r\n", NULL };
+      g_autoptr(GString) got = g_string_new (NULL);
+      gboolean raw;
+      guint status;
+
+      g_assert_cmpint (converse (req, resp, got, &raw, &status), ==, NFLTR_HTTP_REWRITE_REJECT);
+      g_assert_cmpuint (status, ==, 421);
+
+      /* and a real 101 after that first response does switch */
+      g_string_truncate (got, 0);
+      g_assert_cmpint (converse (ok_req, ok_resp, got, &raw, &status), ==,
+                       NFLTR_HTTP_REWRITE_CONTINUE);
+      g_assert_true (raw);
+      g_assert_true (g_str_has_suffix (got->str, "\r\n\r\n\x81\x80"));
+    }
+
+  {
+    /* 101 to a plain GET, and a HEAD response whose Content-Length has no content */
+    const char *req[] = { "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n",
+                          "GET / HTTP/1.1\r\nHost: evil\r\n\r\n", NULL };
+    const char *resp[] = { "HTTP/1.1 101 Switching Protocols\r\n\r\n", NULL };
+    const char *head_req[] = { "HEAD / HTTP/1.1\r\nHost: " HOST "\r\n\r\n", WS_REQ,
+                               "GET / HTTP/1.1\r\nHost: evil\r\n\r\n", NULL };
+    const char *head_resp[] = { "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n",
+                                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", NULL };
+    g_autoptr(GString) got = g_string_new (NULL);
+    gboolean raw;
+    guint status;
+
+    g_assert_cmpint (converse (req, resp, got, &raw, &status), ==, NFLTR_HTTP_REWRITE_REJECT);
+    g_assert_false (raw);
+    g_assert_cmpint (converse (head_req, head_resp, got, &raw, &status), ==,
+                     NFLTR_HTTP_REWRITE_REJECT);
+    g_assert_cmpuint (status, ==, 421);
+  }
+}
+
+/* RFC 9112 §6.3: equal Content-Length values are one; the server gets exactly one line. */
+static void
+test_content_length_normalised (void)
+{
+  static const char * const heads[] = {
+    "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 3, 3\r\n\r\nabc",
+    "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+    "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length:3 ,3,  3\r\n\r\nabc",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (heads); i++)
+    {
+      g_auto (Outcome) o;
+
+      run_all (heads[i], &o);
+      g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
+      g_assert_cmpstr (o.out->str, ==,
+                       "POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 3\r\n" XF HOST "\r\n\r\nabc");
+    }
+  assert_rejected ("POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 3, 4\r\n\r\nabcd", 400,
+                   "invalid Content-Length");
+  assert_rejected ("POST / HTTP/1.1\r\nHost: " HOST "\r\nContent-Length: 3\r\nContent-Length: 4\r\n"
+                   "\r\nabcd",
+                   400, "invalid Content-Length");
+  assert_rejected ("POST / HTTP/1.1\r\nHost: " HOST "\r\nTransfer-Encoding: chunked\r\n"
+                   "Content-Length: 0\r\n\r\n0\r\n\r\n",
+                   400, "both Transfer-Encoding and Content-Length");
+}
+
+/* The client's own claims about its address are not passed on. */
+static void
+test_forwarded_dropped (void)
+{
+  g_auto(Outcome) o;
+
+  run_all ("GET / HTTP/1.1\r\nHost: " HOST "\r\nForwarded: for=10.0.0.1;proto=https\r\n"
+           "X-Real-IP: 10.0.0.1\r\nfORWARDED: for=\"[::1]\"\r\nx-real-ip: 127.0.0.1\r\n"
+           "Accept: */*\r\n\r\n",
+           &o);
   g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
-  g_assert_true (o.raw);
-  g_assert_cmpmem (o.out->str, o.out->len, want->str, want->len);
+  g_assert_cmpstr (o.out->str, ==, "GET / HTTP/1.1\r\nHost: " HOST "\r\nAccept: */*\r\n" XF HOST "\r\n\r\n");
 }
 
 static void
 test_connect_raw (void)
 {
-  g_auto(Outcome) o;
+  const char *req[] = { "CONNECT " HOST ":22 HTTP/1.1\r\nHost: " HOST "\r\n\r\n", "SSH-2.0-OpenSSH\r\n\r\n",
+                        NULL };
+  const char *resp[] = { "HTTP/1.1 200 Connection Established\r\n\r\n", NULL };
+  const char *refused[] = { "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n", NULL };
+  g_autoptr (GString) got = g_string_new (NULL);
+  gboolean raw;
+  guint status;
 
-  run_all ("CONNECT " HOST ":22 HTTP/1.1\r\nHost: " HOST "\r\n\r\nSSH-2.0-OpenSSH\r\n\r\n", &o);
-  g_assert_cmpint (o.result, ==, NFLTR_HTTP_REWRITE_CONTINUE);
-  g_assert_true (o.raw);
-  g_assert_true (g_str_has_suffix (o.out->str, "\r\n\r\nSSH-2.0-OpenSSH\r\n\r\n"));
+  g_assert_cmpint (converse (req, resp, got, &raw, &status), ==, NFLTR_HTTP_REWRITE_CONTINUE);
+  g_assert_true (raw);
+  g_assert_true (g_str_has_suffix (got->str, "\r\n\r\nSSH-2.0-OpenSSH\r\n\r\n"));
+  /* refused, the tunnel is not made and the next bytes are no request */
+  g_assert_cmpint (converse (req, refused, got, &raw, &status), ==, NFLTR_HTTP_REWRITE_REJECT);
+  g_assert_false (raw);
+  g_assert_cmpuint (status, ==, 400);
 }
 
 /* Upgrade without "Connection: upgrade" is ignored by servers (RFC 9110 §7.8), so it
@@ -463,6 +687,13 @@ main (int argc, char *argv[])
   g_test_add_func ("/http-rewrite/upgrade-raw", test_upgrade_raw);
   g_test_add_func ("/http-rewrite/connect-raw", test_connect_raw);
   g_test_add_func ("/http-rewrite/upgrade-needs-connection", test_upgrade_needs_connection_option);
+  g_test_add_func ("/http-rewrite/upgrade-refused-keeps-parsing", test_upgrade_refused_keeps_parsing);
+  g_test_add_func ("/http-rewrite/upgrade-unanswered-keeps-parsing",
+                   test_upgrade_unanswered_keeps_parsing);
+  g_test_add_func ("/http-rewrite/upgrade-response-framing", test_upgrade_response_framing);
+  g_test_add_func ("/http-rewrite/upgrade-held-bytes-flushed", test_upgrade_held_bytes_flushed);
+  g_test_add_func ("/http-rewrite/content-length-normalised", test_content_length_normalised);
+  g_test_add_func ("/http-rewrite/forwarded-dropped", test_forwarded_dropped);
   g_test_add_func ("/http-rewrite/lf-only-head", test_lf_only_head);
   return g_test_run ();
 }
