@@ -421,14 +421,18 @@ show_ready (TunnelRun *run)
     {
       const char *bold_red = run->color ? "\033[1;31m" : "";
       const char *reset = run->color ? "\033[0m" : "";
+      g_autofree char *mode_line = NULL;
 
       /* TRANSLATORS: the public URL and the local address it forwards to. Labels padded as
        * in “State:       %s” (see there). */
       printf (_ ("URL:         %s → %s\n"), nfltr_dbus_tunnel_get_public_url (t),
               nfltr_dbus_tunnel_get_target (t));
       /* TRANSLATORS: the %s around the mode are colour codes; keep all three. */
-      printf (_ ("Mode:        %s%s%s\n"), inspectable ? bold_red : "",
-              cli_mode_description (mode), inspectable ? reset : "");
+      mode_line = g_strdup_printf (_ ("Mode:        %s%s%s\n"), inspectable ? bold_red : "",
+                                   cli_mode_description (mode), inspectable ? reset : "");
+      /* Composed first: gcc's sanitizer build cannot prove a translated format non-NULL
+       * inside printf (-Werror=format-overflow). */
+      fputs (mode_line, stdout);
       if (inspectable)
         printf (_ ("Fingerprint: %s (relay→agent hop; clients see the relay's certificate)\n"),
                 nfltr_dbus_tunnel_get_fingerprint (t));
@@ -814,10 +818,9 @@ cli_print_kinds (FILE *out)
   if (client == NULL)
     {
       g_autofree char *message = cli_error_message (error);
+      g_autofree char *line = g_strdup_printf (_ ("(the service could not be asked: %s)"), message);
 
-      fputs ("  ", out);
-      fprintf (out, _ ("(the service could not be asked: %s)"), message);
-      fputs ("\n", out);
+      fprintf (out, "  %s\n", line);
       return;
     }
   kinds = nfltr_dbus_manager_get_kinds (cli_client_get_manager (client));
