@@ -59,6 +59,7 @@ static const RelayTrack tracks[] = {
   /* tunnels (tunnels/relay-binder.c, §5–§6) */
   { NFLTR_FRAME_BIND,        RELAY_AGENT_READY,       relay_binder_handle_bind },
   { NFLTR_FRAME_UNBIND,      RELAY_AGENT_READY,       relay_binder_handle_unbind },
+  { NFLTR_FRAME_RELEASE,     RELAY_AGENT_READY,       relay_binder_handle_release },
   { NFLTR_FRAME_CONN_REFUSE, RELAY_AGENT_READY,       relay_binder_handle_conn_refuse },
 };
 

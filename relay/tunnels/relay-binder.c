@@ -14,6 +14,7 @@
 #include "passthrough/relay-attach.h"
 #include "store/relay-store.h"
 #include "nfltr-cert.h"
+#include "nfltr-error.h"
 #include "nfltr-messages.h"
 
 #include <string.h>
@@ -264,6 +265,55 @@ relay_binder_handle_unbind (RelayAgent *agent, const NfltrFrame *frame)
   relay_registry_remove (relay_agent_get_server (agent)->registry, binding);
   binding_let_go (agent, binding->name);
   g_hash_table_remove (bindings, unbind.name);
+}
+
+void
+relay_binder_handle_release (RelayAgent *agent, const NfltrFrame *frame)
+{
+  RelayServer *server = relay_agent_get_server (agent);
+  g_autofree char *owner_id = owner_id_of (agent);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NfltrFrame) reply = NULL;
+  NfltrMsgRelease release;
+  NfltrMsgReleased released;
+
+  if (!nfltr_msg_release_decode (frame, &release, NULL))
+    return;  /* cannot happen: the router only hands RELEASE frames that carry a name */
+  /* A bound name is in use: its tunnel goes first (UNBIND), so a release never pulls a name
+   * from under live visitors. */
+  if (relay_registry_lookup (server->registry, release.name) != NULL)
+    {
+      g_autofree char *msg = g_strdup_printf ("name “%s” is bound to a tunnel now; stop the "
+                                              "tunnel before releasing the name", release.name);
+
+      relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_NAME_TAKEN, msg, release.name);
+      return;
+    }
+  if (!relay_store_name_release (server->store, release.name, RELAY_OWNER_KIND_KEY, owner_id, &error) &&
+      !g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_NOT_FOUND))
+    {
+      if (g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN))
+        {
+          g_autofree char *msg = g_strdup_printf ("name “%s” is reserved for another owner; only "
+                                                  "they or the relay's operator can release it",
+                                                  release.name);
+
+          relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_NAME_TAKEN, msg, release.name);
+        }
+      else
+        {
+          g_message ("%s", error->message);
+          relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_INTERNAL,
+                                   "the relay could not release the name", release.name);
+        }
+      return;
+    }
+  if (error == NULL)
+    g_message ("released %s (agent %s asked)", release.name, relay_agent_get_log_id (agent));
+  released.request_id = release.request_id;
+  released.name = release.name;
+  reply = nfltr_msg_released_encode (&released);
+  relay_agent_send (agent, reply);
 }
 
 void
