@@ -25,6 +25,7 @@ const CliCommand cli_commands[] = {
   { "list", cli_cmd_list, "[--json]", "List every tunnel" },
   { "status", cli_cmd_status, "[--json]",
     "Show the relay, the link's state and the pinned fingerprint" },
+  { "release", cli_cmd_release, "NAME", "Give a tunnel name back to the relay, for anybody to take" },
   { "help", NULL, "[COMMAND]", "Show this help, or a command's" },
   { NULL, NULL, NULL, NULL }
 };

@@ -609,6 +609,67 @@ nfltr_tunnel_manager_handle_create_tunnel (NfltrTunnelManager *self, NfltrDbusMa
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* --- ReleaseName (docs/protocol.md §6) ----------------------------------------------------- */
+
+typedef struct {
+  NfltrDbusManager      *manager;
+  GDBusMethodInvocation *invocation;
+} ReleaseCall;
+
+static void
+release_name_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  ReleaseCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (nfltr_tunnel_binder_release_finish (NFLTR_TUNNEL_BINDER (source), result, &error))
+    nfltr_dbus_manager_complete_release_name (call->manager, call->invocation);
+  else
+    nfltr_invocation_return_error (call->invocation, error);
+  g_object_unref (call->manager);
+  g_free (call);
+}
+
+gboolean
+nfltr_tunnel_manager_handle_release_name (NfltrTunnelManager *self, NfltrDbusManager *manager,
+                                          GDBusMethodInvocation *invocation, const char *name)
+{
+  NfltrTunnelBinder *binder;
+  ReleaseCall *call;
+
+  if (!nfltr_proto_name_is_valid (name))
+    {
+      g_dbus_method_invocation_return_error (invocation, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+                                             "“%s” is not a valid tunnel name", name);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  /* This agent still serves the name: releasing it would pull it from under the tunnel. */
+  if (find_tunnel (self, name) != NULL || g_hash_table_contains (self->pending_names, name))
+    {
+      g_dbus_method_invocation_return_error (invocation, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+                                             "this agent has a tunnel named “%s”: remove it first",
+                                             name);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (!check_logged_in (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  binder = nfltr_session_get_binder (self->session);
+  if (binder == NULL)
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, NFLTR_ERROR,
+                                                     NFLTR_ERROR_RELAY_UNREACHABLE,
+                                                     "not connected to the relay");
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  call = g_new0 (ReleaseCall, 1);
+  call->manager = g_object_ref (manager);
+  call->invocation = invocation;
+  nfltr_tunnel_binder_release_async (binder, name, NULL, release_name_cb, call);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 char **
 nfltr_tunnel_manager_list_paths (NfltrTunnelManager *self)
 {
