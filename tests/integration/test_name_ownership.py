@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "abuse"))
 from abuselab import AgentRefused, RawAgent  # noqa: E402
-from nfltrlab import Relay, curl_tunnel, relay_bin, wait_until  # noqa: E402
+from nfltrlab import Agent, Relay, curl_tunnel, relay_bin, wait_until  # noqa: E402
 
 RECONNECT_DEADLINE = 90
 NAME_TAKEN = 4
@@ -138,6 +138,23 @@ def test_second_key_never_gets_the_name(lab, relay, agent, origin):
     assert r.returncode == 0, r.stderr
     entry = next(e for e in json.loads(r.stdout) if e["name"] == "demo")
     assert entry["owner_kind"] == "key" and entry["owner_label"] == "owner" and entry["in_use"], entry
+
+    # `nfltr release`: refused while this agent serves the name, and for another key; after the
+    # owner's release the second key can take it.
+    r = agent.run("release", "demo")
+    assert r.returncode != 0 and "remove it first" in r.stderr, (r.returncode, r.stdout, r.stderr)
+    tunnel.proc.stop(signal.SIGINT)
+    relay.wait_log(r"unbound demo\.", 20)
+    other = Agent(lab, "other")
+    other.login(relay, squatter.key)
+    r = other.run("release", "demo")
+    assert r.returncode != 0 and "reserved for another owner" in r.stderr, (r.returncode, r.stderr)
+    r = agent.run("release", "demo")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "Released" in r.stdout, r.stdout
+    assert "demo " not in names_cmd(relay, "list").stdout
+    taken = other.http(origin.port, "--name", "demo")
+    assert taken.host.startswith("demo.")
 
 
 def test_operator_release_frees_an_unused_name(lab, relay):
