@@ -274,7 +274,8 @@ session_start (RelayAgent *agent, const NfltrMsgHello *hello)
 
   agent->version = MIN (hello->proto_version, NFLTR_PROTO_VERSION);
   agent->features = nfltr_proto_features_intersect (hello->features, server->features);
-  gnutls_rnd (GNUTLS_RND_NONCE, session, sizeof session);
+  /* A bearer credential (it routes pending attaches to this channel): not a mere nonce. */
+  gnutls_rnd (GNUTLS_RND_RANDOM, session, sizeof session);
   agent->session_id = g_malloc (sizeof session * 2 + 1);
   for (guint i = 0; i < sizeof session; i++)
     g_snprintf (agent->session_id + 2 * i, 3, "%02x", session[i]);
