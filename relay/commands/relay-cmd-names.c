@@ -75,7 +75,8 @@ names_list (RelayStore *store, gboolean json)
           g_autofree char *claimed = format_time (info->claimed);
           g_autofree char *last_used = format_time (info->last_used);
           const char *label = strcmp (info->owner_kind, RELAY_OWNER_KIND_KEY) == 0
-                              ? g_hash_table_lookup (key_names, info->owner_id) : NULL;
+                                ? g_hash_table_lookup (key_names, info->owner_id)
+                                : NULL;
 
           json_builder_begin_object (builder);
           json_builder_set_member_name (builder, "name");
@@ -142,14 +143,13 @@ relay_cmd_names (int argc, char **argv)
 {
   g_autofree char *data_dir = NULL;
   gboolean json = FALSE;
-  const GOptionEntry entries[] = {
-    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "relay.db location (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "List as JSON (list)", NULL },
-    { NULL }
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new ("list|release NAME - names and who owns them");
-  g_autoptr(GError) error = NULL;
-  g_autoptr(RelayStore) store = NULL;
+  const GOptionEntry entries[] = { { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+                                     "relay.db location (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
+                                   { "json", 0, 0, G_OPTION_ARG_NONE, &json, "List as JSON (list)", NULL },
+                                   { NULL } };
+  g_autoptr (GOptionContext) context = g_option_context_new ("list|release NAME - names and who owns them");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelayStore) store = NULL;
   const char *verb;
 
   g_option_context_add_main_entries (context, entries, NULL);
