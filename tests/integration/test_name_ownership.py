@@ -115,6 +115,7 @@ def test_second_key_never_gets_the_name(lab, relay, agent, origin):
         # racing it, does not.
         for how in (signal.SIGTERM, signal.SIGKILL):
             relay.stop(how)
+            seen = len(squatter.refusals)
             relay.start()
 
             def serves():
@@ -123,6 +124,11 @@ def test_second_key_never_gets_the_name(lab, relay, agent, origin):
 
             wait_until(serves, RECONNECT_DEADLINE, "the owner's tunnel to serve after the restart",
                        interval=0.5)
+            # The squatter reconnects within 0.1 s, the owner's agent after its backoff: the
+            # squatter asked while the name was free in memory, and the store said no.
+            assert any("reserved for its owner" in m for _, m in squatter.refusals_since(seen)), \
+                squatter.refusals_since(seen)[:5]
+            assert not squatter.bound, squatter.bound
         squatter.wait_refused(5, "the squatter to keep trying")
     finally:
         squatter.stop()
@@ -147,6 +153,10 @@ def test_second_key_never_gets_the_name(lab, relay, agent, origin):
     relay.wait_log(r"unbound demo\.", 20)
     other = Agent(lab, "other")
     other.login(relay, squatter.key)
+    # The second key through the real CLI, while the name is reserved: refused.
+    r = other.run("http", str(origin.port), "--name", "demo", timeout=60)
+    assert r.returncode != 0 and "demo" in r.stderr, (r.returncode, r.stdout, r.stderr)
+    print("second key's CLI:", r.stderr.strip())
     r = other.run("release", "demo")
     assert r.returncode != 0 and "reserved for another owner" in r.stderr, (r.returncode, r.stderr)
     r = agent.run("release", "demo")
