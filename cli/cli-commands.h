@@ -32,6 +32,8 @@ void     cli_print_kinds (FILE *out);
 int cli_cmd_list   (int argc, char **argv);
 /* cmd-status.c */
 int cli_cmd_status (int argc, char **argv);
+/* cmd-release.c */
+int cli_cmd_release (int argc, char **argv);
 
 /* nfltr.c: the command table, NULL-terminated by name. */
 extern const CliCommand cli_commands[];

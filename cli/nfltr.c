@@ -27,6 +27,7 @@ const CliCommand cli_commands[] = {
   { "list", cli_cmd_list, "[--json]", N_ ("List every tunnel") },
   { "status", cli_cmd_status, "[--json]",
     N_ ("Show the relay, the link's state and the pinned fingerprint") },
+  { "release", cli_cmd_release, "NAME", N_ ("Give a tunnel name back to the relay, for anybody to take") },
   { "help", NULL, "[COMMAND]", N_ ("Show this help, or a command's") },
   { NULL, NULL, NULL, NULL }
 };

@@ -99,6 +99,18 @@ typedef struct {
   const char *name;
 } NfltrMsgUnbind;
 
+/* 0x13 RELEASE, agent → relay */
+typedef struct {
+  guint32     request_id;
+  const char *name;
+} NfltrMsgRelease;
+
+/* 0x14 RELEASED, relay → agent */
+typedef struct {
+  guint32     request_id;
+  const char *name;
+} NfltrMsgReleased;
+
 /* 0x20 CONN_OPEN, relay → agent */
 typedef struct {
   guint8      conn_id[NFLTR_PROTO_CONN_ID_SIZE];
@@ -131,6 +143,10 @@ gboolean    nfltr_msg_bound_decode        (const NfltrFrame *frame, NfltrMsgBoun
 NfltrFrame *nfltr_msg_bound_encode        (const NfltrMsgBound *msg);
 gboolean    nfltr_msg_unbind_decode       (const NfltrFrame *frame, NfltrMsgUnbind *msg, GError **error);
 NfltrFrame *nfltr_msg_unbind_encode       (const NfltrMsgUnbind *msg);
+gboolean    nfltr_msg_release_decode      (const NfltrFrame *frame, NfltrMsgRelease *msg, GError **error);
+NfltrFrame *nfltr_msg_release_encode      (const NfltrMsgRelease *msg);
+gboolean    nfltr_msg_released_decode     (const NfltrFrame *frame, NfltrMsgReleased *msg, GError **error);
+NfltrFrame *nfltr_msg_released_encode     (const NfltrMsgReleased *msg);
 gboolean    nfltr_msg_conn_open_decode    (const NfltrFrame *frame, NfltrMsgConnOpen *msg, GError **error);
 NfltrFrame *nfltr_msg_conn_open_encode    (const NfltrMsgConnOpen *msg);
 gboolean    nfltr_msg_conn_refuse_decode  (const NfltrFrame *frame, NfltrMsgConnRefuse *msg, GError **error);

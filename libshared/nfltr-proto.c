@@ -558,6 +558,15 @@ nfltr_proto_attach_decode (const guint8 *data, gsize len,
                    "data-connection preamble version %u is not supported", data[6]);
       return FALSE;
     }
+  /* §5: the reserved bytes (after the version, after the conn-id) are zeros; anything else is a
+   * peer this version does not understand, so it is refused rather than half-read. */
+  for (gsize i = 7; i < NFLTR_PROTO_ATTACH_SIZE; i++)
+    if ((i < 8 || i >= 8 + NFLTR_PROTO_CONN_ID_SIZE) && data[i] != 0)
+      {
+        g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR,
+                     "data-connection preamble has a non-zero reserved byte at %" G_GSIZE_FORMAT, i);
+        return FALSE;
+      }
   memcpy (conn_id, data + 8, NFLTR_PROTO_CONN_ID_SIZE);
   return TRUE;
 }

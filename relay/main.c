@@ -15,6 +15,7 @@ static const struct {
 } commands[] = {
   { "serve", relay_cmd_serve, "run the relay (the default)" },
   { "keys", relay_cmd_keys, "create, list and revoke agent API keys" },
+  { "names", relay_cmd_names, "list tunnel names and their owners, release one" },
   { "fingerprint", relay_cmd_fingerprint, "print the relay certificate's SHA-256 fingerprint" },
 };
 

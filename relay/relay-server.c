@@ -202,7 +202,8 @@ relay_server_new (RelayConfig *config, GError **error)
   server->conn_count->server = server;
 
   server->store = relay_store_open (server->config.data_dir, error);
-  if (server->store == NULL)
+  if (server->store == NULL ||
+      !relay_store_names_recover (server->store, g_get_real_time () / G_USEC_PER_SEC, error))
     return NULL;
   server->identity = relay_identity_load (server->config.data_dir, server->config.domain, error);
   if (server->identity == NULL)

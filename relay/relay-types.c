@@ -19,6 +19,7 @@ relay_config_init (RelayConfig *config)
   config->max_tunnels_per_agent = RELAY_DEFAULT_MAX_TUNNELS_PER_AGENT;
   config->max_per_source = RELAY_DEFAULT_MAX_PER_SOURCE;
   config->max_per_agent = RELAY_DEFAULT_MAX_PER_AGENT;
+  config->name_expiry_s = (gint64) RELAY_DEFAULT_NAME_EXPIRY_DAYS * 24 * 3600;
 }
 
 void

@@ -41,6 +41,7 @@ typedef struct {
   guint  max_per_source;         /* first-stage connections from one address */
   guint  max_per_agent;          /* public connections waiting for or through one agent */
   guint  public_port;            /* port shown in URLs; 0 = the listening port */
+  gint64 name_expiry_s;          /* §6: an unused name stays its owner's this long; 0 = forever */
 } RelayConfig;
 
 #define RELAY_DEFAULT_HELLO_MAX_BYTES      16384
@@ -50,6 +51,7 @@ typedef struct {
 #define RELAY_DEFAULT_MAX_TUNNELS_PER_AGENT 64
 #define RELAY_DEFAULT_MAX_PER_SOURCE       512
 #define RELAY_DEFAULT_MAX_PER_AGENT        16384
+#define RELAY_DEFAULT_NAME_EXPIRY_DAYS     30
 
 void relay_config_init  (RelayConfig *config);
 void relay_config_clear (RelayConfig *config);

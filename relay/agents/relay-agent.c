@@ -59,6 +59,7 @@ static const RelayTrack tracks[] = {
   /* tunnels (tunnels/relay-binder.c, §5–§6) */
   { NFLTR_FRAME_BIND,        RELAY_AGENT_READY,       relay_binder_handle_bind },
   { NFLTR_FRAME_UNBIND,      RELAY_AGENT_READY,       relay_binder_handle_unbind },
+  { NFLTR_FRAME_RELEASE,     RELAY_AGENT_READY,       relay_binder_handle_release },
   { NFLTR_FRAME_CONN_REFUSE, RELAY_AGENT_READY,       relay_binder_handle_conn_refuse },
 };
 
@@ -273,7 +274,8 @@ session_start (RelayAgent *agent, const NfltrMsgHello *hello)
 
   agent->version = MIN (hello->proto_version, NFLTR_PROTO_VERSION);
   agent->features = nfltr_proto_features_intersect (hello->features, server->features);
-  gnutls_rnd (GNUTLS_RND_NONCE, session, sizeof session);
+  /* A bearer credential (it routes pending attaches to this channel): not a mere nonce. */
+  gnutls_rnd (GNUTLS_RND_RANDOM, session, sizeof session);
   agent->session_id = g_malloc (sizeof session * 2 + 1);
   for (guint i = 0; i < sizeof session; i++)
     g_snprintf (agent->session_id + 2 * i, 3, "%02x", session[i]);

@@ -48,6 +48,8 @@ relay_cmd_serve (int argc, char **argv)
   int max_connections = 0;
   int max_per_source = RELAY_DEFAULT_MAX_PER_SOURCE;
   int max_per_agent = RELAY_DEFAULT_MAX_PER_AGENT;
+  int name_expiry = RELAY_DEFAULT_NAME_EXPIRY_DAYS;
+  int name_expiry_s = -1;
   g_autofree char *listen = NULL;
   g_autofree char *domain = NULL;
   g_autofree char *data_dir = NULL;
@@ -64,6 +66,9 @@ relay_cmd_serve (int argc, char **argv)
     { "max-connections-per-source", 0, 0, G_OPTION_ARG_INT, &max_per_source, "Connections from one address still before their ClientHello (default 512)", "N" },
     { "max-connections-per-agent", 0, 0, G_OPTION_ARG_INT, &max_per_agent, "Public connections waiting for or through one agent (default 16384)", "N" },
     { "public-port", 0, 0, G_OPTION_ARG_INT, &public_port, "Port shown in tunnel URLs (default: the listening port)", "PORT" },
+    { "name-expiry", 0, 0, G_OPTION_ARG_INT, &name_expiry, "Days an unused name stays reserved for its owner (default 30; 0 = until released)", "DAYS" },
+    /* For tests: the same in seconds, so a test can watch a reservation lapse. */
+    { "name-expiry-seconds", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &name_expiry_s, NULL, NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("- run the NFLTR relay");
@@ -105,6 +110,13 @@ relay_cmd_serve (int argc, char **argv)
         }
   }
 
+  /* Checked on its own, not in the table above: in days, and 0 (never) is allowed. */
+  if (name_expiry < 0 || name_expiry > 100 * 365)
+    {
+      fprintf (stderr, "nfltr-relay serve: --name-expiry %d is out of range 0–36500\n", name_expiry);
+      return 2;
+    }
+
   relay_config_init (&config);
   if (listen != NULL)
     {
@@ -131,6 +143,7 @@ relay_cmd_serve (int argc, char **argv)
   config.max_connections = max_connections;
   config.max_per_source = max_per_source;
   config.max_per_agent = max_per_agent;
+  config.name_expiry_s = name_expiry_s >= 0 ? name_expiry_s : (gint64) name_expiry * 24 * 3600;
 
   /* splice(2) to a socket the peer has closed raises SIGPIPE; the error code is enough. */
   signal (SIGPIPE, SIG_IGN);

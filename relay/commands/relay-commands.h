@@ -8,6 +8,7 @@ G_BEGIN_DECLS
 
 int relay_cmd_serve       (int argc, char **argv);
 int relay_cmd_keys        (int argc, char **argv);
+int relay_cmd_names       (int argc, char **argv);
 int relay_cmd_fingerprint (int argc, char **argv);
 
 G_END_DECLS

@@ -145,8 +145,9 @@ relay_attach_open (RelayAttach *attach, RelayBinding *binding, GSocketConnection
   Pending *p = g_new0 (Pending, 1);
   guint8 id[NFLTR_PROTO_CONN_ID_SIZE];
 
-  /* 16 random bytes, never reused: the id is the data connection's only credential. */
-  gnutls_rnd (GNUTLS_RND_NONCE, id, sizeof id);
+  /* 16 random bytes, never reused: the id is the data connection's only credential, so it
+   * comes from the key-strength generator (a NONCE may be predictable). */
+  gnutls_rnd (GNUTLS_RND_RANDOM, id, sizeof id);
   p->attach = attach;
   p->conn_id = g_bytes_new (id, sizeof id);
   p->binding = relay_binding_ref (binding);

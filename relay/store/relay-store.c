@@ -1,4 +1,4 @@
-/* relay-store.c — SQLite: keys (hashes only) and tunnels seen.
+/* relay-store.c — SQLite: keys (hashes only), tunnels seen and names' owners.
  *
  * Queries are a few rows on a local file and run on the main thread; the database is in WAL
  * mode with a busy timeout so `nfltr-relay keys …` can write while a relay is serving. */
@@ -34,7 +34,16 @@ static const char schema[] =
   "  fingerprint TEXT NOT NULL,"
   "  kind        TEXT,"
   "  since       TEXT NOT NULL,"
-  "  last_seen   TEXT NOT NULL);";
+  "  last_seen   TEXT NOT NULL);"
+  /* docs/protocol.md §6: a name belongs to a credential while bound and, unused, until released
+   * or until the relay's --name-expiry passes. Times are Unix seconds. */
+  "CREATE TABLE IF NOT EXISTS names ("
+  "  name       TEXT PRIMARY KEY,"
+  "  owner_kind TEXT NOT NULL,"
+  "  owner_id   TEXT NOT NULL,"
+  "  claimed    INTEGER NOT NULL,"
+  "  last_used  INTEGER NOT NULL,"
+  "  bound      INTEGER NOT NULL DEFAULT 0);";
 
 void
 relay_key_info_free (RelayKeyInfo *info)
@@ -45,6 +54,25 @@ relay_key_info_free (RelayKeyInfo *info)
   g_free (info->created);
   g_free (info->revoked);
   g_free (info);
+}
+
+void
+relay_name_info_free (RelayNameInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->name);
+  g_free (info->owner_kind);
+  g_free (info->owner_id);
+  g_free (info);
+}
+
+gint64
+relay_name_info_expires (const RelayNameInfo *info, gint64 expiry_s)
+{
+  if (info->bound || expiry_s <= 0 || info->last_used > G_MAXINT64 - expiry_s)
+    return G_MAXINT64;
+  return info->last_used + expiry_s;
 }
 
 static gboolean
@@ -275,5 +303,196 @@ relay_store_tunnel_seen (RelayStore *store, const char *host, const char *mode,
   sqlite3_finalize (stmt);
   if (!ok)
     return db_fail (store, error, "record tunnel");
+  return TRUE;
+}
+
+#define NAME_COLUMNS "name, owner_kind, owner_id, claimed, last_used, bound"
+
+static RelayNameInfo *
+name_info_from_row (sqlite3_stmt *stmt)
+{
+  RelayNameInfo *info = g_new0 (RelayNameInfo, 1);
+
+  info->name = column_text (stmt, 0);
+  info->owner_kind = column_text (stmt, 1);
+  info->owner_id = column_text (stmt, 2);
+  info->claimed = sqlite3_column_int64 (stmt, 3);
+  info->last_used = sqlite3_column_int64 (stmt, 4);
+  info->bound = sqlite3_column_int (stmt, 5) != 0;
+  return info;
+}
+
+/* The reservation of name, or NULL (error unset) when there is none. */
+static RelayNameInfo *
+name_lookup (RelayStore *store, const char *name, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  RelayNameInfo *info = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (store->db, "SELECT " NAME_COLUMNS " FROM names WHERE name = ?",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      db_fail (store, error, "prepare name lookup");
+      return NULL;
+    }
+  sqlite3_bind_text (stmt, 1, name, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    info = name_info_from_row (stmt);
+  else if (rc != SQLITE_DONE)
+    db_fail (store, error, "look up name");
+  sqlite3_finalize (stmt);
+  return info;
+}
+
+gboolean
+relay_store_name_claim (RelayStore *store, const char *name, const char *owner_kind,
+                        const char *owner_id, gint64 now, gint64 expiry_s,
+                        RelayNameInfo **holder, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  /* One statement, so a concurrent `nfltr-relay names release` or a second relay process
+   * cannot slip between the check and the write: the update happens only for the same owner
+   * or a lapsed reservation. */
+  if (sqlite3_prepare_v2 (store->db,
+                          "INSERT INTO names (" NAME_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?4, 1)"
+                          " ON CONFLICT(name) DO UPDATE SET"
+                          "  claimed = CASE WHEN owner_kind = excluded.owner_kind"
+                          "                  AND owner_id = excluded.owner_id"
+                          "                 THEN claimed ELSE excluded.claimed END,"
+                          "  owner_kind = excluded.owner_kind, owner_id = excluded.owner_id,"
+                          "  last_used = excluded.last_used, bound = 1"
+                          " WHERE (owner_kind = excluded.owner_kind AND owner_id = excluded.owner_id)"
+                          "    OR (bound = 0 AND ?5 > 0 AND last_used <= ?4 - ?5)",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (store, error, "prepare name claim");
+  sqlite3_bind_text (stmt, 1, name, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, owner_kind, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 3, owner_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 4, now);
+  sqlite3_bind_int64 (stmt, 5, MAX (expiry_s, 0));
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_finalize (stmt);
+  if (!ok)
+    return db_fail (store, error, "claim name");
+  if (sqlite3_changes (store->db) > 0)
+    return TRUE;
+  if (holder != NULL)
+    {
+      g_autoptr(GError) local = NULL;
+
+      *holder = name_lookup (store, name, &local);
+      if (local != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+    }
+  return FALSE;
+}
+
+gboolean
+relay_store_name_unused (RelayStore *store, const char *name, const char *owner_kind,
+                         const char *owner_id, gint64 now, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (sqlite3_prepare_v2 (store->db,
+                          "UPDATE names SET bound = 0, last_used = ?4"
+                          " WHERE name = ?1 AND owner_kind = ?2 AND owner_id = ?3",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (store, error, "prepare name unused");
+  sqlite3_bind_text (stmt, 1, name, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, owner_kind, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 3, owner_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 4, now);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_finalize (stmt);
+  if (!ok)
+    return db_fail (store, error, "mark name unused");
+  return TRUE;
+}
+
+gboolean
+relay_store_name_release (RelayStore *store, const char *name, const char *owner_kind,
+                          const char *owner_id, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail ((owner_kind == NULL) == (owner_id == NULL), FALSE);
+
+  if (sqlite3_prepare_v2 (store->db,
+                          "DELETE FROM names WHERE name = ?1"
+                          " AND (?2 IS NULL OR (owner_kind = ?2 AND owner_id = ?3))",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (store, error, "prepare name release");
+  sqlite3_bind_text (stmt, 1, name, -1, SQLITE_TRANSIENT);
+  if (owner_kind != NULL)
+    {
+      sqlite3_bind_text (stmt, 2, owner_kind, -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text (stmt, 3, owner_id, -1, SQLITE_TRANSIENT);
+    }
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_finalize (stmt);
+  if (!ok)
+    return db_fail (store, error, "release name");
+  if (sqlite3_changes (store->db) == 0)
+    {
+      g_autoptr(RelayNameInfo) info = name_lookup (store, name, NULL);
+
+      if (info != NULL)
+        g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN,
+                     "name “%s” is reserved for another owner", name);
+      else
+        g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_NOT_FOUND,
+                     "name “%s” is not reserved", name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GPtrArray *
+relay_store_name_list (RelayStore *store, GError **error)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func ((GDestroyNotify) relay_name_info_free);
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (store->db, "SELECT " NAME_COLUMNS " FROM names ORDER BY name",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      db_fail (store, error, "prepare name list");
+      return NULL;
+    }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (names, name_info_from_row (stmt));
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      db_fail (store, error, "list names");
+      return NULL;
+    }
+  return g_steal_pointer (&names);
+}
+
+gboolean
+relay_store_names_recover (RelayStore *store, gint64 now, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (sqlite3_prepare_v2 (store->db, "UPDATE names SET bound = 0, last_used = ? WHERE bound != 0",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (store, error, "prepare name recovery");
+  sqlite3_bind_int64 (stmt, 1, now);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_finalize (stmt);
+  if (!ok)
+    return db_fail (store, error, "recover names");
   return TRUE;
 }

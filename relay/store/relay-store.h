@@ -1,5 +1,6 @@
 /* relay-store.h — the relay's SQLite database (relay.db in the data directory): API keys,
- * kept only as SHA-256 hashes, and the tunnels the relay has seen. */
+ * kept only as SHA-256 hashes, the tunnels the relay has seen, and who owns each name
+ * (docs/protocol.md §6). */
 #pragma once
 
 #include "relay-types.h"
@@ -14,6 +15,25 @@ typedef struct {
 } RelayKeyInfo;
 
 void          relay_key_info_free   (RelayKeyInfo *info);
+
+/* The credential a name belongs to (docs/protocol.md §6): kind "key" with the API key's id
+ * today; a fleet identity will be another kind. */
+#define RELAY_OWNER_KIND_KEY "key"
+
+typedef struct {
+  char     *name;
+  char     *owner_kind;
+  char     *owner_id;
+  gint64    claimed;     /* Unix seconds: when this owner first bound it */
+  gint64    last_used;   /* Unix seconds: last bound, or last let go */
+  gboolean  bound;       /* in use now (or when the relay last stopped) */
+} RelayNameInfo;
+
+void          relay_name_info_free  (RelayNameInfo *info);
+/* Unix seconds after which an unused reservation lapses; G_MAXINT64 while it is bound or when
+ * expiry_s is 0 (never). */
+gint64        relay_name_info_expires (const RelayNameInfo *info,
+                                       gint64               expiry_s);
 
 RelayStore   *relay_store_open      (const char  *data_dir,
                                      GError     **error);
@@ -47,7 +67,44 @@ gboolean      relay_store_tunnel_seen (RelayStore  *store,
                                        char       **since,
                                        GError     **error);
 
+/* Claims name for the owner at now (Unix seconds). TRUE when the name is the owner's: it was
+ * free, already the owner's, or another owner's reservation has lapsed (unused for expiry_s
+ * seconds; 0 = never lapses); it is then marked bound. FALSE with *holder (if not NULL) set to
+ * the reservation when another owner holds it; FALSE with error set when the database fails. */
+gboolean      relay_store_name_claim  (RelayStore     *store,
+                                       const char     *name,
+                                       const char     *owner_kind,
+                                       const char     *owner_id,
+                                       gint64          now,
+                                       gint64          expiry_s,
+                                       RelayNameInfo **holder,
+                                       GError        **error);
+/* The owner's binding of name went away at now: the reservation stays, and its unused time
+ * starts. Nothing happens if the name is not the owner's. */
+gboolean      relay_store_name_unused (RelayStore     *store,
+                                       const char     *name,
+                                       const char     *owner_kind,
+                                       const char     *owner_id,
+                                       gint64          now,
+                                       GError        **error);
+/* Ends the reservation. owner_kind/owner_id NULL = the operator (any owner). NFLTR_ERROR_NOT_FOUND
+ * when nobody holds name; NFLTR_ERROR_NAME_TAKEN when another owner does. */
+gboolean      relay_store_name_release (RelayStore    *store,
+                                        const char    *name,
+                                        const char    *owner_kind,
+                                        const char    *owner_id,
+                                        GError       **error);
+/* RelayNameInfo*, by name. */
+GPtrArray    *relay_store_name_list    (RelayStore    *store,
+                                        GError       **error);
+/* At a relay's start: names marked bound were in use until the last stop, which is as good as
+ * now, so their unused time starts now (a crash must not make them lapse early). */
+gboolean      relay_store_names_recover (RelayStore   *store,
+                                         gint64        now,
+                                         GError      **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayStore, relay_store_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayNameInfo, relay_name_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayKeyInfo, relay_key_info_free)
 
 G_END_DECLS

@@ -1,8 +1,10 @@
 /* relay-binder.c — BIND/UNBIND/CONN_REFUSE from an agent, CONN_OPEN to it.
  *
- * A BIND goes through four steps, one function each: the name is valid, the name is free (or
- * the agent's own, §6), the tunnel is recorded, then the name moves to this channel and the
- * agent gets BOUND. A refused BIND answers ERROR and the channel carries on. */
+ * A BIND goes through five steps, one function each: the name is valid, the name is free (or
+ * the agent's own, §6), the name is not reserved for another credential (§6, the store keeps
+ * who owns each name, across disconnects and restarts), the tunnel is recorded, then the name
+ * moves to this channel and the agent gets BOUND. A refused BIND answers ERROR and the channel
+ * carries on. */
 #define G_LOG_DOMAIN "nfltr-relay"
 
 #include "relay-binder.h"
@@ -12,6 +14,7 @@
 #include "passthrough/relay-attach.h"
 #include "store/relay-store.h"
 #include "nfltr-cert.h"
+#include "nfltr-error.h"
 #include "nfltr-messages.h"
 
 #include <string.h>
@@ -76,6 +79,78 @@ bind_check_owner (RelayAgent *agent, const NfltrFrame *frame, const NfltrMsgBind
       return FALSE;
     }
   return TRUE;
+}
+
+/* The credential the agent presented, as the store names owners (§6). */
+static char *
+owner_id_of (RelayAgent *agent)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT, relay_agent_get_key_id (agent));
+}
+
+static gint64
+now_s (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+static char *
+format_time (gint64 when)
+{
+  g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc (when);
+
+  return time ? g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ") : g_strdup ("?");
+}
+
+/* §6: the name is not reserved for another credential — bound under it now, or unused for
+ * less than the relay's --name-expiry. Claims it for this agent's credential otherwise. */
+static gboolean
+bind_check_reservation (RelayAgent *agent, const NfltrFrame *frame, const NfltrMsgBind *bind)
+{
+  RelayServer *server = relay_agent_get_server (agent);
+  g_autofree char *owner_id = owner_id_of (agent);
+  g_autoptr(RelayNameInfo) holder = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *msg = NULL;
+  gint64 expires;
+
+  if (relay_store_name_claim (server->store, bind->name, RELAY_OWNER_KIND_KEY, owner_id, now_s (),
+                              server->config.name_expiry_s, &holder, &error))
+    return TRUE;
+  if (error != NULL)
+    {
+      g_message ("%s", error->message);
+      relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_INTERNAL,
+                               "the relay could not check who owns the name", bind->name);
+      return FALSE;
+    }
+  expires = holder ? relay_name_info_expires (holder, server->config.name_expiry_s) : G_MAXINT64;
+  if (expires == G_MAXINT64)
+    msg = g_strdup_printf ("name “%s” is reserved for its owner (another API key) until they "
+                           "release it", bind->name);
+  else
+    {
+      g_autofree char *until = format_time (expires);
+
+      msg = g_strdup_printf ("name “%s” is reserved for its owner (another API key) until %s "
+                             "unless they use it again", bind->name, until);
+    }
+  relay_log_refusal (relay_agent_get_peer (agent), "name-taken", "agent=%s name=%s reserved",
+                     relay_agent_get_log_id (agent), bind->name);
+  relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_NAME_TAKEN, msg, bind->name);
+  return FALSE;
+}
+
+/* The agent no longer uses name: its reservation's unused time starts (§6). */
+static void
+binding_let_go (RelayAgent *agent, const char *name)
+{
+  RelayServer *server = relay_agent_get_server (agent);
+  g_autofree char *owner_id = owner_id_of (agent);
+  g_autoptr(GError) error = NULL;
+
+  if (!relay_store_name_unused (server->store, name, RELAY_OWNER_KIND_KEY, owner_id, now_s (), &error))
+    g_message ("%s", error->message);
 }
 
 /* A new binding for the BIND, recorded in the store (which gives its `since`); NULL after
@@ -161,7 +236,8 @@ relay_binder_handle_bind (RelayAgent *agent, const NfltrFrame *frame)
       return;
     }
   if (!bind_check_name (agent, frame, &bind) ||
-      !bind_check_owner (agent, frame, &bind, &current))
+      !bind_check_owner (agent, frame, &bind, &current) ||
+      !bind_check_reservation (agent, frame, &bind))
     return;
   binding = bind_record (agent, frame, &bind);
   if (binding == NULL)
@@ -187,7 +263,57 @@ relay_binder_handle_unbind (RelayAgent *agent, const NfltrFrame *frame)
     }
   g_message ("unbound %s (agent %s asked)", binding->host, relay_agent_get_log_id (agent));
   relay_registry_remove (relay_agent_get_server (agent)->registry, binding);
+  binding_let_go (agent, binding->name);
   g_hash_table_remove (bindings, unbind.name);
+}
+
+void
+relay_binder_handle_release (RelayAgent *agent, const NfltrFrame *frame)
+{
+  RelayServer *server = relay_agent_get_server (agent);
+  g_autofree char *owner_id = owner_id_of (agent);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NfltrFrame) reply = NULL;
+  NfltrMsgRelease release;
+  NfltrMsgReleased released;
+
+  if (!nfltr_msg_release_decode (frame, &release, NULL))
+    return;  /* cannot happen: the router only hands RELEASE frames that carry a name */
+  /* A bound name is in use: its tunnel goes first (UNBIND), so a release never pulls a name
+   * from under live visitors. */
+  if (relay_registry_lookup (server->registry, release.name) != NULL)
+    {
+      g_autofree char *msg = g_strdup_printf ("name “%s” is bound to a tunnel now; stop the "
+                                              "tunnel before releasing the name", release.name);
+
+      relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_NAME_TAKEN, msg, release.name);
+      return;
+    }
+  if (!relay_store_name_release (server->store, release.name, RELAY_OWNER_KIND_KEY, owner_id, &error) &&
+      !g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_NOT_FOUND))
+    {
+      if (g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN))
+        {
+          g_autofree char *msg = g_strdup_printf ("name “%s” is reserved for another owner; only "
+                                                  "they or the relay's operator can release it",
+                                                  release.name);
+
+          relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_NAME_TAKEN, msg, release.name);
+        }
+      else
+        {
+          g_message ("%s", error->message);
+          relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_INTERNAL,
+                                   "the relay could not release the name", release.name);
+        }
+      return;
+    }
+  if (error == NULL)
+    g_message ("released %s (agent %s asked)", release.name, relay_agent_get_log_id (agent));
+  released.request_id = release.request_id;
+  released.name = release.name;
+  reply = nfltr_msg_released_encode (&released);
+  relay_agent_send (agent, reply);
 }
 
 void
@@ -228,6 +354,7 @@ relay_binder_drop_agent (RelayAgent *agent)
 
       g_message ("unbound %s (agent %s gone)", binding->host, relay_agent_get_log_id (agent));
       relay_registry_remove (registry, binding);
+      binding_let_go (agent, binding->name);
     }
   g_hash_table_remove_all (bindings);
 }

@@ -1,6 +1,7 @@
 /* relay-binder.h — the tunnel track of the control channel (docs/protocol.md §5–§6): BIND,
- * UNBIND and CONN_REFUSE from the agent, CONN_OPEN to it. The handlers are rows of the track
- * table in agents/relay-agent.c; the names they bind live in the registry (relay-registry.h). */
+ * UNBIND, RELEASE and CONN_REFUSE from the agent, CONN_OPEN to it. The handlers are rows of the
+ * track table in agents/relay-agent.c; the names they bind live in the registry
+ * (relay-registry.h), their owners in the store (store/relay-store.h). */
 #pragma once
 
 #include "relay-types.h"
@@ -13,6 +14,9 @@ void relay_binder_handle_bind        (RelayAgent       *agent,
 void relay_binder_handle_unbind      (RelayAgent       *agent,
                                       const NfltrFrame *frame);
 void relay_binder_handle_conn_refuse (RelayAgent       *agent,
+                                      const NfltrFrame *frame);
+/* §6: the owner ends its reservation of a name it does not have bound. */
+void relay_binder_handle_release     (RelayAgent       *agent,
                                       const NfltrFrame *frame);
 
 /* Tells binding's agent that a public client from client_addr waits under conn_id (§5 step 1). */

@@ -149,6 +149,15 @@ handle_create_tunnel (NfltrDbusManager      *manager,
 }
 
 static gboolean
+handle_release_name (NfltrDbusManager      *manager,
+                     GDBusMethodInvocation *invocation,
+                     const char            *name)
+{
+  return nfltr_tunnel_manager_handle_release_name (NFLTR_MANAGER_IMPL (manager)->tunnels, manager,
+                                                   invocation, name);
+}
+
+static gboolean
 handle_list_tunnels (NfltrDbusManager      *manager,
                      GDBusMethodInvocation *invocation)
 {
@@ -168,6 +177,7 @@ manager_iface_init (NfltrDbusManagerIface *iface)
   iface->handle_logout = handle_logout;
   iface->handle_create_tunnel = handle_create_tunnel;
   iface->handle_list_tunnels = handle_list_tunnels;
+  iface->handle_release_name = handle_release_name;
 }
 
 /* --------------------------------------------------------------------------------------- */

@@ -4,6 +4,8 @@
 #include "nfltr-tunnel-manager.h"
 
 #include <string.h>
+#include <sys/random.h>
+#include <gnutls/crypto.h>
 
 #include "nfltr-error.h"
 #include "nfltr-invocation.h"
@@ -432,15 +434,43 @@ static const char *nouns[] = {
   "willow", "wombat", "yak", "zebra",
 };
 
+/* docs/protocol.md §6: a relay reserves every name for the credential that bound it, so a
+ * random name must not be one anybody else could have had or can guess: 50 bits from the
+ * CSPRNG in the suffix (10 base32 letters), the words only for reading. */
+#define RANDOM_NAME_SUFFIX_CHARS 10
+
+static void
+random_bytes (guint8 *buf, gsize len)
+{
+  if (gnutls_rnd (GNUTLS_RND_RANDOM, buf, len) == 0)
+    return;
+  if (getrandom (buf, len, 0) == (gssize) len)
+    return;
+  /* Never a guessable name: without random bytes the service cannot work safely at all. */
+  g_error ("no random bytes from GnuTLS or getrandom(2) for a tunnel name");
+}
+
 static char *
 random_name (NfltrTunnelManager *self)
 {
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+
   for (;;)
     {
-      char *name = g_strdup_printf ("%s-%s-%04u",
-                                    adjectives[g_random_int_range (0, G_N_ELEMENTS (adjectives))],
-                                    nouns[g_random_int_range (0, G_N_ELEMENTS (nouns))],
-                                    (guint) g_random_int_range (0, 10000));
+      guint8 raw[2 + 2 + 8];
+      guint64 bits = 0;
+      char suffix[RANDOM_NAME_SUFFIX_CHARS + 1];
+      char *name;
+
+      random_bytes (raw, sizeof raw);
+      for (guint i = 0; i < 8; i++)
+        bits = (bits << 8) | raw[4 + i];
+      for (guint i = 0; i < RANDOM_NAME_SUFFIX_CHARS; i++, bits >>= 5)
+        suffix[i] = alphabet[bits & 31];
+      suffix[RANDOM_NAME_SUFFIX_CHARS] = '\0';
+      name = g_strdup_printf ("%s-%s-%s",
+                              adjectives[((raw[0] << 8) | raw[1]) % G_N_ELEMENTS (adjectives)],
+                              nouns[((raw[2] << 8) | raw[3]) % G_N_ELEMENTS (nouns)], suffix);
       if (find_tunnel (self, name) == NULL && !g_hash_table_contains (self->pending_names, name))
         return name;
       g_free (name);
@@ -644,6 +674,67 @@ nfltr_tunnel_manager_handle_create_tunnel (NfltrTunnelManager *self, NfltrDbusMa
   config->enabled = TRUE;
 
   create_begin (self, manager, invocation, g_steal_pointer (&config), transient);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* --- ReleaseName (docs/protocol.md §6) ----------------------------------------------------- */
+
+typedef struct {
+  NfltrDbusManager      *manager;
+  GDBusMethodInvocation *invocation;
+} ReleaseCall;
+
+static void
+release_name_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  ReleaseCall *call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (nfltr_tunnel_binder_release_finish (NFLTR_TUNNEL_BINDER (source), result, &error))
+    nfltr_dbus_manager_complete_release_name (call->manager, call->invocation);
+  else
+    nfltr_invocation_return_error (call->invocation, error);
+  g_object_unref (call->manager);
+  g_free (call);
+}
+
+gboolean
+nfltr_tunnel_manager_handle_release_name (NfltrTunnelManager *self, NfltrDbusManager *manager,
+                                          GDBusMethodInvocation *invocation, const char *name)
+{
+  NfltrTunnelBinder *binder;
+  ReleaseCall *call;
+
+  if (!nfltr_proto_name_is_valid (name))
+    {
+      g_dbus_method_invocation_return_error (invocation, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+                                             "“%s” is not a valid tunnel name", name);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  /* This agent still serves the name: releasing it would pull it from under the tunnel. */
+  if (find_tunnel (self, name) != NULL || g_hash_table_contains (self->pending_names, name))
+    {
+      g_dbus_method_invocation_return_error (invocation, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+                                             "this agent has a tunnel named “%s”: remove it first",
+                                             name);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (!check_logged_in (self, invocation))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  binder = nfltr_session_get_binder (self->session);
+  if (binder == NULL)
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, NFLTR_ERROR,
+                                                     NFLTR_ERROR_RELAY_UNREACHABLE,
+                                                     "not connected to the relay");
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  call = g_new0 (ReleaseCall, 1);
+  call->manager = g_object_ref (manager);
+  call->invocation = invocation;
+  nfltr_tunnel_binder_release_async (binder, name, NULL, release_name_cb, call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

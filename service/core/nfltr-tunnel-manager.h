@@ -37,5 +37,10 @@ gboolean            nfltr_tunnel_manager_handle_create_tunnel (NfltrTunnelManage
                                                                NfltrDbusManager      *manager,
                                                                GDBusMethodInvocation *invocation,
                                                                GVariant              *options);
+/* Manager.ReleaseName: answers invocation (completing it on manager). */
+gboolean            nfltr_tunnel_manager_handle_release_name  (NfltrTunnelManager    *self,
+                                                               NfltrDbusManager      *manager,
+                                                               GDBusMethodInvocation *invocation,
+                                                               const char            *name);
 
 G_END_DECLS

@@ -90,6 +90,11 @@ bind_error_from_frame (const char *name, guint16 code, const char *message)
   switch (code)
     {
       case NFLTR_PROTO_ERR_NAME_TAKEN:
+        /* A name in use right now, or one kept for its owner while unused: the relay's
+         * message says which, and until when (docs/protocol.md §6). */
+        if (strstr (message, "reserved") != NULL)
+          return g_error_new (NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN, "the relay keeps the name “%s” for another user: %s",
+                              name, message);
         return g_error_new (NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN,
                             "the name “%s” is already in use by another agent on this relay", name);
       case NFLTR_PROTO_ERR_BAD_NAME:
@@ -430,6 +435,64 @@ nfltr_tunnel_binder_refuse (NfltrTunnelBinder *self,
   memcpy (msg.conn_id, g_bytes_get_data (conn_id, NULL), sizeof msg.conn_id);
   frame = nfltr_msg_conn_refuse_encode (&msg);
   nfltr_relay_link_send (self->link, frame);
+}
+
+/* --- RELEASE (§6) ---------------------------------------------------------------------- */
+
+static void
+release_reply_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NfltrFrame) reply = nfltr_relay_link_request_finish (NFLTR_RELAY_LINK (source), result, &error);
+  const char *name = g_task_get_task_data (task);
+  guint16 code = 0;
+  const char *message;
+
+  if (reply == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (nfltr_frame_get_type (reply) == NFLTR_FRAME_RELEASED)
+    {
+      g_message ("released %s on the relay", name);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  message = nfltr_frame_get_string (reply, NFLTR_ATTR_MESSAGE);
+  nfltr_frame_get_u16 (reply, NFLTR_ATTR_CODE, &code);
+  if (nfltr_frame_get_type (reply) == NFLTR_FRAME_ERROR && code == NFLTR_PROTO_ERR_NAME_TAKEN)
+    g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN, "%s",
+                             message ? message : "the relay refused to release the name");
+  else
+    g_task_return_error (task, bind_error_from_frame (name, code, message ? message : ""));
+}
+
+void
+nfltr_tunnel_binder_release_async (NfltrTunnelBinder   *self,
+                                   const char          *name,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  NfltrMsgRelease release = { 0, name };
+  g_autoptr(NfltrFrame) frame = nfltr_msg_release_encode (&release);
+
+  g_task_set_source_tag (task, nfltr_tunnel_binder_release_async);
+  g_task_set_task_data (task, g_strdup (name), g_free);
+  nfltr_relay_link_request_async (self->link, frame, cancellable, release_reply_cb, task);
+}
+
+gboolean
+nfltr_tunnel_binder_release_finish (NfltrTunnelBinder  *self,
+                                    GAsyncResult       *result,
+                                    GError            **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static void

@@ -46,4 +46,16 @@ void               nfltr_tunnel_binder_refuse       (NfltrTunnelBinder *self,
                                                      GBytes            *conn_id,
                                                      const char        *message);
 
+/* docs/protocol.md §6: ends this credential's reservation of name on the relay (RELEASE →
+ * RELEASED). NFLTR_ERROR_NAME_TAKEN with the relay's reason when the name is bound or another
+ * credential's; the link's error when it is not connected. */
+void               nfltr_tunnel_binder_release_async  (NfltrTunnelBinder   *self,
+                                                       const char          *name,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+gboolean           nfltr_tunnel_binder_release_finish (NfltrTunnelBinder  *self,
+                                                       GAsyncResult       *result,
+                                                       GError            **error);
+
 G_END_DECLS

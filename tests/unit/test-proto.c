@@ -309,6 +309,17 @@ test_attach (void)
   out[0] = 'X';
   g_assert_false (nfltr_proto_attach_decode (out, sizeof out, back, &error));
   g_assert_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR);
+
+  /* §5: every reserved byte must be zero — the one after the version and the 16 after the
+   * conn-id. */
+  for (guint at = 7; at < NFLTR_PROTO_ATTACH_SIZE; at = at == 7 ? 24 : at + 1)
+    {
+      g_clear_error (&error);
+      nfltr_proto_attach_encode (id, out);
+      out[at] = 1;
+      g_assert_false (nfltr_proto_attach_decode (out, sizeof out, back, &error));
+      g_assert_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR);
+    }
 }
 
 /* A frame built locally hands out its strings NUL-terminated, as a decoded one does. */

@@ -858,8 +858,8 @@ test_transient (Fixture *f, gconstpointer data)
   tunnel = get_tunnel (f, path);
   g_assert_true (nfltr_dbus_tunnel_get_transient (tunnel));
   g_assert_cmpstr (nfltr_dbus_tunnel_get_kind (tunnel), ==, "tcp");
-  /* A readable random name: word-word-NNNN */
-  g_assert_true (g_regex_match_simple ("^[a-z]+-[a-z]+-[0-9]{4}$", nfltr_dbus_tunnel_get_name (tunnel), 0, 0));
+  /* A readable random name: word-word and 50 random bits as 10 base32 letters (§6) */
+  g_assert_true (g_regex_match_simple ("^[a-z]+-[a-z]+-[a-z2-7]{10}$", nfltr_dbus_tunnel_get_name (tunnel), 0, 0));
   saved = read_file (f, ".config/nfltr/tunnels.json");
   g_assert_null (strstr (saved, nfltr_dbus_tunnel_get_name (tunnel)));
 
