@@ -9,24 +9,25 @@
 
 G_BEGIN_DECLS
 
+/* Takes source (a new timeout) and attaches it to the thread-default context. */
 static inline GSource *
-nfltr_timeout_source_add (guint interval_ms, GSourceFunc callback, gpointer user_data)
+nfltr_source_attach_here (GSource *source, GSourceFunc callback, gpointer user_data)
 {
-  GSource *source = g_timeout_source_new (interval_ms);
-
   g_source_set_callback (source, callback, user_data, NULL);
   g_source_attach (source, g_main_context_get_thread_default ());
   return source;
 }
 
 static inline GSource *
+nfltr_timeout_source_add (guint interval_ms, GSourceFunc callback, gpointer user_data)
+{
+  return nfltr_source_attach_here (g_timeout_source_new (interval_ms), callback, user_data);
+}
+
+static inline GSource *
 nfltr_timeout_source_add_seconds (guint interval_s, GSourceFunc callback, gpointer user_data)
 {
-  GSource *source = g_timeout_source_new_seconds (interval_s);
-
-  g_source_set_callback (source, callback, user_data, NULL);
-  g_source_attach (source, g_main_context_get_thread_default ());
-  return source;
+  return nfltr_source_attach_here (g_timeout_source_new_seconds (interval_s), callback, user_data);
 }
 
 /* Destroys and drops *source; safe from inside its own callback. */
