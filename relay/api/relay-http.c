@@ -12,6 +12,14 @@
 
 #define API_PREFIX_TUNNELS "/api/v1/tunnels/"
 
+/* json-glib sets a member in two calls; our objects are mostly strings. */
+static void
+add_string_member (JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_string_value (b, value);
+}
+
 static void
 reply_json (SoupServerMessage *msg, guint status, JsonBuilder *builder)
 {
@@ -34,8 +42,7 @@ reply_error (SoupServerMessage *msg, guint status, const char *message)
   g_autoptr(JsonBuilder) b = json_builder_new ();
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "error");
-  json_builder_add_string_value (b, message);
+  add_string_member (b, "error", message);
   json_builder_end_object (b);
   reply_json (msg, status, b);
 }
@@ -66,10 +73,8 @@ health_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTabl
       return;
     }
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "status");
-  json_builder_add_string_value (b, "ok");
-  json_builder_set_member_name (b, "version");
-  json_builder_add_string_value (b, PACKAGE_VERSION);
+  add_string_member (b, "status", "ok");
+  add_string_member (b, "version", PACKAGE_VERSION);
   json_builder_end_object (b);
   reply_json (msg, SOUP_STATUS_OK, b);
 }
@@ -104,16 +109,11 @@ tunnel_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTabl
     }
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "host");
-  json_builder_add_string_value (b, binding->host);
-  json_builder_set_member_name (b, "url");
-  json_builder_add_string_value (b, binding->url);
-  json_builder_set_member_name (b, "mode");
-  json_builder_add_string_value (b, relay_binding_mode_to_string (binding));
-  json_builder_set_member_name (b, "fingerprint");
-  json_builder_add_string_value (b, binding->fingerprint_text);
-  json_builder_set_member_name (b, "since");
-  json_builder_add_string_value (b, binding->since);
+  add_string_member (b, "host", binding->host);
+  add_string_member (b, "url", binding->url);
+  add_string_member (b, "mode", relay_binding_mode_to_string (binding));
+  add_string_member (b, "fingerprint", binding->fingerprint_text);
+  add_string_member (b, "since", binding->since);
   json_builder_set_member_name (b, "kind");
   if (binding->kind != NULL)
     json_builder_add_string_value (b, binding->kind);

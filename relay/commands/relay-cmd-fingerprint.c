@@ -17,19 +17,14 @@ relay_cmd_fingerprint (int argc, char **argv)
     { "domain", 'd', 0, G_OPTION_ARG_STRING, &domain, "The relay's domain, for a certificate made now (default nfltr.localhost)", "DOMAIN" },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("- print the relay certificate fingerprint");
   g_autoptr(GError) error = NULL;
   g_autoptr(RelayIdentity) identity = NULL;
   g_autofree char *lower = NULL;
 
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    {
-      fprintf (stderr, "nfltr-relay fingerprint: %s\n", error->message);
-      return 2;
-    }
-  if (data_dir == NULL)
-    data_dir = g_build_filename (g_get_user_data_dir (), "nfltr-relay", NULL);
+  if (!relay_cmd_parse_options ("fingerprint", "- print the relay certificate fingerprint", entries, &argc,
+                                &argv))
+    return 2;
+  relay_cmd_default_data_dir (&data_dir);
   lower = g_ascii_strdown (domain ? domain : NFLTR_DEFAULT_DOMAIN, -1);
   /* Same certificate the relay serves: created here if the relay never ran, so the value
    * can be handed to agents before the first start. */

@@ -9,16 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static RelayStore *
-open_store (const char *data_dir, GError **error)
-{
-  g_autofree char *fallback = NULL;
-
-  if (data_dir == NULL)
-    data_dir = fallback = g_build_filename (g_get_user_data_dir (), "nfltr-relay", NULL);
-  return relay_store_open (data_dir, error);
-}
-
 static int
 keys_create (RelayStore *store, const char *name)
 {
@@ -92,17 +82,13 @@ relay_cmd_keys (int argc, char **argv)
     { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "Label for a new key (create)", "LABEL" },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("create|list|revoke ID - manage agent API keys");
+  const char *usage = "create|list|revoke ID - manage agent API keys";
   g_autoptr(GError) error = NULL;
   g_autoptr(RelayStore) store = NULL;
   const char *verb;
 
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    {
-      fprintf (stderr, "nfltr-relay keys: %s\n", error->message);
-      return 2;
-    }
+  if (!relay_cmd_parse_options ("keys", usage, entries, &argc, &argv))
+    return 2;
   verb = argc >= 2 ? argv[1] : NULL;
   if (verb == NULL || (strcmp (verb, "revoke") == 0 ? argc != 3 : argc != 2) ||
       !(strcmp (verb, "create") == 0 || strcmp (verb, "list") == 0 || strcmp (verb, "revoke") == 0))
@@ -110,7 +96,8 @@ relay_cmd_keys (int argc, char **argv)
       fprintf (stderr, "Usage: nfltr-relay keys create [--name LABEL] | list | revoke ID  [--data-dir DIR]\n");
       return 2;
     }
-  store = open_store (data_dir, &error);
+  relay_cmd_default_data_dir (&data_dir);
+  store = relay_store_open (data_dir, &error);
   if (store == NULL)
     {
       fprintf (stderr, "nfltr-relay keys: %s\n", error->message);

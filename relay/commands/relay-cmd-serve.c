@@ -71,17 +71,12 @@ relay_cmd_serve (int argc, char **argv)
     { "name-expiry-seconds", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &name_expiry_s, NULL, NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("- run the NFLTR relay");
   g_autoptr(GError) error = NULL;
   g_autoptr(RelayServer) server = NULL;
   g_autoptr(GMainLoop) loop = NULL;
 
-  g_option_context_add_main_entries (context, entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    {
-      fprintf (stderr, "nfltr-relay serve: %s\n", error->message);
-      return 2;
-    }
+  if (!relay_cmd_parse_options ("serve", "- run the NFLTR relay", entries, &argc, &argv))
+    return 2;
   if (argc > 1)
     {
       fprintf (stderr, "nfltr-relay serve: unexpected argument “%s”\n", argv[1]);

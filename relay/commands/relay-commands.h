@@ -11,4 +11,11 @@ int relay_cmd_keys        (int argc, char **argv);
 int relay_cmd_names       (int argc, char **argv);
 int relay_cmd_fingerprint (int argc, char **argv);
 
+/* Parses a subcommand's options into entries; FALSE after telling the user why (the
+ * caller exits with status 2). */
+gboolean relay_cmd_parse_options (const char *command, const char *parameter_string,
+                                  const GOptionEntry *entries, int *argc, char ***argv);
+/* Fills in --data-dir's default when the user gave none. */
+void relay_cmd_default_data_dir (char **data_dir);
+
 G_END_DECLS

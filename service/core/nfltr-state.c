@@ -26,9 +26,20 @@ nfltr_write_file_atomic (const char *path, const char *contents, gsize len, int 
   return g_file_set_contents_full (path, contents, len, G_FILE_SET_CONTENTS_CONSISTENT, mode, error);
 }
 
-static gboolean
-save_json (const char *path, JsonNode *root, GError **error)
+/* json-glib sets a member in two calls; our objects are mostly strings. */
+static void
+add_string_member (JsonBuilder *b, const char *name, const char *value)
 {
+  json_builder_set_member_name (b, name);
+  json_builder_add_string_value (b, value);
+}
+
+/* Writes what b built to config_dir/name, readable by the user alone. */
+static gboolean
+save_json (const char *config_dir, const char *name, JsonBuilder *b, GError **error)
+{
+  g_autofree char *path = g_build_filename (config_dir, name, NULL);
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
   g_autoptr(JsonGenerator) gen = json_generator_new ();
   g_autofree char *text = NULL;
   gsize len;
@@ -96,23 +107,36 @@ get_boolean (JsonObject *obj, const char *member, gboolean def, const char *orig
   return TRUE;
 }
 
-/* Reads one of our state files. A file that does not exist is not an error: *data stays NULL. */
-static gboolean
-read_state_file (const char *path, char **data, gsize *len, GError **error)
-{
-  g_autoptr(GError) local_error = NULL;
+typedef gpointer (*StateParseFunc) (const char *data, gsize len, const char *origin, GError **error);
 
-  *data = NULL;
-  if (g_file_get_contents (path, data, len, &local_error))
-    return TRUE;
-  if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-    return TRUE;
-  g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "cannot read %s: %s", path, local_error->message);
-  return FALSE;
+/* Reads config_dir/name and hands it to parse. A file that does not exist is not an error:
+ * NULL with *missing set, and each caller says what nothing saved yet means. */
+static gpointer
+load_state_file (const char *config_dir, const char *name, StateParseFunc parse, gboolean *missing,
+                 GError **error)
+{
+  g_autofree char *path = g_build_filename (config_dir, name, NULL);
+  g_autofree char *data = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gsize len;
+
+  *missing = FALSE;
+  if (!g_file_get_contents (path, &data, &len, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        {
+          *missing = TRUE;
+          return NULL;
+        }
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "cannot read %s: %s", path, local_error->message);
+      return NULL;
+    }
+  return parse (data, len, path, error);
 }
 
+/* Parses one of our files, whose root must be of type (an object or an array). */
 static JsonNode *
-parse_json (const char *data, gsize len, const char *origin, GError **error)
+parse_json (const char *data, gsize len, const char *origin, JsonNodeType type, GError **error)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) local_error = NULL;
@@ -128,13 +152,19 @@ parse_json (const char *data, gsize len, const char *origin, GError **error)
       g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s is empty", origin);
       return NULL;
     }
+  if (JSON_NODE_TYPE (json_parser_get_root (parser)) != type)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: not a JSON %s", origin,
+                   type == JSON_NODE_ARRAY ? "array" : "object");
+      return NULL;
+    }
   return json_node_copy (json_parser_get_root (parser));
 }
 
 NfltrRelayConfig *
 nfltr_relay_config_parse (const char *data, gsize len, const char *origin, GError **error)
 {
-  g_autoptr(JsonNode) root = parse_json (data, len, origin, error);
+  g_autoptr(JsonNode) root = parse_json (data, len, origin, JSON_NODE_OBJECT, error);
   g_autoptr(NfltrRelayConfig) config = NULL;
   JsonObject *obj;
   JsonNode *port;
@@ -142,11 +172,6 @@ nfltr_relay_config_parse (const char *data, gsize len, const char *origin, GErro
 
   if (root == NULL)
     return NULL;
-  if (!JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: not a JSON object", origin);
-      return NULL;
-    }
   obj = json_node_get_object (root);
   config = g_new0 (NfltrRelayConfig, 1);
   if (!get_string (obj, "host", TRUE, origin, &config->host, error) ||
@@ -172,39 +197,29 @@ nfltr_relay_config_parse (const char *data, gsize len, const char *origin, GErro
 NfltrRelayConfig *
 nfltr_relay_config_load (const char *config_dir, GError **error)
 {
-  g_autofree char *path = g_build_filename (config_dir, "relay.json", NULL);
-  g_autofree char *data = NULL;
-  gsize len;
+  gboolean missing;
 
-  if (!read_state_file (path, &data, &len, error))
-    return NULL;
-  if (data == NULL)
-    return NULL;  /* not logged in yet */
-  return nfltr_relay_config_parse (data, len, path, error);
+  /* Missing: not logged in yet, NULL with no error. */
+  return load_state_file (config_dir, "relay.json", (StateParseFunc) nfltr_relay_config_parse, &missing,
+                          error);
 }
 
 gboolean
 nfltr_relay_config_save (const char *config_dir, const NfltrRelayConfig *config, GError **error)
 {
-  g_autofree char *path = g_build_filename (config_dir, "relay.json", NULL);
   g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
 
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "host");
-  json_builder_add_string_value (b, config->host);
+  add_string_member (b, "host", config->host);
   json_builder_set_member_name (b, "port");
   json_builder_add_int_value (b, config->port);
-  json_builder_set_member_name (b, "fingerprint");
-  json_builder_add_string_value (b, config->fingerprint);
+  add_string_member (b, "fingerprint", config->fingerprint);
   if (config->domain)
     {
-      json_builder_set_member_name (b, "domain");
-      json_builder_add_string_value (b, config->domain);
+      add_string_member (b, "domain", config->domain);
     }
   json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  return save_json (path, root, error);
+  return save_json (config_dir, "relay.json", b, error);
 }
 
 gboolean
@@ -282,16 +297,11 @@ GPtrArray *
 nfltr_tunnels_parse (const char *data, gsize len, const char *origin, GError **error)
 {
   g_autoptr(GPtrArray) ret = g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_tunnel_config_free);
-  g_autoptr(JsonNode) root = parse_json (data, len, origin, error);
+  g_autoptr(JsonNode) root = parse_json (data, len, origin, JSON_NODE_ARRAY, error);
   JsonArray *array;
 
   if (root == NULL)
     return NULL;
-  if (!JSON_NODE_HOLDS_ARRAY (root))
-    {
-      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "%s: not a JSON array", origin);
-      return NULL;
-    }
   array = json_node_get_array (root);
   for (guint i = 0; i < json_array_get_length (array); i++)
     {
@@ -336,23 +346,19 @@ nfltr_tunnels_parse (const char *data, gsize len, const char *origin, GError **e
 GPtrArray *
 nfltr_tunnels_load (const char *config_dir, GError **error)
 {
-  g_autofree char *path = g_build_filename (config_dir, "tunnels.json", NULL);
-  g_autofree char *data = NULL;
-  gsize len;
+  gboolean missing;
+  GPtrArray *configs = load_state_file (config_dir, "tunnels.json", (StateParseFunc) nfltr_tunnels_parse,
+                                        &missing, error);
 
-  if (!read_state_file (path, &data, &len, error))
-    return NULL;
-  if (data == NULL)
+  if (missing)
     return g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_tunnel_config_free);
-  return nfltr_tunnels_parse (data, len, path, error);
+  return configs;
 }
 
 gboolean
 nfltr_tunnels_save (const char *config_dir, GPtrArray *configs, GError **error)
 {
-  g_autofree char *path = g_build_filename (config_dir, "tunnels.json", NULL);
   g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
 
   json_builder_begin_array (b);
   for (guint i = 0; i < configs->len; i++)
@@ -360,14 +366,10 @@ nfltr_tunnels_save (const char *config_dir, GPtrArray *configs, GError **error)
       const NfltrTunnelConfig *c = g_ptr_array_index (configs, i);
 
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "id");
-      json_builder_add_string_value (b, c->id);
-      json_builder_set_member_name (b, "name");
-      json_builder_add_string_value (b, c->name);
-      json_builder_set_member_name (b, "kind");
-      json_builder_add_string_value (b, c->kind);
-      json_builder_set_member_name (b, "target");
-      json_builder_add_string_value (b, c->target);
+      add_string_member (b, "id", c->id);
+      add_string_member (b, "name", c->name);
+      add_string_member (b, "kind", c->kind);
+      add_string_member (b, "target", c->target);
       if (c->kind_options != NULL && g_variant_n_children (c->kind_options) > 0)
         {
           json_builder_set_member_name (b, "kind-options");
@@ -377,18 +379,15 @@ nfltr_tunnels_save (const char *config_dir, GPtrArray *configs, GError **error)
       json_builder_add_boolean_value (b, c->e2ee);
       if (c->cert_file)
         {
-          json_builder_set_member_name (b, "cert-file");
-          json_builder_add_string_value (b, c->cert_file);
-          json_builder_set_member_name (b, "key-file");
-          json_builder_add_string_value (b, c->key_file);
+          add_string_member (b, "cert-file", c->cert_file);
+          add_string_member (b, "key-file", c->key_file);
         }
       json_builder_set_member_name (b, "enabled");
       json_builder_add_boolean_value (b, c->enabled);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
-  root = json_builder_get_root (b);
-  return save_json (path, root, error);
+  return save_json (config_dir, "tunnels.json", b, error);
 }
 
 /* --- agent-id -------------------------------------------------------------------------- */

@@ -113,6 +113,16 @@ class Xvfb:
         return path
 
 
+def make_cert(lab, name, cn):
+    """A self-signed certificate for cn and its key, in the lab: (crt path, key path)."""
+    key, crt = lab.path(name + ".key"), lab.path(name + ".crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", f"/CN={cn}",
+                    "-addext", f"subjectAltName=DNS:{cn}", "-keyout", key, "-out", crt],
+                   check=True, capture_output=True, timeout=30)
+    return crt, key
+
+
 def _unpack(v):
     return v.unpack() if isinstance(v, GLib.Variant) else v
 

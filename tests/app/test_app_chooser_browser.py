@@ -25,15 +25,6 @@ import applab  # noqa: E402
 from nfltrlab import curl, der_fingerprint, pem_to_der, served_cert_pem, wait_until  # noqa: E402
 
 
-def make_cert(lab, name, cn):
-    key, crt = lab.path(name + ".key"), lab.path(name + ".crt")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", f"/CN={cn}",
-                    "-addext", f"subjectAltName=DNS:{cn}", "-keyout", key, "-out", crt],
-                   check=True, capture_output=True, timeout=30)
-    return crt, key
-
-
 def xdo(xvfb, *args):
     return subprocess.run(["xdotool", *args], check=True, timeout=10, capture_output=True,
                           text=True, env={**os.environ, "DISPLAY": xvfb.display}).stdout
@@ -149,7 +140,7 @@ def pick_file(world, app, button, title, path):
 
 def test_file_chooser_picks_the_certificate_and_key_of_the_new_tunnel(world):
     host = "chosen.nfltr.localhost"
-    crt, key = make_cert(world.lab, "chosen", host)
+    crt, key = applab.make_cert(world.lab, "chosen", host)
     app = applab.App(world.lab, world.agent, world.xvfb)
     app.wait(lambda w: w.get("page") == "empty", 20, "the empty page")
     app.activate("new-tunnel")

@@ -4,7 +4,6 @@ Input is validated as typed; Create calls Manager.CreateTunnel (transient=false)
 tunnel's public URL serves the local server; the service's errors are shown in words.
 """
 import json
-import subprocess
 
 import applab
 from nfltrlab import curl, der_fingerprint, pem_to_der, served_cert_pem
@@ -73,19 +72,10 @@ def test_service_errors_are_shown_in_words(world):
     assert "name" in err.lower(), err
 
 
-def make_cert(lab, name, cn):
-    key, crt = lab.path(name + ".key"), lab.path(name + ".crt")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", f"/CN={cn}",
-                    "-addext", f"subjectAltName=DNS:{cn}", "-keyout", key, "-out", crt],
-                   check=True, capture_output=True, timeout=30)
-    return crt, key
-
-
 def test_own_certificate_is_what_visitors_get_and_a_wrong_key_is_refused_in_words(world):
     host = "own-cert.nfltr.localhost"
-    crt, key = make_cert(world.lab, "own", host)
-    _, other_key = make_cert(world.lab, "other", host)
+    crt, key = applab.make_cert(world.lab, "own", host)
+    _, other_key = applab.make_cert(world.lab, "other", host)
 
     app = applab.App(world.lab, world.agent, world.xvfb)
     app.wait(lambda w: w.get("page") == "empty", 20, "the empty page")

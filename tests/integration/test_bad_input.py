@@ -1,13 +1,14 @@
 """Bad input: each gets a clear message on stderr and a non-zero exit (issue #2), and no
 tunnel is left behind. The message must name what is wrong (the port, the file, the relay,
 the key, the name), not only fail."""
+import os
 import re
 import subprocess
 
 import pytest
 
 from nfltrlab import (DOMAIN, Agent, curl_tunnel, der_fingerprint, free_port, pem_to_der,
-                      served_cert_pem)
+                      relay_bin, served_cert_pem)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +98,27 @@ def test_own_certificate_is_served(env, certs):
     assert t.fingerprint == mine
     assert der_fingerprint(pem_to_der(served_cert_pem(t.host, t.port))) == mine
     t.proc.stop()
+
+
+@pytest.mark.parametrize("command", ["serve", "keys", "fingerprint"])
+def test_relay_unknown_option(lab, command):
+    r = subprocess.run([relay_bin(), command, "--no-such-option"], capture_output=True, text=True,
+                       timeout=30, env=lab.env(XDG_DATA_HOME=lab.mkdir("data")))
+    assert r.returncode == 2, r
+    assert_clear_failure(r, rf"^nfltr-relay {command}: .*--no-such-option")
+
+
+def test_relay_commands_share_the_default_data_dir(lab):
+    """Without --data-dir, keys and fingerprint both use $XDG_DATA_HOME/nfltr-relay."""
+    env = lab.env(XDG_DATA_HOME=lab.mkdir("data"))
+    keys = subprocess.run([relay_bin(), "keys", "list"], capture_output=True, text=True,
+                          timeout=30, env=env)
+    assert keys.returncode == 0, keys
+    fp = subprocess.run([relay_bin(), "fingerprint"], capture_output=True, text=True, timeout=30,
+                        env=env)
+    assert fp.returncode == 0 and fp.stdout.startswith("sha256:"), fp
+    assert sorted(os.listdir(lab.path("data", "nfltr-relay"))) == \
+        ["relay.crt", "relay.db", "relay.key"]
 
 
 def test_relay_unreachable(mlab):

@@ -495,22 +495,32 @@ test_tcp_download (Fixture *f, gconstpointer data)
   g_assert_cmpuint (nfltr_tunnel_stats_get_bytes_in (f->stats), ==, 0);
 }
 
+/* One HTTP exchange through an http tunnel to port: sends request, reads the answer to
+ * its end and closes. The answer comes back NUL-terminated, to be searched as a string. */
+static GByteArray *
+client_exchange (Fixture *f, guint16 port, const char *request)
+{
+  GByteArray *got = g_byte_array_new ();
+  Client c;
+
+  client_open (f, &c, "http", port);
+  client_send (&c, request, strlen (request));
+  g_assert_true (client_read_to_end (&c, got));
+  g_byte_array_append (got, (const guint8 *) "", 1);
+  client_close (&c);
+  return got;
+}
+
 static void
 test_http_forwarded_headers (Fixture *f, gconstpointer data)
 {
   LocalServer *local = local_server_start (LOCAL_HTTP);
   static const char request[] = "GET /hello HTTP/1.1\r\nHost: t1.nfltr.localhost:8443\r\n"
                                 "X-Forwarded-For: 10.1.1.1\r\n\r\n";
-  g_autoptr(GByteArray) got = g_byte_array_new ();
-  Client c;
+  g_autoptr(GByteArray) got = client_exchange (f, local->port, request);
 
-  client_open (f, &c, "http", local->port);
-  client_send (&c, request, sizeof request - 1);
-  g_assert_true (client_read_to_end (&c, got));
-  g_byte_array_append (got, (const guint8 *) "", 1);
   g_assert_true (g_str_has_prefix ((char *) got->data, "HTTP/1.1 200 OK\r\n"));
   g_assert_true (g_str_has_suffix ((char *) got->data, "\r\n\r\nhello"));
-  client_close (&c);
   g_thread_join (g_steal_pointer (&local->thread));
 
   g_assert_true (nfltr_data_conn_group_wait_idle (f->group, 5000));
@@ -530,16 +540,10 @@ test_http_misdirected (Fixture *f, gconstpointer data)
 {
   LocalServer *local = local_server_start (LOCAL_HTTP);
   static const char request[] = "GET / HTTP/1.1\r\nHost: other.nfltr.localhost\r\n\r\n";
-  g_autoptr(GByteArray) got = g_byte_array_new ();
-  Client c;
+  g_autoptr(GByteArray) got = client_exchange (f, local->port, request);
 
-  client_open (f, &c, "http", local->port);
-  client_send (&c, request, sizeof request - 1);
-  g_assert_true (client_read_to_end (&c, got));
-  g_byte_array_append (got, (const guint8 *) "", 1);
   g_assert_true (g_str_has_prefix ((char *) got->data, "HTTP/1.1 421 Misdirected Request\r\n"));
   g_assert_nonnull (strstr ((char *) got->data, "this tunnel serves " PUBLIC_HOST " only"));
-  client_close (&c);
   g_thread_join (g_steal_pointer (&local->thread));
   /* the local server got a connection but not one byte of the request */
   g_assert_true (local->accepted);
@@ -555,19 +559,13 @@ test_http_pipelined_refusal (Fixture *f, gconstpointer data)
   LocalServer *local = local_server_start (LOCAL_HTTP);
   static const char requests[] = "GET /first HTTP/1.1\r\nHost: t1.nfltr.localhost\r\n\r\n"
                                  "GET /second HTTP/1.1\r\nHost: evil.example\r\n\r\n";
-  g_autoptr(GByteArray) got = g_byte_array_new ();
+  g_autoptr(GByteArray) got = client_exchange (f, local->port, requests);
   const char *second;
-  Client c;
 
-  client_open (f, &c, "http", local->port);
-  client_send (&c, requests, sizeof requests - 1);
-  g_assert_true (client_read_to_end (&c, got));
-  g_byte_array_append (got, (const guint8 *) "", 1);
   g_assert_true (g_str_has_prefix ((char *) got->data, "HTTP/1.1 200 OK\r\n"));
   second = strstr ((char *) got->data, "\r\n\r\nhello");
   g_assert_nonnull (second);
   g_assert_true (g_str_has_prefix (second + 9, "HTTP/1.1 421 Misdirected Request\r\n"));
-  client_close (&c);
   g_thread_join (g_steal_pointer (&local->thread));
   g_assert_nonnull (strstr (local->http_head->str, "GET /first "));
   g_assert_null (strstr (local->http_head->str, "/second"));
@@ -578,19 +576,14 @@ static void
 test_http_local_down (Fixture *f, gconstpointer data)
 {
   static const char request[] = "GET / HTTP/1.1\r\nHost: t1.nfltr.localhost\r\n\r\n";
-  g_autoptr(GByteArray) got = g_byte_array_new ();
+  g_autoptr(GByteArray) got = NULL;
   guint16 dead_port;
-  Client c;
 
   close (listen_loopback (&dead_port));  /* a port nobody listens on */
-  client_open (f, &c, "http", dead_port);
-  client_send (&c, request, sizeof request - 1);
-  g_assert_true (client_read_to_end (&c, got));
-  g_byte_array_append (got, (const guint8 *) "", 1);
+  got = client_exchange (f, dead_port, request);
   g_assert_true (g_str_has_prefix ((char *) got->data, "HTTP/1.1 502 Bad Gateway\r\n"));
   g_assert_nonnull (strstr ((char *) got->data, "local server is unreachable"));
   g_assert_nonnull (strstr ((char *) got->data, "Connection refused"));
-  client_close (&c);
 }
 
 static void

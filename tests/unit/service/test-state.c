@@ -5,6 +5,7 @@
 #include "nfltr-error.h"
 
 #include <string.h>
+#include <glib/gstdio.h>
 
 static void
 relay_ok (void)
@@ -79,11 +80,77 @@ test_tunnels (void)
   g_assert_nonnull (strstr (error->message, "tunnels.json: not a JSON array"));
 }
 
+/* The loaders, on disk: nothing saved yet is not an error (no relay, no tunnels), a file
+ * that cannot be read is one naming it, and what was saved comes back. */
+static void
+test_load (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("nfltr-test-state-XXXXXX", &error);
+  g_autofree char *relay_path = NULL;
+  g_autofree char *tunnels_path = NULL;
+  g_autoptr(NfltrRelayConfig) relay = NULL;
+  g_autoptr(GPtrArray) tunnels = NULL;
+  NfltrRelayConfig saved = { .host = (char *) "nfltr.localhost", .port = 8443,
+                             .fingerprint = (char *) "sha256:ab" };
+
+  g_assert_no_error (error);
+  relay_path = g_build_filename (dir, "relay.json", NULL);
+  tunnels_path = g_build_filename (dir, "tunnels.json", NULL);
+
+  relay = nfltr_relay_config_load (dir, &error);
+  g_assert_no_error (error);
+  g_assert_null (relay);
+  tunnels = nfltr_tunnels_load (dir, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (tunnels);
+  g_assert_cmpuint (tunnels->len, ==, 0);
+  g_clear_pointer (&tunnels, g_ptr_array_unref);
+
+  /* a directory where the file should be: read fails with something other than ENOENT */
+  g_assert_cmpint (g_mkdir (relay_path, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir (tunnels_path, 0700), ==, 0);
+  relay = nfltr_relay_config_load (dir, &error);
+  g_assert_null (relay);
+  g_assert_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED);
+  g_assert_true (g_str_has_prefix (error->message, "cannot read "));
+  g_assert_nonnull (strstr (error->message, relay_path));
+  g_clear_error (&error);
+  tunnels = nfltr_tunnels_load (dir, &error);
+  g_assert_null (tunnels);
+  g_assert_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, tunnels_path));
+  g_clear_error (&error);
+  g_assert_cmpint (g_rmdir (relay_path), ==, 0);
+  g_assert_cmpint (g_rmdir (tunnels_path), ==, 0);
+
+  g_assert_true (nfltr_relay_config_save (dir, &saved, &error));
+  g_assert_no_error (error);
+  relay = nfltr_relay_config_load (dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (relay->host, ==, "nfltr.localhost");
+  g_assert_cmpuint (relay->port, ==, 8443);
+  g_assert_cmpstr (relay->fingerprint, ==, "sha256:ab");
+  g_assert_null (relay->domain);
+
+  /* a parse error names the file's path */
+  g_assert_true (g_file_set_contents (tunnels_path, "{}", -1, NULL));
+  tunnels = nfltr_tunnels_load (dir, &error);
+  g_assert_null (tunnels);
+  g_assert_nonnull (strstr (error->message, tunnels_path));
+  g_assert_nonnull (strstr (error->message, "not a JSON array"));
+
+  g_assert_cmpint (g_unlink (relay_path), ==, 0);
+  g_assert_cmpint (g_unlink (tunnels_path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/state/relay-config", test_relay_config);
   g_test_add_func ("/state/tunnels", test_tunnels);
+  g_test_add_func ("/state/load", test_load);
   return g_test_run ();
 }
