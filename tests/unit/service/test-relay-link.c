@@ -9,6 +9,7 @@
 
 #include "nfltr-cert.h"
 #include "nfltr-error.h"
+#include "nfltr-messages.h"
 #include "nfltr-proto.h"
 #include "nfltr-relay-link.h"
 
@@ -574,6 +575,31 @@ test_ping_answered (Fixture *f, gconstpointer data)
   g_assert_cmphex (seq, ==, 0xfeedf00dULL);
 }
 
+/* §4.2 step 3: WELCOME answers the one HELLO; a second one is a known frame sent out of turn. */
+static void
+test_second_welcome_drops (Fixture *f, gconstpointer data)
+{
+  NfltrMsgWelcome msg = { .proto_version = NFLTR_PROTO_VERSION, .session_id = "s2", .domain = "other.localhost" };
+  g_autoptr(NfltrFrame) welcome = nfltr_msg_welcome_encode (&msg);
+  NfltrFrame *error;
+  guint16 code = 0;
+  guint8 frame_type = 0;
+
+  relay_send (f, welcome);
+  WAIT_UNTIL (nfltr_relay_link_get_state (f->link) == NFLTR_RELAY_LINK_UNREACHABLE);
+  g_assert_error (nfltr_relay_link_get_error (f->link), NFLTR_ERROR, NFLTR_ERROR_PROTOCOL);
+  /* The first WELCOME's domain stands. */
+  g_assert_cmpstr (nfltr_relay_link_get_domain (f->link), ==, "nfltr.localhost");
+  /* No retry: it would be a second connection to the fake relay. */
+  nfltr_relay_link_stop (f->link);
+  WAIT_UNTIL (last_received (f, NFLTR_FRAME_ERROR) != NULL);
+  error = last_received (f, NFLTR_FRAME_ERROR);
+  g_assert_true (nfltr_frame_get_u16 (error, NFLTR_ATTR_CODE, &code));
+  g_assert_cmpuint (code, ==, NFLTR_PROTO_ERR_PROTOCOL);
+  g_assert_true (nfltr_frame_get_u8 (error, NFLTR_ATTR_FRAME_TYPE, &frame_type));
+  g_assert_cmpuint (frame_type, ==, NFLTR_FRAME_WELCOME);
+}
+
 static void
 test_wrong_direction_drops (Fixture *f, gconstpointer data)
 {
@@ -633,6 +659,7 @@ main (int argc, char **argv)
   ADD_WITH ("/relay-link/protocol/ignorable-unknown-frame-skipped", NULL, test_ignorable_unknown_frame_skipped);
   ADD_WITH ("/relay-link/protocol/ping-answered", NULL, test_ping_answered);
   ADD_WITH ("/relay-link/protocol/wrong-direction-drops", NULL, test_wrong_direction_drops);
+  ADD_WITH ("/relay-link/protocol/second-welcome-drops", NULL, test_second_welcome_drops);
   ADD_WITH ("/relay-link/protocol/welcome-version-too-high", &future_relay, test_welcome_version_too_high);
 #undef ADD_WITH
 
