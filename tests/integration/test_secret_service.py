@@ -52,6 +52,11 @@ def restart_service(lab):
 
 @pytest.mark.skipif(KEYRING is None or SECRET_TOOL is None,
                     reason="gnome-keyring and libsecret-tools are installed by tools/setup")
+# libsecret keeps its secret-service proxies (and the GVariants of their D-Bus replies) for the
+# life of the process; LeakSanitizer reports them when the service exits. The plain build runs
+# this test; the sanitizer build runs the file path below, which never loads a proxy.
+@pytest.mark.skipif(os.environ.get("NFLTR_SANITIZER") == "1",
+                    reason="libsecret's cached proxies are reported as leaks at exit under LeakSanitizer")
 def test_key_lives_in_the_keyring_when_a_secret_service_runs(lab, relay, origin):
     agent = Agent(lab, "keyring")
     start_keyring(lab, agent)

@@ -18,6 +18,8 @@
 
 typedef struct {
   SoupServer *server;
+  GSocketService *listener;      /* accepts and hands TLS streams to server */
+  GTlsCertificate *cert;
   guint16 port;
   char *fingerprint;
   SoupWebsocketConnection *ws;   /* the link's connection, once it came */
@@ -93,6 +95,27 @@ relay_websocket_cb (SoupServer              *server,
   g_signal_connect (ws, "message", G_CALLBACK (relay_message_cb), f);
 }
 
+/* The fake's own accept: TLS over the accepted socket, then the stream to the SoupServer —
+ * as the real relay does (relay/tls/relay-own-name.c). libsoup's own listener keeps the
+ * accepted socket of a connection whose WebSocket was taken over past the server's end. */
+static gboolean
+incoming_cb (GSocketService    *service,
+             GSocketConnection *connection,
+             GObject           *source,
+             gpointer           user_data)
+{
+  Fixture *f = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GIOStream) tls = g_tls_server_connection_new (G_IO_STREAM (connection), f->cert, &error);
+  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+
+  g_assert_no_error (error);
+  g_assert_true (soup_server_accept_iostream (f->server, tls, local, remote, &error));
+  g_assert_no_error (error);
+  return TRUE;
+}
+
 static gboolean
 timeout_cb (gpointer user_data)
 {
@@ -166,7 +189,6 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_autofree char *pem = NULL;
   g_autoptr(GTlsCertificate) cert = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSList) uris = NULL;
   guint8 digest[NFLTR_FINGERPRINT_LEN];
 
   g_assert_true (nfltr_cert_generate (names, 1, &cert_pem, &key_pem, &error));
@@ -176,17 +198,25 @@ fixture_setup (Fixture *f, gconstpointer data)
   pem = g_strconcat (cert_pem, "\n", key_pem, NULL);
   cert = g_tls_certificate_new_from_pem (pem, -1, &error);
   g_assert_no_error (error);
+  f->cert = g_object_ref (cert);
 
   f->received = g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_frame_free);
-  f->server = soup_server_new ("tls-certificate", cert, NULL);
+  f->server = soup_server_new (NULL, NULL);
   soup_server_add_websocket_handler (f->server, NFLTR_PROTO_CONTROL_PATH, NULL, (char **) protocols,
                                      relay_websocket_cb, f, NULL);
-  soup_server_listen_local (f->server, 0, SOUP_SERVER_LISTEN_HTTPS | SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
-  g_assert_no_error (error);
-  uris = soup_server_get_uris (f->server);
-  g_assert_nonnull (uris);
-  f->port = (guint16) g_uri_get_port (uris->data);
-  g_slist_foreach (uris, (GFunc) g_uri_unref, NULL);
+  f->listener = g_socket_service_new ();
+  {
+    g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+    g_autoptr(GSocketAddress) bound = NULL;
+
+    g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (f->listener), any_port, G_SOCKET_TYPE_STREAM,
+                                                  G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error));
+    g_assert_no_error (error);
+    f->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  }
+  g_signal_connect (f->listener, "incoming", G_CALLBACK (incoming_cb), f);
+  g_socket_service_start (f->listener);
 
   f->session = data;
   f->link = nfltr_relay_link_new (RELAY_HOST, f->port, f->fingerprint, "key", "0123456789abcdef0123456789abcdef");
@@ -209,10 +239,35 @@ fixture_teardown (Fixture *f, gconstpointer data)
   nfltr_relay_link_stop (f->link);
   g_clear_object (&f->link);
   if (f->ws)
-    g_signal_handlers_disconnect_by_data (f->ws, f);
-  g_clear_object (&f->ws);
+    {
+      g_signal_handlers_disconnect_by_data (f->ws, f);
+      /* Closed, not just dropped: an open server-side WebSocket keeps libsoup's connection
+       * (socket, addresses) alive past the test, which LeakSanitizer reports. */
+      if (soup_websocket_connection_get_state (f->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (f->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+      WAIT_UNTIL (soup_websocket_connection_get_state (f->ws) == SOUP_WEBSOCKET_STATE_CLOSED);
+    }
+  if (f->ws)
+    {
+      /* Its stream closes asynchronously after the close handshake: wait for it to go. */
+      gpointer weak = f->ws;
+
+      g_object_add_weak_pointer (G_OBJECT (f->ws), &weak);
+      g_clear_object (&f->ws);
+      WAIT_UNTIL (weak == NULL);
+    }
+  g_socket_service_stop (f->listener);
+  g_socket_listener_close (G_SOCKET_LISTENER (f->listener));
+  g_clear_object (&f->listener);
+  g_clear_object (&f->cert);
   soup_server_disconnect (f->server);
-  g_clear_object (&f->server);
+  {
+    gpointer weak = f->server;
+
+    g_object_add_weak_pointer (G_OBJECT (f->server), &weak);
+    g_clear_object (&f->server);
+    WAIT_UNTIL (weak == NULL);
+  }
   g_clear_pointer (&f->received, g_ptr_array_unref);
   g_free (f->fingerprint);
   /* Let libsoup's and GIO's pending closes run before the next test. */
