@@ -409,238 +409,229 @@ append_str (GByteArray *out, const char *s)
 
 /* The head in self->head is complete. Checks it, writes the rewritten head to `out`, and
  * sets the state that reads its body. */
-static void
-process_head (NfltrHttpRewriter *self, GByteArray *out)
-{
-  const guint8 *data = self->head->data;
-  gsize end = self->head->len;
-  gsize pos = 0;
-  guint out_start = out->len;
-  const char *line, *p, *line_end, *target, *version;
-  gsize line_len, target_len;
-  gboolean http10, connect, valid;
-  HeadInfo info = { 0 };
+/* The request line's parts process_head() needs after parsing it. */
+typedef struct {
+  const char *line;
+  gsize       line_len;
+  const char *target;
+  gsize       target_len;
+  gboolean    http10;
+  gboolean    connect;
+} RequestLine;
 
-  /* RFC 9112 §3: request-line = method SP request-target SP HTTP-version */
-  if (!next_line (data, end, &pos, &line, &line_len))
+/* RFC 9112 §3: request-line = method SP request-target SP HTTP-version */
+static gboolean
+parse_request_line (NfltrHttpRewriter *self, const guint8 *data, gsize end, gsize *pos, RequestLine *rl)
+{
+  const char *p, *line_end, *version;
+
+  if (!next_line (data, end, pos, &rl->line, &rl->line_len))
     {
       reject (self, 400, "bare CR in request line");
-      return;
+      return FALSE;
     }
-  line_end = line + line_len;
-  for (p = line; p < line_end && is_tchar (*p); p++)
+  line_end = rl->line + rl->line_len;
+  for (p = rl->line; p < line_end && is_tchar (*p); p++)
     ;
-  if (p == line || p == line_end || *p != ' ')
+  if (p == rl->line || p == line_end || *p != ' ')
     {
       reject (self, 400, "malformed request line (method)");
-      return;
+      return FALSE;
     }
-  connect = (p - line) == 7 && memcmp (line, "CONNECT", 7) == 0;
-  target = ++p;
+  rl->connect = (p - rl->line) == 7 && memcmp (rl->line, "CONNECT", 7) == 0;
+  rl->target = ++p;
   for (; p < line_end && (guchar) *p > 0x20 && *p != 0x7f; p++)
     ;
-  target_len = p - target;
-  if (target_len == 0 || p == line_end || *p != ' ')
+  rl->target_len = p - rl->target;
+  if (rl->target_len == 0 || p == line_end || *p != ' ')
     {
       reject (self, 400, "malformed request line (target)");
-      return;
+      return FALSE;
     }
   version = ++p;
-  if (line_end - version != 8 || memcmp (version, "HTTP/", 5) != 0 ||
-      !g_ascii_isdigit (version[5]) || version[6] != '.' || !g_ascii_isdigit (version[7]))
+  if (line_end - version != 8 || memcmp (version, "HTTP/", 5) != 0 || !g_ascii_isdigit (version[5]) ||
+      version[6] != '.' || !g_ascii_isdigit (version[7]))
     {
       reject (self, 400, "malformed request line (version)");
-      return;
+      return FALSE;
     }
   if (version[5] != '1' || (version[7] != '0' && version[7] != '1'))
     {
       reject (self, 505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
-      return;
+      return FALSE;
     }
-  http10 = version[7] == '0';
+  rl->http10 = version[7] == '0';
+  return TRUE;
+}
 
-  append (out, line, line_len);
-  append (out, "\r\n", 2);
-  g_string_truncate (self->xff, 0);
+/* RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. Checks one line, notes what
+ * the framing and authority checks need in info, and forwards it to out — or drops it when
+ * the value is ours to say. */
+static gboolean
+process_field_line (NfltrHttpRewriter *self, const char *line, gsize line_len, HeadInfo *info, GByteArray *out)
+{
+  const char *line_end = line + line_len;
+  const char *colon, *value, *value_end, *p;
 
-  /* RFC 9112 §5: field-line = field-name ":" OWS field-value OWS */
-  for (;;)
+  if (is_ows (line[0]))
     {
-      const char *colon, *value, *value_end;
-
-      if (!next_line (data, end, &pos, &line, &line_len))
-        {
-          g_byte_array_set_size (out, out_start);
-          reject (self, 400, "bare CR in a header line");
-          return;
-        }
-      if (line_len == 0)
-        break;
-      line_end = line + line_len;
-      if (is_ows (line[0]))
-        {
-          g_byte_array_set_size (out, out_start);
-          reject (self, 400, "obsolete header line folding");
-          return;
-        }
-      colon = memchr (line, ':', line_len);
-      if (colon == NULL || colon == line)
-        {
-          g_byte_array_set_size (out, out_start);
-          reject (self, 400, "header line without a name and colon");
-          return;
-        }
-      for (p = line; p < colon; p++)
-        if (!is_tchar (*p))
-          {
-            g_byte_array_set_size (out, out_start);
-            /* RFC 9112 §5.1: whitespace before the colon must be rejected */
-            reject (self, 400, "invalid character in a header name");
-            return;
-          }
-      value = colon + 1;
-      value_end = line_end;
-      while (value < value_end && is_ows (*value))
-        value++;
-      while (value_end > value && is_ows (value_end[-1]))
-        value_end--;
-      for (p = value; p < value_end; p++)
-        if ((((guchar) *p < 0x20) && *p != '\t') || *p == 0x7f)
-          {
-            g_byte_array_set_size (out, out_start);
-            reject (self, 400, "control character in a header value");
-            return;
-          }
+      reject (self, 400, "obsolete header line folding");
+      return FALSE;
+    }
+  colon = memchr (line, ':', line_len);
+  if (colon == NULL || colon == line)
+    {
+      reject (self, 400, "header line without a name and colon");
+      return FALSE;
+    }
+  for (p = line; p < colon; p++)
+    if (!is_tchar (*p))
+      {
+        /* RFC 9112 §5.1: whitespace before the colon must be rejected */
+        reject (self, 400, "invalid character in a header name");
+        return FALSE;
+      }
+  value = colon + 1;
+  value_end = line_end;
+  while (value < value_end && is_ows (*value))
+    value++;
+  while (value_end > value && is_ows (value_end[-1]))
+    value_end--;
+  for (p = value; p < value_end; p++)
+    if ((((guchar) *p < 0x20) && *p != '\t') || *p == 0x7f)
+      {
+        reject (self, 400, "control character in a header value");
+        return FALSE;
+      }
 
 #define IS(name) header_is (line, colon - line, name)
-      if (IS ("host"))
-        {
-          info.host_count++;
-          info.host = value;
-          info.host_len = value_end - value;
-        }
-      else if (IS ("content-length"))
-        parse_content_length (&info, value, value_end - value);
-      else if (IS ("transfer-encoding"))
-        parse_transfer_encoding (&info, value, value_end - value);
-      else if (IS ("upgrade"))
-        info.upgrade = value < value_end;
-      else if (IS ("connection"))
-        info.connection_upgrade |= list_has_token (value, value_end - value, "upgrade");
+  if (IS ("host"))
+    {
+      info->host_count++;
+      info->host = value;
+      info->host_len = value_end - value;
+    }
+  else if (IS ("content-length"))
+    parse_content_length (info, value, value_end - value);
+  else if (IS ("transfer-encoding"))
+    parse_transfer_encoding (info, value, value_end - value);
+  else if (IS ("upgrade"))
+    info->upgrade = value < value_end;
+  else if (IS ("connection"))
+    info->connection_upgrade |= list_has_token (value, value_end - value, "upgrade");
 
-      if (IS ("x-forwarded-for"))
+  if (IS ("x-forwarded-for"))
+    {
+      /* several XFF lines are one list (RFC 9110 §5.3); merged, our hop goes last */
+      if (value < value_end)
         {
-          /* several XFF lines are one list (RFC 9110 §5.3); merged, our hop goes last */
-          if (value < value_end)
-            {
-              if (self->xff->len > 0)
-                g_string_append (self->xff, ", ");
-              g_string_append_len (self->xff, value, value_end - value);
-            }
-          continue;
+          if (self->xff->len > 0)
+            g_string_append (self->xff, ", ");
+          g_string_append_len (self->xff, value, value_end - value);
         }
-      /* Ours to say, not the client's: dropped, then set below. Content-Length is written
-       * once below, so "3, 3" or a repeated line cannot reach a server that reads it
-       * differently (RFC 9112 §6.3 lets a recipient collapse equal values). Forwarded
-       * (RFC 7239) and X-Real-IP would let a client claim any address: we drop them, and
-       * X-Forwarded-For is the one place the client's address is said. */
-      if (IS ("x-forwarded-proto") || IS ("x-forwarded-host") || IS ("content-length") ||
-          IS ("forwarded") || IS ("x-real-ip"))
-        continue;
+      return TRUE;
+    }
+  /* Ours to say, not the client's: dropped, then set in append_forwarding(). Content-Length
+   * is written once there, so "3, 3" or a repeated line cannot reach a server that reads it
+   * differently (RFC 9112 §6.3 lets a recipient collapse equal values). Forwarded (RFC 7239)
+   * and X-Real-IP would let a client claim any address: we drop them, and X-Forwarded-For is
+   * the one place the client's address is said. */
+  if (IS ("x-forwarded-proto") || IS ("x-forwarded-host") || IS ("content-length") || IS ("forwarded") ||
+      IS ("x-real-ip"))
+    return TRUE;
 #undef IS
 
-      append (out, line, colon - line);
-      append (out, ": ", 2);
-      append (out, value, value_end - value);
-      append (out, "\r\n", 2);
-    }
+  append (out, line, colon - line);
+  append (out, ": ", 2);
+  append (out, value, value_end - value);
+  append (out, "\r\n", 2);
+  return TRUE;
+}
 
-  /* RFC 9112 §3.2: a request without Host, or with more than one, is answered 400. */
-  if (info.host_count != 1)
-    {
-      g_byte_array_set_size (out, out_start);
-      reject (self, 400, info.host_count == 0 ? "missing Host header" : "more than one Host header");
-      return;
-    }
-  if (!authority_matches (self, info.host, info.host_len, &valid))
-    {
-      g_autofree char *why = NULL;
+static void
+reject_other_authority (NfltrHttpRewriter *self)
+{
+  g_autofree char *why = g_strdup_printf ("this tunnel serves %s only", self->public_host);
 
-      g_byte_array_set_size (out, out_start);
+  reject (self, 421, why);
+}
+
+/* RFC 9112 §3.2: the request must name this tunnel — in Host, in a CONNECT's target, and in
+ * an absolute-form target. */
+static gboolean
+check_authority (NfltrHttpRewriter *self, const RequestLine *rl, const HeadInfo *info)
+{
+  gboolean valid;
+
+  /* §3.2: a request without Host, or with more than one, is answered 400. */
+  if (info->host_count != 1)
+    {
+      reject (self, 400, info->host_count == 0 ? "missing Host header" : "more than one Host header");
+      return FALSE;
+    }
+  if (!authority_matches (self, info->host, info->host_len, &valid))
+    {
       if (!valid)
-        {
-          reject (self, 400, "invalid Host header");
-          return;
-        }
-      why = g_strdup_printf ("this tunnel serves %s only", self->public_host);
-      reject (self, 421, why);
-      return;
+        reject (self, 400, "invalid Host header");
+      else
+        reject_other_authority (self);
+      return FALSE;
     }
-  /* RFC 9112 §3.2.3: CONNECT names its destination in the target (authority-form); only
-   * this tunnel is one. */
-  if (connect && !authority_matches (self, target, target_len, &valid))
+  /* §3.2.3: CONNECT names its destination in the target (authority-form); only this tunnel
+   * is one. */
+  if (rl->connect && !authority_matches (self, rl->target, rl->target_len, &valid))
     {
-      g_autofree char *why = g_strdup_printf ("this tunnel serves %s only", self->public_host);
-
-      g_byte_array_set_size (out, out_start);
-      reject (self, 421, why);
-      return;
+      reject_other_authority (self);
+      return FALSE;
     }
-  /* RFC 9112 §3.2.2: with an absolute-form target the server uses its authority, not Host,
-   * so it must name this tunnel too. */
-  if (target_len > 7 && (g_ascii_strncasecmp (target, "http://", 7) == 0 ||
-                         (target_len > 8 && g_ascii_strncasecmp (target, "https://", 8) == 0)))
+  /* §3.2.2: with an absolute-form target the server uses its authority, not Host, so it must
+   * name this tunnel too. */
+  if (rl->target_len > 7 && (g_ascii_strncasecmp (rl->target, "http://", 7) == 0 ||
+                             (rl->target_len > 8 && g_ascii_strncasecmp (rl->target, "https://", 8) == 0)))
     {
-      const char *auth = target + (target[4] == ':' ? 7 : 8);
+      const char *auth = rl->target + (rl->target[4] == ':' ? 7 : 8);
       const char *auth_end = auth;
       const char *at;
 
-      while (auth_end < target + target_len && *auth_end != '/' && *auth_end != '?' &&
-             *auth_end != '#')
+      while (auth_end < rl->target + rl->target_len && *auth_end != '/' && *auth_end != '?' && *auth_end != '#')
         auth_end++;
       at = g_strrstr_len (auth, auth_end - auth, "@");
       if (at != NULL)
         auth = at + 1;
       if (!authority_matches (self, auth, auth_end - auth, &valid))
         {
-          g_autofree char *why = g_strdup_printf ("this tunnel serves %s only", self->public_host);
-
-          g_byte_array_set_size (out, out_start);
-          reject (self, 421, why);
-          return;
+          reject_other_authority (self);
+          return FALSE;
         }
     }
+  return TRUE;
+}
 
-  /* RFC 9112 §6.1–§6.3: framing we cannot be sure of is how request smuggling starts */
-  if (info.cl_bad)
-    {
-      g_byte_array_set_size (out, out_start);
-      reject (self, 400, "invalid Content-Length");
-      return;
-    }
-  if (info.te_seen && info.cl_seen)
-    {
-      g_byte_array_set_size (out, out_start);
-      reject (self, 400, "both Transfer-Encoding and Content-Length");
-      return;
-    }
-  if (info.te_seen && http10)
-    {
-      g_byte_array_set_size (out, out_start);
-      reject (self, 400, "Transfer-Encoding in an HTTP/1.0 request");
-      return;
-    }
-  if (info.te_seen && (!info.te_chunked_last || info.te_chunked_twice))
-    {
-      g_byte_array_set_size (out, out_start);
-      reject (self, 400, "Transfer-Encoding does not end in a single chunked");
-      return;
-    }
+/* RFC 9112 §6.1–§6.3: framing we cannot be sure of is how request smuggling starts. */
+static gboolean
+check_framing (NfltrHttpRewriter *self, const RequestLine *rl, const HeadInfo *info)
+{
+  if (info->cl_bad)
+    reject (self, 400, "invalid Content-Length");
+  else if (info->te_seen && info->cl_seen)
+    reject (self, 400, "both Transfer-Encoding and Content-Length");
+  else if (info->te_seen && rl->http10)
+    reject (self, 400, "Transfer-Encoding in an HTTP/1.0 request");
+  else if (info->te_seen && (!info->te_chunked_last || info->te_chunked_twice))
+    reject (self, 400, "Transfer-Encoding does not end in a single chunked");
+  else
+    return TRUE;
+  return FALSE;
+}
 
-  if (info.cl_seen)
+/* The fields that are ours to say, and the empty line that ends the head. */
+static void
+append_forwarding (NfltrHttpRewriter *self, const HeadInfo *info, GByteArray *out)
+{
+  if (info->cl_seen)
     {
-      g_autofree char *cl = g_strdup_printf ("Content-Length: %" G_GUINT64_FORMAT "\r\n",
-                                             info.content_length);
+      g_autofree char *cl = g_strdup_printf ("Content-Length: %" G_GUINT64_FORMAT "\r\n", info->content_length);
+
       append_str (out, cl);
     }
   append_str (out, "X-Forwarded-For: ");
@@ -651,50 +642,101 @@ process_head (NfltrHttpRewriter *self, GByteArray *out)
     }
   append_str (out, self->client_ip);
   append_str (out, "\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: ");
-  append (out, info.host, info.host_len);
+  append (out, info->host, info->host_len);
   append (out, "\r\n\r\n", 4);
+}
 
-  self->requests++;
-  g_byte_array_set_size (self->head, 0);
-  self->line_start = 0;
+/* Remembers what the forwarded request's answer may do: the stream goes raw only when the
+ * local server accepts the switch (101, or 2xx to a CONNECT), seen by
+ * nfltr_http_rewriter_feed_response(). Until then the next bytes are parsed as requests, so a
+ * refused Upgrade cannot hide later requests from these checks. An Upgrade header alone is
+ * ignored by servers (RFC 9110 §7.8 needs the Connection option too). */
+static void
+note_outstanding (NfltrHttpRewriter *self, const RequestLine *rl, const HeadInfo *info)
+{
+  guint8 flags = 0;
 
-  /* The stream goes raw only when the local server accepts the switch (101, or 2xx to a
-   * CONNECT), seen by nfltr_http_rewriter_feed_response(). Until then the next bytes are
-   * parsed as requests, so a refused Upgrade cannot hide later requests from these checks.
-   * An Upgrade header alone is ignored by servers (RFC 9110 §7.8 needs the Connection
-   * option too). */
   if (self->outstanding_len == MAX_OUTSTANDING)
     {
       /* the ring no longer says which response answers which request */
       self->lost_track = TRUE;
       self->resp_state = RESP_IGNORED;
+      return;
     }
-  else
-    {
-      guint8 flags = 0;
+  if (rl->line_len >= 5 && memcmp (rl->line, "HEAD ", 5) == 0)
+    flags |= REQ_HEAD;
+  if (info->upgrade && info->connection_upgrade)
+    flags |= REQ_UPGRADE;
+  if (rl->connect)
+    flags |= REQ_CONNECT;
+  self->outstanding[(self->outstanding_first + self->outstanding_len) % MAX_OUTSTANDING] = flags;
+  self->outstanding_len++;
+}
 
-      if (end >= 5 && memcmp (data, "HEAD ", 5) == 0)
-        flags |= REQ_HEAD;
-      if (info.upgrade && info.connection_upgrade)
-        flags |= REQ_UPGRADE;
-      if (connect)
-        flags |= REQ_CONNECT;
-      self->outstanding[(self->outstanding_first + self->outstanding_len) % MAX_OUTSTANDING] = flags;
-      self->outstanding_len++;
-    }
-
-  if (info.te_seen)
+/* RFC 9112 §6.3: what follows the head, by the framing it declared. */
+static void
+enter_body (NfltrHttpRewriter *self, const HeadInfo *info)
+{
+  if (info->te_seen)
     {
       self->state = STATE_CHUNK_SIZE;
       g_byte_array_set_size (self->line, 0);
     }
-  else if (info.cl_seen && info.content_length > 0)
+  else if (info->cl_seen && info->content_length > 0)
     {
       self->state = STATE_BODY_LENGTH;
-      self->remaining = info.content_length;
+      self->remaining = info->content_length;
     }
   else
     self->state = STATE_HEAD;
+}
+
+/* One complete request head in self->head: checked step by step, rewritten into out. On a
+ * refusal nothing of it stays in out. */
+static void
+process_head (NfltrHttpRewriter *self, GByteArray *out)
+{
+  const guint8 *data = self->head->data;
+  gsize end = self->head->len;
+  gsize pos = 0;
+  guint out_start = out->len;
+  RequestLine rl = { 0 };
+  HeadInfo info = { 0 };
+
+  if (!parse_request_line (self, data, end, &pos, &rl))
+    return;
+  append (out, rl.line, rl.line_len);
+  append (out, "\r\n", 2);
+  g_string_truncate (self->xff, 0);
+
+  for (;;)
+    {
+      const char *line;
+      gsize line_len;
+
+      if (!next_line (data, end, &pos, &line, &line_len))
+        {
+          reject (self, 400, "bare CR in a header line");
+          goto refused;
+        }
+      if (line_len == 0)
+        break;
+      if (!process_field_line (self, line, line_len, &info, out))
+        goto refused;
+    }
+  if (!check_authority (self, &rl, &info) || !check_framing (self, &rl, &info))
+    goto refused;
+
+  append_forwarding (self, &info, out);
+  self->requests++;
+  note_outstanding (self, &rl, &info);
+  g_byte_array_set_size (self->head, 0);
+  self->line_start = 0;
+  enter_body (self, &info);
+  return;
+
+refused:
+  g_byte_array_set_size (out, out_start);
 }
 
 static gsize
