@@ -1,79 +1,11 @@
-/* nfltr-http-rewrite.c — the client→local HTTP/1.1 request-stream rewriter (see the header) */
+/* nfltr-http-rewrite.c — the client→local HTTP/1.1 request-stream rewriter (see the header);
+ * the local server's answers are followed in nfltr-http-response.c */
 #define G_LOG_DOMAIN "nfltr-http"
 
-#include "nfltr-http-rewrite.h"
+#include "nfltr-http-rewrite-private.h"
 
 #include <string.h>
 
-/* A chunk-size line with its extensions is short in practice; a long one is an attack
- * on our buffer, not a request (RFC 9112 §7.1.1 lets a recipient limit it). */
-#define MAX_CHUNK_LINE 4096
-/* Chunk sizes stay below 2^60, so the hex accumulator never overflows a guint64. */
-#define MAX_CHUNK_SIZE_BITS 56
-/* 18 decimal digits always fit in a guint64. */
-#define MAX_CONTENT_LENGTH_DIGITS 18
-/* Requests forwarded whose responses have not begun yet. A client that pipelines more has
- * its later Upgrade ignored (we lose track of which response answers it, so never go raw). */
-#define MAX_OUTSTANDING 64
-
-/* What the response tracker must know of each forwarded request, oldest first. */
-enum {
-  REQ_HEAD = 1 << 0,    /* RFC 9110 §9.3.2: its response has no content */
-  REQ_UPGRADE = 1 << 1, /* Upgrade + Connection: upgrade: a 101 switches (RFC 9110 §7.8) */
-  REQ_CONNECT = 1 << 2, /* a 2xx makes a tunnel (RFC 9110 §9.3.6) */
-};
-
-typedef enum {
-  RESP_HEAD,       /* accumulating a response head */
-  RESP_BODY_LENGTH,
-  RESP_CHUNK_SIZE,
-  RESP_CHUNK_DATA,
-  RESP_CHUNK_DATA_CRLF,
-  RESP_TRAILER,
-  RESP_IGNORED,    /* close-delimited body, raw, or out of step: no more responses to read */
-} RespState;
-
-typedef enum {
-  STATE_HEAD,            /* accumulating a request head */
-  STATE_BODY_LENGTH,     /* Content-Length body: `remaining` bytes to copy */
-  STATE_CHUNK_SIZE,      /* accumulating a chunk-size line */
-  STATE_CHUNK_DATA,      /* copying `remaining` bytes of chunk data */
-  STATE_CHUNK_DATA_CRLF, /* the CRLF that ends chunk data */
-  STATE_TRAILER,         /* trailer field lines up to the empty line */
-  STATE_RAW,             /* the origin accepted an Upgrade/CONNECT: no more HTTP here */
-  STATE_REJECTED,
-} State;
-
-struct _NfltrHttpRewriter
-{
-  char       *public_host;  /* lower case, no trailing dot */
-  char       *client_ip;
-
-  State       state;
-  GByteArray *head;         /* the head being accumulated, at most NFLTR_HTTP_MAX_HEAD */
-  gsize       line_start;   /* offset in head of the line being accumulated */
-  GByteArray *line;         /* a chunk-size or trailer line being accumulated */
-  gsize       trailer_bytes;
-  guint64     remaining;
-  guint       crlf_seen;
-  GString    *xff;          /* scratch for the X-Forwarded-For value */
-  guint64     requests;
-
-  /* The local server's responses, read only to learn whether it switched protocols. */
-  RespState   resp_state;
-  GByteArray *resp_line;    /* a response head, chunk-size or trailer line */
-  gsize       resp_line_start;
-  guint64     resp_remaining;
-  guint       resp_crlf_seen;
-  guint8      outstanding[MAX_OUTSTANDING];  /* REQ_* of forwarded requests, a ring */
-  guint       outstanding_first;
-  guint       outstanding_len;
-  gboolean    lost_track;   /* never go raw again */
-
-  guint       status;
-  char       *reason;
-  GBytes     *response;
-};
 
 static const char *
 status_phrase (guint status)
@@ -112,8 +44,8 @@ is_tchar (guchar c)
   return g_ascii_isalnum (c) || (c != 0 && strchr ("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-static gboolean
-is_ows (guchar c)
+gboolean
+_nfltr_http_is_ows (guchar c)
 {
   return c == ' ' || c == '\t';
 }
@@ -268,9 +200,9 @@ list_has_token (const char *value, gsize len, const char *token)
       const char *e = comma != NULL ? comma : end;
       const char *s = p;
 
-      while (s < e && is_ows (*s))
+      while (s < e && _nfltr_http_is_ows (*s))
         s++;
-      while (e > s && is_ows (e[-1]))
+      while (e > s && _nfltr_http_is_ows (e[-1]))
         e--;
       if ((gsize) (e - s) == tlen && g_ascii_strncasecmp (s, token, tlen) == 0)
         return TRUE;
@@ -279,23 +211,10 @@ list_has_token (const char *value, gsize len, const char *token)
   return FALSE;
 }
 
-typedef struct {
-  gboolean te_seen;
-  gboolean te_chunked_last;
-  gboolean te_chunked_twice;
-  gboolean cl_seen;
-  gboolean cl_bad;
-  guint64  content_length;
-  guint    host_count;
-  const char *host;
-  gsize    host_len;
-  gboolean upgrade;
-  gboolean connection_upgrade;
-} HeadInfo;
 
 /* RFC 9112 §6.3: several Content-Length values are acceptable only when all equal. */
-static void
-parse_content_length (HeadInfo *info, const char *value, gsize len)
+void
+_nfltr_http_parse_content_length (HeadInfo *info, const char *value, gsize len)
 {
   const char *p = value, *end = value + len;
 
@@ -307,9 +226,9 @@ parse_content_length (HeadInfo *info, const char *value, gsize len)
       guint64 n = 0;
       guint digits = 0;
 
-      while (s < e && is_ows (*s))
+      while (s < e && _nfltr_http_is_ows (*s))
         s++;
-      while (e > s && is_ows (e[-1]))
+      while (e > s && _nfltr_http_is_ows (e[-1]))
         e--;
       if (s == e)
         {
@@ -338,8 +257,8 @@ parse_content_length (HeadInfo *info, const char *value, gsize len)
     }
 }
 
-static void
-parse_transfer_encoding (HeadInfo *info, const char *value, gsize len)
+void
+_nfltr_http_parse_transfer_encoding (HeadInfo *info, const char *value, gsize len)
 {
   const char *p = value, *end = value + len;
 
@@ -353,9 +272,9 @@ parse_transfer_encoding (HeadInfo *info, const char *value, gsize len)
 
       if (semi != NULL)
         e = semi;
-      while (s < e && is_ows (*s))
+      while (s < e && _nfltr_http_is_ows (*s))
         s++;
-      while (e > s && is_ows (e[-1]))
+      while (e > s && _nfltr_http_is_ows (e[-1]))
         e--;
       if (s < e)
         {
@@ -376,8 +295,8 @@ header_is (const char *name, gsize len, const char *wanted)
 }
 
 /* Takes the next line of head[*pos..end), without its CRLF or LF. FALSE on a bare CR. */
-static gboolean
-next_line (const guint8 *data, gsize end, gsize *pos, const char **line, gsize *line_len)
+gboolean
+_nfltr_http_next_line (const guint8 *data, gsize end, gsize *pos, const char **line, gsize *line_len)
 {
   const guint8 *start = data + *pos;
   const guint8 *nl = memchr (start, '\n', end - *pos);
@@ -425,7 +344,7 @@ parse_request_line (NfltrHttpRewriter *self, const guint8 *data, gsize end, gsiz
 {
   const char *p, *line_end, *version;
 
-  if (!next_line (data, end, pos, &rl->line, &rl->line_len))
+  if (!_nfltr_http_next_line (data, end, pos, &rl->line, &rl->line_len))
     {
       reject (self, 400, "bare CR in request line");
       return FALSE;
@@ -473,7 +392,7 @@ process_field_line (NfltrHttpRewriter *self, const char *line, gsize line_len, H
   const char *line_end = line + line_len;
   const char *colon, *value, *value_end, *p;
 
-  if (is_ows (line[0]))
+  if (_nfltr_http_is_ows (line[0]))
     {
       reject (self, 400, "obsolete header line folding");
       return FALSE;
@@ -493,9 +412,9 @@ process_field_line (NfltrHttpRewriter *self, const char *line, gsize line_len, H
       }
   value = colon + 1;
   value_end = line_end;
-  while (value < value_end && is_ows (*value))
+  while (value < value_end && _nfltr_http_is_ows (*value))
     value++;
-  while (value_end > value && is_ows (value_end[-1]))
+  while (value_end > value && _nfltr_http_is_ows (value_end[-1]))
     value_end--;
   for (p = value; p < value_end; p++)
     if ((((guchar) *p < 0x20) && *p != '\t') || *p == 0x7f)
@@ -512,9 +431,9 @@ process_field_line (NfltrHttpRewriter *self, const char *line, gsize line_len, H
       info->host_len = value_end - value;
     }
   else if (IS ("content-length"))
-    parse_content_length (info, value, value_end - value);
+    _nfltr_http_parse_content_length (info, value, value_end - value);
   else if (IS ("transfer-encoding"))
-    parse_transfer_encoding (info, value, value_end - value);
+    _nfltr_http_parse_transfer_encoding (info, value, value_end - value);
   else if (IS ("upgrade"))
     info->upgrade = value < value_end;
   else if (IS ("connection"))
@@ -714,7 +633,7 @@ process_head (NfltrHttpRewriter *self, GByteArray *out)
       const char *line;
       gsize line_len;
 
-      if (!next_line (data, end, &pos, &line, &line_len))
+      if (!_nfltr_http_next_line (data, end, &pos, &line, &line_len))
         {
           reject (self, 400, "bare CR in a header line");
           goto refused;
@@ -810,8 +729,8 @@ feed_line (NfltrHttpRewriter *self, const guint8 *data, gsize len, gsize limit,
 }
 
 /* RFC 9112 §7.1: chunk-size [ chunk-ext ] CRLF */
-static gboolean
-parse_chunk_size (const guint8 *line, gsize len, guint64 *size)
+gboolean
+_nfltr_http_parse_chunk_size (const guint8 *line, gsize len, guint64 *size)
 {
   gsize i = 0;
   guint64 n = 0;
@@ -825,7 +744,7 @@ parse_chunk_size (const guint8 *line, gsize len, guint64 *size)
     }
   if (i == 0)
     return FALSE;
-  while (i < len && is_ows (line[i]))
+  while (i < len && _nfltr_http_is_ows (line[i]))
     i++;
   if (i < len && line[i] != ';')
     return FALSE;
@@ -897,7 +816,7 @@ nfltr_http_rewriter_feed (NfltrHttpRewriter *self,
             {
               guint64 size;
 
-              if (!parse_chunk_size (self->line->data, self->line->len, &size))
+              if (!_nfltr_http_parse_chunk_size (self->line->data, self->line->len, &size))
                 {
                   reject (self, 400, "invalid chunk size line");
                   break;
@@ -968,258 +887,4 @@ nfltr_http_rewriter_feed (NfltrHttpRewriter *self,
     }
 
   return self->state == STATE_REJECTED ? NFLTR_HTTP_REWRITE_REJECT : NFLTR_HTTP_REWRITE_CONTINUE;
-}
-
-/* The local server switched protocols: from now on the client's bytes pass unchanged. */
-static void
-go_raw (NfltrHttpRewriter *self)
-{
-  self->resp_state = RESP_IGNORED;
-  if (self->state == STATE_REJECTED)
-    return;
-  g_debug ("the local server switched protocols after request %" G_GUINT64_FORMAT,
-           self->requests);
-  self->state = STATE_RAW;
-}
-
-/* Stops reading responses; the request stream stays parsed to its end. */
-static void
-lose_track (NfltrHttpRewriter *self, const char *why)
-{
-  g_debug ("no longer following the local server's responses: %s", why);
-  self->resp_state = RESP_IGNORED;
-  self->lost_track = TRUE;
-}
-
-static gboolean
-resp_header_is (const char *line, gsize len, const char *name, const char **value, gsize *value_len)
-{
-  gsize n = strlen (name);
-  const char *v, *e = line + len;
-
-  if (len <= n || line[n] != ':' || g_ascii_strncasecmp (line, name, n) != 0)
-    return FALSE;
-  for (v = line + n + 1; v < e && is_ows (*v); v++)
-    ;
-  while (e > v && is_ows (e[-1]))
-    e--;
-  *value = v;
-  *value_len = e - v;
-  return TRUE;
-}
-
-/* A whole response head is in resp_line: RFC 9112 §4 status-line, then §6.3 for the length
- * of its content. */
-static void
-process_response_head (NfltrHttpRewriter *self)
-{
-  gsize end = self->resp_line->len, pos = 0, len;
-  const char *line;
-  guint status;
-  guint8 flags;
-  HeadInfo info = { 0 };
-  gboolean te_seen = FALSE;
-
-  if (!next_line (self->resp_line->data, end, &pos, &line, &len) || len < 12 ||
-      memcmp (line, "HTTP/1.", 7) != 0 || !g_ascii_isdigit (line[7]) || line[8] != ' ' ||
-      !g_ascii_isdigit (line[9]) || !g_ascii_isdigit (line[10]) || !g_ascii_isdigit (line[11]) ||
-      (len > 12 && line[12] != ' '))
-    {
-      lose_track (self, "malformed status line");
-      return;
-    }
-  status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-
-  for (;;)
-    {
-      const char *value;
-      gsize value_len;
-
-      if (!next_line (self->resp_line->data, end, &pos, &line, &len))
-        {
-          lose_track (self, "bare CR in a response header");
-          return;
-        }
-      if (len == 0)
-        break;
-      if (resp_header_is (line, len, "content-length", &value, &value_len))
-        parse_content_length (&info, value, value_len);
-      else if (resp_header_is (line, len, "transfer-encoding", &value, &value_len))
-        {
-          parse_transfer_encoding (&info, value, value_len);
-          te_seen = TRUE;
-        }
-    }
-  g_byte_array_set_size (self->resp_line, 0);
-  self->resp_line_start = 0;
-
-  if (status >= 100 && status < 200)
-    {
-      /* RFC 9110 §15.2: interim responses come before the final one and have no content */
-      if (status != 101)
-        return;
-      if (self->outstanding_len > 0 && !self->lost_track &&
-          (self->outstanding[self->outstanding_first] & REQ_UPGRADE) != 0)
-        go_raw (self);
-      else
-        lose_track (self, "101 to a request that did not ask for it");
-      return;
-    }
-
-  if (self->outstanding_len == 0)
-    {
-      lose_track (self, "a response to no request");
-      return;
-    }
-  flags = self->outstanding[self->outstanding_first];
-  self->outstanding_first = (self->outstanding_first + 1) % MAX_OUTSTANDING;
-  self->outstanding_len--;
-
-  if ((flags & REQ_CONNECT) != 0 && status >= 200 && status < 300)
-    {
-      if (self->lost_track)
-        self->resp_state = RESP_IGNORED;
-      else
-        go_raw (self);
-      return;
-    }
-  /* RFC 9112 §6.3 rules 1–2: these responses end with their head */
-  if ((flags & REQ_HEAD) != 0 || status == 204 || status == 304)
-    self->resp_state = RESP_HEAD;
-  else if (te_seen && info.te_chunked_last && !info.te_chunked_twice)
-    {
-      self->resp_state = RESP_CHUNK_SIZE;
-      self->resp_line_start = 0;
-    }
-  else if (te_seen || info.cl_bad)
-    lose_track (self, "response framed by connection close or invalid Content-Length");
-  else if (info.cl_seen)
-    {
-      self->resp_state = info.content_length > 0 ? RESP_BODY_LENGTH : RESP_HEAD;
-      self->resp_remaining = info.content_length;
-    }
-  else
-    /* RFC 9112 §6.3 rule 8: the content runs to the close; nothing follows it */
-    self->resp_state = RESP_IGNORED;
-}
-
-/* Appends up to the next LF to resp_line. Returns the bytes used; *done when the line is
- * whole. A line over the head limit loses track (the server's problem, not ours). */
-static gsize
-resp_take_line (NfltrHttpRewriter *self, const guint8 *data, gsize len, gboolean *done)
-{
-  const guint8 *nl = memchr (data, '\n', len);
-  gsize take = nl != NULL ? (gsize) (nl - data) + 1 : len;
-
-  *done = FALSE;
-  if (self->resp_line->len + take > NFLTR_HTTP_MAX_HEAD)
-    {
-      lose_track (self, "response head or chunk line too long");
-      return len;
-    }
-  g_byte_array_append (self->resp_line, data, take);
-  *done = nl != NULL;
-  return take;
-}
-
-void
-nfltr_http_rewriter_feed_response (NfltrHttpRewriter *self,
-                                   const guint8      *data,
-                                   gsize              len)
-{
-  gsize off = 0;
-
-  g_return_if_fail (self != NULL);
-  g_return_if_fail (data != NULL || len == 0);
-
-  while (off < len && self->resp_state != RESP_IGNORED)
-    {
-      const guint8 *p = data + off;
-      gsize avail = len - off;
-      gboolean done;
-
-      switch (self->resp_state)
-        {
-          case RESP_HEAD:
-            off += resp_take_line (self, p, avail, &done);
-            if (done)
-              {
-                gsize l = self->resp_line->len - self->resp_line_start;
-                const guint8 *ls = self->resp_line->data + self->resp_line_start;
-
-                if (l == 1 || (l == 2 && ls[0] == '\r'))
-                  {
-                    if (self->resp_line_start == 0)
-                      g_byte_array_set_size (self->resp_line, 0);
-                    else
-                      process_response_head (self);
-                  }
-                else
-                  self->resp_line_start = self->resp_line->len;
-              }
-            break;
-
-          case RESP_BODY_LENGTH:
-          case RESP_CHUNK_DATA:
-            {
-              gsize n = (gsize) MIN ((guint64) avail, self->resp_remaining);
-
-              off += n;
-              self->resp_remaining -= n;
-              if (self->resp_remaining == 0)
-                {
-                  self->resp_state = self->resp_state == RESP_CHUNK_DATA ? RESP_CHUNK_DATA_CRLF : RESP_HEAD;
-                  self->resp_crlf_seen = 0;
-                }
-            }
-            break;
-
-          case RESP_CHUNK_SIZE:
-            off += resp_take_line (self, p, avail, &done);
-            if (done)
-              {
-                guint64 size;
-
-                if (self->resp_line->len < 2 || self->resp_line->data[self->resp_line->len - 2] != '\r' ||
-                    !parse_chunk_size (self->resp_line->data, self->resp_line->len, &size))
-                  {
-                    lose_track (self, "invalid chunk size line");
-                    break;
-                  }
-                g_byte_array_set_size (self->resp_line, 0);
-                self->resp_state = size == 0 ? RESP_TRAILER : RESP_CHUNK_DATA;
-                self->resp_remaining = size;
-              }
-            break;
-
-          case RESP_CHUNK_DATA_CRLF:
-            if (*p != "\r\n"[self->resp_crlf_seen])
-              {
-                lose_track (self, "chunk data not followed by CRLF");
-                break;
-              }
-            off++;
-            if (++self->resp_crlf_seen == 2)
-              self->resp_state = RESP_CHUNK_SIZE;
-            break;
-
-          case RESP_TRAILER:
-            off += resp_take_line (self, p, avail, &done);
-            if (done)
-              {
-                gboolean empty = self->resp_line->len <= 2;
-
-                g_byte_array_set_size (self->resp_line, 0);
-                if (empty)
-                  {
-                    self->resp_state = RESP_HEAD;
-                    self->resp_line_start = 0;
-                  }
-              }
-            break;
-
-          case RESP_IGNORED:
-          default: g_assert_not_reached ();
-        }
-    }
 }
