@@ -46,8 +46,7 @@ typedef enum {
   STATE_REJECTED,
 } State;
 
-struct _NfltrHttpRewriter
-{
+struct _NfltrHttpRewriter {
   char       *public_host;  /* lower case, no trailing dot */
   char       *client_ip;
 

@@ -12,12 +12,12 @@ status_phrase (guint status)
 {
   switch (status)
     {
-    case 400: return "Bad Request";
-    case 421: return "Misdirected Request";
-    case 431: return "Request Header Fields Too Large";
-    case 502: return "Bad Gateway";
-    case 505: return "HTTP Version Not Supported";
-    default:  return "Error";
+      case 400: return "Bad Request";
+      case 421: return "Misdirected Request";
+      case 431: return "Request Header Fields Too Large";
+      case 502: return "Bad Gateway";
+      case 505: return "HTTP Version Not Supported";
+      default: return "Error";
     }
 }
 
@@ -790,99 +790,96 @@ nfltr_http_rewriter_feed (NfltrHttpRewriter *self,
 
       switch (self->state)
         {
-        case STATE_HEAD:
-          off += feed_head (self, p, avail, out);
-          break;
+          case STATE_HEAD: off += feed_head (self, p, avail, out); break;
 
-        case STATE_BODY_LENGTH:
-        case STATE_CHUNK_DATA:
-          {
-            gsize n = (gsize) MIN ((guint64) avail, self->remaining);
-
-            g_byte_array_append (out, p, n);
-            off += n;
-            self->remaining -= n;
-            if (self->remaining == 0)
-              {
-                self->state = self->state == STATE_CHUNK_DATA ? STATE_CHUNK_DATA_CRLF : STATE_HEAD;
-                self->crlf_seen = 0;
-              }
-          }
-          break;
-
-        case STATE_CHUNK_SIZE:
-          off += feed_line (self, p, avail, MAX_CHUNK_LINE, 400, "chunk size line", &done);
-          if (done)
+          case STATE_BODY_LENGTH:
+          case STATE_CHUNK_DATA:
             {
-              guint64 size;
+              gsize n = (gsize) MIN ((guint64) avail, self->remaining);
 
-              if (!_nfltr_http_parse_chunk_size (self->line->data, self->line->len, &size))
+              g_byte_array_append (out, p, n);
+              off += n;
+              self->remaining -= n;
+              if (self->remaining == 0)
                 {
-                  reject (self, 400, "invalid chunk size line");
+                  self->state = self->state == STATE_CHUNK_DATA ? STATE_CHUNK_DATA_CRLF : STATE_HEAD;
+                  self->crlf_seen = 0;
+                }
+            }
+            break;
+
+          case STATE_CHUNK_SIZE:
+            off += feed_line (self, p, avail, MAX_CHUNK_LINE, 400, "chunk size line", &done);
+            if (done)
+              {
+                guint64 size;
+
+                if (!_nfltr_http_parse_chunk_size (self->line->data, self->line->len, &size))
+                  {
+                    reject (self, 400, "invalid chunk size line");
+                    break;
+                  }
+                g_byte_array_append (out, self->line->data, self->line->len);
+                g_byte_array_set_size (self->line, 0);
+                if (size == 0)
+                  {
+                    self->state = STATE_TRAILER;
+                    self->trailer_bytes = 0;
+                  }
+                else
+                  {
+                    self->state = STATE_CHUNK_DATA;
+                    self->remaining = size;
+                  }
+              }
+            break;
+
+          case STATE_CHUNK_DATA_CRLF:
+            if (*p != "\r\n"[self->crlf_seen])
+              {
+                reject (self, 400, "chunk data not followed by CRLF");
+                break;
+              }
+            g_byte_array_append (out, p, 1);
+            off++;
+            if (++self->crlf_seen == 2)
+              {
+                self->state = STATE_CHUNK_SIZE;
+                g_byte_array_set_size (self->line, 0);
+              }
+            break;
+
+          case STATE_TRAILER:
+            {
+              /* the whole trailer section is held to the head's limit */
+              gsize limit = NFLTR_HTTP_MAX_HEAD - (self->trailer_bytes - self->line->len);
+              gsize used = feed_line (self, p, avail, limit, 431, "trailer section", &done);
+              off += used;
+              self->trailer_bytes += used;
+              if (!done)
+                break;
+              if (self->line->len > 2 && !trailer_line_is_valid (self->line->data, self->line->len))
+                {
+                  reject (self, 400, "invalid trailer field");
                   break;
                 }
               g_byte_array_append (out, self->line->data, self->line->len);
-              g_byte_array_set_size (self->line, 0);
-              if (size == 0)
-                {
-                  self->state = STATE_TRAILER;
-                  self->trailer_bytes = 0;
-                }
-              else
-                {
-                  self->state = STATE_CHUNK_DATA;
-                  self->remaining = size;
-                }
-            }
-          break;
-
-        case STATE_CHUNK_DATA_CRLF:
-          if (*p != "\r\n"[self->crlf_seen])
-            {
-              reject (self, 400, "chunk data not followed by CRLF");
-              break;
-            }
-          g_byte_array_append (out, p, 1);
-          off++;
-          if (++self->crlf_seen == 2)
-            {
-              self->state = STATE_CHUNK_SIZE;
+              if (self->line->len == 2)
+                self->state = STATE_HEAD;
               g_byte_array_set_size (self->line, 0);
             }
-          break;
+            break;
 
-        case STATE_TRAILER:
-          {
-            /* the whole trailer section is held to the head's limit */
-            gsize limit = NFLTR_HTTP_MAX_HEAD - (self->trailer_bytes - self->line->len);
-            gsize used = feed_line (self, p, avail, limit, 431, "trailer section", &done);
-            off += used;
-            self->trailer_bytes += used;
-            if (!done)
-              break;
-            if (self->line->len > 2 && !trailer_line_is_valid (self->line->data, self->line->len))
-              {
-                reject (self, 400, "invalid trailer field");
-                break;
-              }
-            g_byte_array_append (out, self->line->data, self->line->len);
-            if (self->line->len == 2)
-              self->state = STATE_HEAD;
-            g_byte_array_set_size (self->line, 0);
-          }
-          break;
+          case STATE_RAW:
+            /* a head the client sent before the 101 arrived is no request: it goes as is */
+            g_byte_array_append (out, self->head->data, self->head->len);
+            g_byte_array_set_size (self->head, 0);
+            g_byte_array_append (out, p, avail);
+            off = len;
+            break;
 
-        case STATE_RAW:
-          /* a head the client sent before the 101 arrived is no request: it goes as is */
-          g_byte_array_append (out, self->head->data, self->head->len);
-          g_byte_array_set_size (self->head, 0);
-          g_byte_array_append (out, p, avail);
-          off = len;
-          break;
-
-        case STATE_REJECTED:
-        default:
-          g_assert_not_reached ();
+          case STATE_REJECTED:
+          default: g_assert_not_reached ();
         }
     }
 
