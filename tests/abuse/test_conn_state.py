@@ -125,6 +125,7 @@ def agent_state(pid):
 def steady_state(pid):
     """The state if it did not change over a second, else None."""
     first = agent_state(pid)
+    # "Nothing changes any more" has no event to wait for: the caller retries until it holds.
     time.sleep(1.0)
     return first if agent_state(pid) == first else None
 
@@ -152,7 +153,7 @@ def test_connection_state_gone_after_close(http_tunnel):
         def watch():
             while not done:
                 peak["threads"] = max(peak["threads"], threads(spid))
-                time.sleep(0.05)
+                time.sleep(0.05)   # a sampler: thread counts have no event to wait for
 
         w = threading.Thread(target=watch, daemon=True)
         w.start()

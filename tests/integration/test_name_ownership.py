@@ -53,8 +53,8 @@ class Squatter(threading.Thread):
                 if agent is not None:
                     agent.vanish()
                 agent = None
-                time.sleep(0.1)
-            time.sleep(self.pause)
+                time.sleep(0.1)   # the relay is down or restarting: retry, as an attacker would
+            time.sleep(self.pause)   # the squatter's pace: a BIND every ~20 ms, on purpose
         if agent is not None:
             agent.close()
 
