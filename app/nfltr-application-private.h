@@ -2,6 +2,7 @@
 #pragma once
 
 #include "nfltr-application.h"
+#include "nfltr-failure-notifier.h"
 #include "nfltr-window.h"
 
 G_BEGIN_DECLS
@@ -12,6 +13,7 @@ struct _NfltrApplication
 
   GSettings *settings;
   NfltrClient *client;
+  NfltrFailureNotifier *notifier;
   NfltrWindow *window; /* weak */
 };
 

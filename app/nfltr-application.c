@@ -1,5 +1,5 @@
 /* nfltr-application.c — the application object: one window, one client of the service,
- * desktop notifications when a tunnel fails while the window is closed. */
+ * desktop notifications (nfltr-failure-notifier.c) when tunnels fail while the window is closed. */
 #define G_LOG_DOMAIN "nfltr-app"
 
 #include <glib/gi18n.h>
@@ -32,33 +32,15 @@ create_settings (void)
   return g_settings_new_full (schema, NULL, NULL);
 }
 
-static void
-on_tunnel_failed (NfltrClient      *client,
-                  NfltrDbusTunnel  *tunnel,
-                  const char       *message,
-                  NfltrApplication *self)
+/* The window shows a failure itself; notify only when nobody is looking at it. */
+static gboolean
+window_is_watched (gpointer user_data)
 {
-  g_autoptr(GNotification) notification = NULL;
-  g_autofree char *title = NULL;
-  g_autofree char *id = NULL;
-  const char *name = tunnel ? nfltr_dbus_tunnel_get_name (tunnel) : NULL;
+  NfltrApplication *self = user_data;
 
-  /* The window shows the failure itself; notify only when nobody is looking at it. */
-  if (self->window != NULL &&
-      gtk_widget_get_visible (GTK_WIDGET (self->window)) &&
-      gtk_window_is_active (GTK_WINDOW (self->window)))
-    return;
-
-  if (name != NULL && *name != '\0')
-    title = g_strdup_printf (_("Tunnel “%s” failed"), name);
-  else
-    title = g_strdup (_("A tunnel failed"));
-  notification = g_notification_new (title);
-  g_notification_set_body (notification, message && *message ? message : NULL);
-  g_notification_set_priority (notification, G_NOTIFICATION_PRIORITY_HIGH);
-  g_notification_set_default_action (notification, "app.show-window");
-  id = g_strdup_printf ("tunnel-failed-%s", tunnel ? nfltr_dbus_tunnel_get_id (tunnel) : "unknown");
-  g_application_send_notification (G_APPLICATION (self), id, notification);
+  return self->window != NULL &&
+         gtk_widget_get_visible (GTK_WIDGET (self->window)) &&
+         gtk_window_is_active (GTK_WINDOW (self->window));
 }
 
 static void
@@ -70,7 +52,7 @@ nfltr_application_startup (GApplication *app)
 
   self->settings = create_settings ();
   self->client = nfltr_client_new ();
-  g_signal_connect_object (self->client, "tunnel-failed", G_CALLBACK (on_tunnel_failed), self, 0);
+  self->notifier = nfltr_failure_notifier_new (app, self->client, window_is_watched, self);
   _nfltr_application_actions_init (self);
   nfltr_client_connect (self->client);
 }
@@ -104,6 +86,7 @@ nfltr_application_shutdown (GApplication *app)
   if (self->window != NULL)
     nfltr_window_save_state (self->window);
   g_clear_weak_pointer (&self->window);
+  g_clear_object (&self->notifier);
   g_clear_object (&self->client);
 
   G_APPLICATION_CLASS (nfltr_application_parent_class)->shutdown (app);
