@@ -16,7 +16,9 @@ import sys
 
 ENV = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8", LANGUAGE="C", NO_COLOR="1",
            # nothing here may start the service or reach a relay
-           DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent")
+           DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent",
+           # a sanitizer build's binaries run here too; their leak report is not help text
+           ASAN_OPTIONS="detect_leaks=0", LSAN_OPTIONS="detect_leaks=0")
 
 OPTION_RE = re.compile(r"^\s+(?:(-\w), )?(--[\w-]+)(?:=(\S+))?\s{2,}(.*)$")
 COMMAND_RE = re.compile(r"^  ([a-z][\w-]*|KIND)\s+(.*)$")
@@ -24,7 +26,7 @@ COMMAND_RE = re.compile(r"^  ([a-z][\w-]*|KIND)\s+(.*)$")
 
 def run(*argv):
     r = subprocess.run(argv, capture_output=True, text=True, env=ENV, timeout=30)
-    return r.stdout + r.stderr
+    return r.stdout if r.stdout.strip() else r.stderr
 
 
 def parse_options(text):
