@@ -13,8 +13,7 @@
 #define GATHER_MS 400
 #define NOTIFICATION_ID "tunnels-failed"
 
-struct _NfltrFailureNotifier
-{
+struct _NfltrFailureNotifier {
   GObject parent_instance;
 
   GApplication *app; /* weak */

@@ -6,6 +6,7 @@
 
 #include "nfltr-error.h"
 #include "nfltr-format.h"
+#include "nfltr-resolve.h"
 
 /* The service's errors arrive as xyz.nfltr.Nfltr.Error.* and map back to NFLTR_ERROR; say
  * what happened and what to do, then the service's own detail. */
@@ -155,6 +156,16 @@ nfltr_validate_target (const char  *text,
   if (text == NULL || *text == '\0')
     {
       *message = g_strdup (_("Enter the local port, like 3000, or an address, like localhost:3000."));
+      return FALSE;
+    }
+  /* A pasted URL (http://localhost:8080/) is parsed as the service will parse it. */
+  if (strstr (text, "://") != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (nfltr_parse_address (text, NFLTR_ADDRESS_TARGET, 0, TRUE, NULL, NULL, &error))
+        return TRUE;
+      *message = g_strdup (error->message);
       return FALSE;
     }
   colon = strrchr (text, ':');

@@ -64,7 +64,7 @@ cli_check_name (const char *name, GError **error)
 gboolean
 cli_check_target (const char *target, GError **error)
 {
-  return nfltr_parse_host_port (target, 0, TRUE, NULL, NULL, error);
+  return nfltr_parse_address (target, NFLTR_ADDRESS_TARGET, 0, TRUE, NULL, NULL, error);
 }
 
 char *
@@ -73,7 +73,7 @@ cli_normalize_relay (const char *relay, GError **error)
   g_autofree char *host = NULL;
   guint16 port = 0;
 
-  if (!nfltr_parse_host_port (relay, (guint16) g_ascii_strtoull (NFLTR_DEFAULT_RELAY_PORT, NULL, 10),
+  if (!nfltr_parse_address (relay, NFLTR_ADDRESS_RELAY, (guint16) g_ascii_strtoull (NFLTR_DEFAULT_RELAY_PORT, NULL, 10),
                               FALSE, &host, &port, error))
     return NULL;
   if (strchr (host, ':') != NULL)

@@ -17,6 +17,25 @@ gboolean nfltr_parse_host_port (const char  *text,
                                 guint16     *port,
                                 GError     **error);
 
+/* What a URL's scheme means where an address is asked for. */
+typedef enum {
+  NFLTR_ADDRESS_TARGET, /* a local server a tunnel forwards to: plain http://, tcp://, ssh://… */
+  NFLTR_ADDRESS_RELAY,  /* a relay: https:// (it speaks TLS) */
+} NfltrAddressRole;
+
+/* nfltr_parse_host_port, and also a URL as a user pastes it: "http://localhost:8080/",
+ * "https://relay.example.com". A URL without a port gets its scheme's (http 80, https 443,
+ * ssh 22, …); a path, query or user name is refused naming what to drop, and a scheme
+ * that cannot work in @role is refused saying why ("https://" for a target: the agent
+ * forwards plain HTTP). */
+gboolean nfltr_parse_address (const char        *text,
+                              NfltrAddressRole   role,
+                              guint16            default_port,
+                              gboolean           allow_bare_port,
+                              char             **host,
+                              guint16           *port,
+                              GError           **error);
+
 /* TRUE for "localhost" and any name ending in ".localhost" (case-insensitive, optional
  * trailing dot). */
 gboolean nfltr_host_is_localhost (const char *host);

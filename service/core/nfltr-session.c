@@ -44,7 +44,8 @@ parse_relay (const char *relay, char **host, guint16 *port, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
 
-  if (!nfltr_parse_host_port (relay, atoi (NFLTR_DEFAULT_RELAY_PORT), FALSE, host, port, &local_error))
+  if (!nfltr_parse_address (relay, NFLTR_ADDRESS_RELAY, atoi (NFLTR_DEFAULT_RELAY_PORT), FALSE, host, port,
+                            &local_error))
     {
       g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT, "relay: %s", local_error->message);
       return FALSE;

@@ -270,7 +270,7 @@ nfltr_kind_host_port_parse (const char *target, GError **error)
                            "target is missing (PORT or HOST:PORT)");
       return NULL;
     }
-  if (!nfltr_parse_host_port (target, 0, TRUE, &host, &port, error))
+  if (!nfltr_parse_address (target, NFLTR_ADDRESS_TARGET, 0, TRUE, &host, &port, error))
     return NULL;
   g_variant_dict_insert (&dict, "host", "s", host);
   g_variant_dict_insert (&dict, "port", "q", port);

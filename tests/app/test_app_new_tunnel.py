@@ -26,6 +26,13 @@ def test_dialog_creates_a_tunnel_that_serves_the_local_server(world):
     app.fill_new_tunnel(target="70000", name="from-app")
     d = app.window()["new-tunnel-dialog"]
     assert not d["valid"] and "65535" in d["validation"], d
+    # A pasted URL is taken as the service takes it (issue 9 §4); one that cannot work says why.
+    app.fill_new_tunnel(target="https://localhost:8443", name="from-app")
+    d = app.window()["new-tunnel-dialog"]
+    assert not d["valid"] and "plain" in d["validation"], d
+    app.fill_new_tunnel(target=f"http://localhost:{world.origin.port}/", name="from-app")
+    d = app.window()["new-tunnel-dialog"]
+    assert d["valid"] and d["validation"] == "", d
     app.fill_new_tunnel(target=str(world.origin.port), name="Bad_Name")
     d = app.window()["new-tunnel-dialog"]
     assert not d["valid"] and "lower-case" in d["validation"], d
