@@ -32,6 +32,10 @@ void     cli_print_kinds (FILE *out);
 int cli_cmd_list   (int argc, char **argv);
 /* cmd-status.c */
 int cli_cmd_status (int argc, char **argv);
+/* cmd-manage.c */
+int cli_cmd_stop  (int argc, char **argv);
+int cli_cmd_start (int argc, char **argv);
+int cli_cmd_rm    (int argc, char **argv);
 /* cmd-release.c */
 int cli_cmd_release (int argc, char **argv);
 

@@ -24,7 +24,10 @@ const CliCommand cli_commands[] = {
     "TARGET [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
     /* TRANSLATORS: TARGET is the placeholder of the usage line above; keep it. */
     N_ ("Publish TARGET as a tunnel of any kind the service offers (listed below), until Ctrl-C") },
-  { "list", cli_cmd_list, "[--json]", N_ ("List every tunnel") },
+  { "list", cli_cmd_list, "[--wide] [--json]", N_ ("List every tunnel, saved or running in a terminal") },
+  { "stop", cli_cmd_stop, "NAME", N_ ("Stop a tunnel; visitors are turned away until it starts") },
+  { "start", cli_cmd_start, "NAME", N_ ("Start a stopped or failed tunnel again") },
+  { "rm", cli_cmd_rm, "NAME", N_ ("Remove a tunnel from the service") },
   { "status", cli_cmd_status, "[--json]",
     N_ ("Show the relay, the link's state and the pinned fingerprint") },
   { "release", cli_cmd_release, "NAME", N_ ("Give a tunnel name back to the relay, for anybody to take") },
