@@ -7,6 +7,7 @@
 
 #include <glib/gi18n.h>
 
+#include "nfltr-a11y.h"
 #include "nfltr-format.h"
 #include "nfltr-new-tunnel-dialog.h"
 #include "nfltr-window.h"
@@ -406,6 +407,7 @@ static void
 nfltr_new_tunnel_dialog_init (NfltrNewTunnelDialog *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  nfltr_a11y_name_mnemonic_buttons (GTK_WIDGET (self));
   self->cancellable = g_cancellable_new ();
 }
 

@@ -8,6 +8,7 @@
 
 #include <glib/gi18n.h>
 
+#include "nfltr-a11y.h"
 #include "nfltr-error.h"
 #include "nfltr-fingerprint.h"
 #include "nfltr-format.h"
@@ -55,6 +56,7 @@ nfltr_relay_dialog_update (NfltrRelayDialog *self)
   gtk_widget_set_visible (GTK_WIDGET (self->fingerprint_group), self->step == STEP_CONFIRM);
   gtk_button_set_label (self->next_button,
                         self->step == STEP_CONFIRM ? _("_Trust and Connect") : _("_Next"));
+  nfltr_a11y_name_mnemonic_buttons (GTK_WIDGET (self->next_button));
   /* see nfltr_new_tunnel_dialog_set_busy(): no focused GtkText may turn insensitive */
   if (self->busy)
     gtk_window_set_focus (GTK_WINDOW (self), NULL);
@@ -287,6 +289,7 @@ static void
 nfltr_relay_dialog_init (NfltrRelayDialog *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  nfltr_a11y_name_mnemonic_buttons (GTK_WIDGET (self));
   self->cancellable = g_cancellable_new ();
 }
 

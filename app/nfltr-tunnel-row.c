@@ -7,6 +7,7 @@
 
 #include <glib/gi18n.h>
 
+#include "nfltr-a11y.h"
 #include "nfltr-application.h"
 #include "nfltr-fingerprint.h"
 #include "nfltr-format.h"
@@ -357,6 +358,7 @@ static void
 nfltr_tunnel_row_init (NfltrTunnelRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  nfltr_a11y_name_mnemonic_buttons (GTK_WIDGET (self));
   self->cancellable = g_cancellable_new ();
   self->wanted = -1;
 }

@@ -7,6 +7,7 @@
 
 #include <glib/gi18n.h>
 
+#include "nfltr-a11y.h"
 #include "nfltr-application.h"
 #include "nfltr-window-private.h"
 
@@ -282,6 +283,7 @@ static void
 nfltr_window_init (NfltrWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  nfltr_a11y_name_mnemonic_buttons (GTK_WIDGET (self));
 }
 
 NfltrWindow *
