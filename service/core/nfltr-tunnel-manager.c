@@ -477,6 +477,19 @@ create_start_cb (GObject      *source,
   g_autofree char *path = tunnel_path (create->tunnel);
   gboolean still_there = g_ptr_array_find (create->self->tunnels, create->tunnel, NULL);
 
+  if (create->invocation == NULL)
+    {
+      /* Answered at once (the relay was away): the tunnel stays, its state says the rest. */
+      if (!nfltr_tunnel_impl_start_finish (create->tunnel, result, &error))
+        {
+          if (still_there && nfltr_tunnel_impl_get_state (create->tunnel) == NFLTR_TUNNEL_FAILED)
+            emit_failed (create->self, create->tunnel, error->message);
+        }
+      else if (still_there)
+        g_message ("tunnel %s online at %s", nfltr_tunnel_impl_get_name (create->tunnel),
+                   nfltr_dbus_tunnel_get_public_url (NFLTR_DBUS_TUNNEL (create->tunnel)));
+      return;
+    }
   if (!nfltr_tunnel_impl_start_finish (create->tunnel, result, &error))
     {
       /* CreateTunnel is all or nothing: a tunnel that never came up is not left behind. */
@@ -510,6 +523,11 @@ create_certificate_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autofree char *cert_pem = NULL;
   g_autofree char *key_pem = NULL;
+  g_autoptr(NfltrTunnelImpl) tunnel = NULL;
+  g_autoptr(NfltrDbusManager) manager = NULL;
+  GDBusMethodInvocation *early = NULL;
+  NfltrTunnelBinder *binder;
+  NfltrRelayLinkState link_state;
 
   g_hash_table_remove (self->pending_names, create->config->name);
   if (!nfltr_tunnel_load_certificate_finish (result, &cert_pem, &key_pem, &error) ||
@@ -530,8 +548,28 @@ create_certificate_cb (GObject      *source,
       nfltr_tunnel_impl_set_owner (create->tunnel, sender);
       watch_owner (self, g_dbus_method_invocation_get_connection (create->invocation), sender);
     }
-  nfltr_tunnel_impl_start_async (create->tunnel, nfltr_session_get_binder (self->session),
-                                 create_start_cb, create);
+  binder = nfltr_session_get_binder (self->session);
+  link_state = nfltr_relay_link_get_state (nfltr_tunnel_binder_get_link (binder));
+  /* With the relay away, a BIND waits for it, and a connect attempt may take longer than a
+   * D-Bus call's default timeout (issue 8 §8): answer now; the tunnel's state says
+   * "connecting" and turns "online" when the relay is back. Errors that need the user (a
+   * refused key, a changed certificate) still fail the call. */
+  if (link_state == NFLTR_RELAY_LINK_CONNECTING || link_state == NFLTR_RELAY_LINK_UNREACHABLE)
+    early = g_steal_pointer (&create->invocation);
+  tunnel = g_object_ref (create->tunnel);
+  manager = g_object_ref (create->manager);
+  nfltr_tunnel_impl_start_async (tunnel, binder, create_start_cb, create);
+  if (early != NULL)
+    {
+      g_autofree char *path = tunnel_path (tunnel);
+
+      if (!nfltr_dbus_tunnel_get_transient (NFLTR_DBUS_TUNNEL (tunnel)))
+        save_tunnels (self);
+      g_message ("tunnel %s created while the relay is away: %s", nfltr_tunnel_impl_get_name (tunnel),
+                 nfltr_tunnel_state_to_string (nfltr_tunnel_impl_get_state (tunnel)));
+      g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (tunnel));
+      nfltr_dbus_manager_complete_create_tunnel (manager, early, path);
+    }
 }
 
 /* The arguments were checked: hold the name and get the certificate, then create_certificate_cb. */
