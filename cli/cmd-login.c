@@ -142,16 +142,15 @@ cli_cmd_login (int argc, char **argv)
   NfltrDbusManager *manager;
 
   g_option_context_set_summary (
-    context,
-    _ ("Connects to a relay, shows the SHA-256 fingerprint of its certificate and, once you have\n"
-       "confirmed it, sends the API key and pins the fingerprint: later connections to a relay\n"
-       "presenting another certificate fail.\n"
-       "\n"
-       "The certificate is confirmed by --fingerprint, by answering yes at the terminal, or by\n"
-       "--trust-on-first-use. A relay whose certificate changed since it was pinned is refused\n"
-       "until its new fingerprint is given with --fingerprint.\n"
-       "\n"
-       "The API key comes from --api-key-file, $NFLTR_API_KEY, --api-key, or the terminal."));
+    context, _ ("Connects to a relay, shows the SHA-256 fingerprint of its certificate and, once you have\n"
+                "confirmed it, sends the API key and pins the fingerprint: later connections to a relay\n"
+                "presenting another certificate fail.\n"
+                "\n"
+                "The certificate is confirmed by --fingerprint, by answering yes at the terminal, or by\n"
+                "--trust-on-first-use. A relay whose certificate changed since it was pinned is refused\n"
+                "until its new fingerprint is given with --fingerprint.\n"
+                "\n"
+                "The API key comes from --api-key-file, $NFLTR_API_KEY, --api-key, or the terminal."));
   g_option_context_set_description (
     context,
     /* TRANSLATORS: translate “Examples:” only; the commands are typed as they are. */

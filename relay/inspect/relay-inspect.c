@@ -19,13 +19,17 @@
 #define PUMP_BUFFER_SIZE 16384
 
 typedef struct {
-  GInputStream  *in;
+  GInputStream *in;
   GOutputStream *out;
-  guint64        bytes;   /* written to out */
-  guint8         buffer[PUMP_BUFFER_SIZE];
+  guint64 bytes; /* written to out */
+  guint8 buffer[PUMP_BUFFER_SIZE];
 } Pump;
 
-enum { PUMP_TO_AGENT, PUMP_TO_CLIENT, N_PUMPS };
+enum {
+  PUMP_TO_AGENT,
+  PUMP_TO_CLIENT,
+  N_PUMPS
+};
 
 struct _RelayInspect {
   RelayServer          *server;
@@ -179,8 +183,8 @@ pump_write_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   gsize written = 0;
   Pump *pump = G_OUTPUT_STREAM (source) == inspect->pumps[PUMP_TO_AGENT].out
-    ? &inspect->pumps[PUMP_TO_AGENT]
-    : &inspect->pumps[PUMP_TO_CLIENT];
+                 ? &inspect->pumps[PUMP_TO_AGENT]
+                 : &inspect->pumps[PUMP_TO_CLIENT];
 
   g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &written, &error);
   pump->bytes += written;
