@@ -57,14 +57,16 @@ prompt_line (const char *prompt, gboolean secret)
   char buf[API_KEY_MAX + 2];
   char *line;
 
-  fputs (prompt, stdout);
-  fflush (stdout);
+  /* Echo off before the prompt shows: TCSAFLUSH drops what was typed ahead, and a key typed
+   * once the prompt is visible must not be part of that. */
   if (secret && tcgetattr (STDIN_FILENO, &saved) == 0)
     {
       quiet = saved;
       quiet.c_lflag &= ~(tcflag_t) ECHO;
       restore = tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
     }
+  fputs (prompt, stdout);
+  fflush (stdout);
   line = fgets (buf, sizeof buf, stdin) ? g_strstrip (g_strdup (buf)) : NULL;
   if (restore)
     {
