@@ -218,6 +218,7 @@ typedef struct
   char             *object_path;
   int               exit_status;
   gboolean          ready;
+  gboolean          shown_connecting;
   gboolean          stopping;
   gboolean          tty;
   gboolean          color;
@@ -485,11 +486,26 @@ tunnel_changed (TunnelRun *run)
 
   if (!run->ready)
     {
-      /* CreateTunnel returns once online; this also copes with a service that answers first. */
+      /* CreateTunnel returns once online, or at once with the relay away ("connecting"). */
       if (g_strcmp0 (state, "online") == 0 && url != NULL && *url != '\0')
         {
           run->ready = TRUE;
           show_ready (run);
+        }
+      else if (g_strcmp0 (state, "connecting") == 0 && !run->shown_connecting)
+        {
+          run->shown_connecting = TRUE;
+          if (run->options.json)
+            {
+              g_autofree char *line = cli_event_state (state, nfltr_dbus_tunnel_get_last_error (run->tunnel));
+
+              cli_print_flushed (line);
+            }
+          else
+            {
+              fputs (_ ("Connecting to relay…\n"), stdout);
+              fflush (stdout);
+            }
         }
       return;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands/relay-commands.h"
+#include "tls/relay-identity.h"
 
 static const struct {
   const char *name;
@@ -33,6 +34,7 @@ main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
   g_set_prgname ("nfltr-relay");
+  relay_tls_use_strict_priorities ();
 
   if (argc >= 2 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 ||
                     strcmp (argv[1], "help") == 0))

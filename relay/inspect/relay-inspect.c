@@ -1,7 +1,7 @@
 /* relay-inspect.c — the inspectable-mode TLS proxy.
  *
- * HANDSHAKING (both sides at once, one timer for both) → COPYING (g_io_stream_splice_async)
- * → DONE. The agent side trusts nothing but the pinned fingerprint: no CA database, so every
+ * HANDSHAKING (both sides at once, one timer for both) → COPYING (two pumps, one per
+ * direction, counting the plaintext bytes) → DONE. The agent side trusts nothing but the pinned fingerprint: no CA database, so every
  * certificate goes through accept-certificate, and the pin is checked again after the
  * handshake. */
 #define G_LOG_DOMAIN "nfltr-relay"
@@ -14,6 +14,22 @@
 #include "nfltr-cert.h"
 
 #include <string.h>
+
+/* What one read may bring: a TLS record's plaintext at most. */
+#define PUMP_BUFFER_SIZE 16384
+
+typedef struct {
+  GInputStream *in;
+  GOutputStream *out;
+  guint64 bytes; /* written to out */
+  guint8 buffer[PUMP_BUFFER_SIZE];
+} Pump;
+
+enum {
+  PUMP_TO_AGENT,
+  PUMP_TO_CLIENT,
+  N_PUMPS
+};
 
 struct _RelayInspect {
   RelayServer          *server;
@@ -30,6 +46,10 @@ struct _RelayInspect {
   gboolean              finished;
   RelayInspectDoneFunc  done;
   gpointer              user_data;
+  Pump                  pumps[N_PUMPS];
+  GCancellable         *copy_cancellable;  /* the pumps' reads and writes */
+  gboolean              closing;           /* one side ended: close_notify to both */
+  guint                 closes_left;
 };
 
 static void
@@ -41,6 +61,7 @@ inspect_free (RelayInspect *inspect)
   g_clear_object (&inspect->client);
   g_clear_object (&inspect->data);
   g_clear_object (&inspect->cancellable);
+  g_clear_object (&inspect->copy_cancellable);
   g_clear_pointer (&inspect->binding, relay_binding_unref);
   g_free (inspect->peer);
   g_free (inspect->setup_error);
@@ -71,6 +92,7 @@ finish (RelayInspect *inspect, const char *error)
   inspect->done = NULL;
   g_clear_handle_id (&inspect->timeout_id, g_source_remove);
   g_cancellable_cancel (inspect->cancellable);
+  g_cancellable_cancel (inspect->copy_cancellable);
   g_io_stream_close (G_IO_STREAM (inspect->client), NULL, NULL);
   g_io_stream_close (G_IO_STREAM (inspect->data), NULL, NULL);
   if (done != NULL)
@@ -123,18 +145,85 @@ setup_failed_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void pump_read (RelayInspect *inspect, Pump *pump);
+
 static void
-splice_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+close_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelayInspect *inspect = user_data;
+
+  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
+  if (--inspect->closes_left == 0)
+    finish (inspect, NULL);
+  inspect_unref (inspect);
+}
+
+/* One side ended cleanly. TLS has no usable half-close (a close_notify ends the session for
+ * most peers), so both end: the other pump stops, and each peer gets its close_notify (a
+ * client that requires one must not see a truncation) before the sockets close. A browser
+ * keeping its connection alive must not hold a connection the agent has closed. */
+static void
+end_copying (RelayInspect *inspect)
+{
+  if (inspect->closing || inspect->finished)
+    return;
+  inspect->closing = TRUE;
+  g_cancellable_cancel (inspect->copy_cancellable);
+  inspect->closes_left = 2;
+  g_io_stream_close_async (inspect->public_tls, G_PRIORITY_DEFAULT, inspect->cancellable, close_cb,
+                           inspect_ref (inspect));
+  g_io_stream_close_async (inspect->agent_tls, G_PRIORITY_DEFAULT, inspect->cancellable, close_cb,
+                           inspect_ref (inspect));
+}
+
+static void
+pump_write_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RelayInspect *inspect = user_data;
   g_autoptr(GError) error = NULL;
+  gsize written = 0;
+  Pump *pump = G_OUTPUT_STREAM (source) == inspect->pumps[PUMP_TO_AGENT].out
+                 ? &inspect->pumps[PUMP_TO_AGENT]
+                 : &inspect->pumps[PUMP_TO_CLIENT];
 
-  if (!g_io_stream_splice_finish (result, &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &written, &error);
+  pump->bytes += written;
+  if (inspect->finished || inspect->closing)
+    ;
+  else if (error != NULL)
     finish (inspect, error->message);
   else
-    finish (inspect, NULL);
+    pump_read (inspect, pump);
   inspect_unref (inspect);
+}
+
+static void
+pump_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  RelayInspect *inspect = user_data;
+  g_autoptr(GError) error = NULL;
+  Pump *pump = G_INPUT_STREAM (source) == inspect->pumps[PUMP_TO_AGENT].in
+    ? &inspect->pumps[PUMP_TO_AGENT]
+    : &inspect->pumps[PUMP_TO_CLIENT];
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  if (inspect->finished || inspect->closing)
+    ;
+  else if (n < 0)
+    finish (inspect, error->message);
+  else if (n == 0)
+    end_copying (inspect);
+  else
+    g_output_stream_write_all_async (pump->out, pump->buffer, (gsize) n, G_PRIORITY_DEFAULT,
+                                     inspect->copy_cancellable, pump_write_cb, inspect_ref (inspect));
+  inspect_unref (inspect);
+}
+
+static void
+pump_read (RelayInspect *inspect, Pump *pump)
+{
+  g_input_stream_read_async (pump->in, pump->buffer, sizeof pump->buffer, G_PRIORITY_DEFAULT,
+                             inspect->copy_cancellable, pump_read_cb, inspect_ref (inspect));
 }
 
 static void
@@ -174,13 +263,12 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (--inspect->handshakes_left == 0 && !inspect->finished)
     {
       g_clear_handle_id (&inspect->timeout_id, g_source_remove);
-      /* Not WAIT_FOR_BOTH: TLS has no usable half-close (a close_notify ends the session for
-       * most peers), so when either side ends, both do; a browser keeping its connection
-       * alive must not hold a connection the agent has closed. */
-      g_io_stream_splice_async (inspect->public_tls, inspect->agent_tls,
-                                G_IO_STREAM_SPLICE_CLOSE_STREAM1 | G_IO_STREAM_SPLICE_CLOSE_STREAM2,
-                                G_PRIORITY_DEFAULT, inspect->cancellable, splice_cb,
-                                inspect_ref (inspect));
+      inspect->pumps[PUMP_TO_AGENT].in = g_io_stream_get_input_stream (inspect->public_tls);
+      inspect->pumps[PUMP_TO_AGENT].out = g_io_stream_get_output_stream (inspect->agent_tls);
+      inspect->pumps[PUMP_TO_CLIENT].in = g_io_stream_get_input_stream (inspect->agent_tls);
+      inspect->pumps[PUMP_TO_CLIENT].out = g_io_stream_get_output_stream (inspect->public_tls);
+      pump_read (inspect, &inspect->pumps[PUMP_TO_AGENT]);
+      pump_read (inspect, &inspect->pumps[PUMP_TO_CLIENT]);
     }
   inspect_unref (inspect);
 }
@@ -200,6 +288,7 @@ relay_inspect_start (RelayServer *server, RelayBinding *binding, GSocketConnecti
   inspect->client = g_object_ref (client);
   inspect->data = g_object_ref (data);
   inspect->cancellable = g_cancellable_new ();
+  inspect->copy_cancellable = g_cancellable_new ();
   inspect->peer = g_strdup (peer);
   inspect->done = done;
   inspect->user_data = user_data;
@@ -233,6 +322,13 @@ relay_inspect_start (RelayServer *server, RelayBinding *binding, GSocketConnecti
   g_tls_connection_handshake_async (G_TLS_CONNECTION (inspect->agent_tls), G_PRIORITY_DEFAULT,
                                     inspect->cancellable, handshake_cb, inspect_ref (inspect));
   return inspect;
+}
+
+void
+relay_inspect_get_bytes (RelayInspect *inspect, guint64 *to_agent, guint64 *to_client)
+{
+  *to_agent = inspect->pumps[PUMP_TO_AGENT].bytes;
+  *to_client = inspect->pumps[PUMP_TO_CLIENT].bytes;
 }
 
 void

@@ -26,6 +26,11 @@ RelayInspect *relay_inspect_start (RelayServer          *server,
                                    RelayInspectDoneFunc  done,
                                    gpointer              user_data);
 
+/* The plaintext bytes copied so far each way (what done reports them with). */
+void          relay_inspect_get_bytes (RelayInspect *inspect,
+                                       guint64      *to_agent,
+                                       guint64      *to_client);
+
 /* Stops at once without calling done (relay shutdown). */
 void          relay_inspect_abort (RelayInspect *inspect);
 

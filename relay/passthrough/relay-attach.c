@@ -193,7 +193,10 @@ splice_done_cb (RelaySplice *splice, guint64 a_to_b, guint64 b_to_a, const char 
 static void
 inspect_done_cb (RelayInspect *inspect, const char *error, gpointer user_data)
 {
-  session_end (user_data, 0, 0, error);
+  guint64 to_agent, to_client;
+
+  relay_inspect_get_bytes (inspect, &to_agent, &to_client);
+  session_end (user_data, to_agent, to_client, error);
 }
 
 void

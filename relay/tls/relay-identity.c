@@ -5,7 +5,16 @@
 #include "nfltr-cert.h"
 #include "nfltr-error.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+void
+relay_tls_use_strict_priorities (void)
+{
+  /* setenv, not g_setenv: nothing else runs yet, and an operator's own
+   * G_TLS_GNUTLS_PRIORITY must not weaken what the relay promises. */
+  setenv ("G_TLS_GNUTLS_PRIORITY", RELAY_TLS_PRIORITIES, 1);
+}
 
 /* The certificate must name the domain we serve, or every agent's pin check and every
  * inspectable client would fail later with a far less obvious error. */

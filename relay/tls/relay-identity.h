@@ -7,6 +7,18 @@
 
 G_BEGIN_DECLS
 
+/* The relay's TLS, on its own name and in inspectable mode (issue 8 §5): TLS 1.2 and 1.3,
+ * ECDHE with AEAD suites only, the server's order. The tunnels' GnuTLS servers use the same
+ * suites (service/tunnels/nfltr-tunnel-tls.c). */
+#define RELAY_TLS_PRIORITIES                                                              \
+  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"   \
+  "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+
+/* Makes every TLS connection of this process use RELAY_TLS_PRIORITIES. GIO has no per-
+ * connection priority, and its GnuTLS backend reads G_TLS_GNUTLS_PRIORITY once, when the
+ * first TLS connection is made: call this first thing in main, before any thread. */
+void           relay_tls_use_strict_priorities (void);
+
 struct _RelayIdentity {
   GTlsCertificate *certificate;  /* with its private key */
   char            *fingerprint;  /* "sha256:<hex>" */

@@ -297,15 +297,33 @@ login_link_state_cb (NfltrRelayLink *link, GTask *task)
     }
 }
 
-/* The relay presented login->fingerprint: FALSE (error set) when the caller expected another. */
+/* The relay presented login->fingerprint: FALSE (error set) when the caller expected another,
+ * or expected none (trust on first use) while this relay is pinned to another certificate —
+ * a changed certificate is what a man in the middle looks like, so only a caller that names
+ * the new fingerprint replaces the pin. */
 static gboolean
-login_check_expected (Login *login, GError **error)
+login_check_expected (NfltrSession *self, Login *login, GError **error)
 {
   guint8 expected[NFLTR_FINGERPRINT_LEN];
   guint8 presented[NFLTR_FINGERPRINT_LEN];
 
   if (login->expected == NULL || *login->expected == '\0')
-    return TRUE;
+    {
+      guint8 pinned[NFLTR_FINGERPRINT_LEN];
+
+      if (self->relay == NULL || self->relay->fingerprint == NULL ||
+          g_ascii_strcasecmp (self->relay->host, login->host) != 0 || self->relay->port != login->port ||
+          !nfltr_fingerprint_parse (self->relay->fingerprint, pinned))
+        return TRUE;
+      if (nfltr_fingerprint_parse (login->fingerprint, presented) &&
+          memcmp (pinned, presented, sizeof pinned) == 0)
+        return TRUE;
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
+                   "the certificate of relay %s:%u has changed: it presents %s, but %s is pinned; "
+                   "log in with the new fingerprint once its operator has confirmed it",
+                   login->host, login->port, login->fingerprint, self->relay->fingerprint);
+      return FALSE;
+    }
   if (!nfltr_fingerprint_parse (login->expected, expected))
     {
       g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
@@ -335,7 +353,7 @@ login_probe_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   if (!nfltr_relay_probe_finish (result, &login->fingerprint, NULL, &error) ||
-      !login_check_expected (login, &error))
+      !login_check_expected (self, login, &error))
     {
       login_fail (task, error);
       return;

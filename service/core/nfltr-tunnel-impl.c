@@ -42,6 +42,7 @@ nfltr_tunnel_state_to_string (NfltrTunnelState state)
     {
       case NFLTR_TUNNEL_STOPPED: return "stopped";
       case NFLTR_TUNNEL_STARTING: return "starting";
+      case NFLTR_TUNNEL_CONNECTING: return "connecting";
       case NFLTR_TUNNEL_ONLINE: return "online";
       case NFLTR_TUNNEL_RECONNECTING: return "reconnecting";
       case NFLTR_TUNNEL_FAILED: return "failed";
@@ -301,7 +302,11 @@ bind_cb (GObject      *source,
           /* An unreachable relay is temporary: the link keeps the name and binds it when
            * it is back. Anything else needs the user. */
           if (g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_RELAY_UNREACHABLE))
-            set_state (self, NFLTR_TUNNEL_RECONNECTING, error->message);
+            set_state (self,
+                       self->state == NFLTR_TUNNEL_STARTING || self->state == NFLTR_TUNNEL_CONNECTING
+                         ? NFLTR_TUNNEL_CONNECTING
+                         : NFLTR_TUNNEL_RECONNECTING,
+                       error->message);
           else
             set_state (self, NFLTR_TUNNEL_FAILED, error->message);
         }
@@ -341,7 +346,11 @@ nfltr_tunnel_impl_start_async (NfltrTunnelImpl     *self,
     }
   if (self->group == NULL)
     self->group = nfltr_data_conn_group_new ();
-  set_state (self, NFLTR_TUNNEL_STARTING, "");
+  /* With the relay away the BIND waits for it (a connect attempt may take 30 s): say so. */
+  if (nfltr_relay_link_get_state (nfltr_tunnel_binder_get_link (binder)) == NFLTR_RELAY_LINK_CONNECTED)
+    set_state (self, NFLTR_TUNNEL_STARTING, "");
+  else
+    set_state (self, NFLTR_TUNNEL_CONNECTING, "");
   ensure_stats_timer (self);
 
   nfltr_tunnel_binder_bind_async (binder, self->config->name,

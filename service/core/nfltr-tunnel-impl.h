@@ -16,12 +16,13 @@ G_BEGIN_DECLS
 typedef enum {
   NFLTR_TUNNEL_STOPPED,
   NFLTR_TUNNEL_STARTING,
+  NFLTR_TUNNEL_CONNECTING,     /* never online yet: waiting for the relay (issue 8 §8) */
   NFLTR_TUNNEL_ONLINE,
   NFLTR_TUNNEL_RECONNECTING,   /* the relay is away; the name is bound again when it is back */
   NFLTR_TUNNEL_FAILED,         /* needs the user: LastError says why */
 } NfltrTunnelState;
 
-/* "stopped", "starting", "online", "reconnecting", "failed" */
+/* "stopped", "starting", "connecting", "online", "reconnecting", "failed" */
 const char              *nfltr_tunnel_state_to_string   (NfltrTunnelState state);
 
 #define NFLTR_TYPE_TUNNEL_IMPL (nfltr_tunnel_impl_get_type ())

@@ -452,11 +452,13 @@ typedef struct {
   NfltrTunnelConfig *config;
   gboolean transient;
   NfltrTunnelImpl *tunnel;
+  guint grace_id;
 } Create;
 
 static void
 create_free (Create *create)
 {
+  g_clear_handle_id (&create->grace_id, g_source_remove);
   g_clear_pointer (&create->config, nfltr_tunnel_config_free);
   g_clear_object (&create->self);
   g_clear_object (&create->manager);
@@ -467,6 +469,38 @@ create_free (Create *create)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Create, create_free)
 
+/* How long CreateTunnel waits for a relay that is being connected to. One that is up answers
+ * within a second; one that does not answer holds a connect attempt for 30 s, longer than a
+ * D-Bus call's default timeout (issue 8 §8). */
+#define CREATE_ANSWER_GRACE_S 5
+
+/* Answers CreateTunnel before the tunnel is online: its state ("connecting") says the rest,
+ * and it turns online when the relay is back. */
+static void
+create_answer_now (Create *create)
+{
+  g_autofree char *path = tunnel_path (create->tunnel);
+
+  g_clear_handle_id (&create->grace_id, g_source_remove);
+  if (!nfltr_dbus_tunnel_get_transient (NFLTR_DBUS_TUNNEL (create->tunnel)))
+    save_tunnels (create->self);
+  g_message ("tunnel %s created while the relay is away: %s", nfltr_tunnel_impl_get_name (create->tunnel),
+             nfltr_tunnel_state_to_string (nfltr_tunnel_impl_get_state (create->tunnel)));
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (create->tunnel));
+  nfltr_dbus_manager_complete_create_tunnel (create->manager, g_steal_pointer (&create->invocation), path);
+}
+
+static gboolean
+create_grace_cb (gpointer user_data)
+{
+  Create *create = user_data;
+
+  create->grace_id = 0;
+  if (create->invocation != NULL && g_ptr_array_find (create->self->tunnels, create->tunnel, NULL))
+    create_answer_now (create);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 create_start_cb (GObject      *source,
                  GAsyncResult *result,
@@ -476,8 +510,28 @@ create_start_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autofree char *path = tunnel_path (create->tunnel);
   gboolean still_there = g_ptr_array_find (create->self->tunnels, create->tunnel, NULL);
+  gboolean started = nfltr_tunnel_impl_start_finish (create->tunnel, result, &error);
 
-  if (!nfltr_tunnel_impl_start_finish (create->tunnel, result, &error))
+  g_clear_handle_id (&create->grace_id, g_source_remove);
+  /* The relay is away (the tunnel says "connecting", not "failed"): the name stays wanted
+   * and is bound when the link is back. */
+  if (!started && still_there && create->invocation != NULL &&
+      nfltr_tunnel_impl_get_state (create->tunnel) == NFLTR_TUNNEL_CONNECTING)
+    create_answer_now (create);
+  if (create->invocation == NULL)
+    {
+      /* Answered already: the tunnel stays, its state says the rest. */
+      if (!started)
+        {
+          if (still_there && nfltr_tunnel_impl_get_state (create->tunnel) == NFLTR_TUNNEL_FAILED)
+            emit_failed (create->self, create->tunnel, error->message);
+        }
+      else if (still_there)
+        g_message ("tunnel %s online at %s", nfltr_tunnel_impl_get_name (create->tunnel),
+                   nfltr_dbus_tunnel_get_public_url (NFLTR_DBUS_TUNNEL (create->tunnel)));
+      return;
+    }
+  if (!started)
     {
       /* CreateTunnel is all or nothing: a tunnel that never came up is not left behind. */
       remove_tunnel (create->self, create->tunnel);
@@ -510,6 +564,7 @@ create_certificate_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autofree char *cert_pem = NULL;
   g_autofree char *key_pem = NULL;
+  NfltrTunnelBinder *binder;
 
   g_hash_table_remove (self->pending_names, create->config->name);
   if (!nfltr_tunnel_load_certificate_finish (result, &cert_pem, &key_pem, &error) ||
@@ -530,8 +585,12 @@ create_certificate_cb (GObject      *source,
       nfltr_tunnel_impl_set_owner (create->tunnel, sender);
       watch_owner (self, g_dbus_method_invocation_get_connection (create->invocation), sender);
     }
-  nfltr_tunnel_impl_start_async (create->tunnel, nfltr_session_get_binder (self->session),
-                                 create_start_cb, create);
+  binder = nfltr_session_get_binder (self->session);
+  /* Errors that need the user (a refused key, a changed certificate) still fail the call;
+   * an unreachable relay answers it (create_start_cb), a slow one after the grace. */
+  if (nfltr_relay_link_get_state (nfltr_tunnel_binder_get_link (binder)) == NFLTR_RELAY_LINK_CONNECTING)
+    create->grace_id = g_timeout_add_seconds (CREATE_ANSWER_GRACE_S, create_grace_cb, create);
+  nfltr_tunnel_impl_start_async (create->tunnel, binder, create_start_cb, create);
 }
 
 /* The arguments were checked: hold the name and get the certificate, then create_certificate_cb. */

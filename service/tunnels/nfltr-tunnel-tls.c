@@ -8,9 +8,12 @@
 
 #include <string.h>
 
-/* TLS 1.2 and 1.3 only; our preference order, since we know our certificate is ECDSA
- * P-256 and the client's list is often longest-first. */
-#define TUNNEL_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+/* TLS 1.2 and 1.3 only, ECDHE with AEAD suites only (no CBC: issue 8 §5), the same as the
+ * relay's (RELAY_TLS_PRIORITIES); our preference order, since we know our certificate is
+ * ECDSA P-256 and the client's list is often longest-first. */
+#define TUNNEL_PRIORITIES                                                                 \
+  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"   \
+  "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 
 struct _NfltrTunnelTls
 {

@@ -430,18 +430,24 @@ class Agent:
             extra["NFLTR_SERVICE_BUS_ADDRESS"] = self.bus.address
         return self.lab.env(**extra)
 
-    def run(self, *args, timeout=60):
-        """Runs `nfltr ARGS` to completion; returns CompletedProcess (text)."""
+    def run(self, *args, timeout=60, env=None, input=None):
+        """Runs `nfltr ARGS` to completion; returns CompletedProcess (text). env: variables
+        added to the agent's; input: what standard input reads (else nothing)."""
         try:
-            return subprocess.run([nfltr_bin(), *args], env=self.env(), capture_output=True,
-                                  text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            return subprocess.run([nfltr_bin(), *args], env={**self.env(), **(env or {})},
+                                  capture_output=True, text=True, timeout=timeout,
+                                  input=input,
+                                  stdin=subprocess.DEVNULL if input is None else None)
         except subprocess.TimeoutExpired as exc:
             raise AssertionError(f"`nfltr {' '.join(args)}` did not finish within {timeout}s; "
                                  f"stdout={exc.stdout!r} stderr={exc.stderr!r}") from None
 
     def login(self, relay, api_key=None):
+        """`nfltr login` as a script does it: the key in $NFLTR_API_KEY (not on the command
+        line), the relay's fingerprint obtained out of band (`nfltr-relay fingerprint`)."""
         key = api_key or relay.create_key()
-        r = self.run("login", "--relay", relay.address, "--api-key", key)
+        r = self.run("login", "--relay", relay.address, "--fingerprint", relay.fingerprint(),
+                     env={"NFLTR_API_KEY": key})
         assert r.returncode == 0, (f"nfltr login failed ({r.returncode}):\nstdout: {r.stdout}\n"
                                    f"stderr: {r.stderr}")
         return r

@@ -131,8 +131,8 @@ def test_relay_unreachable(mlab):
 
 def test_wrong_api_key(env, mlab):
     agent = Agent(mlab, "wrongkey")
-    r = agent.run("login", "--relay", env.relay.address, "--api-key",
-                  "not-a-key-this-relay-issued")
+    r = agent.run("login", "--relay", env.relay.address, "--fingerprint",
+                  env.relay.fingerprint(), env={"NFLTR_API_KEY": "not-a-key-this-relay-issued"})
     assert_clear_failure(r, r"api.?key|auth|rejected|invalid|unknown|revoked")
 
 

@@ -43,6 +43,9 @@ def test_tools_run_serves_the_demo_and_stops_on_ctrl_c(lab):
     wait_until(lambda: not tagged_pids(lab.tag), 15,
                "every process tools/run started to end after Ctrl-C")
     assert curl(url + "/", "-k", resolve=(host, port), timeout=5).curl_rc != 0
+    # The tunnel was removed cleanly, without a word about a closed connection (issue 8 §8).
+    text = run.text()
+    assert "Tunnel removed." in text and "could not remove the tunnel" not in text, text
 
 
 # --------------------------------------------------------------------------------------
