@@ -14,6 +14,8 @@
 
 #include <gio/gio.h>
 
+#include "nfltr-clienthello.h"
+
 G_BEGIN_DECLS
 
 typedef struct _RelayServer   RelayServer;
@@ -44,7 +46,7 @@ typedef struct {
   gint64 name_expiry_s;          /* §6: an unused name stays its owner's this long; 0 = forever */
 } RelayConfig;
 
-#define RELAY_DEFAULT_HELLO_MAX_BYTES      16384
+#define RELAY_DEFAULT_HELLO_MAX_BYTES      NFLTR_HELLO_DEFAULT_MAX
 #define RELAY_DEFAULT_HANDSHAKE_TIMEOUT_S  10
 #define RELAY_DEFAULT_ATTACH_TIMEOUT_S     10
 #define RELAY_DEFAULT_AGENT_IDLE_TIMEOUT_S 90

@@ -57,7 +57,7 @@ relay_cmd_serve (int argc, char **argv)
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Public TLS address (default 127.0.0.1:8443)", "HOST:PORT" },
     { "domain", 'd', 0, G_OPTION_ARG_STRING, &domain, "The relay's own name; tunnels are NAME.DOMAIN (default nfltr.localhost)", "DOMAIN" },
     { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "relay.db and the certificate (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
-    { "hello-max-bytes", 0, 0, G_OPTION_ARG_INT, &hello_max, "Largest ClientHello accepted (default 16384)", "BYTES" },
+    { "hello-max-bytes", 0, 0, G_OPTION_ARG_INT, &hello_max, "Largest ClientHello accepted, in any number of TLS records (default 65536)", "BYTES" },
     { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout, "Seconds from accept to a whole ClientHello or data preamble, and for TLS handshakes (default 10)", "SECONDS" },
     { "attach-timeout", 0, 0, G_OPTION_ARG_INT, &attach_timeout, "Seconds an agent has to open the data connection (default 10)", "SECONDS" },
     { "agent-idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, "Drop agents silent this long (default 90)", "SECONDS" },

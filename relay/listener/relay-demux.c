@@ -43,8 +43,10 @@ typedef struct {
   char              *source;   /* address without the port, for --max-connections-per-source */
   char              *peer;
   DemuxState         state;
-  GByteArray        *buf;
+  GByteArray        *buf;      /* every byte read: the ClientHello is replayed to its server */
   gsize              buf_max;
+  NfltrHelloReader  *hello;    /* fed each new byte of buf once */
+  gsize              hello_fed;
   GSource           *read_source;
   guint              timeout_id;
 } Demux;
@@ -80,6 +82,7 @@ demux_free (Demux *d)
     }
   g_clear_handle_id (&d->timeout_id, g_source_remove);
   g_byte_array_unref (d->buf);
+  g_clear_pointer (&d->hello, nfltr_hello_reader_free);
   g_clear_object (&d->conn);
   g_free (d->peer);
   g_free (d);
@@ -239,11 +242,18 @@ advance (Demux *d)
       /* Every record carries at least one byte of the message: this bounds what the parser
        * can ask for (nfltr-clienthello.h). */
       d->buf_max = 6 * (gsize) d->server->config.hello_max_bytes + 5;
+      d->hello = nfltr_hello_reader_new (d->server->config.hello_max_bytes);
       G_GNUC_FALLTHROUGH;
 
     case DEMUX_HELLO:
-      switch (nfltr_clienthello_parse (d->buf->data, d->buf->len, d->server->config.hello_max_bytes,
-                                       &sni, NULL, &error))
+      {
+        NfltrHelloStatus status;
+
+        /* Only the bytes this read added: the reader keeps its place. */
+        status = nfltr_hello_reader_feed (d->hello, d->buf->data + d->hello_fed,
+                                          d->buf->len - d->hello_fed, &sni, NULL, &error);
+        d->hello_fed = d->buf->len;
+        switch (status)
         {
         case NFLTR_HELLO_NEED_MORE:
           return TRUE;
@@ -261,6 +271,7 @@ advance (Demux *d)
           refuse (d, NFLTR_TLS_ALERT_DECODE_ERROR, "bad-hello", error ? error->message : NULL);
           return FALSE;
         }
+      }
 
     case DEMUX_PREAMBLE:
       {
