@@ -34,6 +34,9 @@ struct _RelayConnCount {
  * lands adds its token here (`wg`, `p2p`, `a2a`). */
 #define RELAY_FEATURES    ""
 #define ACCEPT_BURST      64
+/* How often the relay looks for keys revoked by `nfltr-relay keys revoke` (another process):
+ * an agent using a revoked key is gone within about this long (docs/security.md). */
+#define KEY_WATCH_INTERVAL_MS 1000
 
 static void accept_resume (RelayServer *server);
 
@@ -185,6 +188,36 @@ accept_cb (GSocket *listen_socket, GIOCondition condition, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* relay.db changed under us (data_version moved): drop every agent whose key is no longer
+ * valid. Costs one PRAGMA a second while nothing changes. */
+static gboolean
+key_watch_cb (gpointer user_data)
+{
+  RelayServer *server = user_data;
+  gint64 version = relay_store_data_version (server->store);
+  g_autoptr(GPtrArray) revoked = NULL;
+  GHashTableIter iter;
+  gpointer key;
+
+  if (version == server->store_version)
+    return G_SOURCE_CONTINUE;
+  server->store_version = version;
+  revoked = g_ptr_array_new ();
+  g_hash_table_iter_init (&iter, server->agents);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      RelayAgent *agent = key;
+
+      if (relay_agent_get_state (agent) == RELAY_AGENT_READY &&
+          !relay_store_key_is_active (server->store, relay_agent_get_key_id (agent)))
+        g_ptr_array_add (revoked, agent);
+    }
+  /* Failing a channel does not free it yet (that happens at its close), so the list holds. */
+  for (guint i = 0; i < revoked->len; i++)
+    relay_agent_fail (revoked->pdata[i], NFLTR_PROTO_ERR_AUTH_FAILED, "API key was revoked");
+  return G_SOURCE_CONTINUE;
+}
+
 RelayServer *
 relay_server_new (RelayConfig *config, GError **error)
 {
@@ -192,6 +225,7 @@ relay_server_new (RelayConfig *config, GError **error)
 
   server->config = *config;
   memset (config, 0, sizeof *config);
+  relay_log_refusal_set_interval (server->config.log_interval_s);
   server->agents = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) relay_agent_free, NULL);
   server->registry = relay_registry_new ();
   server->directory = relay_directory_new ();
@@ -209,6 +243,8 @@ relay_server_new (RelayConfig *config, GError **error)
   if (server->identity == NULL)
     return NULL;
   server->http = relay_http_new (server);
+  server->store_version = relay_store_data_version (server->store);
+  server->key_watch_id = g_timeout_add (KEY_WATCH_INTERVAL_MS, key_watch_cb, server);
   return g_steal_pointer (&server);
 }
 
@@ -293,6 +329,7 @@ relay_server_free (RelayServer *server)
       server->conn_count->server = NULL;
       g_rc_box_release (server->conn_count);
     }
+  g_clear_handle_id (&server->key_watch_id, g_source_remove);
   relay_demux_close_all (server);
   g_clear_pointer (&server->first_stage_sources, g_hash_table_unref);
   /* Agents first: detaching them touches the registry, the directory and the attach table. */
@@ -305,6 +342,7 @@ relay_server_free (RelayServer *server)
   g_clear_pointer (&server->identity, relay_identity_free);
   g_clear_pointer (&server->store, relay_store_free);
   g_free (server->listen_text);
+  relay_log_refusal_flush ();
   relay_config_clear (&server->config);
   g_free (server);
 }

@@ -30,6 +30,8 @@ struct _RelayServer {
   gboolean        accept_paused;
   GQueue          first_stage;  /* connections not yet routed (listener/relay-demux.c), oldest first */
   GHashTable     *first_stage_sources;  /* source address → how many of them */
+  guint           key_watch_id;   /* polls relay.db for revoked keys */
+  gint64          store_version;  /* relay.db's data_version at the last poll */
 };
 
 /* Takes ownership of config's contents. Opens the store and the certificate. */

@@ -44,6 +44,7 @@ typedef struct {
   guint  max_per_agent;          /* public connections waiting for or through one agent */
   guint  public_port;            /* port shown in URLs; 0 = the listening port */
   gint64 name_expiry_s;          /* §6: an unused name stays its owner's this long; 0 = forever */
+  guint  log_interval_s;         /* refusal lines: one count per reason and source this often */
 } RelayConfig;
 
 #define RELAY_DEFAULT_HELLO_MAX_BYTES      NFLTR_HELLO_DEFAULT_MAX
@@ -52,17 +53,25 @@ typedef struct {
 #define RELAY_DEFAULT_AGENT_IDLE_TIMEOUT_S 90
 #define RELAY_DEFAULT_MAX_TUNNELS_PER_AGENT 64
 #define RELAY_DEFAULT_MAX_PER_SOURCE       512
-#define RELAY_DEFAULT_MAX_PER_AGENT        16384
+#define RELAY_DEFAULT_MAX_PER_AGENT        1024  /* the agent caps each tunnel at 1,024 (issue 8 §4) */
 #define RELAY_DEFAULT_NAME_EXPIRY_DAYS     30
+#define RELAY_DEFAULT_LOG_INTERVAL_S       10
+/* Refusal lines written one by one per reason and source in an interval before counting. */
+#define RELAY_LOG_REFUSALS_PER_INTERVAL    10
 
 void relay_config_init  (RelayConfig *config);
 void relay_config_clear (RelayConfig *config);
 
-/* Refusals are logged at message level with a machine-readable reason (docs/relay.md). */
+/* Refusals are logged at message level with a machine-readable reason (docs/relay.md), at
+ * most RELAY_LOG_REFUSALS_PER_INTERVAL lines per reason and source address per interval; the
+ * rest are counted into one `count=N` line at the interval's end. */
 void relay_log_refusal  (const char *peer,
                          const char *reason,
                          const char *format,
                          ...) G_GNUC_PRINTF (3, 4);
+void relay_log_refusal_set_interval (guint seconds);
+/* Writes the counts still pending and forgets them (the relay stopping). */
+void relay_log_refusal_flush        (void);
 
 /* "IP:PORT" ("[v6]:PORT") of a socket address, for logs and client-addr. */
 char *relay_format_address (GSocketAddress *address);

@@ -103,6 +103,12 @@ relay_agent_get_key_id (RelayAgent *agent)
   return agent->key_id;
 }
 
+RelayAgentState
+relay_agent_get_state (RelayAgent *agent)
+{
+  return agent->state;
+}
+
 const char *
 relay_agent_get_session_id (RelayAgent *agent)
 {

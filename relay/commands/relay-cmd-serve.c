@@ -50,6 +50,7 @@ relay_cmd_serve (int argc, char **argv)
   int max_per_agent = RELAY_DEFAULT_MAX_PER_AGENT;
   int name_expiry = RELAY_DEFAULT_NAME_EXPIRY_DAYS;
   int name_expiry_s = -1;
+  int log_interval = RELAY_DEFAULT_LOG_INTERVAL_S;
   g_autofree char *listen = NULL;
   g_autofree char *domain = NULL;
   g_autofree char *data_dir = NULL;
@@ -64,9 +65,10 @@ relay_cmd_serve (int argc, char **argv)
     { "max-tunnels-per-agent", 0, 0, G_OPTION_ARG_INT, &max_tunnels, "Names one agent may bind (default 64)", "N" },
     { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections, "Open connections at once (default 0: half the descriptor limit)", "N" },
     { "max-connections-per-source", 0, 0, G_OPTION_ARG_INT, &max_per_source, "Connections from one address still before their ClientHello (default 512)", "N" },
-    { "max-connections-per-agent", 0, 0, G_OPTION_ARG_INT, &max_per_agent, "Public connections waiting for or through one agent (default 16384)", "N" },
+    { "max-connections-per-agent", 0, 0, G_OPTION_ARG_INT, &max_per_agent, "Public connections waiting for or through one agent (default 1024, the agent's own per-tunnel cap)", "N" },
     { "public-port", 0, 0, G_OPTION_ARG_INT, &public_port, "Port shown in tunnel URLs (default: the listening port)", "PORT" },
     { "name-expiry", 0, 0, G_OPTION_ARG_INT, &name_expiry, "Days an unused name stays reserved for its owner (default 30; 0 = until released)", "DAYS" },
+    { "log-interval", 0, 0, G_OPTION_ARG_INT, &log_interval, "Refusal lines: after 10 per reason and source address, one count per this many seconds (default 10)", "SECONDS" },
     /* For tests: the same in seconds, so a test can watch a reservation lapse. */
     { "name-expiry-seconds", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &name_expiry_s, NULL, NULL },
     { NULL }
@@ -94,6 +96,7 @@ relay_cmd_serve (int argc, char **argv)
       { "--max-connections-per-source", max_per_source, 1, G_MAXINT },
       { "--max-connections-per-agent", max_per_agent, 1, G_MAXINT },
       { "--public-port", public_port, 0, 65535 },
+      { "--log-interval", log_interval, 1, 3600 },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)
@@ -138,6 +141,7 @@ relay_cmd_serve (int argc, char **argv)
   config.max_connections = max_connections;
   config.max_per_source = max_per_source;
   config.max_per_agent = max_per_agent;
+  config.log_interval_s = log_interval;
   config.name_expiry_s = name_expiry_s >= 0 ? name_expiry_s : (gint64) name_expiry * 24 * 3600;
 
   /* splice(2) to a socket the peer has closed raises SIGPIPE; the error code is enough. */
