@@ -17,10 +17,36 @@ relay_config_init (RelayConfig *config)
   config->agent_idle_timeout_s = RELAY_DEFAULT_AGENT_IDLE_TIMEOUT_S;
   config->hello_timeout_s = RELAY_DEFAULT_HANDSHAKE_TIMEOUT_S;
   config->max_tunnels_per_agent = RELAY_DEFAULT_MAX_TUNNELS_PER_AGENT;
-  config->max_per_source = RELAY_DEFAULT_MAX_PER_SOURCE;
+  config->idle_timeout_s = RELAY_DEFAULT_IDLE_TIMEOUT_S;
+  config->http_idle_timeout_s = RELAY_DEFAULT_HTTP_IDLE_TIMEOUT_S;
   config->max_per_agent = RELAY_DEFAULT_MAX_PER_AGENT;
   config->name_expiry_s = (gint64) RELAY_DEFAULT_NAME_EXPIRY_DAYS * 24 * 3600;
   config->log_interval_s = RELAY_DEFAULT_LOG_INTERVAL_S;
+}
+
+guint
+relay_config_agent_reserve (const RelayConfig *config)
+{
+  if (config->agent_reserve > 0)
+    return MIN (config->agent_reserve, config->max_connections);
+  return MAX (1, config->max_connections / 4);
+}
+
+guint
+relay_config_public_share (const RelayConfig *config)
+{
+  guint reserve = relay_config_agent_reserve (config);
+
+  return config->max_connections > reserve ? config->max_connections - reserve : 0;
+}
+
+guint
+relay_config_per_source (const RelayConfig *config)
+{
+  if (config->max_per_source > 0)
+    return config->max_per_source;
+  /* One address may take a quarter of what the public may use: it cannot lock out the rest. */
+  return MAX (1, MIN (RELAY_DEFAULT_MAX_PER_SOURCE, relay_config_public_share (config) / 4));
 }
 
 void

@@ -15,6 +15,9 @@
 #include "inspect/relay-inspect.h"
 
 #include <gnutls/crypto.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 typedef struct {
   RelayAttach       *attach;
@@ -34,6 +37,7 @@ typedef struct {
   char         *agent_session;
   char         *peer;
   gint64        started;
+  GSocket      *client;   /* for its idle time (TCP_INFO) */
   RelaySplice  *splice;   /* verified mode */
   RelayInspect *inspect;  /* inspectable mode */
 } Session;
@@ -43,6 +47,7 @@ struct _RelayAttach {
   GHashTable  *pending;   /* conn-id GBytes → Pending */
   GHashTable  *sessions;  /* Session set */
   GHashTable  *per_agent; /* agent session-id → public connections waiting or running */
+  guint        idle_sweep_id;
 };
 
 /* Keyed by the agent's session id, not its pointer: a connection that outlives its agent must
@@ -89,9 +94,54 @@ session_free (Session *s)
     relay_inspect_abort (s->inspect);
   agent_load_add (s->attach, s->agent_session, -1);
   g_free (s->agent_session);
+  g_clear_object (&s->client);
   g_clear_pointer (&s->binding, relay_binding_unref);
   g_free (s->peer);
   g_free (s);
+}
+
+static void session_end (Session *s, guint64 to_agent, guint64 to_client, const char *error);
+
+/* docs/relay.md "Fair limits": a running passthrough or inspect session whose public client
+ * has neither sent nor been sent a byte for --idle-timeout is closed. The kernel keeps the
+ * times (TCP_INFO), so the splice's hot path does no bookkeeping for it. */
+static gboolean
+idle_sweep_cb (gpointer user_data)
+{
+  RelayAttach *attach = user_data;
+  guint32 limit_ms = attach->server->config.idle_timeout_s * 1000;
+  g_autoptr(GPtrArray) idle = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, attach->sessions);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      Session *s = key;
+      struct tcp_info info;
+      socklen_t len = sizeof info;
+
+      if (s->client == NULL ||
+          getsockopt (g_socket_get_fd (s->client), IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+        continue;
+      if (MIN (info.tcpi_last_data_recv, info.tcpi_last_data_sent) >= limit_ms)
+        g_ptr_array_add (idle, s);
+    }
+  for (guint i = 0; i < idle->len; i++)
+    {
+      Session *s = idle->pdata[i];
+
+      relay_log_refusal (s->peer, "idle-timeout", "host=%s no byte either way for %u s (--idle-timeout)",
+                         s->binding->host, attach->server->config.idle_timeout_s);
+      if (s->splice != NULL)
+        relay_splice_stop (s->splice, "idle-timeout");  /* its done callback ends the session */
+      else
+        {
+          relay_inspect_abort (s->inspect);
+          session_end (s, 0, 0, "idle-timeout");
+        }
+    }
+  return G_SOURCE_CONTINUE;
 }
 
 RelayAttach *
@@ -104,6 +154,8 @@ relay_attach_new (RelayServer *server)
                                            (GDestroyNotify) pending_free);
   attach->sessions = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) session_free, NULL);
   attach->per_agent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  attach->idle_sweep_id = g_timeout_add_seconds (MAX (1, MIN (10, server->config.idle_timeout_s / 4)),
+                                                 idle_sweep_cb, attach);
   return attach;
 }
 
@@ -112,6 +164,7 @@ relay_attach_free (RelayAttach *attach)
 {
   if (attach == NULL)
     return;
+  g_clear_handle_id (&attach->idle_sweep_id, g_source_remove);
   g_hash_table_unref (attach->pending);
   g_hash_table_unref (attach->sessions);
   g_hash_table_unref (attach->per_agent);
@@ -160,6 +213,8 @@ relay_attach_open (RelayAttach *attach, RelayBinding *binding, GSocketConnection
   p->timeout_id = g_timeout_add (attach->server->config.attach_timeout_s * 1000, attach_timeout_cb, p);
   g_hash_table_replace (attach->pending, p->conn_id, p);
 
+  /* One more data connection is owed: the server makes room for it. */
+  relay_server_room_changed (attach->server);
   relay_binder_send_conn_open (binding, id, peer);
   g_debug ("CONN_OPEN %s for %s to agent %.8s", peer, binding->host, relay_agent_get_id (binding->agent));
 }
@@ -213,6 +268,7 @@ relay_attach_data_connection (RelayAttach *attach, GSocketConnection *data,
     }
   p = value;
   g_clear_handle_id (&p->timeout_id, g_source_remove);
+  relay_server_conn_set_class (attach->server, data, RELAY_CONN_AGENT_DATA);
 
   s = g_new0 (Session, 1);
   s->attach = attach;
@@ -221,6 +277,7 @@ relay_attach_data_connection (RelayAttach *attach, GSocketConnection *data,
   agent_load_add (attach, s->agent_session, +1);  /* before the pending's -1: no gap */
   s->peer = g_strdup (p->peer);
   s->started = g_get_monotonic_time ();
+  s->client = g_object_ref (g_socket_connection_get_socket (p->client));
   s->binding->conns_total++;
   s->binding->conns_active++;
   g_hash_table_add (attach->sessions, s);
