@@ -10,14 +10,14 @@ import asyncio
 import os
 import re
 import socket
-import struct
+import ssl
 import time
 
 import pytest
 
-from abuselab import (ATTR_CODE, ATTR_CONN_ID, FRAME_CONN_OPEN, FRAME_ERROR, SANITIZER,
-                      AgentRefused, RawAgent, assert_alive, count_log, flood_socket,
-                      https_get, relay_help, wait_for)
+from abuselab import (ATTR_CONN_ID, FRAME_CONN_OPEN, SANITIZER, AgentRefused, RawAgent,
+                      assert_alive, client_context, count_log, flood_socket, https_get,
+                      relay_help, wait_for)
 from nfltrlab import (DOMAIN, Agent, MemTLS, Origin, Relay, curl_tunnel, der_fingerprint,
                       http_get_bytes, read_until_closed, record, split_records)
 
@@ -247,3 +247,158 @@ def test_conn_ids_are_fresh_and_reserved_bytes_must_be_zero(lab):
     for c in clients:
         c.close()
     agent.close()
+
+
+# --------------------------------------------------------------------------------------
+# One source, the agents' share, the places owed to data connections
+
+
+def idle_tls(port, sni, source, timeout=3):
+    """A TLS connection from `source` with its handshake complete, then left idle; None when
+    the relay (or the agent behind it) would not complete it in time."""
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.settimeout(timeout)
+    try:
+        raw.bind((source, 0))
+        raw.connect(("127.0.0.1", port))
+        s = client_context().wrap_socket(raw, server_hostname=sni)
+        return s
+    except (OSError, ssl.SSLError):
+        raw.close()
+        return None
+
+
+def test_idle_handshaken_connections_from_one_source_do_not_lock_out_others(lab):
+    """The issue's case: a relay with --max-connections 40 and 40 idle, handshake-complete TLS
+    connections through a tunnel from one address. That address gets its per-source share
+    (a quarter of the public share); a good client, a new agent and the API from other
+    addresses are served, and the tunnel's agent gets its data connections."""
+    relay, _, origin, tunnel = tunnel_env(lab, ["--max-connections", "40"])
+    attacker = "127.0.0.3"
+    held = [c for c in (idle_tls(relay.port, tunnel.host, attacker) for _ in range(40)) if c]
+    try:
+        print(f"{len(held)} of 40 idle connections from {attacker} were let in")
+        assert 1 <= len(held) <= 10, f"{len(held)} connections from one address"
+        assert count_log(relay, rf"refused peer={re.escape(attacker)}\S* reason=source-limit") >= 1
+        for i in range(3):
+            status, body = https_get(relay.port, tunnel.host, f"/good-{i}", 10, source="127.0.0.1")
+            assert status == 200 and f"/good-{i}".encode() in body, (status, body[:200])
+        status, body = https_get(relay.port, DOMAIN, "/api/v1/health", 10, source="127.0.0.4")
+        assert status == 200, body
+        agent = RawAgent(relay.port, source="127.0.0.5")
+        agent.hello(relay.create_key())
+        assert agent.bind("newcomer").startswith("newcomer.")
+        agent.close()
+    finally:
+        for c in held:
+            c.close()
+    assert_alive(relay)
+
+
+def test_public_clients_cannot_take_the_agents_share(lab):
+    """With the per-source cap out of the way, public clients of a tunnel take at most the
+    public share (each with its data connection: two places); the rest of --max-connections
+    is kept for agents, so a new agent still connects and binds."""
+    relay, _, _, tunnel = tunnel_env(lab, ["--max-connections", "20",
+                                           "--max-connections-per-source", "100"])
+    held = [c for c in (idle_tls(relay.port, tunnel.host, "127.0.0.3") for _ in range(15)) if c]
+    try:
+        # --agent-reserve defaults to a quarter: 5 places kept, 15 public, so 7 clients.
+        assert len(held) == 7, f"{len(held)} public clients held (expected 7)"
+        assert count_log(relay, r"reason=public-share") >= 1
+        agent = RawAgent(relay.port, source="127.0.0.5")
+        agent.hello(relay.create_key())
+        assert agent.bind("kept-room").startswith("kept-room.")
+        agent.close()
+    finally:
+        for c in held:
+            c.close()
+    assert_alive(relay)
+
+
+def test_data_connection_for_a_waiting_client_is_taken_at_the_limit(lab):
+    """A public client waits for its data connection while the relay fills up to
+    --max-connections with connections past their first stage. The agent's data connection is
+    still taken and paired (it is owed a place); a connection in that place that is not a data
+    connection is refused at its first byte."""
+    relay = Relay(lab, extra_args=["--max-connections", "6", "--agent-reserve", "2",
+                                   "--max-connections-per-source", "100",
+                                   "--attach-timeout", "20"]).start()
+    agent = RawAgent(relay.port)                                   # 1
+    agent.hello(relay.create_key())
+    host = agent.bind("owed")
+    tls = MemTLS(host)
+    client = socket.create_connection(("127.0.0.1", relay.port), timeout=10)   # 2
+    client.sendall(tls.hello)
+    ftype, attrs = agent.recv_frame()
+    assert ftype == FRAME_CONN_OPEN
+    conn_id = attrs[ATTR_CONN_ID]
+    fillers = [idle_tls(relay.port, DOMAIN, "127.0.0.6") for _ in range(4)]   # 3..6
+    assert all(fillers), "the relay's own name refused a filler below the limit"
+    try:
+        # The sixth place is taken: this one gets the owed place and is not a data connection.
+        start = time.monotonic()
+        assert idle_tls(relay.port, DOMAIN, "127.0.0.7", timeout=5) is None
+        assert time.monotonic() - start < 3, "not refused at once"
+        relay.wait_log(r"refused peer=127\.0\.0\.7:\d+ reason=max-connections")
+        with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as d:
+            d.sendall(b"NFLTRD" + bytes([1, 0]) + conn_id + bytes(16))
+            d.settimeout(5)
+            got = bytearray()
+            while len(got) < len(tls.hello):
+                chunk = d.recv(65536)
+                assert chunk, "the data connection was closed"
+                got += chunk
+        assert bytes(got) == tls.hello
+    finally:
+        for f in fillers:
+            if f:
+                f.close()
+        client.close()
+        agent.close()
+    assert_alive(relay)
+
+
+# --------------------------------------------------------------------------------------
+# Idle timeouts
+
+
+def test_idle_tunnel_connection_is_closed(lab):
+    """--idle-timeout: a passthrough connection that moves no byte either way is closed, with
+    reason idle-timeout; the tunnel goes on serving."""
+    relay, _, origin, tunnel = tunnel_env(lab, ["--idle-timeout", "2"])
+    s = idle_tls(relay.port, tunnel.host, "127.0.0.1", timeout=10)
+    assert s is not None
+    start = time.monotonic()
+    s.settimeout(15)
+    try:
+        data = s.recv(100)
+    except (ConnectionResetError, ssl.SSLError):
+        data = b""
+    took = time.monotonic() - start
+    s.close()
+    assert data == b"" and 1.5 <= took <= 8 * SLOW, (data, took)
+    relay.wait_log(r"reason=idle-timeout host=")
+    assert curl_tunnel(tunnel, "/after-idle").status == 200
+
+
+def test_idle_connection_to_the_relays_own_http_is_closed(lab):
+    """--http-idle-timeout: a TLS connection to the relay's own name that sends nothing is
+    shut down; a control channel past HELLO is not (the agent's tunnel still serves long
+    after)."""
+    relay, _, _, tunnel = tunnel_env(lab, ["--http-idle-timeout", "2"])
+    s = idle_tls(relay.port, DOMAIN, "127.0.0.8", timeout=10)
+    assert s is not None
+    start = time.monotonic()
+    s.settimeout(15)
+    try:
+        data = s.recv(100)
+    except (ConnectionResetError, ssl.SSLError):
+        data = b""
+    took = time.monotonic() - start
+    s.close()
+    assert data == b"" and 1.5 <= took <= 8 * SLOW, (data, took)
+    relay.wait_log(r"refused peer=127\.0\.0\.8:\d+ reason=http-idle")
+    time.sleep(4)  # two more idle periods for the control channel; nothing to wait for
+    assert curl_tunnel(tunnel, "/control-channel-kept").status == 200
+    assert count_log(relay, r"peer=127\.0\.0\.1:\d+ reason=http-idle") == 0
