@@ -69,9 +69,8 @@ static GHashTable *refusal_counts;   /* "reason source" → RefusalCount */
 static guint       refusal_flush_id;
 static guint       refusal_interval_s = RELAY_DEFAULT_LOG_INTERVAL_S;
 
-/* "IP:PORT" or "[v6]:PORT" → the address alone; anything else as it is. */
-static char *
-source_of_peer (const char *peer)
+char *
+relay_peer_source (const char *peer)
 {
   const char *colon = strrchr (peer, ':');
 
@@ -135,7 +134,7 @@ void
 relay_log_refusal (const char *peer, const char *reason, const char *format, ...)
 {
   g_autofree char *detail = NULL;
-  g_autofree char *source = source_of_peer (peer);
+  g_autofree char *source = relay_peer_source (peer);
   g_autofree char *key = g_strdup_printf ("%s %s", reason, source);
   RefusalCount *count;
   va_list args;

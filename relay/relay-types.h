@@ -86,6 +86,9 @@ void relay_log_refusal_set_interval (guint seconds);
 /* Writes the counts still pending and forgets them (the relay stopping). */
 void relay_log_refusal_flush        (void);
 
+/* "IP:PORT" or "[v6]:PORT" → the address alone (the source, for per-source counts). */
+char *relay_peer_source (const char *peer);
+
 /* "IP:PORT" ("[v6]:PORT") of a socket address, for logs and client-addr. */
 char *relay_format_address (GSocketAddress *address);
 

@@ -41,7 +41,8 @@ typedef struct {
   GSocketConnection *conn;
   GSocket           *socket;
   char              *peer;
-  gboolean           reserve_only;  /* taken in a place owed to a data connection */
+  const char        *reserve_only;  /* taken in a place owed to a data connection: the limit
+                                     * it is over (a refusal reason), else NULL */
   DemuxState         state;
   GByteArray        *buf;      /* every byte read: the ClientHello is replayed to its server */
   gsize              buf_max;
@@ -223,10 +224,10 @@ advance (Demux *d)
   switch (d->state)
     {
     case DEMUX_FIRST_BYTE:
-      if (d->reserve_only && d->buf->data[0] != NFLTR_PROTO_ATTACH_MAGIC[0])
+      if (d->reserve_only != NULL && d->buf->data[0] != NFLTR_PROTO_ATTACH_MAGIC[0])
         {
-          refuse (d, -1, "max-connections", "at --max-connections, the places left are owed to "
-                  "agents' data connections");
+          refuse (d, -1, d->reserve_only, "over the limit, the places left are owed to agents' "
+                  "data connections");
           return FALSE;
         }
       if (d->buf->data[0] == NFLTR_PROTO_ATTACH_MAGIC[0])
@@ -387,10 +388,16 @@ relay_demux_accept (RelayServer *server, GSocketConnection *conn, gboolean reser
   guint per_source = relay_config_per_source (&server->config);
   Demux *d;
 
+  guint count = relay_server_source_count (server, source);
+  const char *d_reserve = reserve_only ? "max-connections" : NULL;
+
   /* One address may hold only so many connections, in every stage (the server counts this one
    * already): a slowloris, or idle handshake-complete clients, from one host fill its own
-   * quota, not the relay. Refused at once. */
-  if (relay_server_source_count (server, source) > per_source)
+   * quota, not the relay. Refused at once, unless an agent there owes data connections to
+   * waiting clients: then as many may come past the cap, and must be data connections. */
+  if (count > per_source && count - per_source <= relay_attach_owed_to_source (server->attach, source))
+    d_reserve = "source-limit";
+  else if (count > per_source)
     {
       g_autofree char *peer = remote ? relay_format_address (remote) : g_strdup ("unknown");
 
@@ -404,7 +411,7 @@ relay_demux_accept (RelayServer *server, GSocketConnection *conn, gboolean reser
   d->server = server;
   d->link.data = d;
   g_queue_push_tail_link (&server->first_stage, &d->link);
-  d->reserve_only = reserve_only;
+  d->reserve_only = d_reserve;
   d->conn = g_object_ref (conn);
   d->socket = g_socket_connection_get_socket (conn);
   /* The relay forwards what it reads as it reads it: TLS peers already send whole records,

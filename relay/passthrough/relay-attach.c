@@ -25,6 +25,7 @@ typedef struct {
   RelayBinding      *binding;
   RelayAgent        *agent;
   char              *agent_session;  /* key into attach->per_agent */
+  char              *agent_source;   /* key into attach->owed */
   GSocketConnection *client;
   GBytes            *hello;
   char              *peer;
@@ -47,6 +48,7 @@ struct _RelayAttach {
   GHashTable  *pending;   /* conn-id GBytes → Pending */
   GHashTable  *sessions;  /* Session set */
   GHashTable  *per_agent; /* agent session-id → public connections waiting or running */
+  GHashTable  *owed;      /* agent's source address → clients waiting for its data connection */
   guint        idle_sweep_id;
 };
 
@@ -70,9 +72,22 @@ agent_load_add (RelayAttach *attach, const char *agent_session, int delta)
 }
 
 static void
+owed_add (RelayAttach *attach, const char *source, int delta)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (attach->owed, source)) + delta;
+
+  if (n == 0)
+    g_hash_table_remove (attach->owed, source);
+  else
+    g_hash_table_insert (attach->owed, g_strdup (source), GUINT_TO_POINTER (n));
+}
+
+static void
 pending_free (Pending *p)
 {
   agent_load_add (p->attach, p->agent_session, -1);
+  owed_add (p->attach, p->agent_source, -1);
+  g_free (p->agent_source);
   g_free (p->agent_session);
   g_clear_handle_id (&p->timeout_id, g_source_remove);
   if (p->client != NULL)
@@ -154,6 +169,7 @@ relay_attach_new (RelayServer *server)
                                            (GDestroyNotify) pending_free);
   attach->sessions = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) session_free, NULL);
   attach->per_agent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  attach->owed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   attach->idle_sweep_id = g_timeout_add_seconds (MAX (1, MIN (10, server->config.idle_timeout_s / 4)),
                                                  idle_sweep_cb, attach);
   return attach;
@@ -168,6 +184,7 @@ relay_attach_free (RelayAttach *attach)
   g_hash_table_unref (attach->pending);
   g_hash_table_unref (attach->sessions);
   g_hash_table_unref (attach->per_agent);
+  g_hash_table_unref (attach->owed);
   relay_splice_pool_trim ();
   g_free (attach);
 }
@@ -207,6 +224,8 @@ relay_attach_open (RelayAttach *attach, RelayBinding *binding, GSocketConnection
   p->agent = binding->agent;
   p->agent_session = g_strdup (relay_agent_get_session_id (binding->agent));
   agent_load_add (attach, p->agent_session, +1);
+  p->agent_source = relay_peer_source (relay_agent_get_peer (binding->agent));
+  owed_add (attach, p->agent_source, +1);
   p->client = g_object_ref (client);
   p->hello = g_bytes_ref (hello);
   p->peer = g_strdup (peer);
@@ -333,6 +352,12 @@ guint
 relay_attach_pending_count (RelayAttach *attach)
 {
   return g_hash_table_size (attach->pending);
+}
+
+guint
+relay_attach_owed_to_source (RelayAttach *attach, const char *source)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (attach->owed, source));
 }
 
 guint
