@@ -252,8 +252,8 @@ nfltr_hello_reader_get_work (NfltrHelloReader *reader)
   return reader->work;
 }
 
-static NfltrHelloStatus
-reader_fail (NfltrHelloReader *reader, NfltrHelloStatus status, const char *format, ...) G_GNUC_PRINTF (3, 4);
+static NfltrHelloStatus reader_fail (NfltrHelloReader *reader, NfltrHelloStatus status, const char *format,
+                                     ...) G_GNUC_PRINTF (3, 4);
 
 static NfltrHelloStatus
 reader_fail (NfltrHelloReader *reader, NfltrHelloStatus status, const char *format, ...)
@@ -305,16 +305,16 @@ reader_hs_header_byte (NfltrHelloReader *reader, guint8 byte)
 {
   reader->hs_header[reader->hs_have++] = byte;
   if (reader->hs_have == 1 && byte != TLS_CLIENT_HELLO)
-    return reader_fail (reader, NFLTR_HELLO_MALFORMED,
-                        "first handshake message has type %u, not ClientHello", byte);
+    return reader_fail (reader, NFLTR_HELLO_MALFORMED, "first handshake message has type %u, not ClientHello",
+                        byte);
   if (reader->hs_have == TLS_HANDSHAKE_HEADER)
     {
-      reader->msg_len = ((gsize) reader->hs_header[1] << 16) |
-                        ((gsize) reader->hs_header[2] << 8) | reader->hs_header[3];
+      reader->msg_len =
+        ((gsize) reader->hs_header[1] << 16) | ((gsize) reader->hs_header[2] << 8) | reader->hs_header[3];
       if (reader->msg_len + TLS_HANDSHAKE_HEADER > reader->max_hello)
         return reader_fail (reader, NFLTR_HELLO_TOO_BIG,
-                            "ClientHello of %" G_GSIZE_FORMAT " bytes exceeds the %"
-                            G_GSIZE_FORMAT "-byte limit",
+                            "ClientHello of %" G_GSIZE_FORMAT " bytes exceeds the %" G_GSIZE_FORMAT
+                            "-byte limit",
                             reader->msg_len + TLS_HANDSHAKE_HEADER, reader->max_hello);
       reader->body = g_malloc (MAX (reader->msg_len, 1));
     }
@@ -407,24 +407,16 @@ nfltr_hello_reader_feed (NfltrHelloReader *reader,
       reader_take (reader, data, len, &used);
       reader->offset += used;
     }
-  switch (reader->status)
+  if (reader->status == NFLTR_HELLO_OK)
     {
-    case NFLTR_HELLO_NEED_MORE:
-      return NFLTR_HELLO_NEED_MORE;
-    case NFLTR_HELLO_OK:
       if (sni != NULL)
         *sni = g_strdup (reader->sni);
       if (consumed != NULL)
         *consumed = reader->consumed;
-      return NFLTR_HELLO_OK;
-    case NFLTR_HELLO_NOT_TLS:
-    case NFLTR_HELLO_MALFORMED:
-    case NFLTR_HELLO_TOO_BIG:
-    default:
-      if (error != NULL)
-        *error = g_error_copy (reader->error);
-      return reader->status;
     }
+  else if (reader->status != NFLTR_HELLO_NEED_MORE && error != NULL)
+    *error = g_error_copy (reader->error);
+  return reader->status;
 }
 
 NfltrHelloStatus

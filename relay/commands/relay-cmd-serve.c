@@ -58,23 +58,48 @@ relay_cmd_serve (int argc, char **argv)
   g_autofree char *domain = NULL;
   g_autofree char *data_dir = NULL;
   const GOptionEntry entries[] = {
-    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Public TLS address (default 127.0.0.1:8443)", "HOST:PORT" },
-    { "domain", 'd', 0, G_OPTION_ARG_STRING, &domain, "The relay's own name; tunnels are NAME.DOMAIN (default nfltr.localhost)", "DOMAIN" },
-    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "relay.db and the certificate (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
-    { "hello-max-bytes", 0, 0, G_OPTION_ARG_INT, &hello_max, "Largest ClientHello accepted, in any number of TLS records (default 65536)", "BYTES" },
-    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout, "Seconds from accept to a whole ClientHello or data preamble, and for TLS handshakes (default 10)", "SECONDS" },
-    { "attach-timeout", 0, 0, G_OPTION_ARG_INT, &attach_timeout, "Seconds an agent has to open the data connection (default 10)", "SECONDS" },
-    { "agent-idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, "Drop agents silent this long (default 90)", "SECONDS" },
-    { "max-tunnels-per-agent", 0, 0, G_OPTION_ARG_INT, &max_tunnels, "Names one agent may bind (default 64)", "N" },
-    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections, "Open connections at once (default 0: half the descriptor limit)", "N" },
-    { "max-connections-per-source", 0, 0, G_OPTION_ARG_INT, &max_per_source, "Connections from one address, in every stage (default a quarter of the public share, at most 512)", "N" },
-    { "agent-reserve", 0, 0, G_OPTION_ARG_INT, &agent_reserve, "Of --max-connections, places public clients cannot take: kept for agents' control and data connections (default a quarter)", "N" },
-    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle, "Close a tunnel connection that moved no byte either way this long (default 600)", "SECONDS" },
-    { "http-idle-timeout", 0, 0, G_OPTION_ARG_INT, &http_idle, "Close a connection to the relay's own HTTP (API, control channel before HELLO) idle this long (default 30)", "SECONDS" },
-    { "max-connections-per-agent", 0, 0, G_OPTION_ARG_INT, &max_per_agent, "Public connections waiting for or through one agent (default 1024, the agent's own per-tunnel cap)", "N" },
-    { "public-port", 0, 0, G_OPTION_ARG_INT, &public_port, "Port shown in tunnel URLs (default: the listening port)", "PORT" },
-    { "name-expiry", 0, 0, G_OPTION_ARG_INT, &name_expiry, "Days an unused name stays reserved for its owner (default 30; 0 = until released)", "DAYS" },
-    { "log-interval", 0, 0, G_OPTION_ARG_INT, &log_interval, "Refusal lines: after 10 per reason and source address, one count per this many seconds (default 10)", "SECONDS" },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Public TLS address (default 127.0.0.1:8443)",
+      "HOST:PORT" },
+    { "domain", 'd', 0, G_OPTION_ARG_STRING, &domain,
+      "The relay's own name; tunnels are NAME.DOMAIN (default nfltr.localhost)", "DOMAIN" },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+      "relay.db and the certificate (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
+    { "hello-max-bytes", 0, 0, G_OPTION_ARG_INT, &hello_max,
+      "Largest ClientHello accepted, in any number of TLS records (default 65536)", "BYTES" },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout,
+      "Seconds from accept to a whole ClientHello or data preamble, and for TLS handshakes (default 10)",
+      "SECONDS" },
+    { "attach-timeout", 0, 0, G_OPTION_ARG_INT, &attach_timeout,
+      "Seconds an agent has to open the data connection (default 10)", "SECONDS" },
+    { "agent-idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout,
+      "Drop agents silent this long (default 90)", "SECONDS" },
+    { "max-tunnels-per-agent", 0, 0, G_OPTION_ARG_INT, &max_tunnels, "Names one agent may bind (default 64)",
+      "N" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
+      "Open connections at once (default 0: half the descriptor limit)", "N" },
+    { "max-connections-per-source", 0, 0, G_OPTION_ARG_INT, &max_per_source,
+      "Connections from one address, in every stage (default a quarter of the public share, at most 512)",
+      "N" },
+    { "agent-reserve", 0, 0, G_OPTION_ARG_INT, &agent_reserve,
+      "Of --max-connections, places public clients cannot take: kept for agents' control and data "
+      "connections (default a quarter)",
+      "N" },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle,
+      "Close a tunnel connection that moved no byte either way this long (default 600)", "SECONDS" },
+    { "http-idle-timeout", 0, 0, G_OPTION_ARG_INT, &http_idle,
+      "Close a connection to the relay's own HTTP (API, control channel before HELLO) idle this long "
+      "(default 30)",
+      "SECONDS" },
+    { "max-connections-per-agent", 0, 0, G_OPTION_ARG_INT, &max_per_agent,
+      "Public connections waiting for or through one agent (default 1024, the agent's own per-tunnel cap)",
+      "N" },
+    { "public-port", 0, 0, G_OPTION_ARG_INT, &public_port,
+      "Port shown in tunnel URLs (default: the listening port)", "PORT" },
+    { "name-expiry", 0, 0, G_OPTION_ARG_INT, &name_expiry,
+      "Days an unused name stays reserved for its owner (default 30; 0 = until released)", "DAYS" },
+    { "log-interval", 0, 0, G_OPTION_ARG_INT, &log_interval,
+      "Refusal lines: after 10 per reason and source address, one count per this many seconds (default 10)",
+      "SECONDS" },
     /* For tests: the same in seconds, so a test can watch a reservation lapse. */
     { "name-expiry-seconds", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &name_expiry_s, NULL, NULL },
     { NULL }
@@ -92,7 +117,10 @@ relay_cmd_serve (int argc, char **argv)
     }
   {
     /* Each limit named in its own message, so the operator sees which one. */
-    const struct { const char *name; int value, min, max; } ranges[] = {
+    const struct {
+      const char *name;
+      int value, min, max;
+    } ranges[] = {
       { "--hello-max-bytes", hello_max, 512, 1024 * 1024 },
       { "--handshake-timeout", handshake_timeout, 1, 3600 },
       { "--attach-timeout", attach_timeout, 1, 3600 },

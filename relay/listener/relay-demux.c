@@ -220,6 +220,7 @@ advance (Demux *d)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *sni = NULL;
+  NfltrHelloStatus status;
 
   switch (d->state)
     {
@@ -250,14 +251,11 @@ advance (Demux *d)
       G_GNUC_FALLTHROUGH;
 
     case DEMUX_HELLO:
-      {
-        NfltrHelloStatus status;
-
-        /* Only the bytes this read added: the reader keeps its place. */
-        status = nfltr_hello_reader_feed (d->hello, d->buf->data + d->hello_fed,
-                                          d->buf->len - d->hello_fed, &sni, NULL, &error);
-        d->hello_fed = d->buf->len;
-        switch (status)
+      /* Only the bytes this read added: the reader keeps its place. */
+      status = nfltr_hello_reader_feed (d->hello, d->buf->data + d->hello_fed,
+                                        d->buf->len - d->hello_fed, &sni, NULL, &error);
+      d->hello_fed = d->buf->len;
+      switch (status)
         {
         case NFLTR_HELLO_NEED_MORE:
           return TRUE;
@@ -275,7 +273,6 @@ advance (Demux *d)
           refuse (d, NFLTR_TLS_ALERT_DECODE_ERROR, "bad-hello", error ? error->message : NULL);
           return FALSE;
         }
-      }
 
     case DEMUX_PREAMBLE:
       {

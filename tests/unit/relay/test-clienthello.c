@@ -333,8 +333,8 @@ test_one_byte_records_linear_work (void)
   g_assert_cmpstr (sni, ==, "slow.nfltr.localhost");
   g_assert_cmpuint (feeds, ==, msg->len);
   work = nfltr_hello_reader_get_work (reader);
-  g_test_message ("%u records, %u bytes in %" G_GSIZE_FORMAT
-                  " feeds: work %" G_GUINT64_FORMAT, msg->len, rec->len, feeds, work);
+  g_test_message ("%u records, %u bytes in %" G_GSIZE_FORMAT " feeds: work %" G_GUINT64_FORMAT, msg->len,
+                  rec->len, feeds, work);
   /* Each byte fed once, plus one pass over the reassembled message. A reader that re-walked
    * the records on every feed would count ~records²/2 = 2·10⁸ here. */
   g_assert_cmpuint (work, <=, rec->len + msg->len);
