@@ -1,10 +1,11 @@
 /* nfltr-clienthello.c — reads the SNI out of a TLS ClientHello (docs/protocol.md §2).
  *
- * Two passes over what the client sent so far: first walk the TLS records (RFC 8446 §5.1) and
- * find out whether the whole ClientHello handshake message is there; only then gather its
- * body (in place when it sits in one record, else into one buffer of its exact size, never
- * more than max_hello) and read the extensions. The first pass touches 5 bytes per record,
- * so calling the parser again after every TCP segment stays cheap. */
+ * Incremental: the reader is fed each new piece of the stream once, keeps where it is (record
+ * header, handshake header, body so far) and copies the body into one buffer of its exact
+ * size (never more than max_hello) as it arrives; when the message and the record ending it
+ * are whole it reads the extensions. A hello cut into thousands of 1-byte records, each in
+ * its own TCP segment, costs work linear in its bytes (issue 8 §3), not a re-walk of every
+ * record on every segment. */
 #define G_LOG_DOMAIN "nfltr-clienthello"
 
 #include "nfltr-clienthello.h"
@@ -201,6 +202,223 @@ read_client_hello (const guint8 *body, gsize len, char **sni, GError **error)
   return NFLTR_HELLO_OK;
 }
 
+/* The reader's progress through the stream. Every input byte is looked at once: a record
+ * header byte goes into rec_header, a body byte is copied once into body (or skipped when it
+ * follows the message in its last record), so feeding a hello in N pieces costs O(total bytes)
+ * however it is cut. */
+struct _NfltrHelloReader {
+  gsize            max_hello;
+  NfltrHelloStatus status;        /* NEED_MORE until the verdict, then the verdict */
+  GError          *error;         /* the verdict's, when not OK */
+  char            *sni;           /* the verdict's, when OK */
+  gsize            consumed;      /* the verdict's, when OK */
+  gsize            offset;        /* stream bytes fed so far */
+  guint8           rec_header[TLS_RECORD_HEADER];
+  gsize            rec_have;      /* header bytes of the current record */
+  gsize            rec_left;      /* body bytes of the current record still to come */
+  guint            records;
+  guint8           hs_header[TLS_HANDSHAKE_HEADER];
+  gsize            hs_have;
+  gsize            msg_len;       /* ClientHello body length, once hs_header is whole */
+  guint8          *body;          /* msg_len bytes, allocated once the length is known */
+  gsize            body_have;
+  guint64          work;          /* bytes looked at or copied: for tests */
+};
+
+NfltrHelloReader *
+nfltr_hello_reader_new (gsize max_hello)
+{
+  NfltrHelloReader *reader = g_new0 (NfltrHelloReader, 1);
+
+  reader->max_hello = max_hello;
+  reader->status = NFLTR_HELLO_NEED_MORE;
+  return reader;
+}
+
+void
+nfltr_hello_reader_free (NfltrHelloReader *reader)
+{
+  if (reader == NULL)
+    return;
+  g_clear_error (&reader->error);
+  g_free (reader->sni);
+  g_free (reader->body);
+  g_free (reader);
+}
+
+guint64
+nfltr_hello_reader_get_work (NfltrHelloReader *reader)
+{
+  return reader->work;
+}
+
+static NfltrHelloStatus reader_fail (NfltrHelloReader *reader, NfltrHelloStatus status, const char *format,
+                                     ...) G_GNUC_PRINTF (3, 4);
+
+static NfltrHelloStatus
+reader_fail (NfltrHelloReader *reader, NfltrHelloStatus status, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  reader->error = g_error_new_valist (NFLTR_HELLO_ERROR, status, format, args);
+  va_end (args);
+  reader->status = status;
+  return status;
+}
+
+/* One more byte of a record header: checks it as soon as it can be checked, so garbage fails
+ * early; with the fifth, the record's length is known. */
+static NfltrHelloStatus
+reader_header_byte (NfltrHelloReader *reader, guint8 byte)
+{
+  reader->rec_header[reader->rec_have++] = byte;
+  if (reader->rec_have == 1 && byte != TLS_CONTENT_HANDSHAKE)
+    {
+      if (reader->records == 0)
+        return reader_fail (reader, NFLTR_HELLO_NOT_TLS,
+                            "first byte 0x%02x is not a TLS handshake record", byte);
+      return reader_fail (reader, NFLTR_HELLO_MALFORMED,
+                          "TLS record of content type %u arrived before the ClientHello was complete",
+                          byte);
+    }
+  if (reader->rec_have == 2 && byte != 3)
+    return reader_fail (reader, NFLTR_HELLO_MALFORMED, "TLS record version major %u is not 3", byte);
+  if (reader->rec_have == TLS_RECORD_HEADER)
+    {
+      gsize rec_len = ((gsize) reader->rec_header[3] << 8) | reader->rec_header[4];
+
+      /* RFC 8446 §5.1: handshake fragments are never empty and at most 2^14 bytes. */
+      if (rec_len == 0 || rec_len > NFLTR_TLS_MAX_RECORD)
+        return reader_fail (reader, NFLTR_HELLO_MALFORMED,
+                            "TLS record %u has length %" G_GSIZE_FORMAT " (must be 1–%d)",
+                            reader->records, rec_len, NFLTR_TLS_MAX_RECORD);
+      reader->records++;
+      reader->rec_left = rec_len;
+    }
+  return NFLTR_HELLO_NEED_MORE;
+}
+
+/* One more byte of the handshake header (which may itself be split across records). */
+static NfltrHelloStatus
+reader_hs_header_byte (NfltrHelloReader *reader, guint8 byte)
+{
+  reader->hs_header[reader->hs_have++] = byte;
+  if (reader->hs_have == 1 && byte != TLS_CLIENT_HELLO)
+    return reader_fail (reader, NFLTR_HELLO_MALFORMED, "first handshake message has type %u, not ClientHello",
+                        byte);
+  if (reader->hs_have == TLS_HANDSHAKE_HEADER)
+    {
+      reader->msg_len =
+        ((gsize) reader->hs_header[1] << 16) | ((gsize) reader->hs_header[2] << 8) | reader->hs_header[3];
+      if (reader->msg_len + TLS_HANDSHAKE_HEADER > reader->max_hello)
+        return reader_fail (reader, NFLTR_HELLO_TOO_BIG,
+                            "ClientHello of %" G_GSIZE_FORMAT " bytes exceeds the %" G_GSIZE_FORMAT
+                            "-byte limit",
+                            reader->msg_len + TLS_HANDSHAKE_HEADER, reader->max_hello);
+      reader->body = g_malloc (MAX (reader->msg_len, 1));
+    }
+  return NFLTR_HELLO_NEED_MORE;
+}
+
+/* Takes what it can of data[0..len): *used says how much. Returns the verdict, or NEED_MORE. */
+static NfltrHelloStatus
+reader_take (NfltrHelloReader *reader, const guint8 *data, gsize len, gsize *used)
+{
+  gsize pos = 0;
+
+  while (pos < len)
+    {
+      gsize take;
+
+      if (reader->rec_have < TLS_RECORD_HEADER)
+        {
+          reader->work++;
+          if (reader_header_byte (reader, data[pos++]) != NFLTR_HELLO_NEED_MORE)
+            break;
+          continue;
+        }
+      if (reader->hs_have < TLS_HANDSHAKE_HEADER)
+        {
+          reader->work++;
+          reader->rec_left--;
+          if (reader_hs_header_byte (reader, data[pos++]) != NFLTR_HELLO_NEED_MORE)
+            break;
+        }
+      else
+        {
+          /* Body bytes, or (once the body is whole) the rest of its last record: anything
+           * after the message in that record is another message, not ours to read. */
+          take = MIN (reader->rec_left, len - pos);
+          if (reader->body_have < reader->msg_len)
+            {
+              take = MIN (take, reader->msg_len - reader->body_have);
+              memcpy (reader->body + reader->body_have, data + pos, take);
+              reader->body_have += take;
+            }
+          reader->work += take;
+          reader->rec_left -= take;
+          pos += take;
+        }
+      if (reader->rec_left == 0)
+        {
+          reader->rec_have = 0;
+          if (reader->hs_have == TLS_HANDSHAKE_HEADER && reader->body_have == reader->msg_len)
+            {
+              g_autoptr(GError) error = NULL;
+
+              /* The message and the record that ends it are whole. */
+              reader->work += reader->msg_len;
+              if (read_client_hello (reader->body, reader->msg_len, &reader->sni, &error) != NFLTR_HELLO_OK)
+                {
+                  reader->error = g_steal_pointer (&error);
+                  reader->status = NFLTR_HELLO_MALFORMED;
+                }
+              else
+                {
+                  reader->status = NFLTR_HELLO_OK;
+                  reader->consumed = reader->offset + pos;
+                }
+              break;
+            }
+        }
+    }
+  *used = pos;
+  return reader->status;
+}
+
+NfltrHelloStatus
+nfltr_hello_reader_feed (NfltrHelloReader *reader,
+                         const guint8     *data,
+                         gsize             len,
+                         char            **sni,
+                         gsize            *consumed,
+                         GError          **error)
+{
+  g_return_val_if_fail (reader != NULL, NFLTR_HELLO_MALFORMED);
+  g_return_val_if_fail (data != NULL || len == 0, NFLTR_HELLO_MALFORMED);
+  if (sni != NULL)
+    *sni = NULL;
+
+  if (reader->status == NFLTR_HELLO_NEED_MORE)
+    {
+      gsize used = 0;
+
+      reader_take (reader, data, len, &used);
+      reader->offset += used;
+    }
+  if (reader->status == NFLTR_HELLO_OK)
+    {
+      if (sni != NULL)
+        *sni = g_strdup (reader->sni);
+      if (consumed != NULL)
+        *consumed = reader->consumed;
+    }
+  else if (reader->status != NFLTR_HELLO_NEED_MORE && error != NULL)
+    *error = g_error_copy (reader->error);
+  return reader->status;
+}
+
 NfltrHelloStatus
 nfltr_clienthello_parse (const guint8 *data,
                          gsize         len,
@@ -209,138 +427,10 @@ nfltr_clienthello_parse (const guint8 *data,
                          gsize        *consumed,
                          GError      **error)
 {
-  guint8 header[TLS_HANDSHAKE_HEADER];
-  gsize have_header = 0;   /* handshake header bytes seen so far */
-  gsize msg_len = 0;       /* ClientHello body length, once the header is known */
-  gsize have_body = 0;     /* body bytes available in complete-or-partial records */
-  gsize pos = 0;
-  gsize end_pos = 0;       /* end of the record holding the body's last byte */
-  guint records = 0;
-  g_autofree guint8 *assembled = NULL;
-  const guint8 *body = NULL;
+  g_autoptr(NfltrHelloReader) reader = nfltr_hello_reader_new (max_hello);
 
   g_return_val_if_fail (data != NULL || len == 0, NFLTR_HELLO_MALFORMED);
-  if (sni != NULL)
-    *sni = NULL;
-
-  if (len == 0)
-    return NFLTR_HELLO_NEED_MORE;
-  if (data[0] != TLS_CONTENT_HANDSHAKE)
-    return fail (error, NFLTR_HELLO_NOT_TLS,
-                 "first byte 0x%02x is not a TLS handshake record", data[0]);
-
-  /* Pass 1: walk the records until the handshake message is whole. */
-  for (;;)
-    {
-      gsize rec_len, avail, want;
-      const guint8 *frag;
-
-      if (len - pos < TLS_RECORD_HEADER)
-        {
-          /* Check what we have of the next header so garbage fails early. */
-          if (len - pos >= 1 && data[pos] != TLS_CONTENT_HANDSHAKE)
-            goto bad_content_type;
-          if (len - pos >= 2 && data[pos + 1] != 3)
-            goto bad_version;
-          return NFLTR_HELLO_NEED_MORE;
-        }
-      if (data[pos] != TLS_CONTENT_HANDSHAKE)
-        goto bad_content_type;
-      if (data[pos + 1] != 3)
-        goto bad_version;
-      rec_len = ((gsize) data[pos + 3] << 8) | data[pos + 4];
-      /* RFC 8446 §5.1: handshake fragments are never empty and at most 2^14 bytes. */
-      if (rec_len == 0 || rec_len > NFLTR_TLS_MAX_RECORD)
-        return fail (error, NFLTR_HELLO_MALFORMED,
-                     "TLS record %u has length %" G_GSIZE_FORMAT " (must be 1–%d)",
-                     records, rec_len, NFLTR_TLS_MAX_RECORD);
-      records++;
-      frag = data + pos + TLS_RECORD_HEADER;
-      avail = MIN (rec_len, len - pos - TLS_RECORD_HEADER);
-
-      /* The handshake header may itself be split across records. */
-      while (have_header < TLS_HANDSHAKE_HEADER && avail > 0)
-        {
-          header[have_header++] = *frag++;
-          avail--;
-          rec_len--;
-          if (have_header == 1 && header[0] != TLS_CLIENT_HELLO)
-            return fail (error, NFLTR_HELLO_MALFORMED,
-                         "first handshake message has type %u, not ClientHello", header[0]);
-          if (have_header == TLS_HANDSHAKE_HEADER)
-            {
-              msg_len = ((gsize) header[1] << 16) | ((gsize) header[2] << 8) | header[3];
-              if (msg_len + TLS_HANDSHAKE_HEADER > max_hello)
-                return fail (error, NFLTR_HELLO_TOO_BIG,
-                             "ClientHello of %" G_GSIZE_FORMAT " bytes exceeds the %"
-                             G_GSIZE_FORMAT "-byte limit",
-                             msg_len + TLS_HANDSHAKE_HEADER, max_hello);
-            }
-        }
-      if (have_header < TLS_HANDSHAKE_HEADER)
-        {
-          if (avail < rec_len)
-            return NFLTR_HELLO_NEED_MORE;
-          pos = frag + rec_len - data;
-          continue;
-        }
-
-      want = msg_len - have_body;
-      have_body += MIN (want, avail);
-      if (have_body < msg_len)
-        {
-          if (avail < rec_len)
-            return NFLTR_HELLO_NEED_MORE;  /* the record itself is still arriving */
-          pos = frag + rec_len - data;
-          continue;
-        }
-      /* The message ends in this record; we still need the whole record so that
-       * `consumed` can point past it (anything after the message is another message). */
-      if (avail < rec_len)
-        return NFLTR_HELLO_NEED_MORE;
-      end_pos = frag + rec_len - data;
-      break;
-    }
-
-  /* Pass 2: gather the body. One record (the usual case) is read in place. */
-  if (records == 1)
-    body = data + TLS_RECORD_HEADER + TLS_HANDSHAKE_HEADER;
-  else
-    {
-      gsize got = 0, skip_header = TLS_HANDSHAKE_HEADER;
-
-      assembled = g_malloc (MAX (msg_len, 1));
-      pos = 0;
-      while (got < msg_len)
-        {
-          gsize rec_len = ((gsize) data[pos + 3] << 8) | data[pos + 4];
-          const guint8 *frag = data + pos + TLS_RECORD_HEADER;
-          gsize drop = MIN (skip_header, rec_len);
-          gsize take = MIN (rec_len - drop, msg_len - got);
-
-          skip_header -= drop;
-          memcpy (assembled + got, frag + drop, take);
-          got += take;
-          pos += TLS_RECORD_HEADER + rec_len;
-        }
-      body = assembled;
-    }
-
-  if (read_client_hello (body, msg_len, sni, error) != NFLTR_HELLO_OK)
-    return NFLTR_HELLO_MALFORMED;
-  if (consumed != NULL)
-    *consumed = end_pos;
-  return NFLTR_HELLO_OK;
-
-bad_content_type:
-  if (pos == 0)
-    return fail (error, NFLTR_HELLO_NOT_TLS, "first byte 0x%02x is not a TLS handshake record",
-                 data[0]);
-  return fail (error, NFLTR_HELLO_MALFORMED,
-               "TLS record of content type %u arrived before the ClientHello was complete",
-               data[pos]);
-bad_version:
-  return fail (error, NFLTR_HELLO_MALFORMED, "TLS record version major %u is not 3", data[pos + 1]);
+  return nfltr_hello_reader_feed (reader, data, len, sni, consumed, error);
 }
 
 void

@@ -18,14 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-
-/* Live accepted connections, counted from accept to the socket object's end. Shared with the
- * weak references so a connection that outlives the server (held by libsoup a little
- * longer) does not touch a freed server. */
-struct _RelayConnCount {
-  RelayServer *server;   /* NULL once the server is gone */
-  guint        live;
-};
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 /* How long accepting pauses when the relay is out of descriptors and has no first-stage
  * connection to drop: long enough not to spin on a listening socket that stays readable. */
@@ -34,24 +29,197 @@ struct _RelayConnCount {
  * lands adds its token here (`wg`, `p2p`, `a2a`). */
 #define RELAY_FEATURES    ""
 #define ACCEPT_BURST      64
+/* How often the relay looks for keys revoked by `nfltr-relay keys revoke` (another process):
+ * an agent using a revoked key is gone within about this long (docs/security.md). */
+#define KEY_WATCH_INTERVAL_MS 1000
+
+/* Live accepted connections, counted from accept to the socket object's end, by class and by
+ * source address. Shared with every connection's tag so a connection that outlives the server
+ * (held by libsoup a little longer) does not touch a freed server. */
+struct _RelayConnCount {
+  RelayServer *server;   /* NULL once the server is gone */
+  guint        live;
+  guint        by_class[RELAY_CONN_AGENT_DATA + 1];
+  GHashTable  *sources;  /* source address → its connections that count against it */
+  GHashTable  *peers;    /* "IP:PORT" → RelayConn */
+};
+
+/* The tag on every accepted GSocketConnection (qdata): freed with it. */
+typedef struct {
+  RelayConnCount *count;
+  GSocket        *socket;
+  char           *source;
+  char           *peer;
+  RelayConnClass  klass;
+  gboolean        idle_closed;
+} RelayConn;
+
+G_DEFINE_QUARK (relay-conn, relay_conn)
 
 static void accept_resume (RelayServer *server);
+static guint accept_limit (RelayServer *server);
+
+static gboolean
+class_counts_in_source (RelayConnClass klass)
+{
+  /* Agents' connections are authenticated (HELLO) or paired with a client that was counted:
+   * an agent behind the same address as others must not use up that address's cap. */
+  return klass != RELAY_CONN_AGENT_CONTROL && klass != RELAY_CONN_AGENT_DATA;
+}
 
 static void
-conn_gone_cb (gpointer data, GObject *where_the_object_was)
+source_add (RelayConnCount *count, const char *source, int delta)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (count->sources, source)) + delta;
+
+  if (n == 0)
+    g_hash_table_remove (count->sources, source);
+  else
+    g_hash_table_insert (count->sources, g_strdup (source), GUINT_TO_POINTER (n));
+}
+
+static void
+count_clear (gpointer data)
 {
   RelayConnCount *count = data;
-  RelayServer *server = count->server;
 
-  count->live--;
-  if (server != NULL && server->accept_paused && server->accept_retry_id == 0 &&
-      count->live < server->config.max_connections)
+  g_hash_table_unref (count->sources);
+  g_hash_table_unref (count->peers);
+}
+
+static void
+maybe_resume (RelayServer *server)
+{
+  if (server->accept_paused && server->accept_retry_id == 0 &&
+      server->conn_count->live < accept_limit (server))
     {
-      g_message ("accepting connections again (%u open, limit %u)", count->live,
+      g_message ("accepting connections again (%u open, limit %u)", server->conn_count->live,
                  server->config.max_connections);
       accept_resume (server);
     }
-  g_rc_box_release (count);
+}
+
+static void
+conn_gone (gpointer data)
+{
+  RelayConn *c = data;
+  RelayConnCount *count = c->count;
+
+  count->live--;
+  count->by_class[c->klass]--;
+  if (class_counts_in_source (c->klass))
+    source_add (count, c->source, -1);
+  if (g_hash_table_lookup (count->peers, c->peer) == c)
+    g_hash_table_remove (count->peers, c->peer);
+  if (count->server != NULL)
+    maybe_resume (count->server);
+  g_clear_object (&c->socket);
+  g_free (c->source);
+  g_free (c->peer);
+  g_free (c);
+  g_rc_box_release_full (count, count_clear);
+}
+
+static void
+conn_set_class (RelayConn *c, RelayConnClass klass)
+{
+  RelayConnCount *count = c->count;
+
+  if (c->klass == klass)
+    return;
+  if (class_counts_in_source (c->klass) && !class_counts_in_source (klass))
+    source_add (count, c->source, -1);
+  else if (!class_counts_in_source (c->klass) && class_counts_in_source (klass))
+    source_add (count, c->source, +1);
+  count->by_class[c->klass]--;
+  count->by_class[klass]++;
+  c->klass = klass;
+}
+
+void
+relay_server_conn_set_class (RelayServer *server, GSocketConnection *conn, RelayConnClass klass)
+{
+  RelayConn *c = g_object_get_qdata (G_OBJECT (conn), relay_conn_quark ());
+
+  if (c != NULL)
+    conn_set_class (c, klass);
+}
+
+void
+relay_server_peer_set_class (RelayServer *server, const char *peer, RelayConnClass klass)
+{
+  RelayConn *c = g_hash_table_lookup (server->conn_count->peers, peer);
+
+  if (c != NULL)
+    conn_set_class (c, klass);
+}
+
+guint
+relay_server_source_count (RelayServer *server, const char *source)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (server->conn_count->sources, source));
+}
+
+guint
+relay_server_class_count (RelayServer *server, RelayConnClass klass)
+{
+  return server->conn_count->by_class[klass];
+}
+
+gboolean
+relay_server_public_room (RelayServer *server)
+{
+  guint clients = server->conn_count->by_class[RELAY_CONN_TUNNEL_CLIENT];
+
+  return 2 * ((guint64) clients + 1) <= relay_config_public_share (&server->config);
+}
+
+/* Each public client waiting for its data connection is owed one more place: the relay takes
+ * that many connections past --max-connections, so the data connection is never refused for
+ * lack of room (and whatever else comes in those places must be one, see relay-demux.c). */
+static guint
+accept_limit (RelayServer *server)
+{
+  return server->config.max_connections + relay_attach_pending_count (server->attach);
+}
+
+void
+relay_server_room_changed (RelayServer *server)
+{
+  maybe_resume (server);
+}
+
+/* docs/relay.md "Fair limits": a connection to the relay's own HTTP (the API, a control
+ * channel before its HELLO) that has moved no byte either way for --http-idle-timeout is shut
+ * down; libsoup then sees the end and closes it. The kernel keeps the times (TCP_INFO), so
+ * nothing is wrapped around libsoup's streams. */
+static gboolean
+sweep_cb (gpointer user_data)
+{
+  RelayServer *server = user_data;
+  guint32 limit_ms = server->config.http_idle_timeout_s * 1000;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, server->conn_count->peers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      RelayConn *c = value;
+      struct tcp_info info;
+      socklen_t len = sizeof info;
+
+      if (c->klass != RELAY_CONN_OWN_NAME || c->idle_closed)
+        continue;
+      if (getsockopt (g_socket_get_fd (c->socket), IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+        continue;
+      if (MIN (info.tcpi_last_data_recv, info.tcpi_last_data_sent) < limit_ms)
+        continue;
+      c->idle_closed = TRUE;
+      relay_log_refusal (c->peer, "http-idle", "no byte either way for %u s (--http-idle-timeout)",
+                         server->config.http_idle_timeout_s);
+      g_socket_shutdown (c->socket, TRUE, TRUE, NULL);
+    }
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -130,14 +298,26 @@ default_max_connections (void)
 }
 
 static void
-take_connection (RelayServer *server, GSocket *socket)
+take_connection (RelayServer *server, GSocket *socket, gboolean reserve_only)
 {
   RelayConnCount *count = server->conn_count;
   g_autoptr(GSocketConnection) conn = g_socket_connection_factory_create_connection (socket);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (conn, NULL);
+  RelayConn *c = g_new0 (RelayConn, 1);
 
+  c->count = g_rc_box_acquire (count);
+  c->socket = g_object_ref (socket);
+  c->peer = remote ? relay_format_address (remote) : g_strdup ("unknown");
+  c->source = remote && G_IS_INET_SOCKET_ADDRESS (remote)
+                ? g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)))
+                : g_strdup ("unknown");
+  c->klass = RELAY_CONN_FIRST_STAGE;
   count->live++;
-  g_object_weak_ref (G_OBJECT (conn), conn_gone_cb, g_rc_box_acquire (count));
-  relay_demux_accept (server, conn);
+  count->by_class[c->klass]++;
+  source_add (count, c->source, +1);
+  g_hash_table_replace (count->peers, c->peer, c);
+  g_object_set_qdata_full (G_OBJECT (conn), relay_conn_quark (), c, conn_gone);
+  relay_demux_accept (server, conn, reserve_only);
 }
 
 static gboolean
@@ -153,7 +333,7 @@ accept_cb (GSocket *listen_socket, GIOCondition condition, gpointer user_data)
       /* At the limit with every connection past its first stage, stop accepting: new clients
        * wait in the kernel's backlog instead of the relay running out of descriptors in the
        * middle of someone else's connection. */
-      if (server->conn_count->live >= server->config.max_connections &&
+      if (server->conn_count->live >= accept_limit (server) &&
           g_queue_is_empty (&server->first_stage))
         {
           g_message ("connection limit reached (%u open): not accepting until some close "
@@ -164,11 +344,14 @@ accept_cb (GSocket *listen_socket, GIOCondition condition, gpointer user_data)
       socket = g_socket_accept (listen_socket, NULL, &error);
       if (socket != NULL)
         {
-          take_connection (server, socket);
-          /* Over the limit: the connection that has waited longest for its ClientHello makes
-           * room for the new one (there is one older than it, see above). */
-          if (server->conn_count->live > server->config.max_connections)
-            relay_demux_evict_oldest (server, "max-connections");
+          gboolean reserve_only = FALSE;
+
+          /* At the limit: the connection that has waited longest for its ClientHello makes
+           * room for the new one. With none to drop, the new one takes a place owed to a
+           * waiting client's data connection (see above), and may only be one. */
+          if (server->conn_count->live >= server->config.max_connections)
+            reserve_only = !relay_demux_evict_oldest (server, "max-connections");
+          take_connection (server, socket, reserve_only);
           continue;
         }
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -185,6 +368,36 @@ accept_cb (GSocket *listen_socket, GIOCondition condition, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* relay.db changed under us (data_version moved): drop every agent whose key is no longer
+ * valid. Costs one PRAGMA a second while nothing changes. */
+static gboolean
+key_watch_cb (gpointer user_data)
+{
+  RelayServer *server = user_data;
+  gint64 version = relay_store_data_version (server->store);
+  g_autoptr(GPtrArray) revoked = NULL;
+  GHashTableIter iter;
+  gpointer key;
+
+  if (version == server->store_version)
+    return G_SOURCE_CONTINUE;
+  server->store_version = version;
+  revoked = g_ptr_array_new ();
+  g_hash_table_iter_init (&iter, server->agents);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      RelayAgent *agent = key;
+
+      if (relay_agent_get_state (agent) == RELAY_AGENT_READY &&
+          !relay_store_key_is_active (server->store, relay_agent_get_key_id (agent)))
+        g_ptr_array_add (revoked, agent);
+    }
+  /* Failing a channel does not free it yet (that happens at its close), so the list holds. */
+  for (guint i = 0; i < revoked->len; i++)
+    relay_agent_fail (revoked->pdata[i], NFLTR_PROTO_ERR_AUTH_FAILED, "API key was revoked");
+  return G_SOURCE_CONTINUE;
+}
+
 RelayServer *
 relay_server_new (RelayConfig *config, GError **error)
 {
@@ -192,14 +405,16 @@ relay_server_new (RelayConfig *config, GError **error)
 
   server->config = *config;
   memset (config, 0, sizeof *config);
+  relay_log_refusal_set_interval (server->config.log_interval_s);
   server->agents = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) relay_agent_free, NULL);
   server->registry = relay_registry_new ();
   server->directory = relay_directory_new ();
   server->features = g_strdup (RELAY_FEATURES);
   server->attach = relay_attach_new (server);
-  server->first_stage_sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server->conn_count = g_rc_box_new0 (RelayConnCount);
   server->conn_count->server = server;
+  server->conn_count->sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  server->conn_count->peers = g_hash_table_new (g_str_hash, g_str_equal);
 
   server->store = relay_store_open (server->config.data_dir, error);
   if (server->store == NULL ||
@@ -209,6 +424,8 @@ relay_server_new (RelayConfig *config, GError **error)
   if (server->identity == NULL)
     return NULL;
   server->http = relay_http_new (server);
+  server->store_version = relay_store_data_version (server->store);
+  server->key_watch_id = g_timeout_add (KEY_WATCH_INTERVAL_MS, key_watch_cb, server);
   return g_steal_pointer (&server);
 }
 
@@ -271,6 +488,8 @@ relay_server_start (RelayServer *server, GError **error)
     server->config.public_port = server->port;
   relay_splice_init ();
   relay_splice_set_fd_relief (fd_relief_cb, server);
+  server->sweep_id = g_timeout_add_seconds (MAX (1, MIN (5, server->config.http_idle_timeout_s / 4)),
+                                            sweep_cb, server);
   accept_resume (server);
   return TRUE;
 }
@@ -288,13 +507,14 @@ relay_server_free (RelayServer *server)
       g_clear_object (&server->listen_socket);
       relay_splice_set_fd_relief (NULL, NULL);
     }
+  g_clear_handle_id (&server->sweep_id, g_source_remove);
   if (server->conn_count != NULL)
     {
       server->conn_count->server = NULL;
-      g_rc_box_release (server->conn_count);
+      g_rc_box_release_full (server->conn_count, count_clear);
     }
+  g_clear_handle_id (&server->key_watch_id, g_source_remove);
   relay_demux_close_all (server);
-  g_clear_pointer (&server->first_stage_sources, g_hash_table_unref);
   /* Agents first: detaching them touches the registry, the directory and the attach table. */
   g_clear_pointer (&server->agents, g_hash_table_unref);
   g_clear_pointer (&server->attach, relay_attach_free);
@@ -305,6 +525,7 @@ relay_server_free (RelayServer *server)
   g_clear_pointer (&server->identity, relay_identity_free);
   g_clear_pointer (&server->store, relay_store_free);
   g_free (server->listen_text);
+  relay_log_refusal_flush ();
   relay_config_clear (&server->config);
   g_free (server);
 }

@@ -103,6 +103,12 @@ relay_agent_get_key_id (RelayAgent *agent)
   return agent->key_id;
 }
 
+RelayAgentState
+relay_agent_get_state (RelayAgent *agent)
+{
+  return agent->state;
+}
+
 const char *
 relay_agent_get_session_id (RelayAgent *agent)
 {
@@ -295,6 +301,8 @@ session_start (RelayAgent *agent, const NfltrMsgHello *hello)
   welcome.features = agent->features;
   frame = nfltr_msg_welcome_encode (&welcome);
   agent->state = RELAY_AGENT_READY;
+  /* Authenticated: no longer counted against its address, nor closed as idle HTTP. */
+  relay_server_peer_set_class (server, agent->peer, RELAY_CONN_AGENT_CONTROL);
   relay_agent_send (agent, frame);
   g_message ("agent %s connected from %s (key %" G_GINT64_FORMAT ", version %s, session %s)",
              relay_agent_get_log_id (agent), agent->peer, agent->key_id,

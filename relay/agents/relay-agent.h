@@ -38,6 +38,7 @@ const char  *relay_agent_get_log_id (RelayAgent *agent);
 const char  *relay_agent_get_peer (RelayAgent *agent);
 /* The store id of the API key the agent presented; -1 before HELLO. */
 gint64       relay_agent_get_key_id (RelayAgent *agent);
+RelayAgentState relay_agent_get_state (RelayAgent *agent);
 /* Random per control channel, set at WELCOME. */
 const char  *relay_agent_get_session_id (RelayAgent *agent);
 /* The features of the session (docs/protocol.md §8.2): "" when none. */

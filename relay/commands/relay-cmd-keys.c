@@ -68,7 +68,8 @@ keys_revoke (RelayStore *store, const char *id_text)
       fprintf (stderr, "nfltr-relay keys revoke: %s\n", error->message);
       return 1;
     }
-  printf ("revoked API key %" G_GUINT64_FORMAT "; agents using it are refused from their next connection\n", id);
+  printf ("revoked API key %" G_GUINT64_FORMAT "; a running relay disconnects agents using it "
+          "within seconds and refuses them from then on\n", id);
   return 0;
 }
 

@@ -46,27 +46,60 @@ relay_cmd_serve (int argc, char **argv)
   int max_tunnels = RELAY_DEFAULT_MAX_TUNNELS_PER_AGENT;
   int public_port = 0;
   int max_connections = 0;
-  int max_per_source = RELAY_DEFAULT_MAX_PER_SOURCE;
+  int max_per_source = -1;  /* not given: derived from --max-connections */
+  int agent_reserve = -1;   /* not given: a quarter of --max-connections */
+  int idle = RELAY_DEFAULT_IDLE_TIMEOUT_S;
+  int http_idle = RELAY_DEFAULT_HTTP_IDLE_TIMEOUT_S;
   int max_per_agent = RELAY_DEFAULT_MAX_PER_AGENT;
   int name_expiry = RELAY_DEFAULT_NAME_EXPIRY_DAYS;
   int name_expiry_s = -1;
+  int log_interval = RELAY_DEFAULT_LOG_INTERVAL_S;
   g_autofree char *listen = NULL;
   g_autofree char *domain = NULL;
   g_autofree char *data_dir = NULL;
   const GOptionEntry entries[] = {
-    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Public TLS address (default 127.0.0.1:8443)", "HOST:PORT" },
-    { "domain", 'd', 0, G_OPTION_ARG_STRING, &domain, "The relay's own name; tunnels are NAME.DOMAIN (default nfltr.localhost)", "DOMAIN" },
-    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "relay.db and the certificate (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
-    { "hello-max-bytes", 0, 0, G_OPTION_ARG_INT, &hello_max, "Largest ClientHello accepted (default 16384)", "BYTES" },
-    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout, "Seconds from accept to a whole ClientHello or data preamble, and for TLS handshakes (default 10)", "SECONDS" },
-    { "attach-timeout", 0, 0, G_OPTION_ARG_INT, &attach_timeout, "Seconds an agent has to open the data connection (default 10)", "SECONDS" },
-    { "agent-idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout, "Drop agents silent this long (default 90)", "SECONDS" },
-    { "max-tunnels-per-agent", 0, 0, G_OPTION_ARG_INT, &max_tunnels, "Names one agent may bind (default 64)", "N" },
-    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections, "Open connections at once (default 0: half the descriptor limit)", "N" },
-    { "max-connections-per-source", 0, 0, G_OPTION_ARG_INT, &max_per_source, "Connections from one address still before their ClientHello (default 512)", "N" },
-    { "max-connections-per-agent", 0, 0, G_OPTION_ARG_INT, &max_per_agent, "Public connections waiting for or through one agent (default 16384)", "N" },
-    { "public-port", 0, 0, G_OPTION_ARG_INT, &public_port, "Port shown in tunnel URLs (default: the listening port)", "PORT" },
-    { "name-expiry", 0, 0, G_OPTION_ARG_INT, &name_expiry, "Days an unused name stays reserved for its owner (default 30; 0 = until released)", "DAYS" },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Public TLS address (default 127.0.0.1:8443)",
+      "HOST:PORT" },
+    { "domain", 'd', 0, G_OPTION_ARG_STRING, &domain,
+      "The relay's own name; tunnels are NAME.DOMAIN (default nfltr.localhost)", "DOMAIN" },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+      "relay.db and the certificate (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
+    { "hello-max-bytes", 0, 0, G_OPTION_ARG_INT, &hello_max,
+      "Largest ClientHello accepted, in any number of TLS records (default 65536)", "BYTES" },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_INT, &handshake_timeout,
+      "Seconds from accept to a whole ClientHello or data preamble, and for TLS handshakes (default 10)",
+      "SECONDS" },
+    { "attach-timeout", 0, 0, G_OPTION_ARG_INT, &attach_timeout,
+      "Seconds an agent has to open the data connection (default 10)", "SECONDS" },
+    { "agent-idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout,
+      "Drop agents silent this long (default 90)", "SECONDS" },
+    { "max-tunnels-per-agent", 0, 0, G_OPTION_ARG_INT, &max_tunnels, "Names one agent may bind (default 64)",
+      "N" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
+      "Open connections at once (default 0: half the descriptor limit)", "N" },
+    { "max-connections-per-source", 0, 0, G_OPTION_ARG_INT, &max_per_source,
+      "Connections from one address, in every stage (default a quarter of the public share, at most 512)",
+      "N" },
+    { "agent-reserve", 0, 0, G_OPTION_ARG_INT, &agent_reserve,
+      "Of --max-connections, places public clients cannot take: kept for agents' control and data "
+      "connections (default a quarter)",
+      "N" },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle,
+      "Close a tunnel connection that moved no byte either way this long (default 600)", "SECONDS" },
+    { "http-idle-timeout", 0, 0, G_OPTION_ARG_INT, &http_idle,
+      "Close a connection to the relay's own HTTP (API, control channel before HELLO) idle this long "
+      "(default 30)",
+      "SECONDS" },
+    { "max-connections-per-agent", 0, 0, G_OPTION_ARG_INT, &max_per_agent,
+      "Public connections waiting for or through one agent (default 1024, the agent's own per-tunnel cap)",
+      "N" },
+    { "public-port", 0, 0, G_OPTION_ARG_INT, &public_port,
+      "Port shown in tunnel URLs (default: the listening port)", "PORT" },
+    { "name-expiry", 0, 0, G_OPTION_ARG_INT, &name_expiry,
+      "Days an unused name stays reserved for its owner (default 30; 0 = until released)", "DAYS" },
+    { "log-interval", 0, 0, G_OPTION_ARG_INT, &log_interval,
+      "Refusal lines: after 10 per reason and source address, one count per this many seconds (default 10)",
+      "SECONDS" },
     /* For tests: the same in seconds, so a test can watch a reservation lapse. */
     { "name-expiry-seconds", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &name_expiry_s, NULL, NULL },
     { NULL }
@@ -84,16 +117,23 @@ relay_cmd_serve (int argc, char **argv)
     }
   {
     /* Each limit named in its own message, so the operator sees which one. */
-    const struct { const char *name; int value, min, max; } ranges[] = {
+    const struct {
+      const char *name;
+      int value, min, max;
+    } ranges[] = {
       { "--hello-max-bytes", hello_max, 512, 1024 * 1024 },
       { "--handshake-timeout", handshake_timeout, 1, 3600 },
       { "--attach-timeout", attach_timeout, 1, 3600 },
       { "--agent-idle-timeout", idle_timeout, 1, 86400 },
       { "--max-tunnels-per-agent", max_tunnels, 1, 100000 },
       { "--max-connections", max_connections, 0, G_MAXINT },
-      { "--max-connections-per-source", max_per_source, 1, G_MAXINT },
+      { "--max-connections-per-source", max_per_source == -1 ? 1 : max_per_source, 1, G_MAXINT },
+      { "--agent-reserve", agent_reserve == -1 ? 1 : agent_reserve, 1, G_MAXINT },
+      { "--idle-timeout", idle, 1, 7 * 86400 },
+      { "--http-idle-timeout", http_idle, 1, 86400 },
       { "--max-connections-per-agent", max_per_agent, 1, G_MAXINT },
       { "--public-port", public_port, 0, 65535 },
+      { "--log-interval", log_interval, 1, 3600 },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)
@@ -136,8 +176,12 @@ relay_cmd_serve (int argc, char **argv)
   config.max_tunnels_per_agent = max_tunnels;
   config.public_port = public_port;
   config.max_connections = max_connections;
-  config.max_per_source = max_per_source;
+  config.max_per_source = max_per_source == -1 ? 0 : max_per_source;
+  config.agent_reserve = agent_reserve == -1 ? 0 : agent_reserve;
+  config.idle_timeout_s = idle;
+  config.http_idle_timeout_s = http_idle;
   config.max_per_agent = max_per_agent;
+  config.log_interval_s = log_interval;
   config.name_expiry_s = name_expiry_s >= 0 ? name_expiry_s : (gint64) name_expiry * 24 * 3600;
 
   /* splice(2) to a socket the peer has closed raises SIGPIPE; the error code is enough. */

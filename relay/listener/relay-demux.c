@@ -40,11 +40,14 @@ typedef struct {
   GList              link;     /* in server->first_stage */
   GSocketConnection *conn;
   GSocket           *socket;
-  char              *source;   /* address without the port, for --max-connections-per-source */
   char              *peer;
+  const char        *reserve_only;  /* taken in a place owed to a data connection: the limit
+                                     * it is over (a refusal reason), else NULL */
   DemuxState         state;
-  GByteArray        *buf;
+  GByteArray        *buf;      /* every byte read: the ClientHello is replayed to its server */
   gsize              buf_max;
+  NfltrHelloReader  *hello;    /* fed each new byte of buf once */
+  gsize              hello_fed;
   GSource           *read_source;
   guint              timeout_id;
 } Demux;
@@ -57,22 +60,9 @@ typedef struct {
 } Linger;
 
 static void
-source_count_add (RelayServer *server, const char *source, int delta)
-{
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (server->first_stage_sources, source)) + delta;
-
-  if (n == 0)
-    g_hash_table_remove (server->first_stage_sources, source);
-  else
-    g_hash_table_insert (server->first_stage_sources, g_strdup (source), GUINT_TO_POINTER (n));
-}
-
-static void
 demux_free (Demux *d)
 {
   g_queue_unlink (&d->server->first_stage, &d->link);
-  source_count_add (d->server, d->source, -1);
-  g_free (d->source);
   if (d->read_source != NULL)
     {
       g_source_destroy (d->read_source);
@@ -80,6 +70,7 @@ demux_free (Demux *d)
     }
   g_clear_handle_id (&d->timeout_id, g_source_remove);
   g_byte_array_unref (d->buf);
+  g_clear_pointer (&d->hello, nfltr_hello_reader_free);
   g_clear_object (&d->conn);
   g_free (d->peer);
   g_free (d);
@@ -188,6 +179,7 @@ route_hello (Demux *d, const char *sni)
   if (strcmp (sni, server->config.domain) == 0)
     {
       g_debug ("peer=%s sni=%s: relay's own name", d->peer, sni);
+      relay_server_conn_set_class (server, d->conn, RELAY_CONN_OWN_NAME);
       relay_own_name_accept (server, d->conn, hello, d->peer);
       demux_free (d);
       return;
@@ -208,7 +200,16 @@ route_hello (Demux *d, const char *sni)
       refuse (d, -1, "agent-limit", detail);
       return;
     }
+  if (!relay_server_public_room (server))
+    {
+      detail = g_strdup_printf ("host=%s public clients already take %u of --max-connections %u "
+                                "(the rest is kept for agents)", binding->host,
+                                relay_config_public_share (&server->config), server->config.max_connections);
+      refuse (d, -1, "public-share", detail);
+      return;
+    }
   g_debug ("peer=%s sni=%s: tunnel (%s)", d->peer, sni, relay_binding_mode_to_string (binding));
+  relay_server_conn_set_class (server, d->conn, RELAY_CONN_TUNNEL_CLIENT);
   relay_attach_open (server->attach, binding, d->conn, hello, d->peer);
   demux_free (d);
 }
@@ -219,10 +220,17 @@ advance (Demux *d)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *sni = NULL;
+  NfltrHelloStatus status;
 
   switch (d->state)
     {
     case DEMUX_FIRST_BYTE:
+      if (d->reserve_only != NULL && d->buf->data[0] != NFLTR_PROTO_ATTACH_MAGIC[0])
+        {
+          refuse (d, -1, d->reserve_only, "over the limit, the places left are owed to agents' "
+                  "data connections");
+          return FALSE;
+        }
       if (d->buf->data[0] == NFLTR_PROTO_ATTACH_MAGIC[0])
         {
           d->state = DEMUX_PREAMBLE;
@@ -239,11 +247,15 @@ advance (Demux *d)
       /* Every record carries at least one byte of the message: this bounds what the parser
        * can ask for (nfltr-clienthello.h). */
       d->buf_max = 6 * (gsize) d->server->config.hello_max_bytes + 5;
+      d->hello = nfltr_hello_reader_new (d->server->config.hello_max_bytes);
       G_GNUC_FALLTHROUGH;
 
     case DEMUX_HELLO:
-      switch (nfltr_clienthello_parse (d->buf->data, d->buf->len, d->server->config.hello_max_bytes,
-                                       &sni, NULL, &error))
+      /* Only the bytes this read added: the reader keeps its place. */
+      status = nfltr_hello_reader_feed (d->hello, d->buf->data + d->hello_fed,
+                                        d->buf->len - d->hello_fed, &sni, NULL, &error);
+      d->hello_fed = d->buf->len;
+      switch (status)
         {
         case NFLTR_HELLO_NEED_MORE:
           return TRUE;
@@ -366,21 +378,28 @@ source_of (GSocketAddress *remote)
 }
 
 void
-relay_demux_accept (RelayServer *server, GSocketConnection *conn)
+relay_demux_accept (RelayServer *server, GSocketConnection *conn, gboolean reserve_only)
 {
   g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (conn, NULL);
   g_autofree char *source = source_of (remote);
+  guint per_source = relay_config_per_source (&server->config);
   Demux *d;
 
-  /* One address may hold only so many connections in this first, unauthenticated stage: a
-   * slowloris from one host fills its own quota, not the relay. Refused at once. */
-  if (GPOINTER_TO_UINT (g_hash_table_lookup (server->first_stage_sources, source)) >= server->config.max_per_source)
+  guint count = relay_server_source_count (server, source);
+  const char *d_reserve = reserve_only ? "max-connections" : NULL;
+
+  /* One address may hold only so many connections, in every stage (the server counts this one
+   * already): a slowloris, or idle handshake-complete clients, from one host fill its own
+   * quota, not the relay. Refused at once, unless an agent there owes data connections to
+   * waiting clients: then as many may come past the cap, and must be data connections. */
+  if (count > per_source && count - per_source <= relay_attach_owed_to_source (server->attach, source))
+    d_reserve = "source-limit";
+  else if (count > per_source)
     {
       g_autofree char *peer = remote ? relay_format_address (remote) : g_strdup ("unknown");
 
-      relay_log_refusal (peer, "source-limit", "%u connections from %s have not sent their "
-                         "ClientHello yet (--max-connections-per-source)",
-                         server->config.max_per_source, source);
+      relay_log_refusal (peer, "source-limit", "%u connections from %s are open "
+                         "(--max-connections-per-source)", per_source, source);
       g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
       return;
     }
@@ -389,8 +408,7 @@ relay_demux_accept (RelayServer *server, GSocketConnection *conn)
   d->server = server;
   d->link.data = d;
   g_queue_push_tail_link (&server->first_stage, &d->link);
-  d->source = g_steal_pointer (&source);
-  source_count_add (server, d->source, +1);
+  d->reserve_only = d_reserve;
   d->conn = g_object_ref (conn);
   d->socket = g_socket_connection_get_socket (conn);
   /* The relay forwards what it reads as it reads it: TLS peers already send whole records,

@@ -6,8 +6,11 @@
 
 G_BEGIN_DECLS
 
+/* reserve_only: the connection was taken in a place owed to a data connection; anything
+ * else is refused at its first byte (reason max-connections). */
 void     relay_demux_accept       (RelayServer       *server,
-                                   GSocketConnection *conn);
+                                   GSocketConnection *conn,
+                                   gboolean           reserve_only);
 /* At the connection or descriptor limit: drops the oldest connection still in the first
  * stage (it has not even sent its whole ClientHello), logging `reason`. FALSE if none. */
 gboolean relay_demux_evict_oldest (RelayServer       *server,

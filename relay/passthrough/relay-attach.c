@@ -15,6 +15,9 @@
 #include "inspect/relay-inspect.h"
 
 #include <gnutls/crypto.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 typedef struct {
   RelayAttach       *attach;
@@ -22,6 +25,7 @@ typedef struct {
   RelayBinding      *binding;
   RelayAgent        *agent;
   char              *agent_session;  /* key into attach->per_agent */
+  char              *agent_source;   /* key into attach->owed */
   GSocketConnection *client;
   GBytes            *hello;
   char              *peer;
@@ -34,6 +38,7 @@ typedef struct {
   char         *agent_session;
   char         *peer;
   gint64        started;
+  GSocket      *client;   /* for its idle time (TCP_INFO) */
   RelaySplice  *splice;   /* verified mode */
   RelayInspect *inspect;  /* inspectable mode */
 } Session;
@@ -43,6 +48,8 @@ struct _RelayAttach {
   GHashTable  *pending;   /* conn-id GBytes → Pending */
   GHashTable  *sessions;  /* Session set */
   GHashTable  *per_agent; /* agent session-id → public connections waiting or running */
+  GHashTable  *owed;      /* agent's source address → clients waiting for its data connection */
+  guint        idle_sweep_id;
 };
 
 /* Keyed by the agent's session id, not its pointer: a connection that outlives its agent must
@@ -65,9 +72,22 @@ agent_load_add (RelayAttach *attach, const char *agent_session, int delta)
 }
 
 static void
+owed_add (RelayAttach *attach, const char *source, int delta)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (attach->owed, source)) + delta;
+
+  if (n == 0)
+    g_hash_table_remove (attach->owed, source);
+  else
+    g_hash_table_insert (attach->owed, g_strdup (source), GUINT_TO_POINTER (n));
+}
+
+static void
 pending_free (Pending *p)
 {
   agent_load_add (p->attach, p->agent_session, -1);
+  owed_add (p->attach, p->agent_source, -1);
+  g_free (p->agent_source);
   g_free (p->agent_session);
   g_clear_handle_id (&p->timeout_id, g_source_remove);
   if (p->client != NULL)
@@ -89,9 +109,54 @@ session_free (Session *s)
     relay_inspect_abort (s->inspect);
   agent_load_add (s->attach, s->agent_session, -1);
   g_free (s->agent_session);
+  g_clear_object (&s->client);
   g_clear_pointer (&s->binding, relay_binding_unref);
   g_free (s->peer);
   g_free (s);
+}
+
+static void session_end (Session *s, guint64 to_agent, guint64 to_client, const char *error);
+
+/* docs/relay.md "Fair limits": a running passthrough or inspect session whose public client
+ * has neither sent nor been sent a byte for --idle-timeout is closed. The kernel keeps the
+ * times (TCP_INFO), so the splice's hot path does no bookkeeping for it. */
+static gboolean
+idle_sweep_cb (gpointer user_data)
+{
+  RelayAttach *attach = user_data;
+  guint32 limit_ms = attach->server->config.idle_timeout_s * 1000;
+  g_autoptr(GPtrArray) idle = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, attach->sessions);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      Session *s = key;
+      struct tcp_info info;
+      socklen_t len = sizeof info;
+
+      if (s->client == NULL ||
+          getsockopt (g_socket_get_fd (s->client), IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+        continue;
+      if (MIN (info.tcpi_last_data_recv, info.tcpi_last_data_sent) >= limit_ms)
+        g_ptr_array_add (idle, s);
+    }
+  for (guint i = 0; i < idle->len; i++)
+    {
+      Session *s = idle->pdata[i];
+
+      relay_log_refusal (s->peer, "idle-timeout", "host=%s no byte either way for %u s (--idle-timeout)",
+                         s->binding->host, attach->server->config.idle_timeout_s);
+      if (s->splice != NULL)
+        relay_splice_stop (s->splice, "idle-timeout");  /* its done callback ends the session */
+      else
+        {
+          relay_inspect_abort (s->inspect);
+          session_end (s, 0, 0, "idle-timeout");
+        }
+    }
+  return G_SOURCE_CONTINUE;
 }
 
 RelayAttach *
@@ -104,6 +169,9 @@ relay_attach_new (RelayServer *server)
                                            (GDestroyNotify) pending_free);
   attach->sessions = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) session_free, NULL);
   attach->per_agent = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  attach->owed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  attach->idle_sweep_id = g_timeout_add_seconds (MAX (1, MIN (10, server->config.idle_timeout_s / 4)),
+                                                 idle_sweep_cb, attach);
   return attach;
 }
 
@@ -112,9 +180,11 @@ relay_attach_free (RelayAttach *attach)
 {
   if (attach == NULL)
     return;
+  g_clear_handle_id (&attach->idle_sweep_id, g_source_remove);
   g_hash_table_unref (attach->pending);
   g_hash_table_unref (attach->sessions);
   g_hash_table_unref (attach->per_agent);
+  g_hash_table_unref (attach->owed);
   relay_splice_pool_trim ();
   g_free (attach);
 }
@@ -154,12 +224,16 @@ relay_attach_open (RelayAttach *attach, RelayBinding *binding, GSocketConnection
   p->agent = binding->agent;
   p->agent_session = g_strdup (relay_agent_get_session_id (binding->agent));
   agent_load_add (attach, p->agent_session, +1);
+  p->agent_source = relay_peer_source (relay_agent_get_peer (binding->agent));
+  owed_add (attach, p->agent_source, +1);
   p->client = g_object_ref (client);
   p->hello = g_bytes_ref (hello);
   p->peer = g_strdup (peer);
   p->timeout_id = g_timeout_add (attach->server->config.attach_timeout_s * 1000, attach_timeout_cb, p);
   g_hash_table_replace (attach->pending, p->conn_id, p);
 
+  /* One more data connection is owed: the server makes room for it. */
+  relay_server_room_changed (attach->server);
   relay_binder_send_conn_open (binding, id, peer);
   g_debug ("CONN_OPEN %s for %s to agent %.8s", peer, binding->host, relay_agent_get_id (binding->agent));
 }
@@ -216,6 +290,7 @@ relay_attach_data_connection (RelayAttach *attach, GSocketConnection *data,
     }
   p = value;
   g_clear_handle_id (&p->timeout_id, g_source_remove);
+  relay_server_conn_set_class (attach->server, data, RELAY_CONN_AGENT_DATA);
 
   s = g_new0 (Session, 1);
   s->attach = attach;
@@ -224,6 +299,7 @@ relay_attach_data_connection (RelayAttach *attach, GSocketConnection *data,
   agent_load_add (attach, s->agent_session, +1);  /* before the pending's -1: no gap */
   s->peer = g_strdup (p->peer);
   s->started = g_get_monotonic_time ();
+  s->client = g_object_ref (g_socket_connection_get_socket (p->client));
   s->binding->conns_total++;
   s->binding->conns_active++;
   g_hash_table_add (attach->sessions, s);
@@ -279,6 +355,12 @@ guint
 relay_attach_pending_count (RelayAttach *attach)
 {
   return g_hash_table_size (attach->pending);
+}
+
+guint
+relay_attach_owed_to_source (RelayAttach *attach, const char *source)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (attach->owed, source));
 }
 
 guint

@@ -41,6 +41,10 @@ void         relay_attach_drop_agent     (RelayAttach *attach,
                                           RelayAgent  *agent);
 
 guint        relay_attach_pending_count  (RelayAttach *attach);
+/* Waiting clients whose agent's control channel comes from source: data connections from
+ * there are owed a place even past --max-connections-per-source. */
+guint        relay_attach_owed_to_source (RelayAttach *attach,
+                                          const char  *source);
 /* Passthrough and inspect sessions that are running. */
 guint        relay_attach_active_count   (RelayAttach *attach);
 

@@ -554,6 +554,12 @@ relay_splice_start (GSocketConnection *a, GSocketConnection *b, GBytes *a_prefix
 }
 
 void
+relay_splice_stop (RelaySplice *splice, const char *error)
+{
+  finish (splice, error);
+}
+
+void
 relay_splice_abort (RelaySplice *splice)
 {
   splice->done = NULL;

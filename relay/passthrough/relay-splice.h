@@ -41,6 +41,11 @@ void         relay_splice_pool_trim (void);
  * there from the beginning, not created under the first connection. */
 void         relay_splice_init (void);
 
+/* Ends the splice now as if it had failed with error: done runs (with the bytes so far), then
+ * both sockets are closed. */
+void         relay_splice_stop  (RelaySplice *splice,
+                                 const char  *error);
+
 /* Stops and closes everything without calling done (relay shutdown). */
 void         relay_splice_abort (RelaySplice *splice);
 

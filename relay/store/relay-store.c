@@ -270,6 +270,42 @@ relay_store_key_check (RelayStore *store, const char *key, gint64 *id)
 }
 
 gboolean
+relay_store_key_is_active (RelayStore *store, gint64 id)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean active;
+
+  if (sqlite3_prepare_v2 (store->db, "SELECT 1 FROM keys WHERE id = ? AND revoked IS NULL",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      /* A database that cannot be read says nothing about the key: keep the agent. */
+      g_message ("%s: cannot check API key %" G_GINT64_FORMAT ": %s", store->path, id,
+                 sqlite3_errmsg (store->db));
+      return TRUE;
+    }
+  sqlite3_bind_int64 (stmt, 1, id);
+  active = sqlite3_step (stmt) == SQLITE_ROW;
+  sqlite3_finalize (stmt);
+  return active;
+}
+
+gint64
+relay_store_data_version (RelayStore *store)
+{
+  sqlite3_stmt *stmt = NULL;
+  gint64 version = -1;
+
+  /* https://sqlite.org/pragma.html#pragma_data_version: changes when another connection
+   * (`nfltr-relay keys revoke`, another process) commits; a cheap read of the WAL index. */
+  if (sqlite3_prepare_v2 (store->db, "PRAGMA data_version", -1, &stmt, NULL) != SQLITE_OK)
+    return -1;
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    version = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  return version;
+}
+
+gboolean
 relay_store_tunnel_seen (RelayStore *store, const char *host, const char *mode,
                          const char *fingerprint, const char *kind, char **since, GError **error)
 {

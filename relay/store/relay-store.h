@@ -57,6 +57,13 @@ gboolean      relay_store_key_check  (RelayStore  *store,
                                       const char  *key,
                                       gint64      *id);
 
+/* FALSE once the key with this id is revoked (or gone). */
+gboolean      relay_store_key_is_active (RelayStore *store,
+                                         gint64      id);
+/* A number that changes whenever another process commits to relay.db (`keys revoke`, …):
+ * the running relay polls it to learn of revocations (docs/security.md). -1 on error. */
+gint64        relay_store_data_version  (RelayStore *store);
+
 /* Records that host is bound with this mode and fingerprint; *since is when it was first
  * seen so (kept across rebinds and restarts, reset when mode or fingerprint change). */
 gboolean      relay_store_tunnel_seen (RelayStore  *store,

@@ -25,6 +25,10 @@ LIMITS = {
     "--max-connections": "-1",
     "--max-connections-per-source": "0",
     "--max-connections-per-agent": "0",
+    "--agent-reserve": "0",
+    "--idle-timeout": "0",
+    "--http-idle-timeout": "0",
+    "--log-interval": "0",
 }
 PROMPT = 5 if SANITIZER else 2    # "at once", on a loaded machine
 

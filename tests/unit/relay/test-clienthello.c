@@ -21,10 +21,35 @@ static const Sample samples[] = {
   { "openssl-ffdhe8192", hello_openssl_big, sizeof hello_openssl_big, "big2.nfltr.localhost" },
 };
 
+/* The one-shot parse, checked against the incremental reader fed the same bytes in pieces of
+ * 1, 2, 3… bytes: both must give the same answer, name, consumed count and error. */
 static NfltrHelloStatus
 parse (const guint8 *data, gsize len, gsize max, char **sni, gsize *consumed, GError **error)
 {
-  return nfltr_clienthello_parse (data, len, max, sni, consumed, error);
+  g_autoptr(NfltrHelloReader) reader = nfltr_hello_reader_new (max);
+  g_autoptr(GError) piece_error = NULL;
+  g_autofree char *piece_sni = NULL;
+  gsize piece_consumed = 0, pos = 0, step = 1, one_consumed = 0;
+  NfltrHelloStatus one, pieces = NFLTR_HELLO_NEED_MORE;
+
+  one = nfltr_clienthello_parse (data, len, max, sni, &one_consumed, error);
+  while (pos < len && pieces == NFLTR_HELLO_NEED_MORE)
+    {
+      gsize n = MIN (step++ % 7 + 1, len - pos);
+
+      g_clear_pointer (&piece_sni, g_free);
+      pieces = nfltr_hello_reader_feed (reader, data + pos, n, &piece_sni, &piece_consumed, &piece_error);
+      pos += n;
+    }
+  g_assert_cmpint (pieces, ==, one);
+  g_assert_cmpstr (piece_sni, ==, sni ? *sni : piece_sni);
+  if (one == NFLTR_HELLO_OK)
+    g_assert_cmpuint (piece_consumed, ==, one_consumed);
+  if (error != NULL && *error != NULL)
+    g_assert_cmpstr (piece_error->message, ==, (*error)->message);
+  if (consumed != NULL)
+    *consumed = one_consumed;
+  return one;
 }
 
 static void
@@ -246,14 +271,73 @@ test_too_big (void)
   g_autoptr(GByteArray) rec = frame_records (msg->data, msg->len, one);
 
   /* Refused as soon as the 4-byte handshake header is in, without waiting for the rest. */
-  assert_status (rec->data, 9, NFLTR_HELLO_DEFAULT_MAX, NFLTR_HELLO_TOO_BIG, "exceeds the 16384-byte limit");
-  assert_status (rec->data, rec->len, NFLTR_HELLO_DEFAULT_MAX, NFLTR_HELLO_TOO_BIG, "limit");
+  assert_status (rec->data, 9, 16384, NFLTR_HELLO_TOO_BIG, "exceeds the 16384-byte limit");
+  assert_status (rec->data, rec->len, 16384, NFLTR_HELLO_TOO_BIG, "limit");
   /* A small limit refuses a real hello too. */
   assert_status (hello_curl, sizeof hello_curl, 256, NFLTR_HELLO_TOO_BIG, "256-byte limit");
   /* The limit counts the message with its header: exactly at the limit is fine. */
   assert_ok (hello_curl, sizeof hello_curl, sizeof hello_curl - 5, "api-test.nfltr.localhost",
              sizeof hello_curl);
   assert_status (hello_curl, sizeof hello_curl, sizeof hello_curl - 6, NFLTR_HELLO_TOO_BIG, NULL);
+}
+
+/* The default limit takes a 64 KiB ClientHello (post-quantum key shares make hellos grow), in
+ * whole records or in many small ones, and refuses one byte more. */
+static void
+test_default_limit_64k (void)
+{
+  const char *names[] = { "pq.nfltr.localhost", NULL };
+  gsize whole[] = { 16384, 0 };
+  gsize small[] = { 300, 0 };
+  g_autoptr(GByteArray) probe = build_message (0, names, TRUE);
+  /* Padding that makes the message, with its header, exactly 64 KiB (the padding extension's
+   * own 4 bytes included). */
+  gsize pad = 65536 - probe->len - 4;
+  g_autoptr(GByteArray) msg = build_message (pad, names, TRUE);
+  g_autoptr(GByteArray) over_msg = build_message (pad + 1, names, TRUE);
+  g_autoptr(GByteArray) a = frame_records (msg->data, msg->len, whole);
+  g_autoptr(GByteArray) b = frame_records (msg->data, msg->len, small);
+  g_autoptr(GByteArray) over = frame_records (over_msg->data, over_msg->len, whole);
+
+  g_assert_cmpuint (msg->len, ==, 65536);
+  g_assert_cmpuint (NFLTR_HELLO_DEFAULT_MAX, >=, 65536);
+  assert_ok (a->data, a->len, NFLTR_HELLO_DEFAULT_MAX, "pq.nfltr.localhost", a->len);
+  assert_ok (b->data, b->len, NFLTR_HELLO_DEFAULT_MAX, "pq.nfltr.localhost", b->len);
+  assert_status (over->data, over->len, 65536, NFLTR_HELLO_TOO_BIG, "65536-byte limit");
+}
+
+/* A hello cut into thousands of 1-byte records, each fed as its own TCP segment, costs work
+ * linear in its bytes: the reader touches every byte a bounded number of times, never re-walks
+ * the records it has seen (issue 8 §3). Counted, not timed. */
+static void
+test_one_byte_records_linear_work (void)
+{
+  const char *names[] = { "slow.nfltr.localhost", NULL };
+  g_autoptr(GByteArray) msg = build_message (20000, names, TRUE);
+  gsize one[] = { 1, 0 };
+  g_autoptr(GByteArray) rec = frame_records (msg->data, msg->len, one);
+  g_autoptr(NfltrHelloReader) reader = nfltr_hello_reader_new (NFLTR_HELLO_DEFAULT_MAX);
+  g_autofree char *sni = NULL;
+  NfltrHelloStatus status = NFLTR_HELLO_NEED_MORE;
+  gsize pos = 0, feeds = 0;
+  guint64 work;
+
+  g_assert_cmpuint (rec->len, ==, 6 * msg->len);
+  while (pos < rec->len && status == NFLTR_HELLO_NEED_MORE)
+    {
+      status = nfltr_hello_reader_feed (reader, rec->data + pos, 6, &sni, NULL, NULL);
+      pos += 6;
+      feeds++;
+    }
+  g_assert_cmpint (status, ==, NFLTR_HELLO_OK);
+  g_assert_cmpstr (sni, ==, "slow.nfltr.localhost");
+  g_assert_cmpuint (feeds, ==, msg->len);
+  work = nfltr_hello_reader_get_work (reader);
+  g_test_message ("%u records, %u bytes in %" G_GSIZE_FORMAT " feeds: work %" G_GUINT64_FORMAT, msg->len,
+                  rec->len, feeds, work);
+  /* Each byte fed once, plus one pass over the reassembled message. A reader that re-walked
+   * the records on every feed would count ~records²/2 = 2·10⁸ here. */
+  g_assert_cmpuint (work, <=, rec->len + msg->len);
 }
 
 static void
@@ -435,6 +519,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/clienthello/records/one-byte-records", test_one_byte_records);
   g_test_add_func ("/clienthello/size/bigger-than-mtu", test_bigger_than_mtu);
   g_test_add_func ("/clienthello/size/too-big", test_too_big);
+  g_test_add_func ("/clienthello/size/default-64k", test_default_limit_64k);
+  g_test_add_func ("/clienthello/records/one-byte-records-linear-work", test_one_byte_records_linear_work);
   g_test_add_func ("/clienthello/sni/absent", test_no_sni);
   g_test_add_func ("/clienthello/sni/normalised", test_names_normalised);
   g_test_add_func ("/clienthello/sni/bad-names", test_bad_names);

@@ -258,7 +258,7 @@ test_no_sni (Fixture *f, gconstpointer data)
 static void
 test_too_big_and_malformed (Fixture *f, gconstpointer data)
 {
-  const guint8 big[] = { 0x16, 3, 1, 0x40, 0, 1, 0, 0x50, 0 };
+  const guint8 big[] = { 0x16, 3, 1, 0x40, 0, 1, 0x01, 0x00, 0 };  /* 64 KiB + 4 */
   const guint8 bad[] = { 0x16, 3, 1, 0, 4, 2, 0, 0, 0 };
   RawClient *c = raw_client_run (f->port, big, sizeof big, FALSE);
 
@@ -342,6 +342,7 @@ test_connection_limit_evicts_first_stage (Fixture *f, gconstpointer data)
   RawClient *c3;
 
   f->server->config.max_connections = 2;
+  f->server->config.max_per_source = 10;  /* all from 127.0.0.1; this is not about that cap */
   LOOP_UNTIL (g_queue_get_length (&f->server->first_stage) == 1);
   c2 = connect_blocking (f->port);
   LOOP_UNTIL (g_queue_get_length (&f->server->first_stage) == 2);
@@ -1161,33 +1162,59 @@ test_attach_timeout_and_refuse (Fixture *f, gconstpointer data)
 }
 
 /* --max-connections, second case: with every connection past the first stage, the relay stops
- * accepting, and a waiting client is served as soon as one connection closes. */
+ * accepting, and a waiting client is served as soon as one connection closes. The exception
+ * is the place owed to a waiting public client's data connection (issue 8 §3): at the limit,
+ * a connection taken there that is not a data connection is refused at its first byte, and
+ * the data connection is taken and paired. */
 static void
 test_connection_limit_pauses (Fixture *f, gconstpointer data)
 {
   Agent *a = agent_ready (f, AGENT_A);   /* one connection: the control channel */
-  RawClient waiting = { f->port, NULL, FALSE, FALSE };
+  Agent *b = agent_ready (f, AGENT_B);   /* two */
+  RawClient waiting = { f->port, NULL, FALSE, TRUE };
+  DataConn dc = { f->port };
   g_autoptr(NfltrFrame) open = NULL;
   g_autoptr(GSocketConnection) c3 = NULL;
-  NfltrFrame *refuse;
-  const guint8 *id;
+  RawClient *c;
   gint waited = 0;
   char buf[16];
   GSocket *s3;
-  GThread *t;
+  GThread *t, *dt;
   gssize n = -1;
-  gsize len;
 
   agent_send (a, bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp));
   nfltr_frame_free (agent_expect (a, NFLTR_FRAME_BOUND));
   f->server->config.attach_timeout_s = 10;
-  f->server->config.max_connections = 2;
+  f->server->config.max_connections = 3;
+  f->server->config.agent_reserve = 1;  /* public share 2: one client and its data connection */
+  f->server->config.max_per_source = 10;
 
-  /* the second: a public client waiting for its data connection */
+  /* the third: a public client waiting for its data connection */
   waiting.send = g_bytes_new_static (hello_openssl, sizeof hello_openssl);
   t = g_thread_new ("waiting-client", raw_client_thread, &waiting);
   open = agent_expect (a, NFLTR_FRAME_CONN_OPEN);
 
+  /* In the owed place, anything but a data connection is refused at once. */
+  c = raw_client_run (f->port, "GET /", 5, FALSE);
+  g_assert_cmpuint (c->got->len, ==, 0);
+  g_assert_cmpint (c->elapsed_ms, <, 900);
+  raw_client_free (c);
+
+  /* The data connection is taken and paired, although the relay is at its limit. */
+  copy_conn_id (open, dc.conn_id);
+  dc.expect_len = sizeof hello_openssl;
+  dc.answer = "server-bytes";
+  dt = g_thread_new ("data-conn", data_conn_thread, &dc);
+  g_assert_true (wait_for_flag (&waiting.done, 10));
+  g_assert_true (wait_for_flag (&dc.done, 10));
+  g_thread_join (t);
+  g_thread_join (dt);
+  g_assert_cmpmem (dc.got->data, dc.got->len, hello_openssl, sizeof hello_openssl);
+  g_assert_cmpmem (waiting.got->data, waiting.got->len, "server-bytes", 12);
+  wait_sessions_idle (f);
+
+  /* Nothing owed, every connection past the first stage: accepting pauses. */
+  f->server->config.max_connections = 2;
   c3 = connect_blocking (f->port);  /* completes in the kernel's backlog */
   s3 = g_socket_connection_get_socket (c3);
   g_assert_cmpint (g_socket_send (s3, "GET /", 5, NULL, NULL), ==, 5);
@@ -1197,13 +1224,7 @@ test_connection_limit_pauses (Fixture *f, gconstpointer data)
   /* not accepted, so not refused either */
   g_assert_cmpint (g_socket_receive_with_blocking (s3, buf, sizeof buf, FALSE, NULL, NULL), <, 0);
 
-  refuse = nfltr_frame_new (NFLTR_FRAME_CONN_REFUSE);
-  id = nfltr_frame_get_bytes (open, NFLTR_ATTR_CONN_ID, &len);
-  nfltr_frame_set_bytes (refuse, NFLTR_ATTR_CONN_ID, id, len);
-  agent_send (a, refuse);
-  g_assert_true (wait_for_flag (&waiting.done, 10));
-  g_thread_join (t);
-
+  agent_free (b);
   {
     gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
     guint tick = g_timeout_add (5, tick_cb, NULL);
@@ -1220,6 +1241,7 @@ test_connection_limit_pauses (Fixture *f, gconstpointer data)
   g_assert_cmpint (n, ==, 0);  /* accepted at last, then refused as not-tls */
   g_byte_array_unref (waiting.got);
   g_bytes_unref (waiting.send);
+  g_byte_array_unref (dc.got);
   agent_free (a);
 }
 
