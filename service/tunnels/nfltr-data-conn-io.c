@@ -34,6 +34,15 @@ _nfltr_data_conn_buffer_new (gsize size)
   return p;
 }
 
+/* Hands a buffer's pages back while keeping the mapping: the next write faults in zeroed
+ * pages. For a connection gone quiet, whose pages a burst touched (issue 17). */
+void
+_nfltr_data_conn_buffer_release (guint8 *buffer, gsize size)
+{
+  if (buffer != NULL)
+    madvise (buffer, size, MADV_DONTNEED);
+}
+
 void
 _nfltr_data_conn_buffer_free (guint8 *buffer, gsize size)
 {

@@ -72,6 +72,7 @@ typedef struct _DataConn
   gpointer            cancel_tag;
   DataConnStage       stage;
   gint64              deadline;     /* monotonic µs; -1: none */
+  gint64              release_at;   /* STAGE_PUMP: when a quiet connection's pages go back */
   gsize               preamble_off;
   GError             *connect_error;  /* from the helper thread */
 
@@ -110,6 +111,7 @@ void               _nfltr_data_conn_blocking_run     (GFunc func, gpointer data)
  * their own, unmapped when the connection ends, rather than malloc blocks: see there. */
 guint8  *_nfltr_data_conn_buffer_new         (gsize size);
 void     _nfltr_data_conn_buffer_free        (guint8 *buffer, gsize size);
+void     _nfltr_data_conn_buffer_release     (guint8 *buffer, gsize size);
 
 /* nfltr-data-conn-io.c: TLS records for the relay are queued in c->cipher by gnutls'
  * push function and sent by _nfltr_data_conn_cipher_flush(). */
@@ -132,6 +134,9 @@ typedef enum {
 
 void            _nfltr_data_conn_pump_start  (DataConn *c);
 void            _nfltr_data_conn_pump_free   (DataConn *c);
+/* Gives back the pages of the connection's buffers (the mappings stay) if nothing is
+ * waiting in them. */
+void            _nfltr_data_conn_pump_release (DataConn *c);
 /* Moves what can move without blocking (a bounded amount, so one busy connection does not
  * hold up the others on its loop). *more: there may be more to move at once, step again
  * without waiting. *active: anything moved (the idle timeout restarts). *deadline: a

@@ -322,6 +322,18 @@ _nfltr_data_conn_pump_start (DataConn *c)
 }
 
 void
+_nfltr_data_conn_pump_release (DataConn *c)
+{
+  Pump *p = c->pump;
+
+  if (p->c2l_len > 0 || p->l2c_off < p->l2c_len || _nfltr_data_conn_cipher_pending (c))
+    return;
+  _nfltr_data_conn_buffer_release (p->in_buf, C2L_BUFFER_SIZE);
+  _nfltr_data_conn_buffer_release (p->out_buf, L2C_BUFFER_SIZE);
+  _nfltr_data_conn_buffer_release (c->cipher, CIPHER_BUFFER_SIZE);
+}
+
+void
 _nfltr_data_conn_pump_free (DataConn *c)
 {
   Pump *p = c->pump;

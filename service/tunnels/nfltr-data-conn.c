@@ -277,6 +277,11 @@ start_answer (DataConn *c, GBytes *answer)
 
 /* ---- the copy ---- */
 
+/* A connection quiet this long gives back the pages its buffers touched (up to 600 KiB after
+ * a download): thousands of idle keep-alive connections must not hold what their last burst
+ * needed (issue 17). Long enough that a busy connection between two requests keeps them. */
+#define RELEASE_AFTER_MS 2000
+
 static gint64
 idle_deadline (DataConn *c)
 {
@@ -315,8 +320,16 @@ stage_pump (DataConn *c)
 
   /* c->deadline is the idle deadline here: moved on by every byte either way. */
   if (active)
-    c->deadline = idle_deadline (c);
-  else if (c->deadline >= 0 && g_get_monotonic_time () >= c->deadline)
+    {
+      c->deadline = idle_deadline (c);
+      c->release_at = g_get_monotonic_time () + RELEASE_AFTER_MS * G_TIME_SPAN_MILLISECOND;
+    }
+  else if (c->release_at >= 0 && g_get_monotonic_time () >= c->release_at)
+    {
+      _nfltr_data_conn_pump_release (c);
+      c->release_at = -1;
+    }
+  if (!active && c->deadline >= 0 && g_get_monotonic_time () >= c->deadline)
     {
       g_debug ("conn from %s to %s ended: idle for %u s", c->client_addr, c->target,
                c->idle_timeout_s);
@@ -327,6 +340,8 @@ stage_pump (DataConn *c)
   wake = c->deadline;
   if (drain_deadline >= 0 && (wake < 0 || drain_deadline < wake))
     wake = drain_deadline;
+  if (c->release_at >= 0 && (wake < 0 || c->release_at < wake))
+    wake = c->release_at;
   conn_wait (c, relay_ev, local_ev, more ? 0 : wake);
 }
 
@@ -358,6 +373,8 @@ local_connected_cb (gpointer data)
   _nfltr_data_conn_pump_start (c);
   c->stage = STAGE_PUMP;
   c->deadline = idle_deadline (c);
+  /* The handshake flight touched the record queue; an idle connection gives it back. */
+  c->release_at = g_get_monotonic_time () + RELEASE_AFTER_MS * G_TIME_SPAN_MILLISECOND;
   stage_pump (c);
   return G_SOURCE_REMOVE;
 }
@@ -610,6 +627,7 @@ nfltr_data_conn_spawn (const NfltrDataConnParams *params,
   c->relay_fd = -1;
   c->local_fd = -1;
   c->deadline = -1;
+  c->release_at = -1;
   c->stage = STAGE_RELAY_CONNECT;
 
   /* Counted here, not on the loop, so that a caller sees the connection at once. */
