@@ -140,7 +140,10 @@ _nfltr_data_conn_loop_leave (NfltrDataConnLoop *loop)
   g_mutex_unlock (&loops_lock);
   if (idle)
     {
-      GSource *timer = g_timeout_source_new_seconds (IDLE_S);
+      /* Not g_timeout_source_new_seconds(): it may fire up to a second early, the check in
+       * loop_main() would find the loop not idle long enough, and no timer would be left to
+       * look again. A millisecond timeout never fires before its time. */
+      GSource *timer = g_timeout_source_new (IDLE_S * 1000);
 
       g_source_set_callback (timer, wake_cb, NULL, NULL);
       g_source_attach (timer, loop->context);
