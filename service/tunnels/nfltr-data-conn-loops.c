@@ -23,6 +23,10 @@
 
 #include "nfltr-data-conn-private.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 /* A desktop has 2–16 cores; beyond 8 loops the relay link, not our CPU, is the limit. */
 #define MAX_LOOPS 8
 #define MAX_HELPERS 4
@@ -51,6 +55,7 @@ static gpointer
 loop_main (gpointer data)
 {
   NfltrDataConnLoop *loop = data;
+  gboolean last = FALSE;
 
   g_main_context_push_thread_default (loop->context);
   for (;;)
@@ -64,7 +69,10 @@ loop_main (gpointer data)
       exit = loop->conns == 0 && loop->idle_since > 0 &&
              g_get_monotonic_time () - loop->idle_since >= IDLE_S * G_TIME_SPAN_SECOND;
       if (exit)
-        g_ptr_array_remove_fast (loops, loop);
+        {
+          g_ptr_array_remove_fast (loops, loop);
+          last = loops->len == 0;
+        }
       g_mutex_unlock (&loops_lock);
       if (exit)
         break;
@@ -73,6 +81,14 @@ loop_main (gpointer data)
   /* Destroys the wake-up timers still attached; no connection source is left. */
   g_main_context_unref (loop->context);
   g_free (loop);
+#ifdef __GLIBC__
+  /* The data path is idle: give back the free pages inside glibc's arenas (the loops' GnuTLS
+   * sessions and rewriters of the busiest moment, freed, between small live objects).
+   * Once per transition to idle: it walks every arena, too slow per connection. Measured
+   * with bench/soak/run: without it 11.6 MiB of arena heaps stayed resident after load. */
+  if (last)
+    malloc_trim (0);
+#endif
   return NULL;
 }
 
