@@ -34,21 +34,20 @@
  * opening a page, a client reconnecting), short enough that an idle service holds none. */
 #define IDLE_S 10
 
-struct _NfltrDataConnLoop
-{
+struct _NfltrDataConnLoop {
   GMainContext *context;
-  guint         conns;       /* under loops_lock */
-  gint64        idle_since;  /* under loops_lock; 0 while it has connections */
+  guint conns;       /* under loops_lock */
+  gint64 idle_since; /* under loops_lock; 0 while it has connections */
 };
 
 /* Statics of these types need no g_mutex_init()/g_cond_init(). */
 static GMutex loops_lock;
-static GPtrArray *loops;  /* NfltrDataConnLoop*, running loops, under loops_lock */
+static GPtrArray *loops; /* NfltrDataConnLoop*, running loops, under loops_lock */
 
 static gboolean
 wake_cb (G_GNUC_UNUSED gpointer data)
 {
-  return G_SOURCE_REMOVE;  /* only makes the loop look at its idle time again */
+  return G_SOURCE_REMOVE; /* only makes the loop look at its idle time again */
 }
 
 static gpointer

@@ -15,8 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-struct _Pump
-{
+struct _Pump {
   /* client → local */
   guint8            *in_buf;
   const guint8      *c2l_data;     /* bytes waiting for the local socket */

@@ -20,13 +20,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-typedef struct
-{
-  GSource   source;
+typedef struct {
+  GSource source;
   DataConn *conn;
 } ConnSource;
 
-static gint live_conns;  /* atomic: DataConn objects alive, for nfltr_data_conn_get_live() */
+static gint live_conns; /* atomic: DataConn objects alive, for nfltr_data_conn_get_live() */
 
 static void step (DataConn *c);
 
@@ -170,22 +169,44 @@ stage_answer (DataConn *c)
     {
       switch (c->answer_step)
         {
-        case ANSWER_SEND:
-          {
-            gsize len;
-            const guint8 *data = g_bytes_get_data (c->answer, &len);
+          case ANSWER_SEND:
+            {
+              gsize len;
+              const guint8 *data = g_bytes_get_data (c->answer, &len);
 
-            if (c->answer_off == len)
-              {
-                c->answer_step = ANSWER_BYE;
-                break;
-              }
-            ret = gnutls_record_send (c->session, data + c->answer_off, len - c->answer_off);
-            if (ret > 0)
-              {
-                c->answer_off += ret;
-                _nfltr_tunnel_stats_add_out (c->stats, ret);
+              if (c->answer_off == len)
+                {
+                  c->answer_step = ANSWER_BYE;
+                  break;
+                }
+              ret = gnutls_record_send (c->session, data + c->answer_off, len - c->answer_off);
+              if (ret > 0)
+                {
+                  c->answer_off += ret;
+                  _nfltr_tunnel_stats_add_out (c->stats, ret);
+                  continue;
+                }
+              if (ret == GNUTLS_E_INTERRUPTED)
                 continue;
+              if (ret != GNUTLS_E_AGAIN)
+                {
+                  conn_end (c);
+                  return;
+                }
+              switch (tls_again (c))
+                {
+                  case TLS_RETRY: continue;
+                  case TLS_WAITING: return;
+                  case TLS_FAILED:
+                  default: conn_end (c); return;
+                }
+            }
+          case ANSWER_BYE:
+            ret = gnutls_bye (c->session, GNUTLS_SHUT_WR);
+            if (ret == GNUTLS_E_SUCCESS)
+              {
+                c->answer_step = ANSWER_FLUSH;
+                break;
               }
             if (ret == GNUTLS_E_INTERRUPTED)
               continue;
@@ -196,69 +217,43 @@ stage_answer (DataConn *c)
               }
             switch (tls_again (c))
               {
-              case TLS_RETRY: continue;
-              case TLS_WAITING: return;
-              case TLS_FAILED:
-              default:
+                case TLS_RETRY: continue;
+                case TLS_WAITING: return;
+                case TLS_FAILED:
+                default: conn_end (c); return;
+              }
+          case ANSWER_FLUSH:
+            if (!_nfltr_data_conn_cipher_flush (c, NULL))
+              {
                 conn_end (c);
                 return;
               }
-          }
-        case ANSWER_BYE:
-          ret = gnutls_bye (c->session, GNUTLS_SHUT_WR);
-          if (ret == GNUTLS_E_SUCCESS)
-            {
-              c->answer_step = ANSWER_FLUSH;
-              break;
-            }
-          if (ret == GNUTLS_E_INTERRUPTED)
-            continue;
-          if (ret != GNUTLS_E_AGAIN)
-            {
-              conn_end (c);
-              return;
-            }
-          switch (tls_again (c))
-            {
-            case TLS_RETRY: continue;
-            case TLS_WAITING: return;
-            case TLS_FAILED:
-            default:
-              conn_end (c);
-              return;
-            }
-        case ANSWER_FLUSH:
-          if (!_nfltr_data_conn_cipher_flush (c, NULL))
-            {
-              conn_end (c);
-              return;
-            }
-          if (_nfltr_data_conn_cipher_pending (c))
-            {
-              conn_wait (c, POLLOUT, 0, c->deadline);
-              return;
-            }
-          shutdown (c->relay_fd, SHUT_WR);
-          c->answer_step = ANSWER_DRAIN;
-          break;
-        case ANSWER_DRAIN:
-        default:
-          ret = gnutls_record_recv (c->session, sink, sizeof sink);
-          if (ret > 0 || ret == GNUTLS_E_INTERRUPTED)
-            continue;
-          if (ret == GNUTLS_E_AGAIN)
-            {
-              if (gnutls_record_check_pending (c->session) > 0)
-                continue;
-              conn_wait (c, POLLIN, 0, c->deadline);
-              return;
-            }
-          if (ret == 0 || gnutls_error_is_fatal (ret) != 0)
-            {
-              conn_end (c);
-              return;
-            }
-          continue;  /* a warning alert */
+            if (_nfltr_data_conn_cipher_pending (c))
+              {
+                conn_wait (c, POLLOUT, 0, c->deadline);
+                return;
+              }
+            shutdown (c->relay_fd, SHUT_WR);
+            c->answer_step = ANSWER_DRAIN;
+            break;
+          case ANSWER_DRAIN:
+          default:
+            ret = gnutls_record_recv (c->session, sink, sizeof sink);
+            if (ret > 0 || ret == GNUTLS_E_INTERRUPTED)
+              continue;
+            if (ret == GNUTLS_E_AGAIN)
+              {
+                if (gnutls_record_check_pending (c->session) > 0)
+                  continue;
+                conn_wait (c, POLLIN, 0, c->deadline);
+                return;
+              }
+            if (ret == 0 || gnutls_error_is_fatal (ret) != 0)
+              {
+                conn_end (c);
+                return;
+              }
+            continue; /* a warning alert */
         }
     }
 }
@@ -298,24 +293,22 @@ stage_pump (DataConn *c)
   gint64 drain_deadline, wake;
   GBytes *response = NULL;
 
-  switch (_nfltr_data_conn_pump_step (c, &relay_ev, &local_ev, &more, &active, &drain_deadline,
-                                      &response))
+  switch (_nfltr_data_conn_pump_step (c, &relay_ev, &local_ev, &more, &active, &drain_deadline, &response))
     {
-    case NFLTR_PUMP_CONTINUE:
-      break;
-    case NFLTR_PUMP_DONE:
-      g_debug ("conn from %s to %s ended: done", c->client_addr, c->target);
-      conn_end (c);
-      return;
-    case NFLTR_PUMP_REJECTED:
-      g_debug ("conn from %s to %s ended: request refused", c->client_addr, c->target);
-      start_answer (c, response);
-      return;
-    case NFLTR_PUMP_ABORTED:
-    default:
-      g_debug ("conn from %s to %s ended: aborted", c->client_addr, c->target);
-      conn_end (c);
-      return;
+      case NFLTR_PUMP_CONTINUE: break;
+      case NFLTR_PUMP_DONE:
+        g_debug ("conn from %s to %s ended: done", c->client_addr, c->target);
+        conn_end (c);
+        return;
+      case NFLTR_PUMP_REJECTED:
+        g_debug ("conn from %s to %s ended: request refused", c->client_addr, c->target);
+        start_answer (c, response);
+        return;
+      case NFLTR_PUMP_ABORTED:
+      default:
+        g_debug ("conn from %s to %s ended: aborted", c->client_addr, c->target);
+        conn_end (c);
+        return;
     }
 
   /* c->deadline is the idle deadline here: moved on by every byte either way. */
@@ -408,12 +401,10 @@ stage_handshake (DataConn *c)
         {
           switch (tls_again (c))
             {
-            case TLS_RETRY: continue;
-            case TLS_WAITING: return;
-            case TLS_FAILED:
-            default:
-              conn_end (c);
-              return;
+              case TLS_RETRY: continue;
+              case TLS_WAITING: return;
+              case TLS_FAILED:
+              default: conn_end (c); return;
             }
         }
       if (gnutls_error_is_fatal (ret) != 0)
@@ -548,41 +539,35 @@ step (DataConn *c)
     }
   switch (c->stage)
     {
-    case STAGE_PREAMBLE:
-    case STAGE_HANDSHAKE:
-    case STAGE_ANSWER:
-      if (g_get_monotonic_time () >= c->deadline)
-        {
-          g_debug ("conn from %s: %s timed out", c->client_addr,
-                   c->stage == STAGE_PREAMBLE    ? "the attach"
-                   : c->stage == STAGE_HANDSHAKE ? "the TLS handshake"
-                                                 : "the answer");
-          conn_end (c);
-          return;
-        }
-      if (c->stage == STAGE_PREAMBLE)
-        stage_preamble (c);
-      else if (c->stage == STAGE_HANDSHAKE)
-        stage_handshake (c);
-      else
-        stage_answer (c);
-      break;
-    case STAGE_PUMP:
-      stage_pump (c);
-      break;
-    case STAGE_RELAY_CONNECT:
-    case STAGE_LOCAL_CONNECT:
-    default:
-      g_assert_not_reached ();  /* parked: nothing of ours can wake it */
+      case STAGE_PREAMBLE:
+      case STAGE_HANDSHAKE:
+      case STAGE_ANSWER:
+        if (g_get_monotonic_time () >= c->deadline)
+          {
+            g_debug ("conn from %s: %s timed out", c->client_addr,
+                     c->stage == STAGE_PREAMBLE    ? "the attach"
+                     : c->stage == STAGE_HANDSHAKE ? "the TLS handshake"
+                                                   : "the answer");
+            conn_end (c);
+            return;
+          }
+        if (c->stage == STAGE_PREAMBLE)
+          stage_preamble (c);
+        else if (c->stage == STAGE_HANDSHAKE)
+          stage_handshake (c);
+        else
+          stage_answer (c);
+        break;
+      case STAGE_PUMP: stage_pump (c); break;
+      case STAGE_RELAY_CONNECT:
+      case STAGE_LOCAL_CONNECT:
+      default: g_assert_not_reached (); /* parked: nothing of ours can wake it */
     }
 }
 
 gboolean
-nfltr_data_conn_spawn (const NfltrDataConnParams *params,
-                       NfltrTunnelTls            *tls,
-                       NfltrTunnelStats          *stats,
-                       NfltrDataConnGroup        *group,
-                       GError                   **error)
+nfltr_data_conn_spawn (const NfltrDataConnParams *params, NfltrTunnelTls *tls, NfltrTunnelStats *stats,
+                       NfltrDataConnGroup *group, GError **error)
 {
   DataConn *c;
   NfltrDataConnLoop *loop;

@@ -690,12 +690,14 @@ test_many_connections (Fixture *f, gconstpointer data)
 static void
 test_connection_cap (Fixture *f, gconstpointer data)
 {
-  enum { CAP = 3 };
+  enum {
+    CAP = 3
+  };
   LocalServer *locals[CAP + 1];
   Client clients[CAP + 1];
   guint8 id[NFLTR_PROTO_CONN_ID_SIZE] = { 9 };
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) config = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) config = NULL;
   NfltrTunnelKind *tcp = nfltr_tunnel_kind_lookup ("tcp");
   NfltrDataConnParams params = {
     .relay_host = "nfltr.localhost",
@@ -805,7 +807,9 @@ data_path_threads (void)
 static void
 test_threads_bounded (Fixture *f, gconstpointer data)
 {
-  enum { N = 64 };
+  enum {
+    N = 64
+  };
   LocalServer *locals[N];
   Client clients[N];
   guint8 buf[5];
