@@ -71,32 +71,31 @@ manage (ManageAction action, const char *command, const char *summary, const cha
 
   switch (action)
     {
-    case MANAGE_STOP:
-      if (g_strcmp0 (nfltr_dbus_tunnel_get_state (tunnel), "stopped") == 0)
-        {
-          done = g_strdup_printf (_ ("“%s” is already stopped.\n"), name);
-          ok = TRUE;
-          break;
-        }
-      ok = nfltr_dbus_tunnel_call_stop_sync (tunnel, NULL, &error);
-      done = g_strdup_printf (_ ("Stopped “%s”: visitors are turned away until “nfltr start %s”.\n"), name,
-                              name);
-      break;
-    case MANAGE_START:
-      ok = nfltr_dbus_tunnel_call_start_sync (tunnel, NULL, &error);
-      done = g_strdup_printf (_ ("Started “%s”: %s\n"), name, nfltr_dbus_tunnel_get_public_url (tunnel));
-      break;
-    case MANAGE_REMOVE:
-      ok = nfltr_dbus_tunnel_call_remove_sync (tunnel, NULL, &error);
-      if (transient)
-        done = g_strdup_printf (_ ("Removed “%s”; the “nfltr” command that ran it has ended.\n"), name);
-      else
-        done = g_strdup_printf (_ ("Removed “%s”. The relay keeps the name for you; “nfltr release %s” "
-                                   "gives it up.\n"),
-                                name, name);
-      break;
-    default:
-      g_assert_not_reached ();
+      case MANAGE_STOP:
+        if (g_strcmp0 (nfltr_dbus_tunnel_get_state (tunnel), "stopped") == 0)
+          {
+            done = g_strdup_printf (_ ("“%s” is already stopped.\n"), name);
+            ok = TRUE;
+            break;
+          }
+        ok = nfltr_dbus_tunnel_call_stop_sync (tunnel, NULL, &error);
+        done = g_strdup_printf (_ ("Stopped “%s”: visitors are turned away until “nfltr start %s”.\n"), name,
+                                name);
+        break;
+      case MANAGE_START:
+        ok = nfltr_dbus_tunnel_call_start_sync (tunnel, NULL, &error);
+        done = g_strdup_printf (_ ("Started “%s”: %s\n"), name, nfltr_dbus_tunnel_get_public_url (tunnel));
+        break;
+      case MANAGE_REMOVE:
+        ok = nfltr_dbus_tunnel_call_remove_sync (tunnel, NULL, &error);
+        if (transient)
+          done = g_strdup_printf (_ ("Removed “%s”; the “nfltr” command that ran it has ended.\n"), name);
+        else
+          done = g_strdup_printf (_ ("Removed “%s”. The relay keeps the name for you; “nfltr release %s” "
+                                     "gives it up.\n"),
+                                  name, name);
+        break;
+      default: g_assert_not_reached ();
     }
   if (!ok)
     {

@@ -455,6 +455,7 @@ nfltr_tunnel_impl_open_conn (NfltrTunnelImpl *self, NfltrTunnelBinder *binder, G
 {
   NfltrDataConnParams params = { 0 };
   NfltrRelayLink *link = nfltr_tunnel_binder_get_link (binder);
+  g_autoptr(GError) error = NULL;
 
   if (!self->config->enabled || self->group == NULL ||
       g_bytes_get_size (conn_id) != NFLTR_PROTO_CONN_ID_SIZE)
@@ -471,7 +472,12 @@ nfltr_tunnel_impl_open_conn (NfltrTunnelImpl *self, NfltrTunnelBinder *binder, G
   params.public_host = self->public_host;
   params.client_addr = client_addr;
   g_debug ("tunnel %s: connection from %s", self->config->name, client_addr);
-  nfltr_data_conn_spawn (&params, self->tls, self->stats, self->group);
+  if (!nfltr_data_conn_spawn (&params, self->tls, self->stats, self->group, &error))
+    {
+      /* The reason code comes first: the relay logs it with the refusal. */
+      nfltr_tunnel_binder_refuse (binder, conn_id, error->message);
+      return;
+    }
   ensure_stats_timer (self);
 }
 

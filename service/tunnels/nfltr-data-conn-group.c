@@ -3,6 +3,8 @@
 
 #include "nfltr-tunnels-private.h"
 
+#include "nfltr-error.h"
+
 #include <errno.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -20,7 +22,34 @@ struct _NfltrDataConnGroup
   GMutex          lock;
   GCond           idle;
   guint           active;      /* under lock */
+  guint           max_active;  /* under lock; 0: no cap */
+  guint           idle_timeout_s;  /* atomic; 0: none */
+  guint64         refused;     /* under lock: refusals so far */
+  guint64         refused_logged;  /* under lock: refusals already in the log */
+  gint64          refusal_logged_at;  /* under lock: monotonic µs of the last log line */
+  guint64         idle_closed; /* under lock: connections closed for being idle */
 };
+
+/* Issue 8 §4: sized for a desktop, where a browser opens six connections per page and a
+ * busy tunnel has a few hundred. Beyond it a flood costs the relay's socket only. */
+#define DEFAULT_MAX_CONNECTIONS 1024
+/* Long enough for a WebSocket or an SSH session between keep-alives (browsers and OpenSSH
+ * clients send theirs well within it), short enough that a forgotten or hostile idle client
+ * gives its slot back. */
+#define DEFAULT_IDLE_TIMEOUT_S  900
+/* A flood must not flood the log: one line per interval, with the count since the last. */
+#define REFUSAL_LOG_INTERVAL_S  10
+
+static guint
+env_uint (const char *name, guint fallback)
+{
+  const char *value = g_getenv (name);
+  guint64 n;
+
+  if (value == NULL || !g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT, &n, NULL))
+    return fallback;
+  return (guint) n;
+}
 
 NfltrDataConnGroup *
 nfltr_data_conn_group_new (void)
@@ -33,6 +62,10 @@ nfltr_data_conn_group_new (void)
     g_error ("eventfd: %s", g_strerror (errno));  /* out of fds at creation: nothing sane to do */
   g_mutex_init (&group->lock);
   g_cond_init (&group->idle);
+  /* The environment overrides the defaults, for tests and for a user with unusual needs;
+   * read per tunnel, so a test can change it between tunnels. */
+  group->max_active = env_uint ("NFLTR_TUNNEL_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS);
+  group->idle_timeout_s = env_uint ("NFLTR_DATA_CONN_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT_S);
   return group;
 }
 
@@ -106,13 +139,93 @@ nfltr_data_conn_group_wait_idle (NfltrDataConnGroup *group, guint timeout_ms)
   return idle;
 }
 
-gboolean
-_nfltr_data_conn_group_enter (NfltrDataConnGroup *group)
+void
+nfltr_data_conn_group_set_max_connections (NfltrDataConnGroup *group, guint max_connections)
+{
+  g_return_if_fail (group != NULL);
+  g_mutex_lock (&group->lock);
+  group->max_active = max_connections;
+  g_mutex_unlock (&group->lock);
+}
+
+guint
+nfltr_data_conn_group_get_max_connections (NfltrDataConnGroup *group)
+{
+  guint max;
+
+  g_return_val_if_fail (group != NULL, 0);
+  g_mutex_lock (&group->lock);
+  max = group->max_active;
+  g_mutex_unlock (&group->lock);
+  return max;
+}
+
+void
+nfltr_data_conn_group_set_idle_timeout (NfltrDataConnGroup *group, guint seconds)
+{
+  g_return_if_fail (group != NULL);
+  g_atomic_int_set (&group->idle_timeout_s, seconds);
+}
+
+guint
+nfltr_data_conn_group_get_idle_timeout (NfltrDataConnGroup *group)
+{
+  g_return_val_if_fail (group != NULL, 0);
+  return g_atomic_int_get (&group->idle_timeout_s);
+}
+
+guint64
+nfltr_data_conn_group_get_idle_closed (NfltrDataConnGroup *group)
+{
+  guint64 n;
+
+  g_return_val_if_fail (group != NULL, 0);
+  g_mutex_lock (&group->lock);
+  n = group->idle_closed;
+  g_mutex_unlock (&group->lock);
+  return n;
+}
+
+void
+_nfltr_data_conn_group_count_idle_close (NfltrDataConnGroup *group)
 {
   g_mutex_lock (&group->lock);
-  group->active++;
+  group->idle_closed++;
   g_mutex_unlock (&group->lock);
-  return !_nfltr_data_conn_group_is_cancelled (group);
+}
+
+gboolean
+_nfltr_data_conn_group_admit (NfltrDataConnGroup  *group,
+                              const char          *client_addr,
+                              GError             **error)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint active;
+
+  g_mutex_lock (&group->lock);
+  if (group->max_active == 0 || group->active < group->max_active)
+    {
+      group->active++;
+      g_mutex_unlock (&group->lock);
+      return TRUE;
+    }
+  active = group->active;
+  group->refused++;
+  if (group->refusal_logged_at == 0 ||
+      now - group->refusal_logged_at >= REFUSAL_LOG_INTERVAL_S * G_TIME_SPAN_SECOND)
+    {
+      /* g_message: a user whose visitors are turned away must be able to see why. */
+      g_message ("tunnel connection from %s refused: %s (%u connections open, the cap; "
+                 "%" G_GUINT64_FORMAT " refused since the last such line)",
+                 client_addr != NULL ? client_addr : "unknown", NFLTR_DATA_CONN_REFUSE_TOO_MANY,
+                 active, group->refused - group->refused_logged);
+      group->refused_logged = group->refused;
+      group->refusal_logged_at = now;
+    }
+  g_mutex_unlock (&group->lock);
+  g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_LIMIT, "%s: %u connections open",
+               NFLTR_DATA_CONN_REFUSE_TOO_MANY, active);
+  return FALSE;
 }
 
 void

@@ -34,6 +34,15 @@ _nfltr_data_conn_buffer_new (gsize size)
   return p;
 }
 
+/* Hands a buffer's pages back while keeping the mapping: the next write faults in zeroed
+ * pages. For a connection gone quiet, whose pages a burst touched (issue 17). */
+void
+_nfltr_data_conn_buffer_release (guint8 *buffer, gsize size)
+{
+  if (buffer != NULL)
+    madvise (buffer, size, MADV_DONTNEED);
+}
+
 void
 _nfltr_data_conn_buffer_free (guint8 *buffer, gsize size)
 {
@@ -110,37 +119,6 @@ short
 _nfltr_data_conn_tls_wait_events (DataConn *c)
 {
   return gnutls_record_get_direction (c->session) == 1 ? POLLOUT : POLLIN;
-}
-
-/* Outside the pump: sends what is queued (a handshake flight, an alert) and waits for
- * what gnutls needs, until deadline. */
-gboolean
-_nfltr_data_conn_tls_wait (DataConn *c, gint64 deadline)
-{
-  short events = _nfltr_data_conn_tls_wait_events (c);
-
-  if (!_nfltr_data_conn_cipher_flush (c, NULL))
-    return FALSE;
-  if (events == POLLOUT && !_nfltr_data_conn_cipher_pending (c))
-    return TRUE;  /* the queue has room again */
-  if (_nfltr_data_conn_cipher_pending (c))
-    events |= POLLOUT;
-  return _nfltr_net_wait (c->relay_fd, events, deadline, c->cancel_fd) == NFLTR_WAIT_READY;
-}
-
-/* Flushes the whole queue, waiting up to deadline. */
-gboolean
-_nfltr_data_conn_tls_flush_all (DataConn *c, gint64 deadline)
-{
-  while (_nfltr_data_conn_cipher_pending (c))
-    {
-      if (!_nfltr_data_conn_cipher_flush (c, NULL))
-        return FALSE;
-      if (_nfltr_data_conn_cipher_pending (c) &&
-          _nfltr_net_wait (c->relay_fd, POLLOUT, deadline, c->cancel_fd) != NFLTR_WAIT_READY)
-        return FALSE;
-    }
-  return TRUE;
 }
 
 void

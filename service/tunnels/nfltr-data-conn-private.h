@@ -1,6 +1,6 @@
 /* nfltr-data-conn-private.h — one data connection, shared by the files that run it:
- * nfltr-data-conn.c (set-up and teardown), nfltr-data-conn-io.c (the TLS record queue),
- * nfltr-data-conn-pump.c (the two-way copy). */
+ * nfltr-data-conn.c (the stages from attach to close), nfltr-data-conn-io.c (the TLS record
+ * queue), nfltr-data-conn-pump.c (the two-way copy), nfltr-data-conn-loops.c (the threads). */
 #pragma once
 
 #include "nfltr-tunnels-private.h"
@@ -11,10 +11,10 @@ G_BEGIN_DECLS
 
 /* Client→local gathers up to four TLS records per write() to the local server;
  * local→client reads big chunks so a bulk download costs one recv() and one send() per
- * sixteen records. Allocated once per connection, never per chunk. One thread with
- * non-blocking sockets rather than a reader and a writer thread: GnuTLS allows that split
- * only while no re-handshake or key update is under way, which a client decides, and one
- * poll() also gives every stage its deadline and its cancellation. */
+ * sixteen records. Allocated once per connection when its copy starts, never per chunk.
+ * Both directions of a connection are driven by one callback on one event-loop thread:
+ * GnuTLS allows a reader and a writer on two threads only while no re-handshake or key
+ * update is under way, which a client decides. */
 #define C2L_BUFFER_SIZE (64 * 1024)
 #define L2C_BUFFER_SIZE (256 * 1024)
 /* Ciphertext for the relay is batched: gnutls writes one 16 KiB record per call, and
@@ -25,6 +25,25 @@ G_BEGIN_DECLS
  * responses to the requests before it, and how long we linger for the client's close. */
 #define REJECT_DRAIN_TIMEOUT_MS 5000
 #define ERROR_LINGER_TIMEOUT_MS 2000
+
+typedef struct _NfltrDataConnLoop NfltrDataConnLoop;
+typedef struct _Pump Pump;
+
+typedef enum {
+  STAGE_RELAY_CONNECT,  /* on a blocking helper thread */
+  STAGE_PREAMBLE,
+  STAGE_HANDSHAKE,
+  STAGE_LOCAL_CONNECT,  /* on a blocking helper thread: the kind's connect() */
+  STAGE_PUMP,
+  STAGE_ANSWER,         /* the kind's or the filter's answer, close_notify, linger */
+} DataConnStage;
+
+typedef enum {
+  ANSWER_SEND,
+  ANSWER_BYE,
+  ANSWER_FLUSH,
+  ANSWER_DRAIN,
+} AnswerStep;
 
 typedef struct _DataConn
 {
@@ -41,25 +60,58 @@ typedef struct _DataConn
   NfltrTunnelStats   *stats;
   NfltrDataConnGroup *group;
   int                 cancel_fd;
+  guint               idle_timeout_s;  /* 0: none */
+
+  /* The event loop that runs the connection, and its one source there: the relay socket,
+   * the local socket and the group's cancel eventfd as tags (each present only while
+   * waited on), and the stage's deadline as the ready time. */
+  NfltrDataConnLoop  *loop;
+  GSource            *source;
+  gpointer            relay_tag;
+  gpointer            local_tag;
+  gpointer            cancel_tag;
+  DataConnStage       stage;
+  gint64              deadline;     /* monotonic µs; -1: none */
+  gint64              release_at;   /* STAGE_PUMP: when a quiet connection's pages go back */
+  gsize               preamble_off;
+  GError             *connect_error;  /* from the helper thread */
 
   int                 relay_fd;
   int                 local_fd;
   gnutls_session_t    session;
   char               *sni;          /* the host the client asked for */
+  NfltrKindConn       kind_conn;    /* points into this struct's strings */
+
+  Pump               *pump;
+  GBytes             *answer;       /* STAGE_ANSWER: what the client is told */
+  gsize               answer_off;
+  AnswerStep          answer_step;
 
   guint8             *cipher;       /* CIPHER_BUFFER_SIZE bytes of TLS records not yet sent */
   gsize               cipher_off;
   gsize               cipher_len;
 } DataConn;
 
-/* nfltr-data-conn-workers.c: runs func (data, NULL) on a worker thread, reused from an
- * earlier connection when one is idle. FALSE when no thread can be started. */
-gboolean _nfltr_data_conn_workers_run        (GFunc func, gpointer data, GError **error);
+/* nfltr-data-conn-loops.c: the bounded set of event-loop threads, and the bounded set of
+ * helper threads for the steps that can only block (name resolution, the kind's connect). */
+/* Picks the least busy loop (starting one while fewer than the cap run) and counts the
+ * connection on it. NULL and an error when no thread can be started at all. */
+NfltrDataConnLoop *_nfltr_data_conn_loop_enter       (GError **error);
+/* On the loop's thread, when a connection that entered it is freed. */
+void               _nfltr_data_conn_loop_leave       (NfltrDataConnLoop *loop);
+GMainContext      *_nfltr_data_conn_loop_get_context (NfltrDataConnLoop *loop);
+/* Runs func (data) on the loop's thread, from any thread. */
+void               _nfltr_data_conn_loop_invoke      (NfltrDataConnLoop *loop,
+                                                      GSourceFunc        func,
+                                                      gpointer           data);
+/* Runs func (data, NULL) on a helper thread, queued when all of them are busy. */
+void               _nfltr_data_conn_blocking_run     (GFunc func, gpointer data);
 
 /* nfltr-data-conn-io.c: the large per-connection buffers (C2L, L2C, CIPHER) are mappings of
  * their own, unmapped when the connection ends, rather than malloc blocks: see there. */
 guint8  *_nfltr_data_conn_buffer_new         (gsize size);
 void     _nfltr_data_conn_buffer_free        (guint8 *buffer, gsize size);
+void     _nfltr_data_conn_buffer_release     (guint8 *buffer, gsize size);
 
 /* nfltr-data-conn-io.c: TLS records for the relay are queued in c->cipher by gnutls'
  * push function and sent by _nfltr_data_conn_cipher_flush(). */
@@ -70,20 +122,31 @@ gboolean _nfltr_data_conn_cipher_pending     (DataConn *c);
 gboolean _nfltr_data_conn_cipher_flush       (DataConn *c, gboolean *progress);
 /* POLLIN/POLLOUT: what gnutls waits for after GNUTLS_E_AGAIN. */
 short    _nfltr_data_conn_tls_wait_events    (DataConn *c);
-/* Outside the pump: flush, then wait for what gnutls needs. FALSE on error, timeout, cancel. */
-gboolean _nfltr_data_conn_tls_wait           (DataConn *c, gint64 deadline);
-gboolean _nfltr_data_conn_tls_flush_all      (DataConn *c, gint64 deadline);
 
 /* nfltr-data-conn-pump.c: copies both ways until both sides are done, through the kind's
- * stream filter if it has one. */
+ * stream filter if it has one, one non-blocking step per wake-up. */
 typedef enum {
+  NFLTR_PUMP_CONTINUE,  /* wait for *relay_ev / *local_ev (or *deadline) and step again */
   NFLTR_PUMP_DONE,      /* both directions ended cleanly */
   NFLTR_PUMP_REJECTED,  /* the kind's filter refused the stream: *response is the answer */
-  NFLTR_PUMP_ABORTED,   /* error or cancel: just close */
+  NFLTR_PUMP_ABORTED,   /* error: just close */
 } NfltrPumpResult;
 
-NfltrPumpResult _nfltr_data_conn_pump        (DataConn            *c,
-                                              const NfltrKindConn *conn,
-                                              GBytes             **response);
+void            _nfltr_data_conn_pump_start  (DataConn *c);
+void            _nfltr_data_conn_pump_free   (DataConn *c);
+/* Gives back the pages of the connection's buffers (the mappings stay) if nothing is
+ * waiting in them. */
+void            _nfltr_data_conn_pump_release (DataConn *c);
+/* Moves what can move without blocking (a bounded amount, so one busy connection does not
+ * hold up the others on its loop). *more: there may be more to move at once, step again
+ * without waiting. *active: anything moved (the idle timeout restarts). *deadline: a
+ * refused request's drain deadline, else -1. */
+NfltrPumpResult _nfltr_data_conn_pump_step   (DataConn  *c,
+                                              short     *relay_ev,
+                                              short     *local_ev,
+                                              gboolean  *more,
+                                              gboolean  *active,
+                                              gint64    *deadline,
+                                              GBytes   **response);
 
 G_END_DECLS

@@ -1,7 +1,8 @@
 /* nfltr-data-conn-pump.c — the two-way copy of one data connection.
  *
- * Non-blocking sockets and one poll() over the relay socket, the local socket and the
- * group's cancel eventfd. Each direction takes a step when it can; a direction that has
+ * Non-blocking sockets, stepped by the connection's event loop whenever the relay socket or
+ * the local socket is ready for what the last step waited for. Each direction takes a step
+ * when it can; a direction that has
  * finished passes its end on (shutdown(SHUT_WR) to the local server, close_notify and
  * SHUT_WR to the client) and the connection ends when both have. The client's bytes go
  * through the kind's stream filter when it has one (the http kind's request rewriter). */
@@ -9,14 +10,12 @@
 
 #include "nfltr-data-conn-private.h"
 
-
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 
-typedef struct
-{
+struct _Pump {
   /* client → local */
   guint8            *in_buf;
   const guint8      *c2l_data;     /* bytes waiting for the local socket */
@@ -35,7 +34,7 @@ typedef struct
   gboolean           l2c_eof;      /* the local server has finished sending */
   gboolean           l2c_bye_queued; /* and we queued our close_notify */
   gboolean           l2c_bye;      /* and sent it, and SHUT_WR */
-} Pump;
+};
 
 /* One step of client→local. Returns TRUE if it made progress; adds the events it
  * waits for to *relay_ev / *local_ev. FALSE in *ok on a fatal error. */
@@ -236,17 +235,29 @@ pump_l2c (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
   return progress;
 }
 
-static NfltrPumpResult
-pump (DataConn *c, Pump *p)
+/* Rounds of both directions per wake-up before the loop's other connections get their turn:
+ * up to MAX_ROUNDS × 256 KiB of a download, then the others. */
+#define MAX_ROUNDS 8
+
+NfltrPumpResult
+_nfltr_data_conn_pump_step (DataConn  *c,
+                            short     *relay_ev_out,
+                            short     *local_ev_out,
+                            gboolean  *more,
+                            gboolean  *active,
+                            gint64    *deadline,
+                            GBytes   **response)
 {
-  for (;;)
+  Pump *p = c->pump;
+
+  *more = FALSE;
+  *active = FALSE;
+  *deadline = -1;
+  for (guint round = 0;; round++)
     {
       short relay_ev = 0, local_ev = 0;
       gboolean ok = TRUE;
       gboolean progress;
-      struct pollfd fds[3];
-      int timeout_ms = -1;
-      int n;
 
       progress = pump_c2l (c, p, &relay_ev, &local_ev, &ok);
       if (ok)
@@ -255,6 +266,7 @@ pump (DataConn *c, Pump *p)
         return NFLTR_PUMP_ABORTED;
       if (_nfltr_data_conn_cipher_pending (c))
         relay_ev |= POLLOUT;
+      *active |= progress;
 
       if (p->rejected && p->c2l_shut)
         {
@@ -262,68 +274,75 @@ pump (DataConn *c, Pump *p)
            * the local server finish its earlier responses, so ours comes after them. */
           if (!nfltr_stream_filter_has_forwarded (p->filter) ||
               (p->l2c_eof && p->l2c_off == p->l2c_len))
-            return NFLTR_PUMP_REJECTED;
+            {
+              *response = nfltr_stream_filter_get_refusal (p->filter);
+              return NFLTR_PUMP_REJECTED;
+            }
         }
       if (p->c2l_shut && p->l2c_bye)
         return NFLTR_PUMP_DONE;
-      if (_nfltr_data_conn_group_is_cancelled (c->group))
-        return NFLTR_PUMP_ABORTED;
-      if (progress)
+      if (progress && round + 1 < MAX_ROUNDS)
         continue;
 
       if (p->rejected)
         {
-          gint64 left = p->reject_deadline - g_get_monotonic_time ();
-          if (left <= 0)
+          if (g_get_monotonic_time () >= p->reject_deadline)
             return NFLTR_PUMP_ABORTED;
-          timeout_ms = (int) ((left + 999) / 1000);
+          *deadline = p->reject_deadline;
         }
-      if (relay_ev == 0 && local_ev == 0)
+      if (progress)
+        *more = TRUE;
+      else if (relay_ev == 0 && local_ev == 0)
         {
           g_debug ("conn from %s: no progress and nothing to wait for", c->client_addr);
           return NFLTR_PUMP_ABORTED;
         }
-      /* A negative fd is skipped by poll(): a socket we are not waiting on must not wake
-       * us with POLLHUP in a loop. */
-      fds[0] = (struct pollfd) { .fd = relay_ev ? c->relay_fd : -1, .events = relay_ev };
-      fds[1] = (struct pollfd) { .fd = local_ev ? c->local_fd : -1, .events = local_ev };
-      fds[2] = (struct pollfd) { .fd = c->cancel_fd, .events = POLLIN };
-      n = poll (fds, 3, timeout_ms);
-      if (n < 0 && errno != EINTR)
-        {
-          g_debug ("poll: %s", g_strerror (errno));
-          return NFLTR_PUMP_ABORTED;
-        }
-      if (n > 0 && fds[2].revents != 0)
-        return NFLTR_PUMP_ABORTED;
+      *relay_ev_out = relay_ev;
+      *local_ev_out = local_ev;
+      return NFLTR_PUMP_CONTINUE;
     }
 }
 
-NfltrPumpResult
-_nfltr_data_conn_pump (DataConn            *c,
-                       const NfltrKindConn *conn,
-                       GBytes             **response)
+void
+_nfltr_data_conn_pump_start (DataConn *c)
 {
-  Pump p = { 0 };
-  NfltrPumpResult result;
+  Pump *p = g_new0 (Pump, 1);
 
-  p.in_buf = _nfltr_data_conn_buffer_new (C2L_BUFFER_SIZE);
-  p.out_buf = _nfltr_data_conn_buffer_new (L2C_BUFFER_SIZE);
-  p.filter = nfltr_tunnel_kind_new_filter (c->kind, c->kind_config, conn);
+  p->in_buf = _nfltr_data_conn_buffer_new (C2L_BUFFER_SIZE);
+  p->out_buf = _nfltr_data_conn_buffer_new (L2C_BUFFER_SIZE);
+  p->filter = nfltr_tunnel_kind_new_filter (c->kind, c->kind_config, &c->kind_conn);
   /* Grows with what one read brings (a request head: a few hundred bytes; a body chunk: up
    * to C2L_BUFFER_SIZE). Sized for the worst case up front it was a 128 KiB malloc block per
    * connection (GArray rounds to a power of two), from the heaps whose pages stay resident
    * after free (issue 17). */
-  if (p.filter != NULL)
-    p.rewritten = g_byte_array_sized_new (4096);
+  if (p->filter != NULL)
+    p->rewritten = g_byte_array_sized_new (4096);
+  c->pump = p;
+}
 
-  result = pump (c, &p);
-  if (result == NFLTR_PUMP_REJECTED)
-    *response = nfltr_stream_filter_get_refusal (p.filter);
+void
+_nfltr_data_conn_pump_release (DataConn *c)
+{
+  Pump *p = c->pump;
 
-  _nfltr_data_conn_buffer_free (p.in_buf, C2L_BUFFER_SIZE);
-  _nfltr_data_conn_buffer_free (p.out_buf, L2C_BUFFER_SIZE);
-  g_clear_object (&p.filter);
-  g_clear_pointer (&p.rewritten, g_byte_array_unref);
-  return result;
+  if (p->c2l_len > 0 || p->l2c_off < p->l2c_len || _nfltr_data_conn_cipher_pending (c))
+    return;
+  _nfltr_data_conn_buffer_release (p->in_buf, C2L_BUFFER_SIZE);
+  _nfltr_data_conn_buffer_release (p->out_buf, L2C_BUFFER_SIZE);
+  _nfltr_data_conn_buffer_release (c->cipher, CIPHER_BUFFER_SIZE);
+}
+
+void
+_nfltr_data_conn_pump_free (DataConn *c)
+{
+  Pump *p = c->pump;
+
+  if (p == NULL)
+    return;
+  _nfltr_data_conn_buffer_free (p->in_buf, C2L_BUFFER_SIZE);
+  _nfltr_data_conn_buffer_free (p->out_buf, L2C_BUFFER_SIZE);
+  g_clear_object (&p->filter);
+  g_clear_pointer (&p->rewritten, g_byte_array_unref);
+  g_free (p);
+  c->pump = NULL;
 }

@@ -1,9 +1,9 @@
 /* nfltr-data-conn.h — the agent's data path (docs/protocol.md §5).
  *
- * For each CONN_OPEN the engine calls nfltr_data_conn_spawn(). A worker thread then opens a
- * TCP connection to the relay, writes the 40-byte preamble, runs a TLS server with the
- * tunnel's certificate, reaches the backend and moves bytes both ways until both sides are
- * done. Everything that depends on the tunnel's kind (ALPN, how the backend is reached, the
+ * For each CONN_OPEN the engine calls nfltr_data_conn_spawn(). One of a bounded set of
+ * event-loop threads then opens a TCP connection to the relay, writes the 40-byte preamble,
+ * runs a TLS server with the tunnel's certificate, reaches the backend and moves bytes both
+ * ways until both sides are done (or the connection has been idle too long). Everything that depends on the tunnel's kind (ALPN, how the backend is reached, the
  * filter on the client's bytes, the answer when the backend is down) is asked of its
  * NfltrTunnelKind (service/kinds/). Nothing here touches the main loop: the engine reads the
  * counters (atomics) whenever it likes and stops a tunnel's connections with its group. */
@@ -20,6 +20,11 @@ G_BEGIN_DECLS
 #define NFLTR_DATA_CONN_HANDSHAKE_TIMEOUT_MS      10000
 #define NFLTR_DATA_CONN_LOCAL_CONNECT_TIMEOUT_MS   5000
 
+/* Why nfltr_data_conn_spawn() refused: the first word of its error message, which the
+ * engine sends as CONN_REFUSE's message (docs/protocol.md §5). */
+#define NFLTR_DATA_CONN_REFUSE_TOO_MANY  "too-many-connections"  /* the tunnel's cap */
+#define NFLTR_DATA_CONN_REFUSE_NO_THREAD "no-thread"             /* no event loop could start */
+
 /* ---- per-tunnel counters: refcounted, atomics, readable from any thread ---- */
 typedef struct _NfltrTunnelStats NfltrTunnelStats;
 
@@ -33,6 +38,8 @@ guint64           nfltr_tunnel_stats_get_total         (NfltrTunnelStats *stats)
 /* Application bytes (TLS plaintext) received from public clients / sent to them. */
 guint64           nfltr_tunnel_stats_get_bytes_in      (NfltrTunnelStats *stats);
 guint64           nfltr_tunnel_stats_get_bytes_out     (NfltrTunnelStats *stats);
+/* Connections refused because the tunnel was at its cap (nfltr_data_conn_spawn()). */
+guint64           nfltr_tunnel_stats_get_refused       (NfltrTunnelStats *stats);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfltrTunnelStats, nfltr_tunnel_stats_unref)
 
@@ -54,14 +61,27 @@ typedef struct _NfltrDataConnGroup NfltrDataConnGroup;
 
 NfltrDataConnGroup *nfltr_data_conn_group_new          (void);
 NfltrDataConnGroup *nfltr_data_conn_group_ref          (NfltrDataConnGroup *group);
-/* Running workers hold their own reference, so unref never waits and never frees under them. */
+/* Open connections hold their own reference, so unref never waits and never frees under them. */
 void              nfltr_data_conn_group_unref          (NfltrDataConnGroup *group);
-/* Wakes every worker of the group and makes it close both its sockets. Connections
+/* Wakes every connection of the group and makes it close both its sockets. Connections
  * spawned into a cancelled group end at once. Returns immediately; safe from any thread. */
 void              nfltr_data_conn_group_cancel_all     (NfltrDataConnGroup *group);
-/* Workers of the group still running. */
+/* Connections of the group still open. */
 guint             nfltr_data_conn_group_get_active     (NfltrDataConnGroup *group);
-/* Blocks until no worker of the group is running, at most timeout_ms. TRUE if none is.
+/* The cap on open connections (0: none); a spawn beyond it is refused. Default 1,024, or
+ * $NFLTR_TUNNEL_MAX_CONNECTIONS when the group is created. */
+void              nfltr_data_conn_group_set_max_connections (NfltrDataConnGroup *group,
+                                                             guint               max_connections);
+guint             nfltr_data_conn_group_get_max_connections (NfltrDataConnGroup *group);
+/* A connection that moves no byte either way for this long is closed (0: never). Default
+ * 900 s, or $NFLTR_DATA_CONN_IDLE_TIMEOUT (seconds) when the group is created; applies to
+ * connections spawned after the call. */
+void              nfltr_data_conn_group_set_idle_timeout (NfltrDataConnGroup *group,
+                                                          guint               seconds);
+guint             nfltr_data_conn_group_get_idle_timeout (NfltrDataConnGroup *group);
+/* Connections of the group closed for being idle. */
+guint64           nfltr_data_conn_group_get_idle_closed  (NfltrDataConnGroup *group);
+/* Blocks until no connection of the group is open, at most timeout_ms. TRUE if none is.
  * For tests and for service shutdown; never call it from the main loop with a long timeout. */
 gboolean          nfltr_data_conn_group_wait_idle      (NfltrDataConnGroup *group,
                                                         guint               timeout_ms);
@@ -80,17 +100,28 @@ typedef struct {
 } NfltrDataConnParams;
 
 /* Copies params, takes its own references on the kind, its config, tls, stats and group,
- * starts the worker and returns immediately. Failures (relay unreachable, handshake, backend
- * down) end in the worker with a g_debug() line, after the kind's unreachable answer (the
- * http kind's 502) when the backend cannot be reached. */
-void              nfltr_data_conn_spawn                (const NfltrDataConnParams *params,
+ * hands the connection to an event loop and returns immediately. Later failures (relay
+ * unreachable, handshake, backend down) end the connection with a g_debug() line, after the
+ * kind's unreachable answer (the http kind's 502) when the backend cannot be reached.
+ * FALSE when the connection is refused at once (the group's cap: NFLTR_ERROR_LIMIT, message
+ * starting with NFLTR_DATA_CONN_REFUSE_TOO_MANY, counted in stats and logged): the caller
+ * answers CONN_REFUSE with the error's message. */
+gboolean          nfltr_data_conn_spawn                (const NfltrDataConnParams *params,
                                                         NfltrTunnelTls            *tls,
                                                         NfltrTunnelStats          *stats,
-                                                        NfltrDataConnGroup        *group);
+                                                        NfltrDataConnGroup        *group,
+                                                        GError                   **error);
+
+/* Data connections alive in the process (spawned, not yet freed): for tests that check
+ * nothing is left behind. */
+guint             nfltr_data_conn_get_live             (void);
+/* Event-loop threads running now (each holds the eventfd of its GMainContext); they exit
+ * 10 s after their last connection. */
+guint             nfltr_data_conn_get_loops            (void);
 
 /* For kinds whose backend is a TCP server: resolves host (*.localhost is loopback) and
  * connects within timeout_ms, giving up when cancel_fd becomes readable. Blocking: for a
- * data connection's worker thread. Returns a non-blocking socket or -1 and an error naming
+ * kind's connect() hook, which the data path runs on a helper thread. Returns a non-blocking socket or -1 and an error naming
  * the host and the cause. */
 int               nfltr_data_conn_connect_tcp          (const char  *host,
                                                         guint16      port,

@@ -1,4 +1,4 @@
-/* nfltr-tunnel-stats.c — per-tunnel counters, written by workers, read by the engine */
+/* nfltr-tunnel-stats.c — per-tunnel counters, written by the data path, read by the engine */
 #define G_LOG_DOMAIN "nfltr-tunnels"
 
 #include "nfltr-tunnels-private.h"
@@ -14,6 +14,7 @@ struct _NfltrTunnelStats
   atomic_ullong    total;
   atomic_ullong    bytes_in;
   atomic_ullong    bytes_out;
+  atomic_ullong    refused;
 };
 
 NfltrTunnelStats *
@@ -26,6 +27,7 @@ nfltr_tunnel_stats_new (void)
   atomic_init (&stats->total, 0);
   atomic_init (&stats->bytes_in, 0);
   atomic_init (&stats->bytes_out, 0);
+  atomic_init (&stats->refused, 0);
   return stats;
 }
 
@@ -67,6 +69,18 @@ guint64
 nfltr_tunnel_stats_get_bytes_out (NfltrTunnelStats *stats)
 {
   return atomic_load_explicit (&stats->bytes_out, memory_order_relaxed);
+}
+
+guint64
+nfltr_tunnel_stats_get_refused (NfltrTunnelStats *stats)
+{
+  return atomic_load_explicit (&stats->refused, memory_order_relaxed);
+}
+
+void
+_nfltr_tunnel_stats_conn_refused (NfltrTunnelStats *stats)
+{
+  atomic_fetch_add_explicit (&stats->refused, 1, memory_order_relaxed);
 }
 
 void

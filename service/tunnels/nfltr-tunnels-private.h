@@ -8,9 +8,10 @@
 
 G_BEGIN_DECLS
 
-/* nfltr-tunnel-stats.c: the worker's side of the counters */
+/* nfltr-tunnel-stats.c: the data path's side of the counters */
 void     _nfltr_tunnel_stats_conn_started (NfltrTunnelStats *stats);
 void     _nfltr_tunnel_stats_conn_ended   (NfltrTunnelStats *stats);
+void     _nfltr_tunnel_stats_conn_refused (NfltrTunnelStats *stats);
 void     _nfltr_tunnel_stats_add_in       (NfltrTunnelStats *stats, guint64 bytes);
 void     _nfltr_tunnel_stats_add_out      (NfltrTunnelStats *stats, guint64 bytes);
 
@@ -22,12 +23,16 @@ gboolean _nfltr_tunnel_tls_session_new    (NfltrTunnelTls     *tls,
                                            gnutls_session_t  *session,
                                            GError           **error);
 
-/* nfltr-data-conn-group.c: a worker enters its group when it starts (FALSE: the group is
- * already cancelled) and leaves it when it has closed its sockets. */
-gboolean _nfltr_data_conn_group_enter     (NfltrDataConnGroup *group);
+/* nfltr-data-conn-group.c: a connection enters its group when it is spawned — FALSE, with
+ * the refusal logged and in the error, when the group is at its cap — and leaves it when it
+ * has closed its sockets. */
+gboolean _nfltr_data_conn_group_admit     (NfltrDataConnGroup  *group,
+                                           const char          *client_addr,
+                                           GError             **error);
 void     _nfltr_data_conn_group_leave     (NfltrDataConnGroup *group);
+void     _nfltr_data_conn_group_count_idle_close (NfltrDataConnGroup *group);
 /* An eventfd that becomes readable, and stays readable, once the group is cancelled: every
- * poll() of a worker includes it, which is what wakes a blocked worker. */
+ * connection waits on it, which is what wakes a connection that waits for anything else. */
 int      _nfltr_data_conn_group_cancel_fd (NfltrDataConnGroup *group);
 gboolean _nfltr_data_conn_group_is_cancelled (NfltrDataConnGroup *group);
 

@@ -108,6 +108,14 @@ count_fds (void)
   return n;
 }
 
+/* The data path's event-loop threads hold one eventfd each (their GMainContext's) and
+ * outlive a test by 10 s; everything else must be back to its count. */
+static guint
+count_fds_but_loops (void)
+{
+  return count_fds () - nfltr_data_conn_get_loops ();
+}
+
 /* ---- local servers (threads) ---- */
 
 typedef enum { LOCAL_ECHO, LOCAL_DOWNLOAD, LOCAL_HTTP } LocalMode;
@@ -234,7 +242,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
 
-  f->fds_before = count_fds ();
+  f->fds_before = count_fds_but_loops ();
   f->client_priority = data;
   f->tls = nfltr_tunnel_tls_new (cert_pem, key_pem, &error);
   g_assert_no_error (error);
@@ -256,9 +264,9 @@ fixture_teardown (Fixture *f, gconstpointer data)
   nfltr_tunnel_tls_unref (f->tls);
   /* A worker drops its group reference (the group's eventfd) just after it is counted
    * out, so give the last one a moment. */
-  for (guint i = 0; i < 100 && count_fds () != f->fds_before; i++)
+  for (guint i = 0; i < 100 && count_fds_but_loops () != f->fds_before; i++)
     g_usleep (10000);
-  if (count_fds () != f->fds_before)
+  if (count_fds_but_loops () != f->fds_before)
     {
       g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
       const char *name;
@@ -269,7 +277,8 @@ fixture_teardown (Fixture *f, gconstpointer data)
           g_test_message ("fd %s -> %s", name, target);
         }
     }
-  g_assert_cmpuint (count_fds (), ==, f->fds_before);
+  g_assert_cmpuint (count_fds_but_loops (), ==, f->fds_before);
+  g_assert_cmpuint (nfltr_data_conn_get_live (), ==, 0);
 }
 
 static void
@@ -293,7 +302,8 @@ spawn (Fixture *f, const char *kind, const guint8 conn_id[NFLTR_PROTO_CONN_ID_SI
   g_assert_no_error (error);
   params.kind = tunnel_kind;
   params.kind_config = config;
-  nfltr_data_conn_spawn (&params, f->tls, f->stats, f->group);
+  g_assert_true (nfltr_data_conn_spawn (&params, f->tls, f->stats, f->group, &error));
+  g_assert_no_error (error);
 }
 
 /* Spawns a worker and completes the relay and client side: preamble, TLS handshake,
@@ -674,6 +684,158 @@ test_many_connections (Fixture *f, gconstpointer data)
   g_assert_cmpuint (nfltr_tunnel_stats_get_bytes_out (f->stats), ==, N * SIZE);
 }
 
+/* Issue 8 §4: at the tunnel's cap a new connection is refused at once — no relay connect,
+ * counted, logged with its reason, and the error's message is what CONN_REFUSE carries —
+ * and a connection that ends frees its slot. */
+static void
+test_connection_cap (Fixture *f, gconstpointer data)
+{
+  enum {
+    CAP = 3
+  };
+  LocalServer *locals[CAP + 1];
+  Client clients[CAP + 1];
+  guint8 id[NFLTR_PROTO_CONN_ID_SIZE] = { 9 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) config = NULL;
+  NfltrTunnelKind *tcp = nfltr_tunnel_kind_lookup ("tcp");
+  NfltrDataConnParams params = {
+    .relay_host = "nfltr.localhost",
+    .relay_port = f->relay_port,
+    .conn_id = id,
+    .kind = tcp,
+    .public_host = PUBLIC_HOST,
+    .client_addr = CLIENT_IP ":50124",
+  };
+
+  nfltr_data_conn_group_set_max_connections (f->group, CAP);
+  g_assert_cmpuint (nfltr_data_conn_group_get_max_connections (f->group), ==, CAP);
+  for (guint i = 0; i < CAP; i++)
+    {
+      locals[i] = local_server_start (LOCAL_ECHO);
+      client_open (f, &clients[i], "tcp", locals[i]->port);
+    }
+
+  config = nfltr_tunnel_kind_parse (tcp, "127.0.0.1:9", NULL, &error);
+  g_assert_no_error (error);
+  params.kind_config = config;
+  g_test_expect_message ("nfltr-tunnels", G_LOG_LEVEL_MESSAGE,
+                         "*" CLIENT_IP ":50124 refused: too-many-connections*");
+  g_assert_false (nfltr_data_conn_spawn (&params, f->tls, f->stats, f->group, &error));
+  g_test_assert_expected_messages ();
+  g_assert_error (error, NFLTR_ERROR, NFLTR_ERROR_LIMIT);
+  g_assert_true (g_str_has_prefix (error->message, NFLTR_DATA_CONN_REFUSE_TOO_MANY));
+  g_clear_error (&error);
+  /* a second refusal within the log interval is counted but not logged again (a flood
+   * must not flood the log; G_DEBUG=fatal-warnings does not cover messages, so the count
+   * is what shows it) */
+  g_assert_false (nfltr_data_conn_spawn (&params, f->tls, f->stats, f->group, &error));
+  g_clear_error (&error);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_refused (f->stats), ==, 2);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_total (f->stats), ==, CAP);
+  g_assert_cmpuint (nfltr_data_conn_group_get_active (f->group), ==, CAP);
+  g_assert_cmpint (accept_within (f->relay_listen_fd, 200), <, 0);
+
+  /* one ends: its slot is free again */
+  g_assert_cmpint (gnutls_bye (clients[0].session, GNUTLS_SHUT_WR), ==, 0);
+  g_assert_true (client_read_to_end (&clients[0], NULL));
+  client_close (&clients[0]);
+  local_server_finish (locals[0]);
+  for (guint i = 0; i < 500 && nfltr_data_conn_group_get_active (f->group) == CAP; i++)
+    g_usleep (10000);
+  locals[CAP] = local_server_start (LOCAL_ECHO);
+  client_open (f, &clients[CAP], "tcp", locals[CAP]->port);
+  for (guint i = 1; i <= CAP; i++)
+    {
+      client_close (&clients[i]);
+      local_server_finish (locals[i]);
+    }
+}
+
+/* Issue 8 §4: a connection that moves no byte for the idle timeout is closed by the agent;
+ * one that keeps talking is not. */
+static void
+test_idle_timeout (Fixture *f, gconstpointer data)
+{
+  LocalServer *local = local_server_start (LOCAL_ECHO);
+  guint8 buf[16];
+  gint64 start;
+  Client c;
+
+  nfltr_data_conn_group_set_idle_timeout (f->group, 1);
+  client_open (f, &c, "tcp", local->port);
+  /* talking every 0.4 s for 2 s: never idle for a whole second */
+  for (guint i = 0; i < 5; i++)
+    {
+      client_send (&c, "ping!", 5);
+      g_assert_cmpint (client_recv (&c, buf, 5), ==, 5);
+      g_usleep (400 * 1000);  /* the client's think time: the point of the test */
+    }
+  g_assert_cmpuint (nfltr_data_conn_group_get_idle_closed (f->group), ==, 0);
+
+  /* then silent: closed about a second later, and the client sees its stream end */
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (client_recv (&c, buf, sizeof buf), <=, 0);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_true (nfltr_data_conn_group_wait_idle (f->group, 2000));
+  g_assert_cmpuint (nfltr_data_conn_group_get_idle_closed (f->group), ==, 1);
+  client_close (&c);
+  local_server_finish (local);  /* the local side was closed too */
+}
+
+static guint
+data_path_threads (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/comm", tid);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (path, &comm, NULL, NULL) && g_str_has_prefix (comm, "nfltr-data"))
+        n++;
+    }
+  return n;
+}
+
+/* Issue 8 §4: no thread per connection. 64 connections open at once run on at most one
+ * event-loop thread per core (8 at most) and 4 helper threads. */
+static void
+test_threads_bounded (Fixture *f, gconstpointer data)
+{
+  enum {
+    N = 64
+  };
+  LocalServer *locals[N];
+  Client clients[N];
+  guint8 buf[5];
+  guint bound = CLAMP (g_get_num_processors (), 1, 8) + 4;
+
+  for (guint i = 0; i < N; i++)
+    {
+      locals[i] = local_server_start (LOCAL_ECHO);
+      client_open (f, &clients[i], "tcp", locals[i]->port);
+    }
+  for (guint i = 0; i < N; i++)
+    {
+      client_send (&clients[i], "ping!", 5);
+      g_assert_cmpint (client_recv (&clients[i], buf, 5), ==, 5);
+    }
+  g_assert_cmpuint (nfltr_tunnel_stats_get_active (f->stats), ==, N);
+  g_assert_cmpuint (nfltr_data_conn_get_live (), ==, N);
+  g_assert_cmpuint (data_path_threads (), <=, bound);
+  g_assert_cmpuint (nfltr_data_conn_get_loops (), <=, bound - 4);
+  for (guint i = 0; i < N; i++)
+    {
+      client_close (&clients[i]);
+      local_server_finish (locals[i]);
+    }
+}
+
 /* A peer that attaches but never says ClientHello is dropped at the handshake deadline. */
 static void
 test_handshake_timeout (Fixture *f, gconstpointer data)
@@ -725,6 +887,9 @@ main (int argc, char *argv[])
   if (!nfltr_cert_generate (names, 1, &cert_pem, &key_pem, &error) ||
       !nfltr_fingerprint_of_pem (cert_pem, strlen (cert_pem), cert_fp, &error))
     g_error ("test certificate: %s", error->message);
+  /* The global-default main context (its eventfd) exists in the service from the start; here
+   * the first loop thread would create it inside the first test's descriptor count. */
+  g_main_context_default ();
 
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/data-conn/tcp-echo", test_tcp_echo);
@@ -738,6 +903,9 @@ main (int argc, char *argv[])
   ADD ("/data-conn/http-local-down", test_http_local_down);
   ADD ("/data-conn/group-cancel", test_group_cancel);
   ADD ("/data-conn/many-connections", test_many_connections);
+  ADD ("/data-conn/connection-cap", test_connection_cap);
+  ADD ("/data-conn/idle-timeout", test_idle_timeout);
+  ADD ("/data-conn/threads-bounded", test_threads_bounded);
   ADD ("/data-conn/handshake-timeout", test_handshake_timeout);
 #undef ADD
   g_test_add_func ("/data-conn/tls-bad-pair", test_tls_bad_pair);
