@@ -59,6 +59,8 @@ typedef struct
   char     *cert_file;  /* absolute, or NULL */
   char     *key_file;   /* absolute, or NULL */
   gboolean  json;
+  char     *alpn;       /* tcp --alpn: "h2,http/1.1", or NULL */
+  char     *origin_h2;  /* http --origin-h2: "auto", "yes", "no", or NULL */
 } CliTunnelOptions;
 
 /* argv[0] is the command name. Errors are usage errors (exit 2); the message is what the user
