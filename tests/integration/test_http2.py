@@ -8,6 +8,8 @@ stream to HTTP/1.1 for one that does not (python's http.server here).
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 
 import pytest
@@ -88,3 +90,65 @@ def test_post_body_and_large_download(h1):
     r = curl_tunnel(tunnel, "/bytes/5000000", "--http2", timeout=60)
     assert r.curl_rc == 0 and r.status == 200, r
     assert len(r.body) == 5_000_000
+
+
+def test_h2load_through_the_tunnel(h1):
+    tunnel, _, _ = h1
+    r = subprocess.run(["h2load", "-n", "400", "-c", "4", "-m", "10",
+                        f"--connect-to=127.0.0.1:{tunnel.port}",
+                        f"https://{tunnel.host}:{tunnel.port}/h2load"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Application protocol: h2" in r.stdout, r.stdout
+    m = re.search(r"requests: 400 total, 400 started, 400 done, 400 succeeded, 0 failed, 0 errored",
+                  r.stdout)
+    assert m, r.stdout
+    assert re.search(r"status codes: 400 2xx", r.stdout), r.stdout
+
+
+def test_origin_h2_yes_against_an_http1_server_is_502(h1):
+    _, origin, agent = h1
+    tunnel = agent.http(origin.port, "--origin-h2")
+    r = curl_tunnel(tunnel, "/forced", "--http2")
+    assert r.curl_rc == 0 and r.status == 502, r
+    assert b"502 Bad Gateway" in r.body, r
+    # HTTP/1.1 visitors of the same tunnel are not affected by the flag
+    r = curl_tunnel(tunnel, "/plain", "--http1.1")
+    assert r.curl_rc == 0 and r.status == 200, r
+
+
+def test_origin_h2_no_translates(h1):
+    _, origin, agent = h1
+    tunnel = agent.http(origin.port, "--origin-h2=false")
+    before = len(origin.requests)
+    r = curl_tunnel(tunnel, "/translated", "--http2")
+    assert r.curl_rc == 0 and r.status == 200, r
+    assert [q["path"] for q in origin.requests[before:]] == ["/translated"]
+
+
+def test_malformed_frames_get_goaway(h1):
+    tunnel, _, _ = h1
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2"])
+    raw = socket.create_connection(("127.0.0.1", tunnel.port), timeout=20)
+    with ctx.wrap_socket(raw, server_hostname=tunnel.host) as s:
+        assert s.selected_alpn_protocol() == "h2"
+        # the preface, then a DATA frame on stream 0 (RFC 9113 §6.1: PROTOCOL_ERROR)
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+                  + b"\x00\x00\x04\x00\x01\x00\x00\x00\x00abcd")
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    frames = []
+    while len(got) >= 9:
+        n = int.from_bytes(got[:3], "big")
+        frames.append((got[3], got[9:9 + n]))
+        got = got[9 + n:]
+    goaways = [payload for t, payload in frames if t == 0x7]
+    assert goaways, frames
+    assert int.from_bytes(goaways[-1][4:8], "big") == 0x1, goaways   # PROTOCOL_ERROR
