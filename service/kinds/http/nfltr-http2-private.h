@@ -54,6 +54,7 @@ struct _Http2Stream {
   gboolean req_eof;
   gboolean is_head;
   gboolean refused;          /* answered by us: the rest of the request is dropped */
+  gboolean req_sent;         /* some of the body (or its end) went to the HTTP/2 origin */
   gboolean queued;           /* in proxy->pending */
 
   /* response, origin → visitor */

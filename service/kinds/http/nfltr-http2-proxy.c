@@ -418,6 +418,7 @@ request_read_cb (nghttp2_session     *session,
       return 0;
     }
   n = MIN (length, _nfltr_http2_buf_len (&s->req_body));
+  s->req_sent = s->req_sent || n > 0 || s->req_eof;
   if (n > 0)
     {
       memcpy (buf, _nfltr_http2_buf_peek (&s->req_body), n);
@@ -550,8 +551,17 @@ client_stream_close_cb (nghttp2_session *session,
   if (s == NULL)
     return 0;
   s->oid = -1;
-  if (error_code == NGHTTP2_REFUSED_STREAM && !s->resp_started)
-    /* RFC 9113 §8.7: not processed, so the visitor may safely retry it. */
+  if (error_code == NGHTTP2_REFUSED_STREAM && !s->resp_started && !s->req_sent)
+    {
+      /* RFC 9113 §8.7: not processed (typically beyond the last stream of the origin's
+       * GOAWAY, as nginx sends after 1000 requests), and we still hold all of it: send it
+       * again on the next origin connection. */
+      nghttp2_session_set_stream_user_data (session, stream_id, NULL);
+      s->queued = TRUE;
+      g_queue_push_tail (&s->proxy->pending, s);
+    }
+  else if (error_code == NGHTTP2_REFUSED_STREAM && !s->resp_started)
+    /* Not processed, but part of its body is gone: the visitor may retry it. */
     _nfltr_http2_stream_reset (s, NGHTTP2_REFUSED_STREAM);
   else if (error_code != NGHTTP2_NO_ERROR)
     {
@@ -787,6 +797,18 @@ _nfltr_http2_dispatch (NfltrHttp2Proxy *self)
         {
           _nfltr_http2_stream_respond_error (s, 502, "the tunnel has no local server");
           continue;
+        }
+      if (self->mode == NFLTR_HTTP2_ORIGIN_H2 && self->client != NULL &&
+          !nghttp2_session_check_request_allowed (self->client))
+        {
+          /* The origin sent GOAWAY: once its last streams are done, a new connection. */
+          if (nghttp2_session_want_read (self->client) || nghttp2_session_want_write (self->client))
+            {
+              s->queued = TRUE;
+              g_queue_push_head (&self->pending, s);
+              return;
+            }
+          origin_close (self);
         }
       if ((self->mode == NFLTR_HTTP2_ORIGIN_H2 || self->mode == NFLTR_HTTP2_ORIGIN_AUTO) &&
           self->client == NULL && !origin_open (self, &error))
