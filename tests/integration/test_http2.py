@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from nfltrlab import DOMAIN, Agent, Origin, Relay, curl_tunnel
+from nfltrlab import DOMAIN, Agent, Origin, Relay, curl_tunnel, free_port, port_accepts, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +152,46 @@ def test_malformed_frames_get_goaway(h1):
     goaways = [payload for t, payload in frames if t == 0x7]
     assert goaways, frames
     assert int.from_bytes(goaways[-1][4:8], "big") == 0x1, goaways   # PROTOCOL_ERROR
+
+
+@pytest.fixture(scope="module")
+def nginx_h2c(mlab):
+    """nginx with HTTP/2 cleartext (h2c) that ends each connection with GOAWAY after 10
+    requests (keepalive_requests), as it does after 1000 by default."""
+    d = mlab.mkdir("nginx")
+    os.makedirs(os.path.join(d, "www"))
+    with open(os.path.join(d, "www", "index.html"), "w") as f:
+        f.write("hello from nginx\n")
+    port = free_port()
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        # workers as our own user: the lab's directories are 0700 (ignored unless root)
+        user = "user root root;" if os.geteuid() == 0 else ""
+        f.write(f"""daemon off; {user} worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;
+events {{ worker_connections 256; }}
+http {{ access_log {d}/access.log; client_body_temp_path {d}; proxy_temp_path {d};
+        fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
+        keepalive_requests 10;
+        server {{ listen 127.0.0.1:{port} http2; root {d}/www; }} }}
+""")
+    mlab.spawn("nginx", ["nginx", "-c", os.path.join(d, "nginx.conf"), "-p", d])
+    wait_until(lambda: port_accepts(port), 10, "nginx to listen")
+    return port, d
+
+
+def test_h2c_origin_goaway_is_transparent(h1, nginx_h2c):
+    _, _, agent = h1
+    port, d = nginx_h2c
+    tunnel = agent.http(port)
+    # 100 requests on one visitor connection: the origin says GOAWAY every 10; the refused
+    # ones are sent again on a new origin connection, so the visitor sees no failure
+    r = subprocess.run(["h2load", "-n", "100", "-c", "1", "-m", "20",
+                        f"--connect-to=127.0.0.1:{tunnel.port}",
+                        f"https://{tunnel.host}:{tunnel.port}/index.html"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "100 succeeded, 0 failed" in r.stdout, r.stdout
+    assert re.search(r"status codes: 100 2xx", r.stdout), r.stdout
+    with open(os.path.join(d, "access.log")) as f:
+        lines = f.read().splitlines()
+    # nginx saw HTTP/2 (h2c), not a translation to HTTP/1.1
+    assert len([ln for ln in lines if '"GET /index.html HTTP/2.0" 200' in ln]) == 100, lines[-3:]
