@@ -296,108 +296,107 @@ _nfltr_http2_h1_recv (Http2Stream *s, const guint8 *data, gsize len)
 
       switch (s->h1_state)
         {
-        case H1_RESP_HEAD:
-          {
-            const guint8 *end = avail >= 4 ? memmem (in, avail, "\r\n\r\n", 4) : NULL;
-            gsize head_len;
+          case H1_RESP_HEAD:
+            {
+              const guint8 *end = avail >= 4 ? memmem (in, avail, "\r\n\r\n", 4) : NULL;
+              gsize head_len;
 
-            if (end == NULL)
-              {
-                if (avail > NFLTR_HTTP_MAX_HEAD)
-                  return fail (s, "the response head is too large");
-                if (eof)
-                  return fail (s, "the local server closed the connection without an answer");
-                return TRUE;
-              }
-            head_len = end - in;
-            if (!parse_head (s, (const char *) in, head_len))
-              return FALSE;
-            _nfltr_http2_buf_skip (&s->h1_in, head_len + 4);
-            if (s->h1_state == H1_RESP_DONE)
-              return FALSE;
-            break;
-          }
-        case H1_RESP_LENGTH:
-          {
-            gsize n = (gsize) MIN ((guint64) avail, s->h1_remaining);
+              if (end == NULL)
+                {
+                  if (avail > NFLTR_HTTP_MAX_HEAD)
+                    return fail (s, "the response head is too large");
+                  if (eof)
+                    return fail (s, "the local server closed the connection without an answer");
+                  return TRUE;
+                }
+              head_len = end - in;
+              if (!parse_head (s, (const char *) in, head_len))
+                return FALSE;
+              _nfltr_http2_buf_skip (&s->h1_in, head_len + 4);
+              if (s->h1_state == H1_RESP_DONE)
+                return FALSE;
+              break;
+            }
+          case H1_RESP_LENGTH:
+            {
+              gsize n = (gsize) MIN ((guint64) avail, s->h1_remaining);
 
-            _nfltr_http2_stream_response_data (s, in, n);
-            _nfltr_http2_buf_skip (&s->h1_in, n);
-            s->h1_remaining -= n;
-            if (s->h1_remaining == 0)
-              return finish (s);
+              _nfltr_http2_stream_response_data (s, in, n);
+              _nfltr_http2_buf_skip (&s->h1_in, n);
+              s->h1_remaining -= n;
+              if (s->h1_remaining == 0)
+                return finish (s);
+              if (eof)
+                return fail (s, "the response was cut short");
+              return TRUE;
+            }
+          case H1_RESP_CLOSE:
+            _nfltr_http2_stream_response_data (s, in, avail);
+            _nfltr_http2_buf_skip (&s->h1_in, avail);
             if (eof)
-              return fail (s, "the response was cut short");
+              return finish (s);
             return TRUE;
-          }
-        case H1_RESP_CLOSE:
-          _nfltr_http2_stream_response_data (s, in, avail);
-          _nfltr_http2_buf_skip (&s->h1_in, avail);
-          if (eof)
-            return finish (s);
-          return TRUE;
-        case H1_RESP_CHUNK_SIZE:
-          {
-            g_autofree char *line = NULL;
-            guint64 size;
+          case H1_RESP_CHUNK_SIZE:
+            {
+              g_autofree char *line = NULL;
+              guint64 size;
 
-            if (!take_line (s, &line))
-              {
-                if (avail > MAX_CHUNK_LINE || eof)
-                  return fail (s, "malformed chunked response");
-                return TRUE;
-              }
-            if (!_nfltr_http_parse_chunk_size ((const guint8 *) line, strlen (line), &size))
-              return fail (s, "malformed chunk size");
-            s->h1_remaining = size;
-            s->h1_state = size == 0 ? H1_RESP_TRAILER : H1_RESP_CHUNK_DATA;
-            break;
-          }
-        case H1_RESP_CHUNK_DATA:
-          {
-            gsize n = (gsize) MIN ((guint64) avail, s->h1_remaining);
+              if (!take_line (s, &line))
+                {
+                  if (avail > MAX_CHUNK_LINE || eof)
+                    return fail (s, "malformed chunked response");
+                  return TRUE;
+                }
+              if (!_nfltr_http_parse_chunk_size ((const guint8 *) line, strlen (line), &size))
+                return fail (s, "malformed chunk size");
+              s->h1_remaining = size;
+              s->h1_state = size == 0 ? H1_RESP_TRAILER : H1_RESP_CHUNK_DATA;
+              break;
+            }
+          case H1_RESP_CHUNK_DATA:
+            {
+              gsize n = (gsize) MIN ((guint64) avail, s->h1_remaining);
 
-            _nfltr_http2_stream_response_data (s, in, n);
-            _nfltr_http2_buf_skip (&s->h1_in, n);
-            s->h1_remaining -= n;
-            if (s->h1_remaining > 0)
+              _nfltr_http2_stream_response_data (s, in, n);
+              _nfltr_http2_buf_skip (&s->h1_in, n);
+              s->h1_remaining -= n;
+              if (s->h1_remaining > 0)
+                {
+                  if (eof)
+                    return fail (s, "the response was cut short");
+                  return TRUE;
+                }
+              s->h1_state = H1_RESP_CHUNK_CRLF;
+              break;
+            }
+          case H1_RESP_CHUNK_CRLF:
+            if (avail < 2)
               {
                 if (eof)
                   return fail (s, "the response was cut short");
                 return TRUE;
               }
-            s->h1_state = H1_RESP_CHUNK_CRLF;
+            if (in[0] != '\r' || in[1] != '\n')
+              return fail (s, "malformed chunked response");
+            _nfltr_http2_buf_skip (&s->h1_in, 2);
+            s->h1_state = H1_RESP_CHUNK_SIZE;
             break;
-          }
-        case H1_RESP_CHUNK_CRLF:
-          if (avail < 2)
+          case H1_RESP_TRAILER:
             {
-              if (eof)
-                return fail (s, "the response was cut short");
-              return TRUE;
-            }
-          if (in[0] != '\r' || in[1] != '\n')
-            return fail (s, "malformed chunked response");
-          _nfltr_http2_buf_skip (&s->h1_in, 2);
-          s->h1_state = H1_RESP_CHUNK_SIZE;
-          break;
-        case H1_RESP_TRAILER:
-          {
-            g_autofree char *line = NULL;
+              g_autofree char *line = NULL;
 
-            /* Trailer fields are not passed on: an HTTP/1.1 server's are advisory. */
-            if (!take_line (s, &line))
-              {
-                if (avail > NFLTR_HTTP_MAX_HEAD || eof)
-                  return fail (s, "malformed chunked trailer");
-                return TRUE;
-              }
-            if (*line == '\0')
-              return finish (s);
-            break;
-          }
-        case H1_RESP_DONE:
-          return FALSE;
+              /* Trailer fields are not passed on: an HTTP/1.1 server's are advisory. */
+              if (!take_line (s, &line))
+                {
+                  if (avail > NFLTR_HTTP_MAX_HEAD || eof)
+                    return fail (s, "malformed chunked trailer");
+                  return TRUE;
+                }
+              if (*line == '\0')
+                return finish (s);
+              break;
+            }
+          case H1_RESP_DONE: return FALSE;
         }
     }
 }
