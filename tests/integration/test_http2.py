@@ -195,3 +195,18 @@ def test_h2c_origin_goaway_is_transparent(h1, nginx_h2c):
         lines = f.read().splitlines()
     # nginx saw HTTP/2 (h2c), not a translation to HTTP/1.1
     assert len([ln for ln in lines if '"GET /index.html HTTP/2.0" 200' in ln]) == 100, lines[-3:]
+
+
+def test_expect_100_continue_is_answered(h1):
+    tunnel, _, _ = h1
+    body = os.urandom(100_000)
+    # curl waits for the 100 before sending the body; the HTTP/1.1 server's interim answer
+    # must reach it, or this waits for the 30 s expect timeout and --max-time ends it
+    r = subprocess.run(["curl", "-sS", "-k", "--http2", "--data-binary", "@-", "-o", "-",
+                        "-H", "Expect: 100-continue", "--expect100-timeout", "30",
+                        "--max-time", "15",
+                        "--resolve", f"{tunnel.host}:{tunnel.port}:127.0.0.1",
+                        tunnel.url.rstrip("/") + "/expect"], input=body, capture_output=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == body

@@ -231,7 +231,12 @@ parse_head (Http2Stream *s, const char *head, gsize len)
 
   if (status < 200)
     {
-      /* An interim answer (100 Continue to a body we send anyway): not passed on. */
+      /* An interim answer goes on as one (RFC 9110 §15.2): a visitor that sent
+       * "expect: 100-continue" waits for it before its body. */
+      g_autoptr(GPtrArray) interim = nfltr_http2_fields_new ();
+
+      nfltr_http2_fields_add (interim, ":status", 7, status_str, 3);
+      _nfltr_http2_stream_submit_interim (s, interim);
       return TRUE;
     }
   if (info.cl_bad || (info.te_seen && !info.te_chunked_last))

@@ -97,6 +97,7 @@ struct _NfltrHttp2Proxy {
 /* nfltr-http2-proxy.c */
 void     _nfltr_http2_stream_respond_error (Http2Stream *s, guint status, const char *detail);
 void     _nfltr_http2_stream_submit_response (Http2Stream *s, GPtrArray *fields, gboolean end_stream);
+void     _nfltr_http2_stream_submit_interim (Http2Stream *s, GPtrArray *fields);
 void     _nfltr_http2_stream_response_data (Http2Stream *s, const guint8 *data, gsize len);
 void     _nfltr_http2_stream_response_end (Http2Stream *s);
 void     _nfltr_http2_stream_reset (Http2Stream *s, uint32_t error_code);

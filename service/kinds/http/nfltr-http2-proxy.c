@@ -189,6 +189,14 @@ _nfltr_http2_stream_submit_response (Http2Stream *s, GPtrArray *fields, gboolean
 }
 
 void
+_nfltr_http2_stream_submit_interim (Http2Stream *s, GPtrArray *fields)
+{
+  g_autofree nghttp2_nv *nv = fields_to_nv (fields);
+
+  nghttp2_submit_headers (s->proxy->server, NGHTTP2_FLAG_NONE, s->vid, NULL, nv, fields->len, NULL);
+}
+
+void
 _nfltr_http2_stream_response_data (Http2Stream *s, const guint8 *data, gsize len)
 {
   _nfltr_http2_buf_append (&s->resp_body, data, len);
@@ -506,10 +514,7 @@ client_frame_recv_cb (nghttp2_session     *session,
       if (status != NULL && status[0] == '1')
         {
           /* An interim response (103 Early Hints, 100 Continue) goes on as one. */
-          g_autofree nghttp2_nv *nv = fields_to_nv (s->resp_fields);
-
-          nghttp2_submit_headers (self->server, NGHTTP2_FLAG_NONE, s->vid, NULL, nv,
-                                  s->resp_fields->len, NULL);
+          _nfltr_http2_stream_submit_interim (s, s->resp_fields);
           g_clear_pointer (&s->resp_fields, g_ptr_array_unref);
           return 0;
         }
