@@ -42,7 +42,8 @@ static const CliTunnelCommand tunnel_commands[] = {
         "  nfltr http localhost:8080 --name myapp\n"
         "  nfltr http 3000 --e2ee-cert server.crt --e2ee-key server.key\n"
         "  nfltr http 3000 --e2ee=false      (inspectable: for debugging only)\n"
-        "  nfltr http 50051 --origin-h2      (a gRPC or other h2c server)\n") },
+        "  nfltr http 50051 --origin-h2      (a gRPC or other h2c server)\n"
+        "  nfltr http 8443 --origin-tls      (a local HTTPS server)\n") },
   { "tcp", "TCP",
     /* TRANSLATORS: translate “Examples:” only; the commands are typed as they are. */
     N_ ("Examples:\n"
@@ -116,11 +117,16 @@ cli_tunnel_options_parse (const char        *kind,
     G_OPTION_ENTRY_NULL
   };
   g_autofree char *alpn = NULL;
+  gboolean origin_tls = FALSE;
   const GOptionEntry http_entries[] = {
     { "origin-h2", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, origin_h2_option_cb,
       N_ ("How HTTP/2 visitors reach the local server: h2c (true), translated to HTTP/1.1 "
           "(false), or whichever it speaks (auto, the default)"),
       "true|false|auto" },
+    { "origin-tls", 0, 0, G_OPTION_ARG_NONE, &origin_tls,
+      N_ ("Speak TLS to the local server (its certificate is not checked); ALPN picks HTTP/2 "
+          "or HTTP/1.1"),
+      NULL },
     G_OPTION_ENTRY_NULL
   };
   const GOptionEntry tcp_entries[] = {
@@ -214,6 +220,7 @@ cli_tunnel_options_parse (const char        *kind,
   options->name = g_steal_pointer (&name);
   options->json = json;
   options->alpn = g_steal_pointer (&alpn);
+  options->origin_tls = origin_tls;
   return TRUE;
 }
 
@@ -244,6 +251,8 @@ cli_tunnel_options_to_variant (const CliTunnelOptions *options)
     g_variant_dict_insert (&dict, "alpn", "s", options->alpn);
   if (options->origin_h2 != NULL)
     g_variant_dict_insert (&dict, "origin-h2", "s", options->origin_h2);
+  if (options->origin_tls)
+    g_variant_dict_insert (&dict, "origin-tls", "b", TRUE);
   if (options->cert_file != NULL)
     {
       g_variant_dict_insert (&dict, "cert-file", "s", options->cert_file);

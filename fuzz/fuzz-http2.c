@@ -55,7 +55,7 @@ run_visitor (const uint8_t *data, size_t size)
   data++;
   size--;
   proxy = nfltr_http2_proxy_new ("app.nfltr.localhost", "192.0.2.7", NULL, 0,
-                                 NFLTR_HTTP2_ORIGIN_NONE, 0);
+                                 NFLTR_HTTP2_ORIGIN_NONE, FALSE, 0);
   for (gsize off = 0; off < size; off += step)
     {
       gboolean more = nfltr_http2_proxy_feed (proxy, data + off, MIN (step, size - off));
@@ -70,7 +70,7 @@ static void
 run_response (const uint8_t *data, size_t size)
 {
   g_autoptr(NfltrHttp2Proxy) proxy = nfltr_http2_proxy_new ("app.nfltr.localhost", "192.0.2.7",
-                                                            NULL, 0, NFLTR_HTTP2_ORIGIN_NONE, 0);
+                                                            NULL, 0, NFLTR_HTTP2_ORIGIN_NONE, FALSE, 0);
   g_autoptr(GByteArray) request = g_byte_array_new ();
   g_autoptr(GByteArray) out = g_byte_array_new ();
   nghttp2_session *client = client_get (request);

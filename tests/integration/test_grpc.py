@@ -5,10 +5,12 @@ trusts only the tunnel's certificate.
 - `nfltr http`: the agent's HTTP/2 proxy probes the server, finds h2c and passes streams
   end to end — unary, server-streaming and bidirectional calls, status codes and trailers,
   metadata with the forwarding headers added.
+- `nfltr http --origin-tls`: the same through a gRPC server with TLS of its own (ALPN h2).
 - `nfltr tcp --alpn h2`: the raw TLS tunnel offers h2, so the same client works; without
   --alpn the client refuses the connection (no ALPN selected), which is what the issue saw.
 """
-import threading
+import os
+import subprocess
 from concurrent import futures
 
 import grpc
@@ -28,7 +30,7 @@ class EchoServer:
     one message per byte, Chat echoes each message of a stream, Fail aborts NOT_FOUND. Each
     call records the metadata it got."""
 
-    def __init__(self, lab):
+    def __init__(self, lab, credentials=None):
         self.metadata = []
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         handlers = {
@@ -39,7 +41,10 @@ class EchoServer:
         }
         self.server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(SERVICE, handlers),))
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        if credentials is None:
+            self.port = self.server.add_insecure_port("127.0.0.1:0")
+        else:
+            self.port = self.server.add_secure_port("127.0.0.1:0", credentials)
         self.server.start()
         lab.cleanups.append(lambda: self.server.stop(None))
 
@@ -151,3 +156,28 @@ def test_grpc_through_tcp_tunnel_without_alpn_fails(lab_setup):
         with pytest.raises(grpc.RpcError) as err:
             calls(ch)[0](b"raw", timeout=10)
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def self_signed(lab, name="localhost"):
+    """A throwaway certificate and key for a local TLS server, as PEM bytes."""
+    d = lab.mkdir("origin-cert")
+    key, crt = os.path.join(d, "key.pem"), os.path.join(d, "crt.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                    "-addext", f"subjectAltName=DNS:{name},IP:127.0.0.1",
+                    "-keyout", key, "-out", crt], check=True, capture_output=True)
+    with open(key, "rb") as k, open(crt, "rb") as c:
+        return c.read(), k.read()
+
+
+def test_grpc_through_http_tunnel_to_a_tls_server(mlab, lab_setup):
+    agent, _ = lab_setup
+    crt, key = self_signed(mlab)
+    server = EchoServer(mlab, credentials=grpc.ssl_server_credentials(((key, crt),)))
+    tunnel = agent.http(server.port, "--origin-tls")
+    with channel(tunnel) as ch:
+        unary, split, chat, _ = calls(ch)
+        assert unary(b"over tls", timeout=20) == b"echo:over tls"
+        assert list(split(b"xyz", timeout=20)) == [b"x", b"y", b"z"]
+        assert list(chat(iter([b"a", b"b"]), timeout=20)) == [b"A", b"B"]
+    assert server.metadata[-1]["x-forwarded-for"] == "127.0.0.1", server.metadata[-1]

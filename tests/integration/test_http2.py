@@ -210,3 +210,33 @@ def test_expect_100_continue_is_answered(h1):
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout == body
+
+
+@pytest.fixture(scope="module")
+def https_origin(mlab):
+    """The lab's HTTP/1.1 origin behind TLS (python's ssl, no ALPN: HTTP/1.1)."""
+    d = mlab.mkdir("https-origin")
+    key, crt = os.path.join(d, "key.pem"), os.path.join(d, "crt.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-keyout", key, "-out", crt], check=True, capture_output=True)
+    origin = Origin(mlab)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    origin.server.socket = ctx.wrap_socket(origin.server.socket, server_side=True)
+    return origin
+
+
+def test_origin_tls_for_both_visitor_protocols(h1, https_origin):
+    _, _, agent = h1
+    tunnel = agent.http(https_origin.port, "--origin-tls")
+    for version in ("--http2", "--http1.1"):
+        r = curl_tunnel(tunnel, "/tls" + version.replace("-", ""), version)
+        assert r.curl_rc == 0 and r.status == 200, (version, r)
+        got = json.loads(r.body)
+        assert got["path"] == "/tls" + version.replace("-", ""), got
+        assert got["headers"]["x-forwarded-proto"] == "https", got
+    # without --origin-tls the same server cannot be read: 502 over HTTP/2
+    plain = agent.http(https_origin.port, "--origin-h2=false")
+    r = curl_tunnel(plain, "/plain", "--http2")
+    assert r.status == 502, r

@@ -6,7 +6,6 @@
 
 #include "nfltr-http2-private.h"
 
-#include "nfltr-data-conn.h"
 #include "nfltr-http-rewrite-private.h"
 
 #include <string.h>
@@ -56,6 +55,7 @@ is_request_target (const char *s)
 gboolean
 _nfltr_http2_h1_start (Http2Stream *s, GError **error)
 {
+  static const char * const alpn_http11[] = { "http/1.1", NULL };
   NfltrHttp2Proxy *proxy = s->proxy;
   const char *method = nfltr_http2_fields_get (s->fwd_fields, ":method");
   const char *path = nfltr_http2_fields_get (s->fwd_fields, ":path");
@@ -97,8 +97,7 @@ _nfltr_http2_h1_start (Http2Stream *s, GError **error)
     g_string_append (head, "Transfer-Encoding: chunked\r\n");
   g_string_append (head, "Connection: close\r\n\r\n");
 
-  s->h1_fd = nfltr_data_conn_connect_tcp (proxy->origin_host, proxy->origin_port,
-                                          proxy->connect_timeout_ms, -1, error);
+  s->h1_fd = _nfltr_http2_origin_connect (proxy, alpn_http11, NULL, error);
   if (s->h1_fd < 0)
     return FALSE;
   _nfltr_http2_buf_append (&s->h1_out, head->str, head->len);

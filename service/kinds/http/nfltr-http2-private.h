@@ -80,6 +80,7 @@ struct _NfltrHttp2Proxy {
   char *origin_host;
   guint16 origin_port;
   NfltrHttp2OriginMode mode;
+  gboolean origin_tls;
   guint connect_timeout_ms;
 
   nghttp2_session *server;   /* faces the visitor */
@@ -114,5 +115,10 @@ void     _nfltr_http2_h1_pump_request (Http2Stream *s);
 /* The origin's bytes; len 0 is its EOF. FALSE once the stream's origin is done with. */
 gboolean _nfltr_http2_h1_recv     (Http2Stream *s, const guint8 *data, gsize len);
 void     _nfltr_http2_h1_close    (Http2Stream *s);
+
+/* A connection to the local server, plain or TLS (then ALPN as asked); see
+ * nfltr_data_conn_connect_tcp() and nfltr_origin_tls_connect(). */
+int      _nfltr_http2_origin_connect (NfltrHttp2Proxy *self, const char * const *alpn,
+                                      char **selected_alpn, GError **error);
 
 G_END_DECLS

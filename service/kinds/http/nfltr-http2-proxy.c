@@ -8,6 +8,7 @@
 
 #include "nfltr-data-conn.h"
 #include "nfltr-http-rewrite.h"
+#include "nfltr-origin-tls.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -675,19 +676,49 @@ probe_is_h2 (const guint8 *head)
   return head[3] == NGHTTP2_SETTINGS && (head[4] & NGHTTP2_FLAG_ACK) == 0 && stream_id == 0;
 }
 
+int
+_nfltr_http2_origin_connect (NfltrHttp2Proxy *self, const char * const *alpn,
+                             char **selected_alpn, GError **error)
+{
+  if (selected_alpn != NULL)
+    *selected_alpn = NULL;
+  if (self->origin_tls)
+    return nfltr_origin_tls_connect (self->origin_host, self->origin_port, alpn,
+                                     self->connect_timeout_ms, -1, selected_alpn, error);
+  return nfltr_data_conn_connect_tcp (self->origin_host, self->origin_port,
+                                      self->connect_timeout_ms, -1, error);
+}
+
 /* Connects the HTTP/2 origin (and, in AUTO, learns whether there is one). FALSE with an
  * error when the local server cannot be reached. */
 static gboolean
 origin_open (NfltrHttp2Proxy *self, GError **error)
 {
+  /* RFC 7301: with TLS the server says which it speaks; h2 only when it must be h2. */
+  static const char * const alpn_auto[] = { "h2", "http/1.1", NULL };
+  static const char * const alpn_h2[] = { "h2", NULL };
+  g_autofree char *selected = NULL;
   guint8 head[9];
   gsize got = 0;
   gint64 deadline;
 
-  self->origin_fd = nfltr_data_conn_connect_tcp (self->origin_host, self->origin_port,
-                                                 self->connect_timeout_ms, -1, error);
+  self->origin_fd = _nfltr_http2_origin_connect (self, self->mode == NFLTR_HTTP2_ORIGIN_AUTO
+                                                         ? alpn_auto
+                                                         : alpn_h2,
+                                                 &selected, error);
   if (self->origin_fd < 0)
     return FALSE;
+  if (self->origin_tls && self->mode == NFLTR_HTTP2_ORIGIN_AUTO && g_strcmp0 (selected, "h2") != 0)
+    {
+      g_debug ("h2: %s:%u did not select h2 over TLS: translating to HTTP/1.1",
+               self->origin_host, self->origin_port);
+      close (self->origin_fd);
+      self->origin_fd = -1;
+      self->mode = NFLTR_HTTP2_ORIGIN_H1;
+      return TRUE;
+    }
+  if (self->origin_tls && self->mode == NFLTR_HTTP2_ORIGIN_AUTO)
+    self->mode = NFLTR_HTTP2_ORIGIN_H2;
   self->client = session_new (self, FALSE);
   if (!origin_send_now (self))
     {
@@ -874,6 +905,7 @@ nfltr_http2_proxy_new (const char           *public_host,
                        const char           *origin_host,
                        guint16               origin_port,
                        NfltrHttp2OriginMode  mode,
+                       gboolean              origin_tls,
                        guint                 connect_timeout_ms)
 {
   NfltrHttp2Proxy *self = g_new0 (NfltrHttp2Proxy, 1);
@@ -883,6 +915,7 @@ nfltr_http2_proxy_new (const char           *public_host,
   self->origin_host = g_strdup (origin_host);
   self->origin_port = origin_port;
   self->mode = mode;
+  self->origin_tls = origin_tls;
   self->connect_timeout_ms = connect_timeout_ms;
   self->vis_fd = -1;
   self->origin_fd = -1;

@@ -9,7 +9,8 @@
  *   - translated to HTTP/1.1, one origin connection per stream ("Connection: close").
  * NFLTR_HTTP2_ORIGIN_AUTO decides on the first request: it opens an h2c connection and
  * looks at the server's first frame (an HTTP/2 server's first bytes are its SETTINGS,
- * RFC 9113 §3.4); anything else means HTTP/1.1.
+ * RFC 9113 §3.4); anything else means HTTP/1.1. With origin_tls the connections are TLS
+ * (nfltr-origin-tls.h) and ALPN decides instead: h2 if the server selects it.
  *
  * Flow control is end to end: a stream's bytes are acknowledged (WINDOW_UPDATE) to the
  * sender only once the other side has taken them, so a stream buffers at most one window. */
@@ -42,6 +43,7 @@ NfltrHttp2Proxy *nfltr_http2_proxy_new          (const char           *public_ho
                                                  const char           *origin_host,
                                                  guint16               origin_port,
                                                  NfltrHttp2OriginMode  mode,
+                                                 gboolean              origin_tls,
                                                  guint                 connect_timeout_ms);
 void             nfltr_http2_proxy_free         (NfltrHttp2Proxy      *self);
 

@@ -2,7 +2,7 @@
  * An HTTP/1.1 visitor's request heads go through the rewriter (Host check, X-Forwarded-*);
  * an HTTP/2 visitor is served by the in-process HTTP/2 proxy (nfltr-http2-proxy.h), which
  * checks every request the same way and speaks h2c or HTTP/1.1 to the server (option
- * "origin-h2": auto, yes, no). A server that cannot be reached is answered 502 naming the
+ * "origin-h2": auto, yes, no; "origin-tls": TLS to the server instead, ALPN choosing). A server that cannot be reached is answered 502 naming the
  * cause (service/tunnels/README.md). */
 #define G_LOG_DOMAIN "nfltr-kinds"
 
@@ -12,6 +12,7 @@
 #include "nfltr-http-filter.h"
 #include "nfltr-http-rewrite.h"
 #include "nfltr-http2-proxy.h"
+#include "nfltr-origin-tls.h"
 #include "nfltr-resolve.h"
 
 #include <string.h>
@@ -52,6 +53,7 @@ http_parse (NfltrTunnelKind *kind, const char *target, GVariant *options, GError
   g_autoptr(GVariant) host_port = nfltr_kind_host_port_parse (target, error);
   g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (host_port);
   const char *origin_h2 = NULL;
+  gboolean origin_tls = FALSE;
 
   if (host_port == NULL)
     return NULL;
@@ -67,6 +69,8 @@ http_parse (NfltrTunnelKind *kind, const char *target, GVariant *options, GError
       if (strcmp (origin_h2, "auto") != 0)
         g_variant_dict_insert (&dict, "origin-h2", "s", origin_h2);
     }
+  if (options != NULL && g_variant_lookup (options, "origin-tls", "b", &origin_tls) && origin_tls)
+    g_variant_dict_insert (&dict, "origin-tls", "b", TRUE);
   return g_variant_dict_end (&dict);
 }
 
@@ -78,6 +82,14 @@ origin_mode (GVariant *config)
   if (!g_variant_lookup (config, "origin-h2", "&s", &origin_h2))
     return NFLTR_HTTP2_ORIGIN_AUTO;
   return strcmp (origin_h2, "yes") == 0 ? NFLTR_HTTP2_ORIGIN_H2 : NFLTR_HTTP2_ORIGIN_H1;
+}
+
+static gboolean
+origin_tls (GVariant *config)
+{
+  gboolean tls = FALSE;
+
+  return g_variant_lookup (config, "origin-tls", "b", &tls) && tls;
 }
 
 static gboolean
@@ -120,13 +132,19 @@ http_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn
   const char *host;
   guint16 port;
 
+  static const char * const alpn_http11[] = { ALPN_HTTP11, NULL };
+
+  g_variant_lookup (config, "host", "&s", &host);
+  g_variant_lookup (config, "port", "q", &port);
+  if (!is_h2 (conn) && origin_tls (config))
+    return nfltr_origin_tls_connect (host, port, alpn_http11, conn->timeout_ms, conn->cancel_fd,
+                                     NULL, error);
   if (!is_h2 (conn))
     return nfltr_kind_host_port_connect (config, conn, error);
   client_ip = client_ip_of (conn);
-  g_variant_lookup (config, "host", "&s", &host);
-  g_variant_lookup (config, "port", "q", &port);
   return nfltr_http2_proxy_start (nfltr_http2_proxy_new (conn->sni, client_ip, host, port,
-                                                         origin_mode (config), conn->timeout_ms),
+                                                         origin_mode (config), origin_tls (config),
+                                                         conn->timeout_ms),
                                   error);
 }
 

@@ -880,7 +880,7 @@ exchange (Visitor *v, NfltrHttp2Proxy *proxy)
 static void
 test_h2_proxy_refuses_one_stream (void)
 {
-  g_autoptr(NfltrHttp2Proxy) proxy = nfltr_http2_proxy_new (HOST, IP, NULL, 0, NFLTR_HTTP2_ORIGIN_NONE, 0);
+  g_autoptr(NfltrHttp2Proxy) proxy = nfltr_http2_proxy_new (HOST, IP, NULL, 0, NFLTR_HTTP2_ORIGIN_NONE, FALSE, 0);
   Visitor v;
   int32_t wrong, good;
   GString *body;
@@ -903,7 +903,7 @@ test_h2_proxy_refuses_one_stream (void)
 static void
 test_h2_proxy_goaway_on_garbage (void)
 {
-  g_autoptr(NfltrHttp2Proxy) proxy = nfltr_http2_proxy_new (HOST, IP, NULL, 0, NFLTR_HTTP2_ORIGIN_NONE, 0);
+  g_autoptr(NfltrHttp2Proxy) proxy = nfltr_http2_proxy_new (HOST, IP, NULL, 0, NFLTR_HTTP2_ORIGIN_NONE, FALSE, 0);
   g_autoptr(GByteArray) out = g_byte_array_new ();
   const char *h1 = "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
   gboolean goaway = FALSE;
@@ -930,7 +930,7 @@ test_h2_proxy_goaway_on_garbage (void)
 static void
 test_h2_proxy_frame_on_stream_0 (void)
 {
-  g_autoptr(NfltrHttp2Proxy) proxy = nfltr_http2_proxy_new (HOST, IP, NULL, 0, NFLTR_HTTP2_ORIGIN_NONE, 0);
+  g_autoptr(NfltrHttp2Proxy) proxy = nfltr_http2_proxy_new (HOST, IP, NULL, 0, NFLTR_HTTP2_ORIGIN_NONE, FALSE, 0);
   /* RFC 9113 §6.1: DATA on stream 0 is a connection error of type PROTOCOL_ERROR */
   const guint8 data0[] = { 0, 0, 4, NGHTTP2_DATA, 0, 0, 0, 0, 0, 'a', 'b', 'c', 'd' };
   Visitor v;
