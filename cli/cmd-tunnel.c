@@ -41,15 +41,12 @@ static const CliTunnelCommand tunnel_commands[] = {
         "  nfltr http 3000\n"
         "  nfltr http localhost:8080 --name myapp\n"
         "  nfltr http 3000 --e2ee-cert server.crt --e2ee-key server.key\n"
-        "  nfltr http 3000 --e2ee=false      (inspectable: for debugging only)\n"
-        "  nfltr http 50051 --origin-h2      (a gRPC or other h2c server)\n"
-        "  nfltr http 8443 --origin-tls      (a local HTTPS server)\n") },
+        "  nfltr http 3000 --e2ee=false      (inspectable: for debugging only)\n") },
   { "tcp", "TCP",
     /* TRANSLATORS: translate “Examples:” only; the commands are typed as they are. */
     N_ ("Examples:\n"
         "  nfltr tcp 5432 --name db\n"
-        "  nfltr tcp 10.0.0.5:22 --json\n"
-        "  nfltr tcp 8443 --alpn h2,http/1.1\n") },
+        "  nfltr tcp 10.0.0.5:22 --json\n") },
 };
 
 static const CliTunnelCommand *
