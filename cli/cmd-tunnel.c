@@ -67,6 +67,25 @@ e2ee_option_cb (const char *option_name, const char *value, gpointer data, GErro
   return cli_parse_bool ("--e2ee", value, &options->e2ee, error);
 }
 
+static gboolean
+origin_h2_option_cb (const char *option_name, const char *value, gpointer data, GError **error)
+{
+  CliTunnelOptions *options = data;
+  gboolean yes;
+
+  /* "--origin-h2" alone is yes; "auto" lets the service probe the server (the default). */
+  g_clear_pointer (&options->origin_h2, g_free);
+  if (value != NULL && g_ascii_strcasecmp (value, "auto") == 0)
+    {
+      options->origin_h2 = g_strdup ("auto");
+      return TRUE;
+    }
+  if (!cli_parse_bool ("--origin-h2", value, &yes, error))
+    return FALSE;
+  options->origin_h2 = g_strdup (yes ? "yes" : "no");
+  return TRUE;
+}
+
 gboolean
 cli_tunnel_options_parse (const char        *kind,
                           int                argc,
@@ -92,6 +111,26 @@ cli_tunnel_options_parse (const char        *kind,
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       /* TRANSLATORS: the event names are JSON values, keep them in English. */
       N_ ("Print one JSON object per line (events: ready, stats, state, error, stopped)"), NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autofree char *alpn = NULL;
+  gboolean origin_tls = FALSE;
+  const GOptionEntry http_entries[] = {
+    { "origin-h2", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, origin_h2_option_cb,
+      N_ ("How HTTP/2 visitors reach the local server: h2c (true), translated to HTTP/1.1 "
+          "(false), or whichever it speaks (auto, the default)"),
+      "true|false|auto" },
+    { "origin-tls", 0, 0, G_OPTION_ARG_NONE, &origin_tls,
+      N_ ("Speak TLS to the local server (its certificate is not checked); ALPN picks HTTP/2 "
+          "or HTTP/1.1"),
+      NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  const GOptionEntry tcp_entries[] = {
+    { "alpn", 0, 0, G_OPTION_ARG_STRING, &alpn,
+      N_ ("TLS application protocols to offer (ALPN), comma-separated, e.g. h2,http/1.1 "
+          "(default: none)"),
+      "LIST" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = NULL;
@@ -129,6 +168,10 @@ cli_tunnel_options_parse (const char        *kind,
   /* The option descriptions are marked N_(): GOption translates them for --help. */
   g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
   g_option_group_add_entries (group, entries);
+  if (g_str_equal (kind, "http"))
+    g_option_group_add_entries (group, http_entries);
+  else if (g_str_equal (kind, "tcp"))
+    g_option_group_add_entries (group, tcp_entries);
   g_option_context_set_main_group (context, group);
 
   /* GOption reorders the array it is given: work on a copy of the pointers. */
@@ -173,6 +216,8 @@ cli_tunnel_options_parse (const char        *kind,
   options->target = g_strdup (args[1]);
   options->name = g_steal_pointer (&name);
   options->json = json;
+  options->alpn = g_steal_pointer (&alpn);
+  options->origin_tls = origin_tls;
   return TRUE;
 }
 
@@ -184,6 +229,8 @@ cli_tunnel_options_clear (CliTunnelOptions *options)
   g_clear_pointer (&options->name, g_free);
   g_clear_pointer (&options->cert_file, g_free);
   g_clear_pointer (&options->key_file, g_free);
+  g_clear_pointer (&options->alpn, g_free);
+  g_clear_pointer (&options->origin_h2, g_free);
 }
 
 GVariant *
@@ -196,6 +243,13 @@ cli_tunnel_options_to_variant (const CliTunnelOptions *options)
   if (options->name != NULL)
     g_variant_dict_insert (&dict, "name", "s", options->name);
   g_variant_dict_insert (&dict, "e2ee", "b", options->e2ee);
+  /* The kind's own options: the service checks them (nfltr-kind-tcp.c, nfltr-kind-http.c). */
+  if (options->alpn != NULL)
+    g_variant_dict_insert (&dict, "alpn", "s", options->alpn);
+  if (options->origin_h2 != NULL)
+    g_variant_dict_insert (&dict, "origin-h2", "s", options->origin_h2);
+  if (options->origin_tls)
+    g_variant_dict_insert (&dict, "origin-tls", "b", TRUE);
   if (options->cert_file != NULL)
     {
       g_variant_dict_insert (&dict, "cert-file", "s", options->cert_file);

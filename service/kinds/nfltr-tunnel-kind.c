@@ -34,6 +34,12 @@ real_get_alpn (NfltrTunnelKind *self)
   return NULL;
 }
 
+static char **
+real_get_tunnel_alpn (NfltrTunnelKind *self, GVariant *config)
+{
+  return g_strdupv ((char **) nfltr_tunnel_kind_get_alpn (self));
+}
+
 static gboolean
 real_start (NfltrTunnelKind *self, GVariant *config, GError **error)
 {
@@ -61,6 +67,7 @@ static void
 nfltr_tunnel_kind_class_init (NfltrTunnelKindClass *klass)
 {
   klass->get_alpn = real_get_alpn;
+  klass->get_tunnel_alpn = real_get_tunnel_alpn;
   klass->start = real_start;
   klass->stop = real_stop;
   klass->new_filter = real_new_filter;
@@ -122,6 +129,14 @@ nfltr_tunnel_kind_get_alpn (NfltrTunnelKind *self)
 {
   g_return_val_if_fail (NFLTR_IS_TUNNEL_KIND (self), NULL);
   return NFLTR_TUNNEL_KIND_GET_CLASS (self)->get_alpn (self);
+}
+
+char **
+nfltr_tunnel_kind_get_tunnel_alpn (NfltrTunnelKind *self,
+                                   GVariant        *config)
+{
+  g_return_val_if_fail (NFLTR_IS_TUNNEL_KIND (self), NULL);
+  return NFLTR_TUNNEL_KIND_GET_CLASS (self)->get_tunnel_alpn (self, config);
 }
 
 gboolean

@@ -28,6 +28,7 @@ typedef struct {
   const char *sni;         /* the host the client asked for (the tunnel's host without SNI) */
   int cancel_fd;           /* becomes readable when the tunnel stops: give up at once */
   guint timeout_ms;        /* how long reaching the backend may take */
+  const char *alpn;        /* the protocol TLS negotiated (ALPN, RFC 7301), or NULL */
 } NfltrKindConn;
 
 struct _NfltrTunnelKindClass {
@@ -53,6 +54,9 @@ struct _NfltrTunnelKindClass {
   /* ALPN protocols the tunnel's TLS server offers, NULL-terminated; NULL offers none (the
    * client's choice is then not negotiated). Default: NULL. */
   const char * const *(*get_alpn) (NfltrTunnelKind *self);
+  /* The ALPN list of one tunnel, for kinds where the user chooses it (tcp --alpn): a new
+   * NULL-terminated array, or NULL to offer none. Worker thread. Default: get_alpn(). */
+  char **(*get_tunnel_alpn) (NfltrTunnelKind *self, GVariant *config);
 
   /* When the tunnel starts (before it asks the relay for its name) and stops. Main thread.
    * A kind with an in-process backend (SoupServer, PTY, …) starts and stops it here.
@@ -83,7 +87,7 @@ struct _NfltrTunnelKindClass {
                                                GVariant             *config,
                                                const GError         *error);
 
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 const char         *nfltr_tunnel_kind_get_id               (NfltrTunnelKind      *self);
@@ -96,6 +100,9 @@ GVariant           *nfltr_tunnel_kind_parse                (NfltrTunnelKind     
 char               *nfltr_tunnel_kind_describe_target      (NfltrTunnelKind      *self,
                                                             GVariant             *config);
 const char * const *nfltr_tunnel_kind_get_alpn             (NfltrTunnelKind      *self);
+/* What the data path offers in one tunnel's TLS handshake (free with g_strfreev()). */
+char              **nfltr_tunnel_kind_get_tunnel_alpn      (NfltrTunnelKind      *self,
+                                                            GVariant             *config);
 gboolean            nfltr_tunnel_kind_start                (NfltrTunnelKind      *self,
                                                             GVariant             *config,
                                                             GError              **error);

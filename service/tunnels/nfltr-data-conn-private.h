@@ -80,6 +80,7 @@ typedef struct _DataConn
   int                 local_fd;
   gnutls_session_t    session;
   char               *sni;          /* the host the client asked for */
+  char               *alpn;         /* the protocol TLS negotiated, or NULL */
   NfltrKindConn       kind_conn;    /* points into this struct's strings */
 
   Pump               *pump;

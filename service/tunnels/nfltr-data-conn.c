@@ -51,6 +51,7 @@ data_conn_free (DataConn *c)
   g_free (c->client_addr);
   g_free (c->target);
   g_free (c->sni);
+  g_free (c->alpn);
   g_clear_error (&c->connect_error);
   g_clear_pointer (&c->answer, g_bytes_unref);
   _nfltr_data_conn_buffer_free (c->cipher, CIPHER_BUFFER_SIZE);
@@ -390,6 +391,7 @@ stage_handshake (DataConn *c)
   char name[256];
   size_t name_len = sizeof name;
   unsigned int type;
+  gnutls_datum_t selected = { NULL, 0 };
   int ret;
 
   for (;;)
@@ -427,10 +429,13 @@ stage_handshake (DataConn *c)
     c->sni = g_strndup (name, name_len);
   else
     c->sni = g_strdup (c->public_host);
+  if (gnutls_alpn_get_selected_protocol (c->session, &selected) == 0)
+    c->alpn = g_strndup ((const char *) selected.data, selected.size);
 
   c->kind_conn = (NfltrKindConn) {
     .client_addr = c->client_addr,
     .sni = c->sni,
+    .alpn = c->alpn,
     .cancel_fd = c->cancel_fd,
     .timeout_ms = NFLTR_DATA_CONN_LOCAL_CONNECT_TIMEOUT_MS,
   };
@@ -443,9 +448,9 @@ static void
 start_handshake (DataConn *c)
 {
   g_autoptr(GError) error = NULL;
+  g_auto(GStrv) alpn = nfltr_tunnel_kind_get_tunnel_alpn (c->kind, c->kind_config);
 
-  if (!_nfltr_tunnel_tls_session_new (c->tls, c->relay_fd, nfltr_tunnel_kind_get_alpn (c->kind),
-                                      &c->session, &error))
+  if (!_nfltr_tunnel_tls_session_new (c->tls, c->relay_fd, (const char * const *) alpn, &c->session, &error))
     {
       g_debug ("%s", error->message);
       conn_end (c);

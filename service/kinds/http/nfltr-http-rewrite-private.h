@@ -91,6 +91,11 @@ typedef struct {
   gboolean connection_upgrade;
 } HeadInfo;
 
+/* RFC 9110 §7.2: does a Host value or authority (uri-host [":" port]) name public_host
+ * (lower case, no trailing dot), ignoring case, the port and a trailing dot? *valid is FALSE
+ * when the value is not an authority at all. Shared with the HTTP/2 request check. */
+gboolean _nfltr_http_authority_matches       (const char *public_host, const char *value,
+                                              gsize len, gboolean *valid);
 /* RFC 9112 §2.2: the next CRLF-terminated line of data[*pos..end); FALSE on a bare CR. */
 gboolean _nfltr_http_next_line               (const guint8 *data, gsize end, gsize *pos,
                                               const char **line, gsize *line_len);

@@ -143,8 +143,8 @@ reject (NfltrHttpRewriter *self, guint status, const char *reason)
 
 /* Compares a Host value or an absolute-form authority (RFC 9110 §7.2, uri-host [":" port])
  * with the public host, ignoring case, the port and a trailing dot. */
-static gboolean
-authority_matches (const NfltrHttpRewriter *self, const char *value, gsize len, gboolean *valid)
+gboolean
+_nfltr_http_authority_matches (const char *public_host, const char *value, gsize len, gboolean *valid)
 {
   gsize host_len;
   const char *port = NULL;
@@ -183,8 +183,14 @@ authority_matches (const NfltrHttpRewriter *self, const char *value, gsize len, 
 
   if (host_len > 0 && value[host_len - 1] == '.')
     host_len--;
-  return host_len == strlen (self->public_host) &&
-         g_ascii_strncasecmp (value, self->public_host, host_len) == 0;
+  return host_len == strlen (public_host) &&
+         g_ascii_strncasecmp (value, public_host, host_len) == 0;
+}
+
+static gboolean
+authority_matches (const NfltrHttpRewriter *self, const char *value, gsize len, gboolean *valid)
+{
+  return _nfltr_http_authority_matches (self->public_host, value, len, valid);
 }
 
 /* Case-insensitive: does the comma-separated list value[0..len) hold `token`? */

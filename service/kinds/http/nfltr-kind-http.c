@@ -1,13 +1,25 @@
-/* nfltr-kind-http.c — "http": an HTTP/1.1 server on HOST:PORT. TLS offers ALPN http/1.1
- * only, every request head goes through the rewriter (Host check, X-Forwarded-*), and a
- * server that cannot be reached is answered 502 naming the cause (service/tunnels/README.md). */
+/* nfltr-kind-http.c — "http": a web server on HOST:PORT. TLS offers ALPN h2 and http/1.1.
+ * An HTTP/1.1 visitor's request heads go through the rewriter (Host check, X-Forwarded-*);
+ * an HTTP/2 visitor is served by the in-process HTTP/2 proxy (nfltr-http2-proxy.h), which
+ * checks every request the same way and speaks h2c or HTTP/1.1 to the server (option
+ * "origin-h2": auto, yes, no; "origin-tls": TLS to the server instead, ALPN choosing). A server that cannot be reached is answered 502 naming the
+ * cause (service/tunnels/README.md). */
 #define G_LOG_DOMAIN "nfltr-kinds"
 
 #include "nfltr-kind-http.h"
 
+#include "nfltr-error.h"
 #include "nfltr-http-filter.h"
 #include "nfltr-http-rewrite.h"
+#include "nfltr-http2-proxy.h"
+#include "nfltr-origin-tls.h"
 #include "nfltr-resolve.h"
+
+#include <string.h>
+
+/* RFC 7301 §6 registry names; "h2" is HTTP/2 over TLS (RFC 9113 §3.2). */
+#define ALPN_H2     "h2"
+#define ALPN_HTTP11 "http/1.1"
 
 struct _NfltrKindHttp {
   NfltrTunnelKind parent_instance;
@@ -33,10 +45,67 @@ http_get_description (NfltrTunnelKind *kind)
   return "A local web server, published over HTTPS";
 }
 
+/* "origin-h2": how HTTP/2 visitors reach the server. auto (the default) probes it with
+ * h2c once per visitor connection; yes always speaks h2c; no always translates to HTTP/1.1. */
 static GVariant *
 http_parse (NfltrTunnelKind *kind, const char *target, GVariant *options, GError **error)
 {
-  return nfltr_kind_host_port_parse (target, error);
+  g_autoptr(GVariant) host_port = nfltr_kind_host_port_parse (target, error);
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (host_port);
+  const char *origin_h2 = NULL;
+  gboolean origin_tls = FALSE;
+
+  if (host_port == NULL)
+    return NULL;
+  if (options != NULL && g_variant_lookup (options, "origin-h2", "&s", &origin_h2))
+    {
+      if (g_strcmp0 (origin_h2, "auto") != 0 && g_strcmp0 (origin_h2, "yes") != 0 &&
+          g_strcmp0 (origin_h2, "no") != 0)
+        {
+          g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+                       "origin-h2 must be “auto”, “yes” or “no”, not “%s”", origin_h2);
+          return NULL;
+        }
+      if (strcmp (origin_h2, "auto") != 0)
+        g_variant_dict_insert (&dict, "origin-h2", "s", origin_h2);
+    }
+  if (options != NULL && g_variant_lookup (options, "origin-tls", "b", &origin_tls) && origin_tls)
+    g_variant_dict_insert (&dict, "origin-tls", "b", TRUE);
+  return g_variant_dict_end (&dict);
+}
+
+static NfltrHttp2OriginMode
+origin_mode (GVariant *config)
+{
+  const char *origin_h2 = NULL;
+
+  if (!g_variant_lookup (config, "origin-h2", "&s", &origin_h2))
+    return NFLTR_HTTP2_ORIGIN_AUTO;
+  return strcmp (origin_h2, "yes") == 0 ? NFLTR_HTTP2_ORIGIN_H2 : NFLTR_HTTP2_ORIGIN_H1;
+}
+
+static gboolean
+origin_tls (GVariant *config)
+{
+  gboolean tls = FALSE;
+
+  return g_variant_lookup (config, "origin-tls", "b", &tls) && tls;
+}
+
+static gboolean
+is_h2 (const NfltrKindConn *conn)
+{
+  return g_strcmp0 (conn->alpn, ALPN_H2) == 0;
+}
+
+static char *
+client_ip_of (const NfltrKindConn *conn)
+{
+  g_autofree char *client_ip = NULL;
+
+  if (!nfltr_parse_host_port (conn->client_addr, 0, FALSE, &client_ip, NULL, NULL))
+    return g_strdup (conn->client_addr);
+  return g_steal_pointer (&client_ip);
 }
 
 static char *
@@ -48,16 +117,35 @@ http_describe_target (NfltrTunnelKind *kind, GVariant *config)
 static const char * const *
 http_get_alpn (NfltrTunnelKind *kind)
 {
-  /* Only what the rewriter understands: a client must not pick h2 past it. */
-  static const char * const alpn[] = { "http/1.1", NULL };
+  /* h2 first: RFC 7301 lets the server choose, and GnuTLS takes our order. */
+  static const char * const alpn[] = { ALPN_H2, ALPN_HTTP11, NULL };
 
   return alpn;
 }
 
+/* HTTP/2 visitors get the in-process proxy (which reaches the server itself, per stream
+ * or per connection, and answers 502 per stream); HTTP/1.1 visitors the server directly. */
 static int
 http_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, GError **error)
 {
-  return nfltr_kind_host_port_connect (config, conn, error);
+  g_autofree char *client_ip = NULL;
+  const char *host;
+  guint16 port;
+
+  static const char * const alpn_http11[] = { ALPN_HTTP11, NULL };
+
+  g_variant_lookup (config, "host", "&s", &host);
+  g_variant_lookup (config, "port", "q", &port);
+  if (!is_h2 (conn) && origin_tls (config))
+    return nfltr_origin_tls_connect (host, port, alpn_http11, conn->timeout_ms, conn->cancel_fd,
+                                     NULL, error);
+  if (!is_h2 (conn))
+    return nfltr_kind_host_port_connect (config, conn, error);
+  client_ip = client_ip_of (conn);
+  return nfltr_http2_proxy_start (nfltr_http2_proxy_new (conn->sni, client_ip, host, port,
+                                                         origin_mode (config), origin_tls (config),
+                                                         conn->timeout_ms),
+                                  error);
 }
 
 static NfltrStreamFilter *
@@ -65,8 +153,10 @@ http_new_filter (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *c
 {
   g_autofree char *client_ip = NULL;
 
-  if (!nfltr_parse_host_port (conn->client_addr, 0, FALSE, &client_ip, NULL, NULL))
-    client_ip = g_strdup (conn->client_addr);
+  /* The HTTP/2 proxy checks every request itself; its bytes are frames, not request heads. */
+  if (is_h2 (conn))
+    return NULL;
+  client_ip = client_ip_of (conn);
   return nfltr_http_filter_new (conn->sni, client_ip);
 }
 

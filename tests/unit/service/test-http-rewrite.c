@@ -1,7 +1,14 @@
 /* test-http-rewrite.c — the http tunnel's request-stream rewriter: what reaches the local
- * server, and what the client is answered, for good, misdirected and malformed requests */
+ * server, and what the client is answered, for good, misdirected and malformed requests;
+ * the same guarantees for HTTP/2 requests (nfltr-http2-request.h, nfltr-http2-proxy.h), and
+ * the kinds' ALPN choices (tcp --alpn, http --origin-h2). */
+#include "nfltr-error.h"
 #include "nfltr-http-rewrite.h"
+#include "nfltr-http2-proxy.h"
+#include "nfltr-http2-request.h"
+#include "nfltr-tunnel-kind.h"
 
+#include <nghttp2/nghttp2.h>
 #include <string.h>
 
 #define HOST "t1.nfltr.localhost"
@@ -665,11 +672,357 @@ test_lf_only_head (void)
   g_assert_cmpstr (o.out->str, ==, "GET / HTTP/1.0\r\nHost: " HOST "\r\n" XF HOST "\r\n\r\n");
 }
 
+/* ---- HTTP/2 ------------------------------------------------------------------------------ */
+
+static GPtrArray *
+h2_fields (const char *first, ...)
+{
+  GPtrArray *fields = nfltr_http2_fields_new ();
+  va_list ap;
+
+  va_start (ap, first);
+  for (const char *name = first; name != NULL; name = va_arg (ap, const char *))
+    {
+      const char *value = va_arg (ap, const char *);
+
+      nfltr_http2_fields_add (fields, name, strlen (name), value, strlen (value));
+    }
+  va_end (ap);
+  return fields;
+}
+
+static guint
+h2_check (GPtrArray *fields, GPtrArray **out)
+{
+  g_autofree char *reason = NULL;
+  guint status = 0;
+
+  *out = nfltr_http2_check_request (HOST, IP, fields, &status, &reason);
+  g_assert_true ((*out == NULL) == (status != 0));
+  g_assert_true ((*out == NULL) == (reason != NULL));
+  return status;
+}
+
+static void
+test_h2_forwarding (void)
+{
+  g_autoptr(GPtrArray) in = h2_fields (":method", "GET", ":scheme", "https", ":path", "/x",
+                                       ":authority", "T1.nfltr.localhost.:8443",
+                                       "x-forwarded-for", "198.51.100.9", "forwarded", "for=10.1.2.3",
+                                       "x-real-ip", "10.1.2.3", "x-forwarded-proto", "http",
+                                       "x-forwarded-host", "evil.example", "te", "trailers", NULL);
+  g_autoptr(GPtrArray) out = NULL;
+
+  g_assert_cmpuint (h2_check (in, &out), ==, 0);
+  /* our hop last; the client's other claims never reach the server */
+  g_assert_cmpstr (nfltr_http2_fields_get (out, "x-forwarded-for"), ==, "198.51.100.9, " IP);
+  g_assert_cmpstr (nfltr_http2_fields_get (out, "x-forwarded-proto"), ==, "https");
+  g_assert_cmpstr (nfltr_http2_fields_get (out, "x-forwarded-host"), ==, "T1.nfltr.localhost.:8443");
+  g_assert_null (nfltr_http2_fields_get (out, "forwarded"));
+  g_assert_null (nfltr_http2_fields_get (out, "x-real-ip"));
+  g_assert_cmpstr (nfltr_http2_fields_get (out, ":path"), ==, "/x");
+  g_assert_cmpstr (nfltr_http2_fields_get (out, "te"), ==, "trailers");
+  for (guint i = 0, n = 0; i < out->len; i++)
+    {
+      NfltrHttp2Field *f = g_ptr_array_index (out, i);
+
+      if (g_str_has_prefix (f->name, "x-forwarded-"))
+        g_assert_cmpuint (++n, <=, 3);
+    }
+}
+
+static void
+test_h2_authority (void)
+{
+  struct {
+    guint status;
+    const char *authority; /* NULL: none */
+    const char *host;      /* NULL: none */
+    const char *method;
+  } cases[] = {
+    { 0, HOST, NULL, "GET" },
+    { 0, NULL, HOST ":443", "GET" },          /* Host stands in for :authority (§8.3.1) */
+    { 0, HOST, HOST, "POST" },
+    { 421, "other.nfltr.localhost", NULL, "GET" },
+    { 421, "t1.nfltr.localhost.evil.example", NULL, "GET" },
+    { 421, HOST, "other.example", "GET" },    /* both must name the tunnel */
+    { 421, NULL, "other.example", "GET" },
+    { 400, NULL, NULL, "GET" },
+    { 400, HOST ":80x", NULL, "GET" },
+    { 400, "[::1", NULL, "GET" },
+    { 501, HOST ":22", NULL, "CONNECT" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GPtrArray) in = h2_fields (":method", cases[i].method, ":scheme", "https",
+                                           ":path", "/", NULL);
+      g_autoptr(GPtrArray) out = NULL;
+
+      if (cases[i].authority != NULL)
+        nfltr_http2_fields_add (in, ":authority", 10, cases[i].authority, strlen (cases[i].authority));
+      if (cases[i].host != NULL)
+        nfltr_http2_fields_add (in, "host", 4, cases[i].host, strlen (cases[i].host));
+      g_test_message ("case %u: %s / %s", i, cases[i].authority, cases[i].host);
+      g_assert_cmpuint (h2_check (in, &out), ==, cases[i].status);
+    }
+}
+
+/* A visitor: an nghttp2 client whose responses are recorded per stream. */
+typedef struct {
+  nghttp2_session *session;
+  GHashTable *status;   /* stream id → :status (string) */
+  GHashTable *body;     /* stream id → GString */
+  guint32 goaway_code;
+  gboolean goaway;
+} Visitor;
+
+static int
+visitor_header_cb (nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                   size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *data)
+{
+  Visitor *v = data;
+
+  if (namelen == 7 && memcmp (name, ":status", 7) == 0)
+    g_hash_table_insert (v->status, GINT_TO_POINTER (frame->hd.stream_id),
+                         g_strndup ((const char *) value, valuelen));
+  return 0;
+}
+
+static int
+visitor_data_cb (nghttp2_session *session, uint8_t flags, int32_t stream_id, const uint8_t *data,
+                 size_t len, void *user_data)
+{
+  Visitor *v = user_data;
+  GString *body = g_hash_table_lookup (v->body, GINT_TO_POINTER (stream_id));
+
+  if (body == NULL)
+    g_hash_table_insert (v->body, GINT_TO_POINTER (stream_id), body = g_string_new (NULL));
+  g_string_append_len (body, (const char *) data, len);
+  return 0;
+}
+
+static int
+visitor_frame_cb (nghttp2_session *session, const nghttp2_frame *frame, void *data)
+{
+  Visitor *v = data;
+
+  if (frame->hd.type == NGHTTP2_GOAWAY)
+    {
+      v->goaway = TRUE;
+      v->goaway_code = frame->goaway.error_code;
+    }
+  return 0;
+}
+
+static void
+string_free (gpointer data)
+{
+  g_string_free (data, TRUE);
+}
+
+static void
+visitor_init (Visitor *v)
+{
+  nghttp2_session_callbacks *cbs;
+
+  memset (v, 0, sizeof *v);
+  v->status = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  v->body = g_hash_table_new_full (NULL, NULL, NULL, string_free);
+  nghttp2_session_callbacks_new (&cbs);
+  nghttp2_session_callbacks_set_on_header_callback (cbs, visitor_header_cb);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback (cbs, visitor_data_cb);
+  nghttp2_session_callbacks_set_on_frame_recv_callback (cbs, visitor_frame_cb);
+  nghttp2_session_client_new (&v->session, cbs, v);
+  nghttp2_session_callbacks_del (cbs);
+  nghttp2_submit_settings (v->session, NGHTTP2_FLAG_NONE, NULL, 0);
+}
+
+static void
+visitor_clear (Visitor *v)
+{
+  nghttp2_session_del (v->session);
+  g_hash_table_unref (v->status);
+  g_hash_table_unref (v->body);
+}
+
+static int32_t
+visitor_get (Visitor *v, const char *authority)
+{
+  const nghttp2_nv nv[] = {
+#define NV(n, val) { (uint8_t *) n, (uint8_t *) val, strlen (n), strlen (val), NGHTTP2_NV_FLAG_NONE }
+    NV (":method", "GET"), NV (":scheme", "https"), NV (":path", "/"), NV (":authority", authority),
+#undef NV
+  };
+
+  return nghttp2_submit_request (v->session, NULL, nv, G_N_ELEMENTS (nv), NULL, NULL);
+}
+
+/* Everything the visitor has to send into the proxy, and everything the proxy answers back. */
+static gboolean
+exchange (Visitor *v, NfltrHttp2Proxy *proxy)
+{
+  g_autoptr(GByteArray) to_proxy = g_byte_array_new ();
+  g_autoptr(GByteArray) to_visitor = g_byte_array_new ();
+  const uint8_t *data;
+  ssize_t n;
+  gboolean more;
+
+  while ((n = nghttp2_session_mem_send (v->session, &data)) > 0)
+    g_byte_array_append (to_proxy, data, n);
+  more = nfltr_http2_proxy_feed (proxy, to_proxy->data, to_proxy->len);
+  nfltr_http2_proxy_take_output (proxy, to_visitor);
+  g_assert_cmpint (nghttp2_session_mem_recv (v->session, to_visitor->data, to_visitor->len), ==,
+                   (ssize_t) to_visitor->len);
+  return more;
+}
+
+static void
+test_h2_proxy_refuses_one_stream (void)
+{
+  g_autoptr(NfltrHttp2Proxy) proxy = nfltr_http2_proxy_new (HOST, IP, NULL, 0, NFLTR_HTTP2_ORIGIN_NONE, FALSE, 0);
+  Visitor v;
+  int32_t wrong, good;
+  GString *body;
+
+  visitor_init (&v);
+  wrong = visitor_get (&v, "other.nfltr.localhost");
+  good = visitor_get (&v, HOST);
+  g_assert_true (exchange (&v, proxy));
+  /* the misdirected stream is answered 421 on its own; the connection and the other stream
+   * go on (this proxy has no local server: 502) */
+  g_assert_cmpstr (g_hash_table_lookup (v.status, GINT_TO_POINTER (wrong)), ==, "421");
+  body = g_hash_table_lookup (v.body, GINT_TO_POINTER (wrong));
+  g_assert_nonnull (body);
+  g_assert_cmpstr (body->str, ==, "421 Misdirected Request: this tunnel serves " HOST " only\n");
+  g_assert_cmpstr (g_hash_table_lookup (v.status, GINT_TO_POINTER (good)), ==, "502");
+  g_assert_false (v.goaway);
+  visitor_clear (&v);
+}
+
+static void
+test_h2_proxy_goaway_on_garbage (void)
+{
+  g_autoptr(NfltrHttp2Proxy) proxy = nfltr_http2_proxy_new (HOST, IP, NULL, 0, NFLTR_HTTP2_ORIGIN_NONE, FALSE, 0);
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  const char *h1 = "GET / HTTP/1.1\r\nHost: " HOST "\r\n\r\n";
+  gboolean goaway = FALSE;
+
+  /* not the HTTP/2 preface (RFC 9113 §3.4): the session ends with GOAWAY(PROTOCOL_ERROR) */
+  g_assert_false (nfltr_http2_proxy_feed (proxy, (const guint8 *) h1, strlen (h1)));
+  nfltr_http2_proxy_take_output (proxy, out);
+  for (gsize off = 0; off + 9 <= out->len;)
+    {
+      gsize len = (out->data[off] << 16) | (out->data[off + 1] << 8) | out->data[off + 2];
+
+      if (out->data[off + 3] == NGHTTP2_GOAWAY)
+        {
+          const guint8 *p = out->data + off + 9 + 4;
+
+          goaway = TRUE;
+          g_assert_cmpuint ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3], ==, NGHTTP2_PROTOCOL_ERROR);
+        }
+      off += 9 + len;
+    }
+  g_assert_true (goaway);
+}
+
+static void
+test_h2_proxy_frame_on_stream_0 (void)
+{
+  g_autoptr(NfltrHttp2Proxy) proxy = nfltr_http2_proxy_new (HOST, IP, NULL, 0, NFLTR_HTTP2_ORIGIN_NONE, FALSE, 0);
+  /* RFC 9113 §6.1: DATA on stream 0 is a connection error of type PROTOCOL_ERROR */
+  const guint8 data0[] = { 0, 0, 4, NGHTTP2_DATA, 0, 0, 0, 0, 0, 'a', 'b', 'c', 'd' };
+  Visitor v;
+
+  visitor_init (&v);
+  g_assert_true (exchange (&v, proxy));
+  nfltr_http2_proxy_feed (proxy, data0, sizeof data0);
+  {
+    g_autoptr(GByteArray) out = g_byte_array_new ();
+
+    nfltr_http2_proxy_take_output (proxy, out);
+    nghttp2_session_mem_recv (v.session, out->data, out->len);
+  }
+  g_assert_true (v.goaway);
+  g_assert_cmpuint (v.goaway_code, ==, NGHTTP2_PROTOCOL_ERROR);
+  visitor_clear (&v);
+}
+
+static void
+test_kind_alpn (void)
+{
+  NfltrTunnelKind *tcp = nfltr_tunnel_kind_lookup ("tcp");
+  NfltrTunnelKind *http = nfltr_tunnel_kind_lookup ("http");
+  g_auto(GVariantDict) opts = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(GVariant) config = NULL;
+  g_autoptr(GVariant) plain = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) alpn = NULL;
+  g_auto(GStrv) none = NULL;
+  g_auto(GStrv) http_alpn = NULL;
+  const char *bad[] = { "h2,", "h2,,http/1.1", "h 2", NULL };
+
+  g_variant_dict_insert (&opts, "alpn", "s", "h2, http/1.1");
+  options = g_variant_ref_sink (g_variant_dict_end (&opts));
+  config = nfltr_tunnel_kind_parse (tcp, "8443", options, &error);
+  g_assert_no_error (error);
+  alpn = nfltr_tunnel_kind_get_tunnel_alpn (tcp, config);
+  g_assert_nonnull (alpn);
+  g_assert_cmpstr (alpn[0], ==, "h2");
+  g_assert_cmpstr (alpn[1], ==, "http/1.1");
+  g_assert_null (alpn[2]);
+
+  plain = nfltr_tunnel_kind_parse (tcp, "8443", NULL, &error);
+  g_assert_no_error (error);
+  none = nfltr_tunnel_kind_get_tunnel_alpn (tcp, plain);
+  g_assert_null (none);
+
+  for (guint i = 0; bad[i] != NULL; i++)
+    {
+      g_auto(GVariantDict) d = G_VARIANT_DICT_INIT (NULL);
+      g_autoptr(GVariant) o = NULL;
+      g_autoptr(GVariant) c = NULL;
+      g_autoptr(GError) e = NULL;
+
+      g_variant_dict_insert (&d, "alpn", "s", bad[i]);
+      o = g_variant_ref_sink (g_variant_dict_end (&d));
+      c = nfltr_tunnel_kind_parse (tcp, "8443", o, &e);
+      g_assert_null (c);
+      g_assert_error (e, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT);
+      g_assert_nonnull (strstr (e->message, "--alpn"));
+    }
+
+  /* http offers h2 first, whatever the tunnel; origin-h2 takes auto, yes, no only */
+  http_alpn = nfltr_tunnel_kind_get_tunnel_alpn (http, plain);
+  g_assert_cmpstr (http_alpn[0], ==, "h2");
+  g_assert_cmpstr (http_alpn[1], ==, "http/1.1");
+  {
+    g_auto(GVariantDict) d = G_VARIANT_DICT_INIT (NULL);
+    g_autoptr(GVariant) o = NULL;
+    g_autoptr(GVariant) c = NULL;
+    g_autoptr(GError) e = NULL;
+
+    g_variant_dict_insert (&d, "origin-h2", "s", "maybe");
+    o = g_variant_ref_sink (g_variant_dict_end (&d));
+    c = nfltr_tunnel_kind_parse (http, "3000", o, &e);
+    g_assert_null (c);
+    g_assert_error (e, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT);
+  }
+}
+
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/http-rewrite/good-request", test_good_request);
+  g_test_add_func ("/http2/forwarding", test_h2_forwarding);
+  g_test_add_func ("/http2/authority", test_h2_authority);
+  g_test_add_func ("/http2/proxy/refuses-one-stream", test_h2_proxy_refuses_one_stream);
+  g_test_add_func ("/http2/proxy/goaway-on-garbage", test_h2_proxy_goaway_on_garbage);
+  g_test_add_func ("/http2/proxy/frame-on-stream-0", test_h2_proxy_frame_on_stream_0);
+  g_test_add_func ("/kinds/alpn", test_kind_alpn);
   g_test_add_func ("/http-rewrite/host-port-and-case", test_host_port_and_case);
   g_test_add_func ("/http-rewrite/misdirected", test_misdirected);
   g_test_add_func ("/http-rewrite/misdirected-response", test_misdirected_response_text);

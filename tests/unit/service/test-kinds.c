@@ -143,8 +143,9 @@ test_http_hooks (void)
 
   g_assert_cmpstr (nfltr_tunnel_kind_get_label (kind), ==, "HTTP");
   g_assert_nonnull (alpn);
-  g_assert_cmpstr (alpn[0], ==, "http/1.1");
-  g_assert_null (alpn[1]);
+  g_assert_cmpstr (alpn[0], ==, "h2");
+  g_assert_cmpstr (alpn[1], ==, "http/1.1");
+  g_assert_null (alpn[2]);
   g_assert_true (nfltr_tunnel_kind_start (kind, config, &error));
   g_assert_no_error (error);
   nfltr_tunnel_kind_stop (kind, config);
