@@ -68,6 +68,7 @@ typedef struct
   Packet *tail;
   size_t queued_bytes;
   uint64_t next_send_ns; /* rate limit: when the link is free again */
+  uint64_t rng; /* each direction draws its own sequence: repeatable per direction */
   uint64_t packets_in;
   uint64_t packets_out;
   uint64_t bytes_out;
@@ -87,7 +88,6 @@ typedef struct
 } Options;
 
 static volatile sig_atomic_t stop_requested;
-static uint64_t rng_state;
 
 static void
 on_signal (int sig)
@@ -98,18 +98,18 @@ on_signal (int sig)
 
 /* splitmix64: small, seedable, good enough to draw drops. */
 static uint64_t
-rng_next (void)
+rng_next (uint64_t *state)
 {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
 
 static double
-rng_uniform (void)
+rng_uniform (uint64_t *state)
 {
-  return (rng_next () >> 11) * (1.0 / 9007199254740992.0);
+  return (rng_next (state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 static uint64_t
@@ -173,29 +173,35 @@ tun_open (const char *name, const Options *opt)
   return fd;
 }
 
+/* Queues p (read into a MAX_PACKET buffer, len bytes used) or drops it.  Reading straight
+ * into the queued buffer saves a copy of every 64 KiB offload packet. */
 static void
-enqueue (Direction *d, const Options *opt, const unsigned char *buf, size_t len, uint64_t now)
+enqueue (Direction *d, const Options *opt, Packet *p, size_t len, uint64_t now)
 {
-  Packet *p;
-
   d->packets_in++;
-  if (opt->loss > 0 && rng_uniform () < opt->loss)
+  if (opt->loss > 0 && rng_uniform (&d->rng) < opt->loss)
     {
       d->dropped_loss++;
+      free (p);
       return;
     }
   if (d->queued_bytes + len > opt->queue_limit)
     {
       d->dropped_queue++;
+      free (p);
       return;
     }
-  p = malloc (sizeof *p + len);
-  if (p == NULL)
-    die ("malloc");
+  /* A small packet gives back the rest of its buffer (glibc shrinks in place). */
+  if (len < MAX_PACKET / 2)
+    {
+      Packet *q = realloc (p, sizeof *p + len);
+
+      if (q != NULL)
+        p = q;
+    }
   p->next = NULL;
   p->due_ns = now + opt->delay_ns;
   p->len = len;
-  memcpy (p->data, buf, len);
   if (d->tail != NULL)
     d->tail->next = p;
   else
@@ -206,21 +212,27 @@ enqueue (Direction *d, const Options *opt, const unsigned char *buf, size_t len,
 
 /* Reads what is waiting on d->in_fd (up to a batch). */
 static void
-drain_input (Direction *d, const Options *opt, unsigned char *buf)
+drain_input (Direction *d, const Options *opt)
 {
   for (int i = 0; i < READ_BATCH; i++)
     {
-      ssize_t n = read (d->in_fd, buf, MAX_PACKET);
+      Packet *p = malloc (sizeof *p + MAX_PACKET);
+      ssize_t n;
 
-      if (n < 0)
+      if (p == NULL)
+        die ("malloc");
+      n = read (d->in_fd, p->data, MAX_PACKET);
+      if (n <= 0)
         {
-          if (errno == EAGAIN || errno == EINTR)
+          int saved = errno;
+
+          free (p);
+          if (n == 0 || saved == EAGAIN || saved == EINTR)
             return;
+          errno = saved;
           die ("read");
         }
-      if (n == 0)
-        return;
-      enqueue (d, opt, buf, (size_t) n, now_ns ());
+      enqueue (d, opt, p, (size_t) n, now_ns ());
     }
 }
 
@@ -330,7 +342,6 @@ main (int argc, char **argv)
   const char *tun_a = NULL, *tun_b = NULL;
   bool no_offload = false;
   Direction dirs[2];
-  unsigned char *buf;
   struct sigaction sa;
   sigset_t blocked, unblocked;
   int c;
@@ -382,7 +393,6 @@ main (int argc, char **argv)
     }
   /* A drop or a rate must act on wire-sized packets, not on 64 KiB offload packets. */
   opt.offload = !no_offload && opt.loss == 0 && opt.rate_bytes_per_ns == 0;
-  rng_state = opt.seed;
 
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -399,11 +409,10 @@ main (int argc, char **argv)
   memset (dirs, 0, sizeof dirs);
   dirs[0].name = "a_to_b";
   dirs[1].name = "b_to_a";
+  dirs[0].rng = opt.seed;
+  dirs[1].rng = opt.seed ^ 0x5bd1e9955bd1e995ULL;
   dirs[0].in_fd = dirs[1].out_fd = tun_open (tun_a, &opt);
   dirs[1].in_fd = dirs[0].out_fd = tun_open (tun_b, &opt);
-  buf = malloc (MAX_PACKET);
-  if (buf == NULL)
-    die ("malloc");
 
   printf ("ready\n");
   fflush (stdout);
@@ -439,7 +448,7 @@ main (int argc, char **argv)
         }
       for (int i = 0; i < 2; i++)
         if (pfd[i].revents & POLLIN)
-          drain_input (&dirs[i], &opt, buf);
+          drain_input (&dirs[i], &opt);
         else if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL))
           {
             fprintf (stderr, "nfltr-delay-line: device %s went away\n",
@@ -451,7 +460,6 @@ main (int argc, char **argv)
   print_counters (dirs, &opt);
   free_queue (&dirs[0]);
   free_queue (&dirs[1]);
-  free (buf);
   close (dirs[0].in_fd);
   close (dirs[1].in_fd);
   return 0;
