@@ -20,6 +20,19 @@ per path and round; rounds interleave the paths so load changes hit all of them 
   tunnel   curl https://bench.nfltr.localhost:RELAY/ — through nfltr-relay (SNI routing,
            splice) and nfltr-service (TLS with the agent's ECDSA P-256 key, HTTP forwarding
            to the origin), logged in on a private D-Bus bus, as `nfltr http` sets it up.
+  ssh -R   curl http://127.0.0.1:FORWARD/ — OpenSSH's reverse tunnel, what many users reach
+           for: a throwaway sshd (Debian's openssh-server, its own host key and sshd_config in
+           the run's temp dir, `sshd -f`, root login by key for this instance only) listens on
+           FORWARD for `ssh -N -R FORWARD:127.0.0.1:ORIGIN` and carries each connection over
+           the one SSH session (OpenSSH's default cipher, named in the output). The visitor's
+           hop to sshd is plain HTTP: ssh -R encrypts only between its two ends, so this path
+           does less cryptography than the TLS paths (one encryption and one decryption of the
+           SSH channel, against TLS's one each at the origin's front and at curl).
+
+With --profile DIR, after the rounds: `perf record -g` of nfltr-relay and nfltr-service during
+one more tunnel download, and during `h2load --h1 -c 100` against a 1 KiB page through a
+second tunnel whose local server is nginx (plain HTTP) — the requests/s case; the reports
+(`perf report --no-children`) are written to DIR.
 
 Prints bytes/s for each, the negotiated TLS version and cipher of the TLS paths, and
 tunnel/direct. Everything runs on 127.0.0.1; all processes are ended at exit.
@@ -28,8 +41,11 @@ import argparse
 import os
 import platform
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -63,6 +79,81 @@ http {{
 """
 
 
+SSHD_CONFIG = """Port {port}
+ListenAddress 127.0.0.1
+HostKey {dir}/host_key
+PidFile {dir}/sshd.pid
+AuthorizedKeysFile {dir}/authorized_keys
+# This throwaway instance only: root may log in with the run's key, nothing else.
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowTcpForwarding remote
+GatewayPorts no
+X11Forwarding no
+PermitTTY no
+LogLevel INFO
+"""
+
+
+def start_ssh_reverse(lab, L, origin_port):
+    """sshd -f <temp config> on loopback and `ssh -N -R` to the origin; returns
+    (forward port, negotiated cipher)."""
+    d = lab.mkdir("sshd")
+    for key in ("host_key", "client_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        os.path.join(d, key)], check=True, capture_output=True)
+    shutil.copy(os.path.join(d, "client_key.pub"), os.path.join(d, "authorized_keys"))
+    sshd_port, fwd_port = L.free_port(), L.free_port()
+    with open(os.path.join(d, "sshd_config"), "w") as f:
+        f.write(SSHD_CONFIG.format(port=sshd_port, dir=d))
+    # sshd insists on its privilege-separation directory even with UsePAM no; Debian's
+    # package creates it only when the system sshd starts.
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    lab.spawn("sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", os.path.join(d, "sshd_config")])
+    L.wait_until(lambda: L.port_accepts(sshd_port), 10, "sshd to listen")
+    ssh = lab.spawn("ssh -R", ["ssh", "-v", "-N", "-F", "/dev/null", "-i",
+                               os.path.join(d, "client_key"), "-p", str(sshd_port),
+                               "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                               "-o", f"UserKnownHostsFile={d}/known_hosts",
+                               "-o", "ExitOnForwardFailure=yes",
+                               "-R", f"127.0.0.1:{fwd_port}:127.0.0.1:{origin_port}",
+                               "root@127.0.0.1"])
+    try:
+        L.wait_until(lambda: L.port_accepts(fwd_port), 20, "the ssh -R forward to listen")
+    except AssertionError:
+        lab.dump_logs()
+        raise
+    m = re.search(r"kex: server->client cipher: (\S+)", ssh.text())
+    return fwd_port, (m.group(1) if m else "?")
+
+
+def perf_record(pids, out_dir, label, run):
+    """perf record -g on each pid while run() runs; writes DIR/perf-<label>-<pid>.txt."""
+    recs = []
+    for name, pid in pids.items():
+        data = os.path.join(out_dir, f"perf-{label}-{name}.data")
+        recs.append((name, data, subprocess.Popen(
+            ["perf", "record", "-g", "-F", "999", "-o", data, "-p", str(pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+    time.sleep(0.5)   # perf attaches asynchronously; it has no ready signal to wait for
+    try:
+        result = run()
+    finally:
+        for _, _, rec in recs:
+            rec.send_signal(signal.SIGINT)
+            rec.wait(60)
+    for name, data, _ in recs:
+        with open(os.path.join(out_dir, f"perf-{label}-{name}.txt"), "w") as f:
+            subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio",
+                            "--percent-limit", "0.5", "-g", "caller,0.5,callee,function,percent"],
+                           stdout=f, stderr=subprocess.DEVNULL)
+    return result
+
+
 def curl_download(url, resolve=None):
     argv = ["curl", "-sS", "-k", "-o", "/dev/null", "-w",
             "%{http_code} %{size_download} %{time_total} %{speed_download}"]
@@ -93,12 +184,69 @@ def cpu_model():
     return platform.processor()
 
 
+NGINX_SMALL_CONF = """daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ root {dir}/www; }}
+  }}
+}}
+"""
+
+
+def profile(out_dir, lab, L, agent, relay, tunnel, tunnel_url):
+    """The two perf runs of --profile (see the module docstring)."""
+    os.makedirs(out_dir, exist_ok=True)
+    service = L.tagged_processes(lab.tag, "nfltr-service")
+    assert service, "no nfltr-service process found to profile"
+    pids = {"relay": relay.proc.pid, "agent": service[0]}
+    url, resolve = tunnel_url
+    r = perf_record(pids, out_dir, "download", lambda: curl_download(url, resolve))
+    print(f"profile: download through the tunnel at {r[2] / 1e6:.0f} MB/s under perf")
+
+    ngdir = lab.mkdir("nginx-small")
+    os.makedirs(os.path.join(ngdir, "www"), exist_ok=True)
+    with open(os.path.join(ngdir, "www", "small"), "wb") as f:
+        f.write(b"x" * 1024)
+    port = L.free_port()
+    with open(os.path.join(ngdir, "nginx.conf"), "w") as f:
+        f.write(NGINX_SMALL_CONF.format(dir=ngdir, port=port))
+    lab.spawn("nginx-small", ["nginx", "-p", ngdir, "-c", os.path.join(ngdir, "nginx.conf"),
+                              "-e", os.path.join(ngdir, "error.log")])
+    L.wait_until(lambda: L.port_accepts(port), 10, "nginx (small) to listen")
+    small = agent.http(port, "--name", "small")
+    host, relay_port = small.host, small.port
+
+    def h2load():
+        return subprocess.run(["h2load", "--h1", "-c", "100", "-n", "30000", "-t", "1",
+                               "--connect-to", f"127.0.0.1:{relay_port}",
+                               f"https://{host}:{relay_port}/small"],
+                              capture_output=True, text=True, timeout=600).stdout
+
+    out = perf_record(pids, out_dir, "h2load", h2load)
+    with open(os.path.join(out_dir, "h2load.txt"), "w") as f:
+        f.write(out)
+    m = re.search(r"finished in .*?, ([\d.]+) req/s", out)
+    print(f"profile: h2load through the tunnel {m.group(1) if m else '?'} req/s under perf; "
+          f"reports in {out_dir}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
     ap.add_argument("--rounds", type=int, default=1,
                     help="downloads per path, interleaved; the median is reported")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="perf-record the relay and the agent (download and h2load) into DIR")
+    ap.add_argument("--no-ssh", action="store_true", help="leave out the ssh -R column")
     args = ap.parse_args()
     os.environ["NFLTR_BUILD_ROOT"] = os.path.abspath(args.build)
     os.environ["NFLTR_SOURCE_ROOT"] = TOP
@@ -147,6 +295,10 @@ def main():
             "nginx": (f"https://127.0.0.1:{nginx_port}{path}", None),
             "tunnel": (tunnel.url.rstrip("/") + path, (tunnel.host, tunnel.port)),
         }
+        if not args.no_ssh:
+            ssh_port, ssh_cipher = start_ssh_reverse(lab, L, origin.port)
+            urls["ssh -R"] = (f"http://127.0.0.1:{ssh_port}{path}", None)
+        load_start = os.getloadavg()[0]
         runs = {name: [] for name in urls}
         for _ in range(args.rounds):
             for name, (url, resolve) in urls.items():
@@ -156,6 +308,8 @@ def main():
         ciphers = {"socat": negotiated(socat_port, "direct.localhost"),
                    "nginx": negotiated(nginx_port, "direct.localhost"),
                    "tunnel": negotiated(tunnel.port, tunnel.host)}
+        if not args.no_ssh:
+            ciphers["ssh -R"] = f"SSH {ssh_cipher}"
 
         print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, {platform.release()}")
         print(f"download: {size} bytes ({args.size_mib} MiB), {args.rounds} curl(s) per path, "
@@ -164,7 +318,8 @@ def main():
             if len(r) > 1:
                 print(f"  {name:7s} rounds (MB/s): "
                       + " ".join(f"{x[2] / 1e6:.0f}" for x in r))
-        for name in ("plain", "socat", "nginx", "tunnel"):
+        print(f"load average at start: {load_start:.2f}")
+        for name in results:
             got, secs, speed = results[name]
             if got != size:
                 raise SystemExit(f"{name}: got {got} bytes, expected {size}")
@@ -174,6 +329,12 @@ def main():
         direct = max(("socat", "nginx"), key=lambda n: results[n][2])
         ratio = results["tunnel"][2] / results[direct][2]
         print(f"tunnel/direct ({direct}): {ratio:.2f}")
+        if "ssh -R" in results:
+            print(f"ssh -R/direct ({direct}): {results['ssh -R'][2] / results[direct][2]:.2f}; "
+                  f"tunnel/ssh -R: {results['tunnel'][2] / results['ssh -R'][2]:.2f}")
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
+        if args.profile:
+            profile(args.profile, lab, L, agent, relay, tunnel, urls["tunnel"])
     finally:
         left = lab.close()
         if left:
