@@ -234,7 +234,21 @@ def profile(out_dir, lab, L, agent, relay, tunnel, tunnel_url):
     with open(os.path.join(out_dir, "h2load.txt"), "w") as f:
         f.write(out)
     m = re.search(r"finished in .*?, ([\d.]+) req/s", out)
-    print(f"profile: h2load through the tunnel {m.group(1) if m else '?'} req/s under perf; "
+    print(f"profile: h2load through the tunnel {m.group(1) if m else '?'} req/s under perf")
+    # System calls per request: the same h2load again under `perf trace -s`, started while the
+    # agent's 100 worker threads of the run above are still alive (they wait 10 s for more).
+    trace_out = os.path.join(out_dir, "syscalls-h2load.txt")
+    trace = subprocess.Popen(["perf", "trace", "-s", "-p",
+                              ",".join(str(p) for p in pids.values()), "-o", trace_out],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)   # perf trace attaches asynchronously; it has no ready signal to wait for
+    try:
+        out = h2load()
+    finally:
+        trace.send_signal(signal.SIGINT)
+        trace.wait(60)
+    m = re.search(r"finished in .*?, ([\d.]+) req/s", out)
+    print(f"profile: h2load {m.group(1) if m else '?'} req/s under perf trace; "
           f"reports in {out_dir}")
 
 
@@ -243,7 +257,8 @@ def main():
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
     ap.add_argument("--rounds", type=int, default=1,
-                    help="downloads per path, interleaved; the median is reported")
+                    help="downloads per path, interleaved; the median is reported "
+                    "(0 with --profile: only the profile)")
     ap.add_argument("--profile", metavar="DIR",
                     help="perf-record the relay and the agent (download and h2load) into DIR")
     ap.add_argument("--no-ssh", action="store_true", help="leave out the ssh -R column")
@@ -300,6 +315,9 @@ def main():
             urls["ssh -R"] = (f"http://127.0.0.1:{ssh_port}{path}", None)
         load_start = os.getloadavg()[0]
         runs = {name: [] for name in urls}
+        if args.rounds == 0:   # --profile alone
+            profile(args.profile, lab, L, agent, relay, tunnel, urls["tunnel"])
+            return
         for _ in range(args.rounds):
             for name, (url, resolve) in urls.items():
                 runs[name].append(curl_download(url, resolve))

@@ -142,7 +142,7 @@ class Link:
     """ns A — delay line (or veth) — ns B. See the module docstring."""
 
     def __init__(self, rtt_ms=0.0, loss=0.0, rate_mbit=None, seed=1, mtu=1500, kind="delay",
-                 offload=True, queue_kib=None, name=None, owner=None):
+                 offload=True, queue_kib=None, name=None, owner=None, sysctls=None):
         global _counter
         if kind not in ("delay", "veth"):
             raise ValueError(f"kind must be 'delay' or 'veth', not {kind!r}")
@@ -161,6 +161,8 @@ class Link:
         self.addr_a, self.addr_b = ADDR_A, ADDR_B
         self.rtt_ms, self.loss, self.rate_mbit, self.seed = rtt_ms, loss, rate_mbit, seed
         self.mtu, self.kind, self.offload, self.queue_kib = mtu, kind, offload, queue_kib
+        # Set in both namespaces, e.g. {"net.ipv4.tcp_rmem": "4096 131072 33554432"}.
+        self.sysctls = dict(sysctls or {})
         self.delay = None        # the delay line's Popen
         self.procs = []          # what run() started
         self.counters = None     # the delay line's JSON counters, after close()
@@ -182,6 +184,10 @@ class Link:
                                 "net.ipv6.conf.all.disable_ipv6=1",
                                 "net.ipv6.conf.default.disable_ipv6=1"],
                                check=True, capture_output=True, timeout=30)
+                for key, value in self.sysctls.items():
+                    subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                                    f"{key}={value}"], check=True, capture_output=True,
+                                   timeout=30)
             if self.kind == "veth":
                 _ip("link", "add", self.dev_a, "mtu", str(self.mtu), "type", "veth", "peer",
                     "name", self.dev_b, "mtu", str(self.mtu))

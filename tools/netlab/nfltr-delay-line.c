@@ -23,6 +23,11 @@
  * line of counters on stdout and exits 0.
  */
 
+/* ppoll(2) */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
