@@ -50,6 +50,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+sys.path.insert(0, os.path.join(HERE, "common"))
 
 
 NGINX_CONF = """daemon off;
@@ -77,58 +78,6 @@ http {{
   }}
 }}
 """
-
-
-SSHD_CONFIG = """Port {port}
-ListenAddress 127.0.0.1
-HostKey {dir}/host_key
-PidFile {dir}/sshd.pid
-AuthorizedKeysFile {dir}/authorized_keys
-# This throwaway instance only: root may log in with the run's key, nothing else.
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-AllowTcpForwarding remote
-GatewayPorts no
-X11Forwarding no
-PermitTTY no
-LogLevel INFO
-"""
-
-
-def start_ssh_reverse(lab, L, origin_port):
-    """sshd -f <temp config> on loopback and `ssh -N -R` to the origin; returns
-    (forward port, negotiated cipher)."""
-    d = lab.mkdir("sshd")
-    for key in ("host_key", "client_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                        os.path.join(d, key)], check=True, capture_output=True)
-    shutil.copy(os.path.join(d, "client_key.pub"), os.path.join(d, "authorized_keys"))
-    sshd_port, fwd_port = L.free_port(), L.free_port()
-    with open(os.path.join(d, "sshd_config"), "w") as f:
-        f.write(SSHD_CONFIG.format(port=sshd_port, dir=d))
-    # sshd insists on its privilege-separation directory even with UsePAM no; Debian's
-    # package creates it only when the system sshd starts.
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    lab.spawn("sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", os.path.join(d, "sshd_config")])
-    L.wait_until(lambda: L.port_accepts(sshd_port), 10, "sshd to listen")
-    ssh = lab.spawn("ssh -R", ["ssh", "-v", "-N", "-F", "/dev/null", "-i",
-                               os.path.join(d, "client_key"), "-p", str(sshd_port),
-                               "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                               "-o", f"UserKnownHostsFile={d}/known_hosts",
-                               "-o", "ExitOnForwardFailure=yes",
-                               "-R", f"127.0.0.1:{fwd_port}:127.0.0.1:{origin_port}",
-                               "root@127.0.0.1"])
-    try:
-        L.wait_until(lambda: L.port_accepts(fwd_port), 20, "the ssh -R forward to listen")
-    except AssertionError:
-        lab.dump_logs()
-        raise
-    m = re.search(r"kex: server->client cipher: (\S+)", ssh.text())
-    return fwd_port, (m.group(1) if m else "?")
 
 
 def perf_record(pids, out_dir, label, run):
@@ -235,6 +184,31 @@ def profile(out_dir, lab, L, agent, relay, tunnel, tunnel_url):
         f.write(out)
     m = re.search(r"finished in .*?, ([\d.]+) req/s", out)
     print(f"profile: h2load through the tunnel {m.group(1) if m else '?'} req/s under perf")
+    # CPU time and context switches per request, without the sampling's own cost.
+    stats = {name: subprocess.Popen(["perf", "stat", "-e",
+                                     "task-clock,context-switches,cpu-migrations", "-p",
+                                     str(pid), "-o", os.path.join(out_dir, f"stat-h2load-{name}.txt")],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for name, pid in pids.items()}
+    time.sleep(0.5)   # perf attaches asynchronously; it has no ready signal to wait for
+    try:
+        out = h2load()
+    finally:
+        for st in stats.values():
+            st.send_signal(signal.SIGINT)
+            st.wait(60)
+    m = re.search(r"finished in .*?, ([\d.]+) req/s", out)
+    print(f"profile: h2load {m.group(1) if m else '?'} req/s under perf stat")
+    for name in pids:
+        with open(os.path.join(out_dir, f"stat-h2load-{name}.txt")) as f:
+            text = f.read()
+        clock = re.search(r"([\d.,]+) msec task-clock", text)
+        cs = re.search(r"([\d,]+)\s+context-switches", text)
+        if clock and cs:
+            ms = float(clock.group(1).replace(",", ""))
+            n = int(cs.group(1).replace(",", ""))
+            print(f"  {name}: {ms * 1000 / 30000:.1f} µs CPU and {n / 30000:.2f} context "
+                  f"switches per request")
     # System calls per request: the same h2load again under `perf trace -s`, started while the
     # agent's 100 worker threads of the run above are still alive (they wait 10 s for more).
     trace_out = os.path.join(out_dir, "syscalls-h2load.txt")
@@ -267,6 +241,7 @@ def main():
     os.environ["NFLTR_SOURCE_ROOT"] = TOP
 
     import nfltrlab as L   # after NFLTR_BUILD_ROOT is set
+    import benchlib
 
     size = args.size_mib * 1024 * 1024
     lab = L.Lab("bench")
@@ -311,7 +286,8 @@ def main():
             "tunnel": (tunnel.url.rstrip("/") + path, (tunnel.host, tunnel.port)),
         }
         if not args.no_ssh:
-            ssh_port, ssh_cipher = start_ssh_reverse(lab, L, origin.port)
+            ssh_port, ssh_cipher = benchlib.ssh_reverse(lab, L, "127.0.0.1", "127.0.0.1",
+                                                        origin.port)
             urls["ssh -R"] = (f"http://127.0.0.1:{ssh_port}{path}", None)
         load_start = os.getloadavg()[0]
         runs = {name: [] for name in urls}
