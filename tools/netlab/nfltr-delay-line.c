@@ -56,16 +56,14 @@
 #define READ_BATCH 64
 
 typedef struct Packet Packet;
-struct Packet
-{
+struct Packet {
   Packet *next;
   uint64_t due_ns;
   size_t len;
   unsigned char data[];
 };
 
-typedef struct
-{
+typedef struct {
   const char *name; /* "a_to_b" or "b_to_a", for the counters */
   int in_fd;
   int out_fd;
@@ -81,8 +79,7 @@ typedef struct
   uint64_t dropped_queue;
 } Direction;
 
-typedef struct
-{
+typedef struct {
   uint64_t delay_ns;
   double loss;
   uint64_t seed;
@@ -301,14 +298,13 @@ free_queue (Direction *d)
 static void
 print_counters (const Direction *dirs, const Options *opt)
 {
-  printf ("{\"delay_ms\": %.3f, \"loss\": %g, \"seed\": %" PRIu64 ", \"offload\": %s",
-          opt->delay_ns / 1e6, opt->loss, opt->seed, opt->offload ? "true" : "false");
+  printf ("{\"delay_ms\": %.3f, \"loss\": %g, \"seed\": %" PRIu64 ", \"offload\": %s", opt->delay_ns / 1e6,
+          opt->loss, opt->seed, opt->offload ? "true" : "false");
   for (int i = 0; i < 2; i++)
-    printf (", \"%s\": {\"packets_in\": %" PRIu64 ", \"packets_out\": %" PRIu64
-            ", \"bytes_out\": %" PRIu64 ", \"dropped_loss\": %" PRIu64
-            ", \"dropped_queue\": %" PRIu64 "}",
-            dirs[i].name, dirs[i].packets_in, dirs[i].packets_out, dirs[i].bytes_out,
-            dirs[i].dropped_loss, dirs[i].dropped_queue);
+    printf (", \"%s\": {\"packets_in\": %" PRIu64 ", \"packets_out\": %" PRIu64 ", \"bytes_out\": %" PRIu64
+            ", \"dropped_loss\": %" PRIu64 ", \"dropped_queue\": %" PRIu64 "}",
+            dirs[i].name, dirs[i].packets_in, dirs[i].packets_out, dirs[i].bytes_out, dirs[i].dropped_loss,
+            dirs[i].dropped_queue);
   printf ("}\n");
   fflush (stdout);
 }
@@ -355,43 +351,21 @@ main (int argc, char **argv)
     {
       switch (c)
         {
-        case 'a':
-          tun_a = optarg;
-          break;
-        case 'b':
-          tun_b = optarg;
-          break;
-        case 'd':
-          opt.delay_ns = (uint64_t) llround (strtod (optarg, NULL) * 1e6);
-          break;
-        case 'l':
-          opt.loss = strtod (optarg, NULL);
-          break;
-        case 's':
-          opt.seed = strtoull (optarg, NULL, 10);
-          break;
-        case 'r':
-          opt.rate_bytes_per_ns = strtod (optarg, NULL) * 1e6 / 8 / 1e9;
-          break;
-        case 'q':
-          opt.queue_limit = (size_t) strtoull (optarg, NULL, 10) * 1024;
-          break;
-        case 'm':
-          opt.mtu = atoi (optarg);
-          break;
-        case 'n':
-          no_offload = true;
-          break;
-        case 'h':
-          usage (stdout);
-          return 0;
-        default:
-          usage (stderr);
-          return 2;
+          case 'a': tun_a = optarg; break;
+          case 'b': tun_b = optarg; break;
+          case 'd': opt.delay_ns = (uint64_t) llround (strtod (optarg, NULL) * 1e6); break;
+          case 'l': opt.loss = strtod (optarg, NULL); break;
+          case 's': opt.seed = strtoull (optarg, NULL, 10); break;
+          case 'r': opt.rate_bytes_per_ns = strtod (optarg, NULL) * 1e6 / 8 / 1e9; break;
+          case 'q': opt.queue_limit = (size_t) strtoull (optarg, NULL, 10) * 1024; break;
+          case 'm': opt.mtu = atoi (optarg); break;
+          case 'n': no_offload = true; break;
+          case 'h': usage (stdout); return 0;
+          default: usage (stderr); return 2;
         }
     }
-  if (tun_a == NULL || tun_b == NULL || opt.loss < 0 || opt.loss > 1 || opt.mtu < 576
-      || opt.mtu > 65535 || opt.rate_bytes_per_ns < 0)
+  if (tun_a == NULL || tun_b == NULL || opt.loss < 0 || opt.loss > 1 || opt.mtu < 576 || opt.mtu > 65535 ||
+      opt.rate_bytes_per_ns < 0)
     {
       usage (stderr);
       return 2;
