@@ -31,8 +31,10 @@ per path and round; rounds interleave the paths so load changes hit all of them 
 
 With --profile DIR, after the rounds: `perf record -g` of nfltr-relay and nfltr-service during
 one more tunnel download, and during `h2load --h1 -c 100` against a 1 KiB page through a
-second tunnel whose local server is nginx (plain HTTP) — the requests/s case; the reports
-(`perf report --no-children`) are written to DIR.
+second tunnel whose local server is nginx (plain HTTP) — the requests/s case — then the same
+h2load under `perf stat` (CPU and context switches per request) and under `perf trace -s`
+(system calls; tracing slows it tenfold, so only its counts mean anything); the reports are
+written to DIR. `--rounds 0 --profile DIR` runs only the profile.
 
 Prints bytes/s for each, the negotiated TLS version and cipher of the TLS paths, and
 tunnel/direct. Everything runs on 127.0.0.1; all processes are ended at exit.
