@@ -20,6 +20,21 @@ per path and round; rounds interleave the paths so load changes hit all of them 
   tunnel   curl https://bench.nfltr.localhost:RELAY/ — through nfltr-relay (SNI routing,
            splice) and nfltr-service (TLS with the agent's ECDSA P-256 key, HTTP forwarding
            to the origin), logged in on a private D-Bus bus, as `nfltr http` sets it up.
+  ssh -R   curl http://127.0.0.1:FORWARD/ — OpenSSH's reverse tunnel, what many users reach
+           for: a throwaway sshd (Debian's openssh-server, its own host key and sshd_config in
+           the run's temp dir, `sshd -f`, root login by key for this instance only) listens on
+           FORWARD for `ssh -N -R FORWARD:127.0.0.1:ORIGIN` and carries each connection over
+           the one SSH session (OpenSSH's default cipher, named in the output). The visitor's
+           hop to sshd is plain HTTP: ssh -R encrypts only between its two ends, so this path
+           does less cryptography than the TLS paths (one encryption and one decryption of the
+           SSH channel, against TLS's one each at the origin's front and at curl).
+
+With --profile DIR, after the rounds: `perf record -g` of nfltr-relay and nfltr-service during
+one more tunnel download, and during `h2load --h1 -c 100` against a 1 KiB page through a
+second tunnel whose local server is nginx (plain HTTP) — the requests/s case — then the same
+h2load under `perf stat` (CPU and context switches per request) and under `perf trace -s`
+(system calls; tracing slows it tenfold, so only its counts mean anything); the reports are
+written to DIR. `--rounds 0 --profile DIR` runs only the profile.
 
 Prints bytes/s for each, the negotiated TLS version and cipher of the TLS paths, and
 tunnel/direct. Everything runs on 127.0.0.1; all processes are ended at exit.
@@ -28,12 +43,16 @@ import argparse
 import os
 import platform
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+sys.path.insert(0, os.path.join(HERE, "common"))
 
 
 NGINX_CONF = """daemon off;
@@ -61,6 +80,29 @@ http {{
   }}
 }}
 """
+
+
+def perf_record(pids, out_dir, label, run):
+    """perf record -g on each pid while run() runs; writes DIR/perf-<label>-<pid>.txt."""
+    recs = []
+    for name, pid in pids.items():
+        data = os.path.join(out_dir, f"perf-{label}-{name}.data")
+        recs.append((name, data, subprocess.Popen(
+            ["perf", "record", "-g", "-F", "999", "-o", data, "-p", str(pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+    time.sleep(0.5)   # perf attaches asynchronously; it has no ready signal to wait for
+    try:
+        result = run()
+    finally:
+        for _, _, rec in recs:
+            rec.send_signal(signal.SIGINT)
+            rec.wait(60)
+    for name, data, _ in recs:
+        with open(os.path.join(out_dir, f"perf-{label}-{name}.txt"), "w") as f:
+            subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio",
+                            "--percent-limit", "0.5", "-g", "caller,0.5,callee,function,percent"],
+                           stdout=f, stderr=subprocess.DEVNULL)
+    return result
 
 
 def curl_download(url, resolve=None):
@@ -93,17 +135,115 @@ def cpu_model():
     return platform.processor()
 
 
+NGINX_SMALL_CONF = """daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ root {dir}/www; }}
+  }}
+}}
+"""
+
+
+def profile(out_dir, lab, L, agent, relay, tunnel, tunnel_url):
+    """The two perf runs of --profile (see the module docstring)."""
+    os.makedirs(out_dir, exist_ok=True)
+    service = L.tagged_processes(lab.tag, "nfltr-service")
+    assert service, "no nfltr-service process found to profile"
+    pids = {"relay": relay.proc.pid, "agent": service[0]}
+    url, resolve = tunnel_url
+    r = perf_record(pids, out_dir, "download", lambda: curl_download(url, resolve))
+    print(f"profile: download through the tunnel at {r[2] / 1e6:.0f} MB/s under perf")
+
+    ngdir = lab.mkdir("nginx-small")
+    os.makedirs(os.path.join(ngdir, "www"), exist_ok=True)
+    with open(os.path.join(ngdir, "www", "small"), "wb") as f:
+        f.write(b"x" * 1024)
+    port = L.free_port()
+    with open(os.path.join(ngdir, "nginx.conf"), "w") as f:
+        f.write(NGINX_SMALL_CONF.format(dir=ngdir, port=port))
+    lab.spawn("nginx-small", ["nginx", "-p", ngdir, "-c", os.path.join(ngdir, "nginx.conf"),
+                              "-e", os.path.join(ngdir, "error.log")])
+    L.wait_until(lambda: L.port_accepts(port), 10, "nginx (small) to listen")
+    small = agent.http(port, "--name", "small")
+    host, relay_port = small.host, small.port
+
+    def h2load():
+        return subprocess.run(["h2load", "--h1", "-c", "100", "-n", "30000", "-t", "1",
+                               "--connect-to", f"127.0.0.1:{relay_port}",
+                               f"https://{host}:{relay_port}/small"],
+                              capture_output=True, text=True, timeout=600).stdout
+
+    out = perf_record(pids, out_dir, "h2load", h2load)
+    with open(os.path.join(out_dir, "h2load.txt"), "w") as f:
+        f.write(out)
+    m = re.search(r"finished in .*?, ([\d.]+) req/s", out)
+    print(f"profile: h2load through the tunnel {m.group(1) if m else '?'} req/s under perf")
+    # CPU time and context switches per request, without the sampling's own cost.
+    stats = {name: subprocess.Popen(["perf", "stat", "-e",
+                                     "task-clock,context-switches,cpu-migrations", "-p",
+                                     str(pid), "-o", os.path.join(out_dir, f"stat-h2load-{name}.txt")],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for name, pid in pids.items()}
+    time.sleep(0.5)   # perf attaches asynchronously; it has no ready signal to wait for
+    try:
+        out = h2load()
+    finally:
+        for st in stats.values():
+            st.send_signal(signal.SIGINT)
+            st.wait(60)
+    m = re.search(r"finished in .*?, ([\d.]+) req/s", out)
+    print(f"profile: h2load {m.group(1) if m else '?'} req/s under perf stat")
+    for name in pids:
+        with open(os.path.join(out_dir, f"stat-h2load-{name}.txt")) as f:
+            text = f.read()
+        clock = re.search(r"([\d.,]+) msec task-clock", text)
+        cs = re.search(r"([\d,]+)\s+context-switches", text)
+        if clock and cs:
+            ms = float(clock.group(1).replace(",", ""))
+            n = int(cs.group(1).replace(",", ""))
+            print(f"  {name}: {ms * 1000 / 30000:.1f} µs CPU and {n / 30000:.2f} context "
+                  f"switches per request")
+    # System calls per request: the same h2load again under `perf trace -s`, started while the
+    # agent's 100 worker threads of the run above are still alive (they wait 10 s for more).
+    trace_out = os.path.join(out_dir, "syscalls-h2load.txt")
+    trace = subprocess.Popen(["perf", "trace", "-s", "-p",
+                              ",".join(str(p) for p in pids.values()), "-o", trace_out],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)   # perf trace attaches asynchronously; it has no ready signal to wait for
+    try:
+        out = h2load()
+    finally:
+        trace.send_signal(signal.SIGINT)
+        trace.wait(60)
+    m = re.search(r"finished in .*?, ([\d.]+) req/s", out)
+    print(f"profile: h2load {m.group(1) if m else '?'} req/s under perf trace; "
+          f"reports in {out_dir}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
     ap.add_argument("--rounds", type=int, default=1,
-                    help="downloads per path, interleaved; the median is reported")
+                    help="downloads per path, interleaved; the median is reported "
+                    "(0 with --profile: only the profile)")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="perf-record the relay and the agent (download and h2load) into DIR")
+    ap.add_argument("--no-ssh", action="store_true", help="leave out the ssh -R column")
     args = ap.parse_args()
     os.environ["NFLTR_BUILD_ROOT"] = os.path.abspath(args.build)
     os.environ["NFLTR_SOURCE_ROOT"] = TOP
 
     import nfltrlab as L   # after NFLTR_BUILD_ROOT is set
+    import benchlib
 
     size = args.size_mib * 1024 * 1024
     lab = L.Lab("bench")
@@ -147,7 +287,15 @@ def main():
             "nginx": (f"https://127.0.0.1:{nginx_port}{path}", None),
             "tunnel": (tunnel.url.rstrip("/") + path, (tunnel.host, tunnel.port)),
         }
+        if not args.no_ssh:
+            ssh_port, ssh_cipher = benchlib.ssh_reverse(lab, L, "127.0.0.1", "127.0.0.1",
+                                                        origin.port)
+            urls["ssh -R"] = (f"http://127.0.0.1:{ssh_port}{path}", None)
+        load_start = os.getloadavg()[0]
         runs = {name: [] for name in urls}
+        if args.rounds == 0:   # --profile alone
+            profile(args.profile, lab, L, agent, relay, tunnel, urls["tunnel"])
+            return
         for _ in range(args.rounds):
             for name, (url, resolve) in urls.items():
                 runs[name].append(curl_download(url, resolve))
@@ -156,6 +304,8 @@ def main():
         ciphers = {"socat": negotiated(socat_port, "direct.localhost"),
                    "nginx": negotiated(nginx_port, "direct.localhost"),
                    "tunnel": negotiated(tunnel.port, tunnel.host)}
+        if not args.no_ssh:
+            ciphers["ssh -R"] = f"SSH {ssh_cipher}"
 
         print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, {platform.release()}")
         print(f"download: {size} bytes ({args.size_mib} MiB), {args.rounds} curl(s) per path, "
@@ -164,7 +314,8 @@ def main():
             if len(r) > 1:
                 print(f"  {name:7s} rounds (MB/s): "
                       + " ".join(f"{x[2] / 1e6:.0f}" for x in r))
-        for name in ("plain", "socat", "nginx", "tunnel"):
+        print(f"load average at start: {load_start:.2f}")
+        for name in results:
             got, secs, speed = results[name]
             if got != size:
                 raise SystemExit(f"{name}: got {got} bytes, expected {size}")
@@ -174,6 +325,12 @@ def main():
         direct = max(("socat", "nginx"), key=lambda n: results[n][2])
         ratio = results["tunnel"][2] / results[direct][2]
         print(f"tunnel/direct ({direct}): {ratio:.2f}")
+        if "ssh -R" in results:
+            print(f"ssh -R/direct ({direct}): {results['ssh -R'][2] / results[direct][2]:.2f}; "
+                  f"tunnel/ssh -R: {results['tunnel'][2] / results['ssh -R'][2]:.2f}")
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
+        if args.profile:
+            profile(args.profile, lab, L, agent, relay, tunnel, urls["tunnel"])
     finally:
         left = lab.close()
         if left:

@@ -223,6 +223,66 @@ def h2load(port, path, conns, requests, log_path, threads=1, timeout=600):
     }
 
 
+SSHD_CONFIG = """Port {port}
+ListenAddress {listen}
+HostKey {dir}/host_key
+PidFile {dir}/sshd.pid
+AuthorizedKeysFile {dir}/authorized_keys
+# This throwaway instance only: root may log in with the run's key, nothing else.
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowTcpForwarding remote
+GatewayPorts no
+X11Forwarding no
+PermitTTY no
+LogLevel INFO
+"""
+
+
+def ssh_reverse(lab, L, sshd_addr, forward_addr, target_port, sshd_prefix=(), ssh_prefix=(),
+                sshd_port=None, forward_port=None, reachable=None):
+    """OpenSSH's `ssh -R`, as a user would set it up, for the benchmarks: a throwaway
+    `sshd -D -f <temp config>` listening on sshd_addr (its own ed25519 host key, root login
+    by a temp key for this instance only, `UsePAM no`), and `ssh -N -R
+    forward_addr:FWD:127.0.0.1:target_port` to it. sshd_prefix / ssh_prefix are argv
+    prefixes (e.g. `ip netns exec NS`) for each side; reachable(port) tells when the forward
+    listens (default: a connect to 127.0.0.1). Returns (FWD, the negotiated cipher)."""
+    d = lab.mkdir("sshd")
+    for key in ("host_key", "client_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        os.path.join(d, key)], check=True, capture_output=True)
+    with open(os.path.join(d, "client_key.pub")) as src, \
+            open(os.path.join(d, "authorized_keys"), "w") as dst:
+        dst.write(src.read())
+    sshd_port = sshd_port or L.free_port()
+    fwd_port = forward_port or L.free_port()
+    reachable = reachable or L.port_accepts
+    with open(os.path.join(d, "sshd_config"), "w") as f:
+        f.write(SSHD_CONFIG.format(port=sshd_port, listen=sshd_addr, dir=d))
+    # sshd insists on its privilege-separation directory even with UsePAM no; Debian's
+    # package creates it only when the system's sshd starts.
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    sshd = lab.spawn("sshd", list(sshd_prefix) + ["/usr/sbin/sshd", "-D", "-e", "-f",
+                                                  os.path.join(d, "sshd_config")])
+    sshd.wait_line(r"Server listening", 20, stream="out")
+    ssh = lab.spawn("ssh -R", list(ssh_prefix) + [
+        "ssh", "-v", "-N", "-F", "/dev/null", "-i", os.path.join(d, "client_key"),
+        "-p", str(sshd_port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+        "-o", f"UserKnownHostsFile={d}/known_hosts", "-o", "ExitOnForwardFailure=yes",
+        "-R", f"{forward_addr}:{fwd_port}:127.0.0.1:{target_port}", f"root@{sshd_addr}"])
+    try:
+        L.wait_until(lambda: reachable(fwd_port), 30, "the ssh -R forward to listen")
+    except AssertionError:
+        lab.dump_logs()
+        raise
+    m = re.search(r"kex: server->client cipher: (\S+)", ssh.text())
+    return fwd_port, (m.group(1) if m else "?")
+
+
 def median(values):
     return statistics.median(values) if values else float("nan")
 
