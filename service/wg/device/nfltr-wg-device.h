@@ -138,5 +138,7 @@ void nfltr_wg_device_get_stats (NfltrWgDevice *self, NfltrWgDeviceStats *stats);
  * mac2 get a cookie reply (the "under load" of the paper §5.3); otherwise the device decides
  * from the rate of handshake messages. */
 void nfltr_wg_device_set_force_under_load (NfltrWgDevice *self, gboolean under_load);
+/* Shortens REKEY_AFTER_TIME (paper §6.2, normally 120 s) so a test sees a rekey; 0 restores. */
+void nfltr_wg_device_set_rekey_after_time (NfltrWgDevice *self, guint seconds);
 
 G_END_DECLS
