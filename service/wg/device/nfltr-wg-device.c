@@ -201,9 +201,9 @@ begin_session (NfltrWgDevice *self, DevicePeer *peer, gint64 now)
   dropped = nfltr_wg_peer_add_keypair (peer->wg, &keys, now, &dropped2);
   drop_keypair (self, dropped);
   drop_keypair (self, dropped2);
+  keypair = keys.initiator ? peer->wg->current : peer->wg->next;
   nfltr_wg_wipe (&keys, sizeof keys);
 
-  keypair = keys.initiator ? peer->wg->current : peer->wg->next;
   entry = g_hash_table_lookup (self->indices, GUINT_TO_POINTER (keypair->keys.local_index));
   if (entry != NULL)
     entry->keypair = keypair;
@@ -783,7 +783,6 @@ nfltr_wg_device_bind (NfltrWgDevice *self, GInetSocketAddress *address, GError *
   GSocketFamily family;
 
   g_return_val_if_fail (NFLTR_WG_IS_DEVICE (self), FALSE);
-  g_return_val_if_fail (self->socket == NULL, FALSE);
 
   family = g_socket_address_get_family (G_SOCKET_ADDRESS (address));
   socket = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, error);
@@ -793,6 +792,13 @@ nfltr_wg_device_bind (NfltrWgDevice *self, GInetSocketAddress *address, GError *
   if (!g_socket_bind (socket, G_SOCKET_ADDRESS (address), FALSE, error))
     return FALSE;
 
+  /* Binding again moves the device to the new address: peers see us roam (paper §2). */
+  if (self->socket_source != NULL)
+    {
+      g_source_destroy (self->socket_source);
+      g_clear_pointer (&self->socket_source, g_source_unref);
+    }
+  g_clear_object (&self->socket);
   self->socket = g_steal_pointer (&socket);
   self->socket_source = g_socket_create_source (self->socket, G_IO_IN, NULL);
   g_source_set_callback (self->socket_source, (GSourceFunc) (void (*) (void)) socket_readable_cb, self, NULL);

@@ -80,7 +80,8 @@ NfltrWgDevice *nfltr_wg_device_new (const guint8 private_key[NFLTR_WG_KEY_LEN]);
 
 /* Opens a UDP socket on address (port 0: any) and starts reading it; the port chosen is
  * nfltr_wg_device_get_port (). Without a bound socket, outer datagrams go to the transmit
- * func and come in through nfltr_wg_device_receive_datagram (). */
+ * func and come in through nfltr_wg_device_receive_datagram (). Binding again replaces the
+ * socket: the device roams, and peers follow its new source address. */
 gboolean nfltr_wg_device_bind (NfltrWgDevice *self, GInetSocketAddress *address, GError **error);
 guint16 nfltr_wg_device_get_port (NfltrWgDevice *self);
 
