@@ -42,56 +42,58 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   switch (nfltr_wg_message_classify (data, size))
     {
-    case NFLTR_WG_MESSAGE_HANDSHAKE_INITIATION:
-      {
-        NfltrWgMessageInitiation msg;
+      case NFLTR_WG_MESSAGE_HANDSHAKE_INITIATION:
+        {
+          NfltrWgMessageInitiation msg;
 
-        memcpy (&msg, data, sizeof msg);
-        nfltr_wg_cookie_check (&checker, data, size, (const guint8 *) "\xc0\x00\x02\x01\xca\x6c", 6, 1, secret);
-        if (nfltr_wg_handshake_consume_initiation_begin (&responder, &msg, &scratch, remote_static))
-          {
-            nfltr_wg_handshake_init (&hs_r, &responder, remote_static, NULL);
-            if (nfltr_wg_handshake_consume_initiation_finish (&hs_r, &scratch, &msg, 1))
-              {
-                NfltrWgMessageResponse resp;
-                NfltrWgSessionKeys keys;
+          memcpy (&msg, data, sizeof msg);
+          nfltr_wg_cookie_check (&checker, data, size, (const guint8 *) "\xc0\x00\x02\x01\xca\x6c", 6, 1,
+                                 secret);
+          if (nfltr_wg_handshake_consume_initiation_begin (&responder, &msg, &scratch, remote_static))
+            {
+              nfltr_wg_handshake_init (&hs_r, &responder, remote_static, NULL);
+              if (nfltr_wg_handshake_consume_initiation_finish (&hs_r, &scratch, &msg, 1))
+                {
+                  NfltrWgMessageResponse resp;
+                  NfltrWgSessionKeys keys;
 
-                g_assert_true (nfltr_wg_handshake_create_response (&hs_r, &resp, ephemeral, 1));
-                g_assert_true (nfltr_wg_handshake_derive_keys (&hs_r, &keys));
-              }
-          }
-        break;
-      }
-    case NFLTR_WG_MESSAGE_HANDSHAKE_RESPONSE:
-      {
-        NfltrWgMessageResponse msg;
+                  g_assert_true (nfltr_wg_handshake_create_response (&hs_r, &resp, ephemeral, 1));
+                  g_assert_true (nfltr_wg_handshake_derive_keys (&hs_r, &keys));
+                }
+            }
+          break;
+        }
+      case NFLTR_WG_MESSAGE_HANDSHAKE_RESPONSE:
+        {
+          NfltrWgMessageResponse msg;
 
-        memcpy (&msg, data, sizeof msg);
-        nfltr_wg_handshake_init (&hs_i, &initiator, responder.public_key, NULL);
-        g_assert_true (nfltr_wg_handshake_create_initiation (&hs_i, &initiator, &init, ephemeral, timestamp, 1));
-        if (nfltr_wg_handshake_consume_response (&hs_i, &initiator, &msg))
-          {
-            NfltrWgSessionKeys keys;
+          memcpy (&msg, data, sizeof msg);
+          nfltr_wg_handshake_init (&hs_i, &initiator, responder.public_key, NULL);
+          g_assert_true (
+            nfltr_wg_handshake_create_initiation (&hs_i, &initiator, &init, ephemeral, timestamp, 1));
+          if (nfltr_wg_handshake_consume_response (&hs_i, &initiator, &msg))
+            {
+              NfltrWgSessionKeys keys;
 
-            g_assert_true (nfltr_wg_handshake_derive_keys (&hs_i, &keys));
-          }
-        break;
-      }
-    case NFLTR_WG_MESSAGE_HANDSHAKE_COOKIE:
-      {
-        NfltrWgMessageCookie msg;
+              g_assert_true (nfltr_wg_handshake_derive_keys (&hs_i, &keys));
+            }
+          break;
+        }
+      case NFLTR_WG_MESSAGE_HANDSHAKE_COOKIE:
+        {
+          NfltrWgMessageCookie msg;
 
-        memcpy (&msg, data, sizeof msg);
-        nfltr_wg_handshake_init (&hs_i, &initiator, responder.public_key, NULL);
-        g_assert_true (nfltr_wg_handshake_create_initiation (&hs_i, &initiator, &init, ephemeral, timestamp, 1));
-        nfltr_wg_cookie_add_macs (&maker, (guint8 *) &init, sizeof init, 1);
-        nfltr_wg_cookie_consume_reply (&maker, &msg, 2);
-        break;
-      }
-    case NFLTR_WG_MESSAGE_DATA:
-    case NFLTR_WG_MESSAGE_INVALID:
-    default:
-      break;
+          memcpy (&msg, data, sizeof msg);
+          nfltr_wg_handshake_init (&hs_i, &initiator, responder.public_key, NULL);
+          g_assert_true (
+            nfltr_wg_handshake_create_initiation (&hs_i, &initiator, &init, ephemeral, timestamp, 1));
+          nfltr_wg_cookie_add_macs (&maker, (guint8 *) &init, sizeof init, 1);
+          nfltr_wg_cookie_consume_reply (&maker, &msg, 2);
+          break;
+        }
+      case NFLTR_WG_MESSAGE_DATA:
+      case NFLTR_WG_MESSAGE_INVALID:
+      default: break;
     }
 
   /* The same bytes as a decrypted inner packet. */

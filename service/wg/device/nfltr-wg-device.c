@@ -23,8 +23,7 @@
 /* Datagrams read per wakeup before yielding to the rest of the main loop. */
 #define RECEIVE_BURST 64
 
-typedef struct
-{
+typedef struct {
   NfltrWgPeer *wg;
   guint8 public_key[NFLTR_WG_KEY_LEN];
   GInetSocketAddress *endpoint;
@@ -33,14 +32,12 @@ typedef struct
 } DevicePeer;
 
 /* What a local index names: the peer's handshake in flight (keypair NULL) or a session. */
-typedef struct
-{
+typedef struct {
   DevicePeer *peer;
   NfltrWgKeypair *keypair;
 } IndexEntry;
 
-struct _NfltrWgDevice
-{
+struct _NfltrWgDevice {
   GObject parent_instance;
 
   GMainContext *context;
@@ -716,29 +713,27 @@ nfltr_wg_device_receive_datagram (NfltrWgDevice *self, GSocketAddress *from, con
 
   switch (nfltr_wg_message_classify (datagram, len))
     {
-    case NFLTR_WG_MESSAGE_HANDSHAKE_INITIATION:
-      consume_initiation (self, from, (const NfltrWgMessageInitiation *) datagram, now);
-      break;
-    case NFLTR_WG_MESSAGE_HANDSHAKE_RESPONSE:
-      consume_response (self, from, (const NfltrWgMessageResponse *) datagram, now);
-      break;
-    case NFLTR_WG_MESSAGE_HANDSHAKE_COOKIE:
-      consume_cookie (self, (const NfltrWgMessageCookie *) datagram, now);
-      break;
-    case NFLTR_WG_MESSAGE_DATA:
-      /* Decrypted in place: our own read buffer, or a copy of the caller's. */
-      if (datagram == self->buffer)
-        copy = self->buffer;
-      else
-        copy = g_memdup2 (datagram, len);
-      consume_data (self, from, copy, len, now);
-      if (copy != self->buffer)
-        g_free (copy);
-      break;
-    case NFLTR_WG_MESSAGE_INVALID:
-    default:
-      self->stats.dropped_invalid++;
-      break;
+      case NFLTR_WG_MESSAGE_HANDSHAKE_INITIATION:
+        consume_initiation (self, from, (const NfltrWgMessageInitiation *) datagram, now);
+        break;
+      case NFLTR_WG_MESSAGE_HANDSHAKE_RESPONSE:
+        consume_response (self, from, (const NfltrWgMessageResponse *) datagram, now);
+        break;
+      case NFLTR_WG_MESSAGE_HANDSHAKE_COOKIE:
+        consume_cookie (self, (const NfltrWgMessageCookie *) datagram, now);
+        break;
+      case NFLTR_WG_MESSAGE_DATA:
+        /* Decrypted in place: our own read buffer, or a copy of the caller's. */
+        if (datagram == self->buffer)
+          copy = self->buffer;
+        else
+          copy = g_memdup2 (datagram, len);
+        consume_data (self, from, copy, len, now);
+        if (copy != self->buffer)
+          g_free (copy);
+        break;
+      case NFLTR_WG_MESSAGE_INVALID:
+      default: self->stats.dropped_invalid++; break;
     }
 }
 

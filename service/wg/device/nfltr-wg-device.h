@@ -34,41 +34,32 @@ G_DECLARE_FINAL_TYPE (NfltrWgDevice, nfltr_wg_device, NFLTR_WG, DEVICE, GObject)
 
 /* Called once per inner IP packet received from peer. packet is valid only during the
  * call. */
-typedef void (*NfltrWgReceiveFunc) (NfltrWgDevice *device,
-                                    NfltrWgPeerId peer,
-                                    const guint8 *packet,
-                                    gsize len,
-                                    gpointer user_data);
+typedef void (*NfltrWgReceiveFunc) (NfltrWgDevice *device, NfltrWgPeerId peer, const guint8 *packet,
+                                    gsize len, gpointer user_data);
 
 /* Where outer (encrypted) WireGuard datagrams go when the device has no UDP socket of its
  * own, e.g. through the relay's control channel; endpoint is the peer's last known address
  * or NULL. Returns FALSE if the datagram was dropped. */
-typedef gboolean (*NfltrWgTransmitFunc) (NfltrWgDevice *device,
-                                         NfltrWgPeerId peer,
-                                         GSocketAddress *endpoint,
-                                         const guint8 *datagram,
-                                         gsize len,
-                                         gpointer user_data);
+typedef gboolean (*NfltrWgTransmitFunc) (NfltrWgDevice *device, NfltrWgPeerId peer, GSocketAddress *endpoint,
+                                         const guint8 *datagram, gsize len, gpointer user_data);
 
 /* Counters of one peer, as `wg show` reports them plus the drops the attacks tests look at. */
-typedef struct
-{
-  guint64 rx_bytes;              /* outer bytes received and accepted */
-  guint64 tx_bytes;              /* outer bytes sent */
-  gint64 last_handshake_unix;    /* seconds since the epoch of the last completed handshake, 0 = never */
-  guint64 rx_packets;            /* inner packets delivered to the receive callback */
-  guint64 tx_packets;            /* inner packets sent (keepalives not counted) */
-  guint64 dropped_replay;        /* authenticated data packets whose counter was already seen or too old */
-  guint64 dropped_allowed_ips;   /* authenticated packets whose inner source is not the peer's */
+typedef struct {
+  guint64 rx_bytes;            /* outer bytes received and accepted */
+  guint64 tx_bytes;            /* outer bytes sent */
+  gint64 last_handshake_unix;  /* seconds since the epoch of the last completed handshake, 0 = never */
+  guint64 rx_packets;          /* inner packets delivered to the receive callback */
+  guint64 tx_packets;          /* inner packets sent (keepalives not counted) */
+  guint64 dropped_replay;      /* authenticated data packets whose counter was already seen or too old */
+  guint64 dropped_allowed_ips; /* authenticated packets whose inner source is not the peer's */
   guint64 handshakes_completed;
 } NfltrWgPeerStats;
 
 /* Device-wide counters. */
-typedef struct
-{
-  guint64 dropped_invalid;       /* unparseable or unauthenticated datagrams, wrong mac1 */
-  guint64 cookie_replies_sent;   /* handshake messages answered with a cookie because of load */
-  guint64 handshakes_rejected;   /* handshake initiations/responses refused (e.g. no mac2 under load) */
+typedef struct {
+  guint64 dropped_invalid;     /* unparseable or unauthenticated datagrams, wrong mac1 */
+  guint64 cookie_replies_sent; /* handshake messages answered with a cookie because of load */
+  guint64 handshakes_rejected; /* handshake initiations/responses refused (e.g. no mac2 under load) */
 } NfltrWgDeviceStats;
 
 gboolean nfltr_wg_key_from_base64 (const char *base64, guint8 key[NFLTR_WG_KEY_LEN], GError **error);

@@ -10,13 +10,11 @@
 
 G_BEGIN_DECLS
 
-typedef struct
-{
+typedef struct {
   GArray *entries; /* of NfltrWgAllowedIp */
 } NfltrWgAllowedIps;
 
-typedef struct
-{
+typedef struct {
   guint family; /* 4 or 6 */
   guint8 addr[16];
   guint cidr;

@@ -8,8 +8,7 @@
 
 G_BEGIN_DECLS
 
-typedef enum
-{
+typedef enum {
   NFLTR_WG_MESSAGE_INVALID = 0,
   NFLTR_WG_MESSAGE_HANDSHAKE_INITIATION = 1,
   NFLTR_WG_MESSAGE_HANDSHAKE_RESPONSE = 2,
@@ -18,21 +17,18 @@ typedef enum
 } NfltrWgMessageType;
 
 /* The common header: type, then three reserved zero bytes. */
-typedef struct
-{
+typedef struct {
   guint8 type;
   guint8 reserved[3];
 } NfltrWgMessageHeader;
 
-typedef struct
-{
+typedef struct {
   guint8 mac1[NFLTR_WG_MAC_LEN];
   guint8 mac2[NFLTR_WG_MAC_LEN];
 } NfltrWgMacs;
 
 /* §5.4.2 first message: 148 bytes. */
-typedef struct
-{
+typedef struct {
   NfltrWgMessageHeader header;
   guint8 sender_index[4];
   guint8 unencrypted_ephemeral[NFLTR_WG_KEY_SIZE];
@@ -42,8 +38,7 @@ typedef struct
 } NfltrWgMessageInitiation;
 
 /* §5.4.3 second message: 92 bytes. */
-typedef struct
-{
+typedef struct {
   NfltrWgMessageHeader header;
   guint8 sender_index[4];
   guint8 receiver_index[4];
@@ -53,8 +48,7 @@ typedef struct
 } NfltrWgMessageResponse;
 
 /* §5.4.7 cookie reply: 64 bytes. */
-typedef struct
-{
+typedef struct {
   NfltrWgMessageHeader header;
   guint8 receiver_index[4];
   guint8 nonce[NFLTR_WG_XNONCE_LEN];
@@ -62,8 +56,7 @@ typedef struct
 } NfltrWgMessageCookie;
 
 /* §5.4.6 transport data: 16 bytes of header, then the encrypted packet (at least its tag). */
-typedef struct
-{
+typedef struct {
   NfltrWgMessageHeader header;
   guint8 receiver_index[4];
   guint8 counter[8];

@@ -225,7 +225,8 @@ nfltr_wg_handshake_consume_initiation_finish (NfltrWgHandshake *handshake,
   if (memcmp (timestamp, handshake->latest_timestamp, NFLTR_WG_TAI64N_LEN) <= 0)
     goto out;
   if (handshake->last_initiation_consumption_ns != 0 &&
-      now_ns - handshake->last_initiation_consumption_ns < G_GINT64_CONSTANT (1000000000) / INITIATIONS_PER_SECOND)
+      now_ns - handshake->last_initiation_consumption_ns <
+        G_GINT64_CONSTANT (1000000000) / INITIATIONS_PER_SECOND)
     goto out;
 
   memcpy (handshake->latest_timestamp, timestamp, NFLTR_WG_TAI64N_LEN);
@@ -339,17 +340,12 @@ nfltr_wg_handshake_derive_keys (NfltrWgHandshake *handshake, NfltrWgSessionKeys 
 
   switch (handshake->state)
     {
-    case NFLTR_WG_HANDSHAKE_CONSUMED_RESPONSE:
-      initiator = TRUE;
-      break;
-    case NFLTR_WG_HANDSHAKE_CREATED_RESPONSE:
-      initiator = FALSE;
-      break;
-    case NFLTR_WG_HANDSHAKE_ZEROED:
-    case NFLTR_WG_HANDSHAKE_CREATED_INITIATION:
-    case NFLTR_WG_HANDSHAKE_CONSUMED_INITIATION:
-    default:
-      return FALSE;
+      case NFLTR_WG_HANDSHAKE_CONSUMED_RESPONSE: initiator = TRUE; break;
+      case NFLTR_WG_HANDSHAKE_CREATED_RESPONSE: initiator = FALSE; break;
+      case NFLTR_WG_HANDSHAKE_ZEROED:
+      case NFLTR_WG_HANDSHAKE_CREATED_INITIATION:
+      case NFLTR_WG_HANDSHAKE_CONSUMED_INITIATION:
+      default: return FALSE;
     }
 
   /* (T_send_i = T_recv_r, T_recv_i = T_send_r) = KDF2(Ci = Cr, e) */

@@ -15,14 +15,12 @@ G_BEGIN_DECLS
 #define NFLTR_WG_CONSTRUCTION "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
 #define NFLTR_WG_IDENTIFIER "WireGuard v1 zx2c4 Jason@zx2c4.com"
 
-typedef struct
-{
+typedef struct {
   guint8 private_key[NFLTR_WG_KEY_SIZE];
   guint8 public_key[NFLTR_WG_KEY_SIZE];
 } NfltrWgIdentity;
 
-typedef enum
-{
+typedef enum {
   NFLTR_WG_HANDSHAKE_ZEROED,
   NFLTR_WG_HANDSHAKE_CREATED_INITIATION,
   NFLTR_WG_HANDSHAKE_CONSUMED_INITIATION,
@@ -32,8 +30,7 @@ typedef enum
 
 /* One peer's handshake: its static key, the precomputed DH(S_priv_local, S_pub_remote), the
  * PSK (Q, all zero when unused) and the running Noise state. */
-typedef struct
-{
+typedef struct {
   NfltrWgHandshakeState state;
   guint8 remote_static[NFLTR_WG_KEY_SIZE];
   guint8 static_static[NFLTR_WG_KEY_SIZE];
@@ -53,8 +50,7 @@ typedef struct
 } NfltrWgHandshake;
 
 /* The transport keys one handshake yields (§5.4.5). */
-typedef struct
-{
+typedef struct {
   guint8 send_key[NFLTR_WG_KEY_SIZE];
   guint8 receive_key[NFLTR_WG_KEY_SIZE];
   guint32 local_index;

@@ -10,8 +10,7 @@
 
 G_BEGIN_DECLS
 
-typedef struct
-{
+typedef struct {
   NfltrWgSessionKeys keys;
   guint64 send_counter;
   NfltrWgReplay replay;
@@ -19,8 +18,7 @@ typedef struct
   gboolean valid;
 } NfltrWgKeypair;
 
-typedef struct
-{
+typedef struct {
   guint id;
   NfltrWgHandshake handshake;
   NfltrWgCookieMaker cookie;

@@ -16,8 +16,7 @@ G_BEGIN_DECLS
  * within the window. */
 #define NFLTR_WG_REJECT_AFTER_MESSAGES (G_MAXUINT64 - NFLTR_WG_REPLAY_WINDOW_SIZE - 1)
 
-typedef struct
-{
+typedef struct {
   /* greatest counter accepted, plus one (0 = none yet) */
   guint64 next;
   guint64 bitmap[NFLTR_WG_REPLAY_BITS_TOTAL / 64];

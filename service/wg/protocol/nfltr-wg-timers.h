@@ -21,18 +21,16 @@ G_BEGIN_DECLS
 
 #define NFLTR_WG_NS_PER_S G_GINT64_CONSTANT (1000000000)
 
-typedef enum
-{
+typedef enum {
   NFLTR_WG_TIMER_RETRANSMIT_HANDSHAKE = 1 << 0, /* send the initiation again */
   NFLTR_WG_TIMER_GIVE_UP_HANDSHAKE = 1 << 1,    /* REKEY_ATTEMPT_TIME passed: drop queued packets */
   NFLTR_WG_TIMER_SEND_KEEPALIVE = 1 << 2,       /* §6.5 passive keepalive */
-  NFLTR_WG_TIMER_NEW_HANDSHAKE = 1 << 3,        /* sent data, heard nothing back for KEEPALIVE + REKEY_TIMEOUT */
-  NFLTR_WG_TIMER_ZERO_KEY_MATERIAL = 1 << 4,    /* 3 × REJECT_AFTER_TIME without a new session */
+  NFLTR_WG_TIMER_NEW_HANDSHAKE = 1 << 3,     /* sent data, heard nothing back for KEEPALIVE + REKEY_TIMEOUT */
+  NFLTR_WG_TIMER_ZERO_KEY_MATERIAL = 1 << 4, /* 3 × REJECT_AFTER_TIME without a new session */
   NFLTR_WG_TIMER_PERSISTENT_KEEPALIVE = 1 << 5,
 } NfltrWgTimerEvents;
 
-typedef struct
-{
+typedef struct {
   /* Deadlines in monotonic ns, 0 = not armed. */
   gint64 retransmit_handshake;
   gint64 send_keepalive;

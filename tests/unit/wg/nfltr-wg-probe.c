@@ -16,13 +16,12 @@
 #define PROBE_ICMP_ID 0x4e46
 #define UDP_PAYLOAD "nfltr-wg-probe udp %u"
 
-typedef struct
-{
+typedef struct {
   GMainLoop *loop;
   NfltrWgDevice *device;
   NfltrWgPeerId peer;
-  guint32 address;      /* ours, network order */
-  guint32 ping_target;  /* network order, 0 = no pings */
+  guint32 address;     /* ours, network order */
+  guint32 ping_target; /* network order, 0 = no pings */
   guint32 udp_target;
   guint16 udp_port;
   guint interval_ms;
@@ -415,20 +414,21 @@ main (int argc, char **argv)
   final_endpoint = nfltr_wg_device_dup_endpoint (probe.device, probe.peer);
   if (final_endpoint != NULL)
     final_endpoint_text = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (final_endpoint));
-  printf ("{\"pings_sent\": %u, \"pings_received\": %u, \"udp_sent\": %u, \"udp_received\": %u, "
-          "\"echo_answered\": %u, \"handshakes\": %" G_GUINT64_FORMAT ", \"rx_packets\": %" G_GUINT64_FORMAT ", "
-          "\"tx_packets\": %" G_GUINT64_FORMAT ", \"dropped_replay\": %" G_GUINT64_FORMAT ", "
-          "\"dropped_allowed_ips\": %" G_GUINT64_FORMAT ", \"dropped_invalid\": %" G_GUINT64_FORMAT ", "
-          "\"cookie_replies_sent\": %" G_GUINT64_FORMAT ", \"handshakes_rejected\": %" G_GUINT64_FORMAT ", "
-          "\"replay_captured\": %s, \"replay_rx_before\": %u, \"replay_rx_after\": %u, "
-          "\"replay_dropped_before\": %" G_GUINT64_FORMAT ", \"replay_dropped_after\": %" G_GUINT64_FORMAT ", "
-          "\"endpoint\": \"%s\", \"port\": %u}\n",
-          probe.pings_sent, probe.pings_received, probe.udp_sent, probe.udp_received, probe.echo_answered,
-          stats.handshakes_completed, stats.rx_packets, stats.tx_packets, stats.dropped_replay,
-          stats.dropped_allowed_ips, dstats.dropped_invalid, dstats.cookie_replies_sent, dstats.handshakes_rejected,
-          probe.last_data != NULL ? "true" : "false", probe.replay_rx_before, probe.replay_rx_after,
-          probe.replay_dropped_before, probe.replay_dropped_after,
-          final_endpoint_text != NULL ? final_endpoint_text : "", nfltr_wg_device_get_port (probe.device));
+  printf (
+    "{\"pings_sent\": %u, \"pings_received\": %u, \"udp_sent\": %u, \"udp_received\": %u, "
+    "\"echo_answered\": %u, \"handshakes\": %" G_GUINT64_FORMAT ", \"rx_packets\": %" G_GUINT64_FORMAT ", "
+    "\"tx_packets\": %" G_GUINT64_FORMAT ", \"dropped_replay\": %" G_GUINT64_FORMAT ", "
+    "\"dropped_allowed_ips\": %" G_GUINT64_FORMAT ", \"dropped_invalid\": %" G_GUINT64_FORMAT ", "
+    "\"cookie_replies_sent\": %" G_GUINT64_FORMAT ", \"handshakes_rejected\": %" G_GUINT64_FORMAT ", "
+    "\"replay_captured\": %s, \"replay_rx_before\": %u, \"replay_rx_after\": %u, "
+    "\"replay_dropped_before\": %" G_GUINT64_FORMAT ", \"replay_dropped_after\": %" G_GUINT64_FORMAT ", "
+    "\"endpoint\": \"%s\", \"port\": %u}\n",
+    probe.pings_sent, probe.pings_received, probe.udp_sent, probe.udp_received, probe.echo_answered,
+    stats.handshakes_completed, stats.rx_packets, stats.tx_packets, stats.dropped_replay,
+    stats.dropped_allowed_ips, dstats.dropped_invalid, dstats.cookie_replies_sent, dstats.handshakes_rejected,
+    probe.last_data != NULL ? "true" : "false", probe.replay_rx_before, probe.replay_rx_after,
+    probe.replay_dropped_before, probe.replay_dropped_after,
+    final_endpoint_text != NULL ? final_endpoint_text : "", nfltr_wg_device_get_port (probe.device));
 
   if (probe.socket_source != NULL)
     {

@@ -8,25 +8,22 @@
 
 typedef struct _Net Net;
 
-typedef struct
-{
+typedef struct {
   Net *net;
   NfltrWgDevice *device;
-  NfltrWgPeerId peer;          /* the other side */
-  GSocketAddress *address;     /* what the other side sees as our source */
-  GPtrArray *received;         /* GBytes of inner packets */
-  GPtrArray *sent;             /* GBytes of outer datagrams we transmitted */
+  NfltrWgPeerId peer;      /* the other side */
+  GSocketAddress *address; /* what the other side sees as our source */
+  GPtrArray *received;     /* GBytes of inner packets */
+  GPtrArray *sent;         /* GBytes of outer datagrams we transmitted */
 } Side;
 
-struct _Net
-{
+struct _Net {
   Side a, b;
   guint8 pub_a[32], pub_b[32];
   guint in_flight;
 };
 
-typedef struct
-{
+typedef struct {
   Side *to;
   Side *from;
   GBytes *datagram;
@@ -144,8 +141,8 @@ ipv4_packet (guint8 src, guint8 dst, const char *payload)
   p[3] = (guint8) len;
   p[8] = 64;
   p[9] = 17;
-  memcpy (p + 12, (guint8[]){ 10, 0, 0, src }, 4);
-  memcpy (p + 16, (guint8[]){ 10, 0, 0, dst }, 4);
+  memcpy (p + 12, (guint8[]) { 10, 0, 0, src }, 4);
+  memcpy (p + 16, (guint8[]) { 10, 0, 0, dst }, 4);
   memcpy (p + 28, payload, strlen (payload));
   return g_bytes_new_take (p, len);
 }

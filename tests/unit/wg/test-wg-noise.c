@@ -7,8 +7,7 @@
 
 #include <string.h>
 
-typedef struct
-{
+typedef struct {
   NfltrWgIdentity initiator, responder;
   NfltrWgHandshake hs_i, hs_r;
   NfltrWgCookieMaker maker_i, maker_r;

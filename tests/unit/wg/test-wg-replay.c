@@ -8,8 +8,7 @@
 #define WINDOW NFLTR_WG_REPLAY_WINDOW_SIZE
 #define REJECT NFLTR_WG_REJECT_AFTER_MESSAGES
 
-typedef struct
-{
+typedef struct {
   guint64 counter;
   gboolean accepted;
 } Case;
