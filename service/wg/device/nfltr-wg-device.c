@@ -67,7 +67,8 @@ struct _NfltrWgDevice {
   gint64 under_load_until_ns;
   gint64 rekey_after_time_s;
 
-  guint8 *buffer; /* MAX_DATAGRAM bytes, for reads and for encryption */
+  guint8 *buffer;      /* MAX_DATAGRAM bytes: datagrams read, decrypted in place */
+  guint8 *send_buffer; /* MAX_DATAGRAM bytes: datagrams being encrypted */
 };
 
 G_DEFINE_FINAL_TYPE (NfltrWgDevice, nfltr_wg_device, G_TYPE_OBJECT)
@@ -300,7 +301,8 @@ send_initiation (NfltrWgDevice *self, DevicePeer *peer, gboolean is_retry)
 static gboolean
 send_data (NfltrWgDevice *self, DevicePeer *peer, NfltrWgKeypair *keypair, const guint8 *packet, gsize len, gint64 now)
 {
-  NfltrWgMessageDataHeader *header = (NfltrWgMessageDataHeader *) self->buffer;
+  /* Not the read buffer: a receive callback may send while its packet still lies there. */
+  NfltrWgMessageDataHeader *header = (NfltrWgMessageDataHeader *) self->send_buffer;
   gsize padded = nfltr_wg_padded_len (len, NFLTR_WG_DEFAULT_MTU);
   guint8 *plain;
 
@@ -308,7 +310,7 @@ send_data (NfltrWgDevice *self, DevicePeer *peer, NfltrWgKeypair *keypair, const
     return FALSE;
 
   /* Pad in place after the header, then encrypt over it: libsodium allows out == in. */
-  plain = self->buffer + sizeof *header;
+  plain = self->send_buffer + sizeof *header;
   memmove (plain, packet, len);
   memset (plain + len, 0, padded - len);
 
@@ -326,7 +328,7 @@ send_data (NfltrWgDevice *self, DevicePeer *peer, NfltrWgKeypair *keypair, const
       nfltr_wg_timers_data_sent (&peer->wg->timers, now, jitter_ns ());
       peer->stats.tx_packets++;
     }
-  return transmit (self, peer, (GSocketAddress *) peer->endpoint, self->buffer,
+  return transmit (self, peer, (GSocketAddress *) peer->endpoint, self->send_buffer,
                    sizeof *header + padded + NFLTR_WG_AEAD_TAG_LEN);
 }
 
@@ -1030,6 +1032,7 @@ nfltr_wg_device_finalize (GObject *object)
   nfltr_wg_wipe (&self->identity, sizeof self->identity);
   nfltr_wg_wipe (&self->cookie_checker, sizeof self->cookie_checker);
   g_free (self->buffer);
+  g_free (self->send_buffer);
   g_main_context_unref (self->context);
   G_OBJECT_CLASS (nfltr_wg_device_parent_class)->finalize (object);
 }
@@ -1053,6 +1056,7 @@ nfltr_wg_device_init (NfltrWgDevice *self)
   self->indices = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   nfltr_wg_allowed_ips_init (&self->allowed_ips);
   self->buffer = g_malloc (MAX_DATAGRAM);
+  self->send_buffer = g_malloc (MAX_DATAGRAM);
   self->rekey_after_time_s = NFLTR_WG_REKEY_AFTER_TIME_S;
 
   self->timer_source = g_source_new (&timer_source_funcs, sizeof (GSource));

@@ -360,8 +360,94 @@ test_routing_and_keys (void)
 
   /* A removed peer takes its routes and sessions with it. */
   nfltr_wg_device_remove_peer (net.a.device, net.a.peer);
-  g_assert_false (nfltr_wg_device_send_routed (net.a.device, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello)));
+  g_assert_false (
+    nfltr_wg_device_send_routed (net.a.device, g_bytes_get_data (hello, NULL), g_bytes_get_size (hello)));
   net_clear (&net);
+}
+
+/* Over real UDP sockets on loopback: the receive callback answers from inside itself, as a
+ * netstack does (a SYN answered at once), and the packet it was given must still be intact
+ * after that send. */
+typedef struct {
+  NfltrWgDevice *device;
+  guint received;
+  gboolean intact;
+  GBytes *last;
+} EchoSide;
+
+static void
+echo_receive_cb (NfltrWgDevice *device, NfltrWgPeerId peer, const guint8 *packet, gsize len, gpointer user_data)
+{
+  EchoSide *side = user_data;
+  g_autofree guint8 *before = g_memdup2 (packet, len);
+  g_autofree guint8 *reply = g_memdup2 (packet, len);
+
+  side->received++;
+  if (packet[15] == 1) /* from 10.0.0.1: echo it back with the addresses swapped */
+    {
+      memcpy (reply + 12, packet + 16, 4);
+      memcpy (reply + 16, packet + 12, 4);
+      g_assert_true (nfltr_wg_device_send (device, peer, reply, len));
+      side->intact = memcmp (before, packet, len) == 0;
+    }
+  g_clear_pointer (&side->last, g_bytes_unref);
+  side->last = g_bytes_new (packet, len);
+}
+
+static void
+test_udp_sockets_and_send_from_receive (void)
+{
+  guint8 key_a[32], key_b[32], pub_a[32], pub_b[32];
+  EchoSide a = { 0 }, b = { 0 };
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GInetSocketAddress) b_endpoint = NULL;
+  g_autoptr (GBytes) hello = ipv4_packet (1, 2, "ping over a real socket");
+  g_autoptr (GError) error = NULL;
+  NfltrWgPeerId a_peer, b_peer;
+  gboolean timed_out = FALSE;
+  guint timeout_id;
+
+  nfltr_wg_generate_private_key (key_a);
+  nfltr_wg_generate_private_key (key_b);
+  nfltr_wg_public_key (key_a, pub_a);
+  nfltr_wg_public_key (key_b, pub_b);
+  a.device = nfltr_wg_device_new (key_a);
+  b.device = nfltr_wg_device_new (key_b);
+  g_assert_true (nfltr_wg_device_bind (a.device, G_INET_SOCKET_ADDRESS (any), &error));
+  g_assert_true (nfltr_wg_device_bind (b.device, G_INET_SOCKET_ADDRESS (any), &error));
+  g_assert_cmpuint (nfltr_wg_device_get_port (b.device), !=, 0);
+  nfltr_wg_device_set_receive_func (a.device, echo_receive_cb, &a, NULL);
+  nfltr_wg_device_set_receive_func (b.device, echo_receive_cb, &b, NULL);
+
+  b_endpoint =
+    G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (loopback, nfltr_wg_device_get_port (b.device)));
+  a_peer = nfltr_wg_device_add_peer (a.device, pub_b, NULL, b_endpoint, 0, &error);
+  b_peer = nfltr_wg_device_add_peer (b.device, pub_a, NULL, NULL, 0, &error);
+  g_assert_no_error (error);
+  g_assert_true (nfltr_wg_device_add_allowed_ip (a.device, a_peer, "10.0.0.2/32", &error));
+  g_assert_true (nfltr_wg_device_add_allowed_ip (b.device, b_peer, "10.0.0.1/32", &error));
+
+  g_assert_true (send_bytes (&(Side) { .device = a.device, .peer = a_peer }, hello));
+  timeout_id = g_timeout_add_seconds (10, timeout_cb, &timed_out);
+  while (a.received == 0 && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (timed_out);
+  g_source_remove (timeout_id);
+
+  /* B got the packet, answered from inside its callback, and its copy was not disturbed;
+   * A got the answer: the same bytes with the addresses swapped. */
+  g_assert_cmpuint (b.received, ==, 1);
+  g_assert_true (b.intact);
+  g_assert_true (g_bytes_equal (b.last, hello));
+  g_assert_cmpuint (g_bytes_get_size (a.last), ==, g_bytes_get_size (hello));
+  g_assert_cmpmem ((const guint8 *) g_bytes_get_data (a.last, NULL) + 28, g_bytes_get_size (hello) - 28,
+                   (const guint8 *) g_bytes_get_data (hello, NULL) + 28, g_bytes_get_size (hello) - 28);
+
+  g_clear_pointer (&a.last, g_bytes_unref);
+  g_clear_pointer (&b.last, g_bytes_unref);
+  g_object_unref (a.device);
+  g_object_unref (b.device);
 }
 
 int
@@ -374,5 +460,6 @@ main (int argc, char **argv)
   g_test_add_func ("/wg/device/allowed-ips-on-inner-source", test_inner_source_outside_allowed_ips);
   g_test_add_func ("/wg/device/under-load-cookie", test_under_load_cookie_then_connect);
   g_test_add_func ("/wg/device/routing-and-keys", test_routing_and_keys);
+  g_test_add_func ("/wg/device/udp-sockets-send-from-receive", test_udp_sockets_and_send_from_receive);
   return g_test_run ();
 }
