@@ -798,7 +798,7 @@ nfltr_wg_device_bind (NfltrWgDevice *self, GInetSocketAddress *address, GError *
   g_clear_object (&self->socket);
   self->socket = g_steal_pointer (&socket);
   self->socket_source = g_socket_create_source (self->socket, G_IO_IN, NULL);
-  g_source_set_callback (self->socket_source, (GSourceFunc) (void (*) (void)) socket_readable_cb, self, NULL);
+  g_source_set_callback (self->socket_source, G_SOURCE_FUNC (socket_readable_cb), self, NULL);
   g_source_attach (self->socket_source, self->context);
   return TRUE;
 }

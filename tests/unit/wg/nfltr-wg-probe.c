@@ -240,7 +240,7 @@ open_socket (Probe *probe, const char *listen, GError **error)
   if (!g_socket_bind (probe->socket, G_SOCKET_ADDRESS (address), FALSE, error))
     return FALSE;
   probe->socket_source = g_socket_create_source (probe->socket, G_IO_IN, NULL);
-  g_source_set_callback (probe->socket_source, (GSourceFunc) (void (*) (void)) own_socket_readable_cb, probe, NULL);
+  g_source_set_callback (probe->socket_source, G_SOURCE_FUNC (own_socket_readable_cb), probe, NULL);
   g_source_attach (probe->socket_source, NULL);
   return TRUE;
 }

@@ -228,7 +228,8 @@ test_forged_counter_does_not_move_window (void)
   Net net;
   g_autoptr (GBytes) one = ipv4_packet (1, 2, "one");
   g_autoptr (GBytes) two = ipv4_packet (1, 2, "two");
-  guint8 forged[80];
+  GBytes *real;
+  guint8 forged[64];
   NfltrWgDeviceStats stats;
   NfltrWgPeerStats sb;
 
@@ -237,7 +238,9 @@ test_forged_counter_does_not_move_window (void)
   pump (&net);
 
   /* A real datagram's receiver index with a counter far ahead and a broken tag. */
-  memcpy (forged, g_bytes_get_data (last_data_datagram (&net.a), NULL), sizeof forged);
+  real = last_data_datagram (&net.a);
+  g_assert_cmpuint (g_bytes_get_size (real), ==, sizeof forged); /* "one": 31 bytes padded to 32 */
+  memcpy (forged, g_bytes_get_data (real, NULL), sizeof forged);
   memset (forged + 8, 0xff, 4); /* counter ≈ 2^32 */
   forged[40] ^= 1;
   nfltr_wg_device_receive_datagram (net.b.device, net.a.address, forged, sizeof forged);
