@@ -64,9 +64,11 @@ while time.monotonic() < end:
             reply = s.recv(2048)
             if len(reply) == 64 and reply[0] == 3:
                 cookies += 1
+                if cookies == 1:
+                    print("under-load", flush=True)
     except BlockingIOError:
         pass
-    time.sleep(0.001)
+    time.sleep(0.001)  # pacing: about a thousand a second, far above the device's threshold
 print(sent, cookies, flush=True)
 """
 
@@ -140,7 +142,7 @@ class WgLab:
         deadline = time.monotonic() + 10
         while run("ip", "-n", self.a, "link", "show", "wg0", check=False).returncode != 0:
             assert time.monotonic() < deadline, "wireguard-go did not create wg0"
-            time.sleep(0.1)
+            time.sleep(0.1)  # polling: nothing announces wg0
         self.ns(self.a, "wg", "set", "wg0", "private-key", os.path.join(self.tmp, "a.key"),
                 "listen-port", "51820", "peer", self.pub_b, "allowed-ips", "10.9.0.2/32",
                 "endpoint", "192.168.77.2:51821")
@@ -167,6 +169,8 @@ class WgLab:
     def start_probe(self, *extra):
         p = subprocess.Popen(self.probe_args(*extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.procs.append(p)
+        # Its socket is bound and its peer configured once it says so.
+        assert json.loads(p.stdout.readline()) == {"ready": True}
         return p
 
     def ping(self, target, count=1, wait=3, source=None):
@@ -219,7 +223,6 @@ def test_handshake_ping_and_udp_echo(wglab):
 
 def test_stock_peer_initiates_and_pings_us(wglab):
     p = wglab.start_probe("--duration", "6")
-    time.sleep(0.5)
     answered = wglab.ping("10.9.0.2", count=3)
     r = probe_json(p)
     assert answered == 3
@@ -248,7 +251,6 @@ def test_roaming_source_address_changes(wglab):
 
 def test_stock_peer_roams_and_we_follow(wglab):
     p = wglab.start_probe("--duration", "8")
-    time.sleep(0.5)
     first = wglab.ping("10.9.0.2", count=2)
     wglab.ns(wglab.a, "wg", "set", "wg0", "listen-port", "51999")
     second = wglab.ping("10.9.0.2", count=2)
@@ -271,7 +273,6 @@ def test_inner_source_outside_allowed_ips_is_dropped(wglab):
     # our peer entry allows only 10.9.0.1/32.
     wglab.ns(wglab.a, "ip", "addr", "add", "10.9.0.77/32", "dev", "wg0")
     p = wglab.start_probe("--duration", "7")
-    time.sleep(0.5)
     good = wglab.ping("10.9.0.2", count=2)
     bad = wglab.ping("10.9.0.2", count=3, wait=1, source="10.9.0.77")
     r = probe_json(p)
@@ -284,11 +285,11 @@ def test_inner_source_outside_allowed_ips_is_dropped(wglab):
 def test_handshake_flood_gets_cookies_and_legitimate_peer_connects(wglab):
     # The probe is not forced: the flood itself puts the device under load (paper §5.3).
     p = wglab.start_probe("--duration", "24")
-    time.sleep(0.5)
     flood = subprocess.Popen(["ip", "netns", "exec", wglab.a, PYTHON, "-c", FLOODER, wglab.pub_b,
                               "192.168.77.2", "51821", "18"], stdout=subprocess.PIPE, text=True)
     wglab.procs.append(flood)
-    time.sleep(1.5)
+    # The first cookie reply: the device has decided it is under load.
+    assert flood.stdout.readline().strip() == "under-load"
     connected_at = None
     start = time.monotonic()
     while time.monotonic() - start < 15:

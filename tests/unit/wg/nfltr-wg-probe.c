@@ -402,6 +402,9 @@ main (int argc, char **argv)
   for (guint i = 0; allowed != NULL && allowed[i] != NULL; i++)
     if (!nfltr_wg_device_add_allowed_ip (probe.device, probe.peer, allowed[i], &error))
       goto fail;
+  /* The test waits for this line before it makes the stock peer talk to us. */
+  printf ("{\"ready\": true}\n");
+  fflush (stdout);
   if (initiate)
     nfltr_wg_device_initiate_handshake (probe.device, probe.peer);
 
