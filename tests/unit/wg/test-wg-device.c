@@ -276,6 +276,38 @@ test_inner_source_outside_allowed_ips (void)
   net_clear (&net);
 }
 
+static void
+test_ipv6_inner_packets (void)
+{
+  Net net;
+  guint8 packet[40 + 8 + 4] = { 0x60, 0, 0, 0, 0, 12, 17, 64 };
+  g_autoptr (GError) error = NULL;
+  NfltrWgPeerStats sb;
+
+  net_init (&net);
+  g_assert_true (nfltr_wg_device_add_allowed_ip (net.a.device, net.a.peer, "fd00::2/128", &error));
+  g_assert_true (nfltr_wg_device_add_allowed_ip (net.b.device, net.b.peer, "fd00::1/128", &error));
+  packet[8] = 0xfd;
+  packet[23] = 1; /* source fd00::1 */
+  packet[24] = 0xfd;
+  packet[39] = 2; /* destination fd00::2 */
+  memcpy (packet + 48, "six!", 4);
+  g_assert_true (nfltr_wg_device_send_routed (net.a.device, packet, sizeof packet));
+  pump (&net);
+  g_assert_cmpuint (net.b.received->len, ==, 1);
+  g_assert_cmpmem (g_bytes_get_data (net.b.received->pdata[0], NULL), g_bytes_get_size (net.b.received->pdata[0]), packet,
+                   sizeof packet);
+
+  /* From fd00::99: not B's peer's. */
+  packet[23] = 0x99;
+  g_assert_true (nfltr_wg_device_send (net.a.device, net.a.peer, packet, sizeof packet));
+  pump (&net);
+  g_assert_cmpuint (net.b.received->len, ==, 1);
+  nfltr_wg_device_get_peer_stats (net.b.device, net.b.peer, &sb);
+  g_assert_cmpuint (sb.dropped_allowed_ips, ==, 1);
+  net_clear (&net);
+}
+
 static gboolean
 timeout_cb (gpointer user_data)
 {
@@ -461,6 +493,7 @@ main (int argc, char **argv)
   g_test_add_func ("/wg/device/replay-dropped-and-counted", test_replay_dropped_and_counted);
   g_test_add_func ("/wg/device/forged-counter", test_forged_counter_does_not_move_window);
   g_test_add_func ("/wg/device/allowed-ips-on-inner-source", test_inner_source_outside_allowed_ips);
+  g_test_add_func ("/wg/device/ipv6-inner-packets", test_ipv6_inner_packets);
   g_test_add_func ("/wg/device/under-load-cookie", test_under_load_cookie_then_connect);
   g_test_add_func ("/wg/device/routing-and-keys", test_routing_and_keys);
   g_test_add_func ("/wg/device/udp-sockets-send-from-receive", test_udp_sockets_and_send_from_receive);
