@@ -229,16 +229,16 @@ lwip_global_release (void)
 
 /* ---- flow ids ---- */
 
-static guint
-flow_id_hash (gconstpointer key)
+guint
+nfltr_flow_id_hash (gconstpointer key)
 {
   const NfltrFlowId *id = key;
 
   return id->src_addr ^ (id->dst_addr * 31) ^ ((guint) id->src_port << 16) ^ id->dst_port;
 }
 
-static gboolean
-flow_id_equal (gconstpointer a,
+gboolean
+nfltr_flow_id_equal (gconstpointer a,
                gconstpointer b)
 {
   const NfltrFlowId *x = a, *y = b;
@@ -518,7 +518,7 @@ client_icmp_input (NfltrNetstack *self,
       g_autoptr (GError) error = NULL;
 
       if (!flow->connecting || flow->pcb == NULL || flow->pcb->state != SYN_SENT
-          || !flow_id_equal (&flow->id, &id))
+          || !nfltr_flow_id_equal (&flow->id, &id))
         continue;
       tcp_arg (flow->pcb, NULL);
       tcp_err (flow->pcb, NULL);
@@ -593,7 +593,7 @@ nfltr_netstack_new (const char *address,
   self->output = output;
   self->output_data = user_data;
   self->out_buf = g_malloc (mtu);
-  self->pending_syns = g_hash_table_new_full (flow_id_hash, flow_id_equal, NULL, pending_syn_free);
+  self->pending_syns = g_hash_table_new_full (nfltr_flow_id_hash, nfltr_flow_id_equal, NULL, pending_syn_free);
   self->listeners = g_hash_table_new (NULL, NULL);
   self->udp_ports = g_hash_table_new (NULL, NULL);
   self->flows = g_hash_table_new (NULL, NULL);
@@ -1243,6 +1243,100 @@ nfltr_netstack_udp_bind (NfltrNetstack *self,
   udp_recv (pcb, udp_port_recv_cb, binding);
   g_hash_table_insert (self->udp_ports, GUINT_TO_POINTER (port), pcb);
   return TRUE;
+}
+
+struct _NfltrUdpSocket
+{
+  NfltrNetstack *netstack;
+  struct udp_pcb *pcb;
+  NfltrNetstackUdpFunc func;
+  gpointer user_data;
+};
+
+static void
+udp_socket_recv_cb (void *arg,
+                    struct udp_pcb *pcb,
+                    struct pbuf *p,
+                    const ip_addr_t *addr,
+                    u16_t port)
+{
+  NfltrUdpSocket *socket = arg;
+  NfltrFlowId id = { 0 };
+  g_autofree guint8 *data = g_malloc (p->tot_len + 1);
+  gsize len = pbuf_copy_partial (p, data, p->tot_len, 0);
+
+  id.src_addr = ip4_addr_get_u32 (ip_2_ip4 (addr));
+  id.src_port = port;
+  id.dst_addr = socket->netstack->address;
+  id.dst_port = pcb->local_port;
+  pbuf_free (p);
+  socket->func (socket->netstack, &id, data, len, socket->user_data);
+}
+
+NfltrUdpSocket *
+nfltr_netstack_udp_open (NfltrNetstack *self,
+                         NfltrNetstackUdpFunc func,
+                         gpointer user_data,
+                         GError **error)
+{
+  struct udp_pcb *pcb = udp_new_ip_type (IPADDR_TYPE_V4);
+  NfltrUdpSocket *socket;
+  ip_addr_t addr;
+
+  if (pcb == NULL)
+    {
+      g_set_error (error, NFLTR_NETSTACK_ERROR, NFLTR_NETSTACK_ERROR_FAILED, "out of memory");
+      return NULL;
+    }
+  ip_addr_set_ip4_u32 (&addr, self->address);
+  udp_bind_netif (pcb, &self->netif);
+  if (udp_bind (pcb, &addr, 0) != ERR_OK)
+    {
+      udp_remove (pcb);
+      g_set_error (error, NFLTR_NETSTACK_ERROR, NFLTR_NETSTACK_ERROR_FAILED, "no free UDP port");
+      return NULL;
+    }
+  socket = g_new0 (NfltrUdpSocket, 1);
+  socket->netstack = self;
+  socket->pcb = pcb;
+  socket->func = func;
+  socket->user_data = user_data;
+  udp_recv (pcb, udp_socket_recv_cb, socket);
+  return socket;
+}
+
+gboolean
+nfltr_udp_socket_send_to (NfltrUdpSocket *socket,
+                          guint32 dst_addr,
+                          guint16 dst_port,
+                          const guint8 *data,
+                          gsize len)
+{
+  struct pbuf *p;
+  ip_addr_t dst;
+  err_t err;
+
+  if (len > 65507)
+    return FALSE;
+  p = pbuf_alloc (PBUF_TRANSPORT, (u16_t) len, PBUF_RAM);
+  if (p == NULL)
+    return FALSE;
+  memcpy (p->payload, data, len);
+  ip_addr_set_ip4_u32 (&dst, dst_addr);
+  lwip_enter ();
+  err = udp_sendto (socket->pcb, p, &dst, dst_port);
+  lwip_leave ();
+  pbuf_free (p);
+  return err == ERR_OK;
+}
+
+void
+nfltr_udp_socket_free (NfltrUdpSocket *socket)
+{
+  if (socket == NULL)
+    return;
+  udp_remove (socket->pcb);
+  g_free (socket);
 }
 
 /* ---- names, through lwIP's resolver and the serve side's DNS (nfltr-forwarder.c) ---- */

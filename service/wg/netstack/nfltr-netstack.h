@@ -23,8 +23,9 @@ G_BEGIN_DECLS
 typedef struct _NfltrNetstack NfltrNetstack;
 typedef struct _NfltrTcpFlow NfltrTcpFlow;
 
-/* The link's sending half: one whole IPv4 packet. Called on the netstack's context, never
- * from inside nfltr_netstack_input() of the same netstack. */
+/* The link's sending half: one whole IPv4 packet, valid during the call. It may be called from
+ * inside nfltr_netstack_input() (an ACK, an answer), so it must not feed a netstack of this
+ * process synchronously: queue and deliver from the main loop. */
 typedef void (*NfltrNetstackOutputFunc) (const guint8 *packet,
                                          gsize len,
                                          gpointer user_data);
@@ -38,6 +39,10 @@ typedef struct
   guint16 src_port;
   guint16 dst_port;
 } NfltrFlowId;
+
+guint nfltr_flow_id_hash (gconstpointer key);
+gboolean nfltr_flow_id_equal (gconstpointer a,
+                              gconstpointer b);
 
 /* How the serve side turns down a TCP SYN; each is what the peer's stack reports. */
 typedef enum
@@ -158,6 +163,21 @@ gboolean nfltr_netstack_udp_bind (NfltrNetstack *self,
                                   NfltrNetstackUdpFunc func,
                                   gpointer user_data,
                                   GError **error);
+
+/* A UDP socket on our own address, ephemeral port, for any destination (SOCKS5 UDP ASSOCIATE).
+ * func gets each datagram with id->src the sender and id->dst our own address and port. */
+typedef struct _NfltrUdpSocket NfltrUdpSocket;
+
+NfltrUdpSocket *nfltr_netstack_udp_open (NfltrNetstack *self,
+                                         NfltrNetstackUdpFunc func,
+                                         gpointer user_data,
+                                         GError **error);
+gboolean nfltr_udp_socket_send_to (NfltrUdpSocket *socket,
+                                   guint32 dst_addr,
+                                   guint16 dst_port,
+                                   const guint8 *data,
+                                   gsize len);
+void nfltr_udp_socket_free (NfltrUdpSocket *socket);
 
 /* ---- names ---- */
 
