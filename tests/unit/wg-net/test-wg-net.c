@@ -23,6 +23,7 @@ typedef struct
   NfltrNetstack *to;
   guint64 packets;
   gboolean drop_all;
+  GArray *syn_isns; /* guint32: the sequence number of every SYN (without ACK) that left */
 } LinkSide;
 
 typedef struct
@@ -54,6 +55,18 @@ link_output (const guint8 *packet,
 
   if (side->drop_all)
     return;
+  if (side->syn_isns != NULL && len >= 40 && packet[9] == 6)
+    {
+      gsize ihl = (gsize) (packet[0] & 0x0f) * 4;
+
+      if (len >= ihl + 20 && (packet[ihl + 13] & 0x12) == 0x02)
+        {
+          guint32 isn = (guint32) packet[ihl + 4] << 24 | (guint32) packet[ihl + 5] << 16
+                        | (guint32) packet[ihl + 6] << 8 | packet[ihl + 7];
+
+          g_array_append_val (side->syn_isns, isn);
+        }
+    }
   g_queue_push_tail (&side->queue, g_bytes_new (packet, len));
 }
 
@@ -163,6 +176,7 @@ fixture_set_up (Fixture *f,
   f->a_to_b.to = f->b;
   f->b_to_a.to = f->a;
   g_queue_init (&f->a_to_b.queue);
+  f->a_to_b.syn_isns = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_queue_init (&f->b_to_a.queue);
   f->pump = g_idle_source_new ();
   g_source_set_callback (f->pump, pump_cb, f, NULL);
@@ -214,6 +228,7 @@ fixture_tear_down (Fixture *f,
   g_source_unref (f->udp_echo_source);
   g_clear_object (&f->udp_echo);
   g_bytes_unref (f->payload);
+  g_array_unref (f->a_to_b.syn_isns);
   /* let closed sockets' sources go */
   while (g_main_context_iteration (NULL, FALSE))
     ;
@@ -614,6 +629,39 @@ test_udp_associate (Fixture *f,
   run_client (f, udp_associate_echo);
 }
 
+static const NfltrTcpFlowFuncs ignore_funcs = { NULL };
+
+static void
+test_isn_unpredictable (Fixture *f,
+                        gconstpointer data)
+{
+  guint small = 0;
+
+  /* four connects in a row from the same peer to the same destination */
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      NfltrTcpFlow *flow = nfltr_netstack_tcp_connect (f->a, g_htonl (0x7f000001), f->download_port,
+                                                       &ignore_funcs, NULL, &error);
+
+      g_assert_no_error (error);
+      nfltr_tcp_flow_abort (flow);
+    }
+  g_assert_cmpuint (f->a_to_b.syn_isns->len, ==, 4);
+  /* RFC 6528: lwIP's own ISN grows by its tick count, so the next one is a few steps from the
+   * last; a keyed hash of the 4-tuple is as good as random: all three steps below 2^24 happen
+   * once in 2^24 runs */
+  for (guint i = 1; i < 4; i++)
+    {
+      guint32 step = g_array_index (f->a_to_b.syn_isns, guint32, i) - g_array_index (f->a_to_b.syn_isns, guint32, i - 1);
+
+      g_test_message ("ISN step %u: %u", i, step);
+      if (step < (1u << 24))
+        small++;
+    }
+  g_assert_cmpuint (small, <, 3);
+}
+
 int
 main (int argc,
       char **argv)
@@ -624,6 +672,7 @@ main (int argc,
   g_test_add ("/wg-net/connect/by-name", Fixture, "127.0.0.0/8", fixture_set_up, test_connect_by_name, fixture_tear_down);
   g_test_add ("/wg-net/connect/refused", Fixture, "127.0.0.0/8", fixture_set_up, test_connect_refused, fixture_tear_down);
   g_test_add ("/wg-net/connect/own-address", Fixture, "127.0.0.0/8", fixture_set_up, test_own_address, fixture_tear_down);
+  g_test_add ("/wg-net/tcp/isn", Fixture, "127.0.0.0/8", fixture_set_up, test_isn_unpredictable, fixture_tear_down);
   g_test_add ("/wg-net/allow/excludes", Fixture, "10.0.0.0/8", fixture_set_up, test_allow_excludes, fixture_tear_down);
   g_test_add ("/wg-net/socks5/bad-requests", Fixture, "127.0.0.0/8", fixture_set_up, test_bad_requests, fixture_tear_down);
   g_test_add ("/wg-net/socks5/udp-associate", Fixture, "127.0.0.0/8", fixture_set_up, test_udp_associate, fixture_tear_down);
