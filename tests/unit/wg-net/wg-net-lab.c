@@ -6,6 +6,9 @@
  *   wg-net-lab socks5 --address 100.64.0.2 --link-peer 127.0.0.1:PORT --dns 100.64.0.1
  *                     [--listen 127.0.0.1:0] [--username U --password P]
  *
+ * --link-delay-ms N holds every packet this end sends for N ms (a delay line in the link
+ * itself, for machines without netem: give each end half the round trip).
+ *
  * Each prints one JSON line when ready ({"event":"ready", "address":…, "link-port"|"socks-port":…})
  * and runs until SIGTERM or SIGINT.
  */
@@ -29,7 +32,36 @@ typedef struct
   GSocketAddress *peer; /* the serve side learns it from the first datagram */
   NfltrNetstack *netstack;
   gboolean learn_peer;
+  gint64 delay_us;
+  GQueue delayed; /* DelayedPacket*, in sending order */
+  GSource *delay_source;
 } Lab;
+
+typedef struct
+{
+  gint64 due;
+  GBytes *packet;
+} DelayedPacket;
+
+static gboolean
+delay_dispatch_cb (gpointer user_data)
+{
+  Lab *lab = user_data;
+  gint64 now = g_get_monotonic_time ();
+  DelayedPacket *d;
+
+  while ((d = g_queue_peek_head (&lab->delayed)) != NULL && d->due <= now)
+    {
+      g_queue_pop_head (&lab->delayed);
+      if (lab->peer != NULL)
+        g_socket_send_to (lab->link, lab->peer, g_bytes_get_data (d->packet, NULL),
+                          g_bytes_get_size (d->packet), NULL, NULL);
+      g_bytes_unref (d->packet);
+      g_free (d);
+    }
+  g_source_set_ready_time (lab->delay_source, d != NULL ? d->due : -1);
+  return G_SOURCE_CONTINUE;
+}
 
 static void
 link_output (const guint8 *packet,
@@ -38,9 +70,33 @@ link_output (const guint8 *packet,
 {
   Lab *lab = user_data;
 
+  if (lab->delay_us > 0)
+    {
+      DelayedPacket *d = g_new0 (DelayedPacket, 1);
+
+      d->due = g_get_monotonic_time () + lab->delay_us;
+      d->packet = g_bytes_new (packet, len);
+      g_queue_push_tail (&lab->delayed, d);
+      if (g_source_get_ready_time (lab->delay_source) < 0)
+        g_source_set_ready_time (lab->delay_source, d->due);
+      return;
+    }
   if (lab->peer != NULL)
     g_socket_send_to (lab->link, lab->peer, (const char *) packet, len, NULL, NULL);
 }
+
+/* A source that fires at its ready time and nothing else. */
+static gboolean
+delay_source_dispatch (GSource *source,
+                       GSourceFunc callback,
+                       gpointer user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs delay_source_funcs = {
+  .dispatch = delay_source_dispatch,
+};
 
 static gboolean
 link_input_cb (GSocket *socket,
@@ -100,6 +156,7 @@ main (int argc,
   g_autofree char *allow = NULL;
   g_autofree char *username = NULL;
   g_autofree char *password = NULL;
+  gint delay_ms = 0;
   GOptionEntry entries[] = {
     { "address", 0, 0, G_OPTION_ARG_STRING, &address, "this peer's address", "IPv4" },
     { "link-listen", 0, 0, G_OPTION_ARG_STRING, &link_listen, "UDP address of the link", "IP:PORT" },
@@ -109,6 +166,7 @@ main (int argc,
     { "allow", 0, 0, G_OPTION_ARG_STRING, &allow, "what peers may reach", "CIDR,..." },
     { "username", 0, 0, G_OPTION_ARG_STRING, &username, "RFC 1929 user", "NAME" },
     { "password", 0, 0, G_OPTION_ARG_STRING, &password, "RFC 1929 password", "SECRET" },
+    { "link-delay-ms", 0, 0, G_OPTION_ARG_INT, &delay_ms, "hold each sent packet this long", "MS" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("serve|socks5");
@@ -133,7 +191,8 @@ main (int argc,
   serve = g_str_equal (argv[1], "serve");
 
   lab.link = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
-  bind_addr = parse_address (link_listen != NULL ? link_listen : "127.0.0.1:0", &error);
+  /* the dialling end sends from whatever address routes to its peer */
+  bind_addr = parse_address (link_listen != NULL ? link_listen : link_peer != NULL ? "0.0.0.0:0" : "127.0.0.1:0", &error);
   if (lab.link == NULL || bind_addr == NULL || !g_socket_bind (lab.link, bind_addr, FALSE, &error))
     {
       g_printerr ("link: %s\n", error->message);
@@ -156,6 +215,11 @@ main (int argc,
       return 1;
     }
   lab.netstack = netstack;
+  g_queue_init (&lab.delayed);
+  lab.delay_us = (gint64) MAX (delay_ms, 0) * 1000;
+  lab.delay_source = g_source_new (&delay_source_funcs, sizeof (GSource));
+  g_source_set_callback (lab.delay_source, delay_dispatch_cb, &lab, NULL);
+  g_source_attach (lab.delay_source, NULL);
   source = g_socket_create_source (lab.link, G_IO_IN, NULL);
   g_source_set_callback (source, G_SOURCE_FUNC (link_input_cb), &lab, NULL);
   g_source_attach (source, NULL);
@@ -209,6 +273,15 @@ main (int argc,
   g_clear_pointer (&netstack, nfltr_netstack_free);
   g_source_destroy (source);
   g_source_unref (source);
+  g_source_destroy (lab.delay_source);
+  g_source_unref (lab.delay_source);
+  while (!g_queue_is_empty (&lab.delayed))
+    {
+      DelayedPacket *d = g_queue_pop_head (&lab.delayed);
+
+      g_bytes_unref (d->packet);
+      g_free (d);
+    }
   g_clear_object (&lab.peer);
   g_clear_object (&lab.link);
   return 0;
