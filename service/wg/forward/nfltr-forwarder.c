@@ -14,27 +14,23 @@
 #define DNS_PORT 53
 #define DNS_TTL 60
 
-typedef struct
-{
+typedef struct {
   guint32 network; /* network byte order */
   guint32 mask;
 } AllowEntry;
 
-struct _NfltrAllowList
-{
+struct _NfltrAllowList {
   GArray *entries;
 };
 
-typedef struct
-{
+typedef struct {
   NfltrForwarder *forwarder;
   NfltrFlowId id;
   GCancellable *cancellable;
   GSocketConnection *connection; /* dialled, waiting for the netstack's handshake */
 } Dial;
 
-typedef struct
-{
+typedef struct {
   NfltrForwarder *forwarder;
   NfltrFlowId id;
   GSocket *socket;
@@ -42,8 +38,7 @@ typedef struct
   gint64 last_used;
 } UdpFlow;
 
-struct _NfltrForwarder
-{
+struct _NfltrForwarder {
   NfltrNetstack *netstack;
   NfltrAllowList *allow;
   GSocketClient *client;
@@ -362,8 +357,7 @@ nfltr_dns_parse_query (const guint8 *data,
   return g_string_free (g_steal_pointer (&name), FALSE);
 }
 
-typedef struct
-{
+typedef struct {
   NfltrForwarder *forwarder;
   NfltrFlowId id;
   GByteArray *query; /* header and question, copied into the answer */

@@ -7,8 +7,7 @@
 /* One read from the socket: at most this much, and never more than the flow can queue. */
 #define BRIDGE_READ_MAX (256 * 1024)
 
-struct _NfltrFlowBridge
-{
+struct _NfltrFlowBridge {
   GSocketConnection *connection;
   GSocket *socket;
   NfltrTcpFlow *flow;
@@ -53,10 +52,7 @@ check_done (NfltrFlowBridge *self)
     finish (self, NULL);
 }
 
-static gboolean
-out_ready_cb (GSocket *socket,
-              GIOCondition condition,
-              gpointer user_data);
+static gboolean out_ready_cb (GSocket *socket, GIOCondition condition, gpointer user_data);
 
 static void
 flush_to_socket (NfltrFlowBridge *self)

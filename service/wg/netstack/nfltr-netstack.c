@@ -32,21 +32,18 @@ G_DEFINE_QUARK (nfltr-netstack-error-quark, nfltr_netstack_error)
 
 #define ICMP_HLEN 8 /* RFC 792: type, code, checksum, 4 bytes that depend on the type */
 
-typedef enum
-{
-  SYN_WAITING, /* the serve side is deciding (dialling the real destination) */
+typedef enum {
+  SYN_WAITING,  /* the serve side is deciding (dialling the real destination) */
   SYN_ACCEPTED, /* the saved SYN went (or goes) to the listener */
 } SynState;
 
-typedef struct
-{
+typedef struct {
   NfltrFlowId id;
   SynState state;
   GBytes *packet; /* the SYN as it came, re-injected once accepted */
 } PendingSyn;
 
-struct _NfltrNetstack
-{
+struct _NfltrNetstack {
   struct netif netif;
   guint32 address;
   guint32 netmask;
@@ -62,8 +59,7 @@ struct _NfltrNetstack
   guint8 *out_buf;          /* a chained pbuf flattened for the link */
 };
 
-struct _NfltrTcpFlow
-{
+struct _NfltrTcpFlow {
   NfltrNetstack *netstack;
   struct tcp_pcb *pcb;
   NfltrFlowId id;
@@ -449,19 +445,17 @@ serve_ip4_input (NfltrNetstack *self,
   pbuf_remove_header (p, hlen);
   switch (IPH_PROTO (iphdr))
     {
-    case IP_PROTO_TCP:
-      if (p->len >= TCP_HLEN)
-        serve_tcp_input (self, p, &id);
-      else
+      case IP_PROTO_TCP:
+        if (p->len >= TCP_HLEN)
+          serve_tcp_input (self, p, &id);
+        else
+          pbuf_free (p);
+        break;
+      case IP_PROTO_UDP: serve_udp_input (self, p, &id); break;
+      default:
+        /* ICMP to other hosts is not forwarded yet (issue 12: unprivileged ICMP sockets) */
         pbuf_free (p);
-      break;
-    case IP_PROTO_UDP:
-      serve_udp_input (self, p, &id);
-      break;
-    default:
-      /* ICMP to other hosts is not forwarded yet (issue 12: unprivileged ICMP sockets) */
-      pbuf_free (p);
-      break;
+        break;
     }
   ip_data.current_netif = NULL;
   ip_data.current_input_netif = NULL;
@@ -495,17 +489,10 @@ client_icmp_input (NfltrNetstack *self,
     return;
   switch (buf[1])
     {
-    case ICMP_DUR_NET:
-      code = NFLTR_NETSTACK_ERROR_NET_UNREACHABLE;
-      break;
-    case ICMP_DUR_HOST:
-      code = NFLTR_NETSTACK_ERROR_HOST_UNREACHABLE;
-      break;
-    case 13:
-      code = NFLTR_NETSTACK_ERROR_PROHIBITED;
-      break;
-    default:
-      return;
+      case ICMP_DUR_NET: code = NFLTR_NETSTACK_ERROR_NET_UNREACHABLE; break;
+      case ICMP_DUR_HOST: code = NFLTR_NETSTACK_ERROR_HOST_UNREACHABLE; break;
+      case 13: code = NFLTR_NETSTACK_ERROR_PROHIBITED; break;
+      default: return;
     }
   id.src_addr = ip4_addr_get_u32 (&inner->src);
   id.dst_addr = ip4_addr_get_u32 (&inner->dest);
@@ -1114,36 +1101,35 @@ nfltr_netstack_tcp_syn_refuse (NfltrNetstack *self,
   route_override = &self->netif;
   switch (refusal)
     {
-    case NFLTR_NETSTACK_REFUSE_RESET:
-      {
-        const struct ip_hdr *iphdr = (const struct ip_hdr *) data;
-        const struct tcp_hdr *tcphdr = (const struct tcp_hdr *) (data + IPH_HL_BYTES (iphdr));
+      case NFLTR_NETSTACK_REFUSE_RESET:
+        {
+          const struct ip_hdr *iphdr = (const struct ip_hdr *) data;
+          const struct tcp_hdr *tcphdr = (const struct tcp_hdr *) (data + IPH_HL_BYTES (iphdr));
 
-        ip_addr_set_ip4_u32 (&local, id->dst_addr);
-        ip_addr_set_ip4_u32 (&remote, id->src_addr);
-        /* RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, a SYN counting one */
-        tcp_rst (NULL, 0, lwip_ntohl (tcphdr->seqno) + 1, &local, &remote, id->dst_port, id->src_port);
-        break;
-      }
-    case NFLTR_NETSTACK_REFUSE_NET_UNREACHABLE:
-    case NFLTR_NETSTACK_REFUSE_HOST_UNREACHABLE:
-    case NFLTR_NETSTACK_REFUSE_PROHIBITED:
-      {
-        struct pbuf *p = pbuf_alloc (PBUF_IP, (u16_t) len, PBUF_RAM);
-        int code = refusal == NFLTR_NETSTACK_REFUSE_NET_UNREACHABLE ? ICMP_DUR_NET
-                   : refusal == NFLTR_NETSTACK_REFUSE_HOST_UNREACHABLE ? ICMP_DUR_HOST
-                   : 13;
+          ip_addr_set_ip4_u32 (&local, id->dst_addr);
+          ip_addr_set_ip4_u32 (&remote, id->src_addr);
+          /* RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, a SYN counting one */
+          tcp_rst (NULL, 0, lwip_ntohl (tcphdr->seqno) + 1, &local, &remote, id->dst_port, id->src_port);
+          break;
+        }
+      case NFLTR_NETSTACK_REFUSE_NET_UNREACHABLE:
+      case NFLTR_NETSTACK_REFUSE_HOST_UNREACHABLE:
+      case NFLTR_NETSTACK_REFUSE_PROHIBITED:
+        {
+          struct pbuf *p = pbuf_alloc (PBUF_IP, (u16_t) len, PBUF_RAM);
+          int code = refusal == NFLTR_NETSTACK_REFUSE_NET_UNREACHABLE    ? ICMP_DUR_NET
+                     : refusal == NFLTR_NETSTACK_REFUSE_HOST_UNREACHABLE ? ICMP_DUR_HOST
+                                                                         : 13;
 
-        if (p != NULL)
-          {
-            memcpy (p->payload, data, len);
-            icmp_dest_unreach (p, (enum icmp_dur_type) code);
-            pbuf_free (p);
-          }
-        break;
-      }
-    default:
-      g_assert_not_reached ();
+          if (p != NULL)
+            {
+              memcpy (p->payload, data, len);
+              icmp_dest_unreach (p, (enum icmp_dur_type) code);
+              pbuf_free (p);
+            }
+          break;
+        }
+      default: g_assert_not_reached ();
     }
   route_override = NULL;
   g_hash_table_remove (self->pending_syns, id);
@@ -1184,19 +1170,14 @@ nfltr_netstack_udp_reply (NfltrNetstack *self,
   return err == ERR_OK;
 }
 
-typedef struct
-{
+typedef struct {
   NfltrNetstack *netstack;
   NfltrNetstackUdpFunc func;
   gpointer user_data;
 } UdpBinding;
 
 static void
-udp_port_recv_cb (void *arg,
-                  struct udp_pcb *pcb,
-                  struct pbuf *p,
-                  const ip_addr_t *addr,
-                  u16_t port)
+udp_port_recv_cb (void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
 {
   UdpBinding *binding = arg;
   NfltrFlowId id = { 0 };
@@ -1245,8 +1226,7 @@ nfltr_netstack_udp_bind (NfltrNetstack *self,
   return TRUE;
 }
 
-struct _NfltrUdpSocket
-{
+struct _NfltrUdpSocket {
   NfltrNetstack *netstack;
   struct udp_pcb *pcb;
   NfltrNetstackUdpFunc func;

@@ -77,45 +77,40 @@ parse_address (const guint8 *buf,
   request->atyp = buf[0];
   switch (buf[0])
     {
-    case NFLTR_SOCKS5_ATYP_IPV4:
-      alen = 4;
-      if (len < 1 + alen + 2)
-        return 0;
-      memcpy (request->addr, buf + 1, 4);
-      break;
-    case NFLTR_SOCKS5_ATYP_IPV6:
-      alen = 16;
-      if (len < 1 + alen + 2)
-        return 0;
-      memcpy (request->addr, buf + 1, 16);
-      break;
-    case NFLTR_SOCKS5_ATYP_DOMAIN:
-      if (len < 2)
-        return 0;
-      alen = 1 + (gsize) buf[1];
-      if (len < 1 + alen + 2)
-        return 0;
-      if (buf[1] == 0 || memchr (buf + 2, 0, buf[1]) != NULL)
-        {
-          *reply = NFLTR_SOCKS5_REP_HOST_UNREACHABLE;
-          return -1;
-        }
-      memcpy (request->host, buf + 2, buf[1]);
-      request->host[buf[1]] = '\0';
-      break;
-    default:
-      *reply = NFLTR_SOCKS5_REP_ADDRESS_TYPE_NOT_SUPPORTED;
-      return -1;
+      case NFLTR_SOCKS5_ATYP_IPV4:
+        alen = 4;
+        if (len < 1 + alen + 2)
+          return 0;
+        memcpy (request->addr, buf + 1, 4);
+        break;
+      case NFLTR_SOCKS5_ATYP_IPV6:
+        alen = 16;
+        if (len < 1 + alen + 2)
+          return 0;
+        memcpy (request->addr, buf + 1, 16);
+        break;
+      case NFLTR_SOCKS5_ATYP_DOMAIN:
+        if (len < 2)
+          return 0;
+        alen = 1 + (gsize) buf[1];
+        if (len < 1 + alen + 2)
+          return 0;
+        if (buf[1] == 0 || memchr (buf + 2, 0, buf[1]) != NULL)
+          {
+            *reply = NFLTR_SOCKS5_REP_HOST_UNREACHABLE;
+            return -1;
+          }
+        memcpy (request->host, buf + 2, buf[1]);
+        request->host[buf[1]] = '\0';
+        break;
+      default: *reply = NFLTR_SOCKS5_REP_ADDRESS_TYPE_NOT_SUPPORTED; return -1;
     }
   request->port = (guint16) (buf[1 + alen] << 8 | buf[2 + alen]);
   return (gssize) (1 + alen + 2);
 }
 
 NfltrSocks5Parse
-nfltr_socks5_parse_request (const guint8 *buf,
-                            gsize len,
-                            gsize *consumed,
-                            NfltrSocks5Request *request,
+nfltr_socks5_parse_request (const guint8 *buf, gsize len, gsize *consumed, NfltrSocks5Request *request,
                             NfltrSocks5Reply *reply)
 {
   gssize n;

@@ -18,8 +18,7 @@
  * 255-byte name is 262 bytes, the RFC 1929 message 513. */
 #define SOCKS5_HANDSHAKE_MAX 1024
 
-typedef enum
-{
+typedef enum {
   CLIENT_GREETING,
   CLIENT_AUTH,
   CLIENT_REQUEST,
@@ -28,8 +27,7 @@ typedef enum
   CLIENT_UDP,
 } ClientState;
 
-struct _NfltrSocks5Server
-{
+struct _NfltrSocks5Server {
   NfltrNetstack *netstack;
   char *username;
   char *password;
@@ -37,8 +35,7 @@ struct _NfltrSocks5Server
   GHashTable *clients; /* Client* set, freed with the server */
 };
 
-typedef struct
-{
+typedef struct {
   NfltrSocks5Server *server;
   GSocketConnection *connection;
   GSocket *socket;
@@ -122,19 +119,14 @@ reply_for (const GError *error)
     return NFLTR_SOCKS5_REP_GENERAL_FAILURE;
   switch ((NfltrNetstackError) error->code)
     {
-    case NFLTR_NETSTACK_ERROR_REFUSED:
-    case NFLTR_NETSTACK_ERROR_RESET:
-      return NFLTR_SOCKS5_REP_CONNECTION_REFUSED;
-    case NFLTR_NETSTACK_ERROR_PROHIBITED:
-      return NFLTR_SOCKS5_REP_NOT_ALLOWED;
-    case NFLTR_NETSTACK_ERROR_NET_UNREACHABLE:
-      return NFLTR_SOCKS5_REP_NETWORK_UNREACHABLE;
-    case NFLTR_NETSTACK_ERROR_HOST_UNREACHABLE:
-    case NFLTR_NETSTACK_ERROR_NOT_FOUND:
-      return NFLTR_SOCKS5_REP_HOST_UNREACHABLE;
-    case NFLTR_NETSTACK_ERROR_FAILED:
-    default:
-      return NFLTR_SOCKS5_REP_GENERAL_FAILURE;
+      case NFLTR_NETSTACK_ERROR_REFUSED:
+      case NFLTR_NETSTACK_ERROR_RESET: return NFLTR_SOCKS5_REP_CONNECTION_REFUSED;
+      case NFLTR_NETSTACK_ERROR_PROHIBITED: return NFLTR_SOCKS5_REP_NOT_ALLOWED;
+      case NFLTR_NETSTACK_ERROR_NET_UNREACHABLE: return NFLTR_SOCKS5_REP_NETWORK_UNREACHABLE;
+      case NFLTR_NETSTACK_ERROR_HOST_UNREACHABLE:
+      case NFLTR_NETSTACK_ERROR_NOT_FOUND: return NFLTR_SOCKS5_REP_HOST_UNREACHABLE;
+      case NFLTR_NETSTACK_ERROR_FAILED:
+      default: return NFLTR_SOCKS5_REP_GENERAL_FAILURE;
     }
 }
 
@@ -242,17 +234,14 @@ udp_from_network (NfltrNetstack *netstack,
   g_socket_send_to (client->udp, client->udp_client, (const char *) out, hlen + len, NULL, NULL);
 }
 
-typedef struct
-{
+typedef struct {
   Client *client;
   GBytes *payload;
   guint16 port;
 } UdpResolve;
 
 static void
-udp_resolved_cb (GObject *source,
-                 GAsyncResult *result,
-                 gpointer user_data)
+udp_resolved_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   UdpResolve *r = user_data;
   g_autoptr (GError) error = NULL;
@@ -398,103 +387,102 @@ client_process (Client *client)
 
       switch (client->state)
         {
-        case CLIENT_GREETING:
-          {
-            guint8 methods = 0;
-            guint8 out[2] = { NFLTR_SOCKS5_VERSION, NFLTR_SOCKS5_METHOD_NONE_ACCEPTABLE };
+          case CLIENT_GREETING:
+            {
+              guint8 methods = 0;
+              guint8 out[2] = { NFLTR_SOCKS5_VERSION, NFLTR_SOCKS5_METHOD_NONE_ACCEPTABLE };
 
-            parse = nfltr_socks5_parse_greeting (client->in->data, client->in->len, &consumed, &methods);
-            if (parse == NFLTR_SOCKS5_PARSE_BAD)
-              {
-                client_drop (client);
-                return;
-              }
-            if (parse == NFLTR_SOCKS5_PARSE_NEED_MORE)
-              break;
-            if (client->server->username != NULL && (methods & (1u << NFLTR_SOCKS5_METHOD_USERPASS)))
-              out[1] = NFLTR_SOCKS5_METHOD_USERPASS;
-            else if (client->server->username == NULL && (methods & (1u << NFLTR_SOCKS5_METHOD_NO_AUTH)))
-              out[1] = NFLTR_SOCKS5_METHOD_NO_AUTH;
-            if (!client_send (client, out, 2) || out[1] == NFLTR_SOCKS5_METHOD_NONE_ACCEPTABLE)
-              {
-                client_drop (client);
-                return;
-              }
-            g_byte_array_remove_range (client->in, 0, (guint) consumed);
-            client->state = out[1] == NFLTR_SOCKS5_METHOD_USERPASS ? CLIENT_AUTH : CLIENT_REQUEST;
-            continue;
-          }
-        case CLIENT_AUTH:
-          {
-            char user[256], pass[256];
-            guint8 out[2] = { NFLTR_SOCKS5_AUTH_VERSION, 0x01 };
-            gboolean ok;
-
-            parse = nfltr_socks5_parse_userpass (client->in->data, client->in->len, &consumed, user, pass);
-            if (parse == NFLTR_SOCKS5_PARSE_NEED_MORE)
-              break;
-            /* both compared in full, whatever matches first */
-            ok = parse == NFLTR_SOCKS5_PARSE_OK;
-            ok &= strlen (user) == strlen (client->server->username)
-                  && sodium_memcmp (user, client->server->username, strlen (user)) == 0;
-            ok &= strlen (pass) == strlen (client->server->password)
-                  && sodium_memcmp (pass, client->server->password, strlen (pass)) == 0;
-            sodium_memzero (pass, sizeof pass);
-            if (ok)
-              out[1] = 0x00;
-            /* RFC 1929 §2: a failure status means the server MUST close the connection */
-            if (!client_send (client, out, 2) || !ok)
-              {
-                client_drop (client);
-                return;
-              }
-            g_byte_array_remove_range (client->in, 0, (guint) consumed);
-            client->state = CLIENT_REQUEST;
-            continue;
-          }
-        case CLIENT_REQUEST:
-          {
-            NfltrSocks5Reply reply;
-
-            parse = nfltr_socks5_parse_request (client->in->data, client->in->len, &consumed,
-                                                &client->request, &reply);
-            if (parse == NFLTR_SOCKS5_PARSE_BAD)
-              {
-                if (reply != 0)
-                  client_reply_and_drop (client, reply);
-                else
+              parse = nfltr_socks5_parse_greeting (client->in->data, client->in->len, &consumed, &methods);
+              if (parse == NFLTR_SOCKS5_PARSE_BAD)
+                {
                   client_drop (client);
-                return;
-              }
-            if (parse == NFLTR_SOCKS5_PARSE_NEED_MORE)
-              break;
-            g_byte_array_remove_range (client->in, 0, (guint) consumed);
-            if (client->request.command == NFLTR_SOCKS5_CMD_UDP_ASSOCIATE)
-              {
-                client_udp_associate (client);
-                return;
-              }
-            client->state = CLIENT_CONNECTING;
-            client_set_timeout (client, SOCKS5_CONNECT_TIMEOUT_S);
-            if (client->request.atyp == NFLTR_SOCKS5_ATYP_IPV4)
-              {
-                guint32 address;
+                  return;
+                }
+              if (parse == NFLTR_SOCKS5_PARSE_NEED_MORE)
+                break;
+              if (client->server->username != NULL && (methods & (1u << NFLTR_SOCKS5_METHOD_USERPASS)))
+                out[1] = NFLTR_SOCKS5_METHOD_USERPASS;
+              else if (client->server->username == NULL && (methods & (1u << NFLTR_SOCKS5_METHOD_NO_AUTH)))
+                out[1] = NFLTR_SOCKS5_METHOD_NO_AUTH;
+              if (!client_send (client, out, 2) || out[1] == NFLTR_SOCKS5_METHOD_NONE_ACCEPTABLE)
+                {
+                  client_drop (client);
+                  return;
+                }
+              g_byte_array_remove_range (client->in, 0, (guint) consumed);
+              client->state = out[1] == NFLTR_SOCKS5_METHOD_USERPASS ? CLIENT_AUTH : CLIENT_REQUEST;
+              continue;
+            }
+          case CLIENT_AUTH:
+            {
+              char user[256], pass[256];
+              guint8 out[2] = { NFLTR_SOCKS5_AUTH_VERSION, 0x01 };
+              gboolean ok;
 
-                memcpy (&address, client->request.addr, 4);
-                client_connect (client, address);
-              }
-            else if (client->request.atyp == NFLTR_SOCKS5_ATYP_DOMAIN)
-              nfltr_netstack_resolve_async (client->server->netstack, client->request.host,
-                                            client->cancellable, resolved_cb, client);
-            else
-              client_reply_and_drop (client, NFLTR_SOCKS5_REP_ADDRESS_TYPE_NOT_SUPPORTED);
-            return;
-          }
-        case CLIENT_CONNECTING:
-        case CLIENT_BRIDGED:
-        case CLIENT_UDP:
-        default:
-          return;
+              parse = nfltr_socks5_parse_userpass (client->in->data, client->in->len, &consumed, user, pass);
+              if (parse == NFLTR_SOCKS5_PARSE_NEED_MORE)
+                break;
+              /* both compared in full, whatever matches first */
+              ok = parse == NFLTR_SOCKS5_PARSE_OK;
+              ok &= strlen (user) == strlen (client->server->username) &&
+                    sodium_memcmp (user, client->server->username, strlen (user)) == 0;
+              ok &= strlen (pass) == strlen (client->server->password) &&
+                    sodium_memcmp (pass, client->server->password, strlen (pass)) == 0;
+              sodium_memzero (pass, sizeof pass);
+              if (ok)
+                out[1] = 0x00;
+              /* RFC 1929 §2: a failure status means the server MUST close the connection */
+              if (!client_send (client, out, 2) || !ok)
+                {
+                  client_drop (client);
+                  return;
+                }
+              g_byte_array_remove_range (client->in, 0, (guint) consumed);
+              client->state = CLIENT_REQUEST;
+              continue;
+            }
+          case CLIENT_REQUEST:
+            {
+              NfltrSocks5Reply reply;
+
+              parse = nfltr_socks5_parse_request (client->in->data, client->in->len, &consumed,
+                                                  &client->request, &reply);
+              if (parse == NFLTR_SOCKS5_PARSE_BAD)
+                {
+                  if (reply != 0)
+                    client_reply_and_drop (client, reply);
+                  else
+                    client_drop (client);
+                  return;
+                }
+              if (parse == NFLTR_SOCKS5_PARSE_NEED_MORE)
+                break;
+              g_byte_array_remove_range (client->in, 0, (guint) consumed);
+              if (client->request.command == NFLTR_SOCKS5_CMD_UDP_ASSOCIATE)
+                {
+                  client_udp_associate (client);
+                  return;
+                }
+              client->state = CLIENT_CONNECTING;
+              client_set_timeout (client, SOCKS5_CONNECT_TIMEOUT_S);
+              if (client->request.atyp == NFLTR_SOCKS5_ATYP_IPV4)
+                {
+                  guint32 address;
+
+                  memcpy (&address, client->request.addr, 4);
+                  client_connect (client, address);
+                }
+              else if (client->request.atyp == NFLTR_SOCKS5_ATYP_DOMAIN)
+                nfltr_netstack_resolve_async (client->server->netstack, client->request.host,
+                                              client->cancellable, resolved_cb, client);
+              else
+                client_reply_and_drop (client, NFLTR_SOCKS5_REP_ADDRESS_TYPE_NOT_SUPPORTED);
+              return;
+            }
+          case CLIENT_CONNECTING:
+          case CLIENT_BRIDGED:
+          case CLIENT_UDP:
+          default: return;
         }
       /* need more */
       if (client->in->len >= SOCKS5_HANDSHAKE_MAX)

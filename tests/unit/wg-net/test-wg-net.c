@@ -17,8 +17,7 @@
 
 #define DOWNLOAD_SIZE (8 * 1024 * 1024)
 
-typedef struct
-{
+typedef struct {
   GQueue queue; /* GBytes* */
   NfltrNetstack *to;
   guint64 packets;
@@ -26,8 +25,7 @@ typedef struct
   GArray *syn_isns; /* guint32: the sequence number of every SYN (without ACK) that left */
 } LinkSide;
 
-typedef struct
-{
+typedef struct {
   LinkSide a_to_b;
   LinkSide b_to_a;
   GSource *pump;
@@ -61,8 +59,8 @@ link_output (const guint8 *packet,
 
       if (len >= ihl + 20 && (packet[ihl + 13] & 0x12) == 0x02)
         {
-          guint32 isn = (guint32) packet[ihl + 4] << 24 | (guint32) packet[ihl + 5] << 16
-                        | (guint32) packet[ihl + 6] << 8 | packet[ihl + 7];
+          guint32 isn = (guint32) packet[ihl + 4] << 24 | (guint32) packet[ihl + 5] << 16 |
+                        (guint32) packet[ihl + 6] << 8 | packet[ihl + 7];
 
           g_array_append_val (side->syn_isns, isn);
         }
@@ -236,8 +234,7 @@ fixture_tear_down (Fixture *f,
 
 /* ---- a blocking SOCKS5 client on its own thread; the main thread runs the stack ---- */
 
-typedef struct
-{
+typedef struct {
   Fixture *f;
   GThreadFunc func;
   gpointer result;
@@ -517,8 +514,7 @@ test_own_address (Fixture *f,
   g_assert_cmpint (reply, ==, NFLTR_SOCKS5_REP_CONNECTION_REFUSED);
 }
 
-typedef struct
-{
+typedef struct {
   const char *name;
   guint8 bytes[12];
   gsize len;

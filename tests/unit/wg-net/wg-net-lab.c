@@ -26,8 +26,7 @@
 
 #define LAB_MTU 1420
 
-typedef struct
-{
+typedef struct {
   GSocket *link;
   GSocketAddress *peer; /* the serve side learns it from the first datagram */
   NfltrNetstack *netstack;
@@ -37,8 +36,7 @@ typedef struct
   GSource *delay_source;
 } Lab;
 
-typedef struct
-{
+typedef struct {
   gint64 due;
   GBytes *packet;
 } DelayedPacket;
