@@ -40,6 +40,8 @@ typedef struct {
   GSocket *udp_echo;
   GSource *udp_echo_source;
   guint16 udp_echo_port;
+  NfltrSocks5Server *auth_socks; /* RFC 1929: user "alice", password "s3cret" */
+  guint16 auth_port;
 } Fixture;
 
 /* ---- the in-process link ---- */
@@ -188,6 +190,10 @@ fixture_set_up (Fixture *f,
   f->socks_port = nfltr_socks5_server_listen (f->socks, any_port, &error);
   g_assert_no_error (error);
 
+  f->auth_socks = nfltr_socks5_server_new (f->a, "alice", "s3cret");
+  f->auth_port = nfltr_socks5_server_listen (f->auth_socks, any_port, &error);
+  g_assert_no_error (error);
+
   f->download = g_socket_service_new ();
   g_socket_listener_add_address (G_SOCKET_LISTENER (f->download), any_port, G_SOCKET_TYPE_STREAM,
                                  G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error);
@@ -212,6 +218,7 @@ fixture_tear_down (Fixture *f,
                    gconstpointer data)
 {
   g_clear_pointer (&f->socks, nfltr_socks5_server_free);
+  g_clear_pointer (&f->auth_socks, nfltr_socks5_server_free);
   g_clear_pointer (&f->forwarder, nfltr_forwarder_free);
   g_clear_pointer (&f->a, nfltr_netstack_free);
   g_clear_pointer (&f->b, nfltr_netstack_free);
@@ -625,6 +632,91 @@ test_udp_associate (Fixture *f,
   run_client (f, udp_associate_echo);
 }
 
+/* RFC 1929 login on the server that requires it; returns the status byte, -1 if cut short. */
+static int
+socks_login (GSocket *socket, const char *user, const char *pass)
+{
+  const guint8 greeting[] = { 5, 2, 0, 2 }; /* offers no-auth too: the server must pick 2 */
+  guint8 msg[600];
+  guint8 answer[2];
+  gsize len = 0;
+
+  send_all (socket, greeting, sizeof greeting);
+  if (recv_all (socket, answer, 2) != 2 || answer[1] != 2)
+    return -1;
+  msg[len++] = 1;
+  msg[len++] = (guint8) strlen (user);
+  memcpy (msg + len, user, strlen (user));
+  len += strlen (user);
+  msg[len++] = (guint8) strlen (pass);
+  memcpy (msg + len, pass, strlen (pass));
+  len += strlen (pass);
+  send_all (socket, msg, len);
+  return recv_all (socket, answer, 2) == 2 ? answer[1] : -1;
+}
+
+static GSocket *
+auth_socket (Fixture *f)
+{
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (lo, f->auth_port);
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+
+  g_socket_set_timeout (socket, 20);
+  g_assert_true (g_socket_connect (socket, address, NULL, NULL));
+  return socket;
+}
+
+static gpointer
+login_and_download (gpointer data)
+{
+  ClientRun *run = data;
+  guint8 request[10] = { 5, 1, 0, 1, 127, 0, 0, 1 };
+  guint8 answer[10];
+  guint8 byte;
+  gsize total;
+  char *sha;
+
+  {
+    /* a wrong password: status 1 and the connection closed (RFC 1929 §2) */
+    g_autoptr (GSocket) socket = auth_socket (run->f);
+
+    g_assert_cmpint (socks_login (socket, "alice", "guess"), ==, 1);
+    g_assert_cmpint (g_socket_receive (socket, (char *) &byte, 1, NULL, NULL), ==, 0);
+  }
+  {
+    /* no-auth only: "no acceptable methods" */
+    g_autoptr (GSocket) socket = auth_socket (run->f);
+    const guint8 greeting[] = { 5, 1, 0 };
+
+    send_all (socket, greeting, sizeof greeting);
+    g_assert_cmpuint (recv_all (socket, answer, 2), ==, 2);
+    g_assert_cmpuint (answer[1], ==, 0xff);
+  }
+  {
+    g_autoptr (GSocket) socket = auth_socket (run->f);
+
+    g_assert_cmpint (socks_login (socket, "alice", "s3cret"), ==, 0);
+    request[8] = (guint8) (run->f->download_port >> 8);
+    request[9] = (guint8) run->f->download_port;
+    send_all (socket, request, sizeof request);
+    g_assert_cmpuint (recv_all (socket, answer, 10), ==, 10);
+    g_assert_cmpuint (answer[1], ==, 0);
+    sha = download_sha256 (socket, &total);
+    g_assert_cmpuint (total, ==, DOWNLOAD_SIZE);
+  }
+  return sha;
+}
+
+static void
+test_username_password (Fixture *f, gconstpointer data)
+{
+  g_autofree char *expected = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, f->payload);
+  g_autofree char *sha = run_client (f, login_and_download);
+
+  g_assert_cmpstr (sha, ==, expected);
+}
+
 static const NfltrTcpFlowFuncs ignore_funcs = { NULL };
 
 static void
@@ -671,6 +763,8 @@ main (int argc,
   g_test_add ("/wg-net/tcp/isn", Fixture, "127.0.0.0/8", fixture_set_up, test_isn_unpredictable, fixture_tear_down);
   g_test_add ("/wg-net/allow/excludes", Fixture, "10.0.0.0/8", fixture_set_up, test_allow_excludes, fixture_tear_down);
   g_test_add ("/wg-net/socks5/bad-requests", Fixture, "127.0.0.0/8", fixture_set_up, test_bad_requests, fixture_tear_down);
+  g_test_add ("/wg-net/socks5/username-password", Fixture, "127.0.0.0/8", fixture_set_up, test_username_password,
+              fixture_tear_down);
   g_test_add ("/wg-net/socks5/udp-associate", Fixture, "127.0.0.0/8", fixture_set_up, test_udp_associate, fixture_tear_down);
   return g_test_run ();
 }
