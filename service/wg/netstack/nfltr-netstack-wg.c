@@ -3,8 +3,7 @@
 
 #include "nfltr-netstack-wg.h"
 
-struct _NfltrNetstackWg
-{
+struct _NfltrNetstackWg {
   NfltrWgDevice *device;
   NfltrNetstack *netstack;
 };

@@ -751,20 +751,27 @@ test_isn_unpredictable (Fixture *f,
 }
 
 int
-main (int argc,
-      char **argv)
+main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add ("/wg-net/connect/download", Fixture, "127.0.0.0/8", fixture_set_up, test_connect_download, fixture_tear_down);
-  g_test_add ("/wg-net/connect/by-name", Fixture, "127.0.0.0/8", fixture_set_up, test_connect_by_name, fixture_tear_down);
-  g_test_add ("/wg-net/connect/refused", Fixture, "127.0.0.0/8", fixture_set_up, test_connect_refused, fixture_tear_down);
-  g_test_add ("/wg-net/connect/own-address", Fixture, "127.0.0.0/8", fixture_set_up, test_own_address, fixture_tear_down);
-  g_test_add ("/wg-net/tcp/isn", Fixture, "127.0.0.0/8", fixture_set_up, test_isn_unpredictable, fixture_tear_down);
-  g_test_add ("/wg-net/allow/excludes", Fixture, "10.0.0.0/8", fixture_set_up, test_allow_excludes, fixture_tear_down);
-  g_test_add ("/wg-net/socks5/bad-requests", Fixture, "127.0.0.0/8", fixture_set_up, test_bad_requests, fixture_tear_down);
-  g_test_add ("/wg-net/socks5/username-password", Fixture, "127.0.0.0/8", fixture_set_up, test_username_password,
+  g_test_add ("/wg-net/connect/download", Fixture, "127.0.0.0/8", fixture_set_up, test_connect_download,
               fixture_tear_down);
-  g_test_add ("/wg-net/socks5/udp-associate", Fixture, "127.0.0.0/8", fixture_set_up, test_udp_associate, fixture_tear_down);
+  g_test_add ("/wg-net/connect/by-name", Fixture, "127.0.0.0/8", fixture_set_up, test_connect_by_name,
+              fixture_tear_down);
+  g_test_add ("/wg-net/connect/refused", Fixture, "127.0.0.0/8", fixture_set_up, test_connect_refused,
+              fixture_tear_down);
+  g_test_add ("/wg-net/connect/own-address", Fixture, "127.0.0.0/8", fixture_set_up, test_own_address,
+              fixture_tear_down);
+  g_test_add ("/wg-net/tcp/isn", Fixture, "127.0.0.0/8", fixture_set_up, test_isn_unpredictable,
+              fixture_tear_down);
+  g_test_add ("/wg-net/allow/excludes", Fixture, "10.0.0.0/8", fixture_set_up, test_allow_excludes,
+              fixture_tear_down);
+  g_test_add ("/wg-net/socks5/bad-requests", Fixture, "127.0.0.0/8", fixture_set_up, test_bad_requests,
+              fixture_tear_down);
+  g_test_add ("/wg-net/socks5/username-password", Fixture, "127.0.0.0/8", fixture_set_up,
+              test_username_password, fixture_tear_down);
+  g_test_add ("/wg-net/socks5/udp-associate", Fixture, "127.0.0.0/8", fixture_set_up, test_udp_associate,
+              fixture_tear_down);
   return g_test_run ();
 }
