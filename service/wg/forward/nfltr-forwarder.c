@@ -11,6 +11,11 @@
 #define FORWARD_CONNECT_TIMEOUT_S 10
 /* A UDP flow with no datagram either way for this long is forgotten (RFC 4787 REQ-5: ≥ 2 min). */
 #define UDP_FLOW_IDLE_S 120
+/* A peer cannot make the serve side hold more dials or UDP sockets than this at once. */
+#define FORWARD_MAX_DIALS 1024
+#define FORWARD_MAX_UDP_FLOWS 1024
+/* A dialled connection whose peer never finished its handshake is dropped after this. */
+#define FORWARD_DIAL_STALE_S 30
 #define DNS_PORT 53
 #define DNS_TTL 60
 
@@ -28,6 +33,7 @@ typedef struct {
   NfltrFlowId id;
   GCancellable *cancellable;
   GSocketConnection *connection; /* dialled, waiting for the netstack's handshake */
+  gint64 since;
 } Dial;
 
 typedef struct {
@@ -182,7 +188,25 @@ serve_tcp_syn (NfltrNetstack *netstack,
       nfltr_netstack_tcp_syn_refuse (netstack, id, NFLTR_NETSTACK_REFUSE_PROHIBITED);
       return;
     }
+  if (g_hash_table_size (self->dials) >= FORWARD_MAX_DIALS)
+    {
+      GHashTableIter iter;
+      gpointer value;
+      gint64 now = g_get_monotonic_time ();
+
+      g_hash_table_iter_init (&iter, self->dials);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (((Dial *) value)->connection != NULL && now - ((Dial *) value)->since > FORWARD_DIAL_STALE_S * G_USEC_PER_SEC)
+          g_hash_table_iter_remove (&iter);
+      if (g_hash_table_size (self->dials) >= FORWARD_MAX_DIALS)
+        {
+          self->refused++;
+          nfltr_netstack_tcp_syn_refuse (netstack, id, NFLTR_NETSTACK_REFUSE_HOST_UNREACHABLE);
+          return;
+        }
+    }
   dial = g_new0 (Dial, 1);
+  dial->since = g_get_monotonic_time ();
   dial->forwarder = self;
   dial->id = *id;
   dial->cancellable = g_cancellable_new ();
@@ -269,6 +293,8 @@ serve_udp (NfltrNetstack *netstack,
       self->refused++;
       return;
     }
+  if (flow == NULL && g_hash_table_size (self->udp_flows) >= FORWARD_MAX_UDP_FLOWS)
+    return; /* until the sweep forgets idle ones */
   if (flow == NULL)
     {
       g_autoptr (GInetAddress) address = inet_address_from_u32 (id->dst_addr);

@@ -41,7 +41,13 @@ typedef struct {
   NfltrFlowId id;
   SynState state;
   GBytes *packet; /* the SYN as it came, re-injected once accepted */
+  gint64 since;
 } PendingSyn;
+
+/* A peer's SYN flood must not grow without bound: past this many undecided or half-open flows
+ * new SYNs are dropped (the peer retransmits), after purging handshakes stuck for a while. */
+#define MAX_PENDING_SYNS 1024
+#define PENDING_SYN_STALE_US (30 * G_USEC_PER_SEC)
 
 struct _NfltrNetstack {
   struct netif netif;
@@ -352,6 +358,12 @@ serve_tcp_input (NfltrNetstack *self,
       tcp_input (p, &self->netif);
       return;
     }
+  /* nothing is dialled for a corrupted SYN (tcp_input checks the others itself) */
+  if (ip_chksum_pseudo (p, IP_PROTO_TCP, p->tot_len, ip_current_src_addr (), ip_current_dest_addr ()) != 0)
+    {
+      pbuf_free (p);
+      return;
+    }
   pending = g_hash_table_lookup (self->pending_syns, &id);
   if (pending != NULL && pending->state == SYN_ACCEPTED)
     {
@@ -364,9 +376,27 @@ serve_tcp_input (NfltrNetstack *self,
       pbuf_free (p);
       return;
     }
+  if (g_hash_table_size (self->pending_syns) >= MAX_PENDING_SYNS)
+    {
+      GHashTableIter iter;
+      gpointer value;
+      gint64 now = g_get_monotonic_time ();
+
+      /* only accepted ones: an undecided one still waits for its serve_funcs answer */
+      g_hash_table_iter_init (&iter, self->pending_syns);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (((PendingSyn *) value)->state == SYN_ACCEPTED && now - ((PendingSyn *) value)->since > PENDING_SYN_STALE_US)
+          g_hash_table_iter_remove (&iter);
+      if (g_hash_table_size (self->pending_syns) >= MAX_PENDING_SYNS)
+        {
+          pbuf_free (p);
+          return;
+        }
+    }
   pending = g_new0 (PendingSyn, 1);
   pending->id = id;
   pending->state = SYN_WAITING;
+  pending->since = g_get_monotonic_time ();
   {
     /* keep the whole IP packet: the header is just before the payload */
     guint16 hlen = ip_current_header_tot_len ();

@@ -717,6 +717,82 @@ test_username_password (Fixture *f, gconstpointer data)
   g_assert_cmpstr (sha, ==, expected);
 }
 
+/* ---- the serve side under a SYN flood ---- */
+
+static guint16
+checksum_add (guint32 sum, const guint8 *data, gsize len)
+{
+  for (gsize i = 0; i + 1 < len; i += 2)
+    sum += (guint32) (data[i] << 8 | data[i + 1]);
+  if (len & 1)
+    sum += (guint32) data[len - 1] << 8;
+  while (sum >> 16)
+    sum = (sum & 0xffff) + (sum >> 16);
+  return (guint16) sum;
+}
+
+/* An IPv4 TCP SYN from 100.64.0.2:sport to 127.0.0.1:80, checksums right unless corrupt. */
+static void
+make_syn (guint8 packet[40], guint16 sport, gboolean corrupt)
+{
+  guint8 pseudo[12] = { 100, 64, 0, 2, 127, 0, 0, 1, 0, 6, 0, 20 };
+  guint16 sum;
+
+  memset (packet, 0, 40);
+  packet[0] = 0x45;
+  packet[3] = 40;
+  packet[8] = 64;
+  packet[9] = 6;
+  memcpy (packet + 12, pseudo, 8);
+  sum = ~checksum_add (0, packet, 20);
+  packet[10] = (guint8) (sum >> 8);
+  packet[11] = (guint8) sum;
+  packet[20] = (guint8) (sport >> 8);
+  packet[21] = (guint8) sport;
+  packet[23] = 80;
+  packet[24] = 0x12; /* any sequence number */
+  packet[32] = 0x50; /* data offset 5 */
+  packet[33] = 0x02; /* SYN */
+  packet[34] = 0xff;
+  packet[35] = 0xff;
+  sum = ~checksum_add (checksum_add (0, pseudo, sizeof pseudo), packet + 20, 20);
+  packet[36] = (guint8) (sum >> 8);
+  packet[37] = (guint8) (sum ^ (corrupt ? 1 : 0));
+}
+
+static void
+count_syn (NfltrNetstack *netstack, const NfltrFlowId *id, gpointer user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static const NfltrNetstackServeFuncs count_funcs = { .tcp_syn = count_syn };
+
+static void
+test_syn_flood_bounded (Fixture *f, gconstpointer data)
+{
+  guint8 packet[40];
+  guint seen = 0;
+
+  /* a serve side that never decides: every SYN stays pending */
+  nfltr_netstack_set_serve (f->b, &count_funcs, &seen);
+  make_syn (packet, 1000, TRUE);
+  nfltr_netstack_input (f->b, packet, sizeof packet);
+  g_assert_cmpuint (seen, ==, 0); /* a bad TCP checksum dials nothing */
+  for (guint i = 0; i < 3000; i++)
+    {
+      make_syn (packet, (guint16) (1000 + i), FALSE);
+      nfltr_netstack_input (f->b, packet, sizeof packet);
+    }
+  /* 1024 undecided at most (MAX_PENDING_SYNS); the rest dropped, the peer retransmits */
+  g_assert_cmpuint (seen, ==, 1024);
+  /* a retransmission of a pending one is not a new flow */
+  make_syn (packet, 1000, FALSE);
+  nfltr_netstack_input (f->b, packet, sizeof packet);
+  g_assert_cmpuint (seen, ==, 1024);
+  nfltr_netstack_set_serve (f->b, NULL, NULL);
+}
+
 static const NfltrTcpFlowFuncs ignore_funcs = { NULL };
 
 static void
@@ -764,6 +840,8 @@ main (int argc, char **argv)
   g_test_add ("/wg-net/connect/own-address", Fixture, "127.0.0.0/8", fixture_set_up, test_own_address,
               fixture_tear_down);
   g_test_add ("/wg-net/tcp/isn", Fixture, "127.0.0.0/8", fixture_set_up, test_isn_unpredictable,
+              fixture_tear_down);
+  g_test_add ("/wg-net/serve/syn-flood-bounded", Fixture, "127.0.0.0/8", fixture_set_up, test_syn_flood_bounded,
               fixture_tear_down);
   g_test_add ("/wg-net/allow/excludes", Fixture, "10.0.0.0/8", fixture_set_up, test_allow_excludes,
               fixture_tear_down);
