@@ -1,0 +1,204 @@
+"""The WireGuard track's netstack and SOCKS5 front, two processes: curl (and a Python SOCKS5
+client for UDP ASSOCIATE) → wg-net-lab socks5 (SOCKS5 → netstack 100.64.0.2) ↔ inner IPv4
+packets, one per UDP datagram on loopback ↔ wg-net-lab serve (netstack 100.64.0.1 → forwarder)
+→ an HTTP server on 127.0.0.1. The WireGuard device will replace the datagram link (issue 12).
+"""
+import hashlib
+import http.server
+import json
+import os
+import secrets
+import socket
+import struct
+import subprocess
+import threading
+
+import pytest
+
+from nfltrlab import binary
+
+BLOB = secrets.token_bytes(16 << 20)
+
+
+class BlobHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(BLOB)))
+        self.end_headers()
+        self.wfile.write(BLOB)
+
+
+@pytest.fixture
+def origin(lab):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BlobHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def udp_echo(lab):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def run():
+        s.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                data, peer = s.recvfrom(4096)
+            except (socket.timeout, OSError):
+                continue
+            s.sendto(data, peer)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    yield s.getsockname()[1]
+    stop.set()
+    t.join(2)
+    s.close()
+
+
+def start_net(lab, allow=None):
+    """Starts the serve side and the SOCKS5 side; returns the SOCKS5 port."""
+    lab_bin = binary("tests/unit/wg-net/wg-net-lab")
+    argv = [lab_bin, "serve", "--address", "100.64.0.1", "--link-listen", "127.0.0.1:0"]
+    if allow is not None:
+        argv += ["--allow", allow]
+    serve = lab.spawn("wg-serve", argv)
+    ready = json.loads(serve.wait_line(r'^\{"event":"ready"', 20).string)
+    socks = lab.spawn("wg-socks5", [lab_bin, "socks5", "--address", "100.64.0.2",
+                                    "--link-peer", f"127.0.0.1:{ready['link-port']}",
+                                    "--dns", "100.64.0.1", "--listen", "127.0.0.1:0"])
+    return json.loads(socks.wait_line(r'^\{"event":"ready"', 20).string)["socks-port"]
+
+
+def socks5_request(port, cmd, atyp, addr, dport):
+    """A raw RFC 1928 exchange; returns (socket, reply code, bound address, bound port)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(b"\x05\x01\x00")
+    assert s.recv(2) == b"\x05\x00"
+    if atyp == 3:
+        body = bytes([len(addr)]) + addr.encode()
+    else:
+        body = socket.inet_aton(addr)
+    s.sendall(bytes([5, cmd, 0, atyp]) + body + struct.pack("!H", dport))
+    reply = b""
+    while len(reply) < 10:
+        chunk = s.recv(10 - len(reply))
+        if not chunk:
+            break
+        reply += chunk
+    assert len(reply) == 10, reply
+    return s, reply[1], socket.inet_ntoa(reply[4:8]), struct.unpack("!H", reply[8:10])[0]
+
+
+def test_curl_socks5_hostname_download_matches(lab, origin):
+    port = start_net(lab, allow="127.0.0.0/8")
+    out = os.path.join(lab.dir, "blob")
+    # socks5h: "localhost" travels as a name and is resolved on the serve side (its DNS on
+    # 100.64.0.1:53, reached through the netstack)
+    r = subprocess.run(["curl", "-sS", "--fail", "--max-time", "120", "-o", out,
+                        "--socks5-hostname", f"127.0.0.1:{port}",
+                        f"http://localhost:{origin}/blob"],
+                       capture_output=True, text=True, timeout=150)
+    assert r.returncode == 0, r.stderr
+    with open(out, "rb") as f:
+        assert hashlib.sha256(f.read()).hexdigest() == hashlib.sha256(BLOB).hexdigest()
+
+
+def test_allow_excludes_loopback(lab, origin):
+    port = start_net(lab, allow="10.0.0.0/8")
+    s, rep, _, _ = socks5_request(port, 1, 1, "127.0.0.1", origin)
+    s.close()
+    assert rep == 0x02  # RFC 1928 §6: connection not allowed by ruleset
+    r = subprocess.run(["curl", "-sS", "--max-time", "30", "--socks5-hostname",
+                        f"127.0.0.1:{port}", f"http://localhost:{origin}/blob", "-o", os.devnull],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 97, (r.returncode, r.stderr)  # CURLE_PROXY
+
+
+def test_default_allow_is_private_networks_only(lab, origin):
+    # no --allow: RFC 1918 only, so the serve side's own loopback is out of reach
+    port = start_net(lab)
+    s, rep, _, _ = socks5_request(port, 1, 1, "127.0.0.1", origin)
+    s.close()
+    assert rep == 0x02
+
+
+def test_udp_associate_echo_and_dns(lab, udp_echo):
+    port = start_net(lab, allow="127.0.0.0/8")
+    control, rep, bnd_addr, bnd_port = socks5_request(port, 3, 1, "0.0.0.0", 0)
+    assert rep == 0
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(2)
+    try:
+        marker = b"nfltr-udp-" + secrets.token_hex(8).encode()
+        header = b"\x00\x00\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack("!H", udp_echo)
+        got = None
+        for _ in range(5):
+            u.sendto(header + marker, (bnd_addr, bnd_port))
+            try:
+                got = u.recv(4096)
+                break
+            except socket.timeout:
+                continue
+        assert got == header + marker
+
+        # A DNS query for localhost to the serve side's resolver, inside the network
+        qid = secrets.randbelow(65536)
+        query = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + b"\x09localhost\x00" + \
+            struct.pack("!HH", 1, 1)
+        dns_header = b"\x00\x00\x00\x01" + socket.inet_aton("100.64.0.1") + struct.pack("!H", 53)
+        answer = None
+        for _ in range(5):
+            u.sendto(dns_header + query, (bnd_addr, bnd_port))
+            try:
+                answer = u.recv(4096)
+                break
+            except socket.timeout:
+                continue
+        assert answer is not None and answer[:10] == dns_header
+        dns = answer[10:]
+        assert struct.unpack("!H", dns[:2])[0] == qid
+        assert dns[3] & 0x0F == 0  # NOERROR
+        assert struct.unpack("!H", dns[6:8])[0] >= 1  # ANCOUNT
+        assert socket.inet_aton("127.0.0.1") in dns[len(query):]
+    finally:
+        u.close()
+        control.close()
+
+
+def test_bad_socks5_input_then_still_serving(lab, origin):
+    port = start_net(lab, allow="127.0.0.0/8")
+    for garbage in (b"\x04\x01\x00\x50\x7f\x00\x00\x01\x00", b"\x05\x00", b"\x05\xff" + b"A" * 300,
+                    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", secrets.token_bytes(2048)):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(garbage)
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(4096):
+                pass
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        finally:
+            s.close()
+    s, rep, _, _ = socks5_request(port, 2, 1, "127.0.0.1", origin)  # BIND
+    s.close()
+    assert rep == 0x07
+    s, rep, _, _ = socks5_request(port, 1, 9, "127.0.0.1", origin)  # address type 9
+    s.close()
+    assert rep == 0x08
+    r = subprocess.run(["curl", "-sS", "--fail", "--max-time", "60", "-o", os.devnull,
+                        "-w", "%{size_download}", "--socks5-hostname", f"127.0.0.1:{port}",
+                        f"http://127.0.0.1:{origin}/blob"],
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout) == len(BLOB)
