@@ -156,16 +156,20 @@ endpoint_received (Endpoint *e, const guint8 *data, gsize len)
 
 static void ptcp_flush (Endpoint *e);
 
+static guint clock_ids[2];
+static void ptcp_schedule (Endpoint *e);
+
 static gboolean
 ptcp_clock_cb (gpointer user_data)
 {
   Endpoint *e = user_data;
 
+  clock_ids[e->role] = 0;
   pseudo_tcp_socket_notify_clock (e->ptcp);
+  /* the retransmission and delayed-ACK timers need the next clock too */
+  ptcp_schedule (e);
   return G_SOURCE_REMOVE;
 }
-
-static guint clock_ids[2];
 
 static void
 ptcp_schedule (Endpoint *e)
