@@ -35,8 +35,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* in two splits, as a transport would deliver them */
   nfltr_p2p_session_push (raw, data, size / 2, NULL);
   nfltr_p2p_session_push (raw, data + size / 2, size - size / 2, NULL);
-  g_assert (nfltr_p2p_audit_chain_get_count (nfltr_p2p_session_get_chain (raw, NFLTR_P2P_DIR_A_TO_B))
-            <= size / NFLTR_P2P_RECORD_OVERHEAD);
+  g_assert (nfltr_p2p_audit_chain_get_count (nfltr_p2p_session_get_chain (raw, NFLTR_P2P_DIR_A_TO_B)) <=
+            size / NFLTR_P2P_RECORD_OVERHEAD);
 
   sealed = nfltr_p2p_session_new (NFLTR_P2P_ROLE_B, &keys, NULL, NULL);
   nfltr_p2p_record_dir_init (&sender, keys.a_to_b_enc, keys.a_to_b_mac);

@@ -228,31 +228,32 @@ nfltr_p2p_audit_compare (NfltrP2pAuditChain *sent,
 }
 
 char *
-nfltr_p2p_audit_diff_describe (const NfltrP2pAuditDiff *diff,
-                               NfltrP2pDirection        direction)
+nfltr_p2p_audit_diff_describe (const NfltrP2pAuditDiff *diff, NfltrP2pDirection direction)
 {
   const char *dir = direction == NFLTR_P2P_DIR_A_TO_B ? "sender → receiver" : "receiver → sender";
 
   switch (diff->kind)
     {
-    case NFLTR_P2P_AUDIT_SAME:
-      return g_strdup_printf ("both chains (%s) agree", dir);
-    case NFLTR_P2P_AUDIT_MODIFIED:
-      return g_strdup_printf ("frame %" G_GUINT64_FORMAT " (%s) was modified: %u bytes were sent, %u bytes with other contents arrived",
-                              diff->seq, dir, diff->sent_length, diff->received_length);
-    case NFLTR_P2P_AUDIT_DROPPED:
-      return g_strdup_printf ("frame %" G_GUINT64_FORMAT " (%s) was dropped: it was sent and never arrived",
-                              diff->seq, dir);
-    case NFLTR_P2P_AUDIT_INJECTED:
-      return g_strdup_printf ("a frame claiming number %" G_GUINT64_FORMAT " (%s) was injected at position %" G_GUINT64_FORMAT ": it arrived and was never sent there",
-                              diff->seq, dir, diff->index);
-    case NFLTR_P2P_AUDIT_REORDERED:
-      return g_strdup_printf ("frame %" G_GUINT64_FORMAT " (%s) was reordered: a later frame arrived before it",
-                              diff->seq, dir);
-    case NFLTR_P2P_AUDIT_TRUNCATED:
-      return g_strdup_printf ("frame %" G_GUINT64_FORMAT " (%s) and those after it never arrived",
-                              diff->seq, dir);
-    default:
-      g_return_val_if_reached (NULL);
+      case NFLTR_P2P_AUDIT_SAME: return g_strdup_printf ("both chains (%s) agree", dir);
+      case NFLTR_P2P_AUDIT_MODIFIED:
+        return g_strdup_printf (
+          "frame %" G_GUINT64_FORMAT
+          " (%s) was modified: %u bytes were sent, %u bytes with other contents arrived",
+          diff->seq, dir, diff->sent_length, diff->received_length);
+      case NFLTR_P2P_AUDIT_DROPPED:
+        return g_strdup_printf ("frame %" G_GUINT64_FORMAT " (%s) was dropped: it was sent and never arrived",
+                                diff->seq, dir);
+      case NFLTR_P2P_AUDIT_INJECTED:
+        return g_strdup_printf ("a frame claiming number %" G_GUINT64_FORMAT
+                                " (%s) was injected at position %" G_GUINT64_FORMAT
+                                ": it arrived and was never sent there",
+                                diff->seq, dir, diff->index);
+      case NFLTR_P2P_AUDIT_REORDERED:
+        return g_strdup_printf (
+          "frame %" G_GUINT64_FORMAT " (%s) was reordered: a later frame arrived before it", diff->seq, dir);
+      case NFLTR_P2P_AUDIT_TRUNCATED:
+        return g_strdup_printf ("frame %" G_GUINT64_FORMAT " (%s) and those after it never arrived",
+                                diff->seq, dir);
+      default: g_return_val_if_reached (NULL);
     }
 }

@@ -63,8 +63,8 @@ nfltr_cpace_generator_string (const guint8 *prs,
 
   /* The zero padding fills the first hash block with DSI and PRS alone, so that the
    * password-dependent part of the hash state is computed once (draft §7.1). */
-  len_zpad = (gssize) H_S_IN_BYTES - 1 - (gssize) (prepend_len_size (prs_len) + prs_len)
-             - (gssize) (prepend_len_size (dsi_len) + dsi_len);
+  len_zpad = (gssize) H_S_IN_BYTES - 1 - (gssize) (prepend_len_size (prs_len) + prs_len) -
+             (gssize) (prepend_len_size (dsi_len) + dsi_len);
   if (len_zpad < 0)
     len_zpad = 0;
   zpad = g_malloc0 (len_zpad + 1);

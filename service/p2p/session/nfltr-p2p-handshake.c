@@ -344,69 +344,68 @@ nfltr_p2p_handshake_receive (NfltrP2pHandshake *hs,
 
   switch (msg.type)
     {
-    case NFLTR_P2P_MSG_PAKE_A:
-      {
-        NfltrP2pMessage answer = { .type = NFLTR_P2P_MSG_PAKE_B };
-        g_autoptr(GBytes) out = NULL;
+      case NFLTR_P2P_MSG_PAKE_A:
+        {
+          NfltrP2pMessage answer = { .type = NFLTR_P2P_MSG_PAKE_B };
+          g_autoptr (GBytes) out = NULL;
 
-        if (hs->role != NFLTR_P2P_ROLE_B || hs->state != STATE_INIT)
+          if (hs->role != NFLTR_P2P_ROLE_B || hs->state != STATE_INIT)
+            goto unexpected;
+          transcript_add (hs, FALSE, message);
+          draw_randomness (hs);
+          memcpy (hs->sid, msg.sid, sizeof hs->sid);
+          if (!local_share (hs, error) || !compute_isk (hs, msg.share, msg.nonce, error))
+            goto out;
+          memcpy (answer.share, hs->Y, sizeof answer.share);
+          memcpy (answer.nonce, hs->nonce, sizeof answer.nonce);
+          out = nfltr_p2p_message_encode (&answer);
+          transcript_add (hs, TRUE, out);
+          if (reply != NULL)
+            *reply = g_steal_pointer (&out);
+          break;
+        }
+      case NFLTR_P2P_MSG_PAKE_B:
+        if (hs->role != NFLTR_P2P_ROLE_A || hs->state != STATE_WAIT_PAKE_B)
           goto unexpected;
         transcript_add (hs, FALSE, message);
-        draw_randomness (hs);
-        memcpy (hs->sid, msg.sid, sizeof hs->sid);
-        if (!local_share (hs, error) || !compute_isk (hs, msg.share, msg.nonce, error))
+        if (!compute_isk (hs, msg.share, msg.nonce, error))
           goto out;
-        memcpy (answer.share, hs->Y, sizeof answer.share);
-        memcpy (answer.nonce, hs->nonce, sizeof answer.nonce);
-        out = nfltr_p2p_message_encode (&answer);
-        transcript_add (hs, TRUE, out);
-        if (reply != NULL)
-          *reply = g_steal_pointer (&out);
         break;
-      }
-    case NFLTR_P2P_MSG_PAKE_B:
-      if (hs->role != NFLTR_P2P_ROLE_A || hs->state != STATE_WAIT_PAKE_B)
-        goto unexpected;
-      transcript_add (hs, FALSE, message);
-      if (!compute_isk (hs, msg.share, msg.nonce, error))
-        goto out;
-      break;
-    case NFLTR_P2P_MSG_ICE_CREDENTIALS:
-    case NFLTR_P2P_MSG_ICE_CANDIDATE:
-    case NFLTR_P2P_MSG_ICE_DONE:
-      if (hs->state != STATE_KEYED || hs->done_received)
-        goto unexpected;
-      transcript_add (hs, FALSE, message);
-      if (msg.type == NFLTR_P2P_MSG_ICE_DONE)
-        hs->done_received = TRUE;
-      break;
-    case NFLTR_P2P_MSG_CONFIRM:
-      {
-        guint8 want[NFLTR_P2P_CONFIRM_BYTES];
-
-        if (!nfltr_p2p_handshake_can_confirm (hs) || hs->confirm_received)
+      case NFLTR_P2P_MSG_ICE_CREDENTIALS:
+      case NFLTR_P2P_MSG_ICE_CANDIDATE:
+      case NFLTR_P2P_MSG_ICE_DONE:
+        if (hs->state != STATE_KEYED || hs->done_received)
           goto unexpected;
-        derive_keys (hs);
-        confirm_tag (hs->role == NFLTR_P2P_ROLE_A ? hs->kc_b : hs->kc_a, hs->keys.transcript, want);
-        if (!memeql_sec (want, msg.tag, sizeof want))
-          {
-            /* A wrong code and a changed transcript end the same way: neither side can tell
-             * which, and saying more would help whoever is guessing. */
-            fail (hs, error, NFLTR_P2P_ERROR_CODE_MISMATCH, "the code did not match");
-            sodium_memzero (&hs->keys, sizeof hs->keys);
-            goto out;
-          }
-        hs->confirm_received = TRUE;
+        transcript_add (hs, FALSE, message);
+        if (msg.type == NFLTR_P2P_MSG_ICE_DONE)
+          hs->done_received = TRUE;
         break;
-      }
-    case NFLTR_P2P_MSG_ABORT:
-      if (msg.reason == NFLTR_P2P_ABORT_CODE_MISMATCH)
-        fail (hs, error, NFLTR_P2P_ERROR_CODE_MISMATCH, "the code did not match");
-      else
-        fail (hs, error, NFLTR_P2P_ERROR_CLOSED, "the peer ended the pairing");
-      goto out;
-    default:
-      goto unexpected;
+      case NFLTR_P2P_MSG_CONFIRM:
+        {
+          guint8 want[NFLTR_P2P_CONFIRM_BYTES];
+
+          if (!nfltr_p2p_handshake_can_confirm (hs) || hs->confirm_received)
+            goto unexpected;
+          derive_keys (hs);
+          confirm_tag (hs->role == NFLTR_P2P_ROLE_A ? hs->kc_b : hs->kc_a, hs->keys.transcript, want);
+          if (!memeql_sec (want, msg.tag, sizeof want))
+            {
+              /* A wrong code and a changed transcript end the same way: neither side can tell
+             * which, and saying more would help whoever is guessing. */
+              fail (hs, error, NFLTR_P2P_ERROR_CODE_MISMATCH, "the code did not match");
+              sodium_memzero (&hs->keys, sizeof hs->keys);
+              goto out;
+            }
+          hs->confirm_received = TRUE;
+          break;
+        }
+      case NFLTR_P2P_MSG_ABORT:
+        if (msg.reason == NFLTR_P2P_ABORT_CODE_MISMATCH)
+          fail (hs, error, NFLTR_P2P_ERROR_CODE_MISMATCH, "the code did not match");
+        else
+          fail (hs, error, NFLTR_P2P_ERROR_CLOSED, "the peer ended the pairing");
+        goto out;
+      default: goto unexpected;
     }
   ok = TRUE;
   if (decoded != NULL)

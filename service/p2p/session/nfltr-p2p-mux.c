@@ -302,7 +302,7 @@ nfltr_p2p_mux_next (NfltrP2pMux *mux,
       return TRUE;
     }
   /* Interactive streams first, then bulk; round-robin inside each class. */
-  for (guint class = 0; class < 2; class++)
+  for (guint class = 0; class < 2; class ++)
     {
       guint n = mux->order->len;
 
@@ -340,63 +340,55 @@ nfltr_p2p_mux_frame_parse (const guint8     *buf,
   frame->len = body = len - NFLTR_P2P_MUX_HEADER;
   switch (frame->type)
     {
-    case NFLTR_P2P_MUX_OPEN:
-      if (body != 1 || frame->stream == 0)
-        goto malformed;
-      frame->kind = buf[NFLTR_P2P_MUX_HEADER];
-      if (frame->kind < NFLTR_P2P_STREAM_CONTROL || frame->kind > NFLTR_P2P_STREAM_CALL)
-        goto malformed;
-      break;
-    case NFLTR_P2P_MUX_DATA:
-      if (frame->stream == 0)
-        goto malformed;
-      break;
-    case NFLTR_P2P_MUX_FIN:
-      if (body != 0 || frame->stream == 0)
-        goto malformed;
-      break;
-    case NFLTR_P2P_MUX_WINDOW:
-      if (body != 4 || frame->stream == 0)
-        goto malformed;
-      memcpy (&be, buf + NFLTR_P2P_MUX_HEADER, 4);
-      frame->increment = GUINT32_FROM_BE (be);
-      break;
-    case NFLTR_P2P_MUX_RESET:
-      if (body != 1 || frame->stream == 0)
-        goto malformed;
-      frame->reason = buf[NFLTR_P2P_MUX_HEADER];
-      break;
-    case NFLTR_P2P_MUX_COMMIT:
-      if (frame->stream != 0)
-        goto malformed;
-      break;
-    default:
-      goto malformed;
+      case NFLTR_P2P_MUX_OPEN:
+        if (body != 1 || frame->stream == 0)
+          goto malformed;
+        frame->kind = buf[NFLTR_P2P_MUX_HEADER];
+        if (frame->kind < NFLTR_P2P_STREAM_CONTROL || frame->kind > NFLTR_P2P_STREAM_CALL)
+          goto malformed;
+        break;
+      case NFLTR_P2P_MUX_DATA:
+        if (frame->stream == 0)
+          goto malformed;
+        break;
+      case NFLTR_P2P_MUX_FIN:
+        if (body != 0 || frame->stream == 0)
+          goto malformed;
+        break;
+      case NFLTR_P2P_MUX_WINDOW:
+        if (body != 4 || frame->stream == 0)
+          goto malformed;
+        memcpy (&be, buf + NFLTR_P2P_MUX_HEADER, 4);
+        frame->increment = GUINT32_FROM_BE (be);
+        break;
+      case NFLTR_P2P_MUX_RESET:
+        if (body != 1 || frame->stream == 0)
+          goto malformed;
+        frame->reason = buf[NFLTR_P2P_MUX_HEADER];
+        break;
+      case NFLTR_P2P_MUX_COMMIT:
+        if (frame->stream != 0)
+          goto malformed;
+        break;
+      default: goto malformed;
     }
   return TRUE;
 
 malformed:
   g_set_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_MALFORMED,
-               "a malformed stream frame (type %u, %" G_GSIZE_FORMAT " bytes)",
-               len > 0 ? buf[0] : 0, len);
+               "a malformed stream frame (type %u, %" G_GSIZE_FORMAT " bytes)", len > 0 ? buf[0] : 0, len);
   return FALSE;
 }
 
 static gboolean
-protocol_error (GError    **error,
-                const char *what,
-                guint32     stream)
+protocol_error (GError **error, const char *what, guint32 stream)
 {
-  g_set_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_MALFORMED,
-               "the peer %s on stream %u", what, stream);
+  g_set_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_MALFORMED, "the peer %s on stream %u", what, stream);
   return FALSE;
 }
 
 gboolean
-nfltr_p2p_mux_receive (NfltrP2pMux  *mux,
-                       const guint8 *buf,
-                       gsize         len,
-                       GError      **error)
+nfltr_p2p_mux_receive (NfltrP2pMux *mux, const guint8 *buf, gsize len, GError **error)
 {
   NfltrP2pMuxFrame f;
   Stream *s;
@@ -433,39 +425,38 @@ nfltr_p2p_mux_receive (NfltrP2pMux  *mux,
     }
   switch (f.type)
     {
-    case NFLTR_P2P_MUX_DATA:
-      if (s->fin_received)
-        return protocol_error (error, "sent data after its end", f.stream);
-      if ((gint64) f.len > s->recv_window)
-        return protocol_error (error, "sent past the window", f.stream);
-      s->recv_window -= f.len;
-      if (mux->callbacks.data != NULL)
-        mux->callbacks.data (mux, f.stream, f.data, f.len, mux->user_data);
-      break;
-    case NFLTR_P2P_MUX_FIN:
-      if (s->fin_received)
-        return protocol_error (error, "ended a stream twice", f.stream);
-      s->fin_received = TRUE;
-      if (mux->callbacks.finished != NULL)
-        mux->callbacks.finished (mux, f.stream, mux->user_data);
-      s = g_hash_table_lookup (mux->streams, GUINT_TO_POINTER (f.stream));
-      if (s != NULL)
-        maybe_retire (mux, s);
-      break;
-    case NFLTR_P2P_MUX_WINDOW:
-      if (s->send_window + f.increment > G_MAXINT32)
-        return protocol_error (error, "opened the window too far", f.stream);
-      s->send_window += f.increment;
-      break;
-    case NFLTR_P2P_MUX_RESET:
-      stream_remove (mux, s);
-      if (mux->callbacks.reset != NULL)
-        mux->callbacks.reset (mux, f.stream, f.reason, mux->user_data);
-      break;
-    case NFLTR_P2P_MUX_OPEN:
-    case NFLTR_P2P_MUX_COMMIT:
-    default:
-      g_assert_not_reached ();
+      case NFLTR_P2P_MUX_DATA:
+        if (s->fin_received)
+          return protocol_error (error, "sent data after its end", f.stream);
+        if ((gint64) f.len > s->recv_window)
+          return protocol_error (error, "sent past the window", f.stream);
+        s->recv_window -= f.len;
+        if (mux->callbacks.data != NULL)
+          mux->callbacks.data (mux, f.stream, f.data, f.len, mux->user_data);
+        break;
+      case NFLTR_P2P_MUX_FIN:
+        if (s->fin_received)
+          return protocol_error (error, "ended a stream twice", f.stream);
+        s->fin_received = TRUE;
+        if (mux->callbacks.finished != NULL)
+          mux->callbacks.finished (mux, f.stream, mux->user_data);
+        s = g_hash_table_lookup (mux->streams, GUINT_TO_POINTER (f.stream));
+        if (s != NULL)
+          maybe_retire (mux, s);
+        break;
+      case NFLTR_P2P_MUX_WINDOW:
+        if (s->send_window + f.increment > G_MAXINT32)
+          return protocol_error (error, "opened the window too far", f.stream);
+        s->send_window += f.increment;
+        break;
+      case NFLTR_P2P_MUX_RESET:
+        stream_remove (mux, s);
+        if (mux->callbacks.reset != NULL)
+          mux->callbacks.reset (mux, f.stream, f.reason, mux->user_data);
+        break;
+      case NFLTR_P2P_MUX_OPEN:
+      case NFLTR_P2P_MUX_COMMIT:
+      default: g_assert_not_reached ();
     }
   return TRUE;
 }

@@ -183,22 +183,25 @@ nfltr_p2p_record_open (NfltrP2pRecordDir *dir,
   hmac_sha256_digest (&dir->mac, NFLTR_P2P_TAG_BYTES, tag);
   if (!memeql_sec (tag, record + NFLTR_P2P_RECORD_HEADER + body, NFLTR_P2P_TAG_BYTES))
     return fail (dir, error, NFLTR_P2P_ERROR_BAD_TAG,
-                 "frame %" G_GUINT64_FORMAT " failed authentication (bad tag): it was changed on the way; the session is closed",
+                 "frame %" G_GUINT64_FORMAT
+                 " failed authentication (bad tag): it was changed on the way; the session is closed",
                  seq);
   if (seq < dir->seq)
     return fail (dir, error, NFLTR_P2P_ERROR_SEQUENCE,
-                 "frame %" G_GUINT64_FORMAT " arrived again after frame %" G_GUINT64_FORMAT " (replayed or reordered): the session is closed",
+                 "frame %" G_GUINT64_FORMAT " arrived again after frame %" G_GUINT64_FORMAT
+                 " (replayed or reordered): the session is closed",
                  seq, dir->seq - 1);
   if (seq > dir->seq)
     return fail (dir, error, NFLTR_P2P_ERROR_SEQUENCE,
-                 "frame %" G_GUINT64_FORMAT " is missing (frame %" G_GUINT64_FORMAT " came next): the session is closed",
+                 "frame %" G_GUINT64_FORMAT " is missing (frame %" G_GUINT64_FORMAT
+                 " came next): the session is closed",
                  dir->seq, seq);
 
   g_byte_array_set_size (plaintext, body);
   counter_block (ctr, seq);
   if (body > 0)
-    ctr_crypt (&dir->aes, (nettle_cipher_func *) aes256_encrypt, AES_BLOCK_SIZE, ctr, body,
-               plaintext->data, record + NFLTR_P2P_RECORD_HEADER);
+    ctr_crypt (&dir->aes, (nettle_cipher_func *) aes256_encrypt, AES_BLOCK_SIZE, ctr, body, plaintext->data,
+               record + NFLTR_P2P_RECORD_HEADER);
   dir->seq++;
   return TRUE;
 }

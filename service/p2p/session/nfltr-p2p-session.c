@@ -221,7 +221,8 @@ nfltr_p2p_session_push (NfltrP2pSession *session,
           session->unframed = TRUE;
           if (!session->failed)
             g_set_error (&first, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_MALFORMED,
-                         "frame %" G_GUINT64_FORMAT " claims %u bytes, over the limit of %d: the session is closed",
+                         "frame %" G_GUINT64_FORMAT
+                         " claims %u bytes, over the limit of %d: the session is closed",
                          nfltr_p2p_record_claimed_seq (record), body, NFLTR_P2P_RECORD_MAX_PLAINTEXT);
           session->failed = TRUE;
           break;

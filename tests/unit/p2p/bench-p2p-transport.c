@@ -521,9 +521,12 @@ main (int argc, char *argv[])
       fill (chunk, off, n);
       g_checksum_update (want, chunk, n);
     }
-  printf ("%s: %zu MiB, RTT %.0f ms, loss %.1f %%: %.2f s, %.1f MB/s, sha256 %s, packets %" G_GUINT64_FORMAT " sent / %" G_GUINT64_FORMAT " dropped\n",
+  printf ("%s: %zu MiB, RTT %.0f ms, loss %.1f %%: %.2f s, %.1f MB/s, sha256 %s, packets %" G_GUINT64_FORMAT
+          " sent / %" G_GUINT64_FORMAT " dropped\n",
           argv[1], mib, rtt_ms, loss * 100, seconds, a.size / seconds / 1e6,
-          b.received == a.size && strcmp (g_checksum_get_string (want), g_checksum_get_string (b.sha)) == 0 ? "matches" : "DIFFERS",
+          b.received == a.size && strcmp (g_checksum_get_string (want), g_checksum_get_string (b.sha)) == 0
+            ? "matches"
+            : "DIFFERS",
           ab.sent, ab.dropped);
   return b.received == a.size ? 0 : 1;
 }

@@ -133,48 +133,54 @@ static void
 test_relay (gconstpointer data)
 {
   Relay relay = GPOINTER_TO_INT (data);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *text = NULL;
   NfltrP2pAuditDiff diff;
 
   run (relay, &error, &diff, &text);
   switch (relay)
     {
-    case RELAY_HONEST:
-      g_assert_no_error (error);
-      g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_SAME);
-      g_assert_cmpstr (text, ==, "both chains (sender → receiver) agree");
-      break;
-    case RELAY_FLIP:
-      g_assert_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_BAD_TAG);
-      g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_MODIFIED);
-      g_assert_cmpstr (text, ==, "frame 5 (sender → receiver) was modified: 55 bytes were sent, 55 bytes with other contents arrived");
-      break;
-    case RELAY_DROP:
-      g_assert_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_SEQUENCE);
-      g_assert_cmpstr (error->message, ==, "frame 5 is missing (frame 6 came next): the session is closed");
-      g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_DROPPED);
-      g_assert_cmpstr (text, ==, "frame 5 (sender → receiver) was dropped: it was sent and never arrived");
-      break;
-    case RELAY_INJECT:
-      g_assert_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_BAD_TAG);
-      g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_INJECTED);
-      g_assert_cmpuint (diff.index, ==, 5);
-      g_assert_cmpstr (text, ==, "a frame claiming number 5 (sender → receiver) was injected at position 5: it arrived and was never sent there");
-      break;
-    case RELAY_REPLAY:
-      g_assert_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_SEQUENCE);
-      g_assert_cmpstr (error->message, ==, "frame 2 arrived again after frame 4 (replayed or reordered): the session is closed");
-      g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_INJECTED);
-      g_assert_cmpuint (diff.seq, ==, 2);
-      break;
-    case RELAY_REORDER:
-      g_assert_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_SEQUENCE);
-      g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_REORDERED);
-      g_assert_cmpstr (text, ==, "frame 5 (sender → receiver) was reordered: a later frame arrived before it");
-      break;
-    default:
-      g_assert_not_reached ();
+      case RELAY_HONEST:
+        g_assert_no_error (error);
+        g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_SAME);
+        g_assert_cmpstr (text, ==, "both chains (sender → receiver) agree");
+        break;
+      case RELAY_FLIP:
+        g_assert_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_BAD_TAG);
+        g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_MODIFIED);
+        g_assert_cmpstr (text, ==,
+                         "frame 5 (sender → receiver) was modified: 55 bytes were sent, 55 bytes with other "
+                         "contents arrived");
+        break;
+      case RELAY_DROP:
+        g_assert_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_SEQUENCE);
+        g_assert_cmpstr (error->message, ==, "frame 5 is missing (frame 6 came next): the session is closed");
+        g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_DROPPED);
+        g_assert_cmpstr (text, ==, "frame 5 (sender → receiver) was dropped: it was sent and never arrived");
+        break;
+      case RELAY_INJECT:
+        g_assert_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_BAD_TAG);
+        g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_INJECTED);
+        g_assert_cmpuint (diff.index, ==, 5);
+        g_assert_cmpstr (text, ==,
+                         "a frame claiming number 5 (sender → receiver) was injected at position 5: it "
+                         "arrived and was never sent there");
+        break;
+      case RELAY_REPLAY:
+        g_assert_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_SEQUENCE);
+        g_assert_cmpstr (
+          error->message, ==,
+          "frame 2 arrived again after frame 4 (replayed or reordered): the session is closed");
+        g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_INJECTED);
+        g_assert_cmpuint (diff.seq, ==, 2);
+        break;
+      case RELAY_REORDER:
+        g_assert_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_SEQUENCE);
+        g_assert_cmpint (diff.kind, ==, NFLTR_P2P_AUDIT_REORDERED);
+        g_assert_cmpstr (text, ==,
+                         "frame 5 (sender → receiver) was reordered: a later frame arrived before it");
+        break;
+      default: g_assert_not_reached ();
     }
 }
 

@@ -5,18 +5,19 @@
 #include "nfltr-p2p-error.h"
 #include "p2p-test-util.h"
 
-static const char *const kat[] = {
+static const char * const kat[] = {
   /* seq 0, "hello, peer" */
-  "00000000000000000000000b9af56cda4565bfa0cc96e8f49bbf766ecb7cd14eeafce27fc528feaf00074caf5b010d83a7b1d45d9c5367",
+  "00000000000000000000000b9af56cda4565bfa0cc96e8f49bbf766ecb7cd14eeafce27fc528feaf00074caf5b010d83a7b1d45d9c"
+  "5367",
   /* seq 1, empty */
   "00000000000000010000000026d9bcc4ab2c6a4db2cf6bd301e07a0035611541234a2c63e17078477d3bdfa6",
   /* seq 2, 40 zero bytes: the counter crosses into the block's second and third counter */
-  "000000000000000200000028b96b47bb7c941b58e4dcfb800d4fcc861e1d4a454fe9e78bcb2dea54a02142db6493d48994d20f061bb1c98ab11f48507908aea36c202f40605e6acef38e749ae3b051c1b08bdf8b",
+  "000000000000000200000028b96b47bb7c941b58e4dcfb800d4fcc861e1d4a454fe9e78bcb2dea54a02142db6493d48994d20f061b"
+  "b1c98ab11f48507908aea36c202f40605e6acef38e749ae3b051c1b08bdf8b",
 };
 
 static void
-keys (guint8 enc[32],
-      guint8 mac[32])
+keys (guint8 enc[32], guint8 mac[32])
 {
   for (int i = 0; i < 32; i++)
     {
