@@ -87,30 +87,37 @@ test_chat_not_behind_file (void)
   g_autoptr(NfltrP2pMux) b = NULL;
   g_autoptr(GByteArray) frame = g_byte_array_new ();
   g_autofree guint8 *file = g_malloc (200 * 1024);
-  guint32 file_id, chat_id;
+  guint32 file_id, other_files[2], chat_id;
   guint data_frames = 0;
 
   sink_init (&sink);
   b = nfltr_p2p_mux_new (NFLTR_P2P_ROLE_B, &sink_callbacks, &sink);
   for (gsize i = 0; i < 200 * 1024; i++)
     file[i] = (guint8) (i * 7);
+  /* three transfers at once: round-robin alone would make the chat line wait its turn */
   file_id = nfltr_p2p_mux_open (a, NFLTR_P2P_STREAM_FILE, NULL);
+  other_files[0] = nfltr_p2p_mux_open (a, NFLTR_P2P_STREAM_FILE, NULL);
+  other_files[1] = nfltr_p2p_mux_open (a, NFLTR_P2P_STREAM_FILE, NULL);
   chat_id = nfltr_p2p_mux_open (a, NFLTR_P2P_STREAM_CHAT, NULL);
   g_assert_cmpuint (file_id, ==, 1);
-  g_assert_cmpuint (chat_id, ==, 3);
+  g_assert_cmpuint (chat_id, ==, 7);
   g_assert_true (nfltr_p2p_mux_write (a, file_id, file, 200 * 1024, NULL));
-  /* two file chunks go out, then the user types */
-  for (int i = 0; i < 4; i++)
+  g_assert_true (nfltr_p2p_mux_write (a, other_files[0], file, 64 * 1024, NULL));
+  g_assert_true (nfltr_p2p_mux_write (a, other_files[1], file, 64 * 1024, NULL));
+  /* four OPENs and two file chunks go out, then the user types */
+  for (int i = 0; i < 6; i++)
     {
       g_assert_true (nfltr_p2p_mux_next (a, frame));
       g_assert_true (nfltr_p2p_mux_receive (b, frame->data, frame->len, NULL));
     }
+  g_assert_cmpuint (sink.received[other_files[1]]->len, ==, 0);
   g_assert_true (nfltr_p2p_mux_write (a, chat_id, (const guint8 *) "hi!", 3, NULL));
-  /* the very next frame is the chat line, not the 190 KiB of file still queued */
+  /* the very next frame is the chat line, not the third transfer's turn */
   g_assert_true (nfltr_p2p_mux_next (a, frame));
   g_assert_true (nfltr_p2p_mux_receive (b, frame->data, frame->len, NULL));
   g_assert_cmpstr (sink.received[chat_id]->str, ==, "hi!");
-  g_assert_cmpuint (sink.received[file_id]->len, ==, 2 * NFLTR_P2P_MUX_CHUNK);
+  g_assert_cmpuint (sink.received[other_files[1]]->len, ==, 0);
+  g_assert_cmpuint (sink.received[file_id]->len, ==, NFLTR_P2P_MUX_CHUNK);
   g_assert_true (nfltr_p2p_mux_finish (a, file_id, NULL));
   pump (a, b);
   g_assert_cmpmem (sink.received[file_id]->str, sink.received[file_id]->len, file, 200 * 1024);
