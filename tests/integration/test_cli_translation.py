@@ -102,9 +102,9 @@ def test_service_lines_german_json_english(lab, relay, origin):
     r = agent.run("list")
     assert r.returncode == 0, r
     header, row = r.stdout.splitlines()
-    assert header.split() == ["NAME", "ART", "ZIEL", "URL", "MODUS", "ZUSTAND", "VERBINDUNGEN",
-                              "EMPFANGEN", "GESENDET"], r.stdout
-    assert row.split()[:2] == ["hallo", "http"], r.stdout
+    assert header.split() == ["NAME", "QUELLE", "ZUSTAND", "URL", "ART", "ZIEL", "MODUS",
+                              "VERBINDUNGEN", "EMPFANGEN", "GESENDET"], r.stdout
+    assert row.split()[:3] == ["hallo", "Terminal", "online"], r.stdout
 
     r = agent.run("status", "--json")
     assert r.returncode == 0, r
