@@ -180,8 +180,9 @@ check_scheme (const char *text, const char *scheme, NfltrAddressRole role, GErro
           {
             g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
                          "“%s” is an HTTPS server: the tunnel's TLS ends in the agent, which "
-                         "forwards plain HTTP to the local server; give that server's plain "
-                         "address, e.g. http://localhost:8080",
+                         "speaks plain HTTP to the local server unless told otherwise: give that "
+                         "server's plain address (e.g. http://localhost:8080), or its HOST:PORT "
+                         "with --origin-tls",
                          text);
             return FALSE;
           }
