@@ -160,6 +160,26 @@ tls_again (DataConn *c)
 /* Sends c->answer, closes our side cleanly and reads the client's remaining bytes for a
  * moment, so that the close does not turn into a reset that could destroy the answer before
  * the client has read it. */
+
+/* After a GnuTLS call that did not complete: TRUE to call it again now, FALSE to return (the
+ * connection waits for its socket, or has ended). */
+static gboolean
+tls_should_retry (DataConn *c, int ret)
+{
+  if (ret == GNUTLS_E_INTERRUPTED)
+    return TRUE;
+  if (ret == GNUTLS_E_AGAIN)
+    switch (tls_again (c))
+      {
+        case TLS_RETRY: return TRUE;
+        case TLS_WAITING: return FALSE;
+        case TLS_FAILED:
+        default: break;
+      }
+  conn_end (c);
+  return FALSE;
+}
+
 static void
 stage_answer (DataConn *c)
 {
@@ -187,20 +207,9 @@ stage_answer (DataConn *c)
                   _nfltr_tunnel_stats_add_out (c->stats, ret);
                   continue;
                 }
-              if (ret == GNUTLS_E_INTERRUPTED)
+              if (tls_should_retry (c, ret))
                 continue;
-              if (ret != GNUTLS_E_AGAIN)
-                {
-                  conn_end (c);
-                  return;
-                }
-              switch (tls_again (c))
-                {
-                  case TLS_RETRY: continue;
-                  case TLS_WAITING: return;
-                  case TLS_FAILED:
-                  default: conn_end (c); return;
-                }
+              return;
             }
           case ANSWER_BYE:
             ret = gnutls_bye (c->session, GNUTLS_SHUT_WR);
@@ -209,20 +218,9 @@ stage_answer (DataConn *c)
                 c->answer_step = ANSWER_FLUSH;
                 break;
               }
-            if (ret == GNUTLS_E_INTERRUPTED)
+            if (tls_should_retry (c, ret))
               continue;
-            if (ret != GNUTLS_E_AGAIN)
-              {
-                conn_end (c);
-                return;
-              }
-            switch (tls_again (c))
-              {
-                case TLS_RETRY: continue;
-                case TLS_WAITING: return;
-                case TLS_FAILED:
-                default: conn_end (c); return;
-              }
+            return;
           case ANSWER_FLUSH:
             if (!_nfltr_data_conn_cipher_flush (c, NULL))
               {
