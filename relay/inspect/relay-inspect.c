@@ -21,7 +21,7 @@
 typedef struct {
   GInputStream *in;
   GOutputStream *out;
-  guint64 bytes; /* written to out */
+  guint64 bytes; /* read from in and handed to out */
   guint8 buffer[PUMP_BUFFER_SIZE];
 } Pump;
 
@@ -181,13 +181,11 @@ pump_write_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   RelayInspect *inspect = user_data;
   g_autoptr(GError) error = NULL;
-  gsize written = 0;
   Pump *pump = G_OUTPUT_STREAM (source) == inspect->pumps[PUMP_TO_AGENT].out
                  ? &inspect->pumps[PUMP_TO_AGENT]
                  : &inspect->pumps[PUMP_TO_CLIENT];
 
-  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, &written, &error);
-  pump->bytes += written;
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error);
   if (inspect->finished || inspect->closing)
     ;
   else if (error != NULL)
@@ -214,8 +212,14 @@ pump_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   else if (n == 0)
     end_copying (inspect);
   else
-    g_output_stream_write_all_async (pump->out, pump->buffer, (gsize) n, G_PRIORITY_DEFAULT,
-                                     inspect->copy_cancellable, pump_write_cb, inspect_ref (inspect));
+    {
+      /* Counted when handed on, not when the write reports back: once one side ends, the
+       * copy is cancelled, and a write the kernel already took would report CANCELLED and
+       * 0 bytes (the client had its response, the log said bytes_to_client=0). */
+      pump->bytes += (guint64) n;
+      g_output_stream_write_all_async (pump->out, pump->buffer, (gsize) n, G_PRIORITY_DEFAULT,
+                                       inspect->copy_cancellable, pump_write_cb, inspect_ref (inspect));
+    }
   inspect_unref (inspect);
 }
 
