@@ -424,17 +424,54 @@ relay_demux_accept (RelayServer *server, GSocketConnection *conn, gboolean reser
   d->timeout_id = g_timeout_add (server->config.handshake_timeout_s * 1000, timeout_cb, d);
 }
 
+/* How far down the first stage eviction looks for a source with more than one connection. */
+#define EVICT_SCAN 64
+
+/* TRUE when peers a and b ("ADDR:PORT", "[ADDR]:PORT") are the same address. */
+static gboolean
+same_source (const char *a, const char *b)
+{
+  const char *ca = strrchr (a, ':');
+  const char *cb = strrchr (b, ':');
+
+  return ca != NULL && cb != NULL && ca - a == cb - b && strncmp (a, b, ca - a) == 0;
+}
+
+/* The connection to drop when room is needed: the oldest first-stage connection whose source
+ * has another one waiting, so that a flood from a few addresses pays for itself and a lone
+ * client that has just connected is not the one dropped (issue 8 §3); the oldest of all
+ * when every waiting connection is alone from its address. */
+static GList *
+eviction_victim (RelayServer *server)
+{
+  guint i = 0;
+
+  for (GList *l = g_queue_peek_head_link (&server->first_stage); l != NULL && i < EVICT_SCAN;
+       l = l->next, i++)
+    {
+      Demux *d = l->data;
+      guint j = 0;
+
+      for (GList *m = g_queue_peek_head_link (&server->first_stage); m != NULL && j < EVICT_SCAN;
+           m = m->next, j++)
+        if (m != l && same_source (d->peer, ((Demux *) m->data)->peer))
+          return l;
+    }
+  return g_queue_peek_head_link (&server->first_stage);
+}
+
 gboolean
 relay_demux_evict_oldest (RelayServer *server, const char *reason)
 {
-  GList *oldest = g_queue_peek_head_link (&server->first_stage);
+  GList *victim = eviction_victim (server);
   Demux *d;
 
-  if (oldest == NULL)
+  if (victim == NULL)
     return FALSE;
-  d = oldest->data;
+  d = victim->data;
   relay_log_refusal (d->peer, reason, "dropped to make room: the connection that waited longest "
-                     "for its ClientHello (%u bytes in)", d->buf->len);
+                     "for its ClientHello from an address with several waiting (%u bytes in)",
+                     d->buf->len);
   g_io_stream_close (G_IO_STREAM (d->conn), NULL, NULL);
   demux_free (d);
   return TRUE;
