@@ -186,7 +186,9 @@ def test_bad_socks5_input_then_still_serving(lab, origin):
             s.shutdown(socket.SHUT_WR)
             while s.recv(4096):
                 pass
-        except (ConnectionResetError, BrokenPipeError):
+        except (ConnectionResetError, BrokenPipeError, OSError):
+            # The server may close before our shutdown (ENOTCONN) or reset: what matters is
+            # that it still serves below.
             pass
         finally:
             s.close()
