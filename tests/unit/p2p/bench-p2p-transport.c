@@ -392,7 +392,7 @@ sctp_endpoint_thread (gpointer user_data)
           busy = TRUE;
         }
       if (!busy)
-        g_usleep (50);
+        g_usleep (50); /* polling: usrsctp offers no descriptor to wait on in this bench */
     }
   return NULL;
 }

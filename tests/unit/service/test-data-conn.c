@@ -265,7 +265,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   /* A worker drops its group reference (the group's eventfd) just after it is counted
    * out, so give the last one a moment. */
   for (guint i = 0; i < 100 && count_fds_but_loops () != f->fds_before; i++)
-    g_usleep (10000);
+    g_usleep (10000); /* polling: a descriptor closing has no event to wait on */
   if (count_fds_but_loops () != f->fds_before)
     {
       g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
@@ -743,7 +743,7 @@ test_connection_cap (Fixture *f, gconstpointer data)
   client_close (&clients[0]);
   local_server_finish (locals[0]);
   for (guint i = 0; i < 500 && nfltr_data_conn_group_get_active (f->group) == CAP; i++)
-    g_usleep (10000);
+    g_usleep (10000); /* polling: the group count changes on a loop thread, no signal here */
   locals[CAP] = local_server_start (LOCAL_ECHO);
   client_open (f, &clients[CAP], "tcp", locals[CAP]->port);
   for (guint i = 1; i <= CAP; i++)
