@@ -89,7 +89,9 @@ def test_big_real_hello_in_one_byte_records_is_read_in_linear_time(lab):
         complete_and_get(tls, s, tunnel, origin, "/one-byte-records")
     cpu = proc_cpu_seconds(relay.proc.pid) - cpu_before
     print(f"relay CPU for a {len(tls.hello)}-byte hello in {len(wire) // 6} records: {cpu:.2f} s")
-    assert cpu < 1.0 * SLOW, f"the relay spent {cpu:.2f} s of CPU reading one ClientHello"
+    # Linearity itself is proved by test-clienthello counting work; CPU time here is only a
+    # coarse guard (a quadratic reader takes tens of seconds), loose for a loaded machine.
+    assert cpu < 5.0 * SLOW, f"the relay spent {cpu:.2f} s of CPU reading one ClientHello"
 
 
 def test_hello_of_64k_is_accepted_and_one_byte_more_refused(lab):

@@ -264,7 +264,8 @@ fixture_teardown (Fixture *f, gconstpointer data)
   nfltr_tunnel_tls_unref (f->tls);
   /* A worker drops its group reference (the group's eventfd) just after it is counted
    * out, so give the last one a moment. */
-  for (guint i = 0; i < 100 && count_fds_but_loops () != f->fds_before; i++)
+  for (guint i = 0; i < 100 && (count_fds_but_loops () != f->fds_before || nfltr_data_conn_get_live () != 0);
+       i++)
     g_usleep (10000); /* polling: a descriptor closing has no event to wait on */
   if (count_fds_but_loops () != f->fds_before)
     {
