@@ -269,6 +269,88 @@ relay_store_key_check (RelayStore *store, const char *key, gint64 *id)
   return found;
 }
 
+static gboolean
+exec_sql (RelayStore *store, const char *sql, GError **error)
+{
+  if (sqlite3_exec (store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return db_fail (store, error, sql);
+  return TRUE;
+}
+
+/* The old key's label, or NULL with NFLTR_ERROR_NOT_FOUND. */
+static char *
+key_label (RelayStore *store, gint64 id, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  char *label = NULL;
+
+  if (sqlite3_prepare_v2 (store->db, "SELECT name FROM keys WHERE id = ?", -1, &stmt, NULL) != SQLITE_OK)
+    {
+      db_fail (store, error, "prepare key lookup");
+      return NULL;
+    }
+  sqlite3_bind_int64 (stmt, 1, id);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    label = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  else
+    g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_NOT_FOUND, "no API key with id %" G_GINT64_FORMAT, id);
+  sqlite3_finalize (stmt);
+  return label;
+}
+
+static gboolean
+names_move (RelayStore *store, gint64 from, gint64 to, guint *moved, GError **error)
+{
+  g_autofree char *from_id = g_strdup_printf ("%" G_GINT64_FORMAT, from);
+  g_autofree char *to_id = g_strdup_printf ("%" G_GINT64_FORMAT, to);
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (sqlite3_prepare_v2 (store->db,
+                          "UPDATE names SET owner_id = ?1 WHERE owner_kind = ?3 AND owner_id = ?2",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (store, error, "prepare name move");
+  sqlite3_bind_text (stmt, 1, to_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, from_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 3, RELAY_OWNER_KIND_KEY, -1, SQLITE_STATIC);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_finalize (stmt);
+  if (!ok)
+    return db_fail (store, error, "move names");
+  *moved = (guint) sqlite3_changes (store->db);
+  return TRUE;
+}
+
+gboolean
+relay_store_key_rotate (RelayStore *store, gint64 old_id, const char *name, char **key,
+                        gint64 *new_id, guint *moved, GError **error)
+{
+  g_autofree char *label = NULL;
+  g_autofree char *text = NULL;
+  gint64 id = 0;
+  guint count = 0;
+
+  /* IMMEDIATE: a running relay's BIND cannot claim a name between the move and the revoke. */
+  if (!exec_sql (store, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  label = key_label (store, old_id, error);
+  if (label == NULL ||
+      !relay_store_key_create (store, name != NULL ? name : label, &text, &id, error) ||
+      !names_move (store, old_id, id, &count, error) ||
+      (!relay_store_key_revoke (store, old_id, error)) ||
+      !exec_sql (store, "COMMIT", error))
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  *key = g_steal_pointer (&text);
+  if (new_id != NULL)
+    *new_id = id;
+  if (moved != NULL)
+    *moved = count;
+  return TRUE;
+}
+
 gboolean
 relay_store_key_is_active (RelayStore *store, gint64 id)
 {

@@ -57,6 +57,18 @@ gboolean      relay_store_key_check  (RelayStore  *store,
                                       const char  *key,
                                       gint64      *id);
 
+/* Replaces key old_id by a new key in one transaction: the new key (its text in *key, shown
+ * once) takes over every name old_id owns, and old_id is revoked if it was not already. The
+ * way back for a user whose key leaked or was revoked without losing their names (§6).
+ * name NULL keeps the old key's label. *moved = how many names changed owner.
+ * NFLTR_ERROR_NOT_FOUND when no key has old_id. */
+gboolean      relay_store_key_rotate    (RelayStore  *store,
+                                         gint64       old_id,
+                                         const char  *name,
+                                         char       **key,
+                                         gint64      *new_id,
+                                         guint       *moved,
+                                         GError     **error);
 /* FALSE once the key with this id is revoked (or gone). */
 gboolean      relay_store_key_is_active (RelayStore *store,
                                          gint64      id);

@@ -6,6 +6,7 @@ and while the relay restarts. The second key never gets the name and every refus
 Then the reservation ends the two ways it may: the operator releases it, or it lapses after the
 relay's --name-expiry (a hidden seconds variant makes that testable)."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -210,3 +211,66 @@ def test_unused_name_lapses_after_expiry(lab):
     time.sleep(max(0.0, gone + 4.5 - time.monotonic()))
     assert other.bind("brief", request_id=2).startswith("brief.")
     other.close()
+
+
+def key_id(relay, label):
+    listing = relay.keys("list")
+    assert listing.returncode == 0, listing.stderr
+    ids = [line.split()[0] for line in listing.stdout.splitlines()
+           if len(line.split()) > 1 and line.split()[1] == label]
+    assert len(ids) == 1, listing.stdout
+    return ids[0]
+
+
+def test_rotated_key_keeps_the_names(lab, relay):
+    """`nfltr-relay keys rotate ID`: the user whose key was revoked (or leaked) gets a new key
+    that keeps their names; the old key is revoked and cut; nobody else got the names meanwhile."""
+    owner_key, other_key = relay.create_key("owner"), relay.create_key("other")
+    owner = RawAgent(relay.port)
+    owner.hello(owner_key)
+    owner.bind("mine")
+    owner.bind("alsomine", request_id=2)
+
+    # The operator revokes the key (it leaked): the live agent is cut, the names stay reserved.
+    r = relay.keys("revoke", key_id(relay, "owner"))
+    assert r.returncode == 0, r.stderr
+    assert "keys rotate" in r.stdout, r.stdout    # the revoke says how to give the names back
+    with pytest.raises((AgentRefused, ConnectionError, OSError)):
+        while True:
+            owner.recv_frame(timeout=15)
+    relay.wait_log(r"unbound mine\.", 20)
+    other = RawAgent(relay.port)
+    other.hello(other_key)
+    with pytest.raises(AgentRefused) as refused:
+        other.bind("mine")
+    assert refused.value.code == NAME_TAKEN and "reserved for its owner" in refused.value.message
+
+    # Rotate: a new key, shown once, which owns both names; the old key stays refused.
+    r = relay.keys("rotate", key_id(relay, "owner"), "--name", "owner-2")
+    assert r.returncode == 0, r.stderr
+    new_key = r.stdout.strip()
+    assert new_key and new_key != owner_key and "\n" not in new_key, r.stdout
+    assert "2 names moved" in r.stderr and "revoked" in r.stderr, r.stderr
+    listing = relay.keys("list").stdout
+    assert re.search(r"^\d+\s+owner\s.*revoked", listing, re.M), listing
+    assert re.search(r"^\d+\s+owner-2\s.*active", listing, re.M), listing
+    entry = {e["name"]: e for e in json.loads(names_cmd(relay, "list", "--json").stdout)}
+    assert entry["mine"]["owner_label"] == "owner-2" and entry["alsomine"]["owner_label"] == "owner-2"
+
+    rotated = RawAgent(relay.port)
+    rotated.hello(new_key)
+    assert rotated.bind("mine", request_id=3).startswith("mine.")
+    assert rotated.bind("alsomine", request_id=4).startswith("alsomine.")
+    with pytest.raises(AgentRefused):
+        RawAgent(relay.port).hello(owner_key)
+    with pytest.raises(AgentRefused) as refused:
+        other.bind("alsomine", request_id=5)
+    assert refused.value.code == NAME_TAKEN
+    rotated.close()
+    other.close()
+
+    # Bad input: no such key, not a number.
+    r = relay.keys("rotate", "9999")
+    assert r.returncode == 1 and "no API key with id 9999" in r.stderr, r.stderr
+    r = relay.keys("rotate", "owner")
+    assert r.returncode == 2 and "is not a key id" in r.stderr, r.stderr
