@@ -117,11 +117,11 @@ relay_cmd_keys (int argc, char **argv)
 {
   g_autofree char *data_dir = NULL;
   g_autofree char *name = NULL;
-  const GOptionEntry entries[] = {
-    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "relay.db location (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
-    { "name", 'n', 0, G_OPTION_ARG_STRING, &name, "Label for a new key (create, rotate)", "LABEL" },
-    { NULL }
-  };
+  const GOptionEntry entries[] = { { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+                                     "relay.db location (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
+                                   { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
+                                     "Label for a new key (create, rotate)", "LABEL" },
+                                   { NULL } };
   const char *usage = "create|list|revoke ID|rotate ID - manage agent API keys";
   g_autoptr(GError) error = NULL;
   g_autoptr(RelayStore) store = NULL;
@@ -136,7 +136,7 @@ relay_cmd_keys (int argc, char **argv)
       !(takes_id || strcmp (verb, "create") == 0 || strcmp (verb, "list") == 0))
     {
       fprintf (stderr, "Usage: nfltr-relay keys create [--name LABEL] | list | revoke ID | "
-               "rotate ID [--name LABEL]  [--data-dir DIR]\n");
+                       "rotate ID [--name LABEL]  [--data-dir DIR]\n");
       return 2;
     }
   relay_cmd_default_data_dir (&data_dir);
