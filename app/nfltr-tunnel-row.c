@@ -38,6 +38,7 @@ struct _NfltrTunnelRow
   GtkRevealer *details_revealer;
   GtkLabel *fingerprint_label;
   GtkLabel *fingerprint_hint;
+  GtkLabel *cert_warning_label;
   GtkPicture *qr_picture;
 };
 
@@ -84,6 +85,26 @@ service_kinds (void)
     return NULL;
   manager = nfltr_client_get_manager (nfltr_application_get_client (NFLTR_APPLICATION (app)));
   return manager != NULL ? nfltr_dbus_manager_get_kinds (manager) : NULL;
+}
+
+
+/* Issue 9 §1: the publisher learns where the URL is shown that visitors will see a warning
+ * ("Automatic" must not read as "a certificate browsers accept"). */
+static void
+update_certificate_warning (NfltrTunnelRow *self)
+{
+  const char *trust = nfltr_dbus_tunnel_get_certificate (self->tunnel);
+  const char *reason = nfltr_dbus_tunnel_get_certificate_reason (self->tunnel);
+  g_autofree char *text = NULL;
+
+  if (g_strcmp0 (trust, "self-signed") == 0)
+    text = g_strdup (_("Self-signed certificate: visitors’ browsers will show a warning. They can compare the fingerprint in the details, or you can use your own certificate."));
+  else if (g_strcmp0 (trust, "untrusted") == 0)
+    /* TRANSLATORS: %s is the reason in English, e.g. “expired” or “not valid for HOST” */
+    text = g_strdup_printf (_("Your certificate is %s: visitors’ browsers will show a warning."),
+                            reason != NULL && *reason ? reason : _("not trusted"));
+  gtk_label_set_label (self->cert_warning_label, text != NULL ? text : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->cert_warning_label), text != NULL);
 }
 
 static void
@@ -155,6 +176,7 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
   gtk_label_set_label (self->error_label, error_text ? error_text : "");
   gtk_widget_set_visible (GTK_WIDGET (self->error_label), error_text != NULL);
 
+  update_certificate_warning (self);
   gtk_label_set_label (self->fingerprint_label, fingerprint);
   gtk_label_set_label (self->fingerprint_hint,
                        inspectable
@@ -345,6 +367,7 @@ nfltr_tunnel_row_class_init (NfltrTunnelRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, details_revealer);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, fingerprint_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, fingerprint_hint);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, cert_warning_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, qr_picture);
   gtk_widget_class_bind_template_callback (widget_class, on_switch_state_set);
   gtk_widget_class_bind_template_callback (widget_class, on_expand_toggled);
@@ -415,6 +438,9 @@ nfltr_tunnel_row_describe (NfltrTunnelRow *self)
   g_variant_dict_insert (&dict, "name", "s", gtk_label_get_label (self->name_label));
   g_variant_dict_insert (&dict, "target", "s", gtk_label_get_label (self->target_label));
   g_variant_dict_insert (&dict, "badge", "s", gtk_label_get_label (self->badge_label));
+  g_variant_dict_insert (&dict, "certificate-warning", "s",
+                         gtk_widget_get_visible (GTK_WIDGET (self->cert_warning_label))
+                           ? gtk_label_get_label (self->cert_warning_label) : "");
   g_variant_dict_insert (&dict, "url", "s", gtk_label_get_label (self->url_label));
   g_variant_dict_insert (&dict, "stats", "s", gtk_label_get_label (self->stats_label));
   g_variant_dict_insert (&dict, "error", "s",

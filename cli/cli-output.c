@@ -168,6 +168,7 @@ cli_json_add_tunnel (JsonBuilder *b, NfltrDbusTunnel *t)
   cli_json_add_string (b, "url", nfltr_dbus_tunnel_get_public_url (t));
   cli_json_add_string (b, "mode", nfltr_dbus_tunnel_get_mode (t));
   cli_json_add_string (b, "fingerprint", nfltr_dbus_tunnel_get_fingerprint (t));
+  cli_json_add_string (b, "certificate", nfltr_dbus_tunnel_get_certificate (t));
   cli_json_add_string (b, "state", nfltr_dbus_tunnel_get_state (t));
   cli_json_add_string (b, "last_error", nfltr_dbus_tunnel_get_last_error (t));
   json_builder_set_member_name (b, "transient");
@@ -216,6 +217,45 @@ cli_event_ready (const char *url,
   cli_json_add_string (b, "kind", kind);
   cli_json_add_string (b, "target", target);
   cli_json_add_string (b, "id", id);
+  return end_event (b);
+}
+
+char *
+cli_certificate_warning (NfltrDbusTunnel *t)
+{
+  const char *trust = nfltr_dbus_tunnel_get_certificate (t);
+  const char *reason = nfltr_dbus_tunnel_get_certificate_reason (t);
+
+  if (g_strcmp0 (trust, "self-signed") == 0)
+    /* TRANSLATORS: shown under the URL of a tunnel whose certificate the agent generated.
+     * --e2ee-cert and --e2ee-key are options: do not translate them. */
+    return g_strdup (_ ("self-signed: visitors' browsers will warn and curl will refuse it "
+                        "(exit 60) unless they check the fingerprint above and trust it; give "
+                        "your own certificate with --e2ee-cert and --e2ee-key to avoid this"));
+  if (g_strcmp0 (trust, "untrusted") == 0)
+    /* TRANSLATORS: %s says what is wrong with the user's own certificate, in English
+     * ("expired", "not valid for HOST", "not signed by an authority clients trust") */
+    return g_strdup_printf (_ ("your own, but %s: visitors' browsers will warn"),
+                            reason != NULL && *reason ? reason : "not accepted by this system");
+  return NULL;
+}
+
+char *
+cli_event_ready_for (NfltrDbusTunnel *t)
+{
+  g_autoptr(JsonBuilder) b = begin_event ("ready");
+  g_autofree char *warning = cli_certificate_warning (t);
+
+  cli_json_add_string (b, "url", nfltr_dbus_tunnel_get_public_url (t));
+  cli_json_add_string (b, "mode", nfltr_dbus_tunnel_get_mode (t));
+  cli_json_add_string (b, "fingerprint", nfltr_dbus_tunnel_get_fingerprint (t));
+  cli_json_add_string (b, "name", nfltr_dbus_tunnel_get_name (t));
+  cli_json_add_string (b, "kind", nfltr_dbus_tunnel_get_kind (t));
+  cli_json_add_string (b, "target", nfltr_dbus_tunnel_get_target (t));
+  cli_json_add_string (b, "id", nfltr_dbus_tunnel_get_id (t));
+  cli_json_add_string (b, "certificate", nfltr_dbus_tunnel_get_certificate (t));
+  if (warning != NULL)
+    cli_json_add_string (b, "certificate_warning", warning);
   return end_event (b);
 }
 

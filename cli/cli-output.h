@@ -70,6 +70,12 @@ char *cli_event_ready   (const char *url,
                          const char *kind,
                          const char *target,
                          const char *id);
+/* The same ready event from the tunnel itself, with its certificate's standing ("certificate",
+ * and "certificate_warning" when visitors' clients will warn). */
+char *cli_event_ready_for (NfltrDbusTunnel *tunnel);
+/* What visitors' clients will say about the tunnel's certificate, one translated sentence
+ * for the publisher, or NULL when they accept it (issue 9 §1). */
+char *cli_certificate_warning (NfltrDbusTunnel *tunnel);
 char *cli_event_stats   (guint       active,
                          guint64     total,
                          guint64     bytes_in,

@@ -463,12 +463,7 @@ show_ready (TunnelRun *run)
 
   if (run->options.json)
     {
-      g_autofree char *line = cli_event_ready (nfltr_dbus_tunnel_get_public_url (t), mode,
-                                               nfltr_dbus_tunnel_get_fingerprint (t),
-                                               nfltr_dbus_tunnel_get_name (t),
-                                               nfltr_dbus_tunnel_get_kind (t),
-                                               nfltr_dbus_tunnel_get_target (t),
-                                               nfltr_dbus_tunnel_get_id (t));
+      g_autofree char *line = cli_event_ready_for (t);
 
       cli_print_flushed (line);
     }
@@ -477,6 +472,7 @@ show_ready (TunnelRun *run)
       const char *bold_red = run->color ? "\033[1;31m" : "";
       const char *reset = run->color ? "\033[0m" : "";
       g_autofree char *mode_line = NULL;
+      g_autofree char *warning = cli_certificate_warning (t);
 
       /* TRANSLATORS: the public URL and the local address it forwards to. Labels padded as
        * in “State:       %s” (see there). */
@@ -493,6 +489,14 @@ show_ready (TunnelRun *run)
                 nfltr_dbus_tunnel_get_fingerprint (t));
       else
         printf (_ ("Fingerprint: %s\n"), nfltr_dbus_tunnel_get_fingerprint (t));
+      if (warning != NULL)
+        {
+          /* TRANSLATORS: %s is a sentence about the tunnel's certificate; the label is padded
+           * as in “State:       %s” (see there). */
+          g_autofree char *line = g_strdup_printf (_ ("Certificate: %s\n"), warning);
+
+          fputs (line, stdout);
+        }
       fputs (_ ("Press Ctrl-C to stop the tunnel.\n"), stdout);
       fflush (stdout);
     }

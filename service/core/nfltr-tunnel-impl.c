@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nfltr-cert.h"
+#include "nfltr-cert-trust.h"
 #include "nfltr-data-conn.h"
 #include "nfltr-error.h"
 #include "nfltr-main-context.h"
@@ -192,6 +193,27 @@ nfltr_tunnel_load_certificate_finish (GAsyncResult  *result,
   return TRUE;
 }
 
+/* What visitors' clients will make of the certificate (issue 9 §1): shown next to the URL so
+ * the publisher knows before a visitor complains. */
+static void
+set_certificate_trust (NfltrDbusTunnel *t, const NfltrTunnelConfig *config, const char *cert_pem,
+                       const char *public_host)
+{
+  g_autofree char *reason = NULL;
+  const char *trust;
+
+  if (!config->e2ee)
+    trust = NFLTR_CERT_TRUST_RELAY;
+  else if (config->cert_file == NULL)
+    trust = NFLTR_CERT_TRUST_SELF_SIGNED;
+  else if (nfltr_cert_chain_trusted (cert_pem, public_host, g_getenv ("NFLTR_TRUST_FILE"), &reason))
+    trust = NFLTR_CERT_TRUST_TRUSTED;
+  else
+    trust = NFLTR_CERT_TRUST_UNTRUSTED;
+  nfltr_dbus_tunnel_set_certificate (t, trust);
+  nfltr_dbus_tunnel_set_certificate_reason (t, reason != NULL ? reason : "");
+}
+
 NfltrTunnelImpl *
 nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
                        gboolean                 transient,
@@ -240,6 +262,7 @@ nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
   nfltr_dbus_tunnel_set_public_url (t, "");
   nfltr_dbus_tunnel_set_mode (t, config->e2ee ? "verified" : "inspectable");
   nfltr_dbus_tunnel_set_fingerprint (t, fp);
+  set_certificate_trust (t, config, cert_pem, self->public_host);
   nfltr_dbus_tunnel_set_state (t, nfltr_tunnel_state_to_string (self->state));
   nfltr_dbus_tunnel_set_last_error (t, "");
   nfltr_dbus_tunnel_set_transient (t, transient);

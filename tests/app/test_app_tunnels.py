@@ -38,6 +38,10 @@ def test_cli_tunnel_appears_and_its_switch_stops_and_starts_it(world):
     assert row["target"] == f"HTTP → 127.0.0.1:{world.origin.port}", row
     assert row["error"] == "", row
     assert app.row("debug-view")["badge"] == "Inspectable", app.row("debug-view")
+    # Issue 9 §1: the generated certificate is flagged where the URL is; inspectable tunnels
+    # show the relay's certificate, so theirs is not.
+    assert "visitors’ browsers will show a warning" in row["certificate-warning"], row
+    assert app.row("debug-view")["certificate-warning"] == "", app.row("debug-view")
     assert app.row("debug-view")["url"] == inspectable.url.rstrip("/")
 
     # Live traffic: a request through the tunnel shows up in the row's counters.
