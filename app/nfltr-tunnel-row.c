@@ -98,11 +98,12 @@ update_certificate_warning (NfltrTunnelRow *self)
   g_autofree char *text = NULL;
 
   if (g_strcmp0 (trust, "self-signed") == 0)
-    text = g_strdup (_("Self-signed certificate: visitors’ browsers will show a warning. They can compare the fingerprint in the details, or you can use your own certificate."));
+    text = g_strdup (_ ("Self-signed certificate: visitors’ browsers will show a warning. They can compare "
+                        "the fingerprint in the details, or you can use your own certificate."));
   else if (g_strcmp0 (trust, "untrusted") == 0)
     /* TRANSLATORS: %s is the reason in English, e.g. “expired” or “not valid for HOST” */
-    text = g_strdup_printf (_("Your certificate is %s: visitors’ browsers will show a warning."),
-                            reason != NULL && *reason ? reason : _("not trusted"));
+    text = g_strdup_printf (_ ("Your certificate is %s: visitors’ browsers will show a warning."),
+                            reason != NULL && *reason ? reason : _ ("not trusted"));
   gtk_label_set_label (self->cert_warning_label, text != NULL ? text : "");
   gtk_widget_set_visible (GTK_WIDGET (self->cert_warning_label), text != NULL);
 }
