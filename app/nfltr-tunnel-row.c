@@ -124,6 +124,7 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
   g_autofree char *stats = NULL;
   g_autofree char *fingerprint = nfltr_fingerprint_format_groups (nfltr_dbus_tunnel_get_fingerprint (t));
   const char *error_text = NULL;
+  g_autofree char *origin_text = NULL;
 
   gtk_label_set_label (self->name_label, name && *name ? name : nfltr_dbus_tunnel_get_id (t));
   gtk_label_set_label (self->target_label, target);
@@ -174,6 +175,16 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
   else if ((g_strcmp0 (state, "failed") == 0 || g_strcmp0 (state, "reconnecting") == 0) &&
            last_error != NULL && *last_error != '\0')
     error_text = last_error;
+  else if (g_strcmp0 (state, "online") == 0 &&
+           g_strcmp0 (nfltr_dbus_tunnel_get_origin_state (t), "down") == 0)
+    {
+      const char *why = nfltr_dbus_tunnel_get_origin_error (t);
+
+      /* TRANSLATORS: %s names the local address and why it failed, in English */
+      origin_text = g_strdup_printf (_("Local server is not answering: %s. Visitors get an error until it does."),
+                                     why != NULL && *why ? why : "?");
+      error_text = origin_text;
+    }
   gtk_label_set_label (self->error_label, error_text ? error_text : "");
   gtk_widget_set_visible (GTK_WIDGET (self->error_label), error_text != NULL);
 

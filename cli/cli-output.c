@@ -171,6 +171,9 @@ cli_json_add_tunnel (JsonBuilder *b, NfltrDbusTunnel *t)
   cli_json_add_string (b, "certificate", nfltr_dbus_tunnel_get_certificate (t));
   cli_json_add_string (b, "state", nfltr_dbus_tunnel_get_state (t));
   cli_json_add_string (b, "last_error", nfltr_dbus_tunnel_get_last_error (t));
+  cli_json_add_string (b, "origin_state", nfltr_dbus_tunnel_get_origin_state (t));
+  cli_json_add_string (b, "origin_error", nfltr_dbus_tunnel_get_origin_error (t));
+  cli_json_add_int (b, "origin_failures", (gint64) nfltr_dbus_tunnel_get_origin_failures (t));
   json_builder_set_member_name (b, "transient");
   json_builder_add_boolean_value (b, nfltr_dbus_tunnel_get_transient (t));
   /* json-glib integers are gint64; 2^63 bytes is not a concern. */
@@ -269,6 +272,17 @@ cli_event_stats (guint active, guint64 total, guint64 bytes_in, guint64 bytes_ou
   cli_json_add_int (b, "total_connections", (gint64) total);
   cli_json_add_int (b, "bytes_in", (gint64) bytes_in);
   cli_json_add_int (b, "bytes_out", (gint64) bytes_out);
+  return end_event (b);
+}
+
+char *
+cli_event_origin (const char *state, const char *error, guint64 failures)
+{
+  g_autoptr(JsonBuilder) b = begin_event ("origin");
+
+  cli_json_add_string (b, "state", state);
+  cli_json_add_string (b, "error", error);
+  cli_json_add_int (b, "failures", (gint64) failures);
   return end_event (b);
 }
 

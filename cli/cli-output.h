@@ -83,6 +83,10 @@ char *cli_event_stats   (guint       active,
 char *cli_event_state   (const char *state,
                          const char *last_error);
 char *cli_event_error   (const char *message);
+/* The local server's health changed: state "up" | "down", the last failure, the count. */
+char *cli_event_origin  (const char *state,
+                         const char *error,
+                         guint64     failures);
 char *cli_event_stopped (void);
 
 G_END_DECLS

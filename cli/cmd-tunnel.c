@@ -280,6 +280,7 @@ typedef struct
   /* what the user has seen */
   char             *shown_state;
   char             *shown_error;
+  char             *shown_origin;
   gboolean          stats_shown;
   guint             shown_active;
   guint64           shown_total;
@@ -503,6 +504,7 @@ show_ready (TunnelRun *run)
 
   run->shown_state = g_strdup (nfltr_dbus_tunnel_get_state (t));
   run->shown_error = g_strdup (nfltr_dbus_tunnel_get_last_error (t));
+  run->shown_origin = g_strdup ("unknown");
   /* The counters' starting point; a terminal shows it at once, other outputs on change. */
   if (run->tty && !run->options.json)
     show_stats (run, TRUE);
@@ -514,6 +516,40 @@ show_ready (TunnelRun *run)
       run->shown_in = nfltr_dbus_tunnel_get_bytes_in (t);
       run->shown_out = nfltr_dbus_tunnel_get_bytes_out (t);
     }
+}
+
+/* Issue 9 §2: the local server stopped (or started again) answering visitors. */
+static void
+show_origin (TunnelRun *run)
+{
+  NfltrDbusTunnel *t = run->tunnel;
+  const char *origin = nfltr_dbus_tunnel_get_origin_state (t);
+  const char *error = nfltr_dbus_tunnel_get_origin_error (t);
+  gboolean was_down = g_strcmp0 (run->shown_origin, "down") == 0;
+
+  if (origin == NULL || g_strcmp0 (origin, run->shown_origin) == 0)
+    return;
+  g_free (run->shown_origin);
+  run->shown_origin = g_strdup (origin);
+  if (run->options.json)
+    {
+      g_autofree char *line = cli_event_origin (origin, error,
+                                                nfltr_dbus_tunnel_get_origin_failures (t));
+
+      cli_print_flushed (line);
+    }
+  else if (g_strcmp0 (origin, "down") == 0)
+    {
+      /* TRANSLATORS: %s is why the local server could not be reached, in English, naming
+       * its address ("could not connect to 127.0.0.1:3000: Connection refused") */
+      g_autofree char *line = g_strdup_printf (_ ("Local server is not answering: %s. Visitors "
+                                                  "get an error until it does."),
+                                               error != NULL && *error ? error : "?");
+
+      print_line (run, line);
+    }
+  else if (g_strcmp0 (origin, "up") == 0 && was_down)
+    print_line (run, _ ("Local server is answering again."));
 }
 
 static void
@@ -569,6 +605,7 @@ tunnel_changed (TunnelRun *run)
     }
 
   show_state (run);
+  show_origin (run);
   schedule_stats (run);
 }
 
@@ -786,6 +823,7 @@ run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
   g_free (run.object_path);
   g_free (run.shown_state);
   g_free (run.shown_error);
+  g_free (run.shown_origin);
   cli_tunnel_options_clear (&run.options);
   return run.exit_status;
 }

@@ -66,6 +66,41 @@ set_state (NfltrTunnelImpl *self, NfltrTunnelState state, const char *last_error
     nfltr_dbus_tunnel_set_last_error (t, last_error);
 }
 
+static const char *
+origin_state_to_string (NfltrOriginState state)
+{
+  switch (state)
+    {
+      case NFLTR_ORIGIN_UP: return "up";
+      case NFLTR_ORIGIN_DOWN: return "down";
+      case NFLTR_ORIGIN_UNKNOWN:
+      default: return "unknown";
+    }
+}
+
+/* Issue 9 §2: a dead local server must not look healthy. */
+static void
+publish_origin (NfltrTunnelImpl *self)
+{
+  NfltrDbusTunnel *t = NFLTR_DBUS_TUNNEL (self);
+  g_autofree char *error = NULL;
+  guint64 failures;
+  const char *state = origin_state_to_string (nfltr_tunnel_stats_get_origin (self->stats, &failures, &error));
+
+  if (g_strcmp0 (nfltr_dbus_tunnel_get_origin_error (t), error != NULL ? error : "") != 0)
+    nfltr_dbus_tunnel_set_origin_error (t, error != NULL ? error : "");
+  if (nfltr_dbus_tunnel_get_origin_failures (t) != failures)
+    nfltr_dbus_tunnel_set_origin_failures (t, failures);
+  /* Last: a client that reacts to the state finds the reason already there. */
+  if (g_strcmp0 (nfltr_dbus_tunnel_get_origin_state (t), state) != 0)
+    {
+      if (g_strcmp0 (state, "unknown") != 0)
+        g_debug ("tunnel %s: local server %s%s%s", self->config->name, state, error ? ": " : "",
+                 error ? error : "");
+      nfltr_dbus_tunnel_set_origin_state (t, state);
+    }
+}
+
 static gboolean
 stats_cb (gpointer user_data)
 {
@@ -76,6 +111,7 @@ stats_cb (gpointer user_data)
   guint64 in = nfltr_tunnel_stats_get_bytes_in (self->stats);
   guint64 out = nfltr_tunnel_stats_get_bytes_out (self->stats);
 
+  publish_origin (self);
   /* The skeleton queues a PropertiesChanged per set; skip the ones that did not move. */
   if (nfltr_dbus_tunnel_get_active_connections (t) != active)
     nfltr_dbus_tunnel_set_active_connections (t, active);
@@ -266,6 +302,8 @@ nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
   nfltr_dbus_tunnel_set_state (t, nfltr_tunnel_state_to_string (self->state));
   nfltr_dbus_tunnel_set_last_error (t, "");
   nfltr_dbus_tunnel_set_transient (t, transient);
+  nfltr_dbus_tunnel_set_origin_state (t, "unknown");
+  nfltr_dbus_tunnel_set_origin_error (t, "");
 
   return g_steal_pointer (&self);
 }

@@ -51,6 +51,12 @@ real_stop (NfltrTunnelKind *self, GVariant *config)
 {
 }
 
+static gboolean
+real_reports_origin (NfltrTunnelKind *self, GVariant *config, const NfltrKindConn *conn)
+{
+  return FALSE;
+}
+
 static NfltrStreamFilter *
 real_new_filter (NfltrTunnelKind *self, GVariant *config, const NfltrKindConn *conn)
 {
@@ -72,6 +78,7 @@ nfltr_tunnel_kind_class_init (NfltrTunnelKindClass *klass)
   klass->stop = real_stop;
   klass->new_filter = real_new_filter;
   klass->unreachable_response = real_unreachable_response;
+  klass->reports_origin = real_reports_origin;
 }
 
 static void
@@ -187,6 +194,13 @@ nfltr_tunnel_kind_new_filter (NfltrTunnelKind      *self,
 {
   g_return_val_if_fail (NFLTR_IS_TUNNEL_KIND (self), NULL);
   return NFLTR_TUNNEL_KIND_GET_CLASS (self)->new_filter (self, config, conn);
+}
+
+gboolean
+nfltr_tunnel_kind_reports_origin (NfltrTunnelKind *self, GVariant *config, const NfltrKindConn *conn)
+{
+  g_return_val_if_fail (NFLTR_IS_TUNNEL_KIND (self), FALSE);
+  return NFLTR_TUNNEL_KIND_GET_CLASS (self)->reports_origin (self, config, conn);
 }
 
 GBytes *

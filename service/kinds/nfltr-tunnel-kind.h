@@ -29,6 +29,9 @@ typedef struct {
   int cancel_fd;           /* becomes readable when the tunnel stops: give up at once */
   guint timeout_ms;        /* how long reaching the backend may take */
   const char *alpn;        /* the protocol TLS negotiated (ALPN, RFC 7301), or NULL */
+  /* The tunnel's counters, for a kind whose backend reaches the local server itself after
+   * connect() returned (see reports_origin); valid until the connection ends. */
+  struct _NfltrTunnelStats *stats;
 } NfltrKindConn;
 
 struct _NfltrTunnelKindClass {
@@ -87,7 +90,15 @@ struct _NfltrTunnelKindClass {
                                                GVariant             *config,
                                                const GError         *error);
 
-  gpointer padding[7];
+  /* TRUE when this connection's backend reaches the local server on its own (the HTTP/2
+   * proxy) and reports each attempt with nfltr_tunnel_stats_origin_result (conn->stats);
+   * the data path then does not count connect() as the local server answering. Worker
+   * thread. Default: FALSE. */
+  gboolean            (*reports_origin)       (NfltrTunnelKind      *self,
+                                               GVariant             *config,
+                                               const NfltrKindConn  *conn);
+
+  gpointer padding[6];
 };
 
 const char         *nfltr_tunnel_kind_get_id               (NfltrTunnelKind      *self);
@@ -114,6 +125,9 @@ int                 nfltr_tunnel_kind_connect              (NfltrTunnelKind     
                                                             const NfltrKindConn  *conn,
                                                             GError              **error);
 NfltrStreamFilter  *nfltr_tunnel_kind_new_filter           (NfltrTunnelKind      *self,
+                                                            GVariant             *config,
+                                                            const NfltrKindConn  *conn);
+gboolean            nfltr_tunnel_kind_reports_origin       (NfltrTunnelKind      *self,
                                                             GVariant             *config,
                                                             const NfltrKindConn  *conn);
 GBytes             *nfltr_tunnel_kind_unreachable_response (NfltrTunnelKind      *self,

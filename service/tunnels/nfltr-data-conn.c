@@ -347,9 +347,13 @@ local_connected_cb (gpointer data)
 
   if (c->local_fd < 0)
     {
+      gboolean cancelled = g_error_matches (c->connect_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+                           _nfltr_data_conn_group_is_cancelled (c->group);
+
       g_debug ("conn from %s: local server: %s", c->client_addr, c->connect_error->message);
-      if (!g_error_matches (c->connect_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
-          !_nfltr_data_conn_group_is_cancelled (c->group) &&
+      if (!cancelled && !nfltr_tunnel_kind_reports_origin (c->kind, c->kind_config, &c->kind_conn))
+        nfltr_tunnel_stats_origin_result (c->stats, c->connect_error);
+      if (!cancelled &&
           (response = nfltr_tunnel_kind_unreachable_response (c->kind, c->kind_config,
                                                                c->connect_error)) != NULL)
         start_answer (c, response);
@@ -362,6 +366,8 @@ local_connected_cb (gpointer data)
       conn_end (c);
       return G_SOURCE_REMOVE;
     }
+  if (!nfltr_tunnel_kind_reports_origin (c->kind, c->kind_config, &c->kind_conn))
+    nfltr_tunnel_stats_origin_result (c->stats, NULL);
   _nfltr_data_conn_pump_start (c);
   c->stage = STAGE_PUMP;
   c->deadline = idle_deadline (c);
@@ -436,6 +442,7 @@ stage_handshake (DataConn *c)
     .alpn = c->alpn,
     .cancel_fd = c->cancel_fd,
     .timeout_ms = NFLTR_DATA_CONN_LOCAL_CONNECT_TIMEOUT_MS,
+    .stats = c->stats,
   };
   c->stage = STAGE_LOCAL_CONNECT;
   conn_park (c);

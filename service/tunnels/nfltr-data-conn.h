@@ -41,6 +41,24 @@ guint64           nfltr_tunnel_stats_get_bytes_out     (NfltrTunnelStats *stats)
 /* Connections refused because the tunnel was at its cap (nfltr_data_conn_spawn()). */
 guint64           nfltr_tunnel_stats_get_refused       (NfltrTunnelStats *stats);
 
+/* The local server as the last visitor met it (issue 9 §2). */
+typedef enum {
+  NFLTR_ORIGIN_UNKNOWN, /* no visitor yet */
+  NFLTR_ORIGIN_UP,      /* the last connect to it worked */
+  NFLTR_ORIGIN_DOWN,    /* the last connect to it failed */
+} NfltrOriginState;
+
+/* A connect to the local server worked (error NULL) or failed: the data path reports its
+ * connect(), a kind whose backend reaches the local server itself reports each attempt
+ * (nfltr_tunnel_kind_reports_origin()). Any thread. */
+void              nfltr_tunnel_stats_origin_result     (NfltrTunnelStats *stats,
+                                                        const GError     *error);
+/* The state, the number of failed connects so far, and (if last_error is not NULL) a copy
+ * of the last failure's message, or NULL when there was none. */
+NfltrOriginState  nfltr_tunnel_stats_get_origin        (NfltrTunnelStats *stats,
+                                                        guint64          *failures,
+                                                        char            **last_error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfltrTunnelStats, nfltr_tunnel_stats_unref)
 
 /* ---- per-tunnel TLS server credentials: refcounted, shared by its connections ---- */

@@ -15,6 +15,12 @@ struct _NfltrTunnelStats
   atomic_ullong    bytes_in;
   atomic_ullong    bytes_out;
   atomic_ullong    refused;
+
+  /* Origin health: written once per connect, read once a second; a mutex for the text. */
+  GMutex           origin_lock;
+  NfltrOriginState origin;
+  guint64          origin_failures;
+  char            *origin_error;
 };
 
 NfltrTunnelStats *
@@ -28,6 +34,7 @@ nfltr_tunnel_stats_new (void)
   atomic_init (&stats->bytes_in, 0);
   atomic_init (&stats->bytes_out, 0);
   atomic_init (&stats->refused, 0);
+  g_mutex_init (&stats->origin_lock);
   return stats;
 }
 
@@ -44,7 +51,11 @@ nfltr_tunnel_stats_unref (NfltrTunnelStats *stats)
 {
   g_return_if_fail (stats != NULL);
   if (g_atomic_ref_count_dec (&stats->ref))
-    g_free (stats);
+    {
+      g_mutex_clear (&stats->origin_lock);
+      g_free (stats->origin_error);
+      g_free (stats);
+    }
 }
 
 guint
@@ -106,4 +117,38 @@ void
 _nfltr_tunnel_stats_add_out (NfltrTunnelStats *stats, guint64 bytes)
 {
   atomic_fetch_add_explicit (&stats->bytes_out, bytes, memory_order_relaxed);
+}
+
+void
+nfltr_tunnel_stats_origin_result (NfltrTunnelStats *stats, const GError *error)
+{
+  g_mutex_lock (&stats->origin_lock);
+  if (error == NULL)
+    stats->origin = NFLTR_ORIGIN_UP;
+  else
+    {
+      stats->origin = NFLTR_ORIGIN_DOWN;
+      stats->origin_failures++;
+      if (g_strcmp0 (stats->origin_error, error->message) != 0)
+        {
+          g_free (stats->origin_error);
+          stats->origin_error = g_strdup (error->message);
+        }
+    }
+  g_mutex_unlock (&stats->origin_lock);
+}
+
+NfltrOriginState
+nfltr_tunnel_stats_get_origin (NfltrTunnelStats *stats, guint64 *failures, char **last_error)
+{
+  NfltrOriginState state;
+
+  g_mutex_lock (&stats->origin_lock);
+  state = stats->origin;
+  if (failures != NULL)
+    *failures = stats->origin_failures;
+  if (last_error != NULL)
+    *last_error = g_strdup (stats->origin_error);
+  g_mutex_unlock (&stats->origin_lock);
+  return state;
 }

@@ -109,3 +109,19 @@ def test_shortcuts_window(world):
                "the shortcuts window")
     app.settle()
     world.xvfb.screenshot("shortcuts", title="Keyboard Shortcuts")
+
+
+def test_dead_local_server_shows_on_the_row(world):
+    """Issue 9 §2: a tunnel whose local server does not answer does not look healthy."""
+    from nfltrlab import free_port
+    port = free_port()
+    tunnel = world.agent.http(port, "--name", "no-server")
+    app = applab.App(world.lab, world.agent, world.xvfb)
+    app.wait(lambda w: len(w.get("rows", [])) == 1, 20, "the tunnel's row")
+    assert app.row("no-server")["error"] == ""
+    assert curl_tunnel(tunnel, "/", "--http1.1").status == 502
+    app.wait(lambda w: "Local server is not answering" in app.row("no-server")["error"], 15,
+             "the row to say the local server is down")
+    assert f"127.0.0.1:{port}" in app.row("no-server")["error"], app.row("no-server")
+    app.settle(0.3)
+    world.xvfb.screenshot("dead-local-server")

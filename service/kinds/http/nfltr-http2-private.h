@@ -82,6 +82,7 @@ struct _NfltrHttp2Proxy {
   NfltrHttp2OriginMode mode;
   gboolean origin_tls;
   guint connect_timeout_ms;
+  NfltrTunnelStats *stats;   /* origin health (issue 9 §2), or NULL */
 
   nghttp2_session *server;   /* faces the visitor */
   Http2Buf vis_out;

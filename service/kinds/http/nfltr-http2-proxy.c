@@ -680,13 +680,22 @@ int
 _nfltr_http2_origin_connect (NfltrHttp2Proxy *self, const char * const *alpn,
                              char **selected_alpn, GError **error)
 {
+  GError *local_error = NULL;
+  int fd;
+
   if (selected_alpn != NULL)
     *selected_alpn = NULL;
   if (self->origin_tls)
-    return nfltr_origin_tls_connect (self->origin_host, self->origin_port, alpn,
-                                     self->connect_timeout_ms, -1, selected_alpn, error);
-  return nfltr_data_conn_connect_tcp (self->origin_host, self->origin_port,
-                                      self->connect_timeout_ms, -1, error);
+    fd = nfltr_origin_tls_connect (self->origin_host, self->origin_port, alpn,
+                                   self->connect_timeout_ms, -1, selected_alpn, &local_error);
+  else
+    fd = nfltr_data_conn_connect_tcp (self->origin_host, self->origin_port,
+                                      self->connect_timeout_ms, -1, &local_error);
+  if (self->stats != NULL)
+    nfltr_tunnel_stats_origin_result (self->stats, local_error);
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
+  return fd;
 }
 
 /* Connects the HTTP/2 origin (and, in AUTO, learns whether there is one). FALSE with an
@@ -945,7 +954,15 @@ nfltr_http2_proxy_free (NfltrHttp2Proxy *self)
   g_free (self->public_host);
   g_free (self->client_ip);
   g_free (self->origin_host);
+  g_clear_pointer (&self->stats, nfltr_tunnel_stats_unref);
   g_free (self);
+}
+
+void
+nfltr_http2_proxy_set_stats (NfltrHttp2Proxy *self, NfltrTunnelStats *stats)
+{
+  g_clear_pointer (&self->stats, nfltr_tunnel_stats_unref);
+  self->stats = stats != NULL ? nfltr_tunnel_stats_ref (stats) : NULL;
 }
 
 gboolean

@@ -18,6 +18,8 @@
 
 #include <glib.h>
 
+#include "nfltr-data-conn.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -46,6 +48,9 @@ NfltrHttp2Proxy *nfltr_http2_proxy_new          (const char           *public_ho
                                                  gboolean              origin_tls,
                                                  guint                 connect_timeout_ms);
 void             nfltr_http2_proxy_free         (NfltrHttp2Proxy      *self);
+/* Where each attempt to reach the origin is reported (a reference is taken); NULL: nowhere. */
+void             nfltr_http2_proxy_set_stats    (NfltrHttp2Proxy      *self,
+                                                 NfltrTunnelStats     *stats);
 
 /* The pure half, for the fuzz target and unit tests: the visitor's bytes in, then the
  * requests that can be sent on are sent (NONE: answered at once), then the bytes for the

@@ -129,6 +129,7 @@ static int
 http_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, GError **error)
 {
   g_autofree char *client_ip = NULL;
+  NfltrHttp2Proxy *proxy;
   const char *host;
   guint16 port;
 
@@ -142,10 +143,17 @@ http_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn
   if (!is_h2 (conn))
     return nfltr_kind_host_port_connect (config, conn, error);
   client_ip = client_ip_of (conn);
-  return nfltr_http2_proxy_start (nfltr_http2_proxy_new (conn->sni, client_ip, host, port,
-                                                         origin_mode (config), origin_tls (config),
-                                                         conn->timeout_ms),
-                                  error);
+  proxy = nfltr_http2_proxy_new (conn->sni, client_ip, host, port, origin_mode (config),
+                                 origin_tls (config), conn->timeout_ms);
+  nfltr_http2_proxy_set_stats (proxy, conn->stats);
+  return nfltr_http2_proxy_start (proxy, error);
+}
+
+/* The HTTP/2 proxy reaches the local server per request, and says how it went. */
+static gboolean
+http_reports_origin (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn)
+{
+  return is_h2 (conn);
 }
 
 static NfltrStreamFilter *
@@ -183,6 +191,7 @@ nfltr_kind_http_class_init (NfltrKindHttpClass *klass)
   kind_class->connect = http_connect;
   kind_class->new_filter = http_new_filter;
   kind_class->unreachable_response = http_unreachable_response;
+  kind_class->reports_origin = http_reports_origin;
 }
 
 static void
