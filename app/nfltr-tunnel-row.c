@@ -10,6 +10,8 @@
 #include "nfltr-a11y.h"
 #include "nfltr-application.h"
 #include "nfltr-fingerprint.h"
+
+#include <string.h>
 #include "nfltr-format.h"
 #include "nfltr-tunnel-row.h"
 #include "nfltr-window.h"
@@ -95,15 +97,36 @@ update_certificate_warning (NfltrTunnelRow *self)
 {
   const char *trust = nfltr_dbus_tunnel_get_certificate (self->tunnel);
   const char *reason = nfltr_dbus_tunnel_get_certificate_reason (self->tunnel);
+  const char *url = nfltr_dbus_tunnel_get_public_url (self->tunnel);
   g_autofree char *text = NULL;
+  gboolean is_hint = FALSE;
 
-  if (g_strcmp0 (trust, "self-signed") == 0)
+  /* Issue 9 §3: a tcp tunnel is not a website; say how its clients connect instead. */
+  if (url != NULL && g_str_has_prefix (url, "tls://"))
+    {
+      /* TRANSLATORS: %s is the tunnel's HOST:PORT; keep the command as it is */
+      text = g_strdup_printf (_ ("Not a website: clients connect with “nfltr connect %s”, which checks this "
+                                 "certificate’s fingerprint."),
+                              url + strlen ("tls://"));
+      is_hint = TRUE;
+    }
+  else if (g_strcmp0 (trust, "self-signed") == 0)
     text = g_strdup (_ ("Self-signed certificate: visitors’ browsers will show a warning. They can compare "
                         "the fingerprint in the details, or you can use your own certificate."));
   else if (g_strcmp0 (trust, "untrusted") == 0)
     /* TRANSLATORS: %s is the reason in English, e.g. “expired” or “not valid for HOST” */
     text = g_strdup_printf (_ ("Your certificate is %s: visitors’ browsers will show a warning."),
                             reason != NULL && *reason ? reason : _ ("not trusted"));
+  if (is_hint)
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->cert_warning_label), "warning");
+      gtk_widget_add_css_class (GTK_WIDGET (self->cert_warning_label), "dim-label");
+    }
+  else
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->cert_warning_label), "dim-label");
+      gtk_widget_add_css_class (GTK_WIDGET (self->cert_warning_label), "warning");
+    }
   gtk_label_set_label (self->cert_warning_label, text != NULL ? text : "");
   gtk_widget_set_visible (GTK_WIDGET (self->cert_warning_label), text != NULL);
 }
@@ -153,7 +176,9 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
     gtk_label_set_label (self->url_label, _("No public address yet"));
   gtk_widget_set_sensitive (GTK_WIDGET (self->url_label), running && url && *url);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "row.copy-url", url && *url);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "row.open-url", url && *url && running);
+  /* A tls:// tunnel is not a website: no browser to open it in. */
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "row.open-url",
+                                 url && *url && running && !g_str_has_prefix (url, "tls://"));
 
   if (g_strcmp0 (state, "online") == 0)
     stats = nfltr_format_traffic (nfltr_dbus_tunnel_get_active_connections (t),
@@ -192,8 +217,13 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
   gtk_label_set_label (self->fingerprint_label, fingerprint);
   gtk_label_set_label (self->fingerprint_hint,
                        inspectable
-                       ? _("This is the certificate between the relay and this computer. Public visitors see the relay’s own certificate, because the relay decrypts this tunnel.")
-                       : _("Visitors’ browsers see exactly this certificate. If the fingerprint they see differs, someone in between is decrypting the traffic."));
+                         ? _ ("This is the certificate between the relay and this computer. Public visitors "
+                              "see the relay’s own certificate, because the relay decrypts this tunnel.")
+                       : url != NULL && g_str_has_prefix (url, "tls://")
+                         ? _ ("Clients see exactly this certificate: “nfltr connect” pins it on first use "
+                              "and refuses a changed one.")
+                         : _ ("Visitors’ browsers see exactly this certificate. If the fingerprint they see "
+                              "differs, someone in between is decrypting the traffic."));
 
   /* The switch's state follows the service; its "active" shows what the user asked for until
    * the service reports it (or the call failed, or the tunnel failed to start). */
@@ -454,6 +484,11 @@ nfltr_tunnel_row_describe (NfltrTunnelRow *self)
                          gtk_widget_get_visible (GTK_WIDGET (self->cert_warning_label))
                            ? gtk_label_get_label (self->cert_warning_label) : "");
   g_variant_dict_insert (&dict, "url", "s", gtk_label_get_label (self->url_label));
+  g_variant_dict_insert (&dict, "can-open", "b",
+                         gtk_widget_is_sensitive (GTK_WIDGET (self)) &&
+                           nfltr_dbus_tunnel_get_public_url (self->tunnel) != NULL &&
+                           !g_str_has_prefix (nfltr_dbus_tunnel_get_public_url (self->tunnel), "tls://") &&
+                           state_is_running (nfltr_dbus_tunnel_get_state (self->tunnel)));
   g_variant_dict_insert (&dict, "stats", "s", gtk_label_get_label (self->stats_label));
   g_variant_dict_insert (&dict, "error", "s",
                          gtk_widget_get_visible (GTK_WIDGET (self->error_label))

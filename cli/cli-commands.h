@@ -36,6 +36,8 @@ int cli_cmd_status (int argc, char **argv);
 int cli_cmd_stop  (int argc, char **argv);
 int cli_cmd_start (int argc, char **argv);
 int cli_cmd_rm    (int argc, char **argv);
+/* cmd-connect.c */
+int cli_cmd_connect (int argc, char **argv);
 /* cmd-release.c */
 int cli_cmd_release (int argc, char **argv);
 

@@ -229,6 +229,9 @@ cli_certificate_warning (NfltrDbusTunnel *t)
   const char *trust = nfltr_dbus_tunnel_get_certificate (t);
   const char *reason = nfltr_dbus_tunnel_get_certificate_reason (t);
 
+  /* Not a website (tls://): its clients pin the fingerprint (`nfltr connect` does). */
+  if (g_str_has_prefix (nfltr_dbus_tunnel_get_public_url (t), "tls://"))
+    return NULL;
   if (g_strcmp0 (trust, "self-signed") == 0)
     /* TRANSLATORS: shown under the URL of a tunnel whose certificate the agent generated.
      * --e2ee-cert and --e2ee-key are options: do not translate them. */

@@ -490,6 +490,19 @@ show_ready (TunnelRun *run)
                 nfltr_dbus_tunnel_get_fingerprint (t));
       else
         printf (_ ("Fingerprint: %s\n"), nfltr_dbus_tunnel_get_fingerprint (t));
+      if (g_str_has_prefix (nfltr_dbus_tunnel_get_public_url (t), "tls://"))
+        {
+          const char *hostport = nfltr_dbus_tunnel_get_public_url (t) + strlen ("tls://");
+          g_autofree char *clients = NULL;
+
+          /* TRANSLATORS: how clients reach a tcp tunnel; %s is HOST:PORT twice. Keep the
+           * command and its options as they are. */
+          clients = g_strdup_printf (
+            _ ("Clients:     nfltr connect %s --listen 127.0.0.1:PORT\n"
+               "             (or any TLS client that sends %s as SNI and checks the fingerprint)\n"),
+            hostport, hostport);
+          fputs (clients, stdout);
+        }
       if (warning != NULL)
         {
           /* TRANSLATORS: %s is a sentence about the tunnel's certificate; the label is padded

@@ -30,6 +30,8 @@ const CliCommand cli_commands[] = {
   { "rm", cli_cmd_rm, "NAME", N_ ("Remove a tunnel from the service") },
   { "status", cli_cmd_status, "[--json]",
     N_ ("Show the relay, the link's state and the pinned fingerprint") },
+  { "connect", cli_cmd_connect, "NAME.DOMAIN[:PORT] [--listen [HOST:]PORT] [--fingerprint sha256:HEX] [--json]",
+    N_ ("Reach a tcp tunnel from a local port, checking its certificate's fingerprint") },
   { "release", cli_cmd_release, "NAME", N_ ("Give a tunnel name back to the relay, for anybody to take") },
   { "help", NULL, "[COMMAND]", N_ ("Show this help, or a command's") },
   { NULL, NULL, NULL, NULL }

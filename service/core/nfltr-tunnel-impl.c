@@ -461,6 +461,7 @@ void
 nfltr_tunnel_impl_bound (NfltrTunnelImpl *self, const char *host, const char *url)
 {
   NfltrDbusTunnel *t = NFLTR_DBUS_TUNNEL (self);
+  g_autofree char *public_url = NULL;
 
   if (!self->config->enabled)
     return;
@@ -469,7 +470,8 @@ nfltr_tunnel_impl_bound (NfltrTunnelImpl *self, const char *host, const char *ur
       g_free (self->public_host);
       self->public_host = g_strdup (host);
     }
-  nfltr_dbus_tunnel_set_public_url (t, url ? url : "");
+  public_url = nfltr_tunnel_kind_public_url (self->kind, url);
+  nfltr_dbus_tunnel_set_public_url (t, public_url);
   if (self->state != NFLTR_TUNNEL_ONLINE)
     {
       nfltr_dbus_tunnel_set_online_since (t, (guint64) (g_get_real_time () / G_USEC_PER_SEC));

@@ -51,6 +51,12 @@ real_stop (NfltrTunnelKind *self, GVariant *config)
 {
 }
 
+static const char *
+real_get_url_scheme (NfltrTunnelKind *self)
+{
+  return "https";
+}
+
 static gboolean
 real_reports_origin (NfltrTunnelKind *self, GVariant *config, const NfltrKindConn *conn)
 {
@@ -79,6 +85,7 @@ nfltr_tunnel_kind_class_init (NfltrTunnelKindClass *klass)
   klass->new_filter = real_new_filter;
   klass->unreachable_response = real_unreachable_response;
   klass->reports_origin = real_reports_origin;
+  klass->get_url_scheme = real_get_url_scheme;
 }
 
 static void
@@ -194,6 +201,28 @@ nfltr_tunnel_kind_new_filter (NfltrTunnelKind      *self,
 {
   g_return_val_if_fail (NFLTR_IS_TUNNEL_KIND (self), NULL);
   return NFLTR_TUNNEL_KIND_GET_CLASS (self)->new_filter (self, config, conn);
+}
+
+const char *
+nfltr_tunnel_kind_get_url_scheme (NfltrTunnelKind *self)
+{
+  g_return_val_if_fail (NFLTR_IS_TUNNEL_KIND (self), "https");
+  return NFLTR_TUNNEL_KIND_GET_CLASS (self)->get_url_scheme (self);
+}
+
+char *
+nfltr_tunnel_kind_public_url (NfltrTunnelKind *self, const char *relay_url)
+{
+  const char *scheme = nfltr_tunnel_kind_get_url_scheme (self);
+  const char *rest;
+
+  if (relay_url == NULL || *relay_url == '\0')
+    return g_strdup ("");
+  rest = strstr (relay_url, "://");
+  if (rest == NULL || g_str_has_prefix (relay_url, scheme))
+    return g_strdup (relay_url);
+  /* The relay names no path for a tunnel, so host and port are the whole URL. */
+  return g_strdup_printf ("%s%s", scheme, rest);
 }
 
 gboolean

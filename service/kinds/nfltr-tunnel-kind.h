@@ -98,7 +98,12 @@ struct _NfltrTunnelKindClass {
                                                GVariant             *config,
                                                const NfltrKindConn  *conn);
 
-  gpointer padding[6];
+  /* The scheme of the tunnel's public URL: "https" for a website (the relay's answer as
+   * is), "tls" for any other TLS service (tcp: clients connect with `nfltr connect` or any
+   * TLS client that sends the name as SNI; issue 9 §3). Default: "https". */
+  const char         *(*get_url_scheme)       (NfltrTunnelKind      *self);
+
+  gpointer padding[5];
 };
 
 const char         *nfltr_tunnel_kind_get_id               (NfltrTunnelKind      *self);
@@ -130,6 +135,10 @@ NfltrStreamFilter  *nfltr_tunnel_kind_new_filter           (NfltrTunnelKind     
 gboolean            nfltr_tunnel_kind_reports_origin       (NfltrTunnelKind      *self,
                                                             GVariant             *config,
                                                             const NfltrKindConn  *conn);
+const char         *nfltr_tunnel_kind_get_url_scheme       (NfltrTunnelKind      *self);
+/* The relay's URL ("https://HOST:PORT") in the kind's scheme (a new string). */
+char               *nfltr_tunnel_kind_public_url           (NfltrTunnelKind      *self,
+                                                            const char           *relay_url);
 GBytes             *nfltr_tunnel_kind_unreachable_response (NfltrTunnelKind      *self,
                                                             GVariant             *config,
                                                             const GError         *error);

@@ -125,3 +125,20 @@ def test_dead_local_server_shows_on_the_row(world):
     assert f"127.0.0.1:{port}" in app.row("no-server")["error"], app.row("no-server")
     app.settle(0.3)
     world.xvfb.screenshot("dead-local-server")
+
+
+def test_tcp_tunnel_is_not_shown_as_a_website(world):
+    """Issue 9 §3: tls:// and how clients connect, no "Open in Browser", no browser warning."""
+    from nfltrlab import TcpEcho
+    echo = TcpEcho(world.lab)
+    tunnel = world.agent.tcp(f"127.0.0.1:{echo.port}", "--name", "db")
+    app = applab.App(world.lab, world.agent, world.xvfb)
+    app.wait(lambda w: len(w.get("rows", [])) == 1, 20, "the tunnel's row")
+    row = app.row("db")
+    assert row["url"].startswith("tls://db.") and row["url"] == tunnel.url, row
+    assert not row["can-open"], row
+    hint = row["certificate-warning"]
+    assert "Not a website" in hint and f"nfltr connect {tunnel.url[len('tls://'):]}" in hint, row
+    assert "browsers will show a warning" not in hint
+    app.settle(0.3)
+    world.xvfb.screenshot("tcp-tunnel-row")

@@ -113,6 +113,13 @@ tcp_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn,
   return nfltr_kind_host_port_connect (config, conn, error);
 }
 
+/* Issue 9 §3: not a website — tls://NAME.DOMAIN:PORT, for `nfltr connect` or any TLS client. */
+static const char *
+tcp_get_url_scheme (NfltrTunnelKind *kind)
+{
+  return "tls";
+}
+
 static void
 nfltr_kind_tcp_class_init (NfltrKindTcpClass *klass)
 {
@@ -125,6 +132,7 @@ nfltr_kind_tcp_class_init (NfltrKindTcpClass *klass)
   kind_class->describe_target = tcp_describe_target;
   kind_class->get_tunnel_alpn = tcp_get_tunnel_alpn;
   kind_class->connect = tcp_connect;
+  kind_class->get_url_scheme = tcp_get_url_scheme;
 }
 
 static void
