@@ -68,6 +68,9 @@ typedef struct
   char     *alpn;       /* tcp --alpn: "h2,http/1.1", or NULL */
   char     *origin_h2;  /* http --origin-h2: "auto", "yes", "no", or NULL */
   gboolean  origin_tls; /* http --origin-tls */
+  char    **allow_cidr; /* --allow-cidr (each may list several), or NULL */
+  char    **deny_cidr;  /* --deny-cidr */
+  char     *basic_auth; /* http --basic-auth USER:PASSWORD (or $NFLTR_BASIC_AUTH) */
 } CliTunnelOptions;
 
 /* argv[0] is the command name. Errors are usage errors (exit 2); the message is what the user

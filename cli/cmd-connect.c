@@ -179,9 +179,10 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (g_strcmp0 (fingerprint, l->c->fingerprint) != 0)
     {
       /* TRANSLATORS: the tunnel, the fingerprint it presented, the one pinned */
-      g_autofree char *what = g_strdup_printf (_ ("%s presented another certificate (%s) than the pinned one (%s): "
-                                                  "connection refused"),
-                                               l->c->host, fingerprint ? fingerprint : "none", l->c->fingerprint);
+      g_autofree char *what =
+        g_strdup_printf (_ ("%s presented another certificate (%s) than the pinned one (%s): "
+                            "connection refused"),
+                         l->c->host, fingerprint ? fingerprint : "none", l->c->fingerprint);
 
       link_fail (l, what);
       return;
@@ -288,7 +289,9 @@ cli_cmd_connect (int argc, char **argv)
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen_arg,
-      N_ ("Local address to accept connections on (default 127.0.0.1 and any free port, printed; 0: any free port)"), "[HOST:]PORT" },
+      N_ ("Local address to accept connections on (default 127.0.0.1 and any free port, printed; 0: any free "
+          "port)"),
+      "[HOST:]PORT" },
     { "fingerprint", 'f', 0, G_OPTION_ARG_STRING, &fingerprint_arg,
       N_ ("The tunnel certificate's SHA-256 fingerprint, as `nfltr tcp` printed it; without it the "
           "first one seen is pinned"),
@@ -312,12 +315,14 @@ cli_cmd_connect (int argc, char **argv)
   guint sigint, sigterm;
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_summary (context, _ ("Opens a local port whose connections are carried through the relay, in TLS, to a tcp\n"
-                                            "tunnel — for clients that speak plain TCP (psql, redis-cli, ssh). The tunnel's\n"
-                                            "certificate is checked by its fingerprint: --fingerprint, or pinned on first use;\n"
-                                            "a changed certificate is refused."));
-  if (!cli_parse_command_line (context, "connect", &argc, &argv, 1, 1,
-                               _ ("the tunnel to connect to (e.g. nfltr connect db.example.com:443 --listen 5432)")))
+  g_option_context_set_summary (
+    context, _ ("Opens a local port whose connections are carried through the relay, in TLS, to a tcp\n"
+                "tunnel — for clients that speak plain TCP (psql, redis-cli, ssh). The tunnel's\n"
+                "certificate is checked by its fingerprint: --fingerprint, or pinned on first use;\n"
+                "a changed certificate is refused."));
+  if (!cli_parse_command_line (
+        context, "connect", &argc, &argv, 1, 1,
+        _ ("the tunnel to connect to (e.g. nfltr connect db.example.com:443 --listen 5432)")))
     return CLI_EXIT_USAGE;
   if (!parse_remote (argv[1], &c.host, &c.port, &error) ||
       (listen_arg != NULL && g_strcmp0 (listen_arg, "0") != 0 &&

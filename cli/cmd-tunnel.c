@@ -6,6 +6,7 @@
 #include "cli-client.h"
 #include "cli-commands.h"
 #include "cli-output.h"
+#include "nfltr-cidr.h"
 
 #include "nfltr-error.h"
 #include "nfltr-service-locator.h"
@@ -86,6 +87,20 @@ origin_h2_option_cb (const char *option_name, const char *value, gpointer data, 
   return TRUE;
 }
 
+/* --allow-cidr / --deny-cidr: checked here so that a typo is a usage error naming the range. */
+static gboolean
+check_cidr (const char *option, char **entries, GError **error)
+{
+  g_autoptr (NfltrCidrList) list = NULL;
+
+  if (entries == NULL)
+    return TRUE;
+  list = nfltr_cidr_list_parse ((const char * const *) entries, error);
+  if (list == NULL)
+    g_prefix_error (error, "%s: ", option);
+  return list != NULL;
+}
+
 gboolean
 cli_tunnel_options_parse (const char        *kind,
                           int                argc,
@@ -97,6 +112,8 @@ cli_tunnel_options_parse (const char        *kind,
   g_autofree char *cert_file = NULL;
   g_autofree char *key_file = NULL;
   gboolean json = FALSE;
+  g_auto (GStrv) allow_cidr = NULL;
+  g_auto (GStrv) deny_cidr = NULL;
   const GOptionEntry entries[] = {
     { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
       /* TRANSLATORS: NAME is the option's argument, as --help shows it (“--name=NAME”) */
@@ -108,14 +125,25 @@ cli_tunnel_options_parse (const char        *kind,
       N_ ("PEM certificate to present instead of the generated one (needs --e2ee-key)"), "FILE" },
     { "e2ee-key", 0, 0, G_OPTION_ARG_FILENAME, &key_file,
       N_ ("PEM private key of --e2ee-cert"), "FILE" },
+    { "allow-cidr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_cidr,
+      N_ ("Only visitors from these address ranges get through, e.g. 192.0.2.0/24,2001:db8::/32 "
+          "(repeatable)"),
+      "LIST" },
+    { "deny-cidr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &deny_cidr,
+      N_ ("Visitors from these address ranges are turned away (checked before --allow-cidr)"), "LIST" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       /* TRANSLATORS: the event names are JSON values, keep them in English. */
       N_ ("Print one JSON object per line (events: ready, stats, state, error, stopped)"), NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autofree char *alpn = NULL;
+  g_autofree char *basic_auth = NULL;
   gboolean origin_tls = FALSE;
   const GOptionEntry http_entries[] = {
+    { "basic-auth", 0, 0, G_OPTION_ARG_STRING, &basic_auth,
+      N_ ("Visitors must log in with this user name and password (checked on this machine; "
+          "$NFLTR_BASIC_AUTH keeps it off the command line)"),
+      "USER:PASSWORD" },
     { "origin-h2", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, origin_h2_option_cb,
       N_ ("How HTTP/2 visitors reach the local server: h2c (true), translated to HTTP/1.1 "
           "(false), or whichever it speaks (auto, the default)"),
@@ -212,12 +240,30 @@ cli_tunnel_options_parse (const char        *kind,
     return FALSE;
   if (!cli_check_cert_pair (cert_file, key_file, &options->cert_file, &options->key_file, error))
     return FALSE;
+  if (!check_cidr ("--allow-cidr", allow_cidr, error) || !check_cidr ("--deny-cidr", deny_cidr, error))
+    return FALSE;
 
   options->target = g_strdup (args[1]);
   options->name = g_steal_pointer (&name);
   options->json = json;
   options->alpn = g_steal_pointer (&alpn);
   options->origin_tls = origin_tls;
+  options->allow_cidr = g_steal_pointer (&allow_cidr);
+  if (basic_auth == NULL && g_str_equal (kind, "http") && g_getenv ("NFLTR_BASIC_AUTH") != NULL)
+    basic_auth = g_strdup (g_getenv ("NFLTR_BASIC_AUTH"));
+  if (basic_auth != NULL)
+    {
+      const char *colon = strchr (basic_auth, ':');
+
+      if (colon == NULL || colon == basic_auth || colon[1] == '\0')
+        {
+          g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                               _ ("--basic-auth takes USER:PASSWORD, both non-empty"));
+          return FALSE;
+        }
+      options->basic_auth = g_steal_pointer (&basic_auth);
+    }
+  options->deny_cidr = g_steal_pointer (&deny_cidr);
   return TRUE;
 }
 
@@ -231,6 +277,9 @@ cli_tunnel_options_clear (CliTunnelOptions *options)
   g_clear_pointer (&options->key_file, g_free);
   g_clear_pointer (&options->alpn, g_free);
   g_clear_pointer (&options->origin_h2, g_free);
+  g_clear_pointer (&options->allow_cidr, g_strfreev);
+  g_clear_pointer (&options->basic_auth, g_free);
+  g_clear_pointer (&options->deny_cidr, g_strfreev);
 }
 
 GVariant *
@@ -250,6 +299,12 @@ cli_tunnel_options_to_variant (const CliTunnelOptions *options)
     g_variant_dict_insert (&dict, "origin-h2", "s", options->origin_h2);
   if (options->origin_tls)
     g_variant_dict_insert (&dict, "origin-tls", "b", TRUE);
+  if (options->allow_cidr != NULL)
+    g_variant_dict_insert (&dict, "allow-cidr", "^as", options->allow_cidr);
+  if (options->basic_auth != NULL)
+    g_variant_dict_insert (&dict, "basic-auth", "s", options->basic_auth);
+  if (options->deny_cidr != NULL)
+    g_variant_dict_insert (&dict, "deny-cidr", "^as", options->deny_cidr);
   if (options->cert_file != NULL)
     {
       g_variant_dict_insert (&dict, "cert-file", "s", options->cert_file);

@@ -42,9 +42,14 @@ feed_requests (NfltrHttpRewriter *rw, const uint8_t *data, size_t size, gsize st
 }
 
 static void
-run (const uint8_t * const part[3], const size_t part_len[3], gsize step, GByteArray *out, Verdict *v)
+run (const uint8_t * const part[3], const size_t part_len[3], gsize step, gboolean auth,
+     GByteArray *out, Verdict *v)
 {
   g_autoptr (NfltrHttpRewriter) rw = nfltr_http_rewriter_new ("app.nfltr.localhost", "192.0.2.7");
+
+  /* --basic-auth alice:s3cret ("Authorization: Basic YWxpY2U6czNjcmV0") on odd-length inputs */
+  if (auth)
+    nfltr_http_rewriter_set_basic_auth (rw, "alice:s3cret");
 
   memset (v, 0, sizeof *v);
   if (feed_requests (rw, part[0], part_len[0], step, out, v))
@@ -82,8 +87,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       part_len[i] = sep - part[i];
     }
   step = size > 0 ? (data[size - 1] % 17) + 1 : 1;
-  run (part, part_len, size > 0 ? size : 1, whole, &v1);
-  run (part, part_len, step, pieces, &v2);
+  run (part, part_len, size > 0 ? size : 1, size % 2 == 1, whole, &v1);
+  run (part, part_len, step, size % 2 == 1, pieces, &v2);
   g_assert (v1.result == v2.result);
   g_assert (v1.status == v2.status);
   g_assert (v1.raw == v2.raw);

@@ -56,6 +56,9 @@ run_visitor (const uint8_t *data, size_t size)
   size--;
   proxy = nfltr_http2_proxy_new ("app.nfltr.localhost", "192.0.2.7", NULL, 0,
                                  NFLTR_HTTP2_ORIGIN_NONE, FALSE, 0);
+  /* --basic-auth on one step parity: the authorization field is outside input too. */
+  if (step % 2 == 1)
+    nfltr_http2_proxy_set_basic_auth (proxy, "alice:s3cret");
   for (gsize off = 0; off < size; off += step)
     {
       gboolean more = nfltr_http2_proxy_feed (proxy, data + off, MIN (step, size - off));

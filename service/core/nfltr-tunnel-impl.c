@@ -29,6 +29,8 @@ struct _NfltrTunnelImpl {
   NfltrTunnelTls *tls;
   NfltrTunnelStats *stats;
   NfltrDataConnGroup *group;
+  NfltrCidrList *allow;       /* --allow-cidr / --deny-cidr (issue 9 §10), or NULL */
+  NfltrCidrList *deny;
   GSource *stats_source;
   guint start_serial;   /* tells a stale start completion from the current one */
   NfltrTunnelState state;
@@ -250,6 +252,31 @@ set_certificate_trust (NfltrDbusTunnel *t, const NfltrTunnelConfig *config, cons
   nfltr_dbus_tunnel_set_certificate_reason (t, reason != NULL ? reason : "");
 }
 
+/* CreateTunnel's "allow-cidr" / "deny-cidr" (as), kept with the kind's options so that a
+ * saved tunnel restores them. */
+static gboolean
+parse_access (NfltrTunnelImpl *self, GError **error)
+{
+  static const char * const keys[] = { "allow-cidr", "deny-cidr" };
+  NfltrCidrList **lists[] = { &self->allow, &self->deny };
+
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      g_autofree const char **entries = NULL;
+
+      if (self->config->kind_options == NULL ||
+          !g_variant_lookup (self->config->kind_options, keys[i], "^a&s", &entries) || entries[0] == NULL)
+        continue;
+      *lists[i] = nfltr_cidr_list_parse (entries, error);
+      if (*lists[i] == NULL)
+        {
+          g_prefix_error (error, "%s: ", keys[i]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 NfltrTunnelImpl *
 nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
                        gboolean                 transient,
@@ -283,6 +310,8 @@ nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
   self->config->target = g_strdup (target);
 
   self->public_host = g_strdup_printf ("%s.%s", config->name, domain);
+  if (!parse_access (self, error))
+    return NULL;
 
   if (!nfltr_fingerprint_of_pem (cert_pem, strlen (cert_pem), self->fingerprint, error))
     return NULL;
@@ -534,6 +563,8 @@ nfltr_tunnel_impl_open_conn (NfltrTunnelImpl *self, NfltrTunnelBinder *binder, G
   params.kind_config = self->kind_config;
   params.public_host = self->public_host;
   params.client_addr = client_addr;
+  params.allow = self->allow;
+  params.deny = self->deny;
   g_debug ("tunnel %s: connection from %s", self->config->name, client_addr);
   if (!nfltr_data_conn_spawn (&params, self->tls, self->stats, self->group, &error))
     {
@@ -569,6 +600,8 @@ nfltr_tunnel_impl_finalize (GObject *object)
   g_clear_pointer (&self->config, nfltr_tunnel_config_free);
   g_clear_pointer (&self->tls, nfltr_tunnel_tls_unref);
   g_clear_pointer (&self->stats, nfltr_tunnel_stats_unref);
+  g_clear_pointer (&self->allow, nfltr_cidr_list_unref);
+  g_clear_pointer (&self->deny, nfltr_cidr_list_unref);
   g_clear_pointer (&self->kind_config, g_variant_unref);
   g_clear_object (&self->kind);
   g_free (self->owner);

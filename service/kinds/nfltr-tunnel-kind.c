@@ -57,6 +57,12 @@ real_get_url_scheme (NfltrTunnelKind *self)
   return "https";
 }
 
+static int
+real_refuse (NfltrTunnelKind *self, GVariant *config, const NfltrKindConn *conn, const GError *error)
+{
+  return -1;
+}
+
 static gboolean
 real_reports_origin (NfltrTunnelKind *self, GVariant *config, const NfltrKindConn *conn)
 {
@@ -86,6 +92,7 @@ nfltr_tunnel_kind_class_init (NfltrTunnelKindClass *klass)
   klass->unreachable_response = real_unreachable_response;
   klass->reports_origin = real_reports_origin;
   klass->get_url_scheme = real_get_url_scheme;
+  klass->refuse = real_refuse;
 }
 
 static void
@@ -170,6 +177,22 @@ nfltr_tunnel_kind_stop (NfltrTunnelKind *self,
   NFLTR_TUNNEL_KIND_GET_CLASS (self)->stop (self, config);
 }
 
+/* The pump polls and never blocks; a kind handing over a plain socketpair end must not be
+ * able to stall the worker, nor leak the socket into a child. */
+static int
+prepare_fd (int fd, GError **error)
+{
+  if (fd < 0)
+    return -1;
+  if (!g_unix_set_fd_nonblocking (fd, TRUE, error))
+    {
+      close (fd);
+      return -1;
+    }
+  fcntl (fd, F_SETFD, fcntl (fd, F_GETFD) | FD_CLOEXEC);
+  return fd;
+}
+
 int
 nfltr_tunnel_kind_connect (NfltrTunnelKind      *self,
                            GVariant             *config,
@@ -181,16 +204,20 @@ nfltr_tunnel_kind_connect (NfltrTunnelKind      *self,
   g_return_val_if_fail (NFLTR_IS_TUNNEL_KIND (self), -1);
 
   fd = NFLTR_TUNNEL_KIND_GET_CLASS (self)->connect (self, config, conn, error);
-  if (fd < 0)
-    return -1;
-  /* The pump polls and never blocks; a kind handing over a plain socketpair end must not be
-   * able to stall the worker, nor leak the socket into a child. */
-  if (!g_unix_set_fd_nonblocking (fd, TRUE, error))
-    {
-      close (fd);
-      return -1;
-    }
-  fcntl (fd, F_SETFD, fcntl (fd, F_GETFD) | FD_CLOEXEC);
+  return prepare_fd (fd, error);
+}
+
+int
+nfltr_tunnel_kind_refuse (NfltrTunnelKind *self, GVariant *config, const NfltrKindConn *conn,
+                          const GError *error)
+{
+  g_autoptr (GError) local_error = NULL;
+  int fd;
+
+  g_return_val_if_fail (NFLTR_IS_TUNNEL_KIND (self), -1);
+  fd = prepare_fd (NFLTR_TUNNEL_KIND_GET_CLASS (self)->refuse (self, config, conn, error), &local_error);
+  if (fd < 0 && local_error != NULL)
+    g_debug ("refusal stream: %s", local_error->message);
   return fd;
 }
 

@@ -103,7 +103,16 @@ struct _NfltrTunnelKindClass {
    * TLS client that sends the name as SNI; issue 9 §3). Default: "https". */
   const char         *(*get_url_scheme)       (NfltrTunnelKind      *self);
 
-  gpointer padding[5];
+  /* A visitor the tunnel's access control turned away (error says why): a connected stream
+   * socket, as connect() returns, whose other end tells the client so in the kind's own
+   * protocol (the http kind's HTTP/2 403), or -1 to send unreachable_response() for error
+   * and close. Worker thread, must not block. Default: -1. */
+  int                 (*refuse)               (NfltrTunnelKind      *self,
+                                               GVariant             *config,
+                                               const NfltrKindConn  *conn,
+                                               const GError         *error);
+
+  gpointer padding[4];
 };
 
 const char         *nfltr_tunnel_kind_get_id               (NfltrTunnelKind      *self);
@@ -139,6 +148,11 @@ const char         *nfltr_tunnel_kind_get_url_scheme       (NfltrTunnelKind     
 /* The relay's URL ("https://HOST:PORT") in the kind's scheme (a new string). */
 char               *nfltr_tunnel_kind_public_url           (NfltrTunnelKind      *self,
                                                             const char           *relay_url);
+/* The returned socket is non-blocking and close-on-exec, whatever the kind did; -1: none. */
+int                 nfltr_tunnel_kind_refuse               (NfltrTunnelKind      *self,
+                                                            GVariant             *config,
+                                                            const NfltrKindConn  *conn,
+                                                            const GError         *error);
 GBytes             *nfltr_tunnel_kind_unreachable_response (NfltrTunnelKind      *self,
                                                             GVariant             *config,
                                                             const GError         *error);

@@ -59,6 +59,8 @@ typedef struct _DataConn
   NfltrTunnelTls     *tls;
   NfltrTunnelStats   *stats;
   NfltrDataConnGroup *group;
+  NfltrCidrList      *allow;          /* access by visitor address, or NULL */
+  NfltrCidrList      *deny;
   int                 cancel_fd;
   guint               idle_timeout_s;  /* 0: none */
 

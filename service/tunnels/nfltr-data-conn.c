@@ -44,6 +44,8 @@ data_conn_free (DataConn *c)
   nfltr_tunnel_tls_unref (c->tls);
   nfltr_tunnel_stats_unref (c->stats);
   nfltr_data_conn_group_unref (c->group);
+  g_clear_pointer (&c->allow, nfltr_cidr_list_unref);
+  g_clear_pointer (&c->deny, nfltr_cidr_list_unref);
   g_object_unref (c->kind);
   g_variant_unref (c->kind_config);
   g_free (c->relay_host);
@@ -339,6 +341,15 @@ stage_pump (DataConn *c)
 
 /* ---- reaching the backend (helper thread, then back on the loop) ---- */
 
+/* Issue 9 §10: --deny-cidr first, then --allow-cidr. */
+static gboolean
+client_allowed (DataConn *c)
+{
+  if (c->deny != NULL && nfltr_cidr_list_contains_text (c->deny, c->client_addr))
+    return FALSE;
+  return c->allow == NULL || nfltr_cidr_list_contains_text (c->allow, c->client_addr);
+}
+
 static gboolean
 local_connected_cb (gpointer data)
 {
@@ -349,9 +360,11 @@ local_connected_cb (gpointer data)
     {
       gboolean cancelled = g_error_matches (c->connect_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
                            _nfltr_data_conn_group_is_cancelled (c->group);
+      /* A visitor turned away by --allow-cidr/--deny-cidr says nothing about the origin. */
+      gboolean refused = g_error_matches (c->connect_error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
 
       g_debug ("conn from %s: local server: %s", c->client_addr, c->connect_error->message);
-      if (!cancelled && !nfltr_tunnel_kind_reports_origin (c->kind, c->kind_config, &c->kind_conn))
+      if (!cancelled && !refused && !nfltr_tunnel_kind_reports_origin (c->kind, c->kind_config, &c->kind_conn))
         nfltr_tunnel_stats_origin_result (c->stats, c->connect_error);
       if (!cancelled &&
           (response = nfltr_tunnel_kind_unreachable_response (c->kind, c->kind_config,
@@ -445,6 +458,24 @@ stage_handshake (DataConn *c)
     .stats = c->stats,
   };
   c->stage = STAGE_LOCAL_CONNECT;
+  if (!client_allowed (c))
+    {
+      c->connect_error = g_error_new (G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                                      "%s is not allowed to use this tunnel", c->client_addr);
+      g_debug ("conn from %s: refused by the tunnel's access control", c->client_addr);
+      c->local_fd = nfltr_tunnel_kind_refuse (c->kind, c->kind_config, &c->kind_conn, c->connect_error);
+      if (c->local_fd >= 0)
+        {
+          /* The kind tells the client itself: pump its answer like a backend's. */
+          _nfltr_data_conn_pump_start (c);
+          c->stage = STAGE_PUMP;
+          c->deadline = idle_deadline (c);
+          stage_pump (c);
+          return;
+        }
+      local_connected_cb (c);
+      return;
+    }
   conn_park (c);
   _nfltr_data_conn_blocking_run (local_connect_job, c);
 }
@@ -617,6 +648,8 @@ nfltr_data_conn_spawn (const NfltrDataConnParams *params, NfltrTunnelTls *tls, N
   c->tls = nfltr_tunnel_tls_ref (tls);
   c->stats = nfltr_tunnel_stats_ref (stats);
   c->group = nfltr_data_conn_group_ref (group);
+  c->allow = params->allow != NULL ? nfltr_cidr_list_ref (params->allow) : NULL;
+  c->deny = params->deny != NULL ? nfltr_cidr_list_ref (params->deny) : NULL;
   c->cancel_fd = _nfltr_data_conn_group_cancel_fd (group);
   c->idle_timeout_s = nfltr_data_conn_group_get_idle_timeout (group);
   c->relay_fd = -1;

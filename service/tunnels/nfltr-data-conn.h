@@ -11,6 +11,7 @@
 
 #include <glib.h>
 
+#include "nfltr-cidr.h"
 #include "nfltr-tunnel-kind.h"
 
 G_BEGIN_DECLS
@@ -115,6 +116,11 @@ typedef struct {
   GVariant     *kind_config;   /* what the kind's parse() made of the tunnel's target */
   const char   *public_host;   /* the tunnel's host; used when the client sent no SNI */
   const char   *client_addr;   /* "IP:PORT" of the public client, from CONN_OPEN */
+  /* The tunnel's access control by visitor address (issue 9 §10), or NULL: a client in deny
+   * is refused; with allow set, so is every client outside it. Refused after the TLS
+   * handshake, so that the kind can say why (the http kind's 403). */
+  NfltrCidrList *allow;
+  NfltrCidrList *deny;
 } NfltrDataConnParams;
 
 /* Copies params, takes its own references on the kind, its config, tls, stats and group,

@@ -93,3 +93,9 @@ nfltr_http_filter_new (const char *public_host,
   self->rewriter = nfltr_http_rewriter_new (public_host, client_ip);
   return NFLTR_STREAM_FILTER (self);
 }
+
+void
+nfltr_http_filter_set_basic_auth (NfltrHttpFilter *self, const char *credentials)
+{
+  nfltr_http_rewriter_set_basic_auth (self->rewriter, credentials);
+}

@@ -12,5 +12,8 @@ G_DECLARE_FINAL_TYPE (NfltrHttpFilter, nfltr_http_filter, NFLTR, HTTP_FILTER, GO
 /* public_host: the host the client asked for (SNI); client_ip: for X-Forwarded-For. */
 NfltrStreamFilter *nfltr_http_filter_new (const char *public_host,
                                           const char *client_ip);
+/* --basic-auth: see nfltr_http_rewriter_set_basic_auth(). */
+void               nfltr_http_filter_set_basic_auth (NfltrHttpFilter *self,
+                                                     const char      *credentials);
 
 G_END_DECLS

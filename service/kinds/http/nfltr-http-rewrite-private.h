@@ -49,6 +49,7 @@ typedef enum {
 struct _NfltrHttpRewriter {
   char       *public_host;  /* lower case, no trailing dot */
   char       *client_ip;
+  char       *basic_auth;   /* USER:PASS every request must carry, or NULL */
 
   State       state;
   GByteArray *head;         /* the head being accumulated, at most NFLTR_HTTP_MAX_HEAD */
@@ -89,6 +90,7 @@ typedef struct {
   gsize    host_len;
   gboolean upgrade;
   gboolean connection_upgrade;
+  gboolean auth_ok;         /* an Authorization field carried the tunnel's basic-auth */
 } HeadInfo;
 
 /* RFC 9110 §7.2: does a Host value or authority (uri-host [":" port]) name public_host

@@ -2,6 +2,7 @@
  * the local server's answers are followed in nfltr-http-response.c */
 #define G_LOG_DOMAIN "nfltr-http"
 
+#include "nfltr-http-auth.h"
 #include "nfltr-http-rewrite-private.h"
 
 #include <string.h>
@@ -90,6 +91,7 @@ nfltr_http_rewriter_free (NfltrHttpRewriter *self)
     return;
   g_free (self->public_host);
   g_free (self->client_ip);
+  g_free (self->basic_auth);
   g_byte_array_unref (self->head);
   g_byte_array_unref (self->line);
   g_string_free (self->xff, TRUE);
@@ -129,6 +131,35 @@ GBytes *
 nfltr_http_rewriter_get_response (const NfltrHttpRewriter *self)
 {
   return self->response;
+}
+
+void
+nfltr_http_rewriter_set_basic_auth (NfltrHttpRewriter *self, const char *credentials)
+{
+  g_free (self->basic_auth);
+  self->basic_auth = g_strdup (credentials);
+}
+
+/* 401 with a challenge (RFC 7617 §2), so that a browser asks for the password. */
+static void
+reject_unauthorized (NfltrHttpRewriter *self)
+{
+  static const char body[] = "401 Unauthorized: this tunnel needs a user name and password\n";
+  g_autofree char *challenge = nfltr_http_basic_auth_challenge (self->public_host);
+  g_autofree char *text = g_strdup_printf ("HTTP/1.1 401 Unauthorized\r\n"
+                                           "WWW-Authenticate: %s\r\n"
+                                           "Content-Type: text/plain; charset=utf-8\r\n"
+                                           "Content-Length: %" G_GSIZE_FORMAT "\r\n"
+                                           "Connection: close\r\n"
+                                           "\r\n%s",
+                                           challenge, strlen (body), body);
+  gsize len = strlen (text);
+
+  g_debug ("rejecting request with 401: no or wrong credentials");
+  self->state = STATE_REJECTED;
+  self->status = 401;
+  self->reason = g_strdup ("this tunnel needs a user name and password");
+  self->response = g_bytes_new_take (g_steal_pointer (&text), len);
 }
 
 static void
@@ -444,6 +475,12 @@ process_field_line (NfltrHttpRewriter *self, const char *line, gsize line_len, H
     info->upgrade = value < value_end;
   else if (IS ("connection"))
     info->connection_upgrade |= list_has_token (value, value_end - value, "upgrade");
+  else if (IS ("authorization") && self->basic_auth != NULL)
+    {
+      /* The tunnel's own credentials: checked here, never forwarded. */
+      info->auth_ok |= nfltr_http_basic_auth_matches (self->basic_auth, value, value_end - value);
+      return TRUE;
+    }
 
   if (IS ("x-forwarded-for"))
     {
@@ -651,6 +688,11 @@ process_head (NfltrHttpRewriter *self, GByteArray *out)
     }
   if (!check_authority (self, &rl, &info) || !check_framing (self, &rl, &info))
     goto refused;
+  if (self->basic_auth != NULL && !info.auth_ok)
+    {
+      reject_unauthorized (self);
+      goto refused;
+    }
 
   append_forwarding (self, &info, out);
   self->requests++;

@@ -32,6 +32,11 @@ typedef struct _NfltrHttpRewriter NfltrHttpRewriter;
 NfltrHttpRewriter     *nfltr_http_rewriter_new          (const char *public_host,
                                                          const char *client_ip);
 void                   nfltr_http_rewriter_free         (NfltrHttpRewriter *self);
+/* Every request must carry credentials (USER:PASS) in Authorization: Basic, else it is
+ * answered 401 with a challenge for the public host (issue 9 §10). The field is not
+ * forwarded: the local server never sees the tunnel's password. */
+void                   nfltr_http_rewriter_set_basic_auth (NfltrHttpRewriter *self,
+                                                           const char        *credentials);
 
 /* Parses data[0..len) and appends the bytes to forward to the local server to `out`.
  * On REJECT, `out` still receives whatever came before the offending request (earlier

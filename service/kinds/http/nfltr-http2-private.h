@@ -83,6 +83,8 @@ struct _NfltrHttp2Proxy {
   gboolean origin_tls;
   guint connect_timeout_ms;
   NfltrTunnelStats *stats;   /* origin health (issue 9 §2), or NULL */
+  char *refusal;             /* set: every request is answered 403 with it (issue 9 §10) */
+  char *basic_auth;          /* USER:PASS every request must carry, or NULL (issue 9 §10) */
 
   nghttp2_session *server;   /* faces the visitor */
   Http2Buf vis_out;

@@ -2,6 +2,7 @@
  * origin (see nfltr-http2-proxy.h) */
 #define G_LOG_DOMAIN "nfltr-http"
 
+#include "nfltr-http-auth.h"
 #include "nfltr-http2-private.h"
 
 #include <gio/gio.h>
@@ -248,6 +249,12 @@ _nfltr_http2_stream_respond_error (Http2Stream *s, guint status, const char *det
   nfltr_http2_fields_add (fields, ":status", 7, status_str, strlen (status_str));
   nfltr_http2_fields_add (fields, "content-type", 12, "text/plain; charset=utf-8", 25);
   nfltr_http2_fields_add (fields, "content-length", 14, length, strlen (length));
+  if (status == 401)
+    {
+      g_autofree char *challenge = nfltr_http_basic_auth_challenge (s->proxy->public_host);
+
+      nfltr_http2_fields_add (fields, "www-authenticate", 16, challenge, strlen (challenge));
+    }
   _nfltr_http2_buf_append (&s->resp_body, body, s->is_head ? 0 : body_len);
   s->resp_eof = TRUE;
   _nfltr_http2_stream_submit_response (s, fields, FALSE);
@@ -307,6 +314,35 @@ server_header_cb (nghttp2_session     *session,
   return 0;
 }
 
+/* --basic-auth (issue 9 §10): any authorization field with the tunnel's credentials. */
+static gboolean
+authorized (NfltrHttp2Proxy *self, GPtrArray *fields)
+{
+  gboolean ok = FALSE;
+
+  for (guint i = 0; i < fields->len; i++)
+    {
+      NfltrHttp2Field *f = fields->pdata[i];
+
+      if (f->name_len == 13 && memcmp (f->name, "authorization", 13) == 0)
+        ok |= nfltr_http_basic_auth_matches (self->basic_auth, f->value, f->value_len);
+    }
+  return ok;
+}
+
+/* The tunnel's credentials are the agent's business, not the local server's. */
+static void
+drop_authorization (GPtrArray *fields)
+{
+  for (guint i = fields->len; i > 0; i--)
+    {
+      NfltrHttp2Field *f = fields->pdata[i - 1];
+
+      if (f->name_len == 13 && memcmp (f->name, "authorization", 13) == 0)
+        g_ptr_array_remove_index (fields, i - 1);
+    }
+}
+
 static void
 request_headers_done (NfltrHttp2Proxy *self, Http2Stream *s)
 {
@@ -321,6 +357,11 @@ request_headers_done (NfltrHttp2Proxy *self, Http2Stream *s)
       _nfltr_http2_stream_respond_error (s, 431, "request header fields too large");
       return;
     }
+  if (self->basic_auth != NULL && !authorized (self, s->req_fields))
+    {
+      _nfltr_http2_stream_respond_error (s, 401, "this tunnel needs a user name and password");
+      return;
+    }
   s->fwd_fields = nfltr_http2_check_request (self->public_host, self->client_ip, s->req_fields,
                                              &status, &reason);
   if (s->fwd_fields == NULL)
@@ -328,6 +369,8 @@ request_headers_done (NfltrHttp2Proxy *self, Http2Stream *s)
       _nfltr_http2_stream_respond_error (s, status, reason);
       return;
     }
+  if (self->basic_auth != NULL)
+    drop_authorization (s->fwd_fields);
   s->queued = TRUE;
   g_queue_push_tail (&self->pending, s);
 }
@@ -838,6 +881,11 @@ _nfltr_http2_dispatch (NfltrHttp2Proxy *self)
       g_autoptr(GError) error = NULL;
 
       s->queued = FALSE;
+      if (self->refusal != NULL)
+        {
+          _nfltr_http2_stream_respond_error (s, 403, self->refusal);
+          continue;
+        }
       if (self->mode == NFLTR_HTTP2_ORIGIN_NONE)
         {
           _nfltr_http2_stream_respond_error (s, 502, "the tunnel has no local server");
@@ -955,7 +1003,23 @@ nfltr_http2_proxy_free (NfltrHttp2Proxy *self)
   g_free (self->client_ip);
   g_free (self->origin_host);
   g_clear_pointer (&self->stats, nfltr_tunnel_stats_unref);
+  g_free (self->refusal);
+  g_free (self->basic_auth);
   g_free (self);
+}
+
+void
+nfltr_http2_proxy_set_basic_auth (NfltrHttp2Proxy *self, const char *credentials)
+{
+  g_free (self->basic_auth);
+  self->basic_auth = g_strdup (credentials);
+}
+
+void
+nfltr_http2_proxy_set_refusal (NfltrHttp2Proxy *self, const char *reason)
+{
+  g_free (self->refusal);
+  self->refusal = g_strdup (reason);
 }
 
 void

@@ -48,6 +48,14 @@ NfltrHttp2Proxy *nfltr_http2_proxy_new          (const char           *public_ho
                                                  gboolean              origin_tls,
                                                  guint                 connect_timeout_ms);
 void             nfltr_http2_proxy_free         (NfltrHttp2Proxy      *self);
+/* Answers every request 403 with reason, never reaching the origin: a visitor the tunnel's
+ * access control turned away, told why in HTTP/2. */
+void             nfltr_http2_proxy_set_refusal  (NfltrHttp2Proxy      *self,
+                                                 const char           *reason);
+/* Every request must carry credentials (USER:PASS) in authorization: Basic, else 401 with
+ * a challenge; the field is not forwarded. */
+void             nfltr_http2_proxy_set_basic_auth (NfltrHttp2Proxy    *self,
+                                                   const char         *credentials);
 /* Where each attempt to reach the origin is reported (a reference is taken); NULL: nowhere. */
 void             nfltr_http2_proxy_set_stats    (NfltrHttp2Proxy      *self,
                                                  NfltrTunnelStats     *stats);

@@ -9,6 +9,7 @@
 #include "nfltr-kind-http.h"
 
 #include "nfltr-error.h"
+#include "nfltr-http-auth.h"
 #include "nfltr-http-filter.h"
 #include "nfltr-http-rewrite.h"
 #include "nfltr-http2-proxy.h"
@@ -53,6 +54,7 @@ http_parse (NfltrTunnelKind *kind, const char *target, GVariant *options, GError
   g_autoptr(GVariant) host_port = nfltr_kind_host_port_parse (target, error);
   g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (host_port);
   const char *origin_h2 = NULL;
+  const char *basic_auth = NULL;
   gboolean origin_tls = FALSE;
 
   if (host_port == NULL)
@@ -71,6 +73,12 @@ http_parse (NfltrTunnelKind *kind, const char *target, GVariant *options, GError
     }
   if (options != NULL && g_variant_lookup (options, "origin-tls", "b", &origin_tls) && origin_tls)
     g_variant_dict_insert (&dict, "origin-tls", "b", TRUE);
+  if (options != NULL && g_variant_lookup (options, "basic-auth", "&s", &basic_auth))
+    {
+      if (!nfltr_http_basic_auth_valid (basic_auth, error))
+        return NULL;
+      g_variant_dict_insert (&dict, "basic-auth", "s", basic_auth);
+    }
   return g_variant_dict_end (&dict);
 }
 
@@ -90,6 +98,16 @@ origin_tls (GVariant *config)
   gboolean tls = FALSE;
 
   return g_variant_lookup (config, "origin-tls", "b", &tls) && tls;
+}
+
+/* --basic-auth, or NULL. */
+static const char *
+basic_auth_of (GVariant *config)
+{
+  const char *credentials = NULL;
+
+  g_variant_lookup (config, "basic-auth", "&s", &credentials);
+  return credentials;
 }
 
 static gboolean
@@ -146,6 +164,7 @@ http_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn
   proxy = nfltr_http2_proxy_new (conn->sni, client_ip, host, port, origin_mode (config),
                                  origin_tls (config), conn->timeout_ms);
   nfltr_http2_proxy_set_stats (proxy, conn->stats);
+  nfltr_http2_proxy_set_basic_auth (proxy, basic_auth_of (config));
   return nfltr_http2_proxy_start (proxy, error);
 }
 
@@ -160,17 +179,42 @@ static NfltrStreamFilter *
 http_new_filter (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn)
 {
   g_autofree char *client_ip = NULL;
+  NfltrStreamFilter *filter;
 
   /* The HTTP/2 proxy checks every request itself; its bytes are frames, not request heads. */
   if (is_h2 (conn))
     return NULL;
   client_ip = client_ip_of (conn);
-  return nfltr_http_filter_new (conn->sni, client_ip);
+  filter = nfltr_http_filter_new (conn->sni, client_ip);
+  if (basic_auth_of (config) != NULL)
+    nfltr_http_filter_set_basic_auth (NFLTR_HTTP_FILTER (filter), basic_auth_of (config));
+  return filter;
+}
+
+/* HTTP/2 visitors turned away by the access control hear it in HTTP/2 (issue 9 §10). */
+static int
+http_refuse (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, const GError *error)
+{
+  g_autoptr (GError) local_error = NULL;
+  NfltrHttp2Proxy *proxy;
+  int fd;
+
+  if (!is_h2 (conn))
+    return -1;
+  proxy = nfltr_http2_proxy_new (conn->sni, conn->client_addr, "127.0.0.1", 1, NFLTR_HTTP2_ORIGIN_NONE,
+                                 FALSE, conn->timeout_ms);
+  nfltr_http2_proxy_set_refusal (proxy, error->message);
+  fd = nfltr_http2_proxy_start (proxy, &local_error);
+  if (fd < 0)
+    g_debug ("h2 refusal: %s", local_error->message);
+  return fd;
 }
 
 static GBytes *
 http_unreachable_response (NfltrTunnelKind *kind, GVariant *config, const GError *error)
 {
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
+    return nfltr_http_error_response (403, error->message);
   g_autofree char *detail = g_strdup_printf ("the tunnel's local server is unreachable (%s)",
                                              error->message);
 
@@ -192,6 +236,7 @@ nfltr_kind_http_class_init (NfltrKindHttpClass *klass)
   kind_class->new_filter = http_new_filter;
   kind_class->unreachable_response = http_unreachable_response;
   kind_class->reports_origin = http_reports_origin;
+  kind_class->refuse = http_refuse;
 }
 
 static void
