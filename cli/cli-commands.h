@@ -71,6 +71,7 @@ typedef struct
   char    **allow_cidr; /* --allow-cidr (each may list several), or NULL */
   char    **deny_cidr;  /* --deny-cidr */
   char     *basic_auth; /* http --basic-auth USER:PASSWORD (or $NFLTR_BASIC_AUTH) */
+  char     *client_ca;  /* --client-ca FILE, absolute */
 } CliTunnelOptions;
 
 /* argv[0] is the command name. Errors are usage errors (exit 2); the message is what the user

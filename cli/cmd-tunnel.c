@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* docs/cli.md: live counters are shown at most once a second. */
 #define STATS_INTERVAL_US G_USEC_PER_SEC
@@ -114,6 +115,7 @@ cli_tunnel_options_parse (const char        *kind,
   gboolean json = FALSE;
   g_auto (GStrv) allow_cidr = NULL;
   g_auto (GStrv) deny_cidr = NULL;
+  g_autofree char *client_ca = NULL;
   const GOptionEntry entries[] = {
     { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
       /* TRANSLATORS: NAME is the option's argument, as --help shows it (“--name=NAME”) */
@@ -129,6 +131,8 @@ cli_tunnel_options_parse (const char        *kind,
       N_ ("Only visitors from these address ranges get through, e.g. 192.0.2.0/24,2001:db8::/32 "
           "(repeatable)"),
       "LIST" },
+    { "client-ca", 0, 0, G_OPTION_ARG_FILENAME, &client_ca,
+      N_ ("Visitors must present a TLS client certificate issued by a CA in this PEM file"), "FILE" },
     { "deny-cidr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &deny_cidr,
       N_ ("Visitors from these address ranges are turned away (checked before --allow-cidr)"), "LIST" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
@@ -249,6 +253,19 @@ cli_tunnel_options_parse (const char        *kind,
   options->alpn = g_steal_pointer (&alpn);
   options->origin_tls = origin_tls;
   options->allow_cidr = g_steal_pointer (&allow_cidr);
+  if (client_ca != NULL)
+    {
+      /* The service runs in another directory: an absolute path, checked readable here. */
+      g_autoptr (GFile) file = g_file_new_for_commandline_arg (client_ca);
+
+      options->client_ca = g_file_get_path (file);
+      if (options->client_ca == NULL || access (options->client_ca, R_OK) != 0)
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       _ ("--client-ca: cannot read “%s”"), client_ca);
+          return FALSE;
+        }
+    }
   if (basic_auth == NULL && g_str_equal (kind, "http") && g_getenv ("NFLTR_BASIC_AUTH") != NULL)
     basic_auth = g_strdup (g_getenv ("NFLTR_BASIC_AUTH"));
   if (basic_auth != NULL)
@@ -279,6 +296,7 @@ cli_tunnel_options_clear (CliTunnelOptions *options)
   g_clear_pointer (&options->origin_h2, g_free);
   g_clear_pointer (&options->allow_cidr, g_strfreev);
   g_clear_pointer (&options->basic_auth, g_free);
+  g_clear_pointer (&options->client_ca, g_free);
   g_clear_pointer (&options->deny_cidr, g_strfreev);
 }
 
@@ -303,6 +321,8 @@ cli_tunnel_options_to_variant (const CliTunnelOptions *options)
     g_variant_dict_insert (&dict, "allow-cidr", "^as", options->allow_cidr);
   if (options->basic_auth != NULL)
     g_variant_dict_insert (&dict, "basic-auth", "s", options->basic_auth);
+  if (options->client_ca != NULL)
+    g_variant_dict_insert (&dict, "client-ca", "s", options->client_ca);
   if (options->deny_cidr != NULL)
     g_variant_dict_insert (&dict, "deny-cidr", "^as", options->deny_cidr);
   if (options->cert_file != NULL)

@@ -277,6 +277,25 @@ parse_access (NfltrTunnelImpl *self, GError **error)
   return TRUE;
 }
 
+/* CreateTunnel's "client-ca" (s, an absolute path): visitors need a certificate from it. */
+static gboolean
+require_client_ca (NfltrTunnelImpl *self, GError **error)
+{
+  const char *ca_file = NULL;
+
+  if (self->config->kind_options == NULL ||
+      !g_variant_lookup (self->config->kind_options, "client-ca", "&s", &ca_file))
+    return TRUE;
+  if (!self->config->e2ee)
+    {
+      g_set_error_literal (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+                           "client-ca needs verified mode: with --e2ee=false the relay, not this "
+                           "machine, terminates the visitors' TLS");
+      return FALSE;
+    }
+  return nfltr_tunnel_tls_require_client_ca (self->tls, ca_file, error);
+}
+
 NfltrTunnelImpl *
 nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
                        gboolean                 transient,
@@ -317,6 +336,8 @@ nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
     return NULL;
   self->tls = nfltr_tunnel_tls_new (cert_pem, key_pem, error);
   if (self->tls == NULL)
+    return NULL;
+  if (!require_client_ca (self, error))
     return NULL;
   fp = nfltr_fingerprint_format (self->fingerprint);
 

@@ -72,6 +72,12 @@ NfltrTunnelTls   *nfltr_tunnel_tls_new                 (const char  *cert_pem,
                                                         GError     **error);
 NfltrTunnelTls   *nfltr_tunnel_tls_ref                 (NfltrTunnelTls *tls);
 void              nfltr_tunnel_tls_unref               (NfltrTunnelTls *tls);
+/* --client-ca (issue 9 §10): from now on every visitor must present a certificate issued by
+ * a CA in ca_file (PEM), or the handshake fails. Call before the first connection.
+ * NFLTR_ERROR_CERTIFICATE naming the file when it holds no usable CA certificate. */
+gboolean          nfltr_tunnel_tls_require_client_ca   (NfltrTunnelTls *tls,
+                                                        const char     *ca_file,
+                                                        GError        **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfltrTunnelTls, nfltr_tunnel_tls_unref)
 

@@ -21,6 +21,7 @@ struct _NfltrTunnelTls
   gnutls_certificate_credentials_t cred;
   gnutls_priority_t                priority;
   gnutls_datum_t                   ticket_key;  /* session resumption for returning clients */
+  gboolean                         require_client_cert; /* --client-ca (issue 9 §10) */
 };
 
 static void
@@ -113,10 +114,12 @@ _nfltr_tunnel_tls_session_new (NfltrTunnelTls     *tls,
     }
 
   /* NO_SIGNAL: a client that went away must be an EPIPE, not a SIGPIPE for the service. */
+  /* No resumption with client certificates: every visitor shows theirs on every connection. */
   if ((ret = gnutls_init (&session, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL)) < 0 ||
       (ret = gnutls_priority_set (session, tls->priority)) < 0 ||
       (ret = gnutls_credentials_set (session, GNUTLS_CRD_CERTIFICATE, tls->cred)) < 0 ||
-      (ret = gnutls_session_ticket_enable_server (session, &tls->ticket_key)) < 0 ||
+      (!tls->require_client_cert &&
+       (ret = gnutls_session_ticket_enable_server (session, &tls->ticket_key)) < 0) ||
       (n_protocols > 0 && (ret = gnutls_alpn_set_protocols (session, protocols, n_protocols, 0)) < 0))
     {
       g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
@@ -125,8 +128,32 @@ _nfltr_tunnel_tls_session_new (NfltrTunnelTls     *tls,
         gnutls_deinit (session);
       return FALSE;
     }
-  gnutls_certificate_server_set_request (session, GNUTLS_CERT_IGNORE);
+  if (tls->require_client_cert)
+    {
+      /* The handshake fails unless the visitor presents a certificate the CA file vouches
+       * for; GnuTLS checks it against the credentials' trust list. */
+      gnutls_certificate_server_set_request (session, GNUTLS_CERT_REQUIRE);
+      gnutls_session_set_verify_cert (session, NULL, 0);
+    }
+  else
+    gnutls_certificate_server_set_request (session, GNUTLS_CERT_IGNORE);
   gnutls_transport_set_int (session, fd);
   *session_out = session;
+  return TRUE;
+}
+
+gboolean
+nfltr_tunnel_tls_require_client_ca (NfltrTunnelTls *tls, const char *ca_file, GError **error)
+{
+  int ret = gnutls_certificate_set_x509_trust_file (tls->cred, ca_file, GNUTLS_X509_FMT_PEM);
+
+  if (ret <= 0)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_CERTIFICATE,
+                   "client-ca: no CA certificate could be read from %s%s%s", ca_file,
+                   ret < 0 ? ": " : "", ret < 0 ? gnutls_strerror (ret) : "");
+      return FALSE;
+    }
+  tls->require_client_cert = TRUE;
   return TRUE;
 }

@@ -131,3 +131,51 @@ def test_basic_auth_from_the_environment_and_bad_values(lab, relay, logged_in, o
     assert curl_headers(T, "--http1.1")[0] == 401
     assert curl_headers(T, "--http1.1", "-u", "carol:pw")[0] == 200
     proc.stop()
+
+
+def make_client_pki(lab):
+    """A CA, a client certificate it issued, and one from another CA."""
+    d = lab.mkdir("client-pki")
+
+    def ossl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    for ca in ("ca", "other-ca"):
+        ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", f"{ca}.key", "-out", f"{ca}.crt", "-days", "2", "-subj", f"/CN={ca}",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+        ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", f"{ca}-client.key", "-out", f"{ca}-client.csr", "-subj", "/CN=visitor")
+        with open(f"{d}/ext.cnf", "w") as f:
+            f.write("extendedKeyUsage=clientAuth\n")
+        ossl("x509", "-req", "-in", f"{ca}-client.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
+             "-CAcreateserial", "-out", f"{ca}-client.crt", "-days", "1", "-extfile", "ext.cnf")
+    return d
+
+
+def test_client_certificates(lab, relay, logged_in, origin):
+    d = make_client_pki(lab)
+    t = logged_in.http(origin.port, "--name", "mtls", "--client-ca", f"{d}/ca.crt")
+    before = len(origin.requests)
+    for proto in ("--http1.1", "--http2"):
+        r = curl_tunnel(t, "/no-cert", proto)
+        assert r.curl_rc != 0 and r.status == 0, (proto, r)
+        r = curl_tunnel(t, "/other-ca", proto, "--cert", f"{d}/other-ca-client.crt", "--key",
+                        f"{d}/other-ca-client.key")
+        assert r.curl_rc != 0 and r.status == 0, (proto, r)
+    assert len(origin.requests) == before
+    for proto in ("--http1.1", "--http2"):
+        r = curl_tunnel(t, "/with-cert", proto, "--cert", f"{d}/ca-client.crt", "--key",
+                        f"{d}/ca-client.key")
+        assert r.status == 200, (proto, r)
+    t.proc.stop()
+
+    # Bad input: unreadable file (CLI), a file with no CA (service), inspectable mode.
+    r = logged_in.run("http", str(origin.port), "--client-ca", f"{d}/nope.pem", timeout=30)
+    assert r.returncode == 2 and "nope.pem" in r.stderr, r
+    with open(f"{d}/junk.pem", "w") as f:
+        f.write("not a certificate\n")
+    r = logged_in.run("http", str(origin.port), "--client-ca", f"{d}/junk.pem", timeout=60)
+    assert r.returncode != 0 and "junk.pem" in r.stderr, r
+    r = logged_in.run("http", str(origin.port), "--client-ca", f"{d}/ca.crt", "--e2ee=false",
+                      timeout=60)
+    assert r.returncode != 0 and "verified mode" in r.stderr, r

@@ -49,7 +49,10 @@ test_ipv6_and_odd_prefixes (void)
 static void
 test_errors_name_the_entry (void)
 {
-  struct { const char *text; const char *message; } cases[] = {
+  struct {
+    const char *text;
+    const char *message;
+  } cases[] = {
     { "10.0.0.0/33", "“10.0.0.0/33”: the prefix length must be 0–32 for IPv4" },
     { "2001:db8::/129", "“2001:db8::/129”: the prefix length must be 0–128 for IPv6" },
     { "10.0.0.0/-1", "“10.0.0.0/-1”: the prefix length must be 0–32 for IPv4" },
