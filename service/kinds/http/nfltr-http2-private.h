@@ -1,6 +1,7 @@
-/* nfltr-http2-private.h — the HTTP/2 proxy's state, shared by its three files:
- * nfltr-http2-proxy.c (the visitor's session and the HTTP/2 origin), nfltr-http2-h1.c (the
- * translation to HTTP/1.1) and nfltr-http2-loop.c (the socket loop on the proxy's thread). */
+/* nfltr-http2-private.h — the HTTP/2 proxy's state, shared by its four files:
+ * nfltr-http2-stream.c (byte queues, streams, responses), nfltr-http2-proxy.c (the visitor's
+ * session and the HTTP/2 origin), nfltr-http2-h1.c (the translation to HTTP/1.1) and
+ * nfltr-http2-loop.c (the socket loop on the proxy's thread). */
 #pragma once
 
 #include "nfltr-http2-proxy.h"
@@ -98,13 +99,19 @@ struct _NfltrHttp2Proxy {
   Http2Buf origin_out;
 };
 
-/* nfltr-http2-proxy.c */
+/* nfltr-http2-stream.c */
+Http2Stream *_nfltr_http2_stream_new  (NfltrHttp2Proxy *proxy, int32_t vid);
+void     _nfltr_http2_stream_free     (gpointer data);
+/* The fields as nghttp2 takes them (g_free the array; it points into fields). */
+nghttp2_nv *_nfltr_http2_fields_to_nv (GPtrArray *fields);
 void     _nfltr_http2_stream_respond_error (Http2Stream *s, guint status, const char *detail);
 void     _nfltr_http2_stream_submit_response (Http2Stream *s, GPtrArray *fields, gboolean end_stream);
 void     _nfltr_http2_stream_submit_interim (Http2Stream *s, GPtrArray *fields);
 void     _nfltr_http2_stream_response_data (Http2Stream *s, const guint8 *data, gsize len);
 void     _nfltr_http2_stream_response_end (Http2Stream *s);
 void     _nfltr_http2_stream_reset (Http2Stream *s, uint32_t error_code);
+
+/* nfltr-http2-proxy.c */
 void     _nfltr_http2_dispatch (NfltrHttp2Proxy *self);
 gboolean _nfltr_http2_produce (NfltrHttp2Proxy *self);
 gboolean _nfltr_http2_origin_recv (NfltrHttp2Proxy *self, const guint8 *data, gsize len);
