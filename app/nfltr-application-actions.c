@@ -150,21 +150,27 @@ test_fill_activated (GSimpleAction *action,
     nfltr_new_tunnel_dialog_fill (window->new_tunnel_dialog, param);
 }
 
-/* test-create and test-relay-next: the open dialog's main button. */
+/* test-create and test-relay-next: the open dialog's main button; test-relay-logout its
+ * Log Out button. */
 static void
 test_press_activated (GSimpleAction *action,
                       GVariant      *param,
                       gpointer       user_data)
 {
   NfltrWindow *window = NFLTR_APPLICATION (user_data)->window;
-  gboolean relay = g_str_equal (g_action_get_name (G_ACTION (action)), "test-relay-next");
+  const char *name = g_action_get_name (G_ACTION (action));
+  gboolean relay = g_str_has_prefix (name, "test-relay-");
   GtkWidget *dialog;
 
   if (window == NULL)
     return;
   dialog = relay ? GTK_WIDGET (window->relay_dialog) : GTK_WIDGET (window->new_tunnel_dialog);
   if (dialog != NULL)
-    gtk_widget_activate_action (dialog, relay ? "dialog.next" : "dialog.create", NULL);
+    gtk_widget_activate_action (dialog,
+                                g_str_equal (name, "test-relay-logout") ? "dialog.logout"
+                                : relay                                 ? "dialog.next"
+                                                                        : "dialog.create",
+                                NULL);
 }
 
 static void
@@ -202,6 +208,7 @@ static const GActionEntry test_entries[] = {
   { "test-create", test_press_activated },
   { "test-fill-relay", test_fill_activated, "a{sv}" },
   { "test-relay-next", test_press_activated },
+  { "test-relay-logout", test_press_activated },
   { "test-close", test_close_activated },
   { "test-close-dialogs", test_close_dialogs_activated },
 };

@@ -13,6 +13,8 @@
 #include "nfltr-fingerprint.h"
 #include "nfltr-format.h"
 #include "nfltr-relay-dialog.h"
+
+#include "nfltr-confirm.h"
 #include "nfltr-window.h"
 
 typedef enum {
@@ -208,11 +210,9 @@ logout_cb (GObject      *source,
 }
 
 static void
-logout_action (GtkWidget  *widget,
-               const char *action_name,
-               GVariant   *param)
+logout_confirmed (GObject *target)
 {
-  NfltrRelayDialog *self = NFLTR_RELAY_DIALOG (widget);
+  NfltrRelayDialog *self = NFLTR_RELAY_DIALOG (target);
   NfltrDbusManager *manager = nfltr_client_get_manager (self->client);
 
   if (manager == NULL || self->busy)
@@ -220,6 +220,20 @@ logout_action (GtkWidget  *widget,
   self->busy = TRUE;
   nfltr_dbus_manager_call_logout (manager, self->cancellable, logout_cb, g_object_ref (self));
   nfltr_relay_dialog_update (self);
+}
+
+/* Issue 9 §5: logging out deletes the API key from this computer; never without saying so. */
+static void
+logout_action (GtkWidget *widget, const char *action_name, GVariant *param)
+{
+  NfltrRelayDialog *self = NFLTR_RELAY_DIALOG (widget);
+
+  if (self->busy)
+    return;
+  nfltr_confirm (widget, _ ("Log Out"), _ ("Log out of the relay?"),
+                 _ ("Your tunnels go offline, and the API key is deleted from this computer. "
+                    "Keep a copy of it: you need it to log in again, and the relay shows it only once."),
+                 _ ("_Log Out"), G_OBJECT (self), logout_confirmed);
 }
 
 static void

@@ -9,6 +9,7 @@
 
 #include "nfltr-a11y.h"
 #include "nfltr-application.h"
+#include "nfltr-confirm.h"
 #include "nfltr-fingerprint.h"
 
 #include <string.h>
@@ -353,13 +354,29 @@ remove_cb (GObject      *source,
 }
 
 static void
+remove_confirmed (GObject *target)
+{
+  NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (target);
+
+  nfltr_dbus_tunnel_call_remove (self->tunnel, self->cancellable, remove_cb, g_object_ref (self));
+}
+
+/* Issue 9 §5: removing asks first, and says what happens to the name. */
+static void
 remove_action (GtkWidget  *widget,
                const char *action_name,
                GVariant   *param)
 {
   NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (widget);
+  const char *name = nfltr_dbus_tunnel_get_name (self->tunnel);
+  g_autofree char *heading = g_strdup_printf (_ ("Remove “%s”?"), name);
+  g_autofree char *body =
+    g_strdup_printf (_ ("Visitors get an error from now on. The name stays reserved for your API key: "
+                        "“nfltr release %s” gives it up for good."),
+                     name);
 
-  nfltr_dbus_tunnel_call_remove (self->tunnel, self->cancellable, remove_cb, g_object_ref (self));
+  nfltr_confirm (widget, _ ("Remove Tunnel"), heading, body, _ ("_Remove"), G_OBJECT (self),
+                 remove_confirmed);
 }
 
 static void

@@ -6,7 +6,7 @@ tunnel's public URL serves the local server; the service's errors are shown in w
 import json
 
 import applab
-from nfltrlab import curl, der_fingerprint, pem_to_der, served_cert_pem
+from nfltrlab import curl, der_fingerprint, pem_to_der, served_cert_pem, wait_until
 
 
 def curl_url(url, port, path="/"):
@@ -108,8 +108,22 @@ def test_own_certificate_is_what_visitors_get_and_a_wrong_key_is_refused_in_word
     shown = "sha256:" + row["fingerprint"].replace(" ", "").replace("\n", "").lower()
     assert shown == fp, (shown, fp)
 
-    # Remove Tunnel (the row's button): gone from the service and from the window.
+    # Remove Tunnel (the row's button) asks first (issue 9 §5): Escape keeps the tunnel,
+    # Enter removes it — gone from the service and from the window.
     app.row_action("own-cert", "row.remove")
+    wait_until(lambda: [w for w in world.xvfb.windows() if w[1] == "Remove Tunnel"], 10,
+               "the confirmation")
+    app.settle(0.5)
+    world.xvfb.screenshot("confirm-remove")
+    world.xvfb.key("Remove Tunnel", "Escape")
+    wait_until(lambda: not [w for w in world.xvfb.windows() if w[1] == "Remove Tunnel"], 10,
+               "the confirmation to close")
+    app.settle(0.5)
+    assert len(app.rows()) == 1, "Escape removed the tunnel"
+    app.row_action("own-cert", "row.remove")
+    wait_until(lambda: [w for w in world.xvfb.windows() if w[1] == "Remove Tunnel"], 10,
+               "the confirmation")
+    world.xvfb.key("Remove Tunnel", "Return")
     app.wait(lambda w: w.get("rows") == [] and w.get("page") == "empty", 20, "the row removed")
     r = curl_url(f"https://{host}:{world.relay.port}", world.relay.port)
     assert r.status != 200, r

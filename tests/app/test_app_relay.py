@@ -5,7 +5,7 @@ First run: the relay dialog probes the relay, shows its certificate fingerprint 
 away the window says so in a banner with what to do; when it is back the banner goes.
 """
 import applab
-from nfltrlab import Relay
+from nfltrlab import Relay, wait_until
 
 
 def test_first_run_shows_the_relay_fingerprint_then_logs_in(lab, relay, agent, xvfb):
@@ -34,6 +34,22 @@ def test_first_run_shows_the_relay_fingerprint_then_logs_in(lab, relay, agent, x
              "logged in: the dialog closes and the empty page shows")
     status = agent.run("status", "--json")
     assert status.returncode == 0 and relay.address in status.stdout, status
+
+    # Logging out asks first and says the key goes (issue 9 §5): Escape keeps the login.
+    app.activate("relay-settings")
+    app.wait(lambda w: "relay-dialog" in w, 10, "the relay dialog")
+    app.activate("test-relay-logout")
+    wait_until(lambda: [w for w in xvfb.windows() if w[1] == "Log Out"], 10, "the confirmation")
+    app.settle(0.5)
+    xvfb.screenshot("confirm-logout", title="Log Out")
+    xvfb.key("Log Out", "Escape")
+    wait_until(lambda: not [w for w in xvfb.windows() if w[1] == "Log Out"], 10, "it to close")
+    app.settle(0.5)
+    assert relay.address in agent.run("status", "--json").stdout, "Escape logged out"
+    app.activate("test-relay-logout")
+    wait_until(lambda: [w for w in xvfb.windows() if w[1] == "Log Out"], 10, "the confirmation")
+    xvfb.key("Log Out", "Return")
+    app.wait(lambda w: w.get("page") == "login", 30, "logged out: the first-run page")
 
 
 def test_relay_going_away_shows_the_banner_and_coming_back_clears_it(world):

@@ -251,4 +251,3 @@ _nfltr_http2_stream_respond_error (Http2Stream *s, guint status, const char *det
   s->resp_eof = TRUE;
   _nfltr_http2_stream_submit_response (s, fields, FALSE);
 }
-
