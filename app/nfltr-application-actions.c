@@ -173,6 +173,18 @@ test_press_activated (GSimpleAction *action,
                                 NULL);
 }
 
+/* test-banner-button: clicks the window banner's button, as a person would. */
+static void
+test_banner_button_activated (GSimpleAction *action,
+                              GVariant      *param,
+                              gpointer       user_data)
+{
+  NfltrWindow *window = NFLTR_APPLICATION (user_data)->window;
+
+  if (window != NULL)
+    gtk_widget_activate (GTK_WIDGET (window->banner_button));
+}
+
 static void
 test_close_activated (GSimpleAction *action,
                       GVariant      *param,
@@ -209,6 +221,7 @@ static const GActionEntry test_entries[] = {
   { "test-fill-relay", test_fill_activated, "a{sv}" },
   { "test-relay-next", test_press_activated },
   { "test-relay-logout", test_press_activated },
+  { "test-banner-button", test_banner_button_activated },
   { "test-close", test_close_activated },
   { "test-close-dialogs", test_close_dialogs_activated },
 };

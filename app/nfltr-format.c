@@ -87,13 +87,14 @@ nfltr_format_traffic (guint   active,
                       guint64 bytes_in,
                       guint64 bytes_out)
 {
-  g_autofree char *in = g_format_size (bytes_in);
-  g_autofree char *out = g_format_size (bytes_out);
+  /* IEC units (KiB, MiB), as the CLI prints them (issue 9 §6: the same units everywhere). */
+  g_autofree char *in = g_format_size_full (bytes_in, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *out = g_format_size_full (bytes_out, G_FORMAT_SIZE_IEC_UNITS);
 
   g_autofree char *all = g_strdup_printf ("%" G_GUINT64_FORMAT, total);
 
   /* TRANSLATORS: live connections, connections in all, bytes from the public, bytes to it;
-   * e.g. "2 open · 15 total · 1.2 kB in · 30 kB out" */
+   * e.g. "2 open · 15 total · 1.2 KiB in · 30 KiB out" */
   return g_strdup_printf (_("%u open · %s total · %s in · %s out"), active, all, in, out);
 }
 

@@ -198,8 +198,9 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
 
   if (self->call_error != NULL)
     error_text = self->call_error;
-  else if ((g_strcmp0 (state, "failed") == 0 || g_strcmp0 (state, "reconnecting") == 0) &&
-           last_error != NULL && *last_error != '\0')
+  /* A lost relay is the window banner's to say, once (issue 9 §6): a reconnecting row only
+   * says "Reconnecting…" in its counters line. */
+  else if (g_strcmp0 (state, "failed") == 0 && last_error != NULL && *last_error != '\0')
     error_text = last_error;
   else if (g_strcmp0 (state, "online") == 0 &&
            g_strcmp0 (nfltr_dbus_tunnel_get_origin_state (t), "down") == 0)

@@ -27,6 +27,17 @@ reconnect_action (GtkWidget  *widget,
   nfltr_client_connect (NFLTR_WINDOW (widget)->client);
 }
 
+static void
+retry_relay_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *param)
+{
+  NfltrWindow *self = NFLTR_WINDOW (widget);
+
+  if (self->manager != NULL)
+    nfltr_dbus_manager_call_retry_relay (self->manager, NULL, NULL, NULL);
+}
+
 void
 _nfltr_window_update_actions (NfltrWindow *self)
 {
@@ -45,6 +56,7 @@ _nfltr_window_class_actions_init (NfltrWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.new-tunnel", NULL, new_tunnel_action);
   gtk_widget_class_install_action (widget_class, "win.relay-settings", NULL, relay_settings_action);
   gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, reconnect_action);
+  gtk_widget_class_install_action (widget_class, "win.retry-relay", NULL, retry_relay_action);
 
   /* Ctrl+N, Ctrl+, and Ctrl+W are application accels (nfltr-application-actions.c). */
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "win.reconnect", NULL);

@@ -70,6 +70,7 @@ nfltr_window_set_banner (NfltrWindow *self,
                          const char  *title,
                          const char  *detail,
                          const char  *button,
+                         const char  *action,
                          gboolean     error)
 {
   gboolean show = title != NULL;
@@ -80,6 +81,7 @@ nfltr_window_set_banner (NfltrWindow *self,
       gtk_label_set_label (self->banner_detail, detail ? detail : "");
       gtk_widget_set_visible (GTK_WIDGET (self->banner_detail), detail != NULL && *detail != '\0');
       gtk_button_set_label (self->banner_button, button);
+      gtk_actionable_set_action_name (GTK_ACTIONABLE (self->banner_button), action);
       if (error)
         gtk_widget_add_css_class (self->banner_box, "error");
       else
@@ -126,25 +128,26 @@ nfltr_window_update_relay (NfltrWindow *self)
         detail = g_strdup_printf ("%s\n%s", advice, relay_error);
       else
         detail = g_strdup (advice);
-      nfltr_window_set_banner (self, title, detail, _("_Settings"), FALSE);
+      /* Issue 9 §6: said once, here, with a way to try again now. */
+      nfltr_window_set_banner (self, title, detail, _ ("_Retry Now"), "win.retry-relay", FALSE);
     }
   else if (g_strcmp0 (relay_state, "auth-failed") == 0)
-    nfltr_window_set_banner (self,
-                             _("The relay refused the API key"),
-                             _("Ask the relay’s operator for a valid key and enter it in the relay settings."),
-                             _("_Settings"), TRUE);
+    nfltr_window_set_banner (
+      self, _ ("The relay refused the API key"),
+      _ ("Ask the relay’s operator for a valid key and enter it in the relay settings."), _ ("_Settings"),
+      "win.relay-settings", TRUE);
   else if (g_strcmp0 (relay_state, "fingerprint-mismatch") == 0)
-    nfltr_window_set_banner (self,
-                             _("The relay’s certificate has changed"),
-                             _("Someone may be intercepting the connection, or the operator replaced the certificate. Check the new fingerprint with the operator before you connect again."),
-                             _("_Settings"), TRUE);
+    nfltr_window_set_banner (
+      self, _ ("The relay’s certificate has changed"),
+      _ ("Someone may be intercepting the connection, or the operator replaced the certificate. Check the "
+         "new fingerprint with the operator before you connect again."),
+      _ ("_Settings"), "win.relay-settings", TRUE);
   else if (g_strcmp0 (relay_state, "logged-out") == 0 && n > 0)
-    nfltr_window_set_banner (self,
-                             _("Not connected to a relay"),
-                             _("Your tunnels get public addresses once you connect."),
-                             _("_Connect…"), FALSE);
+    nfltr_window_set_banner (self, _ ("Not connected to a relay"),
+                             _ ("Your tunnels get public addresses once you connect."), _ ("_Connect…"),
+                             "win.relay-settings", FALSE);
   else
-    nfltr_window_set_banner (self, NULL, NULL, NULL, FALSE);
+    nfltr_window_set_banner (self, NULL, NULL, NULL, NULL, FALSE);
 }
 
 static void
@@ -380,6 +383,7 @@ _nfltr_window_describe (NfltrWindow *self)
   g_variant_dict_insert (&dict, "width", "i", gtk_widget_get_width (GTK_WIDGET (self)));
   g_variant_dict_insert (&dict, "banner-visible", "b", gtk_revealer_get_reveal_child (self->banner_revealer));
   g_variant_dict_insert (&dict, "banner-title", "s", gtk_label_get_label (self->banner_label));
+  g_variant_dict_insert (&dict, "banner-button", "s", gtk_button_get_label (self->banner_button));
   g_variant_dict_insert (&dict, "banner-detail", "s", gtk_label_get_label (self->banner_detail));
   g_variant_dict_insert (&dict, "subtitle", "s",
                          adw_window_title_get_subtitle (self->window_title)

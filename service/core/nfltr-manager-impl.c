@@ -126,6 +126,19 @@ handle_login (NfltrDbusManager      *manager,
 }
 
 static gboolean
+handle_retry_relay (NfltrDbusManager      *manager,
+                    GDBusMethodInvocation *invocation)
+{
+  NfltrManagerImpl *self = NFLTR_MANAGER_IMPL (manager);
+  NfltrRelayLink *link = nfltr_session_get_link (self->session);
+
+  if (link != NULL)
+    nfltr_relay_link_retry_now (link);
+  nfltr_dbus_manager_complete_retry_relay (manager, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
 handle_logout (NfltrDbusManager      *manager,
                GDBusMethodInvocation *invocation)
 {
@@ -175,6 +188,7 @@ manager_iface_init (NfltrDbusManagerIface *iface)
   iface->handle_probe_relay = handle_probe_relay;
   iface->handle_login = handle_login;
   iface->handle_logout = handle_logout;
+  iface->handle_retry_relay = handle_retry_relay;
   iface->handle_create_tunnel = handle_create_tunnel;
   iface->handle_list_tunnels = handle_list_tunnels;
   iface->handle_release_name = handle_release_name;

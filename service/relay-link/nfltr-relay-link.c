@@ -551,6 +551,18 @@ retry_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+void
+nfltr_relay_link_retry_now (NfltrRelayLink *self)
+{
+  g_return_if_fail (NFLTR_IS_RELAY_LINK (self));
+  if (self->retry_source == NULL)
+    return;
+  g_debug ("relay %s:%u: retrying now, as asked", self->host, self->port);
+  self->attempt = 0;
+  nfltr_clear_source (&self->retry_source);
+  link_connect (self);
+}
+
 static void
 schedule_retry (NfltrRelayLink *self)
 {

@@ -35,6 +35,9 @@ NfltrRelayLink     *nfltr_relay_link_new              (const char *host,
 void                nfltr_relay_link_start            (NfltrRelayLink *self);
 /* Also fails every request still waiting for its reply. */
 void                nfltr_relay_link_stop             (NfltrRelayLink *self);
+/* Waiting to reconnect (unreachable, backoff): try now, and start the backoff over. Nothing
+ * otherwise (connected, connecting, refused, stopped). */
+void                nfltr_relay_link_retry_now        (NfltrRelayLink *self);
 
 NfltrRelayLinkState nfltr_relay_link_get_state        (NfltrRelayLink *self);
 /* The D-Bus RelayState string: "connecting", "connected", "unreachable", … */

@@ -48,6 +48,10 @@ def test_cli_tunnel_appears_and_its_switch_stops_and_starts_it(world):
     assert answers(tunnel)
     app.wait(lambda w: not app.row("my-app")["stats"].startswith("0 open · 0 total"), 10,
              "the row's counters to count the request")
+    # The same units as the CLI (IEC, issue 9 §6): 5,000 bytes out show as KiB, not kB.
+    assert curl_tunnel(tunnel, "/bytes/5000").status == 200
+    app.wait(lambda w: "KiB out" in app.row("my-app")["stats"], 10, "KiB in the counters")
+    assert " kB" not in app.row("my-app")["stats"], app.row("my-app")["stats"]
 
     # The copy button puts the public URL on the clipboard.
     app.row_action("my-app", "row.copy-url")
