@@ -3,6 +3,8 @@
 
 #include "nfltr-window-private.h"
 
+#include <glib/gi18n.h>
+
 static void
 new_tunnel_action (GtkWidget  *widget,
                    const char *action_name,
@@ -43,8 +45,15 @@ _nfltr_window_update_actions (NfltrWindow *self)
 {
   gboolean ready = nfltr_client_get_state (self->client) == NFLTR_CLIENT_STATE_READY &&
                    self->manager != NULL;
+  const char *address = ready ? nfltr_dbus_manager_get_relay_address (self->manager) : NULL;
+  /* Issue 9 §6: a tunnel needs a relay; say so on the button instead of failing later. */
+  gboolean logged_in = ready && address != NULL && *address != '\0' &&
+                       g_strcmp0 (nfltr_dbus_manager_get_relay_state (self->manager), "logged-out") != 0;
 
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.new-tunnel", ready);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.new-tunnel", logged_in);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->new_button),
+                               logged_in ? _("New Tunnel")
+                                         : _("New Tunnel — connect to a relay first (Ctrl+,)"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.relay-settings", ready);
 }
 

@@ -30,6 +30,7 @@ struct _NfltrWindow
   GtkLabel *banner_label;
   GtkLabel *banner_detail;
   GtkButton *banner_button;
+  GtkButton *new_button;
   GtkStack *stack;
   AdwStatusPage *service_error_page;
   GtkListBox *list_box;

@@ -274,6 +274,7 @@ nfltr_window_class_init (NfltrWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, banner_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, banner_detail);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, banner_button);
+  gtk_widget_class_bind_template_child (widget_class, NfltrWindow, new_button);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, service_error_page);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, list_box);
@@ -384,6 +385,10 @@ _nfltr_window_describe (NfltrWindow *self)
   g_variant_dict_insert (&dict, "banner-visible", "b", gtk_revealer_get_reveal_child (self->banner_revealer));
   g_variant_dict_insert (&dict, "banner-title", "s", gtk_label_get_label (self->banner_label));
   g_variant_dict_insert (&dict, "banner-button", "s", gtk_button_get_label (self->banner_button));
+  g_variant_dict_insert (&dict, "new-tunnel-enabled", "b",
+                         gtk_widget_is_sensitive (GTK_WIDGET (self->new_button)));
+  g_variant_dict_insert (&dict, "new-tunnel-tooltip", "s",
+                         gtk_widget_get_tooltip_text (GTK_WIDGET (self->new_button)));
   g_variant_dict_insert (&dict, "banner-detail", "s", gtk_label_get_label (self->banner_detail));
   g_variant_dict_insert (&dict, "subtitle", "s",
                          adw_window_title_get_subtitle (self->window_title)

@@ -16,6 +16,9 @@ def test_first_run_shows_the_relay_fingerprint_then_logs_in(lab, relay, agent, x
     app = applab.App(lab, agent, xvfb)
     app.wait(lambda w: w.get("page") == "login", 30, "the first-run page")
     assert app.service_pid(), "the app did not start nfltr-service"
+    # Issue 9 §6: no "+" before there is a relay, and the button says why.
+    w = app.window()
+    assert not w["new-tunnel-enabled"] and "connect to a relay first" in w["new-tunnel-tooltip"], w
     app.settle()
     xvfb.screenshot("first-run")
 
@@ -34,6 +37,7 @@ def test_first_run_shows_the_relay_fingerprint_then_logs_in(lab, relay, agent, x
     app.activate("test-relay-next")
     app.wait(lambda w: "relay-dialog" not in w and w.get("page") == "empty", 30,
              "logged in: the dialog closes and the empty page shows")
+    assert app.window()["new-tunnel-enabled"], app.window()
     status = agent.run("status", "--json")
     assert status.returncode == 0 and relay.address in status.stdout, status
 
