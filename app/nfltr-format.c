@@ -39,9 +39,7 @@ nfltr_format_error (const GError *error)
         case NFLTR_ERROR_AUTH_FAILED:
           lead = _("The relay refused the API key. Check the key with the relay’s operator.");
           break;
-        case NFLTR_ERROR_NAME_TAKEN:
-          lead = _("That name is already in use on the relay. Choose another name.");
-          break;
+        case NFLTR_ERROR_NAME_TAKEN: lead = _ ("That name is taken. Choose another name."); break;
         case NFLTR_ERROR_NOT_FOUND:
           lead = _("The tunnel no longer exists.");
           break;

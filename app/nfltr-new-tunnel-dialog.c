@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "nfltr-a11y.h"
+#include "nfltr-error.h"
 #include "nfltr-format.h"
 #include "nfltr-new-tunnel-dialog.h"
 #include "nfltr-window.h"
@@ -174,7 +175,10 @@ nfltr_new_tunnel_dialog_validate (NfltrNewTunnelDialog *self)
     case CERT_AUTOMATIC:
     default:
       gtk_label_set_label (self->cert_hint,
-                           _("NFLTR makes a certificate for this tunnel. Only this computer has its key, so the relay passes the traffic on without being able to read it: verified end-to-end."));
+                           _ ("NFLTR makes a self-signed certificate for this tunnel. Only this computer has "
+                              "its key, so the relay passes the traffic on without being able to read it: "
+                              "verified end-to-end. Visitors’ browsers show a warning until they trust its "
+                              "fingerprint; choose your own certificate to avoid that."));
       break;
     }
   adw_action_row_set_subtitle (self->cert_file_row, self->cert_file ? self->cert_file : _("None chosen"));
@@ -224,9 +228,18 @@ create_tunnel_cb (GObject      *source,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       message = nfltr_format_error (error);
+      nfltr_new_tunnel_dialog_set_busy (self, FALSE);
+      if (g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN))
+        {
+          /* Issue 9 §6: at the Name field, once — not also at the bottom. */
+          set_row_error (GTK_WIDGET (self->name_row), TRUE);
+          gtk_label_set_label (self->validation_label, message);
+          gtk_widget_set_visible (GTK_WIDGET (self->validation_label), TRUE);
+          gtk_widget_grab_focus (GTK_WIDGET (self->name_row));
+          return;
+        }
       gtk_label_set_label (self->error_label, message);
       gtk_widget_set_visible (GTK_WIDGET (self->error_label), TRUE);
-      nfltr_new_tunnel_dialog_set_busy (self, FALSE);
       return;
     }
 

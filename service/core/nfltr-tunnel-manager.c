@@ -662,7 +662,8 @@ nfltr_tunnel_manager_handle_create_tunnel (NfltrTunnelManager *self, NfltrDbusMa
     }
   if (name != NULL && (find_tunnel (self, name) != NULL || g_hash_table_contains (self->pending_names, name)))
     {
-      g_dbus_method_invocation_return_error (invocation, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+      /* NameTaken, as when another agent holds it: clients show it at the name (issue 9 §6). */
+      g_dbus_method_invocation_return_error (invocation, NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN,
                                              "a tunnel named “%s” already exists on this agent", name);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }

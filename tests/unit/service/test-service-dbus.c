@@ -740,7 +740,7 @@ test_tunnel_lifecycle (Fixture *f, gconstpointer data)
     g_autofree char *path2 = NULL;
     nfltr_dbus_manager_call_create_tunnel_sync (f->manager, tunnel_options ("tcp", "22", "svc-life", FALSE),
                                                 &path2, NULL, &error);
-    assert_dbus_error (error, "xyz.nfltr.Nfltr.Error.InvalidArgument",
+    assert_dbus_error (error, "xyz.nfltr.Nfltr.Error.NameTaken",
                        "a tunnel named “svc-life” already exists on this agent");
     g_clear_error (&error);
   }
