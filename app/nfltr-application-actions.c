@@ -64,6 +64,7 @@ static const GActionEntry app_entries[] = {
   { "show-window", show_window_activated },
   { "new-tunnel", window_action_activated },
   { "relay-settings", window_action_activated },
+  { "preferences", window_action_activated },
   { "about", about_activated },
 };
 
@@ -185,6 +186,21 @@ test_banner_button_activated (GSimpleAction *action,
     gtk_widget_activate (GTK_WIDGET (window->banner_button));
 }
 
+/* test-pref (sb): flips a Preferences switch as a click would. */
+static void
+test_pref_activated (GSimpleAction *action,
+                     GVariant      *param,
+                     gpointer       user_data)
+{
+  NfltrWindow *window = NFLTR_APPLICATION (user_data)->window;
+  const char *key;
+  gboolean value;
+
+  g_variant_get (param, "(&sb)", &key, &value);
+  if (window != NULL && window->preferences != NULL)
+    nfltr_preferences_window_set (window->preferences, key, value);
+}
+
 static void
 test_close_activated (GSimpleAction *action,
                       GVariant      *param,
@@ -209,6 +225,8 @@ test_close_dialogs_activated (GSimpleAction *action,
     gtk_window_close (GTK_WINDOW (self->window->new_tunnel_dialog));
   if (self->window->relay_dialog != NULL)
     gtk_window_close (GTK_WINDOW (self->window->relay_dialog));
+  if (self->window->preferences != NULL)
+    gtk_window_close (GTK_WINDOW (self->window->preferences));
 }
 
 static const GActionEntry test_entries[] = {
@@ -222,6 +240,7 @@ static const GActionEntry test_entries[] = {
   { "test-relay-next", test_press_activated },
   { "test-relay-logout", test_press_activated },
   { "test-banner-button", test_banner_button_activated },
+  { "test-pref", test_pref_activated, "(sb)" },
   { "test-close", test_close_activated },
   { "test-close-dialogs", test_close_dialogs_activated },
 };

@@ -15,6 +15,8 @@ struct _NfltrApplication
   NfltrClient *client;
   NfltrFailureNotifier *notifier;
   NfltrWindow *window; /* weak */
+  gboolean start_hidden; /* --background: no window at the first activation */
+  gboolean held;         /* running without a window (--background) */
 };
 
 void         _nfltr_application_actions_init (NfltrApplication *self);

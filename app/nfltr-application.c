@@ -73,8 +73,42 @@ static void
 nfltr_application_activate (GApplication *app)
 {
   NfltrApplication *self = NFLTR_APPLICATION (app);
+  NfltrWindow *window = _nfltr_application_get_window (self);
 
-  gtk_window_present (GTK_WINDOW (_nfltr_application_get_window (self)));
+  /* Issue 9 §7, started at login: watch the tunnels, show nothing until asked. */
+  if (self->start_hidden)
+    {
+      self->start_hidden = FALSE;
+      self->held = TRUE;
+      g_application_hold (app);
+      return;
+    }
+  if (self->held)
+    {
+      self->held = FALSE;
+      g_application_release (app);
+    }
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static int
+nfltr_application_handle_local_options (GApplication *app, GVariantDict *options)
+{
+  NfltrApplication *self = NFLTR_APPLICATION (app);
+  g_autoptr (GError) error = NULL;
+
+  if (!g_variant_dict_contains (options, "background"))
+    return -1;
+  if (!g_application_register (app, NULL, &error))
+    {
+      g_printerr ("nfltr-app: %s\n", error->message);
+      return 1;
+    }
+  /* Already running (shown or not): nothing to do, and no window to pop up at login. */
+  if (g_application_get_is_remote (app))
+    return 0;
+  self->start_hidden = TRUE;
+  return -1;
 }
 
 static void
@@ -112,12 +146,16 @@ nfltr_application_class_init (NfltrApplicationClass *klass)
   object_class->finalize = nfltr_application_finalize;
   app_class->startup = nfltr_application_startup;
   app_class->activate = nfltr_application_activate;
+  app_class->handle_local_options = nfltr_application_handle_local_options;
   app_class->shutdown = nfltr_application_shutdown;
 }
 
 static void
 nfltr_application_init (NfltrApplication *self)
 {
+  g_application_add_main_option (G_APPLICATION (self), "background", 0, G_OPTION_FLAG_NONE,
+                                 G_OPTION_ARG_NONE,
+                                 _("Start without a window and watch the tunnels (as at login)"), NULL);
 }
 
 NfltrApplication *

@@ -30,6 +30,14 @@ reconnect_action (GtkWidget  *widget,
 }
 
 static void
+preferences_action (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *param)
+{
+  nfltr_window_show_preferences (NFLTR_WINDOW (widget));
+}
+
+static void
 retry_relay_action (GtkWidget  *widget,
                     const char *action_name,
                     GVariant   *param)
@@ -66,6 +74,7 @@ _nfltr_window_class_actions_init (NfltrWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.relay-settings", NULL, relay_settings_action);
   gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, reconnect_action);
   gtk_widget_class_install_action (widget_class, "win.retry-relay", NULL, retry_relay_action);
+  gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_action);
 
   /* Ctrl+N, Ctrl+, and Ctrl+W are application accels (nfltr-application-actions.c). */
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "win.reconnect", NULL);

@@ -5,6 +5,7 @@
 #include "nfltr-relay-dialog.h"
 #include "nfltr-tunnel-row.h"
 #include "nfltr-window.h"
+#include "nfltr-preferences-window.h"
 
 G_BEGIN_DECLS
 
@@ -19,6 +20,7 @@ struct _NfltrWindow
   /* weak: the dialogs own themselves while open */
   NfltrNewTunnelDialog *new_tunnel_dialog;
   NfltrRelayDialog *relay_dialog;
+  NfltrPreferencesWindow *preferences;
 
   guint64 frames;
   gint64 first_tunnels_frame_us;

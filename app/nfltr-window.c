@@ -250,6 +250,7 @@ nfltr_window_dispose (GObject *object)
   g_clear_object (&self->settings);
   g_clear_weak_pointer (&self->new_tunnel_dialog);
   g_clear_weak_pointer (&self->relay_dialog);
+  g_clear_weak_pointer (&self->preferences);
   gtk_widget_dispose_template (GTK_WIDGET (self), NFLTR_TYPE_WINDOW);
 
   G_OBJECT_CLASS (nfltr_window_parent_class)->dispose (object);
@@ -355,6 +356,21 @@ nfltr_window_show_relay_settings (NfltrWindow *self)
   gtk_window_present (GTK_WINDOW (self->relay_dialog));
 }
 
+void
+nfltr_window_show_preferences (NfltrWindow *self)
+{
+  g_return_if_fail (NFLTR_IS_WINDOW (self));
+
+  if (self->preferences == NULL)
+    {
+      NfltrPreferencesWindow *prefs = nfltr_preferences_window_new (GTK_WINDOW (self), self->settings,
+                                                                    self->client);
+
+      g_set_weak_pointer (&self->preferences, prefs);
+    }
+  gtk_window_present (GTK_WINDOW (self->preferences));
+}
+
 NfltrTunnelRow *
 _nfltr_window_find_row (NfltrWindow *self,
                         const char  *id_or_name)
@@ -410,6 +426,9 @@ _nfltr_window_describe (NfltrWindow *self)
   if (self->relay_dialog != NULL)
     g_variant_dict_insert_value (&dict, "relay-dialog",
                                  nfltr_relay_dialog_describe (self->relay_dialog));
+  if (self->preferences != NULL)
+    g_variant_dict_insert_value (&dict, "preferences",
+                                 nfltr_preferences_window_describe (self->preferences));
 
   return g_variant_dict_end (&dict);
 }

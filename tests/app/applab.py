@@ -130,7 +130,7 @@ def _unpack(v):
 class App:
     """The real nfltr-app on an agent's bus and an Xvfb display."""
 
-    def __init__(self, lab, agent, xvfb, extra_env=None, bus_address=None, timing=False):
+    def __init__(self, lab, agent, xvfb, extra_env=None, bus_address=None, timing=False, args=()):
         self.lab, self.agent, self.xvfb = lab, agent, xvfb
         build = nfltrlab.BUILD_ROOT
         env = agent.env() if agent else lab.env()
@@ -155,7 +155,7 @@ class App:
         env.update(extra_env or {})
         self.bus_address = env["DBUS_SESSION_BUS_ADDRESS"]
         self.spawned_at = time.monotonic()
-        self.proc = lab.spawn("nfltr-app", [app_bin()], env=env)
+        self.proc = lab.spawn("nfltr-app", [app_bin(), *args], env=env)
         self.conn = Gio.DBusConnection.new_for_address_sync(
             self.bus_address,
             Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
