@@ -10,29 +10,21 @@
 
 #define QR_QUIET_ZONE 4 /* modules of white border, ISO/IEC 18004 §6.3.8 */
 
+/* Issue 9 §6: one format everywhere — the CLI's, the relay's, the JSON's: "sha256:" and 64
+ * lower-case hex digits. The label wraps it; copying gives exactly this text. */
 char *
-nfltr_fingerprint_format_groups (const char *fingerprint)
+nfltr_fingerprint_format_display (const char *fingerprint)
 {
   GString *out;
   const char *hex;
-  guint n = 0;
 
   if (fingerprint == NULL || *fingerprint == '\0')
     return g_strdup ("");
   hex = g_str_has_prefix (fingerprint, "sha256:") ? fingerprint + strlen ("sha256:") : fingerprint;
-
-  out = g_string_new (NULL);
+  out = g_string_new ("sha256:");
   for (const char *p = hex; *p; p++)
-    {
-      if (!g_ascii_isxdigit (*p))
-        continue;
-      if (n > 0 && n % 16 == 0)
-        g_string_append_c (out, '\n');
-      else if (n > 0 && n % 4 == 0)
-        g_string_append_c (out, ' ');
-      g_string_append_c (out, g_ascii_toupper (*p));
-      n++;
-    }
+    if (g_ascii_isxdigit (*p))
+      g_string_append_c (out, g_ascii_tolower (*p));
   return g_string_free (out, FALSE);
 }
 

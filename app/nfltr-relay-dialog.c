@@ -106,7 +106,7 @@ probe_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autofree char *fingerprint = NULL;
   g_autofree char *subject = NULL;
-  g_autofree char *grouped = NULL;
+  g_autofree char *shown = NULL;
 
   if (!nfltr_dbus_manager_call_probe_relay_finish (NFLTR_DBUS_MANAGER (source), &fingerprint,
                                                    &subject, result, &error))
@@ -123,8 +123,8 @@ probe_cb (GObject      *source,
   self->step = STEP_CONFIRM;
   g_free (self->fingerprint);
   self->fingerprint = g_steal_pointer (&fingerprint);
-  grouped = nfltr_fingerprint_format_groups (self->fingerprint);
-  gtk_label_set_label (self->fingerprint_label, grouped);
+  shown = nfltr_fingerprint_format_display (self->fingerprint);
+  gtk_label_set_label (self->fingerprint_label, shown);
   if (subject && *subject)
     {
       g_autofree char *text = g_strdup_printf (_("Certificate subject: %s"), subject);

@@ -59,7 +59,6 @@ static void
 nfltr_tunnel_row_update_qr (NfltrTunnelRow *self)
 {
   const char *url = nfltr_dbus_tunnel_get_public_url (self->tunnel);
-  const char *fp = nfltr_dbus_tunnel_get_fingerprint (self->tunnel);
   g_autofree char *text = NULL;
   g_autoptr(GdkTexture) texture = NULL;
 
@@ -67,7 +66,8 @@ nfltr_tunnel_row_update_qr (NfltrTunnelRow *self)
   if (!gtk_revealer_get_reveal_child (self->details_revealer))
     return;
 
-  text = g_strdup_printf ("%s\n%s", url ? url : "", fp ? fp : "");
+  /* Issue 9 §6: the URL alone, so a phone opens it; the fingerprint is shown beside it. */
+  text = g_strdup (url ? url : "");
   if (g_strcmp0 (text, self->qr_text) == 0)
     return;
   g_free (self->qr_text);
@@ -146,7 +146,7 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
                                                  nfltr_dbus_tunnel_get_kind (t),
                                                  nfltr_dbus_tunnel_get_target (t));
   g_autofree char *stats = NULL;
-  g_autofree char *fingerprint = nfltr_fingerprint_format_groups (nfltr_dbus_tunnel_get_fingerprint (t));
+  g_autofree char *fingerprint = nfltr_fingerprint_format_display (nfltr_dbus_tunnel_get_fingerprint (t));
   const char *error_text = NULL;
   g_autofree char *origin_text = NULL;
 
@@ -309,6 +309,22 @@ on_expand_toggled (NfltrTunnelRow *self)
 }
 
 static void
+copy_fingerprint_action (GtkWidget  *widget,
+                         const char *action_name,
+                         GVariant   *param)
+{
+  NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (widget);
+  g_autofree char *fp = nfltr_fingerprint_format_display (nfltr_dbus_tunnel_get_fingerprint (self->tunnel));
+  GtkRoot *root = gtk_widget_get_root (widget);
+
+  if (*fp == '\0')
+    return;
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), fp);
+  if (NFLTR_IS_WINDOW (root))
+    nfltr_window_add_toast (NFLTR_WINDOW (root), _("Fingerprint copied"));
+}
+
+static void
 copy_url_action (GtkWidget  *widget,
                  const char *action_name,
                  GVariant   *param)
@@ -433,6 +449,7 @@ nfltr_tunnel_row_class_init (NfltrTunnelRowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_expand_toggled);
 
   gtk_widget_class_install_action (widget_class, "row.copy-url", NULL, copy_url_action);
+  gtk_widget_class_install_action (widget_class, "row.copy-fingerprint", NULL, copy_fingerprint_action);
   gtk_widget_class_install_action (widget_class, "row.open-url", NULL, open_url_action);
   gtk_widget_class_install_action (widget_class, "row.remove", NULL, remove_action);
 }

@@ -170,7 +170,7 @@ def test_file_chooser_picks_the_certificate_and_key_of_the_new_tunnel(world):
     fp = der_fingerprint(pem_to_der(open(crt).read()))
     assert der_fingerprint(pem_to_der(served_cert_pem(host, world.relay.port))) == fp
     row = app.rows()[0]
-    assert "sha256:" + row["fingerprint"].replace(" ", "").replace("\n", "").lower() == fp, row
+    assert row["fingerprint"] == fp, row
     r = curl(f"https://{host}:{world.relay.port}/picked", "--cacert", crt, "--max-time", "10",
              resolve=(host, world.relay.port), timeout=20)
     assert r.curl_rc == 0 and r.status == 200, r

@@ -10,12 +10,6 @@ import applab
 from nfltrlab import curl_tunnel, wait_until
 
 
-def grouped(fingerprint):
-    hexs = fingerprint.split(":", 1)[1].upper()
-    groups = [hexs[i:i + 4] for i in range(0, 64, 4)]
-    return "\n".join(" ".join(groups[i:i + 4]) for i in range(0, 16, 4))
-
-
 def answers(tunnel):
     r = curl_tunnel(tunnel, "/ping", "--max-time", "5", timeout=15)
     return r.curl_rc == 0 and r.status == 200
@@ -84,7 +78,10 @@ def test_expanded_row_shows_the_fingerprint_and_a_qr_code(world):
     app.wait(lambda w: w["rows"][0]["expanded"] and w["rows"][0]["qr"], 10, "the open row")
     row = app.rows()[0]
     # The same fingerprint the CLI printed, in the readable grouping.
-    assert row["fingerprint"] == grouped(tunnel.fingerprint), (row, tunnel.fingerprint)
+    # The same text the CLI printed (issue 9 §6), and the copy button copies exactly it.
+    assert row["fingerprint"] == tunnel.fingerprint, (row, tunnel.fingerprint)
+    app.row_action("fingerprint-demo", "row.copy-fingerprint")
+    wait_until(lambda: app.clipboard() == tunnel.fingerprint, 10, "the fingerprint on the clipboard")
     app.resize(720, 760)
     app.settle(1.0)
     world.xvfb.screenshot("expanded-row")
