@@ -52,6 +52,7 @@ state_is_running (const char *state)
 {
   return g_strcmp0 (state, "online") == 0 ||
          g_strcmp0 (state, "starting") == 0 ||
+         g_strcmp0 (state, "connecting") == 0 ||
          g_strcmp0 (state, "reconnecting") == 0;
 }
 
@@ -190,6 +191,9 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
     stats = g_strdup (_("Starting…"));
   else if (g_strcmp0 (state, "reconnecting") == 0)
     stats = g_strdup (_("Reconnecting to the relay…"));
+  else if (g_strcmp0 (state, "connecting") == 0)
+    /* Created while the relay is away: it goes online by itself once the relay answers. */
+    stats = g_strdup (_("Waiting for the relay…"));
   else if (g_strcmp0 (state, "failed") == 0)
     stats = g_strdup (_("Failed"));
   else

@@ -7,7 +7,7 @@ away the window says so in a banner with what to do; when it is back the banner 
 import time
 
 import applab
-from nfltrlab import Relay, wait_until
+from nfltrlab import Relay, nfltr_bin, wait_until
 
 
 def test_first_run_shows_the_relay_fingerprint_then_logs_in(lab, relay, agent, xvfb):
@@ -77,6 +77,15 @@ def test_relay_going_away_shows_the_banner_and_coming_back_clears_it(world):
     app.settle()
     world.xvfb.screenshot("relay-banner")
 
+    # A tunnel created while the relay is away waits for it, and its row says so.
+    waiting = world.lab.spawn("agent:nfltr-http-waiting",
+                              [nfltr_bin(), "http", str(world.origin.port), "--name", "waiting"],
+                              env=world.agent.env())
+    waiting.wait_line(r"Connecting to relay", 30)
+    app.wait(lambda w: app.row("waiting") is not None
+             and app.row("waiting")["stats"] == "Waiting for the relay…"
+             and app.row("waiting")["switch-active"], 20, "the waiting row")
+
     # Let the service's backoff grow past 8 s (0.5, 1, 2, 4, 8, … s between attempts).
     time.sleep(16)
     # Same port and data dir: same address and certificate. Retry Now connects at once, not
@@ -86,6 +95,8 @@ def test_relay_going_away_shows_the_banner_and_coming_back_clears_it(world):
     app.wait(lambda w: not w["banner-visible"], 8, "Retry Now to bring the relay back")
     app.wait(lambda w: w["rows"][0]["switch-state"] and "open" in w["rows"][0]["stats"], 60,
              "the tunnel back online")
+    app.wait(lambda w: "open" in app.row("waiting")["stats"], 60, "the waiting tunnel online")
+    waiting.stop()
 
 
 def test_refused_key_shows_what_to_do_and_notifies_when_hidden(world):
