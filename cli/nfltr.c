@@ -31,6 +31,8 @@ const CliCommand cli_commands[] = {
   { "status", cli_cmd_status, "[--json]",
     N_ ("Show the relay, the link's state and the pinned fingerprint") },
   { "release", cli_cmd_release, "NAME", N_ ("Give a tunnel name back to the relay, for anybody to take") },
+  { "wg", cli_cmd_wg, "serve|socks5|status|export|leave …",
+    N_ ("WireGuard networks through the relay (nfltr wg --help)") },
   { "help", NULL, "[COMMAND]", N_ ("Show this help, or a command's") },
   { NULL, NULL, NULL, NULL }
 };
