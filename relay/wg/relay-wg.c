@@ -501,8 +501,21 @@ send_peer (RelayWg *wg, const char *agent_id, Member *about, gboolean gone)
   relay_agent_send (agent, frame);
 }
 
+static gboolean
+member_is_online (RelayWg *wg, Member *m)
+{
+  RelayAgent *agent;
+
+  if (m->agent_id == NULL)
+    return g_strcmp0 (m->kind, "stock") == 0;
+  agent = relay_directory_lookup (wg->server->directory, m->agent_id);
+  return agent != NULL && relay_agent_get_state (agent) == RELAY_AGENT_READY;
+}
+
 /* Who hears of whom: the network is a star around its serve side. The serve side hears of
- * every member; every other member hears of the serve side only. */
+ * every member; every other member hears of the serve side only — and only of members that
+ * can be reached now (an agent's member after its agent joined; stock peers always), so that
+ * an announcement means "handshake now". */
 static void
 announce (RelayWg *wg, Member *m, gboolean gone)
 {
@@ -518,7 +531,7 @@ announce (RelayWg *wg, Member *m, gboolean gone)
       if (other == m || (!serve && !other_serve))
         continue;
       send_peer (wg, other->agent_id, m, gone);
-      if (!gone)
+      if (!gone && member_is_online (wg, other))
         send_peer (wg, m->agent_id, other, FALSE);
     }
 }

@@ -4,10 +4,8 @@
  * The relay gives this peer its address (WG_JOINED) and tells it whom to talk to (WG_PEER:
  * the serve side hears of every member, a peer of the serve side only). Every WireGuard
  * datagram goes to the relay, which routes it by its outer header: over UDP to the relay's
- * WireGuard port (the TLS port's number), or — when nothing came back over UDP for
- * UDP_SILENCE_US while we kept sending — inside WG_PACKET frames on the control channel. UDP
- * is tried again every UDP_RETRY_US, each datagram then sent both ways (WireGuard's replay
- * window drops the second copy). */
+ * WireGuard port (the TLS port's number), or inside WG_PACKET frames on the control channel
+ * where UDP does not pass (transmit_cb says how it decides). */
 #define G_LOG_DOMAIN "nfltr-wg"
 
 #include "nfltr-network.h"
@@ -23,10 +21,17 @@
 #include <sys/socket.h>
 
 #define UDP_SILENCE_US   (3 * G_USEC_PER_SEC)
+#define UDP_PROBE_US     (5 * G_USEC_PER_SEC)
 #define UDP_RETRY_US     (30 * G_USEC_PER_SEC)
 /* A peer behind NAT keeps its mapping at the relay alive (wg-quick's usual 25 s). */
 #define PERSISTENT_KEEPALIVE_S 25
 #define MAX_DATAGRAM 65535
+
+typedef enum {
+  TRANSPORT_UDP,      /* UDP answered recently */
+  TRANSPORT_PROBING,  /* both ways */
+  TRANSPORT_WS,       /* WG_PACKET only */
+} Transport;
 
 typedef struct {
   char          *public_key;   /* base64 */
@@ -63,9 +68,9 @@ struct _NfltrNetwork {
   GSocket            *udp;
   GSource            *udp_source;
   guint8             *buffer;
-  gboolean            udp_ok;
+  Transport           transport;
+  gint64              transport_since;
   gint64              udp_unanswered_since;
-  gint64              udp_probe_at;
 
   GHashTable         *peers;         /* base64 key → NetworkPeer* */
   guint               stats_id;
@@ -165,17 +170,41 @@ send_udp (NfltrNetwork *self, const guint8 *datagram, gsize len)
                            &error) == (gssize) len;
 }
 
-static void
-set_udp_ok (NfltrNetwork *self, gboolean ok)
+static const char *
+transport_name (Transport transport)
 {
-  if (self->udp_ok == ok)
-    return;
-  self->udp_ok = ok;
-  nfltr_dbus_network_set_transport (NFLTR_DBUS_NETWORK (self), ok ? "udp" : "websocket");
-  g_message ("network %s: WireGuard datagrams now go %s", self->config->name,
-             ok ? "over UDP" : "over the control channel (no answer over UDP)");
+  switch (transport)
+    {
+    case TRANSPORT_UDP:
+      return "udp";
+    case TRANSPORT_WS:
+      return "websocket";
+    case TRANSPORT_PROBING:
+      return "probing";
+    default:
+      g_assert_not_reached ();
+    }
 }
 
+static void
+set_transport (NfltrNetwork *self, Transport transport)
+{
+  self->udp_unanswered_since = 0;
+  if (self->transport == transport)
+    return;
+  self->transport = transport;
+  self->transport_since = g_get_monotonic_time ();
+  nfltr_dbus_network_set_transport (NFLTR_DBUS_NETWORK (self), transport_name (transport));
+  g_message ("network %s: WireGuard datagrams go %s", self->config->name,
+             transport == TRANSPORT_UDP  ? "over UDP"
+             : transport == TRANSPORT_WS ? "over the control channel (nothing came back over UDP)"
+                                         : "both ways until UDP answers");
+}
+
+/* UDP while it answers; when it stays silent while we send, both ways (the receiver drops the
+ * second copy: data by its replay window, handshake messages by their own checks) until UDP
+ * answers or UDP_PROBE_US passed; then the control channel alone, probing again every
+ * UDP_RETRY_US. */
 static gboolean
 transmit_cb (NfltrWgDevice  *device,
              NfltrWgPeerId   peer,
@@ -187,27 +216,35 @@ transmit_cb (NfltrWgDevice  *device,
   NfltrNetwork *self = user_data;
   gint64 now = g_get_monotonic_time ();
 
-  if (self->udp_ok)
+  switch (self->transport)
     {
+    case TRANSPORT_UDP:
       if (self->udp_unanswered_since == 0)
         self->udp_unanswered_since = now;
       else if (now - self->udp_unanswered_since > UDP_SILENCE_US)
         {
-          set_udp_ok (self, FALSE);
-          self->udp_probe_at = now + UDP_RETRY_US;
-          return send_ws (self, datagram, len);
+          set_transport (self, TRANSPORT_PROBING);
+          send_ws (self, datagram, len);
         }
       return send_udp (self, datagram, len);
-    }
-  if (now >= self->udp_probe_at)
-    {
-      /* Try UDP again for a while; the copy sent both ways is dropped by the peer's replay
-       * window. */
+    case TRANSPORT_PROBING:
+      if (now - self->transport_since > UDP_PROBE_US)
+        {
+          set_transport (self, TRANSPORT_WS);
+          return send_ws (self, datagram, len);
+        }
       send_udp (self, datagram, len);
-      if (now - self->udp_probe_at > UDP_SILENCE_US)
-        self->udp_probe_at = now + UDP_RETRY_US;
+      return send_ws (self, datagram, len);
+    case TRANSPORT_WS:
+      if (now - self->transport_since > UDP_RETRY_US)
+        {
+          set_transport (self, TRANSPORT_PROBING);
+          send_udp (self, datagram, len);
+        }
+      return send_ws (self, datagram, len);
+    default:
+      g_assert_not_reached ();
     }
-  return send_ws (self, datagram, len);
 }
 
 static gboolean
@@ -221,8 +258,7 @@ udp_read_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
 
       if (n < 0)
         break;
-      self->udp_unanswered_since = 0;
-      set_udp_ok (self, TRUE);
+      set_transport (self, TRANSPORT_UDP);
       nfltr_wg_device_receive_datagram (self->device, G_SOCKET_ADDRESS (self->relay_udp), self->buffer, n);
     }
   return G_SOURCE_CONTINUE;
@@ -263,8 +299,6 @@ sync_peer (NfltrNetwork *self, NetworkPeer *peer)
       if (inet != NULL)
         memcpy (&dns, g_inet_address_to_bytes (inet), 4);
       nfltr_netstack_set_dns_server (nfltr_netstack_wg_get_netstack (self->netstack), dns);
-      /* Handshake now, so the first SOCKS5 client does not wait for it. */
-      nfltr_wg_device_initiate_handshake (self->device, peer->id);
     }
 }
 
@@ -277,7 +311,7 @@ update_peers (NfltrNetwork *self)
   g_autoptr(GVariant) value = NULL;
   GVariant *current;
 
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(ssssxtt)"));
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sssssxtt)"));
   g_hash_table_iter_init (&iter, self->peers);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer))
     {
@@ -296,7 +330,7 @@ update_peers (NfltrNetwork *self)
 
           endpoint_text = g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (endpoint));
         }
-      g_variant_builder_add (&b, "(ssssxtt)", peer->public_key, peer->label, peer->kind, peer->address,
+      g_variant_builder_add (&b, "(sssssxtt)", peer->public_key, peer->label, peer->kind, peer->address,
                              endpoint_text ? endpoint_text : "", stats.last_handshake_unix, stats.rx_bytes,
                              stats.tx_bytes);
     }
@@ -309,7 +343,12 @@ update_peers (NfltrNetwork *self)
 static gboolean
 stats_cb (gpointer user_data)
 {
-  update_peers (user_data);
+  NfltrNetwork *self = user_data;
+
+  /* A probe that UDP did not answer ends even when nothing is being sent. */
+  if (self->transport == TRANSPORT_PROBING && g_get_monotonic_time () - self->transport_since > UDP_PROBE_US)
+    set_transport (self, TRANSPORT_WS);
+  update_peers (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -392,9 +431,9 @@ runtime_start (NfltrNetwork *self, GError **error)
   self->udp_source = g_socket_create_source (self->udp, G_IO_IN, NULL);
   g_source_set_callback (self->udp_source, G_SOURCE_FUNC (udp_read_cb), self, NULL);
   g_source_attach (self->udp_source, NULL);
-  self->udp_ok = TRUE;
-  self->udp_unanswered_since = 0;
-  nfltr_dbus_network_set_transport (NFLTR_DBUS_NETWORK (self), "udp");
+  /* Both ways until UDP proves itself: the first handshake completes whichever passes. */
+  self->transport = TRANSPORT_UDP;
+  set_transport (self, TRANSPORT_PROBING);
 
   self->netstack = nfltr_netstack_wg_new (self->device, self->address, self->prefix, error);
   if (self->netstack == NULL)
@@ -623,6 +662,18 @@ packet_cb (NfltrRelayLink *link, const NfltrFrame *frame, gpointer user_data)
   return TRUE;
 }
 
+/* The relay announces a peer when it joins or rejoins — also after the relay restarted and
+ * forgot every session's indices: a handshake now teaches it the new ones at once, instead of
+ * after REKEY_TIMEOUT + KEEPALIVE_TIMEOUT of silence (paper §6.2). Only the peer initiates,
+ * towards the serve side: two initiations crossing would each overwrite the other side's
+ * handshake, and only the retransmit timer's jitter would break the tie, seconds later. */
+static void
+handshake_with (NfltrNetwork *self, NetworkPeer *peer)
+{
+  if (self->device != NULL && peer->id != 0 && !is_serve (self) && g_str_equal (peer->kind, "serve"))
+    nfltr_wg_device_initiate_handshake (self->device, peer->id);
+}
+
 static gboolean
 peer_cb (NfltrRelayLink *link, const NfltrFrame *frame, gpointer user_data)
 {
@@ -638,7 +689,10 @@ peer_cb (NfltrRelayLink *link, const NfltrFrame *frame, gpointer user_data)
     return TRUE;
   peer = g_hash_table_lookup (self->peers, key_b64);
   if (peer != NULL && g_strcmp0 (peer->address, nfltr_frame_get_string (frame, NFLTR_ATTR_WG_ADDRESS)) == 0)
-    return TRUE;
+    {
+      handshake_with (self, peer);
+      return TRUE;
+    }
   if (peer != NULL)
     {
       if (self->device != NULL && peer->id != 0)
@@ -654,6 +708,7 @@ peer_cb (NfltrRelayLink *link, const NfltrFrame *frame, gpointer user_data)
   g_hash_table_insert (self->peers, peer->public_key, peer);
   g_debug ("network %s: peer %s at %s (%s)", self->config->name, key_b64, peer->address, peer->kind);
   sync_peer (self, peer);
+  handshake_with (self, peer);
   update_peers (self);
   return TRUE;
 }
