@@ -125,10 +125,20 @@ def sha256_file(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def service_logs(net):
+    text = ""
+    for agent in (net.serve, net.peer):
+        path = os.path.join(agent.home, ".local", "state", "nfltr", "service.log")
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                text += f"----- {agent.name} service.log\n" + f.read()[-6000:]
+    return text
+
+
 def download_ok(net, origin, name="blob"):
     out = os.path.join(net.lab.dir, name)
     r = net.curl(f"http://localhost:{origin}/blob", out)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, r.stderr + service_logs(net)
     assert sha256_file(out) == hashlib.sha256(BLOB).hexdigest()
 
 

@@ -74,6 +74,8 @@ struct _NfltrNetwork {
 
   GHashTable         *peers;         /* base64 key → NetworkPeer* */
   guint               stats_id;
+  guint               handshake_watch_id;
+  guint64             handshakes_at_join;
 };
 
 enum { SIGNAL_JOINED, SIGNAL_FAILED, SIGNAL_LEAVE, N_SIGNALS };
@@ -477,6 +479,71 @@ fail (NfltrNetwork *self, const char *message)
   g_signal_emit (self, signals[SIGNAL_FAILED], 0, message);
 }
 
+static NetworkPeer *
+serve_peer (NfltrNetwork *self)
+{
+  GHashTableIter iter;
+  NetworkPeer *peer;
+
+  g_hash_table_iter_init (&iter, self->peers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &peer))
+    if (peer->id != 0 && g_str_equal (peer->kind, "serve"))
+      return peer;
+  return NULL;
+}
+
+static guint64
+serve_handshakes (NfltrNetwork *self)
+{
+  NetworkPeer *peer = serve_peer (self);
+  NfltrWgPeerStats stats = { 0 };
+
+  if (peer != NULL && self->device != NULL)
+    nfltr_wg_device_get_peer_stats (self->device, peer->id, &stats);
+  return stats.handshakes_completed;
+}
+
+static void handshake_with (NfltrNetwork *self, NetworkPeer *peer);
+
+static gboolean
+handshake_watch_cb (gpointer user_data)
+{
+  NfltrNetwork *self = user_data;
+
+  if (serve_handshakes (self) <= self->handshakes_at_join)
+    {
+      NetworkPeer *serve = serve_peer (self);
+
+      /* The device sends at most one initiation per REKEY_TIMEOUT (paper §6.4) and ignores
+       * the rest; one lost to a restarting relay is sent again here once that has passed. */
+      if (serve != NULL)
+        handshake_with (self, serve);
+      return G_SOURCE_CONTINUE;
+    }
+  self->handshake_watch_id = 0;
+  set_state (self, "online", "");
+  g_signal_emit (self, signals[SIGNAL_JOINED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* The serve side is online once the relay gave it its address. A peer is online once it has
+ * handshaken with the serve side since it (re)joined: only then does a SOCKS5 client get
+ * through at once (a relay that restarted has lost the sessions). */
+static void
+online_when_usable (NfltrNetwork *self)
+{
+  if (is_serve (self))
+    {
+      set_state (self, "online", "");
+      g_signal_emit (self, signals[SIGNAL_JOINED], 0);
+      return;
+    }
+  self->handshakes_at_join = serve_handshakes (self);
+  set_state (self, "connecting", "waiting for the serve side's handshake");
+  if (self->handshake_watch_id == 0)
+    self->handshake_watch_id = g_timeout_add (100, handshake_watch_cb, self);
+}
+
 static void
 joined_with_udp (NfltrNetwork *self, const char *address, guint prefix)
 {
@@ -485,8 +552,7 @@ joined_with_udp (NfltrNetwork *self, const char *address, guint prefix)
   /* The relay keeps a member's address; a different one (a reset relay.db) rebuilds. */
   if (self->device != NULL && g_strcmp0 (self->address, address) == 0 && self->prefix == prefix)
     {
-      set_state (self, "online", "");
-      g_signal_emit (self, signals[SIGNAL_JOINED], 0);
+      online_when_usable (self);
       return;
     }
   runtime_stop (self);
@@ -504,9 +570,8 @@ joined_with_udp (NfltrNetwork *self, const char *address, guint prefix)
 
     nfltr_dbus_network_set_address (NFLTR_DBUS_NETWORK (self), text);
   }
-  set_state (self, "online", "");
   g_message ("network %s: joined as %s/%u (%s)", self->config->name, address, prefix, self->config->role);
-  g_signal_emit (self, signals[SIGNAL_JOINED], 0);
+  online_when_usable (self);
 }
 
 typedef struct {
@@ -777,7 +842,10 @@ link_state_changed_cb (NfltrSession *session, NfltrNetwork *self)
   if (self->link != NULL && nfltr_relay_link_get_state (self->link) == NFLTR_RELAY_LINK_CONNECTED)
     join (self);
   else if (!self->failed)
-    set_state (self, "connecting", NULL);
+    {
+      g_clear_handle_id (&self->handshake_watch_id, g_source_remove);
+      set_state (self, "connecting", NULL);
+    }
 }
 
 void
@@ -797,6 +865,7 @@ nfltr_network_shutdown (NfltrNetwork *self)
   g_cancellable_cancel (self->cancellable);
   g_signal_handlers_disconnect_by_data (self->session, self);
   g_clear_handle_id (&self->stats_id, g_source_remove);
+  g_clear_handle_id (&self->handshake_watch_id, g_source_remove);
   detach_link (self);
   runtime_stop (self);
 }
