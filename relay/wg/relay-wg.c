@@ -391,7 +391,11 @@ route (RelayWg *wg, RelayWgNetwork *only, const guint8 *data, gsize len, const E
   if (sent)
     wg->stats.forwarded++;
   else
-    wg->stats.dropped_unrouted++;
+    {
+      wg->stats.dropped_unrouted++;
+      g_debug ("wg: type %u (sender %08x, receiver %08x, %zu bytes) from %s: no route", h.type, h.sender,
+               h.receiver, len, from->agent_id ? "a control channel" : "UDP");
+    }
 }
 
 /* ---- UDP --------------------------------------------------------------------------------- */
