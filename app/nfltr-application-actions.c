@@ -64,6 +64,7 @@ static const GActionEntry app_entries[] = {
   { "show-window", show_window_activated },
   { "new-tunnel", window_action_activated },
   { "relay-settings", window_action_activated },
+  { "networks", window_action_activated },
   { "about", about_activated },
 };
 

@@ -1,6 +1,7 @@
 /* nfltr-window-private.h — NfltrWindow's insides, shared by its files. */
 #pragma once
 
+#include "nfltr-networks-window.h"
 #include "nfltr-new-tunnel-dialog.h"
 #include "nfltr-relay-dialog.h"
 #include "nfltr-tunnel-row.h"
@@ -19,6 +20,7 @@ struct _NfltrWindow
   /* weak: the dialogs own themselves while open */
   NfltrNewTunnelDialog *new_tunnel_dialog;
   NfltrRelayDialog *relay_dialog;
+  NfltrNetworksWindow *networks_window;
 
   guint64 frames;
   gint64 first_tunnels_frame_us;

@@ -351,6 +351,20 @@ nfltr_window_show_relay_settings (NfltrWindow *self)
   gtk_window_present (GTK_WINDOW (self->relay_dialog));
 }
 
+void
+nfltr_window_show_networks (NfltrWindow *self)
+{
+  g_return_if_fail (NFLTR_IS_WINDOW (self));
+
+  if (self->networks_window == NULL)
+    {
+      NfltrNetworksWindow *window = nfltr_networks_window_new (self, self->client);
+
+      g_set_weak_pointer (&self->networks_window, window);
+    }
+  gtk_window_present (GTK_WINDOW (self->networks_window));
+}
+
 NfltrTunnelRow *
 _nfltr_window_find_row (NfltrWindow *self,
                         const char  *id_or_name)
@@ -401,6 +415,9 @@ _nfltr_window_describe (NfltrWindow *self)
   if (self->relay_dialog != NULL)
     g_variant_dict_insert_value (&dict, "relay-dialog",
                                  nfltr_relay_dialog_describe (self->relay_dialog));
+  if (self->networks_window != NULL)
+    g_variant_dict_insert_value (&dict, "networks-window",
+                                 nfltr_networks_window_describe (self->networks_window));
 
   return g_variant_dict_end (&dict);
 }
