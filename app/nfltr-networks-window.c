@@ -87,8 +87,12 @@ peer_subtitle (gint64 handshake, guint64 rx, guint64 tx, const char *endpoint)
     when = g_strdup (_("no handshake yet"));
   else
     /* TRANSLATORS: how long ago the latest WireGuard handshake was, in seconds */
-    when = g_strdup_printf (_("handshake %" G_GINT64_FORMAT " s ago"),
-                            MAX (0, g_get_real_time () / G_USEC_PER_SEC - handshake));
+    {
+      g_autofree char *seconds = g_strdup_printf ("%" G_GINT64_FORMAT,
+                                                  MAX (0, g_get_real_time () / G_USEC_PER_SEC - handshake));
+
+      when = g_strdup_printf (_("handshake %s s ago"), seconds);
+    }
   /* TRANSLATORS: latest handshake · bytes received · bytes sent · where the peer is reached */
   return g_strdup_printf (_("%s · received %s · sent %s · via %s"), when, in, out,
                           endpoint && *endpoint ? endpoint : "—");

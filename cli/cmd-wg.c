@@ -329,13 +329,15 @@ wg_socks5 (int argc, char **argv)
 static char *
 format_age (gint64 unix_time)
 {
+  g_autofree char *seconds = NULL;
   gint64 age;
 
   if (unix_time <= 0)
     return g_strdup (_ ("never"));
   age = g_get_real_time () / G_USEC_PER_SEC - unix_time;
-  /* TRANSLATORS: how long ago the last WireGuard handshake was */
-  return g_strdup_printf (_ ("%" G_GINT64_FORMAT " s ago"), MAX (age, 0));
+  seconds = g_strdup_printf ("%" G_GINT64_FORMAT, MAX (age, 0));
+  /* TRANSLATORS: how long ago the last WireGuard handshake was, in seconds */
+  return g_strdup_printf (_ ("%s s ago"), seconds);
 }
 
 static void
