@@ -10,17 +10,16 @@
 #include "nfltr-networks-window.h"
 #include "nfltr-window.h"
 
-struct _NfltrNetworksWindow
-{
+struct _NfltrNetworksWindow {
   AdwWindow parent_instance;
 
-  NfltrClient        *client;
+  NfltrClient *client;
   GDBusObjectManager *object_manager;
-  GCancellable       *cancellable;
-  GPtrArray          *networks;   /* NfltrDbusNetwork*, sorted by name */
+  GCancellable *cancellable;
+  GPtrArray *networks; /* NfltrDbusNetwork*, sorted by name */
 
   GtkStack *stack;
-  GtkBox   *list;
+  GtkBox *list;
 };
 
 G_DEFINE_FINAL_TYPE (NfltrNetworksWindow, nfltr_networks_window, ADW_TYPE_WINDOW)

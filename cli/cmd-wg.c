@@ -204,17 +204,19 @@ join_and_report (GVariant *options, const char *name, gboolean json)
 
       if (g_strcmp0 (nfltr_dbus_network_get_role (n), "socks5") == 0)
         /* TRANSLATORS: labels padded so that the values line up, as in nfltr status */
-        text = g_strdup_printf (_ ("Network:     %s (a peer with a SOCKS5 server)\n"
-                                   "Address:     %s\n"
-                                   "SOCKS5:      %s (names are resolved on the serve side)\n"
-                                   "It runs in the service until “nfltr wg leave %s”.\n"),
-                                name, nfltr_dbus_network_get_address (n), nfltr_dbus_network_get_listen (n), name);
+        text =
+          g_strdup_printf (_ ("Network:     %s (a peer with a SOCKS5 server)\n"
+                              "Address:     %s\n"
+                              "SOCKS5:      %s (names are resolved on the serve side)\n"
+                              "It runs in the service until “nfltr wg leave %s”.\n"),
+                           name, nfltr_dbus_network_get_address (n), nfltr_dbus_network_get_listen (n), name);
       else
-        text = g_strdup_printf (_ ("Network:     %s (serve side: peers reach this machine's network)\n"
-                                   "Address:     %s\n"
-                                   "Peers reach: %s\n"
-                                   "It runs in the service until “nfltr wg leave %s”.\n"),
-                                name, nfltr_dbus_network_get_address (n), nfltr_dbus_network_get_allow (n), name);
+        text =
+          g_strdup_printf (_ ("Network:     %s (serve side: peers reach this machine's network)\n"
+                              "Address:     %s\n"
+                              "Peers reach: %s\n"
+                              "It runs in the service until “nfltr wg leave %s”.\n"),
+                           name, nfltr_dbus_network_get_address (n), nfltr_dbus_network_get_allow (n), name);
       fputs (text, stdout);
       fflush (stdout);
     }
@@ -236,17 +238,19 @@ wg_serve (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("Print JSON lines (events: ready, state, error)"), NULL },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
-  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new (NULL);
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr (GError) error = NULL;
 
-  g_option_context_set_summary (context, _ ("Creates the WireGuard network NET at the relay (or rejoins it) with this "
-                                            "machine as its exit:\npeers reach what --allow lets them through it. "
-                                            "The relay gives each peer an address\nfrom 100.64.0.0/10 and never "
-                                            "sees inside the tunnel."));
-  g_option_context_set_description (context, _ ("Examples:\n"
-                                                "  nfltr wg serve --name home\n"
-                                                "  nfltr wg serve --name lab --allow 192.168.1.0/24 --json\n"));
+  g_option_context_set_summary (context,
+                                _ ("Creates the WireGuard network NET at the relay (or rejoins it) with this "
+                                   "machine as its exit:\npeers reach what --allow lets them through it. "
+                                   "The relay gives each peer an address\nfrom 100.64.0.0/10 and never "
+                                   "sees inside the tunnel."));
+  g_option_context_set_description (context,
+                                    _ ("Examples:\n"
+                                       "  nfltr wg serve --name home\n"
+                                       "  nfltr wg serve --name lab --allow 192.168.1.0/24 --json\n"));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!cli_parse_command_line (context, "wg serve", &argc, &argv, 0, 0, NULL))
     return CLI_EXIT_USAGE;
@@ -279,17 +283,19 @@ wg_socks5 (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("Print JSON lines (events: ready, state, error)"), NULL },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("NET");
-  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("NET");
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr (GError) error = NULL;
 
-  g_option_context_set_summary (context, _ ("Joins the WireGuard network NET as a peer and runs a SOCKS5 server "
-                                            "(CONNECT and UDP ASSOCIATE)\nwhose connections leave from the "
-                                            "network's serve side; names are resolved there."));
-  g_option_context_set_description (context, _ ("Examples:\n"
-                                                "  nfltr wg socks5 home\n"
-                                                "  nfltr wg socks5 home --listen 127.0.0.1:1081 --json\n"
-                                                "  curl --socks5-hostname 127.0.0.1:1080 http://192.168.1.100:8080/\n"));
+  g_option_context_set_summary (context,
+                                _ ("Joins the WireGuard network NET as a peer and runs a SOCKS5 server "
+                                   "(CONNECT and UDP ASSOCIATE)\nwhose connections leave from the "
+                                   "network's serve side; names are resolved there."));
+  g_option_context_set_description (
+    context, _ ("Examples:\n"
+                "  nfltr wg socks5 home\n"
+                "  nfltr wg socks5 home --listen 127.0.0.1:1081 --json\n"
+                "  curl --socks5-hostname 127.0.0.1:1080 http://192.168.1.100:8080/\n"));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   if (!cli_parse_command_line (context, "wg socks5", &argc, &argv, 1, 1,
                                _ ("the network to join (e.g. nfltr wg socks5 home)")))
@@ -485,16 +491,17 @@ wg_export (int argc, char **argv)
       N_ ("The relay as the stock peer reaches it (default: as this service reaches it)"), "HOST:PORT" },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("NET");
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CliClient) client = NULL;
-  g_autoptr(NfltrDbusNetwork) n = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("NET");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CliClient) client = NULL;
+  g_autoptr (NfltrDbusNetwork) n = NULL;
   g_autofree char *config = NULL;
 
-  g_option_context_set_summary (context, _ ("Registers a stock WireGuard peer (wireguard-go, the Linux kernel) with "
-                                            "the relay and writes its\nwg-quick configuration: a fresh key pair, "
-                                            "its address, and this machine's serve side\nas its peer, reached "
-                                            "through the relay's UDP port. Run it on the serve side."));
+  g_option_context_set_summary (context,
+                                _ ("Registers a stock WireGuard peer (wireguard-go, the Linux kernel) with "
+                                   "the relay and writes its\nwg-quick configuration: a fresh key pair, "
+                                   "its address, and this machine's serve side\nas its peer, reached "
+                                   "through the relay's UDP port. Run it on the serve side."));
   g_option_context_set_description (context, _ ("Examples:\n"
                                                 "  nfltr wg export home --peer laptop -o laptop.conf\n"
                                                 "  sudo wg-quick up ./laptop.conf\n"));
@@ -530,14 +537,15 @@ wg_export (int argc, char **argv)
 static int
 wg_leave (int argc, char **argv)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("NET");
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CliClient) client = NULL;
-  g_autoptr(NfltrDbusNetwork) n = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("NET");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CliClient) client = NULL;
+  g_autoptr (NfltrDbusNetwork) n = NULL;
   g_autofree char *done = NULL;
 
-  g_option_context_set_summary (context, _ ("Leaves the network: the relay releases this peer's address and the "
-                                            "service forgets the network."));
+  g_option_context_set_summary (context,
+                                _ ("Leaves the network: the relay releases this peer's address and the "
+                                   "service forgets the network."));
   if (!cli_parse_command_line (context, "wg leave", &argc, &argv, 1, 1, _ ("the network to leave")))
     return CLI_EXIT_USAGE;
   client = cli_client_connect (&error);
@@ -579,9 +587,10 @@ cli_cmd_wg (int argc, char **argv)
           return wg_commands[i].func (argc - 1, argv + 1);
         }
 
-  summary = g_string_new (_ ("WireGuard networks through the relay: a layer-3 VPN with no root, no TUN and no\n"
-                             "kernel module. The relay hands out addresses from 100.64.0.0/10 and carries\n"
-                             "WireGuard datagrams it cannot read.\n\nCommands:"));
+  summary =
+    g_string_new (_ ("WireGuard networks through the relay: a layer-3 VPN with no root, no TUN and no\n"
+                     "kernel module. The relay hands out addresses from 100.64.0.0/10 and carries\n"
+                     "WireGuard datagrams it cannot read.\n\nCommands:"));
   for (guint i = 0; i < G_N_ELEMENTS (wg_commands); i++)
     g_string_append_printf (summary, "\n  %-7s %s\n          %s", wg_commands[i].name, wg_commands[i].usage,
                             _ (wg_commands[i].summary));

@@ -19,22 +19,21 @@ relay_wg_classify (const guint8 *datagram, gsize len, RelayWgHeader *header)
   header->receiver = 0;
   switch (type)
     {
-    case NFLTR_WG_MESSAGE_HANDSHAKE_INITIATION:
-      header->sender = nfltr_wg_get_le32 (((const NfltrWgMessageInitiation *) datagram)->sender_index);
-      return TRUE;
-    case NFLTR_WG_MESSAGE_HANDSHAKE_RESPONSE:
-      header->sender = nfltr_wg_get_le32 (((const NfltrWgMessageResponse *) datagram)->sender_index);
-      header->receiver = nfltr_wg_get_le32 (((const NfltrWgMessageResponse *) datagram)->receiver_index);
-      return TRUE;
-    case NFLTR_WG_MESSAGE_HANDSHAKE_COOKIE:
-      header->receiver = nfltr_wg_get_le32 (((const NfltrWgMessageCookie *) datagram)->receiver_index);
-      return TRUE;
-    case NFLTR_WG_MESSAGE_DATA:
-      header->receiver = nfltr_wg_get_le32 (((const NfltrWgMessageDataHeader *) datagram)->receiver_index);
-      return TRUE;
-    case NFLTR_WG_MESSAGE_INVALID:
-    default:
-      return FALSE;
+      case NFLTR_WG_MESSAGE_HANDSHAKE_INITIATION:
+        header->sender = nfltr_wg_get_le32 (((const NfltrWgMessageInitiation *) datagram)->sender_index);
+        return TRUE;
+      case NFLTR_WG_MESSAGE_HANDSHAKE_RESPONSE:
+        header->sender = nfltr_wg_get_le32 (((const NfltrWgMessageResponse *) datagram)->sender_index);
+        header->receiver = nfltr_wg_get_le32 (((const NfltrWgMessageResponse *) datagram)->receiver_index);
+        return TRUE;
+      case NFLTR_WG_MESSAGE_HANDSHAKE_COOKIE:
+        header->receiver = nfltr_wg_get_le32 (((const NfltrWgMessageCookie *) datagram)->receiver_index);
+        return TRUE;
+      case NFLTR_WG_MESSAGE_DATA:
+        header->receiver = nfltr_wg_get_le32 (((const NfltrWgMessageDataHeader *) datagram)->receiver_index);
+        return TRUE;
+      case NFLTR_WG_MESSAGE_INVALID:
+      default: return FALSE;
     }
 }
 

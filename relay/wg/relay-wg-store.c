@@ -13,23 +13,22 @@ struct _RelayWgStore {
   sqlite3 *db;
 };
 
-static const char schema[] =
-  "PRAGMA journal_mode=WAL;"
-  "CREATE TABLE IF NOT EXISTS wg_networks ("
-  "  name       TEXT PRIMARY KEY,"
-  "  owner_kind TEXT NOT NULL,"
-  "  owner_id   TEXT NOT NULL,"
-  "  subnet     INTEGER NOT NULL UNIQUE,"
-  "  created    INTEGER NOT NULL);"
-  "CREATE TABLE IF NOT EXISTS wg_members ("
-  "  network    TEXT NOT NULL REFERENCES wg_networks (name),"
-  "  public_key TEXT NOT NULL,"
-  "  kind       TEXT NOT NULL,"
-  "  label      TEXT NOT NULL DEFAULT '',"
-  "  host       INTEGER NOT NULL,"
-  "  joined     INTEGER NOT NULL,"
-  "  PRIMARY KEY (network, public_key),"
-  "  UNIQUE (network, host));";
+static const char schema[] = "PRAGMA journal_mode=WAL;"
+                             "CREATE TABLE IF NOT EXISTS wg_networks ("
+                             "  name       TEXT PRIMARY KEY,"
+                             "  owner_kind TEXT NOT NULL,"
+                             "  owner_id   TEXT NOT NULL,"
+                             "  subnet     INTEGER NOT NULL UNIQUE,"
+                             "  created    INTEGER NOT NULL);"
+                             "CREATE TABLE IF NOT EXISTS wg_members ("
+                             "  network    TEXT NOT NULL REFERENCES wg_networks (name),"
+                             "  public_key TEXT NOT NULL,"
+                             "  kind       TEXT NOT NULL,"
+                             "  label      TEXT NOT NULL DEFAULT '',"
+                             "  host       INTEGER NOT NULL,"
+                             "  joined     INTEGER NOT NULL,"
+                             "  PRIMARY KEY (network, public_key),"
+                             "  UNIQUE (network, host));";
 
 void
 relay_wg_member_row_free (RelayWgMemberRow *row)
@@ -187,8 +186,10 @@ network_in_tx (RelayWgStore *store, const char *name, const char *owner_kind, co
       g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_LIMIT, "every /20 of 100.64.0.0/10 is taken");
       return FALSE;
     }
-  stmt = prepare (store, "INSERT INTO wg_networks (name, owner_kind, owner_id, subnet, created)"
-                         " VALUES (?1, ?2, ?3, ?4, ?5)", error);
+  stmt = prepare (store,
+                  "INSERT INTO wg_networks (name, owner_kind, owner_id, subnet, created)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5)",
+                  error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, name, -1, SQLITE_TRANSIENT);
@@ -254,17 +255,21 @@ join_in_tx (RelayWgStore *store, const char *network, const char *public_key, co
       sqlite3_finalize (stmt);
       if (host < 0)
         {
-          g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_LIMIT, "network “%s” is full (%u members)",
-                       network, RELAY_WG_HOSTS);
+          g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_LIMIT, "network “%s” is full (%u members)", network,
+                       RELAY_WG_HOSTS);
           return FALSE;
         }
-      stmt = prepare (store, "INSERT INTO wg_members (network, public_key, kind, label, host, joined)"
-                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", error);
+      stmt = prepare (store,
+                      "INSERT INTO wg_members (network, public_key, kind, label, host, joined)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                      error);
     }
   else
     /* A rejoin keeps the address; the label and kind follow the latest join. */
-    stmt = prepare (store, "UPDATE wg_members SET kind = ?3, label = ?4"
-                           " WHERE network = ?1 AND public_key = ?2 AND host = ?5 AND ?6 = ?6", error);
+    stmt = prepare (store,
+                    "UPDATE wg_members SET kind = ?3, label = ?4"
+                    " WHERE network = ?1 AND public_key = ?2 AND host = ?5 AND ?6 = ?6",
+                    error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, network, -1, SQLITE_TRANSIENT);

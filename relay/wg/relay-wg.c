@@ -333,60 +333,60 @@ route (RelayWg *wg, RelayWgNetwork *only, const guint8 *data, gsize len, const E
     }
   switch (h.type)
     {
-    case 1:
-      {
-        Member *to = find_addressee (wg, only, data, len);
+      case 1:
+        {
+          Member *to = find_addressee (wg, only, data, len);
 
-        if (to == NULL)
+          if (to == NULL)
+            break;
+          e = index_put (wg, h.sender, to->network, from);
+          if (e != NULL)
+            e->delivered_to = g_strdup (to->public_key_b64);
+          sent = send_to_member (wg, to, data, len);
           break;
-        e = index_put (wg, h.sender, to->network, from);
-        if (e != NULL)
-          e->delivered_to = g_strdup (to->public_key_b64);
-        sent = send_to_member (wg, to, data, len);
-        break;
-      }
-    case 2:
-      {
-        IndexEntry *initiator = index_lookup (wg, h.receiver);
-        IndexEntry *responder;
-        Member *answered;
+        }
+      case 2:
+        {
+          IndexEntry *initiator = index_lookup (wg, h.receiver);
+          IndexEntry *responder;
+          Member *answered;
 
-        if (initiator == NULL || (only != NULL && initiator->network != only))
-          break;
-        /* The member the initiation went to answered from here: later initiations to it go
+          if (initiator == NULL || (only != NULL && initiator->network != only))
+            break;
+          /* The member the initiation went to answered from here: later initiations to it go
          * here too (over UDP; its control channel is known anyway). */
-        answered = initiator->delivered_to
+          answered = initiator->delivered_to
                        ? g_hash_table_lookup (initiator->network->members, initiator->delivered_to)
                        : NULL;
-        if (answered != NULL && from->addr_len > 0)
-          endpoint_copy (&answered->udp, from);
-        else if (answered != NULL)
-          endpoint_clear (&answered->udp);
-        initiator->peer_index = h.sender;
-        responder = index_put (wg, h.sender, initiator->network, from);
-        if (responder != NULL)
-          responder->peer_index = h.receiver;
-        sent = send_to (wg, initiator->network, &initiator->endpoint, data, len);
-        break;
-      }
-    case 3:
-    case 4:
-      e = index_lookup (wg, h.receiver);
-      if (e == NULL || (only != NULL && e->network != only))
-        break;
-      if (h.type == 4 && e->peer_index != 0)
-        {
-          /* Roaming: the sender of this data owns the session's other index; its replies
-           * follow its newest source. */
-          IndexEntry *sender = g_hash_table_lookup (wg->indices, GUINT_TO_POINTER (e->peer_index));
-
-          if (sender != NULL && sender->peer_index == h.receiver && !endpoint_equal (&sender->endpoint, from))
-            endpoint_copy (&sender->endpoint, from);
+          if (answered != NULL && from->addr_len > 0)
+            endpoint_copy (&answered->udp, from);
+          else if (answered != NULL)
+            endpoint_clear (&answered->udp);
+          initiator->peer_index = h.sender;
+          responder = index_put (wg, h.sender, initiator->network, from);
+          if (responder != NULL)
+            responder->peer_index = h.receiver;
+          sent = send_to (wg, initiator->network, &initiator->endpoint, data, len);
+          break;
         }
-      sent = send_to (wg, e->network, &e->endpoint, data, len);
-      break;
-    default:
-      g_assert_not_reached ();
+      case 3:
+      case 4:
+        e = index_lookup (wg, h.receiver);
+        if (e == NULL || (only != NULL && e->network != only))
+          break;
+        if (h.type == 4 && e->peer_index != 0)
+          {
+            /* Roaming: the sender of this data owns the session's other index; its replies
+           * follow its newest source. */
+            IndexEntry *sender = g_hash_table_lookup (wg->indices, GUINT_TO_POINTER (e->peer_index));
+
+            if (sender != NULL && sender->peer_index == h.receiver &&
+                !endpoint_equal (&sender->endpoint, from))
+              endpoint_copy (&sender->endpoint, from);
+          }
+        sent = send_to (wg, e->network, &e->endpoint, data, len);
+        break;
+      default: g_assert_not_reached ();
     }
   if (sent)
     wg->stats.forwarded++;

@@ -20,65 +20,70 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define UDP_SILENCE_US   (3 * G_USEC_PER_SEC)
-#define UDP_PROBE_US     (5 * G_USEC_PER_SEC)
-#define UDP_RETRY_US     (30 * G_USEC_PER_SEC)
+#define UDP_SILENCE_US (3 * G_USEC_PER_SEC)
+#define UDP_PROBE_US (5 * G_USEC_PER_SEC)
+#define UDP_RETRY_US (30 * G_USEC_PER_SEC)
 /* A peer behind NAT keeps its mapping at the relay alive (wg-quick's usual 25 s). */
 #define PERSISTENT_KEEPALIVE_S 25
 #define MAX_DATAGRAM 65535
 
 typedef enum {
-  TRANSPORT_UDP,      /* UDP answered recently */
-  TRANSPORT_PROBING,  /* both ways */
-  TRANSPORT_WS,       /* WG_PACKET only */
+  TRANSPORT_UDP,     /* UDP answered recently */
+  TRANSPORT_PROBING, /* both ways */
+  TRANSPORT_WS,      /* WG_PACKET only */
 } Transport;
 
 typedef struct {
-  char          *public_key;   /* base64 */
-  guint8         key[NFLTR_WG_KEY_LEN];
-  char          *kind;
-  char          *label;
-  char          *address;      /* "100.64.0.2" */
-  NfltrWgPeerId  id;           /* 0 until the device has it */
+  char *public_key; /* base64 */
+  guint8 key[NFLTR_WG_KEY_LEN];
+  char *kind;
+  char *label;
+  char *address;    /* "100.64.0.2" */
+  NfltrWgPeerId id; /* 0 until the device has it */
 } NetworkPeer;
 
 struct _NfltrNetwork {
   NfltrDbusNetworkSkeleton parent_instance;
 
-  NfltrSession       *session;
+  NfltrSession *session;
   NfltrNetworkConfig *config;
-  guint8              private_key[NFLTR_WG_KEY_LEN];
-  guint8              public_key[NFLTR_WG_KEY_LEN];
+  guint8 private_key[NFLTR_WG_KEY_LEN];
+  guint8 public_key[NFLTR_WG_KEY_LEN];
 
-  NfltrRelayLink     *link;
-  guint               handler_ids[3];
-  GCancellable       *cancellable;   /* the join in flight, the resolve */
-  gboolean            joining;
-  gboolean            failed;
-  gboolean            shut_down;
+  NfltrRelayLink *link;
+  guint handler_ids[3];
+  GCancellable *cancellable; /* the join in flight, the resolve */
+  gboolean joining;
+  gboolean failed;
+  gboolean shut_down;
 
-  char               *address;       /* "100.64.0.1" */
-  guint               prefix;
+  char *address; /* "100.64.0.1" */
+  guint prefix;
   GInetSocketAddress *relay_udp;
 
-  NfltrWgDevice      *device;
-  NfltrNetstackWg    *netstack;
-  NfltrForwarder     *forwarder;
-  NfltrSocks5Server  *socks5;
-  GSocket            *udp;
-  GSource            *udp_source;
-  guint8             *buffer;
-  Transport           transport;
-  gint64              transport_since;
-  gint64              udp_unanswered_since;
+  NfltrWgDevice *device;
+  NfltrNetstackWg *netstack;
+  NfltrForwarder *forwarder;
+  NfltrSocks5Server *socks5;
+  GSocket *udp;
+  GSource *udp_source;
+  guint8 *buffer;
+  Transport transport;
+  gint64 transport_since;
+  gint64 udp_unanswered_since;
 
-  GHashTable         *peers;         /* base64 key → NetworkPeer* */
-  guint               stats_id;
-  guint               handshake_watch_id;
-  guint64             handshakes_at_join;
+  GHashTable *peers; /* base64 key → NetworkPeer* */
+  guint stats_id;
+  guint handshake_watch_id;
+  guint64 handshakes_at_join;
 };
 
-enum { SIGNAL_JOINED, SIGNAL_FAILED, SIGNAL_LEAVE, N_SIGNALS };
+enum {
+  SIGNAL_JOINED,
+  SIGNAL_FAILED,
+  SIGNAL_LEAVE,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 static void network_iface_init (NfltrDbusNetworkIface *iface);
@@ -177,14 +182,10 @@ transport_name (Transport transport)
 {
   switch (transport)
     {
-    case TRANSPORT_UDP:
-      return "udp";
-    case TRANSPORT_WS:
-      return "websocket";
-    case TRANSPORT_PROBING:
-      return "probing";
-    default:
-      g_assert_not_reached ();
+      case TRANSPORT_UDP: return "udp";
+      case TRANSPORT_WS: return "websocket";
+      case TRANSPORT_PROBING: return "probing";
+      default: g_assert_not_reached ();
     }
 }
 
@@ -208,44 +209,39 @@ set_transport (NfltrNetwork *self, Transport transport)
  * answers or UDP_PROBE_US passed; then the control channel alone, probing again every
  * UDP_RETRY_US. */
 static gboolean
-transmit_cb (NfltrWgDevice  *device,
-             NfltrWgPeerId   peer,
-             GSocketAddress *endpoint,
-             const guint8   *datagram,
-             gsize           len,
-             gpointer        user_data)
+transmit_cb (NfltrWgDevice *device, NfltrWgPeerId peer, GSocketAddress *endpoint, const guint8 *datagram,
+             gsize len, gpointer user_data)
 {
   NfltrNetwork *self = user_data;
   gint64 now = g_get_monotonic_time ();
 
   switch (self->transport)
     {
-    case TRANSPORT_UDP:
-      if (self->udp_unanswered_since == 0)
-        self->udp_unanswered_since = now;
-      else if (now - self->udp_unanswered_since > UDP_SILENCE_US)
-        {
-          set_transport (self, TRANSPORT_PROBING);
-          send_ws (self, datagram, len);
-        }
-      return send_udp (self, datagram, len);
-    case TRANSPORT_PROBING:
-      if (now - self->transport_since > UDP_PROBE_US)
-        {
-          set_transport (self, TRANSPORT_WS);
-          return send_ws (self, datagram, len);
-        }
-      send_udp (self, datagram, len);
-      return send_ws (self, datagram, len);
-    case TRANSPORT_WS:
-      if (now - self->transport_since > UDP_RETRY_US)
-        {
-          set_transport (self, TRANSPORT_PROBING);
-          send_udp (self, datagram, len);
-        }
-      return send_ws (self, datagram, len);
-    default:
-      g_assert_not_reached ();
+      case TRANSPORT_UDP:
+        if (self->udp_unanswered_since == 0)
+          self->udp_unanswered_since = now;
+        else if (now - self->udp_unanswered_since > UDP_SILENCE_US)
+          {
+            set_transport (self, TRANSPORT_PROBING);
+            send_ws (self, datagram, len);
+          }
+        return send_udp (self, datagram, len);
+      case TRANSPORT_PROBING:
+        if (now - self->transport_since > UDP_PROBE_US)
+          {
+            set_transport (self, TRANSPORT_WS);
+            return send_ws (self, datagram, len);
+          }
+        send_udp (self, datagram, len);
+        return send_ws (self, datagram, len);
+      case TRANSPORT_WS:
+        if (now - self->transport_since > UDP_RETRY_US)
+          {
+            set_transport (self, TRANSPORT_PROBING);
+            send_udp (self, datagram, len);
+          }
+        return send_ws (self, datagram, len);
+      default: g_assert_not_reached ();
     }
 }
 
@@ -640,25 +636,23 @@ error_from_reply (const NfltrFrame *reply)
   nfltr_frame_get_u16 (reply, NFLTR_ATTR_CODE, &code);
   switch (code)
     {
-    case NFLTR_PROTO_ERR_NAME_TAKEN:
-      return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN, message);
-    case NFLTR_PROTO_ERR_BAD_NAME:
-      return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_NOT_FOUND, message);
-    case NFLTR_PROTO_ERR_LIMIT:
-      return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_LIMIT, message);
-    case NFLTR_PROTO_ERR_UNSUPPORTED_FRAME:
-      return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_FAILED, "the relay does not offer WireGuard networks");
-    default:
-      return g_error_new (NFLTR_ERROR, NFLTR_ERROR_FAILED, "relay: %s", message ? message : "error");
+      case NFLTR_PROTO_ERR_NAME_TAKEN:
+        return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN, message);
+      case NFLTR_PROTO_ERR_BAD_NAME: return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_NOT_FOUND, message);
+      case NFLTR_PROTO_ERR_LIMIT: return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_LIMIT, message);
+      case NFLTR_PROTO_ERR_UNSUPPORTED_FRAME:
+        return g_error_new_literal (NFLTR_ERROR, NFLTR_ERROR_FAILED,
+                                    "the relay does not offer WireGuard networks");
+      default: return g_error_new (NFLTR_ERROR, NFLTR_ERROR_FAILED, "relay: %s", message ? message : "error");
     }
 }
 
 static void
 join_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(NfltrNetwork) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NfltrFrame) reply = nfltr_relay_link_request_finish (NFLTR_RELAY_LINK (source), result, &error);
+  g_autoptr (NfltrNetwork) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfltrFrame) reply = nfltr_relay_link_request_finish (NFLTR_RELAY_LINK (source), result, &error);
   guint16 port = 0;
 
   self->joining = FALSE;
@@ -909,29 +903,31 @@ export_cb (GObject *source, GAsyncResult *result, gpointer user_data)
           memcpy (&a, g_inet_address_to_bytes (inet), 4);
           a = g_ntohl (a) & (prefix ? ~0u << (32 - prefix) : 0);
         }
-      network = g_strdup_printf ("%u.%u.%u.%u/%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff, prefix);
-      g_string_append_printf (config,
-                              "# nfltr wg export %s: a stock WireGuard peer of network “%s”, reached through\n"
-                              "# the relay (wg-quick up ./FILE, or `wg setconf` without Address).\n"
-                              "[Interface]\n"
-                              "PrivateKey = %s\n"
-                              "Address = %s/32\n"
-                              "\n"
-                              "[Peer]\n"
-                              "# the serve side of %s (%s)\n"
-                              "PublicKey = %s\n",
-                              e->self->config->name, e->self->config->name, e->private_key, address,
-                              e->self->config->name, nfltr_dbus_network_get_address (NFLTR_DBUS_NETWORK (e->self)),
-                              serve_key);
+      network =
+        g_strdup_printf ("%u.%u.%u.%u/%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff, prefix);
+      g_string_append_printf (
+        config,
+        "# nfltr wg export %s: a stock WireGuard peer of network “%s”, reached through\n"
+        "# the relay (wg-quick up ./FILE, or `wg setconf` without Address).\n"
+        "[Interface]\n"
+        "PrivateKey = %s\n"
+        "Address = %s/32\n"
+        "\n"
+        "[Peer]\n"
+        "# the serve side of %s (%s)\n"
+        "PublicKey = %s\n",
+        e->self->config->name, e->self->config->name, e->private_key, address, e->self->config->name,
+        nfltr_dbus_network_get_address (NFLTR_DBUS_NETWORK (e->self)), serve_key);
       if (e->endpoint != NULL && e->endpoint[0] != '\0')
         g_string_append_printf (config, "Endpoint = %s\n", e->endpoint);
       else
-        g_string_append_printf (config, "Endpoint = %s:%u\n", nfltr_relay_link_get_host (e->self->link), port);
+        g_string_append_printf (config, "Endpoint = %s:%u\n", nfltr_relay_link_get_host (e->self->link),
+                                port);
       {
         /* The network's range, and what the serve side lets peers reach beyond it; wg-quick
          * writes ", " between CIDRs where --allow has bare commas. */
-        g_auto(GStrv) allow = g_strsplit (e->self->config->allow ? e->self->config->allow
-                                                                 : NFLTR_FORWARDER_DEFAULT_ALLOW, ",", -1);
+        g_auto (GStrv) allow = g_strsplit (
+          e->self->config->allow ? e->self->config->allow : NFLTR_FORWARDER_DEFAULT_ALLOW, ",", -1);
         g_autofree char *allowed = g_strjoinv (", ", allow);
         g_autofree char *text = NULL;
 
