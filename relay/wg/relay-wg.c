@@ -45,6 +45,11 @@
 #define DEFAULT_PACKETS_PER_S    200000
 #define DEFAULT_HANDSHAKES_PER_S 50
 #define SOURCES_MAX              4096
+/* An agent that probes sends every datagram over UDP and on its control channel: the UDP
+ * source is kept until it has been silent this long. */
+#define UDP_STALE_US             (5 * G_USEC_PER_SEC)
+/* Room for bursts between two reads of the main loop. */
+#define UDP_BUFFER_BYTES         (4 * 1024 * 1024)
 
 typedef struct _RelayWgNetwork RelayWgNetwork;
 
@@ -64,6 +69,7 @@ typedef struct {
   guint32         address;
   char           *agent_id;   /* the agent that joined it; NULL for a stock peer */
   Endpoint        udp;        /* where it answered from over UDP, once seen */
+  gint64          udp_seen;
 } Member;
 
 struct _RelayWgNetwork {
@@ -75,6 +81,7 @@ typedef struct {
   guint32         index;
   RelayWgNetwork *network;
   Endpoint        endpoint;      /* where the index's owner is */
+  gint64          udp_seen;      /* when endpoint, a UDP one, last sent something */
   char           *delivered_to;  /* type 1: the key of the member it went to */
   guint32         peer_index;    /* the other end's index of the session, 0 = unknown */
   gint64          last_used;
@@ -127,6 +134,25 @@ endpoint_equal (const Endpoint *a, const Endpoint *b)
   if (a->addr_len != b->addr_len || g_strcmp0 (a->agent_id, b->agent_id) != 0)
     return FALSE;
   return memcmp (&a->addr, &b->addr, a->addr_len) == 0;
+}
+
+/* UDP is preferred: a control-channel source replaces a UDP endpoint only once that has been
+ * silent for UDP_STALE_US. */
+static void
+endpoint_learn (Endpoint *to, gint64 *udp_seen, const Endpoint *from)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (from->addr_len > 0)
+    {
+      if (!endpoint_equal (to, from))
+        endpoint_copy (to, from);
+      *udp_seen = now;
+      return;
+    }
+  if (to->addr_len > 0 && now - *udp_seen < UDP_STALE_US)
+    return;
+  endpoint_copy (to, from);
 }
 
 /* ---- networks and members ---------------------------------------------------------------- */
@@ -216,7 +242,7 @@ index_put (RelayWg *wg, guint32 index, RelayWgNetwork *network, const Endpoint *
   /* Indices are random 32-bit numbers chosen by the peers: a collision replaces the older
    * entry, as a new session replaces the old one at the peer. */
   e->network = network;
-  endpoint_copy (&e->endpoint, from);
+  endpoint_learn (&e->endpoint, &e->udp_seen, from);
   g_clear_pointer (&e->delivered_to, g_free);
   e->peer_index = 0;
   e->last_used = g_get_monotonic_time ();
@@ -282,16 +308,20 @@ send_to (RelayWg *wg, RelayWgNetwork *network, const Endpoint *to, const guint8 
   return FALSE;
 }
 
+/* An initiation goes both ways an agent's member may be reached — where it last answered
+ * over UDP and its control channel — since either may have stopped passing since; the second
+ * copy fails the responder's timestamp check (paper §5.1). Initiations are rare. */
 static gboolean
 send_to_member (RelayWg *wg, Member *m, const guint8 *data, gsize len)
 {
   Endpoint agent = { .agent_id = m->agent_id };
+  gboolean sent = FALSE;
 
   if (m->udp.addr_len > 0)
-    return send_to (wg, m->network, &m->udp, data, len);
+    sent = send_to (wg, m->network, &m->udp, data, len);
   if (m->agent_id != NULL)
-    return send_to (wg, m->network, &agent, data, len);
-  return FALSE;
+    sent = send_to (wg, m->network, &agent, data, len) || sent;
+  return sent;
 }
 
 /* ---- routing ----------------------------------------------------------------------------- */
@@ -358,10 +388,13 @@ route (RelayWg *wg, RelayWgNetwork *only, const guint8 *data, gsize len, const E
           answered = initiator->delivered_to
                        ? g_hash_table_lookup (initiator->network->members, initiator->delivered_to)
                        : NULL;
-          if (answered != NULL && from->addr_len > 0)
-            endpoint_copy (&answered->udp, from);
-          else if (answered != NULL)
-            endpoint_clear (&answered->udp);
+          if (answered != NULL)
+            {
+              endpoint_learn (&answered->udp, &answered->udp_seen, from);
+              /* the member's own channel is its other way: no need to keep it twice */
+              if (answered->udp.agent_id != NULL)
+                endpoint_clear (&answered->udp);
+            }
           initiator->peer_index = h.sender;
           responder = index_put (wg, h.sender, initiator->network, from);
           if (responder != NULL)
@@ -380,9 +413,8 @@ route (RelayWg *wg, RelayWgNetwork *only, const guint8 *data, gsize len, const E
            * follow its newest source. */
             IndexEntry *sender = g_hash_table_lookup (wg->indices, GUINT_TO_POINTER (e->peer_index));
 
-            if (sender != NULL && sender->peer_index == h.receiver &&
-                !endpoint_equal (&sender->endpoint, from))
-              endpoint_copy (&sender->endpoint, from);
+            if (sender != NULL && sender->peer_index == h.receiver)
+              endpoint_learn (&sender->endpoint, &sender->udp_seen, from);
           }
         sent = send_to (wg, e->network, &e->endpoint, data, len);
         break;
@@ -738,6 +770,9 @@ relay_wg_start (RelayWg *wg, GSocketAddress *address, GError **error)
   if (wg->socket == NULL)
     return FALSE;
   g_socket_set_blocking (wg->socket, FALSE);
+  /* best effort: the kernel caps it at net.core.[rw]mem_max */
+  g_socket_set_option (wg->socket, SOL_SOCKET, SO_RCVBUF, UDP_BUFFER_BYTES, NULL);
+  g_socket_set_option (wg->socket, SOL_SOCKET, SO_SNDBUF, UDP_BUFFER_BYTES, NULL);
   if (!g_socket_bind (wg->socket, address, TRUE, error))
     {
       g_prefix_error (error, "WireGuard UDP: ");

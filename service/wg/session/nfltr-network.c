@@ -422,6 +422,10 @@ runtime_start (NfltrNetwork *self, GError **error)
   if (self->udp == NULL)
     return FALSE;
   g_socket_set_blocking (self->udp, FALSE);
+  /* room for a window's worth of datagrams between two turns of the main loop (best effort:
+   * the kernel caps it at net.core.[rw]mem_max) */
+  g_socket_set_option (self->udp, SOL_SOCKET, SO_RCVBUF, 4 * 1024 * 1024, NULL);
+  g_socket_set_option (self->udp, SOL_SOCKET, SO_SNDBUF, 4 * 1024 * 1024, NULL);
   any_inet = g_inet_address_new_any (g_socket_address_get_family (G_SOCKET_ADDRESS (self->relay_udp)));
   any = g_inet_socket_address_new (any_inet, 0);
   if (!g_socket_bind (self->udp, any, FALSE, error))
