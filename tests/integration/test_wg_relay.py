@@ -321,13 +321,14 @@ def test_relay_sees_only_outer_headers(lab, origin):
     magic = struct.unpack("<I", data[:4])[0]
     assert magic in (0xa1b2c3d4, 0xa1b23c4d), hex(magic)
     link = struct.unpack("<I", data[20:24])[0]
-    off, types = 24, {}
+    off, types, relayed_data = 24, {}, 0
     while off + 16 <= len(data):
         _, _, incl, _ = struct.unpack("<IIII", data[off:off + 16])
         frame = data[off + 16:off + 16 + incl]
         off += 16 + incl
         ip = frame[14:] if link == 1 else frame[16:] if link == 113 else frame[4:]
         ihl = (ip[0] & 0x0f) * 4
+        sport = struct.unpack("!H", ip[ihl:ihl + 2])[0]
         payload = ip[ihl + 8:]
         t = payload[0]
         assert payload[1:4] == b"\x00\x00\x00", payload[:16].hex()
@@ -338,4 +339,8 @@ def test_relay_sees_only_outer_headers(lab, origin):
             (t, len(payload))
         # no inner IPv4 header where the encrypted payload starts
         types[t] = types.get(t, 0) + 1
+        if t == 4 and sport == net.relay.port:
+            relayed_data += len(payload)
     assert types.get(1) and types.get(2) and types.get(4, 0) > 100, types
+    # the download reached the peer over UDP from the relay, not over its control channel
+    assert relayed_data >= SIZE, (relayed_data, SIZE)
