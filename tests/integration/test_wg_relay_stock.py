@@ -10,6 +10,7 @@ the stock peer's source address changes and traffic still flows.
 """
 import hashlib
 import http.server
+import json
 import os
 import re
 import secrets
@@ -67,6 +68,9 @@ class StockLab:
         tag = uuid.uuid4().hex[:6]
         n = int(tag[:2], 16) % 200 + 20
         self.ns = f"nfwgs{tag}"
+        # wireguard-go's control socket is /var/run/wireguard/<name>.sock, shared by every
+        # namespace: a name of our own, not wg0 (test_wg_interop.py's, maybe running now)
+        self.dev = f"wgs{tag}"
         self.host_if, self.ns_if = f"nfh{tag}", f"nfs{tag}"
         self.host_ip, self.ns_ip, self.ns_ip2 = f"10.77.{n}.1", f"10.77.{n}.2", f"10.77.{n}.3"
         self.lan_ip, self.lan_net = f"10.78.{n}.1", f"10.78.{n}.0/24"
@@ -134,19 +138,19 @@ class StockLab:
         with open(key, "w") as f:
             f.write(conf["PrivateKey"] + "\n")
         log = open(os.path.join(self.lab.dir, "wireguard-go.log"), "w")
-        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.ns, "wireguard-go", "-f", "wg0"],
+        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.ns, "wireguard-go", "-f", self.dev],
                                            stdout=log, stderr=subprocess.STDOUT))
         deadline = time.monotonic() + 10
-        while run("ip", "-n", self.ns, "link", "show", "wg0", check=False).returncode != 0:
-            assert time.monotonic() < deadline, "wireguard-go did not create wg0"
-            time.sleep(0.1)  # polling: nothing announces wg0
+        while run("ip", "-n", self.ns, "link", "show", self.dev, check=False).returncode != 0:
+            assert time.monotonic() < deadline, f"wireguard-go did not create {self.dev}"
+            time.sleep(0.1)  # polling: nothing announces the interface
         allowed = conf["AllowedIPs"].replace(" ", "")
-        self.in_ns("wg", "set", "wg0", "private-key", key, "peer", conf["PublicKey"], "endpoint", conf["Endpoint"],
-                   "allowed-ips", allowed, "persistent-keepalive", conf["PersistentKeepalive"])
-        self.in_ns("ip", "addr", "add", conf["Address"], "dev", "wg0")
-        self.in_ns("ip", "link", "set", "wg0", "up")
+        self.in_ns("wg", "set", self.dev, "private-key", key, "peer", conf["PublicKey"], "endpoint",
+                   conf["Endpoint"], "allowed-ips", allowed, "persistent-keepalive", conf["PersistentKeepalive"])
+        self.in_ns("ip", "addr", "add", conf["Address"], "dev", self.dev)
+        self.in_ns("ip", "link", "set", self.dev, "up")
         for cidr in allowed.split(","):
-            self.in_ns("ip", "route", "replace", cidr, "dev", "wg0")
+            self.in_ns("ip", "route", "replace", cidr, "dev", self.dev)
 
     def close(self):
         self.stop.set()
@@ -202,9 +206,7 @@ def test_stock_wireguard_go_through_the_relay(stock):
     assert conf["Address"].startswith("100.") and conf["Address"].endswith("/32"), text
     assert conf["Endpoint"] == f"{stock.host_ip}:{stock.relay.port}", text
     assert stock.lan_net in conf["AllowedIPs"] and "/20" in conf["AllowedIPs"], text
-    serve_addr = None
     status = stock.serve.run("wg", "status", "--json")
-    import json
     net = json.loads(status.stdout)["networks"][0]
     serve_addr = net["address"].split("/")[0]
     assert conf["PublicKey"] == net["public-key"]
@@ -218,7 +220,7 @@ def test_stock_wireguard_go_through_the_relay(stock):
     assert ping(stock, serve_addr, 5) >= 1, "no echo reply from the serve side's address: " + stock.last_ping
     download(stock, "stock-blob")
     assert udp_echo(stock), "no UDP echo through the serve side"
-    hs = stock.in_ns("wg", "show", "wg0", "latest-handshakes").stdout.split()
+    hs = stock.in_ns("wg", "show", stock.dev, "latest-handshakes").stdout.split()
     assert len(hs) == 2 and int(hs[1]) > 0
 
     # roaming: the stock peer's source address changes; the relay follows its newest source
