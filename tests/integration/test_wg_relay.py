@@ -23,7 +23,7 @@ import pytest
 
 from nfltrlab import Agent, Relay, wait_until
 
-SIZE = int(os.environ.get("NFLTR_WG_RELAY_MIB", "4")) << 20
+SIZE = int(os.environ.get("NFLTR_WG_RELAY_MIB", "20")) << 20
 MARKER = b"NFLTR-PLAINTEXT-MARKER-" + secrets.token_hex(8).encode()
 # the marker repeated through the blob: a relay that saw inner bytes would see it
 BLOB = (secrets.token_bytes(4000) + MARKER) * (SIZE // (4000 + len(MARKER)) + 1)
@@ -304,7 +304,7 @@ def test_relay_sees_only_outer_headers(lab, origin):
     is never there."""
     net = Net(lab)
     pcap = os.path.join(lab.dir, "relay-udp.pcap")
-    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-w", pcap, "-s", "0",
+    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-B", "32768", "-w", pcap, "-s", "0",
                              f"udp port {net.relay.port}"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
     try:
         time.sleep(1.0)
@@ -342,5 +342,7 @@ def test_relay_sees_only_outer_headers(lab, origin):
         if t == 4 and sport == net.relay.port:
             relayed_data += len(payload)
     assert types.get(1) and types.get(2) and types.get(4, 0) > 100, types
-    # the download reached the peer over UDP from the relay, not over its control channel
-    assert relayed_data >= SIZE, (relayed_data, SIZE)
+    # the download reached the peer over UDP from the relay, not over its control channel (most
+    # of it: a loaded machine's capture may drop some datagrams, and the first ones of a session
+    # may go both ways while the agent probes)
+    assert relayed_data >= SIZE // 2, (relayed_data, SIZE)
