@@ -65,6 +65,7 @@ static const GActionEntry app_entries[] = {
   { "new-tunnel", window_action_activated },
   { "relay-settings", window_action_activated },
   { "preferences", window_action_activated },
+  { "networks", window_action_activated },
   { "about", about_activated },
 };
 

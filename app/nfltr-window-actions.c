@@ -22,6 +22,14 @@ relay_settings_action (GtkWidget  *widget,
 }
 
 static void
+networks_action (GtkWidget  *widget,
+                 const char *action_name,
+                 GVariant   *param)
+{
+  nfltr_window_show_networks (NFLTR_WINDOW (widget));
+}
+
+static void
 reconnect_action (GtkWidget  *widget,
                   const char *action_name,
                   GVariant   *param)
@@ -63,6 +71,7 @@ _nfltr_window_update_actions (NfltrWindow *self)
                                logged_in ? _("New Tunnel")
                                          : _("New Tunnel — connect to a relay first (Ctrl+,)"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.relay-settings", ready);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.networks", ready);
 }
 
 void
@@ -75,6 +84,7 @@ _nfltr_window_class_actions_init (NfltrWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.reconnect", NULL, reconnect_action);
   gtk_widget_class_install_action (widget_class, "win.retry-relay", NULL, retry_relay_action);
   gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_action);
+  gtk_widget_class_install_action (widget_class, "win.networks", NULL, networks_action);
 
   /* Ctrl+N, Ctrl+, and Ctrl+W are application accels (nfltr-application-actions.c). */
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "win.reconnect", NULL);

@@ -1,6 +1,7 @@
 /* nfltr-window-private.h — NfltrWindow's insides, shared by its files. */
 #pragma once
 
+#include "nfltr-networks-window.h"
 #include "nfltr-new-tunnel-dialog.h"
 #include "nfltr-relay-dialog.h"
 #include "nfltr-tunnel-row.h"
@@ -21,6 +22,7 @@ struct _NfltrWindow
   NfltrNewTunnelDialog *new_tunnel_dialog;
   NfltrRelayDialog *relay_dialog;
   NfltrPreferencesWindow *preferences;
+  NfltrNetworksWindow *networks_window;
 
   guint64 frames;
   gint64 first_tunnels_frame_us;

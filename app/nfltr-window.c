@@ -251,6 +251,7 @@ nfltr_window_dispose (GObject *object)
   g_clear_weak_pointer (&self->new_tunnel_dialog);
   g_clear_weak_pointer (&self->relay_dialog);
   g_clear_weak_pointer (&self->preferences);
+  g_clear_weak_pointer (&self->networks_window);
   gtk_widget_dispose_template (GTK_WIDGET (self), NFLTR_TYPE_WINDOW);
 
   G_OBJECT_CLASS (nfltr_window_parent_class)->dispose (object);
@@ -371,6 +372,20 @@ nfltr_window_show_preferences (NfltrWindow *self)
   gtk_window_present (GTK_WINDOW (self->preferences));
 }
 
+void
+nfltr_window_show_networks (NfltrWindow *self)
+{
+  g_return_if_fail (NFLTR_IS_WINDOW (self));
+
+  if (self->networks_window == NULL)
+    {
+      NfltrNetworksWindow *window = nfltr_networks_window_new (self, self->client);
+
+      g_set_weak_pointer (&self->networks_window, window);
+    }
+  gtk_window_present (GTK_WINDOW (self->networks_window));
+}
+
 NfltrTunnelRow *
 _nfltr_window_find_row (NfltrWindow *self,
                         const char  *id_or_name)
@@ -429,6 +444,9 @@ _nfltr_window_describe (NfltrWindow *self)
   if (self->preferences != NULL)
     g_variant_dict_insert_value (&dict, "preferences",
                                  nfltr_preferences_window_describe (self->preferences));
+  if (self->networks_window != NULL)
+    g_variant_dict_insert_value (&dict, "networks-window",
+                                 nfltr_networks_window_describe (self->networks_window));
 
   return g_variant_dict_end (&dict);
 }

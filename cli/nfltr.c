@@ -33,6 +33,8 @@ const CliCommand cli_commands[] = {
   { "connect", cli_cmd_connect, "NAME.DOMAIN[:PORT] [--listen [HOST:]PORT] [--fingerprint sha256:HEX] [--json]",
     N_ ("Reach a tcp tunnel from a local port, checking its certificate's fingerprint") },
   { "release", cli_cmd_release, "NAME", N_ ("Give a tunnel name back to the relay, for anybody to take") },
+  { "wg", cli_cmd_wg, "serve|socks5|status|export|leave …",
+    N_ ("WireGuard networks through the relay (nfltr wg --help)") },
   { "help", NULL, "[COMMAND]", N_ ("Show this help, or a command's") },
   { NULL, NULL, NULL, NULL }
 };

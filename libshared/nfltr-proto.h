@@ -39,6 +39,13 @@ typedef enum {
   NFLTR_FRAME_CONN_OPEN   = 0x20,
   NFLTR_FRAME_CONN_REFUSE = 0x21,
   NFLTR_FRAME_WG_PACKET   = 0x40,
+  /* the WireGuard track's membership frames (docs/protocol.md §10) */
+  NFLTR_FRAME_WG_JOIN     = 0x41,
+  NFLTR_FRAME_WG_JOINED   = 0x42,
+  NFLTR_FRAME_WG_LEAVE    = 0x43,
+  NFLTR_FRAME_WG_LEFT     = 0x44,
+  NFLTR_FRAME_WG_PEER     = 0x45,
+  NFLTR_FRAME_WG_PEER_GONE = 0x46,
   NFLTR_FRAME_P2P_SIGNAL  = 0x50,
   NFLTR_FRAME_P2P_RELAY   = 0x51,
   NFLTR_FRAME_A2A_MESSAGE = 0x60,
@@ -68,7 +75,11 @@ typedef enum {
   NFLTR_ATTR_KIND          = 21,
   NFLTR_ATTR_FEATURES      = 22,
   NFLTR_ATTR_FRAME_TYPE    = 23,
-  NFLTR_ATTR_LAST_         = 23,
+  /* the WireGuard track's (docs/protocol.md §10), numbered from 64 to stay clear of the rest */
+  NFLTR_ATTR_WG_ADDRESS    = 64,
+  NFLTR_ATTR_WG_PORT       = 65,
+  NFLTR_ATTR_WG_LABEL      = 66,
+  NFLTR_ATTR_LAST_         = 66,
 } NfltrAttrType;
 
 typedef enum {

@@ -11,6 +11,7 @@
 #include "passthrough/relay-attach.h"
 #include "passthrough/relay-splice.h"
 #include "store/relay-store.h"
+#include "wg/relay-wg.h"
 #include "tls/relay-identity.h"
 #include "nfltr-error.h"
 #include "nfltr-resolve.h"
@@ -27,7 +28,7 @@
 #define FD_LIMIT_PAUSE_MS 250
 /* The optional features this relay serves (docs/protocol.md §8.2): none yet. A track that
  * lands adds its token here (`wg`, `p2p`, `a2a`). */
-#define RELAY_FEATURES    ""
+#define RELAY_FEATURES    "wg"
 #define ACCEPT_BURST      64
 /* How often the relay looks for keys revoked by `nfltr-relay keys revoke` (another process):
  * an agent using a revoked key is gone within about this long (docs/security.md). */
@@ -423,6 +424,9 @@ relay_server_new (RelayConfig *config, GError **error)
   server->identity = relay_identity_load (server->config.data_dir, server->config.domain, error);
   if (server->identity == NULL)
     return NULL;
+  server->wg = relay_wg_new (server, error);
+  if (server->wg == NULL)
+    return NULL;
   server->http = relay_http_new (server);
   server->store_version = relay_store_data_version (server->store);
   server->key_watch_id = g_timeout_add (KEY_WATCH_INTERVAL_MS, key_watch_cb, server);
@@ -486,6 +490,9 @@ relay_server_start (RelayServer *server, GError **error)
   server->listen_text = relay_format_address (effective);
   if (server->config.public_port == 0)
     server->config.public_port = server->port;
+  /* WireGuard's UDP port has the number of the TLS port (docs/wireguard.md). */
+  if (!relay_wg_start (server->wg, effective, error))
+    return FALSE;
   relay_splice_init ();
   relay_splice_set_fd_relief (fd_relief_cb, server);
   server->sweep_id = g_timeout_add_seconds (MAX (1, MIN (5, server->config.http_idle_timeout_s / 4)),
@@ -517,6 +524,7 @@ relay_server_free (RelayServer *server)
   relay_demux_close_all (server);
   /* Agents first: detaching them touches the registry, the directory and the attach table. */
   g_clear_pointer (&server->agents, g_hash_table_unref);
+  g_clear_pointer (&server->wg, relay_wg_free);
   g_clear_pointer (&server->attach, relay_attach_free);
   g_clear_pointer (&server->registry, relay_registry_free);
   g_clear_pointer (&server->directory, relay_directory_free);

@@ -12,6 +12,7 @@
 #include "store/relay-store.h"
 #include "passthrough/relay-attach.h"
 #include "tunnels/relay-binder.h"
+#include "wg/relay-wg.h"
 #include "tunnels/relay-registry.h"
 #include "nfltr-messages.h"
 
@@ -61,6 +62,10 @@ static const RelayTrack tracks[] = {
   { NFLTR_FRAME_UNBIND,      RELAY_AGENT_READY,       relay_binder_handle_unbind },
   { NFLTR_FRAME_RELEASE,     RELAY_AGENT_READY,       relay_binder_handle_release },
   { NFLTR_FRAME_CONN_REFUSE, RELAY_AGENT_READY,       relay_binder_handle_conn_refuse },
+  /* WireGuard (wg/relay-wg.c, §10) */
+  { NFLTR_FRAME_WG_JOIN,     RELAY_AGENT_READY,       relay_wg_handle_join },
+  { NFLTR_FRAME_WG_LEAVE,    RELAY_AGENT_READY,       relay_wg_handle_leave },
+  { NFLTR_FRAME_WG_PACKET,   RELAY_AGENT_READY,       relay_wg_handle_packet },
 };
 
 static const RelayTrack *

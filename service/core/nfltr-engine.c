@@ -5,6 +5,9 @@
 
 #include "nfltr-error.h"
 #include "nfltr-manager-impl.h"
+#ifdef NFLTR_HAVE_WG_SESSION
+#include "nfltr-network-manager.h"
+#endif
 
 struct _NfltrEngine {
   GObject parent_instance;
@@ -12,6 +15,10 @@ struct _NfltrEngine {
   NfltrManagerImpl *manager;
   GDBusObjectManagerServer *object_manager;
   GDBusConnection *connection;
+  char *config_dir;
+#ifdef NFLTR_HAVE_WG_SESSION
+  NfltrNetworkManager *networks;   /* the WireGuard track (service/wg/session/) */
+#endif
 };
 
 G_DEFINE_FINAL_TYPE (NfltrEngine, nfltr_engine, G_TYPE_OBJECT)
@@ -43,6 +50,7 @@ nfltr_engine_new (GError **error)
   if (self->manager == NULL)
     return NULL;
   g_debug ("config in %s, data in %s", config_dir, data_dir);
+  self->config_dir = g_strdup (config_dir);
   return g_steal_pointer (&self);
 }
 
@@ -62,6 +70,12 @@ nfltr_engine_export (NfltrEngine      *self,
   self->object_manager = g_dbus_object_manager_server_new (NFLTR_SERVICE_OBJECT_PATH);
   g_dbus_object_manager_server_set_connection (self->object_manager, connection);
   nfltr_manager_impl_start (self->manager, self->object_manager);
+#ifdef NFLTR_HAVE_WG_SESSION
+  self->networks = nfltr_network_manager_new (nfltr_manager_impl_get_session (self->manager), self->config_dir,
+                                              connection, self->object_manager, error);
+  if (self->networks == NULL)
+    return FALSE;
+#endif
   return TRUE;
 }
 
@@ -70,6 +84,10 @@ nfltr_engine_shutdown (NfltrEngine *self)
 {
   g_return_if_fail (NFLTR_IS_ENGINE (self));
 
+#ifdef NFLTR_HAVE_WG_SESSION
+  if (self->networks)
+    nfltr_network_manager_shutdown (self->networks);
+#endif
   if (self->manager)
     nfltr_manager_impl_shutdown (self->manager);
   if (self->object_manager)
@@ -88,7 +106,11 @@ nfltr_engine_dispose (GObject *object)
 
   nfltr_engine_shutdown (self);
   g_clear_object (&self->object_manager);
+#ifdef NFLTR_HAVE_WG_SESSION
+  g_clear_object (&self->networks);
+#endif
   g_clear_object (&self->manager);
+  g_clear_pointer (&self->config_dir, g_free);
 
   G_OBJECT_CLASS (nfltr_engine_parent_class)->dispose (object);
 }

@@ -58,6 +58,12 @@ tunnel_failed_cb (NfltrTunnelManager *tunnels,
   nfltr_dbus_manager_emit_tunnel_failed (NFLTR_DBUS_MANAGER (self), path, message);
 }
 
+struct _NfltrSession *
+nfltr_manager_impl_get_session (NfltrManagerImpl *self)
+{
+  return self->session;
+}
+
 /* --- Manager methods ------------------------------------------------------------------- */
 
 static void

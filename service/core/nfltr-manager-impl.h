@@ -17,6 +17,8 @@ NfltrManagerImpl *nfltr_manager_impl_new      (const char  *config_dir,
  * restored (asynchronously: the key may come from libsecret). */
 void              nfltr_manager_impl_start    (NfltrManagerImpl         *self,
                                                GDBusObjectManagerServer *object_manager);
+/* The session (relay link) the tracks' own objects follow (service/wg/session/). */
+struct _NfltrSession *nfltr_manager_impl_get_session (NfltrManagerImpl *self);
 /* Disconnects from the relay and ends every data connection. */
 void              nfltr_manager_impl_shutdown (NfltrManagerImpl *self);
 
