@@ -74,17 +74,7 @@ tls_wrap (Connect *c, GIOStream *base, GError **error)
 static char *
 presented_fingerprint (GIOStream *tls)
 {
-  GTlsCertificate *cert = g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (tls));
-  g_autoptr (GByteArray) der = NULL;
-  guint8 digest[NFLTR_FINGERPRINT_LEN];
-
-  if (cert == NULL)
-    return NULL;
-  g_object_get (cert, "certificate", &der, NULL);
-  if (der == NULL)
-    return NULL;
-  nfltr_fingerprint_of_der (der->data, der->len, digest);
-  return nfltr_fingerprint_format (digest);
+  return nfltr_fingerprint_of_tls_certificate (g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (tls)));
 }
 
 static GSocketClient *

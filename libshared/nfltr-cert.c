@@ -304,3 +304,18 @@ nfltr_cert_load_or_create (const char         *cert_path,
     *key_pem = g_steal_pointer (&key);
   return TRUE;
 }
+
+char *
+nfltr_fingerprint_of_tls_certificate (GTlsCertificate *cert)
+{
+  g_autoptr (GByteArray) der = NULL;
+  guint8 digest[NFLTR_FINGERPRINT_LEN];
+
+  if (cert == NULL)
+    return NULL;
+  g_object_get (cert, "certificate", &der, NULL);
+  if (der == NULL)
+    return NULL;
+  nfltr_fingerprint_of_der (der->data, der->len, digest);
+  return nfltr_fingerprint_format (digest);
+}

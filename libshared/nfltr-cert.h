@@ -16,6 +16,8 @@ char     *nfltr_fingerprint_format   (const guint8 digest[NFLTR_FINGERPRINT_LEN]
 /* Accepts "sha256:<hex>", bare hex, and hex with ':' separators (as openssl prints). */
 gboolean  nfltr_fingerprint_parse    (const char *text, guint8 digest[NFLTR_FINGERPRINT_LEN]);
 void      nfltr_fingerprint_of_der   (const guint8 *der, gsize len, guint8 digest[NFLTR_FINGERPRINT_LEN]);
+/* "sha256:…" of a GIO certificate (a TLS peer's), or NULL when it has none. */
+char     *nfltr_fingerprint_of_tls_certificate (GTlsCertificate *cert);
 /* Fingerprint of the first certificate in a PEM buffer. */
 gboolean  nfltr_fingerprint_of_pem   (const char *pem, gsize len, guint8 digest[NFLTR_FINGERPRINT_LEN], GError **error);
 

@@ -37,20 +37,6 @@ nfltr_relay_unreachable_error (const char *host, guint16 port, const GError *cau
                       "cannot reach relay %s:%u: %s", host, port, reason);
 }
 
-static char *
-fingerprint_of_certificate (GTlsCertificate *cert)
-{
-  g_autoptr(GByteArray) der = NULL;
-  guint8 digest[NFLTR_FINGERPRINT_LEN];
-
-  if (cert == NULL)
-    return NULL;
-  g_object_get (cert, "certificate", &der, NULL);
-  if (der == NULL)
-    return NULL;
-  nfltr_fingerprint_of_der (der->data, der->len, digest);
-  return nfltr_fingerprint_format (digest);
-}
 
 /* ---------------------------------------------------------------------------------------
  * The link */
@@ -592,7 +578,7 @@ accept_certificate_cb (SoupMessage          *msg,
                        NfltrRelayLink       *self)
 {
   g_free (self->presented);
-  self->presented = fingerprint_of_certificate (cert);
+  self->presented = nfltr_fingerprint_of_tls_certificate (cert);
   /* The pin replaces CA validation: this is the certificate the user accepted at login. */
   return self->presented != NULL && g_ascii_strcasecmp (self->presented, self->pinned) == 0;
 }
@@ -631,7 +617,7 @@ check_pin (NfltrRelayLink *self, SoupWebsocketConnection *ws, SoupMessage *msg)
   g_autofree char *peer_fp = NULL;
 
   if (msg != NULL)
-    peer_fp = fingerprint_of_certificate (soup_message_get_tls_peer_certificate (msg));
+    peer_fp = nfltr_fingerprint_of_tls_certificate (soup_message_get_tls_peer_certificate (msg));
   if (peer_fp != NULL && g_ascii_strcasecmp (peer_fp, self->pinned) == 0)
     return TRUE;
 
