@@ -28,6 +28,10 @@ int cli_cmd_tcp    (int argc, char **argv);
 gboolean cli_cmd_kind  (int argc, char **argv, int *exit_status);
 /* The service's Manager.Kinds, for `nfltr help` (asks the service, starting it if needed). */
 void     cli_print_kinds (FILE *out);
+/* cmd-serve.c */
+int cli_cmd_serve   (int argc, char **argv);
+/* --basic-auth and --token (cmd-serve.c's callback state) into a web app kind's options */
+gboolean cli_web_auth_options (const char *basic_auth, GVariantDict *dict, char **token_out, GError **error);
 /* cmd-list.c */
 int cli_cmd_list   (int argc, char **argv);
 /* cmd-status.c */
@@ -66,6 +70,9 @@ typedef struct
   char     *alpn;       /* tcp --alpn: "h2,http/1.1", or NULL */
   char     *origin_h2;  /* http --origin-h2: "auto", "yes", "no", or NULL */
   gboolean  origin_tls; /* http --origin-tls */
+  GVariant *kind_options; /* a{sv} a command in its own file adds (serve --upload, …), or NULL */
+  GCancellable *stop;   /* cancelled (on the main thread): remove the tunnel and exit 0 */
+  char     *stop_message; /* what the user reads then (also the JSON "finished" state's error) */
 } CliTunnelOptions;
 
 /* argv[0] is the command name. Errors are usage errors (exit 2); the message is what the user
@@ -76,6 +83,28 @@ gboolean  cli_tunnel_options_parse      (const char        *kind,
                                          CliTunnelOptions  *options,
                                          GError           **error);
 void      cli_tunnel_options_clear      (CliTunnelOptions  *options);
+/* For commands in their own files (cmd-serve.c, cmd-share.c, cmd-command.c): the generic
+ * options (--name, --e2ee, --e2ee-cert/--e2ee-key, --json) with the command's extra
+ * entries, parameter/summary/description for --help, between min_args and max_args (-1: any)
+ * positional arguments, given back in *positional. */
+gboolean  cli_tunnel_options_parse_full (const char          *kind,
+                                         int                  argc,
+                                         char               **argv,
+                                         const GOptionEntry  *extra,
+                                         const char          *parameter,
+                                         const char          *summary,
+                                         const char          *description,
+                                         int                  min_args,
+                                         int                  max_args,
+                                         CliTunnelOptions    *options,
+                                         GStrv               *positional,
+                                         GError             **error);
+typedef struct _CliClient CliClient;
+/* Creates the transient tunnel, follows it (human lines or --json events, as nfltr http),
+ * removes it on Ctrl-C or when options->stop is cancelled. Takes options' contents;
+ * client (taken) may be NULL. Returns the exit status. */
+int       cli_tunnel_run                (CliTunnelOptions  *options,
+                                         CliClient         *client);
 /* The a{sv} for Manager.CreateTunnel, transient. */
 GVariant *cli_tunnel_options_to_variant (const CliTunnelOptions *options);
 
