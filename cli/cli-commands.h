@@ -32,6 +32,8 @@ void     cli_print_kinds (FILE *out);
 int cli_cmd_serve   (int argc, char **argv);
 /* --basic-auth and --token (cmd-serve.c's callback state) into a web app kind's options */
 gboolean cli_web_auth_options (const char *basic_auth, GVariantDict *dict, char **token_out, GError **error);
+/* cmd-share.c */
+int cli_cmd_share   (int argc, char **argv);
 /* cmd-list.c */
 int cli_cmd_list   (int argc, char **argv);
 /* cmd-status.c */
@@ -71,8 +73,10 @@ typedef struct
   char     *origin_h2;  /* http --origin-h2: "auto", "yes", "no", or NULL */
   gboolean  origin_tls; /* http --origin-tls */
   GVariant *kind_options; /* a{sv} a command in its own file adds (serve --upload, …), or NULL */
-  GCancellable *stop;   /* cancelled (on the main thread): remove the tunnel and exit 0 */
+  GCancellable *stop;   /* cancelled (on the main thread): remove the tunnel and exit 0;
+                         * its object data "message" (a string), if set, replaces stop_message */
   char     *stop_message; /* what the user reads then (also the JSON "finished" state's error) */
+  char     *url_suffix; /* appended to the public URL the user is shown ("/SECRET"), or NULL */
 } CliTunnelOptions;
 
 /* argv[0] is the command name. Errors are usage errors (exit 2); the message is what the user

@@ -234,6 +234,7 @@ cli_tunnel_options_clear (CliTunnelOptions *options)
   g_clear_pointer (&options->kind_options, g_variant_unref);
   g_clear_object (&options->stop);
   g_clear_pointer (&options->stop_message, g_free);
+  g_clear_pointer (&options->url_suffix, g_free);
 }
 
 gboolean
@@ -565,10 +566,23 @@ show_ready (TunnelRun *run)
   NfltrDbusTunnel *t = run->tunnel;
   const char *mode = nfltr_dbus_tunnel_get_mode (t);
   gboolean inspectable = g_strcmp0 (mode, "inspectable") == 0;
+  g_autofree char *url = NULL;
+
+  /* A command may add a path to the URL (share: its secret). */
+  if (run->options.url_suffix != NULL)
+    {
+      g_autofree char *base = g_strdup (nfltr_dbus_tunnel_get_public_url (t));
+
+      if (g_str_has_suffix (base, "/"))
+        base[strlen (base) - 1] = '\0';
+      url = g_strconcat (base, run->options.url_suffix, NULL);
+    }
+  else
+    url = g_strdup (nfltr_dbus_tunnel_get_public_url (t));
 
   if (run->options.json)
     {
-      g_autofree char *line = cli_event_ready (nfltr_dbus_tunnel_get_public_url (t), mode,
+      g_autofree char *line = cli_event_ready (url, mode,
                                                nfltr_dbus_tunnel_get_fingerprint (t),
                                                nfltr_dbus_tunnel_get_name (t),
                                                nfltr_dbus_tunnel_get_kind (t),
@@ -585,8 +599,7 @@ show_ready (TunnelRun *run)
 
       /* TRANSLATORS: the public URL and the local address it forwards to. Labels padded as
        * in “State:       %s” (see there). */
-      printf (_ ("URL:         %s → %s\n"), nfltr_dbus_tunnel_get_public_url (t),
-              nfltr_dbus_tunnel_get_target (t));
+      printf (_ ("URL:         %s → %s\n"), url, nfltr_dbus_tunnel_get_target (t));
       /* TRANSLATORS: the %s around the mode are colour codes; keep all three. */
       mode_line = g_strdup_printf (_ ("Mode:        %s%s%s\n"), inspectable ? bold_red : "",
                                    cli_mode_description (mode), inspectable ? reset : "");
@@ -848,6 +861,14 @@ static void
 stop_cancelled_cb (GCancellable *cancellable, gpointer user_data)
 {
   TunnelRun *run = user_data;
+  const char *message = g_object_get_data (G_OBJECT (cancellable), "message");
+
+  /* The message set on the cancellable (a reason known only when it fires) wins. */
+  if (message != NULL)
+    {
+      g_free (run->options.stop_message);
+      run->options.stop_message = g_strdup (message);
+    }
 
   if (run->stopping)
     return;

@@ -16,6 +16,7 @@
 #include "nfltr-kind-http.h"
 #include "nfltr-kind-tcp.h"
 #include "nfltr-kind-serve.h"
+#include "nfltr-kind-share.h"
 
 typedef GType (*NfltrKindTypeFunc) (void);
 
@@ -26,6 +27,7 @@ static NfltrKindTypeFunc kinds[] = {
   nfltr_kind_http_get_type,
   nfltr_kind_tcp_get_type,
   nfltr_kind_serve_get_type,
+  nfltr_kind_share_get_type,
 };
 
 G_DEFINE_ABSTRACT_TYPE (NfltrTunnelKind, nfltr_tunnel_kind, G_TYPE_OBJECT)
