@@ -10,8 +10,8 @@
 #include <string.h>
 
 /* "1048576", "100K", "20M", "2G" (IEC: K is 1024) into bytes; FALSE if not a size. */
-static gboolean
-parse_size (const char *text, guint64 *bytes)
+gboolean
+cli_parse_size (const char *text, guint64 *bytes)
 {
   guint64 value;
   char *end = NULL;
@@ -151,7 +151,7 @@ cli_cmd_serve (int argc, char **argv)
            "  nfltr serve . --upload --max-upload 2G --basic-auth ann:secret\n"
            "  nfltr serve photos --token     (prints a link with its token)\n"),
         1, 1, &options, &positional, &error) ||
-      (max_upload != NULL && !parse_size (max_upload, &max_bytes) &&
+      (max_upload != NULL && !cli_parse_size (max_upload, &max_bytes) &&
        (g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                      _ ("--max-upload: “%s” is not a size (e.g. 500M, 2G)"), max_upload),
         TRUE)) ||

@@ -32,11 +32,23 @@ parse_duration (const char *text, guint64 *seconds)
   value = g_ascii_strtoull (text, &end, 10);
   switch (*end)
     {
-    case 's': unit = 1; end++; break;
-    case 'm': unit = 60; end++; break;
-    case 'h': unit = 3600; end++; break;
-    case 'd': unit = 86400; end++; break;
-    default: break;
+      case 's':
+        unit = 1;
+        end++;
+        break;
+      case 'm':
+        unit = 60;
+        end++;
+        break;
+      case 'h':
+        unit = 3600;
+        end++;
+        break;
+      case 'd':
+        unit = 86400;
+        end++;
+        break;
+      default: break;
     }
   if (*end != '\0' || value == 0 || value > G_MAXUINT32)
     return FALSE;
@@ -201,23 +213,24 @@ cli_cmd_share (int argc, char **argv)
     G_OPTION_ENTRY_NULL
   };
   CliTunnelOptions options;
-  g_auto(GStrv) positional = NULL;
-  g_autoptr(GError) error = NULL;
-  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  g_auto (GStrv) positional = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
   g_autofree char *secret = NULL;
   guint64 expires = 0;
   Share share = { 0 };
   int status;
 
-  if (!cli_tunnel_options_parse_full ("share", argc, argv, entries, "FILE|DIR|-",
-                                      _ ("Shares a file, a folder (as .tar), standard input (-) or --text at a secret\n"
-                                         "link until it expires or has been downloaded --max-downloads times.\n"
-                                         "Verified end-to-end: TLS ends on this machine and the relay cannot read it."),
-                                      _ ("Examples:\n"
-                                         "  nfltr share report.pdf --expires 15m --max-downloads 1\n"
-                                         "  tar c photos | nfltr share -\n"
-                                         "  nfltr share --text \"the wifi password is …\"\n"),
-                                      0, 1, &options, &positional, &error))
+  if (!cli_tunnel_options_parse_full (
+        "share", argc, argv, entries, "FILE|DIR|-",
+        _ ("Shares a file, a folder (as .tar), standard input (-) or --text at a secret\n"
+           "link until it expires or has been downloaded --max-downloads times.\n"
+           "Verified end-to-end: TLS ends on this machine and the relay cannot read it."),
+        _ ("Examples:\n"
+           "  nfltr share report.pdf --expires 15m --max-downloads 1\n"
+           "  tar c photos | nfltr share -\n"
+           "  nfltr share --text \"the wifi password is …\"\n"),
+        0, 1, &options, &positional, &error))
     goto usage;
   if (text == NULL && positional[0] == NULL)
     {

@@ -17,6 +17,7 @@
 #include "nfltr-kind-tcp.h"
 #include "nfltr-kind-serve.h"
 #include "nfltr-kind-share.h"
+#include "nfltr-kind-command.h"
 
 typedef GType (*NfltrKindTypeFunc) (void);
 
@@ -28,6 +29,7 @@ static NfltrKindTypeFunc kinds[] = {
   nfltr_kind_tcp_get_type,
   nfltr_kind_serve_get_type,
   nfltr_kind_share_get_type,
+  nfltr_kind_command_get_type,
 };
 
 G_DEFINE_ABSTRACT_TYPE (NfltrTunnelKind, nfltr_tunnel_kind, G_TYPE_OBJECT)

@@ -303,20 +303,20 @@ share_request (NfltrWebServer *web, SoupServerMessage *msg, const char *path, GH
     }
   switch (s->state)
     {
-    case SHARE_EXPIRED:
-      nfltr_web_respond_error (web, msg, SOUP_STATUS_GONE, "This share has expired.");
-      return;
-    case SHARE_EXHAUSTED:
-      nfltr_web_respond_error (web, msg, SOUP_STATUS_GONE,
-                               "This share has been downloaded as many times as it allowed.");
-      return;
-    case SHARE_CONSUMED:
-      nfltr_web_respond_error (web, msg, SOUP_STATUS_GONE,
-                               "This share streamed its input to the first download; it cannot be sent again.");
-      return;
-    case SHARE_OPEN:
-    default:
-      break;
+      case SHARE_EXPIRED:
+        nfltr_web_respond_error (web, msg, SOUP_STATUS_GONE, "This share has expired.");
+        return;
+      case SHARE_EXHAUSTED:
+        nfltr_web_respond_error (web, msg, SOUP_STATUS_GONE,
+                                 "This share has been downloaded as many times as it allowed.");
+        return;
+      case SHARE_CONSUMED:
+        nfltr_web_respond_error (
+          web, msg, SOUP_STATUS_GONE,
+          "This share streamed its input to the first download; it cannot be sent again.");
+        return;
+      case SHARE_OPEN:
+      default: break;
     }
   soup_message_headers_replace (resp, "Cache-Control", "no-store");
   soup_message_headers_replace (resp, "X-Robots-Tag", "noindex");
