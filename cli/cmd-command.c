@@ -33,34 +33,38 @@ cli_cmd_command (int argc, char **argv)
     G_OPTION_ENTRY_NULL
   };
   CliTunnelOptions options;
-  g_auto(GStrv) positional = NULL;
-  g_autoptr(GError) error = NULL;
-  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  g_auto (GStrv) positional = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
   g_autofree char *token = NULL;
   g_autofree char *cwd = g_get_current_dir ();
   guint64 out_bytes = 0, in_bytes = 0;
-  g_autoptr(GString) target = g_string_new (NULL);
+  g_autoptr (GString) target = g_string_new (NULL);
 
-  if (!cli_tunnel_options_parse_full ("command", argc, argv, entries, "-- CMD [ARGS…]",
-                                      _ ("Runs CMD for each request, with the request body on its standard input, and\n"
-                                         "answers with its standard output (its exit status and standard error in the\n"
-                                         "X-Exit-Status and X-Stderr headers; exit 0 is 200, any other 500). No shell is\n"
-                                         "involved: request data never becomes an argument unless --arg-from-query allows\n"
-                                         "one parameter, as exactly one argument."),
-                                      _ ("Examples:\n"
-                                         "  nfltr command -- wc -l\n"
-                                         "  nfltr command --arg-from-query q -- grep -i\n"
-                                         "  curl --data-binary @file.txt https://NAME.<relay domain>/\n"),
-                                      1, -1, &options, &positional, &error) ||
+  if (!cli_tunnel_options_parse_full (
+        "command", argc, argv, entries, "-- CMD [ARGS…]",
+        _ ("Runs CMD for each request, with the request body on its standard input, and\n"
+           "answers with its standard output (its exit status and standard error in the\n"
+           "X-Exit-Status and X-Stderr headers; exit 0 is 200, any other 500). No shell is\n"
+           "involved: request data never becomes an argument unless --arg-from-query allows\n"
+           "one parameter, as exactly one argument."),
+        _ ("Examples:\n"
+           "  nfltr command -- wc -l\n"
+           "  nfltr command --arg-from-query q -- grep -i\n"
+           "  curl --data-binary @file.txt https://NAME.<relay domain>/\n"),
+        1, -1, &options, &positional, &error) ||
       (max_output != NULL && !cli_parse_size (max_output, &out_bytes) &&
        (g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                     _ ("--max-output: “%s” is not a size (e.g. 500K, 10M)"), max_output), TRUE)) ||
+                     _ ("--max-output: “%s” is not a size (e.g. 500K, 10M)"), max_output),
+        TRUE)) ||
       (max_input != NULL && !cli_parse_size (max_input, &in_bytes) &&
        (g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                     _ ("--max-input: “%s” is not a size (e.g. 500K, 10M)"), max_input), TRUE)) ||
+                     _ ("--max-input: “%s” is not a size (e.g. 500K, 10M)"), max_input),
+        TRUE)) ||
       ((concurrency < 1 || timeout_s < 1) &&
        (g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                             _ ("--concurrency and --timeout must be 1 or more")), TRUE)) ||
+                             _ ("--concurrency and --timeout must be 1 or more")),
+        TRUE)) ||
       !cli_web_auth_options (basic_auth, &dict, &token, &error))
     {
       cli_fail (CLI_EXIT_USAGE, "%s", error->message);

@@ -23,15 +23,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   header = g_strndup ((const char *) data, size);
   switch (nfltr_serve_range_parse (header, file_size, &start, &length))
     {
-    case NFLTR_RANGE_SATISFIABLE:
-      g_assert (length > 0);
-      g_assert (start < file_size);
-      g_assert (length <= file_size - start);
-      break;
-    case NFLTR_RANGE_NONE:
-    case NFLTR_RANGE_UNSATISFIABLE:
-    default:
-      break;
+      case NFLTR_RANGE_SATISFIABLE:
+        g_assert (length > 0);
+        g_assert (start < file_size);
+        g_assert (length <= file_size - start);
+        break;
+      case NFLTR_RANGE_NONE:
+      case NFLTR_RANGE_UNSATISFIABLE:
+      default: break;
     }
   return 0;
 }

@@ -175,7 +175,12 @@ command_get_alpn (NfltrTunnelKind *kind)
 
 /* ---- one run ---- */
 
-typedef enum { END_EXITED, END_TIMEOUT, END_OUTPUT_LIMIT, END_CLIENT_GONE } EndReason;
+typedef enum {
+  END_EXITED,
+  END_TIMEOUT,
+  END_OUTPUT_LIMIT,
+  END_CLIENT_GONE
+} EndReason;
 
 typedef struct {
   Command *command;
@@ -234,50 +239,53 @@ run_answer (Run *run)
   if (run->reason == END_CLIENT_GONE || run->msg == NULL)
     return;
   h = soup_server_message_get_response_headers (run->msg);
-  err_text = run->err->len > 0 ? g_strndup ((const char *) run->err->data, MIN (run->err->len, MAX_STDERR_HEADER))
-                               : g_strdup ("");
+  err_text = run->err->len > 0
+               ? g_strndup ((const char *) run->err->data, MIN (run->err->len, MAX_STDERR_HEADER))
+               : g_strdup ("");
   /* One ASCII line: a header value cannot hold a newline or raw bytes. */
   escaped = g_strescape (err_text, NULL);
   soup_message_headers_replace (h, "X-Stderr", escaped);
   switch (run->reason)
     {
-    case END_TIMEOUT:
-      exit_text = g_strdup ("timeout");
-      status = SOUP_STATUS_GATEWAY_TIMEOUT;
-      break;
-    case END_OUTPUT_LIMIT:
-      exit_text = g_strdup ("output-limit");
-      status = SOUP_STATUS_BAD_GATEWAY;
-      break;
-    case END_EXITED:
-    case END_CLIENT_GONE:
-    default:
-      if (g_subprocess_get_if_exited (run->child))
-        {
-          int code = g_subprocess_get_exit_status (run->child);
+      case END_TIMEOUT:
+        exit_text = g_strdup ("timeout");
+        status = SOUP_STATUS_GATEWAY_TIMEOUT;
+        break;
+      case END_OUTPUT_LIMIT:
+        exit_text = g_strdup ("output-limit");
+        status = SOUP_STATUS_BAD_GATEWAY;
+        break;
+      case END_EXITED:
+      case END_CLIENT_GONE:
+      default:
+        if (g_subprocess_get_if_exited (run->child))
+          {
+            int code = g_subprocess_get_exit_status (run->child);
 
-          exit_text = g_strdup_printf ("%d", code);
-          status = code == 0 ? SOUP_STATUS_OK : SOUP_STATUS_INTERNAL_SERVER_ERROR;
-        }
-      else
-        {
-          exit_text = g_strdup_printf ("signal %d", g_subprocess_get_term_sig (run->child));
-          status = SOUP_STATUS_BAD_GATEWAY;
-        }
-      break;
+            exit_text = g_strdup_printf ("%d", code);
+            status = code == 0 ? SOUP_STATUS_OK : SOUP_STATUS_INTERNAL_SERVER_ERROR;
+          }
+        else
+          {
+            exit_text = g_strdup_printf ("signal %d", g_subprocess_get_term_sig (run->child));
+            status = SOUP_STATUS_BAD_GATEWAY;
+          }
+        break;
     }
   soup_message_headers_replace (h, "X-Exit-Status", exit_text);
   soup_message_headers_replace (h, "Cache-Control", "no-store");
   if (run->reason == END_TIMEOUT)
     {
-      g_autofree char *m = g_strdup_printf ("The command ran longer than %u s and was stopped.", c->timeout_s);
+      g_autofree char *m =
+        g_strdup_printf ("The command ran longer than %u s and was stopped.", c->timeout_s);
 
       nfltr_web_respond_error (c->web, run->msg, status, m);
     }
   else if (run->reason == END_OUTPUT_LIMIT)
     {
       g_autofree char *limit = g_format_size_full (c->max_output, G_FORMAT_SIZE_IEC_UNITS);
-      g_autofree char *m = g_strdup_printf ("The command's output went over the limit of %s; it was stopped.", limit);
+      g_autofree char *m =
+        g_strdup_printf ("The command's output went over the limit of %s; it was stopped.", limit);
 
       nfltr_web_respond_error (c->web, run->msg, status, m);
     }
