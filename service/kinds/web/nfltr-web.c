@@ -244,6 +244,8 @@ early_cb (SoupServer        *server,
       nfltr_web_refuse_body (msg);
       return;
     }
+  /* Checked once per request: a second check would add a second Set-Cookie. */
+  g_object_set_data (G_OBJECT (msg), "nfltr-web-authenticated", GINT_TO_POINTER (1));
   if (web->early_handler != NULL)
     web->early_handler (web, msg, path, query, web->early_data);
 }
@@ -265,7 +267,8 @@ request_cb (SoupServer        *server,
   if (g_str_has_prefix (path, NFLTR_WEB_ASSETS_PREFIX) && nfltr_web_serve_asset (msg, path))
     return;
   query = message_query (msg);
-  if (!nfltr_web_auth_check (web->auth, web, msg, path, query))
+  if (g_object_get_data (G_OBJECT (msg), "nfltr-web-authenticated") == NULL &&
+      !nfltr_web_auth_check (web->auth, web, msg, path, query))
     return;
   route = find_route (web, path);
   if (route == NULL)

@@ -178,6 +178,9 @@ test_token (void)
   curl = request (config, "GET /?who=curl&token=tok-0123456789 HTTP/1.1\r\nHost: t\r\nAccept: */*\r\nConnection: close\r\n\r\n");
   g_assert_true (g_str_has_prefix (curl, "HTTP/1.1 200 OK\r\n"));
   g_assert_nonnull (strstr (curl, "hello curl"));
+  /* one cookie, not one per check */
+  g_assert_nonnull (strstr (curl, "Set-Cookie: "));
+  g_assert_null (strstr (strstr (curl, "Set-Cookie: ") + 1, "Set-Cookie: "));
   bearer = request (config, "GET /?who=b HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer tok-0123456789\r\nConnection: close\r\n\r\n");
   g_assert_true (g_str_has_prefix (bearer, "HTTP/1.1 200 OK\r\n"));
   nfltr_web_server_stop (config);
