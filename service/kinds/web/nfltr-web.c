@@ -73,6 +73,9 @@ nfltr_web_server_new (GVariant *config, const char *app_title)
 static void
 web_server_free (NfltrWebServer *web)
 {
+  /* Only when the thread never ran (run() failed): the thread frees it otherwise. */
+  if (web->app_destroy != NULL && web->app_data != NULL)
+    g_clear_pointer (&web->app_data, web->app_destroy);
   g_clear_pointer (&web->routes, g_ptr_array_unref);
   g_clear_pointer (&web->auth, nfltr_web_auth_free);
   g_clear_pointer (&web->loop, g_main_loop_unref);
