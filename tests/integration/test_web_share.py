@@ -118,7 +118,8 @@ def test_stdin_is_streamed_to_one_download(env, mlab):
 
 def test_text_and_folder(env, mlab):
     t = start_share(env, mlab, "--text", "wifi: <b>hunter2</b>")
-    assert fetch(t).body == b"wifi: <b>hunter2</b>"
+    r = fetch(t)
+    assert r.status == 200 and r.body == b"wifi: <b>hunter2</b>", r
     page = fetch(t, None, "-H", "Accept: text/html").body.decode()
     assert "wifi: &lt;b&gt;hunter2&lt;/b&gt;" in page and "Verified end-to-end" in page
     assert t.fingerprint in page

@@ -333,8 +333,11 @@ share_request (NfltrWebServer *web, SoupServerMessage *msg, const char *path, GH
           nfltr_web_page_finish (web, msg, SOUP_STATUS_OK, page);
         }
       else
-        soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY, s->text,
-                                          strlen (s->text));
+        {
+          soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+          soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY, s->text,
+                                            strlen (s->text));
+        }
       if (method == SOUP_METHOD_GET)
         {
           s->in_flight++;
