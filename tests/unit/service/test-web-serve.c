@@ -53,16 +53,24 @@ test_serve (void)
   } cases[] = {
     { "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 200", ">a.txt</a>" },
     { "GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 200", "line 0\n" },
-    { "GET /a.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-5\r\nConnection: close\r\n\r\n", "HTTP/1.1 206", "Content-Range: bytes 0-5/" },
-    { "GET /a.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=999999-\r\nConnection: close\r\n\r\n", "HTTP/1.1 416", "bytes */" },
-    { "GET /a.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n", "HTTP/1.1 200", "Content-Encoding: gzip" },
-    { "HEAD /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 200", "Accept-Ranges: bytes" },
+    { "GET /a.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=0-5\r\nConnection: close\r\n\r\n", "HTTP/1.1 206",
+      "Content-Range: bytes 0-5/" },
+    { "GET /a.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=999999-\r\nConnection: close\r\n\r\n", "HTTP/1.1 416",
+      "bytes */" },
+    { "GET /a.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n", "HTTP/1.1 200",
+      "Content-Encoding: gzip" },
+    { "HEAD /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 200",
+      "Accept-Ranges: bytes" },
     { "GET /?download=tar HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 200", "files/" },
     { "GET /sub HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 301", "Location: /sub/" },
     { "GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 404", "No such file" },
-    { "PUT /put.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc", "HTTP/1.1 201", "saved put.txt" },
-    { "PUT /big.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 999999\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", "HTTP/1.1 413", "larger than the limit" },
-    { "DELETE /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 405", "Allow: GET, HEAD, PUT, POST" },
+    { "PUT /put.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc", "HTTP/1.1 201",
+      "saved put.txt" },
+    { "PUT /big.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 999999\r\nExpect: 100-continue\r\nConnection: "
+      "close\r\n\r\n",
+      "HTTP/1.1 413", "larger than the limit" },
+    { "DELETE /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "HTTP/1.1 405",
+      "Allow: GET, HEAD, PUT, POST" },
   };
 
   for (guint i = 0; i < 2000; i++)
