@@ -90,28 +90,44 @@ def test_human_output_says_why(env, mlab):
 
 
 def test_stdin_is_streamed_to_one_download(env, mlab):
+    import threading
     t = start_share(env, mlab, "-", stdin=subprocess.PIPE)
     chunk = os.urandom(256 * 1024)
     written = []
+    first = {}
+    started = threading.Event()
+    release = threading.Event()
+
+    def download():
+        first["r"] = fetch(t, None, timeout=60)
 
     def feed():
-        for _ in range(8):
+        t.proc.p.stdin.write(chunk)
+        t.proc.p.stdin.flush()
+        written.append(chunk)
+        started.set()
+        release.wait(30)  # hold the stream open while a second download tries
+        for _ in range(7):
             t.proc.p.stdin.write(chunk)
             written.append(chunk)
             time.sleep(0.05)
         t.proc.p.stdin.close()
 
-    import threading
+    downloader = threading.Thread(target=download)
     feeder = threading.Thread(target=feed)
+    downloader.start()
     feeder.start()
-    r = fetch(t, None, timeout=60)
+    assert started.wait(30)
+    time.sleep(0.5)
+    # Standard input has one reader: a second download meanwhile gets a clear 410.
+    second = fetch(t)
+    release.set()
     feeder.join()
+    downloader.join()
+    assert second.status == 410 and b"one download, which has it already" in second.body, second
+    r = first["r"]
     assert r.status == 200, r
     assert r.body == b"".join(written)
-    # A second download gets a clear refusal: stdin has one reader.
-    r = fetch(t)
-    if r.status != 0:  # the CLI may already have removed the tunnel
-        assert r.status in (410,) or r.curl_rc != 0, r
     assert t.proc.wait_exit(20) == 0
     assert any("Standard input was sent" in e.get("last_error", "") for e in t.events()), t.events()
 
