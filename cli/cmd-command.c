@@ -105,6 +105,9 @@ cli_cmd_command (int argc, char **argv)
     g_variant_dict_insert (&dict, "max-input", "t", in_bytes);
   if (query_arg != NULL)
     g_variant_dict_insert (&dict, "arg-from-query", "s", query_arg);
+  /* The kind is not told the tunnel's mode: its pages must not say "verified" then. */
+  if (!options.e2ee)
+    g_variant_dict_insert (&dict, "inspectable", "b", TRUE);
   options.kind_options = g_variant_ref_sink (g_variant_dict_end (&dict));
   return cli_tunnel_run (&options, NULL);
 }

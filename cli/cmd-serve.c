@@ -176,6 +176,9 @@ cli_cmd_serve (int argc, char **argv)
   g_variant_dict_insert (&dict, "upload", "b", upload);
   if (max_bytes > 0)
     g_variant_dict_insert (&dict, "max-upload", "t", max_bytes);
+  /* The kind is not told the tunnel's mode: its pages must not say "verified" then. */
+  if (!options.e2ee)
+    g_variant_dict_insert (&dict, "inspectable", "b", TRUE);
   options.kind_options = g_variant_ref_sink (g_variant_dict_end (&dict));
   if (token != NULL)
     {

@@ -315,6 +315,9 @@ cli_cmd_share (int argc, char **argv)
   g_variant_dict_insert (&dict, "secret", "s", secret);
   g_variant_dict_insert (&dict, "expires", "t", expires);
   g_variant_dict_insert (&dict, "max-downloads", "u", (guint32) max_downloads);
+  /* The kind is not told the tunnel's mode: its pages must not say "verified" then. */
+  if (!options.e2ee)
+    g_variant_dict_insert (&dict, "inspectable", "b", TRUE);
   options.kind_options = g_variant_ref_sink (g_variant_dict_end (&dict));
   options.url_suffix = g_strconcat ("/", secret, NULL);
   options.stop = g_object_ref (share.stop);

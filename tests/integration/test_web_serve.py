@@ -382,3 +382,12 @@ def test_token(site, mlab):
     assert r.status == 401 and b"wrong" in r.body, r
     r = curl_tunnel(t, "/t.txt?token=tok3n-abcdefgh")
     assert r.status == 200 and r.body == b"tokened\n", r
+
+
+def test_inspectable_tunnel_does_not_claim_verified(site, mlab):
+    root = mlab.mkdir("inspectable")
+    t = site.agent.start("serve", root, "--e2ee=false")
+    assert t.mode == "inspectable"
+    page = curl_tunnel(t, "/", "-H", "Accept: text/html").body.decode()
+    assert "Inspectable: the relay can read this page" in page, page
+    assert "Verified end-to-end" not in page

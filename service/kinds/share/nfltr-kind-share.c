@@ -118,6 +118,9 @@ share_parse (NfltrTunnelKind *kind, const char *target, GVariant *options, GErro
     }
   if (g_variant_lookup (options, "events", "&s", &events) && g_path_is_absolute (events))
     g_variant_dict_insert (&dict, "events", "s", events);
+  /* the badge's "inspectable" (the link's secret is the share's only access control) */
+  if (!nfltr_web_parse_auth_options (options, &dict, error))
+    return NULL;
   g_variant_dict_insert (&dict, "secret", "s", secret);
   g_variant_dict_insert (&dict, "expires", "t", expires);
   g_variant_dict_insert (&dict, "max-downloads", "u", max_downloads);

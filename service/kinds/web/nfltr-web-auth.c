@@ -22,9 +22,12 @@ gboolean
 nfltr_web_parse_auth_options (GVariant *options, GVariantDict *config, GError **error)
 {
   const char *basic = NULL, *token = NULL;
+  gboolean inspectable = FALSE;
 
   if (options == NULL)
     return TRUE;
+  if (g_variant_lookup (options, "inspectable", "b", &inspectable) && inspectable)
+    g_variant_dict_insert (config, "inspectable", "b", TRUE);
   if (g_variant_lookup (options, "basic-auth", "&s", &basic) && *basic != '\0')
     {
       const char *colon = strchr (basic, ':');

@@ -70,10 +70,15 @@ nfltr_web_page_begin (NfltrWebServer *web, const char *title)
   g_string_append (page, "</span>");
   /* What "verified" means here: TLS ends on the agent, with the certificate whose
    * fingerprint is shown; the visitor compares it with the one their browser was given. */
-  g_string_append (page, "<span class=\"nfltr-badge\" id=\"nfltr-badge\" "
-                         "title=\"TLS ends on the sharing machine; the relay cannot read this page. "
-                         "Compare the fingerprint with the certificate your browser shows.\">"
-                         "<span class=\"nfltr-check\" aria-hidden=\"true\">✔</span> Verified end-to-end");
+  if (_nfltr_web_server_is_inspectable (web))
+    g_string_append (page, "<span class=\"nfltr-badge nfltr-inspectable\" id=\"nfltr-badge\" "
+                           "title=\"The relay terminates TLS for this tunnel (--e2ee=false).\">"
+                           "⚠ Inspectable: the relay can read this page");
+  else
+    g_string_append (page, "<span class=\"nfltr-badge\" id=\"nfltr-badge\" "
+                           "title=\"TLS ends on the sharing machine; the relay cannot read this page. "
+                           "Compare the fingerprint with the certificate your browser shows.\">"
+                           "<span class=\"nfltr-check\" aria-hidden=\"true\">✔</span> Verified end-to-end");
   if (fingerprint != NULL)
     {
       g_string_append (page, " <code class=\"nfltr-fingerprint\" id=\"nfltr-fingerprint\">");

@@ -20,5 +20,6 @@ gboolean      nfltr_web_auth_check  (NfltrWebAuth      *auth,
 
 void          nfltr_web_add_security_headers (SoupServerMessage *msg);
 const char   *_nfltr_web_server_get_title    (NfltrWebServer    *web);
+gboolean      _nfltr_web_server_is_inspectable (NfltrWebServer  *web);
 
 G_END_DECLS

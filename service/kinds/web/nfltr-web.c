@@ -38,6 +38,7 @@ struct _NfltrWebServer {
   GMutex lock;          /* fingerprint */
   char *fingerprint;
   gboolean fingerprint_looked_up;
+  gboolean inspectable;  /* --e2ee=false: the relay terminates the visitor's TLS */
 };
 
 /* config → NfltrWebServer*, for connect() on the data path's threads. */
@@ -63,6 +64,7 @@ nfltr_web_server_new (GVariant *config, const char *app_title)
   web->config = g_variant_ref (config);
   web->app_title = g_strdup (app_title);
   web->auth = nfltr_web_auth_new (config);
+  g_variant_lookup (config, "inspectable", "b", &web->inspectable);
   web->routes = g_ptr_array_new_with_free_func (route_free);
   web->context = g_main_context_new ();
   web->loop = g_main_loop_new (web->context, FALSE);
@@ -150,6 +152,12 @@ nfltr_web_server_dup_fingerprint (NfltrWebServer *web)
   fp = g_strdup (web->fingerprint);
   g_mutex_unlock (&web->lock);
   return fp;
+}
+
+gboolean
+_nfltr_web_server_is_inspectable (NfltrWebServer *web)
+{
+  return web->inspectable;
 }
 
 const char *

@@ -58,7 +58,9 @@ typedef void (*NfltrWebHandler) (NfltrWebServer    *web,
 /* ---- configuration (parse) ---- */
 
 /* Copies the options "basic-auth" (s, "USER:PASS") and "token" (s) into config after
- * checking them; FALSE with NFLTR_ERROR_INVALID_ARGUMENT for the user otherwise. */
+ * checking them; FALSE with NFLTR_ERROR_INVALID_ARGUMENT for the user otherwise. Also copies
+ * "inspectable" (b): the kind hooks are not told the tunnel's mode, so a client that creates
+ * a --e2ee=false tunnel says it here, and the badge then says the relay can read the page. */
 gboolean            nfltr_web_parse_auth_options    (GVariant          *options,
                                                      GVariantDict      *config,
                                                      GError           **error);

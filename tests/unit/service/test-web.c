@@ -112,6 +112,28 @@ test_page_shell (void)
   nfltr_web_server_stop (config);
 }
 
+/* A --e2ee=false tunnel's pages must not claim "verified". */
+static void
+test_inspectable_badge (void)
+{
+  g_auto(GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr(GVariant) opts = NULL;
+  g_autoptr(GVariant) config = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *answer = NULL;
+
+  g_variant_dict_insert (&options, "inspectable", "b", TRUE);
+  opts = g_variant_ref_sink (g_variant_dict_end (&options));
+  g_assert_true (nfltr_web_parse_auth_options (opts, &dict, &error));
+  config = g_variant_ref_sink (g_variant_dict_end (&dict));
+  start (config);
+  answer = request (config, "GET / HTTP/1.1\r\nHost: t\r\nAccept: text/html\r\nConnection: close\r\n\r\n");
+  g_assert_nonnull (strstr (answer, "Inspectable: the relay can read this page"));
+  g_assert_null (strstr (answer, "Verified end-to-end"));
+  nfltr_web_server_stop (config);
+}
+
 static void
 test_basic_auth (void)
 {
@@ -275,6 +297,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/web/page-shell", test_page_shell);
   g_test_add_func ("/web/basic-auth", test_basic_auth);
+  g_test_add_func ("/web/inspectable-badge", test_inspectable_badge);
   g_test_add_func ("/web/token", test_token);
   g_test_add_func ("/web/stream", test_stream);
   g_test_add_func ("/web/stopped", test_stopped);
