@@ -110,7 +110,14 @@ load_kinds (NfltrNewTunnelDialog *self)
   g_variant_iter_init (&iter, kinds);
   while (g_variant_iter_next (&iter, "(&s&s&s)", &id, &label, &description))
     {
-      g_autofree char *shown = nfltr_format_kind_label (kinds, id);
+      g_autofree char *shown = NULL;
+
+      /* A share's link carries a secret only the client that made it knows, and the
+       * tunnel's URL does not: until the app can show that link, shares come from
+       * `nfltr share`. */
+      if (g_str_equal (id, "share"))
+        continue;
+      shown = nfltr_format_kind_label (kinds, id);
 
       g_strv_builder_add (ids, id);
       gtk_string_list_append (labels, shown);
@@ -134,6 +141,37 @@ on_manager_changed (NfltrNewTunnelDialog *self)
   nfltr_new_tunnel_dialog_validate (self);
 }
 
+/* The target's meaning is the kind's: a folder for serve, a command line for command, a
+ * local address for the rest. The title of the row says which. */
+static gboolean
+validate_kind_target (NfltrNewTunnelDialog  *self,
+                      const char            *target,
+                      char                 **message)
+{
+  const char *kind = selected_kind (self);
+
+  if (g_strcmp0 (kind, "serve") == 0)
+    {
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->target_row), _("_Folder to share"));
+      if (g_path_is_absolute (target) && g_file_test (target, G_FILE_TEST_IS_DIR))
+        return TRUE;
+      *message = g_strdup (_("Enter the full path of a folder, like /home/ann/Public."));
+      return FALSE;
+    }
+  if (g_strcmp0 (kind, "command") == 0)
+    {
+      g_auto(GStrv) argv = NULL;
+
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->target_row), _("_Command to run"));
+      if (g_shell_parse_argv (target, NULL, &argv, NULL) && argv[0] != NULL)
+        return TRUE;
+      *message = g_strdup (_("Enter a command and its arguments, like wc -l."));
+      return FALSE;
+    }
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->target_row), _("Local _port or address"));
+  return nfltr_validate_target (target, message);
+}
+
 static void
 nfltr_new_tunnel_dialog_validate (NfltrNewTunnelDialog *self)
 {
@@ -145,7 +183,7 @@ nfltr_new_tunnel_dialog_validate (NfltrNewTunnelDialog *self)
   gboolean target_ok, name_ok, files_ok;
   const char *shown = NULL;
 
-  target_ok = nfltr_validate_target (target, &target_msg);
+  target_ok = validate_kind_target (self, target, &target_msg);
   name_ok = nfltr_validate_name (name, &name_msg);
   files_ok = cert != CERT_OWN || (self->cert_file != NULL && self->key_file != NULL);
 

@@ -28,6 +28,16 @@ int cli_cmd_tcp    (int argc, char **argv);
 gboolean cli_cmd_kind  (int argc, char **argv, int *exit_status);
 /* The service's Manager.Kinds, for `nfltr help` (asks the service, starting it if needed). */
 void     cli_print_kinds (FILE *out);
+/* cmd-serve.c */
+int cli_cmd_serve   (int argc, char **argv);
+/* --basic-auth and --token (cmd-serve.c's callback state) into a web app kind's options */
+gboolean cli_web_auth_options (const char *basic_auth, GVariantDict *dict, char **token_out, GError **error);
+/* "100K", "20M", "2G" (IEC) or bytes into bytes; FALSE if not a size (cmd-serve.c) */
+gboolean cli_parse_size (const char *text, guint64 *bytes);
+/* cmd-command.c */
+int cli_cmd_command (int argc, char **argv);
+/* cmd-share.c */
+int cli_cmd_share   (int argc, char **argv);
 /* cmd-list.c */
 int cli_cmd_list   (int argc, char **argv);
 /* cmd-status.c */
@@ -74,6 +84,11 @@ typedef struct
   char    **deny_cidr;  /* --deny-cidr */
   char     *basic_auth; /* http --basic-auth USER:PASSWORD (or $NFLTR_BASIC_AUTH) */
   char     *client_ca;  /* --client-ca FILE, absolute */
+  GVariant *kind_options; /* a{sv} a command in its own file adds (serve --upload, …), or NULL */
+  GCancellable *stop;   /* cancelled (on the main thread): remove the tunnel and exit 0;
+                         * its object data "message" (a string), if set, replaces stop_message */
+  char     *stop_message; /* what the user reads then (also the JSON "finished" state's error) */
+  char     *url_suffix; /* appended to the public URL the user is shown ("/SECRET"), or NULL */
 } CliTunnelOptions;
 
 /* argv[0] is the command name. Errors are usage errors (exit 2); the message is what the user
@@ -84,6 +99,28 @@ gboolean  cli_tunnel_options_parse      (const char        *kind,
                                          CliTunnelOptions  *options,
                                          GError           **error);
 void      cli_tunnel_options_clear      (CliTunnelOptions  *options);
+/* For commands in their own files (cmd-serve.c, cmd-share.c, cmd-command.c): the generic
+ * options (--name, --e2ee, --e2ee-cert/--e2ee-key, --json) with the command's extra
+ * entries, parameter/summary/description for --help, between min_args and max_args (-1: any)
+ * positional arguments, given back in *positional. */
+gboolean  cli_tunnel_options_parse_full (const char          *kind,
+                                         int                  argc,
+                                         char               **argv,
+                                         const GOptionEntry  *extra,
+                                         const char          *parameter,
+                                         const char          *summary,
+                                         const char          *description,
+                                         int                  min_args,
+                                         int                  max_args,
+                                         CliTunnelOptions    *options,
+                                         GStrv               *positional,
+                                         GError             **error);
+typedef struct _CliClient CliClient;
+/* Creates the transient tunnel, follows it (human lines or --json events, as nfltr http),
+ * removes it on Ctrl-C or when options->stop is cancelled. Takes options' contents;
+ * client (taken) may be NULL. Returns the exit status. */
+int       cli_tunnel_run                (CliTunnelOptions  *options,
+                                         CliClient         *client);
 /* The a{sv} for Manager.CreateTunnel, transient. */
 GVariant *cli_tunnel_options_to_variant (const CliTunnelOptions *options);
 

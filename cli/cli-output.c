@@ -203,27 +203,6 @@ end_event (JsonBuilder *b)
 }
 
 char *
-cli_event_ready (const char *url,
-                 const char *mode,
-                 const char *fingerprint,
-                 const char *name,
-                 const char *kind,
-                 const char *target,
-                 const char *id)
-{
-  g_autoptr(JsonBuilder) b = begin_event ("ready");
-
-  cli_json_add_string (b, "url", url);
-  cli_json_add_string (b, "mode", mode);
-  cli_json_add_string (b, "fingerprint", fingerprint);
-  cli_json_add_string (b, "name", name);
-  cli_json_add_string (b, "kind", kind);
-  cli_json_add_string (b, "target", target);
-  cli_json_add_string (b, "id", id);
-  return end_event (b);
-}
-
-char *
 cli_certificate_warning (NfltrDbusTunnel *t)
 {
   const char *trust = nfltr_dbus_tunnel_get_certificate (t);
@@ -247,12 +226,12 @@ cli_certificate_warning (NfltrDbusTunnel *t)
 }
 
 char *
-cli_event_ready_for (NfltrDbusTunnel *t)
+cli_event_ready_for (NfltrDbusTunnel *t, const char *url)
 {
   g_autoptr(JsonBuilder) b = begin_event ("ready");
   g_autofree char *warning = cli_certificate_warning (t);
 
-  cli_json_add_string (b, "url", nfltr_dbus_tunnel_get_public_url (t));
+  cli_json_add_string (b, "url", url != NULL ? url : nfltr_dbus_tunnel_get_public_url (t));
   cli_json_add_string (b, "mode", nfltr_dbus_tunnel_get_mode (t));
   cli_json_add_string (b, "fingerprint", nfltr_dbus_tunnel_get_fingerprint (t));
   cli_json_add_string (b, "name", nfltr_dbus_tunnel_get_name (t));

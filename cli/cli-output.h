@@ -63,16 +63,11 @@ void  cli_print_flushed   (const char *text);
 
 /* The events of `nfltr http|tcp --json` (docs/cli.md), each one compact JSON object without
  * the newline. NULL strings are written as "". */
-char *cli_event_ready   (const char *url,
-                         const char *mode,
-                         const char *fingerprint,
-                         const char *name,
-                         const char *kind,
-                         const char *target,
-                         const char *id);
 /* The same ready event from the tunnel itself, with its certificate's standing ("certificate",
- * and "certificate_warning" when visitors' clients will warn). */
-char *cli_event_ready_for (NfltrDbusTunnel *tunnel);
+ * and "certificate_warning" when visitors' clients will warn); url: what the user is shown
+ * (a share's secret link), or NULL for the tunnel's public URL. */
+char *cli_event_ready_for (NfltrDbusTunnel *tunnel,
+                           const char      *url);
 /* What visitors' clients will say about the tunnel's certificate, one translated sentence
  * for the publisher, or NULL when they accept it (issue 9 §1). */
 char *cli_certificate_warning (NfltrDbusTunnel *tunnel);

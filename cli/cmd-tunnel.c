@@ -102,6 +102,94 @@ check_cidr (const char *option, char **entries, GError **error)
   return list != NULL;
 }
 
+/* The options every tunnel command has (http, tcp and the commands in their own files). */
+typedef struct {
+  char  *name;
+  char  *cert_file;
+  char  *key_file;
+  char **allow_cidr;
+  char **deny_cidr;
+  char  *client_ca;
+  gboolean json;
+} GenericArgs;
+
+#define GENERIC_ENTRIES 10
+
+static void generic_args_clear (GenericArgs *g);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (GenericArgs, generic_args_clear)
+
+static void
+generic_entries (GenericArgs *g, GOptionEntry out[GENERIC_ENTRIES])
+{
+  const GOptionEntry entries[GENERIC_ENTRIES] = {
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &g->name,
+      /* TRANSLATORS: NAME is the option's argument, as --help shows it (“--name=NAME”) */
+      N_ ("Public name: the URL is https://NAME.<relay domain> (default: random)"), "NAME" },
+    { "e2ee", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, e2ee_option_cb,
+      N_ ("End-to-end encryption (default true); --e2ee=false lets the relay read the traffic"),
+      "true|false" },
+    { "e2ee-cert", 0, 0, G_OPTION_ARG_FILENAME, &g->cert_file,
+      N_ ("PEM certificate to present instead of the generated one (needs --e2ee-key)"), "FILE" },
+    { "e2ee-key", 0, 0, G_OPTION_ARG_FILENAME, &g->key_file, N_ ("PEM private key of --e2ee-cert"), "FILE" },
+    { "allow-cidr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &g->allow_cidr,
+      N_ ("Only visitors from these address ranges get through, e.g. 192.0.2.0/24,2001:db8::/32 "
+          "(repeatable)"),
+      "LIST" },
+    { "client-ca", 0, 0, G_OPTION_ARG_FILENAME, &g->client_ca,
+      N_ ("Visitors must present a TLS client certificate issued by a CA in this PEM file"), "FILE" },
+    { "deny-cidr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &g->deny_cidr,
+      N_ ("Visitors from these address ranges are turned away (checked before --allow-cidr)"), "LIST" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &g->json,
+      /* TRANSLATORS: the event names are JSON values, keep them in English. */
+      N_ ("Print one JSON object per line (events: ready, stats, state, error, stopped)"), NULL },
+    G_OPTION_ENTRY_NULL,
+    G_OPTION_ENTRY_NULL
+  };
+
+  memcpy (out, entries, sizeof entries);
+}
+
+static void
+generic_args_clear (GenericArgs *g)
+{
+  g_clear_pointer (&g->name, g_free);
+  g_clear_pointer (&g->cert_file, g_free);
+  g_clear_pointer (&g->key_file, g_free);
+  g_clear_pointer (&g->allow_cidr, g_strfreev);
+  g_clear_pointer (&g->deny_cidr, g_strfreev);
+  g_clear_pointer (&g->client_ca, g_free);
+}
+
+/* Checks the generic options and moves them into options; usage errors name the option. */
+static gboolean
+generic_args_apply (GenericArgs *g, CliTunnelOptions *options, GError **error)
+{
+  if (g->name != NULL && !cli_check_name (g->name, error))
+    return FALSE;
+  if (!cli_check_cert_pair (g->cert_file, g->key_file, &options->cert_file, &options->key_file, error))
+    return FALSE;
+  if (!check_cidr ("--allow-cidr", g->allow_cidr, error) || !check_cidr ("--deny-cidr", g->deny_cidr, error))
+    return FALSE;
+  if (g->client_ca != NULL)
+    {
+      /* The service runs in another directory: an absolute path, checked readable here. */
+      g_autoptr (GFile) file = g_file_new_for_commandline_arg (g->client_ca);
+
+      options->client_ca = g_file_get_path (file);
+      if (options->client_ca == NULL || access (options->client_ca, R_OK) != 0)
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _ ("--client-ca: cannot read “%s”"),
+                       g->client_ca);
+          return FALSE;
+        }
+    }
+  options->name = g_steal_pointer (&g->name);
+  options->json = g->json;
+  options->allow_cidr = g_steal_pointer (&g->allow_cidr);
+  options->deny_cidr = g_steal_pointer (&g->deny_cidr);
+  return TRUE;
+}
+
 gboolean
 cli_tunnel_options_parse (const char        *kind,
                           int                argc,
@@ -109,37 +197,8 @@ cli_tunnel_options_parse (const char        *kind,
                           CliTunnelOptions  *options,
                           GError           **error)
 {
-  g_autofree char *name = NULL;
-  g_autofree char *cert_file = NULL;
-  g_autofree char *key_file = NULL;
-  gboolean json = FALSE;
-  g_auto (GStrv) allow_cidr = NULL;
-  g_auto (GStrv) deny_cidr = NULL;
-  g_autofree char *client_ca = NULL;
-  const GOptionEntry entries[] = {
-    { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
-      /* TRANSLATORS: NAME is the option's argument, as --help shows it (“--name=NAME”) */
-      N_ ("Public name: the URL is https://NAME.<relay domain> (default: random)"), "NAME" },
-    { "e2ee", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, e2ee_option_cb,
-      N_ ("End-to-end encryption (default true); --e2ee=false lets the relay read the traffic"),
-      "true|false" },
-    { "e2ee-cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_file,
-      N_ ("PEM certificate to present instead of the generated one (needs --e2ee-key)"), "FILE" },
-    { "e2ee-key", 0, 0, G_OPTION_ARG_FILENAME, &key_file,
-      N_ ("PEM private key of --e2ee-cert"), "FILE" },
-    { "allow-cidr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allow_cidr,
-      N_ ("Only visitors from these address ranges get through, e.g. 192.0.2.0/24,2001:db8::/32 "
-          "(repeatable)"),
-      "LIST" },
-    { "client-ca", 0, 0, G_OPTION_ARG_FILENAME, &client_ca,
-      N_ ("Visitors must present a TLS client certificate issued by a CA in this PEM file"), "FILE" },
-    { "deny-cidr", 0, 0, G_OPTION_ARG_STRING_ARRAY, &deny_cidr,
-      N_ ("Visitors from these address ranges are turned away (checked before --allow-cidr)"), "LIST" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
-      /* TRANSLATORS: the event names are JSON values, keep them in English. */
-      N_ ("Print one JSON object per line (events: ready, stats, state, error, stopped)"), NULL },
-    G_OPTION_ENTRY_NULL
-  };
+  g_auto (GenericArgs) g = { 0 };
+  GOptionEntry entries[GENERIC_ENTRIES];
   g_autofree char *alpn = NULL;
   g_autofree char *basic_auth = NULL;
   gboolean origin_tls = FALSE;
@@ -199,6 +258,7 @@ cli_tunnel_options_parse (const char        *kind,
   group = g_option_group_new (kind, kind, kind, options, NULL);
   /* The option descriptions are marked N_(): GOption translates them for --help. */
   g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
+  generic_entries (&g, entries);
   g_option_group_add_entries (group, entries);
   if (g_str_equal (kind, "http"))
     g_option_group_add_entries (group, http_entries);
@@ -240,32 +300,12 @@ cli_tunnel_options_parse (const char        *kind,
 
   if (command != NULL && !cli_check_target (args[1], error))
     return FALSE;
-  if (name != NULL && !cli_check_name (name, error))
-    return FALSE;
-  if (!cli_check_cert_pair (cert_file, key_file, &options->cert_file, &options->key_file, error))
-    return FALSE;
-  if (!check_cidr ("--allow-cidr", allow_cidr, error) || !check_cidr ("--deny-cidr", deny_cidr, error))
+  if (!generic_args_apply (&g, options, error))
     return FALSE;
 
   options->target = g_strdup (args[1]);
-  options->name = g_steal_pointer (&name);
-  options->json = json;
   options->alpn = g_steal_pointer (&alpn);
   options->origin_tls = origin_tls;
-  options->allow_cidr = g_steal_pointer (&allow_cidr);
-  if (client_ca != NULL)
-    {
-      /* The service runs in another directory: an absolute path, checked readable here. */
-      g_autoptr (GFile) file = g_file_new_for_commandline_arg (client_ca);
-
-      options->client_ca = g_file_get_path (file);
-      if (options->client_ca == NULL || access (options->client_ca, R_OK) != 0)
-        {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       _ ("--client-ca: cannot read “%s”"), client_ca);
-          return FALSE;
-        }
-    }
   if (basic_auth == NULL && g_str_equal (kind, "http") && g_getenv ("NFLTR_BASIC_AUTH") != NULL)
     basic_auth = g_strdup (g_getenv ("NFLTR_BASIC_AUTH"));
   if (basic_auth != NULL)
@@ -280,7 +320,6 @@ cli_tunnel_options_parse (const char        *kind,
         }
       options->basic_auth = g_steal_pointer (&basic_auth);
     }
-  options->deny_cidr = g_steal_pointer (&deny_cidr);
   return TRUE;
 }
 
@@ -298,6 +337,79 @@ cli_tunnel_options_clear (CliTunnelOptions *options)
   g_clear_pointer (&options->basic_auth, g_free);
   g_clear_pointer (&options->client_ca, g_free);
   g_clear_pointer (&options->deny_cidr, g_strfreev);
+  g_clear_pointer (&options->kind_options, g_variant_unref);
+  g_clear_object (&options->stop);
+  g_clear_pointer (&options->stop_message, g_free);
+  g_clear_pointer (&options->url_suffix, g_free);
+}
+
+gboolean
+cli_tunnel_options_parse_full (const char          *kind,
+                               int                  argc,
+                               char               **argv,
+                               const GOptionEntry  *extra,
+                               const char          *parameter,
+                               const char          *summary,
+                               const char          *description,
+                               int                  min_args,
+                               int                  max_args,
+                               CliTunnelOptions    *options,
+                               GStrv               *positional,
+                               GError             **error)
+{
+  /* The same generic options (and msgids) as cli_tunnel_options_parse's. */
+  g_auto (GenericArgs) g = { 0 };
+  GOptionEntry entries[GENERIC_ENTRIES];
+  g_autoptr(GOptionContext) context = NULL;
+  g_autofree char **args = g_new0 (char *, argc + 1);
+  int n_args = argc;
+  GOptionGroup *group;
+
+  memset (options, 0, sizeof *options);
+  options->kind = g_strdup (kind);
+  options->e2ee = TRUE;
+
+  context = g_option_context_new (parameter);
+  g_option_context_set_summary (context, summary);
+  if (description != NULL)
+    g_option_context_set_description (context, description);
+  group = g_option_group_new (kind, kind, kind, options, NULL);
+  g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
+  generic_entries (&g, entries);
+  g_option_group_add_entries (group, entries);
+  if (extra != NULL)
+    g_option_group_add_entries (group, extra);
+  g_option_context_set_main_group (context, group);
+
+  memcpy (args, argv, sizeof (char *) * argc);
+  if (!g_option_context_parse (context, &n_args, &args, error))
+    return FALSE;
+  if (n_args - 1 < min_args)
+    {
+      /* TRANSLATORS: %s is the command (serve, share, …), then its usage */
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _ ("missing %s (“nfltr %s %s”)"),
+                   parameter, kind, parameter);
+      return FALSE;
+    }
+  if (max_args >= 0 && n_args - 1 > max_args)
+    {
+      /* TRANSLATORS: the argument given too many, then the command */
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _ ("unexpected argument “%s” for %s"),
+                   args[max_args + 1], kind);
+      return FALSE;
+    }
+  if (!generic_args_apply (&g, options, error))
+    return FALSE;
+  if (positional != NULL)
+    {
+      GStrvBuilder *b = g_strv_builder_new ();
+
+      for (int i = 1; i < n_args; i++)
+        g_strv_builder_add (b, args[i]);
+      *positional = g_strv_builder_end (b);
+      g_strv_builder_unref (b);
+    }
+  return TRUE;
 }
 
 GVariant *
@@ -325,6 +437,20 @@ cli_tunnel_options_to_variant (const CliTunnelOptions *options)
     g_variant_dict_insert (&dict, "client-ca", "s", options->client_ca);
   if (options->deny_cidr != NULL)
     g_variant_dict_insert (&dict, "deny-cidr", "^as", options->deny_cidr);
+  /* The options of a command in its own file (cmd-serve.c, …), checked by its kind. */
+  if (options->kind_options != NULL)
+    {
+      GVariantIter iter;
+      const char *key;
+      GVariant *value;
+
+      g_variant_iter_init (&iter, options->kind_options);
+      while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+        {
+          g_variant_dict_insert_value (&dict, key, value);
+          g_variant_unref (value);
+        }
+    }
   if (options->cert_file != NULL)
     {
       g_variant_dict_insert (&dict, "cert-file", "s", options->cert_file);
@@ -536,10 +662,23 @@ show_ready (TunnelRun *run)
   NfltrDbusTunnel *t = run->tunnel;
   const char *mode = nfltr_dbus_tunnel_get_mode (t);
   gboolean inspectable = g_strcmp0 (mode, "inspectable") == 0;
+  g_autofree char *url = NULL;
+
+  /* A command may add a path to the URL (share: its secret). */
+  if (run->options.url_suffix != NULL)
+    {
+      g_autofree char *base = g_strdup (nfltr_dbus_tunnel_get_public_url (t));
+
+      if (g_str_has_suffix (base, "/"))
+        base[strlen (base) - 1] = '\0';
+      url = g_strconcat (base, run->options.url_suffix, NULL);
+    }
+  else
+    url = g_strdup (nfltr_dbus_tunnel_get_public_url (t));
 
   if (run->options.json)
     {
-      g_autofree char *line = cli_event_ready_for (t);
+      g_autofree char *line = cli_event_ready_for (t, url);
 
       cli_print_flushed (line);
     }
@@ -552,8 +691,7 @@ show_ready (TunnelRun *run)
 
       /* TRANSLATORS: the public URL and the local address it forwards to. Labels padded as
        * in “State:       %s” (see there). */
-      printf (_ ("URL:         %s → %s\n"), nfltr_dbus_tunnel_get_public_url (t),
-              nfltr_dbus_tunnel_get_target (t));
+      printf (_ ("URL:         %s → %s\n"), url, nfltr_dbus_tunnel_get_target (t));
       /* TRANSLATORS: the %s around the mode are colour codes; keep all three. */
       mode_line = g_strdup_printf (_ ("Mode:        %s%s%s\n"), inspectable ? bold_red : "",
                                    cli_mode_description (mode), inspectable ? reset : "");
@@ -853,22 +991,64 @@ create_tunnel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static int
 run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
 {
-  TunnelRun run = { 0 };
+  CliTunnelOptions options;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(CliClient) client = connected;
-  const int signals[] = { SIGINT, SIGTERM, SIGHUP };
 
-  if (!cli_tunnel_options_parse (kind, argc, argv, &run.options, &error))
+  if (!cli_tunnel_options_parse (kind, argc, argv, &options, &error))
     {
       cli_fail (CLI_EXIT_USAGE, "%s", error->message);
       /* A wrong flag or argument, not an unreadable file: point at the help. */
       if (error->domain == G_OPTION_ERROR)
         fprintf (stderr, _ ("Try “nfltr %s --help”.\n"), kind);
-      cli_tunnel_options_clear (&run.options);
+      cli_tunnel_options_clear (&options);
       return CLI_EXIT_USAGE;
     }
+  return cli_tunnel_run (&options, connected);
+}
 
+static void
+stop_cancelled_cb (GCancellable *cancellable, gpointer user_data)
+{
+  TunnelRun *run = user_data;
+  const char *message = g_object_get_data (G_OBJECT (cancellable), "message");
+
+  /* The message set on the cancellable (a reason known only when it fires) wins. */
+  if (message != NULL)
+    {
+      g_free (run->options.stop_message);
+      run->options.stop_message = g_strdup (message);
+    }
+
+  if (run->stopping)
+    return;
+  if (run->options.json)
+    {
+      g_autofree char *line = cli_event_state ("finished", run->options.stop_message);
+
+      cli_print_flushed (line);
+    }
+  else if (run->options.stop_message != NULL)
+    {
+      g_autofree char *line = g_strdup_printf ("%s", run->options.stop_message);
+
+      finish_live_line (run);
+      print_line (run, line);
+    }
+  tunnel_run_stop (run, CLI_EXIT_OK);
+}
+
+int
+cli_tunnel_run (CliTunnelOptions *options, CliClient *connected)
+{
+  TunnelRun run = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) variant = NULL;
+  g_autoptr(CliClient) client = connected;
+  const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+  gulong stop_handler = 0;
+
+  run.options = *options;
+  memset (options, 0, sizeof *options);
   if (client == NULL)
     client = cli_client_connect (&error);
   if (client == NULL)
@@ -889,10 +1069,15 @@ run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
     run.signal_sources[i] = g_unix_signal_add (signals[i], signal_cb, &run);
   cli_client_set_lost_func (client, service_lost_cb, &run);
 
-  options = g_variant_ref_sink (cli_tunnel_options_to_variant (&run.options));
-  nfltr_dbus_manager_call_create_tunnel (cli_client_get_manager (client), options,
+  variant = g_variant_ref_sink (cli_tunnel_options_to_variant (&run.options));
+  nfltr_dbus_manager_call_create_tunnel (cli_client_get_manager (client), variant,
                                          run.cancellable, create_tunnel_cb, &run);
+  /* The command's own end (a share that expired), on this thread's loop. */
+  if (run.options.stop != NULL)
+    stop_handler = g_cancellable_connect (run.options.stop, G_CALLBACK (stop_cancelled_cb), &run, NULL);
   g_main_loop_run (run.loop);
+  if (stop_handler != 0)
+    g_cancellable_disconnect (run.options.stop, stop_handler);
 
   cli_client_set_lost_func (client, NULL, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)

@@ -15,6 +15,9 @@
 
 #include "nfltr-kind-http.h"
 #include "nfltr-kind-tcp.h"
+#include "nfltr-kind-serve.h"
+#include "nfltr-kind-share.h"
+#include "nfltr-kind-command.h"
 
 typedef GType (*NfltrKindTypeFunc) (void);
 
@@ -24,6 +27,9 @@ typedef GType (*NfltrKindTypeFunc) (void);
 static NfltrKindTypeFunc kinds[] = {
   nfltr_kind_http_get_type,
   nfltr_kind_tcp_get_type,
+  nfltr_kind_serve_get_type,
+  nfltr_kind_share_get_type,
+  nfltr_kind_command_get_type,
 };
 
 G_DEFINE_ABSTRACT_TYPE (NfltrTunnelKind, nfltr_tunnel_kind, G_TYPE_OBJECT)

@@ -64,20 +64,33 @@ test_mode_description (void)
 static void
 test_json_events (void)
 {
-  g_autofree char *ready = cli_event_ready ("https://myapp.nfltr.localhost:8443", "verified",
-                                            "sha256:00ff", "myapp", "http", "127.0.0.1:3000",
-                                            "myapp");
+  g_autoptr (NfltrDbusTunnel) t = nfltr_dbus_tunnel_skeleton_new ();
+  g_autofree char *ready = NULL;
+  g_autofree char *ready_secret = NULL;
   g_autofree char *stats = cli_event_stats (1, 17, 1536, G_GUINT64_CONSTANT (5000000000));
   g_autofree char *state = cli_event_state ("reconnecting", "relay \"gone\"\n");
   g_autofree char *state_null = cli_event_state ("online", NULL);
   g_autofree char *error = cli_event_error ("the name “same” is already in use");
   g_autofree char *stopped = cli_event_stopped ();
 
+  nfltr_dbus_tunnel_set_public_url (t, "https://myapp.nfltr.localhost:8443");
+  nfltr_dbus_tunnel_set_mode (t, "verified");
+  nfltr_dbus_tunnel_set_fingerprint (t, "sha256:00ff");
+  nfltr_dbus_tunnel_set_name (t, "myapp");
+  nfltr_dbus_tunnel_set_kind (t, "http");
+  nfltr_dbus_tunnel_set_target (t, "127.0.0.1:3000");
+  nfltr_dbus_tunnel_set_id (t, "myapp");
+  nfltr_dbus_tunnel_set_certificate (t, "trusted");
+  ready = cli_event_ready_for (t, NULL);
+  ready_secret = cli_event_ready_for (t, "https://myapp.nfltr.localhost:8443/s3cret");
+
   /* The exact lines tests and scripts parse (docs/cli.md): member order and names. */
   g_assert_cmpstr (ready, ==,
                    "{\"event\":\"ready\",\"url\":\"https://myapp.nfltr.localhost:8443\","
                    "\"mode\":\"verified\",\"fingerprint\":\"sha256:00ff\",\"name\":\"myapp\","
-                   "\"kind\":\"http\",\"target\":\"127.0.0.1:3000\",\"id\":\"myapp\"}");
+                   "\"kind\":\"http\",\"target\":\"127.0.0.1:3000\",\"id\":\"myapp\","
+                   "\"certificate\":\"trusted\"}");
+  g_assert_nonnull (strstr (ready_secret, "\"url\":\"https://myapp.nfltr.localhost:8443/s3cret\""));
   g_assert_cmpstr (stats, ==,
                    "{\"event\":\"stats\",\"active_connections\":1,\"total_connections\":17,"
                    "\"bytes_in\":1536,\"bytes_out\":5000000000}");
