@@ -43,6 +43,7 @@ struct _RelayServer {
   guint           sweep_id;       /* idle connections to the relay's own HTTP */
   guint           key_watch_id;   /* polls relay.db for revoked keys */
   gint64          store_version;  /* relay.db's data_version at the last poll */
+  RelayProof     *proof;          /* checks of verified tunnels, signing key (relay/proof/) */
 };
 
 /* Takes ownership of config's contents. Opens the store and the certificate. */
