@@ -68,7 +68,8 @@ typedef enum {
   NFLTR_ATTR_KIND          = 21,
   NFLTR_ATTR_FEATURES      = 22,
   NFLTR_ATTR_FRAME_TYPE    = 23,
-  NFLTR_ATTR_LAST_         = 23,
+  NFLTR_ATTR_SIGNING_KEY   = 24,  /* issue 11: the relay's proof signing key, in WELCOME */
+  NFLTR_ATTR_LAST_         = 24,
 } NfltrAttrType;
 
 typedef enum {
