@@ -248,6 +248,7 @@ login_adopt (GTask *task /* owned */)
   config->domain = g_strdup (nfltr_relay_link_get_domain (login->link));
   /* issue 11: pinned like the certificate */
   config->signing_key = g_strdup (nfltr_relay_link_get_signing_key (login->link));
+  nfltr_relay_link_pin_signing_key (login->link, config->signing_key);
   if (!nfltr_relay_config_save (self->config_dir, config, &error))
     {
       login_fail (task, error);

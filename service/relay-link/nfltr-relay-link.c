@@ -347,8 +347,6 @@ handle_welcome (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_dat
   self->welcomed = TRUE;
   self->attempt = 0;
   g_free (self->domain);
-  g_free (self->signing_key);
-  g_free (self->pinned_signing_key);
   self->domain = g_strdup (welcome.domain);
   /* §8.2: the session's features are WELCOME's, and never one we did not offer. */
   g_free (self->features);
@@ -871,6 +869,8 @@ nfltr_relay_link_finalize (GObject *object)
   g_free (self->agent_id);
   g_free (self->presented);
   g_free (self->domain);
+  g_free (self->signing_key);
+  g_free (self->pinned_signing_key);
   g_free (self->offered_features);
   g_free (self->features);
 
