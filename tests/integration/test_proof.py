@@ -8,6 +8,7 @@ on schedule. A bundle changed by one byte anywhere, or re-signed with another ke
 `nfltr verify` with the message that names the fault. The agent pins the relay's signing key at
 login and refuses a changed one."""
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -303,4 +305,121 @@ def test_real_agent_pins_the_signing_key_and_proves_its_tunnel(lab, relay, origi
         st = json.loads(s.stdout) if s.returncode == 0 else {}
         return st.get("state") == "fingerprint-mismatch" and "signing key" in st.get("error", "")
     wait_until(refused, 60, "the agent to refuse the relay's new signing key")
+    # Refused for good, not retried in a loop: one connection to the new relay, no more.
+    time.sleep(3)
+    assert relay.proc.text().count("connected from") == 1, relay.proc.text()
+    tunnel.proc.stop()
+
+
+def tunnel_property(agent, tunnel_id, prop):
+    r = subprocess.run(["gdbus", "call", "--address", agent.bus.address, "--dest", "xyz.nfltr.Nfltr.Service",
+                        "--object-path", f"/xyz/nfltr/Nfltr/tunnels/{tunnel_id}", "--method",
+                        "org.freedesktop.DBus.Properties.Get", "xyz.nfltr.Nfltr.Tunnel", prop],
+                       env=agent.env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def tunnel_id(agent, name):
+    r = agent.run("list", "--json")
+    assert r.returncode == 0, r
+    return next(t["id"] for t in json.loads(r.stdout) if t["name"] == name)
+
+
+class TamperingPath(threading.Thread):
+    """Between the real agent and the relay: control channels pass untouched, but every data
+    connection is answered by this path's own TLS server (certificate `cert`) instead of the
+    agent's. The agent declares its real certificate; the relay's check sees ours."""
+
+    def __init__(self, relay, cert, key):
+        super().__init__(daemon=True)
+        self.relay, self.cert, self.key = relay, cert, key
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def pipe(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def handle(self, conn):
+        upstream = socket.create_connection(("127.0.0.1", self.relay.port), timeout=30)
+        first = conn.recv(1, socket.MSG_PEEK)
+        if first != b"N":
+            threading.Thread(target=self.pipe, args=(upstream, conn), daemon=True).start()
+            self.pipe(conn, upstream)
+            return
+        preamble = b""
+        while len(preamble) < 40:
+            preamble += conn.recv(40 - len(preamble))
+        upstream.sendall(preamble)
+        conn.close()   # the agent never sees this connection's TLS
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, self.key)
+        with contextlib.suppress(OSError, ssl.SSLError):
+            with ctx.wrap_socket(upstream, server_side=True) as tls:
+                tls.recv(4096)
+
+    def close(self):
+        self.listener.close()
+
+
+def test_app_sees_the_check_on_the_tunnel_object(lab, relay, origin):
+    """The service mirrors the relay's check on the Tunnel object the app shows: verified for an
+    honest path; flagged when what answers the relay's check is not the agent's certificate."""
+    cert, key, forged = make_cert(lab, "forged", f"watched.{DOMAIN}")
+    path = TamperingPath(relay, cert, key)
+    try:
+        agent = Agent(lab)
+        r = agent.run("login", "--relay", f"{DOMAIN}:{path.port}", "--fingerprint", relay.fingerprint(),
+                      env={"NFLTR_API_KEY": relay.create_key()})
+        assert r.returncode == 0, r
+        tunnel = agent.http(origin.port, "--name", "watched")
+        proof = wait_result(relay, "watched", "mismatch")
+        assert proof["observed-fingerprint"] == forged and proof["declared-fingerprint"] == tunnel.fingerprint
+        tid = tunnel_id(agent, "watched")
+        wait_until(lambda: tunnel_property(agent, tid, "ProofFlagged") == "(<true>,)", 30,
+                   "the Tunnel object's ProofFlagged to turn true")
+        assert tunnel_property(agent, tid, "ProofResult") == "(<'mismatch'>,)"
+        assert forged in tunnel_property(agent, tid, "ProofObservedFingerprint")
+
+        # The bundle the app exports (GetProofBundle) is the relay's, and says so.
+        r = subprocess.run(["gdbus", "call", "--address", agent.bus.address, "--dest", "xyz.nfltr.Nfltr.Service",
+                            "--object-path", f"/xyz/nfltr/Nfltr/tunnels/{tid}", "--method",
+                            "xyz.nfltr.Nfltr.Tunnel.GetProofBundle"],
+                           env=agent.env(), capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "nfltr-proof-v1" in r.stdout and r'\"flagged\":true' in r.stdout
+        tunnel.proc.stop()
+    finally:
+        path.close()
+
+
+def test_app_sees_verified_for_an_honest_tunnel(lab, relay, origin):
+    agent = Agent(lab)
+    agent.login(relay)
+    tunnel = agent.http(origin.port, "--name", "fine")
+    wait_result(relay, "fine", "verified")
+    tid = tunnel_id(agent, "fine")
+    wait_until(lambda: tunnel_property(agent, tid, "ProofResult") == "(<'verified'>,)", 30,
+               "the Tunnel object's ProofResult to say verified")
+    assert tunnel_property(agent, tid, "ProofFlagged") == "(<false>,)"
+    assert tunnel.fingerprint in tunnel_property(agent, tid, "ProofObservedFingerprint")
+    checked = int(tunnel_property(agent, tid, "ProofChecked").split()[-1].rstrip(">,)"))
+    assert checked > 0
     tunnel.proc.stop()
