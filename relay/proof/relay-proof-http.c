@@ -220,6 +220,7 @@ static const char page_style[] =
   "dd{margin:0 0 .5rem}"
   "code{font:13px/1.4 ui-monospace,monospace;overflow-wrap:anywhere;word-break:break-all}"
   ".qr{width:100%;max-width:16rem;height:auto;display:block;margin:.5rem 0}"
+  "p,li{overflow-wrap:anywhere}"
   "a{color:#0b57d0}"
   "@media (min-width:40rem){dl{grid-template-columns:12rem 1fr}dd{margin:0}}";
 
