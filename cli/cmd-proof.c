@@ -73,16 +73,19 @@ verify_bundle (const guint8 *data, gsize len, const char *relay_key, const char 
   gboolean flagged;
 
   if (relay_key != NULL && !nfltr_proof_key_parse (relay_key, key))
-    return cli_fail (CLI_EXIT_USAGE, _ ("--relay-key takes ed25519:<base64 of 32 bytes>, not “%s”"), relay_key);
+    return cli_fail (CLI_EXIT_USAGE, _ ("--relay-key takes ed25519:<base64 of 32 bytes>, not “%s”"),
+                     relay_key);
   proof = nfltr_proof_bundle_verify (data, len, relay_key ? key : NULL, &named_key, &error);
   if (proof == NULL)
     {
       if (g_error_matches (error, NFLTR_PROOF_ERROR, NFLTR_PROOF_ERROR_OTHER_KEY))
-        return cli_fail (VERIFY_EXIT_OTHER_KEY, _ ("FAILED: the bundle is signed by another relay key (%s), "
-                                                  "not the expected %s"), named_key, relay_key);
+        return cli_fail (VERIFY_EXIT_OTHER_KEY,
+                         _ ("FAILED: the bundle is signed by another relay key (%s), "
+                            "not the expected %s"),
+                         named_key, relay_key);
       if (g_error_matches (error, NFLTR_PROOF_ERROR, NFLTR_PROOF_ERROR_BAD_SIGNATURE))
         return cli_fail (VERIFY_EXIT_BAD_SIGNATURE, _ ("FAILED: bad signature: the bundle was changed after "
-                                                      "the relay signed it"));
+                                                       "the relay signed it"));
       return cli_fail (VERIFY_EXIT_MALFORMED, _ ("FAILED: malformed bundle: %s"), error->message);
     }
   object = json_node_get_object (proof);
@@ -120,19 +123,24 @@ verify_bundle (const guint8 *data, gsize len, const char *relay_key, const char 
                                             "(log in, or pass --relay-key)"));
   if (flagged || g_strcmp0 (result, "mismatch") == 0)
     return cli_fail (VERIFY_EXIT_FLAGGED, _ ("FAILED: tunnel flagged: the relay was served a certificate "
-                                            "other than the one the agent declared"));
+                                             "other than the one the agent declared"));
   if (fingerprint != NULL)
     {
       guint8 want[NFLTR_FINGERPRINT_LEN], seen[NFLTR_FINGERPRINT_LEN];
 
       if (!nfltr_fingerprint_parse (fingerprint, want))
-        return cli_fail (CLI_EXIT_USAGE, _ ("--fingerprint takes sha256:<64 hex digits>, not “%s”"), fingerprint);
-      if (observed == NULL || !nfltr_fingerprint_parse (observed, seen) || memcmp (want, seen, sizeof want) != 0)
-        return cli_fail (VERIFY_EXIT_FINGERPRINT, _ ("FAILED: fingerprint mismatch: the relay observed %s, "
-                                                    "not %s"), observed ? observed : "-", fingerprint);
+        return cli_fail (CLI_EXIT_USAGE, _ ("--fingerprint takes sha256:<64 hex digits>, not “%s”"),
+                         fingerprint);
+      if (observed == NULL || !nfltr_fingerprint_parse (observed, seen) ||
+          memcmp (want, seen, sizeof want) != 0)
+        return cli_fail (VERIFY_EXIT_FINGERPRINT,
+                         _ ("FAILED: fingerprint mismatch: the relay observed %s, "
+                            "not %s"),
+                         observed ? observed : "-", fingerprint);
     }
   if (g_strcmp0 (result, "verified") != 0)
-    return cli_fail (VERIFY_EXIT_NOT_VERIFIED, _ ("not verified: the relay's check says “%s”"), result ? result : "?");
+    return cli_fail (VERIFY_EXIT_NOT_VERIFIED, _ ("not verified: the relay's check says “%s”"),
+                     result ? result : "?");
   say (_ ("OK: the signature holds and the relay's check found the declared certificate.\n"));
   return CLI_EXIT_OK;
 }
@@ -155,9 +163,10 @@ cli_cmd_verify (int argc, char **argv)
   };
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_summary (context, _ ("Checks a proof bundle offline. Exit status: 0 verified, 3 malformed, "
-                                            "4 bad signature, 5 another relay key,\n6 fingerprint mismatch, "
-                                            "7 tunnel flagged, 8 not verified, 9 no relay key to check against."));
+  g_option_context_set_summary (context,
+                                _ ("Checks a proof bundle offline. Exit status: 0 verified, 3 malformed, "
+                                   "4 bad signature, 5 another relay key,\n6 fingerprint mismatch, "
+                                   "7 tunnel flagged, 8 not verified, 9 no relay key to check against."));
   if (!cli_parse_command_line (context, "verify", &argc, &argv, 1, 1,
                                _ ("the bundle file to check (e.g. nfltr verify myapp.proof.json)")))
     return CLI_EXIT_USAGE;
@@ -219,11 +228,14 @@ relay_get (const char *address, const char *domain, const char *pinned, const ch
       g_prefix_error (error, _ ("relay %s (pinned %s): "), address, pinned);
       return NULL;
     }
-  request = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-                             path, domain && *domain ? domain : host);
-  if (!g_output_stream_write_all (g_io_stream_get_output_stream (tls), request, strlen (request), NULL, NULL, error))
+  request =
+    g_strdup_printf ("GET %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+                     path, domain && *domain ? domain : host);
+  if (!g_output_stream_write_all (g_io_stream_get_output_stream (tls), request, strlen (request), NULL, NULL,
+                                  error))
     return NULL;
-  while ((n = g_input_stream_read (g_io_stream_get_input_stream (tls), buffer, sizeof buffer, NULL, NULL)) > 0)
+  while ((n = g_input_stream_read (g_io_stream_get_input_stream (tls), buffer, sizeof buffer, NULL, NULL)) >
+         0)
     {
       g_byte_array_append (response, buffer, n);
       if (response->len > PROOF_MAX_RESPONSE)
@@ -256,24 +268,23 @@ relay_get (const char *address, const char *domain, const char *pinned, const ch
 int
 cli_cmd_proof (int argc, char **argv)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new (_ ("NAME"));
+  g_autoptr (GOptionContext) context = g_option_context_new (_ ("NAME"));
   g_autofree char *output = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CliClient) client = NULL;
-  g_autoptr(GBytes) bundle = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CliClient) client = NULL;
+  g_autoptr (GBytes) bundle = NULL;
   g_autofree char *path = NULL;
   g_autofree char *saved = NULL;
   NfltrDbusManager *m;
   const char *address, *pinned, *key;
-  const GOptionEntry entries[] = {
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, N_ ("Where to save the bundle (default NAME.proof.json)"),
-      "FILE" },
-    { NULL }
-  };
+  const GOptionEntry entries[] = { { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+                                     N_ ("Where to save the bundle (default NAME.proof.json)"), "FILE" },
+                                   { NULL } };
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_summary (context, _ ("Fetches the relay's signed proof bundle of a tunnel, saves it and "
-                                            "checks it\nagainst the relay key pinned at login (see nfltr verify)."));
+  g_option_context_set_summary (context,
+                                _ ("Fetches the relay's signed proof bundle of a tunnel, saves it and "
+                                   "checks it\nagainst the relay key pinned at login (see nfltr verify)."));
   if (!cli_parse_command_line (context, "proof", &argc, &argv, 1, 1,
                                _ ("the tunnel's name (e.g. nfltr proof myapp)")))
     return CLI_EXIT_USAGE;

@@ -27,32 +27,18 @@ append_string (GString *out, const char *s)
     {
       switch (*p)
         {
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '\b':
-          g_string_append (out, "\\b");
-          break;
-        case '\f':
-          g_string_append (out, "\\f");
-          break;
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        default:
-          if (*p < 0x20)
-            g_string_append_printf (out, "\\u%04x", *p);
-          else
-            g_string_append_c (out, (char) *p);
+          case '"': g_string_append (out, "\\\""); break;
+          case '\\': g_string_append (out, "\\\\"); break;
+          case '\b': g_string_append (out, "\\b"); break;
+          case '\f': g_string_append (out, "\\f"); break;
+          case '\n': g_string_append (out, "\\n"); break;
+          case '\r': g_string_append (out, "\\r"); break;
+          case '\t': g_string_append (out, "\\t"); break;
+          default:
+            if (*p < 0x20)
+              g_string_append_printf (out, "\\u%04x", *p);
+            else
+              g_string_append_c (out, (char) *p);
         }
     }
   g_string_append_c (out, '"');
@@ -83,83 +69,81 @@ append_node (GString *out, JsonNode *node, guint depth, GError **error)
     }
   switch (json_node_get_node_type (node))
     {
-    case JSON_NODE_NULL:
-      g_string_append (out, "null");
-      return TRUE;
-    case JSON_NODE_VALUE:
-      {
-        GType type = json_node_get_value_type (node);
+      case JSON_NODE_NULL: g_string_append (out, "null"); return TRUE;
+      case JSON_NODE_VALUE:
+        {
+          GType type = json_node_get_value_type (node);
 
-        if (type == G_TYPE_STRING)
-          append_string (out, json_node_get_string (node));
-        else if (type == G_TYPE_INT64)
-          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
-        else if (type == G_TYPE_BOOLEAN)
-          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
-        else
-          {
-            g_set_error (error, NFLTR_PROOF_ERROR, NFLTR_PROOF_ERROR_MALFORMED,
-                         "only strings, integers, booleans and null are allowed");
-            return FALSE;
-          }
-        return TRUE;
-      }
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *array = json_node_get_array (node);
-        guint n = json_array_get_length (array);
-
-        g_string_append_c (out, '[');
-        for (guint i = 0; i < n; i++)
-          {
-            if (i > 0)
-              g_string_append_c (out, ',');
-            if (!append_node (out, json_array_get_element (array, i), depth + 1, error))
+          if (type == G_TYPE_STRING)
+            append_string (out, json_node_get_string (node));
+          else if (type == G_TYPE_INT64)
+            g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+          else if (type == G_TYPE_BOOLEAN)
+            g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
+          else
+            {
+              g_set_error (error, NFLTR_PROOF_ERROR, NFLTR_PROOF_ERROR_MALFORMED,
+                           "only strings, integers, booleans and null are allowed");
               return FALSE;
-          }
-        g_string_append_c (out, ']');
-        return TRUE;
-      }
-    case JSON_NODE_OBJECT:
-      {
-        JsonObject *object = json_node_get_object (node);
-        g_autoptr(GList) members = json_object_get_members (object);
-        g_autoptr(GPtrArray) names = g_ptr_array_new ();
+            }
+          return TRUE;
+        }
+      case JSON_NODE_ARRAY:
+        {
+          JsonArray *array = json_node_get_array (node);
+          guint n = json_array_get_length (array);
 
-        for (GList *l = members; l != NULL; l = l->next)
-          {
-            if (!name_is_ascii (l->data))
-              {
-                g_set_error (error, NFLTR_PROOF_ERROR, NFLTR_PROOF_ERROR_MALFORMED,
-                             "member names must be ASCII");
+          g_string_append_c (out, '[');
+          for (guint i = 0; i < n; i++)
+            {
+              if (i > 0)
+                g_string_append_c (out, ',');
+              if (!append_node (out, json_array_get_element (array, i), depth + 1, error))
                 return FALSE;
-              }
-            g_ptr_array_add (names, l->data);
-          }
-        g_ptr_array_sort (names, compare_names);
-        g_string_append_c (out, '{');
-        for (guint i = 0; i < names->len; i++)
-          {
-            if (i > 0)
-              g_string_append_c (out, ',');
-            append_string (out, names->pdata[i]);
-            g_string_append_c (out, ':');
-            if (!append_node (out, json_object_get_member (object, names->pdata[i]), depth + 1, error))
-              return FALSE;
-          }
-        g_string_append_c (out, '}');
-        return TRUE;
-      }
-    default:
-      g_set_error (error, NFLTR_PROOF_ERROR, NFLTR_PROOF_ERROR_MALFORMED, "unknown JSON node");
-      return FALSE;
+            }
+          g_string_append_c (out, ']');
+          return TRUE;
+        }
+      case JSON_NODE_OBJECT:
+        {
+          JsonObject *object = json_node_get_object (node);
+          g_autoptr (GList) members = json_object_get_members (object);
+          g_autoptr (GPtrArray) names = g_ptr_array_new ();
+
+          for (GList *l = members; l != NULL; l = l->next)
+            {
+              if (!name_is_ascii (l->data))
+                {
+                  g_set_error (error, NFLTR_PROOF_ERROR, NFLTR_PROOF_ERROR_MALFORMED,
+                               "member names must be ASCII");
+                  return FALSE;
+                }
+              g_ptr_array_add (names, l->data);
+            }
+          g_ptr_array_sort (names, compare_names);
+          g_string_append_c (out, '{');
+          for (guint i = 0; i < names->len; i++)
+            {
+              if (i > 0)
+                g_string_append_c (out, ',');
+              append_string (out, names->pdata[i]);
+              g_string_append_c (out, ':');
+              if (!append_node (out, json_object_get_member (object, names->pdata[i]), depth + 1, error))
+                return FALSE;
+            }
+          g_string_append_c (out, '}');
+          return TRUE;
+        }
+      default:
+        g_set_error (error, NFLTR_PROOF_ERROR, NFLTR_PROOF_ERROR_MALFORMED, "unknown JSON node");
+        return FALSE;
     }
 }
 
 char *
 nfltr_proof_canonicalize (JsonNode *node, GError **error)
 {
-  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr (GString) out = g_string_new (NULL);
 
   if (!append_node (out, node, 0, error))
     return NULL;

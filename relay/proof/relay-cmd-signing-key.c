@@ -13,15 +13,15 @@ int
 relay_cmd_signing_key (int argc, char **argv)
 {
   g_autofree char *data_dir = NULL;
-  const GOptionEntry entries[] = {
-    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "Where the key is (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
-    { NULL }
-  };
-  g_autoptr(GError) error = NULL;
+  const GOptionEntry entries[] = { { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+                                     "Where the key is (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
+                                   { NULL } };
+  g_autoptr (GError) error = NULL;
   g_autofree char *public_text = NULL;
   guint8 secret_key[NFLTR_PROOF_SECRET_KEY_SIZE];
 
-  if (!relay_cmd_parse_options ("signing-key", "- print the relay's proof signing key", entries, &argc, &argv))
+  if (!relay_cmd_parse_options ("signing-key", "- print the relay's proof signing key", entries, &argc,
+                                &argv))
     return 2;
   relay_cmd_default_data_dir (&data_dir);
   /* Created here if the relay never ran, so the value can be handed out before the first start. */

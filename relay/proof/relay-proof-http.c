@@ -12,8 +12,9 @@
 #include <string.h>
 
 /* The page loads nothing and runs nothing: its only style is the inline <style>. */
-#define PAGE_CSP "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; " \
-                 "form-action 'none'; frame-ancestors 'none'"
+#define PAGE_CSP                                                                                             \
+  "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; base-uri 'none'; "                         \
+  "form-action 'none'; frame-ancestors 'none'"
 
 static void
 reply_text (SoupServerMessage *msg, guint status, const char *type, char *body, gsize len)
@@ -335,10 +336,11 @@ relay_proof_page_cb (SoupServer *soup, SoupServerMessage *msg, const char *path,
     proof = relay_proof_get (server, name);
   if (proof == NULL)
     {
-      g_autoptr(GString) out = g_string_new ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                                             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                                             "<title>No such tunnel</title></head><body><main><h1>No such tunnel</h1>"
-                                             "<p>Nothing is bound under this name on this relay now.</p></main></body></html>\n");
+      g_autoptr (GString) out =
+        g_string_new ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                      "<title>No such tunnel</title></head><body><main><h1>No such tunnel</h1>"
+                      "<p>Nothing is bound under this name on this relay now.</p></main></body></html>\n");
       gsize len = out->len;
 
       body = g_string_free (g_steal_pointer (&out), FALSE);

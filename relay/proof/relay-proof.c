@@ -59,18 +59,12 @@ relay_proof_result_to_string (RelayProofResult result)
 {
   switch (result)
     {
-    case RELAY_PROOF_PENDING:
-      return "pending";
-    case RELAY_PROOF_OK:
-      return "verified";
-    case RELAY_PROOF_MISMATCH:
-      return "mismatch";
-    case RELAY_PROOF_UNREACHABLE:
-      return "unreachable";
-    case RELAY_PROOF_INSPECTABLE:
-      return "inspectable";
-    default:
-      return "pending";
+      case RELAY_PROOF_PENDING: return "pending";
+      case RELAY_PROOF_OK: return "verified";
+      case RELAY_PROOF_MISMATCH: return "mismatch";
+      case RELAY_PROOF_UNREACHABLE: return "unreachable";
+      case RELAY_PROOF_INSPECTABLE: return "inspectable";
+      default: return "pending";
     }
 }
 
@@ -557,9 +551,10 @@ relay_proof_get (RelayServer *server, const char *name)
   add_string (b, "since", binding->since);
   add_string (b, "checked", checked);
   add_string (b, "result", relay_proof_result_to_string (result));
-  add_string (b, "detail", inspectable ? "inspectable mode: the relay terminates the public TLS, so "
-                                         "there is nothing end to end to check"
-                                       : binding->proof_detail);
+  add_string (b, "detail",
+              inspectable ? "inspectable mode: the relay terminates the public TLS, so "
+                            "there is nothing end to end to check"
+                          : binding->proof_detail);
   json_builder_set_member_name (b, "flagged");
   json_builder_add_boolean_value (b, !inspectable && binding->proof_flagged);
   json_builder_set_member_name (b, "checks");

@@ -82,10 +82,10 @@ test_key_text (void)
 static GBytes *
 sign_sample (guint8 pk[NFLTR_PROOF_PUBLIC_KEY_SIZE], guint8 sk[NFLTR_PROOF_SECRET_KEY_SIZE])
 {
-  g_autoptr(JsonNode) proof = parse ("{\"name\":\"demo\",\"result\":\"verified\",\"flagged\":false,"
-                                     "\"checks\":3,\"observed-fingerprint\":null,"
-                                     "\"relay\":{\"domain\":\"nfltr.localhost\"},\"words\":[\"a\",\"b\"]}");
-  g_autoptr(GError) error = NULL;
+  g_autoptr (JsonNode) proof = parse ("{\"name\":\"demo\",\"result\":\"verified\",\"flagged\":false,"
+                                      "\"checks\":3,\"observed-fingerprint\":null,"
+                                      "\"relay\":{\"domain\":\"nfltr.localhost\"},\"words\":[\"a\",\"b\"]}");
+  g_autoptr (GError) error = NULL;
   GBytes *bundle;
 
   nfltr_proof_keypair (pk, sk);
