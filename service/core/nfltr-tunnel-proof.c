@@ -54,16 +54,31 @@ apply (NfltrDbusTunnel *tunnel, JsonObject *object)
   nfltr_dbus_tunnel_set_proof_observed_fingerprint (tunnel, member_string (object, "observed-fingerprint"));
 }
 
+/* A fetch holds the tunnel weakly: a tunnel that goes (service stopping, tunnel removed)
+ * cancels its fetches and is not kept alive by them. */
+static void
+weak_ref_free (GWeakRef *ref)
+{
+  g_weak_ref_clear (ref);
+  g_free (ref);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GWeakRef, weak_ref_free)
+
 static void
 fetch_json_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(NfltrTunnelImpl) tunnel = user_data;
-  TunnelProof *proof = g_object_get_data (G_OBJECT (tunnel), PROOF_KEY);
+  g_autoptr(GWeakRef) ref = user_data;
+  g_autoptr(NfltrTunnelImpl) tunnel = g_weak_ref_get (ref);
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) body = nfltr_relay_link_fetch_finish (NFLTR_RELAY_LINK (source), result, &error);
   g_autoptr(JsonParser) parser = json_parser_new ();
+  TunnelProof *proof;
 
-  if (proof == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (tunnel == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  proof = g_object_get_data (G_OBJECT (tunnel), PROOF_KEY);
+  if (proof == NULL)
     return;
   proof->fetching = FALSE;
   if (body == NULL)
@@ -108,7 +123,12 @@ poll_cb (gpointer user_data)
   proof->fetching = TRUE;
   proof->last_fetch = now;
   path = g_strdup_printf ("/api/v1/proof/%s", nfltr_tunnel_impl_get_name (tunnel));
-  nfltr_relay_link_fetch_async (link, path, proof->cancellable, fetch_json_cb, g_object_ref (tunnel));
+  {
+    GWeakRef *ref = g_new0 (GWeakRef, 1);
+
+    g_weak_ref_init (ref, tunnel);
+    nfltr_relay_link_fetch_async (link, path, proof->cancellable, fetch_json_cb, ref);
+  }
   return G_SOURCE_CONTINUE;
 }
 
