@@ -184,6 +184,8 @@ accept_pinned_cb (GTlsConnection *conn, GTlsCertificate *cert, GTlsCertificateFl
   g_autoptr(GByteArray) der = NULL;
   guint8 want[NFLTR_FINGERPRINT_LEN], seen[NFLTR_FINGERPRINT_LEN];
 
+  if (cert == NULL)
+    return FALSE;
   g_object_get (cert, "certificate", &der, NULL);
   if (der == NULL || !nfltr_fingerprint_parse (pinned, want))
     return FALSE;
@@ -226,6 +228,14 @@ relay_get (const char *address, const char *domain, const char *pinned, const ch
   if (!g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, error))
     {
       g_prefix_error (error, _ ("relay %s (pinned %s): "), address, pinned);
+      return NULL;
+    }
+  /* A certificate the system trusts skips accept-certificate: the pin is checked here too. */
+  if (!accept_pinned_cb (G_TLS_CONNECTION (tls), g_tls_connection_get_peer_certificate (G_TLS_CONNECTION (tls)),
+                         0, (gpointer) pinned))
+    {
+      g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+                   _ ("relay %s does not present the pinned certificate %s"), address, pinned);
       return NULL;
     }
   request =

@@ -103,7 +103,8 @@ relay_cmd_serve (int argc, char **argv)
       "Refusal lines: after 10 per reason and source address, one count per this many seconds (default 10)",
       "SECONDS" },
     { "proof-interval", 0, 0, G_OPTION_ARG_INT, &proof_interval,
-      "Check each verified tunnel through itself this often, besides at every BIND (default 600)", "SECONDS" },
+      "Check each verified tunnel through itself this often, besides at every BIND (default 600; 0 = never)",
+      "SECONDS" },
     /* For tests: the same in seconds, so a test can watch a reservation lapse. */
     { "name-expiry-seconds", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &name_expiry_s, NULL, NULL },
     { NULL }
@@ -138,7 +139,7 @@ relay_cmd_serve (int argc, char **argv)
       { "--max-connections-per-agent", max_per_agent, 1, G_MAXINT },
       { "--public-port", public_port, 0, 65535 },
       { "--log-interval", log_interval, 1, 3600 },
-      { "--proof-interval", proof_interval, 1, 7 * 86400 },
+      { "--proof-interval", proof_interval, 0, 7 * 86400 },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)

@@ -411,6 +411,8 @@ binding_inserted_cb (RelayBinding *binding, gpointer user_data)
       return;
     }
   binding->proof_result = RELAY_PROOF_PENDING;
+  if (proof->interval_s == 0)
+    return;  /* --proof-interval 0: the operator turned the checks off */
   schedule (proof, binding, 0);
   if (proof->idle_id == 0)
     proof->idle_id = g_idle_add (idle_cb, proof);
@@ -422,13 +424,14 @@ relay_proof_new (RelayServer *server, guint interval_s, GError **error)
   g_autoptr(RelayProof) proof = g_new0 (RelayProof, 1);
 
   proof->server = server;
-  proof->interval_s = MAX (interval_s, 1);
+  proof->interval_s = interval_s;
   proof->checks = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) check_stop, NULL);
   proof->due = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) relay_binding_unref, g_free);
   if (!relay_proof_signing_key_load (server->config.data_dir, proof->secret_key, &proof->signing_key, error))
     return NULL;
   relay_registry_set_insert_func (server->registry, binding_inserted_cb, proof);
-  proof->tick_id = g_timeout_add_seconds (TICK_S, tick_cb, proof);
+  if (interval_s > 0)
+    proof->tick_id = g_timeout_add_seconds (TICK_S, tick_cb, proof);
   return g_steal_pointer (&proof);
 }
 
@@ -459,7 +462,7 @@ relay_proof_check_now (RelayServer *server, const char *name)
 {
   RelayBinding *binding = relay_registry_lookup (server->registry, name);
 
-  if (server->proof == NULL || binding == NULL || binding->agent == NULL ||
+  if (server->proof == NULL || server->proof->interval_s == 0 || binding == NULL || binding->agent == NULL ||
       binding->mode == NFLTR_MODE_INSPECTABLE || binding->proof_running)
     return;
   check_start (server->proof, binding);

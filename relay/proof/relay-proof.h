@@ -40,7 +40,7 @@ gboolean    relay_proof_signing_key_load (const char  *data_dir,
                                           GError     **error);
 
 /* The checker of one server: hooks the registry so every BIND is checked, and checks every
- * bound verified tunnel again each interval_s seconds. */
+ * bound verified tunnel again each interval_s seconds; 0 = no checks (tunnels stay pending). */
 RelayProof *relay_proof_new              (RelayServer *server,
                                           guint        interval_s,
                                           GError     **error);

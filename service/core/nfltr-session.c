@@ -365,10 +365,12 @@ login_probe_cb (GObject      *source,
   /* The key only ever travels over a connection pinned to what we just saw. */
   login->link = nfltr_relay_link_new (login->host, login->port, login->fingerprint,
                                       login->api_key, self->agent_id);
-  /* issue 11: logging in again to the pinned relay keeps its proof signing key pinned; a changed
-   * key is refused (log out first to accept one). */
+  /* issue 11: logging in again to the pinned relay — same address, same certificate — keeps its
+   * proof signing key pinned, and a changed key is refused (log out first to accept one). A
+   * certificate the user has just confirmed anew (a relay remade) brings its key with it. */
   if (self->relay != NULL && self->relay->signing_key != NULL &&
-      g_strcmp0 (self->relay->host, login->host) == 0 && self->relay->port == login->port)
+      g_strcmp0 (self->relay->host, login->host) == 0 && self->relay->port == login->port &&
+      self->relay->fingerprint != NULL && g_ascii_strcasecmp (self->relay->fingerprint, login->fingerprint) == 0)
     nfltr_relay_link_pin_signing_key (login->link, self->relay->signing_key);
   g_signal_connect (login->link, "state-changed", G_CALLBACK (login_link_state_cb), task);
   nfltr_relay_link_start (login->link);

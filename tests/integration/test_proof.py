@@ -309,6 +309,11 @@ def test_real_agent_pins_the_signing_key_and_proves_its_tunnel(lab, relay, origi
     time.sleep(3)
     assert relay.proc.text().count("connected from") == 1, relay.proc.text()
     tunnel.proc.stop()
+    # Logging in again to the same relay (same certificate) does not quietly take the new key.
+    r = agent.run("login", "--relay", relay.address, "--fingerprint", relay.fingerprint(),
+                  env={"NFLTR_API_KEY": relay.create_key()})
+    assert r.returncode == 1, r
+    assert "proof signing key" in r.stderr and "has changed" in r.stderr, r.stderr
 
 
 def tunnel_property(agent, tunnel_id, prop):
@@ -423,3 +428,21 @@ def test_app_sees_verified_for_an_honest_tunnel(lab, relay, origin):
     checked = int(tunnel_property(agent, tid, "ProofChecked").split()[-1].rstrip(">,)"))
     assert checked > 0
     tunnel.proc.stop()
+
+
+def test_checks_can_be_turned_off(lab):
+    """--proof-interval 0: no check, no CONN_OPEN to the agent; the tunnel stays pending and is
+    never called verified."""
+    relay = Relay(lab, extra_args=["--proof-interval", "0"]).start()
+    host = f"unchecked.{DOMAIN}"
+    cert, key, fp = make_cert(lab, "unchecked", host)
+    agent = ProofAgent(relay, relay.create_key(), "unchecked", fp, cert, key)
+    try:
+        time.sleep(3)
+        proof = proof_json(relay, "unchecked")
+        assert proof["result"] == "pending" and proof["checks"] == 0 and proof["checked"] is None, proof
+        assert agent.handshakes == 0
+        out = verify(lab, fetch_bundle(relay, "unchecked"), "--relay-key", signing_key(relay))
+        assert out.returncode == EXIT_NOT_VERIFIED, out
+    finally:
+        agent.stop()
