@@ -17,6 +17,8 @@
 #include "nfltr-tunnel-row.h"
 #include "nfltr-window.h"
 
+#include <string.h>
+
 #define QR_MODULE_PX 4
 
 struct _NfltrTunnelRow
@@ -38,6 +40,7 @@ struct _NfltrTunnelRow
   GtkLabel *stats_label;
   GtkToggleButton *expand_button;
   GtkLabel *error_label;
+  GtkLabel *proof_label;
   GtkRevealer *details_revealer;
   GtkLabel *fingerprint_label;
   GtkLabel *fingerprint_hint;
@@ -75,6 +78,47 @@ nfltr_tunnel_row_update_qr (NfltrTunnelRow *self)
   self->qr_text = g_steal_pointer (&text);
   texture = nfltr_fingerprint_qr_texture (self->qr_text, QR_MODULE_PX);
   gtk_picture_set_paintable (self->qr_picture, GDK_PAINTABLE (texture));
+}
+
+/* issue 11: the relay's own check of this tunnel, in words (Tunnel.ProofResult & co). */
+static void
+nfltr_tunnel_row_update_proof (NfltrTunnelRow *self)
+{
+  NfltrDbusTunnel *t = self->tunnel;
+  const char *result = nfltr_dbus_tunnel_get_proof_result (t);
+  const char *observed = nfltr_dbus_tunnel_get_proof_observed_fingerprint (t);
+  guint64 checked = nfltr_dbus_tunnel_get_proof_checked (t);
+  g_autofree char *text = NULL;
+  g_autofree char *when = NULL;
+
+  if (checked != 0)
+    {
+      g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc ((gint64) checked);
+      g_autoptr(GDateTime) local = utc ? g_date_time_to_local (utc) : NULL;
+
+      when = local ? g_date_time_format (local, "%X") : NULL;
+    }
+  if (result == NULL || *result == '\0')
+    text = NULL;
+  else if (nfltr_dbus_tunnel_get_proof_flagged (t) || g_strcmp0 (result, "mismatch") == 0)
+    text = g_strdup_printf (_("Relay check: MISMATCH — the relay was served another certificate (%s)"),
+                            observed && *observed ? observed : "?");
+  else if (g_strcmp0 (result, "verified") == 0)
+    text = g_strdup_printf (_("Relay check: verified at %s"), when ? when : "?");
+  else if (g_strcmp0 (result, "inspectable") == 0)
+    text = g_strdup (_("Relay check: none — inspectable, the relay reads this traffic"));
+  else if (g_strcmp0 (result, "unreachable") == 0)
+    text = g_strdup (_("Relay check: the relay could not reach this tunnel"));
+  else
+    text = g_strdup (_("Relay check: pending"));
+
+  gtk_label_set_label (self->proof_label, text ? text : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->proof_label), text != NULL);
+  if (g_strcmp0 (result, "mismatch") == 0 || nfltr_dbus_tunnel_get_proof_flagged (t))
+    gtk_widget_add_css_class (GTK_WIDGET (self->proof_label), "error");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->proof_label), "error");
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "row.export-proof", text != NULL);
 }
 
 /* Manager.Kinds, for the kind's label: the row knows only its tunnel, the application holds
@@ -142,6 +186,7 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
   const char *last_error = nfltr_dbus_tunnel_get_last_error (t);
   const char *name = nfltr_dbus_tunnel_get_name (t);
   gboolean inspectable = g_strcmp0 (nfltr_dbus_tunnel_get_mode (t), "inspectable") == 0;
+  gboolean flagged = !inspectable && nfltr_dbus_tunnel_get_proof_flagged (t);
   gboolean running = state_is_running (state);
   g_autofree char *target = nfltr_format_target (service_kinds (),
                                                  nfltr_dbus_tunnel_get_kind (t),
@@ -154,21 +199,19 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
   gtk_label_set_label (self->name_label, name && *name ? name : nfltr_dbus_tunnel_get_id (t));
   gtk_label_set_label (self->target_label, target);
 
-  gtk_label_set_label (self->badge_label, inspectable ? _("Inspectable") : _("Verified end-to-end"));
+  nfltr_tunnel_row_update_proof (self);
+  gtk_label_set_label (self->badge_label, inspectable ? _("Inspectable")
+                                          : flagged ? _("Flagged: certificate mismatch")
+                                                    : _("Verified end-to-end"));
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->badge_label),
                                inspectable
                                ? _("The relay terminates TLS for this tunnel and can read its traffic.")
                                : _("Only this computer holds the key: the relay forwards encrypted bytes it cannot read."));
-  if (inspectable)
-    {
-      gtk_widget_remove_css_class (GTK_WIDGET (self->badge_label), "verified");
-      gtk_widget_add_css_class (GTK_WIDGET (self->badge_label), "inspectable");
-    }
-  else
-    {
-      gtk_widget_remove_css_class (GTK_WIDGET (self->badge_label), "inspectable");
-      gtk_widget_add_css_class (GTK_WIDGET (self->badge_label), "verified");
-    }
+  gtk_widget_remove_css_class (GTK_WIDGET (self->badge_label), "verified");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->badge_label), "inspectable");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->badge_label), "flagged");
+  gtk_widget_add_css_class (GTK_WIDGET (self->badge_label),
+                            inspectable ? "inspectable" : flagged ? "flagged" : "verified");
 
   if (url != NULL && *url != '\0')
     gtk_label_set_label (self->url_label, url);
@@ -400,6 +443,96 @@ remove_action (GtkWidget  *widget,
                  remove_confirmed);
 }
 
+/* issue 11: Export Proof Bundle… — the bundle is fetched first, so the file dialog only opens
+ * when there is something to save. GtkFileDialog is GTK 4.10; we build against 4.8. */
+typedef struct {
+  NfltrTunnelRow *row;
+  char *bundle;
+} Export;
+
+static void
+export_free (Export *export)
+{
+  g_clear_object (&export->row);
+  g_free (export->bundle);
+  g_free (export);
+}
+
+static void
+export_response_cb (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  Export *export = user_data;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (export->row));
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autoptr(GError) error = NULL;
+
+      if (file != NULL &&
+          g_file_replace_contents (file, export->bundle, strlen (export->bundle), NULL, FALSE,
+                                   G_FILE_CREATE_REPLACE_DESTINATION, NULL, NULL, &error))
+        {
+          if (NFLTR_IS_WINDOW (root))
+            nfltr_window_add_toast (NFLTR_WINDOW (root), _("Proof bundle saved"));
+        }
+      else if (error != NULL)
+        {
+          g_free (export->row->call_error);
+          export->row->call_error = g_strdup (error->message);
+          nfltr_tunnel_row_update (export->row);
+        }
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+  export_free (export);
+}
+
+static void
+export_fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(NfltrTunnelRow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bundle = NULL;
+  g_autofree char *suggested = NULL;
+  GtkFileChooserNative *dialog;
+  GtkRoot *root;
+  Export *export;
+
+  if (!nfltr_dbus_tunnel_call_get_proof_bundle_finish (NFLTR_DBUS_TUNNEL (source), &bundle, result, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_free (self->call_error);
+          self->call_error = nfltr_format_error (error);
+          nfltr_tunnel_row_update (self);
+        }
+      return;
+    }
+  root = gtk_widget_get_root (GTK_WIDGET (self));
+  dialog = gtk_file_chooser_native_new (_("Export Proof Bundle"), GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                        GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
+  suggested = g_strdup_printf ("%s.proof.json", nfltr_dbus_tunnel_get_name (self->tunnel));
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (dialog), suggested);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  export = g_new0 (Export, 1);
+  export->row = g_object_ref (self);
+  export->bundle = g_steal_pointer (&bundle);
+  g_signal_connect (dialog, "response", G_CALLBACK (export_response_cb), export);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+export_proof_action (GtkWidget  *widget,
+                     const char *action_name,
+                     GVariant   *param)
+{
+  NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (widget);
+
+  g_clear_pointer (&self->call_error, g_free);
+  nfltr_dbus_tunnel_call_get_proof_bundle (self->tunnel, self->cancellable, export_fetch_cb, g_object_ref (self));
+}
+
 static void
 nfltr_tunnel_row_dispose (GObject *object)
 {
@@ -444,6 +577,7 @@ nfltr_tunnel_row_class_init (NfltrTunnelRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, stats_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, expand_button);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, error_label);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, proof_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, details_revealer);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, fingerprint_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, fingerprint_hint);
@@ -456,6 +590,7 @@ nfltr_tunnel_row_class_init (NfltrTunnelRowClass *klass)
   gtk_widget_class_install_action (widget_class, "row.copy-fingerprint", NULL, copy_fingerprint_action);
   gtk_widget_class_install_action (widget_class, "row.open-url", NULL, open_url_action);
   gtk_widget_class_install_action (widget_class, "row.remove", NULL, remove_action);
+  gtk_widget_class_install_action (widget_class, "row.export-proof", NULL, export_proof_action);
 }
 
 static void
@@ -537,5 +672,6 @@ nfltr_tunnel_row_describe (NfltrTunnelRow *self)
   g_variant_dict_insert (&dict, "expanded", "b", gtk_revealer_get_reveal_child (self->details_revealer));
   g_variant_dict_insert (&dict, "fingerprint", "s", gtk_label_get_label (self->fingerprint_label));
   g_variant_dict_insert (&dict, "qr", "b", gtk_picture_get_paintable (self->qr_picture) != NULL);
+  g_variant_dict_insert (&dict, "proof", "s", gtk_label_get_label (self->proof_label));
   return g_variant_dict_end (&dict);
 }

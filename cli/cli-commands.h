@@ -52,6 +52,9 @@ int cli_cmd_connect (int argc, char **argv);
 int cli_cmd_release (int argc, char **argv);
 /* cmd-wg.c: `nfltr wg serve|socks5|status|export|leave` */
 int cli_cmd_wg (int argc, char **argv);
+/* cmd-proof.c (issue 11) */
+int cli_cmd_proof  (int argc, char **argv);
+int cli_cmd_verify (int argc, char **argv);
 
 /* nfltr.c: the command table, NULL-terminated by name. */
 extern const CliCommand cli_commands[];

@@ -14,7 +14,7 @@ static const NfltrMsgInfo msg_info[] = {
     { NFLTR_ATTR_AGENT_VERSION, NFLTR_ATTR_FEATURES } },
   { NFLTR_FRAME_WELCOME, "WELCOME", NFLTR_MSG_FROM_RELAY,
     { NFLTR_ATTR_PROTO_VERSION, NFLTR_ATTR_SESSION_ID, NFLTR_ATTR_DOMAIN },
-    { NFLTR_ATTR_RELAY_VERSION, NFLTR_ATTR_FEATURES } },
+    { NFLTR_ATTR_RELAY_VERSION, NFLTR_ATTR_FEATURES, NFLTR_ATTR_SIGNING_KEY } },
   { NFLTR_FRAME_ERROR, "ERROR", NFLTR_MSG_FROM_BOTH,
     { NFLTR_ATTR_CODE, NFLTR_ATTR_MESSAGE },
     { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_FRAME_TYPE } },
@@ -40,7 +40,7 @@ static const NfltrMsgInfo msg_info[] = {
   /* reserved for the tracks: rows now, structs when each lands */
   { NFLTR_FRAME_WG_PACKET, "WG_PACKET", NFLTR_MSG_FROM_BOTH,
     { NFLTR_ATTR_PEER_ID, NFLTR_ATTR_DATA }, { 0 } },
-  /* the WireGuard track's membership (docs/protocol.md §10; relay/wg/, service/wg/session/) */
+  /* the WireGuard track's membership (docs/protocol.md §11; relay/wg/, service/wg/session/) */
   { NFLTR_FRAME_WG_JOIN, "WG_JOIN", NFLTR_MSG_FROM_AGENT,
     { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_KIND, NFLTR_ATTR_PEER_ID },
     { NFLTR_ATTR_WG_LABEL } },
@@ -180,6 +180,7 @@ nfltr_msg_welcome_decode (const NfltrFrame *frame, NfltrMsgWelcome *msg, GError 
   msg->domain = nfltr_frame_get_string (frame, NFLTR_ATTR_DOMAIN);
   msg->relay_version = nfltr_frame_get_string (frame, NFLTR_ATTR_RELAY_VERSION);
   msg->features = nfltr_frame_get_string (frame, NFLTR_ATTR_FEATURES);
+  msg->signing_key = nfltr_frame_get_string (frame, NFLTR_ATTR_SIGNING_KEY);
   return TRUE;
 }
 
@@ -193,6 +194,7 @@ nfltr_msg_welcome_encode (const NfltrMsgWelcome *msg)
   nfltr_frame_set_string (frame, NFLTR_ATTR_DOMAIN, msg->domain);
   set_optional_string (frame, NFLTR_ATTR_RELAY_VERSION, msg->relay_version);
   set_optional_string (frame, NFLTR_ATTR_FEATURES, msg->features);
+  set_optional_string (frame, NFLTR_ATTR_SIGNING_KEY, msg->signing_key);
   return frame;
 }
 

@@ -39,7 +39,7 @@ typedef enum {
   NFLTR_FRAME_CONN_OPEN   = 0x20,
   NFLTR_FRAME_CONN_REFUSE = 0x21,
   NFLTR_FRAME_WG_PACKET   = 0x40,
-  /* the WireGuard track's membership frames (docs/protocol.md §10) */
+  /* the WireGuard track's membership frames (docs/protocol.md §11) */
   NFLTR_FRAME_WG_JOIN     = 0x41,
   NFLTR_FRAME_WG_JOINED   = 0x42,
   NFLTR_FRAME_WG_LEAVE    = 0x43,
@@ -75,7 +75,8 @@ typedef enum {
   NFLTR_ATTR_KIND          = 21,
   NFLTR_ATTR_FEATURES      = 22,
   NFLTR_ATTR_FRAME_TYPE    = 23,
-  /* the WireGuard track's (docs/protocol.md §10), numbered from 64 to stay clear of the rest */
+  NFLTR_ATTR_SIGNING_KEY   = 24,  /* issue 11: the relay's proof signing key, in WELCOME */
+  /* the WireGuard track's (docs/protocol.md §11), numbered from 64 to stay clear of the rest */
   NFLTR_ATTR_WG_ADDRESS    = 64,
   NFLTR_ATTR_WG_PORT       = 65,
   NFLTR_ATTR_WG_LABEL      = 66,

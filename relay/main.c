@@ -18,6 +18,7 @@ static const struct {
   { "keys", relay_cmd_keys, "create, list and revoke agent API keys" },
   { "names", relay_cmd_names, "list tunnel names and their owners, release one" },
   { "fingerprint", relay_cmd_fingerprint, "print the relay certificate's SHA-256 fingerprint" },
+  { "signing-key", relay_cmd_signing_key, "print the relay's Ed25519 proof signing key (agents pin it)" },
 };
 
 static void

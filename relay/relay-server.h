@@ -44,6 +44,7 @@ struct _RelayServer {
   guint           key_watch_id;   /* polls relay.db for revoked keys */
   gint64          store_version;  /* relay.db's data_version at the last poll */
   struct _RelayWg *wg;            /* the WireGuard track (wg/relay-wg.h) */
+  RelayProof     *proof;          /* checks of verified tunnels, signing key (relay/proof/) */
 };
 
 /* Takes ownership of config's contents. Opens the store and the certificate. */

@@ -14,6 +14,7 @@
 #include "tunnels/relay-binder.h"
 #include "wg/relay-wg.h"
 #include "tunnels/relay-registry.h"
+#include "proof/relay-proof.h"
 #include "nfltr-messages.h"
 
 #include <gnutls/crypto.h>
@@ -304,6 +305,8 @@ session_start (RelayAgent *agent, const NfltrMsgHello *hello)
   welcome.domain = server->config.domain;
   welcome.relay_version = PACKAGE_VERSION;
   welcome.features = agent->features;
+  /* issue 11: agents pin the key proof bundles are signed with, as they pin the certificate. */
+  welcome.signing_key = server->proof ? relay_proof_get_signing_key (server->proof) : NULL;
   frame = nfltr_msg_welcome_encode (&welcome);
   agent->state = RELAY_AGENT_READY;
   /* Authenticated: no longer counted against its address, nor closed as idle HTTP. */

@@ -5,6 +5,7 @@
 #include "relay-server.h"
 #include "agents/relay-agent.h"
 #include "tunnels/relay-registry.h"
+#include "proof/relay-proof-http.h"
 #include "nfltr-proto.h"
 
 #include <json-glib/json-glib.h>
@@ -161,6 +162,9 @@ relay_http_new (RelayServer *server)
                                      control_cb, server, NULL);
   soup_server_add_handler (soup, "/api/v1/health", health_cb, server, NULL);
   soup_server_add_handler (soup, API_PREFIX_TUNNELS, tunnel_cb, server, NULL);
+  /* issue 11: the proof page, JSON and signed bundle (relay/proof/) */
+  soup_server_add_handler (soup, RELAY_PROOF_API_PREFIX, relay_proof_api_cb, server, NULL);
+  soup_server_add_handler (soup, RELAY_PROOF_PAGE_PREFIX, relay_proof_page_cb, server, NULL);
   soup_server_add_handler (soup, NULL, fallback_cb, server, NULL);
   return soup;
 }

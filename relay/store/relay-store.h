@@ -122,6 +122,17 @@ gboolean      relay_store_names_recover (RelayStore   *store,
                                          gint64        now,
                                          GError      **error);
 
+/* relay/proof/: records the last check of host (Unix seconds, its result word, the declared
+ * and the observed fingerprint, observed NULL when none was seen). */
+gboolean      relay_store_proof_record  (RelayStore   *store,
+                                         const char   *host,
+                                         gint64        checked,
+                                         const char   *result,
+                                         const char   *declared,
+                                         const char   *observed,
+                                         gboolean      flagged,
+                                         GError      **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayStore, relay_store_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayNameInfo, relay_name_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayKeyInfo, relay_key_info_free)

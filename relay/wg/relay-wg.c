@@ -627,7 +627,7 @@ relay_wg_handle_join (RelayAgent *agent, const NfltrFrame *frame)
       return;
     }
   /* The serve side creates the network and owns it with its credential; everyone else joins
-   * one their credential owns (docs/protocol.md §10, as names in §6). */
+   * one their credential owns (docs/protocol.md §11, as names in §6). */
   if (!relay_wg_store_network (wg->store, name, RELAY_OWNER_KIND_KEY, owner_id, g_str_equal (kind, "serve"),
                                &subnet, &error) ||
       !relay_wg_store_join (wg->store, name, key_b64, kind, label, &address, &error))

@@ -1,5 +1,5 @@
 /* relay-wg.h — the relay's WireGuard track (docs/wireguard.md "The relay's part",
- * docs/protocol.md §10): networks and their members (public keys from WG_JOIN, stable
+ * docs/protocol.md §11): networks and their members (public keys from WG_JOIN, stable
  * addresses in relay.db), and the forwarding of opaque WireGuard datagrams between members —
  * on a UDP port with the number of the TLS port, or inside WG_PACKET frames on a member's
  * control channel where UDP does not pass.

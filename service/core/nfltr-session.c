@@ -246,6 +246,9 @@ login_adopt (GTask *task /* owned */)
   config->port = login->port;
   config->fingerprint = g_strdup (login->fingerprint);
   config->domain = g_strdup (nfltr_relay_link_get_domain (login->link));
+  /* issue 11: pinned like the certificate */
+  config->signing_key = g_strdup (nfltr_relay_link_get_signing_key (login->link));
+  nfltr_relay_link_pin_signing_key (login->link, config->signing_key);
   if (!nfltr_relay_config_save (self->config_dir, config, &error))
     {
       login_fail (task, error);
@@ -362,6 +365,13 @@ login_probe_cb (GObject      *source,
   /* The key only ever travels over a connection pinned to what we just saw. */
   login->link = nfltr_relay_link_new (login->host, login->port, login->fingerprint,
                                       login->api_key, self->agent_id);
+  /* issue 11: logging in again to the pinned relay — same address, same certificate — keeps its
+   * proof signing key pinned, and a changed key is refused (log out first to accept one). A
+   * certificate the user has just confirmed anew (a relay remade) brings its key with it. */
+  if (self->relay != NULL && self->relay->signing_key != NULL &&
+      g_strcmp0 (self->relay->host, login->host) == 0 && self->relay->port == login->port &&
+      self->relay->fingerprint != NULL && g_ascii_strcasecmp (self->relay->fingerprint, login->fingerprint) == 0)
+    nfltr_relay_link_pin_signing_key (login->link, self->relay->signing_key);
   g_signal_connect (login->link, "state-changed", G_CALLBACK (login_link_state_cb), task);
   nfltr_relay_link_start (login->link);
 }
@@ -460,6 +470,7 @@ restore_key_cb (GObject      *source,
     }
   link = nfltr_relay_link_new (self->relay->host, self->relay->port, self->relay->fingerprint,
                                key, self->agent_id);
+  nfltr_relay_link_pin_signing_key (link, self->relay->signing_key);  /* issue 11 */
   adopt_link (self, link);
 }
 

@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "nfltr-manager"
 
 #include "nfltr-tunnel-manager.h"
+#include "nfltr-tunnel-proof.h"
 
 #include <string.h>
 
@@ -207,6 +208,7 @@ add_tunnel (NfltrTunnelManager *self, NfltrTunnelImpl *t)
   g_signal_connect (t, "handle-start", G_CALLBACK (handle_tunnel_start), self);
   g_signal_connect (t, "handle-stop", G_CALLBACK (handle_tunnel_stop), self);
   g_signal_connect (t, "handle-remove", G_CALLBACK (handle_tunnel_remove), self);
+  nfltr_tunnel_proof_attach (t, self->session);  /* issue 11: ProofResult, GetProofBundle */
   nfltr_dbus_object_skeleton_set_tunnel (object, NFLTR_DBUS_TUNNEL (t));
   g_ptr_array_add (self->tunnels, g_object_ref (t));
   if (self->object_manager)

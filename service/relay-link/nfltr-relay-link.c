@@ -61,6 +61,9 @@ struct _NfltrRelayLink {
   gboolean welcomed;
   char *offered_features;    /* what HELLO announces (docs/protocol.md §8.2) */
   char *features;            /* the session's: WELCOME's list, within what we offered */
+  /* issue 11: the relay's proof signing key — WELCOME's, and the one pinned at login */
+  char *signing_key;
+  char *pinned_signing_key;
 
   guint attempt;
   GSource *retry_source;
@@ -309,6 +312,22 @@ handle_welcome (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_dat
       send_frame_and_drop (self, NFLTR_PROTO_ERR_UNSUPPORTED_VERSION, text, frame);
       return TRUE;
     }
+  /* issue 11: a relay that signs proofs with another key than the one pinned at login is not
+   * the relay the user trusted, whatever its certificate: refused, not retried. */
+  if (self->pinned_signing_key != NULL && g_strcmp0 (welcome.signing_key, self->pinned_signing_key) != 0)
+    {
+      /* Dropped first (its close handler goes with it), so nothing retries behind the refusal. */
+      link_drop (self);
+      set_state (self, NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH,
+                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
+                              "the proof signing key of relay %s:%u has changed: it presents %s, but %s "
+                              "is pinned; log out and in again once its operator has confirmed the new key",
+                              self->host, self->port, welcome.signing_key ? welcome.signing_key : "none",
+                              self->pinned_signing_key));
+      return TRUE;
+    }
+  g_free (self->signing_key);
+  self->signing_key = g_strdup (welcome.signing_key);
   nfltr_clear_source (&self->hello_source);
   self->welcomed = TRUE;
   self->attempt = 0;
@@ -809,6 +828,96 @@ nfltr_relay_link_get_domain (NfltrRelayLink *self)
   return self->domain;
 }
 
+const char *
+nfltr_relay_link_get_signing_key (NfltrRelayLink *self)
+{
+  return self->signing_key;
+}
+
+void
+nfltr_relay_link_pin_signing_key (NfltrRelayLink *self, const char *signing_key)
+{
+  g_free (self->pinned_signing_key);
+  self->pinned_signing_key = g_strdup (signing_key);
+}
+
+/* issue 11: GET on the relay's own name over the link's session, pinned like the link. */
+static gboolean
+fetch_accept_certificate_cb (SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors,
+                             NfltrRelayLink *self)
+{
+  g_autofree char *presented = nfltr_fingerprint_of_tls_certificate (cert);
+
+  return presented != NULL && g_ascii_strcasecmp (presented, self->pinned) == 0;
+}
+
+static void
+fetch_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NfltrRelayLink *self = g_task_get_source_object (task);
+  SoupMessage *msg = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  g_autofree char *presented = NULL;
+
+  if (body == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* A certificate the system trusts skips accept-certificate: the pin is checked here too. */
+  presented = nfltr_fingerprint_of_tls_certificate (soup_message_get_tls_peer_certificate (msg));
+  if (presented == NULL || g_ascii_strcasecmp (presented, self->pinned) != 0)
+    {
+      g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
+                               "relay %s:%u presented certificate %s, but %s is pinned", self->host,
+                               self->port, presented ? presented : "(none)", self->pinned);
+      return;
+    }
+  if (soup_message_get_status (msg) != SOUP_STATUS_OK)
+    {
+      g_task_return_new_error (task, NFLTR_ERROR,
+                               soup_message_get_status (msg) == SOUP_STATUS_NOT_FOUND ? NFLTR_ERROR_NOT_FOUND
+                                                                                      : NFLTR_ERROR_FAILED,
+                               "the relay answered %u for %s", soup_message_get_status (msg),
+                               g_uri_get_path (soup_message_get_uri (msg)));
+      return;
+    }
+  g_task_return_pointer (task, g_steal_pointer (&body), (GDestroyNotify) g_bytes_unref);
+}
+
+void
+nfltr_relay_link_fetch_async (NfltrRelayLink *self, const char *path, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  g_autofree char *uri = NULL;
+  SoupMessage *msg;
+
+  g_task_set_source_tag (task, nfltr_relay_link_fetch_async);
+  if (strchr (self->host, ':') != NULL)
+    uri = g_strdup_printf ("https://[%s]:%u%s", self->host, self->port, path);
+  else
+    uri = g_strdup_printf ("https://%s:%u%s", self->host, self->port, path);
+  msg = soup_message_new ("GET", uri);
+  if (msg == NULL)
+    {
+      g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT, "“%s” is not a valid URI", uri);
+      g_object_unref (task);
+      return;
+    }
+  g_task_set_task_data (task, msg, g_object_unref);
+  g_signal_connect_object (msg, "accept-certificate", G_CALLBACK (fetch_accept_certificate_cb), self, 0);
+  soup_session_send_and_read_async (self->session, msg, G_PRIORITY_DEFAULT, cancellable, fetch_cb, task);
+}
+
+GBytes *
+nfltr_relay_link_fetch_finish (NfltrRelayLink *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 static void
 nfltr_relay_link_dispose (GObject *object)
 {
@@ -834,6 +943,8 @@ nfltr_relay_link_finalize (GObject *object)
   g_free (self->agent_id);
   g_free (self->presented);
   g_free (self->domain);
+  g_free (self->signing_key);
+  g_free (self->pinned_signing_key);
   g_free (self->offered_features);
   g_free (self->features);
 
