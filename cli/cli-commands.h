@@ -78,5 +78,26 @@ gboolean  cli_tunnel_options_parse      (const char        *kind,
 void      cli_tunnel_options_clear      (CliTunnelOptions  *options);
 /* The a{sv} for Manager.CreateTunnel, transient. */
 GVariant *cli_tunnel_options_to_variant (const CliTunnelOptions *options);
+/* cmd-tunnel.c, for commands with options of their own (cmd-terminal.c, cmd-tail.c,
+ * cmd-watch.c): runs the tunnel of options (taken, then cleared) as `nfltr http` does, with
+ * the kind's own CreateTunnel options (kind_options, a{sv}, may be NULL); url_query ("?token=…",
+ * may be NULL) is appended to the URL shown and to the ready event's "url", viewer_query
+ * (may be NULL) gives the line "Viewer URL:" and the ready event's "viewer_url". */
+int       cli_tunnel_run                (CliTunnelOptions  *options,
+                                         GVariant          *kind_options,
+                                         const char        *url_query,
+                                         const char        *viewer_query);
+/* cmd-terminal.c */
+int cli_cmd_terminal (int argc, char **argv);
+/* A link's secret: 128 bits from the CSPRNG, base64url. */
+char *cli_new_token     (void);
+/* Splits argv at its first "--" (argv[0] the command): *command gets what follows (NULL when
+ * there is no "--"), *argc ends before it. */
+void  cli_split_command (int *argc, char **argv, char ***command);
+int cli_cmd_ai       (int argc, char **argv);
+/* cmd-tail.c */
+int cli_cmd_tail     (int argc, char **argv);
+/* cmd-watch.c */
+int cli_cmd_watch    (int argc, char **argv);
 
 G_END_DECLS

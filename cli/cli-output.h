@@ -70,6 +70,10 @@ char *cli_event_ready   (const char *url,
                          const char *kind,
                          const char *target,
                          const char *id);
+/* event (one of the above) with one more string member (nfltr terminal's "viewer_url"). */
+char *cli_event_add_string (const char *event,
+                            const char *key,
+                            const char *value);
 char *cli_event_stats   (guint       active,
                          guint64     total,
                          guint64     bytes_in,

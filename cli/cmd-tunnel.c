@@ -291,6 +291,11 @@ typedef struct
 
   guint             signal_sources[3];
   guint             removed_subscription;
+
+  /* cli_tunnel_run (): the kind's own options, and what the shown URL gets appended */
+  GVariant         *kind_options;
+  const char       *url_query;
+  const char       *viewer_query;
 } TunnelRun;
 
 static void tunnel_run_stop (TunnelRun *run, int exit_status);
@@ -454,6 +459,15 @@ show_state (TunnelRun *run)
     }
 }
 
+/* The public URL with a query of cli_tunnel_run () ("?token=…") after its path. */
+static char *
+url_with (const char *url, const char *query)
+{
+  if (query == NULL)
+    return g_strdup (url);
+  return g_strconcat (url, g_str_has_suffix (url, "/") ? "" : "/", query, NULL);
+}
+
 static void
 show_ready (TunnelRun *run)
 {
@@ -463,13 +477,23 @@ show_ready (TunnelRun *run)
 
   if (run->options.json)
     {
-      g_autofree char *line = cli_event_ready (nfltr_dbus_tunnel_get_public_url (t), mode,
+      g_autofree char *url = url_with (nfltr_dbus_tunnel_get_public_url (t), run->url_query);
+      g_autofree char *line = cli_event_ready (url, mode,
                                                nfltr_dbus_tunnel_get_fingerprint (t),
                                                nfltr_dbus_tunnel_get_name (t),
                                                nfltr_dbus_tunnel_get_kind (t),
                                                nfltr_dbus_tunnel_get_target (t),
                                                nfltr_dbus_tunnel_get_id (t));
 
+      if (run->viewer_query != NULL)
+        {
+          g_autofree char *viewer = url_with (nfltr_dbus_tunnel_get_public_url (t),
+                                              run->viewer_query);
+          char *with_viewer = cli_event_add_string (line, "viewer_url", viewer);
+
+          g_free (line);
+          line = with_viewer;
+        }
       cli_print_flushed (line);
     }
   else
@@ -480,8 +504,18 @@ show_ready (TunnelRun *run)
 
       /* TRANSLATORS: the public URL and the local address it forwards to. Labels padded as
        * in “State:       %s” (see there). */
-      printf (_ ("URL:         %s → %s\n"), nfltr_dbus_tunnel_get_public_url (t),
-              nfltr_dbus_tunnel_get_target (t));
+      g_autofree char *url = url_with (nfltr_dbus_tunnel_get_public_url (t), run->url_query);
+
+      printf (_ ("URL:         %s → %s\n"), url, nfltr_dbus_tunnel_get_target (t));
+      if (run->viewer_query != NULL)
+        {
+          g_autofree char *viewer = url_with (nfltr_dbus_tunnel_get_public_url (t),
+                                              run->viewer_query);
+
+          /* TRANSLATORS: the read-only link of nfltr terminal --viewer. Label padded as in
+           * “State:       %s”. */
+          printf (_ ("Viewer URL:  %s (read-only)\n"), viewer);
+        }
       /* TRANSLATORS: the %s around the mode are colour codes; keep all three. */
       mode_line = g_strdup_printf (_ ("Mode:        %s%s%s\n"), inspectable ? bold_red : "",
                                    cli_mode_description (mode), inspectable ? reset : "");
@@ -720,15 +754,14 @@ create_tunnel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   tunnel_changed (run);
 }
 
+static int run_parsed (TunnelRun *run_in, CliClient *connected);
+
 /* client: already connected (the generic path asked it for its kinds), or NULL. */
 static int
 run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
 {
   TunnelRun run = { 0 };
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(CliClient) client = connected;
-  const int signals[] = { SIGINT, SIGTERM, SIGHUP };
 
   if (!cli_tunnel_options_parse (kind, argc, argv, &run.options, &error))
     {
@@ -737,8 +770,37 @@ run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
       if (error->domain == G_OPTION_ERROR)
         fprintf (stderr, _ ("Try “nfltr %s --help”.\n"), kind);
       cli_tunnel_options_clear (&run.options);
+      g_clear_object (&connected);
       return CLI_EXIT_USAGE;
     }
+  return run_parsed (&run, connected);
+}
+
+int
+cli_tunnel_run (CliTunnelOptions *options,
+                GVariant         *kind_options,
+                const char       *url_query,
+                const char       *viewer_query)
+{
+  TunnelRun run = { 0 };
+
+  run.options = *options;
+  memset (options, 0, sizeof *options);
+  run.kind_options = kind_options;
+  run.url_query = url_query;
+  run.viewer_query = viewer_query;
+  return run_parsed (&run, NULL);
+}
+
+/* Takes run->options (cleared at the end). */
+static int
+run_parsed (TunnelRun *run_in, CliClient *connected)
+{
+  TunnelRun run = *run_in;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) options = NULL;
+  g_autoptr(CliClient) client = connected;
+  const int signals[] = { SIGINT, SIGTERM, SIGHUP };
 
   if (client == NULL)
     client = cli_client_connect (&error);
@@ -761,6 +823,22 @@ run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
   cli_client_set_lost_func (client, service_lost_cb, &run);
 
   options = g_variant_ref_sink (cli_tunnel_options_to_variant (&run.options));
+  if (run.kind_options != NULL)
+    {
+      g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
+      GVariantIter iter;
+      const char *key;
+      GVariant *value;
+
+      g_variant_iter_init (&iter, run.kind_options);
+      while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+        {
+          g_variant_dict_insert_value (&dict, key, value);
+          g_variant_unref (value);
+        }
+      g_clear_pointer (&options, g_variant_unref);
+      options = g_variant_ref_sink (g_variant_dict_end (&dict));
+    }
   nfltr_dbus_manager_call_create_tunnel (cli_client_get_manager (client), options,
                                          run.cancellable, create_tunnel_cb, &run);
   g_main_loop_run (run.loop);

@@ -20,6 +20,10 @@ const CliCommand cli_commands[] = {
   { "tcp", cli_cmd_tcp,
     "PORT|HOST:PORT [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
     N_ ("Publish a local TCP service until Ctrl-C") },
+  { "terminal", cli_cmd_terminal, "[--viewer] [--token TOKEN] [--name NAME] [--json] [-- COMMAND…]",
+    N_ ("Open your shell (or a command) in a browser terminal until Ctrl-C") },
+  { "ai", cli_cmd_ai, "[--viewer] [--token TOKEN] [--name NAME] [--json] [-- COMMAND…]",
+    N_ ("Run an AI command-line tool (claude) in a browser terminal until Ctrl-C") },
   { "KIND", NULL,
     "TARGET [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
     /* TRANSLATORS: TARGET is the placeholder of the usage line above; keep it. */

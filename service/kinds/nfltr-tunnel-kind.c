@@ -15,6 +15,8 @@
 
 #include "nfltr-kind-http.h"
 #include "nfltr-kind-tcp.h"
+#include "nfltr-kind-terminal.h"
+#include "nfltr-kind-ai.h"
 
 typedef GType (*NfltrKindTypeFunc) (void);
 
@@ -24,6 +26,8 @@ typedef GType (*NfltrKindTypeFunc) (void);
 static NfltrKindTypeFunc kinds[] = {
   nfltr_kind_http_get_type,
   nfltr_kind_tcp_get_type,
+  nfltr_kind_terminal_get_type,
+  nfltr_kind_ai_get_type,
 };
 
 G_DEFINE_ABSTRACT_TYPE (NfltrTunnelKind, nfltr_tunnel_kind, G_TYPE_OBJECT)
