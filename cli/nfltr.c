@@ -24,6 +24,8 @@ const CliCommand cli_commands[] = {
     N_ ("Open your shell (or a command) in a browser terminal until Ctrl-C") },
   { "ai", cli_cmd_ai, "[--viewer] [--token TOKEN] [--name NAME] [--json] [-- COMMAND…]",
     N_ ("Run an AI command-line tool (claude) in a browser terminal until Ctrl-C") },
+  { "tail", cli_cmd_tail, "FILE… [--lines N] [--token TOKEN] [--name NAME] [--json]",
+    N_ ("Show log files live in the browser until Ctrl-C") },
   { "KIND", NULL,
     "TARGET [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
     /* TRANSLATORS: TARGET is the placeholder of the usage line above; keep it. */

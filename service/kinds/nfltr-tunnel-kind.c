@@ -17,6 +17,7 @@
 #include "nfltr-kind-tcp.h"
 #include "nfltr-kind-terminal.h"
 #include "nfltr-kind-ai.h"
+#include "nfltr-kind-tail.h"
 
 typedef GType (*NfltrKindTypeFunc) (void);
 
@@ -28,6 +29,7 @@ static NfltrKindTypeFunc kinds[] = {
   nfltr_kind_tcp_get_type,
   nfltr_kind_terminal_get_type,
   nfltr_kind_ai_get_type,
+  nfltr_kind_tail_get_type,
 };
 
 G_DEFINE_ABSTRACT_TYPE (NfltrTunnelKind, nfltr_tunnel_kind, G_TYPE_OBJECT)

@@ -11,6 +11,7 @@
 #include "nfltr-term-message.h"
 #include "nfltr-term-resources.h"
 #include "nfltr-term-session.h"
+#include "nfltr-web-socket.h"
 #include "nfltr-web.h"
 
 #define ASSETS_RESOURCE "/xyz/nfltr/Nfltr/terminal/"
@@ -367,37 +368,25 @@ serve_transcript (TermApp *app, SoupServerMessage *msg, gboolean strip)
 
 /* ---- the WebSocket ---- */
 
-typedef struct {
-  NfltrWebServer *web;
-  Role role;
-} Upgrade;
-
 static void
 session_exited_cb (NfltrTermSession *session, int wait_status, gpointer user_data)
 {
   g_debug ("terminal program ended (wait status %d)", wait_status);
 }
 
-/* The 101 went out: the connection is the WebSocket's now (as libsoup's own websocket
- * handlers do it). */
 static void
-upgraded_cb (SoupServerMessage *msg, gpointer user_data)
+ws_ready_cb (NfltrWebServer *web, SoupWebsocketConnection *ws, gpointer user_data)
 {
-  Upgrade *up = user_data;
-  TermApp *app = nfltr_web_server_get_app_data (up->web);
-  g_autoptr(GIOStream) stream = soup_server_message_steal_connection (msg);
-  g_autoptr(SoupWebsocketConnection) ws = NULL;
+  TermApp *app = nfltr_web_server_get_app_data (web);
+  Role role = GPOINTER_TO_INT (user_data);
   g_autoptr(GError) error = NULL;
-  const char *origin = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Origin");
 
-  ws = soup_websocket_connection_new (stream, soup_server_message_get_uri (msg),
-                                      SOUP_WEBSOCKET_CONNECTION_SERVER, origin, NULL, NULL);
   if (app == NULL)
     {
       soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
       return;
     }
-  if (up->role == ROLE_WRITER && (app->session == NULL || !nfltr_term_session_is_running (app->session)))
+  if (role == ROLE_WRITER && (app->session == NULL || !nfltr_term_session_is_running (app->session)))
     {
       /* The first writer, or the first after the program ended: a fresh session. */
       g_clear_object (&app->session);
@@ -405,11 +394,9 @@ upgraded_cb (SoupServerMessage *msg, gpointer user_data)
                                              app->ring_size, &error);
       if (app->session == NULL)
         {
-          g_autofree char *why = g_strdup_printf ("{\"t\":\"error\",\"message\":\"%s\"}",
-                                                  "the program could not be started");
-
           g_warning ("terminal: %s", error->message);
-          soup_websocket_connection_send_text (ws, why);
+          soup_websocket_connection_send_text (ws, "{\"t\":\"error\",\"message\":"
+                                                   "\"the program could not be started\"}");
           soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR, NULL);
           return;
         }
@@ -417,56 +404,13 @@ upgraded_cb (SoupServerMessage *msg, gpointer user_data)
     }
   if (app->session == NULL)
     {
+      /* A viewer before any writer: nothing to watch yet. */
       soup_websocket_connection_send_text (ws, "{\"t\":\"waiting\"}");
       soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
                                        "the session has not started yet");
       return;
     }
-  nfltr_term_session_attach (app->session, ws, up->role == ROLE_WRITER);
-}
-
-/* The page's own origin only: a cookie sent along by another site's page must not open a
- * terminal (cross-site WebSocket hijacking). */
-static gboolean
-same_origin (SoupServerMessage *msg)
-{
-  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
-  const char *origin = soup_message_headers_get_one (h, "Origin");
-  const char *host = soup_message_headers_get_one (h, "Host");
-  g_autoptr(GUri) uri = NULL;
-  g_autofree char *expected = NULL;
-
-  if (origin == NULL)
-    return TRUE; /* not a browser: nothing rides along that the client did not send itself */
-  if (host == NULL)
-    return FALSE;
-  expected = g_strdup_printf ("https://%s", host);
-  return g_ascii_strcasecmp (origin, expected) == 0;
-}
-
-static void
-upgrade_free (gpointer data, GClosure *closure)
-{
-  g_free (data);
-}
-
-static void
-serve_ws (NfltrWebServer *web, SoupServerMessage *msg, Role role)
-{
-  Upgrade *up;
-
-  if (!same_origin (msg))
-    {
-      nfltr_web_respond_error (web, msg, SOUP_STATUS_FORBIDDEN, "This terminal is not yours to open.");
-      return;
-    }
-  if (!soup_websocket_server_process_handshake (msg, NULL, NULL, NULL, NULL))
-    return; /* answered (400) */
-  up = g_new0 (Upgrade, 1);
-  up->web = web;
-  up->role = role;
-  g_signal_connect_data (msg, "wrote-informational", G_CALLBACK (upgraded_cb), up,
-                         upgrade_free, 0);
+  nfltr_term_session_attach (app->session, ws, role == ROLE_WRITER);
 }
 
 static void
@@ -502,7 +446,7 @@ handle_cb (NfltrWebServer    *web,
   if (g_str_equal (path, "/"))
     serve_page (web, app, msg, role);
   else if (g_str_equal (path, "/ws"))
-    serve_ws (web, msg, role);
+    nfltr_web_socket_upgrade (web, msg, ws_ready_cb, GINT_TO_POINTER (role), NULL);
   else if (g_str_equal (path, "/transcript.txt"))
     serve_transcript (app, msg, TRUE);
   else if (g_str_equal (path, "/transcript.ansi"))
