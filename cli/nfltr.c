@@ -26,6 +26,8 @@ const CliCommand cli_commands[] = {
     N_ ("Run an AI command-line tool (claude) in a browser terminal until Ctrl-C") },
   { "tail", cli_cmd_tail, "FILE… [--lines N] [--token TOKEN] [--name NAME] [--json]",
     N_ ("Show log files live in the browser until Ctrl-C") },
+  { "watch", cli_cmd_watch, "[--interval S] [--token TOKEN] [--name NAME] [--json] -- COMMAND…",
+    N_ ("Run a command every few seconds and show its output in the browser until Ctrl-C") },
   { "KIND", NULL,
     "TARGET [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
     /* TRANSLATORS: TARGET is the placeholder of the usage line above; keep it. */

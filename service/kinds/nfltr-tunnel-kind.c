@@ -18,6 +18,7 @@
 #include "nfltr-kind-terminal.h"
 #include "nfltr-kind-ai.h"
 #include "nfltr-kind-tail.h"
+#include "nfltr-kind-watch.h"
 
 typedef GType (*NfltrKindTypeFunc) (void);
 
@@ -30,6 +31,7 @@ static NfltrKindTypeFunc kinds[] = {
   nfltr_kind_terminal_get_type,
   nfltr_kind_ai_get_type,
   nfltr_kind_tail_get_type,
+  nfltr_kind_watch_get_type,
 };
 
 G_DEFINE_ABSTRACT_TYPE (NfltrTunnelKind, nfltr_tunnel_kind, G_TYPE_OBJECT)
