@@ -41,23 +41,22 @@ cli_cmd_tail (int argc, char **argv)
       N_ ("Print one JSON object per line (events: ready, stats, state, error, stopped)"), NULL },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("FILE…");
+  g_autoptr (GOptionContext) context = g_option_context_new ("FILE…");
   GOptionGroup *group = g_option_group_new ("tail", "tail", "tail", &e2ee, NULL);
-  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
-  g_auto(GVariantDict) kind_options = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr(GVariant) kind_variant = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+  g_auto (GVariantDict) kind_options = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr (GVariant) kind_variant = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *url_query = NULL;
   g_autofree char *here = g_get_current_dir ();
   CliTunnelOptions options = { 0 };
 
-  g_option_context_set_summary (context,
-    _ ("Shows log files live in the browser behind a secret link, until Ctrl-C: the last lines\n"
-       "first, then every line appended; rotated and truncated files are followed."));
-  g_option_context_set_description (context,
-    _ ("Examples:\n"
-       "  nfltr tail /var/log/syslog\n"
-       "  nfltr tail -n 500 app.log worker.log\n"));
+  g_option_context_set_summary (
+    context, _ ("Shows log files live in the browser behind a secret link, until Ctrl-C: the last lines\n"
+                "first, then every line appended; rotated and truncated files are followed."));
+  g_option_context_set_description (context, _ ("Examples:\n"
+                                                "  nfltr tail /var/log/syslog\n"
+                                                "  nfltr tail -n 500 app.log worker.log\n"));
   g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
   g_option_group_add_entries (group, entries);
   g_option_context_set_main_group (context, group);

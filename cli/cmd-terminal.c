@@ -79,27 +79,28 @@ run_terminal (const char *kind, int argc, char **argv)
       N_ ("Print one JSON object per line (events: ready, stats, state, error, stopped)"), NULL },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) context = g_option_context_new (ai ? "[-- COMMAND [ARGUMENTS…]]"
-                                                                : "[-- COMMAND [ARGUMENTS…]]");
+  g_autoptr (GOptionContext) context =
+    g_option_context_new (ai ? "[-- COMMAND [ARGUMENTS…]]" : "[-- COMMAND [ARGUMENTS…]]");
   GOptionGroup *group = g_option_group_new (kind, kind, kind, &e2ee, NULL);
-  g_auto(GStrv) command = NULL;
+  g_auto (GStrv) command = NULL;
   g_autofree char *path = NULL;
   g_autofree char *viewer_token = NULL;
   g_autofree char *url_query = NULL;
   g_autofree char *viewer_query = NULL;
-  g_auto(GVariantDict) kind_options = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr(GVariant) kind_variant = NULL;
-  g_autoptr(GError) error = NULL;
+  g_auto (GVariantDict) kind_options = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr (GVariant) kind_variant = NULL;
+  g_autoptr (GError) error = NULL;
   CliTunnelOptions options = { 0 };
 
   cli_split_command (&argc, argv, &command);
   if (ai)
     {
-      g_option_context_set_summary (context,
-        _ ("Runs an AI command-line tool (claude unless you name another) in a browser terminal\n"
-           "behind a secret link, until Ctrl-C. The session survives page reloads; its\n"
-           "transcript can be downloaded from the page."));
-      g_option_context_set_description (context,
+      g_option_context_set_summary (
+        context, _ ("Runs an AI command-line tool (claude unless you name another) in a browser terminal\n"
+                    "behind a secret link, until Ctrl-C. The session survives page reloads; its\n"
+                    "transcript can be downloaded from the page."));
+      g_option_context_set_description (
+        context,
         /* TRANSLATORS: translate “Examples:” only; the commands are typed as they are. */
         _ ("Examples:\n"
            "  nfltr ai\n"
@@ -107,13 +108,12 @@ run_terminal (const char *kind, int argc, char **argv)
     }
   else
     {
-      g_option_context_set_summary (context,
-        _ ("Opens your shell (or COMMAND) in a browser terminal behind a secret link, until\n"
-           "Ctrl-C. The session survives page reloads and dropped networks."));
-      g_option_context_set_description (context,
-        _ ("Examples:\n"
-           "  nfltr terminal\n"
-           "  nfltr terminal --viewer -- htop\n"));
+      g_option_context_set_summary (
+        context, _ ("Opens your shell (or COMMAND) in a browser terminal behind a secret link, until\n"
+                    "Ctrl-C. The session survives page reloads and dropped networks."));
+      g_option_context_set_description (context, _ ("Examples:\n"
+                                                    "  nfltr terminal\n"
+                                                    "  nfltr terminal --viewer -- htop\n"));
     }
   g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
   g_option_group_add_entries (group, entries);

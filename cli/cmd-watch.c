@@ -44,26 +44,25 @@ cli_cmd_watch (int argc, char **argv)
       N_ ("Print one JSON object per line (events: ready, stats, state, error, stopped)"), NULL },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("-- COMMAND [ARGUMENTS…]");
+  g_autoptr (GOptionContext) context = g_option_context_new ("-- COMMAND [ARGUMENTS…]");
   GOptionGroup *group = g_option_group_new ("watch", "watch", "watch", &e2ee, NULL);
-  g_auto(GStrv) command = NULL;
+  g_auto (GStrv) command = NULL;
   g_autofree char *path = NULL;
   g_autofree char *cwd = g_get_current_dir ();
-  g_auto(GVariantDict) kind_options = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr(GVariant) kind_variant = NULL;
-  g_autoptr(GError) error = NULL;
+  g_auto (GVariantDict) kind_options = G_VARIANT_DICT_INIT (NULL);
+  g_autoptr (GVariant) kind_variant = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *url_query = NULL;
   CliTunnelOptions options = { 0 };
 
   cli_split_command (&argc, argv, &command);
-  g_option_context_set_summary (context,
-    _ ("Runs COMMAND every few seconds and shows its latest output in the browser behind a\n"
-       "secret link, with what changed marked, its exit status and time, and the last runs.\n"
-       "COMMAND runs without a shell: use sh -c '…' for pipes."));
-  g_option_context_set_description (context,
-    _ ("Examples:\n"
-       "  nfltr watch -- df -h\n"
-       "  nfltr watch --interval 10 -- sh -c 'ss -tn | wc -l'\n"));
+  g_option_context_set_summary (
+    context, _ ("Runs COMMAND every few seconds and shows its latest output in the browser behind a\n"
+                "secret link, with what changed marked, its exit status and time, and the last runs.\n"
+                "COMMAND runs without a shell: use sh -c '…' for pipes."));
+  g_option_context_set_description (context, _ ("Examples:\n"
+                                                "  nfltr watch -- df -h\n"
+                                                "  nfltr watch --interval 10 -- sh -c 'ss -tn | wc -l'\n"));
   g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
   g_option_group_add_entries (group, entries);
   g_option_context_set_main_group (context, group);

@@ -15,24 +15,22 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   NfltrTermMessage message;
   GByteArray *out = g_byte_array_new ();
   guint state = 0;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (nfltr_term_message_parse (data, size, &message, &error))
     {
       g_assert_null (error);
       switch (message.type)
         {
-        case NFLTR_TERM_MESSAGE_INPUT:
-          g_assert (message.data == data + 1 && message.len == size - 1);
-          break;
-        case NFLTR_TERM_MESSAGE_RESIZE:
-          g_assert (message.cols >= 1 && message.cols <= NFLTR_TERM_MAX_COLS);
-          g_assert (message.rows >= 1 && message.rows <= NFLTR_TERM_MAX_ROWS);
-          break;
-        case NFLTR_TERM_MESSAGE_ACK:
-          break;
-        default:
-          g_assert_not_reached ();
+          case NFLTR_TERM_MESSAGE_INPUT:
+            g_assert (message.data == data + 1 && message.len == size - 1);
+            break;
+          case NFLTR_TERM_MESSAGE_RESIZE:
+            g_assert (message.cols >= 1 && message.cols <= NFLTR_TERM_MAX_COLS);
+            g_assert (message.rows >= 1 && message.rows <= NFLTR_TERM_MAX_ROWS);
+            break;
+          case NFLTR_TERM_MESSAGE_ACK: break;
+          default: g_assert_not_reached ();
         }
     }
   else

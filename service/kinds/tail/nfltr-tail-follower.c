@@ -13,28 +13,32 @@
 
 /* How far back the first lines are looked for, and how much is read per look: a file that
  * grows by gigabytes is followed at this pace instead of stalling its web thread. */
-#define BACK_MAX      (8 * 1024 * 1024)
+#define BACK_MAX (8 * 1024 * 1024)
 #define READ_PER_LOOK (4 * 1024 * 1024)
-#define POLL_MS       1000
+#define POLL_MS 1000
 
 struct _NfltrTailFollower {
-  GObject       parent_instance;
+  GObject parent_instance;
 
-  char         *path;
-  int           fd;
-  dev_t         dev;
-  ino_t         ino;
-  off_t         offset;
-  GByteArray   *partial;   /* the line begun and not yet ended */
-  gboolean      skipping;  /* the rest of a line already cut at NFLTR_TAIL_MAX_LINE */
-  gboolean      missing;   /* the name names nothing (removed, not yet back) */
+  char *path;
+  int fd;
+  dev_t dev;
+  ino_t ino;
+  off_t offset;
+  GByteArray *partial; /* the line begun and not yet ended */
+  gboolean skipping;   /* the rest of a line already cut at NFLTR_TAIL_MAX_LINE */
+  gboolean missing;    /* the name names nothing (removed, not yet back) */
   GFileMonitor *monitor;
-  GSource      *poll;
-  GSource      *more;      /* an idle to read on when a look stopped at READ_PER_LOOK */
+  GSource *poll;
+  GSource *more; /* an idle to read on when a look stopped at READ_PER_LOOK */
   GMainContext *context;
 };
 
-enum { SIGNAL_LINE, SIGNAL_NOTICE, N_SIGNALS };
+enum {
+  SIGNAL_LINE,
+  SIGNAL_NOTICE,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (NfltrTailFollower, nfltr_tail_follower, G_TYPE_OBJECT)

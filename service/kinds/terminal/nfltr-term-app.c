@@ -299,23 +299,25 @@ serve_page (NfltrWebServer *web, TermApp *app, SoupServerMessage *msg, Role role
                          "<link rel=\"stylesheet\" href=\"/assets/terminal.css\">"
                          "<div class=\"term-bar\"><code class=\"term-command\">");
   nfltr_web_append_escaped (page, command);
-  g_string_append_printf (page, "</code><span class=\"term-role\">%s</span>"
-                                "<span id=\"term-status\" class=\"term-status\" role=\"status\">"
-                                "connecting…</span><span class=\"term-actions\">",
+  g_string_append_printf (page,
+                          "</code><span class=\"term-role\">%s</span>"
+                          "<span id=\"term-status\" class=\"term-status\" role=\"status\">"
+                          "connecting…</span><span class=\"term-actions\">",
                           role == ROLE_WRITER ? "" : "read-only");
   if (role == ROLE_WRITER)
     g_string_append (page, "<button type=\"button\" id=\"term-copy\">Copy</button>"
                            "<button type=\"button\" id=\"term-paste\">Paste</button>");
   g_string_append (page, "<a href=\"/transcript.txt\" download=\"transcript.txt\">Transcript</a>"
                          "</span></div>");
-  g_string_append_printf (page, "<div id=\"terminal\" class=\"term\" data-role=\"%s\"></div>"
-                                "<noscript><p>The terminal needs JavaScript.</p></noscript>"
-                                "<script src=\"/assets/xterm.js\"></script>"
-                                "<script src=\"/assets/addon-fit.js\"></script>"
-                                "<script src=\"/assets/terminal.js\"></script>",
+  g_string_append_printf (page,
+                          "<div id=\"terminal\" class=\"term\" data-role=\"%s\"></div>"
+                          "<noscript><p>The terminal needs JavaScript.</p></noscript>"
+                          "<script src=\"/assets/xterm.js\"></script>"
+                          "<script src=\"/assets/addon-fit.js\"></script>"
+                          "<script src=\"/assets/terminal.js\"></script>",
                           role == ROLE_WRITER ? "writer" : "viewer");
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                "Content-Security-Policy", TERM_CSP);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Content-Security-Policy",
+                                TERM_CSP);
   nfltr_web_page_finish (web, msg, SOUP_STATUS_OK, page);
 }
 

@@ -29,32 +29,35 @@
 #define KILL_GRACE_MS 3000
 
 typedef struct {
-  NfltrTermSession        *session; /* unowned: the session owns the page */
+  NfltrTermSession *session; /* unowned: the session owns the page */
   SoupWebsocketConnection *ws;
-  gboolean                 writer;
-  guint64                  offset;  /* the next stream offset to send */
-  guint64                  sent;    /* bytes sent over this connection */
-  guint64                  acked;
+  gboolean writer;
+  guint64 offset; /* the next stream offset to send */
+  guint64 sent;   /* bytes sent over this connection */
+  guint64 acked;
 } Page;
 
 struct _NfltrTermSession {
-  GObject        parent_instance;
+  GObject parent_instance;
 
-  GMainContext  *context;
-  GPid           pid;
-  int            master;
-  GSource       *read_source;
-  GSource       *write_source;
-  GSource       *child_source;
-  GByteArray    *input;     /* keystrokes the program has not read yet */
+  GMainContext *context;
+  GPid pid;
+  int master;
+  GSource *read_source;
+  GSource *write_source;
+  GSource *child_source;
+  GByteArray *input; /* keystrokes the program has not read yet */
   NfltrTermRing *ring;
-  GPtrArray     *pages;     /* of Page* */
-  char          *title;
-  gboolean       running;
-  int            wait_status;
+  GPtrArray *pages; /* of Page* */
+  char *title;
+  gboolean running;
+  int wait_status;
 };
 
-enum { SIGNAL_EXITED, N_SIGNALS };
+enum {
+  SIGNAL_EXITED,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (NfltrTermSession, nfltr_term_session, G_TYPE_OBJECT)
@@ -368,29 +371,27 @@ message_cb (SoupWebsocketConnection *ws, int type, GBytes *message, gpointer use
     }
   switch (m.type)
     {
-    case NFLTR_TERM_MESSAGE_INPUT:
-      /* A viewer's keystrokes go nowhere; its page does not send them anyway. */
-      if (page->writer && !write_input (self, m.data, m.len))
-        drop_page (page, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
-                   "input flood: the program is not reading its input");
-      break;
-    case NFLTR_TERM_MESSAGE_RESIZE:
-      if (page->writer)
-        set_size (self, m.cols, m.rows);
-      break;
-    case NFLTR_TERM_MESSAGE_ACK:
-      if (m.count < page->acked || m.count > page->sent)
-        {
-          drop_page (page, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR,
-                     "ack of bytes that were never sent");
-          return;
-        }
-      page->acked = m.count;
-      pump_page (self, page);
-      update_reading (self);
-      break;
-    default:
-      g_assert_not_reached ();
+      case NFLTR_TERM_MESSAGE_INPUT:
+        /* A viewer's keystrokes go nowhere; its page does not send them anyway. */
+        if (page->writer && !write_input (self, m.data, m.len))
+          drop_page (page, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                     "input flood: the program is not reading its input");
+        break;
+      case NFLTR_TERM_MESSAGE_RESIZE:
+        if (page->writer)
+          set_size (self, m.cols, m.rows);
+        break;
+      case NFLTR_TERM_MESSAGE_ACK:
+        if (m.count < page->acked || m.count > page->sent)
+          {
+            drop_page (page, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR, "ack of bytes that were never sent");
+            return;
+          }
+        page->acked = m.count;
+        pump_page (self, page);
+        update_reading (self);
+        break;
+      default: g_assert_not_reached ();
     }
 }
 

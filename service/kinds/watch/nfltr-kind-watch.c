@@ -159,19 +159,20 @@ serve_page (NfltrWebServer *web, WatchApp *app, SoupServerMessage *msg)
   g_string_append (page, "<link rel=\"stylesheet\" href=\"/assets/watch.css\">"
                          "<div class=\"watch-bar\"><code class=\"watch-command\">");
   nfltr_web_append_escaped (page, command);
-  g_string_append_printf (page, "</code><span class=\"watch-every\">every %gs</span>"
-                                "<span id=\"watch-state\" class=\"watch-state\" role=\"status\">"
-                                "waiting for the first run…</span>"
-                                "<label><input type=\"checkbox\" id=\"watch-diff\" checked> "
-                                "Mark changes</label>"
-                                "<button type=\"button\" id=\"watch-pause\">Pause</button></div>"
-                                "<div class=\"watch-body\"><pre id=\"watch-output\" "
-                                "class=\"watch-output\"></pre>"
-                                "<nav class=\"watch-history\" aria-label=\"Runs\">"
-                                "<h2>Runs</h2><ol id=\"watch-runs\" reversed></ol></nav></div>"
-                                "<noscript><p>Without JavaScript: <a href=\"/latest.txt\">the "
-                                "latest output as text</a>.</p></noscript>"
-                                "<script src=\"/assets/watch.js\"></script>",
+  g_string_append_printf (page,
+                          "</code><span class=\"watch-every\">every %gs</span>"
+                          "<span id=\"watch-state\" class=\"watch-state\" role=\"status\">"
+                          "waiting for the first run…</span>"
+                          "<label><input type=\"checkbox\" id=\"watch-diff\" checked> "
+                          "Mark changes</label>"
+                          "<button type=\"button\" id=\"watch-pause\">Pause</button></div>"
+                          "<div class=\"watch-body\"><pre id=\"watch-output\" "
+                          "class=\"watch-output\"></pre>"
+                          "<nav class=\"watch-history\" aria-label=\"Runs\">"
+                          "<h2>Runs</h2><ol id=\"watch-runs\" reversed></ol></nav></div>"
+                          "<noscript><p>Without JavaScript: <a href=\"/latest.txt\">the "
+                          "latest output as text</a>.</p></noscript>"
+                          "<script src=\"/assets/watch.js\"></script>",
                           app->interval);
   nfltr_web_page_finish (web, msg, SOUP_STATUS_OK, page);
 }

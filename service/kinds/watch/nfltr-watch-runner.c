@@ -7,37 +7,41 @@
 #include <sys/wait.h>
 #include <string.h>
 
-#define READ_CHUNK   (16 * 1024)
+#define READ_CHUNK (16 * 1024)
 #define KILL_GRACE_MS 2000
 
 struct _NfltrWatchRunner {
-  GObject        parent_instance;
+  GObject parent_instance;
 
-  char         **argv;
-  char          *cwd;
-  guint          interval_ms;
-  guint          timeout_ms;
-  gsize          max_output;
-  GMainContext  *context;
-  GCancellable  *cancellable;
+  char **argv;
+  char *cwd;
+  guint interval_ms;
+  guint timeout_ms;
+  gsize max_output;
+  GMainContext *context;
+  GCancellable *cancellable;
 
-  guint64        seq;
-  GSubprocess   *proc;       /* the run in progress */
-  GByteArray    *output;
-  gboolean       truncated;
-  gboolean       timed_out;
-  gboolean       read_done;
-  gboolean       wait_done;
-  int            wait_status;
-  gboolean       spawn_failed;
-  gint64         started_us;
-  gint64         started_mono;
-  guint8         buf[READ_CHUNK];
-  GSource       *next;       /* the timer of the next run */
-  GSource       *deadline;   /* the run's timeout */
+  guint64 seq;
+  GSubprocess *proc; /* the run in progress */
+  GByteArray *output;
+  gboolean truncated;
+  gboolean timed_out;
+  gboolean read_done;
+  gboolean wait_done;
+  int wait_status;
+  gboolean spawn_failed;
+  gint64 started_us;
+  gint64 started_mono;
+  guint8 buf[READ_CHUNK];
+  GSource *next;     /* the timer of the next run */
+  GSource *deadline; /* the run's timeout */
 };
 
-enum { SIGNAL_STARTED, SIGNAL_FINISHED, N_SIGNALS };
+enum {
+  SIGNAL_STARTED,
+  SIGNAL_FINISHED,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (NfltrWatchRunner, nfltr_watch_runner, G_TYPE_OBJECT)

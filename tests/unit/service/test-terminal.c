@@ -121,7 +121,9 @@ strip (const char *text, gsize chunk)
 static void
 test_strip_ansi (void)
 {
-  const struct { const char *in, *out; } cases[] = {
+  const struct {
+    const char *in, *out;
+  } cases[] = {
     { "plain\n", "plain\n" },
     { "\033[1;31mred\033[0m text\r\n", "red text\n" },
     { "\033]0;window title\007$ ls\r\n", "$ ls\n" },
@@ -248,15 +250,17 @@ tick_cb (gpointer user_data)
 }
 
 /* Runs the default context until cond holds or 10 s pass (a tick wakes it to look). */
-#define WAIT_FOR(cond)                                                       \
-  G_STMT_START {                                                             \
-    gint64 deadline_ = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;        \
-    guint tick_ = g_timeout_add (50, tick_cb, NULL);                         \
-    while (!(cond) && g_get_monotonic_time () < deadline_)                   \
-      g_main_context_iteration (NULL, TRUE);                                 \
-    g_source_remove (tick_);                                                 \
-    g_assert_true (cond);                                                    \
-  } G_STMT_END
+#define WAIT_FOR(cond)                                                                                       \
+  G_STMT_START                                                                                               \
+  {                                                                                                          \
+    gint64 deadline_ = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;                                        \
+    guint tick_ = g_timeout_add (50, tick_cb, NULL);                                                         \
+    while (!(cond) && g_get_monotonic_time () < deadline_)                                                   \
+      g_main_context_iteration (NULL, TRUE);                                                                 \
+    g_source_remove (tick_);                                                                                 \
+    g_assert_true (cond);                                                                                    \
+  }                                                                                                          \
+  G_STMT_END
 
 static gboolean
 timeout_flag_cb (gpointer user_data)
