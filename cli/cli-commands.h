@@ -28,6 +28,12 @@ int cli_cmd_tcp    (int argc, char **argv);
 gboolean cli_cmd_kind  (int argc, char **argv, int *exit_status);
 /* The service's Manager.Kinds, for `nfltr help` (asks the service, starting it if needed). */
 void     cli_print_kinds (FILE *out);
+/* cmd-serve.c */
+int cli_cmd_serve   (int argc, char **argv);
+/* --basic-auth and --token (cmd-serve.c's callback state) into a web app kind's options */
+gboolean cli_web_auth_options (const char *basic_auth, GVariantDict *dict, char **token_out, GError **error);
+/* cmd-share.c */
+int cli_cmd_share   (int argc, char **argv);
 /* cmd-list.c */
 int cli_cmd_list   (int argc, char **argv);
 /* cmd-status.c */
@@ -66,6 +72,13 @@ typedef struct
   char     *alpn;       /* tcp --alpn: "h2,http/1.1", or NULL */
   char     *origin_h2;  /* http --origin-h2: "auto", "yes", "no", or NULL */
   gboolean  origin_tls; /* http --origin-tls */
+  GVariant *kind_options; /* a{sv} a command in its own file adds (serve --upload, …), or NULL */
+  GCancellable *stop;   /* cancelled (on the main thread): remove the tunnel and exit 0;
+                         * its object data "message" (a string), if set, replaces stop_message */
+  char     *stop_message; /* what the user reads then (also the JSON "finished" state's error) */
+  char     *url_suffix; /* appended to the public URL the user is shown ("/SECRET"), or NULL */
+  char     *viewer_suffix; /* terminal --viewer: the read-only link's suffix ("/?token=…"),
+                            * shown as "Viewer URL:" and the ready event's "viewer_url" */
 } CliTunnelOptions;
 
 /* argv[0] is the command name. Errors are usage errors (exit 2); the message is what the user
@@ -76,17 +89,30 @@ gboolean  cli_tunnel_options_parse      (const char        *kind,
                                          CliTunnelOptions  *options,
                                          GError           **error);
 void      cli_tunnel_options_clear      (CliTunnelOptions  *options);
+/* For commands in their own files (cmd-serve.c, cmd-share.c, cmd-command.c): the generic
+ * options (--name, --e2ee, --e2ee-cert/--e2ee-key, --json) with the command's extra
+ * entries, parameter/summary/description for --help, between min_args and max_args (-1: any)
+ * positional arguments, given back in *positional. */
+gboolean  cli_tunnel_options_parse_full (const char          *kind,
+                                         int                  argc,
+                                         char               **argv,
+                                         const GOptionEntry  *extra,
+                                         const char          *parameter,
+                                         const char          *summary,
+                                         const char          *description,
+                                         int                  min_args,
+                                         int                  max_args,
+                                         CliTunnelOptions    *options,
+                                         GStrv               *positional,
+                                         GError             **error);
+typedef struct _CliClient CliClient;
+/* Creates the transient tunnel, follows it (human lines or --json events, as nfltr http),
+ * removes it on Ctrl-C or when options->stop is cancelled. Takes options' contents;
+ * client (taken) may be NULL. Returns the exit status. */
+int       cli_tunnel_run                (CliTunnelOptions  *options,
+                                         CliClient         *client);
 /* The a{sv} for Manager.CreateTunnel, transient. */
 GVariant *cli_tunnel_options_to_variant (const CliTunnelOptions *options);
-/* cmd-tunnel.c, for commands with options of their own (cmd-terminal.c, cmd-tail.c,
- * cmd-watch.c): runs the tunnel of options (taken, then cleared) as `nfltr http` does, with
- * the kind's own CreateTunnel options (kind_options, a{sv}, may be NULL); url_query ("?token=…",
- * may be NULL) is appended to the URL shown and to the ready event's "url", viewer_query
- * (may be NULL) gives the line "Viewer URL:" and the ready event's "viewer_url". */
-int       cli_tunnel_run                (CliTunnelOptions  *options,
-                                         GVariant          *kind_options,
-                                         const char        *url_query,
-                                         const char        *viewer_query);
 /* cmd-terminal.c */
 int cli_cmd_terminal (int argc, char **argv);
 /* A link's secret: 128 bits from the CSPRNG, base64url. */

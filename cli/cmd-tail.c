@@ -45,9 +45,7 @@ cli_cmd_tail (int argc, char **argv)
   GOptionGroup *group = g_option_group_new ("tail", "tail", "tail", &e2ee, NULL);
   g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
   g_auto (GVariantDict) kind_options = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr (GVariant) kind_variant = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *url_query = NULL;
   g_autofree char *here = g_get_current_dir ();
   CliTunnelOptions options = { 0 };
 
@@ -90,13 +88,13 @@ cli_cmd_tail (int argc, char **argv)
   g_variant_dict_insert (&kind_options, "token", "s", token);
   if (basic_auth != NULL)
     g_variant_dict_insert (&kind_options, "basic-auth", "s", basic_auth);
-  kind_variant = g_variant_ref_sink (g_variant_dict_end (&kind_options));
+  options.kind_options = g_variant_ref_sink (g_variant_dict_end (&kind_options));
 
   options.kind = g_strdup ("tail");
   options.target = g_strdup (g_ptr_array_index (files, 0));
   options.name = g_steal_pointer (&name);
   options.e2ee = e2ee;
   options.json = json;
-  url_query = g_strdup_printf ("?token=%s", token);
-  return cli_tunnel_run (&options, kind_variant, url_query, NULL);
+  options.url_suffix = g_strdup_printf ("/?token=%s", token);
+  return cli_tunnel_run (&options, NULL);
 }

@@ -85,10 +85,7 @@ run_terminal (const char *kind, int argc, char **argv)
   g_auto (GStrv) command = NULL;
   g_autofree char *path = NULL;
   g_autofree char *viewer_token = NULL;
-  g_autofree char *url_query = NULL;
-  g_autofree char *viewer_query = NULL;
   g_auto (GVariantDict) kind_options = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr (GVariant) kind_variant = NULL;
   g_autoptr (GError) error = NULL;
   CliTunnelOptions options = { 0 };
 
@@ -171,17 +168,17 @@ run_terminal (const char *kind, int argc, char **argv)
     g_variant_dict_insert (&kind_options, "viewer-token", "s", viewer_token);
   if (basic_auth != NULL)
     g_variant_dict_insert (&kind_options, "basic-auth", "s", basic_auth);
-  kind_variant = g_variant_ref_sink (g_variant_dict_end (&kind_options));
+  options.kind_options = g_variant_ref_sink (g_variant_dict_end (&kind_options));
 
   options.kind = g_strdup (kind);
   options.target = g_strjoinv (" ", command);
   options.name = g_steal_pointer (&name);
   options.e2ee = e2ee;
   options.json = json;
-  url_query = g_strdup_printf ("?token=%s", token);
+  options.url_suffix = g_strdup_printf ("/?token=%s", token);
   if (viewer_token != NULL)
-    viewer_query = g_strdup_printf ("?token=%s", viewer_token);
-  return cli_tunnel_run (&options, kind_variant, url_query, viewer_query);
+    options.viewer_suffix = g_strdup_printf ("/?token=%s", viewer_token);
+  return cli_tunnel_run (&options, NULL);
 }
 
 int

@@ -231,6 +231,99 @@ cli_tunnel_options_clear (CliTunnelOptions *options)
   g_clear_pointer (&options->key_file, g_free);
   g_clear_pointer (&options->alpn, g_free);
   g_clear_pointer (&options->origin_h2, g_free);
+  g_clear_pointer (&options->kind_options, g_variant_unref);
+  g_clear_object (&options->stop);
+  g_clear_pointer (&options->stop_message, g_free);
+  g_clear_pointer (&options->url_suffix, g_free);
+  g_clear_pointer (&options->viewer_suffix, g_free);
+}
+
+gboolean
+cli_tunnel_options_parse_full (const char          *kind,
+                               int                  argc,
+                               char               **argv,
+                               const GOptionEntry  *extra,
+                               const char          *parameter,
+                               const char          *summary,
+                               const char          *description,
+                               int                  min_args,
+                               int                  max_args,
+                               CliTunnelOptions    *options,
+                               GStrv               *positional,
+                               GError             **error)
+{
+  g_autofree char *name = NULL;
+  g_autofree char *cert_file = NULL;
+  g_autofree char *key_file = NULL;
+  gboolean json = FALSE;
+  /* The same generic options (and msgids) as cli_tunnel_options_parse's. */
+  const GOptionEntry entries[] = {
+    { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
+      N_ ("Public name: the URL is https://NAME.<relay domain> (default: random)"), "NAME" },
+    { "e2ee", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, e2ee_option_cb,
+      N_ ("End-to-end encryption (default true); --e2ee=false lets the relay read the traffic"),
+      "true|false" },
+    { "e2ee-cert", 0, 0, G_OPTION_ARG_FILENAME, &cert_file,
+      N_ ("PEM certificate to present instead of the generated one (needs --e2ee-key)"), "FILE" },
+    { "e2ee-key", 0, 0, G_OPTION_ARG_FILENAME, &key_file,
+      N_ ("PEM private key of --e2ee-cert"), "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      N_ ("Print one JSON object per line (events: ready, stats, state, error, stopped)"), NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autofree char **args = g_new0 (char *, argc + 1);
+  int n_args = argc;
+  GOptionGroup *group;
+
+  memset (options, 0, sizeof *options);
+  options->kind = g_strdup (kind);
+  options->e2ee = TRUE;
+
+  context = g_option_context_new (parameter);
+  g_option_context_set_summary (context, summary);
+  if (description != NULL)
+    g_option_context_set_description (context, description);
+  group = g_option_group_new (kind, kind, kind, options, NULL);
+  g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
+  g_option_group_add_entries (group, entries);
+  if (extra != NULL)
+    g_option_group_add_entries (group, extra);
+  g_option_context_set_main_group (context, group);
+
+  memcpy (args, argv, sizeof (char *) * argc);
+  if (!g_option_context_parse (context, &n_args, &args, error))
+    return FALSE;
+  if (n_args - 1 < min_args)
+    {
+      /* TRANSLATORS: %s is the command (serve, share, …), then its usage */
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _ ("missing %s (“nfltr %s %s”)"),
+                   parameter, kind, parameter);
+      return FALSE;
+    }
+  if (max_args >= 0 && n_args - 1 > max_args)
+    {
+      /* TRANSLATORS: the argument given too many, then the command */
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _ ("unexpected argument “%s” for %s"),
+                   args[max_args + 1], kind);
+      return FALSE;
+    }
+  if (name != NULL && !cli_check_name (name, error))
+    return FALSE;
+  if (!cli_check_cert_pair (cert_file, key_file, &options->cert_file, &options->key_file, error))
+    return FALSE;
+  options->name = g_steal_pointer (&name);
+  options->json = json;
+  if (positional != NULL)
+    {
+      GStrvBuilder *b = g_strv_builder_new ();
+
+      for (int i = 1; i < n_args; i++)
+        g_strv_builder_add (b, args[i]);
+      *positional = g_strv_builder_end (b);
+      g_strv_builder_unref (b);
+    }
+  return TRUE;
 }
 
 GVariant *
@@ -250,6 +343,20 @@ cli_tunnel_options_to_variant (const CliTunnelOptions *options)
     g_variant_dict_insert (&dict, "origin-h2", "s", options->origin_h2);
   if (options->origin_tls)
     g_variant_dict_insert (&dict, "origin-tls", "b", TRUE);
+  /* The options of a command in its own file (cmd-serve.c, …), checked by its kind. */
+  if (options->kind_options != NULL)
+    {
+      GVariantIter iter;
+      const char *key;
+      GVariant *value;
+
+      g_variant_iter_init (&iter, options->kind_options);
+      while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+        {
+          g_variant_dict_insert_value (&dict, key, value);
+          g_variant_unref (value);
+        }
+    }
   if (options->cert_file != NULL)
     {
       g_variant_dict_insert (&dict, "cert-file", "s", options->cert_file);
@@ -291,11 +398,6 @@ typedef struct
 
   guint             signal_sources[3];
   guint             removed_subscription;
-
-  /* cli_tunnel_run (): the kind's own options, and what the shown URL gets appended */
-  GVariant         *kind_options;
-  const char       *url_query;
-  const char       *viewer_query;
 } TunnelRun;
 
 static void tunnel_run_stop (TunnelRun *run, int exit_status);
@@ -459,25 +561,38 @@ show_state (TunnelRun *run)
     }
 }
 
-/* The public URL with a query of cli_tunnel_run () ("?token=…") after its path. */
-static char *
-url_with (const char *url, const char *query)
-{
-  if (query == NULL)
-    return g_strdup (url);
-  return g_strconcat (url, g_str_has_suffix (url, "/") ? "" : "/", query, NULL);
-}
-
 static void
 show_ready (TunnelRun *run)
 {
   NfltrDbusTunnel *t = run->tunnel;
   const char *mode = nfltr_dbus_tunnel_get_mode (t);
   gboolean inspectable = g_strcmp0 (mode, "inspectable") == 0;
+  g_autofree char *url = NULL;
+  g_autofree char *viewer_url = NULL;
+
+  /* A command may add a path to the URL (share: its secret). */
+  if (run->options.url_suffix != NULL)
+    {
+      g_autofree char *base = g_strdup (nfltr_dbus_tunnel_get_public_url (t));
+
+      if (g_str_has_suffix (base, "/"))
+        base[strlen (base) - 1] = '\0';
+      url = g_strconcat (base, run->options.url_suffix, NULL);
+    }
+  else
+    url = g_strdup (nfltr_dbus_tunnel_get_public_url (t));
+  /* terminal --viewer: a second, read-only link. */
+  if (run->options.viewer_suffix != NULL)
+    {
+      g_autofree char *base = g_strdup (nfltr_dbus_tunnel_get_public_url (t));
+
+      if (g_str_has_suffix (base, "/"))
+        base[strlen (base) - 1] = '\0';
+      viewer_url = g_strconcat (base, run->options.viewer_suffix, NULL);
+    }
 
   if (run->options.json)
     {
-      g_autofree char *url = url_with (nfltr_dbus_tunnel_get_public_url (t), run->url_query);
       g_autofree char *line = cli_event_ready (url, mode,
                                                nfltr_dbus_tunnel_get_fingerprint (t),
                                                nfltr_dbus_tunnel_get_name (t),
@@ -485,11 +600,9 @@ show_ready (TunnelRun *run)
                                                nfltr_dbus_tunnel_get_target (t),
                                                nfltr_dbus_tunnel_get_id (t));
 
-      if (run->viewer_query != NULL)
+      if (viewer_url != NULL)
         {
-          g_autofree char *viewer = url_with (nfltr_dbus_tunnel_get_public_url (t),
-                                              run->viewer_query);
-          char *with_viewer = cli_event_add_string (line, "viewer_url", viewer);
+          char *with_viewer = cli_event_add_string (line, "viewer_url", viewer_url);
 
           g_free (line);
           line = with_viewer;
@@ -504,18 +617,11 @@ show_ready (TunnelRun *run)
 
       /* TRANSLATORS: the public URL and the local address it forwards to. Labels padded as
        * in “State:       %s” (see there). */
-      g_autofree char *url = url_with (nfltr_dbus_tunnel_get_public_url (t), run->url_query);
-
       printf (_ ("URL:         %s → %s\n"), url, nfltr_dbus_tunnel_get_target (t));
-      if (run->viewer_query != NULL)
-        {
-          g_autofree char *viewer = url_with (nfltr_dbus_tunnel_get_public_url (t),
-                                              run->viewer_query);
-
-          /* TRANSLATORS: the read-only link of nfltr terminal --viewer. Label padded as in
-           * “State:       %s”. */
-          printf (_ ("Viewer URL:  %s (read-only)\n"), viewer);
-        }
+      if (viewer_url != NULL)
+        /* TRANSLATORS: the read-only link of nfltr terminal --viewer. Label padded as in
+         * “State:       %s”. */
+        printf (_ ("Viewer URL:  %s (read-only)\n"), viewer_url);
       /* TRANSLATORS: the %s around the mode are colour codes; keep all three. */
       mode_line = g_strdup_printf (_ ("Mode:        %s%s%s\n"), inspectable ? bold_red : "",
                                    cli_mode_description (mode), inspectable ? reset : "");
@@ -754,54 +860,68 @@ create_tunnel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   tunnel_changed (run);
 }
 
-static int run_parsed (TunnelRun *run_in, CliClient *connected);
-
 /* client: already connected (the generic path asked it for its kinds), or NULL. */
 static int
 run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
 {
-  TunnelRun run = { 0 };
+  CliTunnelOptions options;
   g_autoptr(GError) error = NULL;
 
-  if (!cli_tunnel_options_parse (kind, argc, argv, &run.options, &error))
+  if (!cli_tunnel_options_parse (kind, argc, argv, &options, &error))
     {
       cli_fail (CLI_EXIT_USAGE, "%s", error->message);
       /* A wrong flag or argument, not an unreadable file: point at the help. */
       if (error->domain == G_OPTION_ERROR)
         fprintf (stderr, _ ("Try “nfltr %s --help”.\n"), kind);
-      cli_tunnel_options_clear (&run.options);
-      g_clear_object (&connected);
+      cli_tunnel_options_clear (&options);
       return CLI_EXIT_USAGE;
     }
-  return run_parsed (&run, connected);
+  return cli_tunnel_run (&options, connected);
+}
+
+static void
+stop_cancelled_cb (GCancellable *cancellable, gpointer user_data)
+{
+  TunnelRun *run = user_data;
+  const char *message = g_object_get_data (G_OBJECT (cancellable), "message");
+
+  /* The message set on the cancellable (a reason known only when it fires) wins. */
+  if (message != NULL)
+    {
+      g_free (run->options.stop_message);
+      run->options.stop_message = g_strdup (message);
+    }
+
+  if (run->stopping)
+    return;
+  if (run->options.json)
+    {
+      g_autofree char *line = cli_event_state ("finished", run->options.stop_message);
+
+      cli_print_flushed (line);
+    }
+  else if (run->options.stop_message != NULL)
+    {
+      g_autofree char *line = g_strdup_printf ("%s", run->options.stop_message);
+
+      finish_live_line (run);
+      print_line (run, line);
+    }
+  tunnel_run_stop (run, CLI_EXIT_OK);
 }
 
 int
-cli_tunnel_run (CliTunnelOptions *options,
-                GVariant         *kind_options,
-                const char       *url_query,
-                const char       *viewer_query)
+cli_tunnel_run (CliTunnelOptions *options, CliClient *connected)
 {
   TunnelRun run = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) variant = NULL;
+  g_autoptr(CliClient) client = connected;
+  const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+  gulong stop_handler = 0;
 
   run.options = *options;
   memset (options, 0, sizeof *options);
-  run.kind_options = kind_options;
-  run.url_query = url_query;
-  run.viewer_query = viewer_query;
-  return run_parsed (&run, NULL);
-}
-
-/* Takes run->options (cleared at the end). */
-static int
-run_parsed (TunnelRun *run_in, CliClient *connected)
-{
-  TunnelRun run = *run_in;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) options = NULL;
-  g_autoptr(CliClient) client = connected;
-  const int signals[] = { SIGINT, SIGTERM, SIGHUP };
-
   if (client == NULL)
     client = cli_client_connect (&error);
   if (client == NULL)
@@ -822,26 +942,15 @@ run_parsed (TunnelRun *run_in, CliClient *connected)
     run.signal_sources[i] = g_unix_signal_add (signals[i], signal_cb, &run);
   cli_client_set_lost_func (client, service_lost_cb, &run);
 
-  options = g_variant_ref_sink (cli_tunnel_options_to_variant (&run.options));
-  if (run.kind_options != NULL)
-    {
-      g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (options);
-      GVariantIter iter;
-      const char *key;
-      GVariant *value;
-
-      g_variant_iter_init (&iter, run.kind_options);
-      while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
-        {
-          g_variant_dict_insert_value (&dict, key, value);
-          g_variant_unref (value);
-        }
-      g_clear_pointer (&options, g_variant_unref);
-      options = g_variant_ref_sink (g_variant_dict_end (&dict));
-    }
-  nfltr_dbus_manager_call_create_tunnel (cli_client_get_manager (client), options,
+  variant = g_variant_ref_sink (cli_tunnel_options_to_variant (&run.options));
+  nfltr_dbus_manager_call_create_tunnel (cli_client_get_manager (client), variant,
                                          run.cancellable, create_tunnel_cb, &run);
+  /* The command's own end (a share that expired), on this thread's loop. */
+  if (run.options.stop != NULL)
+    stop_handler = g_cancellable_connect (run.options.stop, G_CALLBACK (stop_cancelled_cb), &run, NULL);
   g_main_loop_run (run.loop);
+  if (stop_handler != 0)
+    g_cancellable_disconnect (run.options.stop, stop_handler);
 
   cli_client_set_lost_func (client, NULL, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)

@@ -50,9 +50,7 @@ cli_cmd_watch (int argc, char **argv)
   g_autofree char *path = NULL;
   g_autofree char *cwd = g_get_current_dir ();
   g_auto (GVariantDict) kind_options = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr (GVariant) kind_variant = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *url_query = NULL;
   CliTunnelOptions options = { 0 };
 
   cli_split_command (&argc, argv, &command);
@@ -95,13 +93,13 @@ cli_cmd_watch (int argc, char **argv)
   g_variant_dict_insert (&kind_options, "token", "s", token);
   if (basic_auth != NULL)
     g_variant_dict_insert (&kind_options, "basic-auth", "s", basic_auth);
-  kind_variant = g_variant_ref_sink (g_variant_dict_end (&kind_options));
+  options.kind_options = g_variant_ref_sink (g_variant_dict_end (&kind_options));
 
   options.kind = g_strdup ("watch");
   options.target = g_strjoinv (" ", command);
   options.name = g_steal_pointer (&name);
   options.e2ee = e2ee;
   options.json = json;
-  url_query = g_strdup_printf ("?token=%s", token);
-  return cli_tunnel_run (&options, kind_variant, url_query, NULL);
+  options.url_suffix = g_strdup_printf ("/?token=%s", token);
+  return cli_tunnel_run (&options, NULL);
 }

@@ -32,6 +32,12 @@ const CliCommand cli_commands[] = {
     "TARGET [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
     /* TRANSLATORS: TARGET is the placeholder of the usage line above; keep it. */
     N_ ("Publish TARGET as a tunnel of any kind the service offers (listed below), until Ctrl-C") },
+  { "serve", cli_cmd_serve,
+    "DIR [--upload] [--max-upload SIZE] [--basic-auth USER:PASS] [--token[=TOKEN]] [--name NAME] [--json]",
+    N_ ("Share a folder as a file server until Ctrl-C") },
+  { "share", cli_cmd_share,
+    "FILE|DIR|- | --text TEXT [--expires DURATION] [--max-downloads N] [--name NAME] [--json]",
+    N_ ("Share a file, folder, text or standard input at a secret link that expires") },
   { "list", cli_cmd_list, "[--wide] [--json]", N_ ("List every tunnel, saved or running in a terminal") },
   { "stop", cli_cmd_stop, "NAME", N_ ("Stop a tunnel; visitors are turned away until it starts") },
   { "start", cli_cmd_start, "NAME", N_ ("Start a stopped or failed tunnel again") },

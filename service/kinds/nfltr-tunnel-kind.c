@@ -15,6 +15,8 @@
 
 #include "nfltr-kind-http.h"
 #include "nfltr-kind-tcp.h"
+#include "nfltr-kind-serve.h"
+#include "nfltr-kind-share.h"
 #include "nfltr-kind-terminal.h"
 #include "nfltr-kind-ai.h"
 #include "nfltr-kind-tail.h"
@@ -28,6 +30,8 @@ typedef GType (*NfltrKindTypeFunc) (void);
 static NfltrKindTypeFunc kinds[] = {
   nfltr_kind_http_get_type,
   nfltr_kind_tcp_get_type,
+  nfltr_kind_serve_get_type,
+  nfltr_kind_share_get_type,
   nfltr_kind_terminal_get_type,
   nfltr_kind_ai_get_type,
   nfltr_kind_tail_get_type,
