@@ -505,6 +505,9 @@ exec_child (int slave, const char *path, char **argv, char **envp, const char *c
     _exit (127);
   if (slave > 2)
     close (slave);
+  /* Nothing of the service's (sockets, other tunnels' files) reaches the program, whatever
+   * forgot its close-on-exec flag. */
+  close_range (3, ~0U, 0);
   if (cwd != NULL && chdir (cwd) < 0)
     (void) (chdir ("/") < 0);
   execve (path, argv, envp);
