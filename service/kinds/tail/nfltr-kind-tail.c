@@ -285,7 +285,9 @@ serve_lines (TailApp *app, SoupServerMessage *msg)
   for (guint i = 0; i < messages->len; i++)
     {
       gsize len;
-      const char *json = g_bytes_get_data (g_ptr_array_index (messages, i), &len);
+      const char *data = g_bytes_get_data (g_ptr_array_index (messages, i), &len);
+      /* The feed keeps the text without a terminating NUL. */
+      g_autofree char *json = g_strndup (data, len);
       g_autoptr(JsonNode) node = json_from_string (json, NULL);
       JsonObject *o = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
       const char *t = o != NULL ? json_object_get_string_member_with_default (o, "t", "") : "";
