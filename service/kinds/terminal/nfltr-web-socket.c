@@ -187,7 +187,10 @@ pump (NfltrWebFeed *feed, FeedPage *page)
 {
   guint64 oldest = oldest_seq (feed);
 
-  if (soup_websocket_connection_get_state (page->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+  /* A full page is sent nothing, not even the note of what it missed: that comes once it
+   * has room again, however much it missed by then. */
+  if (soup_websocket_connection_get_state (page->ws) != SOUP_WEBSOCKET_STATE_OPEN ||
+      page->inflight >= NFLTR_WEB_FEED_WINDOW)
     return;
   if (page->next < oldest)
     {

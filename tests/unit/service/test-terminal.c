@@ -5,6 +5,7 @@
 #include "nfltr-term-message.h"
 #include "nfltr-term-ring.h"
 #include "nfltr-term-session.h"
+#include "nfltr-web-socket.h"
 
 #include <signal.h>
 #include <string.h>
@@ -474,6 +475,55 @@ test_session_input_flood (void)
   WAIT_FOR (kill (pid, 0) < 0);
 }
 
+/* The feed tail and watch push: a page that stops acknowledging is sent one window and no
+ * more; one that falls behind what the feed keeps is told how much it missed. */
+static void
+test_feed_window_and_skipped (void)
+{
+  g_autoptr(NfltrWebFeed) feed = nfltr_web_feed_new (50, 64 << 20);
+  g_autoptr(TestPage) page = test_page_new (FALSE);
+  g_autofree char *big = g_strnfill (16 * 1024, 'x');
+  g_autofree char *ack = NULL;
+  guint64 sent_bytes = 0;
+  guint n;
+  gboolean skipped = FALSE;
+
+  nfltr_web_feed_attach (feed, page->server, "{\"t\":\"hello\"}");
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{\"t\":\"lines\",\"i\":%u,\"x\":\"%s\"}", i, big);
+
+      nfltr_web_feed_append (feed, json);
+    }
+  spin (300);
+  for (guint i = 0; i < page->texts->len; i++)
+    sent_bytes += strlen (g_ptr_array_index (page->texts, i));
+  /* The window, and at most the one message that crossed it. */
+  g_assert_cmpuint (sent_bytes, <=, NFLTR_WEB_FEED_WINDOW + 16 * 1024 + 64);
+  g_assert_cmpuint (sent_bytes, >=, NFLTR_WEB_FEED_WINDOW - 16 * 1024 - 64);
+  n = page->texts->len;
+  /* Full, it is sent nothing more however much comes (not even notes of what it misses). */
+  for (guint i = 0; i < 100; i++)
+    nfltr_web_feed_append (feed, "{\"t\":\"lines\"}");
+  spin (200);
+  g_assert_cmpuint (page->texts->len, ==, n);
+
+  /* Acknowledged: the page goes on from the oldest message the feed still keeps (it keeps
+   * 50 of the 200), after a note of what it missed. */
+  ack = g_strdup_printf ("a%u", n);
+  send_text (page, ack);
+  WAIT_FOR (page->texts->len > n);
+  for (guint i = n; i < page->texts->len; i++)
+    skipped |= g_str_has_prefix (g_ptr_array_index (page->texts, i), "{\"t\":\"skipped\",\"count\":");
+  g_assert_true (skipped);
+
+  /* An ack of more than was sent: refused. */
+  send_text (page, "a999999");
+  WAIT_FOR (page->closed);
+  g_assert_cmpuint (page->close_code, ==, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR);
+  WAIT_FOR (nfltr_web_feed_get_n_pages (feed) == 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -486,5 +536,6 @@ main (int argc, char **argv)
   g_test_add_func ("/terminal/session/not-installed", test_session_not_installed);
   g_test_add_func ("/terminal/session/backpressure", test_session_backpressure);
   g_test_add_func ("/terminal/session/input-flood", test_session_input_flood);
+  g_test_add_func ("/terminal/feed/window-and-skipped", test_feed_window_and_skipped);
   return g_test_run ();
 }
