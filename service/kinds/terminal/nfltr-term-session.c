@@ -19,12 +19,15 @@
 #include "nfltr-error.h"
 #include "nfltr-term-message.h"
 #include "nfltr-term-ring.h"
+#include "nfltr-web-socket.h"
 
 /* One WebSocket message of output at most: small enough to interleave pages fairly. */
 #define SEND_CHUNK    (16 * 1024)
 /* Read at most this much from the PTY per wake-up, so a flooding program cannot starve the
  * other tunnels served by the same thread. */
 #define READ_PER_WAKE (64 * 1024)
+/* How often a page whose socket is backed up is looked at again. */
+#define RETRY_MS      100
 /* How long a program gets after SIGHUP before SIGKILL when its session is disposed. */
 #define KILL_GRACE_MS 3000
 
@@ -35,6 +38,7 @@ typedef struct {
   guint64 offset; /* the next stream offset to send */
   guint64 sent;   /* bytes sent over this connection */
   guint64 acked;
+  GSource *retry; /* while the socket is backed up */
 } Page;
 
 struct _NfltrTermSession {
@@ -112,6 +116,18 @@ send_exit (NfltrTermSession *self, Page *page)
   send_json (page, b);
 }
 
+static void pump_page (NfltrTermSession *self, Page *page);
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  Page *page = user_data;
+
+  g_clear_pointer (&page->retry, g_source_unref);
+  pump_page (page->session, page);
+  return G_SOURCE_REMOVE;
+}
+
 /* Sends what the page may still take of what the ring holds. */
 static void
 pump_page (NfltrTermSession *self, Page *page)
@@ -120,6 +136,17 @@ pump_page (NfltrTermSession *self, Page *page)
     return;
   while (page->sent - page->acked < NFLTR_TERM_WINDOW)
     {
+      if (nfltr_web_socket_is_backed_up (page->ws))
+        {
+          /* Acknowledged but not read: look again later rather than let libsoup queue. */
+          if (page->retry == NULL)
+            {
+              page->retry = g_timeout_source_new (RETRY_MS);
+              g_source_set_callback (page->retry, retry_cb, page, NULL);
+              g_source_attach (page->retry, self->context);
+            }
+          break;
+        }
       guint64 start = nfltr_term_ring_get_start (self->ring);
       gsize room = NFLTR_TERM_WINDOW - (page->sent - page->acked);
       g_autoptr(GBytes) bytes = NULL;
@@ -141,6 +168,11 @@ pump_page (NfltrTermSession *self, Page *page)
 static void
 page_free (Page *page)
 {
+  if (page->retry != NULL)
+    {
+      g_source_destroy (page->retry);
+      g_source_unref (page->retry);
+    }
   g_signal_handlers_disconnect_by_data (page->ws, page);
   if (soup_websocket_connection_get_state (page->ws) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (page->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);

@@ -3,9 +3,15 @@
 
 #include "nfltr-web-socket.h"
 
+#include <linux/sockios.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "nfltr-term-message.h"
+
+/* How often a page whose socket is backed up is looked at again. */
+#define FEED_RETRY_MS 100
 
 /* ---- the upgrade ---- */
 
@@ -93,6 +99,24 @@ nfltr_web_socket_upgrade (NfltrWebServer      *web,
   g_signal_connect_data (msg, "wrote-informational", G_CALLBACK (upgraded_cb), up, upgrade_free, 0);
 }
 
+gboolean
+nfltr_web_socket_is_backed_up (SoupWebsocketConnection *ws)
+{
+  GIOStream *stream = soup_websocket_connection_get_io_stream (ws);
+  GSocket *socket;
+  int queued = 0, sndbuf = 0;
+
+  if (!G_IS_SOCKET_CONNECTION (stream))
+    return FALSE;
+  socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream));
+  /* SIOCOUTQ: bytes written and not yet taken by the other end (unix(7), tcp(7)). Half the
+   * send buffer still queued: the other end is not reading; libsoup would queue the rest. */
+  if (ioctl (g_socket_get_fd (socket), SIOCOUTQ, &queued) < 0 ||
+      !g_socket_get_option (socket, SOL_SOCKET, SO_SNDBUF, &sndbuf, NULL) || sndbuf <= 0)
+    return FALSE;
+  return queued >= sndbuf / 2;
+}
+
 /* ---- the feed ---- */
 
 typedef struct {
@@ -108,6 +132,7 @@ typedef struct {
   guint64                  acked;
   GQueue                   sizes;      /* of the unacknowledged messages, oldest first */
   gsize                    inflight;   /* their bytes */
+  GSource                 *retry;      /* while the socket is backed up */
 } FeedPage;
 
 struct _NfltrWebFeed {
@@ -133,6 +158,11 @@ feed_page_free (gpointer data)
 {
   FeedPage *page = data;
 
+  if (page->retry != NULL)
+    {
+      g_source_destroy (page->retry);
+      g_source_unref (page->retry);
+    }
   g_signal_handlers_disconnect_by_data (page->ws, page);
   if (soup_websocket_connection_get_state (page->ws) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (page->ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
@@ -182,6 +212,18 @@ send_to (FeedPage *page, GBytes *json)
   g_queue_push_tail (&page->sizes, GSIZE_TO_POINTER (len));
 }
 
+static void pump (NfltrWebFeed *feed, FeedPage *page);
+
+static gboolean
+feed_retry_cb (gpointer user_data)
+{
+  FeedPage *page = user_data;
+
+  g_clear_pointer (&page->retry, g_source_unref);
+  pump (page->feed, page);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 pump (NfltrWebFeed *feed, FeedPage *page)
 {
@@ -192,6 +234,17 @@ pump (NfltrWebFeed *feed, FeedPage *page)
   if (soup_websocket_connection_get_state (page->ws) != SOUP_WEBSOCKET_STATE_OPEN ||
       page->inflight >= NFLTR_WEB_FEED_WINDOW)
     return;
+  if (nfltr_web_socket_is_backed_up (page->ws))
+    {
+      /* Acknowledged but not read (nfltr_web_socket_is_backed_up): look again later. */
+      if (page->retry == NULL)
+        {
+          page->retry = g_timeout_source_new (FEED_RETRY_MS);
+          g_source_set_callback (page->retry, feed_retry_cb, page, NULL);
+          g_source_attach (page->retry, g_main_context_get_thread_default ());
+        }
+      return;
+    }
   if (page->next < oldest)
     {
       g_autofree char *text = g_strdup_printf ("{\"t\":\"skipped\",\"count\":%" G_GUINT64_FORMAT "}",

@@ -32,6 +32,11 @@ void nfltr_web_socket_upgrade (NfltrWebServer      *web,
                                gpointer             user_data,
                                GDestroyNotify       destroy);
 
+/* TRUE when the connection's socket has half its send buffer still unsent: the peer
+ * is not reading, whatever it acknowledges. Acknowledgements say what a page has handled; a
+ * client that acknowledges without reading would otherwise make libsoup queue without end. */
+gboolean nfltr_web_socket_is_backed_up (SoupWebsocketConnection *ws);
+
 typedef struct _NfltrWebFeed NfltrWebFeed;
 
 /* Keeps the newest max_messages messages, at most max_bytes together. */

@@ -451,7 +451,8 @@ test_session_input_flood (void)
   chunk[0] = 'i';
   memset (chunk + 1, 'x', NFLTR_TERM_MESSAGE_MAX);
   chunk[NFLTR_TERM_MESSAGE_MAX + 1] = '\0';
-  for (guint i = 0; i < 64 && !page->closed; i++)
+  for (guint i = 0; i < 64 && soup_websocket_connection_get_state (page->client) == SOUP_WEBSOCKET_STATE_OPEN;
+       i++)
     {
       soup_websocket_connection_send_text (page->client, chunk);
       spin (5);
@@ -473,6 +474,58 @@ test_session_input_flood (void)
   /* Disposing the session hangs the program up. */
   g_clear_object (&session);
   WAIT_FOR (kill (pid, 0) < 0);
+}
+
+/* One masked client text frame (RFC 6455 §5.2), written raw. */
+static void
+raw_send_text (int fd, const char *text)
+{
+  guint8 frame[256];
+  gsize len = strlen (text);
+  const guint8 mask[4] = { 1, 2, 3, 4 };
+
+  g_assert_cmpuint (len, <, 126);
+  frame[0] = 0x81;
+  frame[1] = 0x80 | len;
+  memcpy (frame + 2, mask, 4);
+  for (gsize i = 0; i < len; i++)
+    frame[6 + i] = text[i] ^ mask[i % 4];
+  g_assert_cmpint (write (fd, frame, 6 + len), ==, (gssize) (6 + len));
+}
+
+/* A client that acknowledges output without reading it (it can guess the window) makes the
+ * agent look at its socket: what the socket does not take is not sent, so acknowledging
+ * more is acknowledging what was never sent, and the connection is refused. */
+static void
+test_session_ack_without_reading (void)
+{
+  const char *argv[] = { "yes", "0123456789abcdef0123456789abcdef0123456789abcdef", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NfltrTermSession) session = nfltr_term_session_new (argv, NULL, 1 << 20, &error);
+  g_autoptr(GUri) uri = g_uri_parse ("wss://t.localhost/ws", G_URI_FLAGS_NONE, NULL);
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(SoupWebsocketConnection) server = NULL;
+  int fds[2];
+
+  g_assert_no_error (error);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  stream = stream_from_fd (fds[0]);
+  server = soup_websocket_connection_new (stream, uri, SOUP_WEBSOCKET_CONNECTION_SERVER, NULL, NULL, NULL);
+  nfltr_term_session_attach (session, server, FALSE);
+  for (guint k = 1; k <= 16 && soup_websocket_connection_get_state (server) == SOUP_WEBSOCKET_STATE_OPEN; k++)
+    {
+      g_autofree char *ack = g_strdup_printf ("a%u", k * NFLTR_TERM_WINDOW);
+
+      spin (100);
+      if (soup_websocket_connection_get_state (server) != SOUP_WEBSOCKET_STATE_OPEN)
+        break;
+      raw_send_text (fds[1], ack);
+    }
+  spin (200);
+  /* Refused long before 16 windows (4 MiB) were queued for a client that reads nothing. */
+  g_assert_cmpint (soup_websocket_connection_get_state (server), !=, SOUP_WEBSOCKET_STATE_OPEN);
+  g_assert_cmpuint (nfltr_term_session_get_n_pages (session), ==, 0);
+  close (fds[1]);
 }
 
 /* The feed tail and watch push: a page that stops acknowledging is sent one window and no
@@ -536,6 +589,7 @@ main (int argc, char **argv)
   g_test_add_func ("/terminal/session/not-installed", test_session_not_installed);
   g_test_add_func ("/terminal/session/backpressure", test_session_backpressure);
   g_test_add_func ("/terminal/session/input-flood", test_session_input_flood);
+  g_test_add_func ("/terminal/session/ack-without-reading", test_session_ack_without_reading);
   g_test_add_func ("/terminal/feed/window-and-skipped", test_feed_window_and_skipped);
   return g_test_run ();
 }
