@@ -6,6 +6,8 @@
 #define G_LOG_DOMAIN "nfltr-app"
 
 #include <glib/gi18n.h>
+#include <string.h>
+#include <sys/random.h>
 
 #include "nfltr-a11y.h"
 #include "nfltr-error.h"
@@ -48,6 +50,7 @@ struct _NfltrNewTunnelDialog
   GtkLabel *cert_hint;
   GtkWidget *inspectable_warning;
   GtkLabel *error_label;
+  char *token;         /* the secret of the link of a terminal, ai, tail or watch tunnel */
 };
 
 G_DEFINE_FINAL_TYPE (NfltrNewTunnelDialog, nfltr_new_tunnel_dialog, ADW_TYPE_WINDOW)
@@ -71,6 +74,52 @@ index_of (const char * const *names,
     if (g_strcmp0 (names[i], name) == 0)
       return i;
   return 0;
+}
+
+/* Kinds whose page sits behind a secret link the dialog makes (service/kinds/terminal/
+ * nfltr-term-app.h, tail, watch): their target is no address, and the link is copied. */
+static gboolean
+kind_has_secret_link (const char *kind)
+{
+  return g_strcmp0 (kind, "terminal") == 0 || g_strcmp0 (kind, "ai") == 0 ||
+         g_strcmp0 (kind, "tail") == 0 || g_strcmp0 (kind, "watch") == 0;
+}
+
+/* What these kinds take as their target: a command (terminal, ai: may be empty, then the
+ * shell or claude; watch), a file (tail). */
+static gboolean
+validate_secret_link_target (const char *kind, const char *text, char **message)
+{
+  *message = NULL;
+  if (g_strcmp0 (kind, "tail") == 0 && !g_path_is_absolute (text))
+    {
+      *message = g_strdup (_("Enter the full path of the log file, like /var/log/syslog."));
+      return FALSE;
+    }
+  if (g_strcmp0 (kind, "watch") == 0 && *text == '\0')
+    {
+      *message = g_strdup (_("Enter the command to run, like df -h."));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A link's secret: 128 bits from the kernel's CSPRNG, base64url. */
+static char *
+new_token (void)
+{
+  guint8 bytes[16];
+  char *text, *eq;
+
+  if (getrandom (bytes, sizeof bytes, 0) != sizeof bytes)
+    return NULL;
+  text = g_base64_encode (bytes, sizeof bytes);
+  g_strdelimit (text, "+", '-');
+  g_strdelimit (text, "/", '_');
+  eq = strchr (text, '=');
+  if (eq != NULL)
+    *eq = '\0';
+  return text;
 }
 
 /* The selected kind's id, NULL before the service has told us its kinds. */
@@ -168,6 +217,8 @@ validate_kind_target (NfltrNewTunnelDialog  *self,
       *message = g_strdup (_("Enter a command and its arguments, like wc -l."));
       return FALSE;
     }
+  if (kind_has_secret_link (kind))
+    return validate_secret_link_target (kind, target, message);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->target_row), _("Local _port or address"));
   return nfltr_validate_target (target, message);
 }
@@ -288,6 +339,25 @@ create_tunnel_cb (GObject      *source,
                          gtk_editable_get_text (GTK_EDITABLE (self->target_row)));
   g_settings_set_string (self->settings, "last-certificate",
                          cert_mode_names[MIN (adw_combo_row_get_selected (self->cert_row), 2)]);
+  if (self->token != NULL)
+    {
+      /* The page opens only with its secret: the whole link goes to the clipboard, as the
+       * tunnel's row shows the URL without it. */
+      NfltrDbusTunnel *tunnel = nfltr_client_find_tunnel (self->client, path);
+      const char *url = tunnel != NULL ? nfltr_dbus_tunnel_get_public_url (tunnel) : NULL;
+
+      if (url != NULL && *url != '\0')
+        {
+          g_autofree char *link = g_strdup_printf ("%s%s?token=%s", url,
+                                                   g_str_has_suffix (url, "/") ? "" : "/", self->token);
+
+          gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (self)), link);
+          if (self->window != NULL)
+            nfltr_window_add_toast (self->window, _("Tunnel created; its link, with its secret, is copied"));
+          gtk_window_close (GTK_WINDOW (self));
+          return;
+        }
+    }
   if (self->window != NULL)
     nfltr_window_add_toast (self->window, _("Tunnel created"));
   gtk_window_close (GTK_WINDOW (self));
@@ -321,6 +391,13 @@ create_action (GtkWidget  *widget,
       g_variant_builder_add (&options, "{sv}", "key-file", g_variant_new_string (self->key_file));
     }
   g_variant_builder_add (&options, "{sv}", "transient", g_variant_new_boolean (FALSE));
+  g_clear_pointer (&self->token, g_free);
+  if (kind_has_secret_link (selected_kind (self)))
+    {
+      self->token = new_token ();
+      if (self->token != NULL)
+        g_variant_builder_add (&options, "{sv}", "token", g_variant_new_string (self->token));
+    }
 
   gtk_widget_set_visible (GTK_WIDGET (self->error_label), FALSE);
   nfltr_new_tunnel_dialog_set_busy (self, TRUE);
@@ -410,6 +487,7 @@ nfltr_new_tunnel_dialog_finalize (GObject *object)
   g_free (self->cert_file);
   g_free (self->key_file);
   g_strfreev (self->kind_ids);
+  g_free (self->token);
 
   G_OBJECT_CLASS (nfltr_new_tunnel_dialog_parent_class)->finalize (object);
 }

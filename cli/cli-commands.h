@@ -92,6 +92,8 @@ typedef struct
                          * its object data "message" (a string), if set, replaces stop_message */
   char     *stop_message; /* what the user reads then (also the JSON "finished" state's error) */
   char     *url_suffix; /* appended to the public URL the user is shown ("/SECRET"), or NULL */
+  char     *viewer_suffix; /* terminal --viewer: the read-only link's suffix ("/?token=…"),
+                            * shown as "Viewer URL:" and the ready event's "viewer_url" */
 } CliTunnelOptions;
 
 /* argv[0] is the command name. Errors are usage errors (exit 2); the message is what the user
@@ -126,5 +128,17 @@ int       cli_tunnel_run                (CliTunnelOptions  *options,
                                          CliClient         *client);
 /* The a{sv} for Manager.CreateTunnel, transient. */
 GVariant *cli_tunnel_options_to_variant (const CliTunnelOptions *options);
+/* cmd-terminal.c */
+int cli_cmd_terminal (int argc, char **argv);
+/* A link's secret: 128 bits from the CSPRNG, base64url. */
+char *cli_new_token     (void);
+/* Splits argv at its first "--" (argv[0] the command): *command gets what follows (NULL when
+ * there is no "--"), *argc ends before it. */
+void  cli_split_command (int *argc, char **argv, char ***command);
+int cli_cmd_ai       (int argc, char **argv);
+/* cmd-tail.c */
+int cli_cmd_tail     (int argc, char **argv);
+/* cmd-watch.c */
+int cli_cmd_watch    (int argc, char **argv);
 
 G_END_DECLS

@@ -245,6 +245,19 @@ cli_event_ready_for (NfltrDbusTunnel *t, const char *url)
 }
 
 char *
+cli_event_add_string (const char *event, const char *key, const char *value)
+{
+  g_autoptr(JsonNode) node = json_from_string (event, NULL);
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+
+  g_return_val_if_fail (node != NULL && JSON_NODE_HOLDS_OBJECT (node), g_strdup (event));
+  json_object_set_string_member (json_node_get_object (node), key, value);
+  json_generator_set_root (generator, node);
+  json_generator_set_pretty (generator, FALSE);
+  return json_generator_to_data (generator, NULL);
+}
+
+char *
 cli_event_stats (guint active, guint64 total, guint64 bytes_in, guint64 bytes_out)
 {
   g_autoptr(JsonBuilder) b = begin_event ("stats");

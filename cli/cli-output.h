@@ -71,6 +71,10 @@ char *cli_event_ready_for (NfltrDbusTunnel *tunnel,
 /* What visitors' clients will say about the tunnel's certificate, one translated sentence
  * for the publisher, or NULL when they accept it (issue 9 §1). */
 char *cli_certificate_warning (NfltrDbusTunnel *tunnel);
+/* event (one of the above) with one more string member (nfltr terminal's "viewer_url"). */
+char *cli_event_add_string (const char *event,
+                            const char *key,
+                            const char *value);
 char *cli_event_stats   (guint       active,
                          guint64     total,
                          guint64     bytes_in,

@@ -341,6 +341,7 @@ cli_tunnel_options_clear (CliTunnelOptions *options)
   g_clear_object (&options->stop);
   g_clear_pointer (&options->stop_message, g_free);
   g_clear_pointer (&options->url_suffix, g_free);
+  g_clear_pointer (&options->viewer_suffix, g_free);
 }
 
 gboolean
@@ -663,6 +664,7 @@ show_ready (TunnelRun *run)
   const char *mode = nfltr_dbus_tunnel_get_mode (t);
   gboolean inspectable = g_strcmp0 (mode, "inspectable") == 0;
   g_autofree char *url = NULL;
+  g_autofree char *viewer_url = NULL;
 
   /* A command may add a path to the URL (share: its secret). */
   if (run->options.url_suffix != NULL)
@@ -675,11 +677,27 @@ show_ready (TunnelRun *run)
     }
   else
     url = g_strdup (nfltr_dbus_tunnel_get_public_url (t));
+  /* terminal --viewer: a second, read-only link. */
+  if (run->options.viewer_suffix != NULL)
+    {
+      g_autofree char *base = g_strdup (nfltr_dbus_tunnel_get_public_url (t));
+
+      if (g_str_has_suffix (base, "/"))
+        base[strlen (base) - 1] = '\0';
+      viewer_url = g_strconcat (base, run->options.viewer_suffix, NULL);
+    }
 
   if (run->options.json)
     {
       g_autofree char *line = cli_event_ready_for (t, url);
 
+      if (viewer_url != NULL)
+        {
+          char *with_viewer = cli_event_add_string (line, "viewer_url", viewer_url);
+
+          g_free (line);
+          line = with_viewer;
+        }
       cli_print_flushed (line);
     }
   else
@@ -692,6 +710,10 @@ show_ready (TunnelRun *run)
       /* TRANSLATORS: the public URL and the local address it forwards to. Labels padded as
        * in “State:       %s” (see there). */
       printf (_ ("URL:         %s → %s\n"), url, nfltr_dbus_tunnel_get_target (t));
+      if (viewer_url != NULL)
+        /* TRANSLATORS: the read-only link of nfltr terminal --viewer. Label padded as in
+         * “State:       %s”. */
+        printf (_ ("Viewer URL:  %s (read-only)\n"), viewer_url);
       /* TRANSLATORS: the %s around the mode are colour codes; keep all three. */
       mode_line = g_strdup_printf (_ ("Mode:        %s%s%s\n"), inspectable ? bold_red : "",
                                    cli_mode_description (mode), inspectable ? reset : "");

@@ -18,6 +18,10 @@
 #include "nfltr-kind-serve.h"
 #include "nfltr-kind-share.h"
 #include "nfltr-kind-command.h"
+#include "nfltr-kind-terminal.h"
+#include "nfltr-kind-ai.h"
+#include "nfltr-kind-tail.h"
+#include "nfltr-kind-watch.h"
 
 typedef GType (*NfltrKindTypeFunc) (void);
 
@@ -30,6 +34,10 @@ static NfltrKindTypeFunc kinds[] = {
   nfltr_kind_serve_get_type,
   nfltr_kind_share_get_type,
   nfltr_kind_command_get_type,
+  nfltr_kind_terminal_get_type,
+  nfltr_kind_ai_get_type,
+  nfltr_kind_tail_get_type,
+  nfltr_kind_watch_get_type,
 };
 
 G_DEFINE_ABSTRACT_TYPE (NfltrTunnelKind, nfltr_tunnel_kind, G_TYPE_OBJECT)
