@@ -15,6 +15,7 @@
 
 #include "nfltr-kind-http.h"
 #include "nfltr-kind-tcp.h"
+#include "nfltr-kind-shell.h"
 
 typedef GType (*NfltrKindTypeFunc) (void);
 
@@ -24,6 +25,7 @@ typedef GType (*NfltrKindTypeFunc) (void);
 static NfltrKindTypeFunc kinds[] = {
   nfltr_kind_http_get_type,
   nfltr_kind_tcp_get_type,
+  nfltr_kind_shell_get_type,
 };
 
 G_DEFINE_ABSTRACT_TYPE (NfltrTunnelKind, nfltr_tunnel_kind, G_TYPE_OBJECT)
