@@ -4,6 +4,8 @@
 #include <gio/gio.h>
 #include <stdio.h>
 
+#include "nfltr-dbus.h"
+
 G_BEGIN_DECLS
 
 typedef int (*CliCommandFunc) (int argc, char **argv);
@@ -28,6 +30,18 @@ int cli_cmd_tcp    (int argc, char **argv);
 gboolean cli_cmd_kind  (int argc, char **argv, int *exit_status);
 /* The service's Manager.Kinds, for `nfltr help` (asks the service, starting it if needed). */
 void     cli_print_kinds (FILE *out);
+/* Runs a tunnel as `nfltr KIND` does (argv as cli_tunnel_options_parse takes it); ready_hook
+ * (optional) is called once it is online, after the ready line or event, to say more. */
+typedef void (*CliTunnelReadyHook) (NfltrDbusTunnel *tunnel, gboolean json, gpointer data);
+int      cli_run_tunnel  (const char        *kind,
+                          int                argc,
+                          char             **argv,
+                          CliTunnelReadyHook ready_hook,
+                          gpointer           ready_data);
+/* cmd-shell.c */
+int cli_cmd_shell (int argc, char **argv);
+/* cmd-ssh.c */
+int cli_cmd_ssh   (int argc, char **argv);
 /* cmd-list.c */
 int cli_cmd_list   (int argc, char **argv);
 /* cmd-status.c */

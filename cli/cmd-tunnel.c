@@ -291,6 +291,10 @@ typedef struct
 
   guint             signal_sources[3];
   guint             removed_subscription;
+
+  /* a command of its own on top of this run (cmd-shell.c): more to say once online */
+  CliTunnelReadyHook ready_hook;
+  gpointer           ready_data;
 } TunnelRun;
 
 static void tunnel_run_stop (TunnelRun *run, int exit_status);
@@ -471,6 +475,8 @@ show_ready (TunnelRun *run)
                                                nfltr_dbus_tunnel_get_id (t));
 
       cli_print_flushed (line);
+      if (run->ready_hook != NULL)
+        run->ready_hook (t, TRUE, run->ready_data);
     }
   else
     {
@@ -493,6 +499,8 @@ show_ready (TunnelRun *run)
                 nfltr_dbus_tunnel_get_fingerprint (t));
       else
         printf (_ ("Fingerprint: %s\n"), nfltr_dbus_tunnel_get_fingerprint (t));
+      if (run->ready_hook != NULL)
+        run->ready_hook (t, FALSE, run->ready_data);
       fputs (_ ("Press Ctrl-C to stop the tunnel.\n"), stdout);
       fflush (stdout);
     }
@@ -722,7 +730,8 @@ create_tunnel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* client: already connected (the generic path asked it for its kinds), or NULL. */
 static int
-run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
+run_tunnel (const char *kind, CliClient *connected, int argc, char **argv,
+            CliTunnelReadyHook ready_hook, gpointer ready_data)
 {
   TunnelRun run = { 0 };
   g_autoptr(GError) error = NULL;
@@ -756,6 +765,8 @@ run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
   run.tty = cli_stdout_is_tty ();
   run.color = cli_use_color ();
   run.exit_status = CLI_EXIT_OK;
+  run.ready_hook = ready_hook;
+  run.ready_data = ready_data;
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
     run.signal_sources[i] = g_unix_signal_add (signals[i], signal_cb, &run);
   cli_client_set_lost_func (client, service_lost_cb, &run);
@@ -789,13 +800,20 @@ run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
 int
 cli_cmd_http (int argc, char **argv)
 {
-  return run_tunnel ("http", NULL, argc, argv);
+  return run_tunnel ("http", NULL, argc, argv, NULL, NULL);
 }
 
 int
 cli_cmd_tcp (int argc, char **argv)
 {
-  return run_tunnel ("tcp", NULL, argc, argv);
+  return run_tunnel ("tcp", NULL, argc, argv, NULL, NULL);
+}
+
+int
+cli_run_tunnel (const char *kind, int argc, char **argv, CliTunnelReadyHook ready_hook,
+                gpointer ready_data)
+{
+  return run_tunnel (kind, NULL, argc, argv, ready_hook, ready_data);
 }
 
 static gboolean
@@ -826,7 +844,7 @@ cli_cmd_kind (int argc, char **argv, int *exit_status)
     }
   if (!kinds_contain (nfltr_dbus_manager_get_kinds (cli_client_get_manager (client)), argv[0]))
     return FALSE;
-  *exit_status = run_tunnel (argv[0], g_steal_pointer (&client), argc, argv);
+  *exit_status = run_tunnel (argv[0], g_steal_pointer (&client), argc, argv, NULL, NULL);
   return TRUE;
 }
 

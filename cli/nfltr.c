@@ -24,6 +24,10 @@ const CliCommand cli_commands[] = {
     "TARGET [--name NAME] [--e2ee=false] [--e2ee-cert FILE --e2ee-key FILE] [--json]",
     /* TRANSLATORS: TARGET is the placeholder of the usage line above; keep it. */
     N_ ("Publish TARGET as a tunnel of any kind the service offers (listed below), until Ctrl-C") },
+  { "shell", cli_cmd_shell, "[--name NAME] [--authorized-keys FILE] [--json]",
+    N_ ("Run an SSH server for your account (shell, scp, sftp) until Ctrl-C") },
+  { "ssh", cli_cmd_ssh, "[--relay HOST:PORT] [USER@]NAME.DOMAIN [ssh arguments…]",
+    N_ ("Log in to an nfltr shell with OpenSSH, checking the tunnel's certificate") },
   { "list", cli_cmd_list, "[--wide] [--json]", N_ ("List every tunnel, saved or running in a terminal") },
   { "stop", cli_cmd_stop, "NAME", N_ ("Stop a tunnel; visitors are turned away until it starts") },
   { "start", cli_cmd_start, "NAME", N_ ("Start a stopped or failed tunnel again") },

@@ -6,10 +6,9 @@
  * The target is the authorized_keys file (default ~/.ssh/authorized_keys). Each running
  * tunnel has one NfltrShellServer; connect() gives the data path one end of a socketpair and
  * the server the other. The host key belongs to the tunnel's name: made once, kept in
- * $XDG_DATA_HOME/nfltr/ssh-host-keys/, so clients' known_hosts entries survive restarts. The
- * name comes from CreateTunnel's "name" when the user chose one (the key then exists before
- * the first visitor, and `nfltr shell` can show its fingerprint), else from the SNI the
- * visitor reached us with. */
+ * $XDG_DATA_HOME/nfltr/ssh-host-keys/, so clients' known_hosts entries survive restarts. A
+ * connection finds it by the SNI it reached us with; when CreateTunnel names the tunnel the
+ * key is made at once, so `nfltr shell` can show its fingerprint before anyone connects. */
 #define G_LOG_DOMAIN "nfltr-shell"
 
 #include "nfltr-kind-shell.h"
@@ -86,9 +85,13 @@ shell_parse (NfltrTunnelKind *kind, const char *target, GVariant *options, GErro
                    path);
       return NULL;
     }
+  /* CreateTunnel with a name: the host key is made now, so the client that asked can show
+   * its fingerprint before anyone connects. The tunnel's own config comes from a second
+   * parse of the kind's options alone (no name); connect() finds the name in the SNI. */
+  if (options != NULL && g_variant_lookup (options, "name", "&s", &name) &&
+      nfltr_proto_name_is_valid (name) && !nfltr_shell_host_key_ensure (name, NULL, NULL, error))
+    return NULL;
   g_variant_dict_insert (&dict, "authorized-keys", "s", path);
-  if (options != NULL && g_variant_lookup (options, "name", "&s", &name) && nfltr_proto_name_is_valid (name))
-    g_variant_dict_insert (&dict, "name", "s", name);
   return g_variant_dict_end (&dict);
 }
 
@@ -105,12 +108,9 @@ static gboolean
 shell_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 {
   const char *path = NULL;
-  const char *name = NULL;
   NfltrShellServerConfig server_config = { 0 };
 
   g_variant_lookup (config, "authorized-keys", "&s", &path);
-  if (g_variant_lookup (config, "name", "&s", &name) && !nfltr_shell_host_key_ensure (name, NULL, NULL, error))
-    return FALSE;
 
   server_config.authorized_keys = path;
   g_mutex_lock (&servers_lock);
@@ -136,16 +136,13 @@ shell_stop (NfltrTunnelKind *kind, GVariant *config)
   nfltr_shell_server_free (server);
 }
 
-/* The tunnel's name: the one it was created with, else the first label of the name the
- * visitor asked the relay for. */
+/* The tunnel's name: the first label of the name the visitor asked the relay for (the relay
+ * routed the connection here by it). */
 static char *
-tunnel_name (GVariant *config, const NfltrKindConn *conn)
+tunnel_name (const NfltrKindConn *conn)
 {
-  const char *name = NULL;
   const char *dot;
 
-  if (g_variant_lookup (config, "name", "&s", &name))
-    return g_strdup (name);
   if (conn->sni == NULL)
     return NULL;
   dot = strchr (conn->sni, '.');
@@ -155,7 +152,7 @@ tunnel_name (GVariant *config, const NfltrKindConn *conn)
 static int
 shell_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, GError **error)
 {
-  g_autofree char *name = tunnel_name (config, conn);
+  g_autofree char *name = tunnel_name (conn);
   g_autofree char *host_key = NULL;
   NfltrShellServer *server;
   int fds[2];
