@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import select
 import socket
 import ssl
 import subprocess
@@ -46,9 +47,16 @@ class Shell:
         self.agent.login(self.relay)
         self.key = keygen(lab.path("keys", "id_good"))
         self.other_key = keygen(lab.path("keys", "id_other"))
+        self.forced_key = keygen(lab.path("keys", "id_forced"))
+        self.from_key = keygen(lab.path("keys", "id_from"))
         self.authorized = lab.path("authorized_keys")
-        with open(self.key + ".pub") as f, open(self.authorized, "w") as out:
-            out.write("# the test's key\n" + f.read())
+        with open(self.authorized, "w") as out:
+            out.write("# the test's key\n" + open(self.key + ".pub").read())
+            # A key that may run one command only, without a PTY.
+            out.write('restrict,command="echo forced:$SSH_ORIGINAL_COMMAND" '
+                      + open(self.forced_key + ".pub").read())
+            # A limit the server cannot enforce: the line gives no access at all.
+            out.write('from="127.0.0.1" ' + open(self.from_key + ".pub").read())
         os.chmod(self.authorized, 0o600)
         self.known_hosts = lab.path("known_hosts")
         argv = [nfltr_bin(), "shell", "--name", "sh1", "--authorized-keys", self.authorized,
@@ -67,8 +75,7 @@ class Shell:
     def ssh_opts(self, key=None):
         return ["-F", "/dev/null", "-i", key or self.key, "-o", "IdentitiesOnly=yes",
                 "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new",
-                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "ConnectTimeout=30",
-                "-o", "LogLevel=ERROR"]
+                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "ConnectTimeout=30"]
 
     def ssh(self, *args, key=None, input=None, timeout=120, opts=()):
         argv = ["ssh", *self.ssh_opts(key), *opts, "-o", self.proxy(), f"{USER}@{self.host}",
@@ -258,3 +265,133 @@ def test_unauthenticated_flood_does_not_take_the_shell_down(shell):
     r = shell.ssh("echo after")
     assert r.returncode == 0 and r.stdout == b"after\n", r
 
+
+def test_authorized_keys_options(shell):
+    r = shell.ssh("rm -rf /tmp/not-this", key=shell.forced_key)
+    assert r.returncode == 0, r
+    assert r.stdout == b"forced:rm -rf /tmp/not-this\n", r
+    # no-pty (from restrict): refused, and OpenSSH gives up when -t asked for one.
+    r = shell.ssh("tty", key=shell.forced_key, opts=["-tt"])
+    assert b"PTY allocation request failed" in r.stderr, r
+    assert b"/dev/pts" not in r.stdout, r
+    r = shell.ssh("echo should-not-run", key=shell.from_key)
+    assert r.returncode == 255 and b"Permission denied (publickey)" in r.stderr, r
+
+
+def test_failed_authentication_cap(shell):
+    """Six refused keys end the connection: the good seventh is never tried."""
+    bad = [keygen(shell.lab.path("keys", f"id_bad{i}")) for i in range(6)]
+    # ssh offers its -i keys in order: six refused ones, then the good one.
+    opts = []
+    for k in bad[1:] + [shell.key]:
+        opts += ["-i", k]
+    r = shell.ssh("echo should-not-run", key=bad[0], opts=opts)
+    assert r.returncode == 255, r
+    assert b"should-not-run" not in r.stdout
+    assert b"Too many authentication failures" in r.stderr, r
+    # Five refusals are fine: the good key comes sixth.
+    r = shell.ssh("echo in", key=bad[1], opts=opts[2:])
+    assert r.returncode == 0 and r.stdout == b"in\n", r
+
+
+def test_window_change(shell):
+    """ssh on a terminal: the PTY gets its size, and a resize reaches the remote shell."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    argv = ["ssh", *shell.ssh_opts(), "-o", shell.proxy(), "-tt", f"{USER}@{shell.host}",
+            'trap "stty size; exit 0" WINCH; stty size; while :; do sleep 0.1; done']
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=shell.agent.env(),
+                         start_new_session=True,
+                         preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+    os.close(slave)
+    out = b""
+
+    def read_until(text, deadline):
+        nonlocal out
+        while text not in out and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    out += os.read(master, 4096)
+                except OSError:
+                    break
+        return text in out
+
+    try:
+        deadline = time.monotonic() + 60
+        assert read_until(b"30 100", deadline), out
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        assert read_until(b"40 120", deadline), out
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for this purpose (its parent reaps it).
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(") ", 1)[1][0] != "Z"
+
+
+def start_remote_sleep(shell):
+    # Through `nfltr ssh`: its proxy ends with ssh (openssl s_client -quiet ignores the EOF).
+    argv = [nfltr_bin(), "ssh", f"{USER}@{shell.host}", *shell.ssh_opts(),
+            "echo $$; exec sleep 12345"]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL, env=shell.agent.env())
+    pid = int(p.stdout.readline())
+    assert pid_alive(pid)
+    return p, pid
+
+
+def test_client_gone_hangs_up_the_process(shell):
+    p, pid = start_remote_sleep(shell)
+    p.kill()
+    p.wait()
+    wait_until(lambda: not pid_alive(pid), 20, "the remote sleep to end after its client died")
+
+
+def test_silent_connection_is_dropped_after_the_auth_timeout(shell):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", shell.relay.port), timeout=10)
+    s = ctx.wrap_socket(raw, server_hostname=shell.host)
+    s.settimeout(60)
+    try:
+        start = time.monotonic()
+        banner = s.recv(256)
+        assert banner.startswith(b"SSH-2.0-"), banner
+        # Nothing more from us: the server gives up within its 30 s.
+        while s.recv(4096):
+            pass
+        elapsed = time.monotonic() - start
+        assert 20 < elapsed < 50, elapsed
+    finally:
+        s.close()
+
+
+def test_stopping_the_shell_ends_its_sessions(shell):
+    """Last: Ctrl-C on `nfltr shell` removes the tunnel and ends what its sessions run."""
+    p, pid = start_remote_sleep(shell)
+    try:
+        shell.proc.send(__import__("signal").SIGINT)
+        shell.proc.wait_exit(30)
+        wait_until(lambda: not pid_alive(pid), 20, "the remote sleep to end with the tunnel")
+        assert p.wait(timeout=30) != 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

@@ -115,11 +115,12 @@ ensure_libssh (void)
 
 /* --- writing to processes ------------------------------------------------------------------ */
 
-/* Writes everything (the fd may be non-blocking); FALSE once the process stopped reading. */
+/* Writes everything (the fd may be non-blocking); FALSE once the process stopped reading or
+ * the connection is being ended (*cancelled). */
 static gboolean
-write_all (int fd, const guint8 *data, gsize len)
+write_all (int fd, const guint8 *data, gsize len, const gboolean *cancelled)
 {
-  while (len > 0)
+  while (len > 0 && !g_atomic_int_get (cancelled))
     {
       ssize_t n = write (fd, data, len);
 
@@ -139,7 +140,7 @@ write_all (int fd, const guint8 *data, gsize len)
       data += n;
       len -= n;
     }
-  return TRUE;
+  return len == 0;
 }
 
 static void
@@ -341,7 +342,7 @@ data_cb (ssh_session session, ssh_channel channel, void *data, uint32_t len, int
   ShellChannel *ch = userdata;
 
   /* Before the process starts, or after it stopped reading, input goes nowhere. */
-  if (ch->in_fd >= 0 && !write_all (ch->in_fd, data, len))
+  if (ch->in_fd >= 0 && !write_all (ch->in_fd, data, len, &ch->conn->cancelled))
     {
       if (ch->in_fd != ch->out_fd)
         close_fd (&ch->in_fd);
@@ -722,12 +723,18 @@ find_authorized_key (ShellConn *c, ssh_key key, NfltrShellAuthorizedKey *found)
   return FALSE;
 }
 
-static gboolean
+static void
 auth_failed (ShellConn *c, const char *what)
 {
   c->auth_failures++;
   g_debug ("%s: authentication refused (%s), attempt %u", c->client_addr, what, c->auth_failures);
-  return c->auth_failures >= NFLTR_SHELL_MAX_AUTH_TRIES;
+  /* The last refusal is the disconnect itself, as sshd does it: the client is waiting for an
+   * answer and reads the reason, rather than writing its next attempt into a closed socket. */
+  if (c->auth_failures >= NFLTR_SHELL_MAX_AUTH_TRIES)
+    {
+      ssh_session_set_disconnect_message (c->session, "Too many authentication failures");
+      ssh_disconnect (c->session);
+    }
 }
 
 static int
@@ -851,13 +858,13 @@ serve (ShellConn *c)
       if (g_get_monotonic_time () > deadline)
         {
           g_debug ("%s: no authentication within %u s", c->client_addr, c->server->auth_timeout_s);
+          ssh_session_set_disconnect_message (c->session, "Authentication timeout");
           ssh_disconnect (c->session);
           return;
         }
       if (c->auth_failures >= NFLTR_SHELL_MAX_AUTH_TRIES)
         {
           g_debug ("%s: too many authentication failures", c->client_addr);
-          ssh_disconnect (c->session);
           return;
         }
       if (ssh_event_dopoll (c->event, 200) == SSH_ERROR && session_closed (c))
@@ -947,6 +954,7 @@ conn_cancel_locked (ShellConn *c)
 {
   guint64 one = 1;
 
+  g_atomic_int_set (&c->cancelled, TRUE);
   (void) !write (c->wake_fd, &one, sizeof one);
   if (c->fd >= 0)
     shutdown (c->fd, SHUT_RDWR);
@@ -1034,7 +1042,6 @@ nfltr_shell_server_accept (NfltrShellServer  *server,
     {
       g_debug ("%s: dropped to make room (%u connections not logged in)",
                oldest_unauthenticated->client_addr, unauthenticated);
-      oldest_unauthenticated->cancelled = TRUE;
       conn_cancel_locked (oldest_unauthenticated);
     }
 
