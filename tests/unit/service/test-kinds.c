@@ -18,10 +18,11 @@ test_registry (void)
   g_autoptr(GError) error = NULL;
   const char *id, *label, *description;
 
-  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpuint (n, ==, 3);
   g_assert_cmpstr (nfltr_tunnel_kind_get_id (list[0]), ==, "http");
   g_assert_cmpstr (nfltr_tunnel_kind_get_id (list[1]), ==, "tcp");
-  g_assert_null (list[2]);
+  g_assert_cmpstr (nfltr_tunnel_kind_get_id (list[2]), ==, "shell");
+  g_assert_null (list[3]);
   g_assert_true (nfltr_tunnel_kind_lookup ("http") == list[0]);
   g_assert_true (nfltr_tunnel_kind_lookup ("tcp") == list[1]);
   g_assert_null (nfltr_tunnel_kind_lookup ("udp"));
@@ -30,7 +31,7 @@ test_registry (void)
   g_assert_null (nfltr_tunnel_kind_lookup (NULL));
 
   g_assert_cmpstr (g_variant_get_type_string (variant), ==, "a(sss)");
-  g_assert_cmpuint (g_variant_n_children (variant), ==, 2);
+  g_assert_cmpuint (g_variant_n_children (variant), ==, 3);
   g_variant_get_child (variant, 1, "(&s&s&s)", &id, &label, &description);
   g_assert_cmpstr (id, ==, "tcp");
   g_assert_cmpstr (label, ==, "TCP");
@@ -38,10 +39,10 @@ test_registry (void)
 
   nfltr_tunnel_kind_set_unknown_error (&error, "udp");
   g_assert_error (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT);
-  g_assert_cmpstr (error->message, ==, "kind must be “http” or “tcp”, not “udp”");
+  g_assert_cmpstr (error->message, ==, "kind must be “http”, “tcp” or “shell”, not “udp”");
   g_clear_error (&error);
   nfltr_tunnel_kind_set_unknown_error (&error, NULL);
-  g_assert_cmpstr (error->message, ==, "kind must be “http” or “tcp”, not “”");
+  g_assert_cmpstr (error->message, ==, "kind must be “http”, “tcp” or “shell”, not “”");
 }
 
 static GVariant *

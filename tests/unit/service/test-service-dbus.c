@@ -442,7 +442,7 @@ test_bad_arguments (Fixture *f, gconstpointer data)
     { "http", "70000", NULL, "port 70000 is out of range 1–65535" },
     { "http", "localhost:0", NULL, "port 0 is out of range 1–65535" },
     { "http", "web", NULL, "address “web” has no port" },
-    { "udp", "3000", NULL, "kind must be “http” or “tcp”, not “udp”" },
+    { "udp", "3000", NULL, "kind must be “http”, “tcp” or “shell”, not “udp”" },
     { "tcp", NULL, NULL, "target is missing (PORT or HOST:PORT)" },
     { "http", "3000", "Bad_Name",
       "“Bad_Name” is not a valid tunnel name: use a-z, 0-9 and “-”, at most 63 characters, "
@@ -474,16 +474,16 @@ test_kinds (Fixture *f, gconstpointer data)
 
   g_assert_nonnull (kinds);
   g_assert_cmpstr (g_variant_get_type_string (kinds), ==, "a(sss)");
-  g_assert_cmpuint (g_variant_n_children (kinds), ==, 2);
+  g_assert_cmpuint (g_variant_n_children (kinds), ==, 3);
   g_variant_iter_init (&iter, kinds);
   while (g_variant_iter_next (&iter, "(&s&s&s)", &id, &label, &description))
     {
-      g_assert_cmpstr (id, ==, n == 0 ? "http" : "tcp");
-      g_assert_cmpstr (label, ==, n == 0 ? "HTTP" : "TCP");
+      g_assert_cmpstr (id, ==, n == 0 ? "http" : n == 1 ? "tcp" : "shell");
+      g_assert_cmpstr (label, ==, n == 0 ? "HTTP" : n == 1 ? "TCP" : "Shell (SSH)");
       g_assert_cmpuint (strlen (description), >, 0);
       n++;
     }
-  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpuint (n, ==, 3);
 }
 
 static void
