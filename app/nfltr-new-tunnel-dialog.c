@@ -144,7 +144,21 @@ nfltr_new_tunnel_dialog_validate (NfltrNewTunnelDialog *self)
   gboolean target_ok, name_ok, files_ok;
   const char *shown = NULL;
 
-  target_ok = nfltr_validate_target (target, &target_msg);
+  /* A shell's target is the authorized_keys file, empty for ~/.ssh/authorized_keys
+   * (service/kinds/shell); the service checks that it exists. */
+  if (g_strcmp0 (selected_kind (self), "shell") == 0)
+    {
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->target_row),
+                                     _("_Authorized keys file (optional)"));
+      target_ok = *target == '\0' || g_path_is_absolute (target) || g_str_has_prefix (target, "~/");
+      if (!target_ok)
+        target_msg = g_strdup (_("Enter the full path of an authorized_keys file, or leave it empty for ~/.ssh/authorized_keys."));
+    }
+  else
+    {
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->target_row), _("Local _port or address"));
+      target_ok = nfltr_validate_target (target, &target_msg);
+    }
   name_ok = nfltr_validate_name (name, &name_msg);
   files_ok = cert != CERT_OWN || (self->cert_file != NULL && self->key_file != NULL);
 

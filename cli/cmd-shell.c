@@ -119,11 +119,14 @@ shell_ready_cb (NfltrDbusTunnel *tunnel, gboolean json, gpointer data)
       cli_json_print_line (b);
       return;
     }
-  /* TRANSLATORS: labels padded as in “URL:         %s” so that the values line up */
-  printf (_ ("SSH host key: %s\n"),
+  /* TRANSLATORS: the SSH host key's fingerprint; labels padded as in “URL:         %s” so
+   * that the values line up */
+  printf (_ ("Host key:    %s\n"),
           fingerprint != NULL ? fingerprint : _ ("(not readable here: the service keeps it elsewhere)"));
-  printf (_ ("Log in with:  %s\n"), nfltr_command);
-  printf (_ ("or OpenSSH:   %s\n"), ssh_command);
+  /* TRANSLATORS: the command that logs in (nfltr ssh …), padded as above */
+  printf (_ ("Log in:      %s\n"), nfltr_command);
+  /* TRANSLATORS: the same with OpenSSH alone (ssh -o ProxyCommand=…), padded as above */
+  printf (_ ("OpenSSH:     %s\n"), ssh_command);
   fflush (stdout);
 }
 
