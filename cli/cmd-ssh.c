@@ -113,50 +113,49 @@ check_pin (const char *host, GTlsCertificate *cert)
     contents = g_strdup ("");
   switch (cli_known_tunnels_check (contents, len, host, fingerprint, &pinned))
     {
-    case CLI_PIN_MATCH:
-      return TRUE;
-    case CLI_PIN_MISMATCH:
-      {
-        g_autofree char *text = g_strdup_printf (
-          _ ("@@@ THE CERTIFICATE OF %s HAS CHANGED @@@\n"
-             "  pinned:    %s\n"
-             "  presented: %s\n"
-             "Someone may be intercepting this connection, or the tunnel's key was replaced.\n"
-             "Nothing was sent. If you know why it changed, remove the line for %s from %s\n"
-             "and connect again.\n"),
-          host, pinned, fingerprint, host, path);
+      case CLI_PIN_MATCH: return TRUE;
+      case CLI_PIN_MISMATCH:
+        {
+          g_autofree char *text = g_strdup_printf (
+            _ ("@@@ THE CERTIFICATE OF %s HAS CHANGED @@@\n"
+               "  pinned:    %s\n"
+               "  presented: %s\n"
+               "Someone may be intercepting this connection, or the tunnel's key was replaced.\n"
+               "Nothing was sent. If you know why it changed, remove the line for %s from %s\n"
+               "and connect again.\n"),
+            host, pinned, fingerprint, host, path);
 
-        fputs ("nfltr: ", stderr);
-        fputs (text, stderr);
-        return FALSE;
-      }
-    case CLI_PIN_UNKNOWN:
-    default:
-      {
-        g_autofree char *dir = g_path_get_dirname (path);
-        g_autofree char *updated = cli_known_tunnels_add (contents, len, host, fingerprint);
-        g_autoptr(GError) error = NULL;
-        g_autofree char *text = NULL;
+          fputs ("nfltr: ", stderr);
+          fputs (text, stderr);
+          return FALSE;
+        }
+      case CLI_PIN_UNKNOWN:
+      default:
+        {
+          g_autofree char *dir = g_path_get_dirname (path);
+          g_autofree char *updated = cli_known_tunnels_add (contents, len, host, fingerprint);
+          g_autoptr (GError) error = NULL;
+          g_autofree char *text = NULL;
 
-        if (g_mkdir_with_parents (dir, 0700) < 0 ||
-            !g_file_set_contents_full (path, updated, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
-          {
-            cli_fail (CLI_EXIT_FAILURE, _ ("cannot pin the certificate in %s: %s"), path,
-                      error != NULL ? error->message : g_strerror (errno));
-            return FALSE;
-          }
-        /* TRANSLATORS: first connection to a name: its certificate is remembered */
-        text = g_strdup_printf (_ ("nfltr: %s is new here: pinned its certificate %s in %s\n"), host,
-                                fingerprint, path);
-        fputs (text, stderr);
-        return TRUE;
-      }
+          if (g_mkdir_with_parents (dir, 0700) < 0 ||
+              !g_file_set_contents_full (path, updated, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+            {
+              cli_fail (CLI_EXIT_FAILURE, _ ("cannot pin the certificate in %s: %s"), path,
+                        error != NULL ? error->message : g_strerror (errno));
+              return FALSE;
+            }
+          /* TRANSLATORS: first connection to a name: its certificate is remembered */
+          text = g_strdup_printf (_ ("nfltr: %s is new here: pinned its certificate %s in %s\n"), host,
+                                  fingerprint, path);
+          fputs (text, stderr);
+          return TRUE;
+        }
     }
 }
 
 typedef struct {
   GMainLoop *loop;
-  GError    *error;
+  GError *error;
 } Splice;
 
 static void

@@ -23,22 +23,22 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
       switch (nfltr_shell_authorized_key_parse (line, len, &key, &reason))
         {
-        case NFLTR_SHELL_KEY_LINE_KEY:
-          g_assert_null (reason);
-          g_assert_true (nfltr_shell_key_type_is_known (key.type));
-          g_assert_true (key.base64 != NULL && *key.base64 != '\0');
-          g_assert_true (strlen (key.base64) < len + 1);
-          break;
-        case NFLTR_SHELL_KEY_LINE_REFUSED:
-          g_assert_nonnull (reason);
-          g_assert_null (key.type);
-          g_assert_null (key.command);
-          break;
-        case NFLTR_SHELL_KEY_LINE_EMPTY:
-        default:
-          g_assert_null (reason);
-          g_assert_null (key.type);
-          break;
+          case NFLTR_SHELL_KEY_LINE_KEY:
+            g_assert_null (reason);
+            g_assert_true (nfltr_shell_key_type_is_known (key.type));
+            g_assert_true (key.base64 != NULL && *key.base64 != '\0');
+            g_assert_true (strlen (key.base64) < len + 1);
+            break;
+          case NFLTR_SHELL_KEY_LINE_REFUSED:
+            g_assert_nonnull (reason);
+            g_assert_null (key.type);
+            g_assert_null (key.command);
+            break;
+          case NFLTR_SHELL_KEY_LINE_EMPTY:
+          default:
+            g_assert_null (reason);
+            g_assert_null (key.type);
+            break;
         }
       nfltr_shell_authorized_key_clear (&key);
       g_free (reason);

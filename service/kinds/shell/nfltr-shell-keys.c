@@ -7,17 +7,15 @@
 
 /* The key types of sshd(8) "AUTHORIZED_KEYS FILE FORMAT" (OpenSSH 9.2). Certificates are not
  * listed: this server has no certificate authorities. */
-static const char * const key_types[] = {
-  "ssh-ed25519",
-  "ssh-rsa",
-  "ecdsa-sha2-nistp256",
-  "ecdsa-sha2-nistp384",
-  "ecdsa-sha2-nistp521",
-  "sk-ssh-ed25519@openssh.com",
-  "sk-ecdsa-sha2-nistp256@openssh.com",
-  "ssh-dss",
-  NULL
-};
+static const char * const key_types[] = { "ssh-ed25519",
+                                          "ssh-rsa",
+                                          "ecdsa-sha2-nistp256",
+                                          "ecdsa-sha2-nistp384",
+                                          "ecdsa-sha2-nistp521",
+                                          "sk-ssh-ed25519@openssh.com",
+                                          "sk-ecdsa-sha2-nistp256@openssh.com",
+                                          "ssh-dss",
+                                          NULL };
 
 gboolean
 nfltr_shell_key_type_is_known (const char *word)
@@ -71,11 +69,13 @@ is_base64 (const char *text)
 /* Options that change nothing here: forwarding of any sort is never offered, ~/.ssh/rc is
  * never run, and environment= is ignored as sshd ignores it by default
  * (PermitUserEnvironment no). */
-static const char * const harmless_options[] = {
-  "no-port-forwarding", "no-agent-forwarding", "no-X11-forwarding", "no-user-rc",
-  "port-forwarding", "agent-forwarding", "X11-forwarding", "user-rc",
-  "no-touch-required", "permitopen", "permitlisten", "tunnel", "environment", NULL
-};
+static const char * const harmless_options[] = { "no-port-forwarding", "no-agent-forwarding",
+                                                 "no-X11-forwarding",  "no-user-rc",
+                                                 "port-forwarding",    "agent-forwarding",
+                                                 "X11-forwarding",     "user-rc",
+                                                 "no-touch-required",  "permitopen",
+                                                 "permitlisten",       "tunnel",
+                                                 "environment",        NULL };
 
 /* Parses the options field [p, end) into key; FALSE with *reason for a line to refuse. */
 static gboolean

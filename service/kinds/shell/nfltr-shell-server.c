@@ -37,67 +37,64 @@
 #define MAX_ENV_REQUESTS 64
 
 /* Where Debian and others keep OpenSSH's SFTP server: scp and sftp speak SFTP to it. */
-static const char * const sftp_server_paths[] = {
-  "/usr/lib/openssh/sftp-server",
-  "/usr/libexec/openssh/sftp-server",
-  "/usr/libexec/sftp-server",
-  "/usr/lib/ssh/sftp-server",
-  NULL
-};
+static const char * const sftp_server_paths[] = { "/usr/lib/openssh/sftp-server",
+                                                  "/usr/libexec/openssh/sftp-server",
+                                                  "/usr/libexec/sftp-server", "/usr/lib/ssh/sftp-server",
+                                                  NULL };
 
 typedef struct _ShellConn ShellConn;
 
 typedef struct {
-  ShellConn                           *conn;
-  ssh_channel                          channel;
-  struct ssh_channel_callbacks_struct  cb;
+  ShellConn *conn;
+  ssh_channel channel;
+  struct ssh_channel_callbacks_struct cb;
 
-  gboolean        want_pty;
-  struct winsize  winsize;
-  char           *term;
-  GPtrArray      *env;           /* "NAME=value" the client asked for */
+  gboolean want_pty;
+  struct winsize winsize;
+  char *term;
+  GPtrArray *env; /* "NAME=value" the client asked for */
 
-  pid_t           pid;           /* 0: nothing started */
-  int             pidfd;
-  int             in_fd;         /* to the process (the PTY master with a PTY) */
-  int             out_fd;        /* from the process (the PTY master with a PTY) */
-  int             err_fd;
-  gboolean        out_ready;     /* set by the poll callbacks, handled after the poll */
-  gboolean        err_ready;
-  gboolean        exit_ready;
-  gboolean        exited;
-  int             wait_status;
-  gboolean        finished;      /* exit status, EOF and CLOSE sent */
+  pid_t pid; /* 0: nothing started */
+  int pidfd;
+  int in_fd;  /* to the process (the PTY master with a PTY) */
+  int out_fd; /* from the process (the PTY master with a PTY) */
+  int err_fd;
+  gboolean out_ready; /* set by the poll callbacks, handled after the poll */
+  gboolean err_ready;
+  gboolean exit_ready;
+  gboolean exited;
+  int wait_status;
+  gboolean finished; /* exit status, EOF and CLOSE sent */
 } ShellChannel;
 
 struct _ShellConn {
   NfltrShellServer *server;
-  GThread          *thread;
-  int               fd;          /* the session's socket until the thread ends, else -1 */
-  int               wake_fd;     /* eventfd: the tunnel stops */
-  char             *host_key;
-  char             *client_addr;
-  gint64            started;
-  gboolean          authenticated;
-  gboolean          cancelled;
-  gboolean          done;
+  GThread *thread;
+  int fd;      /* the session's socket until the thread ends, else -1 */
+  int wake_fd; /* eventfd: the tunnel stops */
+  char *host_key;
+  char *client_addr;
+  gint64 started;
+  gboolean authenticated;
+  gboolean cancelled;
+  gboolean done;
 
   /* the thread's own */
-  ssh_session       session;
-  ssh_event         event;
-  guint             auth_failures;
-  char             *forced_command;
-  gboolean          no_pty;
-  GPtrArray        *channels;
+  ssh_session session;
+  ssh_event event;
+  guint auth_failures;
+  char *forced_command;
+  gboolean no_pty;
+  GPtrArray *channels;
 };
 
 struct _NfltrShellServer {
-  GMutex   lock;
-  char    *authorized_keys;
-  guint    auth_timeout_s;
-  guint    max_unauthenticated;
-  guint    max_connections;
-  GList   *conns;                 /* ShellConn, newest first */
+  GMutex lock;
+  char *authorized_keys;
+  guint auth_timeout_s;
+  guint max_unauthenticated;
+  guint max_connections;
+  GList *conns; /* ShellConn, newest first */
   gboolean stopping;
 };
 
@@ -251,27 +248,27 @@ signal_name (int sig)
   /* RFC 4254 §6.10: the name without "SIG". */
   switch (sig)
     {
-    case SIGABRT: return "ABRT";
-    case SIGALRM: return "ALRM";
-    case SIGFPE: return "FPE";
-    case SIGHUP: return "HUP";
-    case SIGILL: return "ILL";
-    case SIGINT: return "INT";
-    case SIGKILL: return "KILL";
-    case SIGPIPE: return "PIPE";
-    case SIGQUIT: return "QUIT";
-    case SIGSEGV: return "SEGV";
-    case SIGTERM: return "TERM";
-    case SIGUSR1: return "USR1";
-    case SIGUSR2: return "USR2";
-    default: return NULL;
+      case SIGABRT: return "ABRT";
+      case SIGALRM: return "ALRM";
+      case SIGFPE: return "FPE";
+      case SIGHUP: return "HUP";
+      case SIGILL: return "ILL";
+      case SIGINT: return "INT";
+      case SIGKILL: return "KILL";
+      case SIGPIPE: return "PIPE";
+      case SIGQUIT: return "QUIT";
+      case SIGSEGV: return "SEGV";
+      case SIGTERM: return "TERM";
+      case SIGUSR1: return "USR1";
+      case SIGUSR2: return "USR2";
+      default: return NULL;
     }
 }
 
 static int
 signal_number (const char *name)
 {
-  static const int sigs[] = { SIGABRT, SIGALRM, SIGFPE, SIGHUP, SIGILL, SIGINT, SIGKILL,
+  static const int sigs[] = { SIGABRT, SIGALRM, SIGFPE,  SIGHUP,  SIGILL,  SIGINT, SIGKILL,
                               SIGPIPE, SIGQUIT, SIGSEGV, SIGTERM, SIGUSR1, SIGUSR2 };
 
   for (guint i = 0; i < G_N_ELEMENTS (sigs); i++)
@@ -700,17 +697,15 @@ find_authorized_key (ShellConn *c, ssh_key key, NfltrShellAuthorizedKey *found)
         end = contents + len;
       switch (nfltr_shell_authorized_key_parse (line, end - line, &entry, &reason))
         {
-        case NFLTR_SHELL_KEY_LINE_EMPTY:
-          continue;
-        case NFLTR_SHELL_KEY_LINE_REFUSED:
-          g_debug ("%s: line %s skipped: %s", path, line, reason);
-          continue;
-        case NFLTR_SHELL_KEY_LINE_KEY:
-        default:
-          break;
+          case NFLTR_SHELL_KEY_LINE_EMPTY: continue;
+          case NFLTR_SHELL_KEY_LINE_REFUSED:
+            g_debug ("%s: line %s skipped: %s", path, line, reason);
+            continue;
+          case NFLTR_SHELL_KEY_LINE_KEY:
+          default: break;
         }
-      match = ssh_pki_import_pubkey_base64 (entry.base64, ssh_key_type_from_name (entry.type),
-                                            &candidate) == SSH_OK &&
+      match = ssh_pki_import_pubkey_base64 (entry.base64, ssh_key_type_from_name (entry.type), &candidate) ==
+                SSH_OK &&
               ssh_key_cmp (candidate, key, SSH_KEY_CMP_PUBLIC) == 0;
       ssh_key_free (candidate);
       if (match)

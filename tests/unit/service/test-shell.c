@@ -129,15 +129,16 @@ static void
 test_kind (void)
 {
   NfltrTunnelKind *kind = nfltr_tunnel_kind_lookup ("shell");
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) config = NULL;
-  g_autoptr(GVariant) options = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) config = NULL;
+  g_autoptr (GVariant) options = NULL;
   g_autofree char *target = NULL;
   g_autofree char *keys = g_build_filename (g_get_home_dir (), ".ssh", "authorized_keys", NULL);
   g_autofree char *dir = g_path_get_dirname (keys);
-  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
-  NfltrKindConn conn = { .client_addr = "127.0.0.1:1", .sni = "kindtest.example", .cancel_fd = -1,
-                         .timeout_ms = 1000 };
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+  NfltrKindConn conn = {
+    .client_addr = "127.0.0.1:1", .sni = "kindtest.example", .cancel_fd = -1, .timeout_ms = 1000
+  };
 
   g_assert_nonnull (kind);
   g_assert_cmpstr (nfltr_tunnel_kind_get_label (kind), ==, "Shell (SSH)");
