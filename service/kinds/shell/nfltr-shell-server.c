@@ -298,7 +298,8 @@ channel_progress (ShellChannel *ch)
       if (!pump_output (ch, ch->err_fd, TRUE))
         channel_remove_fd (ch, &ch->err_fd);
     }
-  if (ch->exit_ready && !ch->exited)
+  /* Without a pidfd (a kernel before 5.3) the exit is looked for after every poll. */
+  if ((ch->exit_ready || (ch->pidfd < 0 && ch->pid > 0)) && !ch->exited)
     {
       ch->exit_ready = FALSE;
       if (waitpid (ch->pid, &ch->wait_status, WNOHANG) == ch->pid)
@@ -699,7 +700,7 @@ find_authorized_key (ShellConn *c, ssh_key key, NfltrShellAuthorizedKey *found)
         {
           case NFLTR_SHELL_KEY_LINE_EMPTY: continue;
           case NFLTR_SHELL_KEY_LINE_REFUSED:
-            g_debug ("%s: line %s skipped: %s", path, line, reason);
+            g_debug ("%s: line “%.*s” skipped: %s", path, (int) MIN (end - line, 80), line, reason);
             continue;
           case NFLTR_SHELL_KEY_LINE_KEY:
           default: break;
