@@ -23,8 +23,8 @@ USER = getpass.getuser()
 BIG = int(os.environ.get("NFLTR_SHELL_TEST_BYTES", str(20 * 1000 * 1000)))
 
 
-def keygen(path):
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", path],
+def keygen(path, kind="ed25519"):
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "test", "-f", path],
                    check=True, timeout=30)
     return path
 
@@ -47,11 +47,14 @@ class Shell:
         self.agent.login(self.relay)
         self.key = keygen(lab.path("keys", "id_good"))
         self.other_key = keygen(lab.path("keys", "id_other"))
+        self.rsa_key = keygen(lab.path("keys", "id_rsa"), "rsa")
+        self.ecdsa_key = keygen(lab.path("keys", "id_ecdsa"), "ecdsa")
         self.forced_key = keygen(lab.path("keys", "id_forced"))
         self.from_key = keygen(lab.path("keys", "id_from"))
         self.authorized = lab.path("authorized_keys")
         with open(self.authorized, "w") as out:
             out.write("# the test's key\n" + open(self.key + ".pub").read())
+            out.write(open(self.rsa_key + ".pub").read() + open(self.ecdsa_key + ".pub").read())
             # A key that may run one command only, without a PTY.
             out.write('restrict,command="echo forced:$SSH_ORIGINAL_COMMAND" '
                       + open(self.forced_key + ".pub").read())
@@ -118,6 +121,12 @@ def test_command_output_and_exit_status(shell):
     out = subprocess.run(["ssh-keygen", "-l", "-f", shell.known_hosts], capture_output=True,
                          text=True, check=True)
     assert shell.ssh_event["host_key_fingerprint"] in out.stdout, out.stdout
+
+
+def test_rsa_and_ecdsa_keys(shell):
+    for key in (shell.rsa_key, shell.ecdsa_key):
+        r = shell.ssh("echo key-ok", key=key)
+        assert r.returncode == 0 and r.stdout == b"key-ok\n", r
 
 
 def test_exit_signal(shell):

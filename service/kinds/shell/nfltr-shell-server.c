@@ -216,30 +216,27 @@ out_ready_cb (socket_t fd, int revents, void *userdata)
   return 0;
 }
 
-/* Copies what the process wrote to the channel; TRUE while the descriptor stays open. */
-static gboolean
+/* Copies one chunk of what the process wrote to the channel (the poll comes back for more,
+ * so other channels and the client's input get their turn): the bytes copied, 0 when there
+ * was nothing to read, -1 once the descriptor is done (or the channel is). */
+static gssize
 pump_output (ShellChannel *ch, int fd, gboolean is_stderr)
 {
   guint8 buf[READ_CHUNK];
+  ssize_t n;
 
-  for (;;)
-    {
-      ssize_t n = read (fd, buf, sizeof buf);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 && errno == EAGAIN)
-        return TRUE;
-      /* EIO: a PTY whose last slave closed. */
-      if (n <= 0)
-        return FALSE;
-      if ((is_stderr ? ssh_channel_write_stderr (ch->channel, buf, n)
-                     : ssh_channel_write (ch->channel, buf, n)) == SSH_ERROR)
-        return FALSE;
-      /* One chunk per turn: other channels and the client's input get their share. */
-      if (n < (ssize_t) sizeof buf)
-        return TRUE;
-    }
+  do
+    n = read (fd, buf, sizeof buf);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN)
+    return 0;
+  /* EIO: a PTY whose last slave closed. */
+  if (n <= 0)
+    return -1;
+  if ((is_stderr ? ssh_channel_write_stderr (ch->channel, buf, n) : ssh_channel_write (ch->channel, buf, n)) ==
+      SSH_ERROR)
+    return -1;
+  return n;
 }
 
 static const char *
@@ -285,7 +282,7 @@ channel_progress (ShellChannel *ch)
   if (ch->out_ready && ch->out_fd >= 0)
     {
       ch->out_ready = FALSE;
-      if (!pump_output (ch, ch->out_fd, FALSE))
+      if (pump_output (ch, ch->out_fd, FALSE) < 0)
         {
           if (ch->in_fd == ch->out_fd)
             ch->in_fd = -1;
@@ -295,7 +292,7 @@ channel_progress (ShellChannel *ch)
   if (ch->err_ready && ch->err_fd >= 0)
     {
       ch->err_ready = FALSE;
-      if (!pump_output (ch, ch->err_fd, TRUE))
+      if (pump_output (ch, ch->err_fd, TRUE) < 0)
         channel_remove_fd (ch, &ch->err_fd);
     }
   /* Without a pidfd (a kernel before 5.3) the exit is looked for after every poll. */
@@ -310,7 +307,9 @@ channel_progress (ShellChannel *ch)
            * leaving is read now, and nothing waits for the rest (sshd does the same). */
           if (ch->want_pty && ch->out_fd >= 0)
             {
-              pump_output (ch, ch->out_fd, FALSE);
+              /* Bounded: a background job may write on forever. */
+              for (guint i = 0; i < 64 && pump_output (ch, ch->out_fd, FALSE) > 0; i++)
+                ;
               ch->in_fd = -1;
               channel_remove_fd (ch, &ch->out_fd);
             }
