@@ -219,7 +219,19 @@ validate_kind_target (NfltrNewTunnelDialog  *self,
     }
   if (kind_has_secret_link (kind))
     return validate_secret_link_target (kind, target, message);
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->target_row), _("Local _port or address"));
+  /* A shell's target is the authorized_keys file, empty for ~/.ssh/authorized_keys
+   * (service/kinds/shell); the service checks that it exists. */
+  if (g_strcmp0 (kind, "shell") == 0)
+    {
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->target_row),
+                                     _ ("_Authorized keys file (optional)"));
+      if (*target == '\0' || g_path_is_absolute (target) || g_str_has_prefix (target, "~/"))
+        return TRUE;
+      *message = g_strdup (
+        _ ("Enter the full path of an authorized_keys file, or leave it empty for ~/.ssh/authorized_keys."));
+      return FALSE;
+    }
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->target_row), _ ("Local _port or address"));
   return nfltr_validate_target (target, message);
 }
 

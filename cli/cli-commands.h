@@ -4,6 +4,8 @@
 #include <gio/gio.h>
 #include <stdio.h>
 
+#include "nfltr-dbus.h"
+
 G_BEGIN_DECLS
 
 typedef int (*CliCommandFunc) (int argc, char **argv);
@@ -38,6 +40,18 @@ gboolean cli_parse_size (const char *text, guint64 *bytes);
 int cli_cmd_command (int argc, char **argv);
 /* cmd-share.c */
 int cli_cmd_share   (int argc, char **argv);
+/* Runs a tunnel as `nfltr KIND` does (argv as cli_tunnel_options_parse takes it); ready_hook
+ * (optional) is called once it is online, after the ready line or event, to say more. */
+typedef void (*CliTunnelReadyHook) (NfltrDbusTunnel *tunnel, gboolean json, gpointer data);
+int      cli_run_tunnel  (const char        *kind,
+                          int                argc,
+                          char             **argv,
+                          CliTunnelReadyHook ready_hook,
+                          gpointer           ready_data);
+/* cmd-shell.c */
+int cli_cmd_shell (int argc, char **argv);
+/* cmd-ssh.c */
+int cli_cmd_ssh   (int argc, char **argv);
 /* cmd-list.c */
 int cli_cmd_list   (int argc, char **argv);
 /* cmd-status.c */
@@ -94,6 +108,10 @@ typedef struct
   char     *url_suffix; /* appended to the public URL the user is shown ("/SECRET"), or NULL */
   char     *viewer_suffix; /* terminal --viewer: the read-only link's suffix ("/?token=…"),
                             * shown as "Viewer URL:" and the ready event's "viewer_url" */
+  /* called once the tunnel is online, after the ready line or event, to say more (nfltr
+   * shell's ssh command lines), or NULL */
+  CliTunnelReadyHook ready_hook;
+  gpointer  ready_data;
 } CliTunnelOptions;
 
 /* argv[0] is the command name. Errors are usage errors (exit 2); the message is what the user

@@ -1,8 +1,9 @@
 /* cli-tunnel-pins.h — the fingerprints of tunnels this user connected to, pinned on first use
  * (`nfltr connect`; issue 9 §3), like OpenSSH's known_hosts.
  *
- * One file, $XDG_CONFIG_HOME/nfltr/known-tunnels, a line per tunnel host:
- * "NAME.DOMAIN sha256:<64 hex>". Written atomically; lines it does not understand are kept. */
+ * The same file `nfltr ssh` pins in, $XDG_CONFIG_HOME/nfltr/known_tunnels, a line per tunnel
+ * host: "NAME.DOMAIN sha256:<64 hex>" (cli-known-tunnels.h). Written atomically; lines it does
+ * not understand are kept. */
 #pragma once
 
 #include <glib.h>

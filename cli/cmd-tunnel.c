@@ -494,6 +494,10 @@ typedef struct
 
   guint             signal_sources[3];
   guint             removed_subscription;
+
+  /* a command of its own on top of this run (cmd-shell.c): more to say once online */
+  CliTunnelReadyHook ready_hook;
+  gpointer           ready_data;
 } TunnelRun;
 
 static void tunnel_run_stop (TunnelRun *run, int exit_status);
@@ -699,6 +703,8 @@ show_ready (TunnelRun *run)
           line = with_viewer;
         }
       cli_print_flushed (line);
+      if (run->ready_hook != NULL)
+        run->ready_hook (t, TRUE, run->ready_data);
     }
   else
     {
@@ -746,6 +752,8 @@ show_ready (TunnelRun *run)
 
           fputs (line, stdout);
         }
+      if (run->ready_hook != NULL)
+        run->ready_hook (t, FALSE, run->ready_data);
       fputs (_ ("Press Ctrl-C to stop the tunnel.\n"), stdout);
       fflush (stdout);
     }
@@ -1011,7 +1019,8 @@ create_tunnel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* client: already connected (the generic path asked it for its kinds), or NULL. */
 static int
-run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
+run_tunnel (const char *kind, CliClient *connected, int argc, char **argv,
+            CliTunnelReadyHook ready_hook, gpointer ready_data)
 {
   CliTunnelOptions options;
   g_autoptr(GError) error = NULL;
@@ -1025,6 +1034,8 @@ run_tunnel (const char *kind, CliClient *connected, int argc, char **argv)
       cli_tunnel_options_clear (&options);
       return CLI_EXIT_USAGE;
     }
+  options.ready_hook = ready_hook;
+  options.ready_data = ready_data;
   return cli_tunnel_run (&options, connected);
 }
 
@@ -1087,6 +1098,8 @@ cli_tunnel_run (CliTunnelOptions *options, CliClient *connected)
   run.tty = cli_stdout_is_tty ();
   run.color = cli_use_color ();
   run.exit_status = CLI_EXIT_OK;
+  run.ready_hook = run.options.ready_hook;
+  run.ready_data = run.options.ready_data;
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
     run.signal_sources[i] = g_unix_signal_add (signals[i], signal_cb, &run);
   cli_client_set_lost_func (client, service_lost_cb, &run);
@@ -1126,13 +1139,20 @@ cli_tunnel_run (CliTunnelOptions *options, CliClient *connected)
 int
 cli_cmd_http (int argc, char **argv)
 {
-  return run_tunnel ("http", NULL, argc, argv);
+  return run_tunnel ("http", NULL, argc, argv, NULL, NULL);
 }
 
 int
 cli_cmd_tcp (int argc, char **argv)
 {
-  return run_tunnel ("tcp", NULL, argc, argv);
+  return run_tunnel ("tcp", NULL, argc, argv, NULL, NULL);
+}
+
+int
+cli_run_tunnel (const char *kind, int argc, char **argv, CliTunnelReadyHook ready_hook,
+                gpointer ready_data)
+{
+  return run_tunnel (kind, NULL, argc, argv, ready_hook, ready_data);
 }
 
 static gboolean
@@ -1163,7 +1183,7 @@ cli_cmd_kind (int argc, char **argv, int *exit_status)
     }
   if (!kinds_contain (nfltr_dbus_manager_get_kinds (cli_client_get_manager (client)), argv[0]))
     return FALSE;
-  *exit_status = run_tunnel (argv[0], g_steal_pointer (&client), argc, argv);
+  *exit_status = run_tunnel (argv[0], g_steal_pointer (&client), argc, argv, NULL, NULL);
   return TRUE;
 }
 

@@ -22,6 +22,7 @@
 #include "nfltr-kind-ai.h"
 #include "nfltr-kind-tail.h"
 #include "nfltr-kind-watch.h"
+#include "nfltr-kind-shell.h"
 
 typedef GType (*NfltrKindTypeFunc) (void);
 
@@ -38,6 +39,7 @@ static NfltrKindTypeFunc kinds[] = {
   nfltr_kind_ai_get_type,
   nfltr_kind_tail_get_type,
   nfltr_kind_watch_get_type,
+  nfltr_kind_shell_get_type,
 };
 
 G_DEFINE_ABSTRACT_TYPE (NfltrTunnelKind, nfltr_tunnel_kind, G_TYPE_OBJECT)

@@ -75,7 +75,7 @@ def test_tcp_tunnel_is_shown_as_tls_and_redis_cli_gets_through(lab, relay, logge
     r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), "ECHO", "through the relay"],
                        capture_output=True, text=True, timeout=30)
     assert r.stdout.strip() == "through the relay", r
-    pins = open(os.path.join(agent.home, ".config", "nfltr", "known-tunnels")).read()
+    pins = open(os.path.join(agent.home, ".config", "nfltr", "known_tunnels")).read()
     assert f"cache.{DOMAIN} {t.fingerprint}" in pins, pins
     proc.stop()
 
