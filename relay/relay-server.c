@@ -389,12 +389,13 @@ key_watch_cb (gpointer user_data)
       RelayAgent *agent = key;
 
       if (relay_agent_get_state (agent) == RELAY_AGENT_READY &&
-          !relay_store_key_is_active (server->store, relay_agent_get_key_id (agent)))
+          !relay_agent_credential_is_active (agent))
         g_ptr_array_add (revoked, agent);
     }
   /* Failing a channel does not free it yet (that happens at its close), so the list holds. */
   for (guint i = 0; i < revoked->len; i++)
-    relay_agent_fail (revoked->pdata[i], NFLTR_PROTO_ERR_AUTH_FAILED, "API key was revoked");
+    relay_agent_fail (revoked->pdata[i], NFLTR_PROTO_ERR_AUTH_FAILED,
+                      relay_agent_credential_revoked_message (revoked->pdata[i]));
   return G_SOURCE_CONTINUE;
 }
 

@@ -28,6 +28,8 @@ struct _RelayAgent {
   char                    *agent_id;
   char                     short_id[9];
   gint64                   key_id;
+  gint64                   enrol_id;   /* an enrolled agent's credential (fleet token), or -1 */
+  char                    *name_prefix; /* names it may bind start with this; NULL = any */
   char                    *session_id;
   guint16                  version;    /* settled at WELCOME (§8.1) */
   char                    *features;   /* the session's, settled at WELCOME (§8.2) */
@@ -101,6 +103,38 @@ gint64
 relay_agent_get_key_id (RelayAgent *agent)
 {
   return agent->key_id;
+}
+
+const char *
+relay_agent_get_owner (RelayAgent *agent, gint64 *id)
+{
+  if (agent->enrol_id >= 0)
+    {
+      *id = agent->enrol_id;
+      return RELAY_OWNER_KIND_AGENT;
+    }
+  *id = agent->key_id;
+  return RELAY_OWNER_KIND_KEY;
+}
+
+const char *
+relay_agent_get_name_prefix (RelayAgent *agent)
+{
+  return agent->name_prefix;
+}
+
+gboolean
+relay_agent_credential_is_active (RelayAgent *agent)
+{
+  if (agent->enrol_id >= 0)
+    return relay_store_agent_is_active (agent->server->store, agent->enrol_id);
+  return relay_store_key_is_active (agent->server->store, agent->key_id);
+}
+
+const char *
+relay_agent_credential_revoked_message (RelayAgent *agent)
+{
+  return agent->enrol_id >= 0 ? "agent credential was revoked" : "API key was revoked";
 }
 
 RelayAgentState
@@ -260,6 +294,27 @@ hello_accept (RelayAgent *agent, const NfltrMsgHello *hello)
     }
   agent->agent_id = g_ascii_strdown (hello->agent_id, -1);
   g_strlcpy (agent->short_id, agent->agent_id, sizeof agent->short_id);
+  /* docs/protocol.md §3.1: api-key carries an API key or an enrolled agent's credential; a
+   * fleet token is only ever exchanged for one (POST /api/v1/enrol), never a login itself. */
+  if (g_str_has_prefix (hello->api_key, RELAY_FLEET_TOKEN_PREFIX))
+    {
+      relay_agent_fail (agent, NFLTR_PROTO_ERR_AUTH_FAILED,
+                        "a fleet token is not a login: enrol with it (nfltr login --fleet-token)");
+      return FALSE;
+    }
+  if (g_str_has_prefix (hello->api_key, RELAY_AGENT_CREDENTIAL_PREFIX))
+    {
+      g_autofree char *prefix = NULL;
+
+      if (!relay_store_agent_check (agent->server->store, hello->api_key, &agent->enrol_id, &prefix))
+        {
+          relay_agent_fail (agent, NFLTR_PROTO_ERR_AUTH_FAILED,
+                            "agent credential is not valid (unknown or revoked)");
+          return FALSE;
+        }
+      agent->name_prefix = prefix && *prefix ? g_steal_pointer (&prefix) : NULL;
+      return TRUE;
+    }
   if (!relay_store_key_check (agent->server->store, hello->api_key, &agent->key_id))
     {
       relay_agent_fail (agent, NFLTR_PROTO_ERR_AUTH_FAILED, "API key is not valid (unknown or revoked)");
@@ -289,7 +344,11 @@ session_start (RelayAgent *agent, const NfltrMsgHello *hello)
   /* An older channel of the same agent is not closed here: it may be a second process of the
    * same install serving other names. Names move one by one, at BIND (§6); the directory
    * points at the newest channel; a channel that is really dead goes at the idle timeout. */
-  agent->listed = relay_directory_add (server->directory, agent->agent_id, agent->key_id, agent);
+  /* The directory tells credentials apart by one number: enrolments count down from -2 so
+   * they never meet an API key's id (-1 is "none"). */
+  agent->listed = relay_directory_add (server->directory, agent->agent_id,
+                                       agent->enrol_id >= 0 ? -2 - agent->enrol_id : agent->key_id,
+                                       agent);
   if (!agent->listed)
     g_message ("agent %s from %s: its id is held under another API key; not listed in the directory",
                relay_agent_get_log_id (agent), agent->peer);
@@ -304,8 +363,10 @@ session_start (RelayAgent *agent, const NfltrMsgHello *hello)
   /* Authenticated: no longer counted against its address, nor closed as idle HTTP. */
   relay_server_peer_set_class (server, agent->peer, RELAY_CONN_AGENT_CONTROL);
   relay_agent_send (agent, frame);
-  g_message ("agent %s connected from %s (key %" G_GINT64_FORMAT ", version %s, session %s)",
-             relay_agent_get_log_id (agent), agent->peer, agent->key_id,
+  g_message ("agent %s connected from %s (%s %" G_GINT64_FORMAT ", version %s, session %s)",
+             relay_agent_get_log_id (agent), agent->peer,
+             agent->enrol_id >= 0 ? "enrolment" : "key",
+             agent->enrol_id >= 0 ? agent->enrol_id : agent->key_id,
              hello->agent_version ? hello->agent_version : "unknown", agent->session_id);
 
   g_clear_handle_id (&agent->timer_id, g_source_remove);
@@ -468,6 +529,7 @@ relay_agent_free (RelayAgent *agent)
   g_free (agent->agent_id);
   g_free (agent->session_id);
   g_free (agent->features);
+  g_free (agent->name_prefix);
   g_free (agent);
 }
 
@@ -481,6 +543,7 @@ relay_agent_new (RelayServer *server, SoupWebsocketConnection *ws, const char *p
   agent->peer = g_strdup (peer);
   agent->state = RELAY_AGENT_AWAIT_HELLO;
   agent->key_id = -1;
+  agent->enrol_id = -1;
   agent->bindings = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                            (GDestroyNotify) relay_binding_unref);
   agent->last_rx = g_get_monotonic_time ();

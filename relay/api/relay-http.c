@@ -4,6 +4,7 @@
 #include "relay-http.h"
 #include "relay-server.h"
 #include "agents/relay-agent.h"
+#include "auth/relay-enrol.h"
 #include "tunnels/relay-registry.h"
 #include "nfltr-proto.h"
 
@@ -161,6 +162,8 @@ relay_http_new (RelayServer *server)
                                      control_cb, server, NULL);
   soup_server_add_handler (soup, "/api/v1/health", health_cb, server, NULL);
   soup_server_add_handler (soup, API_PREFIX_TUNNELS, tunnel_cb, server, NULL);
+  soup_server_add_early_handler (soup, "/api/v1/enrol", relay_enrol_early_cb, server, NULL);
+  soup_server_add_handler (soup, "/api/v1/enrol", relay_enrol_handle, server, NULL);
   soup_server_add_handler (soup, NULL, fallback_cb, server, NULL);
   return soup;
 }

@@ -10,6 +10,8 @@ int relay_cmd_serve       (int argc, char **argv);
 int relay_cmd_keys        (int argc, char **argv);
 int relay_cmd_names       (int argc, char **argv);
 int relay_cmd_fingerprint (int argc, char **argv);
+int relay_cmd_tokens      (int argc, char **argv);
+int relay_cmd_agents      (int argc, char **argv);
 
 /* Parses a subcommand's options into entries; FALSE after telling the user why (the
  * caller exits with status 2). */

@@ -8,6 +8,7 @@
 
 #include "nfltr-cert.h"
 #include "nfltr-credentials.h"
+#include "nfltr-enrol.h"
 #include "nfltr-error.h"
 #include "nfltr-resolve.h"
 
@@ -343,6 +344,40 @@ login_check_expected (NfltrSession *self, Login *login, GError **error)
 }
 
 static void
+login_connect (GTask *task /* owned */)
+{
+  NfltrSession *self = g_task_get_source_object (task);
+  Login *login = g_task_get_task_data (task);
+
+  /* The key only ever travels over a connection pinned to what we just saw. */
+  login->link = nfltr_relay_link_new (login->host, login->port, login->fingerprint,
+                                      login->api_key, self->agent_id);
+  g_signal_connect (login->link, "state-changed", G_CALLBACK (login_link_state_cb), task);
+  nfltr_relay_link_start (login->link);
+}
+
+/* issue 11, fleet tokens: the enrolled credential replaces the token, which is not kept. */
+static void
+login_enrol_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  GTask *task = user_data;
+  Login *login = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  char *credential = nfltr_enrol_finish (result, &error);
+
+  if (credential == NULL)
+    {
+      login_fail (task, error);
+      return;
+    }
+  g_free (login->api_key);
+  login->api_key = credential;
+  login_connect (task);
+}
+
+static void
 login_probe_cb (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
@@ -359,11 +394,14 @@ login_probe_cb (GObject      *source,
       return;
     }
 
-  /* The key only ever travels over a connection pinned to what we just saw. */
-  login->link = nfltr_relay_link_new (login->host, login->port, login->fingerprint,
-                                      login->api_key, self->agent_id);
-  g_signal_connect (login->link, "state-changed", G_CALLBACK (login_link_state_cb), task);
-  nfltr_relay_link_start (login->link);
+  /* issue 11, fleet tokens: a token is first exchanged for this agent's own credential. */
+  if (nfltr_enrol_is_fleet_token (login->api_key))
+    {
+      nfltr_enrol_async (login->host, login->port, login->fingerprint, login->api_key,
+                         self->agent_id, NULL, login_enrol_cb, task);
+      return;
+    }
+  login_connect (task);
 }
 
 void
