@@ -20,6 +20,7 @@ static const struct {
   { "fingerprint", relay_cmd_fingerprint, "print the relay certificate's SHA-256 fingerprint" },
   { "tokens", relay_cmd_tokens, "create, list and revoke fleet tokens (enrol many agents)" },
   { "agents", relay_cmd_agents, "list and revoke agents enrolled with fleet tokens" },
+  { "admin", relay_cmd_admin, "set the dashboard's operator password" },
 };
 
 static void

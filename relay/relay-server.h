@@ -43,6 +43,7 @@ struct _RelayServer {
   guint           sweep_id;       /* idle connections to the relay's own HTTP */
   guint           key_watch_id;   /* polls relay.db for revoked keys */
   gint64          store_version;  /* relay.db's data_version at the last poll */
+  struct _RelayDashboard *dashboard;  /* issue 11: /dashboard (freed with http's handlers) */
 };
 
 /* Takes ownership of config's contents. Opens the store and the certificate. */

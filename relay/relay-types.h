@@ -85,6 +85,9 @@ void relay_log_refusal  (const char *peer,
 void relay_log_refusal_set_interval (guint seconds);
 /* Writes the counts still pending and forgets them (the relay stopping). */
 void relay_log_refusal_flush        (void);
+/* Called with every refusal line written (the dashboard keeps the recent ones); NULL: none. */
+typedef void (*RelayRefusalObserver) (const char *peer, const char *reason, const char *detail);
+void relay_log_refusal_set_observer (RelayRefusalObserver observer);
 
 /* "IP:PORT" or "[v6]:PORT" → the address alone (the source, for per-source counts). */
 char *relay_peer_source (const char *peer);

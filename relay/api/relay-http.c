@@ -5,6 +5,7 @@
 #include "relay-server.h"
 #include "agents/relay-agent.h"
 #include "auth/relay-enrol.h"
+#include "dashboard/relay-dashboard.h"
 #include "tunnels/relay-registry.h"
 #include "nfltr-proto.h"
 
@@ -164,6 +165,7 @@ relay_http_new (RelayServer *server)
   soup_server_add_handler (soup, API_PREFIX_TUNNELS, tunnel_cb, server, NULL);
   soup_server_add_early_handler (soup, "/api/v1/enrol", relay_enrol_early_cb, server, NULL);
   soup_server_add_handler (soup, "/api/v1/enrol", relay_enrol_handle, server, NULL);
+  server->dashboard = relay_dashboard_register (soup, server);
   soup_server_add_handler (soup, NULL, fallback_cb, server, NULL);
   return soup;
 }

@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "nfltr-relay"
 
 #include "relay-commands.h"
+#include "dashboard/relay-dashboard.h"
 #include "relay-server.h"
 #include "tls/relay-identity.h"
 
@@ -198,6 +199,14 @@ relay_cmd_serve (int argc, char **argv)
 
   printf ("nfltr-relay: listening on %s for *.%s (certificate %s)\n",
           server->listen_text, server->config.domain, server->identity->fingerprint);
+  /* issue 11: with no operator password yet, the only way into the dashboard. */
+  {
+    g_autofree char *base = relay_server_url_for (server, server->config.domain);
+    g_autofree char *link = relay_dashboard_one_time_link (server->dashboard, base);
+
+    if (link != NULL)
+      printf ("nfltr-relay: dashboard one-time login link (valid 15 minutes, once): %s\n", link);
+  }
   fflush (stdout);
 
   loop = g_main_loop_new (NULL, FALSE);

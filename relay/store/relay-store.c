@@ -62,7 +62,12 @@ static const char schema[] =
   "  agent_id TEXT NOT NULL,"
   "  hash     TEXT NOT NULL UNIQUE,"
   "  created  TEXT NOT NULL,"
-  "  revoked  TEXT);";
+  "  revoked  TEXT);"
+  /* The dashboard's operator password (docs/security.md "Dashboard"): an argon2id string. */
+  "CREATE TABLE IF NOT EXISTS operator ("
+  "  id       INTEGER PRIMARY KEY CHECK (id = 1),"
+  "  password TEXT NOT NULL,"
+  "  changed  TEXT NOT NULL);";
 
 void
 relay_key_info_free (RelayKeyInfo *info)
@@ -897,4 +902,42 @@ relay_store_agent_revoke (RelayStore *store, gint64 id, GError **error)
 {
   return revoke_row (store, "UPDATE enrolments SET revoked = coalesce(revoked, ?) WHERE id = ?",
                      id, "enrolled agent", error);
+}
+
+/* ---- the dashboard's operator password ---- */
+
+gboolean
+relay_store_operator_set_password (RelayStore *store, const char *hash, GError **error)
+{
+  g_autofree char *now = now_rfc3339 ();
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (sqlite3_prepare_v2 (store->db,
+                          "INSERT INTO operator (id, password, changed) VALUES (1, ?1, ?2)"
+                          " ON CONFLICT(id) DO UPDATE SET password = ?1, changed = ?2",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (store, error, "prepare password");
+  sqlite3_bind_text (stmt, 1, hash, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, now, -1, SQLITE_TRANSIENT);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_finalize (stmt);
+  if (!ok)
+    return db_fail (store, error, "set password");
+  return TRUE;
+}
+
+char *
+relay_store_operator_get_password (RelayStore *store)
+{
+  sqlite3_stmt *stmt = NULL;
+  char *hash = NULL;
+
+  if (sqlite3_prepare_v2 (store->db, "SELECT password FROM operator WHERE id = 1", -1, &stmt,
+                          NULL) != SQLITE_OK)
+    return NULL;
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    hash = column_text (stmt, 0);
+  sqlite3_finalize (stmt);
+  return hash;
 }

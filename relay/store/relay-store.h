@@ -182,6 +182,13 @@ gboolean      relay_store_agent_revoke (RelayStore  *store,
                                         gint64       id,
                                         GError     **error);
 
+/* The dashboard's operator password, as crypto_pwhash_str made it (argon2id); NULL when none
+ * is set. */
+gboolean      relay_store_operator_set_password (RelayStore  *store,
+                                                 const char  *hash,
+                                                 GError     **error);
+char         *relay_store_operator_get_password (RelayStore  *store);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayTokenInfo, relay_token_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayEnrolInfo, relay_enrol_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayStore, relay_store_free)
