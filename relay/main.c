@@ -21,6 +21,7 @@ static const struct {
   { "tokens", relay_cmd_tokens, "create, list and revoke fleet tokens (enrol many agents)" },
   { "agents", relay_cmd_agents, "list and revoke agents enrolled with fleet tokens" },
   { "admin", relay_cmd_admin, "set the dashboard's operator password" },
+  { "certs", relay_cmd_certs, "list and revoke agents' client certificates (mTLS)" },
 };
 
 static void

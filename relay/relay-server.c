@@ -3,6 +3,7 @@
 #define G_LOG_DOMAIN "nfltr-relay"
 
 #include "relay-server.h"
+#include "auth/relay-agent-ca.h"
 #include "agents/relay-agent.h"
 #include "agents/relay-directory.h"
 #include "tunnels/relay-registry.h"
@@ -424,6 +425,9 @@ relay_server_new (RelayConfig *config, GError **error)
   server->identity = relay_identity_load (server->config.data_dir, server->config.domain, error);
   if (server->identity == NULL)
     return NULL;
+  server->agent_ca = relay_agent_ca_load (server->config.data_dir, server->config.agent_ca_file, error);
+  if (server->agent_ca == NULL)
+    return NULL;
   server->http = relay_http_new (server);
   server->store_version = relay_store_data_version (server->store);
   server->key_watch_id = g_timeout_add (KEY_WATCH_INTERVAL_MS, key_watch_cb, server);
@@ -524,6 +528,7 @@ relay_server_free (RelayServer *server)
   g_free (server->features);
   g_clear_object (&server->http);
   g_clear_pointer (&server->identity, relay_identity_free);
+  g_clear_pointer (&server->agent_ca, relay_agent_ca_free);
   g_clear_pointer (&server->store, relay_store_free);
   g_free (server->listen_text);
   relay_log_refusal_flush ();

@@ -44,6 +44,7 @@ struct _RelayServer {
   guint           key_watch_id;   /* polls relay.db for revoked keys */
   gint64          store_version;  /* relay.db's data_version at the last poll */
   struct _RelayDashboard *dashboard;  /* issue 11: /dashboard (freed with http's handlers) */
+  struct _RelayAgentCa   *agent_ca;   /* issue 11: agents' client certificates (auth/) */
 };
 
 /* Takes ownership of config's contents. Opens the store and the certificate. */

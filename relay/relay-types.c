@@ -53,6 +53,7 @@ void
 relay_config_clear (RelayConfig *config)
 {
   g_clear_pointer (&config->listen, g_free);
+  g_clear_pointer (&config->agent_ca_file, g_free);
   g_clear_pointer (&config->domain, g_free);
   g_clear_pointer (&config->data_dir, g_free);
 }

@@ -49,6 +49,7 @@ typedef struct {
   guint  public_port;            /* port shown in URLs; 0 = the listening port */
   gint64 name_expiry_s;          /* §6: an unused name stays its owner's this long; 0 = forever */
   guint  log_interval_s;         /* refusal lines: one count per reason and source this often */
+  char  *agent_ca_file;          /* issue 11: the operator's CA for agents' client certificates */
 } RelayConfig;
 
 #define RELAY_DEFAULT_HELLO_MAX_BYTES      NFLTR_HELLO_DEFAULT_MAX

@@ -47,6 +47,9 @@ const char  *relay_agent_get_owner (RelayAgent *agent,
 const char  *relay_agent_get_name_prefix (RelayAgent *agent);
 /* FALSE once its credential (API key or enrolment) is revoked: for the revocation poll. */
 gboolean     relay_agent_credential_is_active (RelayAgent *agent);
+/* issue 11, mTLS: the TLS client certificate of the channel's connection (NULL: none). */
+void         relay_agent_set_peer_certificate (RelayAgent      *agent,
+                                               GTlsCertificate *cert);
 /* What a revoked agent is told: which of its credentials went. */
 const char  *relay_agent_credential_revoked_message (RelayAgent *agent);
 /* Random per control channel, set at WELCOME. */

@@ -139,6 +139,7 @@ control_cb (SoupServer *soup, SoupServerMessage *msg, const char *path,
   RelayServer *server = user_data;
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
   g_autofree char *peer = remote ? relay_format_address (remote) : g_strdup ("unknown");
+  RelayAgent *agent;
 
   /* soup accepts a client that offered no subprotocol at all; the protocol requires ours. */
   if (g_strcmp0 (soup_websocket_connection_get_protocol (ws), NFLTR_PROTO_WS_SUBPROTOCOL) != 0)
@@ -150,7 +151,9 @@ control_cb (SoupServer *soup, SoupServerMessage *msg, const char *path,
       return;
     }
   g_debug ("control channel opened from %s", peer);
-  relay_agent_new (server, ws, peer);
+  agent = relay_agent_new (server, ws, peer);
+  /* issue 11, mTLS: the certificate the agent presented in the handshake, if any. */
+  relay_agent_set_peer_certificate (agent, soup_server_message_get_tls_peer_certificate (msg));
 }
 
 SoupServer *

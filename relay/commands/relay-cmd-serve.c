@@ -58,6 +58,7 @@ relay_cmd_serve (int argc, char **argv)
   g_autofree char *listen = NULL;
   g_autofree char *domain = NULL;
   g_autofree char *data_dir = NULL;
+  g_autofree char *agent_ca = NULL;  /* issue 11: mTLS */
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Public TLS address (default 127.0.0.1:8443)",
       "HOST:PORT" },
@@ -101,6 +102,9 @@ relay_cmd_serve (int argc, char **argv)
     { "log-interval", 0, 0, G_OPTION_ARG_INT, &log_interval,
       "Refusal lines: after 10 per reason and source address, one count per this many seconds (default 10)",
       "SECONDS" },
+    { "agent-ca", 0, 0, G_OPTION_ARG_FILENAME, &agent_ca,
+      "Also accept agents' client certificates issued by this CA (PEM; revoke by serial with "
+      "nfltr-relay certs revoke)", "FILE" },
     /* For tests: the same in seconds, so a test can watch a reservation lapse. */
     { "name-expiry-seconds", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &name_expiry_s, NULL, NULL },
     { NULL }
@@ -183,6 +187,7 @@ relay_cmd_serve (int argc, char **argv)
   config.http_idle_timeout_s = http_idle;
   config.max_per_agent = max_per_agent;
   config.log_interval_s = log_interval;
+  config.agent_ca_file = g_steal_pointer (&agent_ca);
   config.name_expiry_s = name_expiry_s >= 0 ? name_expiry_s : (gint64) name_expiry * 24 * 3600;
 
   /* splice(2) to a socket the peer has closed raises SIGPIPE; the error code is enough. */

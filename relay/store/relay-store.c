@@ -67,7 +67,20 @@ static const char schema[] =
   "CREATE TABLE IF NOT EXISTS operator ("
   "  id       INTEGER PRIMARY KEY CHECK (id = 1),"
   "  password TEXT NOT NULL,"
-  "  changed  TEXT NOT NULL);";
+  "  changed  TEXT NOT NULL);"
+  /* docs/security.md "mTLS": agents' client certificates by serial (lower-case hex), issued
+   * here (issuer 'relay', with the key or enrolment that authorised them) or by the
+   * operator's --agent-ca (issuer 'operator', recorded when first seen or revoked). */
+  "CREATE TABLE IF NOT EXISTS certs ("
+  "  id       INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  serial   TEXT NOT NULL UNIQUE,"
+  "  issuer   TEXT NOT NULL,"
+  "  agent_id TEXT,"
+  "  key_id   INTEGER,"
+  "  enrol_id INTEGER,"
+  "  prefix   TEXT NOT NULL DEFAULT '',"
+  "  created  TEXT NOT NULL,"
+  "  revoked  TEXT);";
 
 void
 relay_key_info_free (RelayKeyInfo *info)
@@ -940,4 +953,170 @@ relay_store_operator_get_password (RelayStore *store)
     hash = column_text (stmt, 0);
   sqlite3_finalize (stmt);
   return hash;
+}
+
+/* ---- agents' client certificates (docs/security.md "mTLS") ---- */
+
+void
+relay_cert_info_free (RelayCertInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->serial);
+  g_free (info->issuer);
+  g_free (info->agent_id);
+  g_free (info->prefix);
+  g_free (info->created);
+  g_free (info->revoked);
+  g_free (info);
+}
+
+gboolean
+relay_store_cert_record (RelayStore *store, const char *serial, const char *issuer,
+                         const char *agent_id, gint64 key_id, gint64 enrol_id, const char *prefix,
+                         gint64 *id, GError **error)
+{
+  g_autofree char *now = now_rfc3339 ();
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  /* An operator's certificate seen again (or revoked before it was seen) keeps its row. */
+  if (sqlite3_prepare_v2 (store->db,
+                          "INSERT INTO certs (serial, issuer, agent_id, key_id, enrol_id, prefix, created)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                          " ON CONFLICT(serial) DO UPDATE SET agent_id = coalesce(agent_id, excluded.agent_id)"
+                          " RETURNING id",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (store, error, "prepare cert");
+  sqlite3_bind_text (stmt, 1, serial, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, issuer, -1, SQLITE_TRANSIENT);
+  if (agent_id != NULL)
+    sqlite3_bind_text (stmt, 3, agent_id, -1, SQLITE_TRANSIENT);
+  if (key_id >= 0)
+    sqlite3_bind_int64 (stmt, 4, key_id);
+  if (enrol_id >= 0)
+    sqlite3_bind_int64 (stmt, 5, enrol_id);
+  sqlite3_bind_text (stmt, 6, prefix ? prefix : "", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 7, now, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW && id != NULL)
+    *id = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW)
+    return db_fail (store, error, "record cert");
+  return TRUE;
+}
+
+/* A live certificate: not revoked, and neither the API key nor the enrolment that had it
+ * issued is revoked. */
+#define CERT_ACTIVE \
+  " c.revoked IS NULL" \
+  " AND (c.key_id IS NULL OR EXISTS (SELECT 1 FROM keys k WHERE k.id = c.key_id AND k.revoked IS NULL))" \
+  " AND (c.enrol_id IS NULL OR EXISTS (SELECT 1 FROM enrolments e WHERE e.id = c.enrol_id AND e.revoked IS NULL))"
+
+RelayCertInfo *
+relay_store_cert_lookup (RelayStore *store, const char *serial)
+{
+  sqlite3_stmt *stmt = NULL;
+  RelayCertInfo *info = NULL;
+
+  if (sqlite3_prepare_v2 (store->db,
+                          "SELECT c.id, c.serial, c.issuer, c.agent_id, c.prefix, c.created, c.revoked,"
+                          " (" CERT_ACTIVE ") FROM certs c WHERE c.serial = ?",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, serial, -1, SQLITE_TRANSIENT);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      info = g_new0 (RelayCertInfo, 1);
+      info->id = sqlite3_column_int64 (stmt, 0);
+      info->serial = column_text (stmt, 1);
+      info->issuer = column_text (stmt, 2);
+      info->agent_id = column_text (stmt, 3);
+      info->prefix = column_text (stmt, 4);
+      info->created = column_text (stmt, 5);
+      info->revoked = column_text (stmt, 6);
+      info->active = sqlite3_column_int (stmt, 7) != 0;
+    }
+  sqlite3_finalize (stmt);
+  return info;
+}
+
+gboolean
+relay_store_cert_is_active (RelayStore *store, gint64 id)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean active;
+
+  if (sqlite3_prepare_v2 (store->db, "SELECT 1 FROM certs c WHERE c.id = ? AND" CERT_ACTIVE,
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      g_message ("%s: cannot check certificate %" G_GINT64_FORMAT ": %s", store->path, id,
+                 sqlite3_errmsg (store->db));
+      return TRUE;
+    }
+  sqlite3_bind_int64 (stmt, 1, id);
+  active = sqlite3_step (stmt) == SQLITE_ROW;
+  sqlite3_finalize (stmt);
+  return active;
+}
+
+gboolean
+relay_store_cert_revoke (RelayStore *store, const char *serial, GError **error)
+{
+  g_autofree char *now = now_rfc3339 ();
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  /* A serial not seen yet (an operator's certificate) is recorded revoked, so it never gets in. */
+  if (sqlite3_prepare_v2 (store->db,
+                          "INSERT INTO certs (serial, issuer, created, revoked) VALUES (?1, 'operator', ?2, ?2)"
+                          " ON CONFLICT(serial) DO UPDATE SET revoked = coalesce(revoked, excluded.revoked)",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (store, error, "prepare cert revoke");
+  sqlite3_bind_text (stmt, 1, serial, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, now, -1, SQLITE_TRANSIENT);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_finalize (stmt);
+  if (!ok)
+    return db_fail (store, error, "revoke cert");
+  return TRUE;
+}
+
+GPtrArray *
+relay_store_cert_list (RelayStore *store, GError **error)
+{
+  g_autoptr(GPtrArray) certs = g_ptr_array_new_with_free_func ((GDestroyNotify) relay_cert_info_free);
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (store->db,
+                          "SELECT c.id, c.serial, c.issuer, c.agent_id, c.prefix, c.created, c.revoked,"
+                          " (" CERT_ACTIVE ") FROM certs c ORDER BY c.id",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      db_fail (store, error, "prepare cert list");
+      return NULL;
+    }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      RelayCertInfo *info = g_new0 (RelayCertInfo, 1);
+
+      info->id = sqlite3_column_int64 (stmt, 0);
+      info->serial = column_text (stmt, 1);
+      info->issuer = column_text (stmt, 2);
+      info->agent_id = column_text (stmt, 3);
+      info->prefix = column_text (stmt, 4);
+      info->created = column_text (stmt, 5);
+      info->revoked = column_text (stmt, 6);
+      info->active = sqlite3_column_int (stmt, 7) != 0;
+      g_ptr_array_add (certs, info);
+    }
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      db_fail (store, error, "list certs");
+      return NULL;
+    }
+  return g_steal_pointer (&certs);
 }

@@ -189,6 +189,47 @@ gboolean      relay_store_operator_set_password (RelayStore  *store,
                                                  GError     **error);
 char         *relay_store_operator_get_password (RelayStore  *store);
 
+/* ---- agents' client certificates (docs/security.md "mTLS") ---- */
+
+/* Names bound by an agent that logged in with a client certificate belong to it. */
+#define RELAY_OWNER_KIND_CERT "cert"
+
+typedef struct {
+  gint64    id;
+  char     *serial;    /* lower-case hex */
+  char     *issuer;    /* "relay" or "operator" */
+  char     *agent_id;  /* the agent it was issued to (relay), or first seen with (operator) */
+  char     *prefix;    /* from the fleet token that had it issued; "" = any */
+  char     *created;
+  char     *revoked;
+  gboolean  active;    /* not revoked, nor the key or enrolment behind it */
+} RelayCertInfo;
+
+void           relay_cert_info_free     (RelayCertInfo *info);
+/* Records a certificate (key_id/enrol_id: what authorised it, -1 = nothing); an existing
+ * serial keeps its row. *id is the row's. */
+gboolean       relay_store_cert_record  (RelayStore  *store,
+                                         const char  *serial,
+                                         const char  *issuer,
+                                         const char  *agent_id,
+                                         gint64       key_id,
+                                         gint64       enrol_id,
+                                         const char  *prefix,
+                                         gint64      *id,
+                                         GError     **error);
+/* NULL when the serial is unknown. */
+RelayCertInfo *relay_store_cert_lookup  (RelayStore  *store,
+                                         const char  *serial);
+gboolean       relay_store_cert_is_active (RelayStore *store,
+                                           gint64      id);
+/* Revokes by serial; a serial never seen is recorded revoked (an operator CA's). */
+gboolean       relay_store_cert_revoke  (RelayStore  *store,
+                                         const char  *serial,
+                                         GError     **error);
+GPtrArray     *relay_store_cert_list    (RelayStore  *store,
+                                         GError     **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayCertInfo, relay_cert_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayTokenInfo, relay_token_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayEnrolInfo, relay_enrol_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayStore, relay_store_free)

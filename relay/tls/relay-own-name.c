@@ -68,6 +68,15 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   handshake_free (h);
 }
 
+/* issue 11, mTLS: a client certificate is checked at HELLO (auth/relay-agent-ca.c), against
+ * the relay's agent CA and the operator's; the handshake itself accepts any, or none. */
+static gboolean
+accept_client_certificate_cb (GTlsConnection *conn, GTlsCertificate *cert, GTlsCertificateFlags errors,
+                              gpointer user_data)
+{
+  return TRUE;
+}
+
 void
 relay_own_name_accept (RelayServer *server, GSocketConnection *client, GBytes *hello, const char *peer)
 {
@@ -83,6 +92,9 @@ relay_own_name_accept (RelayServer *server, GSocketConnection *client, GBytes *h
       g_io_stream_close (G_IO_STREAM (client), NULL, NULL);
       return;
     }
+  /* Requested, never required: browsers and bearer-key agents send none and go on. */
+  g_object_set (tls, "authentication-mode", G_TLS_AUTHENTICATION_REQUESTED, NULL);
+  g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_client_certificate_cb), NULL);
   h = g_new0 (Handshake, 1);
   h->server = server;
   h->client = g_object_ref (client);
