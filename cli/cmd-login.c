@@ -111,6 +111,7 @@ cli_cmd_login (int argc, char **argv)
   gboolean tofu = FALSE;
   g_autofree char *fleet_token = NULL;       /* issue 11: fleet tokens */
   g_autofree char *fleet_token_file = NULL;
+  gboolean mtls = FALSE;                     /* issue 11: mTLS */
   const GOptionEntry entries[] = {
     { "relay", 'r', 0, G_OPTION_ARG_STRING, &relay_arg,
       N_ ("The relay, e.g. nfltr.localhost:8443 (port 8443 if omitted)"), "HOST:PORT" },
@@ -136,6 +137,10 @@ cli_cmd_login (int argc, char **argv)
       N_ ("Enrol with this fleet token (other users see it in ps: prefer --fleet-token-file or "
           "$NFLTR_FLEET_TOKEN)"),
       "TOKEN" },
+    { "mtls", 0, 0, G_OPTION_ARG_NONE, &mtls,
+      N_ ("Authenticate with a client certificate: this agent makes a key and the relay, on the "
+          "strength of the API key or fleet token, certifies it; the key or token is not kept"),
+      NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
@@ -324,6 +329,15 @@ cli_cmd_login (int argc, char **argv)
         return cli_fail (CLI_EXIT_USAGE, "%s", _ ("no API key given"));
     }
 
+  /* issue 11, mTLS: the service makes the key and has the relay certify it with this secret. */
+  if (mtls)
+    {
+      char *wrapped = g_strconcat ("mtls:", api_key, NULL);
+
+      explicit_bzero (api_key, strlen (api_key));
+      g_free (api_key);
+      api_key = wrapped;
+    }
   /* Pin exactly what the user confirmed: a relay that changes its certificate between the
    * probe and the login is refused by the service, not silently pinned. */
   if (!nfltr_dbus_manager_call_login_sync (manager, relay, api_key, expected ? expected : presented,
@@ -332,7 +346,12 @@ cli_cmd_login (int argc, char **argv)
       cli_print_error (error);
       return CLI_EXIT_FAILURE;
     }
-  if (g_str_has_prefix (api_key, "nfltr_ft_"))
+  if (mtls)
+    /* TRANSLATORS: the relay's address */
+    printf (_ ("%s issued this agent a client certificate: it logs in with it from now on "
+               "(the key or token was not kept)\n"),
+            relay);
+  else if (g_str_has_prefix (api_key, "nfltr_ft_"))
     /* TRANSLATORS: the relay's address */
     printf (_ ("Enrolled with %s using the fleet token: this agent holds its own credential "
                "now (the token was not kept)\n"),

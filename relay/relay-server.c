@@ -529,6 +529,7 @@ relay_server_free (RelayServer *server)
   g_clear_object (&server->http);
   g_clear_pointer (&server->identity, relay_identity_free);
   g_clear_pointer (&server->agent_ca, relay_agent_ca_free);
+  g_clear_pointer (&server->peer_certs, g_hash_table_unref);
   g_clear_pointer (&server->store, relay_store_free);
   g_free (server->listen_text);
   relay_log_refusal_flush ();

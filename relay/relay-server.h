@@ -45,6 +45,7 @@ struct _RelayServer {
   gint64          store_version;  /* relay.db's data_version at the last poll */
   struct _RelayDashboard *dashboard;  /* issue 11: /dashboard (freed with http's handlers) */
   struct _RelayAgentCa   *agent_ca;   /* issue 11: agents' client certificates (auth/) */
+  GHashTable             *peer_certs; /* issue 11: peer → client certificate (tls/relay-own-name.c) */
 };
 
 /* Takes ownership of config's contents. Opens the store and the certificate. */

@@ -6,6 +6,7 @@
 #include "agents/relay-agent.h"
 #include "auth/relay-enrol.h"
 #include "dashboard/relay-dashboard.h"
+#include "tls/relay-own-name.h"
 #include "tunnels/relay-registry.h"
 #include "nfltr-proto.h"
 
@@ -153,7 +154,11 @@ control_cb (SoupServer *soup, SoupServerMessage *msg, const char *path,
   g_debug ("control channel opened from %s", peer);
   agent = relay_agent_new (server, ws, peer);
   /* issue 11, mTLS: the certificate the agent presented in the handshake, if any. */
-  relay_agent_set_peer_certificate (agent, soup_server_message_get_tls_peer_certificate (msg));
+  {
+    g_autoptr(GTlsCertificate) cert = relay_own_name_take_peer_certificate (server, peer);
+
+    relay_agent_set_peer_certificate (agent, cert);
+  }
 }
 
 SoupServer *

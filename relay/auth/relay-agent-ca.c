@@ -137,12 +137,16 @@ relay_agent_ca_load (const char *data_dir, const char *operator_file, GError **e
   g_autofree char *cert_path = g_build_filename (data_dir, "agent-ca.crt", NULL);
   g_autofree char *key_path = g_build_filename (data_dir, "agent-ca.key", NULL);
 
-  if (g_file_test (cert_path, G_FILE_TEST_EXISTS) && g_file_test (key_path, G_FILE_TEST_EXISTS))
+  if (!g_file_test (cert_path, G_FILE_TEST_EXISTS) || !g_file_test (key_path, G_FILE_TEST_EXISTS))
     {
-      if (!ca_read (ca, cert_path, key_path, error))
+      g_autoptr(RelayAgentCa) made = g_new0 (RelayAgentCa, 1);
+
+      if (!ca_create (made, cert_path, key_path, error))
         return NULL;
     }
-  else if (!ca_create (ca, cert_path, key_path, error))
+  /* Always from the files: a certificate built in memory lacks the raw names GnuTLS matches
+   * an issuer by, so verifying against it fails until it is read back. */
+  if (!ca_read (ca, cert_path, key_path, error))
     return NULL;
 
   if (operator_file != NULL)

@@ -8,6 +8,8 @@
 #include "nfltr-error.h"
 #include "nfltr-loopback-address.h"
 
+#include <gnutls/abstract.h>
+#include <gnutls/x509.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <string.h>
@@ -21,6 +23,7 @@ typedef struct {
   char        *pinned;
   char        *presented;
   char        *relay;
+  gboolean     want_certificate;
 } Enrol;
 
 static void
@@ -116,7 +119,7 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   status = soup_message_get_status (enrol->msg);
   if (status == SOUP_STATUS_OK)
-    credential = answer_member (body, "credential");
+    credential = answer_member (body, enrol->want_certificate ? "certificate" : "credential");
   if (credential != NULL && *credential != '\0')
     {
       g_task_return_pointer (task, g_steal_pointer (&credential), g_free);
@@ -125,7 +128,8 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   why = answer_member (body, "error");
   if (status == SOUP_STATUS_FORBIDDEN)
     g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_AUTH_FAILED,
-                             "relay %s refused the fleet token: %s", enrol->relay,
+                             "relay %s refused the %s: %s", enrol->relay,
+                             enrol->want_certificate ? "enrolment" : "fleet token",
                              why ? why : "no reason given");
   else
     g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_PROTOCOL,
@@ -134,9 +138,9 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-nfltr_enrol_async (const char *host, guint16 port, const char *pinned, const char *token,
-                   const char *agent_id, GCancellable *cancellable, GAsyncReadyCallback callback,
-                   gpointer user_data)
+nfltr_enrol_async (const char *host, guint16 port, const char *pinned, const char *secret,
+                   const char *agent_id, const char *public_key_pem, GCancellable *cancellable,
+                   GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
   Enrol *enrol = g_new0 (Enrol, 1);
@@ -168,10 +172,16 @@ nfltr_enrol_async (const char *host, guint16 port, const char *pinned, const cha
       return;
     }
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "token");
-  json_builder_add_string_value (b, token);
+  json_builder_set_member_name (b, nfltr_enrol_is_fleet_token (secret) ? "token" : "api_key");
+  json_builder_add_string_value (b, secret);
   json_builder_set_member_name (b, "agent_id");
   json_builder_add_string_value (b, agent_id);
+  if (public_key_pem != NULL)
+    {
+      json_builder_set_member_name (b, "public_key");
+      json_builder_add_string_value (b, public_key_pem);
+    }
+  enrol->want_certificate = public_key_pem != NULL;
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   json_generator_set_root (gen, root);
@@ -191,4 +201,75 @@ char *
 nfltr_enrol_finish (GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- issue 11, mTLS: the agent's client key and certificate ---- */
+
+gboolean
+nfltr_client_key_generate (char **key_pem, char **public_key_pem, GError **error)
+{
+  gnutls_x509_privkey_t key = NULL;
+  gnutls_privkey_t abstract = NULL;
+  gnutls_pubkey_t pub = NULL;
+  gnutls_datum_t priv_out = { NULL, 0 };
+  gnutls_datum_t pub_out = { NULL, 0 };
+  int rc;
+
+  if ((rc = gnutls_x509_privkey_init (&key)) >= 0 &&
+      (rc = gnutls_x509_privkey_generate (key, GNUTLS_PK_ECDSA,
+                                          GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0)) >= 0 &&
+      /* PKCS #8 ("PRIVATE KEY"): what GTlsCertificate reads for any key type. */
+      (rc = gnutls_x509_privkey_export2_pkcs8 (key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN,
+                                               &priv_out)) >= 0 &&
+      (rc = gnutls_privkey_init (&abstract)) >= 0 &&
+      (rc = gnutls_privkey_import_x509 (abstract, key, 0)) >= 0 &&
+      (rc = gnutls_pubkey_init (&pub)) >= 0 &&
+      (rc = gnutls_pubkey_import_privkey (pub, abstract, 0, 0)) >= 0 &&
+      (rc = gnutls_pubkey_export2 (pub, GNUTLS_X509_FMT_PEM, &pub_out)) >= 0)
+    {
+      *key_pem = g_strndup ((const char *) priv_out.data, priv_out.size);
+      *public_key_pem = g_strndup ((const char *) pub_out.data, pub_out.size);
+    }
+  else
+    g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_CERTIFICATE, "cannot make a client key: %s",
+                 gnutls_strerror (rc));
+  gnutls_free (priv_out.data);
+  gnutls_free (pub_out.data);
+  if (pub != NULL)
+    gnutls_pubkey_deinit (pub);
+  /* abstract does not own key (flags 0): both go. */
+  if (abstract != NULL)
+    gnutls_privkey_deinit (abstract);
+  if (key != NULL)
+    gnutls_x509_privkey_deinit (key);
+  return rc >= 0;
+}
+
+gboolean
+nfltr_client_cert_save (const char *config_dir, const char *key_pem, const char *cert_pem,
+                        GError **error)
+{
+  g_autofree char *key_path = g_build_filename (config_dir, "client.key", NULL);
+  g_autofree char *cert_path = g_build_filename (config_dir, "client.crt", NULL);
+
+  if (g_mkdir_with_parents (config_dir, 0700) != 0)
+    {
+      g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "cannot create %s", config_dir);
+      return FALSE;
+    }
+  /* The key is the credential now, as the API key was: 0600 from its first byte. */
+  return g_file_set_contents_full (key_path, key_pem, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error) &&
+         g_file_set_contents_full (cert_path, cert_pem, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+}
+
+GTlsCertificate *
+nfltr_client_cert_load (const char *config_dir, GError **error)
+{
+  g_autofree char *key_path = g_build_filename (config_dir, "client.key", NULL);
+  g_autofree char *cert_path = g_build_filename (config_dir, "client.crt", NULL);
+  GTlsCertificate *cert = g_tls_certificate_new_from_files (cert_path, key_path, error);
+
+  if (cert == NULL)
+    g_prefix_error (error, "the client certificate of `nfltr login --mtls`: ");
+  return cert;
 }
