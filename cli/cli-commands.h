@@ -38,6 +38,9 @@ int cli_cmd_start (int argc, char **argv);
 int cli_cmd_rm    (int argc, char **argv);
 /* cmd-release.c */
 int cli_cmd_release (int argc, char **argv);
+/* cmd-proof.c (issue 11) */
+int cli_cmd_proof  (int argc, char **argv);
+int cli_cmd_verify (int argc, char **argv);
 
 /* nfltr.c: the command table, NULL-terminated by name. */
 extern const CliCommand cli_commands[];

@@ -31,6 +31,9 @@ const CliCommand cli_commands[] = {
   { "status", cli_cmd_status, "[--json]",
     N_ ("Show the relay, the link's state and the pinned fingerprint") },
   { "release", cli_cmd_release, "NAME", N_ ("Give a tunnel name back to the relay, for anybody to take") },
+  { "proof", cli_cmd_proof, "NAME [-o FILE]", N_ ("Fetch and save the relay's signed proof bundle of a tunnel") },
+  { "verify", cli_cmd_verify, "BUNDLE [--fingerprint F] [--relay-key K]",
+    N_ ("Check a proof bundle offline and say what it proves") },
   { "help", NULL, "[COMMAND]", N_ ("Show this help, or a command's") },
   { NULL, NULL, NULL, NULL }
 };

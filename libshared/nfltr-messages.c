@@ -14,7 +14,7 @@ static const NfltrMsgInfo msg_info[] = {
     { NFLTR_ATTR_AGENT_VERSION, NFLTR_ATTR_FEATURES } },
   { NFLTR_FRAME_WELCOME, "WELCOME", NFLTR_MSG_FROM_RELAY,
     { NFLTR_ATTR_PROTO_VERSION, NFLTR_ATTR_SESSION_ID, NFLTR_ATTR_DOMAIN },
-    { NFLTR_ATTR_RELAY_VERSION, NFLTR_ATTR_FEATURES } },
+    { NFLTR_ATTR_RELAY_VERSION, NFLTR_ATTR_FEATURES, NFLTR_ATTR_SIGNING_KEY } },
   { NFLTR_FRAME_ERROR, "ERROR", NFLTR_MSG_FROM_BOTH,
     { NFLTR_ATTR_CODE, NFLTR_ATTR_MESSAGE },
     { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_FRAME_TYPE } },
@@ -164,6 +164,7 @@ nfltr_msg_welcome_decode (const NfltrFrame *frame, NfltrMsgWelcome *msg, GError 
   msg->domain = nfltr_frame_get_string (frame, NFLTR_ATTR_DOMAIN);
   msg->relay_version = nfltr_frame_get_string (frame, NFLTR_ATTR_RELAY_VERSION);
   msg->features = nfltr_frame_get_string (frame, NFLTR_ATTR_FEATURES);
+  msg->signing_key = nfltr_frame_get_string (frame, NFLTR_ATTR_SIGNING_KEY);
   return TRUE;
 }
 
@@ -177,6 +178,7 @@ nfltr_msg_welcome_encode (const NfltrMsgWelcome *msg)
   nfltr_frame_set_string (frame, NFLTR_ATTR_DOMAIN, msg->domain);
   set_optional_string (frame, NFLTR_ATTR_RELAY_VERSION, msg->relay_version);
   set_optional_string (frame, NFLTR_ATTR_FEATURES, msg->features);
+  set_optional_string (frame, NFLTR_ATTR_SIGNING_KEY, msg->signing_key);
   return frame;
 }
 

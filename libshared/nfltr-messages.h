@@ -55,6 +55,7 @@ typedef struct {
   const char *domain;
   const char *relay_version;   /* optional */
   const char *features;        /* optional on decode; always sent by the relay (§8.2) */
+  const char *signing_key;     /* optional: "ed25519:<base64>", the proof key (§10) */
 } NfltrMsgWelcome;
 
 /* 0x03 ERROR, both ways */

@@ -45,6 +45,7 @@ static const AttrInfo attr_info[NFLTR_ATTR_LAST_ + 1] = {
   [NFLTR_ATTR_KIND]          = { "kind", ATTR_KIND_STRING, 0 },
   [NFLTR_ATTR_FEATURES]      = { "features", ATTR_KIND_STRING, 0 },
   [NFLTR_ATTR_FRAME_TYPE]    = { "frame-type", ATTR_KIND_FIXED, 1 },
+  [NFLTR_ATTR_SIGNING_KEY]   = { "signing-key", ATTR_KIND_STRING, 0 },
 };
 
 struct _NfltrFrame {

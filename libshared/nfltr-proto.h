@@ -16,7 +16,7 @@ G_BEGIN_DECLS
 #define NFLTR_PROTO_ATTACH_MAGIC   "NFLTRD"
 #define NFLTR_PROTO_ATTACH_SIZE    40
 #define NFLTR_PROTO_WS_SUBPROTOCOL "nfltr.v1"
-/* issue 11, mTLS (§10): HELLO's api-key when the credential is the TLS client certificate. */
+/* issue 11, mTLS (§11): HELLO's api-key when the credential is the TLS client certificate. */
 #define NFLTR_PROTO_MTLS_MARKER "nfltr_mtls"
 #define NFLTR_PROTO_CONTROL_PATH   "/agent/v1/control"
 /* docs/protocol.md §8.2 */
@@ -70,7 +70,8 @@ typedef enum {
   NFLTR_ATTR_KIND          = 21,
   NFLTR_ATTR_FEATURES      = 22,
   NFLTR_ATTR_FRAME_TYPE    = 23,
-  NFLTR_ATTR_LAST_         = 23,
+  NFLTR_ATTR_SIGNING_KEY   = 24,  /* issue 11: the relay's proof signing key, in WELCOME */
+  NFLTR_ATTR_LAST_         = 24,
 } NfltrAttrType;
 
 typedef enum {

@@ -22,6 +22,7 @@ static const struct {
   { "agents", relay_cmd_agents, "list and revoke agents enrolled with fleet tokens" },
   { "admin", relay_cmd_admin, "set the dashboard's operator password" },
   { "certs", relay_cmd_certs, "list and revoke agents' client certificates (mTLS)" },
+  { "signing-key", relay_cmd_signing_key, "print the relay's Ed25519 proof signing key (agents pin it)" },
 };
 
 static void

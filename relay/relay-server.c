@@ -13,6 +13,7 @@
 #include "passthrough/relay-splice.h"
 #include "store/relay-store.h"
 #include "tls/relay-identity.h"
+#include "proof/relay-proof.h"
 #include "nfltr-error.h"
 #include "nfltr-resolve.h"
 
@@ -428,6 +429,9 @@ relay_server_new (RelayConfig *config, GError **error)
   server->agent_ca = relay_agent_ca_load (server->config.data_dir, server->config.agent_ca_file, error);
   if (server->agent_ca == NULL)
     return NULL;
+  server->proof = relay_proof_new (server, server->config.proof_interval_s, error);
+  if (server->proof == NULL)
+    return NULL;
   server->http = relay_http_new (server);
   server->store_version = relay_store_data_version (server->store);
   server->key_watch_id = g_timeout_add (KEY_WATCH_INTERVAL_MS, key_watch_cb, server);
@@ -519,6 +523,8 @@ relay_server_free (RelayServer *server)
       g_rc_box_release_full (server->conn_count, count_clear);
     }
   g_clear_handle_id (&server->key_watch_id, g_source_remove);
+  /* Checks in flight hold bindings and sockets: stopped before the agents go. */
+  g_clear_pointer (&server->proof, relay_proof_free);
   relay_demux_close_all (server);
   /* Agents first: detaching them touches the registry, the directory and the attach table. */
   g_clear_pointer (&server->agents, g_hash_table_unref);

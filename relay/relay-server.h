@@ -46,6 +46,7 @@ struct _RelayServer {
   struct _RelayDashboard *dashboard;  /* issue 11: /dashboard (freed with http's handlers) */
   struct _RelayAgentCa   *agent_ca;   /* issue 11: agents' client certificates (auth/) */
   GHashTable             *peer_certs; /* issue 11: peer → client certificate (tls/relay-own-name.c) */
+  RelayProof     *proof;          /* checks of verified tunnels, signing key (relay/proof/) */
 };
 
 /* Takes ownership of config's contents. Opens the store and the certificate. */

@@ -22,6 +22,7 @@ relay_config_init (RelayConfig *config)
   config->max_per_agent = RELAY_DEFAULT_MAX_PER_AGENT;
   config->name_expiry_s = (gint64) RELAY_DEFAULT_NAME_EXPIRY_DAYS * 24 * 3600;
   config->log_interval_s = RELAY_DEFAULT_LOG_INTERVAL_S;
+  config->proof_interval_s = RELAY_DEFAULT_PROOF_INTERVAL_S;
 }
 
 guint

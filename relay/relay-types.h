@@ -26,6 +26,7 @@ typedef struct _RelayBinding  RelayBinding;
 typedef struct _RelayAgent    RelayAgent;
 typedef struct _RelayDirectory RelayDirectory;
 typedef struct _RelayAttach   RelayAttach;
+typedef struct _RelayProof    RelayProof;
 
 /* Limits and settings of `nfltr-relay serve` (docs/relay.md). Every stage a connection goes
  * through has its own bound, as in haproxy's `timeout client-hello` / `tune.bufsize`. */
@@ -50,6 +51,7 @@ typedef struct {
   gint64 name_expiry_s;          /* §6: an unused name stays its owner's this long; 0 = forever */
   guint  log_interval_s;         /* refusal lines: one count per reason and source this often */
   char  *agent_ca_file;          /* issue 11: the operator's CA for agents' client certificates */
+  guint  proof_interval_s;       /* relay/proof/: each verified tunnel checked again this often */
 } RelayConfig;
 
 #define RELAY_DEFAULT_HELLO_MAX_BYTES      NFLTR_HELLO_DEFAULT_MAX
@@ -65,6 +67,7 @@ typedef struct {
 #define RELAY_DEFAULT_MAX_PER_AGENT        1024  /* the agent caps each tunnel at 1,024 (issue 8 §4) */
 #define RELAY_DEFAULT_NAME_EXPIRY_DAYS     30
 #define RELAY_DEFAULT_LOG_INTERVAL_S       10
+#define RELAY_DEFAULT_PROOF_INTERVAL_S     600
 /* Refusal lines written one by one per reason and source in an interval before counting. */
 #define RELAY_LOG_REFUSALS_PER_INTERVAL    10
 

@@ -14,6 +14,7 @@
 #include "passthrough/relay-attach.h"
 #include "tunnels/relay-binder.h"
 #include "tunnels/relay-registry.h"
+#include "proof/relay-proof.h"
 #include "nfltr-messages.h"
 
 #include <gnutls/crypto.h>
@@ -286,7 +287,7 @@ hello_timeout_cb (gpointer user_data)
 
 /* ---- the handshake (§3, §8) ---- */
 
-/* issue 11, mTLS (docs/protocol.md §10): HELLO's api-key is the marker, the credential is the
+/* issue 11, mTLS (docs/protocol.md §11): HELLO's api-key is the marker, the credential is the
  * client certificate of the TLS connection — issued by this relay's agent CA or the operator's,
  * not revoked by serial. FALSE after failing the channel. */
 static gboolean
@@ -433,6 +434,8 @@ session_start (RelayAgent *agent, const NfltrMsgHello *hello)
   welcome.domain = server->config.domain;
   welcome.relay_version = PACKAGE_VERSION;
   welcome.features = agent->features;
+  /* issue 11: agents pin the key proof bundles are signed with, as they pin the certificate. */
+  welcome.signing_key = server->proof ? relay_proof_get_signing_key (server->proof) : NULL;
   frame = nfltr_msg_welcome_encode (&welcome);
   agent->state = RELAY_AGENT_READY;
   /* Authenticated: no longer counted against its address, nor closed as idle HTTP. */

@@ -8,6 +8,7 @@
 #include "dashboard/relay-dashboard.h"
 #include "tls/relay-own-name.h"
 #include "tunnels/relay-registry.h"
+#include "proof/relay-proof-http.h"
 #include "nfltr-proto.h"
 
 #include <json-glib/json-glib.h>
@@ -174,6 +175,9 @@ relay_http_new (RelayServer *server)
   soup_server_add_early_handler (soup, "/api/v1/enrol", relay_enrol_early_cb, server, NULL);
   soup_server_add_handler (soup, "/api/v1/enrol", relay_enrol_handle, server, NULL);
   server->dashboard = relay_dashboard_register (soup, server);
+  /* issue 11: the proof page, JSON and signed bundle (relay/proof/) */
+  soup_server_add_handler (soup, RELAY_PROOF_API_PREFIX, relay_proof_api_cb, server, NULL);
+  soup_server_add_handler (soup, RELAY_PROOF_PAGE_PREFIX, relay_proof_page_cb, server, NULL);
   soup_server_add_handler (soup, NULL, fallback_cb, server, NULL);
   return soup;
 }

@@ -20,7 +20,7 @@ typedef struct {
 
 void     relay_enrol_request_clear (RelayEnrolRequest *request);
 
-/* Parses an enrolment request body (docs/protocol.md §10): {"token": "nfltr_ft_…" | "api_key":
+/* Parses an enrolment request body (docs/protocol.md §11): {"token": "nfltr_ft_…" | "api_key":
  * "nfltr_…" (with public_key only), "agent_id": "<32 hex>", "public_key": "<PEM>"?}. FALSE with
  * a message fit for the client otherwise. */
 gboolean relay_enrol_request_parse (const char         *body,

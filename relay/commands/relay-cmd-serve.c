@@ -5,6 +5,7 @@
 #include "dashboard/relay-dashboard.h"
 #include "relay-server.h"
 #include "tls/relay-identity.h"
+#include "proof/relay-proof.h"
 
 #include <glib-unix.h>
 #include <signal.h>
@@ -55,6 +56,7 @@ relay_cmd_serve (int argc, char **argv)
   int name_expiry = RELAY_DEFAULT_NAME_EXPIRY_DAYS;
   int name_expiry_s = -1;
   int log_interval = RELAY_DEFAULT_LOG_INTERVAL_S;
+  int proof_interval = RELAY_DEFAULT_PROOF_INTERVAL_S;
   g_autofree char *listen = NULL;
   g_autofree char *domain = NULL;
   g_autofree char *data_dir = NULL;
@@ -105,6 +107,8 @@ relay_cmd_serve (int argc, char **argv)
     { "agent-ca", 0, 0, G_OPTION_ARG_FILENAME, &agent_ca,
       "Also accept agents' client certificates issued by this CA (PEM; revoke by serial with "
       "nfltr-relay certs revoke)", "FILE" },
+    { "proof-interval", 0, 0, G_OPTION_ARG_INT, &proof_interval,
+      "Check each verified tunnel through itself this often, besides at every BIND (default 600)", "SECONDS" },
     /* For tests: the same in seconds, so a test can watch a reservation lapse. */
     { "name-expiry-seconds", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &name_expiry_s, NULL, NULL },
     { NULL }
@@ -139,6 +143,7 @@ relay_cmd_serve (int argc, char **argv)
       { "--max-connections-per-agent", max_per_agent, 1, G_MAXINT },
       { "--public-port", public_port, 0, 65535 },
       { "--log-interval", log_interval, 1, 3600 },
+      { "--proof-interval", proof_interval, 1, 7 * 86400 },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)
@@ -188,6 +193,7 @@ relay_cmd_serve (int argc, char **argv)
   config.max_per_agent = max_per_agent;
   config.log_interval_s = log_interval;
   config.agent_ca_file = g_steal_pointer (&agent_ca);
+  config.proof_interval_s = proof_interval;
   config.name_expiry_s = name_expiry_s >= 0 ? name_expiry_s : (gint64) name_expiry * 24 * 3600;
 
   /* splice(2) to a socket the peer has closed raises SIGPIPE; the error code is enough. */
@@ -212,6 +218,7 @@ relay_cmd_serve (int argc, char **argv)
     if (link != NULL)
       printf ("nfltr-relay: dashboard one-time login link (valid 15 minutes, once): %s\n", link);
   }
+  printf ("nfltr-relay: proof signing key %s\n", relay_proof_get_signing_key (server->proof));
   fflush (stdout);
 
   loop = g_main_loop_new (NULL, FALSE);

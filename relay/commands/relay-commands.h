@@ -14,6 +14,8 @@ int relay_cmd_tokens      (int argc, char **argv);
 int relay_cmd_agents      (int argc, char **argv);
 int relay_cmd_admin       (int argc, char **argv);
 int relay_cmd_certs       (int argc, char **argv);
+/* relay/proof/relay-cmd-signing-key.c */
+int relay_cmd_signing_key (int argc, char **argv);
 
 /* Parses a subcommand's options into entries; FALSE after telling the user why (the
  * caller exits with status 2). */

@@ -12,6 +12,7 @@
 #include "relay-server.h"
 #include "agents/relay-agent.h"
 #include "store/relay-store.h"
+#include "proof/relay-proof.h"
 #include "tunnels/relay-registry.h"
 #include "nfltr-error.h"
 
@@ -360,6 +361,36 @@ append_revoke_button (GString *out, DashSession *s, const char *op, gint64 id, c
                           op, id, label);
 }
 
+/* The relay's own check of the tunnel (relay/proof/): the result, flagged loudly on a mismatch,
+ * when it ran, and a link to the public proof page. */
+static void
+append_check (GString *out, RelayServer *server, RelayBinding *binding)
+{
+  g_autoptr(JsonNode) proof = relay_proof_get (server, binding->name);
+  JsonObject *o = proof && JSON_NODE_HOLDS_OBJECT (proof) ? json_node_get_object (proof) : NULL;
+  const char *result = o ? json_object_get_string_member_with_default (o, "result", "pending") : "pending";
+  const char *checked = o && json_object_has_member (o, "checked") && !json_object_get_null_member (o, "checked")
+                          ? json_object_get_string_member (o, "checked") : NULL;
+  gboolean flagged = o && json_object_get_boolean_member_with_default (o, "flagged", FALSE);
+  const char *klass = strcmp (result, "verified") == 0 ? "ok"
+                      : strcmp (result, "pending") == 0 ? "none" : "warn";
+  g_autofree char *label = flagged && strcmp (result, "mismatch") != 0
+                             ? g_strdup_printf ("%s, flagged", result) : g_strdup (result);
+
+  g_string_append_printf (out, "<span class=\"badge %s\">", flagged ? "warn" : klass);
+  append_escaped (out, label);
+  g_string_append (out, "</span>");
+  if (checked != NULL)
+    {
+      g_string_append (out, " <small>");
+      append_escaped (out, checked);
+      g_string_append (out, "</small>");
+    }
+  g_string_append (out, " <a href=\"/proof/");
+  append_escaped (out, binding->name);
+  g_string_append (out, "\">proof</a>");
+}
+
 static void
 section_agents_and_tunnels (RelayDashboard *dash, GString *out)
 {
@@ -389,7 +420,8 @@ section_agents_and_tunnels (RelayDashboard *dash, GString *out)
       append_escaped (agent_rows, relay_agent_get_peer (agent));
       g_string_append_printf (agent_rows, "</td><td data-label=\"Credential\">%s %" G_GINT64_FORMAT
                                           "</td><td data-label=\"Tunnels\">%u</td></tr>\n",
-                              strcmp (kind, RELAY_OWNER_KIND_AGENT) == 0 ? "enrolment" : "API key",
+                              strcmp (kind, RELAY_OWNER_KIND_AGENT) == 0 ? "enrolment"
+                              : strcmp (kind, RELAY_OWNER_KIND_CERT) == 0 ? "certificate" : "API key",
                               cred, g_hash_table_size (relay_agent_get_bindings (agent)));
 
       g_hash_table_iter_init (&b, relay_agent_get_bindings (agent));
@@ -406,9 +438,9 @@ section_agents_and_tunnels (RelayDashboard *dash, GString *out)
                                                "<td data-label=\"Kind\">",
                                   verified ? "ok" : "warn", relay_binding_mode_to_string (binding));
           append_escaped (tunnel_rows, binding->kind ? binding->kind : "-");
-          /* The proof track's checker fills this once merged; until then nothing is claimed. */
-          g_string_append (tunnel_rows, "</td><td data-label=\"Check\"><span class=\"badge none\">not checked</span>"
-                                        "</td><td data-label=\"Connections\">");
+          g_string_append (tunnel_rows, "</td><td data-label=\"Check\">");
+          append_check (tunnel_rows, server, binding);
+          g_string_append (tunnel_rows, "</td><td data-label=\"Connections\">");
           g_string_append_printf (tunnel_rows, "%u open, %" G_GUINT64_FORMAT " total</td>"
                                                "<td data-label=\"Agent\"><code>%s</code></td>"
                                                "<td data-label=\"Fingerprint\"><code class=\"fp\">",

@@ -80,7 +80,15 @@ static const char schema[] =
   "  enrol_id INTEGER,"
   "  prefix   TEXT NOT NULL DEFAULT '',"
   "  created  TEXT NOT NULL,"
-  "  revoked  TEXT);";
+  "  revoked  TEXT);"
+  /* relay/proof/: the relay's own checks of verified tunnels, the latest per host (issue 11). */
+  "CREATE TABLE IF NOT EXISTS proof_checks ("
+  "  host     TEXT PRIMARY KEY,"
+  "  checked  INTEGER NOT NULL,"            /* Unix seconds */
+  "  result   TEXT NOT NULL,"
+  "  declared TEXT NOT NULL,"
+  "  observed TEXT,"
+  "  flagged  INTEGER NOT NULL DEFAULT 0);";
 
 void
 relay_key_info_free (RelayKeyInfo *info)
@@ -567,6 +575,42 @@ relay_store_names_recover (RelayStore *store, gint64 now, GError **error)
   sqlite3_finalize (stmt);
   if (!ok)
     return db_fail (store, error, "recover names");
+  return TRUE;
+}
+
+/* relay/proof/: the last check of host. flagged stays set once a check of this declared
+ * fingerprint saw another certificate; a new declared fingerprint starts afresh. */
+gboolean
+relay_store_proof_record (RelayStore *store, const char *host, gint64 checked, const char *result,
+                          const char *declared, const char *observed, gboolean flagged,
+                          GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (sqlite3_prepare_v2 (store->db,
+                          "INSERT INTO proof_checks (host, checked, result, declared, observed, flagged)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                          " ON CONFLICT(host) DO UPDATE SET"
+                          "  flagged = CASE WHEN declared = excluded.declared"
+                          "                 THEN MAX (flagged, excluded.flagged) ELSE excluded.flagged END,"
+                          "  checked = excluded.checked, result = excluded.result,"
+                          "  declared = excluded.declared, observed = excluded.observed",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (store, error, "prepare proof check");
+  sqlite3_bind_text (stmt, 1, host, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 2, checked);
+  sqlite3_bind_text (stmt, 3, result, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 4, declared, -1, SQLITE_TRANSIENT);
+  if (observed != NULL)
+    sqlite3_bind_text (stmt, 5, observed, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, 5);
+  sqlite3_bind_int (stmt, 6, flagged ? 1 : 0);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  sqlite3_finalize (stmt);
+  if (!ok)
+    return db_fail (store, error, "record proof check");
   return TRUE;
 }
 

@@ -110,6 +110,17 @@ gboolean      relay_store_names_recover (RelayStore   *store,
                                          gint64        now,
                                          GError      **error);
 
+/* relay/proof/: records the last check of host (Unix seconds, its result word, the declared
+ * and the observed fingerprint, observed NULL when none was seen). */
+gboolean      relay_store_proof_record  (RelayStore   *store,
+                                         const char   *host,
+                                         gint64        checked,
+                                         const char   *result,
+                                         const char   *declared,
+                                         const char   *observed,
+                                         gboolean      flagged,
+                                         GError      **error);
+
 /* ---- fleet tokens and enrolled agents (docs/security.md "Fleet tokens") ---- */
 
 /* The secrets' shapes: a fleet token, and the credential an agent enrolled with one holds. An

@@ -5,6 +5,8 @@
 
 struct _RelayRegistry {
   GHashTable *by_name;  /* name → RelayBinding (ref) */
+  RelayRegistryInsertFunc insert_func;
+  gpointer                insert_data;
 };
 
 static void
@@ -16,6 +18,8 @@ binding_free (RelayBinding *binding)
   g_free (binding->fingerprint_text);
   g_free (binding->kind);
   g_free (binding->since);
+  g_free (binding->proof_observed);
+  g_free (binding->proof_detail);
 }
 
 RelayBinding *
@@ -76,6 +80,30 @@ relay_registry_insert (RelayRegistry *registry, RelayBinding *binding)
 {
   /* The key is the binding's own name string, so replace key and value together. */
   g_hash_table_replace (registry->by_name, binding->name, relay_binding_ref (binding));
+  if (registry->insert_func != NULL)
+    registry->insert_func (binding, registry->insert_data);
+}
+
+void
+relay_registry_set_insert_func (RelayRegistry *registry, RelayRegistryInsertFunc func,
+                                gpointer user_data)
+{
+  registry->insert_func = func;
+  registry->insert_data = user_data;
+}
+
+GPtrArray *
+relay_registry_list (RelayRegistry *registry)
+{
+  GPtrArray *list = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+
+  /* g_hash_table_get_values_as_ptr_array is GLib 2.76; we build for 2.74. */
+  g_hash_table_iter_init (&iter, registry->by_name);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (list, value);
+  return list;
 }
 
 void

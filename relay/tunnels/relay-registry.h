@@ -24,6 +24,14 @@ struct _RelayBinding {
   guint        conns_active;
   guint64      bytes_to_agent;
   guint64      bytes_to_client;
+  /* the relay's own check through the tunnel (relay/proof/relay-proof.h) */
+  int          proof_result;      /* RelayProofResult */
+  gint64       proof_checked;     /* Unix seconds of the last finished check; 0 = none yet */
+  char        *proof_observed;    /* "sha256:<hex>" the agent's TLS server presented, or NULL */
+  char        *proof_detail;      /* why the last check did not pass, or NULL */
+  gboolean     proof_flagged;     /* some check of this binding saw another certificate */
+  gboolean     proof_running;
+  guint        proof_checks;      /* checks finished */
 };
 
 RelayBinding  *relay_binding_new    (const char *name, const char *domain);
@@ -40,6 +48,15 @@ RelayBinding  *relay_registry_lookup (RelayRegistry *registry, const char *name)
 void           relay_registry_insert (RelayRegistry *registry, RelayBinding *binding);
 /* Removes binding if it is the one registered under its name, and clears its owner. */
 void           relay_registry_remove (RelayRegistry *registry, RelayBinding *binding);
+
+/* Called after every insert (a BIND took the name), for relay/proof/'s first check. */
+typedef void (*RelayRegistryInsertFunc) (RelayBinding *binding,
+                                         gpointer      user_data);
+void           relay_registry_set_insert_func (RelayRegistry          *registry,
+                                               RelayRegistryInsertFunc func,
+                                               gpointer                user_data);
+/* The bindings now registered (transfer container; each binding is the registry's). */
+GPtrArray     *relay_registry_list   (RelayRegistry *registry);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayBinding, relay_binding_unref)
 

@@ -38,6 +38,7 @@ update_relay_properties (NfltrManagerImpl *self)
   nfltr_dbus_manager_set_relay_address (m, address ? address : "");
   nfltr_dbus_manager_set_relay_fingerprint (m, relay ? relay->fingerprint : "");
   nfltr_dbus_manager_set_relay_domain (m, relay && relay->domain ? relay->domain : "");
+  nfltr_dbus_manager_set_relay_signing_key (m, relay && relay->signing_key ? relay->signing_key : "");
   nfltr_dbus_manager_set_relay_state (m, nfltr_relay_link_state_to_string (state));
   nfltr_dbus_manager_set_relay_error (m, error ? error->message : "");
 }
@@ -251,5 +252,6 @@ nfltr_manager_impl_init (NfltrManagerImpl *self)
   nfltr_dbus_manager_set_relay_fingerprint (NFLTR_DBUS_MANAGER (self), "");
   nfltr_dbus_manager_set_relay_error (NFLTR_DBUS_MANAGER (self), "");
   nfltr_dbus_manager_set_relay_domain (NFLTR_DBUS_MANAGER (self), "");
+  nfltr_dbus_manager_set_relay_signing_key (NFLTR_DBUS_MANAGER (self), "");
   nfltr_dbus_manager_set_kinds (NFLTR_DBUS_MANAGER (self), nfltr_tunnel_kind_list_to_variant ());
 }

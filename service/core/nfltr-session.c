@@ -252,6 +252,9 @@ login_adopt (GTask *task /* owned */)
   config->port = login->port;
   config->fingerprint = g_strdup (login->fingerprint);
   config->domain = g_strdup (nfltr_relay_link_get_domain (login->link));
+  /* issue 11: pinned like the certificate */
+  config->signing_key = g_strdup (nfltr_relay_link_get_signing_key (login->link));
+  nfltr_relay_link_pin_signing_key (login->link, config->signing_key);
   if (!nfltr_relay_config_save (self->config_dir, config, &error))
     {
       login_fail (task, error);
@@ -357,6 +360,11 @@ login_connect (GTask *task /* owned */)
   /* The key only ever travels over a connection pinned to what we just saw. */
   login->link = nfltr_relay_link_new (login->host, login->port, login->fingerprint,
                                       login->api_key, self->agent_id);
+  /* issue 11: logging in again to the pinned relay keeps its proof signing key pinned; a changed
+   * key is refused (log out first to accept one). */
+  if (self->relay != NULL && self->relay->signing_key != NULL &&
+      g_strcmp0 (self->relay->host, login->host) == 0 && self->relay->port == login->port)
+    nfltr_relay_link_pin_signing_key (login->link, self->relay->signing_key);
   if (login->client_cert != NULL)
     nfltr_relay_link_set_client_certificate (login->link, login->client_cert);
   g_signal_connect (login->link, "state-changed", G_CALLBACK (login_link_state_cb), task);
@@ -554,6 +562,7 @@ restore_key_cb (GObject      *source,
       else
         g_message ("%s", error->message);
     }
+  nfltr_relay_link_pin_signing_key (link, self->relay->signing_key);  /* issue 11 */
   adopt_link (self, link);
 }
 

@@ -59,6 +59,7 @@ nfltr_relay_config_free (NfltrRelayConfig *config)
     return;
   g_free (config->host);
   g_free (config->fingerprint);
+  g_free (config->signing_key);
   g_free (config->domain);
   g_free (config);
 }
@@ -176,7 +177,8 @@ nfltr_relay_config_parse (const char *data, gsize len, const char *origin, GErro
   config = g_new0 (NfltrRelayConfig, 1);
   if (!get_string (obj, "host", TRUE, origin, &config->host, error) ||
       !get_string (obj, "fingerprint", TRUE, origin, &config->fingerprint, error) ||
-      !get_string (obj, "domain", FALSE, origin, &config->domain, error))
+      !get_string (obj, "domain", FALSE, origin, &config->domain, error) ||
+      !get_string (obj, "signing-key", FALSE, origin, &config->signing_key, error))
     return NULL;
   port = json_object_get_member (obj, "port");
   if (port == NULL || !JSON_NODE_HOLDS_VALUE (port) || json_node_get_value_type (port) != G_TYPE_INT64 ||
@@ -218,6 +220,8 @@ nfltr_relay_config_save (const char *config_dir, const NfltrRelayConfig *config,
     {
       add_string_member (b, "domain", config->domain);
     }
+  if (config->signing_key)
+    add_string_member (b, "signing-key", config->signing_key);
   json_builder_end_object (b);
   return save_json (config_dir, "relay.json", b, error);
 }

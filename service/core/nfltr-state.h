@@ -10,6 +10,7 @@ typedef struct {
   guint16  port;
   char    *fingerprint;   /* pinned "sha256:<hex>" */
   char    *domain;        /* from the last WELCOME, may be NULL */
+  char    *signing_key;   /* issue 11: pinned proof signing key "ed25519:<base64>", may be NULL */
 } NfltrRelayConfig;
 
 void              nfltr_relay_config_free   (NfltrRelayConfig *config);

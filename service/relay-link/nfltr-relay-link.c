@@ -76,6 +76,9 @@ struct _NfltrRelayLink {
   gboolean welcomed;
   char *offered_features;    /* what HELLO announces (docs/protocol.md §8.2) */
   char *features;            /* the session's: WELCOME's list, within what we offered */
+  /* issue 11: the relay's proof signing key — WELCOME's, and the one pinned at login */
+  char *signing_key;
+  char *pinned_signing_key;
 
   guint attempt;
   GSource *retry_source;
@@ -324,6 +327,23 @@ handle_welcome (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_dat
       send_frame_and_drop (self, NFLTR_PROTO_ERR_UNSUPPORTED_VERSION, text, frame);
       return TRUE;
     }
+  /* issue 11: a relay that signs proofs with another key than the one pinned at login is not
+   * the relay the user trusted, whatever its certificate: refused, not retried. */
+  if (self->pinned_signing_key != NULL && g_strcmp0 (welcome.signing_key, self->pinned_signing_key) != 0)
+    {
+      g_clear_object (&self->cancellable);
+      if (self->ws != NULL)
+        soup_websocket_connection_close (self->ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, NULL);
+      set_state (self, NFLTR_RELAY_LINK_FINGERPRINT_MISMATCH,
+                 g_error_new (NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
+                              "the proof signing key of relay %s:%u has changed: it presents %s, but %s "
+                              "is pinned; log out and in again once its operator has confirmed the new key",
+                              self->host, self->port, welcome.signing_key ? welcome.signing_key : "none",
+                              self->pinned_signing_key));
+      return TRUE;
+    }
+  g_free (self->signing_key);
+  self->signing_key = g_strdup (welcome.signing_key);
   nfltr_clear_source (&self->hello_source);
   self->welcomed = TRUE;
   self->attempt = 0;
@@ -836,6 +856,19 @@ nfltr_relay_link_get_domain (NfltrRelayLink *self)
   return self->domain;
 }
 
+const char *
+nfltr_relay_link_get_signing_key (NfltrRelayLink *self)
+{
+  return self->signing_key;
+}
+
+void
+nfltr_relay_link_pin_signing_key (NfltrRelayLink *self, const char *signing_key)
+{
+  g_free (self->pinned_signing_key);
+  self->pinned_signing_key = g_strdup (signing_key);
+}
+
 static void
 nfltr_relay_link_dispose (GObject *object)
 {
@@ -862,6 +895,8 @@ nfltr_relay_link_finalize (GObject *object)
   g_free (self->agent_id);
   g_free (self->presented);
   g_free (self->domain);
+  g_free (self->signing_key);
+  g_free (self->pinned_signing_key);
   g_free (self->offered_features);
   g_free (self->features);
 

@@ -56,6 +56,11 @@ gboolean            nfltr_relay_link_has_feature      (NfltrRelayLink *self,
                                                        const char     *token);
 /* The domain announced in WELCOME, NULL before the first one. */
 const char         *nfltr_relay_link_get_domain       (NfltrRelayLink *self);
+/* issue 11: the proof signing key WELCOME named ("ed25519:<base64>", NULL if none), and the
+ * key the relay must name (NULL: any); another one stops the link in FINGERPRINT_MISMATCH. */
+const char         *nfltr_relay_link_get_signing_key  (NfltrRelayLink *self);
+void                nfltr_relay_link_pin_signing_key  (NfltrRelayLink *self,
+                                                       const char     *signing_key);
 
 /* --- the frame router ------------------------------------------------------------------ */
 

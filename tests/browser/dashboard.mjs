@@ -74,7 +74,8 @@ try {
   await page.fill('#token-prefix', 'web-');
   await page.fill('#token-uses', '3');
   await Promise.all([page.waitForLoadState('load'), page.click('#tokens form.card button[type=submit]')]);
-  out.steps.token = { secret: await page.locator('#secret').textContent(),
+  out.steps.token = { flash: await page.locator('main > p').first().textContent(),
+                      secret: await page.locator('#secret').textContent({ timeout: 30000 }).catch(() => ''),
                       row: await page.locator('#tokens tr', { hasText: 'browser-fleet' }).count() };
   await page.screenshot({ path: `${shots}/dashboard-desktop.png`, fullPage: true });
   // Reloading shows it no more.
