@@ -391,6 +391,17 @@ append_check (GString *out, RelayServer *server, RelayBinding *binding)
   g_string_append (out, "\">proof</a>");
 }
 
+/* The relay's check found the agent serving another certificate than it declared. */
+static gboolean
+binding_flagged (RelayServer *server, RelayBinding *binding)
+{
+  g_autoptr(JsonNode) proof = relay_proof_get (server, binding->name);
+  JsonObject *o = proof && JSON_NODE_HOLDS_OBJECT (proof) ? json_node_get_object (proof) : NULL;
+
+  return o != NULL && (json_object_get_boolean_member_with_default (o, "flagged", FALSE) ||
+                       g_strcmp0 (json_object_get_string_member_with_default (o, "result", ""), "mismatch") == 0);
+}
+
 static void
 section_agents_and_tunnels (RelayDashboard *dash, GString *out)
 {
@@ -429,14 +440,17 @@ section_agents_and_tunnels (RelayDashboard *dash, GString *out)
         {
           RelayBinding *binding = value;
           gboolean verified = binding->mode == NFLTR_MODE_VERIFIED;
+          /* A flagged tunnel is never shown as plainly verified, not even in its mode. */
+          gboolean flagged = verified && binding_flagged (server, binding);
 
           tunnels++;
           active += binding->conns_active;
           g_string_append (tunnel_rows, "<tr><td data-label=\"Tunnel\">");
           append_escaped (tunnel_rows, binding->host);
-          g_string_append_printf (tunnel_rows, "</td><td data-label=\"Mode\"><span class=\"badge %s\">%s</span></td>"
+          g_string_append_printf (tunnel_rows, "</td><td data-label=\"Mode\"><span class=\"badge %s\">%s%s</span></td>"
                                                "<td data-label=\"Kind\">",
-                                  verified ? "ok" : "warn", relay_binding_mode_to_string (binding));
+                                  verified && !flagged ? "ok" : "warn", relay_binding_mode_to_string (binding),
+                                  flagged ? ", FLAGGED" : "");
           append_escaped (tunnel_rows, binding->kind ? binding->kind : "-");
           g_string_append (tunnel_rows, "</td><td data-label=\"Check\">");
           append_check (tunnel_rows, server, binding);

@@ -1,9 +1,9 @@
 // Drives the relay's /dashboard in headless Chromium (Debian's /usr/bin/chromium) through
 // playwright-core; tests/integration/test_dashboard.py runs it and judges the JSON it prints.
-// argv: BASE_URL PORT PASSWORD SHOT_DIR TUNNEL_HOST
+// argv: BASE_URL PORT PASSWORD SHOT_DIR TUNNEL_HOST [TAMPER_HOST]
 import { chromium } from 'playwright-core';
 
-const [base, port, password, shots, tunnelHost] = process.argv.slice(2);
+const [base, port, password, shots, tunnelHost, tamperHost] = process.argv.slice(2);
 const out = { console: [], steps: {} };
 
 const browser = await chromium.launch({
@@ -42,7 +42,8 @@ try {
   out.steps.login = { url: page.url(), cookie: session ? { secure: session.secure, httpOnly: session.httpOnly, sameSite: session.sameSite } : null,
                       headings: await page.locator('h2').allTextContents(),
                       tunnelRow: await page.locator('#tunnels tr', { hasText: tunnelHost }).count(),
-                      tunnelText: (await page.locator('#tunnels tbody').textContent()) || '' };
+                      tunnelText: (await page.locator('#tunnels tr', { hasText: tunnelHost }).textContent()) || '',
+                      tamperText: tamperHost ? (await page.locator('#tunnels tr', { hasText: tamperHost }).textContent()) || '' : null };
 
   // 4. CSRF: a POST with the session cookie but without the token is refused (403) and
   //    creates nothing; with a wrong token too.

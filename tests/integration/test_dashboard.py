@@ -13,7 +13,8 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nfltrlab import DOMAIN, Relay, curl, relay_bin  # noqa: E402
+from nfltrlab import DOMAIN, Relay, curl, relay_bin, wait_until  # noqa: E402
+from test_proof import ProofAgent, make_cert  # noqa: E402  (the tampering agent of issue 11)
 
 PASSWORD = "correct horse battery staple"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,10 +49,19 @@ def test_dashboard_in_chromium(lab, relay, logged_in, origin):
     r = set_password(relay)
     assert r.returncode == 0, r.stderr
     tunnel = logged_in.http(origin.port, "--name", "dash-demo")
+    # An agent that declares one certificate and serves another: the relay's check flags it.
+    _, _, declared = make_cert(lab, "declared", f"tamper.{DOMAIN}")
+    cert, key, _ = make_cert(lab, "served", f"tamper.{DOMAIN}")
+    tamper = ProofAgent(relay, relay.create_key(), "tamper", declared, cert, key)
+    wait_until(lambda: relay.api("/api/v1/proof/tamper")[1]["result"] == "mismatch", 60,
+               "the relay's check to flag the tampering agent", interval=0.3)
     os.makedirs(SHOTS, exist_ok=True)
-    r = subprocess.run(["node", os.path.join(BROWSER_DIR, "dashboard.mjs"), base(relay),
-                        str(relay.port), PASSWORD, SHOTS, tunnel.host],
-                       capture_output=True, text=True, timeout=180, cwd=BROWSER_DIR)
+    try:
+        r = subprocess.run(["node", os.path.join(BROWSER_DIR, "dashboard.mjs"), base(relay),
+                            str(relay.port), PASSWORD, SHOTS, tunnel.host, tamper.host],
+                           capture_output=True, text=True, timeout=180, cwd=BROWSER_DIR)
+    finally:
+        tamper.stop()
     assert r.returncode == 0, f"dashboard.mjs failed:\n{r.stdout}\n{r.stderr}"
     out = json.loads(r.stdout.strip().splitlines()[-1])
     steps = out["steps"]
@@ -70,6 +80,9 @@ def test_dashboard_in_chromium(lab, relay, logged_in, origin):
     # Mode, and the relay's own check through the tunnel (relay/proof/): verified, or still
     # pending if the first check has not finished when the page loads.
     assert re.search(r"verified.*(verified|pending)", login["tunnelText"], re.S), login
+    # The tampering agent's tunnel is flagged on the dashboard, never shown as checked fine.
+    assert "verified, FLAGGED" in login["tamperText"] and "mismatch" in login["tamperText"], login
+    assert "verified 20" not in login["tamperText"], login
 
     csrf = steps["csrf"]
     assert csrf["noToken"] == 403 and csrf["badToken"] == 403, csrf
