@@ -50,7 +50,7 @@ export_pem (int (*export) (void *, gnutls_x509_crt_fmt_t, gnutls_datum_t *), voi
   gnutls_datum_t out = { NULL, 0 };
   char *pem;
 
-  if (export (object, GNUTLS_X509_FMT_PEM, &out) < 0)
+  if (export(object, GNUTLS_X509_FMT_PEM, &out) < 0)
     return NULL;
   pem = g_strndup ((const char *) out.data, out.size);
   gnutls_free (out.data);

@@ -53,13 +53,12 @@ int
 relay_cmd_admin (int argc, char **argv)
 {
   g_autofree char *data_dir = NULL;
-  const GOptionEntry entries[] = {
-    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "relay.db location (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
-    { NULL }
-  };
+  const GOptionEntry entries[] = { { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+                                     "relay.db location (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
+                                   { NULL } };
   const char *usage = "set-password - the dashboard's operator password (read from standard input)";
-  g_autoptr(GError) error = NULL;
-  g_autoptr(RelayStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelayStore) store = NULL;
   g_autofree char *password = NULL;
   g_autofree char *again = NULL;
   g_autofree char *hash = NULL;
@@ -69,7 +68,7 @@ relay_cmd_admin (int argc, char **argv)
   if (argc != 2 || strcmp (argv[1], "set-password") != 0)
     {
       fprintf (stderr, "Usage: nfltr-relay admin set-password  [--data-dir DIR]   (the password on "
-               "standard input, or typed twice at a terminal)\n");
+                       "standard input, or typed twice at a terminal)\n");
       return 2;
     }
   password = read_password ("New dashboard password: ");

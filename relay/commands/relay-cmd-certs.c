@@ -37,13 +37,12 @@ int
 relay_cmd_certs (int argc, char **argv)
 {
   g_autofree char *data_dir = NULL;
-  const GOptionEntry entries[] = {
-    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "relay.db location (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
-    { NULL }
-  };
+  const GOptionEntry entries[] = { { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+                                     "relay.db location (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
+                                   { NULL } };
   const char *usage = "list|revoke SERIAL - agents' client certificates (mTLS)";
-  g_autoptr(GError) error = NULL;
-  g_autoptr(RelayStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelayStore) store = NULL;
   g_autofree char *serial = NULL;
   const char *verb;
 

@@ -14,8 +14,14 @@
 static gint64
 parse_duration (const char *text)
 {
-  static const struct { char unit; gint64 seconds; } units[] = {
-    { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+  static const struct {
+    char unit;
+    gint64 seconds;
+  } units[] = {
+    { 's', 1 },
+    { 'm', 60 },
+    { 'h', 3600 },
+    { 'd', 86400 },
   };
   guint64 n;
   g_autofree char *digits = NULL;
@@ -179,7 +185,7 @@ relay_cmd_tokens (int argc, char **argv)
       !(strcmp (verb, "create") == 0 || strcmp (verb, "list") == 0 || strcmp (verb, "revoke") == 0))
     {
       fprintf (stderr, "Usage: nfltr-relay tokens create [--name LABEL] [--prefix PREFIX] [--max-uses N] "
-               "[--expires DURATION] | list | revoke ID  [--data-dir DIR]\n");
+                       "[--expires DURATION] | list | revoke ID  [--data-dir DIR]\n");
       return 2;
     }
   relay_cmd_default_data_dir (&data_dir);
@@ -237,13 +243,12 @@ int
 relay_cmd_agents (int argc, char **argv)
 {
   g_autofree char *data_dir = NULL;
-  const GOptionEntry entries[] = {
-    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir, "relay.db location (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
-    { NULL }
-  };
+  const GOptionEntry entries[] = { { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
+                                     "relay.db location (default $XDG_DATA_HOME/nfltr-relay)", "DIR" },
+                                   { NULL } };
   const char *usage = "list|revoke ID - agents enrolled with fleet tokens";
-  g_autoptr(GError) error = NULL;
-  g_autoptr(RelayStore) store = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (RelayStore) store = NULL;
   const char *verb;
   gint64 id;
 

@@ -355,9 +355,10 @@ append_revoke_button (GString *out, DashSession *s, const char *op, gint64 id, c
 {
   g_string_append (out, "<form class=\"inline\" method=\"post\" action=\"" DASH_PATH "/action\">");
   append_hidden_csrf (out, s);
-  g_string_append_printf (out, "<input type=\"hidden\" name=\"op\" value=\"%s\">"
-                               "<input type=\"hidden\" name=\"id\" value=\"%" G_GINT64_FORMAT "\">"
-                               "<button class=\"danger\" type=\"submit\">%s</button></form>",
+  g_string_append_printf (out,
+                          "<input type=\"hidden\" name=\"op\" value=\"%s\">"
+                          "<input type=\"hidden\" name=\"id\" value=\"%" G_GINT64_FORMAT "\">"
+                          "<button class=\"danger\" type=\"submit\">%s</button></form>",
                           op, id, label);
 }
 
@@ -429,10 +430,12 @@ section_agents_and_tunnels (RelayDashboard *dash, GString *out)
       append_escaped (agent_rows, relay_agent_get_log_id (agent));
       g_string_append (agent_rows, "</code></td><td data-label=\"From\">");
       append_escaped (agent_rows, relay_agent_get_peer (agent));
-      g_string_append_printf (agent_rows, "</td><td data-label=\"Credential\">%s %" G_GINT64_FORMAT
-                                          "</td><td data-label=\"Tunnels\">%u</td></tr>\n",
-                              strcmp (kind, RELAY_OWNER_KIND_AGENT) == 0 ? "enrolment"
-                              : strcmp (kind, RELAY_OWNER_KIND_CERT) == 0 ? "certificate" : "API key",
+      g_string_append_printf (agent_rows,
+                              "</td><td data-label=\"Credential\">%s %" G_GINT64_FORMAT
+                              "</td><td data-label=\"Tunnels\">%u</td></tr>\n",
+                              strcmp (kind, RELAY_OWNER_KIND_AGENT) == 0  ? "enrolment"
+                              : strcmp (kind, RELAY_OWNER_KIND_CERT) == 0 ? "certificate"
+                                                                          : "API key",
                               cred, g_hash_table_size (relay_agent_get_bindings (agent)));
 
       g_hash_table_iter_init (&b, relay_agent_get_bindings (agent));
@@ -447,45 +450,51 @@ section_agents_and_tunnels (RelayDashboard *dash, GString *out)
           active += binding->conns_active;
           g_string_append (tunnel_rows, "<tr><td data-label=\"Tunnel\">");
           append_escaped (tunnel_rows, binding->host);
-          g_string_append_printf (tunnel_rows, "</td><td data-label=\"Mode\"><span class=\"badge %s\">%s%s</span></td>"
-                                               "<td data-label=\"Kind\">",
-                                  verified && !flagged ? "ok" : "warn", relay_binding_mode_to_string (binding),
-                                  flagged ? ", FLAGGED" : "");
+          g_string_append_printf (tunnel_rows,
+                                  "</td><td data-label=\"Mode\"><span class=\"badge %s\">%s%s</span></td>"
+                                  "<td data-label=\"Kind\">",
+                                  verified && !flagged ? "ok" : "warn",
+                                  relay_binding_mode_to_string (binding), flagged ? ", FLAGGED" : "");
           append_escaped (tunnel_rows, binding->kind ? binding->kind : "-");
           g_string_append (tunnel_rows, "</td><td data-label=\"Check\">");
           append_check (tunnel_rows, server, binding);
           g_string_append (tunnel_rows, "</td><td data-label=\"Connections\">");
-          g_string_append_printf (tunnel_rows, "%u open, %" G_GUINT64_FORMAT " total</td>"
-                                               "<td data-label=\"Agent\"><code>%s</code></td>"
-                                               "<td data-label=\"Fingerprint\"><code class=\"fp\">",
+          g_string_append_printf (tunnel_rows,
+                                  "%u open, %" G_GUINT64_FORMAT " total</td>"
+                                  "<td data-label=\"Agent\"><code>%s</code></td>"
+                                  "<td data-label=\"Fingerprint\"><code class=\"fp\">",
                                   binding->conns_active, binding->conns_total,
                                   relay_agent_get_log_id (agent));
           append_escaped (tunnel_rows, binding->fingerprint_text);
           g_string_append (tunnel_rows, "</code></td></tr>\n");
         }
     }
-  g_string_append_printf (out, "<section class=\"stats\"><div><b>%u</b> agents</div><div><b>%u</b> "
-                               "tunnels</div><div><b>%u</b> open connections</div><div><b>%u</b> "
-                               "connections to the relay</div></section>\n",
-                          agents, tunnels, active, relay_server_class_count (server, RELAY_CONN_TUNNEL_CLIENT) +
-                          relay_server_class_count (server, RELAY_CONN_AGENT_CONTROL) +
-                          relay_server_class_count (server, RELAY_CONN_AGENT_DATA) +
-                          relay_server_class_count (server, RELAY_CONN_OWN_NAME) +
-                          relay_server_class_count (server, RELAY_CONN_FIRST_STAGE));
+  g_string_append_printf (out,
+                          "<section class=\"stats\"><div><b>%u</b> agents</div><div><b>%u</b> "
+                          "tunnels</div><div><b>%u</b> open connections</div><div><b>%u</b> "
+                          "connections to the relay</div></section>\n",
+                          agents, tunnels, active,
+                          relay_server_class_count (server, RELAY_CONN_TUNNEL_CLIENT) +
+                            relay_server_class_count (server, RELAY_CONN_AGENT_CONTROL) +
+                            relay_server_class_count (server, RELAY_CONN_AGENT_DATA) +
+                            relay_server_class_count (server, RELAY_CONN_OWN_NAME) +
+                            relay_server_class_count (server, RELAY_CONN_FIRST_STAGE));
   g_string_append (out, "<section id=\"tunnels\"><h2>Tunnels</h2>");
   if (tunnels == 0)
     g_string_append (out, "<p class=\"empty\">No tunnel is bound.</p>");
   else
-    g_string_append_printf (out, "<table><thead><tr><th>Tunnel</th><th>Mode</th><th>Kind</th><th>Check</th>"
-                                 "<th>Connections</th><th>Agent</th><th>Fingerprint</th></tr></thead>"
-                                 "<tbody>%s</tbody></table>",
+    g_string_append_printf (out,
+                            "<table><thead><tr><th>Tunnel</th><th>Mode</th><th>Kind</th><th>Check</th>"
+                            "<th>Connections</th><th>Agent</th><th>Fingerprint</th></tr></thead>"
+                            "<tbody>%s</tbody></table>",
                             tunnel_rows->str);
   g_string_append (out, "</section>\n<section id=\"agents\"><h2>Connected agents</h2>");
   if (agents == 0)
     g_string_append (out, "<p class=\"empty\">No agent is connected.</p>");
   else
-    g_string_append_printf (out, "<table><thead><tr><th>Agent</th><th>From</th><th>Credential</th>"
-                                 "<th>Tunnels</th></tr></thead><tbody>%s</tbody></table>",
+    g_string_append_printf (out,
+                            "<table><thead><tr><th>Agent</th><th>From</th><th>Credential</th>"
+                            "<th>Tunnels</th></tr></thead><tbody>%s</tbody></table>",
                             agent_rows->str);
   g_string_append (out, "</section>\n");
   g_string_free (agent_rows, TRUE);
@@ -550,23 +559,28 @@ section_tokens (RelayDashboard *dash, DashSession *s, GString *out)
       for (guint i = 0; i < tokens->len; i++)
         {
           RelayTokenInfo *t = tokens->pdata[i];
-          const char *status = t->revoked ? "revoked"
-                               : t->expires > 0 && t->expires <= now ? "expired"
-                               : t->max_uses > 0 && t->uses >= t->max_uses ? "used up" : "active";
-          g_autoptr(GDateTime) until = t->expires > 0 ? g_date_time_new_from_unix_utc (t->expires) : NULL;
-          g_autofree char *until_text = until ? g_date_time_format (until, "%Y-%m-%d %H:%M") : g_strdup ("never");
+          const char *status = t->revoked                                  ? "revoked"
+                               : t->expires > 0 && t->expires <= now       ? "expired"
+                               : t->max_uses > 0 && t->uses >= t->max_uses ? "used up"
+                                                                           : "active";
+          g_autoptr (GDateTime) until = t->expires > 0 ? g_date_time_new_from_unix_utc (t->expires) : NULL;
+          g_autofree char *until_text =
+            until ? g_date_time_format (until, "%Y-%m-%d %H:%M") : g_strdup ("never");
 
-          g_string_append_printf (out, "<tr><td data-label=\"ID\">%" G_GINT64_FORMAT "</td><td data-label=\"Name\">", t->id);
+          g_string_append_printf (
+            out, "<tr><td data-label=\"ID\">%" G_GINT64_FORMAT "</td><td data-label=\"Name\">", t->id);
           append_escaped (out, t->name && *t->name ? t->name : "-");
           g_string_append (out, "</td><td data-label=\"Prefix\">");
           append_escaped (out, t->prefix && *t->prefix ? t->prefix : "any");
           if (t->max_uses > 0)
-            g_string_append_printf (out, "</td><td data-label=\"Uses\">%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT,
+            g_string_append_printf (out,
+                                    "</td><td data-label=\"Uses\">%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT,
                                     t->uses, t->max_uses);
           else
             g_string_append_printf (out, "</td><td data-label=\"Uses\">%" G_GINT64_FORMAT, t->uses);
-          g_string_append_printf (out, "</td><td data-label=\"Expires\">%s</td><td data-label=\"Status\">"
-                                       "<span class=\"badge %s\">%s</span></td><td>",
+          g_string_append_printf (out,
+                                  "</td><td data-label=\"Expires\">%s</td><td data-label=\"Status\">"
+                                  "<span class=\"badge %s\">%s</span></td><td>",
                                   until_text, strcmp (status, "active") == 0 ? "ok" : "warn", status);
           if (t->revoked == NULL)
             append_revoke_button (out, s, "token-revoke", t->id, "Revoke");
@@ -578,16 +592,18 @@ section_tokens (RelayDashboard *dash, DashSession *s, GString *out)
     g_string_append (out, "<p class=\"empty\">No fleet token yet.</p>");
   g_string_append (out, "<form class=\"card\" method=\"post\" action=\"" DASH_PATH "/action\">");
   append_hidden_csrf (out, s);
-  g_string_append (out, "<input type=\"hidden\" name=\"op\" value=\"token-create\">"
-                        "<label for=\"token-name\">Name</label>"
-                        "<input id=\"token-name\" name=\"name\" maxlength=\"64\" placeholder=\"ci-runners\">"
-                        "<label for=\"token-prefix\">Name prefix</label>"
-                        "<input id=\"token-prefix\" name=\"prefix\" maxlength=\"40\" pattern=\"[a-z0-9\\-]*\" placeholder=\"ci-\">"
-                        "<label for=\"token-uses\">Max uses (0: no limit)</label>"
-                        "<input id=\"token-uses\" name=\"max_uses\" type=\"number\" min=\"0\" value=\"1\">"
-                        "<label for=\"token-days\">Expires in days</label>"
-                        "<input id=\"token-days\" name=\"days\" type=\"number\" min=\"1\" max=\"365\" value=\"7\">"
-                        "<button type=\"submit\">Create fleet token</button></form>");
+  g_string_append (out,
+                   "<input type=\"hidden\" name=\"op\" value=\"token-create\">"
+                   "<label for=\"token-name\">Name</label>"
+                   "<input id=\"token-name\" name=\"name\" maxlength=\"64\" placeholder=\"ci-runners\">"
+                   "<label for=\"token-prefix\">Name prefix</label>"
+                   "<input id=\"token-prefix\" name=\"prefix\" maxlength=\"40\" pattern=\"[a-z0-9\\-]*\" "
+                   "placeholder=\"ci-\">"
+                   "<label for=\"token-uses\">Max uses (0: no limit)</label>"
+                   "<input id=\"token-uses\" name=\"max_uses\" type=\"number\" min=\"0\" value=\"1\">"
+                   "<label for=\"token-days\">Expires in days</label>"
+                   "<input id=\"token-days\" name=\"days\" type=\"number\" min=\"1\" max=\"365\" value=\"7\">"
+                   "<button type=\"submit\">Create fleet token</button></form>");
 
   g_string_append (out, "<h3>Enrolled agents</h3>");
   if (enrolled != NULL && enrolled->len > 0)
@@ -785,8 +801,9 @@ handle_login_post (RelayDashboard *dash, SoupServerMessage *msg, const char *sou
   if (!secret_equal (cookie, form_get (form, "csrf")))
     {
       relay_log_refusal (source, "dashboard-csrf", "login without its CSRF token");
-      reply_refused (msg, SOUP_STATUS_FORBIDDEN, "The form's security token is missing or stale: "
-                                                 "reload the login page and try again.");
+      reply_refused (msg, SOUP_STATUS_FORBIDDEN,
+                     "The form's security token is missing or stale: "
+                     "reload the login page and try again.");
       return;
     }
   if (!login_allowed (dash, source))
@@ -916,32 +933,40 @@ handle_action (RelayDashboard *dash, SoupServerMessage *msg, DashSession *s, GHa
 static const char stylesheet[] =
   ":root{--bg:#f6f7f9;--fg:#1d2330;--muted:#5b6475;--card:#fff;--line:#dde1e8;--accent:#2457c5;"
   "--ok:#1d7a46;--warn:#a4480f;--none:#6b7280}"
-  "*{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,sans-serif;background:var(--bg);color:var(--fg)}"
-  "header{display:flex;flex-wrap:wrap;gap:.2rem 1rem;align-items:baseline;padding:.8rem 1rem;background:#1d2330;color:#fff}"
+  "*{box-sizing:border-box}body{margin:0;font:15px/1.45 "
+  "system-ui,sans-serif;background:var(--bg);color:var(--fg)}"
+  "header{display:flex;flex-wrap:wrap;gap:.2rem 1rem;align-items:baseline;padding:.8rem "
+  "1rem;background:#1d2330;color:#fff}"
   "header h1{font-size:1.1rem;margin:0}header .sub{color:#c9d1e0}"
   "main{max-width:72rem;margin:0 auto;padding:1rem}"
   "nav{display:flex;flex-wrap:wrap;gap:.4rem .9rem;align-items:center;margin-bottom:1rem}"
   "nav a{color:var(--accent)}nav form{margin-left:auto}"
   "h2{font-size:1.05rem;margin:1.6rem 0 .5rem}h3{font-size:.95rem;margin:1.2rem 0 .4rem}"
   "section.stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem}"
-  "section.stats div{background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:.6rem .8rem;color:var(--muted)}"
+  "section.stats div{background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:.6rem "
+  ".8rem;color:var(--muted)}"
   "section.stats b{display:block;font-size:1.4rem;color:var(--fg)}"
-  "table{width:100%;border-collapse:collapse;background:var(--card);border:1px solid var(--line);border-radius:.5rem}"
+  "table{width:100%;border-collapse:collapse;background:var(--card);border:1px solid "
+  "var(--line);border-radius:.5rem}"
   "th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}"
   "th{font-size:.8rem;color:var(--muted);text-transform:uppercase;letter-spacing:.03em}"
   "code{font-family:ui-monospace,monospace;font-size:.85em;word-break:break-all}"
-  ".badge{display:inline-block;white-space:nowrap;border-radius:1rem;padding:0 .55rem;font-size:.8rem;color:#fff;background:var(--none)}"
+  ".badge{display:inline-block;white-space:nowrap;border-radius:1rem;padding:0 "
+  ".55rem;font-size:.8rem;color:#fff;background:var(--none)}"
   ".badge.ok{background:var(--ok)}.badge.warn{background:var(--warn)}"
   "form.card{display:flex;flex-wrap:wrap;gap:.4rem .6rem;align-items:center;margin-top:.6rem;padding:.7rem;"
   "background:var(--card);border:1px solid var(--line);border-radius:.5rem}"
   "form.login{flex-direction:column;align-items:stretch;max-width:22rem;margin:2rem auto}"
   "form.inline{display:inline;margin:0}"
   "input{font:inherit;padding:.35rem .5rem;border:1px solid var(--line);border-radius:.3rem;min-width:0}"
-  "button{font:inherit;padding:.35rem .8rem;border:0;border-radius:.3rem;background:var(--accent);color:#fff;cursor:pointer}"
+  "button{font:inherit;padding:.35rem "
+  ".8rem;border:0;border-radius:.3rem;background:var(--accent);color:#fff;cursor:pointer}"
   "button.danger{background:var(--warn)}"
   ".error{color:var(--warn);font-weight:600}.note,.empty{color:var(--muted)}"
-  ".flash{margin:0 0 1rem;background:#e7f3ec;border:1px solid #b9dcc8;padding:.5rem .7rem;border-radius:.4rem}"
-  ".secret{margin-bottom:1rem;background:#fff8e6;border:1px solid #f0d38a;padding:.5rem .7rem;border-radius:.4rem}"
+  ".flash{margin:0 0 1rem;background:#e7f3ec;border:1px solid #b9dcc8;padding:.5rem "
+  ".7rem;border-radius:.4rem}"
+  ".secret{margin-bottom:1rem;background:#fff8e6;border:1px solid #f0d38a;padding:.5rem "
+  ".7rem;border-radius:.4rem}"
   ".secret code{display:block;font-size:.95rem;margin-top:.3rem}"
   /* Phone width: each row becomes a card of label/value lines. */
   "@media (max-width:40rem){thead{display:none}table,tbody,tr,td{display:block;width:100%}"
@@ -990,14 +1015,15 @@ dashboard_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashT
   s = session_of (dash, msg);
   if (post)
     {
-      g_autoptr(GHashTable) form = form_of (msg);
+      g_autoptr (GHashTable) form = form_of (msg);
 
       /* Every POST of a session carries its CSRF token; none is acted on without it. */
       if (s == NULL || !secret_equal (s->csrf, form_get (form, "csrf")))
         {
           relay_log_refusal (peer, "dashboard-csrf", "POST %s without a valid session and CSRF token", path);
-          reply_refused (msg, SOUP_STATUS_FORBIDDEN, "Refused: this form has no valid security token "
-                                                     "(log in again and resend it from the dashboard).");
+          reply_refused (msg, SOUP_STATUS_FORBIDDEN,
+                         "Refused: this form has no valid security token "
+                         "(log in again and resend it from the dashboard).");
           return;
         }
       if (strcmp (path, DASH_PATH "/logout") == 0)

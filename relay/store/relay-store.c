@@ -786,8 +786,9 @@ explain_token_refusal (RelayStore *store, const char *hash, gint64 now, GError *
           else if (expires > 0 && expires <= now)
             why = "the fleet token has expired";
           else if (max_uses > 0 && uses >= max_uses)
-            why = text = g_strdup_printf ("the fleet token is used up (%" G_GINT64_FORMAT " of %"
-                                          G_GINT64_FORMAT " enrolments)", uses, max_uses);
+            why = text = g_strdup_printf ("the fleet token is used up (%" G_GINT64_FORMAT
+                                          " of %" G_GINT64_FORMAT " enrolments)",
+                                          uses, max_uses);
         }
       sqlite3_finalize (stmt);
     }
@@ -1016,21 +1017,21 @@ relay_cert_info_free (RelayCertInfo *info)
 }
 
 gboolean
-relay_store_cert_record (RelayStore *store, const char *serial, const char *issuer,
-                         const char *agent_id, gint64 key_id, gint64 enrol_id, const char *prefix,
-                         gint64 *id, GError **error)
+relay_store_cert_record (RelayStore *store, const char *serial, const char *issuer, const char *agent_id,
+                         gint64 key_id, gint64 enrol_id, const char *prefix, gint64 *id, GError **error)
 {
   g_autofree char *now = now_rfc3339 ();
   sqlite3_stmt *stmt = NULL;
   int rc;
 
   /* An operator's certificate seen again (or revoked before it was seen) keeps its row. */
-  if (sqlite3_prepare_v2 (store->db,
-                          "INSERT INTO certs (serial, issuer, agent_id, key_id, enrol_id, prefix, created)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-                          " ON CONFLICT(serial) DO UPDATE SET agent_id = coalesce(agent_id, excluded.agent_id)"
-                          " RETURNING id",
-                          -1, &stmt, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2 (
+        store->db,
+        "INSERT INTO certs (serial, issuer, agent_id, key_id, enrol_id, prefix, created)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        " ON CONFLICT(serial) DO UPDATE SET agent_id = coalesce(agent_id, excluded.agent_id)"
+        " RETURNING id",
+        -1, &stmt, NULL) != SQLITE_OK)
     return db_fail (store, error, "prepare cert");
   sqlite3_bind_text (stmt, 1, serial, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (stmt, 2, issuer, -1, SQLITE_TRANSIENT);
@@ -1055,8 +1056,10 @@ relay_store_cert_record (RelayStore *store, const char *serial, const char *issu
  * issued is revoked. */
 #define CERT_ACTIVE \
   " c.revoked IS NULL" \
-  " AND (c.key_id IS NULL OR EXISTS (SELECT 1 FROM keys k WHERE k.id = c.key_id AND k.revoked IS NULL))" \
-  " AND (c.enrol_id IS NULL OR EXISTS (SELECT 1 FROM enrolments e WHERE e.id = c.enrol_id AND e.revoked IS NULL))"
+  " AND (c.key_id IS NULL OR EXISTS (SELECT 1 FROM keys k" \
+  "      WHERE k.id = c.key_id AND k.revoked IS NULL))" \
+  " AND (c.enrol_id IS NULL OR EXISTS (SELECT 1 FROM enrolments e" \
+  "      WHERE e.id = c.enrol_id AND e.revoked IS NULL))"
 
 RelayCertInfo *
 relay_store_cert_lookup (RelayStore *store, const char *serial)
@@ -1113,10 +1116,11 @@ relay_store_cert_revoke (RelayStore *store, const char *serial, GError **error)
   gboolean ok;
 
   /* A serial not seen yet (an operator's certificate) is recorded revoked, so it never gets in. */
-  if (sqlite3_prepare_v2 (store->db,
-                          "INSERT INTO certs (serial, issuer, created, revoked) VALUES (?1, 'operator', ?2, ?2)"
-                          " ON CONFLICT(serial) DO UPDATE SET revoked = coalesce(revoked, excluded.revoked)",
-                          -1, &stmt, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2 (
+        store->db,
+        "INSERT INTO certs (serial, issuer, created, revoked) VALUES (?1, 'operator', ?2, ?2)"
+        " ON CONFLICT(serial) DO UPDATE SET revoked = coalesce(revoked, excluded.revoked)",
+        -1, &stmt, NULL) != SQLITE_OK)
     return db_fail (store, error, "prepare cert revoke");
   sqlite3_bind_text (stmt, 1, serial, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (stmt, 2, now, -1, SQLITE_TRANSIENT);
