@@ -202,6 +202,23 @@ relay_enrol_handle (SoupServer *soup, SoupServerMessage *msg, const char *path, 
       relay_enrol_request_clear (&request);
       return;
     }
+  /* mTLS: the agent's public key becomes a client certificate — made before a fleet token's
+   * use is spent, so a key the relay cannot certify costs the token nothing. A certificate is
+   * valid only once recorded below. */
+  if (request.public_key != NULL)
+    {
+      certificate = relay_agent_ca_issue (server->agent_ca, request.public_key, request.agent_id,
+                                          RELAY_AGENT_CERT_DAYS, &serial, &error);
+      if (certificate == NULL)
+        {
+          relay_log_refusal (peer, "enrol", "agent=%.8s %s", request.agent_id, error->message);
+          reply_error (msg, g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT)
+                              ? SOUP_STATUS_BAD_REQUEST : SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                       error->message);
+          relay_enrol_request_clear (&request);
+          return;
+        }
+    }
   if (request.token != NULL &&
       !relay_store_enrol (server->store, request.token, request.agent_id, g_get_real_time () / G_USEC_PER_SEC,
                           &credential, &enrol_id, &prefix, &error))
@@ -214,23 +231,17 @@ relay_enrol_handle (SoupServer *soup, SoupServerMessage *msg, const char *path, 
       relay_enrol_request_clear (&request);
       return;
     }
-  /* mTLS: the agent's public key becomes a client certificate; the bearer credential of a
-   * fleet enrolment is then not handed out (the certificate is the agent's credential). */
-  if (request.public_key != NULL)
+  if (certificate != NULL)
     {
-      certificate = relay_agent_ca_issue (server->agent_ca, request.public_key, request.agent_id,
-                                          RELAY_AGENT_CERT_DAYS, &serial, &error);
-      if (certificate == NULL ||
-          !relay_store_cert_record (server->store, serial, "relay", request.agent_id, key_id, enrol_id,
+      if (!relay_store_cert_record (server->store, serial, "relay", request.agent_id, key_id, enrol_id,
                                     prefix, NULL, &error))
         {
-          relay_log_refusal (peer, "enrol", "agent=%.8s %s", request.agent_id, error->message);
-          reply_error (msg, g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT)
-                              ? SOUP_STATUS_BAD_REQUEST : SOUP_STATUS_INTERNAL_SERVER_ERROR,
-                       error->message);
+          g_message ("%s", error->message);
+          reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "the relay could not record the certificate");
           relay_enrol_request_clear (&request);
           return;
         }
+      /* The certificate is the agent's credential: the enrolment's bearer one is not handed out. */
       g_clear_pointer (&credential, g_free);
       g_message ("agent %.8s got client certificate %s from %s", request.agent_id, serial, peer);
     }

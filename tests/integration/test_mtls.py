@@ -197,3 +197,17 @@ def test_operator_ca_is_accepted_and_revocable(lab):
         late.hello("nfltr_mtls")
     assert "revoked" in refused.value.message
     late.close()
+
+
+def test_a_key_the_relay_cannot_certify_costs_the_token_nothing(lab, relay):
+    import json
+    from nfltrlab import DOMAIN, curl
+    token = relay_cmd(relay, "tokens", "create", "--max-uses", "1").stdout.strip()
+    body = json.dumps({"token": token, "agent_id": "ab" * 16,
+                       "public_key": "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n"})
+    r = curl(f"https://{DOMAIN}:{relay.port}/api/v1/enrol", "-k", "-X", "POST",
+             "--data-binary", body, resolve=(DOMAIN, relay.port))
+    assert r.status == 400 and b"public key" in r.body, r
+    listing = relay_cmd(relay, "tokens", "list").stdout
+    assert re.search(r"\s0/1\s", listing), listing
+    assert certs(relay) == []
