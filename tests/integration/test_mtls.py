@@ -211,3 +211,19 @@ def test_a_key_the_relay_cannot_certify_costs_the_token_nothing(lab, relay):
     listing = relay_cmd(relay, "tokens", "list").stdout
     assert re.search(r"\s0/1\s", listing), listing
     assert certs(relay) == []
+
+
+def test_a_restarted_service_logs_in_again_with_its_certificate(lab, relay, origin):
+    """The stored credential is the marker: a new nfltr-service loads client.key/client.crt
+    and the relay still knows the agent by its certificate."""
+    import signal
+    from nfltrlab import tagged_processes
+    agent = Agent(lab, "restart")
+    assert login_mtls(agent, relay, {"NFLTR_API_KEY": relay.create_key()}).returncode == 0
+    services = tagged_processes(lab.tag, "nfltr-service")
+    assert len(services) == 1, services
+    os.kill(services[0], signal.SIGTERM)
+    wait_until(lambda: not tagged_processes(lab.tag, "nfltr-service"), 20, "the service to stop")
+    t = agent.http(origin.port)   # the CLI starts a new service, which restores the login
+    assert curl_tunnel(t, "/again").status == 200
+    assert len(re.findall(r"connected from .* \(certificate \d+", relay.log())) >= 2, relay.log()[-2000:]
