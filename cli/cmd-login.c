@@ -112,6 +112,8 @@ cli_cmd_login (int argc, char **argv)
   g_autofree char *fleet_token = NULL;       /* issue 11: fleet tokens */
   g_autofree char *fleet_token_file = NULL;
   gboolean mtls = FALSE;                     /* issue 11: mTLS */
+  g_autofree char *client_cert = NULL;
+  g_autofree char *client_key = NULL;
   const GOptionEntry entries[] = {
     { "relay", 'r', 0, G_OPTION_ARG_STRING, &relay_arg,
       N_ ("The relay, e.g. nfltr.localhost:8443 (port 8443 if omitted)"), "HOST:PORT" },
@@ -141,6 +143,12 @@ cli_cmd_login (int argc, char **argv)
       N_ ("Authenticate with a client certificate: this agent makes a key and the relay, on the "
           "strength of the API key or fleet token, certifies it; the key or token is not kept"),
       NULL },
+    { "client-cert", 0, 0, G_OPTION_ARG_FILENAME, &client_cert,
+      N_ ("Authenticate with this client certificate (PEM) from the relay operator's own CA; "
+          "needs --client-key"),
+      "FILE" },
+    { "client-key", 0, 0, G_OPTION_ARG_FILENAME, &client_key,
+      N_ ("The private key (PEM) of --client-cert"), "FILE" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
@@ -235,6 +243,23 @@ cli_cmd_login (int argc, char **argv)
                          _ ("this is not a fleet token (they start with nfltr_ft_; nfltr-relay "
                             "tokens create makes them)"));
       api_key = g_steal_pointer (&fleet_token);
+    }
+  /* issue 11, mTLS with the operator's CA: the certificate is the credential, no key or token. */
+  if (client_cert != NULL || client_key != NULL)
+    {
+      g_autofree char *cert_pem = NULL;
+      g_autofree char *key_pem = NULL;
+
+      if (client_cert == NULL || client_key == NULL)
+        return cli_fail (CLI_EXIT_USAGE, "%s", _ ("--client-cert and --client-key go together"));
+      if (api_key != NULL || mtls)
+        return cli_fail (CLI_EXIT_USAGE, "%s",
+                         _ ("--client-cert replaces the API key, the fleet token and --mtls"));
+      if (!g_file_get_contents (client_cert, &cert_pem, NULL, &error) ||
+          !g_file_get_contents (client_key, &key_pem, NULL, &error))
+        return cli_fail (CLI_EXIT_USAGE, "%s", error->message);
+      api_key = g_strconcat ("mtls-pem:", cert_pem, "\n", key_pem, NULL);
+      explicit_bzero (key_pem, strlen (key_pem));
     }
   if (api_key == NULL && g_getenv ("NFLTR_API_KEY") != NULL && *g_getenv ("NFLTR_API_KEY") != '\0')
     api_key = g_strdup (g_getenv ("NFLTR_API_KEY"));
@@ -346,7 +371,12 @@ cli_cmd_login (int argc, char **argv)
       cli_print_error (error);
       return CLI_EXIT_FAILURE;
     }
-  if (mtls)
+  if (client_cert != NULL)
+    /* TRANSLATORS: the relay's address */
+    printf (_ ("Logged in to %s with the client certificate (a copy is kept in this agent's "
+               "configuration)\n"),
+            relay);
+  else if (mtls)
     /* TRANSLATORS: the relay's address */
     printf (_ ("%s issued this agent a client certificate: it logs in with it from now on "
                "(the key or token was not kept)\n"),

@@ -12,6 +12,9 @@ G_BEGIN_DECLS
 /* What Login's api_key starts with when the agent is to log in with a client certificate
  * (`nfltr login --mtls`): "mtls:" and the API key or fleet token that authorises its issue. */
 #define NFLTR_MTLS_LOGIN_PREFIX "mtls:"
+/* …or "mtls-pem:" and a client certificate with its key (PEM, one text) that another CA — the
+ * relay operator's `--agent-ca` — issued (`nfltr login --client-cert FILE --client-key FILE`). */
+#define NFLTR_MTLS_PEM_PREFIX "mtls-pem:"
 
 gboolean nfltr_enrol_is_fleet_token (const char *secret);
 
@@ -33,7 +36,8 @@ char    *nfltr_enrol_finish         (GAsyncResult  *result,
                                      GError       **error);
 
 /* issue 11, mTLS: the agent's client key (ECDSA P-256) and certificate live in
- * config_dir/client.key (0600) and client.crt. */
+ * config_dir/client.key (0600) and client.crt (0600; either may hold both, as GIO reads the
+ * certificate from one and the key from the other). */
 gboolean         nfltr_client_key_generate (char   **key_pem,
                                             char   **public_key_pem,
                                             GError **error);

@@ -433,6 +433,22 @@ login_probe_cb (GObject      *source,
       return;
     }
 
+  /* issue 11, mTLS: a certificate of the operator's CA, handed over as PEM (cert and key). */
+  if (g_str_has_prefix (login->api_key, NFLTR_MTLS_PEM_PREFIX))
+    {
+      const char *pem = login->api_key + strlen (NFLTR_MTLS_PEM_PREFIX);
+
+      if (!nfltr_client_cert_save (self->config_dir, pem, pem, &error) ||
+          (login->client_cert = nfltr_client_cert_load (self->config_dir, &error)) == NULL)
+        {
+          login_fail (task, error);
+          return;
+        }
+      g_free (login->api_key);
+      login->api_key = g_strdup (NFLTR_PROTO_MTLS_MARKER);
+      login_connect (task);
+      return;
+    }
   /* issue 11, mTLS: a new key, certified by the relay on the strength of the key or token. */
   if (g_str_has_prefix (login->api_key, NFLTR_MTLS_LOGIN_PREFIX))
     {

@@ -227,3 +227,23 @@ def test_a_restarted_service_logs_in_again_with_its_certificate(lab, relay, orig
     t = agent.http(origin.port)   # the CLI starts a new service, which restores the login
     assert curl_tunnel(t, "/again").status == 200
     assert len(re.findall(r"connected from .* \(certificate \d+", relay.log())) >= 2, relay.log()[-2000:]
+
+
+def test_real_agent_with_an_operator_ca_certificate(lab, origin):
+    operator = make_ca(lab, "operator-ca")
+    relay = Relay(lab, extra_args=["--agent-ca", operator[1]]).start()
+    crt, key, serial = issue(lab, operator, "ops-agent")
+    agent = Agent(lab, "ops")
+    r = agent.run("login", "--relay", relay.address, "--fingerprint", relay.fingerprint(),
+                  "--client-cert", crt, "--client-key", key)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "client certificate" in r.stdout, r.stdout
+    assert stat.S_IMODE(os.stat(agent_file(agent, "client.key")).st_mode) == 0o600
+    t = agent.http(origin.port)
+    assert curl_tunnel(t, "/ops").status == 200
+    rows = certs(relay)
+    assert [row[1] for row in rows] == ["operator"], rows
+    # Without its key, a certificate is no login.
+    r = Agent(lab, "half").run("login", "--relay", relay.address, "--fingerprint",
+                               relay.fingerprint(), "--client-cert", crt)
+    assert r.returncode == 2 and "go together" in r.stderr, r.stderr
