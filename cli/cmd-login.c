@@ -109,6 +109,11 @@ cli_cmd_login (int argc, char **argv)
   g_autofree char *api_key_file = NULL;
   g_autofree char *fingerprint_arg = NULL;
   gboolean tofu = FALSE;
+  g_autofree char *fleet_token = NULL;       /* issue 11: fleet tokens */
+  g_autofree char *fleet_token_file = NULL;
+  gboolean mtls = FALSE;                     /* issue 11: mTLS */
+  g_autofree char *client_cert = NULL;
+  g_autofree char *client_key = NULL;
   const GOptionEntry entries[] = {
     { "relay", 'r', 0, G_OPTION_ARG_STRING, &relay_arg,
       N_ ("The relay, e.g. nfltr.localhost:8443 (port 8443 if omitted)"), "HOST:PORT" },
@@ -126,6 +131,24 @@ cli_cmd_login (int argc, char **argv)
       N_ ("Without --fingerprint and without a terminal: trust the certificate the relay "
           "presents now (never a changed one)"),
       NULL },
+    { "fleet-token-file", 0, 0, G_OPTION_ARG_FILENAME, &fleet_token_file,
+      N_ ("Enrol with the fleet token on the first line of FILE (“-”: standard input): this "
+          "agent gets a credential of its own instead of an API key"),
+      "FILE" },
+    { "fleet-token", 0, 0, G_OPTION_ARG_STRING, &fleet_token,
+      N_ ("Enrol with this fleet token (other users see it in ps: prefer --fleet-token-file or "
+          "$NFLTR_FLEET_TOKEN)"),
+      "TOKEN" },
+    { "mtls", 0, 0, G_OPTION_ARG_NONE, &mtls,
+      N_ ("Authenticate with a client certificate: this agent makes a key and the relay, on the "
+          "strength of the API key or fleet token, certifies it; the key or token is not kept"),
+      NULL },
+    { "client-cert", 0, 0, G_OPTION_ARG_FILENAME, &client_cert,
+      N_ ("Authenticate with this client certificate (PEM) from the relay operator's own CA; "
+          "needs --client-key"),
+      "FILE" },
+    { "client-key", 0, 0, G_OPTION_ARG_FILENAME, &client_key,
+      N_ ("The private key (PEM) of --client-cert"), "FILE" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
@@ -138,7 +161,7 @@ cli_cmd_login (int argc, char **argv)
   g_autofree char *pinned = NULL;
   g_autofree char *pinned_relay = NULL;
   const char *pinned_fingerprint;
-  gboolean key_from_stdin;
+  gboolean key_from_stdin = FALSE;
   gboolean interactive;
   gboolean known;
   NfltrDbusManager *manager;
@@ -189,12 +212,54 @@ cli_cmd_login (int argc, char **argv)
     fputs (_ ("nfltr: warning: --api-key puts the key on the command line, where other users "
               "of this machine can read it (ps); use --api-key-file or $NFLTR_API_KEY\n"),
            stderr);
-  key_from_stdin = g_strcmp0 (api_key_file, "-") == 0;
+  key_from_stdin = key_from_stdin || g_strcmp0 (api_key_file, "-") == 0;
   if (api_key_file != NULL)
     {
       api_key = read_api_key_file (api_key_file, &error);
       if (api_key == NULL)
         return cli_fail (CLI_EXIT_USAGE, "--api-key-file: %s", error->message);
+    }
+  /* issue 11: a fleet token travels where the API key would, and the service exchanges it for
+   * the agent's own credential before the first HELLO. */
+  if (fleet_token_file != NULL || fleet_token != NULL ||
+      (g_getenv ("NFLTR_FLEET_TOKEN") != NULL && *g_getenv ("NFLTR_FLEET_TOKEN") != '\0'))
+    {
+      if (api_key != NULL || api_key_file != NULL)
+        return cli_fail (CLI_EXIT_USAGE, "%s", _ ("a fleet token and an API key exclude each other"));
+      if (fleet_token_file != NULL && fleet_token != NULL)
+        return cli_fail (CLI_EXIT_USAGE, "%s",
+                         _ ("--fleet-token and --fleet-token-file exclude each other"));
+      if (fleet_token_file != NULL)
+        {
+          fleet_token = read_api_key_file (fleet_token_file, &error);
+          if (fleet_token == NULL)
+            return cli_fail (CLI_EXIT_USAGE, "--fleet-token-file: %s", error->message);
+          key_from_stdin = g_strcmp0 (fleet_token_file, "-") == 0;
+        }
+      if (fleet_token == NULL)
+        fleet_token = g_strdup (g_getenv ("NFLTR_FLEET_TOKEN"));
+      if (!g_str_has_prefix (fleet_token, "nfltr_ft_"))
+        return cli_fail (CLI_EXIT_USAGE, "%s",
+                         _ ("this is not a fleet token (they start with nfltr_ft_; nfltr-relay "
+                            "tokens create makes them)"));
+      api_key = g_steal_pointer (&fleet_token);
+    }
+  /* issue 11, mTLS with the operator's CA: the certificate is the credential, no key or token. */
+  if (client_cert != NULL || client_key != NULL)
+    {
+      g_autofree char *cert_pem = NULL;
+      g_autofree char *key_pem = NULL;
+
+      if (client_cert == NULL || client_key == NULL)
+        return cli_fail (CLI_EXIT_USAGE, "%s", _ ("--client-cert and --client-key go together"));
+      if (api_key != NULL || mtls)
+        return cli_fail (CLI_EXIT_USAGE, "%s",
+                         _ ("--client-cert replaces the API key, the fleet token and --mtls"));
+      if (!g_file_get_contents (client_cert, &cert_pem, NULL, &error) ||
+          !g_file_get_contents (client_key, &key_pem, NULL, &error))
+        return cli_fail (CLI_EXIT_USAGE, "%s", error->message);
+      api_key = g_strconcat ("mtls-pem:", cert_pem, "\n", key_pem, NULL);
+      explicit_bzero (key_pem, strlen (key_pem));
     }
   if (api_key == NULL && g_getenv ("NFLTR_API_KEY") != NULL && *g_getenv ("NFLTR_API_KEY") != '\0')
     api_key = g_strdup (g_getenv ("NFLTR_API_KEY"));
@@ -289,6 +354,15 @@ cli_cmd_login (int argc, char **argv)
         return cli_fail (CLI_EXIT_USAGE, "%s", _ ("no API key given"));
     }
 
+  /* issue 11, mTLS: the service makes the key and has the relay certify it with this secret. */
+  if (mtls)
+    {
+      char *wrapped = g_strconcat ("mtls:", api_key, NULL);
+
+      explicit_bzero (api_key, strlen (api_key));
+      g_free (api_key);
+      api_key = wrapped;
+    }
   /* Pin exactly what the user confirmed: a relay that changes its certificate between the
    * probe and the login is refused by the service, not silently pinned. */
   if (!nfltr_dbus_manager_call_login_sync (manager, relay, api_key, expected ? expected : presented,
@@ -297,6 +371,21 @@ cli_cmd_login (int argc, char **argv)
       cli_print_error (error);
       return CLI_EXIT_FAILURE;
     }
+  if (client_cert != NULL)
+    /* TRANSLATORS: the relay's address */
+    printf (_ ("Logged in to %s with the client certificate (a copy is kept in this agent's "
+               "configuration)\n"),
+            relay);
+  else if (mtls)
+    /* TRANSLATORS: the relay's address */
+    printf (_ ("%s issued this agent a client certificate: it logs in with it from now on "
+               "(the key or token was not kept)\n"),
+            relay);
+  else if (g_str_has_prefix (api_key, "nfltr_ft_"))
+    /* TRANSLATORS: the relay's address */
+    printf (_ ("Enrolled with %s using the fleet token: this agent holds its own credential "
+               "now (the token was not kept)\n"),
+            relay);
   printf (_ ("Logged in to %s — fingerprint pinned\n"), relay);
   return CLI_EXIT_OK;
 }

@@ -16,6 +16,8 @@ G_BEGIN_DECLS
 #define NFLTR_PROTO_ATTACH_MAGIC   "NFLTRD"
 #define NFLTR_PROTO_ATTACH_SIZE    40
 #define NFLTR_PROTO_WS_SUBPROTOCOL "nfltr.v1"
+/* issue 11, mTLS (§12.1): HELLO's api-key when the credential is the TLS client certificate. */
+#define NFLTR_PROTO_MTLS_MARKER "nfltr_mtls"
 #define NFLTR_PROTO_CONTROL_PATH   "/agent/v1/control"
 /* docs/protocol.md §8.2 */
 #define NFLTR_PROTO_FEATURE_MAX_LEN 32

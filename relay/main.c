@@ -18,6 +18,10 @@ static const struct {
   { "keys", relay_cmd_keys, "create, list and revoke agent API keys" },
   { "names", relay_cmd_names, "list tunnel names and their owners, release one" },
   { "fingerprint", relay_cmd_fingerprint, "print the relay certificate's SHA-256 fingerprint" },
+  { "tokens", relay_cmd_tokens, "create, list and revoke fleet tokens (enrol many agents)" },
+  { "agents", relay_cmd_agents, "list and revoke agents enrolled with fleet tokens" },
+  { "admin", relay_cmd_admin, "set the dashboard's operator password" },
+  { "certs", relay_cmd_certs, "list and revoke agents' client certificates (mTLS)" },
   { "signing-key", relay_cmd_signing_key, "print the relay's Ed25519 proof signing key (agents pin it)" },
 };
 

@@ -3,6 +3,7 @@
 #define G_LOG_DOMAIN "nfltr-relay"
 
 #include "relay-server.h"
+#include "auth/relay-agent-ca.h"
 #include "agents/relay-agent.h"
 #include "agents/relay-directory.h"
 #include "tunnels/relay-registry.h"
@@ -391,12 +392,13 @@ key_watch_cb (gpointer user_data)
       RelayAgent *agent = key;
 
       if (relay_agent_get_state (agent) == RELAY_AGENT_READY &&
-          !relay_store_key_is_active (server->store, relay_agent_get_key_id (agent)))
+          !relay_agent_credential_is_active (agent))
         g_ptr_array_add (revoked, agent);
     }
   /* Failing a channel does not free it yet (that happens at its close), so the list holds. */
   for (guint i = 0; i < revoked->len; i++)
-    relay_agent_fail (revoked->pdata[i], NFLTR_PROTO_ERR_AUTH_FAILED, "API key was revoked");
+    relay_agent_fail (revoked->pdata[i], NFLTR_PROTO_ERR_AUTH_FAILED,
+                      relay_agent_credential_revoked_message (revoked->pdata[i]));
   return G_SOURCE_CONTINUE;
 }
 
@@ -427,6 +429,9 @@ relay_server_new (RelayConfig *config, GError **error)
     return NULL;
   server->wg = relay_wg_new (server, error);
   if (server->wg == NULL)
+    return NULL;
+  server->agent_ca = relay_agent_ca_load (server->config.data_dir, server->config.agent_ca_file, error);
+  if (server->agent_ca == NULL)
     return NULL;
   server->proof = relay_proof_new (server, server->config.proof_interval_s, error);
   if (server->proof == NULL)
@@ -537,6 +542,8 @@ relay_server_free (RelayServer *server)
   g_free (server->features);
   g_clear_object (&server->http);
   g_clear_pointer (&server->identity, relay_identity_free);
+  g_clear_pointer (&server->agent_ca, relay_agent_ca_free);
+  g_clear_pointer (&server->peer_certs, g_hash_table_unref);
   g_clear_pointer (&server->store, relay_store_free);
   g_free (server->listen_text);
   relay_log_refusal_flush ();

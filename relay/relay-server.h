@@ -44,6 +44,9 @@ struct _RelayServer {
   guint           key_watch_id;   /* polls relay.db for revoked keys */
   gint64          store_version;  /* relay.db's data_version at the last poll */
   struct _RelayWg *wg;            /* the WireGuard track (wg/relay-wg.h) */
+  struct _RelayDashboard *dashboard;  /* issue 11: /dashboard (freed with http's handlers) */
+  struct _RelayAgentCa   *agent_ca;   /* issue 11: agents' client certificates (auth/) */
+  GHashTable             *peer_certs; /* issue 11: peer → client certificate (tls/relay-own-name.c) */
   RelayProof     *proof;          /* checks of verified tunnels, signing key (relay/proof/) */
 };
 

@@ -54,6 +54,7 @@ void
 relay_config_clear (RelayConfig *config)
 {
   g_clear_pointer (&config->listen, g_free);
+  g_clear_pointer (&config->agent_ca_file, g_free);
   g_clear_pointer (&config->domain, g_free);
   g_clear_pointer (&config->data_dir, g_free);
 }
@@ -131,6 +132,9 @@ relay_log_refusal_flush (void)
   g_clear_pointer (&refusal_counts, g_hash_table_unref);
 }
 
+/* The dashboard's ring of recent refusals (issue 11), when one is running. */
+static RelayRefusalObserver refusal_observer;
+
 void
 relay_log_refusal (const char *peer, const char *reason, const char *format, ...)
 {
@@ -161,6 +165,14 @@ relay_log_refusal (const char *peer, const char *reason, const char *format, ...
   detail = g_strdup_vprintf (format, args);
   va_end (args);
   g_message ("refused peer=%s reason=%s%s%s", peer, reason, *detail ? " " : "", detail);
+  if (refusal_observer != NULL)
+    refusal_observer (peer, reason, detail);
+}
+
+void
+relay_log_refusal_set_observer (RelayRefusalObserver observer)
+{
+  refusal_observer = observer;
 }
 
 char *

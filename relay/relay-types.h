@@ -50,6 +50,7 @@ typedef struct {
   guint  public_port;            /* port shown in URLs; 0 = the listening port */
   gint64 name_expiry_s;          /* §6: an unused name stays its owner's this long; 0 = forever */
   guint  log_interval_s;         /* refusal lines: one count per reason and source this often */
+  char  *agent_ca_file;          /* issue 11: the operator's CA for agents' client certificates */
   guint  proof_interval_s;       /* relay/proof/: each verified tunnel checked again this often */
 } RelayConfig;
 
@@ -88,6 +89,9 @@ void relay_log_refusal  (const char *peer,
 void relay_log_refusal_set_interval (guint seconds);
 /* Writes the counts still pending and forgets them (the relay stopping). */
 void relay_log_refusal_flush        (void);
+/* Called with every refusal line written (the dashboard keeps the recent ones); NULL: none. */
+typedef void (*RelayRefusalObserver) (const char *peer, const char *reason, const char *detail);
+void relay_log_refusal_set_observer (RelayRefusalObserver observer);
 
 /* "IP:PORT" or "[v6]:PORT" → the address alone (the source, for per-source counts). */
 char *relay_peer_source (const char *peer);

@@ -10,6 +10,7 @@
 #include "relay-directory.h"
 #include "relay-server.h"
 #include "store/relay-store.h"
+#include "auth/relay-agent-ca.h"
 #include "passthrough/relay-attach.h"
 #include "tunnels/relay-binder.h"
 #include "wg/relay-wg.h"
@@ -30,6 +31,10 @@ struct _RelayAgent {
   char                    *agent_id;
   char                     short_id[9];
   gint64                   key_id;
+  gint64                   enrol_id;   /* an enrolled agent's credential (fleet token), or -1 */
+  char                    *name_prefix; /* names it may bind start with this; NULL = any */
+  GTlsCertificate         *peer_cert;  /* the TLS client certificate, if it sent one */
+  gint64                   cert_id;    /* logged in with that certificate (mTLS): its row, or -1 */
   char                    *session_id;
   guint16                  version;    /* settled at WELCOME (§8.1) */
   char                    *features;   /* the session's, settled at WELCOME (§8.2) */
@@ -107,6 +112,47 @@ gint64
 relay_agent_get_key_id (RelayAgent *agent)
 {
   return agent->key_id;
+}
+
+const char *
+relay_agent_get_owner (RelayAgent *agent, gint64 *id)
+{
+  if (agent->cert_id >= 0)
+    {
+      *id = agent->cert_id;
+      return RELAY_OWNER_KIND_CERT;
+    }
+  if (agent->enrol_id >= 0)
+    {
+      *id = agent->enrol_id;
+      return RELAY_OWNER_KIND_AGENT;
+    }
+  *id = agent->key_id;
+  return RELAY_OWNER_KIND_KEY;
+}
+
+const char *
+relay_agent_get_name_prefix (RelayAgent *agent)
+{
+  return agent->name_prefix;
+}
+
+gboolean
+relay_agent_credential_is_active (RelayAgent *agent)
+{
+  if (agent->cert_id >= 0)
+    return relay_store_cert_is_active (agent->server->store, agent->cert_id);
+  if (agent->enrol_id >= 0)
+    return relay_store_agent_is_active (agent->server->store, agent->enrol_id);
+  return relay_store_key_is_active (agent->server->store, agent->key_id);
+}
+
+const char *
+relay_agent_credential_revoked_message (RelayAgent *agent)
+{
+  if (agent->cert_id >= 0)
+    return "client certificate was revoked";
+  return agent->enrol_id >= 0 ? "agent credential was revoked" : "API key was revoked";
 }
 
 RelayAgentState
@@ -246,6 +292,66 @@ hello_timeout_cb (gpointer user_data)
 
 /* ---- the handshake (§3, §8) ---- */
 
+/* issue 11, mTLS (docs/protocol.md §12.1): HELLO's api-key is the marker, the credential is the
+ * client certificate of the TLS connection — issued by this relay's agent CA or the operator's,
+ * not revoked by serial. FALSE after failing the channel. */
+static gboolean
+hello_accept_certificate (RelayAgent *agent)
+{
+  RelayServer *server = agent->server;
+  g_autofree char *serial = NULL;
+  g_autofree char *cn = NULL;
+  g_autoptr(RelayCertInfo) info = NULL;
+  g_autoptr(GError) error = NULL;
+  RelayAgentCaIssuer issuer;
+
+  if (agent->peer_cert == NULL)
+    {
+      relay_agent_fail (agent, NFLTR_PROTO_ERR_AUTH_FAILED, "no client certificate was presented");
+      return FALSE;
+    }
+  if (!relay_agent_ca_verify (server->agent_ca, agent->peer_cert, &serial, &cn, &issuer, &error))
+    {
+      relay_agent_fail (agent, NFLTR_PROTO_ERR_AUTH_FAILED, error->message);
+      return FALSE;
+    }
+  info = relay_store_cert_lookup (server->store, serial);
+  if (info == NULL && issuer == RELAY_AGENT_CA_ISSUER_OPERATOR)
+    {
+      /* The operator's certificates are recorded when first seen, so they own names and can be
+       * listed and revoked like the relay's own. */
+      if (!relay_store_cert_record (server->store, serial, "operator", agent->agent_id, -1, -1, NULL,
+                                    NULL, &error))
+        {
+          relay_agent_fail (agent, NFLTR_PROTO_ERR_INTERNAL, "the relay could not record the certificate");
+          return FALSE;
+        }
+      info = relay_store_cert_lookup (server->store, serial);
+    }
+  if (info == NULL || !info->active)
+    {
+      g_autofree char *msg = g_strdup_printf ("client certificate %s is %s", serial,
+                                              info == NULL ? "unknown to this relay" : "revoked");
+      relay_agent_fail (agent, NFLTR_PROTO_ERR_AUTH_FAILED, msg);
+      return FALSE;
+    }
+  /* The relay's certificates are issued to one agent id: another agent cannot borrow one. */
+  if (issuer == RELAY_AGENT_CA_ISSUER_RELAY && g_strcmp0 (info->agent_id, agent->agent_id) != 0)
+    {
+      relay_agent_fail (agent, NFLTR_PROTO_ERR_AUTH_FAILED, "client certificate was issued to another agent");
+      return FALSE;
+    }
+  agent->cert_id = info->id;
+  agent->name_prefix = info->prefix && *info->prefix ? g_strdup (info->prefix) : NULL;
+  return TRUE;
+}
+
+void
+relay_agent_set_peer_certificate (RelayAgent *agent, GTlsCertificate *cert)
+{
+  g_set_object (&agent->peer_cert, cert);
+}
+
 /* Version, agent id and key: FALSE after failing the channel. */
 static gboolean
 hello_accept (RelayAgent *agent, const NfltrMsgHello *hello)
@@ -266,6 +372,29 @@ hello_accept (RelayAgent *agent, const NfltrMsgHello *hello)
     }
   agent->agent_id = g_ascii_strdown (hello->agent_id, -1);
   g_strlcpy (agent->short_id, agent->agent_id, sizeof agent->short_id);
+  /* docs/protocol.md §3.1: api-key carries an API key or an enrolled agent's credential; a
+   * fleet token is only ever exchanged for one (POST /api/v1/enrol), never a login itself. */
+  if (g_str_has_prefix (hello->api_key, RELAY_FLEET_TOKEN_PREFIX))
+    {
+      relay_agent_fail (agent, NFLTR_PROTO_ERR_AUTH_FAILED,
+                        "a fleet token is not a login: enrol with it (nfltr login --fleet-token)");
+      return FALSE;
+    }
+  if (strcmp (hello->api_key, NFLTR_PROTO_MTLS_MARKER) == 0)
+    return hello_accept_certificate (agent);
+  if (g_str_has_prefix (hello->api_key, RELAY_AGENT_CREDENTIAL_PREFIX))
+    {
+      g_autofree char *prefix = NULL;
+
+      if (!relay_store_agent_check (agent->server->store, hello->api_key, &agent->enrol_id, &prefix))
+        {
+          relay_agent_fail (agent, NFLTR_PROTO_ERR_AUTH_FAILED,
+                            "agent credential is not valid (unknown or revoked)");
+          return FALSE;
+        }
+      agent->name_prefix = prefix && *prefix ? g_steal_pointer (&prefix) : NULL;
+      return TRUE;
+    }
   if (!relay_store_key_check (agent->server->store, hello->api_key, &agent->key_id))
     {
       relay_agent_fail (agent, NFLTR_PROTO_ERR_AUTH_FAILED, "API key is not valid (unknown or revoked)");
@@ -295,7 +424,12 @@ session_start (RelayAgent *agent, const NfltrMsgHello *hello)
   /* An older channel of the same agent is not closed here: it may be a second process of the
    * same install serving other names. Names move one by one, at BIND (§6); the directory
    * points at the newest channel; a channel that is really dead goes at the idle timeout. */
-  agent->listed = relay_directory_add (server->directory, agent->agent_id, agent->key_id, agent);
+  /* The directory tells credentials apart by one number: enrolments count down from -2 and
+   * certificates from G_MININT64 / 2, so they never meet an API key's id (-1 is "none"). */
+  agent->listed = relay_directory_add (server->directory, agent->agent_id,
+                                       agent->cert_id >= 0 ? G_MININT64 / 2 - agent->cert_id
+                                       : agent->enrol_id >= 0 ? -2 - agent->enrol_id : agent->key_id,
+                                       agent);
   if (!agent->listed)
     g_message ("agent %s from %s: its id is held under another API key; not listed in the directory",
                relay_agent_get_log_id (agent), agent->peer);
@@ -312,8 +446,10 @@ session_start (RelayAgent *agent, const NfltrMsgHello *hello)
   /* Authenticated: no longer counted against its address, nor closed as idle HTTP. */
   relay_server_peer_set_class (server, agent->peer, RELAY_CONN_AGENT_CONTROL);
   relay_agent_send (agent, frame);
-  g_message ("agent %s connected from %s (key %" G_GINT64_FORMAT ", version %s, session %s)",
-             relay_agent_get_log_id (agent), agent->peer, agent->key_id,
+  g_message ("agent %s connected from %s (%s %" G_GINT64_FORMAT ", version %s, session %s)",
+             relay_agent_get_log_id (agent), agent->peer,
+             agent->cert_id >= 0 ? "certificate" : agent->enrol_id >= 0 ? "enrolment" : "key",
+             agent->cert_id >= 0 ? agent->cert_id : agent->enrol_id >= 0 ? agent->enrol_id : agent->key_id,
              hello->agent_version ? hello->agent_version : "unknown", agent->session_id);
 
   g_clear_handle_id (&agent->timer_id, g_source_remove);
@@ -476,6 +612,8 @@ relay_agent_free (RelayAgent *agent)
   g_free (agent->agent_id);
   g_free (agent->session_id);
   g_free (agent->features);
+  g_free (agent->name_prefix);
+  g_clear_object (&agent->peer_cert);
   g_free (agent);
 }
 
@@ -489,6 +627,8 @@ relay_agent_new (RelayServer *server, SoupWebsocketConnection *ws, const char *p
   agent->peer = g_strdup (peer);
   agent->state = RELAY_AGENT_AWAIT_HELLO;
   agent->key_id = -1;
+  agent->enrol_id = -1;
+  agent->cert_id = -1;
   agent->bindings = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                            (GDestroyNotify) relay_binding_unref);
   agent->last_rx = g_get_monotonic_time ();

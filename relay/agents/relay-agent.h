@@ -39,6 +39,19 @@ const char  *relay_agent_get_peer (RelayAgent *agent);
 /* The store id of the API key the agent presented; -1 before HELLO. */
 gint64       relay_agent_get_key_id (RelayAgent *agent);
 RelayAgentState relay_agent_get_state (RelayAgent *agent);
+/* Who the agent authenticated as, as the store names owners (docs/protocol.md §6): kind
+ * "key" (an API key's id) or "agent" (an enrolment's id, fleet tokens). */
+const char  *relay_agent_get_owner (RelayAgent *agent,
+                                    gint64     *id);
+/* The name prefix its fleet token restricts it to, or NULL when it may bind any name. */
+const char  *relay_agent_get_name_prefix (RelayAgent *agent);
+/* FALSE once its credential (API key or enrolment) is revoked: for the revocation poll. */
+gboolean     relay_agent_credential_is_active (RelayAgent *agent);
+/* issue 11, mTLS: the TLS client certificate of the channel's connection (NULL: none). */
+void         relay_agent_set_peer_certificate (RelayAgent      *agent,
+                                               GTlsCertificate *cert);
+/* What a revoked agent is told: which of its credentials went. */
+const char  *relay_agent_credential_revoked_message (RelayAgent *agent);
 /* Random per control channel, set at WELCOME. */
 const char  *relay_agent_get_session_id (RelayAgent *agent);
 /* The features of the session (docs/protocol.md §8.2): "" when none. */

@@ -4,6 +4,9 @@
 #include "relay-http.h"
 #include "relay-server.h"
 #include "agents/relay-agent.h"
+#include "auth/relay-enrol.h"
+#include "dashboard/relay-dashboard.h"
+#include "tls/relay-own-name.h"
 #include "tunnels/relay-registry.h"
 #include "proof/relay-proof-http.h"
 #include "nfltr-proto.h"
@@ -138,6 +141,7 @@ control_cb (SoupServer *soup, SoupServerMessage *msg, const char *path,
   RelayServer *server = user_data;
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
   g_autofree char *peer = remote ? relay_format_address (remote) : g_strdup ("unknown");
+  RelayAgent *agent;
 
   /* soup accepts a client that offered no subprotocol at all; the protocol requires ours. */
   if (g_strcmp0 (soup_websocket_connection_get_protocol (ws), NFLTR_PROTO_WS_SUBPROTOCOL) != 0)
@@ -149,7 +153,13 @@ control_cb (SoupServer *soup, SoupServerMessage *msg, const char *path,
       return;
     }
   g_debug ("control channel opened from %s", peer);
-  relay_agent_new (server, ws, peer);
+  agent = relay_agent_new (server, ws, peer);
+  /* issue 11, mTLS: the certificate the agent presented in the handshake, if any. */
+  {
+    g_autoptr(GTlsCertificate) cert = relay_own_name_take_peer_certificate (server, peer);
+
+    relay_agent_set_peer_certificate (agent, cert);
+  }
 }
 
 SoupServer *
@@ -162,6 +172,9 @@ relay_http_new (RelayServer *server)
                                      control_cb, server, NULL);
   soup_server_add_handler (soup, "/api/v1/health", health_cb, server, NULL);
   soup_server_add_handler (soup, API_PREFIX_TUNNELS, tunnel_cb, server, NULL);
+  soup_server_add_early_handler (soup, "/api/v1/enrol", relay_enrol_early_cb, server, NULL);
+  soup_server_add_handler (soup, "/api/v1/enrol", relay_enrol_handle, server, NULL);
+  server->dashboard = relay_dashboard_register (soup, server);
   /* issue 11: the proof page, JSON and signed bundle (relay/proof/) */
   soup_server_add_handler (soup, RELAY_PROOF_API_PREFIX, relay_proof_api_cb, server, NULL);
   soup_server_add_handler (soup, RELAY_PROOF_PAGE_PREFIX, relay_proof_page_cb, server, NULL);

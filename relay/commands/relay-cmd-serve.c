@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "nfltr-relay"
 
 #include "relay-commands.h"
+#include "dashboard/relay-dashboard.h"
 #include "relay-server.h"
 #include "tls/relay-identity.h"
 #include "proof/relay-proof.h"
@@ -59,6 +60,7 @@ relay_cmd_serve (int argc, char **argv)
   g_autofree char *listen = NULL;
   g_autofree char *domain = NULL;
   g_autofree char *data_dir = NULL;
+  g_autofree char *agent_ca = NULL;  /* issue 11: mTLS */
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Public TLS address (default 127.0.0.1:8443)",
       "HOST:PORT" },
@@ -102,6 +104,9 @@ relay_cmd_serve (int argc, char **argv)
     { "log-interval", 0, 0, G_OPTION_ARG_INT, &log_interval,
       "Refusal lines: after 10 per reason and source address, one count per this many seconds (default 10)",
       "SECONDS" },
+    { "agent-ca", 0, 0, G_OPTION_ARG_FILENAME, &agent_ca,
+      "Also accept agents' client certificates issued by this CA (PEM; revoke by serial with "
+      "nfltr-relay certs revoke)", "FILE" },
     { "proof-interval", 0, 0, G_OPTION_ARG_INT, &proof_interval,
       "Check each verified tunnel through itself this often, besides at every BIND (default 600; 0 = never)",
       "SECONDS" },
@@ -188,6 +193,7 @@ relay_cmd_serve (int argc, char **argv)
   config.http_idle_timeout_s = http_idle;
   config.max_per_agent = max_per_agent;
   config.log_interval_s = log_interval;
+  config.agent_ca_file = g_steal_pointer (&agent_ca);
   config.proof_interval_s = proof_interval;
   config.name_expiry_s = name_expiry_s >= 0 ? name_expiry_s : (gint64) name_expiry * 24 * 3600;
 
@@ -205,6 +211,14 @@ relay_cmd_serve (int argc, char **argv)
 
   printf ("nfltr-relay: listening on %s for *.%s (certificate %s)\n",
           server->listen_text, server->config.domain, server->identity->fingerprint);
+  /* issue 11: with no operator password yet, the only way into the dashboard. */
+  {
+    g_autofree char *base = relay_server_url_for (server, server->config.domain);
+    g_autofree char *link = relay_dashboard_one_time_link (server->dashboard, base);
+
+    if (link != NULL)
+      printf ("nfltr-relay: dashboard one-time login link (valid 15 minutes, once): %s\n", link);
+  }
   printf ("nfltr-relay: proof signing key %s\n", relay_proof_get_signing_key (server->proof));
   fflush (stdout);
 

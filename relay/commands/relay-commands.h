@@ -10,6 +10,10 @@ int relay_cmd_serve       (int argc, char **argv);
 int relay_cmd_keys        (int argc, char **argv);
 int relay_cmd_names       (int argc, char **argv);
 int relay_cmd_fingerprint (int argc, char **argv);
+int relay_cmd_tokens      (int argc, char **argv);
+int relay_cmd_agents      (int argc, char **argv);
+int relay_cmd_admin       (int argc, char **argv);
+int relay_cmd_certs       (int argc, char **argv);
 /* relay/proof/relay-cmd-signing-key.c */
 int relay_cmd_signing_key (int argc, char **argv);
 

@@ -133,6 +133,128 @@ gboolean      relay_store_proof_record  (RelayStore   *store,
                                          gboolean      flagged,
                                          GError      **error);
 
+/* ---- fleet tokens and enrolled agents (docs/security.md "Fleet tokens") ---- */
+
+/* The secrets' shapes: a fleet token, and the credential an agent enrolled with one holds. An
+ * API key is "nfltr_" and 64 hex digits. */
+#define RELAY_FLEET_TOKEN_PREFIX       "nfltr_ft_"
+#define RELAY_AGENT_CREDENTIAL_PREFIX  "nfltr_ag_"
+/* Names bound by an enrolled agent belong to its enrolment (docs/protocol.md §6). */
+#define RELAY_OWNER_KIND_AGENT "agent"
+
+typedef struct {
+  gint64  id;
+  char   *name;
+  char   *prefix;     /* the names its agents may bind start with this; "" = any */
+  gint64  max_uses;   /* 0 = no limit */
+  gint64  uses;
+  gint64  expires;    /* Unix seconds; 0 = never */
+  char   *created;    /* RFC 3339 */
+  char   *revoked;    /* RFC 3339, or NULL */
+} RelayTokenInfo;
+
+typedef struct {
+  gint64  id;
+  gint64  token_id;
+  char   *token_name;
+  char   *agent_id;
+  char   *prefix;
+  char   *created;
+  char   *revoked;
+} RelayEnrolInfo;
+
+void          relay_token_info_free  (RelayTokenInfo *info);
+void          relay_enrol_info_free  (RelayEnrolInfo *info);
+
+/* Creates a fleet token: returned once in *token, only its SHA-256 is kept. */
+gboolean      relay_store_token_create (RelayStore  *store,
+                                        const char  *name,
+                                        const char  *prefix,
+                                        gint64       max_uses,
+                                        gint64       expires,
+                                        char       **token,
+                                        gint64      *id,
+                                        GError     **error);
+GPtrArray    *relay_store_token_list   (RelayStore  *store,
+                                        GError     **error);
+/* New enrolments stop; agents already enrolled keep their own credentials. */
+gboolean      relay_store_token_revoke (RelayStore  *store,
+                                        gint64       id,
+                                        GError     **error);
+/* Spends one use of token on agent_id, in one transaction, and returns the agent's new
+ * credential (shown once) and the token's name prefix. NFLTR_ERROR_AUTH_FAILED with the reason
+ * (unknown, revoked, expired, used up) when the token enrols nobody now. */
+gboolean      relay_store_enrol        (RelayStore  *store,
+                                        const char  *token,
+                                        const char  *agent_id,
+                                        gint64       now,
+                                        char       **credential,
+                                        gint64      *enrol_id,
+                                        char       **prefix,
+                                        GError     **error);
+/* TRUE, the enrolment's id and its name prefix when credential is a live enrolment's. */
+gboolean      relay_store_agent_check  (RelayStore  *store,
+                                        const char  *credential,
+                                        gint64      *id,
+                                        char       **prefix);
+gboolean      relay_store_agent_is_active (RelayStore *store,
+                                           gint64      id);
+GPtrArray    *relay_store_agent_list   (RelayStore  *store,
+                                        GError     **error);
+gboolean      relay_store_agent_revoke (RelayStore  *store,
+                                        gint64       id,
+                                        GError     **error);
+
+/* The dashboard's operator password, as crypto_pwhash_str made it (argon2id); NULL when none
+ * is set. */
+gboolean      relay_store_operator_set_password (RelayStore  *store,
+                                                 const char  *hash,
+                                                 GError     **error);
+char         *relay_store_operator_get_password (RelayStore  *store);
+
+/* ---- agents' client certificates (docs/security.md "mTLS") ---- */
+
+/* Names bound by an agent that logged in with a client certificate belong to it. */
+#define RELAY_OWNER_KIND_CERT "cert"
+
+typedef struct {
+  gint64    id;
+  char     *serial;    /* lower-case hex */
+  char     *issuer;    /* "relay" or "operator" */
+  char     *agent_id;  /* the agent it was issued to (relay), or first seen with (operator) */
+  char     *prefix;    /* from the fleet token that had it issued; "" = any */
+  char     *created;
+  char     *revoked;
+  gboolean  active;    /* not revoked, nor the key or enrolment behind it */
+} RelayCertInfo;
+
+void           relay_cert_info_free     (RelayCertInfo *info);
+/* Records a certificate (key_id/enrol_id: what authorised it, -1 = nothing); an existing
+ * serial keeps its row. *id is the row's. */
+gboolean       relay_store_cert_record  (RelayStore  *store,
+                                         const char  *serial,
+                                         const char  *issuer,
+                                         const char  *agent_id,
+                                         gint64       key_id,
+                                         gint64       enrol_id,
+                                         const char  *prefix,
+                                         gint64      *id,
+                                         GError     **error);
+/* NULL when the serial is unknown. */
+RelayCertInfo *relay_store_cert_lookup  (RelayStore  *store,
+                                         const char  *serial);
+gboolean       relay_store_cert_is_active (RelayStore *store,
+                                           gint64      id);
+/* Revokes by serial; a serial never seen is recorded revoked (an operator CA's). */
+gboolean       relay_store_cert_revoke  (RelayStore  *store,
+                                         const char  *serial,
+                                         GError     **error);
+GPtrArray     *relay_store_cert_list    (RelayStore  *store,
+                                         GError     **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayCertInfo, relay_cert_info_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayTokenInfo, relay_token_info_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayEnrolInfo, relay_enrol_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayStore, relay_store_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayNameInfo, relay_name_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RelayKeyInfo, relay_key_info_free)

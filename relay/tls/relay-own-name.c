@@ -39,6 +39,40 @@ timeout_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* issue 11, mTLS: libsoup 3.2 tells a handler the client certificate only of connections it
+ * handshook itself, so the control channel looks it up here by the peer's address. Every
+ * handshake from an address replaces (or clears) what its predecessor left: an address is one
+ * live connection at a time, so a new connection never inherits an old one's certificate. */
+static void
+remember_peer_certificate (RelayServer *server, const char *peer, GTlsConnection *tls)
+{
+  GTlsCertificate *cert = g_tls_connection_get_peer_certificate (tls);
+
+  if (server->peer_certs == NULL)
+    server->peer_certs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  if (cert == NULL)
+    {
+      g_hash_table_remove (server->peer_certs, peer);
+      return;
+    }
+  /* Bounded: certificates of connections that never open a control channel are not kept. */
+  if (g_hash_table_size (server->peer_certs) >= 4096)
+    g_hash_table_remove_all (server->peer_certs);
+  g_hash_table_replace (server->peer_certs, g_strdup (peer), g_object_ref (cert));
+}
+
+GTlsCertificate *
+relay_own_name_take_peer_certificate (RelayServer *server, const char *peer)
+{
+  gpointer key = NULL, value = NULL;
+
+  if (server->peer_certs == NULL ||
+      !g_hash_table_steal_extended (server->peer_certs, peer, &key, &value))
+    return NULL;
+  g_free (key);
+  return value;
+}
+
 static void
 handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -56,6 +90,7 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   g_clear_handle_id (&h->timeout_id, g_source_remove);
+  remember_peer_certificate (h->server, h->peer, G_TLS_CONNECTION (h->tls));
 
   local = g_socket_connection_get_local_address (h->client, NULL);
   remote = g_socket_connection_get_remote_address (h->client, NULL);
@@ -66,6 +101,15 @@ handshake_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_io_stream_close (G_IO_STREAM (h->client), NULL, NULL);
     }
   handshake_free (h);
+}
+
+/* issue 11, mTLS: a client certificate is checked at HELLO (auth/relay-agent-ca.c), against
+ * the relay's agent CA and the operator's; the handshake itself accepts any, or none. */
+static gboolean
+accept_client_certificate_cb (GTlsConnection *conn, GTlsCertificate *cert, GTlsCertificateFlags errors,
+                              gpointer user_data)
+{
+  return TRUE;
 }
 
 void
@@ -83,6 +127,9 @@ relay_own_name_accept (RelayServer *server, GSocketConnection *client, GBytes *h
       g_io_stream_close (G_IO_STREAM (client), NULL, NULL);
       return;
     }
+  /* Requested, never required: browsers and bearer-key agents send none and go on. */
+  g_object_set (tls, "authentication-mode", G_TLS_AUTHENTICATION_REQUESTED, NULL);
+  g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_client_certificate_cb), NULL);
   h = g_new0 (Handshake, 1);
   h->server = server;
   h->client = g_object_ref (client);

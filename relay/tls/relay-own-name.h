@@ -12,4 +12,9 @@ void relay_own_name_accept (RelayServer       *server,
                             GBytes            *hello,
                             const char        *peer);
 
+/* issue 11, mTLS: the client certificate the connection from peer ("IP:PORT") presented in
+ * its handshake, if any (transfer full; each is taken once). */
+GTlsCertificate *relay_own_name_take_peer_certificate (RelayServer *server,
+                                                       const char  *peer);
+
 G_END_DECLS

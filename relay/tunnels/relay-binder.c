@@ -33,7 +33,17 @@ static gboolean
 bind_check_name (RelayAgent *agent, const NfltrFrame *frame, const NfltrMsgBind *bind)
 {
   g_autofree char *msg = NULL;
+  const char *prefix = relay_agent_get_name_prefix (agent);
 
+  /* docs/security.md "Fleet tokens": an enrolled agent binds only under its token's prefix. */
+  if (prefix != NULL && !g_str_has_prefix (bind->name, prefix))
+    {
+      msg = g_strdup_printf ("name “%s” is outside this agent's fleet prefix “%s”", bind->name, prefix);
+      relay_log_refusal (relay_agent_get_peer (agent), "name-prefix", "agent=%s name=%s prefix=%s",
+                         relay_agent_get_log_id (agent), bind->name, prefix);
+      relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_BAD_NAME, msg, bind->name);
+      return FALSE;
+    }
   if (nfltr_proto_name_is_valid (bind->name) && !name_is_reserved (bind->name))
     return TRUE;
   if (name_is_reserved (bind->name))
@@ -58,8 +68,11 @@ bind_check_owner (RelayAgent *agent, const NfltrFrame *frame, const NfltrMsgBind
   owner = *current ? (*current)->agent : NULL;
   if (*current != NULL && owner != agent)
     {
+      gint64 owner_cred, agent_cred;
+
       if (owner == NULL || strcmp (relay_agent_get_id (owner), relay_agent_get_id (agent)) != 0 ||
-          relay_agent_get_key_id (owner) != relay_agent_get_key_id (agent))
+          strcmp (relay_agent_get_owner (owner, &owner_cred), relay_agent_get_owner (agent, &agent_cred)) != 0 ||
+          owner_cred != agent_cred)
         {
           g_autofree char *msg = g_strdup_printf ("name “%s” is taken by another agent", bind->name);
 
@@ -85,7 +98,18 @@ bind_check_owner (RelayAgent *agent, const NfltrFrame *frame, const NfltrMsgBind
 static char *
 owner_id_of (RelayAgent *agent)
 {
-  return g_strdup_printf ("%" G_GINT64_FORMAT, relay_agent_get_key_id (agent));
+  gint64 id;
+
+  relay_agent_get_owner (agent, &id);
+  return g_strdup_printf ("%" G_GINT64_FORMAT, id);
+}
+
+static const char *
+owner_kind_of (RelayAgent *agent)
+{
+  gint64 id;
+
+  return relay_agent_get_owner (agent, &id);
 }
 
 static gint64
@@ -114,7 +138,7 @@ bind_check_reservation (RelayAgent *agent, const NfltrFrame *frame, const NfltrM
   g_autofree char *msg = NULL;
   gint64 expires;
 
-  if (relay_store_name_claim (server->store, bind->name, RELAY_OWNER_KIND_KEY, owner_id, now_s (),
+  if (relay_store_name_claim (server->store, bind->name, owner_kind_of (agent), owner_id, now_s (),
                               server->config.name_expiry_s, &holder, &error))
     return TRUE;
   if (error != NULL)
@@ -149,7 +173,7 @@ binding_let_go (RelayAgent *agent, const char *name)
   g_autofree char *owner_id = owner_id_of (agent);
   g_autoptr(GError) error = NULL;
 
-  if (!relay_store_name_unused (server->store, name, RELAY_OWNER_KIND_KEY, owner_id, now_s (), &error))
+  if (!relay_store_name_unused (server->store, name, owner_kind_of (agent), owner_id, now_s (), &error))
     g_message ("%s", error->message);
 }
 
@@ -289,7 +313,7 @@ relay_binder_handle_release (RelayAgent *agent, const NfltrFrame *frame)
       relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_NAME_TAKEN, msg, release.name);
       return;
     }
-  if (!relay_store_name_release (server->store, release.name, RELAY_OWNER_KIND_KEY, owner_id, &error) &&
+  if (!relay_store_name_release (server->store, release.name, owner_kind_of (agent), owner_id, &error) &&
       !g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_NOT_FOUND))
     {
       if (g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN))

@@ -8,6 +8,7 @@
 
 #include "nfltr-cert.h"
 #include "nfltr-credentials.h"
+#include "nfltr-enrol.h"
 #include "nfltr-error.h"
 #include "nfltr-resolve.h"
 
@@ -184,6 +185,9 @@ typedef struct {
   char *expected;
   char *fingerprint;
   NfltrRelayLink *link;
+  /* issue 11, mTLS: the new client key (PEM) until its certificate comes, then both. */
+  char *client_key;
+  GTlsCertificate *client_cert;
 } Login;
 
 static void
@@ -195,6 +199,8 @@ login_free (Login *login)
   g_free (login->api_key);
   g_free (login->expected);
   g_free (login->fingerprint);
+  g_free (login->client_key);
+  g_clear_object (&login->client_cert);
   g_free (login);
 }
 
@@ -346,6 +352,73 @@ login_check_expected (NfltrSession *self, Login *login, GError **error)
 }
 
 static void
+login_connect (GTask *task /* owned */)
+{
+  NfltrSession *self = g_task_get_source_object (task);
+  Login *login = g_task_get_task_data (task);
+
+  /* The key only ever travels over a connection pinned to what we just saw. */
+  login->link = nfltr_relay_link_new (login->host, login->port, login->fingerprint,
+                                      login->api_key, self->agent_id);
+  /* issue 11: logging in again to the pinned relay — same address, same certificate — keeps its
+   * proof signing key pinned, and a changed key is refused (log out first to accept one). A
+   * certificate the user has just confirmed anew (a relay remade) brings its key with it. */
+  if (self->relay != NULL && self->relay->signing_key != NULL &&
+      g_strcmp0 (self->relay->host, login->host) == 0 && self->relay->port == login->port &&
+      self->relay->fingerprint != NULL && g_ascii_strcasecmp (self->relay->fingerprint, login->fingerprint) == 0)
+    nfltr_relay_link_pin_signing_key (login->link, self->relay->signing_key);
+  if (login->client_cert != NULL)
+    nfltr_relay_link_set_client_certificate (login->link, login->client_cert);
+  g_signal_connect (login->link, "state-changed", G_CALLBACK (login_link_state_cb), task);
+  nfltr_relay_link_start (login->link);
+}
+
+/* issue 11, mTLS: the relay issued a certificate for our new key; it is the credential now. */
+static void
+login_cert_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  GTask *task = user_data;
+  NfltrSession *self = g_task_get_source_object (task);
+  Login *login = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cert_pem = nfltr_enrol_finish (result, &error);
+
+  if (cert_pem == NULL ||
+      !nfltr_client_cert_save (self->config_dir, login->client_key, cert_pem, &error) ||
+      (login->client_cert = nfltr_client_cert_load (self->config_dir, &error)) == NULL)
+    {
+      login_fail (task, error);
+      return;
+    }
+  g_free (login->api_key);
+  login->api_key = g_strdup (NFLTR_PROTO_MTLS_MARKER);
+  login_connect (task);
+}
+
+/* issue 11, fleet tokens: the enrolled credential replaces the token, which is not kept. */
+static void
+login_enrol_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  GTask *task = user_data;
+  Login *login = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  char *credential = nfltr_enrol_finish (result, &error);
+
+  if (credential == NULL)
+    {
+      login_fail (task, error);
+      return;
+    }
+  g_free (login->api_key);
+  login->api_key = credential;
+  login_connect (task);
+}
+
+static void
 login_probe_cb (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
@@ -362,18 +435,45 @@ login_probe_cb (GObject      *source,
       return;
     }
 
-  /* The key only ever travels over a connection pinned to what we just saw. */
-  login->link = nfltr_relay_link_new (login->host, login->port, login->fingerprint,
-                                      login->api_key, self->agent_id);
-  /* issue 11: logging in again to the pinned relay — same address, same certificate — keeps its
-   * proof signing key pinned, and a changed key is refused (log out first to accept one). A
-   * certificate the user has just confirmed anew (a relay remade) brings its key with it. */
-  if (self->relay != NULL && self->relay->signing_key != NULL &&
-      g_strcmp0 (self->relay->host, login->host) == 0 && self->relay->port == login->port &&
-      self->relay->fingerprint != NULL && g_ascii_strcasecmp (self->relay->fingerprint, login->fingerprint) == 0)
-    nfltr_relay_link_pin_signing_key (login->link, self->relay->signing_key);
-  g_signal_connect (login->link, "state-changed", G_CALLBACK (login_link_state_cb), task);
-  nfltr_relay_link_start (login->link);
+  /* issue 11, mTLS: a certificate of the operator's CA, handed over as PEM (cert and key). */
+  if (g_str_has_prefix (login->api_key, NFLTR_MTLS_PEM_PREFIX))
+    {
+      const char *pem = login->api_key + strlen (NFLTR_MTLS_PEM_PREFIX);
+
+      if (!nfltr_client_cert_save (self->config_dir, pem, pem, &error) ||
+          (login->client_cert = nfltr_client_cert_load (self->config_dir, &error)) == NULL)
+        {
+          login_fail (task, error);
+          return;
+        }
+      g_free (login->api_key);
+      login->api_key = g_strdup (NFLTR_PROTO_MTLS_MARKER);
+      login_connect (task);
+      return;
+    }
+  /* issue 11, mTLS: a new key, certified by the relay on the strength of the key or token. */
+  if (g_str_has_prefix (login->api_key, NFLTR_MTLS_LOGIN_PREFIX))
+    {
+      g_autofree char *public_key = NULL;
+
+      if (!nfltr_client_key_generate (&login->client_key, &public_key, &error))
+        {
+          login_fail (task, error);
+          return;
+        }
+      nfltr_enrol_async (login->host, login->port, login->fingerprint,
+                         login->api_key + strlen (NFLTR_MTLS_LOGIN_PREFIX), self->agent_id,
+                         public_key, NULL, login_cert_cb, task);
+      return;
+    }
+  /* issue 11, fleet tokens: a token is first exchanged for this agent's own credential. */
+  if (nfltr_enrol_is_fleet_token (login->api_key))
+    {
+      nfltr_enrol_async (login->host, login->port, login->fingerprint, login->api_key,
+                         self->agent_id, NULL, NULL, login_enrol_cb, task);
+      return;
+    }
+  login_connect (task);
 }
 
 void
@@ -470,6 +570,16 @@ restore_key_cb (GObject      *source,
     }
   link = nfltr_relay_link_new (self->relay->host, self->relay->port, self->relay->fingerprint,
                                key, self->agent_id);
+  /* issue 11, mTLS: the stored "key" says the credential is the client certificate. */
+  if (g_strcmp0 (key, NFLTR_PROTO_MTLS_MARKER) == 0)
+    {
+      g_autoptr(GTlsCertificate) cert = nfltr_client_cert_load (self->config_dir, &error);
+
+      if (cert != NULL)
+        nfltr_relay_link_set_client_certificate (link, cert);
+      else
+        g_message ("%s", error->message);
+    }
   nfltr_relay_link_pin_signing_key (link, self->relay->signing_key);  /* issue 11 */
   adopt_link (self, link);
 }

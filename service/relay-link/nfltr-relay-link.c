@@ -48,6 +48,7 @@ struct _NfltrRelayLink {
   guint16 port;
   char *pinned;           /* "sha256:<hex>" */
   char *api_key;
+  GTlsCertificate *client_cert;  /* issue 11, mTLS: presented in every handshake, or NULL */
   char *agent_id;
 
   SoupSession *session;
@@ -602,6 +603,16 @@ accept_certificate_cb (SoupMessage          *msg,
   return self->presented != NULL && g_ascii_strcasecmp (self->presented, self->pinned) == 0;
 }
 
+/* issue 11, mTLS: the relay asks for a certificate during the handshake; ours answers. */
+static gboolean
+request_certificate_cb (SoupMessage          *msg,
+                        GTlsClientConnection *conn,
+                        NfltrRelayLink       *self)
+{
+  soup_message_set_tls_client_certificate (msg, self->client_cert);
+  return TRUE;
+}
+
 /* The WebSocket upgrade failed: a certificate that is not the pinned one stops the retries,
  * anything else is retried. */
 static void
@@ -723,6 +734,11 @@ link_connect (NfltrRelayLink *self)
       return;
     }
   g_signal_connect_object (msg, "accept-certificate", G_CALLBACK (accept_certificate_cb), self, 0);
+  if (self->client_cert != NULL)
+    {
+      soup_message_set_tls_client_certificate (msg, self->client_cert);
+      g_signal_connect_object (msg, "request-certificate", G_CALLBACK (request_certificate_cb), self, 0);
+    }
 
   self->cancellable = g_cancellable_new ();
   soup_session_websocket_connect_async (self->session, msg, NULL, (char **) protocols,
@@ -756,6 +772,15 @@ nfltr_relay_link_new (const char *host,
                                                  "timeout", 30,
                                                  NULL);
   return self;
+}
+
+void
+nfltr_relay_link_set_client_certificate (NfltrRelayLink  *self,
+                                         GTlsCertificate *cert)
+{
+  g_return_if_fail (NFLTR_IS_RELAY_LINK (self));
+
+  g_set_object (&self->client_cert, cert);
 }
 
 void
@@ -940,6 +965,7 @@ nfltr_relay_link_finalize (GObject *object)
   g_free (self->host);
   g_free (self->pinned);
   g_free (self->api_key);
+  g_clear_object (&self->client_cert);
   g_free (self->agent_id);
   g_free (self->presented);
   g_free (self->domain);

@@ -32,6 +32,10 @@ NfltrRelayLink     *nfltr_relay_link_new              (const char *host,
                                                        const char *fingerprint,
                                                        const char *api_key,
                                                        const char *agent_id);
+/* issue 11, mTLS: the client certificate (with its key) the TLS handshake presents; the
+ * api_key is then NFLTR_PROTO_MTLS_MARKER. Before start. */
+void                nfltr_relay_link_set_client_certificate (NfltrRelayLink  *self,
+                                                             GTlsCertificate *cert);
 void                nfltr_relay_link_start            (NfltrRelayLink *self);
 /* Also fails every request still waiting for its reply. */
 void                nfltr_relay_link_stop             (NfltrRelayLink *self);
