@@ -70,6 +70,9 @@ typedef struct _DataConn
   gpointer            relay_tag;
   gpointer            local_tag;
   gpointer            cancel_tag;
+  short               relay_tag_ev;  /* the events each tag waits for */
+  short               local_tag_ev;
+  short               cancel_tag_ev;
   DataConnStage       stage;
   gint64              deadline;     /* monotonic µs; -1: none */
   gint64              release_at;   /* STAGE_PUMP: when a quiet connection's pages go back */

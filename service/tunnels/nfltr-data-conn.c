@@ -93,9 +93,11 @@ poll_to_condition (short events)
 }
 
 /* A socket is a tag of the source only while waited on: poll() reports POLLHUP and POLLERR
- * even for no events, and a socket we are not waiting on must not wake us in a loop. */
+ * even for no events, and a socket we are not waiting on must not wake us in a loop.
+ * Changed only when the events change: every g_source_add/modify/remove_unix_fd() writes
+ * the context's wake-up eventfd (12 such writes per request through the tunnel before). */
 static void
-set_tag (DataConn *c, gpointer *tag, int fd, short events)
+set_tag (DataConn *c, gpointer *tag, short *current, int fd, short events)
 {
   if (events == 0)
     {
@@ -105,8 +107,9 @@ set_tag (DataConn *c, gpointer *tag, int fd, short events)
     }
   else if (*tag == NULL)
     *tag = g_source_add_unix_fd (c->source, fd, poll_to_condition (events));
-  else
+  else if (*current != events)
     g_source_modify_unix_fd (c->source, *tag, poll_to_condition (events));
+  *current = events;
 }
 
 /* Waits for events on the relay and the local socket, the group's cancel, or the deadline
@@ -114,10 +117,24 @@ set_tag (DataConn *c, gpointer *tag, int fd, short events)
 static void
 conn_wait (DataConn *c, short relay_ev, short local_ev, gint64 deadline)
 {
-  set_tag (c, &c->relay_tag, c->relay_fd, relay_ev);
-  set_tag (c, &c->local_tag, c->local_fd, local_ev);
-  set_tag (c, &c->cancel_tag, c->cancel_fd, POLLIN);
+  set_tag (c, &c->relay_tag, &c->relay_tag_ev, c->relay_fd, relay_ev);
+  set_tag (c, &c->local_tag, &c->local_tag_ev, c->local_fd, local_ev);
+  set_tag (c, &c->cancel_tag, &c->cancel_tag_ev, c->cancel_fd, POLLIN);
   g_source_set_ready_time (c->source, deadline);
+}
+
+/* As conn_wait(), for the copy: a ready time already set earlier than the deadline is kept.
+ * The idle and page-release deadlines move with every byte, and each new ready time is
+ * another eventfd write; waking early costs one step that finds nothing due. */
+static void
+conn_wait_lazy (DataConn *c, short relay_ev, short local_ev, gint64 deadline)
+{
+  gint64 armed = g_source_get_ready_time (c->source);
+
+  if (deadline != 0 && armed > 0 && armed > g_get_monotonic_time () &&
+      (deadline < 0 || armed <= deadline))
+    deadline = armed;
+  conn_wait (c, relay_ev, local_ev, deadline);
 }
 
 /* Before a helper thread takes the connection: nothing of ours may wake the loop for it. */
@@ -125,7 +142,7 @@ static void
 conn_park (DataConn *c)
 {
   conn_wait (c, 0, 0, -1);
-  set_tag (c, &c->cancel_tag, c->cancel_fd, 0);
+  set_tag (c, &c->cancel_tag, &c->cancel_tag_ev, c->cancel_fd, 0);
 }
 
 typedef enum {
@@ -334,7 +351,7 @@ stage_pump (DataConn *c)
     wake = drain_deadline;
   if (c->release_at >= 0 && (wake < 0 || c->release_at < wake))
     wake = c->release_at;
-  conn_wait (c, relay_ev, local_ev, more ? 0 : wake);
+  conn_wait_lazy (c, relay_ev, local_ev, more ? 0 : wake);
 }
 
 /* ---- reaching the backend (helper thread, then back on the loop) ---- */
@@ -510,6 +527,10 @@ relay_connected_cb (gpointer data)
   c->source = g_source_new (&conn_source_funcs, sizeof (ConnSource));
   ((ConnSource *) c->source)->conn = c;
   g_source_set_static_name (c->source, "nfltr-data-conn");
+  /* Not blocked while it dispatches (step() never iterates the context): GLib would take
+   * its descriptors out of the poll set and put them back around every dispatch, each time
+   * writing the wake-up eventfd and walking the context's list of descriptors. */
+  g_source_set_can_recurse (c->source, TRUE);
   g_source_attach (c->source, _nfltr_data_conn_loop_get_context (c->loop));
   c->stage = STAGE_PREAMBLE;
   c->deadline = g_get_monotonic_time () +

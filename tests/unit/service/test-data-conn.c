@@ -484,6 +484,82 @@ test_tcp_echo (Fixture *f, gconstpointer data)
   g_assert_cmpuint (nfltr_tunnel_stats_get_bytes_out (f->stats), ==, chunk * rounds);
 }
 
+/* write(2)-like system calls (syscw in /proc/…/io) made so far by the data path's event-loop
+ * threads. Their sends to sockets are sendto(2), not counted there: what is counted is
+ * GLib waking its own context through the eventfd, which moves no byte for anyone. */
+static guint64
+loop_threads_syscw (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+  guint64 total = 0;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *comm_path = g_strdup_printf ("/proc/self/task/%s/comm", tid);
+      g_autofree char *io_path = g_strdup_printf ("/proc/self/task/%s/io", tid);
+      g_autofree char *comm = NULL;
+      g_autofree char *io = NULL;
+      const char *line;
+
+      if (!g_file_get_contents (comm_path, &comm, NULL, NULL) ||
+          !g_str_has_prefix (comm, "nfltr-data-loop") ||
+          !g_file_get_contents (io_path, &io, NULL, NULL))
+        continue;
+      line = strstr (io, "syscw: ");
+      g_assert_nonnull (line);
+      total += g_ascii_strtoull (line + strlen ("syscw: "), NULL, 10);
+    }
+  return total;
+}
+
+/* Request and answer, turn by turn on one connection (what a keep-alive HTTP client does):
+ * the bytes come back, and the loop does not write its own wake-up eventfd to do it. Each
+ * change to the source's descriptors or ready time wrote it once; that was ~12 writes per
+ * request through a real tunnel (docs/benchmarks.md "Where the time goes"). */
+static void
+test_tcp_turns_few_wakeups (Fixture *f, gconstpointer data)
+{
+  LocalServer *local = local_server_start (LOCAL_ECHO);
+  enum { TURNS = 200, SIZE = 100 };
+  guint8 out[SIZE], back[SIZE];
+  guint64 before, writes;
+  Client c;
+
+  client_open (f, &c, "tcp", local->port);
+  memset (out, 'q', sizeof out);
+  before = loop_threads_syscw ();
+  for (guint t = 0; t <= TURNS; t++)
+    {
+      gsize got = 0;
+
+      /* Counted from the second turn: the connection is then past its set-up. */
+      if (t == 1)
+        before = loop_threads_syscw ();
+
+      out[0] = t;
+      client_send (&c, out, SIZE);
+      while (got < SIZE)
+        {
+          ssize_t n = client_recv (&c, back + got, SIZE - got);
+          if (n <= 0)
+            g_error ("echo read: %s", gnutls_strerror (n));
+          got += n;
+        }
+      g_assert_cmpmem (back, SIZE, out, SIZE);
+    }
+  writes = loop_threads_syscw () - before;
+  g_test_message ("event-loop write(2) calls: %" G_GUINT64_FORMAT " for %d turns", writes, TURNS);
+  g_assert_cmpuint (writes, <, TURNS / 4);
+
+  g_assert_cmpint (gnutls_bye (c.session, GNUTLS_SHUT_WR), ==, 0);
+  g_assert_true (client_read_to_end (&c, NULL));
+  client_close (&c);
+  local_server_finish (local);
+  g_assert_true (nfltr_data_conn_group_wait_idle (f->group, 5000));
+}
+
 static void
 test_tcp_download (Fixture *f, gconstpointer data)
 {
@@ -899,6 +975,7 @@ main (int argc, char *argv[])
   g_test_add ("/data-conn/tcp-echo-tls12", Fixture, "NORMAL:-VERS-ALL:+VERS-TLS1.2",
               fixture_setup, test_tcp_echo, fixture_teardown);
   ADD ("/data-conn/tcp-download", test_tcp_download);
+  ADD ("/data-conn/tcp-turns-few-wakeups", test_tcp_turns_few_wakeups);
   ADD ("/data-conn/http-forwarded-headers", test_http_forwarded_headers);
   ADD ("/data-conn/http-misdirected", test_http_misdirected);
   ADD ("/data-conn/http-pipelined-refusal", test_http_pipelined_refusal);
