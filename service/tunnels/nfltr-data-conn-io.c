@@ -113,6 +113,50 @@ _nfltr_data_conn_cipher_flush (DataConn *c, gboolean *progress)
   return TRUE;
 }
 
+/* gnutls' transport pull: serves it from what one recv() brought, and does not ask the
+ * socket again once it has been drained, until poll() says more has come. */
+static ssize_t
+relay_pull_cb (gnutls_transport_ptr_t ptr, void *data, size_t size)
+{
+  DataConn *c = ptr;
+  gsize n;
+
+  if (c->pull_off == c->pull_len)
+    {
+      ssize_t got;
+
+      if (!c->relay_readable)
+        {
+          gnutls_transport_set_errno (c->session, EAGAIN);
+          return -1;
+        }
+      got = recv (c->relay_fd, c->pull, PULL_BUFFER_SIZE, 0);
+      if (got < 0)
+        {
+          if (errno == EAGAIN)
+            c->relay_readable = FALSE;
+          gnutls_transport_set_errno (c->session, errno);
+          return -1;
+        }
+      if (got == 0)
+        return 0;
+      if (got < PULL_BUFFER_SIZE)
+        c->relay_readable = FALSE;
+      c->pull_off = 0;
+      c->pull_len = got;
+    }
+  n = MIN (size, c->pull_len - c->pull_off);
+  memcpy (data, c->pull + c->pull_off, n);
+  c->pull_off += n;
+  return n;
+}
+
+gboolean
+_nfltr_data_conn_pull_pending (DataConn *c)
+{
+  return c->pull_off < c->pull_len;
+}
+
 /* What gnutls waits for after GNUTLS_E_AGAIN: a write that found our queue full waits for
  * the relay socket to take the queue; a read waits for data. */
 short
@@ -125,7 +169,10 @@ void
 _nfltr_data_conn_io_init (DataConn *c)
 {
   c->cipher = _nfltr_data_conn_buffer_new (CIPHER_BUFFER_SIZE);
-  /* reads stay gnutls' own recv() on the fd; writes go through the queue */
-  gnutls_transport_set_ptr2 (c->session, GINT_TO_POINTER (c->relay_fd), c);
+  c->pull = _nfltr_data_conn_buffer_new (PULL_BUFFER_SIZE);
+  c->relay_readable = TRUE;
+  /* reads through the read-ahead buffer; writes go through the queue */
+  gnutls_transport_set_ptr (c->session, c);
+  gnutls_transport_set_pull_function (c->session, relay_pull_cb);
   gnutls_transport_set_vec_push_function (c->session, cipher_push_cb);
 }

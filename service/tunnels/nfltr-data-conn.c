@@ -55,6 +55,7 @@ data_conn_free (DataConn *c)
   g_clear_error (&c->connect_error);
   g_clear_pointer (&c->answer, g_bytes_unref);
   _nfltr_data_conn_buffer_free (c->cipher, CIPHER_BUFFER_SIZE);
+  _nfltr_data_conn_buffer_free (c->pull, PULL_BUFFER_SIZE);
   if (c->loop != NULL)
     _nfltr_data_conn_loop_leave (c->loop);
   g_free (c);
@@ -78,7 +79,16 @@ conn_source_dispatch (GSource                  *source,
                       G_GNUC_UNUSED GSourceFunc callback,
                       G_GNUC_UNUSED gpointer    user_data)
 {
-  step (((ConnSource *) source)->conn);
+  DataConn *c = ((ConnSource *) source)->conn;
+
+  /* What poll() reported: a drained socket is read again only once it has more. */
+  if (c->relay_tag != NULL &&
+      (g_source_query_unix_fd (source, c->relay_tag) & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    c->relay_readable = TRUE;
+  if (c->local_tag != NULL &&
+      (g_source_query_unix_fd (source, c->local_tag) & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    c->local_readable = TRUE;
+  step (c);
   return G_SOURCE_CONTINUE;
 }
 
