@@ -292,7 +292,11 @@ recv_exactly (GSocket *socket, gsize len)
     }
 }
 
-enum { TURNS = 200, QUESTION = 100, ANSWER = 300 };
+enum {
+  TURNS = 200,
+  QUESTION = 100,
+  ANSWER = 300
+};
 
 static gpointer
 asker_thread (gpointer user_data)

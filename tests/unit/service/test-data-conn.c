@@ -550,7 +550,10 @@ static void
 test_tcp_turns_few_wakeups (Fixture *f, gconstpointer data)
 {
   LocalServer *local = local_server_start (LOCAL_ECHO);
-  enum { TURNS = 200, SIZE = 100 };
+  enum {
+    TURNS = 200,
+    SIZE = 100
+  };
   guint8 out[SIZE], back[SIZE];
   guint64 before, writes;
   Client c;
