@@ -288,7 +288,7 @@ def main():
         with open(os.path.join(ngdir, "nginx.conf"), "w") as f:
             f.write(NGINX_CONF.format(dir=ngdir, port=nginx_port, port_h2=nginx_h2_port,
                                       cert=cert, key=key, origin=origin.port))
-        lab.spawn("nginx", ["nginx", "-p", ngdir, "-c", os.path.join(ngdir, "nginx.conf"),
+        nginx = lab.spawn("nginx", ["nginx", "-p", ngdir, "-c", os.path.join(ngdir, "nginx.conf"),
                             "-e", os.path.join(ngdir, "error.log")])
         try:
             L.wait_until(lambda: L.port_accepts(nginx_port), 10, "nginx to listen")
@@ -324,7 +324,9 @@ def main():
             return
         service_pid = L.tagged_processes(lab.tag, "nfltr-service")[0]
         cpu_pids = {"tunnel": (relay.proc.pid, service_pid),
-                    "tunnel h2": (relay.proc.pid, service_pid)}
+                    "tunnel h2": (relay.proc.pid, service_pid),
+                    # master_process off: the one process is nginx's worker
+                    "nginx": (nginx.p.pid,), "nginx h2": (nginx.p.pid,)}
         for _ in range(args.rounds):
             for name, (url, resolve, *http) in urls.items():
                 runs[name].append(curl_download(url, resolve, *http,
@@ -354,11 +356,13 @@ def main():
             extra = f"  [HTTP/{version}" + (f", {ciphers[name]}]" if name in ciphers else "]")
             print(f"{name:9s} {speed / 1e6:9.1f} MB/s  {speed * 8 / 1e9:6.2f} Gbit/s"
                   f"  {secs:7.2f} s{extra}")
-        for name in cpu_pids:
+        for name, pids in cpu_pids.items():
             # CPU per GiB over all rounds: steadier than the rates on a shared machine.
-            relay_s = sum(r[4][relay.proc.pid] for r in runs[name]) / (size * len(runs[name]) / 2**30)
-            agent_s = sum(r[4][service_pid] for r in runs[name]) / (size * len(runs[name]) / 2**30)
-            print(f"{name}: CPU seconds per GiB: relay {relay_s:.2f}, agent {agent_s:.2f}")
+            per_gib = {pid: sum(r[4][pid] for r in runs[name]) / (size * len(runs[name]) / 2**30)
+                       for pid in pids}
+            label = {relay.proc.pid: "relay", service_pid: "agent", nginx.p.pid: "nginx"}
+            print(f"{name}: CPU seconds per GiB: " +
+                  ", ".join(f"{label[pid]} {v:.2f}" for pid, v in per_gib.items()))
         direct = max(("socat", "nginx"), key=lambda n: results[n][2])
         ratio = results["tunnel"][2] / results[direct][2]
         print(f"tunnel/direct, HTTP/1.1 ({direct}): {ratio:.2f}")
