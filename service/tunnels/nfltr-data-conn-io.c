@@ -148,13 +148,39 @@ relay_pull_cb (gnutls_transport_ptr_t ptr, void *data, size_t size)
   n = MIN (size, c->pull_len - c->pull_off);
   memcpy (data, c->pull + c->pull_off, n);
   c->pull_off += n;
+  c->pull_taken += n;
   return n;
+}
+
+/* gnutls asks this before a read when it runs a timeout of its own (a handshake message that
+ * spans records, with the handshake's default deadline): with a pull function of ours it must
+ * be ours too (gnutls fails with GNUTLS_E_PULL_ERROR otherwise). Never waits — the loop does
+ * the waiting — and never says "nothing yet", which gnutls would take as a timeout: the read
+ * that follows returns EAGAIN and the connection waits for POLLIN as after any other read. */
+static int
+relay_pull_timeout_cb (gnutls_transport_ptr_t ptr, G_GNUC_UNUSED unsigned int ms)
+{
+  DataConn *c = ptr;
+  struct pollfd pfd = { .fd = c->relay_fd, .events = POLLIN };
+
+  if (c->pull_off == c->pull_len && poll (&pfd, 1, 0) > 0)
+    c->relay_readable = TRUE;
+  return 1;
 }
 
 gboolean
 _nfltr_data_conn_pull_pending (DataConn *c)
 {
   return c->pull_off < c->pull_len;
+}
+
+gboolean
+_nfltr_data_conn_pull_retry (DataConn *c)
+{
+  gboolean retry = _nfltr_data_conn_pull_pending (c) && c->pull_taken != c->pull_taken_at_again;
+
+  c->pull_taken_at_again = c->pull_taken;
+  return retry;
 }
 
 /* What gnutls waits for after GNUTLS_E_AGAIN: a write that found our queue full waits for
@@ -174,5 +200,6 @@ _nfltr_data_conn_io_init (DataConn *c)
   /* reads through the read-ahead buffer; writes go through the queue */
   gnutls_transport_set_ptr (c->session, c);
   gnutls_transport_set_pull_function (c->session, relay_pull_cb);
+  gnutls_transport_set_pull_timeout_function (c->session, relay_pull_timeout_cb);
   gnutls_transport_set_vec_push_function (c->session, cipher_push_cb);
 }

@@ -102,6 +102,8 @@ typedef struct _DataConn
   guint8             *pull;         /* PULL_BUFFER_SIZE bytes read from the relay, for gnutls */
   gsize               pull_off;
   gsize               pull_len;
+  guint64             pull_taken;   /* bytes gnutls took from it, all told */
+  guint64             pull_taken_at_again;
   /* Whether a read may find bytes: FALSE after a read that drained a socket (it returned less
    * than asked, or EAGAIN), TRUE again when poll() reports the socket readable. The sockets
    * are polled level-triggered, so a socket that has more is reported again. */
@@ -139,6 +141,11 @@ gboolean _nfltr_data_conn_cipher_pending     (DataConn *c);
 gboolean _nfltr_data_conn_cipher_flush       (DataConn *c, gboolean *progress);
 /* Ciphertext read from the relay that gnutls has not taken yet (poll() cannot see it). */
 gboolean _nfltr_data_conn_pull_pending       (DataConn *c);
+/* After a read's GNUTLS_E_AGAIN: TRUE when gnutls should be called again at once rather than
+ * wait for poll(), which cannot see the read-ahead bytes — some wait, and gnutls has taken
+ * some since the last AGAIN (a handshake message that spans records comes back with AGAIN
+ * after each record). */
+gboolean _nfltr_data_conn_pull_retry         (DataConn *c);
 /* POLLIN/POLLOUT: what gnutls waits for after GNUTLS_E_AGAIN. */
 short    _nfltr_data_conn_tls_wait_events    (DataConn *c);
 

@@ -88,7 +88,7 @@ pump_c2l (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
             {
               /* AGAIN also follows a post-handshake message (KeyUpdate) while decrypted
                * data may already sit in gnutls, which poll() would never report. */
-              if (gnutls_record_check_pending (c->session) > 0)
+              if (gnutls_record_check_pending (c->session) > 0 || _nfltr_data_conn_pull_retry (c))
                 continue;
               if (fill == 0)
                 *relay_ev |= _nfltr_data_conn_tls_wait_events (c);

@@ -173,7 +173,8 @@ tls_again (DataConn *c)
     return TLS_RETRY;  /* the queue has room again */
   /* AGAIN also follows a post-handshake message while decrypted data sits in gnutls, which
    * poll() would never report. */
-  if (events == POLLIN && gnutls_record_check_pending (c->session) > 0)
+  if (events == POLLIN &&
+      (gnutls_record_check_pending (c->session) > 0 || _nfltr_data_conn_pull_retry (c)))
     return TLS_RETRY;
   if (_nfltr_data_conn_cipher_pending (c))
     events |= POLLOUT;
@@ -269,7 +270,7 @@ stage_answer (DataConn *c)
               continue;
             if (ret == GNUTLS_E_AGAIN)
               {
-                if (gnutls_record_check_pending (c->session) > 0)
+                if (gnutls_record_check_pending (c->session) > 0 || _nfltr_data_conn_pull_retry (c))
                   continue;
                 conn_wait (c, POLLIN, 0, c->deadline);
                 return;
