@@ -20,6 +20,12 @@ per path and round; rounds interleave the paths so load changes hit all of them 
   tunnel   curl https://bench.nfltr.localhost:RELAY/ — through nfltr-relay (SNI routing,
            splice) and nfltr-service (TLS with the agent's ECDSA P-256 key, HTTP forwarding
            to the origin), logged in on a private D-Bus bus, as `nfltr http` sets it up.
+  nginx h2, tunnel h2
+           the same two with HTTP/2 (curl's default over TLS; nginx's second port has http2
+           on; the tunnel offers h2 by ALPN and serves it through the agent's HTTP/2 proxy).
+           Every other path is fetched with --http1.1: socat and nginx's first port speak
+           nothing else, and HTTP/1.1 through the tunnel is the agent's plain pump — like for
+           like. tunnel/direct is taken in HTTP/1.1, tunnel h2 against nginx h2.
   ssh -R   curl http://127.0.0.1:FORWARD/ — OpenSSH's reverse tunnel, what many users reach
            for: a throwaway sshd (Debian's openssh-server, its own host key and sshd_config in
            the run's temp dir, `sshd -f`, root login by key for this instance only) listens on
@@ -36,7 +42,8 @@ h2load under `perf stat` (CPU and context switches per request) and under `perf 
 (system calls; tracing slows it tenfold, so only its counts mean anything); the reports are
 written to DIR. `--rounds 0 --profile DIR` runs only the profile.
 
-Prints bytes/s for each, the negotiated TLS version and cipher of the TLS paths, and
+Prints bytes/s for each, the HTTP version curl used, the negotiated TLS version and cipher of
+the TLS paths, the relay's and the agent's CPU seconds per GiB through the tunnel, and
 tunnel/direct. Everything runs on 127.0.0.1; all processes are ended at exit.
 """
 import argparse
@@ -66,6 +73,7 @@ http {{
   fastcgi_temp_path {dir}/fcgi; uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
   server {{
     listen 127.0.0.1:{port} ssl;
+    listen 127.0.0.1:{port_h2} ssl http2;
     ssl_certificate {cert};
     ssl_certificate_key {key};
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -105,18 +113,29 @@ def perf_record(pids, out_dir, label, run):
     return result
 
 
-def curl_download(url, resolve=None):
+def curl_download(url, resolve=None, http="1.1", cpu_pids=()):
+    """One download; (bytes, seconds, bytes/s, HTTP version, {pid: CPU seconds used})."""
     argv = ["curl", "-sS", "-k", "-o", "/dev/null", "-w",
-            "%{http_code} %{size_download} %{time_total} %{speed_download}"]
+            "%{http_code} %{size_download} %{time_total} %{speed_download} %{http_version}",
+            "--http2" if http == "2" else "--http1.1"]
     if resolve:
         argv += ["--resolve", f"{resolve[0]}:{resolve[1]}:127.0.0.1"]
+    before = {pid: cpu_seconds(pid) for pid in cpu_pids}
     out = subprocess.run(argv + [url], capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         raise SystemExit(f"curl {url} failed: {out.stderr}")
-    code, size, total, speed = out.stdout.split()
+    cpu = {pid: cpu_seconds(pid) - before[pid] for pid in cpu_pids}
+    code, size, total, speed, version = out.stdout.split()
     if code != "200":
         raise SystemExit(f"curl {url}: HTTP {code}")
-    return int(size), float(total), float(speed)
+    return int(size), float(total), float(speed), version, cpu
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, all its threads, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def negotiated(port, sni):
@@ -264,11 +283,12 @@ def main():
         L.wait_until(lambda: L.port_accepts(socat_port), 10, "socat to listen")
 
         nginx_port = L.free_port()
+        nginx_h2_port = L.free_port()
         ngdir = lab.mkdir("nginx")
         with open(os.path.join(ngdir, "nginx.conf"), "w") as f:
-            f.write(NGINX_CONF.format(dir=ngdir, port=nginx_port, cert=cert, key=key,
-                                      origin=origin.port))
-        lab.spawn("nginx", ["nginx", "-p", ngdir, "-c", os.path.join(ngdir, "nginx.conf"),
+            f.write(NGINX_CONF.format(dir=ngdir, port=nginx_port, port_h2=nginx_h2_port,
+                                      cert=cert, key=key, origin=origin.port))
+        nginx = lab.spawn("nginx", ["nginx", "-p", ngdir, "-c", os.path.join(ngdir, "nginx.conf"),
                             "-e", os.path.join(ngdir, "error.log")])
         try:
             L.wait_until(lambda: L.port_accepts(nginx_port), 10, "nginx to listen")
@@ -281,11 +301,17 @@ def main():
         agent.login(relay)
         tunnel = agent.http(origin.port, "--name", "bench")
 
+        # Like for like: HTTP/1.1 on every path (socat and nginx's first port speak nothing
+        # else), and HTTP/2 — curl's default over TLS, which the tunnel offers by ALPN and
+        # serves through the agent's HTTP/2 proxy — against nginx with http2 on.
+        tunnel_url = (tunnel.url.rstrip("/") + path, (tunnel.host, tunnel.port))
         urls = {
             "plain": (f"http://127.0.0.1:{origin.port}{path}", None),
             "socat": (f"https://127.0.0.1:{socat_port}{path}", None),
             "nginx": (f"https://127.0.0.1:{nginx_port}{path}", None),
-            "tunnel": (tunnel.url.rstrip("/") + path, (tunnel.host, tunnel.port)),
+            "tunnel": tunnel_url,
+            "nginx h2": (f"https://127.0.0.1:{nginx_h2_port}{path}", None, "2"),
+            "tunnel h2": tunnel_url + ("2",),
         }
         if not args.no_ssh:
             ssh_port, ssh_cipher = benchlib.ssh_reverse(lab, L, "127.0.0.1", "127.0.0.1",
@@ -296,14 +322,22 @@ def main():
         if args.rounds == 0:   # --profile alone
             profile(args.profile, lab, L, agent, relay, tunnel, urls["tunnel"])
             return
+        service_pid = L.tagged_processes(lab.tag, "nfltr-service")[0]
+        cpu_pids = {"tunnel": (relay.proc.pid, service_pid),
+                    "tunnel h2": (relay.proc.pid, service_pid),
+                    # master_process off: the one process is nginx's worker
+                    "nginx": (nginx.p.pid,), "nginx h2": (nginx.p.pid,)}
         for _ in range(args.rounds):
-            for name, (url, resolve) in urls.items():
-                runs[name].append(curl_download(url, resolve))
+            for name, (url, resolve, *http) in urls.items():
+                runs[name].append(curl_download(url, resolve, *http,
+                                                cpu_pids=cpu_pids.get(name, ())))
         # The median round of each path by speed (the middle one for odd --rounds).
         results = {name: sorted(r, key=lambda x: x[2])[len(r) // 2] for name, r in runs.items()}
         ciphers = {"socat": negotiated(socat_port, "direct.localhost"),
                    "nginx": negotiated(nginx_port, "direct.localhost"),
+                   "nginx h2": negotiated(nginx_h2_port, "direct.localhost"),
                    "tunnel": negotiated(tunnel.port, tunnel.host)}
+        ciphers["tunnel h2"] = ciphers["tunnel"]
         if not args.no_ssh:
             ciphers["ssh -R"] = f"SSH {ssh_cipher}"
 
@@ -316,15 +350,23 @@ def main():
                       + " ".join(f"{x[2] / 1e6:.0f}" for x in r))
         print(f"load average at start: {load_start:.2f}")
         for name in results:
-            got, secs, speed = results[name]
+            got, secs, speed, version, _ = results[name]
             if got != size:
                 raise SystemExit(f"{name}: got {got} bytes, expected {size}")
-            extra = f"  [{ciphers[name]}]" if name in ciphers else ""
-            print(f"{name:7s} {speed / 1e6:9.1f} MB/s  {speed * 8 / 1e9:6.2f} Gbit/s"
+            extra = f"  [HTTP/{version}" + (f", {ciphers[name]}]" if name in ciphers else "]")
+            print(f"{name:9s} {speed / 1e6:9.1f} MB/s  {speed * 8 / 1e9:6.2f} Gbit/s"
                   f"  {secs:7.2f} s{extra}")
+        for name, pids in cpu_pids.items():
+            # CPU per GiB over all rounds: steadier than the rates on a shared machine.
+            per_gib = {pid: sum(r[4][pid] for r in runs[name]) / (size * len(runs[name]) / 2**30)
+                       for pid in pids}
+            label = {relay.proc.pid: "relay", service_pid: "agent", nginx.p.pid: "nginx"}
+            print(f"{name}: CPU seconds per GiB: " +
+                  ", ".join(f"{label[pid]} {v:.2f}" for pid, v in per_gib.items()))
         direct = max(("socat", "nginx"), key=lambda n: results[n][2])
         ratio = results["tunnel"][2] / results[direct][2]
-        print(f"tunnel/direct ({direct}): {ratio:.2f}")
+        print(f"tunnel/direct, HTTP/1.1 ({direct}): {ratio:.2f}")
+        print(f"tunnel h2/nginx h2: {results['tunnel h2'][2] / results['nginx h2'][2]:.2f}")
         if "ssh -R" in results:
             print(f"ssh -R/direct ({direct}): {results['ssh -R'][2] / results[direct][2]:.2f}; "
                   f"tunnel/ssh -R: {results['tunnel'][2] / results['ssh -R'][2]:.2f}")

@@ -22,6 +22,8 @@
 /* One pipe buffer's worth per call (the kernel default pipe size is 64 KiB). */
 #define SPLICE_CHUNK  (64 * 1024)
 #define SPLICE_BUDGET (1024 * 1024)
+/* A read below this is taken as a whole message rather than part of a stream (see pump). */
+#define SHORT_READ    (16 * 1024)
 #define PIPE_POOL_MAX 64
 
 static int   pipe_pool[PIPE_POOL_MAX][2];
@@ -169,6 +171,7 @@ static DirStatus
 pump (Direction *d)
 {
   gsize moved = 0;
+  gboolean short_read = FALSE;
 
   for (;;)
     {
@@ -218,6 +221,17 @@ pump (Direction *d)
         }
       if (moved >= SPLICE_BUDGET)
         return DIR_BUDGET;
+      /* A message (a request, a response, a TLS flight) came whole: the socket is most likely
+       * empty now. The loop's epoll set is level-triggered, so it reports the socket again if
+       * more has come; splicing again here would mostly learn EAGAIN, one system call per
+       * message for nothing. Not for a stream: there more has usually come meanwhile, and
+       * going back to the loop instead cost a wake-up per short read (relay CPU per GiB
+       * 0.63 → 0.92 s when every short read ended the turn). */
+      if (short_read)
+        {
+          pipe_release (d->pipe, TRUE);
+          return DIR_WANT_READ;
+        }
       if (d->pipe[0] < 0 && !pipe_acquire (d->pipe))
         {
           d->error = errno;
@@ -237,6 +251,8 @@ pump (Direction *d)
           d->eof = TRUE;
           pipe_release (d->pipe, TRUE);
         }
+      else if (n < SHORT_READ)
+        short_read = TRUE;
       d->in_pipe += n;
     }
 }

@@ -113,6 +113,76 @@ _nfltr_data_conn_cipher_flush (DataConn *c, gboolean *progress)
   return TRUE;
 }
 
+/* gnutls' transport pull: serves it from what one recv() brought, and does not ask the
+ * socket again once it has been drained, until poll() says more has come. */
+static ssize_t
+relay_pull_cb (gnutls_transport_ptr_t ptr, void *data, size_t size)
+{
+  DataConn *c = ptr;
+  gsize n;
+
+  if (c->pull_off == c->pull_len)
+    {
+      ssize_t got;
+
+      if (!c->relay_readable)
+        {
+          gnutls_transport_set_errno (c->session, EAGAIN);
+          return -1;
+        }
+      got = recv (c->relay_fd, c->pull, PULL_BUFFER_SIZE, 0);
+      if (got < 0)
+        {
+          if (errno == EAGAIN)
+            c->relay_readable = FALSE;
+          gnutls_transport_set_errno (c->session, errno);
+          return -1;
+        }
+      if (got == 0)
+        return 0;
+      if (got < PULL_BUFFER_SIZE)
+        c->relay_readable = FALSE;
+      c->pull_off = 0;
+      c->pull_len = got;
+    }
+  n = MIN (size, c->pull_len - c->pull_off);
+  memcpy (data, c->pull + c->pull_off, n);
+  c->pull_off += n;
+  c->pull_taken += n;
+  return n;
+}
+
+/* gnutls asks this before a read when it runs a timeout of its own (a handshake message that
+ * spans records, with the handshake's default deadline): with a pull function of ours it must
+ * be ours too (gnutls fails with GNUTLS_E_PULL_ERROR otherwise). Never waits — the loop does
+ * the waiting — and never says "nothing yet", which gnutls would take as a timeout: the read
+ * that follows returns EAGAIN and the connection waits for POLLIN as after any other read. */
+static int
+relay_pull_timeout_cb (gnutls_transport_ptr_t ptr, G_GNUC_UNUSED unsigned int ms)
+{
+  DataConn *c = ptr;
+  struct pollfd pfd = { .fd = c->relay_fd, .events = POLLIN };
+
+  if (c->pull_off == c->pull_len && poll (&pfd, 1, 0) > 0)
+    c->relay_readable = TRUE;
+  return 1;
+}
+
+gboolean
+_nfltr_data_conn_pull_pending (DataConn *c)
+{
+  return c->pull_off < c->pull_len;
+}
+
+gboolean
+_nfltr_data_conn_pull_retry (DataConn *c)
+{
+  gboolean retry = _nfltr_data_conn_pull_pending (c) && c->pull_taken != c->pull_taken_at_again;
+
+  c->pull_taken_at_again = c->pull_taken;
+  return retry;
+}
+
 /* What gnutls waits for after GNUTLS_E_AGAIN: a write that found our queue full waits for
  * the relay socket to take the queue; a read waits for data. */
 short
@@ -125,7 +195,11 @@ void
 _nfltr_data_conn_io_init (DataConn *c)
 {
   c->cipher = _nfltr_data_conn_buffer_new (CIPHER_BUFFER_SIZE);
-  /* reads stay gnutls' own recv() on the fd; writes go through the queue */
-  gnutls_transport_set_ptr2 (c->session, GINT_TO_POINTER (c->relay_fd), c);
+  c->pull = _nfltr_data_conn_buffer_new (PULL_BUFFER_SIZE);
+  c->relay_readable = TRUE;
+  /* reads through the read-ahead buffer; writes go through the queue */
+  gnutls_transport_set_ptr (c->session, c);
+  gnutls_transport_set_pull_function (c->session, relay_pull_cb);
+  gnutls_transport_set_pull_timeout_function (c->session, relay_pull_timeout_cb);
   gnutls_transport_set_vec_push_function (c->session, cipher_push_cb);
 }

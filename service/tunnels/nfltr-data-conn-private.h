@@ -21,6 +21,10 @@ G_BEGIN_DECLS
  * sixteen records in one send() cost the kernel far less than sixteen sends. Room for a
  * full plaintext buffer of records plus their headers and tags. */
 #define CIPHER_BUFFER_SIZE (L2C_BUFFER_SIZE + 32 * 1024)
+/* Ciphertext from the relay, read ahead of gnutls: it asks for a record's 5-byte header and
+ * then its body, two recv() per record, and once more to learn the socket is empty. Room for
+ * two whole TLS records (RFC 8446 §5.2: at most 2^14 + 256 bytes after the header). */
+#define PULL_BUFFER_SIZE (32 * 1024)
 /* After a refused pipelined request, how long the local server may take to finish the
  * responses to the requests before it, and how long we linger for the client's close. */
 #define REJECT_DRAIN_TIMEOUT_MS 5000
@@ -72,6 +76,9 @@ typedef struct _DataConn
   gpointer            relay_tag;
   gpointer            local_tag;
   gpointer            cancel_tag;
+  short               relay_tag_ev;  /* the events each tag waits for */
+  short               local_tag_ev;
+  short               cancel_tag_ev;
   DataConnStage       stage;
   gint64              deadline;     /* monotonic µs; -1: none */
   gint64              release_at;   /* STAGE_PUMP: when a quiet connection's pages go back */
@@ -93,6 +100,17 @@ typedef struct _DataConn
   guint8             *cipher;       /* CIPHER_BUFFER_SIZE bytes of TLS records not yet sent */
   gsize               cipher_off;
   gsize               cipher_len;
+
+  guint8             *pull;         /* PULL_BUFFER_SIZE bytes read from the relay, for gnutls */
+  gsize               pull_off;
+  gsize               pull_len;
+  guint64             pull_taken;   /* bytes gnutls took from it, all told */
+  guint64             pull_taken_at_again;
+  /* Whether a read may find bytes: FALSE after a read that drained a socket (it returned less
+   * than asked, or EAGAIN), TRUE again when poll() reports the socket readable. The sockets
+   * are polled level-triggered, so a socket that has more is reported again. */
+  gboolean            relay_readable;
+  gboolean            local_readable;
 } DataConn;
 
 /* nfltr-data-conn-loops.c: the bounded set of event-loop threads, and the bounded set of
@@ -123,6 +141,13 @@ gboolean _nfltr_data_conn_cipher_pending     (DataConn *c);
 /* Sends queued records until the socket is full. FALSE on a socket error; sets *progress
  * (optional) when it sent anything. */
 gboolean _nfltr_data_conn_cipher_flush       (DataConn *c, gboolean *progress);
+/* Ciphertext read from the relay that gnutls has not taken yet (poll() cannot see it). */
+gboolean _nfltr_data_conn_pull_pending       (DataConn *c);
+/* After a read's GNUTLS_E_AGAIN: TRUE when gnutls should be called again at once rather than
+ * wait for poll(), which cannot see the read-ahead bytes — some wait, and gnutls has taken
+ * some since the last AGAIN (a handshake message that spans records comes back with AGAIN
+ * after each record). */
+gboolean _nfltr_data_conn_pull_retry         (DataConn *c);
 /* POLLIN/POLLOUT: what gnutls waits for after GNUTLS_E_AGAIN. */
 short    _nfltr_data_conn_tls_wait_events    (DataConn *c);
 

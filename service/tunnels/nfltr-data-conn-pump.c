@@ -88,7 +88,7 @@ pump_c2l (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
             {
               /* AGAIN also follows a post-handshake message (KeyUpdate) while decrypted
                * data may already sit in gnutls, which poll() would never report. */
-              if (gnutls_record_check_pending (c->session) > 0)
+              if (gnutls_record_check_pending (c->session) > 0 || _nfltr_data_conn_pull_retry (c))
                 continue;
               if (fill == 0)
                 *relay_ev |= _nfltr_data_conn_tls_wait_events (c);
@@ -172,7 +172,9 @@ pump_l2c (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
         }
     }
 
-  if (p->l2c_off == p->l2c_len && !p->l2c_eof)
+  if (p->l2c_off == p->l2c_len && !p->l2c_eof && !c->local_readable)
+    *local_ev |= POLLIN;  /* drained by the last read: poll() says when more comes */
+  else if (p->l2c_off == p->l2c_len && !p->l2c_eof)
     {
       ssize_t n = recv (c->local_fd, p->out_buf, L2C_BUFFER_SIZE, 0);
 
@@ -181,6 +183,8 @@ pump_l2c (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
           p->l2c_off = 0;
           p->l2c_len = n;
           progress = TRUE;
+          if (n < L2C_BUFFER_SIZE)
+            c->local_readable = FALSE;
           /* Seen before the client can act on it: the http filter goes raw on a 101. */
           if (p->filter != NULL && !nfltr_stream_filter_is_passthrough (p->filter))
             nfltr_stream_filter_observe_response (p->filter, p->out_buf, n);
@@ -191,7 +195,10 @@ pump_l2c (DataConn *c, Pump *p, short *relay_ev, short *local_ev, gboolean *ok)
           progress = TRUE;
         }
       else if (errno == EAGAIN)
-        *local_ev |= POLLIN;
+        {
+          c->local_readable = FALSE;
+          *local_ev |= POLLIN;
+        }
       else if (errno == EINTR)
         progress = TRUE;
       else
@@ -311,6 +318,7 @@ _nfltr_data_conn_pump_start (DataConn *c)
   p->in_buf = _nfltr_data_conn_buffer_new (C2L_BUFFER_SIZE);
   p->out_buf = _nfltr_data_conn_buffer_new (L2C_BUFFER_SIZE);
   p->filter = nfltr_tunnel_kind_new_filter (c->kind, c->kind_config, &c->kind_conn);
+  c->local_readable = TRUE;
   /* Grows with what one read brings (a request head: a few hundred bytes; a body chunk: up
    * to C2L_BUFFER_SIZE). Sized for the worst case up front it was a 128 KiB malloc block per
    * connection (GArray rounds to a power of two), from the heaps whose pages stay resident
@@ -330,6 +338,8 @@ _nfltr_data_conn_pump_release (DataConn *c)
   _nfltr_data_conn_buffer_release (p->in_buf, C2L_BUFFER_SIZE);
   _nfltr_data_conn_buffer_release (p->out_buf, L2C_BUFFER_SIZE);
   _nfltr_data_conn_buffer_release (c->cipher, CIPHER_BUFFER_SIZE);
+  if (!_nfltr_data_conn_pull_pending (c))
+    _nfltr_data_conn_buffer_release (c->pull, PULL_BUFFER_SIZE);
 }
 
 void

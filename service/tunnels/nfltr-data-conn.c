@@ -57,6 +57,7 @@ data_conn_free (DataConn *c)
   g_clear_error (&c->connect_error);
   g_clear_pointer (&c->answer, g_bytes_unref);
   _nfltr_data_conn_buffer_free (c->cipher, CIPHER_BUFFER_SIZE);
+  _nfltr_data_conn_buffer_free (c->pull, PULL_BUFFER_SIZE);
   if (c->loop != NULL)
     _nfltr_data_conn_loop_leave (c->loop);
   g_free (c);
@@ -80,7 +81,16 @@ conn_source_dispatch (GSource                  *source,
                       G_GNUC_UNUSED GSourceFunc callback,
                       G_GNUC_UNUSED gpointer    user_data)
 {
-  step (((ConnSource *) source)->conn);
+  DataConn *c = ((ConnSource *) source)->conn;
+
+  /* What poll() reported: a drained socket is read again only once it has more. */
+  if (c->relay_tag != NULL &&
+      (g_source_query_unix_fd (source, c->relay_tag) & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    c->relay_readable = TRUE;
+  if (c->local_tag != NULL &&
+      (g_source_query_unix_fd (source, c->local_tag) & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    c->local_readable = TRUE;
+  step (c);
   return G_SOURCE_CONTINUE;
 }
 
@@ -95,9 +105,11 @@ poll_to_condition (short events)
 }
 
 /* A socket is a tag of the source only while waited on: poll() reports POLLHUP and POLLERR
- * even for no events, and a socket we are not waiting on must not wake us in a loop. */
+ * even for no events, and a socket we are not waiting on must not wake us in a loop.
+ * Changed only when the events change: every g_source_add/modify/remove_unix_fd() writes
+ * the context's wake-up eventfd (12 such writes per request through the tunnel before). */
 static void
-set_tag (DataConn *c, gpointer *tag, int fd, short events)
+set_tag (DataConn *c, gpointer *tag, short *current, int fd, short events)
 {
   if (events == 0)
     {
@@ -107,8 +119,9 @@ set_tag (DataConn *c, gpointer *tag, int fd, short events)
     }
   else if (*tag == NULL)
     *tag = g_source_add_unix_fd (c->source, fd, poll_to_condition (events));
-  else
+  else if (*current != events)
     g_source_modify_unix_fd (c->source, *tag, poll_to_condition (events));
+  *current = events;
 }
 
 /* Waits for events on the relay and the local socket, the group's cancel, or the deadline
@@ -116,10 +129,24 @@ set_tag (DataConn *c, gpointer *tag, int fd, short events)
 static void
 conn_wait (DataConn *c, short relay_ev, short local_ev, gint64 deadline)
 {
-  set_tag (c, &c->relay_tag, c->relay_fd, relay_ev);
-  set_tag (c, &c->local_tag, c->local_fd, local_ev);
-  set_tag (c, &c->cancel_tag, c->cancel_fd, POLLIN);
+  set_tag (c, &c->relay_tag, &c->relay_tag_ev, c->relay_fd, relay_ev);
+  set_tag (c, &c->local_tag, &c->local_tag_ev, c->local_fd, local_ev);
+  set_tag (c, &c->cancel_tag, &c->cancel_tag_ev, c->cancel_fd, POLLIN);
   g_source_set_ready_time (c->source, deadline);
+}
+
+/* As conn_wait(), for the copy: a ready time already set earlier than the deadline is kept.
+ * The idle and page-release deadlines move with every byte, and each new ready time is
+ * another eventfd write; waking early costs one step that finds nothing due. */
+static void
+conn_wait_lazy (DataConn *c, short relay_ev, short local_ev, gint64 deadline)
+{
+  gint64 armed = g_source_get_ready_time (c->source);
+
+  if (deadline != 0 && armed > 0 && armed > g_get_monotonic_time () &&
+      (deadline < 0 || armed <= deadline))
+    deadline = armed;
+  conn_wait (c, relay_ev, local_ev, deadline);
 }
 
 /* Before a helper thread takes the connection: nothing of ours may wake the loop for it. */
@@ -127,7 +154,7 @@ static void
 conn_park (DataConn *c)
 {
   conn_wait (c, 0, 0, -1);
-  set_tag (c, &c->cancel_tag, c->cancel_fd, 0);
+  set_tag (c, &c->cancel_tag, &c->cancel_tag_ev, c->cancel_fd, 0);
 }
 
 typedef enum {
@@ -148,7 +175,8 @@ tls_again (DataConn *c)
     return TLS_RETRY;  /* the queue has room again */
   /* AGAIN also follows a post-handshake message while decrypted data sits in gnutls, which
    * poll() would never report. */
-  if (events == POLLIN && gnutls_record_check_pending (c->session) > 0)
+  if (events == POLLIN &&
+      (gnutls_record_check_pending (c->session) > 0 || _nfltr_data_conn_pull_retry (c)))
     return TLS_RETRY;
   if (_nfltr_data_conn_cipher_pending (c))
     events |= POLLOUT;
@@ -244,7 +272,7 @@ stage_answer (DataConn *c)
               continue;
             if (ret == GNUTLS_E_AGAIN)
               {
-                if (gnutls_record_check_pending (c->session) > 0)
+                if (gnutls_record_check_pending (c->session) > 0 || _nfltr_data_conn_pull_retry (c))
                   continue;
                 conn_wait (c, POLLIN, 0, c->deadline);
                 return;
@@ -336,7 +364,7 @@ stage_pump (DataConn *c)
     wake = drain_deadline;
   if (c->release_at >= 0 && (wake < 0 || c->release_at < wake))
     wake = c->release_at;
-  conn_wait (c, relay_ev, local_ev, more ? 0 : wake);
+  conn_wait_lazy (c, relay_ev, local_ev, more ? 0 : wake);
 }
 
 /* ---- reaching the backend (helper thread, then back on the loop) ---- */
@@ -548,6 +576,10 @@ relay_connected_cb (gpointer data)
   c->source = g_source_new (&conn_source_funcs, sizeof (ConnSource));
   ((ConnSource *) c->source)->conn = c;
   g_source_set_static_name (c->source, "nfltr-data-conn");
+  /* Not blocked while it dispatches (step() never iterates the context): GLib would take
+   * its descriptors out of the poll set and put them back around every dispatch, each time
+   * writing the wake-up eventfd and walking the context's list of descriptors. */
+  g_source_set_can_recurse (c->source, TRUE);
   g_source_attach (c->source, _nfltr_data_conn_loop_get_context (c->loop));
   c->stage = STAGE_PREAMBLE;
   c->deadline = g_get_monotonic_time () +
