@@ -68,7 +68,8 @@ typedef enum {
   NFLTR_ATTR_KIND          = 21,
   NFLTR_ATTR_FEATURES      = 22,
   NFLTR_ATTR_FRAME_TYPE    = 23,
-  NFLTR_ATTR_LAST_         = 23,
+  NFLTR_ATTR_P2P_OP        = 24, /* P2P_SIGNAL: what the relay is asked to do (§9.7) */
+  NFLTR_ATTR_LAST_         = 24,
 } NfltrAttrType;
 
 typedef enum {
@@ -85,6 +86,8 @@ typedef enum {
   NFLTR_PROTO_ERR_LIMIT               = 6,
   NFLTR_PROTO_ERR_UNSUPPORTED_FRAME   = 7,
   NFLTR_PROTO_ERR_INTERNAL            = 8,
+  NFLTR_PROTO_ERR_NO_OFFER            = 9,  /* §9.7: no such P2P offer (never, expired or used up) */
+  NFLTR_PROTO_ERR_OFFER_CLAIMED       = 10, /* §9.7: another peer is pairing with that offer */
 } NfltrProtoErrorCode;
 
 /* Decode failures, domain NFLTR_PROTO_ERROR. The message names what was wrong. */

@@ -5,6 +5,7 @@
 #include "relay-server.h"
 #include "agents/relay-agent.h"
 #include "agents/relay-directory.h"
+#include "p2p/relay-p2p.h"
 #include "tunnels/relay-registry.h"
 #include "api/relay-http.h"
 #include "listener/relay-demux.h"
@@ -25,9 +26,9 @@
 /* How long accepting pauses when the relay is out of descriptors and has no first-stage
  * connection to drop: long enough not to spin on a listening socket that stays readable. */
 #define FD_LIMIT_PAUSE_MS 250
-/* The optional features this relay serves (docs/protocol.md §8.2): none yet. A track that
+/* The optional features this relay serves (docs/protocol.md §8.2): p2p (§9.7). A track that
  * lands adds its token here (`wg`, `p2p`, `a2a`). */
-#define RELAY_FEATURES    ""
+#define RELAY_FEATURES    "p2p"
 #define ACCEPT_BURST      64
 /* How often the relay looks for keys revoked by `nfltr-relay keys revoke` (another process):
  * an agent using a revoked key is gone within about this long (docs/security.md). */
@@ -409,6 +410,7 @@ relay_server_new (RelayConfig *config, GError **error)
   server->agents = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) relay_agent_free, NULL);
   server->registry = relay_registry_new ();
   server->directory = relay_directory_new ();
+  server->p2p = relay_p2p_new ();
   server->features = g_strdup (RELAY_FEATURES);
   server->attach = relay_attach_new (server);
   server->conn_count = g_rc_box_new0 (RelayConnCount);
@@ -520,6 +522,7 @@ relay_server_free (RelayServer *server)
   g_clear_pointer (&server->attach, relay_attach_free);
   g_clear_pointer (&server->registry, relay_registry_free);
   g_clear_pointer (&server->directory, relay_directory_free);
+  g_clear_pointer (&server->p2p, relay_p2p_free);
   g_free (server->features);
   g_clear_object (&server->http);
   g_clear_pointer (&server->identity, relay_identity_free);

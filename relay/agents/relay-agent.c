@@ -12,6 +12,7 @@
 #include "store/relay-store.h"
 #include "passthrough/relay-attach.h"
 #include "tunnels/relay-binder.h"
+#include "p2p/relay-p2p.h"
 #include "tunnels/relay-registry.h"
 #include "nfltr-messages.h"
 
@@ -61,6 +62,9 @@ static const RelayTrack tracks[] = {
   { NFLTR_FRAME_UNBIND,      RELAY_AGENT_READY,       relay_binder_handle_unbind },
   { NFLTR_FRAME_RELEASE,     RELAY_AGENT_READY,       relay_binder_handle_release },
   { NFLTR_FRAME_CONN_REFUSE, RELAY_AGENT_READY,       relay_binder_handle_conn_refuse },
+  /* P2P offers, signalling and the relayed fallback (p2p/relay-p2p.c, §9.7) */
+  { NFLTR_FRAME_P2P_SIGNAL,  RELAY_AGENT_READY,       relay_p2p_handle_signal },
+  { NFLTR_FRAME_P2P_RELAY,   RELAY_AGENT_READY,       relay_p2p_handle_relay },
 };
 
 static const RelayTrack *
@@ -165,6 +169,7 @@ agent_detach (RelayAgent *agent)
   g_clear_handle_id (&agent->timer_id, g_source_remove);
 
   relay_binder_drop_agent (agent);
+  relay_p2p_drop_agent (agent);
   relay_attach_drop_agent (agent->server->attach, agent);
   if (agent->listed)
     relay_directory_remove (agent->server->directory, agent->agent_id, agent);
