@@ -117,7 +117,7 @@ agent_p2p (RelayAgent *agent)
 }
 
 static void
-send_op (RelayAgent *to, const char *id, RelayP2pOp op, guint8 arg, const NfltrFrame *about)
+send_op (RelayAgent *to, const char *id, NfltrP2pOp op, guint8 arg, const NfltrFrame *about)
 {
   g_autoptr(NfltrFrame) frame = nfltr_frame_new (NFLTR_FRAME_P2P_SIGNAL);
   guint32 request_id;
@@ -143,9 +143,9 @@ offer_expire_cb (gpointer user_data)
   RelayOffer *offer = user_data;
 
   offer->expire_id = 0;
-  send_op (offer->owner, offer->id, RELAY_P2P_OP_GONE, 0, NULL);
+  send_op (offer->owner, offer->id, NFLTR_P2P_OP_GONE, 0, NULL);
   if (offer->claimant != NULL)
-    send_op (offer->claimant, offer->id, RELAY_P2P_OP_END, RELAY_P2P_END_CLOSED, NULL);
+    send_op (offer->claimant, offer->id, NFLTR_P2P_OP_END, NFLTR_P2P_END_CLOSED, NULL);
   offer_remove (offer, "expired");
   return G_SOURCE_REMOVE;
 }
@@ -214,7 +214,7 @@ handle_offer (RelayAgent *agent, const NfltrFrame *frame, const char *id)
   offer->runs_left = RELAY_P2P_RUNS_PER_OFFER;
   g_clear_handle_id (&offer->expire_id, g_source_remove);
   offer->expire_id = g_timeout_add_seconds (expiry_seconds (), offer_expire_cb, offer);
-  send_op (agent, id, RELAY_P2P_OP_OK, 0, frame);
+  send_op (agent, id, NFLTR_P2P_OP_OK, 0, frame);
 }
 
 static void
@@ -245,19 +245,19 @@ handle_claim (RelayAgent *agent, const NfltrFrame *frame, const char *id)
   offer->paired = FALSE;
   offer->relayed = 0;
   g_clear_pointer (&offer->held, nfltr_frame_free);
-  send_op (agent, id, RELAY_P2P_OP_OK, 0, frame);
-  send_op (offer->owner, id, RELAY_P2P_OP_CLAIMED, 0, NULL);
+  send_op (agent, id, NFLTR_P2P_OP_OK, 0, frame);
+  send_op (offer->owner, id, NFLTR_P2P_OP_CLAIMED, 0, NULL);
 }
 
 /* How a run ended, from either agent. */
 static void
-run_ended (RelayOffer *offer, RelayAgent *from, RelayP2pEnd how)
+run_ended (RelayOffer *offer, RelayAgent *from, NfltrP2pEnd how)
 {
   RelayAgent *other = from == offer->owner ? offer->claimant : offer->owner;
 
   switch (how)
     {
-    case RELAY_P2P_END_PAIRED:
+    case NFLTR_P2P_END_PAIRED:
       /* Only the code's holder vouches for a pairing: it checked the peer's CONFIRM. */
       if (from == offer->owner && offer->claimant != NULL)
         {
@@ -265,22 +265,22 @@ run_ended (RelayOffer *offer, RelayAgent *from, RelayP2pEnd how)
           offer->runs_left = RELAY_P2P_RUNS_PER_OFFER;
         }
       return;
-    case RELAY_P2P_END_FAILED:
-    case RELAY_P2P_END_CLOSED:
+    case NFLTR_P2P_END_FAILED:
+    case NFLTR_P2P_END_CLOSED:
     default:
       break;
     }
   if (offer->claimant == NULL)
     return;
   if (other != NULL)
-    send_op (other, offer->id, RELAY_P2P_OP_END, how, NULL);
+    send_op (other, offer->id, NFLTR_P2P_OP_END, how, NULL);
   if (!offer->paired && offer->runs_left > 0)
     offer->runs_left--;
   offer->claimant = NULL;
   offer->paired = FALSE;
   if (offer->runs_left == 0)
     {
-      send_op (offer->owner, offer->id, RELAY_P2P_OP_GONE, 0, NULL);
+      send_op (offer->owner, offer->id, NFLTR_P2P_OP_GONE, 0, NULL);
       offer_remove (offer, "no tries left");
     }
 }
@@ -290,7 +290,7 @@ relay_p2p_handle_signal (RelayAgent *agent, const NfltrFrame *frame)
 {
   RelayP2p *p2p = agent_p2p (agent);
   const char *id = nfltr_frame_get_string (frame, NFLTR_ATTR_PEER_ID);
-  guint8 op = RELAY_P2P_OP_FORWARD;
+  guint8 op = NFLTR_P2P_OP_FORWARD;
   RelayOffer *offer;
   gsize len;
   const guint8 *data = nfltr_frame_get_bytes (frame, NFLTR_ATTR_DATA, &len);
@@ -303,10 +303,10 @@ relay_p2p_handle_signal (RelayAgent *agent, const NfltrFrame *frame)
     }
   switch (op)
     {
-    case RELAY_P2P_OP_OFFER:
+    case NFLTR_P2P_OP_OFFER:
       handle_offer (agent, frame, id);
       return;
-    case RELAY_P2P_OP_CLAIM:
+    case NFLTR_P2P_OP_CLAIM:
       handle_claim (agent, frame, id);
       return;
     default:
@@ -316,13 +316,13 @@ relay_p2p_handle_signal (RelayAgent *agent, const NfltrFrame *frame)
   if (offer == NULL || (agent != offer->owner && agent != offer->claimant))
     {
       /* Late frames of a run that already ended are normal: dropped without a word. */
-      if (op != RELAY_P2P_OP_END && op != RELAY_P2P_OP_WITHDRAW)
+      if (op != NFLTR_P2P_OP_END && op != NFLTR_P2P_OP_WITHDRAW)
         relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_NO_OFFER, "not part of that offer", NULL);
       return;
     }
   switch (op)
     {
-    case RELAY_P2P_OP_FORWARD:
+    case NFLTR_P2P_OP_FORWARD:
       {
         RelayAgent *other = agent == offer->owner ? offer->claimant : offer->owner;
         g_autoptr(NfltrFrame) out = nfltr_frame_new (NFLTR_FRAME_P2P_SIGNAL);
@@ -334,14 +334,14 @@ relay_p2p_handle_signal (RelayAgent *agent, const NfltrFrame *frame)
         relay_agent_send (other, out);
         return;
       }
-    case RELAY_P2P_OP_END:
-      run_ended (offer, agent, len >= 1 ? data[0] : RELAY_P2P_END_CLOSED);
+    case NFLTR_P2P_OP_END:
+      run_ended (offer, agent, len >= 1 ? data[0] : NFLTR_P2P_END_CLOSED);
       return;
-    case RELAY_P2P_OP_WITHDRAW:
+    case NFLTR_P2P_OP_WITHDRAW:
       if (agent != offer->owner)
         return;
       if (offer->claimant != NULL)
-        send_op (offer->claimant, id, RELAY_P2P_OP_END, RELAY_P2P_END_CLOSED, NULL);
+        send_op (offer->claimant, id, NFLTR_P2P_OP_END, NFLTR_P2P_END_CLOSED, NULL);
       offer_remove (offer, "withdrawn");
       return;
     default:
@@ -553,7 +553,7 @@ relay_p2p_drop_agent (RelayAgent *agent)
       if (offer->owner == agent)
         {
           if (offer->claimant != NULL)
-            send_op (offer->claimant, offer->id, RELAY_P2P_OP_END, RELAY_P2P_END_CLOSED, NULL);
+            send_op (offer->claimant, offer->id, NFLTR_P2P_OP_END, NFLTR_P2P_END_CLOSED, NULL);
           g_ptr_array_add (gone, offer);
         }
       else if (offer->claimant == agent)
@@ -561,7 +561,7 @@ relay_p2p_drop_agent (RelayAgent *agent)
     }
   /* Outside the iteration: both may remove offers. */
   for (guint i = 0; i < claimed->len; i++)
-    run_ended (claimed->pdata[i], agent, RELAY_P2P_END_CLOSED);
+    run_ended (claimed->pdata[i], agent, NFLTR_P2P_END_CLOSED);
   for (guint i = 0; i < gone->len; i++)
     offer_remove (gone->pdata[i], "its agent left");
   /* Frames waiting for the rate that were from or to this agent go nowhere now. */

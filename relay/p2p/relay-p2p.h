@@ -14,24 +14,6 @@ G_BEGIN_DECLS
 
 typedef struct _RelayP2p RelayP2p;
 
-/* §9.7: the P2P_SIGNAL operations (p2p-op attribute); no attribute means FORWARD. */
-typedef enum {
-  RELAY_P2P_OP_FORWARD  = 0, /* data goes to the other agent of the offer */
-  RELAY_P2P_OP_OFFER    = 1, /* sender: register the lookup id (request-id; reply OK) */
-  RELAY_P2P_OP_CLAIM    = 2, /* receiver: join the offer (request-id; reply OK) */
-  RELAY_P2P_OP_OK       = 3, /* relay: the OFFER or CLAIM with this request-id succeeded */
-  RELAY_P2P_OP_CLAIMED  = 4, /* relay → sender: a receiver joined */
-  RELAY_P2P_OP_END      = 5, /* either agent: the run ended; data[0] is a RelayP2pEnd */
-  RELAY_P2P_OP_WITHDRAW = 6, /* sender: the offer is no longer wanted */
-  RELAY_P2P_OP_GONE     = 7, /* relay → sender: the offer expired or used up its runs */
-} RelayP2pOp;
-
-typedef enum {
-  RELAY_P2P_END_FAILED = 0, /* the pairing failed (wrong code): one run spent */
-  RELAY_P2P_END_PAIRED = 1, /* the sender saw the peer's confirmation: runs restored */
-  RELAY_P2P_END_CLOSED = 2, /* the session is over or broke; the offer stays for a resume */
-} RelayP2pEnd;
-
 /* An offer allows the first run and one more (§9.1: a guesser wins with 2/2^24). */
 #define RELAY_P2P_RUNS_PER_OFFER   2
 #define RELAY_P2P_OFFER_TTL_S      (60 * 60)
