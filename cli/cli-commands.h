@@ -39,6 +39,9 @@ int cli_cmd_rm    (int argc, char **argv);
 /* cmd-release.c */
 int cli_cmd_release (int argc, char **argv);
 
+/* cmd-p2p.c */
+int cli_cmd_p2p (int argc, char **argv);
+
 /* nfltr.c: the command table, NULL-terminated by name. */
 extern const CliCommand cli_commands[];
 

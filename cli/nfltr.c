@@ -31,6 +31,8 @@ const CliCommand cli_commands[] = {
   { "status", cli_cmd_status, "[--json]",
     N_ ("Show the relay, the link's state and the pinned fingerprint") },
   { "release", cli_cmd_release, "NAME", N_ ("Give a tunnel name back to the relay, for anybody to take") },
+  { "p2p", cli_cmd_p2p, "send FILE… | receive CODE [--dir DIR] [--yes] | chat [CODE] | audit",
+    N_ ("Send files or chat directly with another machine, paired by a short code") },
   { "help", NULL, "[COMMAND]", N_ ("Show this help, or a command's") },
   { NULL, NULL, NULL, NULL }
 };
