@@ -198,6 +198,9 @@ message_delivered_cb (NfltrDbusTransfer *t, guint id, P2pRun *run)
 static gboolean
 state_is_final (const char *state)
 {
+  /* NULL: the service went away and took the property with it. */
+  if (state == NULL)
+    return FALSE;
   return g_strv_contains ((const char *[]) { "done", "failed", "declined", "cancelled", NULL }, state);
 }
 
@@ -231,6 +234,8 @@ state_changed_cb (GObject *object, GParamSpec *pspec, P2pRun *run)
 {
   const char *state = nfltr_dbus_transfer_get_state (run->transfer);
 
+  if (state == NULL)
+    return;
   if (run->json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
@@ -362,6 +367,7 @@ follow (P2pRun *run, const char *path)
   if (!state_is_final (nfltr_dbus_transfer_get_state (run->transfer)))
     g_main_loop_run (run->loop);
   g_source_remove (sig);
+  cli_client_set_lost_func (run->client, NULL, NULL);
   if (run->status == CLI_EXIT_INTERRUPTED)
     nfltr_dbus_transfer_call_cancel_sync (run->transfer, NULL, NULL);
   return run->status;

@@ -36,6 +36,8 @@
 #define PROGRESS_MS       250
 #define AUDIT_DUMP_MAGIC  0xA0 /* a FORWARD body that is not a pairing message (§9.8) */
 #define STATE_SUFFIX      ".nfltr"
+#define AUDIT_GRACE_MS    300
+#define FIRST_CLAIM_PATIENCE_US (10 * G_USEC_PER_SEC)
 
 typedef enum {
   ST_PREPARING,
@@ -130,6 +132,8 @@ struct _NfltrP2pTransfer {
 
   guint   retry_id;
   guint   progress_id;
+  guint   dump_id;
+  gint64  started;
   gint64  last_t;
   guint64 last_bytes;
   double  speed;
@@ -545,15 +549,27 @@ fail (NfltrP2pTransfer *self, const char *message)
 }
 
 /* A record or message that must not happen: the session is over for good. */
+static gboolean
+dump_cb (gpointer user_data)
+{
+  NfltrP2pTransfer *self = user_data;
+
+  self->dump_id = 0;
+  send_audit_dump (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 session_broken (NfltrP2pTransfer *self, const GError *error)
 {
   g_autofree char *msg = g_strdup (error->message);
 
-  send_audit_dump (self);
   keep_my_chains (self);
   fail (self, msg);
-  /* The peer's dump may still come (it answers ours) before the relay ends the run. */
+  /* The records already on the way still go into the chain (so a dropped frame can be told
+   * from a reordered one) before the chains go to the peer, which answers with its own. */
+  if (self->dump_id == 0 && !self->dump_sent)
+    self->dump_id = g_timeout_add (AUDIT_GRACE_MS, dump_cb, self);
 }
 
 /* --- the session ---------------------------------------------------------------------- */
@@ -1546,6 +1562,17 @@ offer (NfltrP2pTransfer *self)
   nfltr_relay_link_request_async (link, frame, self->cancellable, offer_cb, g_object_ref (self));
 }
 
+static gboolean
+first_retry_cb (gpointer user_data)
+{
+  NfltrP2pTransfer *self = user_data;
+
+  self->retry_id = 0;
+  if (self->state == ST_WAITING)
+    claim (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 claim_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -1564,10 +1591,15 @@ claim_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (nfltr_frame_get_type (reply) == NFLTR_FRAME_ERROR)
     {
       nfltr_frame_get_u16 (reply, NFLTR_ATTR_CODE, &code);
-      /* Resuming: the sender's agent may be restarting; keep trying. */
-      if (self->state == ST_INTERRUPTED && code == NFLTR_PROTO_ERR_NO_OFFER)
+      /* Resuming: the sender's agent may be restarting; keep trying. A first claim may also
+       * come before the sender's agent has registered the offer it just printed. */
+      if (code == NFLTR_PROTO_ERR_NO_OFFER
+          && (self->state == ST_INTERRUPTED || g_get_monotonic_time () - self->started < FIRST_CLAIM_PATIENCE_US))
         {
-          schedule_retry (self);
+          if (self->state != ST_INTERRUPTED)
+            self->retry_id = g_timeout_add (500, first_retry_cb, self);
+          else
+            schedule_retry (self);
           return;
         }
       fail (self, nfltr_frame_get_string (reply, NFLTR_ATTR_MESSAGE));
@@ -1679,6 +1711,7 @@ nfltr_p2p_transfer_start (NfltrP2pTransfer *self)
     }
   else
     {
+      self->started = g_get_monotonic_time ();
       set_state (self, ST_WAITING);
       claim (self);
     }
@@ -1979,6 +2012,7 @@ nfltr_p2p_transfer_shutdown (NfltrP2pTransfer *self)
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->retry_id, g_source_remove);
   g_clear_handle_id (&self->progress_id, g_source_remove);
+  g_clear_handle_id (&self->dump_id, g_source_remove);
   teardown_run (self);
 }
 
