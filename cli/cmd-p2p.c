@@ -441,18 +441,19 @@ p2p_receive (int argc, char **argv)
 {
   gboolean json = FALSE, yes = FALSE;
   g_autofree char *dir = NULL;
-  GOptionEntry entries[] = {
-    { "dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, N_ ("Where the files go (default: the current folder)"), N_ ("DIR") },
-    { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes, N_ ("Accept without asking (files are still never overwritten)"), NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("One JSON object per line"), NULL },
-    { NULL }
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new (_ ("CODE"));
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NfltrDbusP2p) p2p = NULL;
+  GOptionEntry entries[] = { { "dir", 0, 0, G_OPTION_ARG_FILENAME, &dir,
+                               N_ ("Where the files go (default: the current folder)"), N_ ("DIR") },
+                             { "yes", 'y', 0, G_OPTION_ARG_NONE, &yes,
+                               N_ ("Accept without asking (files are still never overwritten)"), NULL },
+                             { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("One JSON object per line"),
+                               NULL },
+                             { NULL } };
+  g_autoptr (GOptionContext) context = g_option_context_new (_ ("CODE"));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfltrDbusP2p) p2p = NULL;
   g_autofree char *path = NULL;
   g_autofree char *abs_dir = NULL;
-  g_autoptr(GVariantBuilder) opts = g_variant_builder_new (G_VARIANT_TYPE ("a{sv}"));
+  g_autoptr (GVariantBuilder) opts = g_variant_builder_new (G_VARIANT_TYPE ("a{sv}"));
   P2pRun run = { 0 };
   int status;
 
@@ -546,26 +547,25 @@ static int
 p2p_audit (int argc, char **argv)
 {
   gboolean json = FALSE;
-  GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("The audit as JSON"), NULL },
-    { NULL }
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CliClient) client = NULL;
-  g_autoptr(NfltrDbusP2p) p2p = NULL;
+  GOptionEntry entries[] = { { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("The audit as JSON"), NULL },
+                             { NULL } };
+  g_autoptr (GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CliClient) client = NULL;
+  g_autoptr (NfltrDbusP2p) p2p = NULL;
   g_autofree char *text = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonParser) parser = json_parser_new ();
   JsonArray *list;
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_summary (context, _ ("Shows both sides' hash chains of every session this service ran and "
-                                            "names the first frame where they differ."));
+  g_option_context_set_summary (context,
+                                _ ("Shows both sides' hash chains of every session this service ran and "
+                                   "names the first frame where they differ."));
   if (!cli_parse_command_line (context, "p2p audit", &argc, &argv, 0, 0, NULL))
     return CLI_EXIT_USAGE;
   client = cli_client_connect (&error);
-  if (client == NULL || (p2p = p2p_proxy (client, &error)) == NULL
-      || !nfltr_dbus_p2p_call_audit_sync (p2p, &text, NULL, &error))
+  if (client == NULL || (p2p = p2p_proxy (client, &error)) == NULL ||
+      !nfltr_dbus_p2p_call_audit_sync (p2p, &text, NULL, &error))
     {
       cli_print_error (error);
       return CLI_EXIT_FAILURE;

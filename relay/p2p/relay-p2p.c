@@ -257,18 +257,17 @@ run_ended (RelayOffer *offer, RelayAgent *from, NfltrP2pEnd how)
 
   switch (how)
     {
-    case NFLTR_P2P_END_PAIRED:
-      /* Only the code's holder vouches for a pairing: it checked the peer's CONFIRM. */
-      if (from == offer->owner && offer->claimant != NULL)
-        {
-          offer->paired = TRUE;
-          offer->runs_left = RELAY_P2P_RUNS_PER_OFFER;
-        }
-      return;
-    case NFLTR_P2P_END_FAILED:
-    case NFLTR_P2P_END_CLOSED:
-    default:
-      break;
+      case NFLTR_P2P_END_PAIRED:
+        /* Only the code's holder vouches for a pairing: it checked the peer's CONFIRM. */
+        if (from == offer->owner && offer->claimant != NULL)
+          {
+            offer->paired = TRUE;
+            offer->runs_left = RELAY_P2P_RUNS_PER_OFFER;
+          }
+        return;
+      case NFLTR_P2P_END_FAILED:
+      case NFLTR_P2P_END_CLOSED:
+      default: break;
     }
   if (offer->claimant == NULL)
     return;
@@ -303,14 +302,9 @@ relay_p2p_handle_signal (RelayAgent *agent, const NfltrFrame *frame)
     }
   switch (op)
     {
-    case NFLTR_P2P_OP_OFFER:
-      handle_offer (agent, frame, id);
-      return;
-    case NFLTR_P2P_OP_CLAIM:
-      handle_claim (agent, frame, id);
-      return;
-    default:
-      break;
+      case NFLTR_P2P_OP_OFFER: handle_offer (agent, frame, id); return;
+      case NFLTR_P2P_OP_CLAIM: handle_claim (agent, frame, id); return;
+      default: break;
     }
   offer = g_hash_table_lookup (p2p->offers, id);
   if (offer == NULL || (agent != offer->owner && agent != offer->claimant))
@@ -322,32 +316,30 @@ relay_p2p_handle_signal (RelayAgent *agent, const NfltrFrame *frame)
     }
   switch (op)
     {
-    case NFLTR_P2P_OP_FORWARD:
-      {
-        RelayAgent *other = agent == offer->owner ? offer->claimant : offer->owner;
-        g_autoptr(NfltrFrame) out = nfltr_frame_new (NFLTR_FRAME_P2P_SIGNAL);
+      case NFLTR_P2P_OP_FORWARD:
+        {
+          RelayAgent *other = agent == offer->owner ? offer->claimant : offer->owner;
+          g_autoptr (NfltrFrame) out = nfltr_frame_new (NFLTR_FRAME_P2P_SIGNAL);
 
-        if (other == NULL)
+          if (other == NULL)
+            return;
+          nfltr_frame_set_string (out, NFLTR_ATTR_PEER_ID, id);
+          nfltr_frame_set_bytes (out, NFLTR_ATTR_DATA, data, len);
+          relay_agent_send (other, out);
           return;
-        nfltr_frame_set_string (out, NFLTR_ATTR_PEER_ID, id);
-        nfltr_frame_set_bytes (out, NFLTR_ATTR_DATA, data, len);
-        relay_agent_send (other, out);
+        }
+      case NFLTR_P2P_OP_END: run_ended (offer, agent, len >= 1 ? data[0] : NFLTR_P2P_END_CLOSED); return;
+      case NFLTR_P2P_OP_WITHDRAW:
+        if (agent != offer->owner)
+          return;
+        if (offer->claimant != NULL)
+          send_op (offer->claimant, id, NFLTR_P2P_OP_END, NFLTR_P2P_END_CLOSED, NULL);
+        offer_remove (offer, "withdrawn");
         return;
-      }
-    case NFLTR_P2P_OP_END:
-      run_ended (offer, agent, len >= 1 ? data[0] : NFLTR_P2P_END_CLOSED);
-      return;
-    case NFLTR_P2P_OP_WITHDRAW:
-      if (agent != offer->owner)
+      default:
+        relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_PROTOCOL, "not an operation an agent asks for",
+                                 NULL);
         return;
-      if (offer->claimant != NULL)
-        send_op (offer->claimant, id, NFLTR_P2P_OP_END, NFLTR_P2P_END_CLOSED, NULL);
-      offer_remove (offer, "withdrawn");
-      return;
-    default:
-      relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_PROTOCOL, "not an operation an agent asks for",
-                               NULL);
-      return;
     }
 }
 

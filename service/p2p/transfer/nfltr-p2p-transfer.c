@@ -58,91 +58,91 @@ state_name (TransferState s)
 {
   switch (s)
     {
-    case ST_PREPARING: return "preparing";
-    case ST_WAITING: return "waiting";
-    case ST_PAIRING: return "pairing";
-    case ST_OFFERED: return "offered";
-    case ST_TRANSFERRING: return "transferring";
-    case ST_CONNECTED: return "connected";
-    case ST_INTERRUPTED: return "interrupted";
-    case ST_DONE: return "done";
-    case ST_FAILED: return "failed";
-    case ST_DECLINED: return "declined";
-    case ST_CANCELLED: return "cancelled";
-    default: return "unknown";
+      case ST_PREPARING: return "preparing";
+      case ST_WAITING: return "waiting";
+      case ST_PAIRING: return "pairing";
+      case ST_OFFERED: return "offered";
+      case ST_TRANSFERRING: return "transferring";
+      case ST_CONNECTED: return "connected";
+      case ST_INTERRUPTED: return "interrupted";
+      case ST_DONE: return "done";
+      case ST_FAILED: return "failed";
+      case ST_DECLINED: return "declined";
+      case ST_CANCELLED: return "cancelled";
+      default: return "unknown";
     }
 }
 
 typedef struct {
-  char             *name;      /* relative, '/'-separated */
-  char             *source;    /* sender: absolute path */
-  guint64           size;
-  char             *sha256;    /* hex */
+  char *name;   /* relative, '/'-separated */
+  char *source; /* sender: absolute path */
+  guint64 size;
+  char *sha256; /* hex */
   /* receiver */
-  guint64           offset;    /* what this side already holds (resume) */
-  char             *prefix;    /* hex SHA-256 of those bytes */
-  struct sha256_ctx hash;      /* running hash of the .part */
-  GOutputStream    *out;
-  guint64           received;  /* bytes of the .part, offset included */
-  gboolean          done;
-  char             *saved_as;
+  guint64 offset;         /* what this side already holds (resume) */
+  char *prefix;           /* hex SHA-256 of those bytes */
+  struct sha256_ctx hash; /* running hash of the .part */
+  GOutputStream *out;
+  guint64 received; /* bytes of the .part, offset included */
+  gboolean done;
+  char *saved_as;
 } FileEntry;
 
 typedef struct {
   NfltrP2pStreamKind kind;
-  NfltrP2pFramer    *framer;
-  gint               file;     /* FILE: the entry, -1 until the header came */
+  NfltrP2pFramer *framer;
+  gint file; /* FILE: the entry, -1 until the header came */
 } StreamIn;
 
 struct _NfltrP2pTransfer {
   NfltrDbusTransferSkeleton parent_instance;
 
   NfltrP2pService *service;
-  char            *id;
-  gboolean         sender;
-  gboolean         chat_only;
-  char            *code;
-  char            *offer_id;
-  char            *directory;
-  gboolean         yes;
-  TransferState    state;
-  GPtrArray       *files;       /* FileEntry */
-  guint64          bytes_done;
-  guint64          bytes_total;
-  GCancellable    *cancellable;
+  char *id;
+  gboolean sender;
+  gboolean chat_only;
+  char *code;
+  char *offer_id;
+  char *directory;
+  gboolean yes;
+  TransferState state;
+  GPtrArray *files; /* FileEntry */
+  guint64 bytes_done;
+  guint64 bytes_total;
+  GCancellable *cancellable;
 
   /* the run */
-  gboolean           claimed;   /* the relay holds our OFFER (sender) or CLAIM (receiver) */
+  gboolean claimed; /* the relay holds our OFFER (sender) or CLAIM (receiver) */
   NfltrP2pHandshake *hs;
-  NfltrP2pSession   *session;
-  NfltrP2pKeys       keys;
-  GHashTable        *streams;   /* stream id → StreamIn */
-  guint32            control;   /* our control stream */
-  guint32            chat;      /* our chat stream, 0 until the first message */
-  guint32            next_chat_id;
-  gboolean           accepted;  /* the receiver said yes in this run */
-  gboolean           manifest_seen;
-  GByteArray        *wire;
+  NfltrP2pSession *session;
+  NfltrP2pKeys keys;
+  GHashTable *streams; /* stream id → StreamIn */
+  guint32 control;     /* our control stream */
+  guint32 chat;        /* our chat stream, 0 until the first message */
+  guint32 next_chat_id;
+  gboolean accepted; /* the receiver said yes in this run */
+  gboolean manifest_seen;
+  GByteArray *wire;
 
   /* the sender's file feed */
-  guint              current;   /* the entry being sent */
-  guint32            file_stream;
-  GInputStream      *in;
-  guint64            to_send;
+  guint current; /* the entry being sent */
+  guint32 file_stream;
+  GInputStream *in;
+  guint64 to_send;
 
-  guint   retry_id;
-  guint   progress_id;
-  guint   dump_id;
-  gint64  started;
-  gint64  last_t;
+  guint retry_id;
+  guint progress_id;
+  guint dump_id;
+  gint64 started;
+  gint64 last_t;
   guint64 last_bytes;
-  double  speed;
+  double speed;
 
   /* audit (§9.6): the last run's chains as each side saw them */
   NfltrP2pAuditChain *peer_chains[2];
   NfltrP2pAuditChain *my_chains[2];
-  gboolean            dump_sent;
-  GPtrArray          *findings;
+  gboolean dump_sent;
+  GPtrArray *findings;
 };
 
 static void transfer_iface_init (NfltrDbusTransferIface *iface);
@@ -1451,71 +1451,71 @@ nfltr_p2p_transfer_handle_frame (NfltrP2pTransfer *self,
   nfltr_frame_get_u8 (frame, NFLTR_ATTR_P2P_OP, &op);
   switch ((NfltrP2pOp) op)
     {
-    case NFLTR_P2P_OP_FORWARD:
-      if (len > 0 && data[0] == AUDIT_DUMP_MAGIC)
-        {
-          if (self->session != NULL || self->my_chains[0] != NULL)
-            {
-              gboolean answer = !self->dump_sent;
+      case NFLTR_P2P_OP_FORWARD:
+        if (len > 0 && data[0] == AUDIT_DUMP_MAGIC)
+          {
+            if (self->session != NULL || self->my_chains[0] != NULL)
+              {
+                gboolean answer = !self->dump_sent;
 
-              if (answer)
-                send_audit_dump (self);
-              take_audit_dump (self, data, len);
-              if (self->state != ST_FAILED)
-                {
-                  g_autofree char *msg = g_strdup_printf ("the peer's session failed%s%s",
-                                                          self->findings->len > 0 ? ": " : "",
-                                                          self->findings->len > 0 ? (char *) self->findings->pdata[0] : "");
+                if (answer)
+                  send_audit_dump (self);
+                take_audit_dump (self, data, len);
+                if (self->state != ST_FAILED)
+                  {
+                    g_autofree char *msg =
+                      g_strdup_printf ("the peer's session failed%s%s", self->findings->len > 0 ? ": " : "",
+                                       self->findings->len > 0 ? (char *) self->findings->pdata[0] : "");
 
-                  fail (self, msg);
-                }
-              if (answer)
-                end_run (self, NFLTR_P2P_END_CLOSED);
-            }
-          return;
-        }
-      if (self->state != ST_FAILED)
-        take_pairing_message (self, data, len);
-      return;
-    case NFLTR_P2P_OP_CLAIMED:
-      if (self->sender && self->state != ST_FAILED)
-        start_pairing (self);
-      return;
-    case NFLTR_P2P_OP_END:
-      if (self->state == ST_FAILED)
-        {
-          teardown_run (self);
-          return;
-        }
-      if (self->state == ST_DONE)
+                    fail (self, msg);
+                  }
+                if (answer)
+                  end_run (self, NFLTR_P2P_END_CLOSED);
+              }
+            return;
+          }
+        if (self->state != ST_FAILED)
+          take_pairing_message (self, data, len);
         return;
-      if (len >= 1 && data[0] == NFLTR_P2P_END_FAILED && self->hs != NULL)
-        {
-          g_autoptr(GError) error = g_error_new_literal (NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_CODE_MISMATCH,
-                                                         "the code did not match");
-
-          pairing_failed (self, error);
+      case NFLTR_P2P_OP_CLAIMED:
+        if (self->sender && self->state != ST_FAILED)
+          start_pairing (self);
+        return;
+      case NFLTR_P2P_OP_END:
+        if (self->state == ST_FAILED)
+          {
+            teardown_run (self);
+            return;
+          }
+        if (self->state == ST_DONE)
           return;
-        }
-      interrupted (self, self->session != NULL ? "the connection to the peer broke; resuming" : NULL);
-      return;
-    case NFLTR_P2P_OP_GONE:
-      if (self->sender && !state_is_final (self->state))
-        {
-          const char *last = nfltr_dbus_transfer_get_last_error (NFLTR_DBUS_TRANSFER (self));
-          g_autofree char *msg = g_strdup_printf ("%s%sthe offer is closed (it expired or its two tries are used up)",
-                                                  last && *last ? last : "", last && *last ? "; " : "");
+        if (len >= 1 && data[0] == NFLTR_P2P_END_FAILED && self->hs != NULL)
+          {
+            g_autoptr (GError) error =
+              g_error_new_literal (NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_CODE_MISMATCH, "the code did not match");
 
-          teardown_run (self);
-          fail (self, msg);
-        }
-      return;
-    case NFLTR_P2P_OP_OFFER:
-    case NFLTR_P2P_OP_CLAIM:
-    case NFLTR_P2P_OP_OK:
-    case NFLTR_P2P_OP_WITHDRAW:
-    default:
-      return;
+            pairing_failed (self, error);
+            return;
+          }
+        interrupted (self, self->session != NULL ? "the connection to the peer broke; resuming" : NULL);
+        return;
+      case NFLTR_P2P_OP_GONE:
+        if (self->sender && !state_is_final (self->state))
+          {
+            const char *last = nfltr_dbus_transfer_get_last_error (NFLTR_DBUS_TRANSFER (self));
+            g_autofree char *msg =
+              g_strdup_printf ("%s%sthe offer is closed (it expired or its two tries are used up)",
+                               last && *last ? last : "", last && *last ? "; " : "");
+
+            teardown_run (self);
+            fail (self, msg);
+          }
+        return;
+      case NFLTR_P2P_OP_OFFER:
+      case NFLTR_P2P_OP_CLAIM:
+      case NFLTR_P2P_OP_OK:
+      case NFLTR_P2P_OP_WITHDRAW:
+      default: return;
     }
 }
 
