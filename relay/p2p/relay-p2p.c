@@ -25,6 +25,7 @@ typedef struct {
   gboolean    paired;     /* this run's sender saw the peer's confirmation */
   guint       expire_id;
   guint64     relayed;    /* P2P_RELAY frames owner → claimant in this run (the test hook) */
+  guint64     relayed_bytes; /* every P2P_RELAY byte this offer carried, both ways */
   NfltrFrame *held;       /* the test hook's reordered frame */
 } RelayOffer;
 
@@ -133,7 +134,8 @@ send_op (RelayAgent *to, const char *id, NfltrP2pOp op, guint8 arg, const NfltrF
 static void
 offer_remove (RelayOffer *offer, const char *why)
 {
-  g_message ("p2p offer %.8s… ends: %s", offer->id, why);
+  g_message ("p2p offer %.8s… ends: %s; relayed %" G_GUINT64_FORMAT " bytes", offer->id, why,
+             offer->relayed_bytes);
   g_hash_table_remove (offer->p2p->offers, offer->id);
 }
 
@@ -510,6 +512,7 @@ relay_p2p_handle_relay (RelayAgent *agent, const NfltrFrame *frame)
   if (offer == NULL || offer->claimant == NULL || (agent != offer->owner && agent != offer->claimant))
     return;
   other = agent == offer->owner ? offer->claimant : offer->owner;
+  offer->relayed_bytes += len;
   if (agent == offer->owner)
     frames = tamper (offer, id, data, len);
   else

@@ -15,6 +15,20 @@ from nfltrlab import Agent, Relay, nfltr_bin, tagged_processes, wait_until
 MIB = 1024 * 1024
 
 
+class P2pAgent(Agent):
+    """An agent whose service (started by its first command) gets extra variables:
+    NFLTR_P2P_LOCAL_ADDRESS pins ICE to loopback; NFLTR_P2P_NO_DIRECT forces the relayed path."""
+
+    def __init__(self, lab, name, direct=True):
+        super().__init__(lab, name)
+        self.extra = {"NFLTR_P2P_LOCAL_ADDRESS": "127.0.0.1"}
+        if not direct:
+            self.extra["NFLTR_P2P_NO_DIRECT"] = "1"
+
+    def env(self):
+        return {**super().env(), **self.extra}
+
+
 def make_file(path, size, seed=b"nfltr-p2p"):
     """A file of pseudo-random bytes (never compressible), returns its SHA-256."""
     h = hashlib.sha256()
@@ -63,12 +77,14 @@ def receiver(lab, agent, code, dest, *extra):
                      env=agent.env(), split_stderr=True)
 
 
-@pytest.fixture
-def pair(lab):
+@pytest.fixture(params=["direct", "relayed"])
+def pair(lab, request):
     relay = Relay(lab).start()
-    a, b = Agent(lab, "alice"), Agent(lab, "bob")
+    direct = request.param == "direct"
+    a, b = P2pAgent(lab, "alice", direct), P2pAgent(lab, "bob", direct)
     a.login(relay)
     b.login(relay)
+    a.path = b.path = request.param
     return relay, a, b
 
 
@@ -84,14 +100,19 @@ def test_transfer_matches(lab, pair):
     done = [e for e in events(recv) if e.get("event") == "done"]
     assert len(done) == 1, recv.text()
     assert done[0]["name"] == "big.bin" and done[0]["size"] == 20 * MIB
-    assert done[0]["sha256"] == want and done[0]["path"] == "relayed"
+    assert done[0]["sha256"] == want and done[0]["path"] == a.path
     assert sha256_of(os.path.join(dest, "big.bin")) == want
     assert not [f for f in os.listdir(dest) if f.endswith(".part") or f.endswith(".nfltr")]
     sent = [e for e in events(send) if e.get("event") == "done"]
     assert sent and sent[0]["sha256"] == want, send.text()
-    # The relay never saw the code's words.
+    # The relay never saw the code's words; on the direct path it carried no record at all.
     words = code.split("-")[1:]
     assert not any(w in relay.log() for w in words)
+    relayed = [int(m) for m in re.findall(r"relayed (\d+) bytes", relay.log())]
+    if a.path == "direct":
+        assert relayed and max(relayed) == 0, relay.log()
+    else:
+        assert relayed and max(relayed) >= 20 * MIB, relay.log()
 
 
 def test_folder_and_no_overwrite(lab, pair):
@@ -134,7 +155,7 @@ def test_wrong_code_then_one_retry_then_dead(lab, pair):
 
 def test_third_claimant_refused(lab, pair):
     relay, a, b = pair
-    c = Agent(lab, "carol")
+    c = P2pAgent(lab, "carol", a.path == "direct")
     c.login(relay)
     src = lab.mkdir("src")
     make_file(os.path.join(src, "f.bin"), 8 * MIB)
@@ -190,7 +211,7 @@ def test_tampering_relay_is_named_by_the_audit(lab, how):
         relay.start()
     finally:
         lab.env = orig
-    a, b = Agent(lab, "alice"), Agent(lab, "bob")
+    a, b = P2pAgent(lab, "alice", False), P2pAgent(lab, "bob", False)
     a.login(relay)
     b.login(relay)
     src = lab.mkdir("src")

@@ -20,6 +20,7 @@
 #include "nfltr-p2p-code.h"
 #include "nfltr-p2p-error.h"
 #include "nfltr-p2p-chat.h"
+#include "nfltr-p2p-direct.h"
 #include "nfltr-error.h"
 
 #include <errno.h>
@@ -37,6 +38,9 @@
 #define AUDIT_DUMP_MAGIC  0xA0 /* a FORWARD body that is not a pairing message (§9.8) */
 #define STATE_SUFFIX      ".nfltr"
 #define AUDIT_GRACE_MS    300
+/* After the pairing, how long the sender waits for ICE before it takes the relayed path. */
+#define ICE_WAIT_MS       4000
+#define DIRECT_BATCH      (256 * 1024)
 #define FIRST_CLAIM_PATIENCE_US (10 * G_USEC_PER_SEC)
 
 typedef enum {
@@ -72,6 +76,12 @@ state_name (TransferState s)
       default: return "unknown";
     }
 }
+
+typedef enum {
+  PATH_NONE,     /* not chosen yet: nothing is sent */
+  PATH_DIRECT,   /* ICE (§9.9) */
+  PATH_RELAYED,  /* P2P_RELAY through the relay (§9.7) */
+} TransferPath;
 
 typedef struct {
   char *name;   /* relative, '/'-separated */
@@ -133,6 +143,13 @@ struct _NfltrP2pTransfer {
   guint retry_id;
   guint progress_id;
   guint dump_id;
+  /* the path of the run */
+  TransferPath path;
+  NfltrP2pDirect *direct;
+  GByteArray *direct_out;  /* records waiting for pseudo-TCP's window */
+  gsize direct_off;
+  GByteArray *early;       /* direct bytes that came before our session existed */
+  guint ice_wait_id;
   gint64 started;
   gint64 last_t;
   guint64 last_bytes;
@@ -209,7 +226,13 @@ state_is_final (TransferState s)
 static const char *
 path_name (NfltrP2pTransfer *self)
 {
-  return self->session != NULL ? "relayed" : "";
+  switch (self->path)
+    {
+      case PATH_DIRECT: return "direct";
+      case PATH_RELAYED: return "relayed";
+      case PATH_NONE:
+      default: return "";
+    }
 }
 
 static void
@@ -492,6 +515,12 @@ teardown_run (NfltrP2pTransfer *self)
   close_files (self);
   g_clear_pointer (&self->session, nfltr_p2p_session_free);
   g_clear_pointer (&self->hs, nfltr_p2p_handshake_free);
+  g_clear_pointer (&self->direct, nfltr_p2p_direct_free);
+  g_clear_handle_id (&self->ice_wait_id, g_source_remove);
+  g_byte_array_set_size (self->direct_out, 0);
+  g_byte_array_set_size (self->early, 0);
+  self->direct_off = 0;
+  self->path = PATH_NONE;
   g_hash_table_remove_all (self->streams);
   self->control = self->chat = 0;
   self->accepted = FALSE;
@@ -708,13 +737,51 @@ feed (NfltrP2pTransfer *self)
     }
 }
 
+/* The direct path: records go through pseudo-TCP, as much as its window takes. */
+static void
+pump_direct (NfltrP2pTransfer *self)
+{
+  while (self->session != NULL && self->direct != NULL)
+    {
+      gssize sent;
+
+      if (self->direct_off == self->direct_out->len)
+        {
+          g_autoptr(GError) error = NULL;
+
+          g_byte_array_set_size (self->direct_out, 0);
+          self->direct_off = 0;
+          feed (self);
+          if (self->session == NULL)
+            return;
+          if (!nfltr_p2p_session_pull (self->session, self->direct_out, DIRECT_BATCH, &error))
+            {
+              session_broken (self, error);
+              return;
+            }
+          if (self->direct_out->len == 0)
+            return;
+        }
+      sent = nfltr_p2p_direct_send (self->direct, self->direct_out->data + self->direct_off,
+                                    self->direct_out->len - self->direct_off);
+      if (sent <= 0)
+        return; /* the window is full: reliable-transport-writable calls again */
+      self->direct_off += sent;
+    }
+}
+
 static void
 pump (NfltrP2pTransfer *self)
 {
   NfltrRelayLink *link = nfltr_p2p_service_get_link (self->service);
 
-  if (self->session == NULL)
+  if (self->session == NULL || self->path == PATH_NONE)
     return;
+  if (self->path == PATH_DIRECT)
+    {
+      pump_direct (self);
+      return;
+    }
   feed (self);
   while (self->session != NULL)
     {
@@ -1307,6 +1374,36 @@ pairing_failed (NfltrP2pTransfer *self, const GError *error)
     }
 }
 
+/* The sender chooses the path once paired; the receiver follows the first record it gets. */
+static void
+choose_path (NfltrP2pTransfer *self, TransferPath path)
+{
+  if (self->path != PATH_NONE || self->session == NULL)
+    return;
+  g_clear_handle_id (&self->ice_wait_id, g_source_remove);
+  self->path = path;
+  g_message ("transfer %s: %s path", self->id, path_name (self));
+  if (path == PATH_RELAYED)
+    g_clear_pointer (&self->direct, nfltr_p2p_direct_free);
+  nfltr_dbus_transfer_set_path (NFLTR_DBUS_TRANSFER (self), path_name (self));
+  if (self->sender && !self->manifest_seen)
+    {
+      self->manifest_seen = TRUE;
+      send_manifest (self);
+    }
+  pump (self);
+}
+
+static gboolean
+ice_wait_cb (gpointer user_data)
+{
+  NfltrP2pTransfer *self = user_data;
+
+  self->ice_wait_id = 0;
+  choose_path (self, PATH_RELAYED);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 paired (NfltrP2pTransfer *self)
 {
@@ -1318,19 +1415,36 @@ paired (NfltrP2pTransfer *self)
   g_clear_pointer (&self->peer_chains[0], nfltr_p2p_audit_chain_free);
   g_clear_pointer (&self->peer_chains[1], nfltr_p2p_audit_chain_free);
   nfltr_dbus_transfer_set_last_error (NFLTR_DBUS_TRANSFER (self), "");
-  nfltr_dbus_transfer_set_path (NFLTR_DBUS_TRANSFER (self), path_name (self));
   if (self->sender)
     {
       end_run (self, NFLTR_P2P_END_PAIRED);
-      send_manifest (self);
+      if (nfltr_p2p_direct_is_ready (self->direct))
+        choose_path (self, PATH_DIRECT);
+      else if (self->direct != NULL)
+        self->ice_wait_id = g_timeout_add (ICE_WAIT_MS, ice_wait_cb, self);
+      else
+        choose_path (self, PATH_RELAYED);
     }
-  pump (self);
+  else if (self->early->len > 0)
+    {
+      /* The sender's first records came straight through before our CONFIRM's answer. */
+      g_autoptr(GByteArray) early = g_byte_array_new ();
+      g_autoptr(GError) error = NULL;
+
+      g_byte_array_append (early, self->early->data, self->early->len);
+      g_byte_array_set_size (self->early, 0);
+      choose_path (self, PATH_DIRECT);
+      if (!nfltr_p2p_session_push (self->session, early->data, early->len, &error))
+        session_broken (self, error);
+      else
+        pump (self);
+    }
 }
 
 static gboolean
 confirm_if_ready (NfltrP2pTransfer *self, GError **error)
 {
-  if (nfltr_p2p_handshake_can_confirm (self->hs))
+  if (self->hs != NULL && nfltr_p2p_handshake_can_confirm (self->hs))
     {
       g_autoptr(GBytes) confirm = nfltr_p2p_handshake_confirm (self->hs, NULL);
 
@@ -1342,14 +1456,106 @@ confirm_if_ready (NfltrP2pTransfer *self, GError **error)
 }
 
 static void
-send_ice_done (NfltrP2pTransfer *self)
+send_ice (NfltrP2pTransfer *self, const NfltrP2pMessage *msg)
 {
-  NfltrP2pMessage done = { .type = NFLTR_P2P_MSG_ICE_DONE };
-  g_autoptr(GBytes) out = nfltr_p2p_handshake_send (self->hs, &done, NULL);
+  g_autoptr(GBytes) out = NULL;
 
-  /* The relayed path has no candidates to offer: the trickle is empty (§9.7). */
+  if (self->hs == NULL)
+    return;
+  out = nfltr_p2p_handshake_send (self->hs, msg, NULL);
   if (out != NULL)
     send_message (self, out);
+}
+
+static void
+direct_gathered_cb (NfltrP2pDirect *direct, const char *ufrag, const char *pwd, GPtrArray *candidates,
+                    gpointer user_data)
+{
+  NfltrP2pTransfer *self = user_data;
+  NfltrP2pMessage creds = { .type = NFLTR_P2P_MSG_ICE_CREDENTIALS, .ufrag = (char *) ufrag, .pwd = (char *) pwd };
+  NfltrP2pMessage done = { .type = NFLTR_P2P_MSG_ICE_DONE };
+
+  send_ice (self, &creds);
+  for (guint i = 0; i < candidates->len; i++)
+    {
+      NfltrP2pMessage cand = { .type = NFLTR_P2P_MSG_ICE_CANDIDATE, .candidate = candidates->pdata[i] };
+
+      send_ice (self, &cand);
+    }
+  send_ice (self, &done);
+  confirm_if_ready (self, NULL);
+  if (self->hs != NULL && nfltr_p2p_handshake_is_done (self->hs))
+    paired (self);
+}
+
+static void
+direct_state_cb (NfltrP2pDirect *direct, gboolean ready, gpointer user_data)
+{
+  NfltrP2pTransfer *self = user_data;
+
+  if (ready)
+    {
+      if (self->sender && self->session != NULL)
+        choose_path (self, PATH_DIRECT);
+      return;
+    }
+  if (self->path == PATH_DIRECT)
+    interrupted (self, "the direct connection broke; resuming");
+  else if (self->sender && self->session != NULL)
+    choose_path (self, PATH_RELAYED);
+}
+
+static void
+direct_received_cb (NfltrP2pDirect *direct, const guint8 *data, gsize len, gpointer user_data)
+{
+  NfltrP2pTransfer *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (self->session == NULL)
+    {
+      if (self->hs != NULL && self->early->len + len <= 4 * 1024 * 1024)
+        g_byte_array_append (self->early, data, len);
+      return;
+    }
+  if (!self->sender)
+    choose_path (self, PATH_DIRECT);
+  if (self->state == ST_FAILED)
+    {
+      nfltr_p2p_session_push (self->session, data, len, NULL);
+      return;
+    }
+  if (!nfltr_p2p_session_push (self->session, data, len, &error))
+    {
+      session_broken (self, error);
+      return;
+    }
+  pump (self);
+}
+
+static void
+direct_writable_cb (NfltrP2pDirect *direct, gpointer user_data)
+{
+  pump (user_data);
+}
+
+static const NfltrP2pDirectCallbacks direct_callbacks = {
+  .gathered = direct_gathered_cb,
+  .state = direct_state_cb,
+  .received = direct_received_cb,
+  .writable = direct_writable_cb,
+};
+
+/* Keyed: gather this side's candidates (the trickle ends with ICE_DONE), or, without a
+ * direct path, end the trickle at once. */
+static void
+start_direct (NfltrP2pTransfer *self)
+{
+  NfltrP2pMessage done = { .type = NFLTR_P2P_MSG_ICE_DONE };
+
+  if (nfltr_p2p_direct_available ())
+    self->direct = nfltr_p2p_direct_new (self->sender, g_getenv ("NFLTR_P2P_STUN"), &direct_callbacks, self);
+  if (self->direct == NULL)
+    send_ice (self, &done);
 }
 
 static void
@@ -1369,24 +1575,42 @@ take_pairing_message (NfltrP2pTransfer *self, const guint8 *data, gsize len)
       return;
     }
   if (reply != NULL)
+    send_message (self, reply);
+  switch (decoded.type)
     {
-      send_message (self, reply);
-      send_ice_done (self);
-    }
-  if (decoded.type == NFLTR_P2P_MSG_PAKE_B)
-    send_ice_done (self);
-  else if (decoded.type == NFLTR_P2P_MSG_ABORT)
-    {
-      nfltr_p2p_message_clear (&decoded);
-      g_set_error (&error, NFLTR_P2P_ERROR, decoded.reason == NFLTR_P2P_ABORT_CODE_MISMATCH
-                   ? NFLTR_P2P_ERROR_CODE_MISMATCH : NFLTR_P2P_ERROR_CLOSED,
-                   decoded.reason == NFLTR_P2P_ABORT_CODE_MISMATCH ? "the code did not match" : "the peer gave up the pairing");
-      pairing_failed (self, error);
-      return;
+      case NFLTR_P2P_MSG_PAKE_A:
+      case NFLTR_P2P_MSG_PAKE_B: start_direct (self); break;
+      case NFLTR_P2P_MSG_ICE_CREDENTIALS:
+        if (self->direct != NULL)
+          nfltr_p2p_direct_set_remote_credentials (self->direct, decoded.ufrag, decoded.pwd);
+        break;
+      case NFLTR_P2P_MSG_ICE_CANDIDATE:
+        if (self->direct != NULL)
+          nfltr_p2p_direct_add_remote_candidate (self->direct, decoded.candidate);
+        break;
+      case NFLTR_P2P_MSG_ICE_DONE:
+        if (self->direct != NULL)
+          nfltr_p2p_direct_remote_done (self->direct);
+        break;
+      case NFLTR_P2P_MSG_ABORT:
+        {
+          gboolean mismatch = decoded.reason == NFLTR_P2P_ABORT_CODE_MISMATCH;
+
+          nfltr_p2p_message_clear (&decoded);
+          g_set_error_literal (&error, NFLTR_P2P_ERROR,
+                               mismatch ? NFLTR_P2P_ERROR_CODE_MISMATCH : NFLTR_P2P_ERROR_CLOSED,
+                               mismatch ? "the code did not match" : "the peer gave up the pairing");
+          pairing_failed (self, error);
+          return;
+        }
+      case NFLTR_P2P_MSG_CONFIRM:
+      default: break;
     }
   nfltr_p2p_message_clear (&decoded);
+  if (self->hs == NULL)
+    return;
   confirm_if_ready (self, NULL);
-  if (nfltr_p2p_handshake_is_done (self->hs))
+  if (self->hs != NULL && nfltr_p2p_handshake_is_done (self->hs))
     paired (self);
 }
 
@@ -1434,6 +1658,8 @@ nfltr_p2p_transfer_handle_frame (NfltrP2pTransfer *self,
 
       if (self->session == NULL)
         return;
+      if (!self->sender)
+        choose_path (self, PATH_RELAYED);
       if (self->state == ST_FAILED)
         {
           /* Recorded for the audit only: the session already failed. */
@@ -2026,6 +2252,8 @@ nfltr_p2p_transfer_finalize (GObject *object)
   g_ptr_array_unref (self->files);
   g_hash_table_unref (self->streams);
   g_byte_array_unref (self->wire);
+  g_byte_array_unref (self->direct_out);
+  g_byte_array_unref (self->early);
   g_ptr_array_unref (self->findings);
   for (int d = 0; d < 2; d++)
     {
@@ -2053,5 +2281,7 @@ nfltr_p2p_transfer_init (NfltrP2pTransfer *self)
   self->files = g_ptr_array_new_with_free_func ((GDestroyNotify) file_entry_free);
   self->streams = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) stream_in_free);
   self->wire = g_byte_array_new ();
+  self->direct_out = g_byte_array_new ();
+  self->early = g_byte_array_new ();
   self->findings = g_ptr_array_new_with_free_func (g_free);
 }
