@@ -95,7 +95,7 @@ relay_p2p_new (void)
     {
       p2p->tamper = g_strndup (tamper, strchr (tamper, ':') - tamper);
       p2p->tamper_at = g_ascii_strtoull (strchr (tamper, ':') + 1, NULL, 10);
-      g_warning ("P2P test hook active: %s frame %" G_GUINT64_FORMAT, p2p->tamper, p2p->tamper_at);
+      g_message ("P2P test hook active: %s frame %" G_GUINT64_FORMAT, p2p->tamper, p2p->tamper_at);
     }
   return p2p;
 }
