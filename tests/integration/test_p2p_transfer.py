@@ -21,7 +21,7 @@ class P2pAgent(Agent):
 
     def __init__(self, lab, name, direct=True):
         super().__init__(lab, name)
-        self.extra = {"NFLTR_P2P_LOCAL_ADDRESS": "127.0.0.1"}
+        self.extra = {"NFLTR_P2P_LOCAL_ADDRESS": "127.0.0.1", "G_MESSAGES_DEBUG": "nfltr-p2p"}
         if not direct:
             self.extra["NFLTR_P2P_NO_DIRECT"] = "1"
 
@@ -51,6 +51,15 @@ def sha256_of(path):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def service_log(agent):
+    path = os.path.join(agent.home, ".local", "state", "nfltr", "service.log")
+    try:
+        with open(path, errors="replace") as f:
+            return f"--- {agent.name}'s service.log:\n" + f.read()[-20000:]
+    except OSError:
+        return f"--- {agent.name}: no service.log"
 
 
 def events(proc):
@@ -192,7 +201,11 @@ def test_receiver_restart_resumes(lab, pair):
     assert 0 < held < 40 * MIB
     send.wait_line(r'"state":"interrupted"', 30)
     recv2 = receiver(lab, b, code, dest, "--yes")
-    assert recv2.wait_exit(180) == 0, recv2.text()
+    try:
+        status = recv2.wait_exit(120)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{service_log(a)}\n{service_log(b)}") from None
+    assert status == 0, recv2.text()
     assert sha256_of(os.path.join(dest, "big.bin")) == want
     progress = [e for e in events(recv2) if e.get("event") == "progress"]
     assert progress and progress[0]["done"] >= held, "the second run started over instead of resuming"
