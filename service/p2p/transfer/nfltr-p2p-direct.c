@@ -205,11 +205,31 @@ nfltr_p2p_direct_new (gboolean controlling, const char *stun, const NfltrP2pDire
   return NULL;
 }
 
-void nfltr_p2p_direct_free (NfltrP2pDirect *direct) {}
-void nfltr_p2p_direct_set_remote_credentials (NfltrP2pDirect *direct, const char *ufrag, const char *pwd) {}
-void nfltr_p2p_direct_add_remote_candidate (NfltrP2pDirect *direct, const char *candidate) {}
-void nfltr_p2p_direct_remote_done (NfltrP2pDirect *direct) {}
-gboolean nfltr_p2p_direct_is_ready (NfltrP2pDirect *direct) { return FALSE; }
-gssize nfltr_p2p_direct_send (NfltrP2pDirect *direct, const guint8 *data, gsize len) { return -1; }
+void
+nfltr_p2p_direct_free (NfltrP2pDirect *direct)
+{
+}
+void
+nfltr_p2p_direct_set_remote_credentials (NfltrP2pDirect *direct, const char *ufrag, const char *pwd)
+{
+}
+void
+nfltr_p2p_direct_add_remote_candidate (NfltrP2pDirect *direct, const char *candidate)
+{
+}
+void
+nfltr_p2p_direct_remote_done (NfltrP2pDirect *direct)
+{
+}
+gboolean
+nfltr_p2p_direct_is_ready (NfltrP2pDirect *direct)
+{
+  return FALSE;
+}
+gssize
+nfltr_p2p_direct_send (NfltrP2pDirect *direct, const guint8 *data, gsize len)
+{
+  return -1;
+}
 
 #endif

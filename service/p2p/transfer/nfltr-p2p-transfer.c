@@ -41,6 +41,7 @@
 /* After the pairing, how long the sender waits for ICE before it takes the relayed path. */
 #define ICE_WAIT_MS       4000
 #define DIRECT_BATCH      (256 * 1024)
+#define FILE_WINDOW       (4 * 1024 * 1024)
 #define FIRST_CLAIM_PATIENCE_US (10 * G_USEC_PER_SEC)
 
 typedef enum {
@@ -1299,6 +1300,10 @@ mux_data_cb (NfltrP2pMux *mux, guint32 stream, const guint8 *data, gsize len, gp
             {
               /* What the framer holds past the header is the file's first bytes. */
               g_autoptr(GBytes) rest = nfltr_p2p_framer_take_rest (s->framer);
+
+              /* A file stream gets a larger window than the mux's default, so a relayed path
+               * with tens of milliseconds of round trip is not capped at 256 KiB per trip. */
+              nfltr_p2p_mux_consume (mux, stream, FILE_WINDOW - NFLTR_P2P_MUX_INITIAL_WINDOW);
 
               json_object_unref (m);
               file_bytes (self, s, g_bytes_get_data (rest, NULL), g_bytes_get_size (rest), &error);
