@@ -250,3 +250,37 @@ def test_tampering_relay_is_named_by_the_audit(lab, how):
     except AssertionError:
         raise AssertionError(f"bob's audit: {b.run('p2p', 'audit').stdout}") from None
     assert "sender → receiver" in out.stdout
+
+
+def test_sender_restart_resumes(lab, pair):
+    relay, a, b = pair
+    src = lab.mkdir("src")
+    want = make_file(os.path.join(src, "big.bin"), 40 * MIB)
+    dest = lab.mkdir("dest")
+    send, code = sender(lab, a, os.path.join(src, "big.bin"))
+    recv = receiver(lab, b, code, dest, "--yes")
+    part = os.path.join(dest, "big.bin.part")
+    wait_until(lambda: os.path.exists(part) and os.path.getsize(part) >= 20 * MIB, 120, "half the file")
+    alice = [pid for pid in tagged_processes(lab.tag, "nfltr-service")
+             if a.home in open(f"/proc/{pid}/environ", "rb").read().decode("latin1")]
+    assert alice, "alice's service not found"
+    for pid in alice:
+        os.kill(pid, signal.SIGKILL)
+    assert send.wait_exit(30) == 1
+    recv.wait_line(r'"state":"interrupted"', 30)
+    held = os.path.getsize(part)
+    # Any command starts alice's service again; it offers the kept offer by itself.
+    assert a.run("p2p", "audit").returncode == 0
+    try:
+        status = recv.wait_exit(120)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{service_log(a)}\n{service_log(b)}") from None
+    assert status == 0, recv.text()
+    assert sha256_of(os.path.join(dest, "big.bin")) == want
+    lines = recv.lines
+    after = lines[max(i for i, line in enumerate(lines) if '"interrupted"' in line):]
+    progress = [json.loads(line) for line in after if '"event":"progress"' in line]
+    assert progress and progress[0]["done"] >= held, "the run after the restart started over"
+    # The finished offer is no longer kept for another restart.
+    kept = os.path.join(a.home, ".local", "share", "nfltr", "p2p", "outgoing")
+    wait_until(lambda: not os.listdir(kept), 10, "the kept offer to go")

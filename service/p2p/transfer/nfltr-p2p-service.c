@@ -6,7 +6,11 @@
 #include "nfltr-session.h"
 #include "nfltr-invocation.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <sodium.h>
+#include <string.h>
 
 #define P2P_OBJECT_PATH       "/xyz/nfltr/Nfltr/p2p"
 #define TRANSFERS_PATH        "/xyz/nfltr/Nfltr/transfers"
@@ -123,6 +127,105 @@ new_id (void)
   return g_string_free (s, FALSE);
 }
 
+/* --- offers that outlive a restart ---------------------------------------------------- */
+
+static char *
+offer_state_path (NfltrP2pService *self, const char *id)
+{
+  g_autofree char *name = g_strconcat (id, ".json", NULL);
+
+  return g_build_filename (self->data_dir, "p2p", "outgoing", name, NULL);
+}
+
+/* The sender's offer (its code and paths) is kept until the transfer ends, so a restarted
+ * service offers it again and the receiver resumes (docs/protocol.md §9.8). */
+static void
+save_offer (NfltrP2pService *self, NfltrP2pTransfer *transfer)
+{
+  const char * const *paths = nfltr_p2p_transfer_get_paths (transfer);
+  g_autofree char *path = offer_state_path (self, nfltr_dbus_transfer_get_id (NFLTR_DBUS_TRANSFER (transfer)));
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (paths == NULL || paths[0] == NULL)
+    return;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "code");
+  json_builder_add_string_value (b, nfltr_dbus_transfer_get_code (NFLTR_DBUS_TRANSFER (transfer)));
+  json_builder_set_member_name (b, "paths");
+  json_builder_begin_array (b);
+  for (gsize i = 0; paths[i] != NULL; i++)
+    json_builder_add_string_value (b, paths[i]);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  text = json_generator_to_data (gen, NULL);
+  if (g_mkdir_with_parents (dir, 0700) != 0 || !g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+    g_warning ("cannot keep the offer for a restart: %s", error ? error->message : g_strerror (errno));
+}
+
+static void
+transfer_state_cb (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  NfltrP2pService *self = user_data;
+  NfltrP2pTransfer *transfer = NFLTR_P2P_TRANSFER (object);
+  g_autofree char *path = NULL;
+
+  if (!nfltr_p2p_transfer_is_final (transfer))
+    return;
+  path = offer_state_path (self, nfltr_dbus_transfer_get_id (NFLTR_DBUS_TRANSFER (transfer)));
+  g_unlink (path);
+}
+
+static char *export_transfer (NfltrP2pService *self, NfltrP2pTransfer *transfer, const char *id);
+
+static void
+restore_offers (NfltrP2pService *self)
+{
+  g_autofree char *dir_path = g_build_filename (self->data_dir, "p2p", "outgoing", NULL);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir_path, name, NULL);
+      g_autofree char *id = g_str_has_suffix (name, ".json") ? g_strndup (name, strlen (name) - 5) : NULL;
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(GPtrArray) paths = g_ptr_array_new ();
+      g_autoptr(GError) error = NULL;
+      g_autofree char *exported = NULL;
+      JsonObject *o;
+      JsonArray *list;
+      NfltrP2pTransfer *transfer;
+
+      if (id == NULL || !json_parser_load_from_file (parser, path, NULL)
+          || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        continue;
+      o = json_node_get_object (json_parser_get_root (parser));
+      list = json_object_get_array_member (o, "paths");
+      for (guint i = 0; list != NULL && i < json_array_get_length (list); i++)
+        g_ptr_array_add (paths, (gpointer) json_array_get_string_element (list, i));
+      g_ptr_array_add (paths, NULL);
+      transfer = nfltr_p2p_transfer_new_send (self, id, (const char * const *) paths->pdata,
+                                              json_object_get_string_member_with_default (o, "code", ""), &error);
+      if (transfer == NULL)
+        {
+          g_message ("a kept offer cannot be made again: %s", error->message);
+          g_unlink (path);
+          continue;
+        }
+      g_message ("offering %s again after a restart", id);
+      exported = export_transfer (self, transfer, id);
+      g_signal_connect (transfer, "notify::state", G_CALLBACK (transfer_state_cb), self);
+      nfltr_p2p_transfer_start (transfer);
+    }
+}
+
 static char *
 export_transfer (NfltrP2pService *self, NfltrP2pTransfer *transfer, const char *id)
 {
@@ -166,13 +269,15 @@ handle_send (NfltrDbusP2p *iface, GDBusMethodInvocation *invocation, const char 
                                                      "nothing to send");
       return TRUE;
     }
-  transfer = nfltr_p2p_transfer_new_send (self, id, paths, &error);
+  transfer = nfltr_p2p_transfer_new_send (self, id, paths, NULL, &error);
   if (transfer == NULL)
     {
       nfltr_invocation_return_error (invocation, error);
       return TRUE;
     }
   path = export_transfer (self, transfer, id);
+  save_offer (self, transfer);
+  g_signal_connect (transfer, "notify::state", G_CALLBACK (transfer_state_cb), self);
   nfltr_p2p_transfer_start (transfer);
   nfltr_dbus_p2p_complete_send (iface, invocation, path, nfltr_dbus_transfer_get_code (NFLTR_DBUS_TRANSFER (transfer)));
   return TRUE;
@@ -217,7 +322,7 @@ handle_chat (NfltrDbusP2p *iface, GDBusMethodInvocation *invocation, const char 
   if (!check_link (self, invocation))
     return TRUE;
   if (code == NULL || *code == '\0')
-    transfer = nfltr_p2p_transfer_new_send (self, id, none, &error);
+    transfer = nfltr_p2p_transfer_new_send (self, id, none, NULL, &error);
   else
     transfer = nfltr_p2p_transfer_new_receive (self, id, code, NULL, TRUE, &error);
   if (transfer == NULL)
@@ -274,6 +379,7 @@ nfltr_p2p_service_new (NfltrSession             *session,
   if (object_manager != NULL)
     g_dbus_object_manager_server_export (object_manager, G_DBUS_OBJECT_SKELETON (object));
   link_adopted_cb (session, self);
+  restore_offers (self);
   return self;
 }
 

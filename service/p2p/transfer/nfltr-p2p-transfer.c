@@ -115,6 +115,7 @@ struct _NfltrP2pTransfer {
   char *code;
   char *offer_id;
   char *directory;
+  char **paths;  /* sender: as given, for the state file that survives a restart */
   gboolean yes;
   TransferState state;
   GPtrArray *files; /* FileEntry */
@@ -2018,10 +2019,15 @@ NfltrP2pTransfer *
 nfltr_p2p_transfer_new_send (NfltrP2pService    *service,
                              const char         *id,
                              const char * const *paths,
+                             const char         *code,
                              GError            **error)
 {
   g_autoptr(NfltrP2pTransfer) self = transfer_new (service, id, TRUE);
   guint number = 1 + randombytes_uniform (NFLTR_P2P_CODE_MAX_NUMBER);
+  g_autofree char *normalized = NULL;
+
+  if (code != NULL && !nfltr_p2p_code_parse (code, &number, &normalized, error))
+    return NULL;
 
   for (gsize i = 0; paths != NULL && paths[i] != NULL; i++)
     {
@@ -2036,7 +2042,9 @@ nfltr_p2p_transfer_new_send (NfltrP2pService    *service,
         return NULL;
     }
   self->chat_only = self->files->len == 0;
-  self->code = nfltr_p2p_code_generate (number, NFLTR_P2P_CODE_MAX_WORDS);
+  self->paths = g_strdupv ((char **) paths);
+  self->code = normalized != NULL ? g_steal_pointer (&normalized)
+                                  : nfltr_p2p_code_generate (number, NFLTR_P2P_CODE_MAX_WORDS);
   self->offer_id = offer_id_for (number);
   nfltr_dbus_transfer_set_code (NFLTR_DBUS_TRANSFER (self), self->code);
   update_files_property (self);
@@ -2201,6 +2209,18 @@ append_chain_json (GString *out, NfltrP2pAuditChain *chain)
   g_string_append_printf (out, "{\"count\":%" G_GUINT64_FORMAT ",\"head\":\"%s\"}", c.count, head);
 }
 
+const char * const *
+nfltr_p2p_transfer_get_paths (NfltrP2pTransfer *self)
+{
+  return (const char * const *) self->paths;
+}
+
+gboolean
+nfltr_p2p_transfer_is_final (NfltrP2pTransfer *self)
+{
+  return state_is_final (self->state);
+}
+
 void
 nfltr_p2p_transfer_audit_json (NfltrP2pTransfer *self,
                                GString          *out)
@@ -2270,6 +2290,7 @@ nfltr_p2p_transfer_finalize (GObject *object)
   g_free (self->code);
   g_free (self->offer_id);
   g_free (self->directory);
+  g_strfreev (self->paths);
   G_OBJECT_CLASS (nfltr_p2p_transfer_parent_class)->finalize (object);
 }
 
