@@ -6,6 +6,7 @@
 #include "agents/relay-agent.h"
 #include "agents/relay-directory.h"
 #include "p2p/relay-p2p.h"
+#include "udp/relay-udp.h"
 #include "tunnels/relay-registry.h"
 #include "api/relay-http.h"
 #include "listener/relay-demux.h"
@@ -488,6 +489,17 @@ relay_server_start (RelayServer *server, GError **error)
   server->listen_text = relay_format_address (effective);
   if (server->config.public_port == 0)
     server->config.public_port = server->port;
+  /* The UDP port of the same number (udp/relay-udp.h): STUN for the P2P track. A relay that
+   * cannot have it still serves everything else (the agents then gather no reflexive
+   * candidates from it). */
+  {
+    g_autoptr(GSocketAddress) udp_address = g_inet_socket_address_new (inet, server->port);
+    g_autoptr(GError) udp_error = NULL;
+
+    server->udp = relay_udp_new (G_INET_SOCKET_ADDRESS (udp_address), &udp_error);
+    if (server->udp == NULL)
+      g_message ("no UDP on port %u (no STUN for P2P): %s", server->port, udp_error->message);
+  }
   relay_splice_init ();
   relay_splice_set_fd_relief (fd_relief_cb, server);
   server->sweep_id = g_timeout_add_seconds (MAX (1, MIN (5, server->config.http_idle_timeout_s / 4)),
@@ -523,6 +535,7 @@ relay_server_free (RelayServer *server)
   g_clear_pointer (&server->registry, relay_registry_free);
   g_clear_pointer (&server->directory, relay_directory_free);
   g_clear_pointer (&server->p2p, relay_p2p_free);
+  g_clear_pointer (&server->udp, relay_udp_free);
   g_free (server->features);
   g_clear_object (&server->http);
   g_clear_pointer (&server->identity, relay_identity_free);

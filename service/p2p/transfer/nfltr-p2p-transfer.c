@@ -1551,6 +1551,27 @@ static const NfltrP2pDirectCallbacks direct_callbacks = {
   .writable = direct_writable_cb,
 };
 
+/* The relay answers STUN on its own port number (relay/udp/): its address, when it is one
+ * libnice can use without a lookup (an IP literal or a *.localhost name); else
+ * NFLTR_P2P_STUN=IP:PORT, or host candidates only. */
+static char *
+stun_server (NfltrP2pTransfer *self)
+{
+  NfltrRelayLink *link = nfltr_p2p_service_get_link (self->service);
+  const char *host;
+
+  if (g_getenv ("NFLTR_P2P_STUN") != NULL)
+    return *g_getenv ("NFLTR_P2P_STUN") ? g_strdup (g_getenv ("NFLTR_P2P_STUN")) : NULL;
+  if (link == NULL)
+    return NULL;
+  host = nfltr_relay_link_get_host (link);
+  if (g_hostname_is_ip_address (host))
+    return g_strdup_printf ("%s:%u", host, nfltr_relay_link_get_port (link));
+  if (g_str_equal (host, "localhost") || g_str_has_suffix (host, ".localhost"))
+    return g_strdup_printf ("127.0.0.1:%u", nfltr_relay_link_get_port (link));
+  return NULL;
+}
+
 /* Keyed: gather this side's candidates (the trickle ends with ICE_DONE), or, without a
  * direct path, end the trickle at once. */
 static void
@@ -1559,7 +1580,11 @@ start_direct (NfltrP2pTransfer *self)
   NfltrP2pMessage done = { .type = NFLTR_P2P_MSG_ICE_DONE };
 
   if (nfltr_p2p_direct_available ())
-    self->direct = nfltr_p2p_direct_new (self->sender, g_getenv ("NFLTR_P2P_STUN"), &direct_callbacks, self);
+    {
+      g_autofree char *stun = stun_server (self);
+
+      self->direct = nfltr_p2p_direct_new (self->sender, stun, &direct_callbacks, self);
+    }
   if (self->direct == NULL)
     send_ice (self, &done);
 }
