@@ -266,7 +266,11 @@ state_changed_cb (GObject *object, GParamSpec *pspec, P2pRun *run)
         {
           run->status = CLI_EXIT_FAILURE;
           if (err != NULL && *err && g_strcmp0 (err, run->last_error) != 0)
-            print_error_event (run, err);
+            {
+              g_free (run->last_error);
+              run->last_error = g_strdup (err);
+              print_error_event (run, err);
+            }
           else if (g_str_equal (state, "declined"))
             print_error_event (run, _ ("the transfer was declined"));
         }

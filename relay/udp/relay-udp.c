@@ -123,19 +123,17 @@ readable_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
               udp->wg_handler (udp, buf, n, from, udp->wg_data);
             break;
           case RELAY_UDP_OTHER:
-          default:
-            break;
+          default: break;
         }
     }
   return G_SOURCE_CONTINUE;
 }
 
 RelayUdp *
-relay_udp_new (GInetSocketAddress *address,
-               GError            **error)
+relay_udp_new (GInetSocketAddress *address, GError **error)
 {
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketAddress) bound = NULL;
   RelayUdp *udp;
 
   socket = g_socket_new (g_socket_address_get_family (G_SOCKET_ADDRESS (address)), G_SOCKET_TYPE_DATAGRAM,

@@ -284,3 +284,50 @@ def test_sender_restart_resumes(lab, pair):
     # The finished offer is no longer kept for another restart.
     kept = os.path.join(a.home, ".local", "share", "nfltr", "p2p", "outgoing")
     wait_until(lambda: not os.listdir(kept), 10, "the kept offer to go")
+
+
+def test_chat_with_receipts(lab, pair):
+    relay, a, b = pair
+    alice = lab.spawn("alice:chat", [nfltr_bin(), "p2p", "chat", "--json"], env=a.env(), split_stderr=True,
+                      stdin=subprocess.PIPE)
+    code = json.loads(alice.wait_line(r'^\{"event":"code"', 60).string)["code"]
+    bob = lab.spawn("bob:chat", [nfltr_bin(), "p2p", "chat", code, "--json"], env=b.env(), split_stderr=True,
+                    stdin=subprocess.PIPE)
+    alice.wait_line(r'"state":"connected"', 60)
+    bob.wait_line(r'"state":"connected"', 60)
+    bob.p.stdin.write("hello alice, ünïcode ✓\n".encode())
+    bob.p.stdin.flush()
+    got = json.loads(alice.wait_line(r'"event":"message"', 30).string)
+    assert got["text"] == "hello alice, ünïcode ✓"
+    receipt = json.loads(bob.wait_line(r'"event":"delivered"', 30).string)
+    assert receipt["id"] == got["id"]
+    alice.p.stdin.write(b"hi bob\n")
+    alice.p.stdin.flush()
+    assert json.loads(bob.wait_line(r'"event":"message"', 30).string)["text"] == "hi bob"
+    alice.wait_line(r'"event":"delivered"', 30)
+    bob.p.stdin.close()
+    assert bob.wait_exit(30) == 0, bob.text()
+    alice.p.stdin.close()
+    assert alice.wait_exit(30) == 0, alice.text()
+
+
+def test_offer_expires(lab):
+    orig = lab.env
+
+    def env_with_ttl(**extra):
+        return orig(**extra, NFLTR_RELAY_P2P_OFFER_TTL_S="3")
+    lab.env = env_with_ttl
+    try:
+        relay = Relay(lab).start()
+    finally:
+        lab.env = orig
+    a, b = P2pAgent(lab, "alice"), P2pAgent(lab, "bob")
+    a.login(relay)
+    b.login(relay)
+    src = lab.mkdir("src")
+    make_file(os.path.join(src, "f.bin"), 1000)
+    send, code = sender(lab, a, os.path.join(src, "f.bin"))
+    assert send.wait_exit(30) == 1, send.text()
+    assert "expired" in send.text(), send.text()
+    r = b.run("p2p", "receive", code, "--dir", lab.mkdir("d"), "--yes", timeout=60)
+    assert r.returncode == 1 and "no offer with that code" in r.stderr, r

@@ -1068,6 +1068,12 @@ take_control (NfltrP2pTransfer *self, JsonObject *m)
       if (every_file_done (self))
         all_done (self);
     }
+  else if (self->chat_only && g_str_equal (t, "bye"))
+    {
+      if (self->sender)
+        send_signal (self, NFLTR_P2P_OP_WITHDRAW, NULL, 0);
+      set_state (self, ST_DONE);
+    }
   else if (g_str_equal (t, "failed"))
     {
       g_autofree char *msg = g_strdup_printf ("the peer failed: %s",
@@ -2153,7 +2159,8 @@ handle_cancel (NfltrDbusTransfer *iface, GDBusMethodInvocation *invocation)
         {
           JsonObject *m = json_object_new ();
 
-          json_object_set_string_member (m, "t", "failed");
+          /* Leaving a chat is its normal end; cancelling a transfer is not. */
+          json_object_set_string_member (m, "t", self->chat_only ? "bye" : "failed");
           json_object_set_string_member (m, "message", "cancelled");
           send_control (self, m);
           pump (self);

@@ -39,8 +39,11 @@ static void
 binding_request (guint8 req[20], guint8 txid_byte)
 {
   memset (req, 0, 20);
-  req[1] = 0x01;                    /* Binding */
-  req[4] = 0x21; req[5] = 0x12; req[6] = 0xA4; req[7] = 0x42;
+  req[1] = 0x01; /* Binding */
+  req[4] = 0x21;
+  req[5] = 0x12;
+  req[6] = 0xA4;
+  req[7] = 0x42;
   memset (req + 8, txid_byte, 12);
 }
 
