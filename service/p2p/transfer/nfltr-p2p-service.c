@@ -25,6 +25,7 @@ struct _NfltrP2pService {
   guint                     handler_ids[2];
   GHashTable               *routes;        /* offer id → NfltrP2pTransfer (borrowed) */
   GPtrArray                *transfers;     /* NfltrP2pTransfer (owned), oldest first */
+  gboolean                  connected;     /* the link was connected at the last look */
 };
 
 static void p2p_iface_init (NfltrDbusP2pIface *iface);
@@ -84,8 +85,14 @@ static void
 link_state_changed_cb (NfltrSession *session, gpointer user_data)
 {
   NfltrP2pService *self = user_data;
+  gboolean connected = nfltr_p2p_service_get_link (self) != NULL;
 
-  each_transfer_link_changed (self, nfltr_p2p_service_get_link (self) != NULL);
+  /* The session says when anything about the link changed; the transfers care about the
+   * link coming and going only. */
+  if (connected == self->connected)
+    return;
+  self->connected = connected;
+  each_transfer_link_changed (self, connected);
 }
 
 static void
@@ -112,7 +119,8 @@ link_adopted_cb (NfltrSession *session, gpointer user_data)
   self->link = g_object_ref (link);
   self->handler_ids[0] = nfltr_relay_link_add_frame_handler (link, NFLTR_FRAME_P2P_SIGNAL, frame_cb, self);
   self->handler_ids[1] = nfltr_relay_link_add_frame_handler (link, NFLTR_FRAME_P2P_RELAY, frame_cb, self);
-  each_transfer_link_changed (self, nfltr_p2p_service_get_link (self) != NULL);
+  self->connected = nfltr_p2p_service_get_link (self) != NULL;
+  each_transfer_link_changed (self, self->connected);
 }
 
 static char *

@@ -124,6 +124,8 @@ struct _NfltrP2pTransfer {
   GCancellable *cancellable;
 
   /* the run */
+  gboolean claiming; /* a CLAIM waits for its answer */
+  GPtrArray *early_signal; /* pairing messages that came before the CLAIM's answer (GBytes) */
   gboolean claimed; /* the relay holds our OFFER (sender) or CLAIM (receiver) */
   NfltrP2pHandshake *hs;
   NfltrP2pSession *session;
@@ -1604,7 +1606,14 @@ take_pairing_message (NfltrP2pTransfer *self, const guint8 *data, gsize len)
   NfltrP2pMessage decoded = { 0 };
 
   if (self->hs == NULL)
-    return;
+    {
+      /* The relay's OK to our CLAIM completes a request, which GIO delivers from an idle:
+       * the sender's PAKE_A, right behind it on the channel, can come first. Kept for
+       * start_pairing. */
+      if (!self->sender && self->claiming && self->early_signal->len < 16)
+        g_ptr_array_add (self->early_signal, g_steal_pointer (&msg));
+      return;
+    }
   if (!nfltr_p2p_handshake_receive (self->hs, msg, &reply, &decoded, &error))
     {
       nfltr_p2p_message_clear (&decoded);
@@ -1664,6 +1673,20 @@ start_pairing (NfltrP2pTransfer *self)
       return;
     }
   set_state (self, ST_PAIRING);
+  if (!self->sender && self->early_signal->len > 0)
+    {
+      g_autoptr(GPtrArray) early = g_steal_pointer (&self->early_signal);
+
+      self->early_signal = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+      for (guint i = 0; i < early->len && self->hs != NULL; i++)
+        {
+          gsize len;
+          const guint8 *data = g_bytes_get_data (early->pdata[i], &len);
+
+          take_pairing_message (self, data, len);
+        }
+      return;
+    }
   if (self->sender)
     {
       g_autoptr(GBytes) pake_a = nfltr_p2p_handshake_start (self->hs, &error);
@@ -1844,6 +1867,7 @@ claim_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(NfltrFrame) reply = nfltr_relay_link_request_finish (NFLTR_RELAY_LINK (source), result, &error);
   guint16 code = 0;
 
+  self->claiming = FALSE;
   if (state_is_final (self->state))
     return;
   if (reply == NULL)
@@ -1879,8 +1903,10 @@ claim (NfltrP2pTransfer *self)
   g_autoptr(NfltrFrame) frame = NULL;
   guint8 empty = 0;
 
-  if (link == NULL || state_is_final (self->state))
+  /* One claim at a time: a second one would make the relay restart the sender's pairing. */
+  if (link == NULL || state_is_final (self->state) || self->claiming)
     return;
+  self->claiming = TRUE;
   frame = nfltr_frame_new (NFLTR_FRAME_P2P_SIGNAL);
   nfltr_frame_set_string (frame, NFLTR_ATTR_PEER_ID, self->offer_id);
   nfltr_frame_set_bytes (frame, NFLTR_ATTR_DATA, &empty, 1);
@@ -1932,6 +1958,13 @@ hash_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *can
       sha256_init (&ctx);
       while ((n = fread (buf, 1, sizeof buf, fp)) > 0)
         {
+          /* A service that stops does not wait for a large file's hash. */
+          if (g_cancellable_is_cancelled (cancellable))
+            {
+              fclose (fp);
+              g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "cancelled");
+              return;
+            }
           sha256_update (&ctx, n, buf);
           total += n;
         }
@@ -2310,6 +2343,7 @@ nfltr_p2p_transfer_finalize (GObject *object)
   g_hash_table_unref (self->streams);
   g_byte_array_unref (self->wire);
   g_byte_array_unref (self->direct_out);
+  g_ptr_array_unref (self->early_signal);
   g_byte_array_unref (self->early);
   g_ptr_array_unref (self->findings);
   for (int d = 0; d < 2; d++)
@@ -2340,6 +2374,7 @@ nfltr_p2p_transfer_init (NfltrP2pTransfer *self)
   self->streams = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) stream_in_free);
   self->wire = g_byte_array_new ();
   self->direct_out = g_byte_array_new ();
+  self->early_signal = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   self->early = g_byte_array_new ();
   self->findings = g_ptr_array_new_with_free_func (g_free);
 }
