@@ -70,6 +70,9 @@ int cli_cmd_wg (int argc, char **argv);
 int cli_cmd_proof  (int argc, char **argv);
 int cli_cmd_verify (int argc, char **argv);
 
+/* cmd-p2p.c */
+int cli_cmd_p2p (int argc, char **argv);
+
 /* nfltr.c: the command table, NULL-terminated by name. */
 extern const CliCommand cli_commands[];
 

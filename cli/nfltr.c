@@ -59,6 +59,8 @@ const CliCommand cli_commands[] = {
   { "proof", cli_cmd_proof, "NAME [-o FILE]", N_ ("Fetch and save the relay's signed proof bundle of a tunnel") },
   { "verify", cli_cmd_verify, "BUNDLE [--fingerprint F] [--relay-key K]",
     N_ ("Check a proof bundle offline and say what it proves") },
+  { "p2p", cli_cmd_p2p, "send FILE… | receive CODE [--dir DIR] [--yes] | chat [CODE] | audit",
+    N_ ("Send files or chat directly with another machine, paired by a short code") },
   { "help", NULL, "[COMMAND]", N_ ("Show this help, or a command's") },
   { NULL, NULL, NULL, NULL }
 };

@@ -46,6 +46,7 @@ static const AttrInfo attr_info[NFLTR_ATTR_LAST_ + 1] = {
   [NFLTR_ATTR_FEATURES]      = { "features", ATTR_KIND_STRING, 0 },
   [NFLTR_ATTR_FRAME_TYPE]    = { "frame-type", ATTR_KIND_FIXED, 1 },
   [NFLTR_ATTR_SIGNING_KEY]   = { "signing-key", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_P2P_OP]        = { "p2p-op", ATTR_KIND_FIXED, 1 },
   [NFLTR_ATTR_WG_ADDRESS]    = { "wg-address", ATTR_KIND_STRING, 0 },
   [NFLTR_ATTR_WG_PORT]       = { "wg-port", ATTR_KIND_FIXED, 2 },
   [NFLTR_ATTR_WG_LABEL]      = { "wg-label", ATTR_KIND_STRING, 0 },
@@ -143,6 +144,8 @@ nfltr_proto_error_code_to_string (guint16 code)
     case NFLTR_PROTO_ERR_LIMIT: return "limit";
     case NFLTR_PROTO_ERR_UNSUPPORTED_FRAME: return "unsupported-frame";
     case NFLTR_PROTO_ERR_INTERNAL: return "internal";
+    case NFLTR_PROTO_ERR_NO_OFFER: return "no-offer";
+    case NFLTR_PROTO_ERR_OFFER_CLAIMED: return "offer-claimed";
     default: return "unknown";
     }
 }

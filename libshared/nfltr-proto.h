@@ -78,12 +78,31 @@ typedef enum {
   NFLTR_ATTR_FEATURES      = 22,
   NFLTR_ATTR_FRAME_TYPE    = 23,
   NFLTR_ATTR_SIGNING_KEY   = 24,  /* issue 11: the relay's proof signing key, in WELCOME */
+  NFLTR_ATTR_P2P_OP        = 25,  /* P2P_SIGNAL: what the relay is asked to do (§9.7) */
   /* the WireGuard track's (docs/protocol.md §11), numbered from 64 to stay clear of the rest */
   NFLTR_ATTR_WG_ADDRESS    = 64,
   NFLTR_ATTR_WG_PORT       = 65,
   NFLTR_ATTR_WG_LABEL      = 66,
   NFLTR_ATTR_LAST_         = 66,
 } NfltrAttrType;
+
+/* docs/protocol.md §9.7: P2P_SIGNAL's p2p-op; no attribute means FORWARD. */
+typedef enum {
+  NFLTR_P2P_OP_FORWARD  = 0, /* data goes to the other agent of the offer */
+  NFLTR_P2P_OP_OFFER    = 1, /* sender: register the lookup id (request-id; reply OK) */
+  NFLTR_P2P_OP_CLAIM    = 2, /* receiver: join the offer (request-id; reply OK) */
+  NFLTR_P2P_OP_OK       = 3, /* relay: the OFFER or CLAIM with this request-id succeeded */
+  NFLTR_P2P_OP_CLAIMED  = 4, /* relay → sender: a receiver joined */
+  NFLTR_P2P_OP_END      = 5, /* either agent: the run ended; data[0] is an NfltrP2pEnd */
+  NFLTR_P2P_OP_WITHDRAW = 6, /* sender: the offer is no longer wanted */
+  NFLTR_P2P_OP_GONE     = 7, /* relay → sender: the offer expired or used up its runs */
+} NfltrP2pOp;
+
+typedef enum {
+  NFLTR_P2P_END_FAILED = 0, /* the pairing failed (wrong code): one run spent */
+  NFLTR_P2P_END_PAIRED = 1, /* the sender saw the peer's confirmation: runs restored */
+  NFLTR_P2P_END_CLOSED = 2, /* the session is over or broke; the offer stays for a resume */
+} NfltrP2pEnd;
 
 typedef enum {
   NFLTR_MODE_VERIFIED    = 1,
@@ -99,6 +118,8 @@ typedef enum {
   NFLTR_PROTO_ERR_LIMIT               = 6,
   NFLTR_PROTO_ERR_UNSUPPORTED_FRAME   = 7,
   NFLTR_PROTO_ERR_INTERNAL            = 8,
+  NFLTR_PROTO_ERR_NO_OFFER            = 9,  /* §9.7: no such P2P offer (never, expired or used up) */
+  NFLTR_PROTO_ERR_OFFER_CLAIMED       = 10, /* §9.7: another peer is pairing with that offer */
 } NfltrProtoErrorCode;
 
 /* Decode failures, domain NFLTR_PROTO_ERROR. The message names what was wrong. */

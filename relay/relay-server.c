@@ -6,6 +6,7 @@
 #include "auth/relay-agent-ca.h"
 #include "agents/relay-agent.h"
 #include "agents/relay-directory.h"
+#include "p2p/relay-p2p.h"
 #include "tunnels/relay-registry.h"
 #include "api/relay-http.h"
 #include "listener/relay-demux.h"
@@ -28,9 +29,9 @@
 /* How long accepting pauses when the relay is out of descriptors and has no first-stage
  * connection to drop: long enough not to spin on a listening socket that stays readable. */
 #define FD_LIMIT_PAUSE_MS 250
-/* The optional features this relay serves (docs/protocol.md §8.2): none yet. A track that
+/* The optional features this relay serves (docs/protocol.md §8.2): p2p (§9.7). A track that
  * lands adds its token here (`wg`, `p2p`, `a2a`). */
-#define RELAY_FEATURES    "wg"
+#define RELAY_FEATURES    "wg p2p"
 #define ACCEPT_BURST      64
 /* How often the relay looks for keys revoked by `nfltr-relay keys revoke` (another process):
  * an agent using a revoked key is gone within about this long (docs/security.md). */
@@ -413,6 +414,7 @@ relay_server_new (RelayConfig *config, GError **error)
   server->agents = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) relay_agent_free, NULL);
   server->registry = relay_registry_new ();
   server->directory = relay_directory_new ();
+  server->p2p = relay_p2p_new ();
   server->features = g_strdup (RELAY_FEATURES);
   server->attach = relay_attach_new (server);
   server->conn_count = g_rc_box_new0 (RelayConnCount);
@@ -499,7 +501,9 @@ relay_server_start (RelayServer *server, GError **error)
   server->listen_text = relay_format_address (effective);
   if (server->config.public_port == 0)
     server->config.public_port = server->port;
-  /* WireGuard's UDP port has the number of the TLS port (docs/wireguard.md). */
+  /* The UDP port has the number of the TLS port (docs/wireguard.md, docs/relay.md "UDP"): the
+   * WireGuard track owns the socket and reads it in batches; its reader sorts each datagram
+   * (relay/udp: WireGuard, STUN for the P2P track, the rest dropped). */
   if (!relay_wg_start (server->wg, effective, error))
     return FALSE;
   relay_splice_init ();
@@ -539,6 +543,7 @@ relay_server_free (RelayServer *server)
   g_clear_pointer (&server->attach, relay_attach_free);
   g_clear_pointer (&server->registry, relay_registry_free);
   g_clear_pointer (&server->directory, relay_directory_free);
+  g_clear_pointer (&server->p2p, relay_p2p_free);
   g_free (server->features);
   g_clear_object (&server->http);
   g_clear_pointer (&server->identity, relay_identity_free);

@@ -27,6 +27,7 @@ struct _RelayServer {
   RelayIdentity  *identity;
   RelayRegistry  *registry;
   RelayDirectory *directory;    /* agent id → control channel (agents/relay-directory.h) */
+  struct _RelayP2p *p2p;        /* P2P offers and the relayed fallback (p2p/relay-p2p.h) */
   char           *features;     /* what this relay offers in WELCOME (docs/protocol.md §8.2) */
   RelayAttach    *attach;
   SoupServer     *http;

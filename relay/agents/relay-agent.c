@@ -14,6 +14,7 @@
 #include "passthrough/relay-attach.h"
 #include "tunnels/relay-binder.h"
 #include "wg/relay-wg.h"
+#include "p2p/relay-p2p.h"
 #include "tunnels/relay-registry.h"
 #include "proof/relay-proof.h"
 #include "nfltr-messages.h"
@@ -72,6 +73,9 @@ static const RelayTrack tracks[] = {
   { NFLTR_FRAME_WG_JOIN,     RELAY_AGENT_READY,       relay_wg_handle_join },
   { NFLTR_FRAME_WG_LEAVE,    RELAY_AGENT_READY,       relay_wg_handle_leave },
   { NFLTR_FRAME_WG_PACKET,   RELAY_AGENT_READY,       relay_wg_handle_packet },
+  /* P2P offers, signalling and the relayed fallback (p2p/relay-p2p.c, §9.7) */
+  { NFLTR_FRAME_P2P_SIGNAL,  RELAY_AGENT_READY,       relay_p2p_handle_signal },
+  { NFLTR_FRAME_P2P_RELAY,   RELAY_AGENT_READY,       relay_p2p_handle_relay },
 };
 
 static const RelayTrack *
@@ -217,6 +221,7 @@ agent_detach (RelayAgent *agent)
   g_clear_handle_id (&agent->timer_id, g_source_remove);
 
   relay_binder_drop_agent (agent);
+  relay_p2p_drop_agent (agent);
   relay_attach_drop_agent (agent->server->attach, agent);
   if (agent->listed)
     relay_directory_remove (agent->server->directory, agent->agent_id, agent);

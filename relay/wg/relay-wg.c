@@ -18,6 +18,8 @@
 #define G_LOG_DOMAIN "nfltr-relay"
 
 #include "relay-wg.h"
+
+#include "udp/relay-udp.h"
 #include "relay-wg-classify.h"
 #include "relay-wg-store.h"
 #include "relay-server.h"
@@ -481,6 +483,20 @@ rate_admits (RelayWg *wg, const struct sockaddr_storage *addr, gboolean handshak
   return TRUE;
 }
 
+static void
+answer_stun (int fd, const guint8 *request, gsize len, const Endpoint *from)
+{
+  g_autoptr (GSocketAddress) address = g_socket_address_new_from_native ((gpointer) &from->addr, from->addr_len);
+  guint8 answer[RELAY_STUN_MAX];
+  gsize answer_len;
+
+  if (address == NULL)
+    return;
+  answer_len = relay_stun_answer (request, len, address, answer);
+  if (answer_len > 0)
+    (void) sendto (fd, answer, answer_len, MSG_DONTWAIT, (const struct sockaddr *) &from->addr, from->addr_len);
+}
+
 static gboolean
 udp_read_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
 {
@@ -493,9 +509,19 @@ udp_read_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
       ssize_t n;
 
       from.addr_len = sizeof from.addr;
-      n = recvfrom (fd, wg->buffer, MAX_DATAGRAM, MSG_DONTWAIT, (struct sockaddr *) &from.addr, &from.addr_len);
+      n =
+        recvfrom (fd, wg->buffer, MAX_DATAGRAM, MSG_DONTWAIT, (struct sockaddr *) &from.addr, &from.addr_len);
       if (n < 0)
         break;
+      /* One UDP port for two tracks (relay/udp): STUN Binding for the P2P track's reflexive
+       * candidates is answered here; what is neither STUN nor WireGuard-shaped is dropped. */
+      switch (relay_udp_classify (wg->buffer, (gsize) n))
+        {
+          case RELAY_UDP_STUN: answer_stun (fd, wg->buffer, (gsize) n, &from); continue;
+          case RELAY_UDP_OTHER: wg->stats.dropped_other++; continue;
+          case RELAY_UDP_WIREGUARD:
+          default: break;
+        }
       if (!rate_admits (wg, &from.addr, n > 0 && wg->buffer[0] == 1))
         {
           wg->stats.dropped_rate++;

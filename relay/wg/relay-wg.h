@@ -24,6 +24,7 @@ typedef struct {
   guint64 dropped_invalid;   /* not one of the four messages */
   guint64 dropped_unrouted;  /* no member / index to send it to */
   guint64 dropped_rate;      /* over a source's rate */
+  guint64 dropped_other;     /* neither WireGuard- nor STUN-shaped (relay/udp) */
 } RelayWgStats;
 
 /* Opens the track's tables in data_dir/relay.db and loads every member. */

@@ -10,12 +10,15 @@
 #include "nfltr-state.h"
 #include "nfltr-tunnel-kind.h"
 #include "nfltr-tunnel-manager.h"
+#include "nfltr-p2p-service.h"
 
 struct _NfltrManagerImpl {
   NfltrDbusManagerSkeleton parent_instance;
 
   NfltrSession *session;
   NfltrTunnelManager *tunnels;
+  NfltrP2pService *p2p;       /* the P2P track (service/p2p/transfer/) */
+  char *data_dir;
 };
 
 static void manager_iface_init (NfltrDbusManagerIface *iface);
@@ -209,6 +212,7 @@ nfltr_manager_impl_start (NfltrManagerImpl         *self,
 {
   nfltr_session_load (self->session);
   nfltr_tunnel_manager_restore (self->tunnels, object_manager);
+  self->p2p = nfltr_p2p_service_new (self->session, self->data_dir, object_manager);
   update_relay_properties (self);
   nfltr_session_restore (self->session);
 }
@@ -217,6 +221,8 @@ void
 nfltr_manager_impl_shutdown (NfltrManagerImpl *self)
 {
   nfltr_tunnel_manager_shutdown (self->tunnels);
+  if (self->p2p != NULL)
+    nfltr_p2p_service_shutdown (self->p2p);
   nfltr_session_shutdown (self->session);
 }
 
@@ -232,6 +238,7 @@ nfltr_manager_impl_new (const char  *config_dir,
   if (agent_id == NULL)
     return NULL;
   self->session = nfltr_session_new (config_dir, agent_id);
+  self->data_dir = g_strdup (data_dir);
   /* Before the tunnel manager's handlers: Relay* properties change before tunnel states. */
   g_signal_connect (self->session, "changed", G_CALLBACK (session_changed_cb), self);
   self->tunnels = nfltr_tunnel_manager_new (self->session, config_dir, certs_dir);
@@ -248,8 +255,10 @@ nfltr_manager_impl_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->session, self);
   if (self->tunnels)
     g_signal_handlers_disconnect_by_data (self->tunnels, self);
+  g_clear_object (&self->p2p);
   g_clear_object (&self->tunnels);
   g_clear_object (&self->session);
+  g_clear_pointer (&self->data_dir, g_free);
 
   G_OBJECT_CLASS (nfltr_manager_impl_parent_class)->dispose (object);
 }

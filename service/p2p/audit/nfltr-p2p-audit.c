@@ -68,6 +68,29 @@ nfltr_p2p_audit_chain_append (NfltrP2pAuditChain *chain,
   g_array_append_val (chain->links, link);
 }
 
+gboolean
+nfltr_p2p_audit_chain_add_link (NfltrP2pAuditChain      *chain,
+                                const NfltrP2pAuditLink *link)
+{
+  struct sha256_ctx ctx;
+  guint8 want[NFLTR_P2P_AUDIT_HASH_BYTES];
+  guint64 seq_be = GUINT64_TO_BE (link->seq);
+  guint32 len_be = GUINT32_TO_BE (link->length);
+  guint8 dir = chain->direction;
+
+  sha256_init (&ctx);
+  sha256_update (&ctx, NFLTR_P2P_AUDIT_HASH_BYTES, head (chain));
+  sha256_update (&ctx, 8, (const guint8 *) &seq_be);
+  sha256_update (&ctx, 1, &dir);
+  sha256_update (&ctx, 4, (const guint8 *) &len_be);
+  sha256_update (&ctx, sizeof link->content, link->content);
+  sha256_digest (&ctx, sizeof want, want);
+  if (memcmp (want, link->link, sizeof want) != 0)
+    return FALSE;
+  g_array_append_val (chain->links, *link);
+  return TRUE;
+}
+
 guint64
 nfltr_p2p_audit_chain_get_count (NfltrP2pAuditChain *chain)
 {

@@ -63,6 +63,10 @@ void                nfltr_p2p_audit_chain_append (NfltrP2pAuditChain *chain,
                                                   guint64             seq,
                                                   const guint8       *record,
                                                   gsize               len);
+/* Appends a link as the peer reported it (its own chain, sent for the audit): FALSE when it
+ * does not follow from this chain's head, so a reported chain is at least a chain. */
+gboolean            nfltr_p2p_audit_chain_add_link (NfltrP2pAuditChain      *chain,
+                                                    const NfltrP2pAuditLink *link);
 guint64             nfltr_p2p_audit_chain_get_count (NfltrP2pAuditChain *chain);
 const NfltrP2pAuditLink *nfltr_p2p_audit_chain_get_link (NfltrP2pAuditChain *chain,
                                                          guint64             index);
