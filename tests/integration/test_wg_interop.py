@@ -73,10 +73,16 @@ print(sent, cookies, flush=True)
 """
 
 
+# wireguard-go's control socket lives in /var/run/wireguard/, shared by every network namespace:
+# a name of our own, so a concurrent run or a stale socket of another cannot take ours.
+IFACE = f"nfwg{os.getpid() % 100000}"
+
+
 # ICMP echo from inside a namespace (no iputils here): prints how many of COUNT requests were
 # answered within WAIT seconds each; an optional source address plays `ping -I`.
 PINGER = r"""
 import os, socket, struct, sys, time
+
 target, count, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 source = sys.argv[4] if len(sys.argv) > 4 else None
 def csum(b):
@@ -137,17 +143,17 @@ class WgLab:
             f.write(self.key_a + "\n")
 
         self.wggo_log = open(os.path.join(self.tmp, "wireguard-go.log"), "w")
-        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.a, "wireguard-go", "-f", "wg0"],
+        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.a, "wireguard-go", "-f", IFACE],
                                            stdout=self.wggo_log, stderr=subprocess.STDOUT))
         deadline = time.monotonic() + 10
-        while run("ip", "-n", self.a, "link", "show", "wg0", check=False).returncode != 0:
-            assert time.monotonic() < deadline, "wireguard-go did not create wg0"
-            time.sleep(0.1)  # polling: nothing announces wg0
-        self.ns(self.a, "wg", "set", "wg0", "private-key", os.path.join(self.tmp, "a.key"),
+        while run("ip", "-n", self.a, "link", "show", IFACE, check=False).returncode != 0:
+            assert time.monotonic() < deadline, f"wireguard-go did not create {IFACE}"
+            time.sleep(0.1)  # polling: nothing announces the interface
+        self.ns(self.a, "wg", "set", IFACE, "private-key", os.path.join(self.tmp, "a.key"),
                 "listen-port", "51820", "peer", self.pub_b, "allowed-ips", "10.9.0.2/32",
                 "endpoint", "192.168.77.2:51821")
-        self.ns(self.a, "ip", "addr", "add", "10.9.0.1/24", "dev", "wg0")
-        self.ns(self.a, "ip", "link", "set", "wg0", "up")
+        self.ns(self.a, "ip", "addr", "add", "10.9.0.1/24", "dev", IFACE)
+        self.ns(self.a, "ip", "link", "set", IFACE, "up")
 
         echo = subprocess.Popen(["ip", "netns", "exec", self.a, PYTHON, "-c", ECHO_SERVER],
                                 stdout=subprocess.PIPE, text=True)
@@ -179,7 +185,7 @@ class WgLab:
         return int(self.ns(self.a, *args, timeout=count * wait + 30).stdout.strip())
 
     def wg_show(self, field):
-        return self.ns(self.a, "wg", "show", "wg0", field).stdout.strip()
+        return self.ns(self.a, "wg", "show", IFACE, field).stdout.strip()
 
     def close(self):
         for p in reversed(self.procs):
@@ -252,7 +258,7 @@ def test_roaming_source_address_changes(wglab):
 def test_stock_peer_roams_and_we_follow(wglab):
     p = wglab.start_probe("--duration", "8")
     first = wglab.ping("10.9.0.2", count=2)
-    wglab.ns(wglab.a, "wg", "set", "wg0", "listen-port", "51999")
+    wglab.ns(wglab.a, "wg", "set", IFACE, "listen-port", "51999")
     second = wglab.ping("10.9.0.2", count=2)
     r = probe_json(p)
     assert (first, second) == (2, 2)
@@ -271,7 +277,7 @@ def test_replayed_data_packet_is_dropped_and_counted(wglab):
 def test_inner_source_outside_allowed_ips_is_dropped(wglab):
     # wireguard-go sends from 10.9.0.77, which it may (its side routes by destination), but
     # our peer entry allows only 10.9.0.1/32.
-    wglab.ns(wglab.a, "ip", "addr", "add", "10.9.0.77/32", "dev", "wg0")
+    wglab.ns(wglab.a, "ip", "addr", "add", "10.9.0.77/32", "dev", IFACE)
     p = wglab.start_probe("--duration", "7")
     good = wglab.ping("10.9.0.2", count=2)
     bad = wglab.ping("10.9.0.2", count=3, wait=1, source="10.9.0.77")
