@@ -177,11 +177,16 @@ class Proc:
                 self._cond.wait(left)
 
     def wait_exit(self, timeout):
+        """The exit status, once the process has ended and its output is all read (a caller
+        looks at the last lines next)."""
         try:
-            return self.p.wait(timeout)
+            status = self.p.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"{self.name} did not exit within {timeout}s; output:\n"
                                  f"{self.text()}") from None
+        for t in self._readers:
+            t.join(10)   # the pipes reach EOF once every holder (a child too) has closed them
+        return status
 
     def send(self, sig):
         if self.alive():
