@@ -119,7 +119,8 @@ def test_dead_local_server_shows_on_the_row(world):
     tunnel = world.agent.http(port, "--name", "no-server")
     app = applab.App(world.lab, world.agent, world.xvfb)
     app.wait(lambda w: len(w.get("rows", [])) == 1, 20, "the tunnel's row")
-    assert app.row("no-server")["error"] == ""
+    # No assumption about the row before a visitor: the relay's own check of a verified tunnel
+    # (issue 11) connects through it at once, and may already have found the server down.
     assert curl_tunnel(tunnel, "/", "--http1.1").status == 502
     app.wait(lambda w: "Local server is not answering" in app.row("no-server")["error"], 15,
              "the row to say the local server is down")

@@ -241,7 +241,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestPage, test_page_free)
 static gboolean
 output_contains (TestPage *page, const char *needle)
 {
-  return memmem (page->output->data, page->output->len, needle, strlen (needle)) != NULL;
+  /* An empty GByteArray has no data at all: memmem must not see NULL (UBSan). */
+  return page->output->len > 0 && memmem (page->output->data, page->output->len, needle, strlen (needle)) != NULL;
 }
 
 static gboolean
