@@ -298,6 +298,8 @@ find_text (TestPage *page, const char *type, JsonNode **keep)
       if (node != NULL && JSON_NODE_HOLDS_OBJECT (node) &&
           g_strcmp0 (json_object_get_string_member (json_node_get_object (node), "t"), type) == 0)
         {
+          /* The caller keeps the last one found; an earlier one it kept goes. */
+          g_clear_pointer (keep, json_node_unref);
           *keep = g_steal_pointer (&node);
           return json_node_get_object (*keep);
         }
