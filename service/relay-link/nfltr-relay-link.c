@@ -950,6 +950,8 @@ nfltr_relay_link_dispose (GObject *object)
 
   nfltr_clear_source (&self->retry_source);
   link_drop (self);
+  if (self->session != NULL)
+    soup_session_abort (self->session);
   g_clear_object (&self->session);
 
   G_OBJECT_CLASS (nfltr_relay_link_parent_class)->dispose (object);
