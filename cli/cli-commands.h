@@ -32,10 +32,6 @@ gboolean cli_cmd_kind  (int argc, char **argv, int *exit_status);
 void     cli_print_kinds (FILE *out);
 /* cmd-serve.c */
 int cli_cmd_serve   (int argc, char **argv);
-/* --basic-auth and --token (cmd-serve.c's callback state) into a web app kind's options */
-gboolean cli_web_auth_options (const char *basic_auth, GVariantDict *dict, char **token_out, GError **error);
-/* "100K", "20M", "2G" (IEC) or bytes into bytes; FALSE if not a size (cmd-serve.c) */
-gboolean cli_parse_size (const char *text, guint64 *bytes);
 /* cmd-command.c */
 int cli_cmd_command (int argc, char **argv);
 /* cmd-share.c */

@@ -4,6 +4,7 @@
 
 #include "cli-commands.h"
 #include "cli-output.h"
+#include "cli-web-auth.h"
 
 #include <glib/gi18n.h>
 #include <stdio.h>
@@ -28,8 +29,7 @@ cli_cmd_command (int argc, char **argv)
       N_ ("Largest request body accepted (default 10M)"), "SIZE" },
     { "arg-from-query", 0, 0, G_OPTION_ARG_STRING, &query_arg,
       N_ ("Append the query parameter NAME as one more argument (never split, never an option)"), "NAME" },
-    { "basic-auth", 0, 0, G_OPTION_ARG_STRING, &basic_auth,
-      N_ ("Ask visitors for this user name and password"), "USER:PASSWORD" },
+    CLI_WEB_AUTH_OPTION_ENTRIES (&basic_auth),
     G_OPTION_ENTRY_NULL
   };
   CliTunnelOptions options;
@@ -51,6 +51,7 @@ cli_cmd_command (int argc, char **argv)
         _ ("Examples:\n"
            "  nfltr command -- wc -l\n"
            "  nfltr command --arg-from-query q -- grep -i\n"
+           "  nfltr command --token -- date     (prints a link with its token)\n"
            "  curl --data-binary @file.txt https://NAME.<relay domain>/\n"),
         1, -1, &options, &positional, &error) ||
       (max_output != NULL && !cli_parse_size (max_output, &out_bytes) &&
@@ -109,5 +110,6 @@ cli_cmd_command (int argc, char **argv)
   if (!options.e2ee)
     g_variant_dict_insert (&dict, "inspectable", "b", TRUE);
   options.kind_options = g_variant_ref_sink (g_variant_dict_end (&dict));
+  cli_web_auth_announce (token);
   return cli_tunnel_run (&options, NULL);
 }

@@ -129,6 +129,26 @@ def test_basic_auth(env):
     t.proc.stop()
 
 
+def test_token(env):
+    t = start(env, "--token=c0mmand-t0ken", "--", "echo", "token output")
+    r = call(t)
+    assert r.status == 401 and b"token output" not in r.body, r
+    r = call(t, "token=c0mmand-t0keX")
+    assert r.status == 401 and b"token output" not in r.body, r
+    r = call(t, "token=c0mmand-t0ken")
+    assert r.status == 200 and r.body == b"token output\n", r
+    t.proc.stop()
+
+
+def test_token_made_when_not_given(env):
+    t = start(env, "--token", "--", "echo", "random token output")
+    m = t.proc.wait_line(r"Access token: ([A-Za-z0-9_-]{20,}) ", 10, stream="err")
+    assert call(t).status == 401
+    r = call(t, "token=" + m.group(1))
+    assert r.status == 200 and r.body == b"random token output\n", r
+    t.proc.stop()
+
+
 def test_bad_command_line(env):
     r = env.agent.run("command")
     assert r.returncode == 2, r
