@@ -317,20 +317,9 @@ serve_lines (TailApp *app, SoupServerMessage *msg)
 static gboolean
 serve_asset (SoupServerMessage *msg, const char *path)
 {
-  const char *name = path + strlen ("/assets/");
-  const char *type = g_str_has_suffix (name, ".js") ? "text/javascript; charset=utf-8"
-                                                    : "text/css; charset=utf-8";
-  g_autofree char *resource = NULL;
-  g_autoptr(GBytes) bytes = NULL;
+  static const char * const names[] = { "tail.js", "tail.css", NULL };
 
-  if (!g_str_equal (name, "tail.js") && !g_str_equal (name, "tail.css"))
-    return FALSE;
-  resource = g_strconcat ("/xyz/nfltr/Nfltr/tail/", name, NULL);
-  bytes = g_resource_lookup_data (nfltr_tail_get_resource (), resource, 0, NULL);
-  if (bytes == NULL)
-    return FALSE;
-  nfltr_web_respond_bytes (msg, SOUP_STATUS_OK, type, bytes);
-  return TRUE;
+  return nfltr_web_respond_resource (msg, nfltr_tail_get_resource (), "/xyz/nfltr/Nfltr/tail/", names, path + strlen ("/assets/"));
 }
 
 static void

@@ -324,32 +324,9 @@ serve_page (NfltrWebServer *web, TermApp *app, SoupServerMessage *msg, Role role
 static gboolean
 serve_asset (SoupServerMessage *msg, const char *path)
 {
-  static const struct {
-    const char *name;
-    const char *type;
-  } assets[] = {
-    { "xterm.js", "text/javascript; charset=utf-8" },
-    { "addon-fit.js", "text/javascript; charset=utf-8" },
-    { "terminal.js", "text/javascript; charset=utf-8" },
-    { "xterm.css", "text/css; charset=utf-8" },
-    { "terminal.css", "text/css; charset=utf-8" },
-  };
-  const char *name = path + strlen ("/assets/");
+  static const char * const names[] = { "xterm.js", "addon-fit.js", "terminal.js", "xterm.css", "terminal.css", NULL };
 
-  for (guint i = 0; i < G_N_ELEMENTS (assets); i++)
-    if (g_str_equal (name, assets[i].name))
-      {
-        g_autofree char *resource = g_strconcat (ASSETS_RESOURCE, name, NULL);
-        g_autoptr(GBytes) bytes = g_resource_lookup_data (nfltr_term_get_resource (), resource, 0, NULL);
-
-        if (bytes == NULL)
-          return FALSE;
-        soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                      "Cache-Control", "max-age=3600");
-        nfltr_web_respond_bytes (msg, SOUP_STATUS_OK, assets[i].type, bytes);
-        return TRUE;
-      }
-  return FALSE;
+  return nfltr_web_respond_resource (msg, nfltr_term_get_resource (), ASSETS_RESOURCE, names, path + strlen ("/assets/"));
 }
 
 static void

@@ -180,20 +180,9 @@ serve_page (NfltrWebServer *web, WatchApp *app, SoupServerMessage *msg)
 static gboolean
 serve_asset (SoupServerMessage *msg, const char *path)
 {
-  const char *name = path + strlen ("/assets/");
-  const char *type = g_str_has_suffix (name, ".js") ? "text/javascript; charset=utf-8"
-                                                    : "text/css; charset=utf-8";
-  g_autofree char *resource = NULL;
-  g_autoptr(GBytes) bytes = NULL;
+  static const char * const names[] = { "watch.js", "watch.css", NULL };
 
-  if (!g_str_equal (name, "watch.js") && !g_str_equal (name, "watch.css"))
-    return FALSE;
-  resource = g_strconcat ("/xyz/nfltr/Nfltr/watch/", name, NULL);
-  bytes = g_resource_lookup_data (nfltr_watch_get_resource (), resource, 0, NULL);
-  if (bytes == NULL)
-    return FALSE;
-  nfltr_web_respond_bytes (msg, SOUP_STATUS_OK, type, bytes);
-  return TRUE;
+  return nfltr_web_respond_resource (msg, nfltr_watch_get_resource (), "/xyz/nfltr/Nfltr/watch/", names, path + strlen ("/assets/"));
 }
 
 static void

@@ -152,38 +152,49 @@ nfltr_web_refuse_body (SoupServerMessage *msg)
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
 }
 
+static const char *
+asset_type (const char *name)
+{
+  if (g_str_has_suffix (name, ".js"))
+    return "text/javascript; charset=utf-8";
+  if (g_str_has_suffix (name, ".css"))
+    return "text/css; charset=utf-8";
+  if (g_str_has_suffix (name, ".svg"))
+    return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+gboolean
+nfltr_web_respond_resource (SoupServerMessage  *msg,
+                            GResource          *resource,
+                            const char         *dir,
+                            const char * const *names,
+                            const char         *name)
+{
+  g_autofree char *path = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (!g_strv_contains (names, name))
+    return FALSE;
+  path = g_strconcat (dir, name, NULL);
+  bytes = g_resource_lookup_data (resource, path, 0, NULL);
+  if (bytes == NULL)
+    return FALSE;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control", "max-age=3600");
+  nfltr_web_respond_bytes (msg, SOUP_STATUS_OK, asset_type (name), bytes);
+  return TRUE;
+}
+
 gboolean
 nfltr_web_serve_asset (SoupServerMessage *msg, const char *path)
 {
-  static const struct {
-    const char *name;
-    const char *type;
-  } assets[] = {
-    { "style.css", "text/css; charset=utf-8" },
-    { "nfltr.js", "text/javascript; charset=utf-8" },
-    { "icon.svg", "image/svg+xml" },
-  };
-  const char *name;
+  static const char * const names[] = { "style.css", "nfltr.js", "icon.svg", NULL };
 
-  if (!g_str_has_prefix (path, NFLTR_WEB_ASSETS_PREFIX))
-    return FALSE;
-  name = path + strlen (NFLTR_WEB_ASSETS_PREFIX);
-  for (guint i = 0; i < G_N_ELEMENTS (assets); i++)
-    if (g_str_equal (name, assets[i].name))
-      {
-        g_autofree char *resource = g_strconcat (ASSETS_RESOURCE, name, NULL);
-        /* Looked up in our GResource by name: referencing it keeps the resource object
-         * in the link of every binary built from the static archive. */
-        g_autoptr(GBytes) bytes = g_resource_lookup_data (nfltr_web_get_resource (), resource, 0, NULL);
-
-        if (bytes == NULL)
-          return FALSE;
-        soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                      "Cache-Control", "max-age=3600");
-        nfltr_web_respond_bytes (msg, SOUP_STATUS_OK, assets[i].type, bytes);
-        return TRUE;
-      }
-  return FALSE;
+  /* Looked up in our GResource by name: referencing it keeps the resource object in the link
+   * of every binary built from the static archive. */
+  return g_str_has_prefix (path, NFLTR_WEB_ASSETS_PREFIX) &&
+         nfltr_web_respond_resource (msg, nfltr_web_get_resource (), ASSETS_RESOURCE, names,
+                                     path + strlen (NFLTR_WEB_ASSETS_PREFIX));
 }
 
 /* ---- a streamed body ---- */

@@ -140,6 +140,14 @@ void                nfltr_web_refuse_body           (SoupServerMessage *msg);
 /* The shared assets: TRUE when path was one of them (answered). */
 gboolean            nfltr_web_serve_asset           (SoupServerMessage *msg,
                                                      const char        *path);
+/* A kind's own asset: answers NAME from RESOURCE at DIR (ending in '/') when NAME is one of
+ * NAMES (NULL-terminated), typed by its suffix (.js, .css, .svg) and cacheable for an hour.
+ * TRUE when answered. */
+gboolean            nfltr_web_respond_resource      (SoupServerMessage  *msg,
+                                                     GResource          *resource,
+                                                     const char         *dir,
+                                                     const char * const *names,
+                                                     const char         *name);
 
 /* ---- small pieces, pure (fuzzed: fuzz/fuzz-web-query.c) ---- */
 
