@@ -6,6 +6,7 @@
 #include "nfltr-kind-ai.h"
 
 #include "nfltr-term-app.h"
+#include "nfltr-web.h"
 
 /* The transcript is the point here: 8 MiB of output kept (a long session), of which a reload
  * replays the newest 512 KiB (NFLTR_TERM_REPLAY_MAX). */
@@ -47,14 +48,6 @@ ai_describe_target (NfltrTunnelKind *kind, GVariant *config)
   return nfltr_term_app_describe_target (config);
 }
 
-static const char * const *
-ai_get_alpn (NfltrTunnelKind *kind)
-{
-  static const char * const alpn[] = { "http/1.1", NULL };
-
-  return alpn;
-}
-
 static gboolean
 ai_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 {
@@ -62,31 +55,17 @@ ai_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 }
 
 static void
-ai_stop (NfltrTunnelKind *kind, GVariant *config)
-{
-  nfltr_term_app_stop (config);
-}
-
-static int
-ai_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, GError **error)
-{
-  return nfltr_term_app_connect (config, conn, error);
-}
-
-static void
 nfltr_kind_ai_class_init (NfltrKindAiClass *klass)
 {
   NfltrTunnelKindClass *kind_class = NFLTR_TUNNEL_KIND_CLASS (klass);
 
+  nfltr_web_kind_class_init (kind_class);
   kind_class->get_id = ai_get_id;
   kind_class->get_label = ai_get_label;
   kind_class->get_description = ai_get_description;
   kind_class->parse = ai_parse;
   kind_class->describe_target = ai_describe_target;
-  kind_class->get_alpn = ai_get_alpn;
   kind_class->start = ai_start;
-  kind_class->stop = ai_stop;
-  kind_class->connect = ai_connect;
 }
 
 static void

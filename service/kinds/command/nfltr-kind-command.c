@@ -165,14 +165,6 @@ command_describe_target (NfltrTunnelKind *kind, GVariant *config)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
-static const char * const *
-command_get_alpn (NfltrTunnelKind *kind)
-{
-  static const char * const alpn[] = { "http/1.1", NULL };
-
-  return alpn;
-}
-
 /* ---- one run ---- */
 
 typedef enum {
@@ -564,31 +556,17 @@ command_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 }
 
 static void
-command_stop (NfltrTunnelKind *kind, GVariant *config)
-{
-  nfltr_web_server_stop (config);
-}
-
-static int
-command_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, GError **error)
-{
-  return nfltr_web_connect (config, conn, error);
-}
-
-static void
 nfltr_kind_command_class_init (NfltrKindCommandClass *klass)
 {
   NfltrTunnelKindClass *kind_class = NFLTR_TUNNEL_KIND_CLASS (klass);
 
+  nfltr_web_kind_class_init (kind_class);
   kind_class->get_id = command_get_id;
   kind_class->get_label = command_get_label;
   kind_class->get_description = command_get_description;
   kind_class->parse = command_parse;
   kind_class->describe_target = command_describe_target;
-  kind_class->get_alpn = command_get_alpn;
   kind_class->start = command_start;
-  kind_class->stop = command_stop;
-  kind_class->connect = command_connect;
 }
 
 static void

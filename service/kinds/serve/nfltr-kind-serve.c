@@ -83,15 +83,6 @@ serve_describe_target (NfltrTunnelKind *kind, GVariant *config)
   return g_strdup (root);
 }
 
-static const char * const *
-serve_get_alpn (NfltrTunnelKind *kind)
-{
-  /* The web layer's SoupServer speaks HTTP/1.1 on a plain stream. */
-  static const char * const alpn[] = { "http/1.1", NULL };
-
-  return alpn;
-}
-
 static gboolean
 serve_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 {
@@ -99,31 +90,17 @@ serve_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 }
 
 static void
-serve_stop (NfltrTunnelKind *kind, GVariant *config)
-{
-  nfltr_web_server_stop (config);
-}
-
-static int
-serve_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, GError **error)
-{
-  return nfltr_web_connect (config, conn, error);
-}
-
-static void
 nfltr_kind_serve_class_init (NfltrKindServeClass *klass)
 {
   NfltrTunnelKindClass *kind_class = NFLTR_TUNNEL_KIND_CLASS (klass);
 
+  nfltr_web_kind_class_init (kind_class);
   kind_class->get_id = serve_get_id;
   kind_class->get_label = serve_get_label;
   kind_class->get_description = serve_get_description;
   kind_class->parse = serve_parse;
   kind_class->describe_target = serve_describe_target;
-  kind_class->get_alpn = serve_get_alpn;
   kind_class->start = serve_start;
-  kind_class->stop = serve_stop;
-  kind_class->connect = serve_connect;
 }
 
 static void

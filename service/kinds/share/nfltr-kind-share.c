@@ -139,14 +139,6 @@ share_describe_target (NfltrTunnelKind *kind, GVariant *config)
   return g_strdup ("text");
 }
 
-static const char * const *
-share_get_alpn (NfltrTunnelKind *kind)
-{
-  static const char * const alpn[] = { "http/1.1", NULL };
-
-  return alpn;
-}
-
 /* Tells the CLI the share ended (it removes the tunnel and says why). Best effort: a CLI
  * that went away is no reason to wait. */
 static void
@@ -454,31 +446,17 @@ share_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 }
 
 static void
-share_stop (NfltrTunnelKind *kind, GVariant *config)
-{
-  nfltr_web_server_stop (config);
-}
-
-static int
-share_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, GError **error)
-{
-  return nfltr_web_connect (config, conn, error);
-}
-
-static void
 nfltr_kind_share_class_init (NfltrKindShareClass *klass)
 {
   NfltrTunnelKindClass *kind_class = NFLTR_TUNNEL_KIND_CLASS (klass);
 
+  nfltr_web_kind_class_init (kind_class);
   kind_class->get_id = share_get_id;
   kind_class->get_label = share_get_label;
   kind_class->get_description = share_get_description;
   kind_class->parse = share_parse;
   kind_class->describe_target = share_describe_target;
-  kind_class->get_alpn = share_get_alpn;
   kind_class->start = share_start;
-  kind_class->stop = share_stop;
-  kind_class->connect = share_connect;
 }
 
 static void

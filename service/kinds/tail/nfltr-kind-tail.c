@@ -432,14 +432,6 @@ tail_describe_target (NfltrTunnelKind *kind, GVariant *config)
   return files != NULL ? g_strjoinv (" ", files) : g_strdup ("");
 }
 
-static const char * const *
-tail_get_alpn (NfltrTunnelKind *kind)
-{
-  static const char * const alpn[] = { "http/1.1", NULL };
-
-  return alpn;
-}
-
 static gboolean
 tail_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 {
@@ -458,31 +450,17 @@ tail_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 }
 
 static void
-tail_stop (NfltrTunnelKind *kind, GVariant *config)
-{
-  nfltr_web_server_stop (config);
-}
-
-static int
-tail_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, GError **error)
-{
-  return nfltr_web_connect (config, conn, error);
-}
-
-static void
 nfltr_kind_tail_class_init (NfltrKindTailClass *klass)
 {
   NfltrTunnelKindClass *kind_class = NFLTR_TUNNEL_KIND_CLASS (klass);
 
+  nfltr_web_kind_class_init (kind_class);
   kind_class->get_id = tail_get_id;
   kind_class->get_label = tail_get_label;
   kind_class->get_description = tail_get_description;
   kind_class->parse = tail_parse;
   kind_class->describe_target = tail_describe_target;
-  kind_class->get_alpn = tail_get_alpn;
   kind_class->start = tail_start;
-  kind_class->stop = tail_stop;
-  kind_class->connect = tail_connect;
 }
 
 static void

@@ -6,6 +6,7 @@
 #include "nfltr-kind-terminal.h"
 
 #include "nfltr-term-app.h"
+#include "nfltr-web.h"
 
 /* A megabyte of output: the replay after a reload, and the transcript. */
 static const NfltrTermAppKind terminal_app = { "Terminal", NULL, 1024 * 1024 };
@@ -46,14 +47,6 @@ terminal_describe_target (NfltrTunnelKind *kind, GVariant *config)
   return nfltr_term_app_describe_target (config);
 }
 
-static const char * const *
-terminal_get_alpn (NfltrTunnelKind *kind)
-{
-  static const char * const alpn[] = { "http/1.1", NULL };
-
-  return alpn;
-}
-
 static gboolean
 terminal_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 {
@@ -61,31 +54,17 @@ terminal_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 }
 
 static void
-terminal_stop (NfltrTunnelKind *kind, GVariant *config)
-{
-  nfltr_term_app_stop (config);
-}
-
-static int
-terminal_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, GError **error)
-{
-  return nfltr_term_app_connect (config, conn, error);
-}
-
-static void
 nfltr_kind_terminal_class_init (NfltrKindTerminalClass *klass)
 {
   NfltrTunnelKindClass *kind_class = NFLTR_TUNNEL_KIND_CLASS (klass);
 
+  nfltr_web_kind_class_init (kind_class);
   kind_class->get_id = terminal_get_id;
   kind_class->get_label = terminal_get_label;
   kind_class->get_description = terminal_get_description;
   kind_class->parse = terminal_parse;
   kind_class->describe_target = terminal_describe_target;
-  kind_class->get_alpn = terminal_get_alpn;
   kind_class->start = terminal_start;
-  kind_class->stop = terminal_stop;
-  kind_class->connect = terminal_connect;
 }
 
 static void

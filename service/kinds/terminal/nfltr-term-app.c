@@ -460,15 +460,3 @@ nfltr_term_app_start (GVariant *config, GError **error)
   nfltr_web_server_set_app_data (web, app, term_app_free);
   return nfltr_web_server_run (web, error);
 }
-
-void
-nfltr_term_app_stop (GVariant *config)
-{
-  nfltr_web_server_stop (config);
-}
-
-int
-nfltr_term_app_connect (GVariant *config, const NfltrKindConn *conn, GError **error)
-{
-  return nfltr_web_connect (config, conn, error);
-}

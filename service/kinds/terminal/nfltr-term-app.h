@@ -34,9 +34,5 @@ GVariant *nfltr_term_app_parse           (const NfltrTermAppKind *app_kind,
 char     *nfltr_term_app_describe_target (GVariant               *config);
 gboolean  nfltr_term_app_start           (GVariant               *config,
                                           GError                **error);
-void      nfltr_term_app_stop            (GVariant               *config);
-int       nfltr_term_app_connect         (GVariant               *config,
-                                          const NfltrKindConn    *conn,
-                                          GError                **error);
 
 G_END_DECLS

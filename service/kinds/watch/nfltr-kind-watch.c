@@ -302,14 +302,6 @@ watch_describe_target (NfltrTunnelKind *kind, GVariant *config)
   return argv != NULL ? g_strjoinv (" ", argv) : g_strdup ("");
 }
 
-static const char * const *
-watch_get_alpn (NfltrTunnelKind *kind)
-{
-  static const char * const alpn[] = { "http/1.1", NULL };
-
-  return alpn;
-}
-
 static gboolean
 watch_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 {
@@ -330,31 +322,17 @@ watch_start (NfltrTunnelKind *kind, GVariant *config, GError **error)
 }
 
 static void
-watch_stop (NfltrTunnelKind *kind, GVariant *config)
-{
-  nfltr_web_server_stop (config);
-}
-
-static int
-watch_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, GError **error)
-{
-  return nfltr_web_connect (config, conn, error);
-}
-
-static void
 nfltr_kind_watch_class_init (NfltrKindWatchClass *klass)
 {
   NfltrTunnelKindClass *kind_class = NFLTR_TUNNEL_KIND_CLASS (klass);
 
+  nfltr_web_kind_class_init (kind_class);
   kind_class->get_id = watch_get_id;
   kind_class->get_label = watch_get_label;
   kind_class->get_description = watch_get_description;
   kind_class->parse = watch_parse;
   kind_class->describe_target = watch_describe_target;
-  kind_class->get_alpn = watch_get_alpn;
   kind_class->start = watch_start;
-  kind_class->stop = watch_stop;
-  kind_class->connect = watch_connect;
 }
 
 static void

@@ -500,3 +500,31 @@ nfltr_web_connect (GVariant *config, const NfltrKindConn *conn, GError **error)
   G_UNLOCK (registry);
   return fds[1];
 }
+
+static const char * const *
+web_kind_get_alpn (NfltrTunnelKind *kind)
+{
+  static const char * const alpn[] = { "http/1.1", NULL };
+
+  return alpn;
+}
+
+static void
+web_kind_stop (NfltrTunnelKind *kind, GVariant *config)
+{
+  nfltr_web_server_stop (config);
+}
+
+static int
+web_kind_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn, GError **error)
+{
+  return nfltr_web_connect (config, conn, error);
+}
+
+void
+nfltr_web_kind_class_init (NfltrTunnelKindClass *kind_class)
+{
+  kind_class->get_alpn = web_kind_get_alpn;
+  kind_class->stop = web_kind_stop;
+  kind_class->connect = web_kind_connect;
+}

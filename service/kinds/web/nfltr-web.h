@@ -94,6 +94,9 @@ gboolean            nfltr_web_server_run            (NfltrWebServer    *web,
 /* Unregisters, ends and joins the thread, frees the server. Nothing if none runs. */
 void                nfltr_web_server_stop           (GVariant          *config);
 /* The kind's connect(): a socketpair end whose other end the config's server serves. */
+/* What every web app kind does the same way: ALPN "http/1.1" only, stop and connect through
+ * this layer. A kind's class_init calls it, then sets its own id, parse and start. */
+void                nfltr_web_kind_class_init       (NfltrTunnelKindClass *kind_class);
 int                 nfltr_web_connect               (GVariant          *config,
                                                      const NfltrKindConn *conn,
                                                      GError           **error);
