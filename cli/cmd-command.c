@@ -4,6 +4,7 @@
 
 #include "cli-commands.h"
 #include "cli-output.h"
+#include "cli-secret-link.h"
 #include "cli-web-auth.h"
 
 #include <glib/gi18n.h>
@@ -68,11 +69,8 @@ cli_cmd_command (int argc, char **argv)
         TRUE)) ||
       !cli_web_auth_options (basic_auth, &dict, &token, &error))
     {
-      cli_fail (CLI_EXIT_USAGE, "%s", error->message);
-      if (error->domain == G_OPTION_ERROR)
-        fputs (_ ("Try “nfltr command --help”.\n"), stderr);
       cli_tunnel_options_clear (&options);
-      return CLI_EXIT_USAGE;
+      return cli_usage_error ("command", error);
     }
 
   /* GOption leaves the "--" that ends the options when nothing before it was positional. */

@@ -4,6 +4,7 @@
 
 #include "cli-commands.h"
 #include "cli-output.h"
+#include "cli-secret-link.h"
 #include "cli-web-auth.h"
 
 #include <glib/gi18n.h>
@@ -48,11 +49,8 @@ cli_cmd_serve (int argc, char **argv)
         TRUE)) ||
       !cli_web_auth_options (basic_auth, &dict, &token, &error))
     {
-      cli_fail (CLI_EXIT_USAGE, "%s", error->message);
-      if (error->domain == G_OPTION_ERROR)
-        fputs (_ ("Try “nfltr serve --help”.\n"), stderr);
       cli_tunnel_options_clear (&options);
-      return CLI_EXIT_USAGE;
+      return cli_usage_error ("serve", error);
     }
 
   dir = g_canonicalize_filename (positional[0], NULL);

@@ -4,9 +4,9 @@
  * a dead page. */
 #define G_LOG_DOMAIN "nfltr-cli"
 
-#include "cli-args.h"
 #include "cli-commands.h"
 #include "cli-output.h"
+#include "cli-secret-link.h"
 
 #include <errno.h>
 #include <glib/gi18n.h>
@@ -45,84 +45,57 @@ cli_split_command (int *argc, char **argv, char ***command)
       }
 }
 
-static gboolean
-e2ee_cb (const char *option_name, const char *value, gpointer data, GError **error)
-{
-  return cli_parse_bool ("--e2ee", value, data, error);
-}
-
 static int
 run_terminal (const char *kind, int argc, char **argv)
 {
-  g_autofree char *name = NULL;
   g_autofree char *token = NULL;
   g_autofree char *basic_auth = NULL;
   g_autofree char *cwd = NULL;
-  gboolean viewer = FALSE, json = FALSE, e2ee = TRUE;
+  gboolean viewer = FALSE;
   gboolean ai = g_str_equal (kind, "ai");
   const GOptionEntry entries[] = {
-    { "name", 'n', 0, G_OPTION_ARG_STRING, &name,
-      N_ ("Public name: the URL is https://NAME.<relay domain> (default: random)"), "NAME" },
-    { "token", 0, 0, G_OPTION_ARG_STRING, &token,
-      N_ ("The secret in the link (default: a random one)"), "TOKEN" },
+    CLI_SECRET_LINK_OPTION_ENTRIES (&token, &basic_auth),
     { "viewer", 0, 0, G_OPTION_ARG_NONE, &viewer,
       N_ ("Also print a read-only link for people who may watch but not type"), NULL },
-    { "basic-auth", 0, 0, G_OPTION_ARG_STRING, &basic_auth,
-      N_ ("Ask for this user and password as well"), "USER:PASSWORD" },
     { "cwd", 0, 0, G_OPTION_ARG_FILENAME, &cwd,
       N_ ("Where the command starts (default: the current directory)"), "DIR" },
-    { "e2ee", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, e2ee_cb,
-      N_ ("End-to-end encryption (default true); --e2ee=false lets the relay read the traffic"),
-      "true|false" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
-      /* TRANSLATORS: the event names are JSON values, keep them in English. */
-      N_ ("Print one JSON object per line (events: ready, stats, state, error, stopped)"), NULL },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr (GOptionContext) context =
-    g_option_context_new (ai ? "[-- COMMAND [ARGUMENTS…]]" : "[-- COMMAND [ARGUMENTS…]]");
-  GOptionGroup *group = g_option_group_new (kind, kind, kind, &e2ee, NULL);
   g_auto (GStrv) command = NULL;
   g_autofree char *path = NULL;
   g_autofree char *viewer_token = NULL;
   g_auto (GVariantDict) kind_options = G_VARIANT_DICT_INIT (NULL);
   g_autoptr (GError) error = NULL;
-  CliTunnelOptions options = { 0 };
+  CliTunnelOptions options;
+  gboolean parsed;
 
   cli_split_command (&argc, argv, &command);
   if (ai)
-    {
-      g_option_context_set_summary (
-        context, _ ("Runs an AI command-line tool (claude unless you name another) in a browser terminal\n"
-                    "behind a secret link, until Ctrl-C. The session survives page reloads; its\n"
-                    "transcript can be downloaded from the page."));
-      g_option_context_set_description (
-        context,
-        /* TRANSLATORS: translate “Examples:” only; the commands are typed as they are. */
-        _ ("Examples:\n"
-           "  nfltr ai\n"
-           "  nfltr ai --viewer -- claude --model sonnet\n"));
-    }
+    parsed = cli_tunnel_options_parse_full (
+      kind, argc, argv, entries, "[-- COMMAND [ARGUMENTS…]]",
+      _ ("Runs an AI command-line tool (claude unless you name another) in a browser terminal\n"
+         "behind a secret link, until Ctrl-C. The session survives page reloads; its\n"
+         "transcript can be downloaded from the page."),
+      /* TRANSLATORS: translate “Examples:” only; the commands are typed as they are. */
+      _ ("Examples:\n"
+         "  nfltr ai\n"
+         "  nfltr ai --viewer -- claude --model sonnet\n"),
+      0, 0, &options, NULL, &error);
   else
+    parsed = cli_tunnel_options_parse_full (
+      kind, argc, argv, entries, "[-- COMMAND [ARGUMENTS…]]",
+      _ ("Opens your shell (or COMMAND) in a browser terminal behind a secret link, until\n"
+         "Ctrl-C. The session survives page reloads and dropped networks."),
+      _ ("Examples:\n"
+         "  nfltr terminal\n"
+         "  nfltr terminal --viewer -- htop\n"),
+      0, 0, &options, NULL, &error);
+  if (!parsed)
     {
-      g_option_context_set_summary (
-        context, _ ("Opens your shell (or COMMAND) in a browser terminal behind a secret link, until\n"
-                    "Ctrl-C. The session survives page reloads and dropped networks."));
-      g_option_context_set_description (context, _ ("Examples:\n"
-                                                    "  nfltr terminal\n"
-                                                    "  nfltr terminal --viewer -- htop\n"));
+      cli_tunnel_options_clear (&options);
+      return cli_usage_error (kind, error);
     }
-  g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
-  g_option_group_add_entries (group, entries);
-  g_option_context_set_main_group (context, group);
-  if (!cli_parse_command_line (context, kind, &argc, &argv, 0, 0, NULL))
-    return CLI_EXIT_USAGE;
 
-  if (name != NULL && !cli_check_name (name, &error))
-    {
-      cli_fail (CLI_EXIT_USAGE, "%s", error->message);
-      return CLI_EXIT_USAGE;
-    }
   if (command == NULL || command[0] == NULL)
     {
       const char *shell = g_getenv ("SHELL");
@@ -135,6 +108,7 @@ run_terminal (const char *kind, int argc, char **argv)
   path = g_find_program_in_path (command[0]);
   if (path == NULL)
     {
+      cli_tunnel_options_clear (&options);
       if (ai && command[1] == NULL)
         /* TRANSLATORS: %s is the command (claude) */
         return cli_fail (CLI_EXIT_FAILURE,
@@ -156,28 +130,18 @@ run_terminal (const char *kind, int argc, char **argv)
       g_free (cwd);
       cwd = absolute;
     }
-  if (token == NULL)
-    token = cli_new_token ();
   if (viewer)
     viewer_token = cli_new_token ();
 
   g_variant_dict_insert (&kind_options, "argv", "^as", command);
   g_variant_dict_insert (&kind_options, "cwd", "s", cwd);
-  g_variant_dict_insert (&kind_options, "token", "s", token);
   if (viewer_token != NULL)
-    g_variant_dict_insert (&kind_options, "viewer-token", "s", viewer_token);
-  if (basic_auth != NULL)
-    g_variant_dict_insert (&kind_options, "basic-auth", "s", basic_auth);
-  options.kind_options = g_variant_ref_sink (g_variant_dict_end (&kind_options));
-
-  options.kind = g_strdup (kind);
+    {
+      g_variant_dict_insert (&kind_options, "viewer-token", "s", viewer_token);
+      options.viewer_suffix = g_strdup_printf ("/?token=%s", viewer_token);
+    }
   options.target = g_strjoinv (" ", command);
-  options.name = g_steal_pointer (&name);
-  options.e2ee = e2ee;
-  options.json = json;
-  options.url_suffix = g_strdup_printf ("/?token=%s", token);
-  if (viewer_token != NULL)
-    options.viewer_suffix = g_strdup_printf ("/?token=%s", viewer_token);
+  cli_secret_link_finish (&options, &kind_options, &token, basic_auth);
   return cli_tunnel_run (&options, NULL);
 }
 

@@ -377,6 +377,10 @@ cli_tunnel_options_parse_full (const char          *kind,
   group = g_option_group_new (kind, kind, kind, options, NULL);
   g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
   generic_entries (&g, entries);
+  /* tail -n and watch -n mean what they mean for tail(1) and watch(1): --name gives way. */
+  for (const GOptionEntry *e = extra; e != NULL && e->long_name != NULL; e++)
+    if (e->short_name == entries[0].short_name)
+      entries[0].short_name = 0;
   g_option_group_add_entries (group, entries);
   if (extra != NULL)
     g_option_group_add_entries (group, extra);

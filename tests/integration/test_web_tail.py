@@ -4,8 +4,9 @@ rotation and truncation followed; the text view for curl; refusals without the t
 import json
 import os
 import time
+import urllib.parse
 
-from nfltrlab import Tunnel, nfltr_bin
+from nfltrlab import Tunnel, curl, nfltr_bin
 from test_web_terminal import Https, WebSocket, token_of
 
 
@@ -114,3 +115,26 @@ def test_tail_follows_appends_rotation_truncation(lab, relay, logged_in):
 def test_tail_refuses_directories(lab, relay, logged_in):
     r = logged_in.run("tail", lab.path(), timeout=30)
     assert r.returncode == 1 and "is a directory" in r.stderr
+
+
+def lines_txt(t):
+    base = urllib.parse.urlsplit(t.url)
+    return curl(f"https://{base.netloc}/lines.txt?token={token_of(t.url)}", "-k",
+                resolve=(t.host, t.port))
+
+
+def test_tail_takes_the_generic_tunnel_options(lab, relay, logged_in):
+    """The secret-link commands share the tunnel commands' options: -n stays --lines (as in
+    tail(1)), and --deny-cidr turns a visitor away before the page."""
+    log = lab.path("generic.log")
+    with open(log, "w") as f:
+        f.write("".join(f"generic line {i}\n" for i in range(10)))
+    t = start_tail(lab, logged_in, "-n", "3", "--deny-cidr", "127.0.0.0/8", log)
+    r = lines_txt(t)
+    assert r.status != 200 and b"generic line" not in r.body, r
+    t.proc.stop()
+    t = start_tail(lab, logged_in, "-n", "3", "--allow-cidr", "127.0.0.0/8", log)
+    r = lines_txt(t)
+    assert r.status == 200, r
+    assert b"generic line 9" in r.body and b"generic line 6" not in r.body, r
+    t.proc.stop()
