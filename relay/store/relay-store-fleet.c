@@ -110,7 +110,7 @@ gboolean
 relay_store_token_revoke (RelayStore *store, gint64 id, GError **error)
 {
   return relay_store_revoke_row (store, "UPDATE fleet_tokens SET revoked = coalesce(revoked, ?) WHERE id = ?",
-                     id, "fleet token", error);
+                                 id, "fleet token", error);
 }
 
 /* Why token (known by its hash) enrols nobody now, in words for the agent's user. */
@@ -296,7 +296,7 @@ gboolean
 relay_store_agent_revoke (RelayStore *store, gint64 id, GError **error)
 {
   return relay_store_revoke_row (store, "UPDATE enrolments SET revoked = coalesce(revoked, ?) WHERE id = ?",
-                     id, "enrolled agent", error);
+                                 id, "enrolled agent", error);
 }
 
 /* ---- the dashboard's operator password ---- */
