@@ -592,8 +592,13 @@ char *
 nfltr_a2a_pins_format (GHashTable *pins)
 {
   GString *out = g_string_new ("# nfltr a2a: agents' keys, pinned on first contact (nfltr a2a trust to change one)\n");
-  g_autoptr(GPtrArray) ids = g_hash_table_get_keys_as_ptr_array (pins);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer id;
 
+  g_hash_table_iter_init (&iter, pins);
+  while (g_hash_table_iter_next (&iter, &id, NULL))
+    g_ptr_array_add (ids, id);
   g_ptr_array_sort (ids, compare_str);
   for (guint i = 0; i < ids->len; i++)
     {
