@@ -12,22 +12,31 @@ G_DEFINE_QUARK (nfltr-audit-error-quark, nfltr_audit_error)
 #define SIGNED_BYTES (NFLTR_AUDIT_CHECKPOINT_BYTES - NFLTR_AUDIT_SIGNATURE_BYTES)
 
 void
-nfltr_audit_chain_next (const guint8 prev[NFLTR_AUDIT_HASH_BYTES], guint64 seq, guint8 direction,
-                        const guint8 *record, gsize length, guint8 link[NFLTR_AUDIT_HASH_BYTES])
+nfltr_audit_chain_next_hashed (const guint8 prev[NFLTR_AUDIT_HASH_BYTES], guint64 seq, guint8 direction,
+                               const guint8 content[NFLTR_AUDIT_HASH_BYTES], gsize length,
+                               guint8 link[NFLTR_AUDIT_HASH_BYTES])
 {
   crypto_hash_sha256_state st;
-  guint8 content[NFLTR_AUDIT_HASH_BYTES];
   guint64 seq_be = GUINT64_TO_BE (seq);
   guint32 len_be = GUINT32_TO_BE ((guint32) length);
 
-  crypto_hash_sha256 (content, record, length);
   crypto_hash_sha256_init (&st);
   crypto_hash_sha256_update (&st, prev, NFLTR_AUDIT_HASH_BYTES);
   crypto_hash_sha256_update (&st, (const guint8 *) &seq_be, 8);
   crypto_hash_sha256_update (&st, &direction, 1);
   crypto_hash_sha256_update (&st, (const guint8 *) &len_be, 4);
-  crypto_hash_sha256_update (&st, content, sizeof content);
+  crypto_hash_sha256_update (&st, content, NFLTR_AUDIT_HASH_BYTES);
   crypto_hash_sha256_final (&st, link);
+}
+
+void
+nfltr_audit_chain_next (const guint8 prev[NFLTR_AUDIT_HASH_BYTES], guint64 seq, guint8 direction,
+                        const guint8 *record, gsize length, guint8 link[NFLTR_AUDIT_HASH_BYTES])
+{
+  guint8 content[NFLTR_AUDIT_HASH_BYTES];
+
+  crypto_hash_sha256 (content, record, length);
+  nfltr_audit_chain_next_hashed (prev, seq, direction, content, length, link);
 }
 
 /* Everything but the signature, in wire order. */

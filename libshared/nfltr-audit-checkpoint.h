@@ -49,6 +49,14 @@ void     nfltr_audit_chain_next (const guint8  prev[NFLTR_AUDIT_HASH_BYTES],
                                  gsize         length,
                                  guint8        link[NFLTR_AUDIT_HASH_BYTES]);
 
+/* The same link from SHA-256 (record), for a log that keeps only the record's hash. */
+void     nfltr_audit_chain_next_hashed (const guint8  prev[NFLTR_AUDIT_HASH_BYTES],
+                                        guint64       seq,
+                                        guint8        direction,
+                                        const guint8  content[NFLTR_AUDIT_HASH_BYTES],
+                                        gsize         length,
+                                        guint8        link[NFLTR_AUDIT_HASH_BYTES]);
+
 /* Fills signer and signature from the Ed25519 secret key (libsodium's 64-byte form). */
 void     nfltr_audit_checkpoint_sign   (NfltrAuditCheckpoint *checkpoint,
                                         const guint8          secret_key[NFLTR_AUDIT_ED25519_SK_BYTES]);
