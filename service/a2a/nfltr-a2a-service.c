@@ -486,7 +486,11 @@ seal_frame (NfltrA2aService *self, const char *peer, gboolean plaintext, GBytes 
   nfltr_frame_set_u8 (frame, NFLTR_ATTR_A2A_OP, NFLTR_A2A_OP_SEND);
   nfltr_frame_set_string (frame, NFLTR_ATTR_PEER_ID, peer);
   nfltr_frame_set_bytes (frame, NFLTR_ATTR_A2A_MSG_ID, msg_id, 16);
-  nfltr_frame_set_bytes (frame, NFLTR_ATTR_DATA, g_bytes_get_data (envelope, &len), len);
+  {
+    const guint8 *data = g_bytes_get_data (envelope, &len);
+
+    nfltr_frame_set_bytes (frame, NFLTR_ATTR_DATA, data, len);
+  }
   if (envelope_out != NULL)
     *envelope_out = g_steal_pointer (&envelope);
   return frame;

@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "nfltr-a2a"
 
 #include "nfltr-a2a-proto.h"
+#include "nfltr-audit-checkpoint.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -513,7 +514,7 @@ nfltr_a2a_inner_parse (const guint8 *data, gsize len, NfltrA2aInner *inner, GErr
           break;
         }
       case NFLTR_A2A_INNER_RECEIPT:
-        if (left != NFLTR_A2A_MSG_ID_BYTES && left != NFLTR_A2A_MSG_ID_BYTES + 170)
+        if (left != NFLTR_A2A_MSG_ID_BYTES && left != NFLTR_A2A_MSG_ID_BYTES + NFLTR_AUDIT_CHECKPOINT_BYTES)
           goto short_body;
         break;
       case NFLTR_A2A_INNER_HTTP_REQUEST:

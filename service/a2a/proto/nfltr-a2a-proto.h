@@ -163,7 +163,7 @@ GBytes  *nfltr_a2a_open            (const NfltrA2aIdentity *self,
 typedef enum {
   NFLTR_A2A_INNER_TEXT          = 1,  /* UTF-8 */
   NFLTR_A2A_INNER_FILE          = 2,  /* name length (u16) | name | bytes */
-  NFLTR_A2A_INNER_RECEIPT       = 3,  /* message id (16) | checkpoint (optional, 170) */
+  NFLTR_A2A_INNER_RECEIPT       = 3,  /* message id (16) | signed checkpoint (optional, 174) */
   NFLTR_A2A_INNER_HTTP_REQUEST  = 4,  /* stream (16) | JSON length (u32) | JSON | body */
   NFLTR_A2A_INNER_HTTP_RESPONSE = 5,  /* stream (16) | JSON length (u32) | JSON */
   NFLTR_A2A_INNER_HTTP_BODY     = 6,  /* stream (16) | bytes */
