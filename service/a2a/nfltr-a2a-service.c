@@ -846,27 +846,27 @@ handle_deliver (NfltrA2aService *self, const NfltrFrame *frame)
       return;
     }
   encrypted = !(env.flags & NFLTR_A2A_FLAG_PLAINTEXT);
-  if (encrypted)
-    {
-      g_autofree char *e = hex (env.ephemeral, 32);
+  /* Every envelope, encrypted or not, carries its sender session's counter. */
+  {
+    g_autofree char *e = hex (env.ephemeral, 32);
 
-      window_key = g_strconcat (from, "/", e, NULL);
-      window = g_hash_table_lookup (self->replay, window_key);
-      if (window == NULL)
-        {
-          window = g_new0 (NfltrA2aReplay, 1);
-          g_hash_table_insert (self->replay, g_steal_pointer (&window_key), window);
-        }
-      if (!nfltr_a2a_replay_check (window, env.counter))
-        {
-          g_autofree char *why = g_strdup_printf ("replayed: counter %" G_GUINT64_FORMAT
-                                                  " of this sender's session was already received (or is too old)",
-                                                  env.counter);
-          reject (self, from, id_hex, why);
-          ack_relay (self, msg_id);
-          return;
-        }
-    }
+    window_key = g_strconcat (from, "/", e, NULL);
+    window = g_hash_table_lookup (self->replay, window_key);
+    if (window == NULL)
+      {
+        window = g_new0 (NfltrA2aReplay, 1);
+        g_hash_table_insert (self->replay, g_steal_pointer (&window_key), window);
+      }
+    if (!nfltr_a2a_replay_check (window, env.counter))
+      {
+        g_autofree char *why = g_strdup_printf ("replayed: counter %" G_GUINT64_FORMAT
+                                                " of this sender's session was already received (or is too old)",
+                                                env.counter);
+        reject (self, from, id_hex, why);
+        ack_relay (self, msg_id);
+        return;
+      }
+  }
   if (g_hash_table_contains (self->seen, id_hex))
     {
       reject (self, from, id_hex, "replayed: a message with this id was already delivered");

@@ -250,7 +250,7 @@ nfltr_a2a_seal (NfltrA2aSendSession *session, const NfltrA2aIdentity *self, cons
                    NFLTR_A2A_MAX_PAYLOAD);
       return NULL;
     }
-  if (!plaintext && !nfltr_a2a_crypto_check (error))
+  if (!nfltr_a2a_crypto_check (error))
     return NULL;
   /* A counter never repeats under one key: 2^64 messages would take longer than any run. */
   if (session->next_counter == G_MAXUINT64)
@@ -262,19 +262,25 @@ nfltr_a2a_seal (NfltrA2aSendSession *session, const NfltrA2aIdentity *self, cons
   header[1] = plaintext ? NFLTR_A2A_FLAG_PLAINTEXT : 0;
   memcpy (header + 2, self->ed_pk, 32);
   nfltr_a2a_key_id (session->recipient_ed, header + 34);
-  if (plaintext)
-    memset (header + 42, 0, 32);
-  else
-    memcpy (header + 42, session->e_pk, 32);
+  memcpy (header + 42, session->e_pk, 32);
   counter_be = GUINT64_TO_BE (session->next_counter);
   memcpy (header + 74, &counter_be, 8);
   g_byte_array_append (out, header, sizeof header);
+  ad = build_ad (route, header);
+  make_nonce (session->next_counter, nonce);
   if (plaintext)
-    g_byte_array_append (out, inner, inner_len);
+    {
+      /* The opt-out drops the secrecy, not the authenticity: the inner message travels in
+       * the clear and is bound, with the header, into a tag over nothing (GMAC), so the relay
+       * can read it but not forge or alter it. */
+      g_byte_array_append (ad, inner, inner_len);
+      g_byte_array_append (out, inner, inner_len);
+      g_byte_array_set_size (out, NFLTR_A2A_HEADER_BYTES + inner_len + NFLTR_A2A_TAG_BYTES);
+      crypto_aead_aes256gcm_encrypt (out->data + NFLTR_A2A_HEADER_BYTES + inner_len, &clen, NULL, 0, ad->data,
+                                     ad->len, NULL, nonce, session->key);
+    }
   else
     {
-      ad = build_ad (route, header);
-      make_nonce (session->next_counter, nonce);
       g_byte_array_set_size (out, NFLTR_A2A_HEADER_BYTES + inner_len + NFLTR_A2A_TAG_BYTES);
       crypto_aead_aes256gcm_encrypt (out->data + NFLTR_A2A_HEADER_BYTES, &clen, inner, inner_len, ad->data, ad->len,
                                      NULL, nonce, session->key);
@@ -321,7 +327,7 @@ nfltr_a2a_envelope_parse (const guint8 *data, gsize len, NfltrA2aEnvelope *env, 
   env->counter = GUINT64_FROM_BE (counter_be);
   env->body = data + NFLTR_A2A_HEADER_BYTES;
   env->body_len = len - NFLTR_A2A_HEADER_BYTES;
-  if (!(env->flags & NFLTR_A2A_FLAG_PLAINTEXT) && env->body_len < NFLTR_A2A_TAG_BYTES)
+  if (env->body_len < NFLTR_A2A_TAG_BYTES)
     {
       g_set_error_literal (error, NFLTR_A2A_ERROR, NFLTR_A2A_ERROR_MALFORMED, "a2a message too short for its tag");
       return FALSE;
@@ -397,8 +403,6 @@ nfltr_a2a_open (const NfltrA2aIdentity *self, const char *self_agent_id, const N
                    route->from, was, now, route->from, now);
       return NULL;
     }
-  if (env->flags & NFLTR_A2A_FLAG_PLAINTEXT)
-    return g_bytes_new (env->body, env->body_len);
   if (!nfltr_a2a_crypto_check (error))
     return NULL;
   if (!nfltr_a2a_public_to_x25519 (env->sender_key, s_x) || crypto_scalarmult (es, self->x_sk, env->ephemeral) != 0 ||
@@ -418,8 +422,21 @@ nfltr_a2a_open (const NfltrA2aIdentity *self, const char *self_agent_id, const N
   memcpy (header + 74, &counter_be, 8);
   ad = build_ad (route, header);
   make_nonce (env->counter, nonce);
-  plain = g_malloc (env->body_len);
-  rc = crypto_aead_aes256gcm_decrypt (plain, &plen, NULL, env->body, env->body_len, ad->data, ad->len, nonce, key);
+  if (env->flags & NFLTR_A2A_FLAG_PLAINTEXT)
+    {
+      gsize inner_len = env->body_len - NFLTR_A2A_TAG_BYTES;
+
+      g_byte_array_append (ad, env->body, inner_len);
+      rc = crypto_aead_aes256gcm_decrypt (NULL, &plen, NULL, env->body + inner_len, NFLTR_A2A_TAG_BYTES, ad->data,
+                                          ad->len, nonce, key);
+      plain = g_memdup2 (env->body, inner_len);
+      plen = inner_len;
+    }
+  else
+    {
+      plain = g_malloc (env->body_len);
+      rc = crypto_aead_aes256gcm_decrypt (plain, &plen, NULL, env->body, env->body_len, ad->data, ad->len, nonce, key);
+    }
   sodium_memzero (key, sizeof key);
   sodium_memzero (es, sizeof es);
   sodium_memzero (ss, sizeof ss);

@@ -13,6 +13,9 @@
  *                            info S | R | E)        — X25519 forms of the static keys
  *   nonce    = 0 (4) | counter (u64 BE)
  *
+ * With --no-payload-encryption the inner message travels in the clear followed by a tag over
+ * nothing whose associated data is AD | inner: readable by the relay, still not forgeable.
+ *
  * An identity is one Ed25519 key: it signs audit checkpoints, and its X25519 form (libsodium's
  * conversion, as age and minisign-style tools do) is the static key here, so an agent has one
  * key to publish, pin and compare. */
@@ -23,7 +26,7 @@
 G_BEGIN_DECLS
 
 #define NFLTR_A2A_VERSION            1
-#define NFLTR_A2A_FLAG_PLAINTEXT     0x01   /* --no-payload-encryption: body in the clear */
+#define NFLTR_A2A_FLAG_PLAINTEXT     0x01   /* --no-payload-encryption: body in the clear, still tagged */
 #define NFLTR_A2A_KEY_BYTES          32
 #define NFLTR_A2A_KEY_ID_BYTES       8
 #define NFLTR_A2A_MSG_ID_BYTES       16
