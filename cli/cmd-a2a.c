@@ -41,12 +41,13 @@ static int
 a2a_id (int argc, char **argv)
 {
   gboolean json = FALSE;
-  GOptionEntry entries[] = { { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("As JSON: id and fingerprint"), NULL },
-                             { NULL } };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CliClient) client = NULL;
-  g_autoptr(NfltrDbusA2a) a2a = NULL;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("As JSON: id and fingerprint"), NULL }, { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CliClient) client = NULL;
+  g_autoptr (NfltrDbusA2a) a2a = NULL;
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_summary (context, _ ("Prints this agent's id and its a2a key's fingerprint."));
@@ -116,31 +117,32 @@ a2a_send (int argc, char **argv)
   g_autofree char *file = NULL;
   int ttl = 0, wait_s = 10;
   GOptionEntry entries[] = {
-    { "file", 'f', 0, G_OPTION_ARG_FILENAME, &file, N_ ("Send this file instead of a message (at most 256 KiB)"),
-      N_ ("FILE") },
+    { "file", 'f', 0, G_OPTION_ARG_FILENAME, &file,
+      N_ ("Send this file instead of a message (at most 256 KiB)"), N_ ("FILE") },
     { "no-payload-encryption", 0, 0, G_OPTION_ARG_NONE, &plaintext,
       N_ ("Send the payload UNENCRYPTED: the relay can read it (an explicit opt-out)"), NULL },
     { "ttl", 0, 0, G_OPTION_ARG_INT, &ttl, N_ ("How long the relay may hold it while the agent is offline"),
       N_ ("SECONDS") },
     { "no-wait", 0, 0, G_OPTION_ARG_NONE, &no_wait, N_ ("Do not wait for the delivery receipt"), NULL },
-    { "wait", 0, 0, G_OPTION_ARG_INT, &wait_s, N_ ("Seconds to wait for the receipt (default 10)"), N_ ("S") },
+    { "wait", 0, 0, G_OPTION_ARG_INT, &wait_s, N_ ("Seconds to wait for the receipt (default 10)"),
+      N_ ("S") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("One JSON object per line"), NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new (_ ("AGENT [MESSAGE]"));
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CliClient) client = NULL;
-  g_autoptr(NfltrDbusA2a) a2a = NULL;
-  g_autoptr(GVariantBuilder) opts = g_variant_builder_new (G_VARIANT_TYPE ("a{sv}"));
+  g_autoptr (GOptionContext) context = g_option_context_new (_ ("AGENT [MESSAGE]"));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CliClient) client = NULL;
+  g_autoptr (NfltrDbusA2a) a2a = NULL;
+  g_autoptr (GVariantBuilder) opts = g_variant_builder_new (G_VARIANT_TYPE ("a{sv}"));
   g_autofree char *contents = NULL;
   SendWait w = { 0 };
   g_autofree char *status = NULL;
   gulong handler;
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_summary (context,
-                                _ ("Sends a message (or a file) to another agent through the relay, end-to-end "
-                                   "encrypted; AGENT is an agent id or an a2a name."));
+  g_option_context_set_summary (
+    context, _ ("Sends a message (or a file) to another agent through the relay, end-to-end "
+                "encrypted; AGENT is an agent id or an a2a name."));
   if (!cli_parse_command_line (context, "a2a send", &argc, &argv, 1, 2,
                                _ ("the agent and the message (e.g. nfltr a2a send 5f0c… \"hello\")")))
     return CLI_EXIT_USAGE;
@@ -354,18 +356,18 @@ a2a_listen (int argc, char **argv)
 {
   gboolean json = FALSE;
   g_autofree char *exec = NULL;
-  GOptionEntry entries[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("One JSON object per line: a message event per message"), NULL },
-    { "exec", 0, 0, G_OPTION_ARG_STRING, &exec,
-      N_ ("Run CMD (with /bin/sh) for each message: the payload on its input, NFLTR_A2A_FROM, NFLTR_A2A_ID in its "
-          "environment"),
-      N_ ("CMD") },
-    { NULL }
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CliClient) client = NULL;
-  g_autoptr(NfltrDbusA2a) a2a = NULL;
+  GOptionEntry entries[] = { { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+                               N_ ("One JSON object per line: a message event per message"), NULL },
+                             { "exec", 0, 0, G_OPTION_ARG_STRING, &exec,
+                               N_ ("Run CMD (with /bin/sh) for each message: the payload on its input, "
+                                   "NFLTR_A2A_FROM, NFLTR_A2A_ID in its "
+                                   "environment"),
+                               N_ ("CMD") },
+                             { NULL } };
+  g_autoptr (GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CliClient) client = NULL;
+  g_autoptr (NfltrDbusA2a) a2a = NULL;
   Listen l = { 0 };
   guint sig;
 
@@ -496,20 +498,21 @@ a2a_serve (int argc, char **argv)
 {
   g_autofree char *target = NULL;
   gboolean json = FALSE;
-  GOptionEntry entries[] = {
-    { "target", 0, 0, G_OPTION_ARG_STRING, &target, N_ ("The local HTTP agent (http://127.0.0.1:PORT)"), N_ ("URL") },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("One JSON object per line"), NULL },
-    { NULL }
-  };
-  g_autoptr(GOptionContext) context = g_option_context_new (_ ("NAME"));
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CliClient) client = NULL;
-  g_autoptr(NfltrDbusA2a) a2a = NULL;
+  GOptionEntry entries[] = { { "target", 0, 0, G_OPTION_ARG_STRING, &target,
+                               N_ ("The local HTTP agent (http://127.0.0.1:PORT)"), N_ ("URL") },
+                             { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_ ("One JSON object per line"),
+                               NULL },
+                             { NULL } };
+  g_autoptr (GOptionContext) context = g_option_context_new (_ ("NAME"));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CliClient) client = NULL;
+  g_autoptr (NfltrDbusA2a) a2a = NULL;
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_summary (context, _ ("Makes a local HTTP agent reachable by other NFLTR agents as NAME "
-                                            "(requests and responses travel as encrypted a2a messages), until "
-                                            "Ctrl-C."));
+  g_option_context_set_summary (context,
+                                _ ("Makes a local HTTP agent reachable by other NFLTR agents as NAME "
+                                   "(requests and responses travel as encrypted a2a messages), until "
+                                   "Ctrl-C."));
   if (!cli_parse_command_line (context, "a2a serve", &argc, &argv, 1, 1, _ ("the name to serve under")))
     return CLI_EXIT_USAGE;
   if (target == NULL)
@@ -535,9 +538,10 @@ a2a_serve (int argc, char **argv)
     }
   else
     {
-      g_autofree char *line = g_strdup_printf (_ ("Serving %s as “%s” (agent %s). Others: nfltr a2a connect %s "
-                                                  "--listen 127.0.0.1:PORT. Ctrl-C ends."),
-                                               target, argv[1], nfltr_dbus_a2a_get_agent_id (a2a), argv[1]);
+      g_autofree char *line =
+        g_strdup_printf (_ ("Serving %s as “%s” (agent %s). Others: nfltr a2a connect %s "
+                            "--listen 127.0.0.1:PORT. Ctrl-C ends."),
+                         target, argv[1], nfltr_dbus_a2a_get_agent_id (a2a), argv[1]);
 
       cli_print_flushed (line);
     }
@@ -588,9 +592,10 @@ a2a_connect (int argc, char **argv)
     }
   else
     {
-      g_autofree char *line = g_strdup_printf (_ ("“%s” is at http://%s (end-to-end encrypted through the relay). "
-                                                  "Ctrl-C ends."),
-                                               argv[1], address);
+      g_autofree char *line =
+        g_strdup_printf (_ ("“%s” is at http://%s (end-to-end encrypted through the relay). "
+                            "Ctrl-C ends."),
+                         argv[1], address);
 
       cli_print_flushed (line);
     }

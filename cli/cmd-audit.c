@@ -17,20 +17,22 @@ audit_verify (int argc, char **argv)
   g_autofree char *checkpoint = NULL;
   GOptionEntry entries[] = {
     { "checkpoint", 0, 0, G_OPTION_ARG_FILENAME, &checkpoint,
-      N_ ("The peer's signed checkpoints (…/a2a/logs/AGENT.checkpoints of the other side's service)"), N_ ("FILE") },
+      N_ ("The peer's signed checkpoints (…/a2a/logs/AGENT.checkpoints of the other side's service)"),
+      N_ ("FILE") },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new (_ ("LOG"));
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new (_ ("LOG"));
+  g_autoptr (GError) error = NULL;
   g_autofree char *log = NULL;
   g_autofree char *cps = NULL;
   gsize log_len = 0, cps_len = 0;
-  g_autoptr(GString) report = g_string_new (NULL);
+  g_autoptr (GString) report = g_string_new (NULL);
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_summary (context, _ ("Checks a saved a2a conversation log (…/nfltr/a2a/logs/AGENT.log) and, "
-                                            "with --checkpoint, that it agrees with what the peer signed; names the "
-                                            "first frame that was modified, dropped, injected, reordered or cut off."));
+  g_option_context_set_summary (
+    context, _ ("Checks a saved a2a conversation log (…/nfltr/a2a/logs/AGENT.log) and, "
+                "with --checkpoint, that it agrees with what the peer signed; names the "
+                "first frame that was modified, dropped, injected, reordered or cut off."));
   if (!cli_parse_command_line (context, "audit verify", &argc, &argv, 1, 1, _ ("the log to check")))
     return CLI_EXIT_USAGE;
   if (!g_file_get_contents (argv[1], &log, &log_len, &error) ||

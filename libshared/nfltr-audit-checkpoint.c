@@ -142,20 +142,23 @@ nfltr_audit_checkpoint_from_text (const char *line, NfltrAuditCheckpoint *checkp
   if (!g_str_has_prefix (copy, NFLTR_AUDIT_CHECKPOINT_TEXT_PREFIX))
     {
       g_set_error_literal (error, NFLTR_AUDIT_ERROR, NFLTR_AUDIT_ERROR_MALFORMED,
-                           "not an audit checkpoint line (it starts with “" NFLTR_AUDIT_CHECKPOINT_TEXT_PREFIX "”)");
+                           "not an audit checkpoint line (it starts with “" NFLTR_AUDIT_CHECKPOINT_TEXT_PREFIX
+                           "”)");
       return FALSE;
     }
   b64 = copy + strlen (NFLTR_AUDIT_CHECKPOINT_TEXT_PREFIX);
   /* Decoding into a fixed buffer: anything longer than a checkpoint is refused unread. */
   if (strlen (b64) > (NFLTR_AUDIT_CHECKPOINT_BYTES + 2) / 3 * 4)
     {
-      g_set_error_literal (error, NFLTR_AUDIT_ERROR, NFLTR_AUDIT_ERROR_MALFORMED, "audit checkpoint too long");
+      g_set_error_literal (error, NFLTR_AUDIT_ERROR, NFLTR_AUDIT_ERROR_MALFORMED,
+                           "audit checkpoint too long");
       return FALSE;
     }
   for (const char *p = b64; *p; p++)
     if (!g_ascii_isalnum (*p) && *p != '+' && *p != '/' && *p != '=')
       {
-        g_set_error_literal (error, NFLTR_AUDIT_ERROR, NFLTR_AUDIT_ERROR_MALFORMED, "audit checkpoint is not base64");
+        g_set_error_literal (error, NFLTR_AUDIT_ERROR, NFLTR_AUDIT_ERROR_MALFORMED,
+                             "audit checkpoint is not base64");
         return FALSE;
       }
   len = g_base64_decode_step (b64, strlen (b64), raw, &state, &save);

@@ -255,17 +255,17 @@ nfltr_a2a_window_init (NfltrA2aWindow *self)
 
   self->cancellable = g_cancellable_new ();
   self->groups = g_ptr_array_new ();
-  gtk_window_set_title (GTK_WINDOW (self), _("Conversations"));
+  gtk_window_set_title (GTK_WINDOW (self), _ ("Conversations"));
   gtk_window_set_default_size (GTK_WINDOW (self), 560, 640);
   gtk_box_append (GTK_BOX (box), header);
   self->page = ADW_PREFERENCES_PAGE (adw_preferences_page_new ());
   gtk_widget_set_vexpand (GTK_WIDGET (self->page), TRUE);
   self->identity = ADW_PREFERENCES_GROUP (adw_preferences_group_new ());
-  adw_preferences_group_set_title (self->identity, _("This agent"));
-  adw_preferences_group_set_description (self->identity,
-                                         _("Other agents send to this id; compare the key's fingerprint with "
-                                           "theirs out of band (nfltr a2a id). Messages are end-to-end "
-                                           "encrypted: the relay routes them and cannot read them."));
+  adw_preferences_group_set_title (self->identity, _ ("This agent"));
+  adw_preferences_group_set_description (
+    self->identity, _ ("Other agents send to this id; compare the key's fingerprint with "
+                       "theirs out of band (nfltr a2a id). Messages are end-to-end "
+                       "encrypted: the relay routes them and cannot read them."));
   self->id_row = adw_action_row_new ();
   gtk_widget_add_css_class (self->id_row, "property");
   adw_preferences_group_add (self->identity, self->id_row);

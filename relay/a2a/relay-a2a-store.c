@@ -170,11 +170,14 @@ relay_a2a_store_lookup_name (RelayA2aStore *store, const char *name)
 }
 
 gboolean
-relay_a2a_store_enqueue (RelayA2aStore *store, const char *recipient, const char *sender, const guint8 *msg_id,
-                         GBytes *data, gint64 expires, guint max_messages, guint64 max_bytes, GError **error)
+relay_a2a_store_enqueue (RelayA2aStore *store, const char *recipient, const char *sender,
+                         const guint8 *msg_id, GBytes *data, gint64 expires, guint max_messages,
+                         guint64 max_bytes, GError **error)
 {
-  sqlite3_stmt *stmt = prepare (store, "SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM a2a_queue "
-                                       "WHERE recipient = ? AND expires > ?", error);
+  sqlite3_stmt *stmt = prepare (store,
+                                "SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM a2a_queue "
+                                "WHERE recipient = ? AND expires > ?",
+                                error);
   gint64 count = 0, bytes = 0;
   gsize len;
   const guint8 *p = g_bytes_get_data (data, &len);
@@ -195,11 +198,14 @@ relay_a2a_store_enqueue (RelayA2aStore *store, const char *recipient, const char
     {
       g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_LIMIT,
                    "agent %.8s… is offline and its queue at the relay is full (%" G_GINT64_FORMAT
-                   " messages, %" G_GINT64_FORMAT " bytes waiting)", recipient, count, bytes);
+                   " messages, %" G_GINT64_FORMAT " bytes waiting)",
+                   recipient, count, bytes);
       return FALSE;
     }
-  stmt = prepare (store, "INSERT INTO a2a_queue (recipient, sender, msg_id, data, expires) VALUES (?, ?, ?, ?, ?) "
-                         "ON CONFLICT (recipient, msg_id) DO NOTHING", error);
+  stmt = prepare (store,
+                  "INSERT INTO a2a_queue (recipient, sender, msg_id, data, expires) VALUES (?, ?, ?, ?, ?) "
+                  "ON CONFLICT (recipient, msg_id) DO NOTHING",
+                  error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, recipient, -1, SQLITE_TRANSIENT);
@@ -217,8 +223,10 @@ GPtrArray *
 relay_a2a_store_pending (RelayA2aStore *store, const char *recipient, gint64 now)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) relay_a2a_queued_free);
-  sqlite3_stmt *stmt = prepare (store, "SELECT id, sender, msg_id, data FROM a2a_queue "
-                                       "WHERE recipient = ? AND expires > ? ORDER BY id", NULL);
+  sqlite3_stmt *stmt = prepare (store,
+                                "SELECT id, sender, msg_id, data FROM a2a_queue "
+                                "WHERE recipient = ? AND expires > ? ORDER BY id",
+                                NULL);
 
   if (stmt == NULL)
     return out;

@@ -333,14 +333,12 @@ relay_a2a_handle_message (RelayAgent *agent, const NfltrFrame *frame)
   const char *id = relay_agent_get_id (agent);
   gsize len = 0;
   const guint8 *data = nfltr_frame_get_bytes (frame, NFLTR_ATTR_DATA, &len);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   nfltr_frame_get_u8 (frame, NFLTR_ATTR_A2A_OP, &op);
   switch ((NfltrA2aOp) op)
     {
-      case NFLTR_A2A_OP_SEND:
-        handle_send (a2a, agent, frame);
-        return;
+      case NFLTR_A2A_OP_SEND: handle_send (a2a, agent, frame); return;
       case NFLTR_A2A_OP_ACK:
         {
           gsize n = 0;
@@ -365,9 +363,7 @@ relay_a2a_handle_message (RelayAgent *agent, const NfltrFrame *frame)
           }
         send_op (agent, NFLTR_A2A_OP_OK, id, frame);
         return;
-      case NFLTR_A2A_OP_LOOKUP:
-        handle_lookup (a2a, agent, frame);
-        return;
+      case NFLTR_A2A_OP_LOOKUP: handle_lookup (a2a, agent, frame); return;
       case NFLTR_A2A_OP_REGISTER:
         {
           const char *name = nfltr_frame_get_string (frame, NFLTR_ATTR_A2A_NAME);
@@ -375,31 +371,31 @@ relay_a2a_handle_message (RelayAgent *agent, const NfltrFrame *frame)
           if (name == NULL || !nfltr_proto_name_is_valid (name))
             {
               relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_BAD_NAME,
-                                       "an a2a name is one DNS label: lowercase letters, digits and '-'", name);
+                                       "an a2a name is one DNS label: lowercase letters, digits and '-'",
+                                       name);
               return;
             }
           if (!relay_a2a_store_register_name (a2a->store, name, id, &error))
             {
               relay_agent_reply_error (agent, frame,
                                        g_error_matches (error, NFLTR_ERROR, NFLTR_ERROR_NAME_TAKEN)
-                                         ? NFLTR_PROTO_ERR_NAME_TAKEN : NFLTR_PROTO_ERR_INTERNAL,
+                                         ? NFLTR_PROTO_ERR_NAME_TAKEN
+                                         : NFLTR_PROTO_ERR_INTERNAL,
                                        error->message, name);
               return;
             }
           send_op (agent, NFLTR_A2A_OP_OK, id, frame);
           return;
         }
-      case NFLTR_A2A_OP_FETCH:
-        handle_fetch (a2a, agent);
-        return;
+      case NFLTR_A2A_OP_FETCH: handle_fetch (a2a, agent); return;
       case NFLTR_A2A_OP_DELIVER:
       case NFLTR_A2A_OP_KEY:
       case NFLTR_A2A_OP_OK:
       case NFLTR_A2A_OP_STORED:
       case NFLTR_A2A_OP_FORWARDED:
       default:
-        relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_PROTOCOL, "not an a2a operation an agent asks for",
-                                 NULL);
+        relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_PROTOCOL,
+                                 "not an a2a operation an agent asks for", NULL);
         return;
     }
 }

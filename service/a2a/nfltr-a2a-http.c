@@ -116,8 +116,9 @@ unpack (const NfltrA2aInner *inner, const guint8 **rest, gsize *rest_len, JsonPa
 static gboolean
 header_is_carried (const char *name)
 {
-  static const char *const skip[] = { "connection", "keep-alive", "transfer-encoding", "content-length", "te",
-                                       "trailer", "upgrade", "proxy-connection", "host", NULL };
+  static const char * const skip[] = { "connection", "keep-alive", "transfer-encoding", "content-length",
+                                       "te",         "trailer",    "upgrade",           "proxy-connection",
+                                       "host",       NULL };
 
   for (guint i = 0; skip[i] != NULL; i++)
     if (g_ascii_strcasecmp (name, skip[i]) == 0)
@@ -524,8 +525,7 @@ answer (NfltrA2aHttp *http, const char *peer, const NfltrA2aInner *inner)
       case NFLTR_A2A_INNER_FILE:
       case NFLTR_A2A_INNER_RECEIPT:
       case NFLTR_A2A_INNER_HTTP_REQUEST:
-      default:
-        return;
+      default: return;
     }
 }
 

@@ -554,11 +554,12 @@ lookup_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       g_autofree char *was = nfltr_a2a_fingerprint (pinned);
       g_autofree char *now = nfltr_a2a_fingerprint (key);
 
-      g_task_return_new_error (task, NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
-                               "WARNING: the key of agent %s CHANGED. Pinned: %s. The relay now publishes: %s. "
-                               "Nothing was sent. If the agent really has a new key (reinstalled), accept it with: "
-                               "nfltr a2a trust %s %s",
-                               agent, was, now, agent, now);
+      g_task_return_new_error (
+        task, NFLTR_ERROR, NFLTR_ERROR_FINGERPRINT_MISMATCH,
+        "WARNING: the key of agent %s CHANGED. Pinned: %s. The relay now publishes: %s. "
+        "Nothing was sent. If the agent really has a new key (reinstalled), accept it with: "
+        "nfltr a2a trust %s %s",
+        agent, was, now, agent, now);
       return;
     }
   if (pinned == NULL)
@@ -764,13 +765,15 @@ handle_send (NfltrDbusA2a *iface, GDBusMethodInvocation *invocation, const char 
   if (size > NFLTR_A2A_MAX_PAYLOAD)
     {
       g_dbus_method_invocation_return_error (invocation, NFLTR_ERROR, NFLTR_ERROR_LIMIT,
-                                             "the message is %" G_GSIZE_FORMAT " bytes; an a2a message carries at "
+                                             "the message is %" G_GSIZE_FORMAT
+                                             " bytes; an a2a message carries at "
                                              "most %d bytes (256 KiB) — use nfltr p2p send for larger files",
                                              size, NFLTR_A2A_MAX_PAYLOAD);
       send_op_free (op);
       return TRUE;
     }
-  if ((op->file_data != NULL) != (op->file_name != NULL) || (op->file_data == NULL && !g_utf8_validate (text, -1, NULL)))
+  if ((op->file_data != NULL) != (op->file_name != NULL) ||
+      (op->file_data == NULL && !g_utf8_validate (text, -1, NULL)))
     {
       g_dbus_method_invocation_return_error_literal (invocation, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
                                                      "a file needs both file-name and file-data");
@@ -859,9 +862,10 @@ handle_deliver (NfltrA2aService *self, const NfltrFrame *frame)
       }
     if (!nfltr_a2a_replay_check (window, env.counter))
       {
-        g_autofree char *why = g_strdup_printf ("replayed: counter %" G_GUINT64_FORMAT
-                                                " of this sender's session was already received (or is too old)",
-                                                env.counter);
+        g_autofree char *why =
+          g_strdup_printf ("replayed: counter %" G_GUINT64_FORMAT
+                           " of this sender's session was already received (or is too old)",
+                           env.counter);
         reject (self, from, id_hex, why);
         ack_relay (self, msg_id);
         return;
@@ -919,11 +923,8 @@ handle_deliver (NfltrA2aService *self, const NfltrFrame *frame)
       case NFLTR_A2A_INNER_HTTP_REQUEST:
       case NFLTR_A2A_INNER_HTTP_RESPONSE:
       case NFLTR_A2A_INNER_HTTP_BODY:
-      case NFLTR_A2A_INNER_HTTP_END:
-        nfltr_a2a_http_handle (self->http, from, &inner);
-        break;
-      default:
-        break;
+      case NFLTR_A2A_INNER_HTTP_END: nfltr_a2a_http_handle (self->http, from, &inner); break;
+      default: break;
     }
   nfltr_a2a_inner_clear (&inner);
   ack_relay (self, msg_id);

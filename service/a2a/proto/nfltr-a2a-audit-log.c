@@ -20,11 +20,11 @@ unhex32 (const char *text, guint8 out[32])
 {
   size_t n = 0;
 
-  return text != NULL && strlen (text) == 64 && sodium_hex2bin (out, 32, text, 64, NULL, &n, NULL) == 0 && n == 32;
+  return text != NULL && strlen (text) == 64 && sodium_hex2bin (out, 32, text, 64, NULL, &n, NULL) == 0 &&
+         n == 32;
 }
 
-static gboolean
-fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static gboolean fail (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 fail (GError **error, const char *format, ...)
@@ -112,22 +112,28 @@ nfltr_a2a_audit_verify (const char *log, gsize log_len, const char *checkpoints,
         expected = dirs[dir].links->len + 1;
         if ((guint64) n > expected)
           {
-            fail (error, "frame %" G_GUINT64_FORMAT " (%s) is missing: the log goes from frame %" G_GUINT64_FORMAT
-                  " to frame %" G_GINT64_FORMAT " — dropped", expected, dir_label (dir, a0, a1), expected - 1, n);
+            fail (error,
+                  "frame %" G_GUINT64_FORMAT " (%s) is missing: the log goes from frame %" G_GUINT64_FORMAT
+                  " to frame %" G_GINT64_FORMAT " — dropped",
+                  expected, dir_label (dir, a0, a1), expected - 1, n);
             goto out;
           }
         if ((guint64) n < expected)
           {
-            fail (error, "frame %" G_GINT64_FORMAT " (%s) appears again after frame %" G_GUINT64_FORMAT
-                  " — reordered or injected", n, dir_label (dir, a0, a1), expected - 1);
+            fail (error,
+                  "frame %" G_GINT64_FORMAT " (%s) appears again after frame %" G_GUINT64_FORMAT
+                  " — reordered or injected",
+                  n, dir_label (dir, a0, a1), expected - 1);
             goto out;
           }
         prev = expected == 1 ? context : &g_array_index (dirs[dir].links, guint8, (expected - 2) * 32);
         nfltr_audit_chain_next_hashed (prev, n, (guint8) dir, content, (gsize) len, want);
         if (memcmp (want, link, 32) != 0)
           {
-            fail (error, "frame %" G_GINT64_FORMAT " (%s) was modified: its entry does not chain from frame %"
-                  G_GINT64_FORMAT, n, dir_label (dir, a0, a1), n - 1);
+            fail (error,
+                  "frame %" G_GINT64_FORMAT
+                  " (%s) was modified: its entry does not chain from frame %" G_GINT64_FORMAT,
+                  n, dir_label (dir, a0, a1), n - 1);
             goto out;
           }
         g_array_append_vals (dirs[dir].links, want, 1);
@@ -200,18 +206,23 @@ nfltr_a2a_audit_verify (const char *log, gsize log_len, const char *checkpoints,
             continue;
           if (bad[d] > have && good[d] >= have)
             {
-              fail (error, "truncated: frame %" G_GUINT64_FORMAT " (%s) is missing — the log ends after frame %"
-                    G_GUINT64_FORMAT ", but the peer (key %s) signed %" G_GUINT64_FORMAT " frames",
+              fail (error,
+                    "truncated: frame %" G_GUINT64_FORMAT
+                    " (%s) is missing — the log ends after frame %" G_GUINT64_FORMAT
+                    ", but the peer (key %s) signed %" G_GUINT64_FORMAT " frames",
                     have + 1, dir_label (d, a0, a1), have, signer, signed_max[d]);
               goto out;
             }
           if (bad[d] == good[d] + 1)
-            fail (error, "frame %" G_GUINT64_FORMAT " (%s) is not what the peer (key %s) signed: modified, injected "
-                  "or reordered", bad[d], dir_label (d, a0, a1), signer);
+            fail (error,
+                  "frame %" G_GUINT64_FORMAT " (%s) is not what the peer (key %s) signed: modified, injected "
+                  "or reordered",
+                  bad[d], dir_label (d, a0, a1), signer);
           else
-            fail (error, "a frame between %" G_GUINT64_FORMAT " and %" G_GUINT64_FORMAT " (%s) is not what the peer "
-                  "(key %s) signed: modified, injected or reordered", good[d] + 1, bad[d], dir_label (d, a0, a1),
-                  signer);
+            fail (error,
+                  "a frame between %" G_GUINT64_FORMAT " and %" G_GUINT64_FORMAT " (%s) is not what the peer "
+                  "(key %s) signed: modified, injected or reordered",
+                  good[d] + 1, bad[d], dir_label (d, a0, a1), signer);
           goto out;
         }
       g_string_append_printf (report, "%u signed checkpoint(s) from key %s agree with the log\n", checked,

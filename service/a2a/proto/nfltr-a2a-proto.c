@@ -9,22 +9,24 @@
 
 G_DEFINE_QUARK (nfltr-a2a-error-quark, nfltr_a2a_error)
 
-#define AD_LABEL      "nfltr-a2a-v1"
-#define SESSION_SALT  "nfltr-a2a-v1 session"
+#define AD_LABEL "nfltr-a2a-v1"
+#define SESSION_SALT "nfltr-a2a-v1 session"
 
 gboolean
 nfltr_a2a_crypto_check (GError **error)
 {
   if (sodium_init () < 0)
     {
-      g_set_error_literal (error, NFLTR_A2A_ERROR, NFLTR_A2A_ERROR_UNAVAILABLE, "libsodium failed to initialise");
+      g_set_error_literal (error, NFLTR_A2A_ERROR, NFLTR_A2A_ERROR_UNAVAILABLE,
+                           "libsodium failed to initialise");
       return FALSE;
     }
   if (!crypto_aead_aes256gcm_is_available ())
     {
-      g_set_error_literal (error, NFLTR_A2A_ERROR, NFLTR_A2A_ERROR_UNAVAILABLE,
-                           "this CPU has no AES-NI, and libsodium's AES-256-GCM (a2a payload encryption) needs "
-                           "it: a2a messages cannot be sealed or opened on this machine");
+      g_set_error_literal (
+        error, NFLTR_A2A_ERROR, NFLTR_A2A_ERROR_UNAVAILABLE,
+        "this CPU has no AES-NI, and libsodium's AES-256-GCM (a2a payload encryption) needs "
+        "it: a2a messages cannot be sealed or opened on this machine");
       return FALSE;
     }
   return TRUE;
@@ -397,16 +399,17 @@ nfltr_a2a_open (const NfltrA2aIdentity *self, const char *self_agent_id, const N
       g_autofree char *was = nfltr_a2a_fingerprint (pinned);
       g_autofree char *now = nfltr_a2a_fingerprint (env->sender_key);
 
-      g_set_error (error, NFLTR_A2A_ERROR, NFLTR_A2A_ERROR_KEY_CHANGED,
-                   "the key of agent %s changed: pinned %s, this message comes from %s. Refused. If the agent "
-                   "really has a new key, accept it with: nfltr a2a trust %s %s",
-                   route->from, was, now, route->from, now);
+      g_set_error (
+        error, NFLTR_A2A_ERROR, NFLTR_A2A_ERROR_KEY_CHANGED,
+        "the key of agent %s changed: pinned %s, this message comes from %s. Refused. If the agent "
+        "really has a new key, accept it with: nfltr a2a trust %s %s",
+        route->from, was, now, route->from, now);
       return NULL;
     }
   if (!nfltr_a2a_crypto_check (error))
     return NULL;
-  if (!nfltr_a2a_public_to_x25519 (env->sender_key, s_x) || crypto_scalarmult (es, self->x_sk, env->ephemeral) != 0 ||
-      crypto_scalarmult (ss, self->x_sk, s_x) != 0)
+  if (!nfltr_a2a_public_to_x25519 (env->sender_key, s_x) ||
+      crypto_scalarmult (es, self->x_sk, env->ephemeral) != 0 || crypto_scalarmult (ss, self->x_sk, s_x) != 0)
     {
       g_set_error_literal (error, NFLTR_A2A_ERROR, NFLTR_A2A_ERROR_AUTH_FAILED,
                            "modified in transit or forged: the message's keys are not valid keys");

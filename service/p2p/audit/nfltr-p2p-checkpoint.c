@@ -47,17 +47,20 @@ nfltr_p2p_checkpoint_check (NfltrP2pAuditChain *chain, const NfltrAuditCheckpoin
   if (cp->count > have)
     {
       g_set_error (error, NFLTR_AUDIT_ERROR, NFLTR_AUDIT_ERROR_MALFORMED,
-                   "truncated: frame %" G_GUINT64_FORMAT " (%s) is missing — the chain ends after frame %"
-                   G_GUINT64_FORMAT ", but the peer signed %" G_GUINT64_FORMAT " frames",
+                   "truncated: frame %" G_GUINT64_FORMAT
+                   " (%s) is missing — the chain ends after frame %" G_GUINT64_FORMAT
+                   ", but the peer signed %" G_GUINT64_FORMAT " frames",
                    have + 1, dir, have, cp->count);
       return FALSE;
     }
-  if (cp->count > 0 &&
-      memcmp (nfltr_p2p_audit_chain_get_link (chain, cp->count - 1)->link, cp->head, NFLTR_AUDIT_HASH_BYTES) != 0)
+  if (cp->count > 0 && memcmp (nfltr_p2p_audit_chain_get_link (chain, cp->count - 1)->link, cp->head,
+                               NFLTR_AUDIT_HASH_BYTES) != 0)
     {
       g_set_error (error, NFLTR_AUDIT_ERROR, NFLTR_AUDIT_ERROR_MALFORMED,
-                   "frames 1–%" G_GUINT64_FORMAT " (%s) are not what the peer signed: one of them was modified, "
-                   "dropped, injected or reordered (the chains' comparison names which)", cp->count, dir);
+                   "frames 1–%" G_GUINT64_FORMAT
+                   " (%s) are not what the peer signed: one of them was modified, "
+                   "dropped, injected or reordered (the chains' comparison names which)",
+                   cp->count, dir);
       return FALSE;
     }
   return TRUE;

@@ -39,8 +39,10 @@ make_log (Log *log)
   ctx = hex32 (context);
   log->lines = g_ptr_array_new_with_free_func (g_free);
   log->checkpoints = g_string_new (NULL);
-  g_ptr_array_add (log->lines, g_strdup_printf ("{\"nfltr-audit\":\"a2a-v1\",\"context\":\"%s\",\"agent-0\":\"%s\","
-                                                "\"agent-1\":\"%s\"}", ctx, "0000", "ffff"));
+  g_ptr_array_add (log->lines,
+                   g_strdup_printf ("{\"nfltr-audit\":\"a2a-v1\",\"context\":\"%s\",\"agent-0\":\"%s\","
+                                    "\"agent-1\":\"%s\"}",
+                                    ctx, "0000", "ffff"));
   for (guint n = 1; n <= N; n++)
     {
       g_autofree char *rec = g_strdup_printf ("envelope %u", n);
@@ -54,8 +56,10 @@ make_log (Log *log)
       nfltr_audit_chain_next (head, n, 0, (const guint8 *) rec, strlen (rec), head);
       c = hex32 (content);
       l = hex32 (head);
-      g_ptr_array_add (log->lines, g_strdup_printf ("{\"n\":%u,\"dir\":0,\"from\":\"0000\",\"msg\":\"00\",\"len\":%zu,"
-                                                    "\"sha256\":\"%s\",\"link\":\"%s\"}", n, strlen (rec), c, l));
+      g_ptr_array_add (log->lines,
+                       g_strdup_printf ("{\"n\":%u,\"dir\":0,\"from\":\"0000\",\"msg\":\"00\",\"len\":%zu,"
+                                        "\"sha256\":\"%s\",\"link\":\"%s\"}",
+                                        n, strlen (rec), c, l));
       memcpy (cp.context, context, 32);
       cp.direction = 0;
       cp.count = n;
@@ -196,8 +200,10 @@ test_modified_and_rechained (void)
       c = hex32 (content);
       l = hex32 (head);
       g_free (log.lines->pdata[n]);
-      log.lines->pdata[n] = g_strdup_printf ("{\"n\":%u,\"dir\":0,\"from\":\"0000\",\"msg\":\"00\",\"len\":%zu,"
-                                             "\"sha256\":\"%s\",\"link\":\"%s\"}", n, strlen (rec), c, l);
+      log.lines->pdata[n] =
+        g_strdup_printf ("{\"n\":%u,\"dir\":0,\"from\":\"0000\",\"msg\":\"00\",\"len\":%zu,"
+                         "\"sha256\":\"%s\",\"link\":\"%s\"}",
+                         n, strlen (rec), c, l);
     }
   g_assert_null (verify (log.lines, NULL));
   msg = verify (log.lines, log.checkpoints->str);

@@ -393,13 +393,16 @@ main (int argc, char *argv[])
     }
   g_test_add_func ("/a2a/hkdf-rfc5869", test_hkdf_rfc5869);
   g_test_add ("/a2a/known-answer", Fixture, NULL, fixture_setup, test_known_answer, fixture_teardown);
-  g_test_add ("/a2a/bit-flip", Fixture, NULL, fixture_setup, test_every_bit_flip_is_rejected, fixture_teardown);
+  g_test_add ("/a2a/bit-flip", Fixture, NULL, fixture_setup, test_every_bit_flip_is_rejected,
+              fixture_teardown);
   g_test_add ("/a2a/routing-header-bound", Fixture, NULL, fixture_setup, test_routing_header_is_bound,
               fixture_teardown);
-  g_test_add ("/a2a/readdressed", Fixture, NULL, fixture_setup, test_readdressed_is_rejected, fixture_teardown);
-  g_test_add ("/a2a/changed-key", Fixture, NULL, fixture_setup, test_changed_key_is_refused, fixture_teardown);
-  g_test_add ("/a2a/plaintext-opt-out", Fixture, NULL, fixture_setup, test_plaintext_opt_out_is_still_authentic,
+  g_test_add ("/a2a/readdressed", Fixture, NULL, fixture_setup, test_readdressed_is_rejected,
               fixture_teardown);
+  g_test_add ("/a2a/changed-key", Fixture, NULL, fixture_setup, test_changed_key_is_refused,
+              fixture_teardown);
+  g_test_add ("/a2a/plaintext-opt-out", Fixture, NULL, fixture_setup,
+              test_plaintext_opt_out_is_still_authentic, fixture_teardown);
   g_test_add_func ("/a2a/replay-window", test_replay_window);
   g_test_add ("/a2a/nonces", Fixture, NULL, fixture_setup, test_nonces_never_repeat, fixture_teardown);
   g_test_add_func ("/a2a/inner", test_inner_and_limits);
