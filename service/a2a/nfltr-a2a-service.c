@@ -214,6 +214,18 @@ load_seen (NfltrA2aService *self)
         g_hash_table_add (self->seen, id);
         g_queue_push_tail (&self->seen_order, id);
       }
+  while (g_queue_get_length (&self->seen_order) > SEEN_MAX)
+    g_hash_table_remove (self->seen, g_queue_pop_head (&self->seen_order));
+  /* The file is appended to as messages arrive: written afresh, bounded, at each start. */
+  if (g_strv_length (lines) > SEEN_MAX + 1)
+    {
+      GString *out = g_string_new (NULL);
+
+      for (GList *l = self->seen_order.head; l != NULL; l = l->next)
+        g_string_append_printf (out, "%s\n", (const char *) l->data);
+      g_file_set_contents_full (path, out->str, out->len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL);
+      g_string_free (out, TRUE);
+    }
 }
 
 /* Remembers a delivered message id, on disk too: a replay after a restart is refused. */
