@@ -11,8 +11,7 @@ struct _RelayA2aStore {
   sqlite3 *db;
 };
 
-static const char schema[] = "PRAGMA journal_mode=WAL;"
-                             "CREATE TABLE IF NOT EXISTS a2a_keys ("
+static const char schema[] = "CREATE TABLE IF NOT EXISTS a2a_keys ("
                              "  agent_id   TEXT PRIMARY KEY,"
                              "  public_key BLOB NOT NULL,"
                              "  published  INTEGER NOT NULL);"
@@ -48,18 +47,12 @@ fail (RelayA2aStore *store, GError **error)
 }
 
 RelayA2aStore *
-relay_a2a_store_open (const char *data_dir, GError **error)
+relay_a2a_store_open (sqlite3 *db, GError **error)
 {
   g_autoptr(RelayA2aStore) store = g_new0 (RelayA2aStore, 1);
-  g_autofree char *path = g_build_filename (data_dir, "relay.db", NULL);
   char *msg = NULL;
 
-  if (sqlite3_open_v2 (path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
-    {
-      fail (store, error);
-      return NULL;
-    }
-  sqlite3_busy_timeout (store->db, 2000);
+  store->db = db;
   if (sqlite3_exec (store->db, schema, NULL, NULL, &msg) != SQLITE_OK)
     {
       g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "relay.db: %s", msg);
@@ -74,7 +67,6 @@ relay_a2a_store_free (RelayA2aStore *store)
 {
   if (store == NULL)
     return;
-  sqlite3_close (store->db);
   g_free (store);
 }
 

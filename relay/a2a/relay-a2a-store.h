@@ -2,8 +2,9 @@
  *
  * A small API of its own, so a fleet store (etcd) can take it over later: agents' published
  * keys, names agents serve under, and the offline queue — envelopes (ciphertext: the relay
- * never has anything else) for agents that are not connected, with their expiry. A
- * connection of its own to relay.db (WAL), as the WireGuard track's store does. */
+ * never has anything else) for agents that are not connected, with their expiry. Its tables
+ * live on the relay store's own connection to relay.db (relay_store_get_db): no descriptors
+ * of its own, which a relay at its descriptor limit cannot spare. */
 #pragma once
 
 #include <glib.h>
@@ -11,6 +12,7 @@
 G_BEGIN_DECLS
 
 typedef struct _RelayA2aStore RelayA2aStore;
+struct sqlite3;
 
 typedef struct {
   gint64  row;
@@ -21,8 +23,9 @@ typedef struct {
 
 void            relay_a2a_queued_free   (RelayA2aQueued *queued);
 
-RelayA2aStore  *relay_a2a_store_open    (const char  *data_dir,
-                                         GError     **error);
+/* db: relay.db's connection, not owned (it outlives the store). */
+RelayA2aStore  *relay_a2a_store_open    (struct sqlite3 *db,
+                                         GError        **error);
 void            relay_a2a_store_free    (RelayA2aStore *store);
 
 /* The agent's Ed25519 public key (32 bytes), replacing the one it published before. */

@@ -4,6 +4,7 @@
 #include "relay-a2a.h"
 #include "relay-a2a-store.h"
 #include "relay-server.h"
+#include "store/relay-store.h"
 #include "agents/relay-agent.h"
 #include "agents/relay-directory.h"
 #include "nfltr-error.h"
@@ -51,7 +52,7 @@ relay_a2a_new (RelayServer *server, GError **error)
   const char *rate = g_getenv ("NFLTR_RELAY_A2A_RATE");
 
   a2a->server = server;
-  a2a->store = relay_a2a_store_open (server->config.data_dir, error);
+  a2a->store = relay_a2a_store_open (relay_store_get_db (server->store), error);
   if (a2a->store == NULL)
     return NULL;
   a2a->ready = g_hash_table_new (NULL, NULL);
