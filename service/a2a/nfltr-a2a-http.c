@@ -248,10 +248,12 @@ target_sent_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) meta = NULL;
   g_autoptr(GBytes) payload = NULL;
+  GInputStream *body = soup_session_send_finish (SOUP_SESSION (source), result, &error);
 
-  up->body = soup_session_send_finish (SOUP_SESSION (source), result, &error);
+  /* Cancelled: up is already freed (the stream ended, or the service is stopping). */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
+  up->body = body;
   if (up->body == NULL)
     {
       g_autofree char *why = g_strdup_printf ("the served agent's target did not answer: %s", error->message);
