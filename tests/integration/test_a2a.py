@@ -92,6 +92,14 @@ def send(agent, to, *args, ok=True):
     return r
 
 
+def wait_connected(agent):
+    """A (re)started service logs in again by itself; a2a goes through its relay link."""
+    def connected():
+        r = agent.run("status", "--json")
+        return r.returncode == 0 and json.loads(r.stdout).get("state") == "connected"
+    wait_until(connected, 60, f"{agent.name}'s link to the relay")
+
+
 def kill_service(lab, agent):
     pids = [pid for pid in tagged_processes(lab.tag, "nfltr-service")
             if agent.home in open(f"/proc/{pid}/environ", "rb").read().decode("latin1")]
@@ -188,6 +196,7 @@ def test_tampering_is_rejected_with_a_reason(lab, trio):
     os.unlink(os.path.join(a.home, ".local", "share", "nfltr", "certs", "a2a-identity.key"))
     new_a = ident(a)
     assert new_a["fingerprint"] != ida["fingerprint"] and new_a["id"] == ida["id"]
+    wait_connected(a)
     send(a, idb["id"], "from a new key", "--no-wait")
     rej = wait_until(lambda: [e for e in events(lb, "rejected") if "changed" in e["reason"]], 30, "key change")
     assert ida["fingerprint"] in rej[-1]["reason"] and new_a["fingerprint"] in rej[-1]["reason"]
@@ -218,6 +227,8 @@ def test_offline_delivery_exactly_once_across_relay_restart(lab, trio):
     lb.stop()
     kill_service(lab, b)
     lb2 = listen(lab, b)
+    wait_connected(b)
+    wait_connected(a)
     send(a, idb["id"], "marker-after")
     wait_until(lambda: [e for e in events(lb2, "message") if e["text"] == "marker-after"], 60, "the next message")
     assert not [e for e in events(lb2, "message") if MARKER in e["text"]], events(lb2)
