@@ -154,7 +154,7 @@ load_pins (NfltrA2aService *self)
     text = g_strdup (""), len = 0;
   self->pins = nfltr_a2a_pins_parse (text, len, &bad);
   if (bad > 0)
-    g_warning ("%s: %u line(s) that are not pins were ignored", path, bad);
+    g_message ("%s: %u line(s) that are not pins were ignored", path, bad);
 }
 
 static void
