@@ -66,6 +66,7 @@ static const GActionEntry app_entries[] = {
   { "relay-settings", window_action_activated },
   { "preferences", window_action_activated },
   { "networks", window_action_activated },
+  { "conversations", window_action_activated },
   { "about", about_activated },
 };
 

@@ -30,6 +30,14 @@ networks_action (GtkWidget  *widget,
 }
 
 static void
+conversations_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *param)
+{
+  nfltr_window_show_conversations (NFLTR_WINDOW (widget));
+}
+
+static void
 reconnect_action (GtkWidget  *widget,
                   const char *action_name,
                   GVariant   *param)
@@ -85,6 +93,7 @@ _nfltr_window_class_actions_init (NfltrWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.retry-relay", NULL, retry_relay_action);
   gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_action);
   gtk_widget_class_install_action (widget_class, "win.networks", NULL, networks_action);
+  gtk_widget_class_install_action (widget_class, "win.conversations", NULL, conversations_action);
 
   /* Ctrl+N, Ctrl+, and Ctrl+W are application accels (nfltr-application-actions.c). */
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "win.reconnect", NULL);

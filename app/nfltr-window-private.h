@@ -2,6 +2,7 @@
 #pragma once
 
 #include "nfltr-networks-window.h"
+#include "nfltr-a2a-window.h"
 #include "nfltr-new-tunnel-dialog.h"
 #include "nfltr-relay-dialog.h"
 #include "nfltr-tunnel-row.h"
@@ -23,6 +24,7 @@ struct _NfltrWindow
   NfltrRelayDialog *relay_dialog;
   NfltrPreferencesWindow *preferences;
   NfltrNetworksWindow *networks_window;
+  NfltrA2aWindow *a2a_window;   /* issue 15: Conversations */
 
   guint64 frames;
   gint64 first_tunnels_frame_us;

@@ -252,6 +252,7 @@ nfltr_window_dispose (GObject *object)
   g_clear_weak_pointer (&self->relay_dialog);
   g_clear_weak_pointer (&self->preferences);
   g_clear_weak_pointer (&self->networks_window);
+  g_clear_weak_pointer (&self->a2a_window);
   gtk_widget_dispose_template (GTK_WIDGET (self), NFLTR_TYPE_WINDOW);
 
   G_OBJECT_CLASS (nfltr_window_parent_class)->dispose (object);
@@ -386,6 +387,15 @@ nfltr_window_show_networks (NfltrWindow *self)
   gtk_window_present (GTK_WINDOW (self->networks_window));
 }
 
+/* issue 15: the Conversations window (app/a2a/). */
+void
+nfltr_window_show_conversations (NfltrWindow *self)
+{
+  if (self->a2a_window == NULL)
+    g_set_weak_pointer (&self->a2a_window, nfltr_a2a_window_new (self, self->client));
+  gtk_window_present (GTK_WINDOW (self->a2a_window));
+}
+
 NfltrTunnelRow *
 _nfltr_window_find_row (NfltrWindow *self,
                         const char  *id_or_name)
@@ -447,6 +457,8 @@ _nfltr_window_describe (NfltrWindow *self)
   if (self->networks_window != NULL)
     g_variant_dict_insert_value (&dict, "networks-window",
                                  nfltr_networks_window_describe (self->networks_window));
+  if (self->a2a_window != NULL)
+    g_variant_dict_insert_value (&dict, "conversations-window", nfltr_a2a_window_describe (self->a2a_window));
 
   return g_variant_dict_end (&dict);
 }

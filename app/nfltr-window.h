@@ -18,6 +18,7 @@ void         nfltr_window_show_new_tunnel    (NfltrWindow    *self);
 void         nfltr_window_show_relay_settings (NfltrWindow   *self);
 void         nfltr_window_show_preferences    (NfltrWindow   *self);
 void         nfltr_window_show_networks      (NfltrWindow    *self);
+void         nfltr_window_show_conversations (NfltrWindow    *self);
 void         nfltr_window_save_state         (NfltrWindow    *self);
 
 G_END_DECLS

@@ -68,6 +68,9 @@ int cli_cmd_verify (int argc, char **argv);
 
 /* cmd-p2p.c */
 int cli_cmd_p2p (int argc, char **argv);
+/* cmd-a2a.c, cmd-audit.c (issue 15) */
+int cli_cmd_a2a   (int argc, char **argv);
+int cli_cmd_audit (int argc, char **argv);
 
 /* nfltr.c: the command table, NULL-terminated by name. */
 extern const CliCommand cli_commands[];

@@ -61,6 +61,10 @@ const CliCommand cli_commands[] = {
     N_ ("Check a proof bundle offline and say what it proves") },
   { "p2p", cli_cmd_p2p, "send FILE… | receive CODE [--dir DIR] [--yes] | chat [CODE] | audit",
     N_ ("Send files or chat directly with another machine, paired by a short code") },
+  { "a2a", cli_cmd_a2a, "id | send AGENT MESSAGE|--file F | listen [--exec CMD] | serve NAME | connect NAME …",
+    N_ ("Messages between agents through the relay, end-to-end encrypted; HTTP agents by name") },
+  { "audit", cli_cmd_audit, "verify LOG [--checkpoint FILE]",
+    N_ ("Check a saved a2a conversation log against the peer's signed checkpoints") },
   { "help", NULL, "[COMMAND]", N_ ("Show this help, or a command's") },
   { NULL, NULL, NULL, NULL }
 };

@@ -61,7 +61,10 @@ static const NfltrMsgInfo msg_info[] = {
   { NFLTR_FRAME_P2P_RELAY, "P2P_RELAY", NFLTR_MSG_FROM_BOTH,
     { NFLTR_ATTR_PEER_ID, NFLTR_ATTR_DATA }, { 0 } },
   { NFLTR_FRAME_A2A_MESSAGE, "A2A_MESSAGE", NFLTR_MSG_FROM_BOTH,
-    { NFLTR_ATTR_PEER_ID, NFLTR_ATTR_DATA }, { 0 } },
+    { NFLTR_ATTR_PEER_ID, NFLTR_ATTR_DATA },
+    /* the a2a track (docs/protocol.md §13; relay/a2a/, service/a2a/) */
+    { NFLTR_ATTR_A2A_OP, NFLTR_ATTR_A2A_FROM, NFLTR_ATTR_A2A_MSG_ID, NFLTR_ATTR_A2A_NAME, NFLTR_ATTR_A2A_TTL,
+      NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_MESSAGE } },
 };
 
 const NfltrMsgInfo *

@@ -47,6 +47,11 @@ static const AttrInfo attr_info[NFLTR_ATTR_LAST_ + 1] = {
   [NFLTR_ATTR_FRAME_TYPE]    = { "frame-type", ATTR_KIND_FIXED, 1 },
   [NFLTR_ATTR_SIGNING_KEY]   = { "signing-key", ATTR_KIND_STRING, 0 },
   [NFLTR_ATTR_P2P_OP]        = { "p2p-op", ATTR_KIND_FIXED, 1 },
+  [NFLTR_ATTR_A2A_OP]        = { "a2a-op", ATTR_KIND_FIXED, 1 },
+  [NFLTR_ATTR_A2A_FROM]      = { "a2a-from", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_A2A_MSG_ID]    = { "a2a-msg-id", ATTR_KIND_FIXED, 16 },
+  [NFLTR_ATTR_A2A_NAME]      = { "a2a-name", ATTR_KIND_STRING, 0 },
+  [NFLTR_ATTR_A2A_TTL]       = { "a2a-ttl", ATTR_KIND_FIXED, 4 },
   [NFLTR_ATTR_WG_ADDRESS]    = { "wg-address", ATTR_KIND_STRING, 0 },
   [NFLTR_ATTR_WG_PORT]       = { "wg-port", ATTR_KIND_FIXED, 2 },
   [NFLTR_ATTR_WG_LABEL]      = { "wg-label", ATTR_KIND_STRING, 0 },
@@ -146,6 +151,7 @@ nfltr_proto_error_code_to_string (guint16 code)
     case NFLTR_PROTO_ERR_INTERNAL: return "internal";
     case NFLTR_PROTO_ERR_NO_OFFER: return "no-offer";
     case NFLTR_PROTO_ERR_OFFER_CLAIMED: return "offer-claimed";
+    case NFLTR_PROTO_ERR_NO_AGENT: return "no-agent";
     default: return "unknown";
     }
 }

@@ -79,12 +79,33 @@ typedef enum {
   NFLTR_ATTR_FRAME_TYPE    = 23,
   NFLTR_ATTR_SIGNING_KEY   = 24,  /* issue 11: the relay's proof signing key, in WELCOME */
   NFLTR_ATTR_P2P_OP        = 25,  /* P2P_SIGNAL: what the relay is asked to do (§9.7) */
+  /* the a2a track's (docs/protocol.md §13), 40–49 */
+  NFLTR_ATTR_A2A_OP        = 40,  /* A2A_MESSAGE: what the frame asks or says (§13.2) */
+  NFLTR_ATTR_A2A_FROM      = 41,  /* the sender's agent id, set by the relay on delivery */
+  NFLTR_ATTR_A2A_MSG_ID    = 42,  /* 16 bytes, random per message */
+  NFLTR_ATTR_A2A_NAME      = 43,  /* a name an agent serves under (a2a serve) */
+  NFLTR_ATTR_A2A_TTL       = 44,  /* u32 seconds the relay may hold it for an offline agent */
   /* the WireGuard track's (docs/protocol.md §11), numbered from 64 to stay clear of the rest */
   NFLTR_ATTR_WG_ADDRESS    = 64,
   NFLTR_ATTR_WG_PORT       = 65,
   NFLTR_ATTR_WG_LABEL      = 66,
   NFLTR_ATTR_LAST_         = 66,
 } NfltrAttrType;
+
+/* docs/protocol.md §13.2: A2A_MESSAGE's a2a-op. */
+typedef enum {
+  NFLTR_A2A_OP_SEND      = 0, /* agent: data (an envelope) to peer-id */
+  NFLTR_A2A_OP_DELIVER   = 1, /* relay → recipient: data from a2a-from */
+  NFLTR_A2A_OP_ACK       = 2, /* recipient: a2a-msg-id is handled; the relay forgets it */
+  NFLTR_A2A_OP_PUBLISH   = 3, /* agent: data is its 32-byte Ed25519 key (request-id; OK) */
+  NFLTR_A2A_OP_LOOKUP    = 4, /* agent: peer-id's key, or a2a-name's agent (request-id; KEY) */
+  NFLTR_A2A_OP_KEY       = 5, /* relay: peer-id's key in data */
+  NFLTR_A2A_OP_REGISTER  = 6, /* agent: serve a2a-name (request-id; OK) */
+  NFLTR_A2A_OP_OK        = 7, /* relay: the request with this request-id worked */
+  NFLTR_A2A_OP_FETCH     = 8, /* agent: deliver what waits for me */
+  NFLTR_A2A_OP_STORED    = 9, /* relay → sender: the recipient is offline; held (a2a-ttl) */
+  NFLTR_A2A_OP_FORWARDED = 10, /* relay → sender: handed to the recipient's channel */
+} NfltrA2aOp;
 
 /* docs/protocol.md §9.7: P2P_SIGNAL's p2p-op; no attribute means FORWARD. */
 typedef enum {
@@ -120,6 +141,7 @@ typedef enum {
   NFLTR_PROTO_ERR_INTERNAL            = 8,
   NFLTR_PROTO_ERR_NO_OFFER            = 9,  /* §9.7: no such P2P offer (never, expired or used up) */
   NFLTR_PROTO_ERR_OFFER_CLAIMED       = 10, /* §9.7: another peer is pairing with that offer */
+  NFLTR_PROTO_ERR_NO_AGENT            = 11, /* §13.3: no such agent or a2a name (no published key) */
 } NfltrProtoErrorCode;
 
 /* Decode failures, domain NFLTR_PROTO_ERROR. The message names what was wrong. */

@@ -7,6 +7,7 @@
 #include "agents/relay-agent.h"
 #include "agents/relay-directory.h"
 #include "p2p/relay-p2p.h"
+#include "a2a/relay-a2a.h"
 #include "tunnels/relay-registry.h"
 #include "api/relay-http.h"
 #include "listener/relay-demux.h"
@@ -31,7 +32,7 @@
 #define FD_LIMIT_PAUSE_MS 250
 /* The optional features this relay serves (docs/protocol.md §8.2): p2p (§9.7). A track that
  * lands adds its token here (`wg`, `p2p`, `a2a`). */
-#define RELAY_FEATURES    "wg p2p"
+#define RELAY_FEATURES    "wg p2p a2a"
 #define ACCEPT_BURST      64
 /* How often the relay looks for keys revoked by `nfltr-relay keys revoke` (another process):
  * an agent using a revoked key is gone within about this long (docs/security.md). */
@@ -429,6 +430,9 @@ relay_server_new (RelayConfig *config, GError **error)
   server->identity = relay_identity_load (server->config.data_dir, server->config.domain, error);
   if (server->identity == NULL)
     return NULL;
+  server->a2a = relay_a2a_new (server, error);
+  if (server->a2a == NULL)
+    return NULL;
   server->wg = relay_wg_new (server, error);
   if (server->wg == NULL)
     return NULL;
@@ -544,6 +548,7 @@ relay_server_free (RelayServer *server)
   g_clear_pointer (&server->registry, relay_registry_free);
   g_clear_pointer (&server->directory, relay_directory_free);
   g_clear_pointer (&server->p2p, relay_p2p_free);
+  g_clear_pointer (&server->a2a, relay_a2a_free);
   g_free (server->features);
   g_clear_object (&server->http);
   g_clear_pointer (&server->identity, relay_identity_free);

@@ -28,6 +28,7 @@ struct _RelayServer {
   RelayRegistry  *registry;
   RelayDirectory *directory;    /* agent id → control channel (agents/relay-directory.h) */
   struct _RelayP2p *p2p;        /* P2P offers and the relayed fallback (p2p/relay-p2p.h) */
+  struct _RelayA2a *a2a;        /* agent-to-agent messages (a2a/relay-a2a.h) */
   char           *features;     /* what this relay offers in WELCOME (docs/protocol.md §8.2) */
   RelayAttach    *attach;
   SoupServer     *http;

@@ -15,6 +15,7 @@
 #include "tunnels/relay-binder.h"
 #include "wg/relay-wg.h"
 #include "p2p/relay-p2p.h"
+#include "a2a/relay-a2a.h"
 #include "tunnels/relay-registry.h"
 #include "proof/relay-proof.h"
 #include "nfltr-messages.h"
@@ -76,6 +77,8 @@ static const RelayTrack tracks[] = {
   /* P2P offers, signalling and the relayed fallback (p2p/relay-p2p.c, §9.7) */
   { NFLTR_FRAME_P2P_SIGNAL,  RELAY_AGENT_READY,       relay_p2p_handle_signal },
   { NFLTR_FRAME_P2P_RELAY,   RELAY_AGENT_READY,       relay_p2p_handle_relay },
+  /* agent-to-agent messages (a2a/relay-a2a.c, §13) */
+  { NFLTR_FRAME_A2A_MESSAGE, RELAY_AGENT_READY,       relay_a2a_handle_message },
 };
 
 static const RelayTrack *
@@ -222,6 +225,7 @@ agent_detach (RelayAgent *agent)
 
   relay_binder_drop_agent (agent);
   relay_p2p_drop_agent (agent);
+  relay_a2a_drop_agent (agent);
   relay_attach_drop_agent (agent->server->attach, agent);
   if (agent->listed)
     relay_directory_remove (agent->server->directory, agent->agent_id, agent);

@@ -171,6 +171,12 @@ relay_store_open (const char *data_dir, GError **error)
   return g_steal_pointer (&store);
 }
 
+struct sqlite3 *
+relay_store_get_db (RelayStore *store)
+{
+  return store->db;
+}
+
 void
 relay_store_free (RelayStore *store)
 {

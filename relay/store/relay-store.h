@@ -38,6 +38,8 @@ gint64        relay_name_info_expires (const RelayNameInfo *info,
 RelayStore   *relay_store_open      (const char  *data_dir,
                                      GError     **error);
 void          relay_store_free      (RelayStore  *store);
+/* issue 15: the open relay.db, for a track's own tables on the same connection (relay/a2a/). */
+struct sqlite3 *relay_store_get_db  (RelayStore  *store);
 
 /* Creates a key, returns it in *key (shown once, never stored) and its row id. */
 gboolean      relay_store_key_create (RelayStore  *store,

@@ -11,6 +11,7 @@
 #include "nfltr-tunnel-kind.h"
 #include "nfltr-tunnel-manager.h"
 #include "nfltr-p2p-service.h"
+#include "nfltr-a2a-service.h"
 
 struct _NfltrManagerImpl {
   NfltrDbusManagerSkeleton parent_instance;
@@ -18,6 +19,7 @@ struct _NfltrManagerImpl {
   NfltrSession *session;
   NfltrTunnelManager *tunnels;
   NfltrP2pService *p2p;       /* the P2P track (service/p2p/transfer/) */
+  NfltrA2aService *a2a;       /* agent-to-agent messages (service/a2a/) */
   char *data_dir;
 };
 
@@ -213,6 +215,7 @@ nfltr_manager_impl_start (NfltrManagerImpl         *self,
   nfltr_session_load (self->session);
   nfltr_tunnel_manager_restore (self->tunnels, object_manager);
   self->p2p = nfltr_p2p_service_new (self->session, self->data_dir, object_manager);
+  self->a2a = nfltr_a2a_service_new (self->session, self->data_dir, object_manager);
   update_relay_properties (self);
   nfltr_session_restore (self->session);
 }
@@ -223,6 +226,8 @@ nfltr_manager_impl_shutdown (NfltrManagerImpl *self)
   nfltr_tunnel_manager_shutdown (self->tunnels);
   if (self->p2p != NULL)
     nfltr_p2p_service_shutdown (self->p2p);
+  if (self->a2a != NULL)
+    nfltr_a2a_service_shutdown (self->a2a);
   nfltr_session_shutdown (self->session);
 }
 
@@ -256,6 +261,7 @@ nfltr_manager_impl_dispose (GObject *object)
   if (self->tunnels)
     g_signal_handlers_disconnect_by_data (self->tunnels, self);
   g_clear_object (&self->p2p);
+  g_clear_object (&self->a2a);
   g_clear_object (&self->tunnels);
   g_clear_object (&self->session);
   g_clear_pointer (&self->data_dir, g_free);

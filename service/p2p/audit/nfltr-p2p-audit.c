@@ -103,6 +103,13 @@ nfltr_p2p_audit_chain_get_direction (NfltrP2pAuditChain *chain)
   return chain->direction;
 }
 
+/* issue 15: what a signed checkpoint names as its context (nfltr-p2p-checkpoint.c). */
+const guint8 *
+nfltr_p2p_audit_chain_get_start (NfltrP2pAuditChain *chain)
+{
+  return chain->start;
+}
+
 const NfltrP2pAuditLink *
 nfltr_p2p_audit_chain_get_link (NfltrP2pAuditChain *chain,
                                 guint64             index)

@@ -71,6 +71,8 @@ guint64             nfltr_p2p_audit_chain_get_count (NfltrP2pAuditChain *chain);
 const NfltrP2pAuditLink *nfltr_p2p_audit_chain_get_link (NfltrP2pAuditChain *chain,
                                                          guint64             index);
 NfltrP2pDirection   nfltr_p2p_audit_chain_get_direction (NfltrP2pAuditChain *chain);
+/* The chain's start (TH): a signed checkpoint's context (issue 15, nfltr-p2p-checkpoint.h). */
+const guint8       *nfltr_p2p_audit_chain_get_start (NfltrP2pAuditChain *chain);
 void                nfltr_p2p_audit_chain_commit (NfltrP2pAuditChain *chain,
                                                   NfltrP2pCommitment *out);
 /* TRUE when the peer's commitment matches this chain's link at the same count (a

@@ -891,14 +891,15 @@ test_hello_from_v2 (Fixture *f, gconstpointer data)
   agent_free (a);
 }
 
-/* A track this relay does not serve is "not handled" (§4.2 step 4): A2A_MESSAGE with
- * the ignorable flag is dropped, without it answered; neither closes the channel. */
+/* A frame type this relay does not handle is "not handled" (§4.2 step 4): with the
+ * ignorable flag it is dropped, without it answered; neither closes the channel. (Every
+ * reserved track is served since issue 15 took A2A_MESSAGE, so an unknown type stands in.) */
 static void
 test_unserved_track (Fixture *f, gconstpointer data)
 {
   Agent *a = agent_ready (f, AGENT_A);
-  NfltrFrame *quiet = nfltr_frame_new (NFLTR_FRAME_A2A_MESSAGE);
-  NfltrFrame *loud = nfltr_frame_new (NFLTR_FRAME_A2A_MESSAGE);
+  NfltrFrame *quiet = nfltr_frame_new (0x7d);
+  NfltrFrame *loud = nfltr_frame_new (0x7d);
   NfltrFrame *ping = nfltr_frame_new (NFLTR_FRAME_PING);
   g_autoptr(NfltrFrame) err = NULL;
   guint8 type = 0;
@@ -916,7 +917,7 @@ test_unserved_track (Fixture *f, gconstpointer data)
   agent_send (a, loud);
   err = agent_expect (a, NFLTR_FRAME_ERROR);
   g_assert_true (nfltr_frame_get_u8 (err, NFLTR_ATTR_FRAME_TYPE, &type));
-  g_assert_cmpuint (type, ==, NFLTR_FRAME_A2A_MESSAGE);
+  g_assert_cmpuint (type, ==, 0x7d);
   g_assert_false (nfltr_frame_has (err, NFLTR_ATTR_REQUEST_ID));
   g_assert_false (g_atomic_int_get (&a->closed));
   agent_free (a);
