@@ -445,7 +445,7 @@ section_refusals (GString *out)
 /* The overview; flash (a result) and secret (shown once) when an action just ran. */
 void
 dash_render_overview (RelayDashboard *dash, SoupServerMessage *msg, DashSession *s, guint status,
-                 const char *flash, const char *secret)
+                      const char *flash, const char *secret)
 {
   GString *out = g_string_new (NULL);
 
