@@ -215,3 +215,18 @@ out:
   gnutls_x509_crt_deinit (crt);
   return ok;
 }
+
+gboolean
+nfltr_acme_cert_is_self_signed (const char *pem)
+{
+  gnutls_x509_crt_t crt = NULL;
+  gnutls_datum_t in = { (unsigned char *) pem, strlen (pem) };
+  gboolean self_signed = TRUE;
+
+  if (gnutls_x509_crt_init (&crt) < 0)
+    return TRUE;
+  if (gnutls_x509_crt_import (crt, &in, GNUTLS_X509_FMT_PEM) >= 0)
+    self_signed = gnutls_x509_crt_check_issuer (crt, crt) != 0;
+  gnutls_x509_crt_deinit (crt);
+  return self_signed;
+}

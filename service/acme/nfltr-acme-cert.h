@@ -37,4 +37,8 @@ gboolean  nfltr_acme_chain_info              (const char  *chain_pem,
                                               gint64      *not_after,
                                               GError     **error);
 
+/* TRUE when the first certificate of pem is its own issuer (the agent's generated one), or
+ * does not parse. */
+gboolean  nfltr_acme_cert_is_self_signed     (const char  *pem);
+
 G_END_DECLS
