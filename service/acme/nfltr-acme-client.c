@@ -317,10 +317,14 @@ answer_challenge (Acme *a, const NfltrAcmeRequest *req, const char *authz_url, N
           c = nfltr_acme_authorization_find (now, CHALLENGE_TLS_ALPN);
           if (c != NULL && c->error != NULL)
             {
+              /* The CA's own account of its check (which address, what it got) says most;
+               * the type's words come after it, as CAs differ in the types they pick here
+               * (pebble calls a failed lookup "malformed"). */
               g_autofree char *words = nfltr_acme_problem_to_message (c->error);
 
-              g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "ACME: validating %s failed: %s",
-                           now->identifier, words);
+              g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED,
+                           "ACME: the CA could not validate %s through the tunnel: %s (%s)", now->identifier,
+                           c->error->detail != NULL ? c->error->detail : "no reason given", words);
             }
           else
             g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_FAILED, "ACME: the CA marked %s %s", now->identifier,

@@ -92,7 +92,9 @@ class Pebble:
         conf = lab.path("pebble.json")
         with open(conf, "w") as f:
             json.dump(config, f)
-        env = lab.env(PEBBLE_VA_NOSLEEP="1", PEBBLE_VA_ALWAYS_VALID=None)
+        # Every order is validated afresh (no authorization reuse), so each renewal goes
+        # through the tunnel again; pebble's 5 % of refused nonces stay (the agent retries).
+        env = lab.env(PEBBLE_VA_NOSLEEP="1", PEBBLE_VA_ALWAYS_VALID=None, PEBBLE_AUTHZREUSE="0")
         assert "PEBBLE_VA_ALWAYS_VALID" not in env
         self.proc = lab.spawn("pebble", ["pebble", "-config", conf, "-dnsserver", f"127.0.0.1:{self.dns_port}",
                                          "-strict", "false"], env=env)
@@ -149,7 +151,29 @@ def fingerprint_of(pem):
     return "sha256:" + hashlib.sha256(pem_to_der(pem)).hexdigest()
 
 
-def test_acme_issues_through_the_passthrough(lab, relay, agent, origin, acme_lab):
+def relay_files_hold(relay, needle):
+    """The relay's data directory files whose bytes contain needle."""
+    hits = []
+    for path in glob.glob(os.path.join(relay.data_dir, "**"), recursive=True):
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                if needle in f.read():
+                    hits.append(path)
+    return hits
+
+
+def agent_acme_files(agent, name):
+    certs = os.path.join(agent.home, ".local", "share", "nfltr", "certs")
+    return os.path.join(certs, f"{name}.acme.crt"), os.path.join(certs, f"{name}.acme.key")
+
+
+def proof(relay, name):
+    status, body, raw = relay.api(f"/api/v1/proof/{name}")
+    assert status == 200, raw
+    return body
+
+
+def test_acme_issues_renews_and_reports_errors(lab, relay, agent, origin, acme_lab):
     pebble = acme_lab
     name = "acme1"
     host = f"{name}.{DOMAIN}"
@@ -157,15 +181,99 @@ def test_acme_issues_through_the_passthrough(lab, relay, agent, origin, acme_lab
     agent.login(relay)
     tunnel = agent.http(origin.port, *acme_args(pebble, name))
     generated = tunnel.fingerprint
+    generated_pin = spki_pin(served_cert_pem(host, relay.port))
 
+    # Issuance: pebble validated through the relay's passthrough (it asked our resolver for
+    # the name and connected to the relay's port, the only TLS port it was given).
     wait_until(lambda: tunnel_props(agent, name).get("CertificateSource") == "acme", 90,
                "the ACME certificate to be installed")
     props = tunnel_props(agent, name)
     assert props["AcmeStatus"] == "valid" and props["AcmeError"] == "", props
     assert props["AcmeDomain"] == host
-    served = served_cert_pem(host, relay.port)
-    assert fingerprint_of(served) == props["Fingerprint"] != generated
-    # A browser-style check: pebble's root only, no -k.
+    assert props["Certificate"] == "trusted" or props["Certificate"] == "untrusted", props
+    assert props["CertificateExpires"] > time.time()
+    assert (host, "A") in pebble.resolver.queries, pebble.resolver.queries
+    first = served_cert_pem(host, relay.port)
+    assert fingerprint_of(first) == props["Fingerprint"] != generated
+    # The tunnel's own key: the public-key pin visitors may have pinned did not change.
+    assert spki_pin(first) == generated_pin
+    issuer = subprocess.run(["openssl", "x509", "-noout", "-issuer"], input=first,
+                            capture_output=True, text=True, check=True).stdout
+    assert "Pebble" in issuer, issuer
+
+    # A browser-style check: pebble's root only, no -k; the page is the local server's.
     root = pebble.root()
     r = curl(f"https://{host}:{relay.port}/hello", "--cacert", root, resolve=(host, relay.port))
     assert r.curl_rc == 0 and r.status == 200, r
+    assert any(req["path"] == "/hello" for req in origin.requests), origin.requests
+    # ...and without pebble's root the same curl refuses: the trust came from the CA.
+    r = curl(f"https://{host}:{relay.port}/hello", resolve=(host, relay.port))
+    assert r.curl_rc != 0, r
+
+    # The relay followed the re-BIND: its proof check saw the new certificate.
+    wait_until(lambda: proof(relay, name).get("observed-fingerprint") == props["Fingerprint"], 30,
+               "the relay's proof check to observe the ACME certificate")
+    doc = proof(relay, name)
+    assert doc["declared-fingerprint"] == props["Fingerprint"] and doc["result"] == "verified", doc
+
+    # The relay never held the key: it is in no file of the relay's, and the relay only
+    # routed by SNI and spliced (passthrough sessions in verified mode, nothing terminated).
+    crt_path, key_path = agent_acme_files(agent, name)
+    assert os.stat(key_path).st_mode & 0o777 == 0o600
+    with open(key_path, "rb") as f:
+        key_pem = f.read()
+    key_der = subprocess.run(["openssl", "pkey", "-outform", "der"], input=key_pem,
+                             capture_output=True, check=True).stdout
+    assert relay_files_hold(relay, key_pem) == [] and relay_files_hold(relay, key_der) == []
+    assert re.search(rf"closed peer=\S+ host={re.escape(host)} mode=verified", relay.log()), relay.log()
+    assert not re.search(rf"host={re.escape(host)} mode=inspectable", relay.log())
+
+    # Renewal at 2/3 of pebble's short validity: a new certificate, the same public key, and
+    # the fingerprint follows on D-Bus, in what is served and on the relay's proof.
+    wait_until(lambda: tunnel_props(agent, name)["Fingerprint"] != props["Fingerprint"], VALIDITY_S * 2,
+               "the ACME renewal")
+    renewed = tunnel_props(agent, name)
+    second = served_cert_pem(host, relay.port)
+    assert fingerprint_of(second) == renewed["Fingerprint"]
+    assert renewed["CertificateSource"] == "acme" and renewed["AcmeStatus"] == "valid", renewed
+    assert spki_pin(second) == generated_pin
+    wait_until(lambda: proof(relay, name).get("observed-fingerprint") == renewed["Fingerprint"], 30,
+               "the relay's proof check to observe the renewed certificate")
+    r = curl(f"https://{host}:{relay.port}/hello", "--cacert", root, resolve=(host, relay.port))
+    assert r.curl_rc == 0 and r.status == 200, r
+
+    # The CA cannot validate any more (its DNS no longer knows the name): the next renewal
+    # fails, the user reads why, and the tunnel keeps serving the certificate it has.
+    pebble.resolver.names.discard(host)
+    wait_until(lambda: tunnel_props(agent, name)["AcmeStatus"] == "failed", VALIDITY_S * 2,
+               "the failed renewal to be reported")
+    failed = tunnel_props(agent, name)
+    assert "could not validate" in failed["AcmeError"] and "resolve" in failed["AcmeError"], failed
+    assert host in failed["AcmeError"], failed
+    assert failed["Fingerprint"] == renewed["Fingerprint"], failed
+    assert fingerprint_of(served_cert_pem(host, relay.port)) == renewed["Fingerprint"]
+    r = agent.run("list")
+    assert r.returncode == 0, r
+    assert "certificate: ACME" in r.stdout and "could not validate" in r.stdout, r.stdout
+
+
+def test_acme_refused_name_is_explained(lab, relay, agent, origin, acme_lab):
+    """A name the CA refuses: the user reads the CA's reason, the tunnel serves its own
+    certificate meanwhile."""
+    pebble = acme_lab
+    name = "blocked"
+    host = f"{name}.{DOMAIN}"
+    pebble.resolver.names.add(host)
+    agent.login(relay)
+    tunnel = agent.http(origin.port, *acme_args(pebble, name))
+    wait_until(lambda: tunnel_props(agent, name).get("AcmeStatus") == "failed", 60, "the CA's refusal")
+    props = tunnel_props(agent, name)
+    assert "will not issue" in props["AcmeError"] and "rejectedIdentifier" in props["AcmeError"], props
+    assert props["CertificateSource"] == "generated" and props["Fingerprint"] == tunnel.fingerprint, props
+    assert fingerprint_of(served_cert_pem(host, relay.port)) == tunnel.fingerprint
+    r = curl_k(host, relay.port)
+    assert r.curl_rc == 0 and r.status == 200, r
+
+
+def curl_k(host, port, path="/"):
+    return curl(f"https://{host}:{port}{path}", "-k", resolve=(host, port))
