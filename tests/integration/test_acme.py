@@ -277,3 +277,59 @@ def test_acme_refused_name_is_explained(lab, relay, agent, origin, acme_lab):
 
 def curl_k(host, port, path="/"):
     return curl(f"https://{host}:{port}{path}", "-k", resolve=(host, port))
+
+
+def page_fingerprint(host, port):
+    """The fingerprint on the badge of an HTTPS app page (service/kinds/web)."""
+    r = curl(f"https://{host}:{port}/", "-k", resolve=(host, port))
+    assert r.curl_rc == 0 and r.status == 200, r
+    m = re.search(rb'id="nfltr-fingerprint">(sha256:[0-9a-f]{64})<', r.body)
+    return m.group(1).decode() if m else None
+
+
+def openssl_fingerprint(cert_path):
+    out = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", cert_path],
+                         capture_output=True, text=True, check=True).stdout
+    return "sha256:" + out.split("=", 1)[1].strip().replace(":", "").lower()
+
+
+def test_serve_page_shows_the_e2ee_cert_fingerprint(lab, relay, agent):
+    """Issue 10's gap: with --e2ee-cert the page's badge shows the user's certificate (as
+    openssl prints its fingerprint), not nothing."""
+    name = "ownpage"
+    host = f"{name}.{DOMAIN}"
+    crt, key = lab.path("own.crt"), lab.path("own.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", f"/CN={host}",
+                    "-addext", f"subjectAltName=DNS:{host}"], check=True, capture_output=True, timeout=60)
+    root = lab.mkdir("site")
+    with open(os.path.join(root, "a.txt"), "w") as f:
+        f.write("hello\n")
+    agent.login(relay)
+    tunnel = agent.start("serve", root, "--name", name, "--e2ee-cert", crt, "--e2ee-key", key)
+    expected = openssl_fingerprint(crt)
+    assert tunnel.fingerprint == expected
+    assert page_fingerprint(host, relay.port) == expected
+
+
+def test_serve_page_follows_the_acme_certificate(lab, relay, agent, acme_lab):
+    """The badge follows the tunnel's real certificate: the ACME one once issued, the renewed
+    one after a renewal."""
+    pebble = acme_lab
+    name = "acmepage"
+    host = f"{name}.{DOMAIN}"
+    pebble.resolver.names.add(host)
+    root = lab.mkdir("site")
+    with open(os.path.join(root, "a.txt"), "w") as f:
+        f.write("hello\n")
+    agent.login(relay)
+    tunnel = agent.start("serve", root, *acme_args(pebble, name))
+    assert page_fingerprint(host, relay.port) == tunnel.fingerprint
+    wait_until(lambda: tunnel_props(agent, name).get("CertificateSource") == "acme", 90,
+               "the ACME certificate to be installed")
+    first = tunnel_props(agent, name)["Fingerprint"]
+    assert first != tunnel.fingerprint
+    assert page_fingerprint(host, relay.port) == first == fingerprint_of(served_cert_pem(host, relay.port))
+    wait_until(lambda: tunnel_props(agent, name)["Fingerprint"] != first, VALIDITY_S * 2, "the ACME renewal")
+    renewed = tunnel_props(agent, name)["Fingerprint"]
+    assert page_fingerprint(host, relay.port) == renewed == fingerprint_of(served_cert_pem(host, relay.port))
