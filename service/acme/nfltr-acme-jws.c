@@ -14,8 +14,7 @@
 /* RFC 7518 §6.2.1.2: a P-256 coordinate is always 32 bytes, leading zeros included. */
 #define P256_COORDINATE_SIZE 32
 
-struct _NfltrAcmeKey
-{
+struct _NfltrAcmeKey {
   gnutls_privkey_t privkey;
   char *jwk;
   char *thumbprint;
@@ -158,7 +157,8 @@ nfltr_acme_key_generate (char **pem, GError **error)
   if ((ret = gnutls_x509_privkey_init (&xkey)) < 0 ||
       (ret = gnutls_x509_privkey_generate (xkey, GNUTLS_PK_ECDSA,
                                            GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
-      (ret = gnutls_x509_privkey_export2_pkcs8 (xkey, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &out)) < 0)
+      (ret = gnutls_x509_privkey_export2_pkcs8 (xkey, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN,
+                                                &out)) < 0)
     {
       if (xkey != NULL)
         gnutls_x509_privkey_deinit (xkey);

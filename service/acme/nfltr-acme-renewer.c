@@ -14,36 +14,39 @@
 
 /* Renewal at 2/3 of the lifetime (Let's Encrypt's advice for its 90-day certificates: renew
  * with 30 days left), minus up to 1/30 of it as jitter. */
-#define RENEW_NUMERATOR   2
+#define RENEW_NUMERATOR 2
 #define RENEW_DENOMINATOR 3
-#define RENEW_JITTER_DIV  30
+#define RENEW_JITTER_DIV 30
 /* Backoff after a failure: the first step, doubled each time, at most the cap; ±25 %. */
 #define RETRY_FIRST_S (5 * 60)
-#define RETRY_MAX_S   (12 * 3600)
+#define RETRY_MAX_S (12 * 3600)
 
-struct _NfltrAcmeRenewer
-{
+struct _NfltrAcmeRenewer {
   GObject parent_instance;
 
   NfltrAcmeSettings *settings;
   char *name;
   char *certs_dir;
   char *account_key_path;
-  char *key_pem;          /* the key the next certificate is for */
+  char *key_pem; /* the key the next certificate is for */
   NfltrTunnelTls *tls;
   GMainContext *context;
 
   NfltrAcmeState state;
   char *error;
-  gint64 not_before, not_after;  /* the current ACME certificate's, 0 when none */
-  gint64 next_attempt;           /* real time (s) of the next issuance, 0 = as soon as online */
+  gint64 not_before, not_after; /* the current ACME certificate's, 0 when none */
+  gint64 next_attempt;          /* real time (s) of the next issuance, 0 = as soon as online */
   guint failures;
   gboolean online;
-  GCancellable *cancellable;     /* the running issuance, or NULL */
+  GCancellable *cancellable; /* the running issuance, or NULL */
   GSource *timer;
 };
 
-enum { SIGNAL_ISSUED, SIGNAL_CHANGED, N_SIGNALS };
+enum {
+  SIGNAL_ISSUED,
+  SIGNAL_CHANGED,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (NfltrAcmeRenewer, nfltr_acme_renewer, G_TYPE_OBJECT)

@@ -65,10 +65,10 @@ base64url_decode (const char *text)
 static void
 test_thumbprint_rfc7638 (void)
 {
-  g_autoptr(JsonObject) jwk = parse_object ("{\"kty\":\"RSA\",\"n\":\"" RFC7638_N "\",\"e\":\"AQAB\","
-                                            "\"alg\":\"RS256\",\"kid\":\"2011-04-29\"}");
-  g_autoptr(JsonObject) bad = parse_object ("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\"}");
-  g_autoptr(GError) error = NULL;
+  g_autoptr (JsonObject) jwk = parse_object ("{\"kty\":\"RSA\",\"n\":\"" RFC7638_N "\",\"e\":\"AQAB\","
+                                             "\"alg\":\"RS256\",\"kid\":\"2011-04-29\"}");
+  g_autoptr (JsonObject) bad = parse_object ("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\"}");
+  g_autoptr (GError) error = NULL;
   g_autofree char *thumb = nfltr_acme_jwk_thumbprint (jwk, &error);
 
   g_assert_no_error (error);
@@ -290,11 +290,13 @@ test_parse_directory_and_order (void)
     "{\"status\":\"invalid\",\"identifier\":{\"type\":\"dns\",\"value\":\"a.example\"},\"challenges\":["
     "{\"type\":\"http-01\",\"url\":\"https://ca/c/1\",\"token\":\"t1\",\"status\":\"pending\"},"
     "{\"type\":\"tls-alpn-01\",\"url\":\"https://ca/c/2\",\"token\":\"t2\",\"status\":\"invalid\","
-    "\"error\":{\"type\":\"urn:ietf:params:acme:error:connection\",\"detail\":\"127.0.0.1: connection refused\"}}]}";
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NfltrAcmeDirectory) dir = nfltr_acme_directory_parse (dir_json, strlen (dir_json), &error);
-  g_autoptr(NfltrAcmeOrder) order = nfltr_acme_order_parse (order_json, strlen (order_json), &error);
-  g_autoptr(NfltrAcmeAuthorization) authz = nfltr_acme_authorization_parse (authz_json, strlen (authz_json), &error);
+    "\"error\":{\"type\":\"urn:ietf:params:acme:error:connection\",\"detail\":\"127.0.0.1: connection "
+    "refused\"}}]}";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NfltrAcmeDirectory) dir = nfltr_acme_directory_parse (dir_json, strlen (dir_json), &error);
+  g_autoptr (NfltrAcmeOrder) order = nfltr_acme_order_parse (order_json, strlen (order_json), &error);
+  g_autoptr (NfltrAcmeAuthorization) authz =
+    nfltr_acme_authorization_parse (authz_json, strlen (authz_json), &error);
   NfltrAcmeChallenge *c;
   g_autofree char *words = NULL;
 
@@ -302,15 +304,16 @@ test_parse_directory_and_order (void)
   g_assert_cmpstr (dir->new_nonce, ==, "https://ca/nonce");
   g_assert_cmpstr (dir->terms_of_service, ==, "https://ca/tos");
   g_assert_cmpint (order->status, ==, NFLTR_ACME_STATUS_PENDING);
-  g_assert_cmpuint (g_strv_length (order->authorizations), ==, 1);  /* the number is skipped */
+  g_assert_cmpuint (g_strv_length (order->authorizations), ==, 1); /* the number is skipped */
   g_assert_cmpstr (order->finalize, ==, "https://ca/fin/1");
   c = nfltr_acme_authorization_find (authz, "tls-alpn-01");
   g_assert_nonnull (c);
   g_assert_cmpstr (c->token, ==, "t2");
   g_assert_nonnull (c->error);
   words = nfltr_acme_problem_to_message (c->error);
-  g_assert_cmpstr (words, ==, "the CA could not connect to the tunnel to validate it: 127.0.0.1: connection "
-                              "refused [connection]");
+  g_assert_cmpstr (words, ==,
+                   "the CA could not connect to the tunnel to validate it: 127.0.0.1: connection "
+                   "refused [connection]");
 
   /* What the protocol needs, missing: an error naming it. */
   g_assert_null (nfltr_acme_directory_parse ("{\"newNonce\":\"x\"}", 16, &error));
@@ -328,15 +331,16 @@ test_problem_in_words (void)
     "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\",\"detail\":\"Error creating new order :: "
     "name is blocked\\u0007\",\"status\":400,\"subproblems\":[{\"type\":\"urn:ietf:params:acme:error:"
     "rejectedIdentifier\",\"detail\":\"blocked.example is on the blocklist\"}]}";
-  g_autoptr(NfltrAcmeProblem) p = nfltr_acme_problem_parse (json, strlen (json), NULL);
+  g_autoptr (NfltrAcmeProblem) p = nfltr_acme_problem_parse (json, strlen (json), NULL);
   g_autofree char *words = nfltr_acme_problem_to_message (p);
-  g_autoptr(NfltrAcmeProblem) odd = nfltr_acme_problem_parse ("{\"type\":\"about:blank\"}", 22, NULL);
+  g_autoptr (NfltrAcmeProblem) odd = nfltr_acme_problem_parse ("{\"type\":\"about:blank\"}", 22, NULL);
   g_autofree char *odd_words = nfltr_acme_problem_to_message (odd);
 
   g_assert_cmpuint (p->status, ==, 400);
   /* The CA's control characters never reach a terminal. */
-  g_assert_cmpstr (words, ==, "the CA will not issue a certificate for this name: Error creating new order :: "
-                              "name is blocked  (blocked.example is on the blocklist) [rejectedIdentifier]");
+  g_assert_cmpstr (words, ==,
+                   "the CA will not issue a certificate for this name: Error creating new order :: "
+                   "name is blocked  (blocked.example is on the blocklist) [rejectedIdentifier]");
   g_assert_cmpstr (odd_words, ==, "the CA refused [about:blank]");
 }
 
