@@ -154,11 +154,12 @@ nfltr_acme_key_generate (char **pem, GError **error)
   NfltrAcmeKey *key;
   int ret;
 
-  if ((ret = gnutls_x509_privkey_init (&xkey)) < 0 ||
-      (ret = gnutls_x509_privkey_generate (xkey, GNUTLS_PK_ECDSA,
-                                           GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0 ||
-      (ret = gnutls_x509_privkey_export2_pkcs8 (xkey, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN,
-                                                &out)) < 0)
+  ret = gnutls_x509_privkey_init (&xkey);
+  if (ret >= 0)
+    ret = gnutls_x509_privkey_generate (xkey, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0);
+  if (ret >= 0)
+    ret = gnutls_x509_privkey_export2_pkcs8 (xkey, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &out);
+  if (ret < 0)
     {
       if (xkey != NULL)
         gnutls_x509_privkey_deinit (xkey);
