@@ -4,7 +4,10 @@
 #include "cli-acme-options.h"
 
 #include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
 #include <unistd.h>
+
+#include "cli-output.h"
 
 void
 cli_acme_add_entries (GOptionGroup *group, CliAcmeArgs *args)
@@ -85,4 +88,55 @@ cli_acme_args_clear (CliAcmeArgs *args)
   g_clear_pointer (&args->directory, g_free);
   g_clear_pointer (&args->ca_bundle, g_free);
   g_clear_pointer (&args->email, g_free);
+}
+
+char *
+cli_acme_certificate_update (NfltrDbusTunnel *tunnel, gboolean json, char **shown)
+{
+  const char *fingerprint = nfltr_dbus_tunnel_get_fingerprint (tunnel);
+  const char *source = nfltr_dbus_tunnel_get_certificate_source (tunnel);
+  const char *status = nfltr_dbus_tunnel_get_acme_status (tunnel);
+  const char *acme_error = nfltr_dbus_tunnel_get_acme_error (tunnel);
+  guint64 expires = nfltr_dbus_tunnel_get_certificate_expires (tunnel);
+  g_autofree char *key = g_strdup_printf ("%s|%s|%s", fingerprint, status, acme_error);
+  g_autofree char *old = NULL;
+  gboolean new_certificate;
+
+  if (*shown != NULL && g_str_equal (*shown, key))
+    return NULL;
+  old = g_steal_pointer (shown);
+  *shown = g_steal_pointer (&key);
+  if (old == NULL || status == NULL || *status == '\0')
+    return NULL;  /* the ready line said it all; no ACME, nothing more to say */
+  new_certificate = !g_str_has_prefix (old, fingerprint != NULL ? fingerprint : "");
+  if (json)
+    {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
+
+      json_builder_begin_object (b);
+      cli_json_add_string (b, "event", "certificate");
+      cli_json_add_string (b, "fingerprint", fingerprint);
+      cli_json_add_string (b, "source", source);
+      cli_json_add_int (b, "expires", (gint64) expires);
+      cli_json_add_string (b, "acme_status", status);
+      cli_json_add_string (b, "acme_error", acme_error);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      return json_to_string (root, FALSE);
+    }
+  if (new_certificate && g_strcmp0 (source, "acme") == 0)
+    {
+      g_autoptr (GDateTime) when = g_date_time_new_from_unix_local ((gint64) expires);
+      g_autofree char *date = when != NULL ? g_date_time_format (when, "%Y-%m-%d %H:%M:%S %Z") : g_strdup ("?");
+
+      /* TRANSLATORS: a date and time, then the certificate's fingerprint */
+      return g_strdup_printf (_ ("Certificate: ACME, expires %s; fingerprint %s"), date, fingerprint);
+    }
+  if (g_strcmp0 (status, "failed") == 0 && acme_error != NULL && *acme_error != '\0')
+    /* TRANSLATORS: the CA's error in words (English) */
+    return g_strdup_printf (_ ("ACME failed: %s (the tunnel keeps its current certificate and tries "
+                               "again later)"),
+                            acme_error);
+  return NULL;
 }

@@ -5,6 +5,8 @@
 
 #include <gio/gio.h>
 
+#include "nfltr-dbus.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -24,6 +26,13 @@ gboolean  cli_acme_apply       (CliAcmeArgs  *args,
                                 GVariant    **options,
                                 GError      **error);
 void      cli_acme_args_clear  (CliAcmeArgs  *args);
+
+/* While `nfltr http` runs: what to print when the tunnel's certificate changed (an ACME
+ * issuance or renewal) or its ACME state did, since *shown (the caller's, NULL at first: it
+ * only records), as a human line or a JSON "certificate" event; NULL when nothing to say. */
+char     *cli_acme_certificate_update (NfltrDbusTunnel *tunnel,
+                                       gboolean         json,
+                                       char           **shown);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliAcmeArgs, cli_acme_args_clear)
 

@@ -507,6 +507,7 @@ typedef struct
   char             *shown_state;
   char             *shown_error;
   char             *shown_origin;
+  char             *shown_certificate; /* issue 11: cli_acme_certificate_update's */
   gboolean          stats_shown;
   guint             shown_active;
   guint64           shown_total;
@@ -832,6 +833,20 @@ show_origin (TunnelRun *run)
     print_line (run, _ ("Local server is answering again."));
 }
 
+/* Issue 11: the certificate changed (ACME) or ACME failed. */
+static void
+show_certificate (TunnelRun *run)
+{
+  g_autofree char *line = cli_acme_certificate_update (run->tunnel, run->options.json, &run->shown_certificate);
+
+  if (line == NULL)
+    return;
+  if (run->options.json)
+    cli_print_flushed (line);
+  else
+    print_line (run, line);
+}
+
 static void
 tunnel_changed (TunnelRun *run)
 {
@@ -865,6 +880,7 @@ tunnel_changed (TunnelRun *run)
         {
           run->ready = TRUE;
           show_ready (run);
+          show_certificate (run);  /* issue 11: records what the ready line showed */
         }
       else if (g_strcmp0 (state, "connecting") == 0 && !run->shown_connecting)
         {
@@ -886,6 +902,7 @@ tunnel_changed (TunnelRun *run)
 
   show_state (run);
   show_origin (run);
+  show_certificate (run);  /* issue 11: ACME issuance and renewal */
   schedule_stats (run);
 }
 
@@ -1156,6 +1173,7 @@ cli_tunnel_run (CliTunnelOptions *options, CliClient *connected)
   g_free (run.shown_state);
   g_free (run.shown_error);
   g_free (run.shown_origin);
+  g_free (run.shown_certificate);
   cli_tunnel_options_clear (&run.options);
   return run.exit_status;
 }

@@ -228,6 +228,11 @@ def test_acme_issues_renews_and_reports_errors(lab, relay, agent, origin, acme_l
     assert re.search(rf"closed peer=\S+ host={re.escape(host)} mode=verified", relay.log()), relay.log()
     assert not re.search(rf"host={re.escape(host)} mode=inspectable", relay.log())
 
+    # `nfltr http --json` told its user: a "certificate" event with the new fingerprint.
+    events = [e for e in tunnel.events() if e.get("event") == "certificate"]
+    assert any(e["source"] == "acme" and e["fingerprint"] == props["Fingerprint"] and e["expires"] > 0
+               for e in events), tunnel.events()
+
     # Renewal at 2/3 of pebble's short validity: a new certificate, the same public key, and
     # the fingerprint follows on D-Bus, in what is served and on the relay's proof.
     wait_until(lambda: tunnel_props(agent, name)["Fingerprint"] != props["Fingerprint"], VALIDITY_S * 2,
