@@ -338,3 +338,45 @@ def test_serve_page_follows_the_acme_certificate(lab, relay, agent, acme_lab):
     wait_until(lambda: tunnel_props(agent, name)["Fingerprint"] != first, VALIDITY_S * 2, "the ACME renewal")
     renewed = tunnel_props(agent, name)["Fingerprint"]
     assert page_fingerprint(host, relay.port) == renewed == fingerprint_of(served_cert_pem(host, relay.port))
+
+
+def test_acme_new_key_changes_the_pin(lab, relay, agent, origin, acme_lab):
+    """--acme-new-key: the certificate is for a fresh key (the pin changes), still the tunnel's
+    own, saved 0600 on the agent."""
+    pebble = acme_lab
+    name = "newkey"
+    host = f"{name}.{DOMAIN}"
+    pebble.resolver.names.add(host)
+    agent.login(relay)
+    agent.http(origin.port, *acme_args(pebble, name), "--acme-new-key")
+    generated_pin = spki_pin(served_cert_pem(host, relay.port))
+    wait_until(lambda: tunnel_props(agent, name).get("CertificateSource") == "acme", 90,
+               "the ACME certificate to be installed")
+    served = served_cert_pem(host, relay.port)
+    assert spki_pin(served) != generated_pin
+    crt_path, key_path = agent_acme_files(agent, name)
+    assert os.stat(key_path).st_mode & 0o777 == 0o600
+    key_pub = subprocess.run(["openssl", "pkey", "-in", key_path, "-pubout"], capture_output=True, text=True,
+                             check=True).stdout
+    cert_pub = subprocess.run(["openssl", "x509", "-noout", "-pubkey"], input=served, capture_output=True,
+                              text=True, check=True).stdout
+    assert key_pub == cert_pub
+    root = pebble.root()
+    r = curl(f"https://{host}:{relay.port}/", "--cacert", root, resolve=(host, relay.port))
+    assert r.curl_rc == 0 and r.status == 200, r
+
+
+def test_usage_errors_name_the_option(lab, relay, agent):
+    agent.login(relay)
+    r = agent.run("http", "3000", "--acme-email", "a@example.org")
+    assert r.returncode == 2 and "--acme-domain" in r.stderr, r
+    r = agent.run("http", "3000", "--acme-domain", "x.example", "--acme-directory", "http://ca.example/dir")
+    assert r.returncode == 2 and "https://" in r.stderr, r
+    r = agent.run("http", "3000", "--acme-domain", "not a name")
+    assert r.returncode != 0 and "acme-domain" in r.stderr and "not a DNS name" in r.stderr, r
+    crt, key = lab.path("own.crt"), lab.path("own.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=x"],
+                   check=True, capture_output=True, timeout=60)
+    r = agent.run("http", "3000", "--acme-domain", "x.example", "--e2ee-cert", crt, "--e2ee-key", key)
+    assert r.returncode != 0 and "exclude each other" in r.stderr, r
