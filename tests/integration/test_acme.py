@@ -380,3 +380,27 @@ def test_usage_errors_name_the_option(lab, relay, agent):
                    check=True, capture_output=True, timeout=60)
     r = agent.run("http", "3000", "--acme-domain", "x.example", "--e2ee-cert", crt, "--e2ee-key", key)
     assert r.returncode != 0 and "exclude each other" in r.stderr, r
+
+
+def test_saved_acme_certificate_is_served_again_at_once(lab, relay, agent, origin, acme_lab):
+    """The ACME certificate is kept: the same tunnel started again serves it from the start,
+    without asking the CA."""
+    pebble = acme_lab
+    name = "again"
+    host = f"{name}.{DOMAIN}"
+    pebble.resolver.names.add(host)
+    agent.login(relay)
+    tunnel = agent.http(origin.port, *acme_args(pebble, name))
+    wait_until(lambda: tunnel_props(agent, name).get("CertificateSource") == "acme", 90,
+               "the ACME certificate to be installed")
+    issued = tunnel_props(agent, name)["Fingerprint"]
+    tunnel.proc.stop()
+    wait_until(lambda: name not in agent.run("list").stdout, 30, "the tunnel to be removed")
+    orders = pebble.proc.text().count("POST /order-plz")
+    again = agent.http(origin.port, *acme_args(pebble, name))
+    assert again.fingerprint == issued
+    props = tunnel_props(agent, name)
+    assert props["CertificateSource"] == "acme" and props["AcmeStatus"] == "valid", props
+    assert fingerprint_of(served_cert_pem(host, relay.port)) == issued
+    time.sleep(2)
+    assert pebble.proc.text().count("POST /order-plz") == orders
