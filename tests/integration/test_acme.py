@@ -404,3 +404,58 @@ def test_saved_acme_certificate_is_served_again_at_once(lab, relay, agent, origi
     assert fingerprint_of(served_cert_pem(host, relay.port)) == issued
     time.sleep(2)
     assert pebble.proc.text().count("POST /order-plz") == orders
+
+
+class CountingServer:
+    """A local TCP server that counts the connections it accepts and echoes."""
+
+    def __init__(self, lab):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+        lab.cleanups.append(self.sock.close)
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._echo, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _echo(c):
+        with c:
+            with contextlib.suppress(OSError):
+                while data := c.recv(65536):
+                    c.sendall(data)
+
+
+def test_challenge_connections_never_reach_the_local_server(lab, agent):
+    """The CA's acme-tls/1 handshakes are answered by the agent's TLS server and end there
+    (TLS 1.3): the local server behind a tcp tunnel sees none of them; a visitor still gets
+    through. (The relay's own proof checks are visitors too: off here, so that only the CA's
+    connections and ours arrive.)"""
+    from nfltrlab import Relay
+    relay = Relay(lab, extra_args=["--proof-interval", "0"]).start()
+    pebble = Pebble(lab, relay.port)
+    name = "tcpacme"
+    host = f"{name}.{DOMAIN}"
+    pebble.resolver.names.add(host)
+    backend = CountingServer(lab)
+    agent.login(relay)
+    agent.tcp(backend.port, *acme_args(pebble, name))
+    wait_until(lambda: tunnel_props(agent, name).get("CertificateSource") == "acme", 90,
+               "the ACME certificate to be installed")
+    # pebble checked from its three "perspectives", each a connection through the tunnel
+    assert "Starting 3 validations" in pebble.proc.text()
+    assert backend.accepted == 0
+    root = pebble.root()
+    ctx = ssl.create_default_context(cafile=root)
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=host) as tls:
+            tls.sendall(b"ping")
+            assert tls.recv(4) == b"ping"
+    assert backend.accepted == 1
