@@ -112,8 +112,9 @@ nfltr_tunnel_tls_unref (NfltrTunnelTls *tls)
  *
  * While a challenge is pending, a ClientHello that offers only "acme-tls/1" for the
  * challenge's name gets the challenge certificate (RFC 8737 §3) instead of the tunnel's,
- * through the same passthrough path as any visitor: the relay only splices. The connection
- * ends once the validator has our Finished; it never reaches the kind's backend. */
+ * through the same passthrough path as any visitor: the relay only splices. In TLS 1.3 the
+ * connection ends once the validator has our Finished and never reaches the kind's backend
+ * (acme_finished_cb). */
 
 /* After the client's Finished in TLS 1.3 (ours went before it, so the validator has seen the
  * whole handshake): end the connection here rather than hand it to the backend. In TLS 1.2
