@@ -104,6 +104,7 @@ typedef struct
   char     *basic_auth; /* http --basic-auth USER:PASSWORD (or $NFLTR_BASIC_AUTH) */
   char     *client_ca;  /* --client-ca FILE, absolute */
   GVariant *kind_options; /* a{sv} a command in its own file adds (serve --upload, …), or NULL */
+  GVariant *acme_options; /* issue 11: a{sv} of --acme-* (cli-acme-options.c), or NULL */
   GCancellable *stop;   /* cancelled (on the main thread): remove the tunnel and exit 0;
                          * its object data "message" (a string), if set, replaces stop_message */
   char     *stop_message; /* what the user reads then (also the JSON "finished" state's error) */

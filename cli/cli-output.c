@@ -182,6 +182,12 @@ cli_json_add_tunnel (JsonBuilder *b, NfltrDbusTunnel *t)
   cli_json_add_int (b, "bytes_in", (gint64) nfltr_dbus_tunnel_get_bytes_in (t));
   cli_json_add_int (b, "bytes_out", (gint64) nfltr_dbus_tunnel_get_bytes_out (t));
   cli_json_add_int (b, "online_since", (gint64) nfltr_dbus_tunnel_get_online_since (t));
+  /* issue 11 item 7 */
+  cli_json_add_string (b, "certificate_source", nfltr_dbus_tunnel_get_certificate_source (t));
+  cli_json_add_int (b, "certificate_expires", (gint64) nfltr_dbus_tunnel_get_certificate_expires (t));
+  cli_json_add_string (b, "acme_domain", nfltr_dbus_tunnel_get_acme_domain (t));
+  cli_json_add_string (b, "acme_status", nfltr_dbus_tunnel_get_acme_status (t));
+  cli_json_add_string (b, "acme_error", nfltr_dbus_tunnel_get_acme_error (t));
   json_builder_end_object (b);
 }
 

@@ -156,6 +156,45 @@ print_table (GPtrArray *rows, gboolean wide)
     fputs (_ ("(“nfltr list --wide” shows every column)\n"), stdout);
 }
 
+/* Issue 11 item 7: one line per ACME tunnel under the table — "certificate: ACME, expires …",
+ * or what the CA said when it failed. */
+static void
+print_acme (GPtrArray *tunnels)
+{
+  for (guint i = 0; i < tunnels->len; i++)
+    {
+      NfltrDbusTunnel *t = tunnels->pdata[i];
+      const char *domain = nfltr_dbus_tunnel_get_acme_domain (t);
+      const char *status = nfltr_dbus_tunnel_get_acme_status (t);
+      const char *acme_error = nfltr_dbus_tunnel_get_acme_error (t);
+      guint64 expires = nfltr_dbus_tunnel_get_certificate_expires (t);
+      g_autoptr(GDateTime) when = expires > 0 ? g_date_time_new_from_unix_local ((gint64) expires) : NULL;
+      g_autofree char *date = when != NULL ? g_date_time_format (when, "%Y-%m-%d %H:%M:%S %Z") : g_strdup ("?");
+      g_autofree char *line = NULL;
+
+      if (domain == NULL || *domain == '\0')
+        continue;
+      if (g_strcmp0 (nfltr_dbus_tunnel_get_certificate_source (t), "acme") == 0)
+        /* TRANSLATORS: the tunnel's name, the certificate's host, a date and time */
+        line = g_strdup_printf (_ ("%s: certificate: ACME for %s, expires %s"), nfltr_dbus_tunnel_get_name (t),
+                                domain, date);
+      else
+        /* TRANSLATORS: the tunnel's name, the host, then pending|issuing|failed */
+        line = g_strdup_printf (_ ("%s: certificate: ACME for %s: %s (its own certificate meanwhile)"),
+                                nfltr_dbus_tunnel_get_name (t), domain, status);
+      fputs (line, stdout);
+      fputc ('\n', stdout);
+      if (acme_error != NULL && *acme_error != '\0')
+        {
+          g_free (line);
+          /* TRANSLATORS: the tunnel's name, then the CA's error in words */
+          line = g_strdup_printf (_ ("%s: last ACME attempt failed: %s"), nfltr_dbus_tunnel_get_name (t), acme_error);
+          fputs (line, stdout);
+          fputc ('\n', stdout);
+        }
+    }
+}
+
 int
 cli_cmd_list (int argc, char **argv)
 {
@@ -228,6 +267,7 @@ cli_cmd_list (int argc, char **argv)
       for (guint i = 0; i < tunnels->len; i++)
         g_ptr_array_add (rows, table_row (tunnels->pdata[i]));
       print_table (rows, wide);
+      print_acme (tunnels);  /* issue 11 item 7 */
     }
   return CLI_EXIT_OK;
 }

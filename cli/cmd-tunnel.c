@@ -2,6 +2,7 @@
  * service lists in Manager.Kinds: create a transient tunnel, follow it, remove it on Ctrl-C */
 #define G_LOG_DOMAIN "nfltr-cli"
 
+#include "cli-acme-options.h"  /* issue 11: --acme-* */
 #include "cli-args.h"
 #include "cli-client.h"
 #include "cli-commands.h"
@@ -198,6 +199,7 @@ cli_tunnel_options_parse (const char        *kind,
                           GError           **error)
 {
   g_auto (GenericArgs) g = { 0 };
+  g_auto (CliAcmeArgs) acme = { 0 };  /* issue 11: --acme-* */
   GOptionEntry entries[GENERIC_ENTRIES];
   g_autofree char *alpn = NULL;
   g_autofree char *basic_auth = NULL;
@@ -264,6 +266,7 @@ cli_tunnel_options_parse (const char        *kind,
     g_option_group_add_entries (group, http_entries);
   else if (g_str_equal (kind, "tcp"))
     g_option_group_add_entries (group, tcp_entries);
+  cli_acme_add_entries (group, &acme);  /* issue 11 */
   g_option_context_set_main_group (context, group);
 
   /* GOption reorders the array it is given: work on a copy of the pointers. */
@@ -302,6 +305,8 @@ cli_tunnel_options_parse (const char        *kind,
     return FALSE;
   if (!generic_args_apply (&g, options, error))
     return FALSE;
+  if (!cli_acme_apply (&acme, &options->acme_options, error))  /* issue 11 */
+    return FALSE;
 
   options->target = g_strdup (args[1]);
   options->alpn = g_steal_pointer (&alpn);
@@ -338,6 +343,7 @@ cli_tunnel_options_clear (CliTunnelOptions *options)
   g_clear_pointer (&options->client_ca, g_free);
   g_clear_pointer (&options->deny_cidr, g_strfreev);
   g_clear_pointer (&options->kind_options, g_variant_unref);
+  g_clear_pointer (&options->acme_options, g_variant_unref);  /* issue 11 */
   g_clear_object (&options->stop);
   g_clear_pointer (&options->stop_message, g_free);
   g_clear_pointer (&options->url_suffix, g_free);
@@ -360,6 +366,7 @@ cli_tunnel_options_parse_full (const char          *kind,
 {
   /* The same generic options (and msgids) as cli_tunnel_options_parse's. */
   g_auto (GenericArgs) g = { 0 };
+  g_auto (CliAcmeArgs) acme = { 0 };  /* issue 11: --acme-* */
   GOptionEntry entries[GENERIC_ENTRIES];
   g_autoptr(GOptionContext) context = NULL;
   g_autofree char **args = g_new0 (char *, argc + 1);
@@ -384,6 +391,7 @@ cli_tunnel_options_parse_full (const char          *kind,
   g_option_group_add_entries (group, entries);
   if (extra != NULL)
     g_option_group_add_entries (group, extra);
+  cli_acme_add_entries (group, &acme);  /* issue 11 */
   g_option_context_set_main_group (context, group);
 
   memcpy (args, argv, sizeof (char *) * argc);
@@ -404,6 +412,8 @@ cli_tunnel_options_parse_full (const char          *kind,
       return FALSE;
     }
   if (!generic_args_apply (&g, options, error))
+    return FALSE;
+  if (!cli_acme_apply (&acme, &options->acme_options, error))  /* issue 11 */
     return FALSE;
   if (positional != NULL)
     {
@@ -456,6 +466,20 @@ cli_tunnel_options_to_variant (const CliTunnelOptions *options)
           g_variant_unref (value);
         }
     }
+  /* issue 11: --acme-* (service/acme/ checks them) */
+  if (options->acme_options != NULL)
+    {
+      GVariantIter iter;
+      const char *key;
+      GVariant *value;
+
+      g_variant_iter_init (&iter, options->acme_options);
+      while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+        {
+          g_variant_dict_insert_value (&dict, key, value);
+          g_variant_unref (value);
+        }
+    }
   if (options->cert_file != NULL)
     {
       g_variant_dict_insert (&dict, "cert-file", "s", options->cert_file);
@@ -487,6 +511,7 @@ typedef struct
   char             *shown_state;
   char             *shown_error;
   char             *shown_origin;
+  char             *shown_certificate; /* issue 11: cli_acme_certificate_update's */
   gboolean          stats_shown;
   guint             shown_active;
   guint64           shown_total;
@@ -812,6 +837,20 @@ show_origin (TunnelRun *run)
     print_line (run, _ ("Local server is answering again."));
 }
 
+/* Issue 11: the certificate changed (ACME) or ACME failed. */
+static void
+show_certificate (TunnelRun *run)
+{
+  g_autofree char *line = cli_acme_certificate_update (run->tunnel, run->options.json, &run->shown_certificate);
+
+  if (line == NULL)
+    return;
+  if (run->options.json)
+    cli_print_flushed (line);
+  else
+    print_line (run, line);
+}
+
 static void
 tunnel_changed (TunnelRun *run)
 {
@@ -845,6 +884,7 @@ tunnel_changed (TunnelRun *run)
         {
           run->ready = TRUE;
           show_ready (run);
+          show_certificate (run);  /* issue 11: records what the ready line showed */
         }
       else if (g_strcmp0 (state, "connecting") == 0 && !run->shown_connecting)
         {
@@ -866,6 +906,7 @@ tunnel_changed (TunnelRun *run)
 
   show_state (run);
   show_origin (run);
+  show_certificate (run);  /* issue 11: ACME issuance and renewal */
   schedule_stats (run);
 }
 
@@ -1136,6 +1177,7 @@ cli_tunnel_run (CliTunnelOptions *options, CliClient *connected)
   g_free (run.shown_state);
   g_free (run.shown_error);
   g_free (run.shown_origin);
+  g_free (run.shown_certificate);
   cli_tunnel_options_clear (&run.options);
   return run.exit_status;
 }

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "nfltr-acme-cert.h"
+#include "nfltr-acme-renewer.h"
 #include "nfltr-cert.h"
 #include "nfltr-cert-trust.h"
 #include "nfltr-data-conn.h"
@@ -34,6 +36,13 @@ struct _NfltrTunnelImpl {
   GSource *stats_source;
   guint start_serial;   /* tells a stale start completion from the current one */
   NfltrTunnelState state;
+
+  /* issue 11 item 7: ACME, and the certificate served now (its changes reach the kind) */
+  char *cert_pem;
+  char *key_pem;                /* only until nfltr_tunnel_impl_use_acme () */
+  NfltrAcmeSettings *acme_settings;
+  NfltrAcmeRenewer *acme;
+  NfltrTunnelBinder *binder;    /* weak: the one the tunnel was started on, for a re-BIND */
 };
 
 G_DEFINE_FINAL_TYPE (NfltrTunnelImpl, nfltr_tunnel_impl, NFLTR_DBUS_TYPE_TUNNEL_SKELETON)
@@ -63,6 +72,9 @@ set_state (NfltrTunnelImpl *self, NfltrTunnelState state, const char *last_error
     g_debug ("tunnel %s: %s → %s%s%s", self->config->name, nfltr_tunnel_state_to_string (self->state),
              nfltr_tunnel_state_to_string (state), last_error ? ": " : "", last_error ? last_error : "");
   self->state = state;
+  /* ACME validates through the relay: only an online tunnel can answer the challenge. */
+  if (self->acme != NULL)
+    nfltr_acme_renewer_set_online (self->acme, state == NFLTR_TUNNEL_ONLINE);
   nfltr_dbus_tunnel_set_state (t, nfltr_tunnel_state_to_string (state));
   if (last_error != NULL)
     nfltr_dbus_tunnel_set_last_error (t, last_error);
@@ -155,8 +167,13 @@ nfltr_tunnel_load_certificate (const NfltrTunnelConfig *config,
   g_autofree char *key_path = g_build_filename (certs_dir, key_name, NULL);
   const char *dns_names[] = { public_host, NULL };
 
+  g_autoptr(NfltrAcmeSettings) acme = nfltr_acme_settings_parse (config->kind_options, NULL);
+
   if (config->cert_file != NULL)
     return nfltr_cert_load_pair (config->cert_file, config->key_file, cert_pem, key_pem, error);
+  /* Issue 11: the last ACME certificate while it is good; the renewer takes it from there. */
+  if (acme != NULL && nfltr_acme_load_saved (acme, certs_dir, config->name, cert_pem, key_pem))
+    return TRUE;
   /* Kept on disk so the fingerprint people pinned survives restarts. */
   return nfltr_cert_load_or_create (crt_path, key_path, dns_names, cert_pem, key_pem, error);
 }
@@ -231,18 +248,46 @@ nfltr_tunnel_load_certificate_finish (GAsyncResult  *result,
   return TRUE;
 }
 
+/* Issue 11: where the certificate comes from, its expiry, the ACME state. */
+static void
+publish_certificate (NfltrTunnelImpl *self, const char *cert_pem)
+{
+  NfltrDbusTunnel *t = NFLTR_DBUS_TUNNEL (self);
+  gint64 not_after = 0;
+  const char *source = "generated";
+
+  if (self->config->cert_file != NULL)
+    source = "file";
+  else if (self->acme_settings != NULL && !nfltr_acme_cert_is_self_signed (cert_pem))
+    source = "acme";
+  nfltr_acme_chain_info (cert_pem, NULL, NULL, NULL, &not_after, NULL);
+  nfltr_dbus_tunnel_set_certificate_source (t, source);
+  nfltr_dbus_tunnel_set_certificate_expires (t, not_after > 0 ? (guint64) not_after : 0);
+  nfltr_dbus_tunnel_set_acme_domain (t, self->acme_settings != NULL ? self->acme_settings->domain : "");
+  if (self->acme == NULL)
+    {
+      nfltr_dbus_tunnel_set_acme_status (t, self->acme_settings != NULL ? "pending" : "");
+      nfltr_dbus_tunnel_set_acme_error (t, "");
+    }
+  else
+    {
+      nfltr_dbus_tunnel_set_acme_status (t, nfltr_acme_state_to_string (nfltr_acme_renewer_get_state (self->acme)));
+      nfltr_dbus_tunnel_set_acme_error (t, nfltr_acme_renewer_get_error (self->acme));
+    }
+}
+
 /* What visitors' clients will make of the certificate (issue 9 §1): shown next to the URL so
  * the publisher knows before a visitor complains. */
 static void
 set_certificate_trust (NfltrDbusTunnel *t, const NfltrTunnelConfig *config, const char *cert_pem,
-                       const char *public_host)
+                       const char *public_host, gboolean from_ca)
 {
   g_autofree char *reason = NULL;
   const char *trust;
 
   if (!config->e2ee)
     trust = NFLTR_CERT_TRUST_RELAY;
-  else if (config->cert_file == NULL)
+  else if (config->cert_file == NULL && !from_ca)
     trust = NFLTR_CERT_TRUST_SELF_SIGNED;
   else if (nfltr_cert_chain_trusted (cert_pem, public_host, g_getenv ("NFLTR_TRUST_FILE"), &reason))
     trust = NFLTR_CERT_TRUST_TRUSTED;
@@ -332,8 +377,25 @@ nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
   if (!parse_access (self, error))
     return NULL;
 
+  /* Issue 11: ACME needs the agent's own key (not a user's --e2ee-cert) and verified mode. */
+  self->acme_settings = nfltr_acme_settings_parse (config->kind_options, error);
+  if (self->acme_settings == NULL && error != NULL && *error != NULL)
+    return NULL;
+  if (self->acme_settings != NULL && (config->cert_file != NULL || !config->e2ee))
+    {
+      g_set_error_literal (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+                           config->cert_file != NULL
+                             ? "acme-domain and cert-file exclude each other: the certificate comes "
+                               "from the CA or from the file"
+                             : "acme-domain needs verified mode: with --e2ee=false visitors see the "
+                               "relay's certificate");
+      return NULL;
+    }
   if (!nfltr_fingerprint_of_pem (cert_pem, strlen (cert_pem), self->fingerprint, error))
     return NULL;
+  self->cert_pem = g_strdup (cert_pem);
+  if (self->acme_settings != NULL)
+    self->key_pem = g_strdup (key_pem);
   self->tls = nfltr_tunnel_tls_new (cert_pem, key_pem, error);
   if (self->tls == NULL)
     return NULL;
@@ -348,7 +410,9 @@ nfltr_tunnel_impl_new (const NfltrTunnelConfig *config,
   nfltr_dbus_tunnel_set_public_url (t, "");
   nfltr_dbus_tunnel_set_mode (t, config->e2ee ? "verified" : "inspectable");
   nfltr_dbus_tunnel_set_fingerprint (t, fp);
-  set_certificate_trust (t, config, cert_pem, self->public_host);
+  set_certificate_trust (t, config, cert_pem, self->public_host,
+                         self->acme_settings != NULL && !nfltr_acme_cert_is_self_signed (cert_pem));
+  publish_certificate (self, cert_pem);
   nfltr_dbus_tunnel_set_state (t, nfltr_tunnel_state_to_string (self->state));
   nfltr_dbus_tunnel_set_last_error (t, "");
   nfltr_dbus_tunnel_set_transient (t, transient);
@@ -454,7 +518,11 @@ nfltr_tunnel_impl_start_async (NfltrTunnelImpl     *self,
           return;
         }
       self->kind_started = TRUE;
+      /* Issue 11: the kind's pages show the certificate visitors really get. */
+      nfltr_tunnel_kind_certificate_changed (self->kind, self->kind_config, self->cert_pem,
+                                             nfltr_dbus_tunnel_get_fingerprint (NFLTR_DBUS_TUNNEL (self)));
     }
+  g_set_weak_pointer (&self->binder, binder);
   if (self->group == NULL)
     self->group = nfltr_data_conn_group_new ();
   /* With the relay away the BIND waits for it (a connect attempt may take 30 s): say so. */
@@ -562,6 +630,89 @@ nfltr_tunnel_impl_link_changed (NfltrTunnelImpl *self, NfltrRelayLink *link)
     }
 }
 
+/* ---- issue 11 item 7: ACME ---- */
+
+static void
+rebind_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(NfltrTunnelImpl) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+
+  if (!nfltr_tunnel_binder_bind_finish (NFLTR_TUNNEL_BINDER (source), result, &url, &error))
+    g_message ("tunnel %s: re-binding with the new certificate: %s", self->config->name, error->message);
+}
+
+/* The new certificate replaces the old one for every connection from now on (those open keep
+ * theirs); the fingerprint follows everywhere, and the relay is told by a new BIND (its proof
+ * check looks again). */
+static void
+install_certificate (NfltrTunnelImpl *self, const char *cert_pem, const char *key_pem)
+{
+  NfltrDbusTunnel *t = NFLTR_DBUS_TUNNEL (self);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NfltrTunnelTls) tls = nfltr_tunnel_tls_new (cert_pem, key_pem, &error);
+  const char *ca_file = NULL;
+  g_autofree char *fp = NULL;
+
+  if (tls != NULL && self->config->kind_options != NULL &&
+      g_variant_lookup (self->config->kind_options, "client-ca", "&s", &ca_file) &&
+      !nfltr_tunnel_tls_require_client_ca (tls, ca_file, &error))
+    g_clear_pointer (&tls, nfltr_tunnel_tls_unref);
+  if (tls == NULL || !nfltr_fingerprint_of_pem (cert_pem, strlen (cert_pem), self->fingerprint, &error))
+    {
+      g_message ("tunnel %s: the new certificate cannot be used: %s", self->config->name, error->message);
+      return;
+    }
+  g_clear_pointer (&self->tls, nfltr_tunnel_tls_unref);
+  self->tls = g_steal_pointer (&tls);
+  nfltr_acme_renewer_set_tls (self->acme, self->tls);
+  g_free (self->cert_pem);
+  self->cert_pem = g_strdup (cert_pem);
+  fp = nfltr_fingerprint_format (self->fingerprint);
+  g_message ("tunnel %s: new certificate %s", self->config->name, fp);
+  nfltr_dbus_tunnel_set_fingerprint (t, fp);
+  set_certificate_trust (t, self->config, cert_pem, self->public_host, TRUE);
+  publish_certificate (self, cert_pem);
+  if (self->kind_started)
+    nfltr_tunnel_kind_certificate_changed (self->kind, self->kind_config, cert_pem, fp);
+  if (self->config->enabled && self->binder != NULL)
+    nfltr_tunnel_binder_bind_async (self->binder, self->config->name,
+                                    self->config->e2ee ? NFLTR_MODE_VERIFIED : NFLTR_MODE_INSPECTABLE,
+                                    self->fingerprint, self->config->kind, NULL, rebind_cb,
+                                    g_object_ref (self));
+}
+
+static void
+acme_issued_cb (NfltrAcmeRenewer *renewer, const char *cert_pem, const char *key_pem, gpointer user_data)
+{
+  install_certificate (NFLTR_TUNNEL_IMPL (user_data), cert_pem, key_pem);
+}
+
+static void
+acme_changed_cb (NfltrAcmeRenewer *renewer, gpointer user_data)
+{
+  NfltrTunnelImpl *self = user_data;
+
+  publish_certificate (self, self->cert_pem);
+}
+
+void
+nfltr_tunnel_impl_use_acme (NfltrTunnelImpl *self, const char *certs_dir)
+{
+  if (self->acme_settings == NULL || self->acme != NULL)
+    return;
+  self->acme = nfltr_acme_renewer_new (self->acme_settings, certs_dir, self->config->name, self->cert_pem,
+                                       self->key_pem);
+  explicit_bzero (self->key_pem, strlen (self->key_pem));
+  g_clear_pointer (&self->key_pem, g_free);
+  nfltr_acme_renewer_set_tls (self->acme, self->tls);
+  g_signal_connect (self->acme, "issued", G_CALLBACK (acme_issued_cb), self);
+  g_signal_connect (self->acme, "changed", G_CALLBACK (acme_changed_cb), self);
+  publish_certificate (self, self->cert_pem);
+  nfltr_acme_renewer_set_online (self->acme, self->state == NFLTR_TUNNEL_ONLINE);
+}
+
 void
 nfltr_tunnel_impl_open_conn (NfltrTunnelImpl *self, NfltrTunnelBinder *binder, GBytes *conn_id,
                              const char *client_addr)
@@ -602,6 +753,13 @@ nfltr_tunnel_impl_dispose (GObject *object)
   NfltrTunnelImpl *self = NFLTR_TUNNEL_IMPL (object);
 
   nfltr_clear_source (&self->stats_source);
+  if (self->acme != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->acme, self);
+      nfltr_acme_renewer_stop (self->acme);
+      g_clear_object (&self->acme);
+    }
+  g_clear_weak_pointer (&self->binder);
   if (self->group != NULL)
     {
       nfltr_data_conn_group_cancel_all (self->group);
@@ -627,6 +785,11 @@ nfltr_tunnel_impl_finalize (GObject *object)
   g_clear_object (&self->kind);
   g_free (self->owner);
   g_free (self->public_host);
+  g_free (self->cert_pem);
+  if (self->key_pem != NULL)
+    explicit_bzero (self->key_pem, strlen (self->key_pem));
+  g_free (self->key_pem);
+  g_clear_pointer (&self->acme_settings, nfltr_acme_settings_free);
 
   G_OBJECT_CLASS (nfltr_tunnel_impl_parent_class)->finalize (object);
 }

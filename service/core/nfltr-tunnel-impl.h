@@ -88,6 +88,10 @@ void                     nfltr_tunnel_impl_failed       (NfltrTunnelImpl *self,
                                                          const GError    *error);
 void                     nfltr_tunnel_impl_link_changed (NfltrTunnelImpl *self,
                                                          NfltrRelayLink  *link);
+/* Issue 11 item 7: a tunnel created with acme-domain gets and renews its certificate from
+ * the CA (service/acme/), keeping the ACME files under certs_dir. Nothing for others. */
+void                     nfltr_tunnel_impl_use_acme     (NfltrTunnelImpl   *self,
+                                                         const char        *certs_dir);
 /* CONN_OPEN: spawns the data connection, or refuses it when the tunnel is not online. */
 void                     nfltr_tunnel_impl_open_conn    (NfltrTunnelImpl   *self,
                                                          NfltrTunnelBinder *binder,

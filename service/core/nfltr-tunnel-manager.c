@@ -580,6 +580,7 @@ create_certificate_cb (GObject      *source,
       return;
     }
 
+  nfltr_tunnel_impl_use_acme (create->tunnel, self->certs_dir);  /* issue 11 */
   add_tunnel (self, create->tunnel);
   if (create->transient)
     {
@@ -801,6 +802,7 @@ restore_tunnel (NfltrTunnelManager *self, NfltrTunnelConfig *c)
       g_ptr_array_add (self->unrestored, nfltr_tunnel_config_copy (c));
       return;
     }
+  nfltr_tunnel_impl_use_acme (t, self->certs_dir);  /* issue 11 */
   add_tunnel (self, t);
 }
 

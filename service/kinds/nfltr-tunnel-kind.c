@@ -12,6 +12,7 @@
 #include "nfltr-data-conn.h"
 #include "nfltr-error.h"
 #include "nfltr-resolve.h"
+#include "nfltr-web.h"
 
 #include "nfltr-kind-http.h"
 #include "nfltr-kind-tcp.h"
@@ -97,6 +98,13 @@ real_unreachable_response (NfltrTunnelKind *self, GVariant *config, const GError
   return NULL;
 }
 
+/* Issue 11: the web layer's badge shows the tunnel's real certificate. */
+static void
+real_certificate_changed (NfltrTunnelKind *self, GVariant *config, const char *cert_pem, const char *fingerprint)
+{
+  nfltr_web_certificate_changed (config, fingerprint);
+}
+
 static void
 nfltr_tunnel_kind_class_init (NfltrTunnelKindClass *klass)
 {
@@ -109,6 +117,7 @@ nfltr_tunnel_kind_class_init (NfltrTunnelKindClass *klass)
   klass->reports_origin = real_reports_origin;
   klass->get_url_scheme = real_get_url_scheme;
   klass->refuse = real_refuse;
+  klass->certificate_changed = real_certificate_changed;
 }
 
 static void
@@ -408,4 +417,13 @@ nfltr_kind_host_port_connect (GVariant             *config,
 
   g_return_val_if_fail (lookup_host_port (config, &host, &port), -1);
   return nfltr_data_conn_connect_tcp (host, port, conn->timeout_ms, conn->cancel_fd, error);
+}
+
+void
+nfltr_tunnel_kind_certificate_changed (NfltrTunnelKind *self, GVariant *config, const char *cert_pem,
+                                       const char *fingerprint)
+{
+  g_return_if_fail (NFLTR_IS_TUNNEL_KIND (self));
+
+  NFLTR_TUNNEL_KIND_GET_CLASS (self)->certificate_changed (self, config, cert_pem, fingerprint);
 }

@@ -112,7 +112,16 @@ struct _NfltrTunnelKindClass {
                                                const NfltrKindConn  *conn,
                                                const GError         *error);
 
-  gpointer padding[4];
+  /* Issue 11: the tunnel's certificate, at start (after start()) and whenever it changes
+   * (an ACME renewal): fingerprint "sha256:…" of cert_pem's leaf, as D-Bus and the CLI show
+   * it. Main thread. Default: kinds that serve pages through the web layer
+   * (service/kinds/web/) show it on their badge; others ignore it. */
+  void                (*certificate_changed)  (NfltrTunnelKind      *self,
+                                               GVariant             *config,
+                                               const char           *cert_pem,
+                                               const char           *fingerprint);
+
+  gpointer padding[3];
 };
 
 const char         *nfltr_tunnel_kind_get_id               (NfltrTunnelKind      *self);
@@ -156,6 +165,11 @@ int                 nfltr_tunnel_kind_refuse               (NfltrTunnelKind     
 GBytes             *nfltr_tunnel_kind_unreachable_response (NfltrTunnelKind      *self,
                                                             GVariant             *config,
                                                             const GError         *error);
+/* Issue 11: tells the kind the tunnel's current certificate (see certificate_changed). */
+void                nfltr_tunnel_kind_certificate_changed  (NfltrTunnelKind      *self,
+                                                            GVariant             *config,
+                                                            const char           *cert_pem,
+                                                            const char           *fingerprint);
 
 /* ---- the registry ---- */
 

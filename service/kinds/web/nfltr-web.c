@@ -166,10 +166,30 @@ _nfltr_web_server_get_title (NfltrWebServer *web)
   return web->app_title;
 }
 
-/* The kind hooks are not told the tunnel's certificate; the tunnel's name is the first label
- * of the host the client asked for, and the service keeps the generated certificate as
- * $XDG_DATA_HOME/nfltr/certs/NAME.crt (service/core/nfltr-tunnel-impl.c). A tunnel with
- * --e2ee-cert shows no fingerprint rather than a wrong one. Worker thread: file I/O is fine. */
+void
+nfltr_web_certificate_changed (GVariant *config, const char *fingerprint)
+{
+  NfltrWebServer *web;
+
+  G_LOCK (registry);
+  web = registry != NULL ? g_hash_table_lookup (registry, config) : NULL;
+  if (web != NULL)
+    {
+      g_mutex_lock (&web->lock);
+      g_free (web->fingerprint);
+      web->fingerprint = g_strdup (fingerprint);
+      /* The tunnel's word beats the file on disk (an ACME or --e2ee-cert certificate). */
+      web->fingerprint_looked_up = TRUE;
+      g_mutex_unlock (&web->lock);
+    }
+  G_UNLOCK (registry);
+}
+
+/* Only when the tunnel has not told us its certificate (nfltr_web_certificate_changed; a
+ * server run without a tunnel, as in unit tests): the tunnel's name is the first label of the
+ * host the client asked for, and the service keeps the generated certificate as
+ * $XDG_DATA_HOME/nfltr/certs/NAME.crt (service/core/nfltr-tunnel-impl.c). Worker thread:
+ * file I/O is fine. */
 static void
 learn_fingerprint (NfltrWebServer *web, const char *sni)
 {

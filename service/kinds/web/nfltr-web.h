@@ -105,6 +105,11 @@ GVariant           *nfltr_web_server_get_config     (NfltrWebServer    *web);
 GMainContext       *nfltr_web_server_get_context    (NfltrWebServer    *web);
 /* "sha256:…" of the tunnel's certificate, or NULL before the first connection told us. */
 char               *nfltr_web_server_dup_fingerprint (NfltrWebServer   *web);
+/* Issue 11: the tunnel's certificate is now this one (at start, after an ACME renewal): the
+ * badge of config's server shows it from the next page on. Nothing when no server runs
+ * under config. Any thread. */
+void                nfltr_web_certificate_changed   (GVariant          *config,
+                                                     const char        *fingerprint);
 
 /* ---- answers (server thread) ---- */
 
