@@ -66,6 +66,8 @@ static const GActionEntry app_entries[] = {
   { "relay-settings", window_action_activated },
   { "preferences", window_action_activated },
   { "networks", window_action_activated },
+  { "share", window_action_activated },          /* p2papp */
+  { "show-transfers", window_action_activated }, /* p2papp: the transfer notifications */
   { "about", about_activated },
 };
 
@@ -230,6 +232,32 @@ test_close_dialogs_activated (GSimpleAction *action,
     gtk_window_close (GTK_WINDOW (self->window->preferences));
 }
 
+/* p2papp: test-transfers (a{sv}: nfltr_transfers_page_test's keys) and test-share
+ * (a{sv}: opens Share a File or Text… and fills it, nfltr_share_dialog_fill). */
+static void
+test_transfers_activated (GSimpleAction *action,
+                          GVariant      *param,
+                          gpointer       user_data)
+{
+  NfltrWindow *window = NFLTR_APPLICATION (user_data)->window;
+
+  if (window != NULL)
+    nfltr_transfers_page_test (window->transfers_page, param);
+}
+
+static void
+test_share_activated (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
+{
+  NfltrWindow *window = NFLTR_APPLICATION (user_data)->window;
+
+  if (window == NULL)
+    return;
+  _nfltr_window_show_share (window);
+  nfltr_share_dialog_fill (window->share_dialog, param);
+}
+
 static const GActionEntry test_entries[] = {
   { "test-state", test_state_activated, NULL, "@a{sv} {}" },
   { "test-toggle", test_row_flag_activated, "(sb)" },
@@ -244,6 +272,8 @@ static const GActionEntry test_entries[] = {
   { "test-pref", test_pref_activated, "(sb)" },
   { "test-close", test_close_activated },
   { "test-close-dialogs", test_close_dialogs_activated },
+  { "test-transfers", test_transfers_activated, "a{sv}" },
+  { "test-share", test_share_activated, "a{sv}" },
 };
 
 void
