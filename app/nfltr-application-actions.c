@@ -40,6 +40,18 @@ window_action_activated (GSimpleAction *action,
   gtk_widget_activate_action (GTK_WIDGET (window), name, NULL);
 }
 
+/* p2papp: app.send-files (as), for the shell and the tests: what a drop on the window does. */
+static void
+send_files_activated (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
+{
+  NfltrWindow *window = _nfltr_application_get_window (NFLTR_APPLICATION (user_data));
+
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action_variant (GTK_WIDGET (window), "win.send-files", param);
+}
+
 static void
 about_activated (GSimpleAction *action,
                  GVariant      *param,
@@ -68,6 +80,7 @@ static const GActionEntry app_entries[] = {
   { "networks", window_action_activated },
   { "share", window_action_activated },          /* p2papp */
   { "show-transfers", window_action_activated }, /* p2papp: the transfer notifications */
+  { "send-files", send_files_activated, "as" },  /* p2papp */
   { "about", about_activated },
 };
 
