@@ -14,20 +14,19 @@
 #define START_CALL_ACTION "start-call"
 
 typedef struct {
-  guint id;      /* ours: SendMessage's id, 0 until it answers; the peer's: its id */
+  guint id; /* ours: SendMessage's id, 0 until it answers; the peer's: its id */
   gboolean mine;
   gboolean delivered;
   char *text;
   GtkLabel *receipt;
 } Message;
 
-struct _NfltrChatWindow
-{
+struct _NfltrChatWindow {
   AdwWindow parent_instance;
 
   NfltrDbusTransfer *transfer;
   GCancellable *cancellable;
-  GPtrArray *messages;   /* Message */
+  GPtrArray *messages;    /* Message */
   GArray *early_receipts; /* ids delivered before SendMessage answered */
 
   AdwWindowTitle *title;

@@ -34,8 +34,7 @@ static const struct {
 /* "1 hour", as `nfltr share` without --expires */
 #define DEFAULT_EXPIRY 1
 
-struct _NfltrShareDialog
-{
+struct _NfltrShareDialog {
   AdwWindow parent_instance;
 
   NfltrClient *client;

@@ -12,8 +12,7 @@
 /* object path → suffix; the strings are wiped before they are freed. */
 static GHashTable *secrets;
 
-struct _NfltrShareSecrets
-{
+struct _NfltrShareSecrets {
   GObject parent_instance;
 };
 

@@ -16,8 +16,7 @@
 /* The offer prompt lists this many files by name, then "and N more". */
 #define OFFER_NAMES_SHOWN 5
 
-struct _NfltrTransferRow
-{
+struct _NfltrTransferRow {
   GtkListBoxRow parent_instance;
 
   NfltrDbusTransfer *transfer;
@@ -441,16 +440,19 @@ nfltr_transfer_row_build (NfltrTransferRow *self)
   self->status_label = wrapped_label ("dim-label");
   gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->status_label));
   self->progress = GTK_PROGRESS_BAR (gtk_progress_bar_new ());
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->progress), GTK_ACCESSIBLE_PROPERTY_LABEL, _ ("Progress"), -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->progress), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _ ("Progress"), -1);
   gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->progress));
 
   self->offer_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
   self->offer_label = wrapped_label (NULL);
   gtk_label_set_selectable (self->offer_label, TRUE);
   hint = wrapped_label ("dim-label");
-  gtk_label_set_label (hint, _ ("Nothing is overwritten: a file whose name is taken is saved as a renamed copy, "
-                                "like “photo (1).jpg”."));
-  gtk_box_append (GTK_BOX (offer_buttons), text_button (_ ("_Accept"), "transfer.accept", "suggested-action"));
+  gtk_label_set_label (hint,
+                       _ ("Nothing is overwritten: a file whose name is taken is saved as a renamed copy, "
+                          "like “photo (1).jpg”."));
+  gtk_box_append (GTK_BOX (offer_buttons),
+                  text_button (_ ("_Accept"), "transfer.accept", "suggested-action"));
   gtk_box_append (GTK_BOX (offer_buttons), text_button (_ ("_Decline"), "transfer.decline", NULL));
   gtk_box_append (GTK_BOX (self->offer_box), GTK_WIDGET (self->offer_label));
   gtk_box_append (GTK_BOX (self->offer_box), GTK_WIDGET (hint));

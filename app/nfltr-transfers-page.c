@@ -21,12 +21,11 @@
 #include "nfltr-window.h"
 
 #define P2P_OBJECT_PATH "/xyz/nfltr/Nfltr/p2p"
-#define QR_MODULE_PX    6
+#define QR_MODULE_PX 6
 /* docs/protocol.md §9.1: a number from 1 to 9999, then two or three words. */
 #define CODE_MAX_NUMBER 9999
 
-struct _NfltrTransfersPage
-{
+struct _NfltrTransfersPage {
   AdwBin parent_instance;
 
   NfltrClient *client;
@@ -155,23 +154,23 @@ update_code_card (NfltrTransfersPage *self)
   NfltrDbusTransfer *t = transfer_at (self, self->send_path);
   const char *state = t != NULL ? nfltr_dbus_transfer_get_state (t) : NULL;
   const char *code = t != NULL ? nfltr_dbus_transfer_get_code (t) : NULL;
-  gboolean show = code != NULL && *code != '\0'
-                  && g_strv_contains ((const char *[]) { "preparing", "waiting", "pairing", "offered", NULL },
-                                      state != NULL ? state : "");
+  gboolean show = code != NULL && *code != '\0' &&
+                  g_strv_contains ((const char *[]) { "preparing", "waiting", "pairing", "offered", NULL },
+                                   state != NULL ? state : "");
 
   gtk_widget_set_visible (self->code_card, show);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "transfers.copy-code", show);
   if (!show)
     return;
   gtk_label_set_label (self->code_label, code);
-  gtk_label_set_label (self->code_status_label,
-                       g_str_equal (state, "pairing")   ? _ ("Checking the code…")
-                       : g_str_equal (state, "offered") ? _ ("Waiting for the receiver to accept…")
-                                                        : _ ("Waiting for the receiver… On the other computer: "
-                                                             "Transfers → Receive, or “nfltr p2p receive CODE”."));
+  gtk_label_set_label (self->code_status_label, g_str_equal (state, "pairing") ? _ ("Checking the code…")
+                                                : g_str_equal (state, "offered")
+                                                  ? _ ("Waiting for the receiver to accept…")
+                                                  : _ ("Waiting for the receiver… On the other computer: "
+                                                       "Transfers → Receive, or “nfltr p2p receive CODE”."));
   if (g_strcmp0 (self->qr_text, code) != 0)
     {
-      g_autoptr(GdkTexture) texture = nfltr_fingerprint_qr_texture (code, QR_MODULE_PX);
+      g_autoptr (GdkTexture) texture = nfltr_fingerprint_qr_texture (code, QR_MODULE_PX);
 
       g_free (self->qr_text);
       self->qr_text = g_strdup (code);

@@ -481,7 +481,8 @@ _nfltr_window_describe (NfltrWindow *self)
   g_variant_dict_insert (&dict, "banner-detail", "s", gtk_label_get_label (self->banner_detail));
   g_variant_dict_insert (&dict, "subtitle", "s",
                          adw_view_switcher_title_get_subtitle (self->window_title)
-                         ? adw_view_switcher_title_get_subtitle (self->window_title) : "");
+                           ? adw_view_switcher_title_get_subtitle (self->window_title)
+                           : "");
   g_variant_dict_insert (&dict, "frames", "t", self->frames);
   g_variant_dict_insert (&dict, "first-tunnels-frame-us", "x", self->first_tunnels_frame_us);
 
