@@ -194,8 +194,8 @@ nfltr_transfer_row_update (NfltrTransferRow *self)
     return;
   update_title (self);
   gtk_image_set_from_icon_name (self->icon, self->chat ? "user-available-symbolic"
-                                            : sender   ? "go-up-symbolic"
-                                                       : "go-down-symbolic");
+                                            : sender   ? "document-send-symbolic"
+                                                       : "folder-download-symbolic");
 
   if (g_str_equal (state, "waiting") || g_str_equal (state, "preparing"))
     status = sender || self->chat
