@@ -134,8 +134,10 @@ nfltr_transfer_row_describe_offer (NfltrTransferRow *self)
   return g_string_free (text, FALSE);
 }
 
+/* rate: with speed and time left (only while bytes move: an interrupted transfer has none). */
 static char *
-format_progress (NfltrTransferRow *self)
+format_progress (NfltrTransferRow *self,
+                 gboolean          rate)
 {
   guint64 done = nfltr_dbus_transfer_get_bytes_done (self->transfer);
   guint64 total = nfltr_dbus_transfer_get_bytes_total (self->transfer);
@@ -144,14 +146,14 @@ format_progress (NfltrTransferRow *self)
   g_autofree char *speed = NULL;
   g_autofree char *left = NULL;
 
-  if (self->speed > 0)
+  if (rate && self->speed > 0)
     {
       g_autofree char *sp = g_format_size_full ((guint64) self->speed, G_FORMAT_SIZE_IEC_UNITS);
 
       /* TRANSLATORS: a speed, e.g. "5.1 MiB/s" */
       speed = g_strdup_printf (_ ("%s/s"), sp);
     }
-  if (self->eta >= 0 && self->speed > 0)
+  if (rate && self->eta >= 0 && self->speed > 0)
     {
       guint s = (guint) (self->eta + 0.5);
 
@@ -209,12 +211,12 @@ nfltr_transfer_row_update (NfltrTransferRow *self)
   else if (g_str_equal (state, "offered"))
     status = g_strdup (sender ? _ ("Waiting for the receiver to accept…") : _ ("The sender offers these files"));
   else if (g_str_equal (state, "transferring"))
-    status = format_progress (self);
+    status = format_progress (self, TRUE);
   else if (g_str_equal (state, "connected"))
     status = g_strdup (_ ("Connected"));
   else if (g_str_equal (state, "interrupted"))
     {
-      g_autofree char *p = format_progress (self);
+      g_autofree char *p = format_progress (self, FALSE);
 
       /* TRANSLATORS: %s is how far it got, e.g. "12.0 MiB of 40.0 MiB" */
       status = g_strdup_printf (_ ("Interrupted at %s — trying again…"), p);

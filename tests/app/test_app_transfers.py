@@ -31,6 +31,14 @@ def sha256_of(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def notification_daemon(lab, agent):
+    """python3-dbusmock's notification daemon on the agent's bus, logging to agent.notify_log."""
+    agent.notify_log = lab.path(agent.name + "-notifications.log")
+    lab.spawn(agent.name + ":notification-daemon",
+              ["/usr/bin/python3", "-m", "dbusmock", "--session", "-t", "notification_daemon",
+               "-l", agent.notify_log], env=agent.env())
+
+
 def two_apps(lab, relay):
     alice, bob = P2pAgent(lab, "alice"), P2pAgent(lab, "bob")
     alice.login(relay)
@@ -38,10 +46,7 @@ def two_apps(lab, relay):
     # A notification server on each bus (python3-dbusmock's, as test_app_relay.py), logging
     # what the app sends.
     for agent in (alice, bob):
-        agent.notify_log = lab.path(agent.name + "-notifications.log")
-        lab.spawn(agent.name + ":notification-daemon",
-                  ["/usr/bin/python3", "-m", "dbusmock", "--session", "-t", "notification_daemon",
-                   "-l", agent.notify_log], env=agent.env())
+        notification_daemon(lab, agent)
     xa, xb = applab.Xvfb(lab), applab.Xvfb(lab)
     a = applab.App(lab, alice, xa)
     b = applab.App(lab, bob, xb)
@@ -230,3 +235,71 @@ def test_chat_between_two_windows_with_receipts(lab, relay):
     rows = [r for r in transfers(a)["rows"] if r["chat"]]
     assert rows and rows[0]["title"] == "Chat", transfers(a)["rows"]
 
+
+
+def test_interrupted_transfer_shows_resume_and_completes(lab):
+    """The sender's service is killed mid-transfer: the receiver's row says where it stopped and
+    offers Resume; once the sender's service is back (it keeps its offer across restarts),
+    Resume (Transfer.Resume) finishes the file with the sender's SHA-256. The relayed path at a
+    relay rate of 4 MiB/s makes the transfer slow enough to interrupt."""
+    import signal
+    from nfltrlab import Relay, nfltr_bin, tagged_processes
+
+    relay = Relay(lab)
+    orig = lab.env
+
+    def env_with_rate(**extra):
+        return orig(**extra, NFLTR_RELAY_P2P_RATE=str(4 * 1024 * 1024))
+    lab.env = env_with_rate
+    try:
+        relay.start()
+    finally:
+        lab.env = orig
+
+    class Relayed(P2pAgent):
+        def env(self):
+            return {**super().env(), "NFLTR_P2P_NO_DIRECT": "1"}
+
+    alice, bob = Relayed(lab, "alice"), Relayed(lab, "bob")
+    alice.login(relay)
+    bob.login(relay)
+    src = lab.mkdir("src")
+    big = os.path.join(src, "big.bin")
+    with open(big, "wb") as f:
+        f.write(os.urandom(40 * 1024 * 1024))
+    want = sha256_of(big)
+    dest = lab.mkdir("dest")
+    send = lab.spawn("alice:send", [nfltr_bin(), "p2p", "send", big, "--json"], env=alice.env(),
+                     split_stderr=True)
+    import json
+    code = json.loads(send.wait_line(r'^\{"event":"code"', 60).string)["code"]
+
+    notification_daemon(lab, bob)
+    b = applab.App(lab, bob, applab.Xvfb(lab))
+    b.wait(lambda w: w.get("transfers", {}).get("ready"), 30, "bob's Transfers page ready")
+    b.activate("show-transfers")
+    drive(b, code=code, directory=dest, receive=True)
+    b.wait(lambda w: any(r["state"] == "offered" for r in w["transfers"]["rows"]), 60, "the offer")
+    rid = transfers(b)["rows"][0]["id"]
+    drive(b, row_action=(rid, "transfer.accept"))
+    b.wait(lambda w: w["transfers"]["rows"][0]["progress"] >= 0.15, 60, "some of the file")
+
+    pids = [pid for pid in tagged_processes(lab.tag, "nfltr-service")
+            if alice.home in open(f"/proc/{pid}/environ", "rb").read().decode("latin1")]
+    assert pids, "alice's service"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    b.wait(lambda w: w["transfers"]["rows"][0]["state"] == "interrupted", 60, "the row interrupted")
+    row = transfers(b)["rows"][0]
+    assert row["can-resume"] and row["can-cancel"], row
+    assert nb(row["status"]).startswith("Interrupted at ") and "of 40.0 MiB — trying again" in nb(row["status"]), row
+    assert 0.1 < row["progress"] < 1.0, row
+    b.settle()
+    b.xvfb.screenshot("transfers-interrupted")
+
+    # The sender's service again (any command starts it); it restores its offer.
+    assert alice.run("p2p", "audit", timeout=60).returncode == 0
+    drive(b, row_action=(rid, "transfer.resume"))
+    b.wait(lambda w: w["transfers"]["rows"][0]["state"] == "done", 180, "the resumed transfer done")
+    assert sha256_of(os.path.join(dest, "big.bin")) == want
+    assert not [f for f in os.listdir(dest) if f.endswith(".part")]
