@@ -410,10 +410,13 @@ open_url_action (GtkWidget  *widget,
 {
   NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (widget);
   const char *url = nfltr_dbus_tunnel_get_public_url (self->tunnel);
+  g_autofree char *link = NULL;
 
   if (url == NULL || *url == '\0')
     return;
-  gtk_show_uri (GTK_WINDOW (gtk_widget_get_root (widget)), url, GDK_CURRENT_TIME);
+  /* p2papp: the page behind a secret opens only with it */
+  link = nfltr_share_secrets_link (g_dbus_proxy_get_object_path (G_DBUS_PROXY (self->tunnel)), url);
+  gtk_show_uri (GTK_WINDOW (gtk_widget_get_root (widget)), link != NULL ? link : url, GDK_CURRENT_TIME);
 }
 
 static void

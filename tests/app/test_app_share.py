@@ -3,10 +3,10 @@ shows and copies; curl through the real relay gets the bytes, and after the allo
 downloads the "gone" page. Plus the fix for "the app copies a terminal's secret link only
 once": the row's copy button gives the whole link for as long as the tunnel lives.
 
-The file is handed to the dialog through app.test-share's "file", which calls
-nfltr_share_dialog_set_file — the function the dialog's GtkDropTarget calls with the dropped
-file; no XDND drag is synthesised. The text is pasted for real: xclip owns the X CLIPBOARD and
-the dialog's Paste button reads it through GDK.
+The file is dropped on the dialog for real (XDND: applab.xdnd_drop drags it from a GTK4 drag
+source in another process with the X pointer). The text is pasted for real: xclip owns the X
+CLIPBOARD and the dialog's Paste action reads it through GDK. The other fields are set through
+app.test-share (nfltr_share_dialog_fill).
 """
 import hashlib
 import os
@@ -55,7 +55,14 @@ def test_share_a_dropped_file_and_pasted_text(world):
     with open(path, "wb") as f:
         f.write(data)
 
-    share(app, file=path, expires="15m", max_downloads=1)
+    # Opened empty, then the file dropped on it for real (XDND from another process).
+    share(app, expires="15m", max_downloads=1)
+    app.wait(lambda w: "share-dialog" in w, 10, "the share dialog")
+    wait_until(lambda: [w for w in world.xvfb.windows() if w[1] == "Share a File or Text"], 10,
+               "the share dialog's window")
+    source = applab.xdnd_drop(world.lab, world.agent, world.xvfb, [path], "Share a File or Text")
+    app.wait(lambda w: w["share-dialog"]["file"] == path, 20, "the dropped file in the dialog")
+    source.stop()
     d = app.window()["share-dialog"]
     assert d["valid"] and d["file"] == path and d["expires"] == "15m" and d["max-downloads"] == 1, d
     app.settle()

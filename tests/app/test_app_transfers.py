@@ -81,48 +81,6 @@ def drive(app, **request):
     app.activate("test-transfers", GLib.Variant("a{sv}", d))
 
 
-def xdnd_drop(lab, agent, xvfb, paths):
-    """A real drag and drop under Xvfb: a GTK4 drag source in another process (drag-source.py,
-    offering text/uri-list as a file manager does) is dragged with the X pointer (xdotool:
-    press, move in steps, release) onto nfltr-app's window, whose GtkDropTarget gets the files.
-    (Checked: with the window's drop target removed, nothing is offered.)"""
-    import subprocess
-    import time
-    env = {**agent.env(), **xvfb.env, "GDK_BACKEND": "x11", "GSK_RENDERER": "cairo",
-           "NO_AT_BRIDGE": "1", "GTK_A11Y": "none"}
-    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    src = lab.spawn("drag-source", ["/usr/bin/python3", os.path.join(applab.HERE, "drag-source.py"),
-                                    *paths], env=env)
-    src.wait_line("ready", 20)
-    xenv = {**os.environ, "DISPLAY": xvfb.display}
-
-    def xdo(*args):
-        subprocess.run(["xdotool", *map(str, args)], check=True, timeout=10, env=xenv)
-
-    wins = wait_until(lambda: [w for w in xvfb.windows() if w[1] == "drag-source"], 10,
-                      "the drag source's window")
-    # No window manager: both windows start at 0,0; move the source clear of the app.
-    xdo("windowmove", wins[0][0], 1000, 500)
-    wait_until(lambda: [w for w in xvfb.windows() if w[1] == "drag-source" and w[2] >= 1000], 10,
-               "the drag source moved clear of the app")
-    nf = [w for w in xvfb.windows() if w[1] == "NFLTR"][0]
-    tx, ty = nf[2] + nf[4] // 2, nf[3] + nf[5] // 2
-    xdo("mousemove", 1100, 600)
-    time.sleep(0.3)
-    xdo("mousedown", 1)
-    for i in range(1, 21):
-        xdo("mousemove", 1100 + (tx - 1100) * i // 20, 600 + (ty - 600) * i // 20)
-        time.sleep(0.05)
-    time.sleep(0.5)
-    xdo("mousemove", tx + 3, ty + 3)
-    time.sleep(0.5)
-    xdo("mouseup", 1)
-    # Out of the pictures.
-    xdo("mousemove", 1279, 799)
-    # The target reads the URIs from the source after the release: stop it only after that.
-    return src
-
-
 def send_files(app, paths):
     """app.send-files → win.send-files → _nfltr_window_send_files, the drop handler's own call."""
     from gi.repository import GLib
@@ -141,7 +99,7 @@ def test_file_dropped_on_one_window_arrives_in_the_other(lab, relay):
     with open(os.path.join(dest, "holiday photo.jpg"), "w") as f:
         f.write("bob's own, keep me")
 
-    source = xdnd_drop(lab, alice, a.xvfb, [photo])
+    source = applab.xdnd_drop(lab, alice, a.xvfb, [photo], "NFLTR")
     a.wait(lambda w: w["view"] == "transfers" and w["transfers"]["code-visible"], 30,
            "the code on the sender's Transfers page")
     source.stop()
