@@ -268,7 +268,7 @@ static void
 transfer_changed_cb (GDBusProxy *proxy, GVariant *changed, GStrv invalidated, NfltrTransfersPage *self)
 {
   const char *path = g_dbus_proxy_get_object_path (proxy);
-  NfltrTransferRow *row = g_hash_table_lookup (self->rows, path);
+  NfltrTransferRow *row = self->rows != NULL ? g_hash_table_lookup (self->rows, path) : NULL;
 
   if (row == NULL)
     return;
@@ -295,6 +295,10 @@ add_transfer (NfltrTransfersPage *self, NfltrDbusTransfer *transfer)
     return;
   row = nfltr_transfer_row_new (transfer, g_hash_table_contains (self->chat_paths, path));
   g_hash_table_insert (self->rows, g_strdup (path), row);
+  /* A transfer that ended before the app started (or reconnected) is not news. */
+  if (g_strv_contains ((const char *[]) { "done", "failed", "declined", "cancelled", NULL },
+                       nfltr_dbus_transfer_get_state (transfer) != NULL ? nfltr_dbus_transfer_get_state (transfer) : ""))
+    g_hash_table_replace (self->states, g_strdup (path), g_strdup (nfltr_dbus_transfer_get_state (transfer)));
   /* Newest first. */
   gtk_list_box_prepend (self->list_box, row);
   g_signal_connect_object (transfer, "g-properties-changed", G_CALLBACK (transfer_changed_cb), self, 0);
@@ -650,6 +654,14 @@ nfltr_transfers_page_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->client, self);
   g_clear_object (&self->client);
   g_clear_object (&self->manager);
+  if (self->rows != NULL)
+    {
+      g_hash_table_iter_init (&iter, self->rows);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        g_signal_handlers_disconnect_by_data (nfltr_transfer_row_get_transfer (value), self);
+    }
+  if (self->object_manager != NULL)
+    g_signal_handlers_disconnect_by_data (self->object_manager, self);
   g_clear_object (&self->object_manager);
   g_clear_object (&self->p2p);
   if (self->chats != NULL)
