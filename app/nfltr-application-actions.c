@@ -40,6 +40,18 @@ window_action_activated (GSimpleAction *action,
   gtk_widget_activate_action (GTK_WIDGET (window), name, NULL);
 }
 
+/* p2papp: app.send-files (as), for the shell and the tests: what a drop on the window does. */
+static void
+send_files_activated (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
+{
+  NfltrWindow *window = _nfltr_application_get_window (NFLTR_APPLICATION (user_data));
+
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_activate_action_variant (GTK_WIDGET (window), "win.send-files", param);
+}
+
 static void
 about_activated (GSimpleAction *action,
                  GVariant      *param,
@@ -67,6 +79,9 @@ static const GActionEntry app_entries[] = {
   { "preferences", window_action_activated },
   { "networks", window_action_activated },
   { "conversations", window_action_activated },
+  { "share", window_action_activated },          /* p2papp */
+  { "show-transfers", window_action_activated }, /* p2papp: the transfer notifications */
+  { "send-files", send_files_activated, "as" },  /* p2papp */
   { "about", about_activated },
 };
 
@@ -231,6 +246,32 @@ test_close_dialogs_activated (GSimpleAction *action,
     gtk_window_close (GTK_WINDOW (self->window->preferences));
 }
 
+/* p2papp: test-transfers (a{sv}: nfltr_transfers_page_test's keys) and test-share
+ * (a{sv}: opens Share a File or Text… and fills it, nfltr_share_dialog_fill). */
+static void
+test_transfers_activated (GSimpleAction *action,
+                          GVariant      *param,
+                          gpointer       user_data)
+{
+  NfltrWindow *window = NFLTR_APPLICATION (user_data)->window;
+
+  if (window != NULL)
+    nfltr_transfers_page_test (window->transfers_page, param);
+}
+
+static void
+test_share_activated (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
+{
+  NfltrWindow *window = NFLTR_APPLICATION (user_data)->window;
+
+  if (window == NULL)
+    return;
+  _nfltr_window_show_share (window);
+  nfltr_share_dialog_fill (window->share_dialog, param);
+}
+
 static const GActionEntry test_entries[] = {
   { "test-state", test_state_activated, NULL, "@a{sv} {}" },
   { "test-toggle", test_row_flag_activated, "(sb)" },
@@ -245,6 +286,8 @@ static const GActionEntry test_entries[] = {
   { "test-pref", test_pref_activated, "(sb)" },
   { "test-close", test_close_activated },
   { "test-close-dialogs", test_close_dialogs_activated },
+  { "test-transfers", test_transfers_activated, "a{sv}" },
+  { "test-share", test_share_activated, "a{sv}" },
 };
 
 void

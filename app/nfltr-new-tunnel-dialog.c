@@ -13,6 +13,7 @@
 #include "nfltr-error.h"
 #include "nfltr-format.h"
 #include "nfltr-new-tunnel-dialog.h"
+#include "nfltr-share-secrets.h"
 #include "nfltr-window.h"
 
 enum {
@@ -353,15 +354,16 @@ create_tunnel_cb (GObject      *source,
                          cert_mode_names[MIN (adw_combo_row_get_selected (self->cert_row), 2)]);
   if (self->token != NULL)
     {
-      /* The page opens only with its secret: the whole link goes to the clipboard, as the
-       * tunnel's row shows the URL without it. */
+      /* The page opens only with its secret: the whole link goes to the clipboard, and the
+       * app keeps the secret in memory so the row's copy button gives it again (p2papp). */
       NfltrDbusTunnel *tunnel = nfltr_client_find_tunnel (self->client, path);
       const char *url = tunnel != NULL ? nfltr_dbus_tunnel_get_public_url (tunnel) : NULL;
+      g_autofree char *suffix = g_strdup_printf ("/?token=%s", self->token);
 
+      nfltr_share_secrets_remember (path, suffix);
       if (url != NULL && *url != '\0')
         {
-          g_autofree char *link = g_strdup_printf ("%s%s?token=%s", url,
-                                                   g_str_has_suffix (url, "/") ? "" : "/", self->token);
+          g_autofree char *link = nfltr_share_secrets_link (path, url);
 
           gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (self)), link);
           if (self->window != NULL)

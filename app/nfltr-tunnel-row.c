@@ -14,6 +14,7 @@
 
 #include <string.h>
 #include "nfltr-format.h"
+#include "nfltr-share-secrets.h"
 #include "nfltr-tunnel-row.h"
 #include "nfltr-window.h"
 
@@ -46,6 +47,7 @@ struct _NfltrTunnelRow
   GtkLabel *fingerprint_hint;
   GtkLabel *cert_warning_label;
   GtkPicture *qr_picture;
+  GtkLabel *link_label; /* p2papp: the link with its secret, when this app made the tunnel */
 };
 
 G_DEFINE_FINAL_TYPE (NfltrTunnelRow, nfltr_tunnel_row, GTK_TYPE_LIST_BOX_ROW)
@@ -221,6 +223,15 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
     gtk_label_set_label (self->url_label, _("No public address yet"));
   gtk_widget_set_sensitive (GTK_WIDGET (self->url_label), running && url && *url);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "row.copy-url", url && *url);
+  {
+    /* p2papp: a page behind a secret opens only with it; show and copy the whole link for
+     * as long as the tunnel lives (the secret is in this process's memory only). */
+    g_autofree char *link = nfltr_share_secrets_link (g_dbus_proxy_get_object_path (G_DBUS_PROXY (t)), url);
+    g_autofree char *shown = link != NULL ? g_strdup_printf (_ ("Link with its secret: %s"), link) : NULL;
+
+    gtk_label_set_label (self->link_label, shown != NULL ? shown : "");
+    gtk_widget_set_visible (GTK_WIDGET (self->link_label), link != NULL);
+  }
   /* A tls:// tunnel is not a website: no browser to open it in. */
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "row.open-url",
                                  url && *url && running && !g_str_has_prefix (url, "tls://"));
@@ -379,12 +390,17 @@ copy_url_action (GtkWidget  *widget,
   NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (widget);
   const char *url = nfltr_dbus_tunnel_get_public_url (self->tunnel);
   GtkRoot *root = gtk_widget_get_root (widget);
+  g_autofree char *link = NULL;
 
   if (url == NULL || *url == '\0')
     return;
-  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), url);
+  /* p2papp: the link with its secret when the app knows it; the bare URL would only be
+   * refused (401, 404) to whoever gets it. */
+  link = nfltr_share_secrets_link (g_dbus_proxy_get_object_path (G_DBUS_PROXY (self->tunnel)), url);
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (widget), link != NULL ? link : url);
   if (NFLTR_IS_WINDOW (root))
-    nfltr_window_add_toast (NFLTR_WINDOW (root), _("Public URL copied"));
+    nfltr_window_add_toast (NFLTR_WINDOW (root), link != NULL ? _ ("Link with its secret copied")
+                                                              : _ ("Public URL copied"));
 }
 
 static void
@@ -394,10 +410,13 @@ open_url_action (GtkWidget  *widget,
 {
   NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (widget);
   const char *url = nfltr_dbus_tunnel_get_public_url (self->tunnel);
+  g_autofree char *link = NULL;
 
   if (url == NULL || *url == '\0')
     return;
-  gtk_show_uri (GTK_WINDOW (gtk_widget_get_root (widget)), url, GDK_CURRENT_TIME);
+  /* p2papp: the page behind a secret opens only with it */
+  link = nfltr_share_secrets_link (g_dbus_proxy_get_object_path (G_DBUS_PROXY (self->tunnel)), url);
+  gtk_show_uri (GTK_WINDOW (gtk_widget_get_root (widget)), link != NULL ? link : url, GDK_CURRENT_TIME);
 }
 
 static void
@@ -600,6 +619,20 @@ nfltr_tunnel_row_init (NfltrTunnelRow *self)
   nfltr_a11y_name_mnemonic_buttons (GTK_WIDGET (self));
   self->cancellable = g_cancellable_new ();
   self->wanted = -1;
+  {
+    /* p2papp: under the URL's line, in code so the template stays as it is. */
+    GtkWidget *url_box = gtk_widget_get_parent (GTK_WIDGET (self->url_label));
+
+    self->link_label = GTK_LABEL (gtk_label_new (NULL));
+    gtk_label_set_xalign (self->link_label, 0);
+    gtk_label_set_wrap (self->link_label, TRUE);
+    gtk_label_set_wrap_mode (self->link_label, PANGO_WRAP_CHAR);
+    gtk_label_set_selectable (self->link_label, TRUE);
+    gtk_widget_add_css_class (GTK_WIDGET (self->link_label), "dim-label");
+    gtk_widget_add_css_class (GTK_WIDGET (self->link_label), "caption");
+    gtk_widget_set_visible (GTK_WIDGET (self->link_label), FALSE);
+    gtk_widget_insert_after (GTK_WIDGET (self->link_label), gtk_widget_get_parent (url_box), url_box);
+  }
 }
 
 GtkWidget *
@@ -613,6 +646,9 @@ nfltr_tunnel_row_new (NfltrDbusTunnel *tunnel)
   self->tunnel = g_object_ref (tunnel);
   g_signal_connect_object (tunnel, "g-properties-changed",
                            G_CALLBACK (on_tunnel_properties_changed), self, 0);
+  /* p2papp: CreateTunnel answers after the row exists; its secret comes then. */
+  g_signal_connect_object (nfltr_share_secrets_get_default (), "changed", G_CALLBACK (nfltr_tunnel_row_update), self,
+                           G_CONNECT_SWAPPED);
   nfltr_tunnel_row_update (self);
   return GTK_WIDGET (self);
 }
@@ -673,5 +709,8 @@ nfltr_tunnel_row_describe (NfltrTunnelRow *self)
   g_variant_dict_insert (&dict, "fingerprint", "s", gtk_label_get_label (self->fingerprint_label));
   g_variant_dict_insert (&dict, "qr", "b", gtk_picture_get_paintable (self->qr_picture) != NULL);
   g_variant_dict_insert (&dict, "proof", "s", gtk_label_get_label (self->proof_label));
+  g_variant_dict_insert (&dict, "link", "s",
+                         gtk_widget_get_visible (GTK_WIDGET (self->link_label)) ? gtk_label_get_label (self->link_label)
+                                                                                : "");
   return g_variant_dict_end (&dict);
 }

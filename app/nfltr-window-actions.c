@@ -64,6 +64,34 @@ retry_relay_action (GtkWidget  *widget,
     nfltr_dbus_manager_call_retry_relay (self->manager, NULL, NULL, NULL);
 }
 
+/* p2papp: win.send-files (as): what a drop on the window does, by name, for the shell and
+ * the tests; win.share; win.show-transfers. */
+static void
+send_files_action (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *param)
+{
+  g_autofree const char **paths = g_variant_get_strv (param, NULL);
+
+  _nfltr_window_send_files (NFLTR_WINDOW (widget), paths);
+}
+
+static void
+share_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *param)
+{
+  _nfltr_window_show_share (NFLTR_WINDOW (widget));
+}
+
+static void
+show_transfers_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *param)
+{
+  adw_view_stack_set_visible_child_name (NFLTR_WINDOW (widget)->view_stack, "transfers");
+}
+
 void
 _nfltr_window_update_actions (NfltrWindow *self)
 {
@@ -80,6 +108,7 @@ _nfltr_window_update_actions (NfltrWindow *self)
                                          : _("New Tunnel — connect to a relay first (Ctrl+,)"));
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.relay-settings", ready);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.networks", ready);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.share", logged_in);
 }
 
 void
@@ -94,6 +123,9 @@ _nfltr_window_class_actions_init (NfltrWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_action);
   gtk_widget_class_install_action (widget_class, "win.networks", NULL, networks_action);
   gtk_widget_class_install_action (widget_class, "win.conversations", NULL, conversations_action);
+  gtk_widget_class_install_action (widget_class, "win.send-files", "as", send_files_action);
+  gtk_widget_class_install_action (widget_class, "win.share", NULL, share_action);
+  gtk_widget_class_install_action (widget_class, "win.show-transfers", NULL, show_transfers_action);
 
   /* Ctrl+N, Ctrl+, and Ctrl+W are application accels (nfltr-application-actions.c). */
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_r, GDK_CONTROL_MASK, "win.reconnect", NULL);

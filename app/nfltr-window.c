@@ -108,15 +108,15 @@ nfltr_window_update_relay (NfltrWindow *self)
     address = NULL;
 
   if (g_strcmp0 (relay_state, "connected") == 0)
-    adw_window_title_set_subtitle (self->window_title, address);
+    adw_view_switcher_title_set_subtitle (self->window_title, address);
   else if (g_strcmp0 (relay_state, "connecting") == 0)
-    adw_window_title_set_subtitle (self->window_title, _("Connecting to the relay…"));
+    adw_view_switcher_title_set_subtitle (self->window_title, _("Connecting to the relay…"));
   else if (relay_state == NULL)
-    adw_window_title_set_subtitle (self->window_title, NULL);
+    adw_view_switcher_title_set_subtitle (self->window_title, NULL);
   else if (address == NULL)
-    adw_window_title_set_subtitle (self->window_title, _("Not connected"));
+    adw_view_switcher_title_set_subtitle (self->window_title, _("Not connected"));
   else
-    adw_window_title_set_subtitle (self->window_title, address);
+    adw_view_switcher_title_set_subtitle (self->window_title, address);
 
   if (g_strcmp0 (relay_state, "unreachable") == 0)
     {
@@ -253,6 +253,7 @@ nfltr_window_dispose (GObject *object)
   g_clear_weak_pointer (&self->preferences);
   g_clear_weak_pointer (&self->networks_window);
   g_clear_weak_pointer (&self->a2a_window);
+  g_clear_weak_pointer (&self->share_dialog);
   gtk_widget_dispose_template (GTK_WIDGET (self), NFLTR_TYPE_WINDOW);
 
   G_OBJECT_CLASS (nfltr_window_parent_class)->dispose (object);
@@ -282,15 +283,56 @@ nfltr_window_class_init (NfltrWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, service_error_page);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, list_box);
   gtk_widget_class_bind_template_child (widget_class, NfltrWindow, connecting_spinner);
+  /* p2papp: the Transfers page */
+  g_type_ensure (NFLTR_TYPE_TRANSFERS_PAGE);
+  gtk_widget_class_bind_template_child (widget_class, NfltrWindow, view_stack);
+  gtk_widget_class_bind_template_child (widget_class, NfltrWindow, transfers_page);
 
   _nfltr_window_class_actions_init (klass);
+}
+
+/* p2papp: files dropped anywhere on the window are offered with P2p.Send (issue 13 §6). */
+static gboolean
+on_drop (GtkDropTarget *target,
+         const GValue  *value,
+         double         x,
+         double         y,
+         NfltrWindow   *self)
+{
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+
+  for (GSList *l = g_value_get_boxed (value); l != NULL; l = l->next)
+    {
+      char *path = g_file_get_path (l->data);
+
+      if (path != NULL)
+        g_ptr_array_add (paths, path);
+    }
+  if (paths->len == 0)
+    return FALSE;
+  g_ptr_array_add (paths, NULL);
+  _nfltr_window_send_files (self, (const char * const *) paths->pdata);
+  return TRUE;
+}
+
+void
+_nfltr_window_send_files (NfltrWindow        *self,
+                          const char * const *paths)
+{
+  adw_view_stack_set_visible_child_name (self->view_stack, "transfers");
+  nfltr_transfers_page_send_files (self->transfers_page, paths);
 }
 
 static void
 nfltr_window_init (NfltrWindow *self)
 {
+  GtkDropTarget *drop;
+
   gtk_widget_init_template (GTK_WIDGET (self));
   nfltr_a11y_name_mnemonic_buttons (GTK_WIDGET (self));
+  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect_object (drop, "drop", G_CALLBACK (on_drop), self, 0);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
 }
 
 NfltrWindow *
@@ -311,6 +353,7 @@ nfltr_window_new (AdwApplication *application,
 
   gtk_list_box_bind_model (self->list_box, nfltr_client_get_tunnels (client),
                            create_row_cb, self, NULL);
+  nfltr_transfers_page_set_client (self->transfers_page, client);
   g_signal_connect_object (nfltr_client_get_tunnels (client), "items-changed",
                            G_CALLBACK (on_tunnels_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (client, "notify::state",
@@ -373,6 +416,21 @@ nfltr_window_show_preferences (NfltrWindow *self)
   gtk_window_present (GTK_WINDOW (self->preferences));
 }
 
+/* p2papp: Share a File or Text… (issue 10) */
+void
+_nfltr_window_show_share (NfltrWindow *self)
+{
+  g_return_if_fail (NFLTR_IS_WINDOW (self));
+
+  if (self->share_dialog == NULL)
+    {
+      NfltrShareDialog *dialog = nfltr_share_dialog_new (GTK_WINDOW (self), self->client);
+
+      g_set_weak_pointer (&self->share_dialog, dialog);
+    }
+  gtk_window_present (GTK_WINDOW (self->share_dialog));
+}
+
 void
 nfltr_window_show_networks (NfltrWindow *self)
 {
@@ -432,8 +490,9 @@ _nfltr_window_describe (NfltrWindow *self)
                          gtk_widget_get_tooltip_text (GTK_WIDGET (self->new_button)));
   g_variant_dict_insert (&dict, "banner-detail", "s", gtk_label_get_label (self->banner_detail));
   g_variant_dict_insert (&dict, "subtitle", "s",
-                         adw_window_title_get_subtitle (self->window_title)
-                         ? adw_window_title_get_subtitle (self->window_title) : "");
+                         adw_view_switcher_title_get_subtitle (self->window_title)
+                           ? adw_view_switcher_title_get_subtitle (self->window_title)
+                           : "");
   g_variant_dict_insert (&dict, "frames", "t", self->frames);
   g_variant_dict_insert (&dict, "first-tunnels-frame-us", "x", self->first_tunnels_frame_us);
 
@@ -459,6 +518,11 @@ _nfltr_window_describe (NfltrWindow *self)
                                  nfltr_networks_window_describe (self->networks_window));
   if (self->a2a_window != NULL)
     g_variant_dict_insert_value (&dict, "conversations-window", nfltr_a2a_window_describe (self->a2a_window));
+  /* p2papp */
+  g_variant_dict_insert (&dict, "view", "s", adw_view_stack_get_visible_child_name (self->view_stack));
+  g_variant_dict_insert_value (&dict, "transfers", nfltr_transfers_page_describe (self->transfers_page));
+  if (self->share_dialog != NULL)
+    g_variant_dict_insert_value (&dict, "share-dialog", nfltr_share_dialog_describe (self->share_dialog));
 
   return g_variant_dict_end (&dict);
 }

@@ -273,3 +273,42 @@ class App:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         return 0
+
+
+def xdnd_drop(lab, agent, xvfb, paths, title):
+    """A real drag and drop under Xvfb (p2papp): a GTK4 drag source in another process
+    (drag-source.py, offering the paths as text/uri-list, as a file manager does) is dragged
+    with the X pointer (xdotool: press, move in steps, release) onto the window titled `title`.
+    Returns the source's process: the target reads the URIs from it after the release, so stop
+    it only once the drop has been seen."""
+    env = {**agent.env(), **xvfb.env, "GDK_BACKEND": "x11", "GSK_RENDERER": "cairo",
+           "NO_AT_BRIDGE": "1", "GTK_A11Y": "none"}
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    src = lab.spawn("drag-source", ["/usr/bin/python3", os.path.join(HERE, "drag-source.py"), *paths],
+                    env=env)
+    src.wait_line("ready", 20)
+    xenv = {**os.environ, "DISPLAY": xvfb.display}
+
+    def xdo(*args):
+        subprocess.run(["xdotool", *map(str, args)], check=True, timeout=10, env=xenv)
+
+    wins = wait_until(lambda: [w for w in xvfb.windows() if w[1] == "drag-source"], 10,
+                      "the drag source's window")
+    # No window manager: every window starts at 0,0; move the source clear of the target.
+    xdo("windowmove", wins[0][0], 1000, 500)
+    wait_until(lambda: [w for w in xvfb.windows() if w[1] == "drag-source" and w[2] >= 1000], 10,
+               "the drag source moved clear of the target")
+    target = [w for w in xvfb.windows() if w[1] == title][0]
+    tx, ty = target[2] + target[4] // 2, target[3] + target[5] // 2
+    xdo("mousemove", 1100, 600)
+    time.sleep(0.3)
+    xdo("mousedown", 1)
+    for i in range(1, 21):
+        xdo("mousemove", 1100 + (tx - 1100) * i // 20, 600 + (ty - 600) * i // 20)
+        time.sleep(0.05)
+    time.sleep(0.5)
+    xdo("mousemove", tx + 3, ty + 3)
+    time.sleep(0.5)
+    xdo("mouseup", 1)
+    xdo("mousemove", 1279, 799)
+    return src

@@ -79,3 +79,37 @@ def test_every_control_has_an_accessible_name(world):
     app.wait(lambda w: "relay-dialog" in w, 10, "the relay dialog")
     app.settle()
     check_page(world.agent, "the relay dialog")
+
+
+def test_transfers_share_and_chat_have_accessible_names(world):
+    """p2papp (issue 13 §6, issue 10): the Transfers page with a code waiting, a chat window
+    and Share a File or Text… — every control named."""
+    from gi.repository import GLib
+    start_a11y_bus(world.lab, world.agent)
+    app = applab.App(world.lab, world.agent, world.xvfb,
+                     extra_env={"GTK_A11Y": "atspi", "NO_AT_BRIDGE": "0"})
+    app.wait(lambda w: w.get("page") == "empty" and w.get("transfers", {}).get("ready"), 20,
+             "the app ready")
+    src = world.lab.path("a11y.txt")
+    with open(src, "w") as f:
+        f.write("hello")
+    app.activate("send-files", GLib.Variant("as", [src]))
+    app.wait(lambda w: w["view"] == "transfers" and w["transfers"]["code-visible"], 30,
+             "the code on the Transfers page")
+    app.settle()
+    tree = check_page(world.agent, "the Transfers page")
+    names = {n["name"] for n in tree["nodes"] if n["showing"]}
+    assert "Copy Code" in names and "Choose Files…" in names, sorted(names)
+
+    app.activate("test-transfers", GLib.Variant("a{sv}", {"start-chat": GLib.Variant("b", True)}))
+    app.wait(lambda w: w["transfers"]["chats"], 30, "the chat window")
+    app.settle()
+    check_page(world.agent, "the chat window")
+    world.xvfb.key("Chat", "Escape")
+
+    app.activate("test-share", GLib.Variant("a{sv}", {}))
+    app.wait(lambda w: "share-dialog" in w, 10, "the share dialog")
+    app.settle()
+    tree = check_page(world.agent, "Share a File or Text")
+    names = {n["name"] for n in tree["nodes"] if n["showing"]}
+    assert "Downloads allowed" in names and "Text to share" in names, sorted(names)
