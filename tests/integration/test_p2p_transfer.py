@@ -252,6 +252,43 @@ def test_tampering_relay_is_named_by_the_audit(lab, how):
     assert "sender → receiver" in out.stdout
 
 
+def test_audit_names_a_frame_past_4096(lab):
+    """A session longer than 4,096 frames: the audit still names the frame the relay changed
+    (its chains used to be cut at 4,096 links, so a later frame went unnamed)."""
+    relay = Relay(lab)
+    orig = lab.env
+
+    def env_with_hook(**extra):
+        return orig(**extra, NFLTR_RELAY_TEST_P2P_TAMPER="flip:6000")
+    lab.env = env_with_hook
+    try:
+        relay.start()
+    finally:
+        lab.env = orig
+    a, b = P2pAgent(lab, "alice", False), P2pAgent(lab, "bob", False)
+    a.login(relay)
+    b.login(relay)
+    src = lab.mkdir("src")
+    make_file(os.path.join(src, "f.bin"), 160 * MIB)
+    send, code = sender(lab, a, os.path.join(src, "f.bin"))
+    recv = receiver(lab, b, code, lab.mkdir("dest"), "--yes")
+    assert recv.wait_exit(180) == 1, recv.text()
+    assert send.wait_exit(60) == 1, send.text()
+
+    def audit_names_frame(agent):
+        def check():
+            out = agent.run("p2p", "audit")
+            m = re.search(r"frame (\d+) \(sender → receiver\) was modified", out.stdout)
+            return out.returncode == 0 and m and int(m.group(1))
+        return check
+    for agent in (b, a):
+        try:
+            frame = wait_until(audit_names_frame(agent), 30, f"{agent.name}'s audit naming the modified frame")
+        except AssertionError:
+            raise AssertionError(f"{agent.name}'s audit: {agent.run('p2p', 'audit').stdout}") from None
+        assert frame > 4096, frame
+
+
 def test_sender_restart_resumes(lab, pair):
     relay, a, b = pair
     src = lab.mkdir("src")

@@ -29,6 +29,13 @@ G_BEGIN_DECLS
 #define RETRY_INTERVAL_S  2
 #define PROGRESS_MS       250
 #define AUDIT_DUMP_MAGIC  0xA0 /* a FORWARD body that is not a pairing message (§9.8) */
+#define AUDIT_WINDOW_MAGIC 0xA1 /* the audit's second round (§9.8) */
+/* §9.8: at most this many checkpoints per direction in a summary (128 KiB of links), and a
+ * window of the stride that holds the first difference plus this many links, at most
+ * AUDIT_WINDOW_MAX (two directions of 76-byte links stay under the frame's 1 MiB). */
+#define AUDIT_CHECKPOINTS 4096
+#define AUDIT_LOOKAHEAD   2048
+#define AUDIT_WINDOW_MAX  6144
 #define STATE_SUFFIX      ".nfltr"
 #define AUDIT_GRACE_MS    300
 /* After the pairing, how long the sender waits for ICE before it takes the relayed path. */
@@ -136,6 +143,11 @@ struct _NfltrP2pTransfer {
   NfltrP2pAuditChain *peer_chains[2];
   NfltrP2pAuditChain *my_chains[2];
   gboolean dump_sent;
+  gboolean window_sent;
+  gboolean audit_answerer; /* it answered the peer's summary: it ends the run after the windows */
+  guint64 peer_start[2];   /* where the peer's window starts in its chain */
+  guint64 peer_count[2];   /* the peer's whole chain */
+  guint8 peer_base[2][32]; /* the peer's link before its window */
   GPtrArray *findings;
 };
 

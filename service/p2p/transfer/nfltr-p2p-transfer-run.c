@@ -68,6 +68,8 @@ _nfltr_p2p_transfer_teardown_run (NfltrP2pTransfer *self)
   self->accepted = FALSE;
   self->manifest_seen = FALSE;
   self->dump_sent = FALSE;
+  self->window_sent = FALSE;
+  self->audit_answerer = FALSE;
 }
 
 static gboolean
@@ -215,26 +217,9 @@ nfltr_p2p_transfer_handle_frame (NfltrP2pTransfer *self,
   switch ((NfltrP2pOp) op)
     {
       case NFLTR_P2P_OP_FORWARD:
-        if (len > 0 && data[0] == AUDIT_DUMP_MAGIC)
+        if (len > 0 && (data[0] == AUDIT_DUMP_MAGIC || data[0] == AUDIT_WINDOW_MAGIC))
           {
-            if (self->session != NULL || self->my_chains[0] != NULL)
-              {
-                gboolean answer = !self->dump_sent;
-
-                if (answer)
-                  _nfltr_p2p_transfer_send_audit_dump (self);
-                _nfltr_p2p_transfer_take_audit_dump (self, data, len);
-                if (self->state != ST_FAILED)
-                  {
-                    g_autofree char *msg =
-                      g_strdup_printf ("the peer's session failed%s%s", self->findings->len > 0 ? ": " : "",
-                                       self->findings->len > 0 ? (char *) self->findings->pdata[0] : "");
-
-                    _nfltr_p2p_transfer_fail (self, msg);
-                  }
-                if (answer)
-                  _nfltr_p2p_transfer_end_run (self, NFLTR_P2P_END_CLOSED);
-              }
+            _nfltr_p2p_transfer_take_audit_dump (self, data, len);
             return;
           }
         if (self->state != ST_FAILED)
