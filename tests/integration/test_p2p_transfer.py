@@ -7,6 +7,8 @@ import os
 import re
 import signal
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -210,6 +212,77 @@ def test_receiver_restart_resumes(lab, pair):
     progress = [e for e in events(recv2) if e.get("event") == "progress"]
     assert progress and progress[0]["done"] >= held, "the second run started over instead of resuming"
     assert send.wait_exit(60) == 0, send.text()
+
+
+class MainLoopProbe:
+    """Calls the service's P2p.Audit over D-Bus in a loop (answered on its main loop) and keeps,
+    per call, how much longer it took than a call the bus daemon answers itself right before:
+    the difference is the service's own delay, without the cost of starting gdbus."""
+
+    def __init__(self, agent):
+        self.env = {**os.environ, **agent.env()}
+        self.lags = []
+        self.running = True
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def call(self, *args):
+        t0 = time.monotonic()
+        subprocess.run(["gdbus", "call", "--session", *args], env=self.env, capture_output=True, timeout=60)
+        return time.monotonic() - t0
+
+    def loop(self):
+        while self.running:
+            bus = self.call("--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus",
+                            "--method", "org.freedesktop.DBus.GetId")
+            service = self.call("--dest", "xyz.nfltr.Nfltr.Service", "--object-path", "/xyz/nfltr/Nfltr/p2p",
+                                "--method", "xyz.nfltr.Nfltr.P2p.Audit")
+            self.lags.append(service - bus)
+
+    def stop(self):
+        self.running = False
+        self.thread.join(120)
+        return self.lags
+
+
+def test_resume_hashing_keeps_the_main_loop_answering(lab):
+    """Both sides hash what a resume keeps (the receiver its .part, the sender the same prefix of
+    its file): 1 GiB of it, off the main thread, so D-Bus calls are answered meanwhile."""
+    relay = Relay(lab).start()
+    a, b = P2pAgent(lab, "alice", False), P2pAgent(lab, "bob", False)
+    a.login(relay)
+    b.login(relay)
+    src = lab.mkdir("src")
+    size, held = 1024 * MIB + 8 * MIB, 1024 * MIB
+    want = make_file(os.path.join(src, "big.bin"), size)
+    dest = lab.mkdir("dest")
+    # What an earlier, broken run left: the first GiB and its state file (as begin_file writes it).
+    with open(os.path.join(src, "big.bin"), "rb") as f, open(os.path.join(dest, "big.bin.part"), "wb") as out:
+        left = held
+        while left:
+            chunk = f.read(min(left, 8 * MIB))
+            out.write(chunk)
+            left -= len(chunk)
+    with open(os.path.join(dest, "big.bin.part.nfltr"), "w") as f:
+        json.dump({"transfer": "earlier", "name": "big.bin", "size": size, "sha256": want}, f)
+    send, code = sender(lab, a, os.path.join(src, "big.bin"))
+    send.wait_line(r'"state":"waiting"', 120)
+    b.run("p2p", "audit")  # bob's service is up before the probe starts
+    probes = [MainLoopProbe(a), MainLoopProbe(b)]
+    recv = receiver(lab, b, code, dest, "--yes")
+    try:
+        assert recv.wait_exit(300) == 0, recv.text()
+    finally:
+        lags = [p.stop() for p in probes]
+    assert sha256_of(os.path.join(dest, "big.bin")) == want
+    progress = [e for e in events(recv) if e.get("event") == "progress"]
+    assert progress and progress[0]["done"] >= held, "the run started over instead of resuming"
+    # Hashing a GiB takes seconds here (more under the shared machine's load); a main loop that
+    # did it would hold a call that long. 250 ms leaves room for the load's scheduling jitter
+    # between the two calls of a sample, and is still far below any hash of that size.
+    for agent, lag in zip((a, b), lags):
+        assert lag, f"no D-Bus call to {agent.name}'s service completed"
+        assert max(lag) < 0.25, f"{agent.name}'s service answered {max(lag):.2f} s late (samples: {len(lag)})"
 
 
 @pytest.mark.parametrize("how", ["flip", "drop", "inject", "reorder"])

@@ -13,56 +13,145 @@ _nfltr_p2p_transfer_part_path (NfltrP2pTransfer *self, FileEntry *f)
   return g_build_filename (self->directory, rel, NULL);
 }
 
-/* What this side already holds of f: a .part whose state file names the same content. */
 void
-_nfltr_p2p_transfer_find_resume (NfltrP2pTransfer *self, FileEntry *f)
+_nfltr_p2p_transfer_prefix_job_free (PrefixJob *job)
 {
-  g_autofree char *part = _nfltr_p2p_transfer_part_path (self, f);
-  g_autofree char *state = g_strconcat (part, STATE_SUFFIX, NULL);
+  g_free (job->path);
+  g_free (job->state);
+  g_free (job->sha256);
+  g_free (job->expected);
+  g_free (job->prefix);
+  g_free (job);
+}
+
+/* The receiver: what this side already holds of f — a .part whose state file names the same
+ * content (checked and hashed on the worker). */
+PrefixJob *
+_nfltr_p2p_transfer_prefix_job_for_part (NfltrP2pTransfer *self, guint index)
+{
+  FileEntry *f = self->files->pdata[index];
+  PrefixJob *job = g_new0 (PrefixJob, 1);
+
+  job->index = index;
+  job->path = _nfltr_p2p_transfer_part_path (self, f);
+  job->state = g_strconcat (job->path, STATE_SUFFIX, NULL);
+  job->sha256 = g_strdup (f->sha256);
+  job->size = f->size;
+  return job;
+}
+
+/* The sender: its own first LENGTH bytes of f, to check the receiver's claim (EXPECTED). */
+PrefixJob *
+_nfltr_p2p_transfer_prefix_job_for_source (NfltrP2pTransfer *self, guint index, guint64 length, const char *expected)
+{
+  FileEntry *f = self->files->pdata[index];
+  PrefixJob *job = g_new0 (PrefixJob, 1);
+
+  job->index = index;
+  job->path = g_strdup (f->source);
+  job->length = length;
+  job->expected = g_strdup (expected);
+  return job;
+}
+
+/* Whether the receiver's .part may be resumed: its state file names the same content. Sets
+ * job->length to what it holds. */
+static gboolean
+part_is_resumable (PrefixJob *job)
+{
   g_autofree char *contents = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   JsonObject *o;
   GStatBuf st;
-  guint8 buf[READ_CHUNK], digest[SHA256_DIGEST_SIZE];
-  struct sha256_ctx ctx;
-  FILE *fp;
-  guint64 left;
 
-  sha256_init (&f->hash);
-  f->offset = 0;
-  if (!g_file_get_contents (state, &contents, NULL, NULL)
+  if (!g_file_get_contents (job->state, &contents, NULL, NULL)
       || !json_parser_load_from_data (parser, contents, -1, NULL)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    return;
+    return FALSE;
   o = json_node_get_object (json_parser_get_root (parser));
-  if (g_strcmp0 (json_object_get_string_member_with_default (o, "sha256", ""), f->sha256) != 0
-      || (guint64) json_object_get_int_member_with_default (o, "size", -1) != f->size
-      || g_stat (part, &st) != 0 || (guint64) st.st_size > f->size)
-    return;
-  fp = g_fopen (part, "rb");
-  if (fp == NULL)
-    return;
-  left = st.st_size;
-  while (left > 0)
-    {
-      size_t n = fread (buf, 1, MIN (sizeof buf, left), fp);
+  if (g_strcmp0 (json_object_get_string_member_with_default (o, "sha256", ""), job->sha256) != 0
+      || (guint64) json_object_get_int_member_with_default (o, "size", -1) != job->size
+      || g_stat (job->path, &st) != 0 || (guint64) st.st_size > job->size)
+    return FALSE;
+  job->length = st.st_size;
+  return TRUE;
+}
 
-      if (n == 0)
-        break;
-      sha256_update (&f->hash, n, buf);
-      left -= n;
-    }
-  fclose (fp);
-  if (left != 0)
+/* Hashes each job's prefix: job->hash is the running hash after job->length bytes and
+ * job->prefix its hex digest, or length 0 and no prefix when the file is shorter or gone. */
+static void
+prefix_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  GPtrArray *jobs = task_data;
+  g_autofree guint8 *buf = g_malloc (READ_CHUNK);
+
+  for (guint i = 0; i < jobs->len; i++)
     {
-      sha256_init (&f->hash);
-      return;
+      PrefixJob *job = jobs->pdata[i];
+      guint8 digest[SHA256_DIGEST_SIZE];
+      struct sha256_ctx ctx;
+      guint64 left;
+      FILE *fp;
+
+      sha256_init (&job->hash);
+      if (job->state != NULL && !part_is_resumable (job))
+        {
+          job->length = 0;
+          continue;
+        }
+      fp = g_fopen (job->path, "rb");
+      left = fp != NULL ? job->length : 1;
+      while (fp != NULL && left > 0)
+        {
+          size_t n = fread (buf, 1, MIN (READ_CHUNK, left), fp);
+
+          if (n == 0 || g_cancellable_is_cancelled (cancellable))
+            break;
+          sha256_update (&job->hash, n, buf);
+          left -= n;
+        }
+      if (fp != NULL)
+        fclose (fp);
+      if (g_task_return_error_if_cancelled (task))
+        return;
+      if (left != 0)
+        {
+          sha256_init (&job->hash);
+          job->length = 0;
+          continue;
+        }
+      ctx = job->hash;
+      sha256_digest (&ctx, sizeof digest, digest);
+      job->prefix = _nfltr_p2p_transfer_hex (digest, sizeof digest);
     }
-  f->offset = st.st_size;
-  ctx = f->hash;
-  sha256_digest (&ctx, sizeof digest, digest);
-  g_free (f->prefix);
-  f->prefix = _nfltr_p2p_transfer_hex (digest, sizeof digest);
+  g_task_return_pointer (task, g_ptr_array_ref (jobs), (GDestroyNotify) g_ptr_array_unref);
+}
+
+/* Prefixes are hashed on a worker thread: a resumed .part of some GiB would stall the main
+ * loop (D-Bus, chat, the other transfers) for seconds. The callback gets the run it was
+ * asked for in user_data; it drops the result when that run is over. */
+void
+_nfltr_p2p_transfer_hash_prefixes_async (NfltrP2pTransfer   *self,
+                                         GPtrArray          *jobs,
+                                         GAsyncReadyCallback callback)
+{
+  g_autoptr(GTask) task = g_task_new (self, self->cancellable, callback, GUINT_TO_POINTER (self->run_serial));
+
+  g_task_set_task_data (task, g_ptr_array_ref (jobs), (GDestroyNotify) g_ptr_array_unref);
+  g_task_run_in_thread (task, prefix_thread);
+}
+
+/* NULL when cancelled or when the run that asked is over. */
+GPtrArray *
+_nfltr_p2p_transfer_hash_prefixes_finish (NfltrP2pTransfer *self,
+                                          GAsyncResult     *result)
+{
+  g_autoptr(GPtrArray) jobs = g_task_propagate_pointer (G_TASK (result), NULL);
+
+  if (jobs == NULL || GPOINTER_TO_UINT (g_async_result_get_user_data (result)) != self->run_serial
+      || self->session == NULL || _nfltr_p2p_transfer_state_is_final (self->state))
+    return NULL;
+  return g_steal_pointer (&jobs);
 }
 
 /* "name (1).ext", "name (2).ext", …: never over an existing file. */

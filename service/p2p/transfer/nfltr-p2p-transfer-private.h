@@ -79,6 +79,19 @@ typedef struct {
   char *saved_as;
 } FileEntry;
 
+/* A file's prefix to hash off the main thread (nfltr-p2p-transfer-files.c). */
+typedef struct {
+  guint index;      /* the file entry */
+  char *path;       /* the .part (receiver) or the source (sender) */
+  char *state;      /* receiver: the .part's state file */
+  char *sha256;     /* receiver: the content the state file must name */
+  guint64 size;     /* receiver: the whole file's size */
+  guint64 length;   /* how much to hash (sender) or what the .part holds (receiver, result) */
+  char *expected;   /* sender: the receiver's hash of that prefix */
+  struct sha256_ctx hash; /* result: the running hash after length bytes */
+  char *prefix;     /* result: its hex digest, NULL when the file is shorter or gone */
+} PrefixJob;
+
 typedef struct {
   NfltrP2pStreamKind kind;
   NfltrP2pFramer *framer;
@@ -115,6 +128,8 @@ struct _NfltrP2pTransfer {
   guint32 chat;        /* our chat stream, 0 until the first message */
   guint32 next_chat_id;
   gboolean accepted; /* the receiver said yes in this run */
+  guint run_serial;   /* a new one per run: work a worker finishes late finds its run over */
+  gboolean fresh;     /* receiver: the manifest of this run is the first one */
   gboolean manifest_seen;
   GByteArray *wire;
 
@@ -198,7 +213,12 @@ void _nfltr_p2p_transfer_file_bytes (NfltrP2pTransfer *self, StreamIn *s, const 
 
 /* nfltr-p2p-transfer-files.c */
 char *_nfltr_p2p_transfer_part_path (NfltrP2pTransfer *self, FileEntry *f);
-void _nfltr_p2p_transfer_find_resume (NfltrP2pTransfer *self, FileEntry *f);
+void _nfltr_p2p_transfer_prefix_job_free (PrefixJob *job);
+PrefixJob *_nfltr_p2p_transfer_prefix_job_for_part (NfltrP2pTransfer *self, guint index);
+PrefixJob *_nfltr_p2p_transfer_prefix_job_for_source (NfltrP2pTransfer *self, guint index, guint64 length,
+                                                      const char *expected);
+void _nfltr_p2p_transfer_hash_prefixes_async (NfltrP2pTransfer *self, GPtrArray *jobs, GAsyncReadyCallback callback);
+GPtrArray *_nfltr_p2p_transfer_hash_prefixes_finish (NfltrP2pTransfer *self, GAsyncResult *result);
 char *_nfltr_p2p_transfer_free_name (const char *path);
 void _nfltr_p2p_transfer_hash_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable);
 void _nfltr_p2p_transfer_hashed_cb (GObject *source, GAsyncResult *result, gpointer user_data);

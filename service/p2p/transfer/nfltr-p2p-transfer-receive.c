@@ -47,9 +47,35 @@ _nfltr_p2p_transfer_send_accept (NfltrP2pTransfer *self)
   _nfltr_p2p_transfer_pump (self);
 }
 
+/* What a resume keeps is known (hashed off the main thread): answer, or ask the user. */
+static void
+resumed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  NfltrP2pTransfer *self = NFLTR_P2P_TRANSFER (source);
+  g_autoptr(GPtrArray) jobs = _nfltr_p2p_transfer_hash_prefixes_finish (self, result);
+
+  if (jobs == NULL)
+    return;
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      PrefixJob *job = jobs->pdata[i];
+      FileEntry *f = self->files->pdata[job->index];
+
+      f->hash = job->hash;
+      f->offset = job->length;
+      g_free (f->prefix);
+      f->prefix = g_steal_pointer (&job->prefix);
+    }
+  if (self->yes || self->chat_only || !self->fresh)
+    _nfltr_p2p_transfer_send_accept (self);
+  else
+    _nfltr_p2p_transfer_set_state (self, ST_OFFERED);
+}
+
 void
 _nfltr_p2p_transfer_take_manifest (NfltrP2pTransfer *self, JsonObject *m)
 {
+  g_autoptr(GPtrArray) jobs = NULL;
   JsonArray *files = json_object_get_array_member (m, "files");
   gboolean fresh = self->files->len == 0;
 
@@ -100,19 +126,18 @@ _nfltr_p2p_transfer_take_manifest (NfltrP2pTransfer *self, JsonObject *m)
   self->chat_only = self->files->len == 0;
   _nfltr_p2p_transfer_update_files_property (self);
   self->bytes_done = 0;
+  self->fresh = fresh;
+  jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) _nfltr_p2p_transfer_prefix_job_free);
   for (guint i = 0; i < self->files->len; i++)
     {
       FileEntry *f = self->files->pdata[i];
 
       if (!f->done)
-        _nfltr_p2p_transfer_find_resume (self, f);
+        g_ptr_array_add (jobs, _nfltr_p2p_transfer_prefix_job_for_part (self, i));
       else
         self->bytes_done += f->size;
     }
-  if (self->yes || self->chat_only || !fresh)
-    _nfltr_p2p_transfer_send_accept (self);
-  else
-    _nfltr_p2p_transfer_set_state (self, ST_OFFERED);
+  _nfltr_p2p_transfer_hash_prefixes_async (self, jobs, resumed_cb);
 }
 
 /* The receiver: a file stream's header names the entry and the offset it starts from. */

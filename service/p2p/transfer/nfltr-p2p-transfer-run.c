@@ -68,6 +68,7 @@ _nfltr_p2p_transfer_teardown_run (NfltrP2pTransfer *self)
   self->accepted = FALSE;
   self->manifest_seen = FALSE;
   self->dump_sent = FALSE;
+  self->run_serial++;
   self->window_sent = FALSE;
   self->audit_answerer = FALSE;
 }

@@ -105,10 +105,13 @@ _nfltr_p2p_transfer_feed (NfltrP2pTransfer *self)
 }
 
 /* The sender: the receiver's answer, with what it already holds. */
+static void checked_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
 void
 _nfltr_p2p_transfer_take_accept (NfltrP2pTransfer *self, JsonObject *m)
 {
   JsonArray *files = json_object_get_array_member (m, "files");
+  g_autoptr(GPtrArray) jobs = g_ptr_array_new_with_free_func ((GDestroyNotify) _nfltr_p2p_transfer_prefix_job_free);
 
   if (files == NULL || json_array_get_length (files) != self->files->len)
     {
@@ -129,33 +132,32 @@ _nfltr_p2p_transfer_take_accept (NfltrP2pTransfer *self, JsonObject *m)
           self->bytes_done += f->size;
           continue;
         }
+      /* The sender re-hashes its own prefix (off the main thread): a .part that differs
+       * starts over. */
       if (offset > 0 && (guint64) offset <= f->size)
-        {
-          /* The sender re-hashes its own prefix: a .part that differs starts over. */
-          g_autoptr(GFile) file = g_file_new_for_path (f->source);
-          g_autoptr(GInputStream) in = G_INPUT_STREAM (g_file_read (file, NULL, NULL));
-          guint8 buf[READ_CHUNK], digest[SHA256_DIGEST_SIZE];
-          struct sha256_ctx ctx;
-          guint64 left = offset;
-          g_autofree char *mine = NULL;
+        g_ptr_array_add (jobs, _nfltr_p2p_transfer_prefix_job_for_source (self, i, offset, prefix));
+    }
+  _nfltr_p2p_transfer_hash_prefixes_async (self, jobs, checked_cb);
+}
 
-          sha256_init (&ctx);
-          while (in != NULL && left > 0)
-            {
-              gssize n = g_input_stream_read (in, buf, MIN (sizeof buf, left), NULL, NULL);
+/* The receiver's prefixes are checked against ours: send from there. */
+static void
+checked_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  NfltrP2pTransfer *self = NFLTR_P2P_TRANSFER (source);
+  g_autoptr(GPtrArray) jobs = _nfltr_p2p_transfer_hash_prefixes_finish (self, result);
 
-              if (n <= 0)
-                break;
-              sha256_update (&ctx, n, buf);
-              left -= n;
-            }
-          sha256_digest (&ctx, sizeof digest, digest);
-          mine = _nfltr_p2p_transfer_hex (digest, sizeof digest);
-          if (left == 0 && g_str_equal (mine, prefix))
-            f->offset = offset;
-          else
-            g_message ("transfer %s: the receiver's %s differs from ours: sending it whole", self->id, f->name);
-        }
+  if (jobs == NULL)
+    return;
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      PrefixJob *job = jobs->pdata[i];
+      FileEntry *f = self->files->pdata[job->index];
+
+      if (job->prefix != NULL && g_str_equal (job->prefix, job->expected))
+        f->offset = job->length;
+      else
+        g_message ("transfer %s: the receiver's %s differs from ours: sending it whole", self->id, f->name);
     }
   self->current = 0;
   self->accepted = TRUE;
@@ -163,4 +165,5 @@ _nfltr_p2p_transfer_take_accept (NfltrP2pTransfer *self, JsonObject *m)
   _nfltr_p2p_transfer_set_state (self, self->chat_only ? ST_CONNECTED : ST_TRANSFERRING);
   if (!self->chat_only && _nfltr_p2p_transfer_every_file_done (self))
     _nfltr_p2p_transfer_all_done (self);
+  _nfltr_p2p_transfer_pump (self);
 }
