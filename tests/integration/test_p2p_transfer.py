@@ -214,6 +214,36 @@ def test_receiver_restart_resumes(lab, pair):
     assert send.wait_exit(60) == 0, send.text()
 
 
+def test_relay_rate_limit_holds(lab):
+    """The relay's per-agent rate for P2P_RELAY still shapes a transfer (its default is now
+    1 GiB/s, so it is set low here): 24 MiB at 4 MiB/s, with a quarter second of burst, cannot
+    take less than about 5.75 s."""
+    relay = Relay(lab)
+    orig = lab.env
+
+    def env_with_rate(**extra):
+        return orig(**extra, NFLTR_RELAY_P2P_RATE=str(4 * MIB))
+    lab.env = env_with_rate
+    try:
+        relay.start()
+    finally:
+        lab.env = orig
+    a, b = P2pAgent(lab, "alice", False), P2pAgent(lab, "bob", False)
+    a.login(relay)
+    b.login(relay)
+    src = lab.mkdir("src")
+    want = make_file(os.path.join(src, "f.bin"), 24 * MIB)
+    dest = lab.mkdir("dest")
+    send, code = sender(lab, a, os.path.join(src, "f.bin"))
+    t0 = time.monotonic()
+    recv = receiver(lab, b, code, dest, "--yes")
+    assert recv.wait_exit(120) == 0, recv.text()
+    elapsed = time.monotonic() - t0
+    assert sha256_of(os.path.join(dest, "f.bin")) == want
+    assert elapsed >= 5.0, f"24 MiB went through a 4 MiB/s relay in {elapsed:.1f} s"
+    assert send.wait_exit(60) == 0, send.text()
+
+
 class MainLoopProbe:
     """Calls the service's P2p.Audit over D-Bus in a loop (answered on its main loop) and keeps,
     per call, how much longer it took than a call the bus daemon answers itself right before:
@@ -277,12 +307,14 @@ def test_resume_hashing_keeps_the_main_loop_answering(lab):
     assert sha256_of(os.path.join(dest, "big.bin")) == want
     progress = [e for e in events(recv) if e.get("event") == "progress"]
     assert progress and progress[0]["done"] >= held, "the run started over instead of resuming"
-    # Hashing a GiB takes seconds here (more under the shared machine's load); a main loop that
-    # did it would hold a call that long. 250 ms leaves room for the load's scheduling jitter
-    # between the two calls of a sample, and is still far below any hash of that size.
+    # Hashing a GiB takes seconds here (6.7 s measured when the main loop did it); a main loop
+    # that did it would hold a call that long. The bound is generous because the machine that
+    # runs the tests is shared (load average 15-20 on 2 cores): starting gdbus twice alone
+    # varies by ±0.1 s there, and one sample reached 0.26 s with no hashing on the main loop.
     for agent, lag in zip((a, b), lags):
         assert lag, f"no D-Bus call to {agent.name}'s service completed"
-        assert max(lag) < 0.25, f"{agent.name}'s service answered {max(lag):.2f} s late (samples: {len(lag)})"
+        worst = sorted(lag)[-5:]
+        assert max(lag) < 0.5, f"{agent.name}'s service answered late: worst {worst} of {len(lag)} samples"
 
 
 @pytest.mark.parametrize("how", ["flip", "drop", "inject", "reorder"])
@@ -332,7 +364,7 @@ def test_audit_names_a_frame_past_4096(lab):
     orig = lab.env
 
     def env_with_hook(**extra):
-        return orig(**extra, NFLTR_RELAY_TEST_P2P_TAMPER="flip:6000")
+        return orig(**extra, NFLTR_RELAY_TEST_P2P_TAMPER="flip:4500")
     lab.env = env_with_hook
     try:
         relay.start()
@@ -342,7 +374,7 @@ def test_audit_names_a_frame_past_4096(lab):
     a.login(relay)
     b.login(relay)
     src = lab.mkdir("src")
-    make_file(os.path.join(src, "f.bin"), 160 * MIB)
+    make_file(os.path.join(src, "f.bin"), 320 * MIB)  # 5,120 records of 64 KiB
     send, code = sender(lab, a, os.path.join(src, "f.bin"))
     recv = receiver(lab, b, code, lab.mkdir("dest"), "--yes")
     assert recv.wait_exit(180) == 1, recv.text()
