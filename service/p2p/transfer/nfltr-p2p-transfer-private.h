@@ -26,6 +26,10 @@ G_BEGIN_DECLS
 
 #define READ_CHUNK        (64 * 1024)
 #define FEED_AHEAD        (4 * NFLTR_P2P_MUX_CHUNK)
+/* The sender reads ahead on a worker, one read of this much at a time, while less than
+ * READ_AHEAD waits to go into the mux. */
+#define READ_BATCH        (256 * 1024)
+#define READ_AHEAD        (512 * 1024)
 #define RETRY_INTERVAL_S  2
 #define PROGRESS_MS       250
 #define AUDIT_DUMP_MAGIC  0xA0 /* a FORWARD body that is not a pairing message (§9.8) */
@@ -96,6 +100,11 @@ typedef struct {
   NfltrP2pStreamKind kind;
   NfltrP2pFramer *framer;
   gint file; /* FILE: the entry, -1 until the header came */
+  /* FILE, receiver: bytes that wait for the writer (one write in flight per stream, on a
+   * worker thread; the mux window is credited only once they are on disk) */
+  GByteArray *pending;
+  gboolean writing;
+  gboolean fin; /* the sender finished the stream: close, check and rename after the writes */
 } StreamIn;
 
 struct _NfltrP2pTransfer {
@@ -137,7 +146,12 @@ struct _NfltrP2pTransfer {
   guint current; /* the entry being sent */
   guint32 file_stream;
   GInputStream *in;
-  guint64 to_send;
+  guint64 to_send;    /* not yet handed to the mux */
+  guint64 to_read;    /* not yet asked of the reader */
+  GByteArray *ready;  /* read ahead by the worker, not yet handed to the mux */
+  gsize ready_off;
+  gboolean reading;   /* one read in flight, on a worker thread */
+  guint read_serial;  /* a new one per file: a late read of an earlier one is dropped */
 
   guint retry_id;
   guint progress_id;
@@ -208,8 +222,9 @@ void _nfltr_p2p_transfer_take_accept (NfltrP2pTransfer *self, JsonObject *m);
 void _nfltr_p2p_transfer_send_accept (NfltrP2pTransfer *self);
 void _nfltr_p2p_transfer_take_manifest (NfltrP2pTransfer *self, JsonObject *m);
 gboolean _nfltr_p2p_transfer_begin_file (NfltrP2pTransfer *self, StreamIn *s, JsonObject *h, GError **error);
-gboolean _nfltr_p2p_transfer_finish_file (NfltrP2pTransfer *self, StreamIn *s, GError **error);
-void _nfltr_p2p_transfer_file_bytes (NfltrP2pTransfer *self, StreamIn *s, const guint8 *data, gsize len, GError **error);
+void _nfltr_p2p_transfer_file_fin (NfltrP2pTransfer *self, guint32 stream, StreamIn *s);
+void _nfltr_p2p_transfer_file_bytes (NfltrP2pTransfer *self, guint32 stream, StreamIn *s, const guint8 *data, gsize len,
+                                     GError **error);
 
 /* nfltr-p2p-transfer-files.c */
 char *_nfltr_p2p_transfer_part_path (NfltrP2pTransfer *self, FileEntry *f);

@@ -204,67 +204,214 @@ _nfltr_p2p_transfer_begin_file (NfltrP2pTransfer *self, StreamIn *s, JsonObject 
     return FALSE;
   f->received = offset;
   s->file = index;
+  s->pending = g_byte_array_new ();
   return TRUE;
 }
 
-gboolean
-_nfltr_p2p_transfer_finish_file (NfltrP2pTransfer *self, StreamIn *s, GError **error)
-{
-  FileEntry *f = self->files->pdata[s->file];
-  guint8 digest[SHA256_DIGEST_SIZE];
-  g_autofree char *got = NULL;
-  g_autofree char *part = _nfltr_p2p_transfer_part_path (self, f);
-  g_autofree char *state = g_strconcat (part, STATE_SUFFIX, NULL);
-  g_autofree char *final = NULL;
-  g_autofree char *wanted = g_build_filename (self->directory, f->name, NULL);
-  JsonObject *m;
+/* One write on the worker: the bytes that waited, with the file's running hash; with fin,
+ * then the close, the check against the announced SHA-256 and the rename to a free name. */
+typedef struct {
+  guint32 stream;
+  gint file;
+  GOutputStream *out;
+  GBytes *data;
+  struct sha256_ctx hash;
+  gboolean fin;
+  gboolean complete; /* fin: everything announced arrived */
+  char *part;
+  char *wanted;
+  char *sha256;
+  /* results */
+  char *got;
+  char *final;
+} WriteJob;
 
-  if (!g_output_stream_close (f->out, NULL, error))
-    return FALSE;
-  g_clear_object (&f->out);
-  sha256_digest (&f->hash, sizeof digest, digest);
-  got = _nfltr_p2p_transfer_hex (digest, sizeof digest);
-  if (f->received != f->size || !g_str_equal (got, f->sha256))
+static void
+write_job_free (WriteJob *job)
+{
+  g_clear_object (&job->out);
+  g_clear_pointer (&job->data, g_bytes_unref);
+  g_free (job->part);
+  g_free (job->wanted);
+  g_free (job->sha256);
+  g_free (job->got);
+  g_free (job->final);
+  g_free (job);
+}
+
+static void
+write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WriteJob *job = task_data;
+  g_autofree char *state = NULL;
+  guint8 digest[SHA256_DIGEST_SIZE];
+  GError *error = NULL;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (job->data, &len);
+
+  if (len > 0 && !g_output_stream_write_all (job->out, data, len, NULL, NULL, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  sha256_update (&job->hash, len, data);
+  if (!job->fin)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (!g_output_stream_close (job->out, NULL, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  state = g_strconcat (job->part, STATE_SUFFIX, NULL);
+  sha256_digest (&job->hash, sizeof digest, digest);
+  job->got = _nfltr_p2p_transfer_hex (digest, sizeof digest);
+  if (!job->complete || !g_str_equal (job->got, job->sha256))
     {
       /* The .part is wrong: start it over next time rather than resume it. */
       g_unlink (state);
-      g_set_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_MALFORMED,
-                   "%s arrived with SHA-256 %s, not the %s the sender announced", f->name, got, f->sha256);
-      return FALSE;
+      g_task_return_boolean (task, TRUE);
+      return;
     }
-  final = _nfltr_p2p_transfer_free_name (wanted);
-  if (g_rename (part, final) != 0)
+  job->final = _nfltr_p2p_transfer_free_name (job->wanted);
+  if (g_rename (job->part, job->final) != 0)
     {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "cannot rename %s: %s", part, g_strerror (errno));
-      return FALSE;
+      int e = errno;
+
+      g_task_return_new_error (task, G_IO_ERROR, g_io_error_from_errno (e), "cannot rename %s: %s", job->part,
+                               g_strerror (e));
+      return;
     }
   g_unlink (state);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void write_next (NfltrP2pTransfer *self, guint32 stream, StreamIn *s);
+
+static void
+receive_failed (NfltrP2pTransfer *self, const char *message)
+{
+  JsonObject *m = json_object_new ();
+
+  json_object_set_string_member (m, "t", "failed");
+  json_object_set_string_member (m, "message", message);
+  _nfltr_p2p_transfer_send_control (self, m);
+  _nfltr_p2p_transfer_pump (self);
+  _nfltr_p2p_transfer_fail (self, message);
+}
+
+static void
+written_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  NfltrP2pTransfer *self = NFLTR_P2P_TRANSFER (source);
+  WriteJob *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GError) error = NULL;
+  StreamIn *s;
+  FileEntry *f;
+  JsonObject *m;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      if (GPOINTER_TO_UINT (user_data) == self->run_serial && !_nfltr_p2p_transfer_state_is_final (self->state))
+        receive_failed (self, error->message);
+      return;
+    }
+  /* A run that ended meanwhile dropped its streams; what was written stays in the .part. */
+  s = g_hash_table_lookup (self->streams, GUINT_TO_POINTER (job->stream));
+  if (GPOINTER_TO_UINT (user_data) != self->run_serial || s == NULL || self->session == NULL
+      || _nfltr_p2p_transfer_state_is_final (self->state))
+    return;
+  s->writing = FALSE;
+  f = self->files->pdata[job->file];
+  f->hash = job->hash;
+  self->bytes_done += g_bytes_get_size (job->data);
+  nfltr_p2p_mux_consume (nfltr_p2p_session_get_mux (self->session), job->stream, g_bytes_get_size (job->data));
+  if (!job->fin)
+    {
+      write_next (self, job->stream, s);
+      _nfltr_p2p_transfer_pump (self);
+      return;
+    }
+  g_clear_object (&f->out);
+  if (job->final == NULL)
+    {
+      g_autofree char *msg = g_strdup_printf ("%s arrived with SHA-256 %s, not the %s the sender announced", f->name,
+                                              job->got, f->sha256);
+
+      receive_failed (self, msg);
+      return;
+    }
   f->done = TRUE;
-  f->saved_as = g_steal_pointer (&final);
+  f->saved_as = g_steal_pointer (&job->final);
   nfltr_dbus_transfer_emit_file_done (NFLTR_DBUS_TRANSFER (self), f->name, f->size, f->sha256,
                                       _nfltr_p2p_transfer_path_name (self), f->saved_as);
   m = json_object_new ();
   json_object_set_string_member (m, "t", "done");
-  json_object_set_int_member (m, "index", s->file);
+  json_object_set_int_member (m, "index", job->file);
   _nfltr_p2p_transfer_send_control (self, m);
   if (_nfltr_p2p_transfer_every_file_done (self))
     _nfltr_p2p_transfer_all_done (self);
-  return TRUE;
+  _nfltr_p2p_transfer_pump (self);
+}
+
+/* Hands what waits to the worker, one write at a time per stream, so the writes keep their
+ * order and the main loop never waits for the disk. */
+static void
+write_next (NfltrP2pTransfer *self, guint32 stream, StreamIn *s)
+{
+  FileEntry *f = self->files->pdata[s->file];
+  g_autoptr(GTask) task = NULL;
+  WriteJob *job;
+
+  if (s->writing || (s->pending->len == 0 && !s->fin))
+    return;
+  job = g_new0 (WriteJob, 1);
+  job->stream = stream;
+  job->file = s->file;
+  job->out = g_object_ref (f->out);
+  job->data = g_byte_array_free_to_bytes (g_steal_pointer (&s->pending));
+  s->pending = g_byte_array_new ();
+  job->hash = f->hash;
+  job->fin = s->fin;
+  if (job->fin)
+    {
+      job->complete = f->received == f->size;
+      job->part = _nfltr_p2p_transfer_part_path (self, f);
+      job->wanted = g_build_filename (self->directory, f->name, NULL);
+      job->sha256 = g_strdup (f->sha256);
+    }
+  s->writing = TRUE;
+  task = g_task_new (self, NULL, written_cb, GUINT_TO_POINTER (self->run_serial));
+  g_task_set_task_data (task, job, (GDestroyNotify) write_job_free);
+  g_task_run_in_thread (task, write_thread);
+}
+
+/* The sender finished the stream: after the writes, close, check and rename (on the worker). */
+void
+_nfltr_p2p_transfer_file_fin (NfltrP2pTransfer *self, guint32 stream, StreamIn *s)
+{
+  if (s->fin || s->pending == NULL)
+    return;
+  s->fin = TRUE;
+  write_next (self, stream, s);
 }
 
 void
-_nfltr_p2p_transfer_file_bytes (NfltrP2pTransfer *self, StreamIn *s, const guint8 *data, gsize len, GError **error)
+_nfltr_p2p_transfer_file_bytes (NfltrP2pTransfer *self, guint32 stream, StreamIn *s, const guint8 *data, gsize len,
+                                GError **error)
 {
   FileEntry *f = self->files->pdata[s->file];
 
   if (len == 0)
     return;
-  if (f->out == NULL || f->received + len > f->size)
-    g_set_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_MALFORMED, "%s is longer than announced", f->name);
-  else if (g_output_stream_write_all (f->out, data, len, NULL, NULL, error))
+  if (f->out == NULL || s->fin || f->received + len > f->size)
     {
-      sha256_update (&f->hash, len, data);
-      f->received += len;
-      self->bytes_done += len;
+      g_set_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_MALFORMED, "%s is longer than announced", f->name);
+      return;
     }
+  g_byte_array_append (s->pending, data, len);
+  f->received += len;
+  write_next (self, stream, s);
 }

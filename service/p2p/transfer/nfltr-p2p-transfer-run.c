@@ -46,6 +46,11 @@ close_files (NfltrP2pTransfer *self)
   g_clear_object (&self->in);
   self->file_stream = 0;
   self->to_send = 0;
+  self->to_read = 0;
+  g_byte_array_set_size (self->ready, 0);
+  self->ready_off = 0;
+  self->reading = FALSE;
+  self->read_serial++;
 }
 
 /* Drops the run's session and handshake; the transfer itself goes on. */

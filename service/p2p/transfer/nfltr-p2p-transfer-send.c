@@ -60,15 +60,95 @@ start_next_file (NfltrP2pTransfer *self)
   header = nfltr_p2p_message_pack (h);
   json_object_unref (h);
   nfltr_p2p_mux_write (mux, self->file_stream, g_bytes_get_data (header, NULL), g_bytes_get_size (header), NULL);
-  self->to_send = f->size - f->offset;
+  self->to_send = self->to_read = f->size - f->offset;
+  g_byte_array_set_size (self->ready, 0);
+  self->ready_off = 0;
+  self->reading = FALSE;
+  self->read_serial++;
   self->bytes_done += f->offset;
+}
+
+typedef struct {
+  GInputStream *in;
+  gsize want;
+  GBytes *data; /* result */
+} ReadJob;
+
+static void
+read_job_free (ReadJob *job)
+{
+  g_clear_object (&job->in);
+  g_clear_pointer (&job->data, g_bytes_unref);
+  g_free (job);
+}
+
+static void
+read_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  ReadJob *job = task_data;
+  g_autofree guint8 *buf = g_malloc (job->want);
+  gsize got = 0;
+  GError *error = NULL;
+
+  if (!g_input_stream_read_all (job->in, buf, job->want, &got, NULL, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  job->data = g_bytes_new_take (g_steal_pointer (&buf), got);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  NfltrP2pTransfer *self = NFLTR_P2P_TRANSFER (source);
+  ReadJob *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr(GError) error = NULL;
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
+
+  /* A file or a run that ended meanwhile has no use for it. */
+  if (GPOINTER_TO_UINT (user_data) != self->read_serial || self->session == NULL
+      || _nfltr_p2p_transfer_state_is_final (self->state))
+    return;
+  self->reading = FALSE;
+  if (!ok || g_bytes_get_size (job->data) < job->want)
+    {
+      _nfltr_p2p_transfer_fail (self, ok ? "a file being sent got shorter" : error->message);
+      return;
+    }
+  g_byte_array_append (self->ready, g_bytes_get_data (job->data, NULL), g_bytes_get_size (job->data));
+  _nfltr_p2p_transfer_pump (self);
+}
+
+/* The next read of the file being sent, on a worker: the main loop never waits for the disk. */
+static void
+read_ahead (NfltrP2pTransfer *self)
+{
+  g_autoptr(GTask) task = NULL;
+  ReadJob *job;
+
+  if (self->reading || self->to_read == 0 || self->ready->len - self->ready_off >= READ_AHEAD)
+    return;
+  if (self->ready_off > 0)
+    {
+      g_byte_array_remove_range (self->ready, 0, self->ready_off);
+      self->ready_off = 0;
+    }
+  job = g_new0 (ReadJob, 1);
+  job->in = g_object_ref (self->in);
+  job->want = MIN (READ_BATCH, self->to_read);
+  self->to_read -= job->want;
+  self->reading = TRUE;
+  task = g_task_new (self, NULL, read_cb, GUINT_TO_POINTER (self->read_serial));
+  g_task_set_task_data (task, job, (GDestroyNotify) read_job_free);
+  g_task_run_in_thread (task, read_thread);
 }
 
 void
 _nfltr_p2p_transfer_feed (NfltrP2pTransfer *self)
 {
   NfltrP2pMux *mux = nfltr_p2p_session_get_mux (self->session);
-  guint8 buf[READ_CHUNK];
 
   while (self->accepted && self->sender && self->state == ST_TRANSFERRING)
     {
@@ -80,20 +160,17 @@ _nfltr_p2p_transfer_feed (NfltrP2pTransfer *self)
           if (self->file_stream == 0)
             return;
         }
-      while (self->to_send > 0 && nfltr_p2p_mux_get_queued (mux, self->file_stream) < FEED_AHEAD)
+      while (self->to_send > 0 && self->ready->len > self->ready_off
+             && nfltr_p2p_mux_get_queued (mux, self->file_stream) < FEED_AHEAD)
         {
-          g_autoptr(GError) error = NULL;
-          gssize n = g_input_stream_read (self->in, buf, MIN (sizeof buf, self->to_send), NULL, &error);
+          gsize n = MIN (MIN (self->ready->len - self->ready_off, self->to_send), READ_CHUNK);
 
-          if (n <= 0)
-            {
-              _nfltr_p2p_transfer_fail (self, n == 0 ? "a file being sent got shorter" : error->message);
-              return;
-            }
-          nfltr_p2p_mux_write (mux, self->file_stream, buf, n, NULL);
+          nfltr_p2p_mux_write (mux, self->file_stream, self->ready->data + self->ready_off, n, NULL);
+          self->ready_off += n;
           self->to_send -= n;
           self->bytes_done += n;
         }
+      read_ahead (self);
       if (self->to_send > 0)
         return;
       nfltr_p2p_mux_finish (mux, self->file_stream, NULL);

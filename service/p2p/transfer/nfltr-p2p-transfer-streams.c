@@ -105,11 +105,12 @@ mux_data_cb (NfltrP2pMux *mux, guint32 stream, const guint8 *data, gsize len, gp
 
   if (s == NULL || _nfltr_p2p_transfer_state_is_final (self->state))
     return;
-  nfltr_p2p_mux_consume (mux, stream, len);
   if (s->kind == NFLTR_P2P_STREAM_FILE && s->file >= 0)
-    _nfltr_p2p_transfer_file_bytes (self, s, data, len, &error);
+    /* Credited once written (the writer's back-pressure). */
+    _nfltr_p2p_transfer_file_bytes (self, stream, s, data, len, &error);
   else
     {
+      nfltr_p2p_mux_consume (mux, stream, len);
       JsonObject *m;
 
       nfltr_p2p_framer_push (s->framer, data, len);
@@ -129,7 +130,8 @@ mux_data_cb (NfltrP2pMux *mux, guint32 stream, const guint8 *data, gsize len, gp
               nfltr_p2p_mux_consume (mux, stream, FILE_WINDOW - NFLTR_P2P_MUX_INITIAL_WINDOW);
 
               json_object_unref (m);
-              _nfltr_p2p_transfer_file_bytes (self, s, g_bytes_get_data (rest, NULL), g_bytes_get_size (rest), &error);
+              _nfltr_p2p_transfer_file_bytes (self, stream, s, g_bytes_get_data (rest, NULL), g_bytes_get_size (rest),
+                                              &error);
               break;
             }
           json_object_unref (m);
@@ -152,20 +154,10 @@ mux_finished_cb (NfltrP2pMux *mux, guint32 stream, gpointer user_data)
 {
   NfltrP2pTransfer *self = user_data;
   StreamIn *s = g_hash_table_lookup (self->streams, GUINT_TO_POINTER (stream));
-  g_autoptr(GError) error = NULL;
 
   if (s == NULL || s->kind != NFLTR_P2P_STREAM_FILE || s->file < 0 || _nfltr_p2p_transfer_state_is_final (self->state))
     return;
-  if (!_nfltr_p2p_transfer_finish_file (self, s, &error))
-    {
-      JsonObject *m = json_object_new ();
-
-      json_object_set_string_member (m, "t", "failed");
-      json_object_set_string_member (m, "message", error->message);
-      _nfltr_p2p_transfer_send_control (self, m);
-      _nfltr_p2p_transfer_pump (self);
-      _nfltr_p2p_transfer_fail (self, error->message);
-    }
+  _nfltr_p2p_transfer_file_fin (self, stream, s);
 }
 
 const NfltrP2pMuxCallbacks _nfltr_p2p_transfer_mux_callbacks = {

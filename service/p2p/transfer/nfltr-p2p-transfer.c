@@ -60,6 +60,8 @@ static void
 stream_in_free (StreamIn *s)
 {
   nfltr_p2p_framer_free (s->framer);
+  if (s->pending != NULL)
+    g_byte_array_unref (s->pending);
   g_free (s);
 }
 
@@ -325,6 +327,7 @@ nfltr_p2p_transfer_finalize (GObject *object)
   g_hash_table_unref (self->streams);
   g_byte_array_unref (self->wire);
   g_byte_array_unref (self->direct_out);
+  g_byte_array_unref (self->ready);
   g_ptr_array_unref (self->early_signal);
   g_byte_array_unref (self->early);
   g_ptr_array_unref (self->findings);
@@ -356,6 +359,7 @@ nfltr_p2p_transfer_init (NfltrP2pTransfer *self)
   self->streams = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) stream_in_free);
   self->wire = g_byte_array_new ();
   self->direct_out = g_byte_array_new ();
+  self->ready = g_byte_array_new ();
   self->early_signal = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   self->early = g_byte_array_new ();
   self->findings = g_ptr_array_new_with_free_func (g_free);
