@@ -19,7 +19,9 @@ typedef struct _RelayP2p RelayP2p;
 #define RELAY_P2P_OFFER_TTL_S      (60 * 60)
 #define RELAY_P2P_MAX_OFFERS_PER_AGENT 64
 /* The relayed fallback: per agent, bytes per second and what may wait for the rate. */
-#define RELAY_P2P_RATE_BYTES_S     (64 * 1024 * 1024)
+/* 1 GiB/s: a guard against one agent taking the relay's whole bandwidth, not the speed of
+ * a transfer (64 MiB/s was a quarter of what wormhole's transit relay moves on loopback). */
+#define RELAY_P2P_RATE_BYTES_S     (1024 * 1024 * 1024)
 #define RELAY_P2P_QUEUE_BYTES      (8 * 1024 * 1024)
 
 RelayP2p *relay_p2p_new  (void);

@@ -7,6 +7,8 @@ import os
 import re
 import signal
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -212,6 +214,109 @@ def test_receiver_restart_resumes(lab, pair):
     assert send.wait_exit(60) == 0, send.text()
 
 
+def test_relay_rate_limit_holds(lab):
+    """The relay's per-agent rate for P2P_RELAY still shapes a transfer (its default is now
+    1 GiB/s, so it is set low here): 24 MiB at 4 MiB/s, with a quarter second of burst, cannot
+    take less than about 5.75 s."""
+    relay = Relay(lab)
+    orig = lab.env
+
+    def env_with_rate(**extra):
+        return orig(**extra, NFLTR_RELAY_P2P_RATE=str(4 * MIB))
+    lab.env = env_with_rate
+    try:
+        relay.start()
+    finally:
+        lab.env = orig
+    a, b = P2pAgent(lab, "alice", False), P2pAgent(lab, "bob", False)
+    a.login(relay)
+    b.login(relay)
+    src = lab.mkdir("src")
+    want = make_file(os.path.join(src, "f.bin"), 24 * MIB)
+    dest = lab.mkdir("dest")
+    send, code = sender(lab, a, os.path.join(src, "f.bin"))
+    t0 = time.monotonic()
+    recv = receiver(lab, b, code, dest, "--yes")
+    assert recv.wait_exit(120) == 0, recv.text()
+    elapsed = time.monotonic() - t0
+    assert sha256_of(os.path.join(dest, "f.bin")) == want
+    assert elapsed >= 5.0, f"24 MiB went through a 4 MiB/s relay in {elapsed:.1f} s"
+    assert send.wait_exit(60) == 0, send.text()
+
+
+class MainLoopProbe:
+    """Calls the service's P2p.Audit over D-Bus in a loop (answered on its main loop) and keeps,
+    per call, how much longer it took than a call the bus daemon answers itself right before:
+    the difference is the service's own delay, without the cost of starting gdbus."""
+
+    def __init__(self, agent):
+        self.env = {**os.environ, **agent.env()}
+        self.lags = []
+        self.running = True
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def call(self, *args):
+        t0 = time.monotonic()
+        subprocess.run(["gdbus", "call", "--session", *args], env=self.env, capture_output=True, timeout=60)
+        return time.monotonic() - t0
+
+    def loop(self):
+        while self.running:
+            bus = self.call("--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus",
+                            "--method", "org.freedesktop.DBus.GetId")
+            service = self.call("--dest", "xyz.nfltr.Nfltr.Service", "--object-path", "/xyz/nfltr/Nfltr/p2p",
+                                "--method", "xyz.nfltr.Nfltr.P2p.Audit")
+            self.lags.append(service - bus)
+
+    def stop(self):
+        self.running = False
+        self.thread.join(120)
+        return self.lags
+
+
+def test_resume_hashing_keeps_the_main_loop_answering(lab):
+    """Both sides hash what a resume keeps (the receiver its .part, the sender the same prefix of
+    its file): 1 GiB of it, off the main thread, so D-Bus calls are answered meanwhile."""
+    relay = Relay(lab).start()
+    a, b = P2pAgent(lab, "alice", False), P2pAgent(lab, "bob", False)
+    a.login(relay)
+    b.login(relay)
+    src = lab.mkdir("src")
+    size, held = 1024 * MIB + 8 * MIB, 1024 * MIB
+    want = make_file(os.path.join(src, "big.bin"), size)
+    dest = lab.mkdir("dest")
+    # What an earlier, broken run left: the first GiB and its state file (as begin_file writes it).
+    with open(os.path.join(src, "big.bin"), "rb") as f, open(os.path.join(dest, "big.bin.part"), "wb") as out:
+        left = held
+        while left:
+            chunk = f.read(min(left, 8 * MIB))
+            out.write(chunk)
+            left -= len(chunk)
+    with open(os.path.join(dest, "big.bin.part.nfltr"), "w") as f:
+        json.dump({"transfer": "earlier", "name": "big.bin", "size": size, "sha256": want}, f)
+    send, code = sender(lab, a, os.path.join(src, "big.bin"))
+    send.wait_line(r'"state":"waiting"', 120)
+    b.run("p2p", "audit")  # bob's service is up before the probe starts
+    probes = [MainLoopProbe(a), MainLoopProbe(b)]
+    recv = receiver(lab, b, code, dest, "--yes")
+    try:
+        assert recv.wait_exit(300) == 0, recv.text()
+    finally:
+        lags = [p.stop() for p in probes]
+    assert sha256_of(os.path.join(dest, "big.bin")) == want
+    progress = [e for e in events(recv) if e.get("event") == "progress"]
+    assert progress and progress[0]["done"] >= held, "the run started over instead of resuming"
+    # Hashing a GiB takes seconds here (6.7 s measured when the main loop did it); a main loop
+    # that did it would hold a call that long. The bound is generous because the machine that
+    # runs the tests is shared (load average 15-20 on 2 cores): starting gdbus twice alone
+    # varies by ±0.1 s there, and one sample reached 0.26 s with no hashing on the main loop.
+    for agent, lag in zip((a, b), lags):
+        assert lag, f"no D-Bus call to {agent.name}'s service completed"
+        worst = sorted(lag)[-5:]
+        assert max(lag) < 0.5, f"{agent.name}'s service answered late: worst {worst} of {len(lag)} samples"
+
+
 @pytest.mark.parametrize("how", ["flip", "drop", "inject", "reorder"])
 def test_tampering_relay_is_named_by_the_audit(lab, how):
     relay = Relay(lab)
@@ -250,6 +355,43 @@ def test_tampering_relay_is_named_by_the_audit(lab, how):
     except AssertionError:
         raise AssertionError(f"bob's audit: {b.run('p2p', 'audit').stdout}") from None
     assert "sender → receiver" in out.stdout
+
+
+def test_audit_names_a_frame_past_4096(lab):
+    """A session longer than 4,096 frames: the audit still names the frame the relay changed
+    (its chains used to be cut at 4,096 links, so a later frame went unnamed)."""
+    relay = Relay(lab)
+    orig = lab.env
+
+    def env_with_hook(**extra):
+        return orig(**extra, NFLTR_RELAY_TEST_P2P_TAMPER="flip:4500")
+    lab.env = env_with_hook
+    try:
+        relay.start()
+    finally:
+        lab.env = orig
+    a, b = P2pAgent(lab, "alice", False), P2pAgent(lab, "bob", False)
+    a.login(relay)
+    b.login(relay)
+    src = lab.mkdir("src")
+    make_file(os.path.join(src, "f.bin"), 320 * MIB)  # 5,120 records of 64 KiB
+    send, code = sender(lab, a, os.path.join(src, "f.bin"))
+    recv = receiver(lab, b, code, lab.mkdir("dest"), "--yes")
+    assert recv.wait_exit(180) == 1, recv.text()
+    assert send.wait_exit(60) == 1, send.text()
+
+    def audit_names_frame(agent):
+        def check():
+            out = agent.run("p2p", "audit")
+            m = re.search(r"frame (\d+) \(sender → receiver\) was modified", out.stdout)
+            return out.returncode == 0 and m and int(m.group(1))
+        return check
+    for agent in (b, a):
+        try:
+            frame = wait_until(audit_names_frame(agent), 30, f"{agent.name}'s audit naming the modified frame")
+        except AssertionError:
+            raise AssertionError(f"{agent.name}'s audit: {agent.run('p2p', 'audit').stdout}") from None
+        assert frame > 4096, frame
 
 
 def test_sender_restart_resumes(lab, pair):
