@@ -5,6 +5,7 @@
 
 #include "nfltr-error.h"
 #include "nfltr-inspect-address.h"
+#include "nfltr-inspect-resources.h"
 
 #include <libsoup/soup.h>
 #include <string.h>
@@ -206,7 +207,9 @@ static void
 serve_resource (SoupServerMessage *msg, const char *name, const char *type, const char *token)
 {
   g_autofree char *path = g_strconcat (RESOURCE_PREFIX, name, NULL);
-  g_autoptr(GBytes) bytes = g_resources_lookup_data (path, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  /* Looked up in our own resource: naming it also keeps it in the link. */
+  g_autoptr(GBytes) bytes = g_resource_lookup_data (nfltr_inspect_get_resource (), path,
+                                                    G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
   gsize len;
   const char *data;
 

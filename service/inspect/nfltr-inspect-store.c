@@ -269,10 +269,11 @@ added_free (gpointer data)
 guint64
 nfltr_inspect_store_add (NfltrInspectStore *self, NfltrInspectExchange *ex)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  g_autoptr(GSource) source = NULL;
   gsize size = exchange_size (ex);
   Added *a;
 
+  g_mutex_lock (&self->lock);
   /* A single exchange above the whole byte bound keeps its metadata, not its bodies. */
   if (size > self->max_bytes)
     {
@@ -293,11 +294,17 @@ nfltr_inspect_store_add (NfltrInspectStore *self, NfltrInspectExchange *ex)
   ex->id = ++self->next_id;
   g_queue_push_tail (&self->ring, nfltr_inspect_exchange_ref (ex));
   self->bytes += size;
+  g_mutex_unlock (&self->lock);
 
+  /* Always from an idle source, even on the main thread: a listener may read the store, and
+   * the caller may be in the middle of something (the replay's completion). */
   a = g_new0 (Added, 1);
   a->store = g_object_ref (self);
   a->ex = nfltr_inspect_exchange_ref (ex);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, emit_added_cb, a, added_free);
+  source = g_idle_source_new ();
+  g_source_set_callback (source, emit_added_cb, a, added_free);
+  g_source_set_static_name (source, "[nfltr] inspector exchange");
+  g_source_attach (source, self->context);
   return ex->id;
 }
 
