@@ -118,7 +118,7 @@ function bodyView(el, body, size, binary, truncated, decoded) {
   const note = document.createElement('p');
   note.className = 'sub';
   const pre = document.createElement('pre');
-  if (body === null) {
+  if (body === null || size === 0) {
     note.textContent = size ? fmtSize(size) + ' body, not kept (start the tunnel with --inspect-bodies to see bodies)' : 'No body';
     el.appendChild(note);
     return;
