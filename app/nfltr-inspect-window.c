@@ -54,8 +54,13 @@ row_text (JsonObject *o)
                           json_object_get_string_member_with_default (o, "path", "?"), status_text,
                           json_object_get_double_member_with_default (o, "duration_ms", 0), size);
   if (json_object_has_member (o, "replay_of"))
-    /* TRANSLATORS: after a request in the Inspect page: it was re-sent from there */
-    g_string_append_printf (text, _ (" · replay of #%" G_GINT64_FORMAT), json_object_get_int_member (o, "replay_of"));
+    {
+      g_autofree char *of = g_strdup_printf ("%" G_GINT64_FORMAT, json_object_get_int_member (o, "replay_of"));
+
+      /* TRANSLATORS: after a request in the Inspect page: it was re-sent from there; %s is
+       * the number of the request it re-sent */
+      g_string_append_printf (text, _ (" · replay of #%s"), of);
+    }
   return g_string_free (text, FALSE);
 }
 
@@ -247,8 +252,12 @@ replay_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       text = g_strdup_printf (_ ("Replay failed: %s"), message);
     }
   else
-    /* TRANSLATORS: the number of the new request in the list */
-    text = g_strdup_printf (_ ("Replayed as #%" G_GUINT64_FORMAT), id);
+    {
+      g_autofree char *number = g_strdup_printf ("%" G_GUINT64_FORMAT, id);
+
+      /* TRANSLATORS: %s is the number of the new request in the list */
+      text = g_strdup_printf (_ ("Replayed as #%s"), number);
+    }
   gtk_label_set_label (self->status_label, text);
   gtk_widget_set_sensitive (GTK_WIDGET (self->replay_button), TRUE);
 }
