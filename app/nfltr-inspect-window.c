@@ -11,8 +11,7 @@
 /* Rows kept on the page; the service keeps its own bounded ring. */
 #define MAX_ROWS 500
 
-struct _NfltrInspectWindow
-{
+struct _NfltrInspectWindow {
   AdwWindow parent_instance;
 
   NfltrDbusTunnel *tunnel;
@@ -357,16 +356,18 @@ nfltr_inspect_window_init (NfltrInspectWindow *self)
   gtk_window_set_default_size (GTK_WINDOW (self), 900, 600);
 
   self->replay_button = GTK_BUTTON (gtk_button_new_with_mnemonic (_ ("_Replay")));
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->replay_button),
-                               _ ("Send the selected request again, straight to the local server (not through the relay)"));
+  gtk_widget_set_tooltip_text (
+    GTK_WIDGET (self->replay_button),
+    _ ("Send the selected request again, straight to the local server (not through the relay)"));
   gtk_widget_add_css_class (GTK_WIDGET (self->replay_button), "suggested-action");
   gtk_widget_set_sensitive (GTK_WIDGET (self->replay_button), FALSE);
   g_signal_connect (self->replay_button, "clicked", G_CALLBACK (replay_clicked_cb), self);
   adw_header_bar_pack_end (ADW_HEADER_BAR (header), GTK_WIDGET (self->replay_button));
   gtk_box_append (GTK_BOX (box), header);
 
-  note = gtk_label_new (_ ("Recorded on this computer after decryption: the relay saw only ciphertext. "
-                           "Kept in memory only. Replays go straight to the local server, not through the relay."));
+  note = gtk_label_new (
+    _ ("Recorded on this computer after decryption: the relay saw only ciphertext. "
+       "Kept in memory only. Replays go straight to the local server, not through the relay."));
   gtk_label_set_wrap (GTK_LABEL (note), TRUE);
   gtk_label_set_xalign (GTK_LABEL (note), 0);
   gtk_widget_add_css_class (note, "dim-label");

@@ -47,9 +47,10 @@ is_path (const char *s)
 static gboolean
 is_managed (const char *name)
 {
-  static const char * const managed[] = { "content-length", "transfer-encoding", "connection",
-                                          "keep-alive", "upgrade", "te", "trailer",
-                                          "proxy-connection", "x-nfltr-replay", NULL };
+  static const char * const managed[] = {
+    "content-length", "transfer-encoding", "connection",     "keep-alive", "upgrade", "te",
+    "trailer",        "proxy-connection",  "x-nfltr-replay", NULL
+  };
 
   for (guint i = 0; managed[i] != NULL; i++)
     if (g_ascii_strcasecmp (name, managed[i]) == 0)
@@ -230,18 +231,22 @@ nfltr_inspect_build_request (const NfltrInspectExchange *ex,
     {
       if (ex->req_body == NULL || ex->req_truncated)
         {
-          g_set_error_literal (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
-                               ex->req_body == NULL
-                                 ? "the request's body was not kept (start the tunnel with --inspect-bodies), so it cannot be re-sent as it was; give a body to send instead"
-                                 : "the request's body was longer than the inspector keeps (--inspect-bodies=SIZE), so it cannot be re-sent as it was; give a body to send instead");
+          g_set_error_literal (
+            error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+            ex->req_body == NULL
+              ? "the request's body was not kept (start the tunnel with --inspect-bodies), so it cannot be "
+                "re-sent as it was; give a body to send instead"
+              : "the request's body was longer than the inspector keeps (--inspect-bodies=SIZE), so it "
+                "cannot be re-sent as it was; give a body to send instead");
           return NULL;
         }
       body = ex->req_body;
     }
   if (!is_token (method) || !is_path (path))
     {
-      g_set_error_literal (error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
-                           "this request cannot be re-sent: its method or path is not one HTTP/1.1 can carry");
+      g_set_error_literal (
+        error, NFLTR_ERROR, NFLTR_ERROR_INVALID_ARGUMENT,
+        "this request cannot be re-sent: its method or path is not one HTTP/1.1 can carry");
       return NULL;
     }
   g_string_append_printf (out, "%s %s HTTP/1.1\r\n", method, path);

@@ -357,87 +357,84 @@ body_feed (Body *b, NfltrInspectRecord *rec, BodyFunc emit, const guint8 *data, 
     {
       switch (b->mode)
         {
-        case BODY_NONE:
-          *done = TRUE;
-          break;
-        case BODY_CLOSE:
-          emit (rec, data + pos, len - pos);
-          pos = len;
-          break;
-        case BODY_LENGTH:
-        case BODY_CHUNK_DATA:
-          {
-            gsize n = (gsize) MIN ((guint64) (len - pos), b->remaining);
+          case BODY_NONE: *done = TRUE; break;
+          case BODY_CLOSE:
+            emit (rec, data + pos, len - pos);
+            pos = len;
+            break;
+          case BODY_LENGTH:
+          case BODY_CHUNK_DATA:
+            {
+              gsize n = (gsize) MIN ((guint64) (len - pos), b->remaining);
 
-            emit (rec, data + pos, n);
-            pos += n;
-            b->remaining -= n;
-            if (b->remaining == 0)
-              {
-                if (b->mode == BODY_LENGTH)
-                  *done = TRUE;
-                else
-                  b->mode = BODY_CHUNK_CRLF;
-              }
-          }
-          break;
-        case BODY_CHUNK_CRLF:
-        case BODY_CHUNK_SIZE:
-        case BODY_TRAILER:
-          {
-            const guint8 *nl = memchr (data + pos, '\n', len - pos);
-            gsize n = nl != NULL ? (gsize) (nl - (data + pos)) + 1 : len - pos;
-            const char *line;
-            gsize line_len;
+              emit (rec, data + pos, n);
+              pos += n;
+              b->remaining -= n;
+              if (b->remaining == 0)
+                {
+                  if (b->mode == BODY_LENGTH)
+                    *done = TRUE;
+                  else
+                    b->mode = BODY_CHUNK_CRLF;
+                }
+            }
+            break;
+          case BODY_CHUNK_CRLF:
+          case BODY_CHUNK_SIZE:
+          case BODY_TRAILER:
+            {
+              const guint8 *nl = memchr (data + pos, '\n', len - pos);
+              gsize n = nl != NULL ? (gsize) (nl - (data + pos)) + 1 : len - pos;
+              const char *line;
+              gsize line_len;
 
-            if (b->line->len + n > 4096)
-              {
-                *ok = FALSE;
+              if (b->line->len + n > 4096)
+                {
+                  *ok = FALSE;
+                  return pos;
+                }
+              g_byte_array_append (b->line, data + pos, n);
+              pos += n;
+              if (nl == NULL)
+                break;
+              line = (const char *) b->line->data;
+              line_len = b->line->len - 1;
+              if (line_len > 0 && line[line_len - 1] == '\r')
+                line_len--;
+              if (b->mode == BODY_CHUNK_CRLF)
+                {
+                  if (line_len != 0)
+                    *ok = FALSE;
+                  b->mode = BODY_CHUNK_SIZE;
+                }
+              else if (b->mode == BODY_CHUNK_SIZE)
+                {
+                  guint64 size = 0;
+                  gsize i;
+
+                  /* RFC 9112 §7.1: chunk-size [ chunk-ext ]. */
+                  for (i = 0; i < line_len && g_ascii_isxdigit (line[i]); i++)
+                    {
+                      if (size > (G_MAXUINT64 >> 4))
+                        {
+                          *ok = FALSE;
+                          break;
+                        }
+                      size = (size << 4) | g_ascii_xdigit_value (line[i]);
+                    }
+                  if (i == 0)
+                    *ok = FALSE;
+                  b->remaining = size;
+                  b->mode = size > 0 ? BODY_CHUNK_DATA : BODY_TRAILER;
+                }
+              else if (line_len == 0)
+                *done = TRUE;
+              g_byte_array_set_size (b->line, 0);
+              if (!*ok)
                 return pos;
-              }
-            g_byte_array_append (b->line, data + pos, n);
-            pos += n;
-            if (nl == NULL)
-              break;
-            line = (const char *) b->line->data;
-            line_len = b->line->len - 1;
-            if (line_len > 0 && line[line_len - 1] == '\r')
-              line_len--;
-            if (b->mode == BODY_CHUNK_CRLF)
-              {
-                if (line_len != 0)
-                  *ok = FALSE;
-                b->mode = BODY_CHUNK_SIZE;
-              }
-            else if (b->mode == BODY_CHUNK_SIZE)
-              {
-                guint64 size = 0;
-                gsize i;
-
-                /* RFC 9112 §7.1: chunk-size [ chunk-ext ]. */
-                for (i = 0; i < line_len && g_ascii_isxdigit (line[i]); i++)
-                  {
-                    if (size > (G_MAXUINT64 >> 4))
-                      {
-                        *ok = FALSE;
-                        break;
-                      }
-                    size = (size << 4) | g_ascii_xdigit_value (line[i]);
-                  }
-                if (i == 0)
-                  *ok = FALSE;
-                b->remaining = size;
-                b->mode = size > 0 ? BODY_CHUNK_DATA : BODY_TRAILER;
-              }
-            else if (line_len == 0)
-              *done = TRUE;
-            g_byte_array_set_size (b->line, 0);
-            if (!*ok)
-              return pos;
-          }
-          break;
-        default:
-          g_assert_not_reached ();
+            }
+            break;
+          default: g_assert_not_reached ();
         }
     }
   if (b->mode == BODY_NONE)

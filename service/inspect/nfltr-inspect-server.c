@@ -327,9 +327,12 @@ open_events (NfltrInspectServer *self, SoupServerMessage *msg)
 static char *
 info_json (NfltrInspectServer *self)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
-  struct { const char *name; const char *value; } fields[] = {
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  struct {
+    const char *name;
+    const char *value;
+  } fields[] = {
     { "tunnel", nfltr_dbus_tunnel_get_name (self->tunnel) },
     { "url", nfltr_dbus_tunnel_get_public_url (self->tunnel) },
     { "target", nfltr_dbus_tunnel_get_target (self->tunnel) },

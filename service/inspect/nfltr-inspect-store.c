@@ -23,7 +23,10 @@ struct _NfltrInspectStore {
 
 G_DEFINE_FINAL_TYPE (NfltrInspectStore, nfltr_inspect_store, G_TYPE_OBJECT)
 
-enum { SIGNAL_EXCHANGE_ADDED, N_SIGNALS };
+enum {
+  SIGNAL_EXCHANGE_ADDED,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 /* --- exchanges ------------------------------------------------------------------------- */

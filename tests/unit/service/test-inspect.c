@@ -359,9 +359,17 @@ test_host_check (void)
 static void
 test_listen_address (void)
 {
-  struct { const char *text; const char *host; guint16 port; } ok[] = {
-    { "127.0.0.1:4040", "127.0.0.1", 4040 }, { "4041", "127.0.0.1", 4041 }, { "", "127.0.0.1", 4040 },
-    { "localhost:5000", "127.0.0.1", 5000 }, { "[::1]:4040", "::1", 4040 }, { "127.0.0.2:80", "127.0.0.2", 80 },
+  struct {
+    const char *text;
+    const char *host;
+    guint16 port;
+  } ok[] = {
+    { "127.0.0.1:4040", "127.0.0.1", 4040 },
+    { "4041", "127.0.0.1", 4041 },
+    { "", "127.0.0.1", 4040 },
+    { "localhost:5000", "127.0.0.1", 5000 },
+    { "[::1]:4040", "::1", 4040 },
+    { "127.0.0.2:80", "127.0.0.2", 80 },
   };
   const char *bad[] = { "0.0.0.0:4040", "192.0.2.1:4040", "[::]:4040", "example.com:4040", "nonsense:x" };
 
@@ -413,27 +421,29 @@ test_edits (void)
   {
     const char *json = "{\"method\": \"PUT\", \"path\": \"/new\", \"headers\": [[\"X-A\", \"1\"], "
                        "[\"Content-Length\", \"999\"]], \"body\": \"xyz\"}";
-    g_autoptr(NfltrInspectEdits) edits = nfltr_inspect_edits_parse (json, strlen (json), NULL);
-    g_autoptr(GBytes) req = NULL;
+    g_autoptr (NfltrInspectEdits) edits = nfltr_inspect_edits_parse (json, strlen (json), NULL);
+    g_autoptr (GBytes) req = NULL;
     g_autofree char *text = NULL;
 
     g_assert_nonnull (edits);
     req = nfltr_inspect_build_request (ex, edits, "127.0.0.1", NULL);
     text = g_strndup (g_bytes_get_data (req, NULL), g_bytes_get_size (req));
     /* The framing is ours: a Content-Length edit cannot make the server read it otherwise. */
-    g_assert_cmpstr (text, ==,
-                     "PUT /new HTTP/1.1\r\nX-A: 1\r\nHost: 127.0.0.1\r\nX-Nfltr-Replay: 7\r\nContent-Length: 3\r\n"
-                     "Connection: close\r\n\r\nxyz");
+    g_assert_cmpstr (
+      text, ==,
+      "PUT /new HTTP/1.1\r\nX-A: 1\r\nHost: 127.0.0.1\r\nX-Nfltr-Replay: 7\r\nContent-Length: 3\r\n"
+      "Connection: close\r\n\r\nxyz");
   }
   {
-    g_autoptr(NfltrInspectEdits) edits = nfltr_inspect_edits_parse ("", 0, NULL);
-    g_autoptr(GBytes) req = nfltr_inspect_build_request (ex, edits, "127.0.0.1", NULL);
+    g_autoptr (NfltrInspectEdits) edits = nfltr_inspect_edits_parse ("", 0, NULL);
+    g_autoptr (GBytes) req = nfltr_inspect_build_request (ex, edits, "127.0.0.1", NULL);
     g_autofree char *text = g_strndup (g_bytes_get_data (req, NULL), g_bytes_get_size (req));
 
-    g_assert_cmpstr (text, ==, "GET /orig HTTP/1.1\r\nHost: app.example\r\nX-Nfltr-Replay: 7\r\nConnection: close\r\n\r\n");
+    g_assert_cmpstr (
+      text, ==, "GET /orig HTTP/1.1\r\nHost: app.example\r\nX-Nfltr-Replay: 7\r\nConnection: close\r\n\r\n");
   }
   {
-    g_autoptr(GError) error = NULL;
+    g_autoptr (GError) error = NULL;
 
     /* A body that was not kept cannot be re-sent as it was. */
     ex->req_size = 10;
