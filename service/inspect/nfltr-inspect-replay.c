@@ -5,6 +5,7 @@
 
 #include "nfltr-error.h"
 #include "nfltr-inspect-h1.h"
+#include "nfltr-main-context.h"
 
 typedef struct {
   NfltrInspectH1 *observer;
@@ -12,7 +13,7 @@ typedef struct {
   GBytes *request;
   GIOStream *stream;
   GCancellable *cancel;  /* the caller's, or the timeout's */
-  guint timeout_id;
+  GSource *timeout;      /* on the thread-default context: the engine may run in a CLI thread */
   gsize received;
   guint8 buf[16 * 1024];
 } Replay;
@@ -22,8 +23,7 @@ replay_free (gpointer data)
 {
   Replay *r = data;
 
-  if (r->timeout_id != 0)
-    g_source_remove (r->timeout_id);
+  nfltr_clear_source (&r->timeout);
   g_clear_pointer (&r->observer, nfltr_inspect_h1_free);
   g_clear_pointer (&r->request, g_bytes_unref);
   g_clear_object (&r->stream);
@@ -133,7 +133,6 @@ timeout_cb (gpointer user_data)
 {
   Replay *r = user_data;
 
-  r->timeout_id = 0;
   g_cancellable_cancel (r->cancel);
   return G_SOURCE_REMOVE;
 }
@@ -182,7 +181,7 @@ nfltr_inspect_replay_async (NfltrInspectStore   *store,
   r->observer = nfltr_inspect_h1_new (store, "replay");
   nfltr_inspect_h1_set_replay_of (r->observer, id);
   r->cancel = cancellable != NULL ? g_object_ref (cancellable) : g_cancellable_new ();
-  r->timeout_id = g_timeout_add_seconds (NFLTR_INSPECT_REPLAY_TIMEOUT_S, timeout_cb, r);
+  r->timeout = nfltr_timeout_source_add_seconds (NFLTR_INSPECT_REPLAY_TIMEOUT_S, timeout_cb, r);
   g_task_set_task_data (task, r, replay_free);
 
   client = g_socket_client_new ();

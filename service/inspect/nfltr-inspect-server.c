@@ -6,6 +6,7 @@
 #include "nfltr-error.h"
 #include "nfltr-inspect-address.h"
 #include "nfltr-inspect-resources.h"
+#include "nfltr-main-context.h"
 
 #include <libsoup/soup.h>
 #include <string.h>
@@ -31,7 +32,7 @@ struct _NfltrInspectServer {
   char *url;
   GPtrArray *events; /* SoupServerMessage, the open event streams */
   gulong added_id;
-  guint keepalive_id;
+  GSource *keepalive; /* on the thread-default context: the engine may run in a CLI thread */
 };
 
 static const struct {
@@ -128,12 +129,11 @@ respond_error_json (SoupServerMessage *msg, guint status, const char *message)
   respond_json (msg, status, json);
 }
 
-static const char *
+static char *
 cookie_token (SoupServerMessage *msg)
 {
   const char *header = soup_message_headers_get_list (soup_server_message_get_request_headers (msg), "Cookie");
-  static GPrivate buf = G_PRIVATE_INIT (g_free);
-  g_auto(GStrv) parts = NULL;
+  g_auto (GStrv) parts = NULL;
 
   if (header == NULL)
     return NULL;
@@ -145,12 +145,7 @@ cookie_token (SoupServerMessage *msg)
       while (*p == ' ')
         p++;
       if (g_str_has_prefix (p, TOKEN_COOKIE "="))
-        {
-          char *value = g_strdup (p + strlen (TOKEN_COOKIE "="));
-
-          g_private_replace (&buf, value);
-          return value;
-        }
+        return g_strdup (p + strlen (TOKEN_COOKIE "="));
     }
   return NULL;
 }
@@ -162,6 +157,7 @@ allowed (NfltrInspectServer *self, SoupServerMessage *msg, GHashTable *query, gb
   SoupMessageHeaders *req = soup_server_message_get_request_headers (msg);
   const char *host = soup_message_headers_get_one (req, "Host");
   const char *given = query != NULL ? g_hash_table_lookup (query, "token") : NULL;
+  g_autofree char *cookie = cookie_token (msg);
 
   *from_query = FALSE;
   if (!nfltr_inspect_host_allowed (host, self->host, self->port))
@@ -177,7 +173,7 @@ allowed (NfltrInspectServer *self, SoupServerMessage *msg, GHashTable *query, gb
       *from_query = TRUE;
       return TRUE;
     }
-  if (token_equal (cookie_token (msg), self->token))
+  if (token_equal (cookie, self->token))
     return TRUE;
   respond_text (msg, SOUP_STATUS_UNAUTHORIZED,
                 "open the inspector with the address nfltr printed (it holds this run's token)");
@@ -488,7 +484,7 @@ nfltr_inspect_server_new (NfltrInspectStore            *store,
   self->server = soup_server_new ("server-header", "nfltr-inspect", NULL);
   soup_server_add_handler (self->server, NULL, handler_cb, self, NULL);
   self->added_id = g_signal_connect (store, "exchange-added", G_CALLBACK (exchange_added_cb), self);
-  self->keepalive_id = g_timeout_add_seconds (EVENTS_KEEPALIVE_S, keepalive_cb, self);
+  self->keepalive = nfltr_timeout_source_add_seconds (EVENTS_KEEPALIVE_S, keepalive_cb, self);
   return self;
 }
 
@@ -567,7 +563,7 @@ nfltr_inspect_server_free (NfltrInspectServer *self)
   if (self == NULL)
     return;
   g_clear_signal_handler (&self->added_id, self->store);
-  g_clear_handle_id (&self->keepalive_id, g_source_remove);
+  nfltr_clear_source (&self->keepalive);
   for (guint i = 0; i < self->events->len; i++)
     g_signal_handlers_disconnect_by_data (g_ptr_array_index (self->events, i), self);
   g_ptr_array_unref (self->events);

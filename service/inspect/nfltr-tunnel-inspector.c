@@ -157,7 +157,9 @@ detach (gpointer data)
 {
   NfltrTunnelInspector *self = data;
 
-  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self));
+  /* Removing the tunnel usually unexported its whole object already. */
+  if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self)) != NULL)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self));
   g_object_run_dispose (G_OBJECT (self));
   g_object_unref (self);
 }
