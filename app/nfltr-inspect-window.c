@@ -19,6 +19,7 @@ struct _NfltrInspectWindow {
   GCancellable *cancellable;
   gulong exchange_id;
   guint64 last_id;
+  guint n_rows;
   guint64 selected;
   char *selected_path;
 
@@ -89,6 +90,12 @@ add_exchange (NfltrInspectWindow *self, JsonObject *o)
                           g_strdup (json_object_get_string_member_with_default (o, "path", "/")), g_free);
   /* Newest first, as the web page and ngrok list them. */
   gtk_list_box_prepend (self->list, row);
+  /* Bounded like the agent's ring: the oldest row goes. */
+  if (++self->n_rows > MAX_ROWS)
+    {
+      gtk_list_box_remove (self->list, GTK_WIDGET (gtk_list_box_get_row_at_index (self->list, MAX_ROWS)));
+      self->n_rows--;
+    }
   gtk_widget_set_visible (GTK_WIDGET (self->empty_label), FALSE);
   if (self->selected == 0)
     gtk_list_box_select_row (self->list, GTK_LIST_BOX_ROW (row));

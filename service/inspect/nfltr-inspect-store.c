@@ -19,6 +19,8 @@ struct _NfltrInspectStore {
   gsize body_cap;
   guint64 next_id;
   GMainContext *context; /* where "exchange-added" is emitted */
+  GPtrArray *to_announce; /* added, not yet signalled */
+  gboolean announce_scheduled;
 };
 
 G_DEFINE_FINAL_TYPE (NfltrInspectStore, nfltr_inspect_store, G_TYPE_OBJECT)
@@ -245,36 +247,30 @@ nfltr_inspect_store_get_body_cap (NfltrInspectStore *self)
   return self->body_cap;
 }
 
-typedef struct {
-  NfltrInspectStore *store;
-  NfltrInspectExchange *ex;
-} Added;
-
+/* New exchanges are announced in batches from one idle source: under load the data path adds
+ * thousands a second, and the main loop should not see a source for each. */
 static gboolean
-emit_added_cb (gpointer user_data)
+announce_cb (gpointer user_data)
 {
-  Added *a = user_data;
+  NfltrInspectStore *self = user_data;
+  g_autoptr(GPtrArray) batch = NULL;
 
-  g_signal_emit (a->store, signals[SIGNAL_EXCHANGE_ADDED], 0, a->ex);
+  g_mutex_lock (&self->lock);
+  batch = g_steal_pointer (&self->to_announce);
+  self->to_announce = g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_inspect_exchange_unref);
+  self->announce_scheduled = FALSE;
+  g_mutex_unlock (&self->lock);
+  for (guint i = 0; i < batch->len; i++)
+    g_signal_emit (self, signals[SIGNAL_EXCHANGE_ADDED], 0, g_ptr_array_index (batch, i));
   return G_SOURCE_REMOVE;
-}
-
-static void
-added_free (gpointer data)
-{
-  Added *a = data;
-
-  g_object_unref (a->store);
-  nfltr_inspect_exchange_unref (a->ex);
-  g_free (a);
 }
 
 guint64
 nfltr_inspect_store_add (NfltrInspectStore *self, NfltrInspectExchange *ex)
 {
-  g_autoptr(GSource) source = NULL;
   gsize size = exchange_size (ex);
-  Added *a;
+  gboolean schedule;
+  guint64 id;
 
   g_mutex_lock (&self->lock);
   /* A single exchange above the whole byte bound keeps its metadata, not its bodies. */
@@ -294,21 +290,28 @@ nfltr_inspect_store_add (NfltrInspectStore *self, NfltrInspectExchange *ex)
       self->bytes -= exchange_size (old);
       nfltr_inspect_exchange_unref (old);
     }
-  ex->id = ++self->next_id;
+  id = ex->id = ++self->next_id;
   g_queue_push_tail (&self->ring, nfltr_inspect_exchange_ref (ex));
   self->bytes += size;
+  /* Announcements are bounded like the ring: a stalled main loop hears of the newest. */
+  if (self->to_announce->len >= self->max_count)
+    g_ptr_array_remove_index (self->to_announce, 0);
+  g_ptr_array_add (self->to_announce, nfltr_inspect_exchange_ref (ex));
+  schedule = !self->announce_scheduled;
+  self->announce_scheduled = TRUE;
   g_mutex_unlock (&self->lock);
 
   /* Always from an idle source, even on the main thread: a listener may read the store, and
    * the caller may be in the middle of something (the replay's completion). */
-  a = g_new0 (Added, 1);
-  a->store = g_object_ref (self);
-  a->ex = nfltr_inspect_exchange_ref (ex);
-  source = g_idle_source_new ();
-  g_source_set_callback (source, emit_added_cb, a, added_free);
-  g_source_set_static_name (source, "[nfltr] inspector exchange");
-  g_source_attach (source, self->context);
-  return ex->id;
+  if (schedule)
+    {
+      g_autoptr(GSource) source = g_idle_source_new ();
+
+      g_source_set_callback (source, announce_cb, g_object_ref (self), g_object_unref);
+      g_source_set_static_name (source, "[nfltr] inspector exchanges");
+      g_source_attach (source, self->context);
+    }
+  return id;
 }
 
 GPtrArray *
@@ -549,6 +552,7 @@ nfltr_inspect_store_finalize (GObject *object)
   NfltrInspectStore *self = NFLTR_INSPECT_STORE (object);
 
   g_queue_clear_full (&self->ring, (GDestroyNotify) nfltr_inspect_exchange_unref);
+  g_ptr_array_unref (self->to_announce);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (nfltr_inspect_store_parent_class)->finalize (object);
@@ -573,4 +577,5 @@ nfltr_inspect_store_init (NfltrInspectStore *self)
   self->max_count = NFLTR_INSPECT_DEFAULT_COUNT;
   self->max_bytes = NFLTR_INSPECT_DEFAULT_BYTES;
   self->context = g_main_context_ref_thread_default ();
+  self->to_announce = g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_inspect_exchange_unref);
 }

@@ -26,17 +26,33 @@ struct _NfltrTunnelInspector {
   gboolean origin_tls;
   NfltrInspectServer *server;
   GCancellable *cancel;      /* replays in flight */
+  gint64 signal_window;      /* the second the Exchange signals below were counted in */
+  guint signals_in_window;
 };
+
+/* Exchange signals a second at most: each is a message to every client on the bus, and a
+ * tunnel under load serves thousands of requests a second. List(since) has the rest. */
+#define MAX_SIGNALS_PER_SECOND 50
 
 G_DEFINE_FINAL_TYPE (NfltrTunnelInspector, nfltr_tunnel_inspector, NFLTR_DBUS_TYPE_INSPECTOR_SKELETON)
 
 static void
 exchange_added_cb (NfltrInspectStore *store, NfltrInspectExchange *ex, NfltrTunnelInspector *self)
 {
-  g_autoptr(JsonNode) node = nfltr_inspect_exchange_to_json (ex, FALSE);
-  g_autofree char *json = json_to_string (node, FALSE);
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *json = NULL;
+  gint64 second = g_get_monotonic_time () / G_USEC_PER_SEC;
 
   nfltr_dbus_inspector_set_count (NFLTR_DBUS_INSPECTOR (self), nfltr_inspect_store_get_count (store));
+  if (second != self->signal_window)
+    {
+      self->signal_window = second;
+      self->signals_in_window = 0;
+    }
+  if (++self->signals_in_window > MAX_SIGNALS_PER_SECOND)
+    return;
+  node = nfltr_inspect_exchange_to_json (ex, FALSE);
+  json = json_to_string (node, FALSE);
   nfltr_dbus_inspector_emit_exchange (NFLTR_DBUS_INSPECTOR (self), json);
 }
 

@@ -77,9 +77,27 @@ function render() {
   $('empty').hidden = exchanges.size > 0;
 }
 
+// A busy tunnel sends many events a second: the list is drawn once a frame at most.
+let renderPending = false;
+function renderSoon() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    render();
+  });
+}
+
+const MAX_ROWS = 500;  // as many as the agent keeps (nfltr-inspect-store.h)
+
 function add(ex) {
   exchanges.set(ex.id, ex);
   lastId = Math.max(lastId, ex.id);
+  while (exchanges.size > MAX_ROWS) {
+    const oldest = exchanges.keys().next().value;
+    exchanges.delete(oldest);
+    details.delete(oldest);
+  }
 }
 
 async function api(path, options) {
@@ -203,7 +221,7 @@ function listen() {
   });
   es.addEventListener('exchange', (e) => {
     add(JSON.parse(e.data));
-    render();
+    renderSoon();
   });
   es.addEventListener('error', () => {
     $('live').textContent = 'reconnecting…';
