@@ -15,6 +15,7 @@
 #include <string.h>
 #include "nfltr-format.h"
 #include "nfltr-share-secrets.h"
+#include "nfltr-inspect-window.h" /* issue 9 §8 */
 #include "nfltr-tunnel-row.h"
 #include "nfltr-window.h"
 
@@ -48,7 +49,11 @@ struct _NfltrTunnelRow
   GtkLabel *cert_warning_label;
   GtkPicture *qr_picture;
   GtkLabel *link_label; /* p2papp: the link with its secret, when this app made the tunnel */
+  GtkWidget *inspect_button;  /* issue 9 §8 */
+  GtkWidget *inspect_window;  /* issue 9 §8: the Inspect page, while open (weak) */
 };
+
+static NfltrDbusInspector *tunnel_inspector (NfltrTunnelRow *self); /* issue 9 §8 */
 
 G_DEFINE_FINAL_TYPE (NfltrTunnelRow, nfltr_tunnel_row, GTK_TYPE_LIST_BOX_ROW)
 
@@ -235,6 +240,8 @@ nfltr_tunnel_row_update (NfltrTunnelRow *self)
   /* A tls:// tunnel is not a website: no browser to open it in. */
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "row.open-url",
                                  url && *url && running && !g_str_has_prefix (url, "tls://"));
+  /* issue 9 §8: http tunnels have an inspector; the button is there only for them */
+  gtk_widget_set_visible (self->inspect_button, tunnel_inspector (self) != NULL);
 
   if (g_strcmp0 (state, "online") == 0)
     stats = nfltr_format_traffic (nfltr_dbus_tunnel_get_active_connections (t),
@@ -419,6 +426,39 @@ open_url_action (GtkWidget  *widget,
   gtk_show_uri (GTK_WINDOW (gtk_widget_get_root (widget)), link != NULL ? link : url, GDK_CURRENT_TIME);
 }
 
+/* issue 9 §8: the tunnel's Inspector, from the same object the object manager gave us. */
+static NfltrDbusInspector *
+tunnel_inspector (NfltrTunnelRow *self)
+{
+  GDBusObject *object = g_dbus_interface_get_object (G_DBUS_INTERFACE (self->tunnel));
+  g_autoptr(GDBusInterface) iface = NULL;
+
+  if (object == NULL)
+    return NULL;
+  iface = g_dbus_object_get_interface (object, "xyz.nfltr.Nfltr.Inspector");
+  /* The object holds it as long as the row's tunnel lives. */
+  return iface != NULL ? NFLTR_DBUS_INSPECTOR (iface) : NULL;
+}
+
+static void
+inspect_action (GtkWidget  *widget,
+                const char *action_name,
+                GVariant   *param)
+{
+  NfltrTunnelRow *self = NFLTR_TUNNEL_ROW (widget);
+  NfltrDbusInspector *inspector = tunnel_inspector (self);
+
+  if (inspector == NULL)
+    return;
+  if (self->inspect_window == NULL)
+    {
+      self->inspect_window = GTK_WIDGET (nfltr_inspect_window_new (GTK_WINDOW (gtk_widget_get_root (widget)),
+                                                                  self->tunnel, inspector));
+      g_object_add_weak_pointer (G_OBJECT (self->inspect_window), (gpointer *) &self->inspect_window);
+    }
+  gtk_window_present (GTK_WINDOW (self->inspect_window));
+}
+
 static void
 remove_cb (GObject      *source,
            GAsyncResult *result,
@@ -559,6 +599,14 @@ nfltr_tunnel_row_dispose (GObject *object)
 
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  if (self->inspect_window != NULL) /* issue 9 §8: the page goes with its tunnel */
+    {
+      GtkWidget *window = self->inspect_window;
+
+      g_object_remove_weak_pointer (G_OBJECT (window), (gpointer *) &self->inspect_window);
+      self->inspect_window = NULL;
+      gtk_window_destroy (GTK_WINDOW (window));
+    }
   if (self->tunnel)
     g_signal_handlers_disconnect_by_data (self->tunnel, self);
   g_clear_object (&self->tunnel);
@@ -602,12 +650,14 @@ nfltr_tunnel_row_class_init (NfltrTunnelRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, fingerprint_hint);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, cert_warning_label);
   gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, qr_picture);
+  gtk_widget_class_bind_template_child (widget_class, NfltrTunnelRow, inspect_button); /* issue 9 §8 */
   gtk_widget_class_bind_template_callback (widget_class, on_switch_state_set);
   gtk_widget_class_bind_template_callback (widget_class, on_expand_toggled);
 
   gtk_widget_class_install_action (widget_class, "row.copy-url", NULL, copy_url_action);
   gtk_widget_class_install_action (widget_class, "row.copy-fingerprint", NULL, copy_fingerprint_action);
   gtk_widget_class_install_action (widget_class, "row.open-url", NULL, open_url_action);
+  gtk_widget_class_install_action (widget_class, "row.inspect", NULL, inspect_action); /* issue 9 §8 */
   gtk_widget_class_install_action (widget_class, "row.remove", NULL, remove_action);
   gtk_widget_class_install_action (widget_class, "row.export-proof", NULL, export_proof_action);
 }
@@ -712,5 +762,8 @@ nfltr_tunnel_row_describe (NfltrTunnelRow *self)
   g_variant_dict_insert (&dict, "link", "s",
                          gtk_widget_get_visible (GTK_WIDGET (self->link_label)) ? gtk_label_get_label (self->link_label)
                                                                                 : "");
+  if (self->inspect_window != NULL) /* issue 9 §8 */
+    g_variant_dict_insert_value (&dict, "inspect",
+                                 nfltr_inspect_window_describe (NFLTR_INSPECT_WINDOW (self->inspect_window)));
   return g_variant_dict_end (&dict);
 }

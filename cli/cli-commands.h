@@ -103,6 +103,8 @@ typedef struct
   char    **deny_cidr;  /* --deny-cidr */
   char     *basic_auth; /* http --basic-auth USER:PASSWORD (or $NFLTR_BASIC_AUTH) */
   char     *client_ca;  /* --client-ca FILE, absolute */
+  char     *inspect_addr;   /* http --inspect ADDR: the inspector's web page, or NULL (issue 9 §8) */
+  guint64   inspect_bodies; /* http --inspect-bodies[=SIZE]: bytes of each body kept, 0: none */
   GVariant *kind_options; /* a{sv} a command in its own file adds (serve --upload, …), or NULL */
   GVariant *acme_options; /* issue 11: a{sv} of --acme-* (cli-acme-options.c), or NULL */
   GCancellable *stop;   /* cancelled (on the main thread): remove the tunnel and exit 0;

@@ -7,6 +7,7 @@
 #include "cli-client.h"
 #include "cli-commands.h"
 #include "cli-output.h"
+#include "cli-status-panel.h" /* issue 9 §9 */
 #include "nfltr-cidr.h"
 
 #include "nfltr-error.h"
@@ -87,6 +88,15 @@ origin_h2_option_cb (const char *option_name, const char *value, gpointer data, 
     return FALSE;
   options->origin_h2 = g_strdup (yes ? "yes" : "no");
   return TRUE;
+}
+
+/* issue 9 §8: --inspect-bodies[=SIZE]; SIZE in bytes, or with K or M (IEC). */
+static gboolean
+inspect_bodies_option_cb (const char *option_name, const char *value, gpointer data, GError **error)
+{
+  CliTunnelOptions *options = data;
+
+  return cli_parse_inspect_bodies (value, &options->inspect_bodies, error);
 }
 
 /* --allow-cidr / --deny-cidr: checked here so that a typo is a usage error naming the range. */
@@ -204,7 +214,19 @@ cli_tunnel_options_parse (const char        *kind,
   g_autofree char *alpn = NULL;
   g_autofree char *basic_auth = NULL;
   gboolean origin_tls = FALSE;
+  g_autofree char *inspect_addr = NULL; /* issue 9 §8 */
   const GOptionEntry http_entries[] = {
+    /* issue 9 §8: the request inspector */
+    { "inspect", 0, 0, G_OPTION_ARG_STRING, &inspect_addr,
+      N_ ("Also show the requests on a local web page at ADDR, loopback only, e.g. "
+          "127.0.0.1:4040 (the next port if taken). Off by default: any user of this machine "
+          "can reach a loopback port, so the page asks for the token in the address printed"),
+      "ADDR" },
+    { "inspect-bodies", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, inspect_bodies_option_cb,
+      N_ ("The inspector keeps request and response bodies, up to SIZE each (default 64K; "
+          "e.g. 1M). Off by default: only methods, paths, headers, status and sizes are kept, "
+          "in memory"),
+      "SIZE" },
     { "basic-auth", 0, 0, G_OPTION_ARG_STRING, &basic_auth,
       N_ ("Visitors must log in with this user name and password (checked on this machine; "
           "$NFLTR_BASIC_AUTH keeps it off the command line)"),
@@ -308,6 +330,9 @@ cli_tunnel_options_parse (const char        *kind,
   if (!cli_acme_apply (&acme, &options->acme_options, error))  /* issue 11 */
     return FALSE;
 
+  if (inspect_addr != NULL && !cli_check_inspect_address (inspect_addr, error)) /* issue 9 §8 */
+    return FALSE;
+  options->inspect_addr = g_steal_pointer (&inspect_addr);
   options->target = g_strdup (args[1]);
   options->alpn = g_steal_pointer (&alpn);
   options->origin_tls = origin_tls;
@@ -341,6 +366,7 @@ cli_tunnel_options_clear (CliTunnelOptions *options)
   g_clear_pointer (&options->allow_cidr, g_strfreev);
   g_clear_pointer (&options->basic_auth, g_free);
   g_clear_pointer (&options->client_ca, g_free);
+  g_clear_pointer (&options->inspect_addr, g_free); /* issue 9 §8 */
   g_clear_pointer (&options->deny_cidr, g_strfreev);
   g_clear_pointer (&options->kind_options, g_variant_unref);
   g_clear_pointer (&options->acme_options, g_variant_unref);  /* issue 11 */
@@ -450,6 +476,10 @@ cli_tunnel_options_to_variant (const CliTunnelOptions *options)
     g_variant_dict_insert (&dict, "basic-auth", "s", options->basic_auth);
   if (options->client_ca != NULL)
     g_variant_dict_insert (&dict, "client-ca", "s", options->client_ca);
+  if (options->inspect_addr != NULL) /* issue 9 §8 */
+    g_variant_dict_insert (&dict, "inspect-addr", "s", options->inspect_addr);
+  if (options->inspect_bodies > 0)
+    g_variant_dict_insert (&dict, "inspect-bodies", "t", options->inspect_bodies);
   if (options->deny_cidr != NULL)
     g_variant_dict_insert (&dict, "deny-cidr", "^as", options->deny_cidr);
   /* The options of a command in its own file (cmd-serve.c, …), checked by its kind. */
@@ -527,6 +557,9 @@ typedef struct
   /* a command of its own on top of this run (cmd-shell.c): more to say once online */
   CliTunnelReadyHook ready_hook;
   gpointer           ready_data;
+
+  NfltrDbusInspector *inspector;    /* http: the tunnel's request inspector (issue 9 §8) */
+  CliStatusPanel     *panel;        /* TTY, once online: the live status panel (issue 9 §9) */
 } TunnelRun;
 
 static void tunnel_run_stop (TunnelRun *run, int exit_status);
@@ -535,6 +568,11 @@ static void tunnel_run_stop (TunnelRun *run, int exit_status);
 static void
 print_line (TunnelRun *run, const char *line)
 {
+  if (run->panel != NULL) /* issue 9 §9: lines scroll above the panel */
+    {
+      cli_status_panel_print_line (run->panel, line);
+      return;
+    }
   if (run->tty && run->live_line != NULL)
     fputs ("\r\033[K", stdout);
   fputs (line, stdout);
@@ -548,6 +586,7 @@ print_line (TunnelRun *run, const char *line)
 static void
 finish_live_line (TunnelRun *run)
 {
+  g_clear_pointer (&run->panel, cli_status_panel_free); /* issue 9 §9 */
   if (run->tty && run->live_line != NULL)
     {
       fputc ('\n', stdout);
@@ -606,6 +645,8 @@ show_stats (TunnelRun *run, gboolean force)
 
       cli_print_flushed (line);
     }
+  else if (run->panel != NULL) /* issue 9 §9 */
+    cli_status_panel_changed (run->panel);
   else if (run->tty)
     {
       g_free (run->live_line);
@@ -731,6 +772,13 @@ show_ready (TunnelRun *run)
           g_free (line);
           line = with_viewer;
         }
+      if (cli_inspector_url (run->inspector) != NULL) /* issue 9 §8 */
+        {
+          char *with_inspector = cli_event_add_string (line, "inspect_url", cli_inspector_url (run->inspector));
+
+          g_free (line);
+          line = with_inspector;
+        }
       cli_print_flushed (line);
       if (run->ready_hook != NULL)
         run->ready_hook (t, TRUE, run->ready_data);
@@ -781,6 +829,7 @@ show_ready (TunnelRun *run)
 
           fputs (line, stdout);
         }
+      cli_inspector_print_ready (run->inspector, run->options.inspect_addr != NULL); /* issue 9 §8 */
       if (run->ready_hook != NULL)
         run->ready_hook (t, FALSE, run->ready_data);
       fputs (_ ("Press Ctrl-C to stop the tunnel.\n"), stdout);
@@ -791,8 +840,11 @@ show_ready (TunnelRun *run)
   run->shown_error = g_strdup (nfltr_dbus_tunnel_get_last_error (t));
   run->shown_origin = g_strdup ("unknown");
   /* The counters' starting point; a terminal shows it at once, other outputs on change. */
-  if (run->tty && !run->options.json)
-    show_stats (run, TRUE);
+  if (run->tty && !run->options.json) /* issue 9 §9: the live status panel */
+    {
+      run->panel = cli_status_panel_new (t, cli_client_get_manager (run->client), run->inspector, run->color);
+      show_stats (run, TRUE);
+    }
   else
     {
       run->stats_shown = TRUE;
@@ -908,6 +960,8 @@ tunnel_changed (TunnelRun *run)
   show_origin (run);
   show_certificate (run);  /* issue 11: ACME issuance and renewal */
   schedule_stats (run);
+  if (run->panel != NULL) /* issue 9 §9 */
+    cli_status_panel_changed (run->panel);
 }
 
 static void
@@ -1052,6 +1106,8 @@ create_tunnel_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
 
   g_signal_connect (run->tunnel, "g-properties-changed", G_CALLBACK (properties_changed_cb), run);
+  if (g_str_equal (run->options.kind, "http")) /* issue 9 §8 */
+    run->inspector = cli_inspector_get (run->client, run->object_path);
   run->removed_subscription =
     g_dbus_connection_signal_subscribe (cli_client_get_connection (run->client),
                                         cli_client_get_bus_name (run->client),
@@ -1170,6 +1226,7 @@ cli_tunnel_run (CliTunnelOptions *options, CliClient *connected)
     g_signal_handlers_disconnect_by_data (run.tunnel, &run);
   finish_live_line (&run);
 
+  g_clear_object (&run.inspector); /* issue 9 §8 */
   g_clear_object (&run.tunnel);
   g_clear_object (&run.cancellable);
   g_clear_pointer (&run.loop, g_main_loop_unref);

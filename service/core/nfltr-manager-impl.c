@@ -55,6 +55,24 @@ session_changed_cb (NfltrSession     *session,
   update_relay_properties (self);
 }
 
+/* issue 9 §9: RelayLatency follows the current link's PING round trip. */
+static void
+link_rtt_changed_cb (NfltrRelayLink *link, NfltrManagerImpl *self)
+{
+  if (link == nfltr_session_get_link (self->session))
+    nfltr_dbus_manager_set_relay_latency (NFLTR_DBUS_MANAGER (self), nfltr_relay_link_get_rtt_ms (link));
+}
+
+static void
+link_adopted_cb (NfltrSession *session, NfltrManagerImpl *self)
+{
+  NfltrRelayLink *link = nfltr_session_get_link (session);
+
+  nfltr_dbus_manager_set_relay_latency (NFLTR_DBUS_MANAGER (self), 0);
+  if (link != NULL)
+    g_signal_connect_object (link, "rtt-changed", G_CALLBACK (link_rtt_changed_cb), self, 0);
+}
+
 static void
 tunnel_failed_cb (NfltrTunnelManager *tunnels,
                   const char         *path,
@@ -246,6 +264,8 @@ nfltr_manager_impl_new (const char  *config_dir,
   self->data_dir = g_strdup (data_dir);
   /* Before the tunnel manager's handlers: Relay* properties change before tunnel states. */
   g_signal_connect (self->session, "changed", G_CALLBACK (session_changed_cb), self);
+  g_signal_connect (self->session, "link-adopted", G_CALLBACK (link_adopted_cb), self); /* issue 9 §9 */
+  link_adopted_cb (self->session, self);
   self->tunnels = nfltr_tunnel_manager_new (self->session, config_dir, certs_dir);
   g_signal_connect (self->tunnels, "tunnel-failed", G_CALLBACK (tunnel_failed_cb), self);
   return g_steal_pointer (&self);

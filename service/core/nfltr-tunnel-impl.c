@@ -428,6 +428,13 @@ nfltr_tunnel_impl_get_config (NfltrTunnelImpl *self)
   return self->config;
 }
 
+/* issue 9 §8: the inspector's registry key */
+GVariant *
+nfltr_tunnel_impl_get_kind_config (NfltrTunnelImpl *self)
+{
+  return self->kind_config;
+}
+
 const char *
 nfltr_tunnel_impl_get_name (NfltrTunnelImpl *self)
 {

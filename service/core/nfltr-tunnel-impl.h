@@ -59,6 +59,8 @@ NfltrTunnelImpl         *nfltr_tunnel_impl_new          (const NfltrTunnelConfig
                                                          GError                 **error);
 const NfltrTunnelConfig *nfltr_tunnel_impl_get_config   (NfltrTunnelImpl *self);
 const char              *nfltr_tunnel_impl_get_name     (NfltrTunnelImpl *self);
+/* The kind's parse() of the target (immutable, lives as long as the tunnel); issue 9 §8. */
+GVariant                *nfltr_tunnel_impl_get_kind_config (NfltrTunnelImpl *self);
 NfltrTunnelState         nfltr_tunnel_impl_get_state    (NfltrTunnelImpl *self);
 /* The unique bus name that owns a transient tunnel, NULL otherwise. */
 const char              *nfltr_tunnel_impl_get_owner    (NfltrTunnelImpl *self);

@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "nfltr-manager"
 
 #include "nfltr-tunnel-manager.h"
+#include "nfltr-tunnel-inspector.h" /* issue 9 §8 */
 #include "nfltr-tunnel-proof.h"
 
 #include <string.h>
@@ -210,6 +211,7 @@ add_tunnel (NfltrTunnelManager *self, NfltrTunnelImpl *t)
   g_signal_connect (t, "handle-remove", G_CALLBACK (handle_tunnel_remove), self);
   nfltr_tunnel_proof_attach (t, self->session);  /* issue 11: ProofResult, GetProofBundle */
   nfltr_dbus_object_skeleton_set_tunnel (object, NFLTR_DBUS_TUNNEL (t));
+  nfltr_tunnel_inspector_attach (t, object);     /* issue 9 §8: the request inspector */
   g_ptr_array_add (self->tunnels, g_object_ref (t));
   if (self->object_manager)
     g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));

@@ -73,6 +73,7 @@ struct _NfltrRelayLink {
   gint64 last_rx;
   gint64 last_ping;
   guint64 ping_seq;
+  guint rtt_ms;          /* issue 9 §9: the last PING → PONG round trip, 0 before one */
 
   NfltrFrameRouter *router;   /* handlers and the requests on the current connection */
 };
@@ -81,6 +82,7 @@ G_DEFINE_FINAL_TYPE (NfltrRelayLink, nfltr_relay_link, G_TYPE_OBJECT)
 
 enum {
   SIGNAL_STATE_CHANGED,
+  SIGNAL_RTT_CHANGED,  /* issue 9 §9 */
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -287,6 +289,8 @@ nfltr_relay_link_request_finish (NfltrRelayLink  *self,
 
 /* --- the link's own frames: WELCOME, ERROR before it, PING, PONG ----------------------- */
 
+static void send_ping (NfltrRelayLink *self); /* issue 9 §9 */
+
 static gboolean
 handle_welcome (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_data)
 {
@@ -341,6 +345,7 @@ handle_welcome (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_dat
              self->domain, welcome.session_id, self->features);
   /* Users of the link (the tunnel binder) take their names back on this. */
   set_state (self, NFLTR_RELAY_LINK_CONNECTED, NULL);
+  send_ping (self);  /* issue 9 §9: a latency to show at once, not after 20 s */
   return TRUE;
 }
 
@@ -381,8 +386,33 @@ handle_ping (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_data)
 static gboolean
 handle_pong (NfltrRelayLink *self, const NfltrFrame *frame, gpointer user_data)
 {
-  /* Any byte from the relay already fed the watchdog. */
+  guint64 seq = 0;
+
+  /* Any byte from the relay already fed the watchdog. The answer to our latest PING is the
+   * link's latency (issue 9 §9); an older one is late and says nothing about now. */
+  if (nfltr_frame_get_u64 (frame, NFLTR_ATTR_SEQ, &seq) && seq == self->ping_seq)
+    {
+      self->rtt_ms = MAX (1, (guint) ((g_get_monotonic_time () - self->last_ping) / 1000));
+      g_signal_emit (self, signals[SIGNAL_RTT_CHANGED], 0);
+    }
   return TRUE;
+}
+
+/* issue 9 §9 */
+static void
+send_ping (NfltrRelayLink *self)
+{
+  g_autoptr(NfltrFrame) ping = nfltr_frame_new (NFLTR_FRAME_PING);
+
+  nfltr_frame_set_u64 (ping, NFLTR_ATTR_SEQ, ++self->ping_seq);
+  send_frame (self, ping);
+  self->last_ping = g_get_monotonic_time ();
+}
+
+guint
+nfltr_relay_link_get_rtt_ms (NfltrRelayLink *self)
+{
+  return self->rtt_ms;
 }
 
 /* --- the WebSocket --------------------------------------------------------------------- */
@@ -494,12 +524,7 @@ watchdog_cb (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   if (now - self->last_ping >= PING_INTERVAL_US)
-    {
-      g_autoptr(NfltrFrame) ping = nfltr_frame_new (NFLTR_FRAME_PING);
-      nfltr_frame_set_u64 (ping, NFLTR_ATTR_SEQ, ++self->ping_seq);
-      send_frame (self, ping);
-      self->last_ping = now;
-    }
+    send_ping (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -989,6 +1014,10 @@ nfltr_relay_link_class_init (NfltrRelayLinkClass *klass)
 
   signals[SIGNAL_STATE_CHANGED] =
     g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* issue 9 §9: a new nfltr_relay_link_get_rtt_ms(). */
+  signals[SIGNAL_RTT_CHANGED] =
+    g_signal_new ("rtt-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 

@@ -42,6 +42,9 @@ void                nfltr_relay_link_stop             (NfltrRelayLink *self);
 /* Waiting to reconnect (unreachable, backoff): try now, and start the backoff over. Nothing
  * otherwise (connected, connecting, refused, stopped). */
 void                nfltr_relay_link_retry_now        (NfltrRelayLink *self);
+/* issue 9 §9: the last PING → PONG round trip on the control channel in ms (0: none yet);
+ * "rtt-changed" tells when it changes. */
+guint               nfltr_relay_link_get_rtt_ms       (NfltrRelayLink *self);
 
 NfltrRelayLinkState nfltr_relay_link_get_state        (NfltrRelayLink *self);
 /* The D-Bus RelayState string: "connecting", "connected", "unreachable", … */

@@ -4,10 +4,12 @@
 #include "nfltr-http-filter.h"
 
 #include "nfltr-http-rewrite.h"
+#include "nfltr-inspect-h1.h" /* inspector (issue 9 §8) */
 
 struct _NfltrHttpFilter {
   GObject parent_instance;
   NfltrHttpRewriter *rewriter;
+  NfltrInspectH1 *inspect;  /* inspector (issue 9 §8): what the local server saw, or NULL */
 };
 
 static void filter_iface_init (NfltrStreamFilterInterface *iface);
@@ -22,8 +24,12 @@ http_filter_feed (NfltrStreamFilter *filter,
                   GByteArray        *out)
 {
   NfltrHttpFilter *self = NFLTR_HTTP_FILTER (filter);
+  guint before = out->len; /* inspector (issue 9 §8) */
+  NfltrHttpRewriteResult result = nfltr_http_rewriter_feed (self->rewriter, data, len, out);
 
-  if (nfltr_http_rewriter_feed (self->rewriter, data, len, out) == NFLTR_HTTP_REWRITE_REJECT)
+  if (self->inspect != NULL) /* inspector (issue 9 §8) */
+    nfltr_inspect_h1_feed_request (self->inspect, out->data + before, out->len - before);
+  if (result == NFLTR_HTTP_REWRITE_REJECT)
     return NFLTR_STREAM_FILTER_REFUSE;
   return NFLTR_STREAM_FILTER_CONTINUE;
 }
@@ -52,6 +58,8 @@ http_filter_observe_response (NfltrStreamFilter *filter,
                               gsize              len)
 {
   nfltr_http_rewriter_feed_response (NFLTR_HTTP_FILTER (filter)->rewriter, data, len);
+  if (NFLTR_HTTP_FILTER (filter)->inspect != NULL) /* inspector (issue 9 §8) */
+    nfltr_inspect_h1_feed_response (NFLTR_HTTP_FILTER (filter)->inspect, data, len);
 }
 
 static void
@@ -70,6 +78,7 @@ nfltr_http_filter_finalize (GObject *object)
   NfltrHttpFilter *self = NFLTR_HTTP_FILTER (object);
 
   g_clear_pointer (&self->rewriter, nfltr_http_rewriter_free);
+  g_clear_pointer (&self->inspect, nfltr_inspect_h1_free); /* inspector (issue 9 §8) */
   G_OBJECT_CLASS (nfltr_http_filter_parent_class)->finalize (object);
 }
 
@@ -98,4 +107,12 @@ void
 nfltr_http_filter_set_basic_auth (NfltrHttpFilter *self, const char *credentials)
 {
   nfltr_http_rewriter_set_basic_auth (self->rewriter, credentials);
+}
+
+/* inspector (issue 9 §8) */
+void
+nfltr_http_filter_set_inspect (NfltrHttpFilter *self, NfltrInspectStore *store, const char *client)
+{
+  if (store != NULL)
+    self->inspect = nfltr_inspect_h1_new (store, client);
 }

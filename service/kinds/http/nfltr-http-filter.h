@@ -3,6 +3,7 @@
 #pragma once
 
 #include "nfltr-stream-filter.h"
+#include "nfltr-inspect-store.h" /* inspector (issue 9 §8) */
 
 G_BEGIN_DECLS
 
@@ -15,5 +16,10 @@ NfltrStreamFilter *nfltr_http_filter_new (const char *public_host,
 /* --basic-auth: see nfltr_http_rewriter_set_basic_auth(). */
 void               nfltr_http_filter_set_basic_auth (NfltrHttpFilter *self,
                                                      const char      *credentials);
+
+/* inspector (issue 9 §8): record this connection's exchanges into store (NULL: none). */
+void               nfltr_http_filter_set_inspect (NfltrHttpFilter   *self,
+                                                  NfltrInspectStore *store,
+                                                  const char        *client);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
 
 #include "nfltr-http2-proxy.h"
 #include "nfltr-http2-request.h"
+#include "nfltr-inspect-record.h" /* inspector (issue 9 §8) */
 
 #include <nghttp2/nghttp2.h>
 
@@ -73,6 +74,8 @@ struct _Http2Stream {
   Http2Buf h1_in;
   H1RespState h1_state;
   guint64 h1_remaining;
+
+  NfltrInspectRecord *inspect; /* inspector (issue 9 §8): this exchange, or NULL */
 };
 
 struct _NfltrHttp2Proxy {
@@ -86,6 +89,8 @@ struct _NfltrHttp2Proxy {
   NfltrTunnelStats *stats;   /* origin health (issue 9 §2), or NULL */
   char *refusal;             /* set: every request is answered 403 with it (issue 9 §10) */
   char *basic_auth;          /* USER:PASS every request must carry, or NULL (issue 9 §10) */
+  NfltrInspectStore *inspect; /* inspector (issue 9 §8), or NULL */
+  char *inspect_client;
 
   nghttp2_session *server;   /* faces the visitor */
   Http2Buf vis_out;

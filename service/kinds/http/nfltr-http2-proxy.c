@@ -4,6 +4,7 @@
 
 #include "nfltr-http-auth.h"
 #include "nfltr-http2-private.h"
+#include "nfltr-inspect-registry.h" /* inspector (issue 9 §8) */
 
 #include <gio/gio.h>
 
@@ -109,6 +110,15 @@ request_headers_done (NfltrHttp2Proxy *self, Http2Stream *s)
 
   s->req_headers_done = TRUE;
   s->is_head = method != NULL && strcmp (method, "HEAD") == 0;
+  s->inspect = nfltr_inspect_record_new (self->inspect, "2", self->inspect_client); /* inspector (issue 9 §8) */
+  for (guint i = 0; s->inspect != NULL && i < s->req_fields->len; i++)
+    {
+      NfltrHttp2Field *f = g_ptr_array_index (s->req_fields, i);
+
+      /* The tunnel's own password is not the local server's business, nor the inspector's. */
+      if (self->basic_auth == NULL || g_ascii_strcasecmp (f->name, "authorization") != 0)
+        nfltr_inspect_record_request_header (s->inspect, f->name, f->name_len, f->value, f->value_len);
+    }
   if (s->req_field_bytes > NFLTR_HTTP2_MAX_HEADER_BYTES)
     {
       _nfltr_http2_stream_respond_error (s, 431, "request header fields too large");
@@ -183,6 +193,7 @@ server_data_chunk_cb (nghttp2_session *session,
       return 0;
     }
   _nfltr_http2_buf_append (&s->req_body, data, len);
+  nfltr_inspect_record_request_body (s->inspect, data, len); /* inspector (issue 9 §8) */
   request_body_more (s);
   return 0;
 }
@@ -762,6 +773,8 @@ nfltr_http2_proxy_free (NfltrHttp2Proxy *self)
   g_clear_pointer (&self->stats, nfltr_tunnel_stats_unref);
   g_free (self->refusal);
   g_free (self->basic_auth);
+  g_clear_object (&self->inspect);       /* inspector (issue 9 §8) */
+  g_free (self->inspect_client);
   g_free (self);
 }
 
@@ -817,4 +830,14 @@ nfltr_http2_proxy_take_output (NfltrHttp2Proxy *self, GByteArray *out)
       g_byte_array_append (out, _nfltr_http2_buf_peek (&self->vis_out), n);
       _nfltr_http2_buf_skip (&self->vis_out, n);
     }
+}
+
+/* inspector (issue 9 §8) */
+void
+nfltr_http2_proxy_set_inspect (NfltrHttp2Proxy *self, GVariant *kind_config, const char *client)
+{
+  g_clear_object (&self->inspect);
+  self->inspect = nfltr_inspect_registry_lookup (kind_config);
+  g_free (self->inspect_client);
+  self->inspect_client = g_strdup (client);
 }

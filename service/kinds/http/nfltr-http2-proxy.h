@@ -78,4 +78,10 @@ int              nfltr_http2_proxy_start        (NfltrHttp2Proxy      *self,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NfltrHttp2Proxy, nfltr_http2_proxy_free)
 
+/* inspector (issue 9 §8): record every stream into the store registered for kind_config
+ * (nfltr-inspect-registry.h), if any. */
+void             nfltr_http2_proxy_set_inspect    (NfltrHttp2Proxy      *self,
+                                                   GVariant             *kind_config,
+                                                   const char           *client);
+
 G_END_DECLS

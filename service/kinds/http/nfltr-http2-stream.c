@@ -94,6 +94,9 @@ _nfltr_http2_stream_free (gpointer data)
       nghttp2_submit_rst_stream (proxy->client, NGHTTP2_FLAG_NONE, s->oid, NGHTTP2_CANCEL);
     }
   _nfltr_http2_h1_close (s);
+  /* inspector (issue 9 §8): the stream is over, whole or not. */
+  nfltr_inspect_record_finish (g_steal_pointer (&s->inspect),
+                               !s->resp_started ? "no response" : !s->resp_eof || _nfltr_http2_buf_len (&s->resp_body) > 0 ? "the response was cut" : NULL);
   g_clear_pointer (&s->req_fields, g_ptr_array_unref);
   g_clear_pointer (&s->fwd_fields, g_ptr_array_unref);
   g_clear_pointer (&s->req_trailers, g_ptr_array_unref);
@@ -140,6 +143,7 @@ response_read_cb (nghttp2_session     *session,
   if (n > 0)
     {
       memcpy (buf, _nfltr_http2_buf_peek (&s->resp_body), n);
+      nfltr_inspect_record_response_body (s->inspect, buf, n); /* inspector (issue 9 §8) */
       _nfltr_http2_buf_skip (&s->resp_body, n);
       /* Only now may the origin send more on this stream. */
       if (s->oid > 0 && s->proxy->client != NULL)
@@ -172,6 +176,12 @@ _nfltr_http2_stream_submit_response (Http2Stream *s, GPtrArray *fields, gboolean
   int rv;
 
   s->resp_started = TRUE;
+  for (guint i = 0; s->inspect != NULL && i < fields->len; i++) /* inspector (issue 9 §8) */
+    {
+      NfltrHttp2Field *f = g_ptr_array_index (fields, i);
+
+      nfltr_inspect_record_response_header (s->inspect, f->name, f->name_len, f->value, f->value_len);
+    }
   if (end_stream)
     s->resp_eof = TRUE;
   rv = nghttp2_submit_response (proxy->server, s->vid, nv, fields->len, end_stream ? NULL : &dp);

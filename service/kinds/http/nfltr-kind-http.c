@@ -13,6 +13,8 @@
 #include "nfltr-http-filter.h"
 #include "nfltr-http-rewrite.h"
 #include "nfltr-http2-proxy.h"
+#include "nfltr-inspect-address.h"  /* inspector (issue 9 §8) */
+#include "nfltr-inspect-registry.h" /* inspector (issue 9 §8) */
 #include "nfltr-origin-tls.h"
 #include "nfltr-resolve.h"
 
@@ -73,6 +75,8 @@ http_parse (NfltrTunnelKind *kind, const char *target, GVariant *options, GError
     }
   if (options != NULL && g_variant_lookup (options, "origin-tls", "b", &origin_tls) && origin_tls)
     g_variant_dict_insert (&dict, "origin-tls", "b", TRUE);
+  if (!nfltr_inspect_check_options (options, error)) /* inspector (issue 9 §8) */
+    return NULL;
   if (options != NULL && g_variant_lookup (options, "basic-auth", "&s", &basic_auth))
     {
       if (!nfltr_http_basic_auth_valid (basic_auth, error))
@@ -165,6 +169,7 @@ http_connect (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *conn
                                  origin_tls (config), conn->timeout_ms);
   nfltr_http2_proxy_set_stats (proxy, conn->stats);
   nfltr_http2_proxy_set_basic_auth (proxy, basic_auth_of (config));
+  nfltr_http2_proxy_set_inspect (proxy, config, conn->client_addr); /* inspector (issue 9 §8) */
   return nfltr_http2_proxy_start (proxy, error);
 }
 
@@ -188,6 +193,12 @@ http_new_filter (NfltrTunnelKind *kind, GVariant *config, const NfltrKindConn *c
   filter = nfltr_http_filter_new (conn->sni, client_ip);
   if (basic_auth_of (config) != NULL)
     nfltr_http_filter_set_basic_auth (NFLTR_HTTP_FILTER (filter), basic_auth_of (config));
+  {
+    /* inspector (issue 9 §8) */
+    g_autoptr(NfltrInspectStore) store = nfltr_inspect_registry_lookup (config);
+
+    nfltr_http_filter_set_inspect (NFLTR_HTTP_FILTER (filter), store, conn->client_addr);
+  }
   return filter;
 }
 
