@@ -11,6 +11,11 @@
 #define STUN_XOR_MAPPED       0x0020 /* RFC 5389 §15.2 */
 #define STUN_SOFTWARE         0x8022 /* RFC 5389 §15.10 */
 #define STUN_SOFTWARE_TEXT    "nfltr-relay"
+/* RFC 5389 §15.5: ICE agents (libnice in RFC 5245 mode, RFC 8445 §5.1.2) drop a response on
+ * their candidate's socket that has no FINGERPRINT — without it no server-reflexive candidate
+ * is ever gathered (issue 13's NAT lab, tests/integration/test_p2p_nat.py). */
+#define STUN_FINGERPRINT      0x8028
+#define STUN_FINGERPRINT_XOR  0x5354554eu
 
 struct _RelayUdp {
   GSocket         *socket;
@@ -38,6 +43,22 @@ put16 (guint8 *p, guint16 v)
 {
   p[0] = v >> 8;
   p[1] = v & 0xff;
+}
+
+/* CRC-32 of ISO 3309 / ITU-T V.42 (the one of zlib and Ethernet), bit by bit: a STUN answer is
+ * a few dozen bytes. */
+static guint32
+crc32_v42 (const guint8 *data, gsize len)
+{
+  guint32 crc = 0xffffffffu;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      crc ^= data[i];
+      for (int k = 0; k < 8; k++)
+        crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+    }
+  return ~crc;
 }
 
 gsize
@@ -87,7 +108,19 @@ relay_stun_answer (const guint8   *request,
   memset (out + off + 4, 0, (software_len + 3) & ~3u);
   memcpy (out + off + 4, STUN_SOFTWARE_TEXT, software_len);
   off += 4 + ((software_len + 3) & ~3u);
-  put16 (out + 2, off - RELAY_STUN_HEADER);
+  /* §15.5: FINGERPRINT last; its CRC covers the message with the length already counting it */
+  put16 (out + 2, off + 8 - RELAY_STUN_HEADER);
+  put16 (out + off, STUN_FINGERPRINT);
+  put16 (out + off + 2, 4);
+  {
+    guint32 fp = crc32_v42 (out, off) ^ STUN_FINGERPRINT_XOR;
+
+    out[off + 4] = fp >> 24;
+    out[off + 5] = (fp >> 16) & 0xff;
+    out[off + 6] = (fp >> 8) & 0xff;
+    out[off + 7] = fp & 0xff;
+  }
+  off += 8;
   return off;
 }
 

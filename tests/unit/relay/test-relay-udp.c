@@ -62,6 +62,25 @@ receive (Fixture *f, guint8 *buf, gsize size)
   return -1;
 }
 
+/* CRC-32 (zlib's), for checking FINGERPRINT (RFC 5389 §15.5) independently of the relay. */
+static guint32
+crc32_ref (const guint8 *p, gsize n)
+{
+  guint32 table[256], c = 0xffffffffu;
+
+  for (guint32 i = 0; i < 256; i++)
+    {
+      guint32 v = i;
+
+      for (int k = 0; k < 8; k++)
+        v = v & 1 ? 0xedb88320u ^ (v >> 1) : v >> 1;
+      table[i] = v;
+    }
+  for (gsize i = 0; i < n; i++)
+    c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
 static void
 test_stun_binding (Fixture *f, gconstpointer data)
 {
@@ -70,7 +89,7 @@ test_stun_binding (Fixture *f, gconstpointer data)
   guint16 my_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (mine));
   gssize n;
   gsize off = 20;
-  gboolean found = FALSE;
+  gboolean found = FALSE, fingerprint = FALSE;
 
   binding_request (req, 0x5a);
   g_assert_cmpint (g_socket_send_to (f->client, f->server, (const char *) req, sizeof req, NULL, NULL), ==, 20);
@@ -97,9 +116,21 @@ test_stun_binding (Fixture *f, gconstpointer data)
           g_assert_cmpuint (ip[3], ==, 1);
           found = TRUE;
         }
+      if (type == 0x8028)
+        {
+          guint32 want = crc32_ref (resp, off) ^ 0x5354554eu;
+
+          /* issue 13 (labs): FINGERPRINT last, or libnice ignores the answer */
+          g_assert_cmpuint (len, ==, 4);
+          g_assert_cmpuint (off + 8, ==, (gsize) n);
+          g_assert_cmpuint (((guint32) resp[off + 4] << 24) | (resp[off + 5] << 16) | (resp[off + 6] << 8)
+                              | resp[off + 7], ==, want);
+          fingerprint = TRUE;
+        }
       off += 4 + ((len + 3) & ~3u);
     }
   g_assert_true (found);
+  g_assert_true (fingerprint);
   g_assert_cmpuint (relay_udp_get_count (f->udp, RELAY_UDP_STUN), ==, 1);
 }
 
