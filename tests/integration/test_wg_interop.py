@@ -46,7 +46,7 @@ while True:
 FLOODER = r"""
 import hashlib, os, socket, sys, time
 public, target, port, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-import contextlib
+import base64
 mac1_key = hashlib.blake2s(b"mac1----" + base64.b64decode(public)).digest()
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setblocking(False)
