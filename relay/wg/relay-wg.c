@@ -271,8 +271,8 @@ log_stats (RelayWg *wg, gboolean final)
     return;
   wg->logged = wg->stats;
   g_message ("wg udp%s: forwarded %" G_GUINT64_FORMAT ", initiations %" G_GUINT64_FORMAT
-             ", dropped invalid %" G_GUINT64_FORMAT ", unrouted %" G_GUINT64_FORMAT ", rate %" G_GUINT64_FORMAT
-             ", other %" G_GUINT64_FORMAT "; sources %u",
+             ", dropped invalid %" G_GUINT64_FORMAT ", unrouted %" G_GUINT64_FORMAT
+             ", rate %" G_GUINT64_FORMAT ", other %" G_GUINT64_FORMAT "; sources %u",
              final ? " (final)" : "", wg->stats.forwarded, wg->stats.initiations, wg->stats.dropped_invalid,
              wg->stats.dropped_unrouted, wg->stats.dropped_rate, wg->stats.dropped_other,
              wg->sources ? g_hash_table_size (wg->sources) : 0);

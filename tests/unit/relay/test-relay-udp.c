@@ -123,8 +123,9 @@ test_stun_binding (Fixture *f, gconstpointer data)
           /* issue 13 (labs): FINGERPRINT last, or libnice ignores the answer */
           g_assert_cmpuint (len, ==, 4);
           g_assert_cmpuint (off + 8, ==, (gsize) n);
-          g_assert_cmpuint (((guint32) resp[off + 4] << 24) | (resp[off + 5] << 16) | (resp[off + 6] << 8)
-                              | resp[off + 7], ==, want);
+          g_assert_cmpuint (((guint32) resp[off + 4] << 24) | (resp[off + 5] << 16) | (resp[off + 6] << 8) |
+                              resp[off + 7],
+                            ==, want);
           fingerprint = TRUE;
         }
       off += 4 + ((len + 3) & ~3u);
