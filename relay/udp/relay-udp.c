@@ -9,6 +9,7 @@
 #define STUN_BINDING_REQUEST  0x0001 /* RFC 5389 §18.1 */
 #define STUN_BINDING_SUCCESS  0x0101
 #define STUN_XOR_MAPPED       0x0020 /* RFC 5389 §15.2 */
+#define STUN_MAPPED_ADDRESS   0x0001 /* RFC 5389 §15.1, RFC 3489 §11.2.1 */
 #define STUN_SOFTWARE         0x8022 /* RFC 5389 §15.10 */
 #define STUN_SOFTWARE_TEXT    "nfltr-relay"
 /* RFC 5389 §15.5: ICE agents (libnice in RFC 5245 mode, RFC 8445 §5.1.2) drop a response on
@@ -32,6 +33,12 @@ relay_udp_classify (const guint8 *data,
 {
   if (len >= RELAY_STUN_HEADER && (data[0] & 0xC0) == 0
       && GUINT32_FROM_BE (*(const guint32 *) (const void *) (data + 4)) == RELAY_STUN_MAGIC_COOKIE)
+    return RELAY_UDP_STUN;
+  /* issue 13 (labs): an RFC 3489 Binding request has no cookie — libnice sends its
+   * server-reflexive discovery that way — so it is known by its type and exact length (a
+   * WireGuard message never starts with 0). */
+  if (len >= RELAY_STUN_HEADER && data[0] == 0 && data[1] == STUN_BINDING_REQUEST
+      && (gsize) ((data[2] << 8) | data[3]) + RELAY_STUN_HEADER == len)
     return RELAY_UDP_STUN;
   if (len >= 4 && data[0] >= 1 && data[0] <= 4 && data[1] == 0 && data[2] == 0 && data[3] == 0)
     return RELAY_UDP_WIREGUARD;
@@ -88,6 +95,24 @@ relay_stun_answer (const guint8   *request,
   ip_len = g_inet_address_get_native_size (ip);
   ip_bytes = g_inet_address_to_bytes (ip);
   family = ip_len == 4 ? 0x01 : 0x02;
+
+  if (GUINT32_FROM_BE (*(const guint32 *) (const void *) (request + 4)) != RELAY_STUN_MAGIC_COOKIE)
+    {
+      /* issue 13 (labs): RFC 3489 §11.2.1 (RFC 5389 §12.2): the address in clear as
+       * MAPPED-ADDRESS, IPv4 only, and nothing a classic client does not know. */
+      if (ip_len != 4)
+        return 0;
+      put16 (out, STUN_BINDING_SUCCESS);
+      put16 (out + 2, 12);
+      memcpy (out + 4, request + 4, 16);
+      put16 (out + 20, STUN_MAPPED_ADDRESS);
+      put16 (out + 22, 8);
+      out[24] = 0;
+      out[25] = family;
+      put16 (out + 26, port);
+      memcpy (out + 28, ip_bytes, 4);
+      return 32;
+    }
 
   /* header: Binding success, the request's cookie and transaction id */
   put16 (out, STUN_BINDING_SUCCESS);

@@ -272,20 +272,19 @@ def test_hairpin_joins_the_two_segments_only_through_the_outside_address():
 
 # -- the transfers ---------------------------------------------------------------------------
 
-# Where the direct path needs a server-reflexive candidate, it does not come today: the relay
-# answers each STUN Binding request at once (an independent pinger in the same namespace saw
-# every answer within a millisecond, NFLTR_LAB_DEBUG), yet libnice in the service logs the first
-# inbound STUN packet only after its discovery has timed out (~2 s), so every side gathers its
-# host candidate only and the sender falls back to the relay after ICE_WAIT_MS. The transfer
-# itself completes and matches; the path is the expectation that fails. Reported to the P2P
-# track (service/p2p/transfer/nfltr-p2p-direct.c); strict=False so a fix shows as XPASS.
-SRFLX_MISSING = pytest.mark.xfail(strict=False, reason="no server-reflexive candidate is gathered: "
-                                  "libnice reads the relay's STUN answer only after its discovery "
-                                  "timed out (service/p2p, see the comment above)")
+# CGNAT: ICE connects (server-reflexive pair 198.18.3.2 ↔ 198.18.2.2, both sides "direct
+# path"), the receiver reads the first 267 bytes from the pseudo-TCP socket, then nothing more
+# moves: the sender's transfer never leaves "pairing" (its service.log has no "pairing →
+# transferring"), the receiver waits in "transferring". Seen in every CGNAT run here, never in
+# the other topologies; the P2P track's (service/p2p/transfer/nfltr-p2p-transfer.c) to find.
+# strict=False so its fix shows as XPASS; a shorter wait so the stall costs two minutes.
+CGNAT_STALLS = pytest.mark.xfail(strict=False, reason="the direct transfer stalls after pairing "
+                                 "behind two NAT layers (service/p2p, see the comment above)")
+XFAILS = {"cgnat": CGNAT_STALLS}
 
 
-@pytest.mark.parametrize("topology", [pytest.param(t, marks=SRFLX_MISSING) if t in ("eim", "cgnat", "hairpin")
-                                      else t for t in TOPOLOGIES])
+@pytest.mark.parametrize("topology", [pytest.param(t, marks=XFAILS[t]) if t in XFAILS else t
+                                      for t in TOPOLOGIES])
 def test_transfer_through_nat(lab, topology):
     expected = TOPOLOGIES[topology][1]
     with nslab.Lab() as net:
@@ -308,6 +307,10 @@ def test_transfer_through_nat(lab, topology):
         if os.environ.get("NFLTR_LAB_DEBUG"):
             out = open(os.path.join(os.environ["NFLTR_LAB_DEBUG"], f"{topology}-stunping.log"), "w")
             net.popen(alice_ns, ["/usr/bin/python3", "-c", STUNPING, RELAY_IP, str(PORT)], stdout=out)
+            net.popen(alice_ns, ["tcpdump", "-i", "eth0", "-n", "-tt", "-U", "-X", "udp port 8443"],
+                      stdout=open(os.path.join(os.environ["NFLTR_LAB_DEBUG"], f"{topology}-alice.tcpdump"), "w"),
+                      stderr=subprocess.DEVNULL)
+            time.sleep(1)   # tcpdump's capture open before the transfer
         try:
             send = lab.spawn("alice:send", a.argv("p2p", "send", os.path.join(src, "f.bin"), "--json"),
                              env=a.env(), split_stderr=True)
@@ -315,7 +318,7 @@ def test_transfer_through_nat(lab, topology):
             t0 = time.monotonic()
             recv = lab.spawn("bob:receive", b.argv("p2p", "receive", code, "--dir", dest, "--yes", "--json"),
                              env=b.env(), split_stderr=True)
-            assert recv.wait_exit(max(300, SIZE // MIB)) == 0, recv.text()
+            assert recv.wait_exit(120 if topology in XFAILS else max(300, SIZE // MIB)) == 0, recv.text()
             dt = time.monotonic() - t0
             assert send.wait_exit(60) == 0, send.text()
         finally:

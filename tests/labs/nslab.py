@@ -27,7 +27,8 @@ The NAT kinds, as Linux implements them (net/netfilter/nf_nat_core.c):
   inside socket gets the same outside port towards every destination: endpoint-independent
   mapping (RFC 4787 §4.1) unless two inside hosts use the same port towards the same
   destination. Filtering is conntrack's: address- and port-dependent (only replies from where
-  the inside host sent to get in), which ICE's simultaneous checks punch through.
+  the inside host sent to get in), which ICE's simultaneous checks punch through; unsolicited
+  packets to the box itself are dropped before conntrack keeps them (see `nat`).
   (``persistent`` would not change this: it keeps a client on one address of a range.)
 - ``random`` — ``masquerade random``: the outside port is a keyed hash of the whole tuple
   (NF_NAT_RANGE_PROTO_RANDOM), so every destination sees another port: endpoint-dependent
@@ -267,11 +268,21 @@ class Lab:
         """Source NAT of everything leaving ns through out_dev (see the module doc for what
         each kind maps). Its own table, `nslab_nat`."""
         rule = NAT_RULES[kind]
+        # The input chain is every home router's firewall, and what keeps `eim` mapping
+        # endpoint-independent under ICE's simultaneous checks: without it, the peer's first
+        # check (arriving before ours went out) becomes a conntrack entry of its own for
+        # outside:port ↔ peer, and our later packet to the peer must then take another outside
+        # port. Dropped in the input hook, that entry is never confirmed (conntrack inserts an
+        # entry only once its first packet has passed every hook).
         self.nft(ns, f"""
 table ip nslab_nat {{
   chain post {{
     type nat hook postrouting priority srcnat; policy accept;
     oifname "{out_dev}" {rule}
+  }}
+  chain input_hook {{
+    type filter hook input priority filter; policy accept;
+    iifname "{out_dev}" ct state new counter drop
   }}
 }}
 """)
