@@ -62,6 +62,9 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
+sys.path.insert(0, os.path.join(TOP, "tools", "netlab"))
+import netlab  # noqa: E402  (tools/netlab/netlab.py: the delay line's own lab)
+
 NAT_RULES = {
     "eim": "masquerade",
     "random": "masquerade random",
@@ -79,17 +82,6 @@ def available():
     return None
 
 
-def delay_line_bin():
-    """tools/netlab's delay line (built by meson): $NFLTR_DELAY_LINE, then the build root."""
-    for cand in (os.environ.get("NFLTR_DELAY_LINE"),
-                 os.path.join(os.environ.get("NFLTR_BUILD_ROOT", ""), "tools", "netlab", "nfltr-delay-line")
-                 if os.environ.get("NFLTR_BUILD_ROOT") else None,
-                 os.path.join(TOP, "build", "tools", "netlab", "nfltr-delay-line")):
-        if cand and os.access(cand, os.X_OK):
-            return cand
-    raise RuntimeError("nfltr-delay-line not found: build it (ninja -C build) or set NFLTR_DELAY_LINE")
-
-
 def run(*argv, check=True, input=None, timeout=30):
     r = subprocess.run(list(argv), capture_output=True, text=True, input=input, timeout=timeout)
     if check and r.returncode != 0:
@@ -97,39 +89,12 @@ def run(*argv, check=True, input=None, timeout=30):
     return r
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def netns_pids(ns):
-    r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=30)
-    return [int(x) for x in r.stdout.split()] if r.returncode == 0 else []
-
-
-def _kill_netns_processes(ns, timeout=5.0):
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        pids = [p for p in netns_pids(ns) if p != os.getpid()]
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        end = time.monotonic() + timeout
-        while pids and time.monotonic() < end:
-            pids = [p for p in pids if _pid_alive(p)]
-            time.sleep(0.05)   # polling: a foreign pid's exit has no event to wait on
-        if not pids:
-            return
-
-
-def delete_netns(ns):
-    _kill_netns_processes(ns)
-    run("ip", "netns", "del", ns, check=False)
-    shutil.rmtree(os.path.join("/etc/netns", ns), ignore_errors=True)
+# tools/netlab's helpers for what runs in a namespace and for the delay line's binary
+_pid_alive = netlab._pid_alive
+netns_pids = netlab._netns_pids
+delete_netns = netlab._delete_netns   # its processes ended, the namespace and /etc/netns/NS gone
+_kill_netns_processes = netlab._kill_netns_processes
+delay_line_bin = netlab.delay_line_bin
 
 
 def cleanup_stale():
