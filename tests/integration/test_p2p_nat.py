@@ -272,15 +272,17 @@ def test_hairpin_joins_the_two_segments_only_through_the_outside_address():
 
 # -- the transfers ---------------------------------------------------------------------------
 
-# CGNAT: ICE connects (server-reflexive pair 198.18.3.2 ↔ 198.18.2.2, both sides "direct
-# path"), the receiver reads the first 267 bytes from the pseudo-TCP socket, then nothing more
+# CGNAT (and hairpin at times): ICE connects (CGNAT: the server-reflexive pair 198.18.3.2 ↔
+# 198.18.2.2), both sides say "direct path", the receiver reads the first 267 bytes from the pseudo-TCP socket, then nothing more
 # moves: the sender's transfer never leaves "pairing" (its service.log has no "pairing →
-# transferring"), the receiver waits in "transferring". Seen in every CGNAT run here, never in
-# the other topologies; the P2P track's (service/p2p/transfer/nfltr-p2p-transfer.c) to find.
-# strict=False so its fix shows as XPASS; a shorter wait so the stall costs two minutes.
-CGNAT_STALLS = pytest.mark.xfail(strict=False, reason="the direct transfer stalls after pairing "
-                                 "behind two NAT layers (service/p2p, see the comment above)")
-XFAILS = {"cgnat": CGNAT_STALLS}
+# transferring"), the receiver waits in "transferring"; the sender's libnice later logs
+# "Integrity check failed - bad request" for a STUN request from the receiver's selected
+# address. Seen in every CGNAT run here and in one of three hairpin runs (1 GiB), not yet in
+# same-lan or EIM; the P2P track's (service/p2p/transfer/) to find. strict=False so a fix shows
+# as XPASS; a shorter wait so the stall costs two minutes.
+STALLS = pytest.mark.xfail(strict=False, reason="the direct transfer can stall right after pairing "
+                           "behind NAT (service/p2p, see the comment above)")
+XFAILS = {"cgnat": STALLS, "hairpin": STALLS}
 
 
 @pytest.mark.parametrize("topology", [pytest.param(t, marks=XFAILS[t]) if t in XFAILS else t
