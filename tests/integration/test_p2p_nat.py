@@ -272,21 +272,23 @@ def test_hairpin_joins_the_two_segments_only_through_the_outside_address():
 
 # -- the transfers ---------------------------------------------------------------------------
 
-# CGNAT (and hairpin at times): ICE connects (CGNAT: the server-reflexive pair 198.18.3.2 ↔
-# 198.18.2.2), both sides say "direct path", the receiver reads the first 267 bytes from the pseudo-TCP socket, then nothing more
-# moves: the sender's transfer never leaves "pairing" (its service.log has no "pairing →
-# transferring"), the receiver waits in "transferring"; the sender's libnice later logs
-# "Integrity check failed - bad request" for a STUN request from the receiver's selected
-# address. Seen in every CGNAT run here and in one of three hairpin runs (1 GiB), not yet in
-# same-lan or EIM; the P2P track's (service/p2p/transfer/) to find. strict=False so a fix shows
-# as XPASS; a shorter wait so the stall costs two minutes.
-STALLS = pytest.mark.xfail(strict=False, reason="the direct transfer can stall right after pairing "
-                           "behind NAT (service/p2p, see the comment above)")
-XFAILS = {"cgnat": STALLS, "hairpin": STALLS}
+# Behind NAT (EIM, CGNAT, hairpin) the direct transfer can stall: ICE connects (CGNAT: the
+# server-reflexive pair 198.18.3.2 ↔ 198.18.2.2), both sides say "direct path", the receiver
+# reads the first 267 bytes from the pseudo-TCP socket, then nothing more moves: the sender's
+# transfer never leaves "pairing" (its service.log has no "pairing → transferring"), the
+# receiver waits in "transferring"; the sender's libnice later logs "Integrity check failed -
+# bad request" for a STUN request from the receiver's selected address. Intermittent, in all
+# three: CGNAT stalled in 3 of 4 runs here, hairpin in 2 of 4, EIM in 2 of 4; never on the same
+# LAN. The P2P track's (service/p2p/transfer/) to find. So in these topologies what the relay's STUN
+# answers make possible is asserted outright (ICE connects through the NAT: the sender's
+# service.log says "direct path"), and a transfer that then stalls is an expected failure at
+# run time (pytest.xfail, after two minutes) rather than a red test; one that completes is
+# checked in full.
+STALL_PRONE = {"eim", "cgnat", "hairpin"}
+STALL_REASON = "the direct transfer stalled right after pairing behind NAT (service/p2p, see the comment above)"
 
 
-@pytest.mark.parametrize("topology", [pytest.param(t, marks=XFAILS[t]) if t in XFAILS else t
-                                      for t in TOPOLOGIES])
+@pytest.mark.parametrize("topology", list(TOPOLOGIES))
 def test_transfer_through_nat(lab, topology):
     expected = TOPOLOGIES[topology][1]
     with nslab.Lab() as net:
@@ -320,7 +322,16 @@ def test_transfer_through_nat(lab, topology):
             t0 = time.monotonic()
             recv = lab.spawn("bob:receive", b.argv("p2p", "receive", code, "--dir", dest, "--yes", "--json"),
                              env=b.env(), split_stderr=True)
-            assert recv.wait_exit(120 if topology in XFAILS else max(300, SIZE // MIB)) == 0, recv.text()
+            if topology in STALL_PRONE:
+                wait_until(lambda: "direct path" in service_log(a), 60,
+                           "ICE's direct path through the NAT (the sender's service.log)")
+                try:
+                    status = recv.wait_exit(max(120, SIZE // MIB // 4))
+                except AssertionError:
+                    pytest.xfail(STALL_REASON)
+            else:
+                status = recv.wait_exit(max(300, SIZE // MIB))
+            assert status == 0, recv.text()
             dt = time.monotonic() - t0
             assert send.wait_exit(60) == 0, send.text()
         finally:
