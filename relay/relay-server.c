@@ -436,6 +436,8 @@ relay_server_new (RelayConfig *config, GError **error)
   server->wg = relay_wg_new (server, error);
   if (server->wg == NULL)
     return NULL;
+  /* issue 12 (labs): --wg-packet-rate, --wg-handshake-rate */
+  relay_wg_set_rates (server->wg, server->config.wg_packets_per_s, server->config.wg_handshakes_per_s);
   server->agent_ca = relay_agent_ca_load (server->config.data_dir, server->config.agent_ca_file, error);
   if (server->agent_ca == NULL)
     return NULL;

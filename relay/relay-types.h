@@ -52,6 +52,8 @@ typedef struct {
   guint  log_interval_s;         /* refusal lines: one count per reason and source this often */
   char  *agent_ca_file;          /* issue 11: the operator's CA for agents' client certificates */
   guint  proof_interval_s;       /* relay/proof/: each verified tunnel checked again this often */
+  guint  wg_packets_per_s;       /* issue 12 (labs): relay/wg/'s per-source UDP rates; 0 = */
+  guint  wg_handshakes_per_s;    /* RELAY_WG_DEFAULT_* */
 } RelayConfig;
 
 #define RELAY_DEFAULT_HELLO_MAX_BYTES      NFLTR_HELLO_DEFAULT_MAX

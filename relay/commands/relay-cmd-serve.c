@@ -6,6 +6,7 @@
 #include "relay-server.h"
 #include "tls/relay-identity.h"
 #include "proof/relay-proof.h"
+#include "wg/relay-wg.h"
 
 #include <glib-unix.h>
 #include <signal.h>
@@ -57,6 +58,8 @@ relay_cmd_serve (int argc, char **argv)
   int name_expiry_s = -1;
   int log_interval = RELAY_DEFAULT_LOG_INTERVAL_S;
   int proof_interval = RELAY_DEFAULT_PROOF_INTERVAL_S;
+  int wg_packet_rate = RELAY_WG_DEFAULT_PACKETS_PER_S;     /* issue 12 (labs) */
+  int wg_handshake_rate = RELAY_WG_DEFAULT_HANDSHAKES_PER_S;
   g_autofree char *listen = NULL;
   g_autofree char *domain = NULL;
   g_autofree char *data_dir = NULL;
@@ -110,6 +113,13 @@ relay_cmd_serve (int argc, char **argv)
     { "proof-interval", 0, 0, G_OPTION_ARG_INT, &proof_interval,
       "Check each verified tunnel through itself this often, besides at every BIND (default 600; 0 = never)",
       "SECONDS" },
+    /* issue 12 (labs): relay/wg/'s limits on its UDP port, per source address */
+    { "wg-packet-rate", 0, 0, G_OPTION_ARG_INT, &wg_packet_rate,
+      "WireGuard datagrams accepted per second from one address on the UDP port (default 200000; "
+      "a tenth of a second's worth may come at once)", "N" },
+    { "wg-handshake-rate", 0, 0, G_OPTION_ARG_INT, &wg_handshake_rate,
+      "WireGuard handshake initiations accepted per second from one address (default 50; one second's "
+      "worth may come at once)", "N" },
     /* For tests: the same in seconds, so a test can watch a reservation lapse. */
     { "name-expiry-seconds", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &name_expiry_s, NULL, NULL },
     { NULL }
@@ -145,6 +155,8 @@ relay_cmd_serve (int argc, char **argv)
       { "--public-port", public_port, 0, 65535 },
       { "--log-interval", log_interval, 1, 3600 },
       { "--proof-interval", proof_interval, 0, 7 * 86400 },
+      { "--wg-packet-rate", wg_packet_rate, 10, 100000000 },
+      { "--wg-handshake-rate", wg_handshake_rate, 1, 1000000 },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)
@@ -195,6 +207,8 @@ relay_cmd_serve (int argc, char **argv)
   config.log_interval_s = log_interval;
   config.agent_ca_file = g_steal_pointer (&agent_ca);
   config.proof_interval_s = proof_interval;
+  config.wg_packets_per_s = wg_packet_rate;
+  config.wg_handshakes_per_s = wg_handshake_rate;
   config.name_expiry_s = name_expiry_s >= 0 ? name_expiry_s : (gint64) name_expiry * 24 * 3600;
 
   /* splice(2) to a socket the peer has closed raises SIGPIPE; the error code is enough. */

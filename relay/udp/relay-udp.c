@@ -9,8 +9,14 @@
 #define STUN_BINDING_REQUEST  0x0001 /* RFC 5389 §18.1 */
 #define STUN_BINDING_SUCCESS  0x0101
 #define STUN_XOR_MAPPED       0x0020 /* RFC 5389 §15.2 */
+#define STUN_MAPPED_ADDRESS   0x0001 /* RFC 5389 §15.1, RFC 3489 §11.2.1 */
 #define STUN_SOFTWARE         0x8022 /* RFC 5389 §15.10 */
 #define STUN_SOFTWARE_TEXT    "nfltr-relay"
+/* RFC 5389 §15.5: ICE agents (libnice in RFC 5245 mode, RFC 8445 §5.1.2) drop a response on
+ * their candidate's socket that has no FINGERPRINT — without it no server-reflexive candidate
+ * is ever gathered (issue 13's NAT lab, tests/integration/test_p2p_nat.py). */
+#define STUN_FINGERPRINT      0x8028
+#define STUN_FINGERPRINT_XOR  0x5354554eu
 
 struct _RelayUdp {
   GSocket         *socket;
@@ -28,6 +34,12 @@ relay_udp_classify (const guint8 *data,
   if (len >= RELAY_STUN_HEADER && (data[0] & 0xC0) == 0
       && GUINT32_FROM_BE (*(const guint32 *) (const void *) (data + 4)) == RELAY_STUN_MAGIC_COOKIE)
     return RELAY_UDP_STUN;
+  /* issue 13 (labs): an RFC 3489 Binding request has no cookie — libnice sends its
+   * server-reflexive discovery that way — so it is known by its type and exact length (a
+   * WireGuard message never starts with 0). */
+  if (len >= RELAY_STUN_HEADER && data[0] == 0 && data[1] == STUN_BINDING_REQUEST
+      && (gsize) ((data[2] << 8) | data[3]) + RELAY_STUN_HEADER == len)
+    return RELAY_UDP_STUN;
   if (len >= 4 && data[0] >= 1 && data[0] <= 4 && data[1] == 0 && data[2] == 0 && data[3] == 0)
     return RELAY_UDP_WIREGUARD;
   return RELAY_UDP_OTHER;
@@ -38,6 +50,22 @@ put16 (guint8 *p, guint16 v)
 {
   p[0] = v >> 8;
   p[1] = v & 0xff;
+}
+
+/* CRC-32 of ISO 3309 / ITU-T V.42 (the one of zlib and Ethernet), bit by bit: a STUN answer is
+ * a few dozen bytes. */
+static guint32
+crc32_v42 (const guint8 *data, gsize len)
+{
+  guint32 crc = 0xffffffffu;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      crc ^= data[i];
+      for (int k = 0; k < 8; k++)
+        crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+    }
+  return ~crc;
 }
 
 gsize
@@ -68,6 +96,24 @@ relay_stun_answer (const guint8   *request,
   ip_bytes = g_inet_address_to_bytes (ip);
   family = ip_len == 4 ? 0x01 : 0x02;
 
+  if (GUINT32_FROM_BE (*(const guint32 *) (const void *) (request + 4)) != RELAY_STUN_MAGIC_COOKIE)
+    {
+      /* issue 13 (labs): RFC 3489 §11.2.1 (RFC 5389 §12.2): the address in clear as
+       * MAPPED-ADDRESS, IPv4 only, and nothing a classic client does not know. */
+      if (ip_len != 4)
+        return 0;
+      put16 (out, STUN_BINDING_SUCCESS);
+      put16 (out + 2, 12);
+      memcpy (out + 4, request + 4, 16);
+      put16 (out + 20, STUN_MAPPED_ADDRESS);
+      put16 (out + 22, 8);
+      out[24] = 0;
+      out[25] = family;
+      put16 (out + 26, port);
+      memcpy (out + 28, ip_bytes, 4);
+      return 32;
+    }
+
   /* header: Binding success, the request's cookie and transaction id */
   put16 (out, STUN_BINDING_SUCCESS);
   memcpy (out + 4, request + 4, 16);
@@ -87,7 +133,19 @@ relay_stun_answer (const guint8   *request,
   memset (out + off + 4, 0, (software_len + 3) & ~3u);
   memcpy (out + off + 4, STUN_SOFTWARE_TEXT, software_len);
   off += 4 + ((software_len + 3) & ~3u);
-  put16 (out + 2, off - RELAY_STUN_HEADER);
+  /* §15.5: FINGERPRINT last; its CRC covers the message with the length already counting it */
+  put16 (out + 2, off + 8 - RELAY_STUN_HEADER);
+  put16 (out + off, STUN_FINGERPRINT);
+  put16 (out + off + 2, 4);
+  {
+    guint32 fp = crc32_v42 (out, off) ^ STUN_FINGERPRINT_XOR;
+
+    out[off + 4] = fp >> 24;
+    out[off + 5] = (fp >> 16) & 0xff;
+    out[off + 6] = (fp >> 8) & 0xff;
+    out[off + 7] = fp & 0xff;
+  }
+  off += 8;
   return off;
 }
 

@@ -3,7 +3,9 @@
  * Datagrams are sorted by their first bytes, as the TCP listener sorts connections:
  *   STUN (RFC 5389 §6): the two top bits of byte 0 are zero and bytes 4–7 are the magic
  *     cookie 0x2112A442 → answered here (Binding requests: the sender's address as
- *     XOR-MAPPED-ADDRESS), for the P2P track's server-reflexive candidates;
+ *     XOR-MAPPED-ADDRESS, then FINGERPRINT), for the P2P track's server-reflexive candidates;
+ *     also an RFC 3489 Binding request (no cookie: type 0x0001 and its exact length), answered
+ *     with MAPPED-ADDRESS — libnice discovers server-reflexive candidates that way;
  *   WireGuard (its whitepaper §5.4): byte 0 is a message type 1–4 and bytes 1–3 are zero →
  *     handed to the WireGuard track's handler when one is set (relay_udp_set_wg_handler);
  *   anything else → dropped, counted. */

@@ -42,10 +42,10 @@
 /* Datagrams read per wake-up: other sources get their turn in between. */
 #define READ_BATCH          64
 #define MAX_DATAGRAM        65535
-/* Per source IP address: enough for one peer's bulk transfer at a few Gbit/s; initiations
- * are costly (one MAC per member tried) and rare (one per REKEY_TIMEOUT per peer). */
-#define DEFAULT_PACKETS_PER_S    200000
-#define DEFAULT_HANDSHAKES_PER_S 50
+/* The per-source rates' defaults are RELAY_WG_DEFAULT_* (relay-wg.h, `--wg-packet-rate`,
+ * `--wg-handshake-rate`). Sources tracked at once: bounds the table under a spoofed flood. */
+#define DEFAULT_PACKETS_PER_S    RELAY_WG_DEFAULT_PACKETS_PER_S
+#define DEFAULT_HANDSHAKES_PER_S RELAY_WG_DEFAULT_HANDSHAKES_PER_S
 #define SOURCES_MAX              4096
 /* An agent that probes sends every datagram over UDP and on its control channel: the UDP
  * source is kept until it has been silent this long. */
@@ -107,6 +107,7 @@ struct _RelayWg {
   guint         packets_per_s;
   guint         handshakes_per_s;
   RelayWgStats  stats;
+  RelayWgStats  logged;     /* the counts the log last showed */
   guint8       *buffer;
 };
 
@@ -261,6 +262,22 @@ index_lookup (RelayWg *wg, guint32 index)
   return e;
 }
 
+/* The UDP side's counts in the log: at each sweep when they moved (an operator sees a
+ * flood being dropped), and once at the end. */
+static void
+log_stats (RelayWg *wg, gboolean final)
+{
+  if (!final && memcmp (&wg->stats, &wg->logged, sizeof wg->stats) == 0)
+    return;
+  wg->logged = wg->stats;
+  g_message ("wg udp%s: forwarded %" G_GUINT64_FORMAT ", initiations %" G_GUINT64_FORMAT
+             ", dropped invalid %" G_GUINT64_FORMAT ", unrouted %" G_GUINT64_FORMAT
+             ", rate %" G_GUINT64_FORMAT ", other %" G_GUINT64_FORMAT "; sources %u",
+             final ? " (final)" : "", wg->stats.forwarded, wg->stats.initiations, wg->stats.dropped_invalid,
+             wg->stats.dropped_unrouted, wg->stats.dropped_rate, wg->stats.dropped_other,
+             wg->sources ? g_hash_table_size (wg->sources) : 0);
+}
+
 static gboolean
 sweep_cb (gpointer user_data)
 {
@@ -278,6 +295,7 @@ sweep_cb (gpointer user_data)
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &rate))
     if (now - rate->updated > 10 * G_USEC_PER_SEC)
       g_hash_table_iter_remove (&iter);
+  log_stats (wg, FALSE);
   return G_SOURCE_CONTINUE;
 }
 
@@ -375,6 +393,8 @@ route (RelayWg *wg, RelayWgNetwork *only, const guint8 *data, gsize len, const E
           if (e != NULL)
             e->delivered_to = g_strdup (to->public_key_b64);
           sent = send_to_member (wg, to, data, len);
+          if (sent)
+            wg->stats.initiations++;
           break;
         }
       case 2:
@@ -635,6 +655,14 @@ relay_wg_handle_join (RelayAgent *agent, const NfltrFrame *frame)
       relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_UNSUPPORTED_FRAME, "WireGuard is off", name);
       return;
     }
+  /* §11: the session must include the track (§8.2), so an agent that cannot follow the
+   * network's frames is told so at once rather than joined and left silent. */
+  if (!nfltr_proto_features_has (relay_agent_get_features (agent), "wg"))
+    {
+      relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_UNSUPPORTED_FRAME,
+                               "WG_JOIN needs the feature “wg”, which this agent's HELLO did not announce", name);
+      return;
+    }
   if (!nfltr_proto_name_is_valid (name))
     {
       relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_BAD_NAME,
@@ -702,6 +730,14 @@ relay_wg_handle_leave (RelayAgent *agent, const NfltrFrame *frame)
   if (wg == NULL)
     {
       relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_UNSUPPORTED_FRAME, "WireGuard is off", name);
+      return;
+    }
+  /* §11: the session must include the track (§8.2), so an agent that cannot follow the
+   * network's frames is told so at once rather than joined and left silent. */
+  if (!nfltr_proto_features_has (relay_agent_get_features (agent), "wg"))
+    {
+      relay_agent_reply_error (agent, frame, NFLTR_PROTO_ERR_UNSUPPORTED_FRAME,
+                               "WG_JOIN needs the feature “wg”, which this agent's HELLO did not announce", name);
       return;
     }
   if (!relay_wg_store_network (wg->store, name, RELAY_OWNER_KIND_KEY, owner_id, FALSE, &subnet, &error) ||
@@ -836,6 +872,8 @@ relay_wg_free (RelayWg *wg)
       g_source_unref (wg->read_source);
     }
   g_clear_handle_id (&wg->sweep_id, g_source_remove);
+  if (wg->socket != NULL)
+    log_stats (wg, TRUE);
   if (wg->socket != NULL)
     g_socket_close (wg->socket, NULL);
   g_clear_object (&wg->socket);

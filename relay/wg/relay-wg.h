@@ -21,6 +21,7 @@ typedef struct _RelayWg RelayWg;
 /* What the UDP side counts (the tests and the log read them). */
 typedef struct {
   guint64 forwarded;         /* datagrams handed on (UDP or WG_PACKET) */
+  guint64 initiations;       /* of them, handshake initiations */
   guint64 dropped_invalid;   /* not one of the four messages */
   guint64 dropped_unrouted;  /* no member / index to send it to */
   guint64 dropped_rate;      /* over a source's rate */
@@ -38,7 +39,14 @@ void      relay_wg_free   (RelayWg *wg);
 void      relay_wg_get_stats (RelayWg *wg, RelayWgStats *stats);
 
 /* Per-source limits on UDP (docs/wireguard.md): datagrams per second and handshake
- * initiations per second from one IP address. 0 keeps the default. */
+ * initiations per second from one IP address. 0 keeps the default. The defaults (the
+ * options `nfltr-relay serve --wg-packet-rate`, `--wg-handshake-rate`): enough for one peer's
+ * bulk transfer at a few Gbit/s; initiations are costly (one MAC per member tried) and rare
+ * (one per REKEY_TIMEOUT per peer). The packets' bucket holds a tenth of a second's worth,
+ * the initiations' one second's. */
+#define RELAY_WG_DEFAULT_PACKETS_PER_S    200000
+#define RELAY_WG_DEFAULT_HANDSHAKES_PER_S 50
+
 void      relay_wg_set_rates (RelayWg *wg,
                               guint    packets_per_s,
                               guint    handshakes_per_s);

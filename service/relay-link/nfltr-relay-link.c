@@ -21,6 +21,13 @@
 #define HELLO_TIMEOUT_S    15
 #define BACKOFF_MIN_MS     500
 #define BACKOFF_MAX_MS     30000
+/* issue 12 (labs): what HELLO announces (docs/protocol.md §8.2): the WireGuard track when this
+ * build has its networks (service/wg/session/). */
+#ifdef NFLTR_HAVE_WG_SESSION
+#define NFLTR_RELAY_LINK_FEATURES "wg"
+#else
+#define NFLTR_RELAY_LINK_FEATURES ""
+#endif
 
 GError *
 nfltr_relay_unreachable_error (const char *host, guint16 port, const GError *cause)
@@ -1026,6 +1033,9 @@ nfltr_relay_link_init (NfltrRelayLink *self)
 {
   self->state = NFLTR_RELAY_LINK_STOPPED;
   self->router = nfltr_frame_router_new (self);
+  /* issue 12 (labs): HELLO announces the tracks this build has (§8.2); the relay refuses
+   * WG_JOIN from an agent that did not announce `wg` (§11). */
+  self->offered_features = g_strdup (NFLTR_RELAY_LINK_FEATURES);
 
   /* The link's own frames go through the same router as everyone else's. */
   nfltr_relay_link_add_frame_handler (self, NFLTR_FRAME_WELCOME, handle_welcome, NULL);

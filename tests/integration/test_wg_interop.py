@@ -9,17 +9,18 @@ wireguard-go + wg in two network namespaces joined by a veth pair.
 Every test builds its own lab and removes it. Needs root (namespaces, TUN), wireguard-go and
 wg (Debian packages wireguard-go, wireguard-tools); there is no kernel WireGuard here.
 """
-import base64
-import hashlib
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "labs"))
+import nslab  # noqa: E402
 
 BUILD = os.environ.get("NFLTR_BUILD_ROOT",
                        os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -73,11 +74,6 @@ print(sent, cookies, flush=True)
 """
 
 
-# wireguard-go's control socket lives in /var/run/wireguard/, shared by every network namespace:
-# a name of our own, so a concurrent run or a stale socket of another cannot take ours.
-IFACE = f"nfwg{os.getpid() % 100000}"
-
-
 # ICMP echo from inside a namespace (no iputils here): prints how many of COUNT requests were
 # answered within WAIT seconds each; an optional source address plays `ping -I`.
 PINGER = r"""
@@ -117,23 +113,23 @@ def run(*args, check=True, **kw):
 
 class WgLab:
     def __init__(self):
-        tag = uuid.uuid4().hex[:6]
-        self.a, self.b = f"nfwga{tag}", f"nfwgb{tag}"
-        self.va, self.vb = f"nfva{tag}", f"nfvb{tag}"
-        self.procs = []
-        self.tmp = f"/tmp/nfltr-wg-{tag}"
+        self.net = nslab.Lab().open()
+        self.tmp = f"/tmp/nfltr-wg-{self.net.tag}"
+        # wireguard-go's control socket is /var/run/wireguard/<name>.sock, shared by every
+        # namespace: a name of this run's own, so a concurrent run or a stale socket of
+        # another cannot take ours.
+        self.iface = f"nfwg{self.net.tag}"
         os.makedirs(self.tmp)
-        run("ip", "netns", "add", self.a)
-        run("ip", "netns", "add", self.b)
-        run("ip", "link", "add", self.va, "type", "veth", "peer", "name", self.vb)
-        run("ip", "link", "set", self.va, "netns", self.a)
-        run("ip", "link", "set", self.vb, "netns", self.b)
-        self.ns(self.a, "ip", "addr", "add", "192.168.77.1/24", "dev", self.va)
-        self.ns(self.b, "ip", "addr", "add", "192.168.77.2/24", "dev", self.vb)
-        self.ns(self.b, "ip", "addr", "add", "192.168.77.3/24", "dev", self.vb)
-        for ns, dev in ((self.a, self.va), (self.b, self.vb)):
-            self.ns(ns, "ip", "link", "set", dev, "up")
-            self.ns(ns, "ip", "link", "set", "lo", "up")
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self):
+        self.a, self.b = self.net.host("wga"), self.net.host("wgb")
+        self.va, self.vb = self.net.veth(self.a, "192.168.77.1/24", self.b, "192.168.77.2/24")
+        self.net.addr(self.b, self.vb, "192.168.77.3/24")
 
         self.key_a = run("wg", "genkey").stdout.strip()
         self.pub_a = run("wg", "pubkey", input=self.key_a).stdout.strip()
@@ -142,22 +138,20 @@ class WgLab:
         with open(os.path.join(self.tmp, "a.key"), "w") as f:
             f.write(self.key_a + "\n")
 
-        self.wggo_log = open(os.path.join(self.tmp, "wireguard-go.log"), "w")
-        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.a, "wireguard-go", "-f", IFACE],
-                                           stdout=self.wggo_log, stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + 10
-        while run("ip", "-n", self.a, "link", "show", IFACE, check=False).returncode != 0:
-            assert time.monotonic() < deadline, f"wireguard-go did not create {IFACE}"
-            time.sleep(0.1)  # polling: nothing announces the interface
-        self.ns(self.a, "wg", "set", IFACE, "private-key", os.path.join(self.tmp, "a.key"),
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"/var/run/wireguard/{self.iface}.sock")
+        log = os.path.join(self.tmp, "wireguard-go.log")
+        with open(log, "w") as out:
+            wggo = self.net.popen(self.a, ["wireguard-go", "-f", self.iface], stdout=out,
+                                  stderr=subprocess.STDOUT)
+        self.net.wait_link(self.a, self.iface, timeout=20, proc=wggo, log=log)
+        self.ns(self.a, "wg", "set", self.iface, "private-key", os.path.join(self.tmp, "a.key"),
                 "listen-port", "51820", "peer", self.pub_b, "allowed-ips", "10.9.0.2/32",
                 "endpoint", "192.168.77.2:51821")
-        self.ns(self.a, "ip", "addr", "add", "10.9.0.1/24", "dev", IFACE)
-        self.ns(self.a, "ip", "link", "set", IFACE, "up")
+        self.ns(self.a, "ip", "addr", "add", "10.9.0.1/24", "dev", self.iface)
+        self.ns(self.a, "ip", "link", "set", self.iface, "up")
 
-        echo = subprocess.Popen(["ip", "netns", "exec", self.a, PYTHON, "-c", ECHO_SERVER],
-                                stdout=subprocess.PIPE, text=True)
-        self.procs.append(echo)
+        echo = self.net.popen(self.a, [PYTHON, "-c", ECHO_SERVER], stdout=subprocess.PIPE, text=True)
         assert echo.stdout.readline().strip() == "ready"
 
     def ns(self, ns, *args, **kw):
@@ -174,7 +168,7 @@ class WgLab:
 
     def start_probe(self, *extra):
         p = subprocess.Popen(self.probe_args(*extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.procs.append(p)
+        self.net.procs.append(p)
         # Its socket is bound and its peer configured once it says so.
         assert json.loads(p.stdout.readline()) == {"ready": True}
         return p
@@ -185,20 +179,10 @@ class WgLab:
         return int(self.ns(self.a, *args, timeout=count * wait + 30).stdout.strip())
 
     def wg_show(self, field):
-        return self.ns(self.a, "wg", "show", IFACE, field).stdout.strip()
+        return self.ns(self.a, "wg", "show", self.iface, field).stdout.strip()
 
     def close(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        self.wggo_log.close()
-        run("ip", "netns", "del", self.a, check=False)
-        run("ip", "netns", "del", self.b, check=False)
+        self.net.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -258,7 +242,7 @@ def test_roaming_source_address_changes(wglab):
 def test_stock_peer_roams_and_we_follow(wglab):
     p = wglab.start_probe("--duration", "8")
     first = wglab.ping("10.9.0.2", count=2)
-    wglab.ns(wglab.a, "wg", "set", IFACE, "listen-port", "51999")
+    wglab.ns(wglab.a, "wg", "set", wglab.iface, "listen-port", "51999")
     second = wglab.ping("10.9.0.2", count=2)
     r = probe_json(p)
     assert (first, second) == (2, 2)
@@ -277,7 +261,7 @@ def test_replayed_data_packet_is_dropped_and_counted(wglab):
 def test_inner_source_outside_allowed_ips_is_dropped(wglab):
     # wireguard-go sends from 10.9.0.77, which it may (its side routes by destination), but
     # our peer entry allows only 10.9.0.1/32.
-    wglab.ns(wglab.a, "ip", "addr", "add", "10.9.0.77/32", "dev", IFACE)
+    wglab.ns(wglab.a, "ip", "addr", "add", "10.9.0.77/32", "dev", wglab.iface)
     p = wglab.start_probe("--duration", "7")
     good = wglab.ping("10.9.0.2", count=2)
     bad = wglab.ping("10.9.0.2", count=3, wait=1, source="10.9.0.77")
@@ -293,7 +277,7 @@ def test_handshake_flood_gets_cookies_and_legitimate_peer_connects(wglab):
     p = wglab.start_probe("--duration", "24")
     flood = subprocess.Popen(["ip", "netns", "exec", wglab.a, PYTHON, "-c", FLOODER, wglab.pub_b,
                               "192.168.77.2", "51821", "18"], stdout=subprocess.PIPE, text=True)
-    wglab.procs.append(flood)
+    wglab.net.procs.append(flood)
     # The first cookie reply: the device has decided it is under load.
     assert flood.stdout.readline().strip() == "under-load"
     connected_at = None

@@ -9,19 +9,22 @@ Everything runs on loopback in the host namespace; the nftables rule of the fall
 names the relay's own random port only.
 """
 import hashlib
-import http.server
 import json
 import os
+import re
 import secrets
 import socket
 import struct
 import subprocess
-import threading
+import sys
 import time
 
 import pytest
 
 from nfltrlab import Agent, Relay, wait_until
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "labs"))
+import nslab  # noqa: E402
 
 SIZE = int(os.environ.get("NFLTR_WG_RELAY_MIB", "20")) << 20
 MARKER = b"NFLTR-PLAINTEXT-MARKER-" + secrets.token_hex(8).encode()
@@ -30,58 +33,26 @@ BLOB = (secrets.token_bytes(4000) + MARKER) * (SIZE // (4000 + len(MARKER)) + 1)
 BLOB = BLOB[:SIZE]
 
 
-class BlobHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(BLOB)))
-        self.end_headers()
-        self.wfile.write(BLOB)
-
-
 @pytest.fixture
 def origin(lab):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BlobHandler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    server = nslab.BlobServer(BLOB)
+    yield server.port
+    server.close()
 
 
 @pytest.fixture
 def udp_echo(lab):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def run():
-        s.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                data, peer = s.recvfrom(4096)
-            except (socket.timeout, OSError):
-                continue
-            s.sendto(data, peer)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    yield s.getsockname()[1]
-    stop.set()
-    t.join(2)
-    s.close()
+    echo = nslab.UdpEcho()
+    yield echo.port
+    echo.close()
 
 
 class Net:
     """A relay and two agents of one credential: serve and socks5 of network `net`."""
 
-    def __init__(self, lab, allow="127.0.0.0/8"):
+    def __init__(self, lab, allow="127.0.0.0/8", relay_args=(), relay_port=None):
         self.lab = lab
-        self.relay = Relay(lab).start()
+        self.relay = Relay(lab, port=relay_port, extra_args=list(relay_args)).start()
         key = self.relay.create_key()
         self.serve = Agent(lab, "serve")
         self.peer = Agent(lab, "peer")
@@ -168,20 +139,7 @@ def test_serve_and_socks5_through_the_relay(lab, origin):
     assert peer["transport"] == "udp"
 
 
-def socks5_request(port, cmd, atyp, addr, dport):
-    s = socket.create_connection(("127.0.0.1", port), timeout=20)
-    s.sendall(b"\x05\x01\x00")
-    assert s.recv(2) == b"\x05\x00"
-    body = bytes([len(addr)]) + addr.encode() if atyp == 3 else socket.inet_aton(addr)
-    s.sendall(bytes([5, cmd, 0, atyp]) + body + struct.pack("!H", dport))
-    reply = b""
-    while len(reply) < 10:
-        chunk = s.recv(10 - len(reply))
-        if not chunk:
-            break
-        reply += chunk
-    assert len(reply) == 10, reply
-    return s, reply[1], socket.inet_ntoa(reply[4:8]), struct.unpack("!H", reply[8:10])[0]
+socks5_request = nslab.socks5_request
 
 
 def test_udp_associate_through_the_relay(lab, udp_echo):
@@ -346,3 +304,147 @@ def test_relay_sees_only_outer_headers(lab, origin):
     # of it: a loaded machine's capture may drop some datagrams, and the first ones of a session
     # may go both ways while the agent probes)
     assert relayed_data >= SIZE // 2, (relayed_data, SIZE)
+
+
+# -- the relay's own limits: the feature token, the UDP port's rates --------------------------
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "abuse"))
+
+FRAME_WG_JOIN, FRAME_WG_JOINED = 0x41, 0x42
+ATTR_NAME, ATTR_PEER_ID, ATTR_KIND, ATTR_FEATURES = 11, 19, 21, 22
+
+
+def raw_join(relay, key, features):
+    """A control channel spoken by hand (tests/abuse/abuselab.py): HELLO announcing
+    `features` (None: no attribute at all), then WG_JOIN as a serve side. Returns the WELCOME's
+    features and the answer to the join (frame type, attributes)."""
+    import base64
+    import abuselab
+    agent = abuselab.RawAgent(relay.port)
+    try:
+        attrs = [(abuselab.ATTR_PROTO_VERSION, struct.pack(">H", 1)), (abuselab.ATTR_API_KEY, key.encode()),
+                 (abuselab.ATTR_AGENT_ID, os.urandom(16).hex().encode()), (abuselab.ATTR_AGENT_VERSION, b"wg-test")]
+        if features is not None:
+            attrs.append((ATTR_FEATURES, features.encode()))
+        agent.send_frame(abuselab.FRAME_HELLO, attrs)
+        welcome = agent.expect(abuselab.FRAME_WELCOME)
+        agent.send_frame(FRAME_WG_JOIN, [(abuselab.ATTR_REQUEST_ID, struct.pack(">I", 7)),
+                                         (ATTR_NAME, b"rawnet"), (ATTR_KIND, b"serve"),
+                                         (ATTR_PEER_ID, base64.b64encode(os.urandom(32)))])
+        ftype, answer = agent.recv_frame()
+        return welcome.get(ATTR_FEATURES, b"").decode(), ftype, answer
+    finally:
+        agent.close()
+
+
+def test_wg_join_needs_the_feature_in_hello(lab):
+    """docs/protocol.md §8.2, §11: an agent that did not announce `wg` is refused WG_JOIN with
+    a clear error; one that did is joined. (The real agents of the tests above announce it:
+    their joins would fail otherwise.)"""
+    relay = Relay(lab).start()
+    key = relay.create_key()
+    for features in (None, "", "p2p"):
+        session, ftype, answer = raw_join(relay, key, features)
+        assert "wg" not in session.split(), session
+        assert ftype == 0x03, (features, ftype, answer)   # ERROR
+        assert struct.unpack(">H", answer[8])[0] == 7, answer   # unsupported-frame
+        message = answer[9].decode()
+        assert "“wg”" in message and "HELLO" in message, message
+    session, ftype, answer = raw_join(relay, key, "wg p2p")
+    assert "wg" in session.split(), session
+    assert ftype == FRAME_WG_JOINED, (ftype, answer)
+
+
+# Junk, initiations with a valid mac1 for the serve side's key and initiations with a random
+# one, from each of the namespace's source addresses in turn, paced; prints what it sent.
+FLOODER = r"""
+import base64, hashlib, json, os, socket, sys, time
+target, port, public, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+sources = sys.argv[5].split(",")
+mac1_key = hashlib.blake2s(b"mac1----" + base64.b64decode(public)).digest()
+socks = []
+for src in sources:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.setblocking(False)
+    socks.append(s)
+sent = {"junk": 0, "valid": 0, "random": 0}
+print("flooding", flush=True)
+end, i = time.monotonic() + seconds, 0
+while time.monotonic() < end:
+    s = socks[i % len(socks)]
+    kind = ("junk", "valid", "random")[i % 3]
+    i += 1
+    if kind == "junk":
+        msg = b"\xff" + os.urandom(200)
+    else:
+        body = bytes([1, 0, 0, 0]) + os.urandom(4 + 32 + 48 + 28)
+        mac1 = hashlib.blake2s(body, key=mac1_key, digest_size=16).digest() if kind == "valid" else os.urandom(16)
+        msg = body + mac1 + bytes(16)
+    try:
+        s.sendto(msg, (target, port))
+        sent[kind] += 1
+    except BlockingIOError:
+        pass
+    if i % 8 == 0:
+        time.sleep(0.004)   # pacing: ~1,000–2,000 a second (several times the limit per source), within the socket's buffer
+print(json.dumps(sent), flush=True)
+"""
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+@pytest.mark.skipif(nslab.available() is not None, reason=str(nslab.available()))
+def test_udp_flood_is_counted_and_dropped_while_a_peer_gets_through(lab, origin):
+    """A flood at the relay's UDP port from another namespace (16 source addresses): junk,
+    initiations whose mac1 names the serve side, initiations that name nobody. The relay counts
+    and drops it within its per-source rates (`--wg-handshake-rate 20` here), its memory stays
+    bounded, and a download through the network during the flood matches."""
+    import json as _json
+    seconds, hs_rate, nsrc = 12, 20, 16
+    with nslab.Lab() as net:
+        flood_ns = net.host("flood")
+        host_if, _ = net.veth(None, "10.79.0.1/24", flood_ns, "10.79.0.2/24", dev2="eth0")
+        sources = [f"10.79.0.{i}" for i in range(2, 2 + nsrc)]
+        for a in sources[1:]:
+            net.addr(flood_ns, "eth0", f"{a}/24")
+        port = free_port()
+        n = Net(lab, relay_args=["--listen", f"0.0.0.0:{port}", "--wg-handshake-rate", str(hs_rate)],
+                relay_port=port)
+        n.start()
+        serve_key = n.status(n.serve)[0]["public-key"]
+        pid = n.relay.proc.pid
+        rss_before = rss_kib(pid)
+        flood = net.popen(flood_ns, ["/usr/bin/python3", "-c", FLOODER, "10.79.0.1", str(port), serve_key,
+                                     str(seconds), ",".join(sources)], stdout=subprocess.PIPE, text=True)
+        assert flood.stdout.readline().strip() == "flooding"
+        t0 = time.monotonic()
+        download_ok(n, origin, "during-flood")
+        during = time.monotonic() - t0 < seconds
+        sent = _json.loads(flood.stdout.readline())
+        flood.wait(30)
+        rss_after = rss_kib(pid)
+        n.relay.stop()
+        log = n.relay.log()
+    m = re.findall(r"wg udp \(final\): forwarded (\d+), initiations (\d+), dropped invalid (\d+), "
+                   r"unrouted (\d+), rate (\d+), other (\d+); sources (\d+)", log)
+    assert m, log[-3000:]
+    forwarded, initiations, invalid, unrouted, rate, other, nsources = map(int, m[-1])
+    print(f"flood sent {sent}; relay: forwarded {forwarded}, initiations {initiations}, dropped rate {rate}, "
+          f"unrouted {unrouted}, other {other}; sources {nsources}; RSS {rss_before} → {rss_after} KiB; "
+          f"download {'during' if during else 'not within'} the flood")
+    assert during, "the download finished only after the flood ended"
+    # every junk datagram that reached the relay was dropped as not WireGuard (the kernel may
+    # lose some of a flood on a loaded machine: at least half arrived)
+    assert other >= sent["junk"] // 2, (other, sent)
+    # initiations: per source at most one second's burst plus the rate, the rest dropped
+    bound = nsrc * hs_rate * (seconds + 5) + 10
+    assert initiations <= bound, (initiations, bound)
+    assert rate >= (sent["valid"] + sent["random"]) // 2 - bound, (rate, sent)
+    # those admitted that named nobody went nowhere
+    assert unrouted >= 1
+    assert nsources <= 4096
+    assert rss_after - rss_before < 32 * 1024, (rss_before, rss_after)

@@ -9,21 +9,21 @@ the stock peer's source address changes and traffic still flows.
              ──► forwarder ──► 10.78.N.1 (an address on the host side only)
 """
 import hashlib
-import http.server
+import contextlib
 import json
 import os
 import re
 import secrets
-import socket
 import subprocess
-import threading
-import time
-import uuid
+import sys
 
 import pytest
 
 from nfltrlab import Agent, Relay, wait_until
 from test_wg_interop import PINGER
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "labs"))
+import nslab  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 BLOB = secrets.token_bytes(int(os.environ.get("NFLTR_WG_STOCK_MIB", "4")) << 20)
@@ -49,43 +49,24 @@ def run(*args, check=True, **kw):
     return subprocess.run(list(args), check=check, capture_output=True, text=True, **kw)
 
 
-class BlobHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(BLOB)))
-        self.end_headers()
-        self.wfile.write(BLOB)
-
-
 class StockLab:
     def __init__(self, lab):
         self.lab = lab
-        tag = uuid.uuid4().hex[:6]
+        self.net = nslab.Lab().open()
+        tag = self.net.tag
         n = int(tag[:2], 16) % 200 + 20
-        self.ns = f"nfwgs{tag}"
         # wireguard-go's control socket is /var/run/wireguard/<name>.sock, shared by every
-        # namespace: a name of our own, not wg0 (test_wg_interop.py's, maybe running now)
+        # namespace: a name of this run's own
         self.dev = f"wgs{tag}"
-        self.host_if, self.ns_if = f"nfh{tag}", f"nfs{tag}"
         self.host_ip, self.ns_ip, self.ns_ip2 = f"10.77.{n}.1", f"10.77.{n}.2", f"10.77.{n}.3"
         self.lan_ip, self.lan_net = f"10.78.{n}.1", f"10.78.{n}.0/24"
-        self.procs = []
         self.servers = []
-        run("ip", "netns", "add", self.ns)
-        run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
-        run("ip", "link", "set", self.ns_if, "netns", self.ns)
-        run("ip", "addr", "add", f"{self.host_ip}/24", "dev", self.host_if)
+        self.udp = None
+        self.ns = self.net.host("stock")
+        self.host_if, self.ns_if = self.net.veth(None, f"{self.host_ip}/24", self.ns, f"{self.ns_ip}/24",
+                                                 dev2="eth0")
         # the "LAN" only the serve side (host namespace) reaches: no route to it from S but wg0
-        run("ip", "addr", "add", f"{self.lan_ip}/32", "dev", self.host_if)
-        run("ip", "link", "set", self.host_if, "up")
-        self.in_ns("ip", "addr", "add", f"{self.ns_ip}/24", "dev", self.ns_if)
-        self.in_ns("ip", "link", "set", self.ns_if, "up")
-        self.in_ns("ip", "link", "set", "lo", "up")
+        self.net.addr(None, self.host_if, f"{self.lan_ip}/32")
 
         self.relay = Relay(lab, extra_args=["--listen", f"0.0.0.0:{0}"])
         self.relay.extra_args = ["--listen", f"0.0.0.0:{self.relay.port}"]
@@ -95,25 +76,10 @@ class StockLab:
         r = self.serve.run("wg", "serve", "--name", "lan", "--allow", self.lan_net, "--json", timeout=60)
         assert r.returncode == 0, (r.stdout, r.stderr)
 
-        http_server = http.server.ThreadingHTTPServer((self.lan_ip, 0), BlobHandler)
-        http_server.daemon_threads = True
-        threading.Thread(target=http_server.serve_forever, daemon=True).start()
-        self.servers.append(http_server)
-        self.http_port = http_server.server_address[1]
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind((self.lan_ip, 0))
-        self.udp_port = self.udp.getsockname()[1]
-        self.stop = threading.Event()
-        threading.Thread(target=self._echo, daemon=True).start()
-
-    def _echo(self):
-        self.udp.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                data, peer = self.udp.recvfrom(4096)
-            except (socket.timeout, OSError):
-                continue
-            self.udp.sendto(data, peer)
+        self.servers.append(nslab.BlobServer(BLOB, self.lan_ip))
+        self.http_port = self.servers[0].port
+        self.udp = nslab.UdpEcho(self.lan_ip)
+        self.udp_port = self.udp.port
 
     def in_ns(self, *args, **kw):
         return run("ip", "netns", "exec", self.ns, *args, **kw)
@@ -137,13 +103,13 @@ class StockLab:
         key = os.path.join(self.lab.dir, "laptop.key")
         with open(key, "w") as f:
             f.write(conf["PrivateKey"] + "\n")
-        log = open(os.path.join(self.lab.dir, "wireguard-go.log"), "w")
-        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.ns, "wireguard-go", "-f", self.dev],
-                                           stdout=log, stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + 10
-        while run("ip", "-n", self.ns, "link", "show", self.dev, check=False).returncode != 0:
-            assert time.monotonic() < deadline, f"wireguard-go did not create {self.dev}"
-            time.sleep(0.1)  # polling: nothing announces the interface
+        log = os.path.join(self.lab.dir, "wireguard-go.log")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"/var/run/wireguard/{self.dev}.sock")
+        with open(log, "w") as out:
+            wggo = self.net.popen(self.ns, ["wireguard-go", "-f", self.dev], stdout=out,
+                                  stderr=subprocess.STDOUT)
+        self.net.wait_link(self.ns, self.dev, timeout=20, proc=wggo, log=log)
         allowed = conf["AllowedIPs"].replace(" ", "")
         self.in_ns("wg", "set", self.dev, "private-key", key, "peer", conf["PublicKey"], "endpoint",
                    conf["Endpoint"], "allowed-ips", allowed, "persistent-keepalive", conf["PersistentKeepalive"])
@@ -153,21 +119,11 @@ class StockLab:
             self.in_ns("ip", "route", "replace", cidr, "dev", self.dev)
 
     def close(self):
-        self.stop.set()
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
         for s in self.servers:
-            s.shutdown()
-            s.server_close()
-        self.udp.close()
-        run("ip", "netns", "del", self.ns, check=False)
-        run("ip", "link", "del", self.host_if, check=False)
+            s.close()
+        if self.udp is not None:
+            self.udp.close()
+        self.net.close()
 
 
 @pytest.fixture

@@ -4,66 +4,36 @@ packets, one per UDP datagram on loopback ↔ wg-net-lab serve (netstack 100.64.
 → an HTTP server on 127.0.0.1. The WireGuard device will replace the datagram link (issue 12).
 """
 import hashlib
-import http.server
 import json
 import os
 import secrets
 import socket
 import struct
 import subprocess
-import threading
+import sys
 
 import pytest
 
 from nfltrlab import binary
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "labs"))
+import nslab  # noqa: E402
+
 BLOB = secrets.token_bytes(16 << 20)
-
-
-class BlobHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(BLOB)))
-        self.end_headers()
-        self.wfile.write(BLOB)
 
 
 @pytest.fixture
 def origin(lab):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BlobHandler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    server = nslab.BlobServer(BLOB)
+    yield server.port
+    server.close()
 
 
 @pytest.fixture
 def udp_echo(lab):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def run():
-        s.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                data, peer = s.recvfrom(4096)
-            except (socket.timeout, OSError):
-                continue
-            s.sendto(data, peer)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    yield s.getsockname()[1]
-    stop.set()
-    t.join(2)
-    s.close()
+    echo = nslab.UdpEcho()
+    yield echo.port
+    echo.close()
 
 
 def start_net(lab, allow=None):
@@ -80,24 +50,7 @@ def start_net(lab, allow=None):
     return json.loads(socks.wait_line(r'^\{"event":"ready"', 20).string)["socks-port"]
 
 
-def socks5_request(port, cmd, atyp, addr, dport):
-    """A raw RFC 1928 exchange; returns (socket, reply code, bound address, bound port)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=20)
-    s.sendall(b"\x05\x01\x00")
-    assert s.recv(2) == b"\x05\x00"
-    if atyp == 3:
-        body = bytes([len(addr)]) + addr.encode()
-    else:
-        body = socket.inet_aton(addr)
-    s.sendall(bytes([5, cmd, 0, atyp]) + body + struct.pack("!H", dport))
-    reply = b""
-    while len(reply) < 10:
-        chunk = s.recv(10 - len(reply))
-        if not chunk:
-            break
-        reply += chunk
-    assert len(reply) == 10, reply
-    return s, reply[1], socket.inet_ntoa(reply[4:8]), struct.unpack("!H", reply[8:10])[0]
+socks5_request = nslab.socks5_request
 
 
 def test_curl_socks5_hostname_download_matches(lab, origin):

@@ -62,6 +62,25 @@ receive (Fixture *f, guint8 *buf, gsize size)
   return -1;
 }
 
+/* CRC-32 (zlib's), for checking FINGERPRINT (RFC 5389 §15.5) independently of the relay. */
+static guint32
+crc32_ref (const guint8 *p, gsize n)
+{
+  guint32 table[256], c = 0xffffffffu;
+
+  for (guint32 i = 0; i < 256; i++)
+    {
+      guint32 v = i;
+
+      for (int k = 0; k < 8; k++)
+        v = v & 1 ? 0xedb88320u ^ (v >> 1) : v >> 1;
+      table[i] = v;
+    }
+  for (gsize i = 0; i < n; i++)
+    c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
 static void
 test_stun_binding (Fixture *f, gconstpointer data)
 {
@@ -70,7 +89,7 @@ test_stun_binding (Fixture *f, gconstpointer data)
   guint16 my_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (mine));
   gssize n;
   gsize off = 20;
-  gboolean found = FALSE;
+  gboolean found = FALSE, fingerprint = FALSE;
 
   binding_request (req, 0x5a);
   g_assert_cmpint (g_socket_send_to (f->client, f->server, (const char *) req, sizeof req, NULL, NULL), ==, 20);
@@ -97,10 +116,54 @@ test_stun_binding (Fixture *f, gconstpointer data)
           g_assert_cmpuint (ip[3], ==, 1);
           found = TRUE;
         }
+      if (type == 0x8028)
+        {
+          guint32 want = crc32_ref (resp, off) ^ 0x5354554eu;
+
+          /* issue 13 (labs): FINGERPRINT last, or libnice ignores the answer */
+          g_assert_cmpuint (len, ==, 4);
+          g_assert_cmpuint (off + 8, ==, (gsize) n);
+          g_assert_cmpuint (((guint32) resp[off + 4] << 24) | (resp[off + 5] << 16) | (resp[off + 6] << 8) |
+                              resp[off + 7],
+                            ==, want);
+          fingerprint = TRUE;
+        }
       off += 4 + ((len + 3) & ~3u);
     }
   g_assert_true (found);
+  g_assert_true (fingerprint);
   g_assert_cmpuint (relay_udp_get_count (f->udp, RELAY_UDP_STUN), ==, 1);
+}
+
+/* issue 13 (labs): libnice's server-reflexive discovery sends RFC 3489 requests (no magic
+ * cookie, a 16-byte transaction id): answered with MAPPED-ADDRESS in clear. */
+static void
+test_stun_classic_binding (Fixture *f, gconstpointer data)
+{
+  guint8 req[20], resp[600];
+  g_autoptr(GSocketAddress) mine = g_socket_get_local_address (f->client, NULL);
+  guint16 my_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (mine));
+  gssize n;
+
+  memset (req, 0, sizeof req);
+  req[1] = 0x01;
+  memcpy (req + 4, "\x67\x46\x5a\xf3 sixteen-ish", 16);
+  g_assert_cmpint (relay_udp_classify (req, sizeof req), ==, RELAY_UDP_STUN);
+  g_assert_cmpint (g_socket_send_to (f->client, f->server, (const char *) req, sizeof req, NULL, NULL), ==, 20);
+  n = receive (f, resp, sizeof resp);
+  g_assert_cmpint (n, ==, 32);
+  g_assert_cmpuint ((resp[0] << 8) | resp[1], ==, 0x0101);
+  g_assert_cmpuint ((resp[2] << 8) | resp[3], ==, 12);
+  g_assert_cmpmem (resp + 4, 16, req + 4, 16);
+  g_assert_cmpuint ((resp[20] << 8) | resp[21], ==, 0x0001); /* MAPPED-ADDRESS */
+  g_assert_cmpuint ((resp[22] << 8) | resp[23], ==, 8);
+  g_assert_cmpuint (resp[25], ==, 0x01);
+  g_assert_cmpuint ((resp[26] << 8) | resp[27], ==, my_port);
+  g_assert_cmpuint (resp[28], ==, 127);
+  g_assert_cmpuint (resp[31], ==, 1);
+  /* a classic request whose length field lies is not STUN */
+  req[3] = 4;
+  g_assert_cmpint (relay_udp_classify (req, sizeof req), ==, RELAY_UDP_OTHER);
 }
 
 static void
@@ -147,5 +210,6 @@ main (int argc, char **argv)
   g_test_add_func ("/relay/udp/classify", test_classify);
   g_test_add ("/relay/udp/stun-binding", Fixture, NULL, setup, test_stun_binding, teardown);
   g_test_add ("/relay/udp/not-answered", Fixture, NULL, setup, test_not_answered, teardown);
+  g_test_add ("/relay/udp/stun-classic-binding", Fixture, NULL, setup, test_stun_classic_binding, teardown);
   return g_test_run ();
 }
