@@ -21,6 +21,7 @@
 #include "nfltr-p2p-error.h"
 #include "nfltr-p2p-chat.h"
 #include "nfltr-p2p-direct.h"
+#include "nfltr-p2p-call.h" /* issue 14: calls */
 #include "nfltr-error.h"
 
 #include <errno.h>
@@ -134,6 +135,7 @@ struct _NfltrP2pTransfer {
   guint32 control;     /* our control stream */
   guint32 chat;        /* our chat stream, 0 until the first message */
   guint32 next_chat_id;
+  guint32 call;        /* issue 14: our CALL stream, 0 until the first call message */
   gboolean accepted; /* the receiver said yes in this run */
   gboolean manifest_seen;
   GByteArray *wire;
@@ -527,6 +529,7 @@ teardown_run (NfltrP2pTransfer *self)
   self->path = PATH_NONE;
   g_hash_table_remove_all (self->streams);
   self->control = self->chat = 0;
+  self->call = 0; /* issue 14: calls */
   self->accepted = FALSE;
   self->manifest_seen = FALSE;
   self->dump_sent = FALSE;
@@ -1100,6 +1103,23 @@ send_chat (NfltrP2pTransfer *self, JsonObject *object)
   nfltr_p2p_mux_write (mux, self->chat, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), NULL);
 }
 
+/* issue 14: a call's message on this side's CALL stream (opened with the first). */
+void
+nfltr_p2p_transfer_send_call (NfltrP2pTransfer *self, JsonObject *message)
+{
+  g_autoptr(JsonObject) owned = message;
+  g_autoptr(GBytes) bytes = nfltr_p2p_message_pack (message);
+  NfltrP2pMux *mux;
+
+  if (self->session == NULL)
+    return;
+  mux = nfltr_p2p_session_get_mux (self->session);
+  if (self->call == 0)
+    self->call = nfltr_p2p_mux_open (mux, NFLTR_P2P_STREAM_CALL, NULL);
+  nfltr_p2p_mux_write (mux, self->call, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), NULL);
+  pump (self);
+}
+
 static void
 take_chat (NfltrP2pTransfer *self, JsonObject *m)
 {
@@ -1305,6 +1325,8 @@ mux_data_cb (NfltrP2pMux *mux, guint32 stream, const guint8 *data, gsize len, gp
             take_control (self, m);
           else if (s->kind == NFLTR_P2P_STREAM_CHAT)
             take_chat (self, m);
+          else if (s->kind == NFLTR_P2P_STREAM_CALL) /* issue 14: calls */
+            nfltr_p2p_call_take_message (self->service, self, m);
           else if (s->kind == NFLTR_P2P_STREAM_FILE && begin_file (self, s, m, &error))
             {
               /* What the framer holds past the header is the file's first bytes. */
