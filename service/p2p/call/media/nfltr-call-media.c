@@ -235,13 +235,13 @@ check_fingerprint (NfltrCallMedia *self)
   if (!g_str_equal (seen, self->remote_fingerprint))
     {
       g_autofree char *message =
-        g_strdup_printf ("the peer's DTLS certificate (sha-256 %.23s…) does not match the fingerprint in the "
-                         "authenticated SDP (%.23s…): the media is not from the person who typed the code",
+        g_strdup_printf ("the peer's DTLS certificate (sha-256 %.23s...) does not match the fingerprint in the "
+                         "authenticated SDP (%.23s...): the media is not from the person who typed the code",
                          seen, self->remote_fingerprint);
       fail (self, message);
       return;
     }
-  g_message ("call media: DTLS certificate matches the authenticated fingerprint %.23s…", seen);
+  g_message ("call media: DTLS certificate matches the authenticated fingerprint %.23s...", seen);
   g_mutex_lock (&self->lock);
   self->connected = TRUE;
   g_strlcpy (self->stats.state, "connected", sizeof self->stats.state);
@@ -739,7 +739,7 @@ build (NfltrCallMedia *self, GError **error)
                                "vp8enc name=venc deadline=1 cpu-used=8 threads=2 end-usage=cbr target-bitrate=%u "
                                "keyframe-max-dist=%u error-resilient=partitions lag-in-frames=0 ! "
                                "rtpvp8pay picture-id-mode=15-bit mtu=1200 ! "
-                               "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000",
+                               "capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000\"",
                                vsrc, VIDEO_START_KBPS * 1000, c->fps * 2);
       self->target_kbps = VIDEO_START_KBPS;
       if (!link_send_branch (self, video, TRUE, error))
@@ -749,12 +749,12 @@ build (NfltrCallMedia *self, GError **error)
     audio = g_strdup ("pulsesrc ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! "
                       "webrtcdsp probe=echoprobe echo-cancel=true noise-suppression=true ! audioconvert ! "
                       "volume name=mute ! opusenc inband-fec=true packet-loss-percentage=10 bitrate=32000 ! "
-                      "rtpopuspay ! application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000");
+                      "rtpopuspay ! capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000\"");
   else
     audio = g_strdup ("audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! audioconvert ! audioresample ! "
                       "audio/x-raw,rate=48000,channels=1 ! volume name=mute ! "
                       "opusenc inband-fec=true packet-loss-percentage=10 bitrate=32000 ! "
-                      "rtpopuspay ! application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000");
+                      "rtpopuspay ! capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000\"");
   if (c->audio != NFLTR_CALL_SOURCE_NONE && !link_send_branch (self, audio, FALSE, error))
     return FALSE;
   return TRUE;
@@ -821,11 +821,12 @@ stats_field_cb (GQuark field, const GValue *value, gpointer user_data)
         break;
       }
     case GST_WEBRTC_STATS_LOCAL_CANDIDATE:
+    case GST_WEBRTC_STATS_REMOTE_CANDIDATE:
       {
+        /* By the field's name, which the pair's local-candidate-id names: 1.22 swaps the two
+         * candidates' structure names. */
         const char *ctype = gst_structure_get_string (s, "candidate-type");
 
-        if (ctype != NULL)
-          g_hash_table_insert (w->candidate_types, g_strdup (gst_structure_get_name (s)), g_strdup (ctype));
         g_hash_table_insert (w->candidate_types, g_strdup (g_quark_to_string (field)), g_strdup (ctype ? ctype : ""));
         break;
       }
@@ -837,7 +838,6 @@ stats_field_cb (GQuark field, const GValue *value, gpointer user_data)
     case GST_WEBRTC_STATS_DATA_CHANNEL:
     case GST_WEBRTC_STATS_STREAM:
     case GST_WEBRTC_STATS_TRANSPORT:
-    case GST_WEBRTC_STATS_REMOTE_CANDIDATE:
     case GST_WEBRTC_STATS_CERTIFICATE:
     default:
       break;
@@ -863,7 +863,7 @@ adapt_bitrate (NfltrCallMedia *self, double fraction_lost)
   target = CLAMP (target, VIDEO_MIN_KBPS, VIDEO_MAX_KBPS);
   if (target != self->target_kbps && self->venc != NULL)
     {
-      g_debug ("video target %u → %u kbit/s (peer reports %.1f %% lost)", self->target_kbps, target, fraction_lost * 100);
+      g_debug ("video target %u -> %u kbit/s (peer reports %.1f %% lost)", self->target_kbps, target, fraction_lost * 100);
       self->target_kbps = target;
       g_object_set (self->venc, "target-bitrate", (gint) (target * 1000), NULL);
     }
