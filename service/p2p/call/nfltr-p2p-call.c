@@ -10,6 +10,7 @@
 #include "nfltr-error.h"
 #include "nfltr-invocation.h"
 #include "nfltr-relay-link.h"
+#include "nfltr-p2p-transfer-private.h"
 
 #include <sodium.h>
 
@@ -73,6 +74,22 @@ send_now (NfltrP2pCall *self, JsonObject *message)
       return;
     }
   nfltr_p2p_transfer_send_call (self->transfer, message);
+}
+
+void
+nfltr_p2p_transfer_send_call (NfltrP2pTransfer *self, JsonObject *message)
+{
+  g_autoptr(JsonObject) owned = message;
+  g_autoptr(GBytes) bytes = nfltr_p2p_message_pack (message);
+  NfltrP2pMux *mux;
+
+  if (self->session == NULL)
+    return;
+  mux = nfltr_p2p_session_get_mux (self->session);
+  if (self->call == 0)
+    self->call = nfltr_p2p_mux_open (mux, NFLTR_P2P_STREAM_CALL, NULL);
+  nfltr_p2p_mux_write (mux, self->call, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), NULL);
+  _nfltr_p2p_transfer_pump (self);
 }
 
 static void

@@ -24,6 +24,10 @@ NfltrP2pCall *nfltr_p2p_call_new (NfltrP2pService  *service,
                                   const char       *id,
                                   gboolean          code_call,
                                   gboolean          video);
+/* Sends a call message (transfer full) on this side's CALL stream of transfer, opened with the
+ * first; written into the session's own files' object through its private header. */
+void          nfltr_p2p_transfer_send_call (NfltrP2pTransfer *transfer,
+                                            JsonObject       *message);
 /* The call attached to transfer, or NULL. */
 NfltrP2pCall *nfltr_p2p_call_for_transfer (NfltrP2pTransfer *transfer);
 /* A message from the peer's CALL stream of transfer (the session's hook): a ring with no call

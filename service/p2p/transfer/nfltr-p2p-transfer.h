@@ -6,8 +6,6 @@
 
 #include "nfltr-p2p-service.h"
 
-#include <json-glib/json-glib.h>
-
 G_BEGIN_DECLS
 
 #define NFLTR_TYPE_P2P_TRANSFER (nfltr_p2p_transfer_get_type ())
@@ -34,9 +32,6 @@ void              nfltr_p2p_transfer_handle_frame (NfltrP2pTransfer *self,
 void              nfltr_p2p_transfer_link_changed (NfltrP2pTransfer *self,
                                                    gboolean          connected);
 void              nfltr_p2p_transfer_shutdown     (NfltrP2pTransfer *self);
-/* issue 14: sends a call message (transfer full) on this side's CALL stream. */
-void              nfltr_p2p_transfer_send_call    (NfltrP2pTransfer *self,
-                                                   JsonObject       *message);
 /* The audit entry of Audit()'s JSON array (a JsonObject-shaped GVariant a{sv} would do; we
  * keep JSON text to keep the CLI simple). */
 /* The sender's paths as given (NULL for a receiver). */
