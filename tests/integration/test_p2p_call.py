@@ -9,6 +9,11 @@ import re
 from nfltrlab import Relay, nfltr_bin
 from test_p2p_transfer import P2pAgent, service_log
 
+# webrtcbin's libnice agent runs gupnp-igd (1.22 gives no way to turn UPnP off); two agents on
+# one host race for the same SSDP port and gupnp logs a warning that G_DEBUG=fatal-warnings
+# would make an abort. The media processes run without that one flag.
+MEDIA_ENV = {"G_DEBUG": "gc-friendly"}
+
 
 def events(proc):
     out = []
@@ -23,7 +28,7 @@ def events(proc):
 def caller(lab, agent, *extra, env=None):
     proc = lab.spawn(f"{agent.name}:call", [nfltr_bin(), "p2p", "call", "--json", "--video-source", "test",
                                             "--audio-source", "test", *extra],
-                     env={**agent.env(), **(env or {})}, split_stderr=True)
+                     env={**agent.env(), **MEDIA_ENV, **(env or {})}, split_stderr=True)
     code = json.loads(proc.wait_line(r'^\{"event":"code"', 60).string)["code"]
     assert re.fullmatch(r"\d{1,4}(-[a-z]+){3}", code), code
     return proc, code
@@ -32,7 +37,7 @@ def caller(lab, agent, *extra, env=None):
 def joiner(lab, agent, code, *extra, env=None):
     return lab.spawn(f"{agent.name}:join", [nfltr_bin(), "p2p", "call", code, "--json", "--video-source", "test",
                                             "--audio-source", "test", "--pattern", "ball", *extra],
-                     env={**agent.env(), **(env or {})}, split_stderr=True)
+                     env={**agent.env(), **MEDIA_ENV, **(env or {})}, split_stderr=True)
 
 
 def last_stats(proc):

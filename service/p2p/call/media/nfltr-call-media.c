@@ -29,6 +29,7 @@
 #define VIDEO_MIN_KBPS     100
 #define VIDEO_MAX_KBPS     1500
 #define STATS_INTERVAL_MS  1000
+#define PREVIEW_WIDTH      160
 /* ULPFEC's share of the video bitrate (RFC 5109 through webrtcbin's "fec-percentage"). */
 #define FEC_PERCENTAGE     20
 /* The jitter buffers' target (webrtcbin "latency"), in ms: a call, not a stream. */
@@ -673,13 +674,18 @@ link_send_branch (NfltrCallMedia *self, const char *desc, gboolean video, GError
           GstElement *tee = gst_bin_get_by_name (GST_BIN (bin), "vtee");
           GstElement *q = gst_element_factory_make ("queue", NULL);
           GstElement *convert = gst_element_factory_make ("videoconvert", NULL);
+          GstElement *scale = gst_element_factory_make ("videoscale", NULL);
           GstElement *filter = gst_element_factory_make ("capsfilter", NULL);
           GstElement *sink_el = video_sink (self, FALSE);
-          g_autoptr(GstCaps) rgba = gst_caps_from_string ("video/x-raw,format=RGBA");
+          /* The preview is drawn small: scale it here rather than hand the window more. */
+          g_autoptr(GstCaps) rgba = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "RGBA", "width",
+                                                         G_TYPE_INT, PREVIEW_WIDTH, "height", G_TYPE_INT,
+                                                         PREVIEW_WIDTH * (gint) self->config.height / (gint) self->config.width,
+                                                         NULL);
 
           g_object_set (q, "max-size-buffers", 2, "leaky", 2, NULL);
           g_object_set (filter, "caps", rgba, NULL);
-          gst_bin_add_many (GST_BIN (self->pipeline), q, convert, filter, sink_el, NULL);
+          gst_bin_add_many (GST_BIN (self->pipeline), q, convert, scale, filter, sink_el, NULL);
           /* The tee sits inside the parsed bin: link through a ghost pad. */
           {
             GstPad *teepad = gst_element_request_pad_simple (tee, "src_%u");
@@ -690,7 +696,7 @@ link_send_branch (NfltrCallMedia *self, const char *desc, gboolean video, GError
             gst_object_unref (teepad);
             gst_element_link_pads (bin, GST_OBJECT_NAME (ghost), q, "sink");
           }
-          gst_element_link_many (q, convert, filter, sink_el, NULL);
+          gst_element_link_many (q, convert, scale, filter, sink_el, NULL);
           gst_object_unref (tee);
         }
     }
