@@ -110,8 +110,6 @@ stats_cb (gpointer user_data)
   if (run->media == NULL)
     return G_SOURCE_CONTINUE;
   nfltr_call_media_get_stats (run->media, &stats);
-  if (!*stats.path)
-    g_strlcpy (stats.path, nfltr_dbus_call_get_path (run->call), sizeof stats.path);
   if (run->json)
     {
       g_autofree char *body = nfltr_call_stats_to_json (&stats);
@@ -147,6 +145,20 @@ start_media (CallRun *run)
   run->config.initiator = nfltr_dbus_call_get_initiator (run->call);
   run->config.stun = nfltr_dbus_call_get_stun_server (run->call);
   run->config.turn = nfltr_dbus_call_get_turn_server (run->call);
+  if (run->json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+
+      json_builder_begin_object (b);
+      cli_json_add_string (b, "event", "media");
+      cli_json_add_string (b, "stun", run->config.stun);
+      json_builder_set_member_name (b, "turn");
+      json_builder_add_boolean_value (b, run->config.turn != NULL && *run->config.turn);
+      json_builder_set_member_name (b, "relay_only");
+      json_builder_add_boolean_value (b, run->config.relay_only);
+      json_builder_end_object (b);
+      cli_json_print_line (b);
+    }
   run->media = nfltr_call_media_new (&run->config);
   if (g_getenv ("NFLTR_CALL_TEST_TAMPER_FINGERPRINT") != NULL)
     nfltr_call_media_tamper_remote_fingerprint (run->media);
@@ -286,6 +298,8 @@ cli_cmd_p2p_call (int argc, char **argv)
   run.config.video_device = device;
   run.config.pattern = pattern;
   run.config.relay_only = relay_only;
+  /* The same knob as the P2P direct path's (docs/protocol.md §9.9). */
+  run.config.local_address = g_getenv ("NFLTR_P2P_LOCAL_ADDRESS");
   run.config.play_audio = run.config.audio == NFLTR_CALL_SOURCE_DEVICE;
   run.early = g_ptr_array_new_with_free_func ((GDestroyNotify) nfltr_call_signal_free);
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);

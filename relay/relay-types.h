@@ -52,6 +52,8 @@ typedef struct {
   guint  log_interval_s;         /* refusal lines: one count per reason and source this often */
   char  *agent_ca_file;          /* issue 11: the operator's CA for agents' client certificates */
   guint  proof_interval_s;       /* relay/proof/: each verified tunnel checked again this often */
+  char  *turn_url;               /* issue 14: "turn:HOST:PORT" of the TURN server for calls, or NULL */
+  char  *turn_secret_file;       /* issue 14: its use-auth-secret shared secret */
 } RelayConfig;
 
 #define RELAY_DEFAULT_HELLO_MAX_BYTES      NFLTR_HELLO_DEFAULT_MAX

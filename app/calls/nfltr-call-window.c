@@ -227,6 +227,7 @@ start_media (NfltrCallWindow *self)
     .pattern = g_getenv ("NFLTR_CALL_TEST_PATTERN"),
     .stun = nfltr_dbus_call_get_stun_server (self->call),
     .turn = nfltr_dbus_call_get_turn_server (self->call),
+    .local_address = g_getenv ("NFLTR_P2P_LOCAL_ADDRESS"),
     .frames = TRUE,
     .play_audio = !test,
   };

@@ -15,6 +15,7 @@
 #include "tunnels/relay-binder.h"
 #include "wg/relay-wg.h"
 #include "p2p/relay-p2p.h"
+#include "turn/relay-turn.h" /* issue 14 */
 #include "tunnels/relay-registry.h"
 #include "proof/relay-proof.h"
 #include "nfltr-messages.h"
@@ -76,6 +77,8 @@ static const RelayTrack tracks[] = {
   /* P2P offers, signalling and the relayed fallback (p2p/relay-p2p.c, §9.7) */
   { NFLTR_FRAME_P2P_SIGNAL,  RELAY_AGENT_READY,       relay_p2p_handle_signal },
   { NFLTR_FRAME_P2P_RELAY,   RELAY_AGENT_READY,       relay_p2p_handle_relay },
+  /* calls' TURN credentials (turn/relay-turn.c, §14.4) */
+  { NFLTR_FRAME_TURN_REQUEST, RELAY_AGENT_READY,      relay_turn_handle_request },
 };
 
 static const RelayTrack *

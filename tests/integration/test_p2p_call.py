@@ -6,7 +6,7 @@ video frames and audio packets (the stats lines). A man in the middle of the sig
 import json
 import re
 
-from nfltrlab import Relay, nfltr_bin
+from nfltrlab import Relay, nfltr_bin, wait_until
 from test_p2p_transfer import P2pAgent, service_log
 
 # webrtcbin's libnice agent runs gupnp-igd (1.22 gives no way to turn UPnP off); two agents on
@@ -106,3 +106,132 @@ def test_tampered_fingerprint_is_refused(lab):
     assert not any(e.get("event") == "connected" for e in events(join)), join.text()
     # Bob's side hung up: Alice's call ends too, and neither counted a video frame as connected.
     assert call.wait_exit(60) in (0, 1), call.text()
+
+
+# --- the relay fallback: TURN (coturn) next to the relay, credentials minted by the relay -----
+
+VP8_KEYFRAME_320x240 = bytes.fromhex("9d012a4001f000")  # RFC 6386 §9.1: start code, width, height
+
+
+def free_udp_port():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_turnserver(lab, secret):
+    """coturn on loopback with the TURN REST API's shared secret (use-auth-secret)."""
+    import random
+    import shutil
+    import pytest
+    if not shutil.which("turnserver"):
+        pytest.skip("coturn (turnserver) is not installed")
+    port = free_udp_port()
+    low = random.randrange(40000, 60000, 200)
+    proc = lab.spawn("turnserver", ["turnserver", "-n", "--listening-ip", "127.0.0.1", "--listening-port", str(port),
+                                    "--relay-ip", "127.0.0.1", "--min-port", str(low), "--max-port", str(low + 199),
+                                    "--use-auth-secret", "--static-auth-secret", secret, "--realm", "nfltr.test",
+                                    "--no-tls", "--no-dtls", "--no-tcp", "--no-cli", "--allow-loopback-peers",
+                                    "--db", lab.path("turndb"), "--pidfile", lab.path("turn.pid"),
+                                    "--log-file", "stdout", "--simple-log"])
+    wait_until(lambda: stun_answers(port) or not proc.alive(), 30, "coturn to answer STUN")
+    assert proc.alive(), proc.text()
+    return proc, port, range(low, low + 200)
+
+
+def stun_answers(port):
+    """A STUN Binding request (RFC 5389 §6) to 127.0.0.1:port gets an answer."""
+    import os
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.5)
+        s.sendto(b"\x00\x01\x00\x00\x21\x12\xa4\x42" + os.urandom(12), ("127.0.0.1", port))
+        try:
+            return len(s.recv(2048)) >= 20
+        except OSError:
+            return False
+
+
+def read_pcap(path):
+    """[(src port, dst port, UDP payload)] of the IPv4 UDP packets of an Ethernet (lo) capture."""
+    import struct
+    out = []
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return out
+    endian = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
+    linktype = struct.unpack(endian + "I", data[20:24])[0]
+    off = 24
+    while off + 16 <= len(data):
+        incl = struct.unpack(endian + "I", data[off + 8:off + 12])[0]
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        l2 = 14 if linktype == 1 else 16 if linktype == 113 else 0
+        if len(pkt) < l2 + 28:
+            continue
+        ethertype = pkt[12:14] if linktype == 1 else pkt[14:16]
+        if ethertype != b"\x08\x00":
+            continue
+        ip = pkt[l2:]
+        ihl = (ip[0] & 0x0f) * 4
+        if ip[9] != 17:
+            continue
+        udp = ip[ihl:]
+        sport, dport = struct.unpack(">HH", udp[:4])
+        out.append((sport, dport, udp[8:]))
+    return out
+
+
+def test_call_relayed_through_turn_carries_only_ciphertext(lab):
+    import os
+    import shutil
+    import subprocess
+    import pytest
+    if os.geteuid() != 0 or not shutil.which("tcpdump"):
+        pytest.skip("the capture on lo needs root and tcpdump")
+    secret = "nfltr-test-turn-secret"
+    secret_file = lab.path("turn.secret")
+    with open(secret_file, "w") as f:
+        f.write(secret + "\n")
+    turn, turn_port, relay_ports = start_turnserver(lab, secret)
+    relay = Relay(lab, extra_args=["--turn", f"turn:127.0.0.1:{turn_port}", "--turn-secret-file", secret_file]).start()
+    a, b = P2pAgent(lab, "alice"), P2pAgent(lab, "bob")
+    a.login(relay)
+    b.login(relay)
+    pcap = lab.path("lo.pcap")
+    cap = lab.spawn("tcpdump", ["tcpdump", "-i", "lo", "-U", "-n", "-s", "0", "-w", pcap, "udp"])
+    cap.wait_line(r"listening on lo", 20)
+    # The control: the same VP8 at the same size, as plain RTP (no SRTP) over loopback in the
+    # same capture. The detector must find the marker in it.
+    plain_port = free_udp_port()
+    subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=20", "!",
+                    "video/x-raw,width=320,height=240,framerate=15/1", "!", "vp8enc", "deadline=1", "!",
+                    "rtpvp8pay", "mtu=1200", "!", "udpsink", "host=127.0.0.1", f"port={plain_port}"],
+                   check=True, timeout=120, capture_output=True)
+    call, code = caller(lab, a, "--relay-only", "--duration", "60")
+    join = joiner(lab, b, code, "--relay-only", "--duration", "60")
+    try:
+        sa = wait_media(call, 10, 60, 180)
+        sb = wait_media(join, 10, 60, 180)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{turn.text()[-3000:]}\n{service_log(a)}\n{service_log(b)}") from None
+    call.stop()
+    join.wait_exit(60)
+    cap.stop(signal_int())
+    assert sa["path"] == "relayed" and sb["path"] == "relayed", (sa, sb)
+    packets = read_pcap(pcap)
+    plain = [p for s, d, p in packets if d == plain_port]
+    via_turn = [p for s, d, p in packets if turn_port in (s, d) or s in relay_ports or d in relay_ports]
+    assert any(VP8_KEYFRAME_320x240 in p for p in plain), "the detector finds no cleartext VP8 keyframe"
+    assert sum(len(p) for p in via_turn) > 100_000, f"only {sum(len(p) for p in via_turn)} bytes went through TURN"
+    leaked = [p for s, d, p in packets if d != plain_port and VP8_KEYFRAME_320x240 in p]
+    assert not leaked, f"{len(leaked)} packets outside the control carry a cleartext VP8 keyframe"
+    print(f"\nrelayed: {len(via_turn)} packets, {sum(len(p) for p in via_turn)} bytes through TURN, none in clear; "
+          f"the control's {len(plain)} plain RTP packets show the marker\nalice {sa}\nbob {sb}")
+
+
+def signal_int():
+    import signal
+    return signal.SIGINT

@@ -189,6 +189,50 @@ stun_server (NfltrP2pCall *self)
   return g_strdup_printf ("stun://%s:%u", host, nfltr_relay_link_get_port (link));
 }
 
+static void
+turn_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(NfltrP2pCall) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NfltrFrame) reply = nfltr_relay_link_request_finish (NFLTR_RELAY_LINK (source), result, &error);
+  const char *url, *user;
+  const guint8 *password;
+  gsize len = 0;
+
+  if (reply == NULL || nfltr_frame_get_type (reply) != NFLTR_FRAME_TURN_CREDENTIALS)
+    {
+      g_debug ("no TURN server for calls: %s", error != NULL ? error->message : "the relay offers none");
+      return;
+    }
+  url = nfltr_frame_get_string (reply, NFLTR_ATTR_URL);
+  user = nfltr_frame_get_string (reply, NFLTR_ATTR_NAME);
+  password = nfltr_frame_get_bytes (reply, NFLTR_ATTR_DATA, &len);
+  if (url != NULL && user != NULL && password != NULL && g_str_has_prefix (url, "turn:"))
+    {
+      g_autofree char *pass = g_strndup ((const char *) password, len);
+      /* webrtcbin's turn-server: turn://USER:PASS@HOST:PORT, with the ':' of the REST API's
+       * "expiry:name" user and base64's '/', '+', '=' escaped. */
+      g_autofree char *user_e = g_uri_escape_string (user, NULL, FALSE);
+      g_autofree char *pass_e = g_uri_escape_string (pass, NULL, FALSE);
+      g_autofree char *uri = g_strdup_printf ("turn://%s:%s@%s", user_e, pass_e, url + 5);
+
+      nfltr_dbus_call_set_turn_server (NFLTR_DBUS_CALL (self), uri);
+    }
+}
+
+/* Asks the relay for short-lived credentials on its TURN server (§14.4), before the media
+ * needs them (the pairing takes longer than the relay's answer). */
+static void
+request_turn (NfltrP2pCall *self)
+{
+  NfltrRelayLink *link = nfltr_p2p_service_get_link (self->service);
+  g_autoptr(NfltrFrame) frame = nfltr_frame_new (NFLTR_FRAME_TURN_REQUEST);
+
+  if (link == NULL)
+    return;
+  nfltr_relay_link_request_async (link, frame, NULL, turn_cb, g_object_ref (self));
+}
+
 static char *
 random_id (void)
 {
@@ -231,6 +275,7 @@ nfltr_p2p_call_new (NfltrP2pService  *service,
   nfltr_dbus_call_set_stun_server (call, stun);
   nfltr_dbus_call_set_turn_server (call, "");
   nfltr_dbus_call_set_last_error (call, "");
+  request_turn (self);
   g_signal_connect_object (transfer, "notify::state", G_CALLBACK (transfer_changed_cb), self, 0);
   g_signal_connect_object (transfer, "notify::path", G_CALLBACK (transfer_changed_cb), self, 0);
   if (!code_call)
@@ -334,6 +379,7 @@ nfltr_p2p_call_take_message (NfltrP2pService  *service,
         nfltr_dbus_call_set_stun_server (call, stun);
         nfltr_dbus_call_set_turn_server (call, "");
         nfltr_dbus_call_set_last_error (call, "");
+        request_turn (self);
         self->state = CALL_RINGING;
         nfltr_dbus_call_set_state (call, call_state_name (self->state));
         g_signal_connect_object (transfer, "notify::state", G_CALLBACK (transfer_changed_cb), self, 0);

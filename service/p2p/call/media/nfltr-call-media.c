@@ -47,6 +47,7 @@ struct _NfltrCallMedia {
   char *video_device;
   char *stun;
   char *turn;
+  char *local_address;
   GMainContext *context;
 
   GstElement *pipeline;
@@ -724,6 +725,19 @@ build (NfltrCallMedia *self, GError **error)
     g_object_set (self->webrtc, "turn-server", self->turn, NULL);
   if (c->relay_only)
     g_object_set (self->webrtc, "ice-transport-policy", GST_WEBRTC_ICE_TRANSPORT_POLICY_RELAY, NULL);
+  if (self->local_address != NULL && *self->local_address)
+    {
+      /* As the P2P direct path's NFLTR_P2P_LOCAL_ADDRESS: one address, e.g. loopback in tests
+       * (libnice skips loopback otherwise, and a TURN server on 127.0.0.1 is then unreachable). */
+      g_autoptr(GstWebRTCICE) ice = NULL;
+      gboolean added = FALSE;
+
+      g_object_get (self->webrtc, "ice-agent", &ice, NULL);
+      if (ice != NULL && g_signal_lookup ("add-local-ip-address", G_OBJECT_TYPE (ice)) != 0)
+        g_signal_emit_by_name (ice, "add-local-ip-address", self->local_address, &added);
+      if (!added)
+        g_message ("call media: could not limit ICE to %s", self->local_address);
+    }
   gst_bin_add (GST_BIN (self->pipeline), self->webrtc);
   g_signal_connect (self->webrtc, "on-negotiation-needed", G_CALLBACK (negotiation_needed_cb), self);
   g_signal_connect (self->webrtc, "on-ice-candidate", G_CALLBACK (ice_candidate_cb), self);
@@ -1089,6 +1103,8 @@ nfltr_call_media_new (const NfltrCallMediaConfig *config)
   self->video_device = g_strdup (config->video_device);
   self->stun = g_strdup (config->stun);
   self->turn = g_strdup (config->turn);
+  self->local_address = g_strdup (config->local_address);
+  self->config.local_address = self->local_address;
   self->config.pattern = self->pattern;
   self->config.video_device = self->video_device;
   self->config.stun = self->stun;
@@ -1126,6 +1142,7 @@ nfltr_call_media_finalize (GObject *object)
   g_free (self->video_device);
   g_free (self->stun);
   g_free (self->turn);
+  g_free (self->local_address);
   g_free (self->remote_fingerprint);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->lock);

@@ -31,6 +31,7 @@ typedef struct {
   const char *stun;         /* "stun://HOST:PORT" or NULL */
   const char *turn;         /* "turn://USER:PASS@HOST:PORT" or NULL */
   gboolean relay_only;      /* ICE policy "relay": only TURN candidates (tests, privacy) */
+  const char *local_address; /* gather host candidates on this address only, or NULL: all */
   gboolean frames;          /* emit "frame" with RGBA samples (the app renders them) */
   gboolean play_audio;      /* play the peer's audio (autoaudiosink), else discard it */
   gboolean stamp;           /* code the send time into the top rows (latency bench) */
