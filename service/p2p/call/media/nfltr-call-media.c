@@ -353,7 +353,7 @@ nfltr_call_media_take_signal (NfltrCallMedia *self, const NfltrCallSignal *signa
 {
   g_return_if_fail (NFLTR_IS_CALL_MEDIA (self));
 
-  if (self->failed || self->stopped)
+  if (self->failed || self->stopped || self->webrtc == NULL)
     return;
   switch (signal->type)
     {
@@ -628,6 +628,39 @@ remote_pad_added_cb (GstElement *webrtc, GstPad *pad, NfltrCallMedia *self)
   gst_element_sync_state_with_parent (bin);
 }
 
+static void remote_pad_added_cb (GstElement *webrtc, GstPad *pad, NfltrCallMedia *self);
+
+/* Bench baseline: RTP in the clear over loopback UDP, received through a jitter buffer into the
+ * very chains webrtcbin's src pads get. */
+static GstPad *
+plain_sink_pad (NfltrCallMedia *self, gboolean video)
+{
+  GstElement *sink = gst_element_factory_make ("udpsink", NULL);
+
+  g_object_set (sink, "host", "127.0.0.1", "port", self->config.plain_peer_port + (video ? 0 : 1), "sync", FALSE,
+                "async", FALSE, NULL);
+  gst_bin_add (GST_BIN (self->pipeline), sink);
+  return gst_element_get_static_pad (sink, "sink");
+}
+
+static void
+plain_receive (NfltrCallMedia *self, gboolean video)
+{
+  GstElement *src = gst_element_factory_make ("udpsrc", NULL);
+  GstElement *jb = gst_element_factory_make ("rtpjitterbuffer", NULL);
+  g_autoptr(GstCaps) caps = gst_caps_from_string (
+    video ? "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000"
+          : "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000");
+  g_autoptr(GstPad) pad = NULL;
+
+  g_object_set (src, "address", "127.0.0.1", "port", self->config.plain_my_port + (video ? 0 : 1), "caps", caps, NULL);
+  g_object_set (jb, "latency", JITTER_LATENCY_MS, NULL);
+  gst_bin_add_many (GST_BIN (self->pipeline), src, jb, NULL);
+  gst_element_link (src, jb);
+  pad = gst_element_get_static_pad (jb, "src");
+  remote_pad_added_cb (NULL, pad, self);
+}
+
 static void
 set_up_transceiver (GstPad *webrtc_pad, gboolean video)
 {
@@ -652,14 +685,15 @@ link_send_branch (NfltrCallMedia *self, const char *desc, gboolean video, GError
     return FALSE;
   gst_bin_add (GST_BIN (self->pipeline), bin);
   src = gst_element_get_static_pad (bin, "src");
-  sink = gst_element_request_pad_simple (self->webrtc, "sink_%u");
+  sink = self->config.plain ? plain_sink_pad (self, video) : gst_element_request_pad_simple (self->webrtc, "sink_%u");
   if (sink == NULL || gst_pad_link (src, sink) != GST_PAD_LINK_OK)
     {
       g_set_error (error, NFLTR_P2P_ERROR, NFLTR_P2P_ERROR_UNEXPECTED, "the %s could not be linked to webrtcbin",
                    video ? "video" : "audio");
       return FALSE;
     }
-  set_up_transceiver (sink, video);
+  if (!self->config.plain)
+    set_up_transceiver (sink, video);
   if (video)
     {
       GstElement *enc = gst_bin_get_by_name (GST_BIN (bin), "venc");
@@ -707,14 +741,10 @@ link_send_branch (NfltrCallMedia *self, const char *desc, gboolean video, GError
 }
 
 static gboolean
-build (NfltrCallMedia *self, GError **error)
+build_webrtc (NfltrCallMedia *self, GError **error)
 {
   NfltrCallMediaConfig *c = &self->config;
-  g_autofree char *video = NULL;
-  g_autofree char *audio = NULL;
-  g_autofree char *vsrc = NULL;
 
-  self->pipeline = gst_pipeline_new ("call");
   self->webrtc = make ("webrtcbin", "webrtc", error);
   if (self->webrtc == NULL)
     return FALSE;
@@ -743,6 +773,25 @@ build (NfltrCallMedia *self, GError **error)
   g_signal_connect (self->webrtc, "on-ice-candidate", G_CALLBACK (ice_candidate_cb), self);
   g_signal_connect (self->webrtc, "pad-added", G_CALLBACK (remote_pad_added_cb), self);
   g_signal_connect (self->webrtc, "notify::connection-state", G_CALLBACK (connection_state_cb), self);
+  return TRUE;
+}
+
+static gboolean
+build (NfltrCallMedia *self, GError **error)
+{
+  NfltrCallMediaConfig *c = &self->config;
+  g_autofree char *video = NULL;
+  g_autofree char *audio = NULL;
+  g_autofree char *vsrc = NULL;
+
+  self->pipeline = gst_pipeline_new ("call");
+  if (c->plain)
+    {
+      plain_receive (self, TRUE);
+      plain_receive (self, FALSE);
+    }
+  else if (!build_webrtc (self, error))
+    return FALSE;
 
   if (c->video != NFLTR_CALL_SOURCE_NONE)
     {
@@ -1070,7 +1119,8 @@ nfltr_call_media_start (NfltrCallMedia *self, GError **error)
                    "the call's media could not start (is the camera or microphone there?)");
       return FALSE;
     }
-  self->stats_id = g_timeout_add (STATS_INTERVAL_MS, stats_tick_cb, self);
+  if (!self->config.plain)
+    self->stats_id = g_timeout_add (STATS_INTERVAL_MS, stats_tick_cb, self);
   return TRUE;
 }
 

@@ -35,6 +35,12 @@ typedef struct {
   gboolean frames;          /* emit "frame" with RGBA samples (the app renders them) */
   gboolean play_audio;      /* play the peer's audio (autoaudiosink), else discard it */
   gboolean stamp;           /* code the send time into the top rows (latency bench) */
+  /* Bench only: the same encoders, payloaders, jitter buffer and decoders with plain RTP over
+   * UDP on loopback instead of webrtcbin (no ICE, no DTLS-SRTP, no RTCP): the baseline that
+   * shows what encryption and webrtcbin cost. Video to port_base+0, audio +1 of the peer's. */
+  gboolean plain;
+  guint plain_my_port;
+  guint plain_peer_port;
 } NfltrCallMediaConfig;
 
 typedef struct {
