@@ -123,13 +123,14 @@ stats_cb (gpointer user_data)
       g_autofree char *line =
         g_strdup_printf (_ ("%s: video %" G_GUINT64_FORMAT " frames decoded, audio %" G_GUINT64_FORMAT
                             " packets, %" G_GINT64_FORMAT " lost, round trip %.0f ms, %u kbit/s\n"),
-                         *stats.path ? stats.path : "?", stats.video_frames_decoded, stats.audio_packets_received,
-                         stats.lost, stats.rtt_ms, stats.bitrate_kbps);
+                         *stats.path ? stats.path : "?", stats.video_frames_decoded,
+                         stats.audio_packets_received, stats.lost, stats.rtt_ms, stats.bitrate_kbps);
 
       fputs (line, stdout);
       fflush (stdout);
     }
-  if (run->duration > 0 && g_get_monotonic_time () - run->connected_at >= (gint64) run->duration * G_USEC_PER_SEC)
+  if (run->duration > 0 &&
+      g_get_monotonic_time () - run->connected_at >= (gint64) run->duration * G_USEC_PER_SEC)
     {
       nfltr_dbus_call_call_hangup_sync (run->call, NULL, NULL);
       finish (run, CLI_EXIT_OK, NULL);

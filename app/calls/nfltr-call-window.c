@@ -13,8 +13,7 @@
 #include "nfltr-call-media.h"
 #include "nfltr-dbus.h"
 
-struct _NfltrCallWindow
-{
+struct _NfltrCallWindow {
   AdwWindow parent_instance;
 
   AdwWindowTitle *title;

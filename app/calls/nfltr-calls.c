@@ -184,20 +184,22 @@ incoming_response_cb (AdwMessageDialog *dialog, const char *response, gpointer u
 static void
 ring (NfltrDbusCall *call, const char *path)
 {
-  g_autoptr(GNotification) n = g_notification_new (_("Incoming call"));
+  g_autoptr (GNotification) n = g_notification_new (_ ("Incoming call"));
   GtkWindow *parent = gtk_application_get_active_window (calls->app);
   AdwMessageDialog *dialog;
 
-  g_notification_set_body (n, nfltr_dbus_call_get_video (call) ? _("A video call from your P2P peer (verified)")
-                                                               : _("A call from your P2P peer (verified)"));
+  g_notification_set_body (n, nfltr_dbus_call_get_video (call)
+                                ? _ ("A video call from your P2P peer (verified)")
+                                : _ ("A call from your P2P peer (verified)"));
   g_notification_set_priority (n, G_NOTIFICATION_PRIORITY_URGENT);
-  g_notification_add_button_with_target (n, _("Accept"), "app.accept-call", "s", path);
-  g_notification_add_button_with_target (n, _("Decline"), "app.decline-call", "s", path);
+  g_notification_add_button_with_target (n, _ ("Accept"), "app.accept-call", "s", path);
+  g_notification_add_button_with_target (n, _ ("Decline"), "app.decline-call", "s", path);
   g_application_send_notification (G_APPLICATION (calls->app), path, n);
-  dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent, _("Incoming call"),
-                                                       _("Your P2P peer is calling. The session is verified by "
-                                                         "the code you both typed.")));
-  adw_message_dialog_add_responses (dialog, "decline", _("_Decline"), "accept", _("_Accept"), NULL);
+  dialog =
+    ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent, _ ("Incoming call"),
+                                                _ ("Your P2P peer is calling. The session is verified by "
+                                                   "the code you both typed.")));
+  adw_message_dialog_add_responses (dialog, "decline", _ ("_Decline"), "accept", _ ("_Accept"), NULL);
   adw_message_dialog_set_response_appearance (dialog, "accept", ADW_RESPONSE_SUGGESTED);
   adw_message_dialog_set_response_appearance (dialog, "decline", ADW_RESPONSE_DESTRUCTIVE);
   g_object_set_data_full (G_OBJECT (dialog), "call-path", g_strdup (path), g_free);

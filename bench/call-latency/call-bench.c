@@ -146,9 +146,11 @@ main (int argc, char **argv)
   g_array_sort (b.latency, cmp_double);
   for (guint i = 0; i < n; i++)
     mean += g_array_index (b.latency, double, i) / n;
-  printf ("{\"mode\":\"%s\",\"seconds\":%.1f,\"latency_ms_mean\":%.1f,\"latency_ms_p50\":%.1f,\"latency_ms_p95\":%.1f,"
-          "\"frames_decoded\":[%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT "],\"stamped_frames\":[%" G_GUINT64_FORMAT
-          ",%" G_GUINT64_FORMAT "],\"audio_packets\":[%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT "],"
+  printf ("{\"mode\":\"%s\",\"seconds\":%.1f,\"latency_ms_mean\":%.1f,\"latency_ms_p50\":%.1f,\"latency_ms_"
+          "p95\":%.1f,"
+          "\"frames_decoded\":[%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT
+          "],\"stamped_frames\":[%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT
+          "],\"audio_packets\":[%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT "],"
           "\"rtt_ms\":%.1f,\"cpu_per_call\":%.3f,\"failed\":%s}\n",
           plain ? "plain-rtp" : "webrtc-dtls-srtp", (t1 - t0) / 1e6, mean,
           n ? g_array_index (b.latency, double, n / 2) : -1.0,

@@ -8,13 +8,10 @@
 
 #include <string.h>
 
-static const char *const type_names[] = {
-  [NFLTR_CALL_SIGNAL_RING] = "ring",
-  [NFLTR_CALL_SIGNAL_ACCEPT] = "accept",
-  [NFLTR_CALL_SIGNAL_DECLINE] = "decline",
-  [NFLTR_CALL_SIGNAL_OFFER] = "offer",
-  [NFLTR_CALL_SIGNAL_ANSWER] = "answer",
-  [NFLTR_CALL_SIGNAL_ICE] = "ice",
+static const char * const type_names[] = {
+  [NFLTR_CALL_SIGNAL_RING] = "ring",       [NFLTR_CALL_SIGNAL_ACCEPT] = "accept",
+  [NFLTR_CALL_SIGNAL_DECLINE] = "decline", [NFLTR_CALL_SIGNAL_OFFER] = "offer",
+  [NFLTR_CALL_SIGNAL_ANSWER] = "answer",   [NFLTR_CALL_SIGNAL_ICE] = "ice",
   [NFLTR_CALL_SIGNAL_BYE] = "bye",
 };
 
@@ -110,69 +107,67 @@ nfltr_call_signal_from_json (JsonObject *object, GError **error)
   signal = nfltr_call_signal_new (type);
   switch (signal->type)
     {
-    case NFLTR_CALL_SIGNAL_RING:
-      {
-        JsonNode *video = json_object_get_member (object, "video");
+      case NFLTR_CALL_SIGNAL_RING:
+        {
+          JsonNode *video = json_object_get_member (object, "video");
 
-        if (video != NULL
-            && (!JSON_NODE_HOLDS_VALUE (video) || json_node_get_value_type (video) != G_TYPE_BOOLEAN))
-          {
-            malformed (error, "video");
-            return NULL;
-          }
-        signal->video = video != NULL && json_node_get_boolean (video);
+          if (video != NULL &&
+              (!JSON_NODE_HOLDS_VALUE (video) || json_node_get_value_type (video) != G_TYPE_BOOLEAN))
+            {
+              malformed (error, "video");
+              return NULL;
+            }
+          signal->video = video != NULL && json_node_get_boolean (video);
+          break;
+        }
+      case NFLTR_CALL_SIGNAL_ACCEPT: break;
+      case NFLTR_CALL_SIGNAL_DECLINE:
+      case NFLTR_CALL_SIGNAL_BYE:
+        if (!take_reason (object, signal, error))
+          return NULL;
         break;
-      }
-    case NFLTR_CALL_SIGNAL_ACCEPT:
-      break;
-    case NFLTR_CALL_SIGNAL_DECLINE:
-    case NFLTR_CALL_SIGNAL_BYE:
-      if (!take_reason (object, signal, error))
-        return NULL;
-      break;
-    case NFLTR_CALL_SIGNAL_OFFER:
-    case NFLTR_CALL_SIGNAL_ANSWER:
-      {
-        const char *sdp = string_member (object, "sdp");
+      case NFLTR_CALL_SIGNAL_OFFER:
+      case NFLTR_CALL_SIGNAL_ANSWER:
+        {
+          const char *sdp = string_member (object, "sdp");
 
-        if (sdp == NULL || !g_str_has_prefix (sdp, "v=0") || strlen (sdp) > NFLTR_CALL_SDP_MAX
-            || !is_text (sdp, TRUE))
-          {
-            malformed (error, "sdp");
-            return NULL;
-          }
-        signal->sdp = g_strdup (sdp);
-        break;
-      }
-    case NFLTR_CALL_SIGNAL_ICE:
-      {
-        const char *candidate = string_member (object, "c");
-        JsonNode *m = json_object_get_member (object, "m");
-        gint64 mline;
+          if (sdp == NULL || !g_str_has_prefix (sdp, "v=0") || strlen (sdp) > NFLTR_CALL_SDP_MAX ||
+              !is_text (sdp, TRUE))
+            {
+              malformed (error, "sdp");
+              return NULL;
+            }
+          signal->sdp = g_strdup (sdp);
+          break;
+        }
+      case NFLTR_CALL_SIGNAL_ICE:
+        {
+          const char *candidate = string_member (object, "c");
+          JsonNode *m = json_object_get_member (object, "m");
+          gint64 mline;
 
-        if (m == NULL || !JSON_NODE_HOLDS_VALUE (m) || json_node_get_value_type (m) != G_TYPE_INT64)
-          {
-            malformed (error, "m-line");
-            return NULL;
-          }
-        mline = json_node_get_int (m);
-        if (mline < 0 || mline >= NFLTR_CALL_MLINE_MAX)
-          {
-            malformed (error, "m-line");
-            return NULL;
-          }
-        if (candidate == NULL || !g_str_has_prefix (candidate, "candidate:")
-            || strlen (candidate) > NFLTR_CALL_CANDIDATE_MAX || !is_text (candidate, FALSE))
-          {
-            malformed (error, "candidate");
-            return NULL;
-          }
-        signal->mline = (guint) mline;
-        signal->candidate = g_strdup (candidate);
-        break;
-      }
-    default:
-      g_assert_not_reached ();
+          if (m == NULL || !JSON_NODE_HOLDS_VALUE (m) || json_node_get_value_type (m) != G_TYPE_INT64)
+            {
+              malformed (error, "m-line");
+              return NULL;
+            }
+          mline = json_node_get_int (m);
+          if (mline < 0 || mline >= NFLTR_CALL_MLINE_MAX)
+            {
+              malformed (error, "m-line");
+              return NULL;
+            }
+          if (candidate == NULL || !g_str_has_prefix (candidate, "candidate:") ||
+              strlen (candidate) > NFLTR_CALL_CANDIDATE_MAX || !is_text (candidate, FALSE))
+            {
+              malformed (error, "candidate");
+              return NULL;
+            }
+          signal->mline = (guint) mline;
+          signal->candidate = g_strdup (candidate);
+          break;
+        }
+      default: g_assert_not_reached ();
     }
   return g_steal_pointer (&signal);
 }
@@ -213,25 +208,22 @@ nfltr_call_signal_to_json (const NfltrCallSignal *signal)
   json_object_set_string_member (object, "t", nfltr_call_signal_type_name (signal->type));
   switch (signal->type)
     {
-    case NFLTR_CALL_SIGNAL_RING:
-      json_object_set_boolean_member (object, "video", signal->video);
-      break;
-    case NFLTR_CALL_SIGNAL_OFFER:
-    case NFLTR_CALL_SIGNAL_ANSWER:
-      json_object_set_string_member (object, "sdp", signal->sdp != NULL ? signal->sdp : "");
-      break;
-    case NFLTR_CALL_SIGNAL_ICE:
-      json_object_set_int_member (object, "m", signal->mline);
-      json_object_set_string_member (object, "c", signal->candidate != NULL ? signal->candidate : "");
-      break;
-    case NFLTR_CALL_SIGNAL_DECLINE:
-    case NFLTR_CALL_SIGNAL_BYE:
-      if (signal->reason != NULL)
-        json_object_set_string_member (object, "reason", signal->reason);
-      break;
-    case NFLTR_CALL_SIGNAL_ACCEPT:
-    default:
-      break;
+      case NFLTR_CALL_SIGNAL_RING: json_object_set_boolean_member (object, "video", signal->video); break;
+      case NFLTR_CALL_SIGNAL_OFFER:
+      case NFLTR_CALL_SIGNAL_ANSWER:
+        json_object_set_string_member (object, "sdp", signal->sdp != NULL ? signal->sdp : "");
+        break;
+      case NFLTR_CALL_SIGNAL_ICE:
+        json_object_set_int_member (object, "m", signal->mline);
+        json_object_set_string_member (object, "c", signal->candidate != NULL ? signal->candidate : "");
+        break;
+      case NFLTR_CALL_SIGNAL_DECLINE:
+      case NFLTR_CALL_SIGNAL_BYE:
+        if (signal->reason != NULL)
+          json_object_set_string_member (object, "reason", signal->reason);
+        break;
+      case NFLTR_CALL_SIGNAL_ACCEPT:
+      default: break;
     }
   return object;
 }

@@ -32,15 +32,15 @@ call_state_name (CallState s)
 {
   switch (s)
     {
-    case CALL_WAITING: return "waiting";
-    case CALL_PAIRING: return "pairing";
-    case CALL_RINGING: return "ringing";
-    case CALL_CALLING: return "calling";
-    case CALL_CONNECTED: return "connected";
-    case CALL_ENDED: return "ended";
-    case CALL_DECLINED: return "declined";
-    case CALL_FAILED: return "failed";
-    default: return "unknown";
+      case CALL_WAITING: return "waiting";
+      case CALL_PAIRING: return "pairing";
+      case CALL_RINGING: return "ringing";
+      case CALL_CALLING: return "calling";
+      case CALL_CONNECTED: return "connected";
+      case CALL_ENDED: return "ended";
+      case CALL_DECLINED: return "declined";
+      case CALL_FAILED: return "failed";
+      default: return "unknown";
     }
 }
 
@@ -298,36 +298,36 @@ nfltr_p2p_call_for_transfer (NfltrP2pTransfer *transfer)
 static void
 take (NfltrP2pCall *self, NfltrCallSignal *signal, JsonObject *message)
 {
-  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
   g_autofree char *text = NULL;
 
   if (state_is_final (self->state))
     return;
   switch (signal->type)
     {
-    case NFLTR_CALL_SIGNAL_RING:
-      /* A ring for a call we already have (both pressed Call at once): the one with the
+      case NFLTR_CALL_SIGNAL_RING:
+        /* A ring for a call we already have (both pressed Call at once): the one with the
        * sender's role keeps the initiative. */
-      if (self->state == CALL_CALLING && !nfltr_dbus_call_get_initiator (NFLTR_DBUS_CALL (self)))
-        set_state (self, CALL_CONNECTED);
-      return;
-    case NFLTR_CALL_SIGNAL_ACCEPT:
-      if (self->state == CALL_CALLING)
-        set_state (self, CALL_CONNECTED);
-      return;
-    case NFLTR_CALL_SIGNAL_DECLINE:
-      if (self->state == CALL_CALLING)
-        {
-          nfltr_dbus_call_set_last_error (NFLTR_DBUS_CALL (self), signal->reason != NULL ? signal->reason : "declined");
-          set_state (self, CALL_DECLINED);
-        }
-      return;
-    case NFLTR_CALL_SIGNAL_BYE:
-    case NFLTR_CALL_SIGNAL_OFFER:
-    case NFLTR_CALL_SIGNAL_ANSWER:
-    case NFLTR_CALL_SIGNAL_ICE:
-    default:
-      break;
+        if (self->state == CALL_CALLING && !nfltr_dbus_call_get_initiator (NFLTR_DBUS_CALL (self)))
+          set_state (self, CALL_CONNECTED);
+        return;
+      case NFLTR_CALL_SIGNAL_ACCEPT:
+        if (self->state == CALL_CALLING)
+          set_state (self, CALL_CONNECTED);
+        return;
+      case NFLTR_CALL_SIGNAL_DECLINE:
+        if (self->state == CALL_CALLING)
+          {
+            nfltr_dbus_call_set_last_error (NFLTR_DBUS_CALL (self),
+                                            signal->reason != NULL ? signal->reason : "declined");
+            set_state (self, CALL_DECLINED);
+          }
+        return;
+      case NFLTR_CALL_SIGNAL_BYE:
+      case NFLTR_CALL_SIGNAL_OFFER:
+      case NFLTR_CALL_SIGNAL_ANSWER:
+      case NFLTR_CALL_SIGNAL_ICE:
+      default: break;
     }
   /* Negotiation and hang-up go to the media process, as checked (never the peer's raw text). */
   json_node_set_object (node, message);

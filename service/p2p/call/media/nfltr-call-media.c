@@ -78,7 +78,13 @@ struct _NfltrCallMedia {
   GstElement *opusdec;
 };
 
-enum { SIG_SIGNAL, SIG_FAILED, SIG_CONNECTED, SIG_FRAME, N_SIGNALS };
+enum {
+  SIG_SIGNAL,
+  SIG_FAILED,
+  SIG_CONNECTED,
+  SIG_FRAME,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (NfltrCallMedia, nfltr_call_media, G_TYPE_OBJECT)
@@ -236,10 +242,10 @@ check_fingerprint (NfltrCallMedia *self)
     }
   if (!g_str_equal (seen, self->remote_fingerprint))
     {
-      g_autofree char *message =
-        g_strdup_printf ("the peer's DTLS certificate (sha-256 %.23s...) does not match the fingerprint in the "
-                         "authenticated SDP (%.23s...): the media is not from the person who typed the code",
-                         seen, self->remote_fingerprint);
+      g_autofree char *message = g_strdup_printf (
+        "the peer's DTLS certificate (sha-256 %.23s...) does not match the fingerprint in the "
+        "authenticated SDP (%.23s...): the media is not from the person who typed the code",
+        seen, self->remote_fingerprint);
       fail (self, message);
       return;
     }
@@ -260,24 +266,23 @@ connection_state_cb (GstElement *webrtc, GParamSpec *pspec, NfltrCallMedia *self
   g_debug ("connection state %d", state);
   switch (state)
     {
-    case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED:
-      if (!self->connected && !self->failed)
-        check_fingerprint (self);
-      break;
-    case GST_WEBRTC_PEER_CONNECTION_STATE_FAILED:
-      fail (self, "the media connection failed (ICE or DTLS)");
-      break;
-    case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTING:
-      g_mutex_lock (&self->lock);
-      if (!self->failed && !self->connected)
-        g_strlcpy (self->stats.state, "connecting", sizeof self->stats.state);
-      g_mutex_unlock (&self->lock);
-      break;
-    case GST_WEBRTC_PEER_CONNECTION_STATE_NEW:
-    case GST_WEBRTC_PEER_CONNECTION_STATE_DISCONNECTED:
-    case GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED:
-    default:
-      break;
+      case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED:
+        if (!self->connected && !self->failed)
+          check_fingerprint (self);
+        break;
+      case GST_WEBRTC_PEER_CONNECTION_STATE_FAILED:
+        fail (self, "the media connection failed (ICE or DTLS)");
+        break;
+      case GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTING:
+        g_mutex_lock (&self->lock);
+        if (!self->failed && !self->connected)
+          g_strlcpy (self->stats.state, "connecting", sizeof self->stats.state);
+        g_mutex_unlock (&self->lock);
+        break;
+      case GST_WEBRTC_PEER_CONNECTION_STATE_NEW:
+      case GST_WEBRTC_PEER_CONNECTION_STATE_DISCONNECTED:
+      case GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED:
+      default: break;
     }
 }
 
@@ -289,7 +294,7 @@ send_description (NfltrCallMedia *self, GstWebRTCSessionDescription *desc)
   NfltrCallSignal *signal;
 
   signal = nfltr_call_signal_new (desc->type == GST_WEBRTC_SDP_TYPE_OFFER ? NFLTR_CALL_SIGNAL_OFFER
-                                                                         : NFLTR_CALL_SIGNAL_ANSWER);
+                                                                          : NFLTR_CALL_SIGNAL_ANSWER);
   signal->sdp = gst_sdp_message_as_text (desc->sdp);
   emit_later (self, signal, NULL, FALSE);
 }
@@ -357,50 +362,51 @@ nfltr_call_media_take_signal (NfltrCallMedia *self, const NfltrCallSignal *signa
     return;
   switch (signal->type)
     {
-    case NFLTR_CALL_SIGNAL_OFFER:
-    case NFLTR_CALL_SIGNAL_ANSWER:
-      {
-        GstSDPMessage *sdp = NULL;
-        GstWebRTCSessionDescription *desc;
-        gboolean offer = signal->type == NFLTR_CALL_SIGNAL_OFFER;
+      case NFLTR_CALL_SIGNAL_OFFER:
+      case NFLTR_CALL_SIGNAL_ANSWER:
+        {
+          GstSDPMessage *sdp = NULL;
+          GstWebRTCSessionDescription *desc;
+          gboolean offer = signal->type == NFLTR_CALL_SIGNAL_OFFER;
 
-        if (offer == self->config.initiator)
-          {
-            fail (self, offer ? "both sides made an offer" : "an answer came to the side that answers");
-            return;
-          }
-        if (gst_sdp_message_new_from_text (signal->sdp, &sdp) != GST_SDP_OK || gst_sdp_message_medias_len (sdp) == 0)
-          {
-            if (sdp != NULL)
+          if (offer == self->config.initiator)
+            {
+              fail (self, offer ? "both sides made an offer" : "an answer came to the side that answers");
+              return;
+            }
+          if (gst_sdp_message_new_from_text (signal->sdp, &sdp) != GST_SDP_OK ||
+              gst_sdp_message_medias_len (sdp) == 0)
+            {
+              if (sdp != NULL)
+                gst_sdp_message_free (sdp);
+              fail (self, "the peer's SDP does not parse");
+              return;
+            }
+          if (self->tamper)
+            tamper_fingerprints (sdp);
+          g_free (self->remote_fingerprint);
+          self->remote_fingerprint = sdp_fingerprint (sdp);
+          if (self->remote_fingerprint == NULL)
+            {
               gst_sdp_message_free (sdp);
-            fail (self, "the peer's SDP does not parse");
-            return;
-          }
-        if (self->tamper)
-          tamper_fingerprints (sdp);
-        g_free (self->remote_fingerprint);
-        self->remote_fingerprint = sdp_fingerprint (sdp);
-        if (self->remote_fingerprint == NULL)
-          {
-            gst_sdp_message_free (sdp);
-            fail (self, "the peer's SDP has no sha-256 fingerprint");
-            return;
-          }
-        desc = gst_webrtc_session_description_new (offer ? GST_WEBRTC_SDP_TYPE_OFFER : GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
-        g_signal_emit_by_name (self->webrtc, "set-remote-description", desc,
-                               gst_promise_new_with_change_func (remote_set_cb, self, NULL));
-        gst_webrtc_session_description_free (desc);
+              fail (self, "the peer's SDP has no sha-256 fingerprint");
+              return;
+            }
+          desc = gst_webrtc_session_description_new (
+            offer ? GST_WEBRTC_SDP_TYPE_OFFER : GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
+          g_signal_emit_by_name (self->webrtc, "set-remote-description", desc,
+                                 gst_promise_new_with_change_func (remote_set_cb, self, NULL));
+          gst_webrtc_session_description_free (desc);
+          break;
+        }
+      case NFLTR_CALL_SIGNAL_ICE:
+        g_signal_emit_by_name (self->webrtc, "add-ice-candidate", signal->mline, signal->candidate);
         break;
-      }
-    case NFLTR_CALL_SIGNAL_ICE:
-      g_signal_emit_by_name (self->webrtc, "add-ice-candidate", signal->mline, signal->candidate);
-      break;
-    case NFLTR_CALL_SIGNAL_RING:
-    case NFLTR_CALL_SIGNAL_ACCEPT:
-    case NFLTR_CALL_SIGNAL_DECLINE:
-    case NFLTR_CALL_SIGNAL_BYE:
-    default:
-      break;
+      case NFLTR_CALL_SIGNAL_RING:
+      case NFLTR_CALL_SIGNAL_ACCEPT:
+      case NFLTR_CALL_SIGNAL_DECLINE:
+      case NFLTR_CALL_SIGNAL_BYE:
+      default: break;
     }
 }
 
@@ -572,8 +578,9 @@ remote_pad_added_cb (GstElement *webrtc, GstPad *pad, NfltrCallMedia *self)
   media = gst_structure_get_string (s, "media");
   if (g_strcmp0 (media, "video") == 0)
     {
-      g_autofree char *desc = g_strdup_printf ("rtpvp8depay name=vdepay ! vp8dec name=vdec ! videoconvert ! "
-                                               "video/x-raw,format=RGBA ! queue max-size-buffers=2 leaky=downstream");
+      g_autofree char *desc =
+        g_strdup_printf ("rtpvp8depay name=vdepay ! vp8dec name=vdec ! videoconvert ! "
+                         "video/x-raw,format=RGBA ! queue max-size-buffers=2 leaky=downstream");
       GstElement *sink = video_sink (self, TRUE);
 
       bin = gst_parse_bin_from_description (desc, TRUE, &error);
@@ -599,10 +606,13 @@ remote_pad_added_cb (GstElement *webrtc, GstPad *pad, NfltrCallMedia *self)
   else if (g_strcmp0 (media, "audio") == 0)
     {
       const char *out = !self->config.play_audio ? "fakesink sync=false async=false"
-                        : self->config.audio == NFLTR_CALL_SOURCE_DEVICE ? "webrtcechoprobe name=echoprobe ! autoaudiosink"
-                                                                          : "autoaudiosink";
-      g_autofree char *desc = g_strdup_printf ("rtpopusdepay name=adepay ! opusdec name=adec plc=true use-inband-fec=true ! "
-                                               "audioconvert ! audioresample ! %s", out);
+                        : self->config.audio == NFLTR_CALL_SOURCE_DEVICE
+                          ? "webrtcechoprobe name=echoprobe ! autoaudiosink"
+                          : "autoaudiosink";
+      g_autofree char *desc =
+        g_strdup_printf ("rtpopusdepay name=adepay ! opusdec name=adec plc=true use-inband-fec=true ! "
+                         "audioconvert ! audioresample ! %s",
+                         out);
       GstElement *depay;
 
       bin = gst_parse_bin_from_description (desc, TRUE, &error);
@@ -796,34 +806,41 @@ build (NfltrCallMedia *self, GError **error)
   if (c->video != NFLTR_CALL_SOURCE_NONE)
     {
       if (c->video == NFLTR_CALL_SOURCE_TEST)
-        vsrc = g_strdup_printf ("videotestsrc is-live=true pattern=%s ! video/x-raw,width=%u,height=%u,framerate=%u/1 ! "
-                                "timeoverlay font-desc=\"Sans 10\"", self->pattern, c->width, c->height, c->fps);
+        vsrc = g_strdup_printf (
+          "videotestsrc is-live=true pattern=%s ! video/x-raw,width=%u,height=%u,framerate=%u/1 ! "
+          "timeoverlay font-desc=\"Sans 10\"",
+          self->pattern, c->width, c->height, c->fps);
       else
         vsrc = g_strdup_printf ("v4l2src%s%s ! videoconvert ! videoscale ! videorate ! "
                                 "video/x-raw,width=%u,height=%u,framerate=%u/1",
-                                self->video_device ? " device=" : "", self->video_device ? self->video_device : "",
-                                c->width, c->height, c->fps);
-      video = g_strdup_printf ("%s ! videoconvert name=vstamp ! video/x-raw,format=I420 ! tee name=vtee ! "
-                               "queue max-size-buffers=2 leaky=downstream ! "
-                               "vp8enc name=venc deadline=1 cpu-used=8 threads=2 end-usage=cbr target-bitrate=%u "
-                               "keyframe-max-dist=%u error-resilient=partitions lag-in-frames=0 ! "
-                               "rtpvp8pay picture-id-mode=15-bit mtu=1200 ! "
-                               "capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000\"",
-                               vsrc, VIDEO_START_KBPS * 1000, c->fps * 2);
+                                self->video_device ? " device=" : "",
+                                self->video_device ? self->video_device : "", c->width, c->height, c->fps);
+      video = g_strdup_printf (
+        "%s ! videoconvert name=vstamp ! video/x-raw,format=I420 ! tee name=vtee ! "
+        "queue max-size-buffers=2 leaky=downstream ! "
+        "vp8enc name=venc deadline=1 cpu-used=8 threads=2 end-usage=cbr target-bitrate=%u "
+        "keyframe-max-dist=%u error-resilient=partitions lag-in-frames=0 ! "
+        "rtpvp8pay picture-id-mode=15-bit mtu=1200 ! "
+        "capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000\"",
+        vsrc, VIDEO_START_KBPS * 1000, c->fps * 2);
       self->target_kbps = VIDEO_START_KBPS;
       if (!link_send_branch (self, video, TRUE, error))
         return FALSE;
     }
   if (c->audio == NFLTR_CALL_SOURCE_DEVICE)
-    audio = g_strdup ("pulsesrc ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! "
-                      "webrtcdsp probe=echoprobe echo-cancel=true noise-suppression=true ! audioconvert ! "
-                      "volume name=mute ! opusenc inband-fec=true packet-loss-percentage=10 bitrate=32000 ! "
-                      "rtpopuspay ! capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000\"");
+    audio =
+      g_strdup ("pulsesrc ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! "
+                "webrtcdsp probe=echoprobe echo-cancel=true noise-suppression=true ! audioconvert ! "
+                "volume name=mute ! opusenc inband-fec=true packet-loss-percentage=10 bitrate=32000 ! "
+                "rtpopuspay ! capsfilter "
+                "caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000\"");
   else
-    audio = g_strdup ("audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! audioconvert ! audioresample ! "
-                      "audio/x-raw,rate=48000,channels=1 ! volume name=mute ! "
-                      "opusenc inband-fec=true packet-loss-percentage=10 bitrate=32000 ! "
-                      "rtpopuspay ! capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000\"");
+    audio =
+      g_strdup ("audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! audioconvert ! audioresample ! "
+                "audio/x-raw,rate=48000,channels=1 ! volume name=mute ! "
+                "opusenc inband-fec=true packet-loss-percentage=10 bitrate=32000 ! "
+                "rtpopuspay ! capsfilter "
+                "caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000\"");
   if (c->audio != NFLTR_CALL_SOURCE_NONE && !link_send_branch (self, audio, FALSE, error))
     return FALSE;
   return TRUE;
@@ -856,60 +873,61 @@ stats_field_cb (GQuark field, const GValue *value, gpointer user_data)
     return TRUE;
   switch (type)
     {
-    case GST_WEBRTC_STATS_INBOUND_RTP:
-      {
-        guint64 bytes = 0;
-        gint64 lost = 0;
+      case GST_WEBRTC_STATS_INBOUND_RTP:
+        {
+          guint64 bytes = 0;
+          gint64 lost = 0;
 
-        gst_structure_get_uint64 (s, "bytes-received", &bytes);
-        gst_structure_get_int64 (s, "packets-lost", &lost);
-        w->bytes += bytes;
-        w->lost += MAX (lost, 0);
-        break;
-      }
-    case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
-      {
-        double rtt = -1, fraction = 0;
-        const char *kind = gst_structure_get_string (s, "kind");
+          gst_structure_get_uint64 (s, "bytes-received", &bytes);
+          gst_structure_get_int64 (s, "packets-lost", &lost);
+          w->bytes += bytes;
+          w->lost += MAX (lost, 0);
+          break;
+        }
+      case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
+        {
+          double rtt = -1, fraction = 0;
+          const char *kind = gst_structure_get_string (s, "kind");
 
-        if (gst_structure_get_double (s, "round-trip-time", &rtt) && rtt > 0)
-          w->rtt = MAX (w->rtt, rtt * 1000.0);
-        if (gst_structure_get_double (s, "fraction-lost", &fraction) && (kind == NULL || g_str_equal (kind, "video")))
-          {
-            w->video_fraction_lost = MAX (w->video_fraction_lost, fraction);
-            w->have_video_report = TRUE;
-          }
-        break;
-      }
-    case GST_WEBRTC_STATS_CANDIDATE_PAIR:
-      {
-        const char *local = gst_structure_get_string (s, "local-candidate-id");
+          if (gst_structure_get_double (s, "round-trip-time", &rtt) && rtt > 0)
+            w->rtt = MAX (w->rtt, rtt * 1000.0);
+          if (gst_structure_get_double (s, "fraction-lost", &fraction) &&
+              (kind == NULL || g_str_equal (kind, "video")))
+            {
+              w->video_fraction_lost = MAX (w->video_fraction_lost, fraction);
+              w->have_video_report = TRUE;
+            }
+          break;
+        }
+      case GST_WEBRTC_STATS_CANDIDATE_PAIR:
+        {
+          const char *local = gst_structure_get_string (s, "local-candidate-id");
 
-        if (local != NULL)
-          g_strlcpy (w->local_candidate, local, sizeof w->local_candidate);
-        break;
-      }
-    case GST_WEBRTC_STATS_LOCAL_CANDIDATE:
-    case GST_WEBRTC_STATS_REMOTE_CANDIDATE:
-      {
-        /* By the field's name, which the pair's local-candidate-id names: 1.22 swaps the two
+          if (local != NULL)
+            g_strlcpy (w->local_candidate, local, sizeof w->local_candidate);
+          break;
+        }
+      case GST_WEBRTC_STATS_LOCAL_CANDIDATE:
+      case GST_WEBRTC_STATS_REMOTE_CANDIDATE:
+        {
+          /* By the field's name, which the pair's local-candidate-id names: 1.22 swaps the two
          * candidates' structure names. */
-        const char *ctype = gst_structure_get_string (s, "candidate-type");
+          const char *ctype = gst_structure_get_string (s, "candidate-type");
 
-        g_hash_table_insert (w->candidate_types, g_strdup (g_quark_to_string (field)), g_strdup (ctype ? ctype : ""));
-        break;
-      }
-    case GST_WEBRTC_STATS_CODEC:
-    case GST_WEBRTC_STATS_OUTBOUND_RTP:
-    case GST_WEBRTC_STATS_REMOTE_OUTBOUND_RTP:
-    case GST_WEBRTC_STATS_CSRC:
-    case GST_WEBRTC_STATS_PEER_CONNECTION:
-    case GST_WEBRTC_STATS_DATA_CHANNEL:
-    case GST_WEBRTC_STATS_STREAM:
-    case GST_WEBRTC_STATS_TRANSPORT:
-    case GST_WEBRTC_STATS_CERTIFICATE:
-    default:
-      break;
+          g_hash_table_insert (w->candidate_types, g_strdup (g_quark_to_string (field)),
+                               g_strdup (ctype ? ctype : ""));
+          break;
+        }
+      case GST_WEBRTC_STATS_CODEC:
+      case GST_WEBRTC_STATS_OUTBOUND_RTP:
+      case GST_WEBRTC_STATS_REMOTE_OUTBOUND_RTP:
+      case GST_WEBRTC_STATS_CSRC:
+      case GST_WEBRTC_STATS_PEER_CONNECTION:
+      case GST_WEBRTC_STATS_DATA_CHANNEL:
+      case GST_WEBRTC_STATS_STREAM:
+      case GST_WEBRTC_STATS_TRANSPORT:
+      case GST_WEBRTC_STATS_CERTIFICATE:
+      default: break;
     }
   return TRUE;
 }
