@@ -70,11 +70,11 @@ def test_call_direct(lab):
     a, b = P2pAgent(lab, "alice"), P2pAgent(lab, "bob")
     a.login(relay)
     b.login(relay)
-    call, code = caller(lab, a, "--duration", "40")
-    join = joiner(lab, b, code, "--duration", "40")
+    call, code = caller(lab, a, "--duration", "300")
+    join = joiner(lab, b, code, "--duration", "300")
     try:
-        sa = wait_media(call, 15, 100, 150)
-        sb = wait_media(join, 15, 100, 150)
+        sa = wait_media(call, 8, 100, 240)
+        sb = wait_media(join, 8, 100, 240)
     except AssertionError as e:
         raise AssertionError(f"{e}\n{service_log(a)}\n{service_log(b)}") from None
     for s in (sa, sb):
@@ -210,11 +210,11 @@ def test_call_relayed_through_turn_carries_only_ciphertext(lab):
                     "video/x-raw,width=320,height=240,framerate=15/1", "!", "vp8enc", "deadline=1", "!",
                     "rtpvp8pay", "mtu=1200", "!", "udpsink", "host=127.0.0.1", f"port={plain_port}"],
                    check=True, timeout=120, capture_output=True)
-    call, code = caller(lab, a, "--relay-only", "--duration", "60")
-    join = joiner(lab, b, code, "--relay-only", "--duration", "60")
+    call, code = caller(lab, a, "--relay-only", "--duration", "300")
+    join = joiner(lab, b, code, "--relay-only", "--duration", "300")
     try:
-        sa = wait_media(call, 10, 60, 180)
-        sb = wait_media(join, 10, 60, 180)
+        sa = wait_media(call, 8, 60, 240)
+        sb = wait_media(join, 8, 60, 240)
     except AssertionError as e:
         raise AssertionError(f"{e}\n{turn.text()[-3000:]}\n{service_log(a)}\n{service_log(b)}") from None
     call.stop()
