@@ -298,3 +298,83 @@ def test_call_keeps_going_under_loss(lab):
                           f"round trip {last['rtt_ms']:.0f} ms")
         print("\n5 % loss, 20 ms RTT, " + f"{time.monotonic() - t0:.0f} s:\n  " + "\n  ".join(report))
         relay.stop()
+
+
+# --- a call rung inside a running session (the chat pane's Call button) ----------------------
+
+SERVICE = "xyz.nfltr.Nfltr.Service"
+
+
+def bus(agent):
+    import gi
+    gi.require_version("Gio", "2.0")
+    from gi.repository import Gio
+    return Gio.DBusConnection.new_for_address_sync(
+        agent.env()["DBUS_SESSION_BUS_ADDRESS"],
+        Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+
+
+def managed(conn, iface):
+    """{path: properties} of the service's objects with interface iface."""
+    from gi.repository import GLib
+    r = conn.call_sync(SERVICE, "/xyz/nfltr/Nfltr", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                       None, GLib.VariantType("(a{oa{sa{sv}}})"), 0, 10000, None).unpack()[0]
+    return {path: ifaces[iface] for path, ifaces in r.items() if iface in ifaces}
+
+
+def call_method(conn, path, iface, method, args=None, reply=None):
+    from gi.repository import GLib
+    return conn.call_sync(SERVICE, path, iface, method, args, GLib.VariantType(reply) if reply else None, 0, 10000,
+                          None).unpack()
+
+
+def test_ring_accept_and_decline_inside_a_chat_session(lab):
+    """What the app's Call button in the chat pane does (app.start-call with the session's
+    path): P2p.Call with "transfer" rings the peer, whose service exports a Call in state
+    "ringing" (the incoming-call notification); Accept connects both, Hangup ends the peer's too;
+    a second ring that is declined leaves the caller's Call "declined"."""
+    from gi.repository import GLib
+    relay = Relay(lab).start()
+    a, b = P2pAgent(lab, "alice"), P2pAgent(lab, "bob")
+    a.login(relay)
+    b.login(relay)
+    import subprocess
+    # stdin stays open: `p2p chat` ends its session at end of input.
+    chat_a = lab.spawn("alice:chat", [nfltr_bin(), "p2p", "chat", "--json"], env=a.env(), split_stderr=True,
+                       stdin=subprocess.PIPE)
+    code = json.loads(chat_a.wait_line(r'^\{"event":"code"', 60).string)["code"]
+    chat_b = lab.spawn("bob:chat", [nfltr_bin(), "p2p", "chat", code, "--json"], env=b.env(), split_stderr=True,
+                       stdin=subprocess.PIPE)
+    chat_a.wait_line(r'"state":"connected"', 120)
+    chat_b.wait_line(r'"state":"connected"', 120)
+    ca, cb = bus(a), bus(b)
+    transfers = [p for p, props in managed(ca, "xyz.nfltr.Nfltr.Transfer").items() if props["State"] == "connected"]
+    assert len(transfers) == 1, managed(ca, "xyz.nfltr.Nfltr.Transfer")
+
+    def ring():
+        path, _ = call_method(ca, "/xyz/nfltr/Nfltr/p2p", "xyz.nfltr.Nfltr.P2p", "Call",
+                              GLib.Variant("(sa{sv})", ("", {"transfer": GLib.Variant("o", transfers[0]),
+                                                             "video": GLib.Variant("b", True)})), "(os)")
+        seen = set(managed(cb, "xyz.nfltr.Nfltr.Call"))
+        incoming = wait_until(lambda: [p for p, props in managed(cb, "xyz.nfltr.Nfltr.Call").items()
+                                       if props["State"] == "ringing"], 30, "Bob's service to show a ringing call")
+        return path, incoming[0], seen
+
+    def state(conn, path):
+        return managed(conn, "xyz.nfltr.Nfltr.Call")[path]
+
+    caller, callee, _ = ring()
+    assert state(ca, caller)["State"] == "calling" and state(ca, caller)["Initiator"]
+    assert state(cb, callee)["Verified"] and not state(cb, callee)["Initiator"] and state(cb, callee)["Video"]
+    call_method(cb, callee, "xyz.nfltr.Nfltr.Call", "Accept")
+    wait_until(lambda: state(ca, caller)["State"] == "connected", 30, "Alice's call to connect")
+    assert state(cb, callee)["State"] == "connected"
+    call_method(ca, caller, "xyz.nfltr.Nfltr.Call", "Hangup")
+    wait_until(lambda: state(cb, callee)["State"] == "ended", 30, "Bob's call to end on Alice's hang-up")
+    # Again, declined this time.
+    caller2, callee2, _ = ring()
+    call_method(cb, callee2, "xyz.nfltr.Nfltr.Call", "Hangup")
+    wait_until(lambda: state(ca, caller2)["State"] == "declined", 30, "Alice's second call to be declined")
+    assert state(cb, callee2)["State"] == "declined"
+    # The chat session under both calls is still there.
+    assert managed(ca, "xyz.nfltr.Nfltr.Transfer")[transfers[0]]["State"] == "connected"
