@@ -121,8 +121,9 @@ stats_cb (gpointer user_data)
   else
     {
       g_autofree char *line =
-        g_strdup_printf (_ ("%s: video %" G_GUINT64_FORMAT " frames decoded, audio %" G_GUINT64_FORMAT
-                            " packets, %" G_GINT64_FORMAT " lost, round trip %.0f ms, %u kbit/s\n"),
+        /* Not translated: a machine-like status line, as the --json stats. */
+        g_strdup_printf ("%s: video %" G_GUINT64_FORMAT " frames decoded, audio %" G_GUINT64_FORMAT
+                         " packets, %" G_GINT64_FORMAT " lost, round trip %.0f ms, %u kbit/s\n",
                          *stats.path ? stats.path : "?", stats.video_frames_decoded,
                          stats.audio_packets_received, stats.lost, stats.rtt_ms, stats.bitrate_kbps);
 
