@@ -35,7 +35,7 @@ test_table (void)
   const NfltrMsgInfo *rows = nfltr_msg_info_all (&n);
   const guint8 every_type[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x10, 0x11, 0x12, 0x13, 0x14,
                                 0x20, 0x21, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46,
-                                0x50, 0x51, 0x60 };
+                                0x50, 0x51, 0x58, 0x59, 0x60 }; /* 0x58–59: issue 14 */
   const NfltrMsgInfo *hello = nfltr_msg_info_lookup (NFLTR_FRAME_HELLO);
   const NfltrMsgInfo *wg = nfltr_msg_info_lookup (NFLTR_FRAME_WG_PACKET);
 
