@@ -75,6 +75,7 @@ struct _NfltrCallMedia {
   gint64 last_bytes_time;
   guint target_kbps;
   guint stats_id;
+  GstPromise *stats_promise; /* the last get-stats, interrupted at stop so it lets go of us */
   GstElement *opusdec;
 };
 
@@ -303,7 +304,9 @@ static void
 description_created_cb (GstPromise *promise, gpointer user_data)
 {
   NfltrCallMedia *self = user_data;
-  const GstStructure *reply = gst_promise_get_reply (promise);
+  const GstStructure *reply = gst_promise_wait (promise) == GST_PROMISE_RESULT_REPLIED
+                                ? gst_promise_get_reply (promise)
+                                : NULL;
   GstWebRTCSessionDescription *desc = NULL;
   const char *field = self->config.initiator ? "offer" : "answer";
 
@@ -960,12 +963,15 @@ static void
 stats_cb (GstPromise *promise, gpointer user_data)
 {
   NfltrCallMedia *self = user_data;
-  const GstStructure *reply = gst_promise_get_reply (promise);
+  /* Interrupted at stop: no reply to read (get_reply wants a replied promise). */
+  const GstStructure *reply = gst_promise_wait (promise) == GST_PROMISE_RESULT_REPLIED
+                                ? gst_promise_get_reply (promise)
+                                : NULL;
   StatsWalk w = { .self = self, .rtt = -1 };
   gint64 now = g_get_monotonic_time ();
   guint64 concealed_ns = 0;
 
-  if (reply == NULL)
+  if (reply == NULL || self->stopped)
     {
       gst_promise_unref (promise);
       g_object_unref (self);
@@ -1018,9 +1024,11 @@ static gboolean
 stats_tick_cb (gpointer user_data)
 {
   NfltrCallMedia *self = user_data;
+  GstPromise *promise = gst_promise_new_with_change_func (stats_cb, g_object_ref (self), NULL);
 
-  g_signal_emit_by_name (self->webrtc, "get-stats", NULL,
-                         gst_promise_new_with_change_func (stats_cb, g_object_ref (self), NULL));
+  g_clear_pointer (&self->stats_promise, gst_promise_unref);
+  self->stats_promise = gst_promise_ref (promise);
+  g_signal_emit_by_name (self->webrtc, "get-stats", NULL, promise);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1151,6 +1159,12 @@ nfltr_call_media_stop (NfltrCallMedia *self)
     return;
   self->stopped = TRUE;
   g_clear_handle_id (&self->stats_id, g_source_remove);
+  if (self->stats_promise != NULL)
+    {
+      /* A reply that never comes (the pipeline is going) would keep our reference forever. */
+      gst_promise_interrupt (self->stats_promise);
+      g_clear_pointer (&self->stats_promise, gst_promise_unref);
+    }
   if (self->pipeline == NULL)
     return;
   bus = gst_pipeline_get_bus (GST_PIPELINE (self->pipeline));
