@@ -286,7 +286,7 @@ cli_cmd_p2p_call (int argc, char **argv)
   g_autofree char *code = NULL;
   CallRun run = { .status = -1 };
   GVariantBuilder options;
-  guint sig;
+  guint sig, term;
 
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_summary (context, _ ("Calls a peer (audio and video): without CODE, prints one to share; with it, joins."));
@@ -338,10 +338,12 @@ cli_cmd_p2p_call (int argc, char **argv)
   g_signal_connect (run.call, "received", G_CALLBACK (received_cb), &run);
   cli_client_set_lost_func (run.client, lost_cb, &run);
   sig = g_unix_signal_add (SIGINT, sigint_cb, &run);
+  term = g_unix_signal_add (SIGTERM, sigint_cb, &run); /* hang up, as for Ctrl-C */
   state_cb (NULL, NULL, &run);
   if (run.status < 0)
     g_main_loop_run (run.loop);
   g_source_remove (sig);
+  g_source_remove (term);
   cli_client_set_lost_func (run.client, NULL, NULL);
   g_clear_handle_id (&run.stats_id, g_source_remove);
   if (run.media != NULL)

@@ -52,6 +52,7 @@ struct _NfltrP2pCall {
   CallState state;
   gboolean code_call;
   GPtrArray *pending; /* JsonObject: the media process's messages before "connected" */
+  guint owner_watch;  /* the media process's bus name: the call ends when it goes */
 };
 
 static void call_iface_init (NfltrDbusCallIface *iface);
@@ -395,6 +396,36 @@ nfltr_p2p_call_take_message (NfltrP2pService  *service,
 
 /* --- D-Bus ------------------------------------------------------------------------------ */
 
+static void
+owner_vanished_cb (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  NfltrP2pCall *self = user_data;
+
+  g_clear_handle_id (&self->owner_watch, g_bus_unwatch_name);
+  if (state_is_final (self->state))
+    return;
+  g_message ("call %s: the process that ran it (%s) went away: hanging up",
+             nfltr_dbus_call_get_id (NFLTR_DBUS_CALL (self)), name);
+  if (self->state == CALL_RINGING)
+    send_signal (self, NFLTR_CALL_SIGNAL_DECLINE, "the peer's app went away");
+  else
+    send_signal (self, NFLTR_CALL_SIGNAL_BYE, "the peer's app went away");
+  set_state (self, CALL_ENDED);
+}
+
+void
+nfltr_p2p_call_watch_owner (NfltrP2pCall *self, GDBusMethodInvocation *invocation)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+
+  /* A peer-to-peer connection (the CLI's in-process engine) has no names to watch. */
+  if (sender == NULL || self->owner_watch != 0)
+    return;
+  self->owner_watch = g_bus_watch_name_on_connection (g_dbus_method_invocation_get_connection (invocation), sender,
+                                                      G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, owner_vanished_cb, self,
+                                                      NULL);
+}
+
 static gboolean
 handle_send (NfltrDbusCall *iface, GDBusMethodInvocation *invocation, const char *text)
 {
@@ -445,6 +476,7 @@ handle_accept (NfltrDbusCall *iface, GDBusMethodInvocation *invocation)
     }
   send_signal (self, NFLTR_CALL_SIGNAL_ACCEPT, NULL);
   set_state (self, CALL_CONNECTED);
+  nfltr_p2p_call_watch_owner (self, invocation);
   nfltr_dbus_call_complete_accept (iface, invocation);
   return TRUE;
 }
@@ -484,6 +516,7 @@ nfltr_p2p_call_finalize (GObject *object)
 
   if (self->transfer != NULL)
     g_object_weak_unref (G_OBJECT (self->transfer), transfer_gone_cb, self);
+  g_clear_handle_id (&self->owner_watch, g_bus_unwatch_name);
   g_ptr_array_unref (self->pending);
   G_OBJECT_CLASS (nfltr_p2p_call_parent_class)->finalize (object);
 }

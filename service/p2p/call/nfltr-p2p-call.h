@@ -28,6 +28,10 @@ NfltrP2pCall *nfltr_p2p_call_new (NfltrP2pService  *service,
  * first; written into the session's own files' object through its private header. */
 void          nfltr_p2p_transfer_send_call (NfltrP2pTransfer *transfer,
                                             JsonObject       *message);
+/* Ends the call (bye to the peer) when the bus name that made or accepted it goes away: the
+ * media process died or was killed without hanging up. */
+void          nfltr_p2p_call_watch_owner (NfltrP2pCall          *self,
+                                          GDBusMethodInvocation *invocation);
 /* The call attached to transfer, or NULL. */
 NfltrP2pCall *nfltr_p2p_call_for_transfer (NfltrP2pTransfer *transfer);
 /* A message from the peer's CALL stream of transfer (the session's hook): a ring with no call

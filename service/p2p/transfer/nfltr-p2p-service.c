@@ -411,6 +411,7 @@ handle_call (NfltrDbusP2p *iface, GDBusMethodInvocation *invocation, const char 
       nfltr_p2p_transfer_start (transfer);
     }
   path = nfltr_p2p_service_export_call (self, call, id);
+  nfltr_p2p_call_watch_owner (call, invocation);
   g_object_unref (call);
   nfltr_dbus_p2p_complete_call (iface, invocation, path, nfltr_dbus_transfer_get_code (NFLTR_DBUS_TRANSFER (transfer)));
   return TRUE;
