@@ -93,6 +93,22 @@ def test_call_direct(lab):
     print(f"\ndirect: alice {sa}\n        bob {sb}")
 
 
+def test_killed_caller_ends_the_peers_call(lab):
+    """A media process that dies without hanging up (SIGKILL) leaves the bus: its service
+    ends the call and tells the peer (bye), whose command then ends too."""
+    import signal
+    relay = Relay(lab).start()
+    a, b = P2pAgent(lab, "alice"), P2pAgent(lab, "bob")
+    a.login(relay)
+    b.login(relay)
+    call, code = caller(lab, a, "--duration", "300")
+    join = joiner(lab, b, code, "--duration", "300")
+    join.wait_line(r'"event":"connected"', 240)
+    call.stop(signal.SIGKILL)
+    assert join.wait_exit(60) == 0, join.text()
+    assert any(e.get("event") == "bye" for e in events(join)), join.text()
+
+
 def test_tampered_fingerprint_is_refused(lab):
     relay = Relay(lab).start()
     a, b = P2pAgent(lab, "alice"), P2pAgent(lab, "bob")
