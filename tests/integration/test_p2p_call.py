@@ -52,13 +52,15 @@ def wait_media(proc, frames, packets, timeout):
             e = json.loads(line)
         except ValueError:
             return False
+        # the path too: the first stats of a call may come before ICE's stats name the pair
         return (e.get("event") == "stats" and e["video_frames_decoded"] >= frames
-                and e["audio_packets_received"] >= packets)
+                and e["audio_packets_received"] >= packets and e["path"] != "")
     import time
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(good(line) for line in list(proc.lines)):
-            return last_stats(proc)
+        found = [line for line in list(proc.lines) if good(line)]
+        if found:
+            return json.loads(found[-1])
         if not proc.alive():
             break
         time.sleep(0.5)
