@@ -9,6 +9,7 @@
 
 #include "nfltr-application-private.h"
 #include "nfltr-window-private.h"
+#include "calls/nfltr-calls.h" /* issue 14 */
 
 static void
 quit_activated (GSimpleAction *action,
@@ -299,6 +300,7 @@ _nfltr_application_actions_init (NfltrApplication *self)
   static const char *close_accels[] = { "<Control>w", NULL };
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_entries, G_N_ELEMENTS (app_entries), self);
+  nfltr_calls_init (GTK_APPLICATION (self)); /* issue 14: app.start-call, app.join-call (calls/) */
   if (g_strcmp0 (g_getenv ("NFLTR_APP_TEST"), "1") == 0)
     g_action_map_add_action_entries (G_ACTION_MAP (self), test_entries, G_N_ELEMENTS (test_entries), self);
 

@@ -17,6 +17,8 @@
 
 #define P2P_OBJECT_PATH "/xyz/nfltr/Nfltr/p2p"
 
+int cli_cmd_p2p_call (int argc, char **argv); /* issue 14: cmd-p2p-call.c */
+
 typedef struct {
   CliClient         *client;
   NfltrDbusTransfer *transfer;
@@ -617,6 +619,7 @@ cli_cmd_p2p (int argc, char **argv)
     { "receive", p2p_receive },
     { "chat", p2p_chat },
     { "audit", p2p_audit },
+    { "call", cli_cmd_p2p_call }, /* issue 14: cmd-p2p-call.c */
   };
 
   if (argc >= 2)
@@ -625,10 +628,12 @@ cli_cmd_p2p (int argc, char **argv)
         return subs[i].func (argc - 1, argv + 1);
   if (argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
     {
-      cli_print_flushed (_ ("Usage: nfltr p2p send FILE|FOLDER… [--json]\n"
-                            "       nfltr p2p receive CODE [--dir DIR] [--yes] [--json]\n"
-                            "       nfltr p2p chat [CODE]\n"
-                            "       nfltr p2p audit [--json]"));
+      cli_print_flushed (_ (
+        "Usage: nfltr p2p send FILE|FOLDER… [--json]\n"
+        "       nfltr p2p receive CODE [--dir DIR] [--yes] [--json]\n"
+        "       nfltr p2p chat [CODE]\n"
+        "       nfltr p2p audit [--json]\n"
+        "       nfltr p2p call [CODE] [--video-source test|camera|none] [--audio-source test|mic] [--json]"));
       return CLI_EXIT_OK;
     }
   return cli_fail (CLI_EXIT_USAGE, "%s", _ ("p2p needs send, receive, chat or audit (see nfltr p2p --help)"));

@@ -50,6 +50,8 @@ typedef enum {
   NFLTR_FRAME_WG_PEER_GONE = 0x46,
   NFLTR_FRAME_P2P_SIGNAL  = 0x50,
   NFLTR_FRAME_P2P_RELAY   = 0x51,
+  NFLTR_FRAME_TURN_REQUEST     = 0x58, /* issue 14: calls' TURN credentials (§14.4) */
+  NFLTR_FRAME_TURN_CREDENTIALS = 0x59,
   NFLTR_FRAME_A2A_MESSAGE = 0x60,
 } NfltrFrameType;
 

@@ -55,6 +55,8 @@ relay_config_clear (RelayConfig *config)
 {
   g_clear_pointer (&config->listen, g_free);
   g_clear_pointer (&config->agent_ca_file, g_free);
+  g_clear_pointer (&config->turn_url, g_free);         /* issue 14 */
+  g_clear_pointer (&config->turn_secret_file, g_free); /* issue 14 */
   g_clear_pointer (&config->domain, g_free);
   g_clear_pointer (&config->data_dir, g_free);
 }

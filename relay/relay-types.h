@@ -54,6 +54,8 @@ typedef struct {
   guint  proof_interval_s;       /* relay/proof/: each verified tunnel checked again this often */
   guint  wg_packets_per_s;       /* issue 12 (labs): relay/wg/'s per-source UDP rates; 0 = */
   guint  wg_handshakes_per_s;    /* RELAY_WG_DEFAULT_* */
+  char  *turn_url;               /* issue 14: "turn:HOST:PORT" of the TURN server for calls, or NULL */
+  char  *turn_secret_file;       /* issue 14: its use-auth-secret shared secret */
 } RelayConfig;
 
 #define RELAY_DEFAULT_HELLO_MAX_BYTES      NFLTR_HELLO_DEFAULT_MAX

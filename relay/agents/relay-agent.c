@@ -16,6 +16,7 @@
 #include "wg/relay-wg.h"
 #include "p2p/relay-p2p.h"
 #include "a2a/relay-a2a.h"
+#include "turn/relay-turn.h" /* issue 14 */
 #include "tunnels/relay-registry.h"
 #include "proof/relay-proof.h"
 #include "nfltr-messages.h"
@@ -79,6 +80,8 @@ static const RelayTrack tracks[] = {
   { NFLTR_FRAME_P2P_RELAY,   RELAY_AGENT_READY,       relay_p2p_handle_relay },
   /* agent-to-agent messages (a2a/relay-a2a.c, §13) */
   { NFLTR_FRAME_A2A_MESSAGE, RELAY_AGENT_READY,       relay_a2a_handle_message },
+  /* calls' TURN credentials (turn/relay-turn.c, §14.4) */
+  { NFLTR_FRAME_TURN_REQUEST, RELAY_AGENT_READY,      relay_turn_handle_request },
 };
 
 static const RelayTrack *

@@ -64,6 +64,8 @@ relay_cmd_serve (int argc, char **argv)
   g_autofree char *domain = NULL;
   g_autofree char *data_dir = NULL;
   g_autofree char *agent_ca = NULL;  /* issue 11: mTLS */
+  g_autofree char *turn = NULL;             /* issue 14: calls */
+  g_autofree char *turn_secret = NULL;
   const GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Public TLS address (default 127.0.0.1:8443)",
       "HOST:PORT" },
@@ -120,6 +122,10 @@ relay_cmd_serve (int argc, char **argv)
     { "wg-handshake-rate", 0, 0, G_OPTION_ARG_INT, &wg_handshake_rate,
       "WireGuard handshake initiations accepted per second from one address (default 50; one second's "
       "worth may come at once)", "N" },
+    { "turn", 0, 0, G_OPTION_ARG_STRING, &turn,
+      "A TURN server for agents' calls (coturn with use-auth-secret), as turn:HOST:PORT", "URL" },
+    { "turn-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &turn_secret,
+      "The TURN server's shared secret; the relay mints short-lived credentials from it", "FILE" },
     /* For tests: the same in seconds, so a test can watch a reservation lapse. */
     { "name-expiry-seconds", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &name_expiry_s, NULL, NULL },
     { NULL }
@@ -209,6 +215,8 @@ relay_cmd_serve (int argc, char **argv)
   config.proof_interval_s = proof_interval;
   config.wg_packets_per_s = wg_packet_rate;
   config.wg_handshakes_per_s = wg_handshake_rate;
+  config.turn_url = g_steal_pointer (&turn);                 /* issue 14 */
+  config.turn_secret_file = g_steal_pointer (&turn_secret);
   config.name_expiry_s = name_expiry_s >= 0 ? name_expiry_s : (gint64) name_expiry * 24 * 3600;
 
   /* splice(2) to a socket the peer has closed raises SIGPIPE; the error code is enough. */

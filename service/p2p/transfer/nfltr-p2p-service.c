@@ -3,6 +3,7 @@
 
 #include "nfltr-p2p-service.h"
 #include "nfltr-p2p-transfer.h"
+#include "nfltr-p2p-call.h" /* issue 14: calls */
 #include "nfltr-session.h"
 #include "nfltr-invocation.h"
 
@@ -344,6 +345,78 @@ handle_chat (NfltrDbusP2p *iface, GDBusMethodInvocation *invocation, const char 
   return TRUE;
 }
 
+/* issue 14: calls (service/p2p/call/). */
+char *
+nfltr_p2p_service_export_call (NfltrP2pService *self, NfltrP2pCall *call, const char *id)
+{
+  g_autofree char *path = g_strdup_printf ("%s/%s", NFLTR_P2P_CALLS_PATH, id);
+  g_autoptr(NfltrDbusObjectSkeleton) object = nfltr_dbus_object_skeleton_new (path);
+
+  nfltr_dbus_object_skeleton_set_call (object, NFLTR_DBUS_CALL (call));
+  if (self->object_manager != NULL)
+    g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  return g_steal_pointer (&path);
+}
+
+/* issue 14: P2p.Call — a chat-only session made or joined with a code, or a ring inside a
+ * running one ("transfer" option). */
+static gboolean
+handle_call (NfltrDbusP2p *iface, GDBusMethodInvocation *invocation, const char *code, GVariant *options)
+{
+  NfltrP2pService *self = NFLTR_P2P_SERVICE (iface);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = new_id ();
+  g_autofree char *path = NULL;
+  NfltrP2pTransfer *transfer = NULL;
+  const char *existing = NULL;
+  gboolean video = TRUE;
+  const char *none[] = { NULL };
+  NfltrP2pCall *call;
+
+  g_variant_lookup (options, "transfer", "&o", &existing);
+  g_variant_lookup (options, "video", "b", &video);
+  if (existing != NULL)
+    {
+      for (guint i = 0; i < self->transfers->len && transfer == NULL; i++)
+        {
+          g_autofree char *p = g_strdup_printf ("%s/%s", TRANSFERS_PATH,
+                                                nfltr_dbus_transfer_get_id (self->transfers->pdata[i]));
+
+          if (g_str_equal (p, existing))
+            transfer = self->transfers->pdata[i];
+        }
+      if (transfer == NULL || g_strcmp0 (nfltr_dbus_transfer_get_state (NFLTR_DBUS_TRANSFER (transfer)), "connected") != 0)
+        {
+          g_dbus_method_invocation_return_error (invocation, NFLTR_ERROR, NFLTR_ERROR_NOT_FOUND,
+                                                 "no connected session at %s", existing);
+          return TRUE;
+        }
+      call = nfltr_p2p_call_new (self, transfer, id, FALSE, video);
+    }
+  else
+    {
+      if (!check_link (self, invocation))
+        return TRUE;
+      if (code == NULL || *code == '\0')
+        transfer = nfltr_p2p_transfer_new_send (self, id, none, NULL, &error);
+      else
+        transfer = nfltr_p2p_transfer_new_receive (self, id, code, NULL, TRUE, &error);
+      if (transfer == NULL)
+        {
+          nfltr_invocation_return_error (invocation, error);
+          return TRUE;
+        }
+      g_free (export_transfer (self, transfer, id));
+      call = nfltr_p2p_call_new (self, transfer, id, TRUE, video);
+      nfltr_p2p_transfer_start (transfer);
+    }
+  path = nfltr_p2p_service_export_call (self, call, id);
+  nfltr_p2p_call_watch_owner (call, invocation);
+  g_object_unref (call);
+  nfltr_dbus_p2p_complete_call (iface, invocation, path, nfltr_dbus_transfer_get_code (NFLTR_DBUS_TRANSFER (transfer)));
+  return TRUE;
+}
+
 static gboolean
 handle_audit (NfltrDbusP2p *iface, GDBusMethodInvocation *invocation)
 {
@@ -368,6 +441,7 @@ p2p_iface_init (NfltrDbusP2pIface *iface)
   iface->handle_receive = handle_receive;
   iface->handle_chat = handle_chat;
   iface->handle_audit = handle_audit;
+  iface->handle_call = handle_call; /* issue 14 */
 }
 
 NfltrP2pService *

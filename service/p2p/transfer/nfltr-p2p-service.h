@@ -27,4 +27,10 @@ void             nfltr_p2p_service_route (NfltrP2pService *self,
                                           const char      *offer_id,
                                           gpointer         transfer);
 
+/* issue 14: exports an incoming or new call on /xyz/nfltr/Nfltr/calls/<id>; returns the path. */
+typedef struct _NfltrP2pCall NfltrP2pCall;
+char            *nfltr_p2p_service_export_call (NfltrP2pService *self,
+                                                NfltrP2pCall    *call,
+                                                const char      *id);
+
 G_END_DECLS

@@ -135,6 +135,7 @@ struct _NfltrP2pTransfer {
   GHashTable *streams; /* stream id → StreamIn */
   guint32 control;     /* our control stream */
   guint32 chat;        /* our chat stream, 0 until the first message */
+  guint32 call;        /* issue 14: our CALL stream (service/p2p/call/), 0 until the first message */
   guint32 next_chat_id;
   gboolean accepted; /* the receiver said yes in this run */
   guint run_serial;   /* a new one per run: work a worker finishes late finds its run over */

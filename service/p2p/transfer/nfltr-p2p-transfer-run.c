@@ -70,6 +70,7 @@ _nfltr_p2p_transfer_teardown_run (NfltrP2pTransfer *self)
   self->path = PATH_NONE;
   g_hash_table_remove_all (self->streams);
   self->control = self->chat = 0;
+  self->call = 0; /* issue 14: calls */
   self->accepted = FALSE;
   self->manifest_seen = FALSE;
   self->dump_sent = FALSE;

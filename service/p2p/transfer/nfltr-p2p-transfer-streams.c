@@ -4,6 +4,7 @@
 #define G_LOG_DOMAIN "nfltr-p2p"
 
 #include "nfltr-p2p-transfer-private.h"
+#include "nfltr-p2p-call.h" /* issue 14: calls */
 
 void
 _nfltr_p2p_transfer_send_control (NfltrP2pTransfer *self, JsonObject *object)
@@ -120,6 +121,8 @@ mux_data_cb (NfltrP2pMux *mux, guint32 stream, const guint8 *data, gsize len, gp
             take_control (self, m);
           else if (s->kind == NFLTR_P2P_STREAM_CHAT)
             _nfltr_p2p_transfer_take_chat (self, m);
+          else if (s->kind == NFLTR_P2P_STREAM_CALL) /* issue 14: calls */
+            nfltr_p2p_call_take_message (self->service, self, m);
           else if (s->kind == NFLTR_P2P_STREAM_FILE && _nfltr_p2p_transfer_begin_file (self, s, m, &error))
             {
               /* What the framer holds past the header is the file's first bytes. */
