@@ -171,7 +171,8 @@ def test_chat_between_two_windows_with_receipts(lab, relay):
            in w["transfers"]["chats"][0]["subtitle"], 30, "the chat's code")
     chat_a = transfers(a)["chats"][0]
     code = chat_a["subtitle"].rsplit(": ", 1)[1]
-    assert not chat_a["call-visible"], "no app.start-call yet: no Call button"
+    # app.start-call exists (app/calls/, issue 14): the chat offers a call to its peer
+    assert chat_a["call-visible"], "app.start-call is registered: the Call button shows"
     drive(b, join_chat=code)
     for app in (a, b):
         app.wait(lambda w: w["transfers"]["chats"] and w["transfers"]["chats"][0]["can-send"], 60,
