@@ -997,6 +997,8 @@ nfltr_relay_link_init (NfltrRelayLink *self)
 {
   self->state = NFLTR_RELAY_LINK_STOPPED;
   self->router = nfltr_frame_router_new (self);
+  /* docs/protocol.md §5.1: the tunnel binder asks for a warm pool where the relay has one. */
+  self->offered_features = g_strdup (NFLTR_PROTO_FEATURE_WARM_POOL);
 
   /* The link's own frames go through the same router as everyone else's. */
   nfltr_relay_link_add_frame_handler (self, NFLTR_FRAME_WELCOME, handle_welcome, NULL);
