@@ -332,6 +332,8 @@ relay_attach_open (RelayAttach *attach, RelayBinding *binding, GSocketConnection
   relay_server_room_changed (attach->server);
   relay_binder_send_conn_open (binding, id, peer);
   g_debug ("CONN_OPEN %s for %s to agent %.8s", peer, binding->host, relay_agent_get_id (binding->agent));
+  if (g_hash_table_lookup (attach->pools, binding) != NULL)
+    pool_refill (g_hash_table_lookup (attach->pools, binding));
 }
 
 static void
@@ -410,9 +412,10 @@ session_start (RelayAttach *attach, RelayBinding *binding, const char *agent_ses
 /* Slots a binding keeps at most, whatever its BIND asked; and when it starts. */
 #define POOL_MAX        16
 #define POOL_INITIAL    2
-/* A slot unused this long is closed (and the pool shrinks by one, to at least one slot): an
- * idle tunnel keeps one warm connection, renewed now and then so it is not a dead one. */
-#define POOL_IDLE_S     60
+/* A slot unused this long is closed and the pool shrinks by one: a tunnel without visitors
+ * ends up holding none (the agent's event-loop threads can exit), and the next visitor's miss
+ * starts it again. */
+#define POOL_IDLE_S     15
 
 static guint
 pool_held (Pool *pool)
@@ -546,7 +549,7 @@ pool_conn_idle_cb (gpointer user_data)
 
   pc->timeout_id = 0;
   pool_conn_free (pc, TRUE);
-  if (pool->target > 1)
+  if (pool->target > 0)
     pool->target--;
   pool_refill (pool);
   return G_SOURCE_REMOVE;
@@ -602,10 +605,10 @@ pool_take (RelayAttach *attach, RelayBinding *binding, const char *peer)
       g_io_stream_close (G_IO_STREAM (data), NULL, NULL);
       g_object_unref (data);
     }
-  /* A miss: this tunnel gets clients faster than the pool refills. */
+  /* A miss: this tunnel gets clients faster than the pool refills. Refilled by the caller
+   * after the visitor's CONN_OPEN, which must reach the agent first. */
   attach->pool_missed++;
   pool->target = MIN (pool->target + 1, pool->max);
-  pool_refill (pool);
   return NULL;
 }
 
@@ -707,7 +710,7 @@ relay_attach_refuse (RelayAttach *attach, RelayAgent *agent, const guint8 *conn_
        * for no more until a client finds the pool empty. */
       g_debug ("warm pool of %s: agent refused a slot: %s", grant->pool->binding->host,
                message ? message : "(no reason given)");
-      grant->pool->target = MAX (1, pool_held (grant->pool) - 1);
+      grant->pool->target = pool_held (grant->pool) - 1;
       grant_remove (grant);
       return;
     }

@@ -706,15 +706,26 @@ nfltr_data_conn_spawn (const NfltrDataConnParams *params, NfltrTunnelTls *tls, N
 {
   DataConn *c;
   NfltrDataConnLoop *loop;
+  gboolean pooled;
 
   g_return_val_if_fail (params != NULL && params->relay_host != NULL && params->conn_id != NULL, FALSE);
   g_return_val_if_fail (NFLTR_IS_TUNNEL_KIND (params->kind) && params->kind_config != NULL, FALSE);
   g_return_val_if_fail (params->public_host != NULL, FALSE);
   g_return_val_if_fail (tls != NULL && stats != NULL && group != NULL, FALSE);
 
+  pooled = params->client_addr != NULL && strcmp (params->client_addr, NFLTR_DATA_CONN_POOL_SLOT) == 0;
   /* Issue 8 §4: the cap holds whatever the clients do; the relay closes the public client
-   * at once on CONN_REFUSE, so a flood costs us no socket. */
-  if (!_nfltr_data_conn_group_admit (group, params->client_addr, error))
+   * at once on CONN_REFUSE, so a flood costs us no socket. A warm-pool slot never takes one
+   * of the last places under it: those are the visitors'. */
+  if (pooled)
+    {
+      guint max = nfltr_data_conn_group_get_max_connections (group);
+
+      if (!_nfltr_data_conn_group_admit_pool_slot (group, MIN (NFLTR_DATA_CONN_POOL_HEADROOM, max / 4),
+                                                   error))
+        return FALSE;
+    }
+  else if (!_nfltr_data_conn_group_admit (group, params->client_addr, error))
     {
       _nfltr_tunnel_stats_conn_refused (stats);
       return FALSE;
@@ -751,7 +762,7 @@ nfltr_data_conn_spawn (const NfltrDataConnParams *params, NfltrTunnelTls *tls, N
   c->deadline = -1;
   c->release_at = -1;
   c->stage = STAGE_RELAY_CONNECT;
-  c->pooled = params->client_addr != NULL && strcmp (params->client_addr, NFLTR_DATA_CONN_POOL_SLOT) == 0;
+  c->pooled = pooled;
 
   /* Counted here, not on the loop, so that a caller sees the connection at once; a warm-pool
    * slot only once a visitor takes it. */

@@ -25,6 +25,10 @@ G_BEGIN_DECLS
  * engine sends as CONN_REFUSE's message (docs/protocol.md §5). */
 #define NFLTR_DATA_CONN_REFUSE_TOO_MANY  "too-many-connections"  /* the tunnel's cap */
 #define NFLTR_DATA_CONN_REFUSE_NO_THREAD "no-thread"             /* no event loop could start */
+/* A warm-pool slot refused because the tunnel is near its cap: the places left are kept for
+ * visitors (NFLTR_DATA_CONN_POOL_HEADROOM of them, or a quarter of the cap if less). */
+#define NFLTR_DATA_CONN_REFUSE_POOL_FULL "pool-full"
+#define NFLTR_DATA_CONN_POOL_HEADROOM    16
 
 /* CONN_OPEN's client_addr for a warm-pool slot (docs/protocol.md §5.1): the connection is
  * opened and attached at once, then waits (up to NFLTR_DATA_CONN_POOL_WAIT_S) for the relay's
