@@ -255,8 +255,8 @@ pool_take (Conn *c)
     {
       g_autofree char *client = NULL;
       size_t want = c->take_len < NFLTR_PROTO_TAKE_HEADER_SIZE
-                    ? NFLTR_PROTO_TAKE_HEADER_SIZE - c->take_len
-                    : NFLTR_PROTO_TAKE_HEADER_SIZE + c->take[7] - c->take_len;
+                      ? NFLTR_PROTO_TAKE_HEADER_SIZE - c->take_len
+                      : NFLTR_PROTO_TAKE_HEADER_SIZE + c->take[7] - c->take_len;
       ssize_t n = recv (c->s[0].fd, c->take + c->take_len, want, 0);
       gssize done;
 

@@ -454,7 +454,8 @@ pool_has_room (Pool *pool)
   for (RelayConnClass k = RELAY_CONN_FIRST_STAGE; k <= RELAY_CONN_AGENT_DATA; k++)
     live += relay_server_class_count (server, k);
   return (guint64) live + g_hash_table_size (pool->attach->grants) + 1 +
-         relay_config_agent_reserve (&server->config) <= server->config.max_connections;
+           relay_config_agent_reserve (&server->config) <=
+         server->config.max_connections;
 }
 
 static void

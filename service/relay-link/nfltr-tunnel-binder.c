@@ -228,9 +228,10 @@ static void
 send_bind (NfltrTunnelBinder *self, Binding *b)
 {
   /* request_id is the link's to assign (nfltr_relay_link_request_async). */
-  NfltrMsgBind msg = { .request_id = 0, .name = b->name, .mode = b->mode, .kind = b->kind,
-                       .pool_max = warm_pool_max (self) };
-  g_autoptr(NfltrFrame) frame = NULL;
+  NfltrMsgBind msg = {
+    .request_id = 0, .name = b->name, .mode = b->mode, .kind = b->kind, .pool_max = warm_pool_max (self)
+  };
+  g_autoptr (NfltrFrame) frame = NULL;
   BindRequest *request = g_new0 (BindRequest, 1);
 
   memcpy (msg.fingerprint, b->fingerprint, sizeof msg.fingerprint);
