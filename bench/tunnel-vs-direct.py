@@ -42,6 +42,10 @@ h2load under `perf stat` (CPU and context switches per request) and under `perf 
 (system calls; tracing slows it tenfold, so only its counts mean anything); the reports are
 written to DIR. `--rounds 0 --profile DIR` runs only the profile.
 
+Every TLS path is asked for the same TLS 1.3 suite (`--tls13-ciphers`, default
+TLS_AES_128_GCM_SHA256: the agent's first choice; nginx would follow curl's order and pick
+TLS_AES_256_GCM_SHA384, which costs more per byte), so tunnel and direct encrypt alike.
+
 Prints bytes/s for each, the HTTP version curl used, the negotiated TLS version and cipher of
 the TLS paths, the relay's and the agent's CPU seconds per GiB through the tunnel, and
 tunnel/direct. Everything runs on 127.0.0.1; all processes are ended at exit.
@@ -113,11 +117,20 @@ def perf_record(pids, out_dir, label, run):
     return result
 
 
+# The TLS 1.3 suite every TLS path is asked for (--tls13-ciphers): like with like. The agent
+# prefers TLS_AES_128_GCM_SHA256 (its priority string, %SERVER_PRECEDENCE), nginx follows the
+# client, and curl offers TLS_AES_256_GCM_SHA384 first — 14 AES rounds against 10 — so
+# without a pin the tunnel and direct nginx encrypt with different ciphers.
+TLS13_CIPHERS = "TLS_AES_128_GCM_SHA256"
+
+
 def curl_download(url, resolve=None, http="1.1", cpu_pids=()):
     """One download; (bytes, seconds, bytes/s, HTTP version, {pid: CPU seconds used})."""
     argv = ["curl", "-sS", "-k", "-o", "/dev/null", "-w",
             "%{http_code} %{size_download} %{time_total} %{speed_download} %{http_version}",
             "--http2" if http == "2" else "--http1.1"]
+    if TLS13_CIPHERS and url.startswith("https:"):
+        argv += ["--tls13-ciphers", TLS13_CIPHERS]
     if resolve:
         argv += ["--resolve", f"{resolve[0]}:{resolve[1]}:127.0.0.1"]
     before = {pid: cpu_seconds(pid) for pid in cpu_pids}
@@ -139,8 +152,10 @@ def cpu_seconds(pid):
 
 
 def negotiated(port, sni):
-    out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
-                          "-servername", sni], stdin=subprocess.DEVNULL, capture_output=True,
+    argv = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", sni]
+    if TLS13_CIPHERS:
+        argv += ["-ciphersuites", TLS13_CIPHERS]
+    out = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                          text=True, timeout=30).stdout
     m = re.search(r"New, (\S+), Cipher is (\S+)", out)
     return f"{m.group(1)} {m.group(2)}" if m else "?"
@@ -257,7 +272,12 @@ def main():
     ap.add_argument("--profile", metavar="DIR",
                     help="perf-record the relay and the agent (download and h2load) into DIR")
     ap.add_argument("--no-ssh", action="store_true", help="leave out the ssh -R column")
+    ap.add_argument("--tls13-ciphers", default=TLS13_CIPHERS,
+                    help="the TLS 1.3 suite curl asks every TLS path for, so that all of them "
+                    "encrypt alike (default %(default)s, the agent's first choice; '' = curl's "
+                    "own order, where nginx then picks TLS_AES_256_GCM_SHA384)")
     args = ap.parse_args()
+    globals()["TLS13_CIPHERS"] = args.tls13_ciphers
     os.environ["NFLTR_BUILD_ROOT"] = os.path.abspath(args.build)
     os.environ["NFLTR_SOURCE_ROOT"] = TOP
 

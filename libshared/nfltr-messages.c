@@ -24,7 +24,7 @@ static const NfltrMsgInfo msg_info[] = {
     { NFLTR_ATTR_SEQ }, { 0 } },
   { NFLTR_FRAME_BIND, "BIND", NFLTR_MSG_FROM_AGENT,
     { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_MODE, NFLTR_ATTR_FINGERPRINT },
-    { NFLTR_ATTR_KIND } },
+    { NFLTR_ATTR_KIND, NFLTR_ATTR_POOL_MAX } },
   { NFLTR_FRAME_BOUND, "BOUND", NFLTR_MSG_FROM_RELAY,
     { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_HOST, NFLTR_ATTR_URL }, { 0 } },
   { NFLTR_FRAME_UNBIND, "UNBIND", NFLTR_MSG_FROM_AGENT,
@@ -34,7 +34,7 @@ static const NfltrMsgInfo msg_info[] = {
   { NFLTR_FRAME_RELEASED, "RELEASED", NFLTR_MSG_FROM_RELAY,
     { NFLTR_ATTR_REQUEST_ID, NFLTR_ATTR_NAME }, { 0 } },
   { NFLTR_FRAME_CONN_OPEN, "CONN_OPEN", NFLTR_MSG_FROM_RELAY,
-    { NFLTR_ATTR_CONN_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_CLIENT_ADDR }, { 0 } },
+    { NFLTR_ATTR_CONN_ID, NFLTR_ATTR_NAME, NFLTR_ATTR_CLIENT_ADDR }, { NFLTR_ATTR_POOL } },
   { NFLTR_FRAME_CONN_REFUSE, "CONN_REFUSE", NFLTR_MSG_FROM_AGENT,
     { NFLTR_ATTR_CONN_ID }, { NFLTR_ATTR_MESSAGE } },
   /* reserved for the tracks: rows now, structs when each lands */
@@ -298,6 +298,7 @@ nfltr_msg_bind_decode (const NfltrFrame *frame, NfltrMsgBind *msg, GError **erro
   msg->mode = mode;
   copy_fixed (frame, NFLTR_ATTR_FINGERPRINT, msg->fingerprint, sizeof msg->fingerprint);
   msg->kind = nfltr_frame_get_string (frame, NFLTR_ATTR_KIND);
+  nfltr_frame_get_u16 (frame, NFLTR_ATTR_POOL_MAX, &msg->pool_max);
   return TRUE;
 }
 
@@ -311,6 +312,8 @@ nfltr_msg_bind_encode (const NfltrMsgBind *msg)
   nfltr_frame_set_u8 (frame, NFLTR_ATTR_MODE, msg->mode);
   nfltr_frame_set_bytes (frame, NFLTR_ATTR_FINGERPRINT, msg->fingerprint, sizeof msg->fingerprint);
   set_optional_string (frame, NFLTR_ATTR_KIND, msg->kind);
+  if (msg->pool_max > 0)
+    nfltr_frame_set_u16 (frame, NFLTR_ATTR_POOL_MAX, msg->pool_max);
   return frame;
 }
 
@@ -413,6 +416,12 @@ nfltr_msg_conn_open_decode (const NfltrFrame *frame, NfltrMsgConnOpen *msg, GErr
   copy_fixed (frame, NFLTR_ATTR_CONN_ID, msg->conn_id, sizeof msg->conn_id);
   msg->name = nfltr_frame_get_string (frame, NFLTR_ATTR_NAME);
   msg->client_addr = nfltr_frame_get_string (frame, NFLTR_ATTR_CLIENT_ADDR);
+  {
+    guint8 pool = 0;
+
+    nfltr_frame_get_u8 (frame, NFLTR_ATTR_POOL, &pool);
+    msg->pool = pool != 0;
+  }
   return TRUE;
 }
 
@@ -424,6 +433,8 @@ nfltr_msg_conn_open_encode (const NfltrMsgConnOpen *msg)
   nfltr_frame_set_bytes (frame, NFLTR_ATTR_CONN_ID, msg->conn_id, sizeof msg->conn_id);
   nfltr_frame_set_string (frame, NFLTR_ATTR_NAME, msg->name);
   nfltr_frame_set_string (frame, NFLTR_ATTR_CLIENT_ADDR, msg->client_addr);
+  if (msg->pool)
+    nfltr_frame_set_u8 (frame, NFLTR_ATTR_POOL, 1);
   return frame;
 }
 

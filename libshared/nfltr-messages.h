@@ -85,6 +85,7 @@ typedef struct {
   NfltrMode   mode;
   guint8      fingerprint[NFLTR_PROTO_FINGERPRINT_SIZE];
   const char *kind;            /* optional */
+  guint16     pool_max;        /* optional, §5.1: idle data connections wanted; 0 = none */
 } NfltrMsgBind;
 
 /* 0x11 BOUND, relay → agent */
@@ -117,6 +118,7 @@ typedef struct {
   guint8      conn_id[NFLTR_PROTO_CONN_ID_SIZE];
   const char *name;
   const char *client_addr;
+  gboolean    pool;            /* optional, §5.1: a warm-pool slot (client_addr is "") */
 } NfltrMsgConnOpen;
 
 /* 0x21 CONN_REFUSE, agent → relay */

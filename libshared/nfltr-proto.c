@@ -52,6 +52,8 @@ static const AttrInfo attr_info[NFLTR_ATTR_LAST_ + 1] = {
   [NFLTR_ATTR_A2A_MSG_ID]    = { "a2a-msg-id", ATTR_KIND_FIXED, 16 },
   [NFLTR_ATTR_A2A_NAME]      = { "a2a-name", ATTR_KIND_STRING, 0 },
   [NFLTR_ATTR_A2A_TTL]       = { "a2a-ttl", ATTR_KIND_FIXED, 4 },
+  [NFLTR_ATTR_POOL_MAX]      = { "pool-max", ATTR_KIND_FIXED, 2 },
+  [NFLTR_ATTR_POOL]          = { "pool", ATTR_KIND_FIXED, 1 },
   [NFLTR_ATTR_WG_ADDRESS]    = { "wg-address", ATTR_KIND_STRING, 0 },
   [NFLTR_ATTR_WG_PORT]       = { "wg-port", ATTR_KIND_FIXED, 2 },
   [NFLTR_ATTR_WG_LABEL]      = { "wg-label", ATTR_KIND_STRING, 0 },
@@ -582,6 +584,51 @@ nfltr_proto_attach_decode (const guint8 *data, gsize len,
       }
   memcpy (conn_id, data + 8, NFLTR_PROTO_CONN_ID_SIZE);
   return TRUE;
+}
+
+gsize
+nfltr_proto_take_encode (const char *client_addr, guint8 out[NFLTR_PROTO_TAKE_MAX_SIZE])
+{
+  gsize len = MIN (strlen (client_addr), 255);
+
+  memcpy (out, NFLTR_PROTO_TAKE_MAGIC, 6);
+  out[6] = NFLTR_PROTO_VERSION;
+  out[7] = (guint8) len;
+  memcpy (out + NFLTR_PROTO_TAKE_HEADER_SIZE, client_addr, len);
+  return NFLTR_PROTO_TAKE_HEADER_SIZE + len;
+}
+
+gssize
+nfltr_proto_take_decode (const guint8 *data, gsize len, char **client_addr, GError **error)
+{
+  gsize need;
+
+  if (len >= 6 && memcmp (data, NFLTR_PROTO_TAKE_MAGIC, 6) != 0)
+    {
+      g_set_error_literal (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR,
+                           "pooled data connection: the take header has the wrong magic");
+      return -1;
+    }
+  if (len >= 7 && data[6] != NFLTR_PROTO_VERSION)
+    {
+      g_set_error (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_VERSION,
+                   "pooled data connection: take header version %u is not supported", data[6]);
+      return -1;
+    }
+  if (len < NFLTR_PROTO_TAKE_HEADER_SIZE)
+    return 0;
+  need = NFLTR_PROTO_TAKE_HEADER_SIZE + data[7];
+  if (len < need)
+    return 0;
+  if (!g_utf8_validate ((const char *) data + NFLTR_PROTO_TAKE_HEADER_SIZE, data[7], NULL) ||
+      memchr (data + NFLTR_PROTO_TAKE_HEADER_SIZE, 0, data[7]) != NULL)
+    {
+      g_set_error_literal (error, NFLTR_PROTO_ERROR, NFLTR_PROTO_DECODE_BAD_ATTR,
+                           "pooled data connection: the client address is not UTF-8");
+      return -1;
+    }
+  *client_addr = g_strndup ((const char *) data + NFLTR_PROTO_TAKE_HEADER_SIZE, data[7]);
+  return need;
 }
 
 gboolean

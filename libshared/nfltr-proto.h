@@ -15,6 +15,12 @@ G_BEGIN_DECLS
 /* docs/protocol.md §5 */
 #define NFLTR_PROTO_ATTACH_MAGIC   "NFLTRD"
 #define NFLTR_PROTO_ATTACH_SIZE    40
+/* docs/protocol.md §5.1 (warm pool): what the relay writes first on a pooled data connection
+ * when a public client takes it — magic, version, length, the client's "IP:PORT". */
+#define NFLTR_PROTO_TAKE_MAGIC     "NFLTRT"
+#define NFLTR_PROTO_TAKE_HEADER_SIZE 8
+#define NFLTR_PROTO_TAKE_MAX_SIZE  (NFLTR_PROTO_TAKE_HEADER_SIZE + 255)
+#define NFLTR_PROTO_FEATURE_WARM_POOL "warm-pool"
 #define NFLTR_PROTO_WS_SUBPROTOCOL "nfltr.v1"
 /* issue 11, mTLS (§12.1): HELLO's api-key when the credential is the TLS client certificate. */
 #define NFLTR_PROTO_MTLS_MARKER "nfltr_mtls"
@@ -87,6 +93,8 @@ typedef enum {
   NFLTR_ATTR_A2A_MSG_ID    = 42,  /* 16 bytes, random per message */
   NFLTR_ATTR_A2A_NAME      = 43,  /* a name an agent serves under (a2a serve) */
   NFLTR_ATTR_A2A_TTL       = 44,  /* u32 seconds the relay may hold it for an offline agent */
+  NFLTR_ATTR_POOL_MAX      = 50,  /* BIND: idle data connections the agent keeps (§5.1) */
+  NFLTR_ATTR_POOL          = 51,  /* CONN_OPEN: 1 = a warm-pool slot, no client yet (§5.1) */
   /* the WireGuard track's (docs/protocol.md §11), numbered from 64 to stay clear of the rest */
   NFLTR_ATTR_WG_ADDRESS    = 64,
   NFLTR_ATTR_WG_PORT       = 65,
@@ -231,6 +239,16 @@ void          nfltr_proto_attach_encode (const guint8 conn_id[NFLTR_PROTO_CONN_I
 gboolean      nfltr_proto_attach_decode (const guint8 *data, gsize len,
                                          guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],
                                          GError **error);
+
+/* Warm-pool take header (docs/protocol.md §5.1). encode: client_addr of at most 255 bytes;
+ * returns the bytes written to out (NFLTR_PROTO_TAKE_MAX_SIZE). decode: 0 when data does not
+ * hold the whole header yet, -1 (and error) when it is not one, else the header's size, with
+ * *client_addr the client's address (newly allocated). */
+gsize         nfltr_proto_take_encode   (const char *client_addr,
+                                         guint8      out[NFLTR_PROTO_TAKE_MAX_SIZE]);
+gssize        nfltr_proto_take_decode   (const guint8 *data, gsize len,
+                                         char       **client_addr,
+                                         GError     **error);
 
 /* TRUE if name is one DNS label: [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])? */
 gboolean      nfltr_proto_name_is_valid (const char *name);

@@ -32,7 +32,7 @@
 #define FD_LIMIT_PAUSE_MS 250
 /* The optional features this relay serves (docs/protocol.md §8.2): p2p (§9.7). A track that
  * lands adds its token here (`wg`, `p2p`, `a2a`). */
-#define RELAY_FEATURES    "wg p2p a2a"
+#define RELAY_FEATURES    "wg p2p a2a warm-pool"
 #define ACCEPT_BURST      64
 /* How often the relay looks for keys revoked by `nfltr-relay keys revoke` (another process):
  * an agent using a revoked key is gone within about this long (docs/security.md). */

@@ -53,18 +53,22 @@ typedef struct {
 typedef struct {
   Side    s[2];             /* 0: data connection to the relay, 1: backend */
   guint8  preamble[NFLTR_PROTO_ATTACH_SIZE];
+  bool    pooled;           /* a warm-pool slot (§5.1): the backend is dialled once taken */
+  guint8  take[NFLTR_PROTO_TAKE_MAX_SIZE];
+  size_t  take_len;
   bool    splicing;
   bool    dead;             /* closed; freed after the current epoll batch */
   void   *next_dead;
 } Conn;
 
 static int epfd = -1;
-static int queue_rd = -1, queue_wr = -1;   /* conn-ids from the control channel */
+static int queue_rd = -1, queue_wr = -1;   /* conn-ids (+ a pool flag) from the control channel */
+#define QUEUE_ITEM (NFLTR_PROTO_CONN_ID_SIZE + 1)
 static struct sockaddr_in relay_addr, backend_addr;
 static int pool[PIPE_POOL_MAX][2];
 static int pool_len;
 static int pipe_size;                       /* F_SETPIPE_SZ for new pipes, 0 = default */
-static long n_open, n_live, n_failed;
+static long n_open, n_live, n_failed, n_pool_taken;
 
 static bool
 pipe_get (Side *side)
@@ -203,33 +207,72 @@ connect_nb (const struct sockaddr_in *addr)
   return fd;
 }
 
+static bool
+side_connect (Conn *c, int i)
+{
+  struct epoll_event ev = {
+    .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+    .data.u64 = (guint64) (guintptr) c | (guint64) i,
+  };
+
+  c->s[i].fd = connect_nb (i == 0 ? &relay_addr : &backend_addr);
+  if (c->s[i].fd < 0)
+    return false;
+  epoll_ctl (epfd, EPOLL_CTL_ADD, c->s[i].fd, &ev);
+  return true;
+}
+
 static void
-conn_start (const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE])
+conn_start (const guint8 item[QUEUE_ITEM])
 {
   Conn *c = g_new0 (Conn, 1);
 
   n_open++;
   n_live++;
-  nfltr_proto_attach_encode (conn_id, c->preamble);
+  nfltr_proto_attach_encode (item, c->preamble);
+  c->pooled = item[NFLTR_PROTO_CONN_ID_SIZE] != 0;
   for (int i = 0; i < 2; i++)
     {
       c->s[i].pipe_rd = c->s[i].pipe_wr = -1;
-      c->s[i].fd = connect_nb (i == 0 ? &relay_addr : &backend_addr);
+      c->s[i].fd = -1;
     }
-  if (c->s[0].fd < 0 || c->s[1].fd < 0)
+  /* A pool slot dials the backend when a visitor takes it, as the real agent does. */
+  if (!side_connect (c, 0) || (!c->pooled && !side_connect (c, 1)))
     {
       g_printerr ("bench-agent: connect: %s\n", g_strerror (errno));
       n_failed++;
       conn_free (c);
       return;
     }
-  for (int i = 0; i < 2; i++)
+}
+
+/* §5.1: reads the take header, exactly, from a pooled slot; then dials the backend.
+ * Returns false when the slot is gone. */
+static bool
+pool_take (Conn *c)
+{
+  for (;;)
     {
-      struct epoll_event ev = {
-        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-        .data.u64 = (guint64) (guintptr) c | (guint64) i,
-      };
-      epoll_ctl (epfd, EPOLL_CTL_ADD, c->s[i].fd, &ev);
+      g_autofree char *client = NULL;
+      size_t want = c->take_len < NFLTR_PROTO_TAKE_HEADER_SIZE
+                      ? NFLTR_PROTO_TAKE_HEADER_SIZE - c->take_len
+                      : NFLTR_PROTO_TAKE_HEADER_SIZE + c->take[7] - c->take_len;
+      ssize_t n = recv (c->s[0].fd, c->take + c->take_len, want, 0);
+      gssize done;
+
+      if (n < 0 && errno == EAGAIN)
+        return true;
+      if (n <= 0)
+        return false;
+      c->take_len += n;
+      done = nfltr_proto_take_decode (c->take, c->take_len, &client, NULL);
+      if (done < 0)
+        return false;
+      if (done == 0)
+        continue;
+      c->pooled = false;
+      n_pool_taken++;
+      return side_connect (c, 1);
     }
 }
 
@@ -261,7 +304,15 @@ conn_event (Conn *c, int i, guint32 events)
           return;
         }
     }
-  if (!c->s[0].connected || !c->s[1].connected)
+  if (c->pooled && i == 0 && c->s[0].connected && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)))
+    {
+      if (!pool_take (c))
+        {
+          conn_free (c);
+          return;
+        }
+    }
+  if (!c->s[0].connected || c->s[1].fd < 0 || !c->s[1].connected)
     return;
   c->splicing = true;
   if (pump (&c->s[0], &c->s[1]) < 0 || pump (&c->s[1], &c->s[0]) < 0)
@@ -292,9 +343,9 @@ data_thread (gpointer user_data)
         {
           if (evs[k].data.u64 == 0)
             {
-              guint8 id[NFLTR_PROTO_CONN_ID_SIZE];
-              while (read (queue_rd, id, sizeof id) == sizeof id)
-                conn_start (id);
+              guint8 item[QUEUE_ITEM];
+              while (read (queue_rd, item, sizeof item) == sizeof item)
+                conn_start (item);
               continue;
             }
           Conn *c = (Conn *) (guintptr) (evs[k].data.u64 & ~(guint64) 1);
@@ -322,6 +373,7 @@ typedef struct {
   guint8                   fingerprint[NFLTR_PROTO_FINGERPRINT_SIZE];
   char                    *agent_id;
   guint64                  ping_seq;
+  guint16                  pool_max;
   bool                     bound;
 } Agent;
 
@@ -360,6 +412,11 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer us
         nfltr_frame_set_u8 (bind, NFLTR_ATTR_MODE, NFLTR_MODE_VERIFIED);
         nfltr_frame_set_bytes (bind, NFLTR_ATTR_FINGERPRINT, a->fingerprint, sizeof a->fingerprint);
         nfltr_frame_set_string (bind, NFLTR_ATTR_KIND, "tcp");
+        /* §5.1, as nfltr-service asks (0: BENCH_AGENT_POOL_MAX=0, no warm pool). */
+        if (a->pool_max > 0 &&
+            nfltr_proto_features_has (nfltr_frame_get_string (frame, NFLTR_ATTR_FEATURES),
+                                      NFLTR_PROTO_FEATURE_WARM_POOL))
+          nfltr_frame_set_u16 (bind, NFLTR_ATTR_POOL_MAX, a->pool_max);
         send_frame (a, bind);
         break;
       }
@@ -391,9 +448,15 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer us
       {
         gsize id_len = 0;
         const guint8 *id = nfltr_frame_get_bytes (frame, NFLTR_ATTR_CONN_ID, &id_len);
+        guint8 item[QUEUE_ITEM], pool = 0;
+
+        nfltr_frame_get_u8 (frame, NFLTR_ATTR_POOL, &pool);
+        if (id == NULL || id_len != NFLTR_PROTO_CONN_ID_SIZE)
+          break;
+        memcpy (item, id, id_len);
+        item[NFLTR_PROTO_CONN_ID_SIZE] = pool;
         /* ≤ PIPE_BUF, so the write is atomic; the data thread does the connects. */
-        if (id != NULL && id_len == NFLTR_PROTO_CONN_ID_SIZE
-            && write (queue_wr, id, id_len) != (ssize_t) id_len)
+        if (write (queue_wr, item, sizeof item) != (ssize_t) sizeof item)
           g_printerr ("bench-agent: queue: %s\n", g_strerror (errno));
         break;
       }
@@ -429,7 +492,8 @@ ping_cb (gpointer user_data)
 static gboolean
 stats_cb (gpointer user_data)
 {
-  g_print ("stats opened=%ld live=%ld failed=%ld\n", n_open, n_live, n_failed);
+  g_print ("stats opened=%ld live=%ld failed=%ld pool_taken=%ld\n", n_open, n_live, n_failed,
+           n_pool_taken);
   return G_SOURCE_CONTINUE;
 }
 
@@ -618,6 +682,7 @@ main (int argc, char **argv)
   a.loop = g_main_loop_new (NULL, FALSE);
   a.key = key;
   a.name = name;
+  a.pool_max = g_getenv ("BENCH_AGENT_POOL_MAX") ? atoi (g_getenv ("BENCH_AGENT_POOL_MAX")) : 8;
   {
     guint8 raw[16];
     for (guint i = 0; i < sizeof raw; i++)
@@ -640,6 +705,7 @@ main (int argc, char **argv)
     nfltr_frame_set_string (hello, NFLTR_ATTR_API_KEY, a.key);
     nfltr_frame_set_string (hello, NFLTR_ATTR_AGENT_ID, a.agent_id);
     nfltr_frame_set_string (hello, NFLTR_ATTR_AGENT_VERSION, "bench-agent");
+    nfltr_frame_set_string (hello, NFLTR_ATTR_FEATURES, NFLTR_PROTO_FEATURE_WARM_POOL);
     send_frame (&a, hello);
   }
   g_timeout_add_seconds (20, ping_cb, &a);   /* §3 keep-alive */

@@ -40,6 +40,18 @@ void         relay_attach_refuse         (RelayAttach  *attach,
 void         relay_attach_drop_agent     (RelayAttach *attach,
                                           RelayAgent  *agent);
 
+/* The warm pool (docs/protocol.md §5.1): binding's agent asked, in BIND, to keep up to
+ * pool_max idle data connections here; grants them (CONN_OPEN with pool) and keeps the pool
+ * topped up. Dropped on UNBIND, a rebind and the agent's end. */
+void         relay_attach_pool_start     (RelayAttach  *attach,
+                                          RelayBinding *binding,
+                                          guint         pool_max);
+void         relay_attach_pool_drop      (RelayAttach  *attach,
+                                          RelayBinding *binding);
+/* Pool connections of binding waiting for a client now. */
+guint        relay_attach_pool_idle      (RelayAttach  *attach,
+                                          RelayBinding *binding);
+
 guint        relay_attach_pending_count  (RelayAttach *attach);
 /* Waiting clients whose agent's control channel comes from source: data connections from
  * there are owed a place even past --max-connections-per-source. */

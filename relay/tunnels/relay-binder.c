@@ -222,7 +222,9 @@ bind_take_name (RelayAgent *agent, RelayBinding *binding, RelayBinding *current)
                      relay_agent_get_log_id (agent), current->host, relay_agent_get_peer (owner));
           g_hash_table_remove (relay_agent_get_bindings (owner), current->name);
         }
-      /* A rebind replaces the old binding; connections through it keep their reference. */
+      /* A rebind replaces the old binding; connections through it keep their reference. Its
+       * warm pool goes: the new BIND says whether the new binding wants one. */
+      relay_attach_pool_drop (server->attach, current);
       current->agent = NULL;
     }
   relay_registry_insert (server->registry, binding);
@@ -268,6 +270,10 @@ relay_binder_handle_bind (RelayAgent *agent, const NfltrFrame *frame)
     return;
   bind_take_name (agent, binding, current);
   bind_reply (agent, &bind, binding);
+  /* §5.1: only for an agent that announced the warm pool (and so knows the take header). */
+  if (bind.pool_max > 0 &&
+      nfltr_proto_features_has (relay_agent_get_features (agent), NFLTR_PROTO_FEATURE_WARM_POOL))
+    relay_attach_pool_start (relay_agent_get_server (agent)->attach, binding, bind.pool_max);
 }
 
 void
@@ -286,6 +292,7 @@ relay_binder_handle_unbind (RelayAgent *agent, const NfltrFrame *frame)
       return;
     }
   g_message ("unbound %s (agent %s asked)", binding->host, relay_agent_get_log_id (agent));
+  relay_attach_pool_drop (relay_agent_get_server (agent)->attach, binding);
   relay_registry_remove (relay_agent_get_server (agent)->registry, binding);
   binding_let_go (agent, binding->name);
   g_hash_table_remove (bindings, unbind.name);
@@ -355,6 +362,19 @@ relay_binder_send_conn_open (RelayBinding *binding, const guint8 conn_id[NFLTR_P
                              const char *client_addr)
 {
   NfltrMsgConnOpen open = { { 0 }, binding->name, client_addr };
+  g_autoptr(NfltrFrame) frame = NULL;
+
+  g_return_if_fail (binding->agent != NULL);
+  memcpy (open.conn_id, conn_id, NFLTR_PROTO_CONN_ID_SIZE);
+  frame = nfltr_msg_conn_open_encode (&open);
+  relay_agent_send (binding->agent, frame);
+}
+
+void
+relay_binder_send_pool_grant (RelayBinding *binding, const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE])
+{
+  /* §5.1: no client yet, so no address; the take header brings it. */
+  NfltrMsgConnOpen open = { { 0 }, binding->name, "", TRUE };
   g_autoptr(NfltrFrame) frame = NULL;
 
   g_return_if_fail (binding->agent != NULL);

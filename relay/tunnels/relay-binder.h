@@ -24,6 +24,10 @@ void relay_binder_send_conn_open     (RelayBinding     *binding,
                                       const guint8      conn_id[NFLTR_PROTO_CONN_ID_SIZE],
                                       const char       *client_addr);
 
+/* Grants binding's agent a warm-pool slot under conn_id: CONN_OPEN with pool (§5.1). */
+void relay_binder_send_pool_grant    (RelayBinding     *binding,
+                                      const guint8      conn_id[NFLTR_PROTO_CONN_ID_SIZE]);
+
 /* The agent's channel is going: every name it holds is unbound. */
 void relay_binder_drop_agent         (RelayAgent       *agent);
 

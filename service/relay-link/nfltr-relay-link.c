@@ -24,9 +24,9 @@
 /* issue 12 (labs): what HELLO announces (docs/protocol.md §8.2): the WireGuard track when this
  * build has its networks (service/wg/session/). */
 #ifdef NFLTR_HAVE_WG_SESSION
-#define NFLTR_RELAY_LINK_FEATURES "wg"
+#define NFLTR_RELAY_LINK_FEATURES "wg " NFLTR_PROTO_FEATURE_WARM_POOL
 #else
-#define NFLTR_RELAY_LINK_FEATURES ""
+#define NFLTR_RELAY_LINK_FEATURES NFLTR_PROTO_FEATURE_WARM_POOL
 #endif
 
 GError *
@@ -1034,7 +1034,8 @@ nfltr_relay_link_init (NfltrRelayLink *self)
   self->state = NFLTR_RELAY_LINK_STOPPED;
   self->router = nfltr_frame_router_new (self);
   /* issue 12 (labs): HELLO announces the tracks this build has (§8.2); the relay refuses
-   * WG_JOIN from an agent that did not announce `wg` (§11). */
+   * WG_JOIN from an agent that did not announce `wg` (§11). docs/protocol.md §5.1: the tunnel
+   * binder asks for a warm pool where the relay has one. */
   self->offered_features = g_strdup (NFLTR_RELAY_LINK_FEATURES);
 
   /* The link's own frames go through the same router as everyone else's. */

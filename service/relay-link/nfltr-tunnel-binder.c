@@ -24,6 +24,7 @@ struct _NfltrTunnelBinder {
   guint error_handler_id;
   guint conn_open_handler_id;
   gboolean connected;     /* the link's state was CONNECTED when we last looked */
+  guint16 warm_pool_max;  /* BIND's pool-max where the relay has the warm pool (§5.1) */
 
   GHashTable *bindings;   /* name -> Binding */
 };
@@ -209,12 +210,28 @@ bind_reply_cb (GObject      *source,
                nfltr_frame_type_to_string (nfltr_frame_get_type (reply)));
 }
 
+/* docs/protocol.md §5.1: the most idle data connections a tunnel keeps at the relay. The
+ * relay starts with 2 and adds one each time a visitor finds the pool empty, up to this; one
+ * unused for a minute is closed (down to one). $NFLTR_WARM_POOL_MAX (0: no pool) when the
+ * binder is made. */
+#define WARM_POOL_MAX_DEFAULT 8
+
+static guint16
+warm_pool_max (NfltrTunnelBinder *self)
+{
+  if (!nfltr_relay_link_has_feature (self->link, NFLTR_PROTO_FEATURE_WARM_POOL))
+    return 0;
+  return self->warm_pool_max;
+}
+
 static void
 send_bind (NfltrTunnelBinder *self, Binding *b)
 {
   /* request_id is the link's to assign (nfltr_relay_link_request_async). */
-  NfltrMsgBind msg = { .request_id = 0, .name = b->name, .mode = b->mode, .kind = b->kind };
-  g_autoptr(NfltrFrame) frame = NULL;
+  NfltrMsgBind msg = {
+    .request_id = 0, .name = b->name, .mode = b->mode, .kind = b->kind, .pool_max = warm_pool_max (self)
+  };
+  g_autoptr (NfltrFrame) frame = NULL;
   BindRequest *request = g_new0 (BindRequest, 1);
 
   memcpy (msg.fingerprint, b->fingerprint, sizeof msg.fingerprint);
@@ -258,6 +275,13 @@ handle_conn_open (NfltrRelayLink *link, const NfltrFrame *frame, gpointer user_d
       return TRUE;
     }
   conn_id = g_bytes_new (open.conn_id, sizeof open.conn_id);
+  /* §5.1: a warm-pool slot has no client yet; the data path knows it by the empty address
+   * (NFLTR_DATA_CONN_POOL_SLOT) and reads the client's from the take header. A visitor's
+   * CONN_OPEN never has an empty one. */
+  if (open.pool)
+    open.client_addr = "";
+  else if (open.client_addr[0] == '\0')
+    open.client_addr = "unknown";
   g_signal_emit (self, signals[SIGNAL_CONN_OPEN], 0, open.name, conn_id, open.client_addr);
   return TRUE;
 }
@@ -318,6 +342,12 @@ nfltr_tunnel_binder_new (NfltrRelayLink *link)
   self = g_object_new (NFLTR_TYPE_TUNNEL_BINDER, NULL);
   self->link = g_object_ref (link);
   self->connected = nfltr_relay_link_get_state (link) == NFLTR_RELAY_LINK_CONNECTED;
+  {
+    const char *env = g_getenv ("NFLTR_WARM_POOL_MAX");
+
+    self->warm_pool_max = env != NULL ? (guint16) MIN (g_ascii_strtoull (env, NULL, 10), 64)
+                                      : WARM_POOL_MAX_DEFAULT;
+  }
   self->state_changed_id = g_signal_connect (link, "state-changed",
                                              G_CALLBACK (link_state_changed_cb), self);
   self->error_handler_id = nfltr_relay_link_add_frame_handler (link, NFLTR_FRAME_ERROR,

@@ -228,6 +228,28 @@ _nfltr_data_conn_group_admit (NfltrDataConnGroup  *group,
   return FALSE;
 }
 
+gboolean
+_nfltr_data_conn_group_admit_pool_slot (NfltrDataConnGroup  *group,
+                                        guint                headroom,
+                                        GError             **error)
+{
+  guint active;
+
+  g_mutex_lock (&group->lock);
+  if (group->max_active == 0 || group->active + headroom < group->max_active)
+    {
+      group->active++;
+      g_mutex_unlock (&group->lock);
+      return TRUE;
+    }
+  active = group->active;
+  g_mutex_unlock (&group->lock);
+  /* Not a visitor turned away: neither counted nor logged as one. */
+  g_set_error (error, NFLTR_ERROR, NFLTR_ERROR_LIMIT, "%s: %u connections open",
+               NFLTR_DATA_CONN_REFUSE_POOL_FULL, active);
+  return FALSE;
+}
+
 void
 _nfltr_data_conn_group_leave (NfltrDataConnGroup *group)
 {

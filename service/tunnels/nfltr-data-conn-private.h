@@ -36,6 +36,7 @@ typedef struct _Pump Pump;
 typedef enum {
   STAGE_RELAY_CONNECT,  /* on a blocking helper thread */
   STAGE_PREAMBLE,
+  STAGE_POOL_WAIT,      /* a warm-pool slot: waits for the relay's take header (§5.1) */
   STAGE_HANDSHAKE,
   STAGE_LOCAL_CONNECT,  /* on a blocking helper thread: the kind's connect() */
   STAGE_PUMP,
@@ -83,6 +84,10 @@ typedef struct _DataConn
   gint64              deadline;     /* monotonic µs; -1: none */
   gint64              release_at;   /* STAGE_PUMP: when a quiet connection's pages go back */
   gsize               preamble_off;
+  gboolean            pooled;       /* a warm-pool slot (§5.1) */
+  gboolean            counted;      /* in the tunnel's stats: a visitor's connection */
+  guint8              take[NFLTR_PROTO_TAKE_MAX_SIZE];
+  gsize               take_len;
   GError             *connect_error;  /* from the helper thread */
 
   int                 relay_fd;

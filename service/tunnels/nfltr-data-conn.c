@@ -39,7 +39,8 @@ data_conn_free (DataConn *c)
     close (c->relay_fd);
   if (c->local_fd >= 0)
     close (c->local_fd);
-  _nfltr_tunnel_stats_conn_ended (c->stats);
+  if (c->counted)
+    _nfltr_tunnel_stats_conn_ended (c->stats);
   _nfltr_data_conn_group_leave (c->group);
   nfltr_tunnel_tls_unref (c->tls);
   nfltr_tunnel_stats_unref (c->stats);
@@ -529,6 +530,56 @@ start_handshake (DataConn *c)
 
 /* ---- the attach: TCP to the relay (helper thread), the preamble ---- */
 
+/* A warm-pool slot (§5.1): the relay writes the take header when a visitor takes it. Read
+ * exactly the header, never past it: what follows is the visitor's ClientHello. */
+static void
+stage_pool_wait (DataConn *c)
+{
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *client_addr = NULL;
+      gsize want = c->take_len < NFLTR_PROTO_TAKE_HEADER_SIZE
+                   ? NFLTR_PROTO_TAKE_HEADER_SIZE - c->take_len
+                   : NFLTR_PROTO_TAKE_HEADER_SIZE + c->take[7] - c->take_len;
+      gssize done;
+      ssize_t n = recv (c->relay_fd, c->take + c->take_len, want, 0);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        {
+          conn_wait (c, POLLIN, 0, c->deadline);
+          return;
+        }
+      if (n <= 0)
+        {
+          /* The relay let the slot go (idle, the tunnel unbound, the relay stopping). */
+          g_debug ("warm-pool slot to %s:%u closed before a visitor took it", c->relay_host,
+                   c->relay_port);
+          conn_end (c);
+          return;
+        }
+      c->take_len += n;
+      done = nfltr_proto_take_decode (c->take, c->take_len, &client_addr, &error);
+      if (done < 0)
+        {
+          g_debug ("warm-pool slot to %s:%u: %s", c->relay_host, c->relay_port, error->message);
+          conn_end (c);
+          return;
+        }
+      if (done == 0)
+        continue;
+      g_free (c->client_addr);
+      c->client_addr = g_steal_pointer (&client_addr);
+      /* From here on a visitor's connection like any other. */
+      c->counted = TRUE;
+      _nfltr_tunnel_stats_conn_started (c->stats);
+      start_handshake (c);
+      return;
+    }
+}
+
 static void
 stage_preamble (DataConn *c)
 {
@@ -556,6 +607,13 @@ stage_preamble (DataConn *c)
           conn_end (c);
           return;
         }
+    }
+  if (c->pooled)
+    {
+      c->stage = STAGE_POOL_WAIT;
+      c->deadline = g_get_monotonic_time () + NFLTR_DATA_CONN_POOL_WAIT_S * G_TIME_SPAN_SECOND;
+      stage_pool_wait (c);
+      return;
     }
   start_handshake (c);
 }
@@ -613,12 +671,14 @@ step (DataConn *c)
   switch (c->stage)
     {
       case STAGE_PREAMBLE:
+      case STAGE_POOL_WAIT:
       case STAGE_HANDSHAKE:
       case STAGE_ANSWER:
         if (g_get_monotonic_time () >= c->deadline)
           {
             g_debug ("conn from %s: %s timed out", c->client_addr,
                      c->stage == STAGE_PREAMBLE    ? "the attach"
+                     : c->stage == STAGE_POOL_WAIT ? "the warm-pool slot"
                      : c->stage == STAGE_HANDSHAKE ? "the TLS handshake"
                                                    : "the answer");
             conn_end (c);
@@ -626,6 +686,8 @@ step (DataConn *c)
           }
         if (c->stage == STAGE_PREAMBLE)
           stage_preamble (c);
+        else if (c->stage == STAGE_POOL_WAIT)
+          stage_pool_wait (c);
         else if (c->stage == STAGE_HANDSHAKE)
           stage_handshake (c);
         else
@@ -644,15 +706,26 @@ nfltr_data_conn_spawn (const NfltrDataConnParams *params, NfltrTunnelTls *tls, N
 {
   DataConn *c;
   NfltrDataConnLoop *loop;
+  gboolean pooled;
 
   g_return_val_if_fail (params != NULL && params->relay_host != NULL && params->conn_id != NULL, FALSE);
   g_return_val_if_fail (NFLTR_IS_TUNNEL_KIND (params->kind) && params->kind_config != NULL, FALSE);
   g_return_val_if_fail (params->public_host != NULL, FALSE);
   g_return_val_if_fail (tls != NULL && stats != NULL && group != NULL, FALSE);
 
+  pooled = params->client_addr != NULL && strcmp (params->client_addr, NFLTR_DATA_CONN_POOL_SLOT) == 0;
   /* Issue 8 §4: the cap holds whatever the clients do; the relay closes the public client
-   * at once on CONN_REFUSE, so a flood costs us no socket. */
-  if (!_nfltr_data_conn_group_admit (group, params->client_addr, error))
+   * at once on CONN_REFUSE, so a flood costs us no socket. A warm-pool slot never takes one
+   * of the last places under it: those are the visitors'. */
+  if (pooled)
+    {
+      guint max = nfltr_data_conn_group_get_max_connections (group);
+
+      if (!_nfltr_data_conn_group_admit_pool_slot (group, MIN (NFLTR_DATA_CONN_POOL_HEADROOM, max / 4),
+                                                   error))
+        return FALSE;
+    }
+  else if (!_nfltr_data_conn_group_admit (group, params->client_addr, error))
     {
       _nfltr_tunnel_stats_conn_refused (stats);
       return FALSE;
@@ -689,9 +762,15 @@ nfltr_data_conn_spawn (const NfltrDataConnParams *params, NfltrTunnelTls *tls, N
   c->deadline = -1;
   c->release_at = -1;
   c->stage = STAGE_RELAY_CONNECT;
+  c->pooled = pooled;
 
-  /* Counted here, not on the loop, so that a caller sees the connection at once. */
-  _nfltr_tunnel_stats_conn_started (stats);
+  /* Counted here, not on the loop, so that a caller sees the connection at once; a warm-pool
+   * slot only once a visitor takes it. */
+  if (!c->pooled)
+    {
+      c->counted = TRUE;
+      _nfltr_tunnel_stats_conn_started (stats);
+    }
   _nfltr_data_conn_blocking_run (relay_connect_job, c);
   return TRUE;
 }

@@ -25,6 +25,18 @@ G_BEGIN_DECLS
  * engine sends as CONN_REFUSE's message (docs/protocol.md §5). */
 #define NFLTR_DATA_CONN_REFUSE_TOO_MANY  "too-many-connections"  /* the tunnel's cap */
 #define NFLTR_DATA_CONN_REFUSE_NO_THREAD "no-thread"             /* no event loop could start */
+/* A warm-pool slot refused because the tunnel is near its cap: the places left are kept for
+ * visitors (NFLTR_DATA_CONN_POOL_HEADROOM of them, or a quarter of the cap if less). */
+#define NFLTR_DATA_CONN_REFUSE_POOL_FULL "pool-full"
+#define NFLTR_DATA_CONN_POOL_HEADROOM    16
+
+/* CONN_OPEN's client_addr for a warm-pool slot (docs/protocol.md §5.1): the connection is
+ * opened and attached at once, then waits (up to NFLTR_DATA_CONN_POOL_WAIT_S) for the relay's
+ * take header, which names the client; only then is it a visitor's connection (counted in
+ * the stats) and does the TLS handshake start. It counts against the tunnel's cap while it
+ * waits. */
+#define NFLTR_DATA_CONN_POOL_SLOT ""
+#define NFLTR_DATA_CONN_POOL_WAIT_S 300
 
 /* ---- per-tunnel counters: refcounted, atomics, readable from any thread ---- */
 typedef struct _NfltrTunnelStats NfltrTunnelStats;
@@ -121,7 +133,8 @@ typedef struct {
   NfltrTunnelKind *kind;       /* the tunnel's kind */
   GVariant     *kind_config;   /* what the kind's parse() made of the tunnel's target */
   const char   *public_host;   /* the tunnel's host; used when the client sent no SNI */
-  const char   *client_addr;   /* "IP:PORT" of the public client, from CONN_OPEN */
+  const char   *client_addr;   /* "IP:PORT" of the public client, from CONN_OPEN; or
+                                * NFLTR_DATA_CONN_POOL_SLOT */
   /* The tunnel's access control by visitor address (issue 9 §10), or NULL: a client in deny
    * is refused; with allow set, so is every client outside it. Refused after the TLS
    * handshake, so that the kind can say why (the http kind's 403). */

@@ -29,6 +29,11 @@ gboolean _nfltr_tunnel_tls_session_new    (NfltrTunnelTls     *tls,
 gboolean _nfltr_data_conn_group_admit     (NfltrDataConnGroup  *group,
                                            const char          *client_addr,
                                            GError             **error);
+/* A warm-pool slot (§5.1) is admitted only while headroom places stay free for visitors
+ * under the cap; refused quietly (NFLTR_DATA_CONN_REFUSE_POOL_FULL) otherwise. */
+gboolean _nfltr_data_conn_group_admit_pool_slot (NfltrDataConnGroup  *group,
+                                                 guint                headroom,
+                                                 GError             **error);
 void     _nfltr_data_conn_group_leave     (NfltrDataConnGroup *group);
 void     _nfltr_data_conn_group_count_idle_close (NfltrDataConnGroup *group);
 /* An eventfd that becomes readable, and stays readable, once the group is cancelled: every

@@ -374,6 +374,15 @@ class TamperingPath(threading.Thread):
             preamble += conn.recv(40 - len(preamble))
         upstream.sendall(preamble)
         conn.close()   # the agent never sees this connection's TLS
+        # A warm-pool slot (docs/protocol.md §5.1): the relay writes its take header first.
+        with contextlib.suppress(OSError):
+            if upstream.recv(1, socket.MSG_PEEK) == b"N":
+                header = b""
+                while len(header) < 8 or len(header) < 8 + header[7]:
+                    more = upstream.recv((8 if len(header) < 8 else 8 + header[7]) - len(header))
+                    if not more:
+                        break
+                    header += more
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, self.key)
         with contextlib.suppress(OSError, ssl.SSLError):

@@ -9,6 +9,7 @@
 #include "tls/relay-identity.h"
 #include "passthrough/relay-attach.h"
 #include "passthrough/relay-splice.h"
+#include "tunnels/relay-registry.h"
 #include "nfltr-cert.h"
 #include "nfltr-clienthello.h"
 #include "nfltr-proto.h"
@@ -1423,6 +1424,304 @@ test_tls_without_ca_database (Fixture *f, gconstpointer data)
   g_object_unref (b);
 }
 
+/* ---- the warm pool (docs/protocol.md §5.1) ---- */
+
+/* A pooled data connection: attaches at once, reads the take header when a client takes it,
+ * then acts as data_conn_thread does. */
+typedef struct {
+  guint16     port;
+  guint8      conn_id[NFLTR_PROTO_CONN_ID_SIZE];
+  gsize       expect_len;
+  GByteArray *got;        /* after the take header */
+  char       *client;     /* the take header's client address; NULL if never taken */
+  gint       *go;         /* if set: answer only once *go is */
+  gint        taken;
+  gint        done;
+} PoolConn;
+
+static gpointer
+pool_conn_thread (gpointer user_data)
+{
+  PoolConn *d = user_data;
+  g_autoptr(GSocketConnection) conn = connect_blocking (d->port);
+  GSocket *socket = g_socket_connection_get_socket (conn);
+  guint8 preamble[NFLTR_PROTO_ATTACH_SIZE], take[NFLTR_PROTO_TAKE_MAX_SIZE];
+  gsize take_len = 0;
+  gssize n, done = 0;
+  char buf[4096];
+
+  g_socket_set_timeout (socket, 20);
+  nfltr_proto_attach_encode (d->conn_id, preamble);
+  g_assert_cmpint (g_socket_send (socket, (char *) preamble, sizeof preamble, NULL, NULL), ==, sizeof preamble);
+  d->got = g_byte_array_new ();
+  /* One byte at a time: nothing past the header may be taken for it. */
+  while (done == 0 && (n = g_socket_receive (socket, (char *) take + take_len, 1, NULL, NULL)) > 0)
+    {
+      take_len += n;
+      done = nfltr_proto_take_decode (take, take_len, &d->client, NULL);
+      g_assert_cmpint (done, >=, 0);
+    }
+  if (done > 0)
+    {
+      g_atomic_int_set (&d->taken, 1);
+      while (d->go != NULL && !g_atomic_int_get (d->go))
+        g_usleep (1000);
+      while (d->got->len < d->expect_len)
+        {
+          n = g_socket_receive (socket, buf, MIN (sizeof buf, d->expect_len - d->got->len), NULL, NULL);
+          if (n <= 0)
+            break;
+          g_byte_array_append (d->got, (guint8 *) buf, n);
+        }
+      g_socket_send (socket, "pooled-bytes", 12, NULL, NULL);
+      g_socket_shutdown (socket, FALSE, TRUE, NULL);
+      while ((n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
+        ;
+    }
+  g_atomic_int_set (&d->done, 1);
+  return NULL;
+}
+
+/* An agent that announced the warm pool and bound "myapp" with pool-max. */
+static Agent *
+pool_agent_ready (Fixture *f, guint16 pool_max)
+{
+  Agent *a = agent_connect (f);
+  g_autoptr(NfltrFrame) welcome = NULL;
+  NfltrFrame *hello = hello_frame (f->key, AGENT_A);
+  NfltrFrame *bind = bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp);
+
+  nfltr_frame_set_string (hello, NFLTR_ATTR_FEATURES, "p2p warm-pool");
+  agent_send (a, hello);
+  welcome = agent_expect (a, NFLTR_FRAME_WELCOME);
+  g_assert_cmpstr (nfltr_frame_get_string (welcome, NFLTR_ATTR_FEATURES), ==, "p2p warm-pool");
+  nfltr_frame_set_u16 (bind, NFLTR_ATTR_POOL_MAX, pool_max);
+  agent_send (a, bind);
+  nfltr_frame_free (agent_expect (a, NFLTR_FRAME_BOUND));
+  return a;
+}
+
+/* The next frame is a pool grant: CONN_OPEN with pool=1 and no client address. */
+static void
+expect_pool_grant (Agent *a, PoolConn *pc)
+{
+  g_autoptr(NfltrFrame) open = agent_expect (a, NFLTR_FRAME_CONN_OPEN);
+  guint8 pool = 0;
+
+  g_assert_true (nfltr_frame_get_u8 (open, NFLTR_ATTR_POOL, &pool));
+  g_assert_cmpuint (pool, ==, 1);
+  g_assert_cmpstr (nfltr_frame_get_string (open, NFLTR_ATTR_NAME), ==, "myapp");
+  g_assert_cmpstr (nfltr_frame_get_string (open, NFLTR_ATTR_CLIENT_ADDR), ==, "");
+  copy_conn_id (open, pc->conn_id);
+}
+
+static void
+wait_pool_idle (Fixture *f, guint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  RelayBinding *binding = relay_registry_lookup (f->server->registry, "myapp");
+
+  g_assert_nonnull (binding);
+  while (relay_attach_pool_idle (f->server->attach, binding) != n && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (relay_attach_pool_idle (f->server->attach, binding), ==, n);
+}
+
+static void
+pool_conn_clear (PoolConn *pc)
+{
+  g_clear_pointer (&pc->got, g_byte_array_unref);
+  g_clear_pointer (&pc->client, g_free);
+}
+
+/* A public client takes a pooled connection at once (no CONN_OPEN for it: the agent is only
+ * asked to refill), the visitor's address comes in the take header, the pool refills; pool
+ * connections are no sessions; everything is closed when the agent leaves. */
+static void
+test_warm_pool (Fixture *f, gconstpointer data)
+{
+  RawClient client = { f->port, NULL, FALSE, TRUE };
+  PoolConn pc[3] = { { f->port }, { f->port }, { f->port } };
+  RelayBinding *binding;
+  GThread *t[3], *ct;
+  guint fds_before;
+  Agent *a;
+
+  /* What the first TLS control channel makes once for the process (GLib's worker threads'
+   * eventfds) is not the pool's. */
+  agent_free (agent_ready (f, AGENT_B));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  fds_before = count_fds ();
+  a = pool_agent_ready (f, 4);
+
+  /* Two slots to begin with (§5.1). */
+  for (guint i = 0; i < 2; i++)
+    {
+      expect_pool_grant (a, &pc[i]);
+      pc[i].expect_len = sizeof hello_openssl;
+      t[i] = g_thread_new ("pool-conn", pool_conn_thread, &pc[i]);
+    }
+  wait_pool_idle (f, 2);
+  g_assert_true (g_queue_is_empty (&a->frames));
+  binding = relay_registry_lookup (f->server->registry, "myapp");
+  /* Pool connections are no visitors. */
+  g_assert_cmpuint (relay_attach_active_count (f->server->attach), ==, 0);
+  g_assert_cmpuint (binding->conns_total, ==, 0);
+
+  client.send = g_bytes_new_static (hello_openssl, sizeof hello_openssl);
+  ct = g_thread_new ("public-client", raw_client_thread, &client);
+  /* The only frame is the refill's grant: the client did not wait for a CONN_OPEN. */
+  expect_pool_grant (a, &pc[2]);
+  t[2] = g_thread_new ("pool-conn", pool_conn_thread, &pc[2]);
+  g_assert_true (wait_for_flag (&client.done, 10));
+  g_thread_join (ct);
+  g_assert_cmpmem (client.got->data, client.got->len, "pooled-bytes", 12);
+  /* Exactly one of the two pooled connections was taken, and it got the client's address
+   * and its ClientHello byte for byte. */
+  {
+    PoolConn *taken = NULL;
+
+    for (guint i = 0; i < 2; i++)
+      if (g_atomic_int_get (&pc[i].done))
+        taken = &pc[i];
+    if (taken == NULL)
+      {
+        /* the thread may still be reading the client's EOF */
+        g_assert_true (wait_for_flag (&pc[1].done, 10) || wait_for_flag (&pc[0].done, 10));
+        taken = g_atomic_int_get (&pc[1].done) ? &pc[1] : &pc[0];
+      }
+    g_assert_nonnull (taken->client);
+    g_assert_true (g_str_has_prefix (taken->client, "127.0.0.1:"));
+    g_assert_cmpmem (taken->got->data, taken->got->len, hello_openssl, sizeof hello_openssl);
+  }
+  wait_sessions_idle (f);
+  g_assert_cmpuint (binding->conns_total, ==, 1);
+  wait_pool_idle (f, 2);   /* refilled */
+  g_assert_true (g_queue_is_empty (&a->frames));
+
+  /* The agent leaves: its pooled connections are closed, and nothing is left open. */
+  agent_free (a);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (wait_for_flag (&pc[i].done, 10));
+      g_thread_join (t[i]);
+    }
+  {
+    /* The relay sees the channel's end and closes the slots as its main loop runs. */
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+    while (count_fds () != fds_before && g_get_monotonic_time () < deadline)
+      {
+        g_main_context_iteration (NULL, FALSE);
+        g_usleep (1000);
+      }
+  }
+  g_assert_cmpuint (count_fds (), ==, fds_before);
+  for (guint i = 0; i < 3; i++)
+    pool_conn_clear (&pc[i]);
+  g_byte_array_unref (client.got);
+  g_bytes_unref (client.send);
+}
+
+/* Both slots taken and two of the four clients finished (refused). */
+static gboolean
+burst_settled (PoolConn pc[2], RawClient clients[4])
+{
+  guint done = 0;
+
+  for (guint i = 0; i < 4; i++)
+    done += g_atomic_int_get (&clients[i].done);
+  return g_atomic_int_get (&pc[0].taken) && g_atomic_int_get (&pc[1].taken) && done >= 2;
+}
+
+/* The pool stays within --max-connections-per-agent with the agent's visitors: a burst of
+ * clients cannot make the relay grant more slots than the agent may hold. An agent that did
+ * not announce the feature gets no grant (old agents still work). */
+static void
+test_warm_pool_caps (Fixture *f, gconstpointer data)
+{
+  Agent *a;
+  PoolConn pc[2] = { { f->port }, { f->port } };
+  RawClient clients[4];
+  GThread *t[2], *ct[4];
+  gint go = 0;
+  guint served = 0, refused = 0;
+
+  f->server->config.max_per_agent = 2;
+  a = pool_agent_ready (f, 16);
+  for (guint i = 0; i < 2; i++)
+    {
+      expect_pool_grant (a, &pc[i]);
+      pc[i].expect_len = sizeof hello_openssl;
+      pc[i].go = &go;
+      t[i] = g_thread_new ("pool-conn", pool_conn_thread, &pc[i]);
+    }
+  wait_pool_idle (f, 2);
+
+  /* Four clients at once: two take the slots; the agent's cap (2) leaves no room for more
+   * slots or for the other two, which are refused (agent-limit) — and no CONN_OPEN of any
+   * kind goes out meanwhile. */
+  for (guint i = 0; i < 4; i++)
+    {
+      clients[i] = (RawClient) { f->port, g_bytes_new_static (hello_openssl, sizeof hello_openssl), FALSE, TRUE };
+      ct[i] = g_thread_new ("public-client", raw_client_thread, &clients[i]);
+    }
+  {
+    gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+    while (!burst_settled (pc, clients) && g_get_monotonic_time () < deadline)
+      {
+        g_main_context_iteration (NULL, FALSE);
+        g_usleep (1000);
+      }
+  }
+  g_assert_true (g_atomic_int_get (&pc[0].taken) && g_atomic_int_get (&pc[1].taken));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_true (g_queue_is_empty (&a->frames));
+  g_atomic_int_set (&go, 1);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_assert_true (wait_for_flag (&clients[i].done, 10));
+      g_thread_join (ct[i]);
+      if (clients[i].got->len == 12 && memcmp (clients[i].got->data, "pooled-bytes", 12) == 0)
+        served++;
+      else if (clients[i].got->len == 0)
+        refused++;
+      g_byte_array_unref (clients[i].got);
+      g_bytes_unref (clients[i].send);
+    }
+  g_assert_cmpuint (served, ==, 2);
+  g_assert_cmpuint (refused, ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_true (wait_for_flag (&pc[i].done, 10));
+      g_thread_join (t[i]);
+    }
+  wait_sessions_idle (f);
+  for (guint i = 0; i < 2; i++)
+    pool_conn_clear (&pc[i]);
+  agent_free (a);
+
+  /* An agent without the feature: BIND's pool-max is ignored. */
+  {
+    Agent *old = agent_ready (f, AGENT_B);
+    NfltrFrame *bind = bind_frame (1, "myapp", NFLTR_MODE_VERIFIED, f->agent_fp);
+
+    nfltr_frame_set_u16 (bind, NFLTR_ATTR_POOL_MAX, 4);
+    agent_send (old, bind);
+    nfltr_frame_free (agent_expect (old, NFLTR_FRAME_BOUND));
+    for (guint i = 0; i < 20; i++)
+      g_main_context_iteration (NULL, FALSE);
+    g_usleep (100 * 1000);
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    g_assert_true (g_queue_is_empty (&old->frames));
+    agent_free (old);
+  }
+}
+
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
 
 int
@@ -1457,5 +1756,7 @@ main (int argc, char *argv[])
   ADD ("/relay/inspectable/proxy", test_inspectable);
   ADD ("/relay/inspectable/wrong-pin", test_inspectable_wrong_pin);
   ADD ("/relay/api/tunnels", test_api_tunnels);
+  ADD ("/relay/passthrough/warm-pool", test_warm_pool);
+  ADD ("/relay/passthrough/warm-pool-caps", test_warm_pool_caps);
   return g_test_run ();
 }

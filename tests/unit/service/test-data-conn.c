@@ -308,8 +308,8 @@ fixture_teardown (Fixture *f, gconstpointer data)
 }
 
 static void
-spawn (Fixture *f, const char *kind, const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],
-       guint16 target_port)
+spawn_as (Fixture *f, const char *kind, const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],
+          guint16 target_port, const char *client_addr)
 {
   g_autofree char *target = g_strdup_printf ("127.0.0.1:%u", target_port);
   NfltrTunnelKind *tunnel_kind = nfltr_tunnel_kind_lookup (kind);
@@ -320,7 +320,7 @@ spawn (Fixture *f, const char *kind, const guint8 conn_id[NFLTR_PROTO_CONN_ID_SI
     .relay_port = f->relay_port,
     .conn_id = conn_id,
     .public_host = PUBLIC_HOST,
-    .client_addr = CLIENT_IP ":50123",
+    .client_addr = client_addr,
   };
 
   g_assert_nonnull (tunnel_kind);
@@ -332,21 +332,41 @@ spawn (Fixture *f, const char *kind, const guint8 conn_id[NFLTR_PROTO_CONN_ID_SI
   g_assert_no_error (error);
 }
 
+static void
+spawn (Fixture *f, const char *kind, const guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE],
+       guint16 target_port)
+{
+  spawn_as (f, kind, conn_id, target_port, CLIENT_IP ":50123");
+}
+
+static void client_handshake (Fixture *f, Client *c, const char *kind);
+
+/* The relay's side of the attach: one TCP connection, then the preamble of
+ * docs/protocol.md §5 with conn_id. */
+static void
+relay_accept (Fixture *f, Client *c, const guint8 *conn_id)
+{
+  guint8 preamble[NFLTR_PROTO_ATTACH_SIZE];
+  guint8 got_id[NFLTR_PROTO_CONN_ID_SIZE];
+  g_autoptr(GError) error = NULL;
+
+  c->fd = accept_within (f->relay_listen_fd, IO_TIMEOUT_MS);
+  g_assert_cmpint (c->fd, >=, 0);
+  g_assert_true (read_exact (c->fd, preamble, sizeof preamble));
+  g_assert_true (nfltr_proto_attach_decode (preamble, sizeof preamble, got_id, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (got_id, sizeof got_id, conn_id, NFLTR_PROTO_CONN_ID_SIZE);
+}
+
 /* Spawns a worker and completes the relay and client side: preamble, TLS handshake,
  * fingerprint. */
 static void
 client_open (Fixture *f, Client *c, const char *kind, guint16 target_port)
 {
-  static const gnutls_datum_t http11 = { (unsigned char *) "http/1.1", 8 };
   guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE];
   guint8 preamble[NFLTR_PROTO_ATTACH_SIZE];
   guint8 got_id[NFLTR_PROTO_CONN_ID_SIZE];
-  guint8 fp[NFLTR_FINGERPRINT_LEN];
-  const gnutls_datum_t *certs;
-  unsigned int n_certs;
-  gnutls_datum_t alpn;
   g_autoptr(GError) error = NULL;
-  int ret;
 
   for (gsize i = 0; i < sizeof conn_id; i++)
     conn_id[i] = g_random_int_range (0, 256);
@@ -362,6 +382,19 @@ client_open (Fixture *f, Client *c, const char *kind, guint16 target_port)
   g_assert_cmpmem (got_id, sizeof got_id, conn_id, sizeof conn_id);
   for (gsize i = 24; i < sizeof preamble; i++)
     g_assert_cmpuint (preamble[i], ==, 0);
+  client_handshake (f, c, kind);
+}
+
+/* The public client's TLS handshake on c->fd, and what it sees of the agent. */
+static void
+client_handshake (Fixture *f, Client *c, const char *kind)
+{
+  static const gnutls_datum_t http11 = { (unsigned char *) "http/1.1", 8 };
+  guint8 fp[NFLTR_FINGERPRINT_LEN];
+  const gnutls_datum_t *certs;
+  unsigned int n_certs;
+  gnutls_datum_t alpn;
+  int ret;
 
   /* the public client */
   g_assert_cmpint (gnutls_certificate_allocate_credentials (&c->cred), ==, 0);
@@ -902,6 +935,59 @@ test_idle_timeout (Fixture *f, gconstpointer data)
   local_server_finish (local);  /* the local side was closed too */
 }
 
+/* A warm-pool slot (docs/protocol.md §5.1): attached at once, not a visitor (not in the
+ * stats) until the relay's take header names one; then the visitor's connection, with the
+ * header's address as the client's (X-Forwarded-For). A slot the relay closes just ends. */
+static void
+test_pool_slot (Fixture *f, gconstpointer data)
+{
+  LocalServer *local = local_server_start (LOCAL_HTTP);
+  static const char request[] = "GET /hello HTTP/1.1\r\nHost: t1.nfltr.localhost\r\n\r\n";
+  guint8 conn_id[NFLTR_PROTO_CONN_ID_SIZE] = { 7 }, idle_id[NFLTR_PROTO_CONN_ID_SIZE] = { 8 };
+  guint8 take[NFLTR_PROTO_TAKE_MAX_SIZE];
+  g_autoptr(GByteArray) got = g_byte_array_new ();
+  Client c = { -1 }, idle = { -1 };
+  gsize len;
+
+  spawn_as (f, "http", conn_id, local->port, NFLTR_DATA_CONN_POOL_SLOT);
+  relay_accept (f, &c, conn_id);
+  spawn_as (f, "http", idle_id, local->port, NFLTR_DATA_CONN_POOL_SLOT);
+  relay_accept (f, &idle, idle_id);
+  g_usleep (100 * 1000);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_total (f->stats), ==, 0);
+  g_assert_cmpuint (nfltr_tunnel_stats_get_active (f->stats), ==, 0);
+  g_assert_cmpuint (nfltr_data_conn_group_get_active (f->group), ==, 2);
+
+  /* The relay lets one slot go before anyone takes it. */
+  close (idle.fd);
+
+  len = nfltr_proto_take_encode ("203.0.113.9:4242", take);
+  write_all (c.fd, take, len);
+  client_handshake (f, &c, "http");
+  g_assert_cmpuint (nfltr_tunnel_stats_get_total (f->stats), ==, 1);
+  client_send (&c, request, sizeof request - 1);
+  {
+    guint8 buf[4096];
+    ssize_t n;
+
+    while (got->len < 4 || strstr ((char *) got->data, "hello") == NULL)
+      {
+        n = client_recv (&c, buf, sizeof buf - 1);
+        g_assert_cmpint (n, >, 0);
+        g_byte_array_append (got, buf, n);
+        g_byte_array_append (got, (guint8 *) "", 1);
+        g_byte_array_set_size (got, got->len - 1);
+      }
+  }
+  g_assert_true (g_str_has_prefix ((char *) got->data, "HTTP/1.1 200 OK\r\n"));
+  client_close (&c);
+  g_thread_join (g_steal_pointer (&local->thread));
+  g_assert_true (nfltr_data_conn_group_wait_idle (f->group, 5000));
+  g_assert_nonnull (strstr (local->http_head->str, "\r\nX-Forwarded-For: 203.0.113.9\r\n"));
+  g_assert_cmpuint (nfltr_tunnel_stats_get_total (f->stats), ==, 1);
+  local_server_finish (local);
+}
+
 static guint
 data_path_threads (void)
 {
@@ -1027,6 +1113,7 @@ main (int argc, char *argv[])
   ADD ("/data-conn/idle-timeout", test_idle_timeout);
   ADD ("/data-conn/threads-bounded", test_threads_bounded);
   ADD ("/data-conn/handshake-timeout", test_handshake_timeout);
+  ADD ("/data-conn/pool-slot", test_pool_slot);
 #undef ADD
   g_test_add_func ("/data-conn/tls-bad-pair", test_tls_bad_pair);
   return g_test_run ();
