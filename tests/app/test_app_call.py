@@ -98,7 +98,10 @@ def test_two_apps_call_each_other(lab):
     app_b.activate("join-call", GLib.Variant("s", code), timeout_ms=30000)
     try:
         for app, who in ((app_a, "Alice"), (app_b, "Bob")):
-            wait_call(app, lambda c: c.get("remote-frames-shown", 0) >= 5 and c.get("audio-packets-received", 0) >= 50,
+            # media-path comes with the first stats that name the ICE pair (once a second):
+            # it can lag the frames by a moment.
+            wait_call(app, lambda c: c.get("remote-frames-shown", 0) >= 5 and c.get("audio-packets-received", 0) >= 50
+                      and c.get("media-path"),
                       300, f"{who}'s window to show the peer's video and decode audio")
     except AssertionError as e:
         raise AssertionError(f"{e}\nAlice: {call_state(app_a)}\nBob: {call_state(app_b)}\n"
