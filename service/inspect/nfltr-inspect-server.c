@@ -30,6 +30,7 @@ struct _NfltrInspectServer {
   guint16 port;
   char *token;
   char *url;
+  GSocketService *service; /* accepts; each connection goes to the server by accept_iostream */
   GPtrArray *events; /* SoupServerMessage, the open event streams */
   gulong added_id;
   GSource *keepalive; /* on the thread-default context: the engine may run in a CLI thread */
@@ -501,6 +502,19 @@ bind_socket (const char *host, guint16 port, GError **error)
   return g_steal_pointer (&socket);
 }
 
+static gboolean
+incoming_cb (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer user_data)
+{
+  NfltrInspectServer *self = user_data;
+  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (!soup_server_accept_iostream (self->server, G_IO_STREAM (connection), local, remote, &error))
+    g_message ("inspector: a connection was refused: %s", error->message);
+  return TRUE;
+}
+
 gboolean
 nfltr_inspect_server_listen (NfltrInspectServer *self, const char *host, guint16 port, GError **error)
 {
@@ -536,7 +550,15 @@ nfltr_inspect_server_listen (NfltrInspectServer *self, const char *host, guint16
                    MIN (port + tries - 1, 65535));
       return FALSE;
     }
-  if (!soup_server_listen_socket (self->server, socket, 0, error))
+  /* Our own listener: libsoup 3.2's soup_server_listen_socket() leaves the sockets it accepted
+   * behind after soup_server_disconnect() (LeakSanitizer); handing each connection over with
+   * soup_server_accept_iostream() gives them back. */
+  if (self->service == NULL)
+    {
+      self->service = g_socket_service_new ();
+      g_signal_connect (self->service, "incoming", G_CALLBACK (incoming_cb), self);
+    }
+  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), socket, NULL, error))
     return FALSE;
   local = g_socket_get_local_address (socket, error);
   if (local == NULL)
@@ -565,8 +587,23 @@ nfltr_inspect_server_free (NfltrInspectServer *self)
   g_clear_signal_handler (&self->added_id, self->store);
   nfltr_clear_source (&self->keepalive);
   for (guint i = 0; i < self->events->len; i++)
-    g_signal_handlers_disconnect_by_data (g_ptr_array_index (self->events, i), self);
+    {
+      SoupServerMessage *msg = g_ptr_array_index (self->events, i);
+
+      g_signal_handlers_disconnect_by_data (msg, self);
+      /* An event stream is a response that never ends: end it, so the connection is not left
+       * holding a paused message when the server lets go of it (it would never be freed). */
+      soup_message_body_complete (soup_server_message_get_response_body (msg));
+      soup_server_message_unpause (msg);
+    }
   g_ptr_array_unref (self->events);
+  if (self->service != NULL)
+    {
+      g_socket_service_stop (self->service);
+      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+      g_signal_handlers_disconnect_by_data (self->service, self);
+      g_clear_object (&self->service);
+    }
   soup_server_disconnect (self->server);
   g_clear_object (&self->server);
   g_clear_object (&self->store);

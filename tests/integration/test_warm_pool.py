@@ -35,7 +35,8 @@ def test_visitors_take_pooled_connections(lab, relay, logged_in, origin):
     wait_until(lambda: len([v for v in visitors() if own not in v]) >= 4, 30,
                "four visitors in the relay's log")
     curls = [v for v in visitors() if own not in v]
-    assert all(v.endswith(" pooled=yes") for v in curls), "\n".join(curls)
+    # a close that races the client may add " error=…" after the flag
+    assert all("pooled=yes" in v.split() for v in curls), "\n".join(curls)
 
     # The idle slots are not visitors: the agent counts as many connections as the relay
     # logged visitors, not the slots it holds.

@@ -60,7 +60,9 @@ check_cb (gpointer user_data)
                   " frames, %" G_GUINT64_FORMAT " audio",
                   a.video_frames_decoded, a.audio_packets_received, b.video_frames_decoded, b.audio_packets_received);
   if (a.video_frames_decoded >= MIN_FRAMES && b.video_frames_decoded >= MIN_FRAMES && a.audio_packets_received >= 50
-      && b.audio_packets_received >= 50 && a.stamp_frames > 0 && b.stamp_frames > 0)
+      && b.audio_packets_received >= 50 && a.stamp_frames > 0 && b.stamp_frames > 0
+      /* the path comes with the stats that name the ICE pair, which can lag the frames */
+      && a.path != NULL && *a.path != '\0')
     g_main_loop_quit (call->loop);
   return G_SOURCE_CONTINUE;
 }

@@ -44,6 +44,7 @@ test_refused (void)
   g_autofree char *long_sdp = NULL;
   g_autofree char *long_candidate = NULL;
   g_autofree char *text = NULL;
+  NfltrCallSignal *parsed;
 
   assert_refused ("not json", "not JSON");
   assert_refused ("[1,2]", "not an object");
@@ -64,8 +65,9 @@ test_refused (void)
   long_sdp = g_strnfill (NFLTR_CALL_SDP_MAX, 'a');
   memcpy (long_sdp, "v=0", 3);
   text = g_strdup_printf ("{\"t\":\"offer\",\"sdp\":\"%s\"}", long_sdp);
-  g_assert_nonnull (nfltr_call_signal_parse (text, -1, NULL));
-  nfltr_call_signal_free (nfltr_call_signal_parse (text, -1, NULL));
+  parsed = nfltr_call_signal_parse (text, -1, NULL);
+  g_assert_nonnull (parsed);
+  nfltr_call_signal_free (parsed);
   g_free (text);
   text = g_strdup_printf ("{\"t\":\"offer\",\"sdp\":\"%sb\"}", long_sdp);
   assert_refused (text, "sdp");
