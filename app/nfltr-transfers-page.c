@@ -208,7 +208,8 @@ notify_state (NfltrTransfersPage *self, NfltrTransferRow *row, const char *path)
 {
   NfltrDbusTransfer *t = nfltr_transfer_row_get_transfer (row);
   const char *state = nfltr_dbus_transfer_get_state (t);
-  const char *before = g_hash_table_lookup (self->states, path);
+  /* a copy: replacing the entry below frees the table's */
+  g_autofree char *before = g_strdup (g_hash_table_lookup (self->states, path));
   g_autofree char *offer_id = g_strdup_printf ("transfer-offer-%s", nfltr_dbus_transfer_get_id (t));
   g_autofree char *end_id = g_strdup_printf ("transfer-end-%s", nfltr_dbus_transfer_get_id (t));
   gboolean sender = g_strcmp0 (nfltr_dbus_transfer_get_role (t), "send") == 0;
