@@ -232,6 +232,8 @@ start_media (NfltrCallWindow *self)
   };
   g_autoptr(GError) error = NULL;
 
+  /* GStreamer (and its plugin registry scan) is loaded at the first call, not at app start. */
+  gst_init (NULL, NULL);
   if (config.video == NFLTR_CALL_SOURCE_NONE)
     {
       gtk_widget_set_visible (GTK_WIDGET (self->local), FALSE);

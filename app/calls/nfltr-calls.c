@@ -7,7 +7,6 @@
 
 #include <adwaita.h>
 #include <glib/gi18n.h>
-#include <gst/gst.h>
 
 #include "nfltr-calls.h"
 #include "nfltr-call-window.h"
@@ -274,7 +273,6 @@ shutdown_cb (GApplication *app, gpointer user_data)
 void
 nfltr_calls_init (GtkApplication *app)
 {
-  gst_init (NULL, NULL);
   calls = g_new0 (Calls, 1);
   calls->app = app;
   calls->windows = g_ptr_array_new ();

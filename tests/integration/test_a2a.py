@@ -322,7 +322,10 @@ def test_truncated_log_fails_against_signed_checkpoint(lab, trio):
         send(a, idb["id"], f"audit {i}")
     logs = os.path.join(a.home, ".local", "share", "nfltr", "a2a", "logs")
     log, cps = os.path.join(logs, idb["id"] + ".log"), os.path.join(logs, idb["id"] + ".checkpoints")
-    wait_until(lambda: os.path.exists(cps) and len(open(cps).read().splitlines()) >= 5, 30, "five checkpoints")
+    try:
+        wait_until(lambda: os.path.exists(cps) and len(open(cps).read().splitlines()) >= 5, 30, "five checkpoints")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{service_log(a)}\n{service_log(b)}") from None
     r = a.run("audit", "verify", log, "--checkpoint", cps)
     assert r.returncode == 0 and "agree" in r.stdout, r.stdout + r.stderr
     lines = open(log).read().splitlines()

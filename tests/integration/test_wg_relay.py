@@ -447,4 +447,7 @@ def test_udp_flood_is_counted_and_dropped_while_a_peer_gets_through(lab, origin)
     # those admitted that named nobody went nowhere
     assert unrouted >= 1
     assert nsources <= 4096
-    assert rss_after - rss_before < 32 * 1024, (rss_before, rss_after)
+    # The sanitizer build's quarantine keeps freed memory (up to 256 MiB) resident, so growth
+    # there says little about the relay's own state; it is bounded, not measured.
+    rss_bound = 160 * 1024 if os.environ.get("NFLTR_SANITIZER") else 32 * 1024
+    assert rss_after - rss_before < rss_bound, (rss_before, rss_after)
