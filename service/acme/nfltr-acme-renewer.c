@@ -36,6 +36,7 @@ struct _NfltrAcmeRenewer {
   char *error;
   gint64 not_before, not_after; /* the current ACME certificate's, 0 when none */
   gint64 next_attempt;          /* real time (s) of the next issuance, 0 = as soon as online */
+  gint64 announced_attempt;     /* the due time last written to the log */
   guint failures;
   gboolean online;
   GCancellable *cancellable; /* the running issuance, or NULL */
@@ -427,6 +428,12 @@ schedule (NfltrAcmeRenewer *self)
     {
       start_issue (self);
       return;
+    }
+  if (self->announced_attempt != self->next_attempt)
+    {
+      self->announced_attempt = self->next_attempt;
+      g_message ("ACME certificate for %s: next renewal attempt in %" G_GINT64_FORMAT " s", self->settings->domain,
+                 self->next_attempt - now);
     }
   /* At most a day at a time: a suspended machine's clock jumps. */
   self->timer = g_timeout_source_new_seconds ((guint) MIN (self->next_attempt - now, 24 * 3600));

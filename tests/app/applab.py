@@ -300,15 +300,26 @@ def xdnd_drop(lab, agent, xvfb, paths, title):
                "the drag source moved clear of the target")
     target = [w for w in xvfb.windows() if w[1] == title][0]
     tx, ty = target[2] + target[4] // 2, target[3] + target[5] // 2
+    # Each step waits for what the source saw: the pointer in, the drag begun (after GTK's drag
+    # threshold), the target's acceptance of a position; only then the release.
     xdo("mousemove", 1100, 600)
-    time.sleep(0.3)
+    xdo("mousemove", 1101, 601)
+    src.wait_line("pointer-in", 10)
     xdo("mousedown", 1)
     for i in range(1, 21):
         xdo("mousemove", 1100 + (tx - 1100) * i // 20, 600 + (ty - 600) * i // 20)
-        time.sleep(0.05)
-    time.sleep(0.5)
-    xdo("mousemove", tx + 3, ty + 3)
-    time.sleep(0.5)
+        if i == 2:
+            src.wait_line("drag-begin", 10)
+    # The target answers positions as they come: nudge the pointer until it has accepted one.
+    for nudge in range(40):
+        xdo("mousemove", tx + 3 + nudge % 4, ty + 3)
+        try:
+            src.wait_line("accepted", 0.25)
+            break
+        except AssertionError:
+            continue
+    else:
+        raise AssertionError("the drop target never accepted the drag:\n" + src.text())
     xdo("mouseup", 1)
     xdo("mousemove", 1279, 799)
     return src

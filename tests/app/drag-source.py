@@ -28,6 +28,26 @@ def main():
         source.connect("prepare", lambda *a: Gdk.ContentProvider.new_for_bytes(
             "text/uri-list", GLib.Bytes.new(uris.encode())))
         label.add_controller(source)
+
+        # What the test waits on instead of sleeping: the pointer is in, the drag began, and
+        # the target answered a position with an action it accepts (XdndStatus).
+        motion = Gtk.EventControllerMotion()
+        seen = set()
+
+        def once(word):
+            if word not in seen:
+                seen.add(word)
+                print(word, flush=True)
+
+        motion.connect("motion", lambda *a: once("pointer-in"))
+        label.add_controller(motion)
+
+        def drag_begin(source, drag):
+            once("drag-begin")
+            drag.connect("notify::selected-action",
+                         lambda d, _p: d.get_selected_action() & Gdk.DragAction.COPY and once("accepted"))
+
+        source.connect("drag-begin", drag_begin)
         win.set_child(label)
         win.present()
         print("ready", flush=True)

@@ -403,12 +403,21 @@ def test_saved_acme_certificate_is_served_again_at_once(lab, relay, agent, origi
     tunnel.proc.stop()
     wait_until(lambda: name not in agent.run("list").stdout, 30, "the tunnel to be removed")
     orders = pebble.proc.text().count("POST /order-plz")
+    log = os.path.join(agent.home, ".local", "state", "nfltr", "service.log")
+    scheduled = re.compile(rf"ACME certificate for {re.escape(host)}: next renewal attempt in [1-9]")
+
+    def schedules():
+        with open(log, errors="replace") as f:
+            return len(scheduled.findall(f.read()))
+    before = schedules()
     again = agent.http(origin.port, *acme_args(pebble, name))
     assert again.fingerprint == issued
     props = tunnel_props(agent, name)
     assert props["CertificateSource"] == "acme" and props["AcmeStatus"] == "valid", props
     assert fingerprint_of(served_cert_pem(host, relay.port)) == issued
-    time.sleep(2)
+    # The renewer, online with the saved certificate, logs when it will next ask the CA: from
+    # then on no order can come until that time (at two thirds of the validity).
+    wait_until(lambda: schedules() > before, 30, "the restarted tunnel's renewer to schedule its next renewal")
     assert pebble.proc.text().count("POST /order-plz") == orders
 
 

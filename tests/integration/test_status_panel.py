@@ -10,7 +10,6 @@ import re
 import select
 import signal
 import subprocess
-import time
 
 from nfltrlab import curl_tunnel, nfltr_bin, wait_until
 
@@ -91,7 +90,8 @@ def test_status_panel_on_a_narrow_terminal(relay, logged_in, origin, lab):
     run = PtyRun(logged_in, "http", str(origin.port), "--name", "narrow", columns=40)
     lab.cleanups.append(run.close)
     run.wait(r"online", 60)
-    time.sleep(1)
+    # A whole panel has been drawn once its last line is out.
+    run.wait(r"Connections: \d+ open", 15)
     # No panel line is wider than the terminal.
     last = run.text().split("Press Ctrl-C to stop the tunnel.")[-1]
     for line in last.replace("\r", "\n").split("\n"):
