@@ -447,12 +447,13 @@ class Agent:
             raise AssertionError(f"`nfltr {' '.join(args)}` did not finish within {timeout}s; "
                                  f"stdout={exc.stdout!r} stderr={exc.stderr!r}") from None
 
-    def login(self, relay, api_key=None):
+    def login(self, relay, api_key=None, env=None):
         """`nfltr login` as a script does it: the key in $NFLTR_API_KEY (not on the command
-        line), the relay's fingerprint obtained out of band (`nfltr-relay fingerprint`)."""
+        line), the relay's fingerprint obtained out of band (`nfltr-relay fingerprint`).
+        env: more variables, which the service started by this login inherits."""
         key = api_key or relay.create_key()
         r = self.run("login", "--relay", relay.address, "--fingerprint", relay.fingerprint(),
-                     env={"NFLTR_API_KEY": key})
+                     env={"NFLTR_API_KEY": key, **(env or {})})
         assert r.returncode == 0, (f"nfltr login failed ({r.returncode}):\nstdout: {r.stdout}\n"
                                    f"stderr: {r.stderr}")
         return r

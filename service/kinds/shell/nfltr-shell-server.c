@@ -92,6 +92,7 @@ struct _NfltrShellServer {
   GMutex lock;
   char *authorized_keys;
   guint auth_timeout_s;
+  guint test_slow_auth_ms; /* tests only: NFLTR_SHELL_TEST_SLOW_AUTH_MS, see the auth loop */
   guint max_unauthenticated;
   guint max_connections;
   GList *conns; /* ShellConn, newest first */
@@ -724,10 +725,15 @@ auth_failed (ShellConn *c, const char *what)
   c->auth_failures++;
   g_debug ("%s: authentication refused (%s), attempt %u", c->client_addr, what, c->auth_failures);
   /* The last refusal is the disconnect itself, as sshd does it: the client is waiting for an
-   * answer and reads the reason, rather than writing its next attempt into a closed socket. */
+   * answer and reads the reason, rather than writing its next attempt into a closed socket.
+   * libssh holds back a write made before its poll loop has seen the socket writable again,
+   * and ssh_disconnect closes the socket without flushing: when the client's attempt came in
+   * the same poll round as that writability (a loaded machine), the reason was lost and the
+   * client saw "Connection closed". The socket is a local one with room for a packet: say so. */
   if (c->auth_failures >= NFLTR_SHELL_MAX_AUTH_TRIES)
     {
       ssh_session_set_disconnect_message (c->session, "Too many authentication failures");
+      ssh_set_fd_towrite (c->session);
       ssh_disconnect (c->session);
     }
 }
@@ -864,6 +870,10 @@ serve (ShellConn *c)
         }
       if (ssh_event_dopoll (c->event, 200) == SSH_ERROR && session_closed (c))
         return;
+      /* Tests: a server slow after its next-to-last refusal, so the client's last attempt is
+       * already there when it polls again (the case auth_failed describes). */
+      if (c->server->test_slow_auth_ms > 0 && c->auth_failures == NFLTR_SHELL_MAX_AUTH_TRIES - 1)
+        g_usleep (c->server->test_slow_auth_ms * 1000);
     }
 
   /* Authenticated: a session may sit idle for as long as its user wants (a channel write
@@ -966,6 +976,8 @@ nfltr_shell_server_new (const NfltrShellServerConfig *config)
   g_mutex_init (&server->lock);
   server->authorized_keys = g_strdup (config->authorized_keys);
   server->auth_timeout_s = config->auth_timeout_s ? config->auth_timeout_s : NFLTR_SHELL_AUTH_TIMEOUT_S;
+  if (g_getenv ("NFLTR_SHELL_TEST_SLOW_AUTH_MS") != NULL)
+    server->test_slow_auth_ms = (guint) g_ascii_strtoull (g_getenv ("NFLTR_SHELL_TEST_SLOW_AUTH_MS"), NULL, 10);
   server->max_unauthenticated = config->max_unauthenticated ? config->max_unauthenticated
                                                             : NFLTR_SHELL_MAX_UNAUTHENTICATED;
   server->max_connections = config->max_connections ? config->max_connections : NFLTR_SHELL_MAX_CONNECTIONS;
