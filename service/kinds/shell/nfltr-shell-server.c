@@ -860,6 +860,7 @@ serve (ShellConn *c)
         {
           g_debug ("%s: no authentication within %u s", c->client_addr, c->server->auth_timeout_s);
           ssh_session_set_disconnect_message (c->session, "Authentication timeout");
+          ssh_set_fd_towrite (c->session); /* see auth_failed */
           ssh_disconnect (c->session);
           return;
         }
